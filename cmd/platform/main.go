@@ -1,0 +1,254 @@
+// Command platform is the one binary of the platform: it serves the core and its tenants,
+// migrates the database and imports tenants. Every flag has a PLATFORM_… environment
+// variable; a flag given on the command line wins.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/server"
+	"carenet.dev/platform/core/tenancy"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "platform:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: platform <command> [flags]
+
+commands:
+  serve            serve the platform (flags: platform serve -h)
+  migrate          create or upgrade the database, then exit
+  tenants import   import tenants/<slug>/tenant.toml (existing tenants are left as they are)
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return migrate(ctx, args[1:], stdout, stderr)
+	case "tenants":
+		if len(args) < 2 || args[1] != "import" {
+			fmt.Fprint(stderr, usage)
+			return errors.New("unknown tenants command")
+		}
+		return importTenants(ctx, args[2:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+// dataFlags are the flags every command that opens the database shares.
+type dataFlags struct {
+	data, dsn, appRole, tenants string
+}
+
+func (d *dataFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&d.data, "data", env("PLATFORM_DATA", "./data"), "data directory (SQLite files, mail) [PLATFORM_DATA]")
+	fs.StringVar(&d.dsn, "db", env("PLATFORM_DB", ""), "database: empty for SQLite in the data directory, or a postgres:// DSN (its user owns the tables) [PLATFORM_DB]")
+	fs.StringVar(&d.appRole, "db-app-role", env("PLATFORM_DB_APP_ROLE", db.DefaultAppRole), "PostgreSQL role the platform runs as (not superuser, no BYPASSRLS) [PLATFORM_DB_APP_ROLE]")
+	fs.StringVar(&d.tenants, "tenants", env("PLATFORM_TENANTS", "./tenants"), "tenant catalog directory [PLATFORM_TENANTS]")
+}
+
+func (d *dataFlags) open(ctx context.Context) (*db.DB, error) {
+	return db.Open(ctx, db.Config{DSN: d.dsn, DataDir: d.data, AppRole: d.appRole, AppPassword: os.Getenv("PLATFORM_DB_APP_PASSWORD")})
+}
+
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var d dataFlags
+	d.bind(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	database, err := d.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	fmt.Fprintf(stdout, "database is up to date (%s)\n", database.Kind)
+	return nil
+}
+
+func importTenants(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tenants import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var d dataFlags
+	d.bind(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	database, err := d.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	store := &tenancy.Store{DB: database}
+	res, err := store.ImportDir(ctx, d.tenants)
+	for _, r := range res {
+		state := "exists, left unchanged"
+		if r.Created {
+			state = "created"
+		}
+		fmt.Fprintf(stdout, "%-12s %s\n", r.Slug, state)
+	}
+	return err
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var d dataFlags
+	d.bind(fs)
+	addr := fs.String("addr", env("PLATFORM_ADDR", "127.0.0.1:8080"), "address to listen on [PLATFORM_ADDR]")
+	demo := fs.Bool("demo", env("PLATFORM_DEMO", "") == "1" || env("PLATFORM_DEMO", "") == "true", "create demo users and print their logins [PLATFORM_DEMO]")
+	console := fs.String("console-host", env("PLATFORM_CONSOLE_HOST", "admin.localhost"), "hostname of the platform administration console [PLATFORM_CONSOLE_HOST]")
+	publicURL := fs.String("public-url", env("PLATFORM_PUBLIC_URL", ""), "how people reach the platform, e.g. https://example.org (default http://localhost:<port>) [PLATFORM_PUBLIC_URL]")
+	logFormat := fs.String("log", env("PLATFORM_LOG", "text"), "log format: text or json [PLATFORM_LOG]")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
+	if *logFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, nil)
+	}
+	log := slog.New(handler)
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	if *publicURL == "" {
+		*publicURL = "http://localhost:" + port
+	}
+	if u, err := url.Parse(*publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--public-url %q is not an http(s) URL", *publicURL)
+	}
+
+	database, err := d.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	srv, err := server.New(ctx, server.Config{DataDir: d.data, ConsoleHost: *console, PublicURL: *publicURL, Dev: true},
+		database, log, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(d.tenants); err == nil {
+		res, err := srv.Tenants.ImportDir(ctx, d.tenants)
+		if err != nil {
+			return err
+		}
+		for _, r := range res {
+			if r.Created {
+				log.Info("tenant imported", "tenant", r.Slug)
+			}
+		}
+	} else {
+		log.Warn("no tenant catalog", "dir", d.tenants)
+	}
+	if err := srv.Prepare(ctx, "fr"); err != nil {
+		return err
+	}
+	if *demo {
+		logins, err := srv.SeedDemo(ctx)
+		if err != nil {
+			return err
+		}
+		printDemo(stdout, srv, ctx, *publicURL, logins)
+	}
+	go sweep(ctx, srv, log)
+	log.Info("serving", "addr", ln.Addr().String(), "database", database.Kind, "data", absPath(d.data))
+	return srv.Listen(ctx, ln)
+}
+
+// sweep runs the housekeeping every tenant needs until a durable job runner takes it over:
+// unverified accounts past the verification window are removed; old rate-limit windows go.
+func sweep(ctx context.Context, srv *server.Server, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if err := srv.Sweep(ctx); err != nil && ctx.Err() == nil {
+			log.Error("sweep", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+func printDemo(w io.Writer, srv *server.Server, ctx context.Context, publicURL string, logins []server.DemoLogin) {
+	u, _ := url.Parse(publicURL)
+	port := u.Port()
+	ts, _ := srv.Tenants.List(ctx)
+	fmt.Fprintln(w, "\nDemo tenants")
+	for _, t := range ts {
+		var hosts []string
+		for _, h := range t.Hostnames {
+			hp := h.Hostname
+			if port != "" {
+				hp += ":" + port
+			}
+			label := ""
+			if h.Portal != "" {
+				label = " (" + h.Portal + ")"
+			}
+			hosts = append(hosts, u.Scheme+"://"+hp+"/"+label)
+		}
+		fmt.Fprintf(w, "  %-12s %s\n  %-12s also %s/t/%s/\n", t.Slug, strings.Join(hosts, "  "), "", strings.TrimSuffix(publicURL, "/"), t.Slug)
+	}
+	fmt.Fprintln(w, "\nDemo logins")
+	for _, l := range logins {
+		fmt.Fprintf(w, "  %-12s %-16s %-34s %s\n", l.Tenant, l.Role, l.Email, l.Password)
+	}
+	fmt.Fprintln(w)
+}

@@ -1,0 +1,737 @@
+// Package accounts owns people's accounts in a tenant: registration, e-mail verification,
+// passwords, sessions, reset, blocking and deletion. Every query runs in the account's
+// tenant scope. It must not know about HTTP or templates; it returns form.Errors with
+// message keys and sentinel errors that the pages map to localized sentences.
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/uptrace/bun"
+
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/tenancy"
+)
+
+// Account states.
+const (
+	StatusUnverified = "unverified"
+	StatusActive     = "active"
+	StatusBlocked    = "blocked"
+)
+
+// Token purposes.
+const (
+	PurposeVerify = "verify"
+	PurposeReset  = "reset"
+)
+
+// Errors the pages turn into sentences.
+var (
+	ErrBadCredentials = errors.New("accounts: wrong e-mail or password")
+	ErrUnverified     = errors.New("accounts: e-mail not verified yet")
+	ErrTokenInvalid   = errors.New("accounts: link invalid, used or expired")
+	ErrNotFound       = errors.New("accounts: no such account")
+)
+
+// BlockedError is returned at login for a blocked account; Reason is shown to the user.
+type BlockedError struct{ Reason string }
+
+func (e *BlockedError) Error() string { return "accounts: account blocked" }
+
+// Params are the argon2id parameters the requirements fix: m=19 MiB, t=2, p=1.
+var Params = &argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// User is an account in one tenant.
+type User struct {
+	bun.BaseModel `bun:"table:users,alias:u"`
+
+	TenantID     string            `bun:"tenant_id,pk"`
+	ID           string            `bun:"id,pk"`
+	Email        string            `bun:"email"`
+	PasswordHash string            `bun:"password_hash"`
+	Name         string            `bun:"name"`
+	BirthDate    string            `bun:"birth_date"`
+	Locale       string            `bun:"locale"`
+	Status       string            `bun:"status"`
+	BlockReason  string            `bun:"block_reason"`
+	Profile      map[string]string `bun:"profile,type:json"`
+	CreatedAt    time.Time         `bun:"created_at"`
+	VerifiedAt   bun.NullTime      `bun:"verified_at"`
+	LastLoginAt  bun.NullTime      `bun:"last_login_at"`
+}
+
+// OwnerTenant marks users as a tenant table.
+func (u *User) OwnerTenant() string { return u.TenantID }
+
+// Session is a signed-in browser. Only the SHA-256 of its token is stored.
+type Session struct {
+	bun.BaseModel `bun:"table:sessions,alias:s"`
+
+	TenantID   string    `bun:"tenant_id,pk"`
+	ID         string    `bun:"id,pk"`
+	TokenHash  string    `bun:"token_hash"`
+	UserID     string    `bun:"user_id"`
+	CreatedAt  time.Time `bun:"created_at"`
+	LastSeenAt time.Time `bun:"last_seen_at"`
+	ExpiresAt  time.Time `bun:"expires_at"`
+	IP         string    `bun:"ip"`
+	UserAgent  string    `bun:"user_agent"`
+}
+
+// OwnerTenant marks sessions as a tenant table.
+func (s *Session) OwnerTenant() string { return s.TenantID }
+
+// Token is a single-use link token (verification, reset). Only its SHA-256 is stored.
+type Token struct {
+	bun.BaseModel `bun:"table:user_tokens,alias:ut"`
+
+	TenantID  string       `bun:"tenant_id,pk"`
+	TokenHash string       `bun:"token_hash,pk"`
+	UserID    string       `bun:"user_id"`
+	Purpose   string       `bun:"purpose"`
+	CreatedAt time.Time    `bun:"created_at"`
+	ExpiresAt time.Time    `bun:"expires_at"`
+	UsedAt    bun.NullTime `bun:"used_at"`
+}
+
+// OwnerTenant marks user_tokens as a tenant table.
+func (t *Token) OwnerTenant() string { return t.TenantID }
+
+// Deletion records that an account was deleted, and why, without any personal data.
+type Deletion struct {
+	bun.BaseModel `bun:"table:account_deletions,alias:ad"`
+
+	TenantID  string    `bun:"tenant_id,pk"`
+	ID        string    `bun:"id,pk"`
+	DeletedAt time.Time `bun:"deleted_at"`
+	Initiator string    `bun:"initiator"`
+	Reason    string    `bun:"reason"`
+}
+
+// OwnerTenant marks account_deletions as a tenant table.
+func (d *Deletion) OwnerTenant() string { return d.TenantID }
+
+// Field is an extra registration field a module asks for (through its manifest).
+type Field struct {
+	Name     string
+	LabelKey string
+	Type     string // "text", "date", "tel"
+	Required bool
+	MaxLen   int
+}
+
+// Service runs account operations.
+type Service struct {
+	DB    *db.DB
+	Authz *authz.Service
+	Now   func() time.Time
+	// dummyHash is compared against when an e-mail is unknown, so that a login answers in
+	// the same time whether the account exists or not.
+	dummyHash string
+}
+
+// NewService returns a Service.
+func NewService(d *db.DB, az *authz.Service) *Service {
+	h, err := argon2id.CreateHash("not-a-real-password", Params)
+	if err != nil {
+		panic(err) // only fails if the system's random source fails
+	}
+	return &Service{DB: d, Authz: az, Now: func() time.Time { return time.Now().UTC() }, dummyHash: h}
+}
+
+// NewToken returns a random URL-safe token and the hash stored for it.
+func NewToken() (token, hash string) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	token = base64.RawURLEncoding.EncodeToString(b[:])
+	return token, HashToken(token)
+}
+
+// HashToken is the stored form of a token.
+func HashToken(token string) string {
+	s := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(s[:])
+}
+
+// NormalizeEmail validates an address and returns it lower-cased, or "" if invalid.
+func NormalizeEmail(s string) string {
+	s = strings.TrimSpace(s)
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || len(s) > 254 || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") {
+		return ""
+	}
+	return strings.ToLower(s)
+}
+
+// CheckPassword returns the message key of what is wrong with a new password, or "".
+func CheckPassword(pw, repeat string) (field, key string) {
+	n := utf8.RuneCountInString(pw)
+	switch {
+	case n < 10:
+		return "password", "form.password.too_short"
+	case n > 128:
+		return "password", "form.password.too_long"
+	case pw != repeat:
+		return "password2", "form.password.mismatch"
+	}
+	return "", ""
+}
+
+// RegisterInput is what the registration form sends.
+type RegisterInput struct {
+	Email, Password, Password2, Name, BirthDate, Locale string
+	Extra                                               map[string]string
+}
+
+// Age is the number of whole years from birth to the day of now.
+func Age(birth, now time.Time) int {
+	years := now.Year() - birth.Year()
+	if now.Month() < birth.Month() || (now.Month() == birth.Month() && now.Day() < birth.Day()) {
+		years--
+	}
+	return years
+}
+
+// ValidateRegistration checks every field and returns all problems at once.
+func (s *Service) ValidateRegistration(t *tenancy.Tenant, in *RegisterInput, extra []Field) form.Errors {
+	errs := form.Errors{}
+	in.Email = strings.TrimSpace(in.Email)
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Email == "" {
+		errs.Add("email", "form.required")
+	} else if NormalizeEmail(in.Email) == "" {
+		errs.Add("email", "form.email.invalid")
+	}
+	if f, k := CheckPassword(in.Password, in.Password2); f != "" {
+		errs.Add(f, k)
+	}
+	switch {
+	case in.Name == "":
+		errs.Add("name", "form.required")
+	case utf8.RuneCountInString(in.Name) > 200:
+		errs.Add("name", "form.too_long")
+	}
+	if in.BirthDate == "" {
+		errs.Add("birth_date", "form.required")
+	} else if b, err := time.Parse("2006-01-02", in.BirthDate); err != nil {
+		errs.Add("birth_date", "form.date.invalid")
+	} else {
+		today := s.Now().In(t.Location())
+		if b.After(today) || b.Year() < 1900 {
+			errs.Add("birth_date", "form.date.invalid")
+		} else if int64(Age(b, today)) < t.IntRule("account.min_age") {
+			errs.Add("birth_date", "account.register.too_young")
+		}
+	}
+	for _, f := range extra {
+		v := strings.TrimSpace(in.Extra[f.Name])
+		if f.Required && v == "" {
+			errs.Add(f.Name, "form.required")
+		} else if f.MaxLen > 0 && utf8.RuneCountInString(v) > f.MaxLen {
+			errs.Add(f.Name, "form.too_long")
+		}
+	}
+	return errs
+}
+
+// Register creates an unverified account and returns it with its verification token. When
+// the e-mail already has an account, it returns (existing, "", nil): the caller answers the
+// same way, and tells the owner by e-mail instead of revealing the account.
+func (s *Service) Register(ctx context.Context, t *tenancy.Tenant, in RegisterInput, extra []Field) (u *User, token string, created bool, err error) {
+	if errs := s.ValidateRegistration(t, &in, extra); len(errs) > 0 {
+		return nil, "", false, errs
+	}
+	hash, err := argon2id.CreateHash(in.Password, Params)
+	if err != nil {
+		return nil, "", false, fmt.Errorf("register: hash: %w", err)
+	}
+	now := s.Now()
+	profile := map[string]string{}
+	for _, f := range extra {
+		if v := strings.TrimSpace(in.Extra[f.Name]); v != "" {
+			profile[f.Name] = v
+		}
+	}
+	u = &User{TenantID: t.ID, ID: tenancy.NewID(), Email: NormalizeEmail(in.Email), PasswordHash: hash,
+		Name: in.Name, BirthDate: in.BirthDate, Locale: in.Locale, Status: StatusUnverified,
+		Profile: profile, CreatedAt: now}
+	token, th := NewToken()
+	err = s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		if _, err := sc.Insert(u).Exec(ctx); err != nil {
+			return err
+		}
+		tok := &Token{TenantID: t.ID, TokenHash: th, UserID: u.ID, Purpose: PurposeVerify, CreatedAt: now,
+			ExpiresAt: now.Add(time.Duration(t.IntRule("account.verification_hours")) * time.Hour)}
+		_, err := sc.Insert(tok).Exec(ctx)
+		return err
+	})
+	if db.IsUniqueViolation(err) {
+		existing, ferr := s.ByEmail(ctx, t.ID, in.Email)
+		if ferr != nil {
+			return nil, "", false, ferr
+		}
+		return existing, "", false, nil
+	}
+	if err != nil {
+		return nil, "", false, fmt.Errorf("register: %w", err)
+	}
+	return u, token, true, nil
+}
+
+// ByEmail finds an account of the tenant by e-mail.
+func (s *Service) ByEmail(ctx context.Context, tenantID, email string) (*User, error) {
+	var u User
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&u).Where("email = ?", strings.ToLower(strings.TrimSpace(email))).Scan(ctx)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return &u, err
+}
+
+// ByID finds an account of the tenant by id.
+func (s *Service) ByID(ctx context.Context, tenantID, id string) (*User, error) {
+	var u User
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&u).Where("id = ?", id).Scan(ctx)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return &u, err
+}
+
+// consumeToken marks a valid token used, once: a guarded update lets exactly one of two
+// concurrent uses through.
+func consumeToken(ctx context.Context, sc *db.Scope, token, purpose string, now time.Time) (*Token, error) {
+	var tok Token
+	err := sc.Select(&tok).Where("token_hash = ? AND purpose = ?", HashToken(token), purpose).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrTokenInvalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	res, err := sc.Update((*Token)(nil)).Set("used_at = ?", now).
+		Where("token_hash = ? AND used_at IS NULL AND expires_at > ?", tok.TokenHash, now).Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil, ErrTokenInvalid
+	}
+	return &tok, nil
+}
+
+// Verify activates the account of a verification token and gives it the user role.
+func (s *Service) Verify(ctx context.Context, t *tenancy.Tenant, token string) (*User, error) {
+	var u User
+	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		tok, err := consumeToken(ctx, sc, token, PurposeVerify, s.Now())
+		if err != nil {
+			return err
+		}
+		if err := sc.Select(&u).Where("id = ?", tok.UserID).Scan(ctx); err != nil {
+			return err
+		}
+		if u.Status == StatusUnverified {
+			u.Status = StatusActive
+			u.VerifiedAt = bun.NullTime{Time: s.Now()}
+			if _, err := sc.Update(&u).Column("status", "verified_at").WherePK().Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return s.Authz.AssignRole(ctx, sc, u.ID, authz.RoleUser)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &u, s.bump(ctx, t.ID)
+}
+
+func (s *Service) bump(ctx context.Context, tenantID string) error {
+	return (&tenancy.Store{DB: s.DB}).BumpPolicy(ctx, tenantID)
+}
+
+// LoginResult is a new session.
+type LoginResult struct {
+	User    *User
+	Session *Session
+	Token   string
+}
+
+// Login checks the password and opens a new session (a new id every time: the session id
+// rotates at login). Unknown e-mails take the same time as wrong passwords.
+func (s *Service) Login(ctx context.Context, t *tenancy.Tenant, email, password, ip, ua string) (*LoginResult, error) {
+	u, err := s.ByEmail(ctx, t.ID, email)
+	if errors.Is(err, ErrNotFound) {
+		_, _ = argon2id.ComparePasswordAndHash(password, s.dummyHash)
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok, err := argon2id.ComparePasswordAndHash(password, u.PasswordHash)
+	if err != nil || !ok {
+		return nil, ErrBadCredentials
+	}
+	switch u.Status {
+	case StatusBlocked:
+		return nil, &BlockedError{Reason: u.BlockReason}
+	case StatusUnverified:
+		return nil, ErrUnverified
+	}
+	return s.openSession(ctx, t, u, ip, ua)
+}
+
+func (s *Service) openSession(ctx context.Context, t *tenancy.Tenant, u *User, ip, ua string) (*LoginResult, error) {
+	now := s.Now()
+	token, th := NewToken()
+	if len(ua) > 300 {
+		ua = ua[:300]
+	}
+	sess := &Session{TenantID: t.ID, ID: tenancy.NewID(), TokenHash: th, UserID: u.ID, CreatedAt: now,
+		LastSeenAt: now, ExpiresAt: now.Add(time.Duration(t.IntRule("account.session_days")) * 24 * time.Hour),
+		IP: ip, UserAgent: ua}
+	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		if _, err := sc.Insert(sess).Exec(ctx); err != nil {
+			return err
+		}
+		u.LastLoginAt = bun.NullTime{Time: now}
+		_, err := sc.Update(u).Column("last_login_at").WherePK().Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open session: %w", err)
+	}
+	return &LoginResult{User: u, Session: sess, Token: token}, nil
+}
+
+// SessionUser resolves a session cookie to its session and active user, or (nil, nil, nil).
+func (s *Service) SessionUser(ctx context.Context, tenantID, token string) (*Session, *User, error) {
+	if token == "" || len(token) > 100 {
+		return nil, nil, nil
+	}
+	var sess Session
+	var u User
+	now := s.Now()
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		err := sc.Select(&sess).Where("token_hash = ? AND expires_at > ?", HashToken(token), now).Scan(ctx)
+		if err != nil {
+			return err
+		}
+		if err := sc.Select(&u).Where("id = ?", sess.UserID).Scan(ctx); err != nil {
+			return err
+		}
+		if now.Sub(sess.LastSeenAt) > time.Minute {
+			sess.LastSeenAt = now
+			_, err = sc.Update(&sess).Column("last_seen_at").WherePK().Exec(ctx)
+		}
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.Status != StatusActive {
+		return nil, nil, nil
+	}
+	return &sess, &u, nil
+}
+
+// Logout ends the session of a token.
+func (s *Service) Logout(ctx context.Context, tenantID, token string) error {
+	return s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		_, err := sc.Delete((*Session)(nil)).Where("token_hash = ?", HashToken(token)).Exec(ctx)
+		return err
+	})
+}
+
+// Sessions lists a user's open sessions, newest first.
+func (s *Service) Sessions(ctx context.Context, tenantID, userID string) ([]Session, error) {
+	var out []Session
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&out).Where("user_id = ? AND expires_at > ?", userID, s.Now()).Order("last_seen_at DESC").Scan(ctx)
+	})
+	return out, err
+}
+
+// RevokeSession ends one of the user's own sessions; another user's session id does nothing.
+func (s *Service) RevokeSession(ctx context.Context, tenantID, userID, sessionID string) error {
+	return s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		_, err := sc.Delete((*Session)(nil)).Where("id = ? AND user_id = ?", sessionID, userID).Exec(ctx)
+		return err
+	})
+}
+
+func revokeAllSessions(ctx context.Context, sc *db.Scope, userID, except string) error {
+	q := sc.Delete((*Session)(nil)).Where("user_id = ?", userID)
+	if except != "" {
+		q = q.Where("id <> ?", except)
+	}
+	_, err := q.Exec(ctx)
+	return err
+}
+
+// RequestReset returns a reset token for the e-mail's account, or ErrNotFound. The caller
+// answers the same way in both cases.
+func (s *Service) RequestReset(ctx context.Context, t *tenancy.Tenant, email string) (*User, string, error) {
+	u, err := s.ByEmail(ctx, t.ID, email)
+	if err != nil {
+		return nil, "", err
+	}
+	token, th := NewToken()
+	now := s.Now()
+	err = s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		tok := &Token{TenantID: t.ID, TokenHash: th, UserID: u.ID, Purpose: PurposeReset, CreatedAt: now,
+			ExpiresAt: now.Add(time.Duration(t.IntRule("account.reset_link_minutes")) * time.Minute)}
+		_, err := sc.Insert(tok).Exec(ctx)
+		return err
+	})
+	return u, token, err
+}
+
+// ResetPassword sets a new password from a reset token, verifies the e-mail (the link proved
+// it) and ends every session of the account.
+func (s *Service) ResetPassword(ctx context.Context, t *tenancy.Tenant, token, pw, pw2 string) (*User, error) {
+	if f, k := CheckPassword(pw, pw2); f != "" {
+		return nil, form.Errors{f: k}
+	}
+	hash, err := argon2id.CreateHash(pw, Params)
+	if err != nil {
+		return nil, err
+	}
+	var u User
+	verified := false
+	err = s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		tok, err := consumeToken(ctx, sc, token, PurposeReset, s.Now())
+		if err != nil {
+			return err
+		}
+		if err := sc.Select(&u).Where("id = ?", tok.UserID).Scan(ctx); err != nil {
+			return err
+		}
+		u.PasswordHash = hash
+		cols := []string{"password_hash"}
+		if u.Status == StatusUnverified {
+			u.Status, u.VerifiedAt, verified = StatusActive, bun.NullTime{Time: s.Now()}, true
+			cols = append(cols, "status", "verified_at")
+			if err := s.Authz.AssignRole(ctx, sc, u.ID, authz.RoleUser); err != nil {
+				return err
+			}
+		}
+		if _, err := sc.Update(&u).Column(cols...).WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		return revokeAllSessions(ctx, sc, u.ID, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	if verified {
+		err = s.bump(ctx, t.ID)
+	}
+	return &u, err
+}
+
+// ChangePassword checks the current password, sets the new one and ends the user's other
+// sessions.
+func (s *Service) ChangePassword(ctx context.Context, t *tenancy.Tenant, u *User, sessionID, current, pw, pw2 string) error {
+	errs := form.Errors{}
+	if ok, err := argon2id.ComparePasswordAndHash(current, u.PasswordHash); err != nil || !ok {
+		errs.Add("current", "account.password.current_wrong")
+	}
+	if f, k := CheckPassword(pw, pw2); f != "" {
+		errs.Add(f, k)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	hash, err := argon2id.CreateHash(pw, Params)
+	if err != nil {
+		return err
+	}
+	return s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		u.PasswordHash = hash
+		if _, err := sc.Update(u).Column("password_hash").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		return revokeAllSessions(ctx, sc, u.ID, sessionID)
+	})
+}
+
+// UpdateProfile changes the user's name and preferred language.
+func (s *Service) UpdateProfile(ctx context.Context, t *tenancy.Tenant, u *User, name, locale string) error {
+	errs := form.Errors{}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		errs.Add("name", "form.required")
+	} else if utf8.RuneCountInString(name) > 200 {
+		errs.Add("name", "form.too_long")
+	}
+	if locale != "" && !t.AllowsLocale(locale) {
+		errs.Add("locale", "form.invalid_choice")
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	u.Name, u.Locale = name, locale
+	return s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		_, err := sc.Update(u).Column("name", "locale").WherePK().Exec(ctx)
+		return err
+	})
+}
+
+// SetLocale records the user's preferred language.
+func (s *Service) SetLocale(ctx context.Context, tenantID, userID, locale string) error {
+	return s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		_, err := sc.Update((*User)(nil)).Set("locale = ?", locale).Where("id = ?", userID).Exec(ctx)
+		return err
+	})
+}
+
+// Delete erases an account: the user row and, by cascade, its sessions and tokens; its role
+// rules. A deletion record keeps the date, who asked and the optional reason — no identity.
+func (s *Service) Delete(ctx context.Context, t *tenancy.Tenant, userID, initiator, reason string) error {
+	if utf8.RuneCountInString(reason) > 2000 {
+		return form.Errors{"reason": "form.too_long"}
+	}
+	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		res, err := sc.Delete((*User)(nil)).Where("id = ?", userID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrNotFound
+		}
+		if err := s.Authz.RevokeAll(ctx, sc, userID); err != nil {
+			return err
+		}
+		d := &Deletion{TenantID: t.ID, ID: tenancy.NewID(), DeletedAt: s.Now(), Initiator: initiator, Reason: strings.TrimSpace(reason)}
+		_, err = sc.Insert(d).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.bump(ctx, t.ID)
+}
+
+// Block suspends an account for a stated reason and ends its sessions.
+func (s *Service) Block(ctx context.Context, t *tenancy.Tenant, userID, reason string) error {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return form.Errors{"reason": "form.required"}
+	}
+	if utf8.RuneCountInString(reason) > 1000 {
+		return form.Errors{"reason": "form.too_long"}
+	}
+	return s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		res, err := sc.Update((*User)(nil)).Set("status = ?", StatusBlocked).Set("block_reason = ?", reason).
+			Where("id = ? AND status = ?", userID, StatusActive).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrNotFound
+		}
+		return revokeAllSessions(ctx, sc, userID, "")
+	})
+}
+
+// Unblock lifts a block.
+func (s *Service) Unblock(ctx context.Context, t *tenancy.Tenant, userID string) error {
+	return s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		res, err := sc.Update((*User)(nil)).Set("status = ?", StatusActive).Set("block_reason = ''").
+			Where("id = ? AND status = ?", userID, StatusBlocked).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+// List returns the tenant's accounts matching q (e-mail or name), sorted by e-mail.
+func (s *Service) List(ctx context.Context, tenantID, q string, limit int) ([]User, error) {
+	var out []User
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		sel := sc.Select(&out).Order("email").Limit(int64(limit))
+		if q = strings.TrimSpace(strings.ToLower(q)); q != "" {
+			like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q) + "%"
+			sel = sel.Where("(email LIKE ? ESCAPE '\\' OR lower(name) LIKE ? ESCAPE '\\')", like, like)
+		}
+		return sel.Scan(ctx)
+	})
+	return out, err
+}
+
+// SweepUnverified deletes the tenant's accounts not verified within the verification rule.
+func (s *Service) SweepUnverified(ctx context.Context, t *tenancy.Tenant) (int64, error) {
+	cutoff := s.Now().Add(-time.Duration(t.IntRule("account.verification_hours")) * time.Hour)
+	var n int64
+	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		res, err := sc.Delete((*User)(nil)).Where("status = ? AND created_at < ?", StatusUnverified, cutoff).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
+}
+
+// CreateActive creates a verified account directly (demo seeding and the admin CLI).
+func (s *Service) CreateActive(ctx context.Context, t *tenancy.Tenant, email, password, name, birth, locale string, roles ...string) (*User, error) {
+	if u, err := s.ByEmail(ctx, t.ID, email); err == nil {
+		return u, nil
+	}
+	hash, err := argon2id.CreateHash(password, Params)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	u := &User{TenantID: t.ID, ID: tenancy.NewID(), Email: strings.ToLower(email), PasswordHash: hash, Name: name,
+		BirthDate: birth, Locale: locale, Status: StatusActive, Profile: map[string]string{}, CreatedAt: now,
+		VerifiedAt: bun.NullTime{Time: now}}
+	err = s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		if _, err := sc.Insert(u).Exec(ctx); err != nil {
+			return err
+		}
+		for _, r := range append([]string{authz.RoleUser}, roles...) {
+			if r == authz.RolePlatformAdmin {
+				continue
+			}
+			if err := s.Authz.AssignRole(ctx, sc, u.ID, r); err != nil {
+				return fmt.Errorf("role %s: %w", r, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, s.bump(ctx, t.ID)
+}

@@ -1,0 +1,350 @@
+package server
+
+import (
+	"errors"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/form"
+)
+
+// messageData is the data of the generic message page.
+type messageData struct {
+	Lines    []string
+	Detail   string
+	LinkKey  string
+	LinkHref string
+}
+
+func (s *Server) message(c *fiber.Ctx, status int, titleKey string, d messageData) error {
+	return s.render(c, status, "message", titleKey, d, nil)
+}
+
+// flash leaves a one-line message (a message id) for the next page.
+func (s *Server) flash(c *fiber.Ctx, key string) { s.setCookie(c, cookieFlash, key, time.Minute) }
+
+// bindAccount mounts registration, verification, sign-in, reset and the account pages.
+func (s *Server) bindAccount() {
+	s.get("/register", authz.PermPublic, s.registerForm)
+	s.post("/register", authz.PermPublic, s.limitByIP("register", "security.registration_per_ip"), s.register)
+	s.get("/verify", authz.PermPublic, s.verifyForm)
+	s.post("/verify", authz.PermPublic, s.verify)
+	s.get("/login", authz.PermPublic, s.loginForm)
+	s.post("/login", authz.PermPublic, s.limitByIP("login", "security.login_per_ip"), s.login)
+	s.post("/logout", authz.PermAccount, s.logout)
+	s.get("/reset", authz.PermPublic, s.resetRequestForm)
+	s.post("/reset", authz.PermPublic, s.limitByIP("reset", "security.reset_per_ip"), s.resetRequest)
+	s.get("/reset/confirm", authz.PermPublic, s.resetForm)
+	s.post("/reset/confirm", authz.PermPublic, s.limitByIP("reset", "security.reset_per_ip"), s.reset)
+	s.get("/account", authz.PermAccount, s.accountPage)
+	s.post("/account", authz.PermAccount, s.updateProfile)
+	s.post("/account/password", authz.PermAccount, s.changePassword)
+	s.get("/account/sessions", authz.PermAccount, s.sessionsPage)
+	s.post("/account/sessions/:id/revoke", authz.PermAccount, s.revokeSession)
+	s.get("/account/delete", authz.PermAccount, s.deleteForm)
+	s.post("/account/delete", authz.PermAccount, s.deleteAccount)
+}
+
+func values(c *fiber.Ctx, names ...string) map[string]string {
+	v := map[string]string{}
+	for _, n := range names {
+		v[n] = c.FormValue(n)
+	}
+	return v
+}
+
+func (s *Server) registerData(c *fiber.Ctx) map[string]any {
+	t := St(c).Tenant
+	return map[string]any{"MinAge": t.IntRule("account.min_age"), "Extra": s.RegistrationFields(t)}
+}
+
+func (s *Server) registerForm(c *fiber.Ctx) error {
+	if !St(c).Tenant.RegistrationOpen() {
+		return fiber.ErrNotFound
+	}
+	return s.render(c, fiber.StatusOK, "register", "account.register.title", s.registerData(c), nil)
+}
+
+func (s *Server) register(c *fiber.Ctx) error {
+	st := St(c)
+	if !st.Tenant.RegistrationOpen() {
+		return fiber.ErrNotFound
+	}
+	extra := s.RegistrationFields(st.Tenant)
+	in := accounts.RegisterInput{Email: c.FormValue("email"), Password: c.FormValue("password"),
+		Password2: c.FormValue("password2"), Name: c.FormValue("name"), BirthDate: c.FormValue("birth_date"),
+		Locale: st.Lang, Extra: map[string]string{}}
+	names := []string{"email", "name", "birth_date"}
+	for _, f := range extra {
+		in.Extra[f.Name] = c.FormValue(f.Name)
+		names = append(names, f.Name)
+	}
+	u, token, created, err := s.Accounts.Register(c.UserContext(), st.Tenant, in, extra)
+	var ferr form.Errors
+	if errors.As(err, &ferr) {
+		return s.render(c, fiber.StatusUnprocessableEntity, "register", "account.register.title", s.registerData(c),
+			&Form{Values: values(c, names...), Errors: ferr})
+	}
+	if err != nil {
+		return err
+	}
+	if created {
+		err = s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Lang, "verify",
+			s.absURL(c, "/verify?token="+token), "Hours", st.Tenant.IntRule("account.verification_hours"))
+	} else {
+		// The address has an account already: tell its owner, not the person at the form.
+		lang := u.Locale
+		if lang == "" || !st.Tenant.AllowsLocale(lang) {
+			lang = st.Lang
+		}
+		err = s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, lang, "exists", s.absURL(c, "/reset"))
+	}
+	if err != nil {
+		return err
+	}
+	return s.message(c, fiber.StatusOK, "account.register.done_title", messageData{
+		Lines: []string{"account.register.done_text"}})
+}
+
+func (s *Server) verifyForm(c *fiber.Ctx) error {
+	return s.render(c, fiber.StatusOK, "verify", "account.verify.title", nil,
+		&Form{Values: map[string]string{"token": c.Query("token")}})
+}
+
+func (s *Server) verify(c *fiber.Ctx) error {
+	st := St(c)
+	_, err := s.Accounts.Verify(c.UserContext(), st.Tenant, c.FormValue("token"))
+	if errors.Is(err, accounts.ErrTokenInvalid) {
+		return s.message(c, fiber.StatusBadRequest, "account.verify.invalid_title", messageData{
+			Lines: []string{"account.verify.invalid_text"}, LinkKey: "nav.register", LinkHref: "/register"})
+	}
+	if err != nil {
+		return err
+	}
+	return s.message(c, fiber.StatusOK, "account.verify.done_title", messageData{
+		Lines: []string{"account.verify.done_text"}, LinkKey: "nav.login", LinkHref: "/login"})
+}
+
+func (s *Server) loginForm(c *fiber.Ctx) error {
+	if St(c).User != nil {
+		return c.Redirect(St(c).URL("/account"), fiber.StatusSeeOther)
+	}
+	return s.render(c, fiber.StatusOK, "login", "account.login.title", map[string]any{},
+		&Form{Values: map[string]string{"next": c.Query("next")}})
+}
+
+func (s *Server) login(c *fiber.Ctx) error {
+	st := St(c)
+	email := c.FormValue("email")
+	f := &Form{Values: values(c, "email", "next"), Errors: form.Errors{}}
+	if accounts.NormalizeEmail(email) == "" {
+		f.Errors.Add("email", "form.email.invalid")
+		return s.render(c, fiber.StatusUnprocessableEntity, "login", "account.login.title", map[string]any{}, f)
+	}
+	over, err := s.overLimit(c, "login:account:"+accounts.NormalizeEmail(email), "security.login_per_account")
+	if err != nil {
+		return err
+	}
+	if over {
+		c.Set("Retry-After", "60")
+		f.Errors.Add("password", "account.login.too_many")
+		return s.render(c, fiber.StatusTooManyRequests, "login", "account.login.title", map[string]any{}, f)
+	}
+	res, err := s.Accounts.Login(c.UserContext(), st.Tenant, email, c.FormValue("password"), c.IP(), c.Get("User-Agent"))
+	var blocked *accounts.BlockedError
+	switch {
+	case errors.As(err, &blocked):
+		return s.render(c, fiber.StatusForbidden, "login", "account.login.title", map[string]any{"Blocked": blocked.Reason}, f)
+	case errors.Is(err, accounts.ErrUnverified):
+		f.Errors.Add("email", "account.login.unverified")
+		return s.render(c, fiber.StatusForbidden, "login", "account.login.title", map[string]any{}, f)
+	case errors.Is(err, accounts.ErrBadCredentials):
+		f.Errors.Add("password", "account.login.failed")
+		return s.render(c, fiber.StatusUnauthorized, "login", "account.login.title", map[string]any{}, f)
+	case err != nil:
+		return err
+	}
+	// A new session id at every sign-in; any session this browser had is ended.
+	if st.Token != "" {
+		if err := s.Accounts.Logout(c.UserContext(), st.Tenant.ID, st.Token); err != nil {
+			return err
+		}
+	}
+	s.setCookie(c, cookieSession, res.Token, time.Until(res.Session.ExpiresAt))
+	if res.User.Locale != "" && st.Tenant.AllowsLocale(res.User.Locale) {
+		s.setCookie(c, cookieLang, res.User.Locale, 365*24*time.Hour)
+	}
+	return c.Redirect(safeNext(st, c.FormValue("next")), fiber.StatusSeeOther)
+}
+
+func (s *Server) logout(c *fiber.Ctx) error {
+	st := St(c)
+	if err := s.Accounts.Logout(c.UserContext(), st.Tenant.ID, st.Token); err != nil {
+		return err
+	}
+	s.clearCookie(c, cookieSession)
+	s.flash(c, "account.logout.done")
+	return c.Redirect(st.URL("/"), fiber.StatusSeeOther)
+}
+
+func (s *Server) resetRequestForm(c *fiber.Ctx) error {
+	return s.render(c, fiber.StatusOK, "reset_request", "account.reset.title", nil, nil)
+}
+
+func (s *Server) resetRequest(c *fiber.Ctx) error {
+	st := St(c)
+	email := c.FormValue("email")
+	if accounts.NormalizeEmail(email) == "" {
+		return s.render(c, fiber.StatusUnprocessableEntity, "reset_request", "account.reset.title", nil,
+			&Form{Values: values(c, "email"), Errors: form.Errors{"email": "form.email.invalid"}})
+	}
+	u, token, err := s.Accounts.RequestReset(c.UserContext(), st.Tenant, email)
+	switch {
+	case errors.Is(err, accounts.ErrNotFound):
+		// Same answer as for an existing account.
+	case err != nil:
+		return err
+	default:
+		lang := u.Locale
+		if lang == "" || !st.Tenant.AllowsLocale(lang) {
+			lang = st.Lang
+		}
+		err = s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, lang, "reset",
+			s.absURL(c, "/reset/confirm?token="+token), "Minutes", st.Tenant.IntRule("account.reset_link_minutes"))
+		if err != nil {
+			return err
+		}
+	}
+	return s.message(c, fiber.StatusOK, "account.reset.sent_title", messageData{Lines: []string{"account.reset.sent_text"}})
+}
+
+func (s *Server) resetForm(c *fiber.Ctx) error {
+	return s.render(c, fiber.StatusOK, "reset", "account.reset.confirm_title", nil,
+		&Form{Values: map[string]string{"token": c.Query("token")}})
+}
+
+func (s *Server) reset(c *fiber.Ctx) error {
+	st := St(c)
+	_, err := s.Accounts.ResetPassword(c.UserContext(), st.Tenant, c.FormValue("token"), c.FormValue("password"), c.FormValue("password2"))
+	var ferr form.Errors
+	switch {
+	case errors.As(err, &ferr):
+		return s.render(c, fiber.StatusUnprocessableEntity, "reset", "account.reset.confirm_title", nil,
+			&Form{Values: values(c, "token"), Errors: ferr})
+	case errors.Is(err, accounts.ErrTokenInvalid):
+		return s.message(c, fiber.StatusBadRequest, "account.reset.invalid_title", messageData{
+			Lines: []string{"account.reset.invalid_text"}, LinkKey: "account.reset.again", LinkHref: "/reset"})
+	case err != nil:
+		return err
+	}
+	if st.Token != "" {
+		s.clearCookie(c, cookieSession)
+	}
+	s.flash(c, "account.reset.done")
+	return c.Redirect(st.URL("/login"), fiber.StatusSeeOther)
+}
+
+func (s *Server) accountPage(c *fiber.Ctx) error {
+	u := St(c).User
+	return s.render(c, fiber.StatusOK, "account", "account.title", map[string]any{"Locale": u.Locale, "Form": ""},
+		&Form{Values: map[string]string{"name": u.Name}})
+}
+
+func (s *Server) updateProfile(c *fiber.Ctx) error {
+	st := St(c)
+	err := s.Accounts.UpdateProfile(c.UserContext(), st.Tenant, st.User, c.FormValue("name"), c.FormValue("locale"))
+	var ferr form.Errors
+	if errors.As(err, &ferr) {
+		return s.render(c, fiber.StatusUnprocessableEntity, "account", "account.title",
+			map[string]any{"Locale": c.FormValue("locale"), "Form": "profile"}, &Form{Values: values(c, "name"), Errors: ferr})
+	}
+	if err != nil {
+		return err
+	}
+	if st.User.Locale != "" {
+		s.setCookie(c, cookieLang, st.User.Locale, 365*24*time.Hour)
+	}
+	s.flash(c, "account.profile.saved")
+	return c.Redirect(st.URL("/account"), fiber.StatusSeeOther)
+}
+
+func (s *Server) changePassword(c *fiber.Ctx) error {
+	st := St(c)
+	err := s.Accounts.ChangePassword(c.UserContext(), st.Tenant, st.User, st.Session.ID,
+		c.FormValue("current"), c.FormValue("password"), c.FormValue("password2"))
+	var ferr form.Errors
+	if errors.As(err, &ferr) {
+		return s.render(c, fiber.StatusUnprocessableEntity, "account", "account.title",
+			map[string]any{"Locale": st.User.Locale, "Form": "password"}, &Form{Values: map[string]string{"name": st.User.Name}, Errors: ferr})
+	}
+	if err != nil {
+		return err
+	}
+	s.flash(c, "account.password.changed")
+	return c.Redirect(st.URL("/account"), fiber.StatusSeeOther)
+}
+
+func (s *Server) sessionsPage(c *fiber.Ctx) error {
+	st := St(c)
+	list, err := s.Accounts.Sessions(c.UserContext(), st.Tenant.ID, st.User.ID)
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "sessions", "account.sessions.title", map[string]any{"Sessions": list}, nil)
+}
+
+// pathID returns the :id parameter if it is a well-formed id, else a 404.
+func pathID(c *fiber.Ctx) (string, error) {
+	id := c.Params("id")
+	if _, err := uuid.Parse(id); err != nil {
+		return "", fiber.ErrNotFound
+	}
+	return id, nil
+}
+
+func (s *Server) revokeSession(c *fiber.Ctx) error {
+	st := St(c)
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.Accounts.RevokeSession(c.UserContext(), st.Tenant.ID, st.User.ID, id); err != nil {
+		return err
+	}
+	s.flash(c, "account.sessions.revoked")
+	return c.Redirect(st.URL("/account/sessions"), fiber.StatusSeeOther)
+}
+
+func (s *Server) deleteForm(c *fiber.Ctx) error {
+	return s.render(c, fiber.StatusOK, "delete", "account.delete.title", nil, nil)
+}
+
+func (s *Server) deleteAccount(c *fiber.Ctx) error {
+	st := St(c)
+	f := &Form{Values: values(c, "reason"), Errors: form.Errors{}}
+	if ok, err := argon2id.ComparePasswordAndHash(c.FormValue("password"), st.User.PasswordHash); err != nil || !ok {
+		f.Errors.Add("password", "account.password.current_wrong")
+		return s.render(c, fiber.StatusUnprocessableEntity, "delete", "account.delete.title", nil, f)
+	}
+	u := *st.User
+	err := s.Accounts.Delete(c.UserContext(), st.Tenant, u.ID, "self", c.FormValue("reason"))
+	var ferr form.Errors
+	if errors.As(err, &ferr) {
+		f.Errors = ferr
+		return s.render(c, fiber.StatusUnprocessableEntity, "delete", "account.delete.title", nil, f)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Lang, "deleted", ""); err != nil {
+		return err
+	}
+	s.clearCookie(c, cookieSession)
+	st.User, st.Session = nil, nil
+	return s.message(c, fiber.StatusOK, "account.delete.done_title", messageData{Lines: []string{"account.delete.done_text"}})
+}

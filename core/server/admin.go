@@ -1,0 +1,280 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/form"
+)
+
+// bindAdmin mounts the tenant admin's pages: users, blocks, roles and grants, mailbox.
+func (s *Server) bindAdmin() {
+	s.get("/admin/users", authz.PermAdminUsers, s.adminUsers)
+	s.get("/admin/users/:id", authz.PermAdminUsers, s.adminUser)
+	s.post("/admin/users/:id/block", authz.PermAdminUsers, s.adminBlock)
+	s.post("/admin/users/:id/unblock", authz.PermAdminUsers, s.adminUnblock)
+	s.post("/admin/users/:id/roles", authz.PermAdminRoles, s.adminAssignRole)
+	s.post("/admin/users/:id/roles/remove", authz.PermAdminRoles, s.adminRemoveRole)
+	s.get("/admin/roles", authz.PermAdminRoles, s.adminRoles)
+	s.post("/admin/roles", authz.PermAdminRoles, s.adminSetGrant)
+	s.get("/admin/mailbox", authz.PermAdminMailbox, s.adminMailbox)
+	s.get("/admin/mailbox/:id", authz.PermAdminMailbox, s.adminMail)
+}
+
+func (s *Server) roleMembers(ctx context.Context, tenantID string) (map[string][]string, error) {
+	var m map[string][]string
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		var err error
+		m, err = s.Authz.RoleMembers(ctx, sc)
+		return err
+	})
+	return m, err
+}
+
+func (s *Server) adminUsers(c *fiber.Ctx) error {
+	st := St(c)
+	q := c.Query("q")
+	if len(q) > 200 {
+		q = q[:200]
+	}
+	users, err := s.Accounts.List(c.UserContext(), st.Tenant.ID, q, 500)
+	if err != nil {
+		return err
+	}
+	roles, err := s.roleMembers(c.UserContext(), st.Tenant.ID)
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "admin_users", "admin.users.title",
+		map[string]any{"Users": users, "Query": q, "Roles": roles}, nil)
+}
+
+// subject loads the user named in the path, in the admin's own tenant only.
+func (s *Server) subject(c *fiber.Ctx) (*accounts.User, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.Accounts.ByID(c.UserContext(), St(c).Tenant.ID, id)
+	if errors.Is(err, accounts.ErrNotFound) {
+		return nil, fiber.ErrNotFound
+	}
+	return u, err
+}
+
+func (s *Server) renderAdminUser(c *fiber.Ctx, status int, u *accounts.User, f *Form) error {
+	st := St(c)
+	var userRoles, assignable []string
+	err := s.DB.InTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {
+		var err error
+		if userRoles, err = s.Authz.UserRoles(ctx, sc, u.ID); err != nil {
+			return err
+		}
+		all, err := s.Authz.TenantRoles(ctx, sc)
+		for _, r := range all {
+			if r != authz.RolePlatformAdmin && !contains(userRoles, r) {
+				assignable = append(assignable, r)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.render(c, status, "admin_user", "admin.users.one_title",
+		map[string]any{"Subject": u, "UserRoles": userRoles, "Assignable": assignable}, f)
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) adminUser(c *fiber.Ctx) error {
+	u, err := s.subject(c)
+	if err != nil {
+		return err
+	}
+	return s.renderAdminUser(c, fiber.StatusOK, u, nil)
+}
+
+func (s *Server) adminBlock(c *fiber.Ctx) error {
+	st := St(c)
+	u, err := s.subject(c)
+	if err != nil {
+		return err
+	}
+	if u.ID == st.User.ID {
+		return s.renderAdminUser(c, fiber.StatusUnprocessableEntity, u, &Form{Values: values(c, "reason"),
+			Errors: form.Errors{"reason": "admin.users.cannot_block_self"}})
+	}
+	err = s.Accounts.Block(c.UserContext(), st.Tenant, u.ID, c.FormValue("reason"))
+	var ferr form.Errors
+	switch {
+	case errors.As(err, &ferr):
+		return s.renderAdminUser(c, fiber.StatusUnprocessableEntity, u, &Form{Values: values(c, "reason"), Errors: ferr})
+	case errors.Is(err, accounts.ErrNotFound):
+		return s.renderAdminUser(c, fiber.StatusConflict, u, &Form{Errors: form.Errors{"reason": "admin.users.not_blockable"}})
+	case err != nil:
+		return err
+	}
+	lang := u.Locale
+	if !st.Tenant.AllowsLocale(lang) {
+		lang = st.Tenant.Settings.DefaultLocale
+	}
+	if err := s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, lang, "blocked", "", "Reason", strings.TrimSpace(c.FormValue("reason"))); err != nil {
+		return err
+	}
+	s.flash(c, "admin.users.blocked")
+	return c.Redirect(st.URL("/admin/users/"+u.ID), fiber.StatusSeeOther)
+}
+
+func (s *Server) adminUnblock(c *fiber.Ctx) error {
+	st := St(c)
+	u, err := s.subject(c)
+	if err != nil {
+		return err
+	}
+	if err := s.Accounts.Unblock(c.UserContext(), st.Tenant, u.ID); err != nil && !errors.Is(err, accounts.ErrNotFound) {
+		return err
+	}
+	s.flash(c, "admin.users.unblocked")
+	return c.Redirect(st.URL("/admin/users/"+u.ID), fiber.StatusSeeOther)
+}
+
+func (s *Server) adminAssignRole(c *fiber.Ctx) error {
+	st := St(c)
+	u, err := s.subject(c)
+	if err != nil {
+		return err
+	}
+	role := c.FormValue("role")
+	err = s.DB.InTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {
+		return s.Authz.AssignRole(ctx, sc, u.ID, role)
+	})
+	if errors.Is(err, authz.ErrPlatformRight) || errors.Is(err, authz.ErrUnknownRole) {
+		return s.renderAdminUser(c, fiber.StatusForbidden, u, &Form{Errors: form.Errors{"role": "admin.roles.refused"}})
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.Tenants.BumpPolicy(c.UserContext(), st.Tenant.ID); err != nil {
+		return err
+	}
+	s.flash(c, "admin.roles.saved")
+	return c.Redirect(st.URL("/admin/users/"+u.ID), fiber.StatusSeeOther)
+}
+
+func (s *Server) adminRemoveRole(c *fiber.Ctx) error {
+	st := St(c)
+	u, err := s.subject(c)
+	if err != nil {
+		return err
+	}
+	role := c.FormValue("role")
+	if u.ID == st.User.ID && role == authz.RoleTenantAdmin {
+		return s.renderAdminUser(c, fiber.StatusUnprocessableEntity, u, &Form{Errors: form.Errors{"role": "admin.roles.cannot_demote_self"}})
+	}
+	err = s.DB.InTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {
+		return s.Authz.RevokeRole(ctx, sc, u.ID, role)
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.Tenants.BumpPolicy(c.UserContext(), st.Tenant.ID); err != nil {
+		return err
+	}
+	s.flash(c, "admin.roles.saved")
+	return c.Redirect(st.URL("/admin/users/"+u.ID), fiber.StatusSeeOther)
+}
+
+// Permissions lists every permission a tenant admin may grant: the core's (modules add
+// theirs with the module host). Platform permissions are never listed.
+func (s *Server) Permissions() []string {
+	seen := map[string]bool{}
+	for _, r := range s.routes {
+		if r.Perm != authz.PermPublic && !strings.HasPrefix(r.Perm, "platform.") {
+			seen[r.Perm] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *Server) adminRoles(c *fiber.Ctx) error { return s.renderRoles(c, fiber.StatusOK, nil) }
+
+func (s *Server) renderRoles(c *fiber.Ctx, status int, f *Form) error {
+	st := St(c)
+	var roles []string
+	var grants map[string]map[string]bool
+	err := s.DB.InTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {
+		var err error
+		if roles, err = s.Authz.TenantRoles(ctx, sc); err != nil {
+			return err
+		}
+		grants, err = s.Authz.Grants(ctx, sc)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.render(c, status, "admin_roles", "admin.roles.title",
+		map[string]any{"Roles": roles, "Perms": s.Permissions(), "Grants": grants}, f)
+}
+
+func (s *Server) adminSetGrant(c *fiber.Ctx) error {
+	st := St(c)
+	role, perm, on := c.FormValue("role"), c.FormValue("perm"), c.FormValue("on") == "1"
+	if !contains(s.Permissions(), perm) {
+		return s.renderRoles(c, fiber.StatusUnprocessableEntity, &Form{Errors: form.Errors{"perm": "admin.roles.refused"}})
+	}
+	err := s.DB.InTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {
+		return s.Authz.SetGrant(ctx, sc, role, perm, on)
+	})
+	if errors.Is(err, authz.ErrPlatformRight) || errors.Is(err, authz.ErrUnknownRole) || errors.Is(err, authz.ErrLockout) {
+		return s.renderRoles(c, fiber.StatusForbidden, &Form{Errors: form.Errors{"perm": "admin.roles.refused"}})
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.Tenants.BumpPolicy(c.UserContext(), st.Tenant.ID); err != nil {
+		return err
+	}
+	s.flash(c, "admin.roles.saved")
+	return c.Redirect(st.URL("/admin/roles"), fiber.StatusSeeOther)
+}
+
+func (s *Server) adminMailbox(c *fiber.Ctx) error {
+	list, err := s.Mail.List(c.UserContext(), St(c).Tenant.ID, 200)
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "admin_mailbox", "admin.mailbox.title", map[string]any{"Messages": list}, nil)
+}
+
+func (s *Server) adminMail(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	m, err := s.Mail.Get(c.UserContext(), St(c).Tenant.ID, id)
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	return s.render(c, fiber.StatusOK, "admin_mail", "admin.mailbox.one_title", map[string]any{"Message": m}, nil)
+}

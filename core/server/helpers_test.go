@@ -1,0 +1,267 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/core/server"
+	"carenet.dev/platform/core/tenancy"
+)
+
+// env is a platform with the demo tenants and demo users, on one database backend.
+type env struct {
+	t       *testing.T
+	srv     *server.Server
+	dataDir string
+}
+
+func newEnv(t *testing.T, b dbtest.Backend) *env {
+	t.Helper()
+	d := b.Open(t)
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("PLATFORM_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	srv, err := server.New(ctx, server.Config{DataDir: dataDir, ConsoleHost: "admin.localhost",
+		PublicURL: "http://localhost:8080", Dev: true}, d, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Tenants.ImportDir(ctx, filepath.Join("..", "..", "tenants")); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Prepare(ctx, "fr"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.SeedDemo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, srv: srv, dataDir: dataDir}
+}
+
+// tenant returns a demo tenant, freshly loaded.
+func (e *env) tenant(slug string) *tenancy.Tenant {
+	e.t.Helper()
+	t, err := e.srv.Tenants.BySlug(context.Background(), slug)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return t
+}
+
+// setRule changes a core rule of a tenant, as its admin would.
+func (e *env) setRule(slug, name string, v int64) {
+	e.t.Helper()
+	t := e.tenant(slug)
+	if t.Settings.Rules == nil {
+		t.Settings.Rules = map[string]any{}
+	}
+	t.Settings.Rules[name] = v
+	if err := e.srv.Tenants.Save(context.Background(), t); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// client is a browser: it keeps cookies (per host and path) and follows no redirects.
+type client struct {
+	e      *env
+	host   string
+	jar    http.CookieJar
+	lang   string
+	lastIP string
+}
+
+func (e *env) client(host string) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{e: e, host: host, jar: jar}
+}
+
+type response struct {
+	Status int
+	Body   string
+	Header http.Header
+}
+
+func (r *response) Location() string { return r.Header.Get("Location") }
+
+func (c *client) do(method, path string, form url.Values) *response {
+	c.e.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, "http://"+c.host+path, body)
+	req.Host = c.host
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if c.lang != "" {
+		req.Header.Set("Accept-Language", c.lang)
+	}
+	if c.lastIP != "" {
+		req.RemoteAddr = c.lastIP + ":1234"
+	}
+	u, _ := url.Parse("http://" + c.host + path)
+	for _, ck := range c.jar.Cookies(u) {
+		req.AddCookie(ck)
+	}
+	res, err := c.e.srv.App.Test(req, -1)
+	if err != nil {
+		c.e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	c.jar.SetCookies(u, res.Cookies())
+	return &response{Status: res.StatusCode, Body: string(b), Header: res.Header}
+}
+
+func (c *client) get(path string) *response { return c.do(http.MethodGet, path, nil) }
+
+var csrfRe = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// post submits a form the way a browser does: it first loads the page the form is on to get
+// the CSRF token.
+func (c *client) post(page, path string, form url.Values) *response {
+	c.e.t.Helper()
+	r := c.get(page)
+	m := csrfRe.FindStringSubmatch(r.Body)
+	if m == nil {
+		c.e.t.Fatalf("no CSRF token on %s (status %d)", page, r.Status)
+	}
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("_csrf", m[1])
+	return c.do(http.MethodPost, path, form)
+}
+
+func (c *client) login(base, email, password string) *response {
+	c.e.t.Helper()
+	return c.post(base+"/login", base+"/login", url.Values{"email": {email}, "password": {password}})
+}
+
+// mailMsg is a message the platform wrote, decoded as a mail reader would show it.
+type mailMsg struct {
+	To, Subject, Lang, Text, HTML string
+}
+
+// mails returns the messages written for a tenant, oldest first.
+func (e *env) mails(slug string) []mailMsg {
+	e.t.Helper()
+	files, _ := filepath.Glob(filepath.Join(e.dataDir, "mail", slug, "*.eml"))
+	sort.Strings(files)
+	var out []mailMsg
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		m, err := parseMail(raw)
+		if err != nil {
+			e.t.Fatalf("%s: %v", f, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// parseMail decodes an RFC 5322 message with a text and an HTML alternative.
+func parseMail(raw []byte) (mailMsg, error) {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return mailMsg{}, err
+	}
+	var out mailMsg
+	dec := new(mime.WordDecoder)
+	out.Subject, _ = dec.DecodeHeader(msg.Header.Get("Subject"))
+	out.To = msg.Header.Get("To")
+	out.Lang = msg.Header.Get("Content-Language")
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		return out, err
+	}
+	if !strings.HasPrefix(mt, "multipart/") {
+		b, _ := io.ReadAll(msg.Body)
+		out.Text = string(b)
+		return out, nil
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return out, err
+		}
+		b, _ := io.ReadAll(p) // multipart decodes quoted-printable itself
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") {
+			out.HTML = string(b)
+		} else {
+			out.Text = string(b)
+		}
+	}
+	return out, nil
+}
+
+var linkRe = regexp.MustCompile(`https?://[^\s"<>]+token=[A-Za-z0-9_-]+`)
+
+// lastLink returns the token link in the newest mail to addr.
+func (e *env) lastLink(slug, addr string) string {
+	e.t.Helper()
+	ms := e.mails(slug)
+	for i := len(ms) - 1; i >= 0; i-- {
+		if strings.Contains(ms[i].To, addr) {
+			if l := linkRe.FindString(ms[i].Text); l != "" {
+				return l
+			}
+		}
+	}
+	e.t.Fatalf("no link mailed to %s in %d mails", addr, len(ms))
+	return ""
+}
+
+// pathOf strips scheme and host from a link.
+func pathOf(link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		panic(err)
+	}
+	return u.RequestURI()
+}
+
+func mustContain(t *testing.T, r *response, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(r.Body, w) {
+			t.Errorf("status %d: body lacks %q", r.Status, w)
+		}
+	}
+}
+
+func mustNotContain(t *testing.T, r *response, bad ...string) {
+	t.Helper()
+	for _, w := range bad {
+		if strings.Contains(r.Body, w) {
+			t.Errorf("status %d: body contains %q", r.Status, w)
+		}
+	}
+}

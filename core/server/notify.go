@@ -1,0 +1,75 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"html/template"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"carenet.dev/platform/core/mail"
+	"carenet.dev/platform/core/tenancy"
+)
+
+// origin is scheme://host[:port] of the public URL the platform is reached at.
+func (s *Server) origin() (scheme, port string) {
+	u, err := url.Parse(s.Cfg.PublicURL)
+	if err != nil || u.Host == "" {
+		return "http", ""
+	}
+	return u.Scheme, u.Port()
+}
+
+// absURL builds a link for an e-mail. It never uses the request's Host header (a forged Host
+// must not redirect a reset link): it takes the tenant's registered hostname of the portal
+// the request came through, or, in the /t/{slug}/ fallback, the configured public URL.
+func (s *Server) absURL(c *fiber.Ctx, path string) string {
+	st := St(c)
+	scheme, port := s.origin()
+	hostport := func(h string) string {
+		if port != "" {
+			return h + ":" + port
+		}
+		return h
+	}
+	if st.Base == "" && st.Tenant != nil {
+		for _, h := range st.Tenant.Hostnames {
+			if h.Hostname == tenancy.NormalizeHost(c.Hostname()) {
+				return scheme + "://" + hostport(h.Hostname) + path
+			}
+		}
+	}
+	return strings.TrimSuffix(s.Cfg.PublicURL, "/") + st.URL(path)
+}
+
+var mailHTML = template.Must(template.New("mail").Parse(`<!doctype html><html lang="{{.Lang}}"><body style="font-family:sans-serif;line-height:1.5">
+<p>{{.Greeting}}</p>{{range .Lines}}<p>{{.}}</p>{{end}}
+{{with .Link}}<p><a href="{{.}}">{{$.LinkText}}</a></p>{{end}}
+<p>{{.Signature}}</p></body></html>`))
+
+// sendMail renders the message "mail.<tmpl>.*" in lang and sends it to one person.
+func (s *Server) sendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, kv ...any) error {
+	loc := s.I18n.For(lang)
+	args := append([]any{"Name", name, "Tenant", t.Settings.Branding.Name}, kv...)
+	subject := loc.T("mail."+tmpl+".subject", args...)
+	body := loc.T("mail."+tmpl+".body", args...)
+	greeting := loc.T("mail.greeting", args...)
+	signature := loc.T("mail.signature", args...)
+	var text strings.Builder
+	text.WriteString(greeting + "\n\n" + body + "\n")
+	if link != "" {
+		text.WriteString("\n" + link + "\n")
+	}
+	text.WriteString("\n" + signature + "\n")
+	var html bytes.Buffer
+	err := mailHTML.Execute(&html, map[string]any{"Lang": lang, "Greeting": greeting, "Lines": strings.Split(body, "\n"),
+		"Link": link, "LinkText": loc.T("mail."+tmpl+".action", args...), "Signature": signature})
+	if err != nil {
+		return err
+	}
+	_, err = s.Mail.Send(ctx, t, mail.Message{To: to, Subject: subject, Text: text.String(), HTML: html.String(),
+		Template: tmpl, Locale: lang})
+	return err
+}

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"fmt"
+	"io/fs"
+	"mime"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/web"
+)
+
+// bindPublic mounts the pages anyone may see: home, legal notice, language switch, branding.
+func (s *Server) bindPublic() {
+	s.get("/", authz.PermPublic, s.home)
+	s.get("/legal", authz.PermPublic, func(c *fiber.Ctx) error {
+		return s.render(c, fiber.StatusOK, "legal", "legal.title", nil, nil)
+	})
+	s.post("/lang", authz.PermPublic, s.switchLang)
+	s.get("/branding.css", authz.PermPublic, s.brandingCSS)
+	s.get("/branding/logo", authz.PermPublic, s.logo)
+}
+
+// bindOps mounts static files before tenant resolution (they belong to no tenant).
+func (s *Server) bindStatic() {
+	s.get("/static/:file", authz.PermPublic, func(c *fiber.Ctx) error {
+		name := path.Base(c.Params("file"))
+		data, err := fs.ReadFile(web.Static, "static/"+name)
+		if err != nil {
+			return fiber.ErrNotFound
+		}
+		c.Set("Cache-Control", "public, max-age=3600")
+		c.Type(strings.TrimPrefix(path.Ext(name), "."))
+		return c.Send(data)
+	})
+}
+
+func (s *Server) home(c *fiber.Ctx) error {
+	return s.render(c, fiber.StatusOK, "home", "home.title", map[string]any{"Modules": St(c).Tenant.EnabledModules()}, nil)
+}
+
+// switchLang records an explicit language choice in a cookie (and as the signed-in user's
+// preference), then returns to the page the switcher was on.
+func (s *Server) switchLang(c *fiber.Ctx) error {
+	st := St(c)
+	lang := c.FormValue("lang")
+	if !st.Tenant.AllowsLocale(lang) {
+		return fiber.NewError(fiber.StatusBadRequest, "unknown language")
+	}
+	s.setCookie(c, cookieLang, lang, 365*24*time.Hour)
+	if st.User != nil {
+		if err := s.Accounts.SetLocale(c.UserContext(), st.Tenant.ID, st.User.ID, lang); err != nil {
+			return err
+		}
+	}
+	back := st.URL("/")
+	if ref := c.Get("Referer"); ref != "" {
+		if i := strings.Index(ref, "://"); i >= 0 {
+			if j := strings.IndexByte(ref[i+3:], '/'); j >= 0 {
+				back = safeNext(st, ref[i+3+j:])
+			}
+		}
+	}
+	return c.Redirect(back, fiber.StatusSeeOther)
+}
+
+func (s *Server) brandingCSS(c *fiber.Ctx) error {
+	b := St(c).Tenant.Settings.Branding
+	css := ":root {"
+	if b.PrimaryColor != "" {
+		css += " --primary: " + b.PrimaryColor + ";"
+	}
+	if b.AccentColor != "" {
+		css += " --accent: " + b.AccentColor + ";"
+	}
+	css += " }\n"
+	c.Type("css")
+	c.Set("Cache-Control", "public, max-age=300")
+	return c.SendString(css)
+}
+
+func (s *Server) logo(c *fiber.Ctx) error {
+	t := St(c).Tenant
+	if len(t.Logo) == 0 {
+		return fiber.ErrNotFound
+	}
+	typ := t.LogoType
+	if ext, _ := mime.ExtensionsByType(typ); len(ext) == 0 {
+		typ = "application/octet-stream"
+	}
+	c.Set(fiber.HeaderContentType, typ)
+	// An SVG logo is shown as an image only: no script runs even if opened directly.
+	c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+	c.Set("Cache-Control", "public, max-age=300")
+	c.Set("ETag", fmt.Sprintf(`"%d"`, t.UpdatedAt.Unix()))
+	return c.Send(t.Logo)
+}

@@ -1,0 +1,201 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/i18n"
+	"carenet.dev/platform/core/web"
+	"carenet.dev/platform/locales"
+)
+
+// Views holds one parsed template set per page: the layout, the partials and the page.
+type Views struct{ pages map[string]*template.Template }
+
+// LoadViews parses every page under web.Templates.
+func LoadViews() (*Views, error) {
+	pages, err := fs.Glob(web.Templates, "templates/pages/*.html")
+	if err != nil {
+		return nil, err
+	}
+	v := &Views{pages: map[string]*template.Template{}}
+	for _, p := range pages {
+		name := strings.TrimSuffix(path.Base(p), ".html")
+		t, err := template.New(name).ParseFS(web.Templates, "templates/layout.html", "templates/partials/*.html", p)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", p, err)
+		}
+		v.pages[name] = t
+	}
+	return v, nil
+}
+
+// Page is the data of every page: the request state, the page's own data and its form.
+type Page struct {
+	*State
+	Title  string
+	Data   any
+	Form   *Form
+	Flash  string
+	Status int
+	Nav    []NavItem
+	Langs  []LangItem
+	// Bare pages belong to no tenant (unknown host).
+	Bare bool
+
+	can func(perm string) bool
+}
+
+// Form is a submitted form: its values and, per field, what is wrong.
+type Form struct {
+	Values map[string]string
+	Errors form.Errors
+}
+
+// NavItem is a link of the tenant's navigation.
+type NavItem struct {
+	Label, Href string
+	Current     bool
+}
+
+// LangItem is a choice of the language switcher.
+type LangItem struct {
+	Code, Name string
+	Current    bool
+}
+
+// T translates a message id in the request's language.
+func (p *Page) T(id string, kv ...any) string { return p.Loc.T(id, kv...) }
+
+// TN translates a message id in the plural form for n.
+func (p *Page) TN(id string, n int, kv ...any) string { return p.Loc.TN(id, n, kv...) }
+
+// V returns a submitted form value.
+func (p *Page) V(field string) string {
+	if p.Form == nil {
+		return ""
+	}
+	return p.Form.Values[field]
+}
+
+// E returns the translated error of a field, or "".
+func (p *Page) E(field string) string {
+	if p.Form == nil || p.Form.Errors == nil || !p.Form.Errors.Has(field) {
+		return ""
+	}
+	return p.Loc.T(p.Form.Errors[field])
+}
+
+// HasErrors reports whether the form came back with errors.
+func (p *Page) HasErrors() bool { return p.Form != nil && len(p.Form.Errors) > 0 }
+
+// Date formats a date in the tenant's time zone and the page's language.
+func (p *Page) Date(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return locales.FormatDate(p.Lang, t, p.loc())
+}
+
+// DateTime formats a date and time in the tenant's time zone and the page's language.
+func (p *Page) DateTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return locales.FormatDateTime(p.Lang, t, p.loc())
+}
+
+func (p *Page) loc() *time.Location {
+	if p.Tenant == nil {
+		return time.UTC
+	}
+	return p.Tenant.Location()
+}
+
+// Can reports whether the signed-in user holds a permission here (to show a link).
+func (p *Page) Can(perm string) bool {
+	return p.can != nil && p.can(perm)
+}
+
+// render writes a page in the tenant's layout.
+func (s *Server) render(c *fiber.Ctx, status int, name, titleKey string, data any, f *Form) error {
+	st := St(c)
+	if st.Loc == nil {
+		st.Lang = i18n.Negotiate(locales.Supported, "", "", c.Get("Accept-Language"), "fr")
+		st.Loc = s.I18n.For(st.Lang)
+	}
+	p := &Page{State: st, Title: st.Loc.T(titleKey), Data: data, Form: f, Status: status, Bare: st.Tenant == nil,
+		can: func(perm string) bool { return s.can(c, perm) }}
+	if flash := c.Cookies("flash"); flash != "" && s.I18n.Has(st.Lang, flash) {
+		p.Flash = st.Loc.T(flash)
+		s.clearCookie(c, "flash")
+	}
+	if st.Tenant != nil {
+		p.Nav = s.nav(c, st)
+		for _, l := range st.Tenant.Settings.Locales {
+			p.Langs = append(p.Langs, LangItem{Code: l, Name: locales.NativeName(l), Current: l == st.Lang})
+		}
+	}
+	t, ok := s.Views.pages[name]
+	if !ok {
+		return fmt.Errorf("render: no page %q", name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Send(buf.Bytes())
+}
+
+// nav builds the tenant's navigation: home, its enabled modules, and what the user may reach.
+func (s *Server) nav(c *fiber.Ctx, st *State) []NavItem {
+	cur := c.Path()
+	item := func(key, href string) NavItem {
+		return NavItem{Label: st.Loc.T(key), Href: st.URL(href), Current: cur == href || (href != "/" && strings.HasPrefix(cur, href))}
+	}
+	items := []NavItem{item("nav.home", "/")}
+	for _, m := range st.Tenant.EnabledModules() {
+		items = append(items, item("module."+m+".name", "/"+m+"/"))
+	}
+	if st.User != nil {
+		items = append(items, item("nav.account", "/account"))
+		if s.can(c, authz.PermAdminUsers) {
+			items = append(items, item("nav.admin", "/admin/users"))
+		}
+		if st.Tenant.Kind == "console" && s.can(c, authz.PermPlatformTenants) {
+			items = append(items, item("nav.platform", "/platform/tenants"))
+		}
+	}
+	return items
+}
+
+// FieldView is what the "field" partial renders: label, input, and the error next to it.
+type FieldView struct {
+	Name, Label, Type, Value, Error, Autocomplete string
+	Required                                      bool
+}
+
+// F describes a form field for the "field" partial.
+func (p *Page) F(name, labelKey, typ, autocomplete string, required bool) FieldView {
+	return FieldView{Name: name, Label: p.T(labelKey), Type: typ, Value: p.V(name), Error: p.E(name),
+		Autocomplete: autocomplete, Required: required}
+}
+
+// RoleName is the translated name of a role ("role.<id>"), or its id when it has none.
+func (p *Page) RoleName(role string) string {
+	if p.Loc.Has("role." + role) {
+		return p.T("role." + role)
+	}
+	return role
+}

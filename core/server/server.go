@@ -1,0 +1,213 @@
+// Package server is the core's HTTP side: the Fiber app, the middleware chain in the order
+// ARCHITECTURE.md fixes (request id and logs → recover → security headers → tenant →
+// session → locale → CSRF → rate limits → permission → handler → layout), the route table
+// where every route declares its permission, and the core's pages. Domain rules live in the
+// domain packages; this package only maps them to pages.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/uptrace/bun"
+
+	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/i18n"
+	"carenet.dev/platform/core/mail"
+	"carenet.dev/platform/core/tenancy"
+)
+
+// Config is what the server needs to know from the command line.
+type Config struct {
+	DataDir string
+	// ConsoleHost is the hostname of the platform administration console.
+	ConsoleHost string
+	// PublicURL is how people reach the platform (scheme, and port if not the default),
+	// e.g. http://localhost:8080. E-mail links are built from it and the tenant's hostnames.
+	PublicURL string
+	// Dev marks a development run: mail is written to files and logs are verbose.
+	Dev bool
+}
+
+// ModuleState is one module's health as /readyz and the admin pages show it. The module
+// host (next step) fills it in.
+type ModuleState struct {
+	ID       string `json:"id"`
+	State    string `json:"state"`
+	PID      int    `json:"pid"`
+	Restarts int    `json:"restarts"`
+}
+
+// Server is the core's web application.
+type Server struct {
+	App      *fiber.App
+	Cfg      Config
+	DB       *db.DB
+	Tenants  *tenancy.Store
+	Accounts *accounts.Service
+	Authz    *authz.Service
+	I18n     *i18n.Bundle
+	Mail     *mail.Outbox
+	Views    *Views
+	Log      *slog.Logger
+	// Modules reports the modules' health; nil until the module host is running.
+	Modules func() []ModuleState
+	// RegistrationFields returns the extra registration fields the tenant's modules ask for.
+	RegistrationFields func(t *tenancy.Tenant) []accounts.Field
+
+	secret  []byte
+	routes  []Route
+	metrics *metrics
+}
+
+// Route is an entry of the route table: every route declares the permission it needs.
+type Route struct {
+	Method string
+	Path   string
+	Perm   string
+}
+
+// New builds the server on an opened, migrated database.
+func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg prometheus.Registerer) (*Server, error) {
+	bundle, err := i18n.Load()
+	if err != nil {
+		return nil, err
+	}
+	views, err := LoadViews()
+	if err != nil {
+		return nil, err
+	}
+	az := authz.NewService(d)
+	s := &Server{
+		Cfg: cfg, DB: d, Tenants: &tenancy.Store{DB: d}, Authz: az, Accounts: accounts.NewService(d, az),
+		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Views: views, Log: log,
+		RegistrationFields: func(*tenancy.Tenant) []accounts.Field { return nil },
+	}
+	if s.secret, err = loadSecret(ctx, d, "csrf"); err != nil {
+		return nil, err
+	}
+	if s.metrics, err = newMetrics(reg); err != nil {
+		return nil, err
+	}
+	s.App = fiber.New(fiber.Config{
+		ErrorHandler:          s.errorHandler,
+		DisableStartupMessage: true,
+		BodyLimit:             1 << 20,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		ReadBufferSize:        16 << 10,
+	})
+	s.App.Use(s.requestLog)
+	s.App.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		s.Log.Error("panic", "request_id", St(c).RequestID, "panic", fmt.Sprint(e), "stack", string(debug.Stack()))
+	}}))
+	s.App.Use(s.securityHeaders)
+	s.bindOps()
+	s.bindStatic()
+	s.App.Use(s.resolveTenant, s.loadSession, s.negotiateLocale, s.csrf)
+	s.bindPublic()
+	s.bindAccount()
+	s.bindAdmin()
+	s.bindPlatform()
+	s.bindModules()
+	return s, nil
+}
+
+// Prepare makes the database ready to serve: the console tenant, the platform rules and the
+// core grants in every tenant.
+func (s *Server) Prepare(ctx context.Context, defaultLocale string) error {
+	if _, err := s.Tenants.EnsureConsole(ctx, s.Cfg.ConsoleHost, defaultLocale); err != nil {
+		return err
+	}
+	if err := s.Authz.InstallPlatformRules(ctx); err != nil {
+		return fmt.Errorf("platform rules: %w", err)
+	}
+	ids, err := s.Tenants.IDs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		err := s.DB.InTenant(ctx, id, func(ctx context.Context, sc *db.Scope) error {
+			return s.Authz.InstallGrants(ctx, sc, authz.CoreGrants)
+		})
+		if err != nil {
+			return fmt.Errorf("core grants: %w", err)
+		}
+	}
+	return s.Tenants.BumpPolicy(ctx, "")
+}
+
+// Routes lists the route table.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// route registers a route with its permission; the permission check happens in authorize,
+// the one place every route passes through.
+func (s *Server) route(method, path, perm string, handlers ...fiber.Handler) {
+	if perm == "" {
+		panic("server: route " + method + " " + path + " declares no permission")
+	}
+	s.routes = append(s.routes, Route{Method: method, Path: path, Perm: perm})
+	s.App.Add(method, path, append([]fiber.Handler{s.authorize(perm)}, handlers...)...)
+}
+
+func (s *Server) get(path, perm string, h ...fiber.Handler) {
+	s.route(fiber.MethodGet, path, perm, h...)
+}
+func (s *Server) post(path, perm string, h ...fiber.Handler) {
+	s.route(fiber.MethodPost, path, perm, h...)
+}
+
+// Listen serves on addr until ctx is done, then shuts down cleanly.
+func (s *Server) Listen(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.App.Listener(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return s.App.ShutdownWithContext(sctx)
+	}
+}
+
+// loadSecret returns the installation's secret of that name, creating it once. Every core
+// instance on the same database shares it.
+func loadSecret(ctx context.Context, d *db.DB, name string) ([]byte, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	_, err := d.Bun.NewInsert().Model(&platformSecret{Name: name, Value: b[:]}).
+		On("CONFLICT (name) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	var out platformSecret
+	if err := d.Bun.NewSelect().Model(&out).Where("name = ?", name).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	if len(out.Value) < 32 {
+		return nil, errors.New("secret too short")
+	}
+	return out.Value, nil
+}
+
+type platformSecret struct {
+	bun.BaseModel `bun:"table:platform_secrets,alias:ps"`
+
+	Name  string `bun:"name,pk"`
+	Value []byte `bun:"value"`
+}

@@ -1,0 +1,257 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/uptrace/bun"
+
+	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/locales"
+)
+
+// File is the shape of tenants/<slug>/tenant.toml.
+type File struct {
+	Slug string `toml:"slug"`
+	Settings
+	Hostnames []Hostname              `toml:"hostnames"`
+	Modules   map[string]ModuleConfig `toml:"modules"`
+}
+
+// ModuleConfig is a module's entry in tenant.toml.
+type ModuleConfig struct {
+	Enabled bool           `toml:"enabled"`
+	Rules   map[string]any `toml:"rules"`
+}
+
+// KnownModules are the business modules of this platform. The module host (plugins) will
+// bring their manifests and rule declarations; until then a tenant may only name these.
+var KnownModules = []string{"results", "calendar", "eshop", "billing"}
+
+var slugRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
+var hostRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+var colorRe = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+// ErrInvalid wraps every validation failure of a tenant file or an admin edit.
+var ErrInvalid = errors.New("invalid tenant")
+
+// Validate checks the settings an admin or a tenant file gives.
+func (s *Settings) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
+	}
+	if s.Name == "" {
+		return bad("name is required")
+	}
+	if len(s.Locales) == 0 {
+		return bad("at least one locale is required")
+	}
+	for _, l := range s.Locales {
+		if !locales.IsSupported(l) {
+			return bad("locale %q is not one of %v", l, locales.Supported)
+		}
+	}
+	found := false
+	for _, l := range s.Locales {
+		found = found || l == s.DefaultLocale
+	}
+	if !found {
+		return bad("default locale %q is not among the locales %v", s.DefaultLocale, s.Locales)
+	}
+	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "" {
+		return bad("time zone %q is unknown", s.TimeZone)
+	}
+	if s.Currency != "EUR" && s.Currency != "PLN" {
+		return bad("currency %q is not EUR or PLN", s.Currency)
+	}
+	for _, c := range []string{s.Branding.PrimaryColor, s.Branding.AccentColor} {
+		if c != "" && !colorRe.MatchString(c) {
+			return bad("colour %q is not #rrggbb", c)
+		}
+	}
+	rules, err := ValidateRules(CoreRules, s.Rules)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	s.Rules = rules
+	return nil
+}
+
+// ValidHostname reports whether h is a plain DNS name (no port, no scheme).
+func ValidHostname(h string) bool { return len(h) <= 253 && hostRe.MatchString(h) }
+
+// LoadFile reads and validates one tenant directory.
+func LoadFile(dir string) (*File, []byte, string, error) {
+	var f File
+	path := filepath.Join(dir, "tenant.toml")
+	md, err := toml.DecodeFile(path, &f)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, nil, "", fmt.Errorf("%s: %w: unknown keys %v", path, ErrInvalid, und)
+	}
+	if !slugRe.MatchString(f.Slug) || f.Slug == ConsoleSlug {
+		return nil, nil, "", fmt.Errorf("%s: %w: slug %q", path, ErrInvalid, f.Slug)
+	}
+	if err := f.Settings.Validate(); err != nil {
+		return nil, nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	if len(f.Hostnames) == 0 {
+		return nil, nil, "", fmt.Errorf("%s: %w: no hostname", path, ErrInvalid)
+	}
+	for i, h := range f.Hostnames {
+		f.Hostnames[i].Hostname = NormalizeHost(h.Hostname)
+		if !ValidHostname(f.Hostnames[i].Hostname) {
+			return nil, nil, "", fmt.Errorf("%s: %w: hostname %q", path, ErrInvalid, h.Hostname)
+		}
+	}
+	for id := range f.Modules {
+		known := false
+		for _, k := range KnownModules {
+			known = known || k == id
+		}
+		if !known {
+			return nil, nil, "", fmt.Errorf("%s: %w: unknown module %q", path, ErrInvalid, id)
+		}
+	}
+	var logo []byte
+	var logoType string
+	if f.Branding.Logo != "" {
+		logo, err = os.ReadFile(filepath.Join(dir, filepath.Base(f.Branding.Logo)))
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("%s: logo: %w", path, err)
+		}
+		logoType = mime.TypeByExtension(filepath.Ext(f.Branding.Logo))
+	}
+	return &f, logo, logoType, nil
+}
+
+// ImportResult says what an import did with one tenant.
+type ImportResult struct {
+	Slug    string
+	Created bool
+}
+
+// ImportDir imports every tenants/<slug>/tenant.toml under root. A tenant that already
+// exists is left as it is: after import the database is the source of truth.
+func (s *Store) ImportDir(ctx context.Context, root string) ([]ImportResult, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("import tenants: %w", err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			if _, err := os.Stat(filepath.Join(root, e.Name(), "tenant.toml")); err == nil {
+				dirs = append(dirs, filepath.Join(root, e.Name()))
+			}
+		}
+	}
+	sort.Strings(dirs)
+	var out []ImportResult
+	for _, d := range dirs {
+		f, logo, logoType, err := LoadFile(d)
+		if err != nil {
+			return out, err
+		}
+		created, err := s.Import(ctx, f, logo, logoType)
+		if err != nil {
+			return out, fmt.Errorf("import %s: %w", f.Slug, err)
+		}
+		out = append(out, ImportResult{Slug: f.Slug, Created: created})
+	}
+	return out, nil
+}
+
+// Import creates the tenant of f unless a tenant with its slug exists. It reports whether
+// it created one. Concurrent imports of the same file create it once (unique slug).
+func (s *Store) Import(ctx context.Context, f *File, logo []byte, logoType string) (bool, error) {
+	if _, err := s.BySlug(ctx, f.Slug); err == nil {
+		return false, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	now := time.Now().UTC()
+	t := &Tenant{ID: NewID(), Slug: f.Slug, Kind: KindTenant, Status: "active", Settings: f.Settings,
+		Logo: logo, LogoType: logoType, PolicyRev: 1, CreatedAt: now, UpdatedAt: now}
+	err := s.DB.Bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		g := db.GlobalTx(tx)
+		if _, err := g.Insert(t).Exec(ctx); err != nil {
+			return err
+		}
+		hs := append([]Hostname(nil), f.Hostnames...)
+		for i := range hs {
+			hs[i].TenantID = t.ID
+		}
+		if _, err := g.Insert(&hs).Exec(ctx); err != nil {
+			return fmt.Errorf("hostnames: %w", err)
+		}
+		return nil
+	})
+	if db.IsUniqueViolation(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	ids := make([]string, 0, len(f.Modules))
+	for id := range f.Modules {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	err = s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		for _, id := range ids {
+			mc := f.Modules[id]
+			rules := mc.Rules
+			if rules == nil {
+				rules = map[string]any{}
+			}
+			m := &Module{TenantID: t.ID, ModuleID: id, Enabled: mc.Enabled, Rules: rules, UpdatedAt: now}
+			if _, err := sc.Insert(m).Exec(ctx); err != nil {
+				return fmt.Errorf("module %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	return err == nil, err
+}
+
+// EnsureConsole creates the platform administration console tenant on hostname if it does
+// not exist yet, and makes sure hostname points to it.
+func (s *Store) EnsureConsole(ctx context.Context, hostname, defaultLocale string) (*Tenant, error) {
+	t, err := s.BySlug(ctx, ConsoleSlug)
+	if errors.Is(err, ErrNotFound) {
+		now := time.Now().UTC()
+		no := false
+		t = &Tenant{ID: NewID(), Slug: ConsoleSlug, Kind: KindConsole, Status: "active", PolicyRev: 1,
+			CreatedAt: now, UpdatedAt: now, Settings: Settings{
+				Name: "Platform", DefaultLocale: defaultLocale, Locales: append([]string(nil), locales.Supported...),
+				TimeZone: "UTC", Currency: "EUR", Registration: &no, Rules: map[string]any{},
+				Branding: Branding{Name: "Platform", PrimaryColor: "#1f2937", AccentColor: "#2563eb"},
+			}}
+		if _, err := s.DB.Global().Insert(t).Exec(ctx); err != nil && !db.IsUniqueViolation(err) {
+			return nil, fmt.Errorf("create console: %w", err)
+		}
+		if t, err = s.BySlug(ctx, ConsoleSlug); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	if hostname != "" {
+		h := &Hostname{Hostname: NormalizeHost(hostname), TenantID: t.ID, Portal: "console"}
+		if _, err := s.DB.Global().Insert(h).On("CONFLICT (hostname) DO NOTHING").Exec(ctx); err != nil {
+			return nil, fmt.Errorf("console hostname: %w", err)
+		}
+	}
+	return s.BySlug(ctx, ConsoleSlug)
+}
