@@ -265,3 +265,13 @@ func mustNotContain(t *testing.T, r *response, bad ...string) {
 		}
 	}
 }
+
+type httpCookie = http.Cookie
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
