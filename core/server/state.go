@@ -30,7 +30,7 @@ type State struct {
 	Perm string
 }
 
-const stateKey = "platform.state"
+const stateKey = "core:state"
 
 // St returns the request's state (never nil).
 func St(c *fiber.Ctx) *State {

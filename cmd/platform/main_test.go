@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"carenet.dev/platform/core/db/dbtest"
+)
+
+// TestMigrateAndImportAreIdempotent: `migrate` and `tenants import` can run any number of
+// times; a second import leaves existing tenants as they are (P1).
+func TestMigrateAndImportAreIdempotent(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		cfg := b.Config(t)
+		args := []string{"--data", cfg.DataDir, "--db", cfg.DSN, "--tenants", filepath.Join("..", "..", "tenants")}
+		ctx := context.Background()
+		for i := 0; i < 2; i++ {
+			var out bytes.Buffer
+			if err := run(ctx, append([]string{"migrate"}, args...), &out, &out); err != nil {
+				t.Fatalf("migrate #%d: %v\n%s", i+1, err, out.String())
+			}
+		}
+		var out bytes.Buffer
+		if err := run(ctx, append([]string{"tenants", "import"}, args...), &out, &out); err != nil {
+			t.Fatalf("import: %v\n%s", err, out.String())
+		}
+		if strings.Count(out.String(), "created") != 4 {
+			t.Fatalf("first import:\n%s", out.String())
+		}
+		out.Reset()
+		if err := run(ctx, append([]string{"tenants", "import"}, args...), &out, &out); err != nil {
+			t.Fatalf("second import: %v", err)
+		}
+		if strings.Count(out.String(), "left unchanged") != 4 || strings.Contains(out.String(), "created") {
+			t.Fatalf("second import:\n%s", out.String())
+		}
+	})
+}
+
+// TestServeDemoAndCleanShutdown: `serve --demo` imports the demo tenants, prints their URLs
+// and logins, serves them, and stops cleanly when its context ends (SIGINT/SIGTERM).
+func TestServeDemoAndCleanShutdown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--demo", "--addr", addr, "--data", t.TempDir(),
+			"--tenants", filepath.Join("..", "..", "tenants")}, &out, &errOut)
+	}()
+	var res *http.Response
+	for i := 0; i < 100; i++ {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		req.Host = "elekarze.localhost"
+		if res, err = http.DefaultClient.Do(req); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("server did not answer: %v\n%s", err, errOut.String())
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Language") != "pl" {
+		t.Fatalf("elekarze home: %d %s", res.StatusCode, res.Header.Get("Content-Language"))
+	}
+	for _, want := range []string{"http://mlab.localhost:", "http://pro.mlab.localhost:", "admin@mlab.localhost", "demo-mlab-admin",
+		"admin@platform.localhost", "user@unilabs.localhost", "/t/secretaires/"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no clean shutdown")
+	}
+}
+
+// TestImportRule: cmd → core → plugins/sdk; a module imports only plugins/sdk, plugins/kit
+// and locales; plugins/kit and locales import nothing of core or of a module
+// (ARCHITECTURE "Layout").
+func TestImportRule(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "carenet.dev/platform/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	const mod = "carenet.dev/platform/"
+	pkgs := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg := strings.TrimPrefix(f[0], mod)
+		pkgs++
+		for _, imp := range f[1:] {
+			if !strings.HasPrefix(imp, mod) {
+				continue
+			}
+			dep := strings.TrimPrefix(imp, mod)
+			bad := false
+			switch {
+			case pkg == "locales" || strings.HasPrefix(pkg, "locales/"):
+				bad = true
+			case strings.HasPrefix(pkg, "plugins/kit"):
+				bad = strings.HasPrefix(dep, "core") || (strings.HasPrefix(dep, "plugins/") && !strings.HasPrefix(dep, "plugins/kit"))
+			case strings.HasPrefix(pkg, "plugins/sdk"):
+				bad = strings.HasPrefix(dep, "core") || (strings.HasPrefix(dep, "plugins/") && !strings.HasPrefix(dep, "plugins/sdk"))
+			case strings.HasPrefix(pkg, "plugins/"):
+				module := strings.SplitN(pkg, "/", 3)[1]
+				bad = !(strings.HasPrefix(dep, "plugins/sdk") || strings.HasPrefix(dep, "plugins/kit") ||
+					dep == "locales" || strings.HasPrefix(dep, "plugins/"+module))
+			case strings.HasPrefix(pkg, "core"):
+				bad = strings.HasPrefix(dep, "cmd") || (strings.HasPrefix(dep, "plugins/") && !strings.HasPrefix(dep, "plugins/sdk"))
+			}
+			if bad {
+				t.Errorf("%s imports %s", pkg, dep)
+			}
+		}
+	}
+	if pkgs < 8 {
+		t.Fatalf("only %d packages listed", pkgs)
+	}
+}

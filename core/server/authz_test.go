@@ -1,0 +1,302 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/db/dbtest"
+)
+
+var paramRe = regexp.MustCompile(`:[a-z]+|\*`)
+
+// concrete turns a route pattern into a path: parameters get a well-formed random id.
+func concrete(pattern, id string) string {
+	return paramRe.ReplaceAllString(pattern, id)
+}
+
+// TestEveryRouteDeclaresAPermission: every route the app serves is in the route table with
+// an explicit permission, and the table lists nothing the app does not serve (P3).
+func TestEveryRouteDeclaresAPermission(t *testing.T) {
+	e := newEnv(t, dbtest.Backends()[0])
+	declared := map[string]string{}
+	for _, r := range e.srv.Routes() {
+		if r.Perm == "" {
+			t.Errorf("%s %s has no permission", r.Method, r.Path)
+		}
+		declared[r.Method+" "+r.Path] = r.Perm
+	}
+	for _, r := range e.srv.App.GetRoutes(true) {
+		if r.Method == http.MethodHead || r.Path == "/" && len(r.Handlers) > 0 && r.Method == "USE" {
+			continue
+		}
+		if _, ok := declared[r.Method+" "+r.Path]; !ok {
+			t.Errorf("%s %s is served without a declared permission", r.Method, r.Path)
+		}
+	}
+	if len(declared) < 30 {
+		t.Fatalf("only %d routes declared", len(declared))
+	}
+}
+
+// TestRoutePermissionMatrix: every non-public route refuses anonymous requests, and refuses
+// a signed-in user whose roles lack its permission; platform routes exist only on the
+// console (P3).
+func TestRoutePermissionMatrix(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		ml := e.tenant("mlab")
+		target, _ := e.srv.Accounts.ByEmail(ctx, ml.ID, "admin@mlab.localhost")
+
+		anon := e.client("mlab.localhost")
+		anon.get("/")
+		user := e.client("mlab.localhost")
+		if r := user.login("", "user@mlab.localhost", "demo-mlab-user"); r.Status != 303 {
+			t.Fatal("user login")
+		}
+		admin := e.client("mlab.localhost")
+		if r := admin.login("", "admin@mlab.localhost", "demo-mlab-admin"); r.Status != 303 {
+			t.Fatal("admin login")
+		}
+		checked := 0
+		for _, rt := range e.srv.Routes() {
+			if rt.Perm == authz.PermPublic {
+				continue
+			}
+			path := concrete(rt.Path, target.ID)
+			send := func(c *client) *response {
+				if rt.Method == http.MethodGet {
+					return c.get(path)
+				}
+				return c.post("/", path, url.Values{"role": {"user"}, "reason": {"x"}})
+			}
+			// Anonymous: sent to the login page (GET) or refused (POST), never served.
+			r := send(anon)
+			if !(r.Status == 303 && strings.Contains(r.Location(), "/login")) && r.Status != 401 && r.Status != 404 {
+				t.Errorf("anonymous %s %s: %d", rt.Method, path, r.Status)
+			}
+			// A plain user holds only account.self.
+			if rt.Perm != authz.PermAccount {
+				r = send(user)
+				if r.Status != 403 && r.Status != 404 {
+					t.Errorf("user %s %s (%s): %d", rt.Method, path, rt.Perm, r.Status)
+				}
+			}
+			// A tenant admin holds no platform permission, and platform routes are 404
+			// outside the console.
+			if strings.HasPrefix(rt.Perm, "platform.") {
+				if r = send(admin); r.Status != 404 {
+					t.Errorf("tenant admin %s %s: %d", rt.Method, path, r.Status)
+				}
+			}
+			checked++
+		}
+		if checked < 20 {
+			t.Fatalf("only %d protected routes checked", checked)
+		}
+		// And the allowed side of the matrix: each role reaches what it holds.
+		for _, p := range []string{"/account", "/account/sessions", "/account/delete"} {
+			if r := user.get(p); r.Status != 200 {
+				t.Errorf("user GET %s: %d", p, r.Status)
+			}
+		}
+		for _, p := range []string{"/admin/users", "/admin/users/" + target.ID, "/admin/roles", "/admin/mailbox"} {
+			if r := admin.get(p); r.Status != 200 {
+				t.Errorf("admin GET %s: %d", p, r.Status)
+			}
+		}
+		console := e.client("admin.localhost")
+		if r := console.login("", "admin@platform.localhost", "demo-platform-admin"); r.Status != 303 {
+			t.Fatal("platform admin login")
+		}
+		for _, p := range []string{"/platform/tenants", "/platform/tenants/" + ml.ID, "/platform/users?tenant=mlab"} {
+			if r := console.get(p); r.Status != 200 {
+				t.Errorf("platform admin GET %s: %d", p, r.Status)
+			}
+		}
+	})
+}
+
+// TestTenantAdminCannotGrantPlatformRights: a tenant admin assigns roles of his tenant, but
+// never the platform admin role nor a platform permission (P3).
+func TestTenantAdminCannotGrantPlatformRights(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		ml := e.tenant("mlab")
+		u, _ := e.srv.Accounts.ByEmail(ctx, ml.ID, "user@mlab.localhost")
+		admin := e.client("mlab.localhost")
+		admin.login("", "admin@mlab.localhost", "demo-mlab-admin")
+
+		r := admin.post("/admin/users/"+u.ID, "/admin/users/"+u.ID+"/roles", url.Values{"role": {authz.RolePlatformAdmin}})
+		if r.Status != 403 {
+			t.Fatalf("assign platform_admin: %d", r.Status)
+		}
+		r = admin.post("/admin/roles", "/admin/roles", url.Values{"role": {"tenant_admin"}, "perm": {"platform.tenants"}, "on": {"1"}})
+		if r.Status != 422 && r.Status != 403 {
+			t.Fatalf("grant platform.tenants: %d", r.Status)
+		}
+		r = admin.post("/admin/roles", "/admin/roles", url.Values{"role": {"user"}, "perm": {"*"}, "on": {"1"}})
+		if r.Status != 422 && r.Status != 403 {
+			t.Fatalf("grant *: %d", r.Status)
+		}
+		// The service refuses it too, whoever calls it.
+		err := e.srv.DB.InTenant(ctx, ml.ID, func(ctx context.Context, sc *db.Scope) error {
+			return e.srv.Authz.AssignRole(ctx, sc, u.ID, authz.RolePlatformAdmin)
+		})
+		if err != authz.ErrPlatformRight {
+			t.Fatalf("AssignRole(platform_admin): %v", err)
+		}
+		// The user can still not reach the console's pages nor the tenant admin's.
+		user := e.client("mlab.localhost")
+		user.login("", "user@mlab.localhost", "demo-mlab-user")
+		if r := user.get("/admin/users"); r.Status != 403 {
+			t.Fatalf("user on /admin/users: %d", r.Status)
+		}
+
+		// What a tenant admin may do: give the tenant_admin role, and withdraw it.
+		r = admin.post("/admin/users/"+u.ID, "/admin/users/"+u.ID+"/roles", url.Values{"role": {authz.RoleTenantAdmin}})
+		if r.Status != 303 {
+			t.Fatalf("assign tenant_admin: %d", r.Status)
+		}
+		if r := user.get("/admin/users"); r.Status != 200 {
+			t.Fatalf("new tenant admin on /admin/users: %d", r.Status)
+		}
+		admin.post("/admin/users/"+u.ID, "/admin/users/"+u.ID+"/roles/remove", url.Values{"role": {authz.RoleTenantAdmin}})
+		if r := user.get("/admin/users"); r.Status != 403 {
+			t.Fatalf("after withdrawal: %d", r.Status)
+		}
+		// Grants change within the tenant: give plain users the mailbox, then take it back.
+		admin.post("/admin/roles", "/admin/roles", url.Values{"role": {"user"}, "perm": {authz.PermAdminMailbox}, "on": {"1"}})
+		if r := user.get("/admin/mailbox"); r.Status != 200 {
+			t.Fatalf("granted mailbox: %d", r.Status)
+		}
+		if r := e.client("elekarze.localhost"); true {
+			r.login("", "user@elekarze.localhost", "demo-elekarze-user")
+			if res := r.get("/admin/mailbox"); res.Status != 403 {
+				t.Fatalf("a grant in mlab leaked into elekarze: %d", res.Status)
+			}
+		}
+		admin.post("/admin/roles", "/admin/roles", url.Values{"role": {"user"}, "perm": {authz.PermAdminMailbox}, "on": {"0"}})
+		if r := user.get("/admin/mailbox"); r.Status != 403 {
+			t.Fatalf("withdrawn mailbox: %d", r.Status)
+		}
+		// Admins cannot lock themselves out of role management.
+		r = admin.post("/admin/roles", "/admin/roles", url.Values{"role": {"tenant_admin"}, "perm": {authz.PermAdminRoles}, "on": {"0"}})
+		if r.Status != 403 {
+			t.Fatalf("lockout: %d", r.Status)
+		}
+	})
+}
+
+// TestBlockWithReason: a tenant admin blocks an account for a stated reason; its sessions end,
+// the person sees the reason at login and is told by e-mail; unblocking restores access
+// (P2, R6).
+func TestBlockWithReason(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		ml := e.tenant("mlab")
+		u, _ := e.srv.Accounts.ByEmail(ctx, ml.ID, "user@mlab.localhost")
+		user := e.client("mlab.localhost")
+		user.login("", "user@mlab.localhost", "demo-mlab-user")
+		admin := e.client("mlab.localhost")
+		admin.login("", "admin@mlab.localhost", "demo-mlab-admin")
+
+		r := admin.post("/admin/users/"+u.ID, "/admin/users/"+u.ID+"/block", url.Values{"reason": {""}})
+		if r.Status != 422 {
+			t.Fatalf("block without reason: %d", r.Status)
+		}
+		mustContain(t, r, `id="e-reason"`)
+		r = admin.post("/admin/users/"+u.ID, "/admin/users/"+u.ID+"/block", url.Values{"reason": {"Usage frauduleux constaté"}})
+		if r.Status != 303 {
+			t.Fatalf("block: %d", r.Status)
+		}
+		if r := user.get("/account"); r.Status != 303 {
+			t.Fatalf("blocked user's session survived: %d", r.Status)
+		}
+		r = user.login("", "user@mlab.localhost", "demo-mlab-user")
+		if r.Status != 403 {
+			t.Fatalf("blocked login: %d", r.Status)
+		}
+		mustContain(t, r, "Usage frauduleux constaté")
+		// A wrong password does not reveal the block.
+		r = user.login("", "user@mlab.localhost", "wrong password!")
+		mustNotContain(t, r, "Usage frauduleux")
+		ms := e.mails("mlab")
+		if last := ms[len(ms)-1]; !strings.Contains(last.Text, "Usage frauduleux constaté") {
+			t.Fatalf("block mail: %q", last.Text)
+		}
+		admin.post("/admin/users/"+u.ID, "/admin/users/"+u.ID+"/unblock", nil)
+		if r := user.login("", "user@mlab.localhost", "demo-mlab-user"); r.Status != 303 {
+			t.Fatalf("unblocked login: %d", r.Status)
+		}
+	})
+}
+
+// TestPlatformAdminEditsTenants: the console lists tenants with hostnames, locales and
+// modules, and edits them with validation; the change takes effect at once (P12).
+func TestPlatformAdminEditsTenants(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		ml := e.tenant("mlab")
+		c := e.client("admin.localhost")
+		if r := c.login("", "admin@platform.localhost", "demo-platform-admin"); r.Status != 303 {
+			t.Fatal("login")
+		}
+		r := c.get("/platform/tenants")
+		mustContain(t, r, "mlab", "pro.mlab.localhost", "elekarze.localhost", "unilabs", "secretaires")
+		page := "/platform/tenants/" + ml.ID
+		r = c.post(page, page, url.Values{"name": {"MLab"}, "locales": {"pl"}, "default_locale": {"fr"}, "status": {"active"}})
+		if r.Status != 422 {
+			t.Fatalf("default locale outside the locales: %d", r.Status)
+		}
+		mustContain(t, r, `La langue par défaut doit faire partie des langues choisies.`)
+		r = c.post(page, page, url.Values{"name": {"MLab"}, "locales": {"fr", "sk"}, "default_locale": {"sk"}, "status": {"active"}})
+		if r.Status != 303 {
+			t.Fatalf("save: %d %s", r.Status, mainOf(r.Body))
+		}
+		if r := e.client("mlab.localhost").get("/"); !strings.Contains(r.Body, `<html lang="sk">`) {
+			t.Fatal("new default locale not applied")
+		}
+		// Hostnames: an invalid one or one of another tenant is refused.
+		r = c.post(page, page+"/hostnames", url.Values{"hostnames": {"not a host!"}})
+		if r.Status != 422 {
+			t.Fatalf("bad hostname: %d", r.Status)
+		}
+		r = c.post(page, page+"/hostnames", url.Values{"hostnames": {"mlab.localhost patients\nelekarze.localhost"}})
+		if r.Status != 409 {
+			t.Fatalf("hostname of another tenant: %d", r.Status)
+		}
+		if r := e.client("pro.mlab.localhost").get("/"); r.Status != 200 {
+			t.Fatal("a refused edit changed the hostnames")
+		}
+		r = c.post(page, page+"/hostnames", url.Values{"hostnames": {"mlab.localhost patients\nlabo.localhost professionals"}})
+		if r.Status != 303 {
+			t.Fatalf("hostnames: %d", r.Status)
+		}
+		if r := e.client("labo.localhost").get("/"); r.Status != 200 {
+			t.Fatalf("new hostname: %d", r.Status)
+		}
+		if r := e.client("pro.mlab.localhost").get("/"); r.Status != 404 {
+			t.Fatalf("removed hostname: %d", r.Status)
+		}
+		// Modules: switch eshop on for mlab.
+		r = c.post(page, page+"/modules", url.Values{"modules": {"results", "eshop"}})
+		if r.Status != 303 {
+			t.Fatalf("modules: %d", r.Status)
+		}
+		if r := e.client("mlab.localhost").get("/"); !strings.Contains(r.Body, `href="/eshop/"`) {
+			t.Fatal("module switched on is not in the navigation")
+		}
+		if r := c.post(page, page+"/modules", url.Values{"modules": {"nope"}}); r.Status != 400 {
+			t.Fatalf("unknown module: %d", r.Status)
+		}
+	})
+}
