@@ -20,7 +20,7 @@ func TestOperations(t *testing.T) {
 		}
 		r := c.get("/readyz")
 		var ready struct {
-			Status  string                `json:"status"`
+			Status  string               `json:"status"`
 			Modules []server.ModuleState `json:"modules"`
 		}
 		if err := json.Unmarshal([]byte(r.Body), &ready); err != nil || r.Status != 200 || ready.Status != "ok" || ready.Modules == nil {
