@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
@@ -37,6 +40,8 @@ commands:
   serve            serve the platform (flags: platform serve -h)
   migrate          create or upgrade the database, then exit
   tenants import   import tenants/<slug>/tenant.toml (existing tenants are left as they are)
+  admins create    create a platform admin on the console (--email, --name; the password
+                   comes from PLATFORM_ADMIN_PASSWORD or is generated and printed once)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,6 +60,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New("unknown tenants command")
 		}
 		return importTenants(ctx, args[2:], stdout, stderr)
+	case "admins":
+		if len(args) < 2 || args[1] != "create" {
+			fmt.Fprint(stderr, usage)
+			return errors.New("unknown admins command")
+		}
+		return createAdmin(ctx, args[2:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -251,4 +262,66 @@ func printDemo(w io.Writer, srv *server.Server, ctx context.Context, publicURL s
 		fmt.Fprintf(w, "  %-12s %-16s %-34s %s\n", l.Tenant, l.Role, l.Email, l.Password)
 	}
 	fmt.Fprintln(w)
+}
+
+func createAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("admins create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var d dataFlags
+	d.bind(fs)
+	email := fs.String("email", "", "e-mail of the new platform admin")
+	name := fs.String("name", "", "name of the new platform admin")
+	console := fs.String("console-host", env("PLATFORM_CONSOLE_HOST", "admin.localhost"), "hostname of the console [PLATFORM_CONSOLE_HOST]")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if accounts.NormalizeEmail(*email) == "" || strings.TrimSpace(*name) == "" {
+		return errors.New("--email (a valid address) and --name are required")
+	}
+	password, generated := os.Getenv("PLATFORM_ADMIN_PASSWORD"), false
+	if password == "" {
+		var b [15]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		password, generated = base64.RawURLEncoding.EncodeToString(b[:]), true
+	}
+	if f, _ := accounts.CheckPassword(password, password); f != "" {
+		return errors.New("PLATFORM_ADMIN_PASSWORD must have 10 to 128 characters")
+	}
+	database, err := d.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	srv, err := server.New(ctx, server.Config{DataDir: d.data, ConsoleHost: *console}, database,
+		slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		return err
+	}
+	if err := srv.Prepare(ctx, "fr"); err != nil {
+		return err
+	}
+	t, err := srv.Tenants.BySlug(ctx, tenancy.ConsoleSlug)
+	if err != nil {
+		return err
+	}
+	if _, err := srv.Accounts.ByEmail(ctx, t.ID, *email); err == nil {
+		return fmt.Errorf("%s already has an account on the console", *email)
+	}
+	u, err := srv.Accounts.CreateActive(ctx, t, *email, password, strings.TrimSpace(*name), "", "")
+	if err != nil {
+		return err
+	}
+	if err := srv.Authz.MakePlatformAdmin(ctx, u.ID); err != nil {
+		return err
+	}
+	if err := srv.Tenants.BumpPolicy(ctx, ""); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "platform admin %s created; sign in at http://%s/login\n", u.Email, *console)
+	if generated {
+		fmt.Fprintf(stdout, "password (shown once): %s\n", password)
+	}
+	return nil
 }

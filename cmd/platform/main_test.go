@@ -11,7 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/core/tenancy"
 )
 
 // TestMigrateAndImportAreIdempotent: `migrate` and `tenants import` can run any number of
@@ -134,5 +138,41 @@ func TestImportRule(t *testing.T) {
 	}
 	if pkgs < 8 {
 		t.Fatalf("only %d packages listed", pkgs)
+	}
+}
+
+// TestCreatePlatformAdmin: `admins create` makes a console account that holds the platform
+// admin role, with a generated password shown once (P3, P12).
+func TestCreatePlatformAdmin(t *testing.T) {
+	b := dbtest.Backends()[0]
+	cfg := b.Config(t)
+	var out bytes.Buffer
+	ctx := context.Background()
+	err := run(ctx, []string{"admins", "create", "--data", cfg.DataDir, "--email", "ops@example.org", "--name", "Ops"}, &out, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "password (shown once): ") {
+		t.Fatalf("output: %s", out.String())
+	}
+	if err := run(ctx, []string{"admins", "create", "--data", cfg.DataDir, "--email", "ops@example.org", "--name", "Ops"}, &out, &out); err == nil {
+		t.Fatal("a second admin with the same e-mail was created")
+	}
+	d, err := db.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	console, _ := (&tenancy.Store{DB: d}).BySlug(ctx, tenancy.ConsoleSlug)
+	u, err := accounts.NewService(d, authz.NewService(d)).ByEmail(ctx, console.ID, "ops@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := authz.NewService(d).Allowed(ctx, console.ID, console.PolicyRev, u.ID, authz.PermPlatformTenants)
+	if err != nil || !ok {
+		t.Fatalf("the new admin does not hold platform rights: %v %v", ok, err)
+	}
+	if err := run(ctx, []string{"admins", "create", "--data", cfg.DataDir, "--email", "bad", "--name", "Ops"}, &out, &out); err == nil {
+		t.Fatal("an invalid e-mail was accepted")
 	}
 }

@@ -40,6 +40,7 @@ const (
 	PermAdminUsers      = "admin.users"
 	PermAdminRoles      = "admin.roles"
 	PermAdminMailbox    = "admin.mailbox"
+	PermAdminSettings   = "admin.settings"
 	PermPlatformTenants = "platform.tenants"
 	PermPlatformUsers   = "platform.users"
 )
@@ -51,6 +52,7 @@ var CoreGrants = []Grant{
 	{Role: RoleTenantAdmin, Permission: PermAdminUsers},
 	{Role: RoleTenantAdmin, Permission: PermAdminRoles},
 	{Role: RoleTenantAdmin, Permission: PermAdminMailbox},
+	{Role: RoleTenantAdmin, Permission: PermAdminSettings},
 }
 
 // Errors a caller maps to a refusal.

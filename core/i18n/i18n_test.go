@@ -192,6 +192,9 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 		used["role."+g.Role] = "admin roles"
 	}
 	used["role."+authz.RolePlatformAdmin] = "admin roles"
+	for _, r := range tenancy.CoreRules {
+		used["rule."+r.Name] = "admin settings"
+	}
 	for _, tmpl := range []string{"verify", "exists", "reset", "deleted", "blocked"} {
 		for _, part := range []string{"subject", "body", "action"} {
 			used["mail."+tmpl+"."+part] = "mail"

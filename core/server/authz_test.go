@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
@@ -297,6 +298,64 @@ func TestPlatformAdminEditsTenants(t *testing.T) {
 		}
 		if r := c.post(page, page+"/modules", url.Values{"modules": {"nope"}}); r.Status != 400 {
 			t.Fatalf("unknown module: %d", r.Status)
+		}
+	})
+}
+
+// TestTenantAdminEditsRulesAndBranding: a tenant admin changes branding, contacts and rules
+// with validation next to each field; a rule takes effect at once (P12, rules are data).
+func TestTenantAdminEditsRulesAndBranding(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		admin := e.client("unilabs.localhost")
+		if r := admin.login("", "admin@unilabs.localhost", "demo-unilabs-admin"); r.Status != 303 {
+			t.Fatal("login")
+		}
+		r := admin.get("/admin/settings")
+		if r.Status != 200 {
+			t.Fatalf("settings: %d", r.Status)
+		}
+		mustContain(t, r, `name="rule_account_min_age"`, `value="18"`, `value="365"`)
+		form := url.Values{}
+		for _, m := range regexp.MustCompile(`name="([a-z_]+)"[^>]*value="([^"]*)"`).FindAllStringSubmatch(r.Body, -1) {
+			if m[1] != "_csrf" && m[1] != "lang" {
+				form.Set(m[1], m[2])
+			}
+		}
+		bad := url.Values{}
+		for k, v := range form {
+			bad[k] = v
+		}
+		bad.Set("primary_color", "red")
+		bad.Set("rule_account_min_age", "200")
+		bad.Set("support", "nope")
+		r = admin.post("/admin/settings", "/admin/settings", bad)
+		if r.Status != 422 {
+			t.Fatalf("invalid settings: %d", r.Status)
+		}
+		mustContain(t, r, `id="e-primary_color"`, `id="e-rule_account_min_age"`, `id="e-support"`, "Zadajte číslo od 0 do 120.")
+		if e.tenant("unilabs").IntRule("account.min_age") != 18 {
+			t.Fatal("an invalid form changed a rule")
+		}
+		form.Set("rule_account_min_age", "21")
+		form.Set("branding_name", "Unilabs Shop")
+		form.Set("primary_color", "#112233")
+		r = admin.post("/admin/settings", "/admin/settings", form)
+		if r.Status != 303 {
+			t.Fatalf("save: %d %s", r.Status, mainOf(r.Body))
+		}
+		if e.tenant("unilabs").IntRule("account.min_age") != 21 {
+			t.Fatal("rule not saved")
+		}
+		home := e.client("unilabs.localhost").get("/")
+		mustContain(t, home, "Unilabs Shop")
+		css := e.client("unilabs.localhost").get("/branding.css")
+		mustContain(t, css, "#112233")
+		// The new minimum age applies to registration at once.
+		f := registerForm("twenty@example.org")
+		f.Set("birth_date", time.Now().AddDate(-20, 0, 0).Format("2006-01-02"))
+		if r := e.client("unilabs.localhost").post("/register", "/register", f); r.Status != 422 {
+			t.Fatalf("registration under the new minimum age: %d", r.Status)
 		}
 	})
 }

@@ -120,6 +120,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.bindPublic()
 	s.bindAccount()
 	s.bindAdmin()
+	s.bindSettings()
 	s.bindPlatform()
 	s.bindModules()
 	return s, nil
