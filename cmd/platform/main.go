@@ -97,15 +97,25 @@ func (d *dataFlags) open(ctx context.Context) (*db.DB, error) {
 	return db.Open(ctx, db.Config{DSN: d.dsn, DataDir: d.data, AppRole: d.appRole, AppPassword: os.Getenv("PLATFORM_DB_APP_PASSWORD")})
 }
 
-func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+// openFor parses a command's flags (the data flags and the ones extra binds) and opens the
+// database, migrated.
+func openFor(ctx context.Context, name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (*db.DB, *dataFlags, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var d dataFlags
+	d := &dataFlags{}
 	d.bind(fs)
+	if extra != nil {
+		extra(fs)
+	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, nil, err
 	}
 	database, err := d.open(ctx)
+	return database, d, err
+}
+
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	database, _, err := openFor(ctx, "migrate", args, stderr, nil)
 	if err != nil {
 		return err
 	}
@@ -115,14 +125,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func importTenants(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tenants import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var d dataFlags
-	d.bind(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	database, err := d.open(ctx)
+	database, d, err := openFor(ctx, "tenants import", args, stderr, nil)
 	if err != nil {
 		return err
 	}
@@ -265,16 +268,16 @@ func printDemo(w io.Writer, srv *server.Server, ctx context.Context, publicURL s
 }
 
 func createAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("admins create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var d dataFlags
-	d.bind(fs)
-	email := fs.String("email", "", "e-mail of the new platform admin")
-	name := fs.String("name", "", "name of the new platform admin")
-	console := fs.String("console-host", env("PLATFORM_CONSOLE_HOST", "admin.localhost"), "hostname of the console [PLATFORM_CONSOLE_HOST]")
-	if err := fs.Parse(args); err != nil {
+	var email, name, console *string
+	database, d, err := openFor(ctx, "admins create", args, stderr, func(fs *flag.FlagSet) {
+		email = fs.String("email", "", "e-mail of the new platform admin")
+		name = fs.String("name", "", "name of the new platform admin")
+		console = fs.String("console-host", env("PLATFORM_CONSOLE_HOST", "admin.localhost"), "hostname of the console [PLATFORM_CONSOLE_HOST]")
+	})
+	if err != nil {
 		return err
 	}
+	defer database.Close()
 	if accounts.NormalizeEmail(*email) == "" || strings.TrimSpace(*name) == "" {
 		return errors.New("--email (a valid address) and --name are required")
 	}
@@ -289,11 +292,6 @@ func createAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if f, _ := accounts.CheckPassword(password, password); f != "" {
 		return errors.New("PLATFORM_ADMIN_PASSWORD must have 10 to 128 characters")
 	}
-	database, err := d.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer database.Close()
 	srv, err := server.New(ctx, server.Config{DataDir: d.data, ConsoleHost: *console}, database,
 		slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {

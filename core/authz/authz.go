@@ -229,12 +229,8 @@ func (s *Service) AssignRole(ctx context.Context, sc *db.Scope, userID, role str
 	if isPlatform(role, "") {
 		return ErrPlatformRight
 	}
-	roles, err := s.TenantRoles(ctx, sc)
-	if err != nil {
+	if err := s.knownRole(ctx, sc, role); err != nil {
 		return err
-	}
-	if i := sort.SearchStrings(roles, role); i >= len(roles) || roles[i] != role {
-		return ErrUnknownRole
 	}
 	return insertRule(ctx, sc, "g", Subject(userID), role, sc.TenantID)
 }
@@ -306,12 +302,8 @@ func (s *Service) SetGrant(ctx context.Context, sc *db.Scope, role, perm string,
 	if isPlatform(role, perm) {
 		return ErrPlatformRight
 	}
-	roles, err := s.TenantRoles(ctx, sc)
-	if err != nil {
+	if err := s.knownRole(ctx, sc, role); err != nil {
 		return err
-	}
-	if i := sort.SearchStrings(roles, role); i >= len(roles) || roles[i] != role {
-		return ErrUnknownRole
 	}
 	if on {
 		return insertRule(ctx, sc, "p", role, sc.TenantID, perm)
@@ -319,6 +311,18 @@ func (s *Service) SetGrant(ctx context.Context, sc *db.Scope, role, perm string,
 	if role == RoleTenantAdmin && perm == PermAdminRoles {
 		return ErrLockout
 	}
-	_, err = sc.Delete((*Rule)(nil)).Where("ptype = 'p' AND v0 = ? AND v2 = ?", role, perm).Exec(ctx)
+	_, err := sc.Delete((*Rule)(nil)).Where("ptype = 'p' AND v0 = ? AND v2 = ?", role, perm).Exec(ctx)
 	return err
+}
+
+// knownRole refuses a role that has no grant in the scope's tenant.
+func (s *Service) knownRole(ctx context.Context, sc *db.Scope, role string) error {
+	roles, err := s.TenantRoles(ctx, sc)
+	if err != nil {
+		return err
+	}
+	if i := sort.SearchStrings(roles, role); i >= len(roles) || roles[i] != role {
+		return ErrUnknownRole
+	}
+	return nil
 }

@@ -61,7 +61,7 @@ func TestAccountLifecycle(t *testing.T) {
 		if r.Status != 200 {
 			t.Fatalf("account: %d", r.Status)
 		}
-		mustContain(t, r, "jeanne@example.org", "Jeanne Martin")
+		mustContain(t, r, "jeanne@example.org", "Jeanne Martin", "14/03/1985")
 
 		// Reset by e-mail, from another browser.
 		other := e.client("mlab.localhost")

@@ -154,42 +154,40 @@ func (s *Server) adminUnblock(c *fiber.Ctx) error {
 }
 
 func (s *Server) adminAssignRole(c *fiber.Ctx) error {
-	st := St(c)
-	u, err := s.subject(c)
-	if err != nil {
-		return err
-	}
-	role := c.FormValue("role")
-	err = s.DB.InTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {
-		return s.Authz.AssignRole(ctx, sc, u.ID, role)
+	return s.changeRole(c, func(ctx context.Context, sc *db.Scope, userID, role string) error {
+		return s.Authz.AssignRole(ctx, sc, userID, role)
 	})
-	if errors.Is(err, authz.ErrPlatformRight) || errors.Is(err, authz.ErrUnknownRole) {
-		return s.renderAdminUser(c, fiber.StatusForbidden, u, &Form{Errors: form.Errors{"role": "admin.roles.refused"}})
-	}
-	if err != nil {
-		return err
-	}
-	if err := s.Tenants.BumpPolicy(c.UserContext(), st.Tenant.ID); err != nil {
-		return err
-	}
-	s.flash(c, "admin.roles.saved")
-	return c.Redirect(st.URL("/admin/users/"+u.ID), fiber.StatusSeeOther)
 }
 
 func (s *Server) adminRemoveRole(c *fiber.Ctx) error {
+	return s.changeRole(c, func(ctx context.Context, sc *db.Scope, userID, role string) error {
+		if userID == St(c).User.ID && role == authz.RoleTenantAdmin {
+			return errDemoteSelf
+		}
+		return s.Authz.RevokeRole(ctx, sc, userID, role)
+	})
+}
+
+var errDemoteSelf = errors.New("an admin cannot withdraw his own admin role")
+
+// changeRole applies a role change to the user named in the path, in the admin's tenant,
+// and makes every instance reload the tenant's rules.
+func (s *Server) changeRole(c *fiber.Ctx, change func(ctx context.Context, sc *db.Scope, userID, role string) error) error {
 	st := St(c)
 	u, err := s.subject(c)
 	if err != nil {
 		return err
 	}
 	role := c.FormValue("role")
-	if u.ID == st.User.ID && role == authz.RoleTenantAdmin {
-		return s.renderAdminUser(c, fiber.StatusUnprocessableEntity, u, &Form{Errors: form.Errors{"role": "admin.roles.cannot_demote_self"}})
-	}
 	err = s.DB.InTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {
-		return s.Authz.RevokeRole(ctx, sc, u.ID, role)
+		return change(ctx, sc, u.ID, role)
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errDemoteSelf):
+		return s.renderAdminUser(c, fiber.StatusUnprocessableEntity, u, &Form{Errors: form.Errors{"role": "admin.roles.cannot_demote_self"}})
+	case errors.Is(err, authz.ErrPlatformRight) || errors.Is(err, authz.ErrUnknownRole):
+		return s.renderAdminUser(c, fiber.StatusForbidden, u, &Form{Errors: form.Errors{"role": "admin.roles.refused"}})
+	case err != nil:
 		return err
 	}
 	if err := s.Tenants.BumpPolicy(c.UserContext(), st.Tenant.ID); err != nil {

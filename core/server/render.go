@@ -199,3 +199,13 @@ func (p *Page) RoleName(role string) string {
 	}
 	return role
 }
+
+// Day formats a calendar date stored as YYYY-MM-DD (a birth date) in the page's language.
+// No time zone applies: a calendar date is the same day everywhere.
+func (p *Page) Day(iso string) string {
+	d, err := time.Parse("2006-01-02", iso)
+	if err != nil {
+		return iso
+	}
+	return locales.FormatDate(p.Lang, d, nil)
+}
