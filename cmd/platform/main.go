@@ -152,6 +152,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	console := fs.String("console-host", env("PLATFORM_CONSOLE_HOST", "admin.localhost"), "hostname of the platform administration console [PLATFORM_CONSOLE_HOST]")
 	publicURL := fs.String("public-url", env("PLATFORM_PUBLIC_URL", ""), "how people reach the platform, e.g. https://example.org (default http://localhost:<port>) [PLATFORM_PUBLIC_URL]")
 	logFormat := fs.String("log", env("PLATFORM_LOG", "text"), "log format: text or json [PLATFORM_LOG]")
+	proxies := fs.String("trusted-proxies", env("PLATFORM_TRUSTED_PROXIES", ""), "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed [PLATFORM_TRUSTED_PROXIES]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -183,7 +184,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer database.Close()
-	srv, err := server.New(ctx, server.Config{DataDir: d.data, ConsoleHost: *console, PublicURL: *publicURL, Dev: true},
+	var trusted []string
+	for _, p := range strings.Split(*proxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			trusted = append(trusted, p)
+		}
+	}
+	srv, err := server.New(ctx, server.Config{DataDir: d.data, ConsoleHost: *console, PublicURL: *publicURL,
+		TrustedProxies: trusted, Dev: true},
 		database, log, nil)
 	if err != nil {
 		return err

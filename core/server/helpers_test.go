@@ -31,7 +31,10 @@ type env struct {
 	dataDir string
 }
 
-func newEnv(t *testing.T, b dbtest.Backend) *env {
+func newEnv(t *testing.T, b dbtest.Backend) *env { return newEnvWith(t, b, nil) }
+
+// newEnvWith builds the platform with a configuration changed by tweak.
+func newEnvWith(t *testing.T, b dbtest.Backend, tweak func(*server.Config)) *env {
 	t.Helper()
 	d := b.Open(t)
 	ctx := context.Background()
@@ -40,8 +43,11 @@ func newEnv(t *testing.T, b dbtest.Backend) *env {
 	if os.Getenv("PLATFORM_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: dataDir, ConsoleHost: "admin.localhost",
-		PublicURL: "http://localhost:8080", Dev: true}, d, log, nil)
+	cfg := server.Config{DataDir: dataDir, ConsoleHost: "admin.localhost", PublicURL: "http://localhost:8080", Dev: true}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	srv, err := server.New(ctx, cfg, d, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +93,7 @@ type client struct {
 	jar    http.CookieJar
 	lang   string
 	lastIP string
+	header http.Header
 }
 
 func (e *env) client(host string) *client {
@@ -115,6 +122,9 @@ func (c *client) do(method, path string, form url.Values) *response {
 	}
 	if c.lang != "" {
 		req.Header.Set("Accept-Language", c.lang)
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
 	}
 	if c.lastIP != "" {
 		req.RemoteAddr = c.lastIP + ":1234"

@@ -1,7 +1,12 @@
 package server_test
 
 import (
+	"context"
+	"io"
 	"encoding/json"
+	"net"
+	"net/url"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -54,4 +59,84 @@ func TestOperations(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTrustedProxies: forwarded headers count only from configured proxies: behind a trusted
+// TLS-terminating proxy cookies are Secure and rate limits apply to the real client address;
+// the same headers from anyone else change nothing. (A real listener: the in-memory test
+// connection has no remote address.)
+func TestTrustedProxies(t *testing.T) {
+	serve := func(trusted string) string {
+		e := newEnvWith(t, dbtest.Backends()[0], func(c *server.Config) { c.TrustedProxies = []string{trusted} })
+		e.setRule("mlab", "security.login_per_ip", 1)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { e.srv.Listen(ctx, ln); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return "http://" + ln.Addr().String()
+	}
+	// send makes one request as a browser behind the proxy: the proxy adds the forwarded
+	// headers; the browser carries its cookies.
+	send := func(base, path, forwardedFor string, form url.Values, cookies []*http.Cookie) (*http.Response, string) {
+		method, body := "GET", ""
+		if form != nil {
+			method, body = "POST", form.Encode()
+		}
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Host = "mlab.localhost"
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for _, ck := range cookies {
+			req.AddCookie(ck)
+		}
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
+	}
+	// attempt loads the login page and submits it with a wrong password, as client ip.
+	attempt := func(base, ip string) int {
+		res, body := send(base, "/login", ip, nil, nil)
+		tok := csrfRe.FindStringSubmatch(body)[1]
+		res, _ = send(base, "/login", ip, url.Values{"_csrf": {tok}, "email": {"a@example.org"}, "password": {"wrong"}}, res.Cookies())
+		return res.StatusCode
+	}
+	csrfSecure := func(res *http.Response) bool {
+		for _, ck := range res.Cookies() {
+			if ck.Name == "csrf" {
+				return ck.Secure
+			}
+		}
+		t.Fatal("no csrf cookie")
+		return false
+	}
+	behind := serve("127.0.0.1")
+	if res, _ := send(behind, "/login", "198.51.100.1", nil, nil); !csrfSecure(res) {
+		t.Fatal("cookie not Secure behind a trusted TLS proxy")
+	}
+	// Login attempts from two clients behind the proxy are counted apart.
+	if code := attempt(behind, "198.51.100.1"); code != 401 {
+		t.Fatalf("first attempt: %d", code)
+	}
+	if code := attempt(behind, "198.51.100.2"); code != 401 {
+		t.Fatalf("another client behind the proxy: %d", code)
+	}
+	if code := attempt(behind, "198.51.100.1"); code != 429 {
+		t.Fatalf("first client's second attempt: %d", code)
+	}
+
+	untrusted := serve("192.0.2.1")
+	if res, _ := send(untrusted, "/login", "198.51.100.1", nil, nil); csrfSecure(res) {
+		t.Fatal("an untrusted client made the cookie Secure")
+	}
 }

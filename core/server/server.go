@@ -36,6 +36,10 @@ type Config struct {
 	// PublicURL is how people reach the platform (scheme, and port if not the default),
 	// e.g. http://localhost:8080. E-mail links are built from it and the tenant's hostnames.
 	PublicURL string
+	// TrustedProxies are the addresses (IPs or CIDRs) of the reverse proxies in front of
+	// the platform: only from them are X-Forwarded-For and X-Forwarded-Proto believed, for
+	// rate limits by client address and for Secure cookies behind TLS termination.
+	TrustedProxies []string
 	// Dev marks a development run: mail is written to files and logs are verbose.
 	Dev bool
 }
@@ -108,6 +112,10 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ReadBufferSize:        16 << 10,
+		// Forwarded headers count only from configured proxies.
+		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
 	})
 	s.App.Use(s.requestLog)
 	s.App.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
@@ -211,4 +219,11 @@ type platformSecret struct {
 
 	Name  string `bun:"name,pk"`
 	Value []byte `bun:"value"`
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
 }
