@@ -2,11 +2,11 @@ package server_test
 
 import (
 	"context"
-	"io"
 	"encoding/json"
+	"io"
 	"net"
-	"net/url"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
