@@ -7,8 +7,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/locales"
@@ -161,7 +161,7 @@ func (s *Server) platformSaveHostnames(c *fiber.Ctx) error {
 		return s.renderTenant(c, fiber.StatusUnprocessableEntity, t, f)
 	}
 	err = s.Tenants.SetHostnames(c.UserContext(), t.ID, hs)
-	if errLooksTaken(err) {
+	if db.IsUniqueViolation(err) {
 		f.Errors.Add("hostnames", "platform.tenants.hostnames_taken")
 		return s.renderTenant(c, fiber.StatusConflict, t, f)
 	}
@@ -170,10 +170,6 @@ func (s *Server) platformSaveHostnames(c *fiber.Ctx) error {
 	}
 	s.flash(c, "platform.tenants.saved")
 	return c.Redirect(St(c).URL("/platform/tenants/"+t.ID), fiber.StatusSeeOther)
-}
-
-func errLooksTaken(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "UNIQUE") || strings.Contains(err.Error(), "23505"))
 }
 
 func (s *Server) platformSaveModules(c *fiber.Ctx) error {
@@ -233,5 +229,3 @@ func (s *Server) platformUsers(c *fiber.Ctx) error {
 		"Tenants": ts, "Selected": chosen.Slug, "Query": q, "Users": users, "Roles": roles,
 	}, nil)
 }
-
-var _ = accounts.StatusActive

@@ -120,6 +120,43 @@ func TestTenantIsolation(t *testing.T) {
 			t.Fatalf("elekarze user changed: %s", after.Status)
 		}
 
+		// Every route that takes an id, given ids of elekarze's rows, finds nothing.
+		victimBrowser := e.client("elekarze.localhost")
+		if r := victimBrowser.login("", "user@elekarze.localhost", "demo-elekarze-user"); r.Status != 303 {
+			t.Fatal("victim login")
+		}
+		victimSessions, _ := e.srv.Accounts.Sessions(ctx, pl.ID, id)
+		if len(victimSessions) != 1 {
+			t.Fatalf("victim sessions: %d", len(victimSessions))
+		}
+		foreign := map[string]string{"users": id, "sessions": victimSessions[0].ID, "mailbox": pm[0].ID}
+		for _, rt := range e.srv.Routes() {
+			if !strings.Contains(rt.Path, ":id") {
+				continue
+			}
+			kind := strings.Split(strings.TrimPrefix(rt.Path, "/"), "/")[1]
+			if strings.HasPrefix(rt.Path, "/platform/") {
+				kind = "tenants"
+			}
+			fid, ok := foreign[kind]
+			if !ok {
+				fid = pl.ID
+			}
+			path := strings.ReplaceAll(rt.Path, ":id", fid)
+			var r *response
+			if rt.Method == "GET" {
+				r = admin.get(path)
+			} else {
+				r = admin.post("/", path, url.Values{"role": {"user"}, "reason": {"x"}})
+			}
+			if r.Status == 200 {
+				t.Errorf("%s %s with another tenant's id: 200", rt.Method, path)
+			}
+		}
+		if r := victimBrowser.get("/account"); r.Status != 200 {
+			t.Fatalf("the victim's session was ended from another tenant: %d", r.Status)
+		}
+
 		// The mlab session cookie is worthless on the elekarze host, and on the fallback path.
 		jarCookies := admin.jar.Cookies(mustURL("http://mlab.localhost/"))
 		other := e.client("elekarze.localhost")
