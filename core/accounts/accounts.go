@@ -703,6 +703,22 @@ func (s *Service) SweepUnverified(ctx context.Context, t *tenancy.Tenant) (int64
 	return n, err
 }
 
+// Inactive lists the tenant's verified accounts whose last sign-in (or verification, if they
+// never signed in) is older than the tenant's inactivity rule; none when the rule is 0.
+func (s *Service) Inactive(ctx context.Context, t *tenancy.Tenant) ([]User, error) {
+	days := t.IntRule("account.inactive_close_days")
+	if days <= 0 {
+		return nil, nil
+	}
+	cutoff := s.Now().Add(-time.Duration(days) * 24 * time.Hour)
+	var out []User
+	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&out).Where("status <> ?", StatusUnverified).
+			Where("COALESCE(last_login_at, verified_at, created_at) < ?", cutoff).Order("email").Scan(ctx)
+	})
+	return out, err
+}
+
 // CreateActive creates a verified account directly (demo seeding and the admin CLI).
 func (s *Service) CreateActive(ctx context.Context, t *tenancy.Tenant, email, password, name, birth, locale string, roles ...string) (*User, error) {
 	if u, err := s.ByEmail(ctx, t.ID, email); err == nil {

@@ -195,7 +195,7 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	for _, r := range tenancy.CoreRules {
 		used["rule."+r.Name] = "admin settings"
 	}
-	for _, tmpl := range []string{"verify", "exists", "reset", "deleted", "blocked"} {
+	for _, tmpl := range []string{"verify", "exists", "reset", "deleted", "blocked", "closed_inactive"} {
 		for _, part := range []string{"subject", "body", "action"} {
 			used["mail."+tmpl+"."+part] = "mail"
 		}

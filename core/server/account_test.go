@@ -224,3 +224,44 @@ func TestUnverifiedAccountsRemoved(t *testing.T) {
 		}
 	})
 }
+
+// TestInactiveAccountsClosed: where the tenant's rule is set (unilabs: 365 days, 003 II.11),
+// accounts unused for longer are closed and told so in their language; where it is 0
+// (mlab), nothing is closed (P2).
+func TestInactiveAccountsClosed(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		c := e.client("unilabs.localhost")
+		if r := c.login("", "user@unilabs.localhost", "demo-unilabs-user"); r.Status != 303 {
+			t.Fatal("login")
+		}
+		e.srv.Accounts.Now = func() time.Time { return time.Now().UTC().Add(364 * 24 * time.Hour) }
+		if err := e.srv.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.srv.Accounts.ByEmail(ctx, e.tenant("unilabs").ID, "user@unilabs.localhost"); err != nil {
+			t.Fatal("closed before the rule's 365 days")
+		}
+		e.srv.Accounts.Now = func() time.Time { return time.Now().UTC().Add(366 * 24 * time.Hour) }
+		defer func() { e.srv.Accounts.Now = func() time.Time { return time.Now().UTC() } }()
+		if err := e.srv.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.srv.Accounts.ByEmail(ctx, e.tenant("unilabs").ID, "user@unilabs.localhost"); err != accounts.ErrNotFound {
+			t.Fatalf("inactive account kept: %v", err)
+		}
+		var found bool
+		for _, m := range e.mails("unilabs") {
+			if strings.Contains(m.To, "user@unilabs.localhost") && strings.Contains(m.Text, "viac ako 365 dní") {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatal("no closure notice in Slovak")
+		}
+		if _, err := e.srv.Accounts.ByEmail(ctx, e.tenant("mlab").ID, "user@mlab.localhost"); err != nil {
+			t.Fatal("an account of a tenant without the rule was closed")
+		}
+	})
+}

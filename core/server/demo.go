@@ -48,7 +48,8 @@ func (s *Server) SeedDemo(ctx context.Context) ([]DemoLogin, error) {
 }
 
 // Sweep does the housekeeping of every tenant: unverified accounts past the verification
-// window are deleted (P2) and old rate-limit windows are forgotten.
+// window are deleted, accounts inactive beyond the tenant's rule (when set) are closed (P2),
+// and old rate-limit windows are forgotten.
 func (s *Server) Sweep(ctx context.Context) error {
 	ts, err := s.Tenants.List(ctx)
 	if err != nil {
@@ -62,9 +63,35 @@ func (s *Server) Sweep(ctx context.Context) error {
 		if n > 0 {
 			s.Log.Info("unverified accounts removed", "tenant", t.Slug, "count", n)
 		}
+		if err := s.closeInactive(ctx, t); err != nil {
+			return fmt.Errorf("sweep %s: %w", t.Slug, err)
+		}
 		if err := s.SweepRateLimits(ctx, t.ID); err != nil {
 			return fmt.Errorf("sweep %s: %w", t.Slug, err)
 		}
+	}
+	return nil
+}
+
+// closeInactive closes the accounts inactive beyond the tenant's rule and tells each person.
+func (s *Server) closeInactive(ctx context.Context, t *tenancy.Tenant) error {
+	users, err := s.Accounts.Inactive(ctx, t)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if err := s.Accounts.Delete(ctx, t, u.ID, "inactivity", ""); err != nil {
+			return err
+		}
+		lang := u.Locale
+		if !t.AllowsLocale(lang) {
+			lang = t.Settings.DefaultLocale
+		}
+		if err := s.sendMail(ctx, t, u.Email, u.Name, lang, "closed_inactive", "",
+			"Count", t.IntRule("account.inactive_close_days")); err != nil {
+			return err
+		}
+		s.Log.Info("inactive account closed", "tenant", t.Slug)
 	}
 	return nil
 }

@@ -60,6 +60,12 @@ func newEnvWith(t *testing.T, b dbtest.Backend, tweak func(*server.Config)) *env
 	if _, err := srv.SeedDemo(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// P4: a page or mail that asked for a message some locale lacks fails the test.
+	t.Cleanup(func() {
+		if m := srv.I18n.Missing(); len(m) > 0 {
+			t.Errorf("messages asked for but missing: %v", m)
+		}
+	})
 	return &env{t: t, srv: srv, dataDir: dataDir}
 }
 

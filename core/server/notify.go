@@ -55,6 +55,14 @@ func (s *Server) sendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang
 	args := append([]any{"Name", name, "Tenant", t.Settings.Branding.Name}, kv...)
 	subject := loc.T("mail."+tmpl+".subject", args...)
 	body := loc.T("mail."+tmpl+".body", args...)
+	for i := 0; i+1 < len(kv); i += 2 {
+		// A message that counts something ("Count") takes the plural form of its language.
+		if kv[i] == "Count" {
+			if n, ok := kv[i+1].(int64); ok {
+				body = loc.TN("mail."+tmpl+".body", int(n), args...)
+			}
+		}
+	}
 	greeting := loc.T("mail.greeting", args...)
 	signature := loc.T("mail.signature", args...)
 	var text strings.Builder
