@@ -1,0 +1,290 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"carenet.dev/platform/plugins/sdk/internal/pb"
+)
+
+// callTokenKey is the gRPC metadata key carrying the scope of a HostAPI call: the token of
+// the host call (request, job, event) the module is serving.
+const callTokenKey = "x-platform-call"
+
+type callKey struct{}
+
+func withCall(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, callKey{}, token)
+}
+
+func outgoing(ctx context.Context) (context.Context, error) {
+	tok, _ := ctx.Value(callKey{}).(string)
+	if tok == "" {
+		return nil, ErrNoHost
+	}
+	return metadata.AppendToOutgoingContext(ctx, callTokenKey, tok), nil
+}
+
+// AuditRecord is an access or action a module reports (P9): who did what to which
+// resource of whose data.
+//
+// Since protocol version 1.
+type AuditRecord struct {
+	// Action is one of the manifest's AuditActions ("results.view").
+	Action string
+	// Subject is the user whose data was touched (the patient), if any.
+	Subject string
+	// Resource names the thing touched ("result:0192…").
+	Resource string
+	Detail   map[string]any
+}
+
+// Message is an e-mail or SMS a module asks the host to send from one of its templates,
+// in the recipient's language.
+//
+// Since protocol version 1.
+type Message struct {
+	Channel  string // "email" or "sms"
+	UserID   string // the recipient, a user of the tenant; or
+	To       string // an address, when the recipient has no account
+	Template string // a manifest template id ("results.published")
+	Data     map[string]any
+	Link     string // the link the message carries, if any
+}
+
+// JobSpec is a one-off job a module schedules for the tenant of the current call.
+//
+// Since protocol version 1.
+type JobSpec struct {
+	Name string
+	At   time.Time
+	// IdempotencyKey makes scheduling the same job twice a no-op; Cancel names it.
+	IdempotencyKey string
+	Payload        []byte
+}
+
+// Blob is a stored file (a result PDF, an invoice).
+//
+// Since protocol version 1.
+type Blob struct {
+	Name        string
+	ContentType string
+	Data        []byte
+}
+
+// Host is the HostAPI as a module sees it, split by concern. Every call is scoped to the
+// tenant of the request, job or event the module is serving (pass that call's context);
+// a module cannot name another tenant.
+//
+// Since protocol version 1.
+type Host struct {
+	Users    *UsersClient
+	Audit    *AuditClient
+	Messages *MessagesClient
+	Jobs     *JobsClient
+	Blobs    *BlobsClient
+}
+
+func newHost(conn *grpc.ClientConn) *Host {
+	return &Host{
+		Users:    &UsersClient{c: pb.NewUsersClient(conn)},
+		Audit:    &AuditClient{c: pb.NewAuditClient(conn)},
+		Messages: &MessagesClient{c: pb.NewMessagesClient(conn)},
+		Jobs:     &JobsClient{c: pb.NewJobsClient(conn)},
+		Blobs:    &BlobsClient{c: pb.NewBlobsClient(conn)},
+	}
+}
+
+// UsersClient looks up users of the current tenant.
+type UsersClient struct{ c pb.UsersClient }
+
+// Lookup returns the user of the current tenant with this id, or an error if there is none.
+//
+// Since protocol version 1.
+func (u *UsersClient) Lookup(ctx context.Context, id string) (*User, error) {
+	return u.lookup(ctx, &pb.LookupUserRequest{Id: id})
+}
+
+// LookupEmail returns the user of the current tenant with this e-mail, or an error.
+//
+// Since protocol version 1.
+func (u *UsersClient) LookupEmail(ctx context.Context, email string) (*User, error) {
+	return u.lookup(ctx, &pb.LookupUserRequest{Email: email})
+}
+
+func (u *UsersClient) lookup(ctx context.Context, req *pb.LookupUserRequest) (*User, error) {
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := u.c.Lookup(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return userFromPB(r), nil
+}
+
+// AuditClient records accesses and actions in the tenant's audit trail.
+type AuditClient struct{ c pb.AuditClient }
+
+// Record appends a record to the current tenant's audit trail, with the actor, time,
+// request id and address of the current call.
+//
+// Since protocol version 1.
+func (a *AuditClient) Record(ctx context.Context, rec AuditRecord) error {
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		return err
+	}
+	detail, err := json.Marshal(rec.Detail)
+	if err != nil {
+		return err
+	}
+	_, err = a.c.Record(ctx, &pb.AuditRecord{Action: rec.Action, Subject: rec.Subject, Resource: rec.Resource, DetailJson: detail})
+	return err
+}
+
+// MessagesClient sends e-mails and SMS.
+type MessagesClient struct{ c pb.MessagesClient }
+
+// Send renders one of the module's templates in the recipient's language and queues it;
+// it returns the message id.
+//
+// Since protocol version 1.
+func (m *MessagesClient) Send(ctx context.Context, msg Message) (string, error) {
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		return "", err
+	}
+	data, err := json.Marshal(msg.Data)
+	if err != nil {
+		return "", err
+	}
+	r, err := m.c.Send(ctx, &pb.MessageRequest{Channel: msg.Channel, UserId: msg.UserID, To: msg.To,
+		Template: msg.Template, DataJson: data, Link: msg.Link})
+	if err != nil {
+		return "", err
+	}
+	return r.Id, nil
+}
+
+// JobsClient schedules one-off jobs.
+type JobsClient struct{ c pb.JobsClient }
+
+// Schedule asks the host to call RunJob at spec.At for the current tenant; scheduling the
+// same IdempotencyKey again returns the existing job's id.
+//
+// Since protocol version 1.
+func (j *JobsClient) Schedule(ctx context.Context, spec JobSpec) (string, error) {
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		return "", err
+	}
+	r, err := j.c.Schedule(ctx, &pb.ScheduleJobRequest{Name: spec.Name, RunAtUnixMs: spec.At.UnixMilli(),
+		IdempotencyKey: spec.IdempotencyKey, Payload: spec.Payload})
+	if err != nil {
+		return "", err
+	}
+	return r.Id, nil
+}
+
+// Cancel cancels the current tenant's pending job with this idempotency key, if any.
+//
+// Since protocol version 1.
+func (j *JobsClient) Cancel(ctx context.Context, idempotencyKey string) error {
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = j.c.Cancel(ctx, &pb.CancelJobRequest{IdempotencyKey: idempotencyKey})
+	return err
+}
+
+// BlobsClient stores and reads files.
+type BlobsClient struct{ c pb.BlobsClient }
+
+// Put stores a file for the current tenant and returns its id.
+//
+// Since protocol version 1.
+func (b *BlobsClient) Put(ctx context.Context, blob Blob) (string, error) {
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		return "", err
+	}
+	r, err := b.c.Put(ctx, &pb.PutBlobRequest{Name: blob.Name, ContentType: blob.ContentType, Data: blob.Data})
+	if err != nil {
+		return "", err
+	}
+	return r.Id, nil
+}
+
+// Get reads a file of the current tenant; a file of another tenant is not found.
+//
+// Since protocol version 1.
+func (b *BlobsClient) Get(ctx context.Context, id string) (*Blob, error) {
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := b.c.Get(ctx, &pb.GetBlobRequest{Id: id})
+	if err != nil {
+		return nil, err
+	}
+	return &Blob{Name: r.Name, ContentType: r.ContentType, Data: r.Data}, nil
+}
+
+// ---- Host side: the services the core implements ----
+
+// Scope is what a HostAPI call acts on, resolved by the host from the call token: the
+// tenant, the module, and the user and request that caused the call.
+type Scope struct {
+	TenantID  string
+	ModuleID  string
+	UserID    string
+	RequestID string
+	IP        string
+}
+
+// HostServices are the HostAPI as the core implements it, split by concern. Each method
+// acts in the Scope the host resolved; the plugin never names it.
+type HostServices struct {
+	// Resolve maps the token of a call in flight to its scope; false when the token is
+	// unknown or expired.
+	Resolve  func(token string) (Scope, bool)
+	Users    UsersService
+	Audit    AuditService
+	Messages MessagesService
+	Jobs     JobsService
+	Blobs    BlobsService
+}
+
+// UsersService looks up users of the scope's tenant.
+type UsersService interface {
+	Lookup(ctx context.Context, sc Scope, id, email string) (*User, error)
+}
+
+// AuditService records in the scope's tenant's audit trail.
+type AuditService interface {
+	Record(ctx context.Context, sc Scope, rec AuditRecord) error
+}
+
+// MessagesService sends messages in the scope's tenant.
+type MessagesService interface {
+	Send(ctx context.Context, sc Scope, msg Message) (string, error)
+}
+
+// JobsService schedules jobs of the scope's module in the scope's tenant.
+type JobsService interface {
+	Schedule(ctx context.Context, sc Scope, spec JobSpec) (string, error)
+	Cancel(ctx context.Context, sc Scope, key string) error
+}
+
+// BlobsService stores files of the scope's module in the scope's tenant.
+type BlobsService interface {
+	Put(ctx context.Context, sc Scope, b Blob) (string, error)
+	Get(ctx context.Context, sc Scope, id string) (*Blob, error)
+}
