@@ -1,0 +1,572 @@
+// Package pluginhost launches and supervises the business modules, one process each
+// (hashicorp go-plugin over gRPC): built-ins by re-executing the platform binary, external
+// modules by path with their SHA-256 checked before every start. It pings them, relaunches
+// a crashed or hung one with a new client, marks one that keeps failing as failed, and
+// scopes every HostAPI call to the host call that caused it. It must not know about HTTP.
+package pluginhost
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"carenet.dev/platform/plugins/sdk"
+)
+
+// Module states.
+const (
+	StateStarting = "starting"
+	StateRunning  = "running"
+	StateDown     = "down" // crashed or hung, being relaunched
+	StateFailed   = "failed"
+	StateStopped  = "stopped"
+)
+
+// ErrUnavailable is returned for a call to a module that is not running.
+var ErrUnavailable = errors.New("module unavailable")
+
+// Spec says how to launch one module.
+type Spec struct {
+	ID string
+	// Command builds the command of a fresh process (called at every start).
+	Command func() *exec.Cmd
+	// SHA256, for an external module, is the checksum its executable must have; it is
+	// checked before every start. Empty for built-ins (the platform binary itself).
+	SHA256 []byte
+}
+
+// Config holds the supervision rules.
+type Config struct {
+	PingInterval  time.Duration // how often each module is pinged (default 1 s)
+	PingTimeout   time.Duration // a ping slower than this counts as a hang (default 2 s)
+	CallTimeout   time.Duration // deadline of a request or job call (default 30 s)
+	StartTimeout  time.Duration // deadline of a launch (default 20 s)
+	RestartBudget int           // failures within RestartWindow that mark a module failed (default 3)
+	RestartWindow time.Duration // (default 60 min)
+}
+
+func (c *Config) defaults() {
+	if c.PingInterval == 0 {
+		c.PingInterval = time.Second
+	}
+	if c.PingTimeout == 0 {
+		c.PingTimeout = 2 * time.Second
+	}
+	if c.CallTimeout == 0 {
+		c.CallTimeout = 30 * time.Second
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = 20 * time.Second
+	}
+	if c.RestartBudget == 0 {
+		c.RestartBudget = 3
+	}
+	if c.RestartWindow == 0 {
+		c.RestartWindow = 60 * time.Minute
+	}
+}
+
+// Status is a module's health as /readyz and the admin pages show it.
+type Status struct {
+	ID       string `json:"id"`
+	State    string `json:"state"`
+	PID      int    `json:"pid"`
+	Restarts int    `json:"restarts"`
+	Error    string `json:"error,omitempty"`
+}
+
+type module struct {
+	spec Spec
+
+	mu       sync.RWMutex
+	client   *plugin.Client
+	mc       *sdk.ModuleClient
+	manifest *sdk.Manifest
+	state    string
+	pid      int
+	restarts int
+	failures []time.Time
+	lastErr  string
+}
+
+// Host runs the modules.
+type Host struct {
+	cfg      Config
+	log      *slog.Logger
+	services sdk.HostServices
+	envFor   func(id string) (sdk.Env, error)
+
+	mu      sync.RWMutex
+	modules map[string]*module
+
+	callsMu sync.Mutex
+	calls   map[string]callScope
+
+	metrics *metrics
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+type callScope struct {
+	sdk.Scope
+	until time.Time
+}
+
+// New returns a host. services are the HostAPI the modules reach (its Resolve is set by the
+// host); envFor gives each module its data location.
+func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, services sdk.HostServices, envFor func(string) (sdk.Env, error)) (*Host, error) {
+	cfg.defaults()
+	h := &Host{cfg: cfg, log: log, envFor: envFor, modules: map[string]*module{}, calls: map[string]callScope{}, stop: make(chan struct{})}
+	services.Resolve = h.resolve
+	h.services = services
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	h.metrics = m
+	return h, nil
+}
+
+// Start launches every module and starts supervising them. A module that cannot start is
+// marked failed (with the reason in the log); the others run.
+func (h *Host) Start(ctx context.Context, specs []Spec) {
+	for _, s := range specs {
+		m := &module{spec: s, state: StateStarting}
+		h.mu.Lock()
+		h.modules[s.ID] = m
+		h.mu.Unlock()
+		if err := h.launch(ctx, m); err != nil {
+			h.fail(m, err)
+		}
+	}
+	h.wg.Add(1)
+	go h.supervise()
+}
+
+// launch starts a new process for m with a new client.
+func (h *Host) launch(ctx context.Context, m *module) error {
+	cmd := m.spec.Command()
+	// Plugins die with the host, even on SIGKILL (Pdeathsig), and live in their own
+	// process group so that nothing of theirs is orphaned or signalled by accident.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cc := &plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake(),
+		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion: {sdk.PluginName: &sdk.GRPCPlugin{}}},
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		StartTimeout:     h.cfg.StartTimeout,
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: "module." + m.spec.ID, Output: slogWriter{h.log, m.spec.ID}, Level: hclog.Info}),
+	}
+	if len(m.spec.SHA256) > 0 {
+		cc.SecureConfig = &plugin.SecureConfig{Checksum: m.spec.SHA256, Hash: sha256.New()}
+	}
+	client := plugin.NewClient(cc)
+	rpc, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return fmt.Errorf("start %s: %w", m.spec.ID, err)
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		client.Kill()
+		return fmt.Errorf("start %s: %w", m.spec.ID, err)
+	}
+	mc := raw.(*sdk.ModuleClient)
+	env, err := h.envFor(m.spec.ID)
+	if err != nil {
+		client.Kill()
+		return fmt.Errorf("start %s: env: %w", m.spec.ID, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.StartTimeout)
+	defer cancel()
+	if err := mc.Init(ctx, h.services, env); err != nil {
+		client.Kill()
+		return fmt.Errorf("start %s: init: %w", m.spec.ID, err)
+	}
+	man, err := mc.Manifest(ctx)
+	if err != nil {
+		client.Kill()
+		return fmt.Errorf("start %s: %w", m.spec.ID, err)
+	}
+	if man.ID != m.spec.ID {
+		client.Kill()
+		return fmt.Errorf("start %s: the plugin says it is %q", m.spec.ID, man.ID)
+	}
+	pid := 0
+	if rc := client.ReattachConfig(); rc != nil {
+		pid = rc.Pid
+	}
+	m.mu.Lock()
+	old := m.client
+	m.client, m.mc, m.manifest, m.state, m.pid, m.lastErr = client, mc, man, StateRunning, pid, ""
+	m.mu.Unlock()
+	if old != nil {
+		old.Kill()
+	}
+	h.log.Info("module running", "module", m.spec.ID, "pid", pid, "version", man.Version)
+	return nil
+}
+
+// fail records a failure of m; within the budget m is relaunched, past it m is failed.
+func (h *Host) fail(m *module, cause error) {
+	now := time.Now()
+	m.mu.Lock()
+	var recent []time.Time
+	for _, t := range m.failures {
+		if now.Sub(t) < h.cfg.RestartWindow {
+			recent = append(recent, t)
+		}
+	}
+	m.failures = append(recent, now)
+	m.lastErr = cause.Error()
+	client, pid := m.client, m.pid
+	m.client, m.mc = nil, nil
+	// A plugin of another protocol version, or whose checksum is wrong, will not get
+	// better by relaunching it.
+	give := len(m.failures) >= h.cfg.RestartBudget || permanent(cause)
+	if give {
+		m.state = StateFailed
+	} else {
+		m.state = StateDown
+	}
+	m.mu.Unlock()
+	if client != nil {
+		// A hung plugin does not answer go-plugin's graceful shutdown: kill its process
+		// group first, and let the client clean up in the background.
+		if pid > 0 {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+		go client.Kill()
+	}
+	if give && strings.Contains(strings.ToLower(cause.Error()), "incompatible api version") {
+		h.log.Error("module refused: it speaks another protocol version", "module", m.spec.ID,
+			"host_protocol", sdk.ProtocolVersion, "cause", cause.Error())
+		return
+	}
+	if give && errors.Is(cause, plugin.ErrChecksumsDoNotMatch) {
+		h.log.Error("module refused: its executable does not have the registered SHA-256", "module", m.spec.ID, "cause", cause.Error())
+		return
+	}
+	if give {
+		h.log.Error("module failed: no more restarts until an admin restarts it", "module", m.spec.ID,
+			"failures", len(m.failures), "window", h.cfg.RestartWindow.String(), "cause", cause.Error())
+		return
+	}
+	h.log.Warn("module down, relaunching", "module", m.spec.ID, "cause", cause.Error())
+}
+
+// permanent reports whether a launch failure cannot be cured by relaunching.
+func permanent(err error) bool {
+	return errors.Is(err, plugin.ErrChecksumsDoNotMatch) || errors.Is(err, plugin.ErrSecureConfigNoChecksum) ||
+		strings.Contains(strings.ToLower(err.Error()), "incompatible api version")
+}
+
+// supervise pings every running module and relaunches the ones that died or hang.
+func (h *Host) supervise() {
+	defer h.wg.Done()
+	t := time.NewTicker(h.cfg.PingInterval)
+	defer t.Stop()
+	// Exits are noticed faster than the ping interval.
+	fast := time.NewTicker(100 * time.Millisecond)
+	defer fast.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-fast.C:
+			for _, m := range h.list() {
+				m.mu.RLock()
+				c, state := m.client, m.state
+				m.mu.RUnlock()
+				switch {
+				case state == StateRunning && c != nil && c.Exited():
+					h.fail(m, errors.New("process exited"))
+					h.relaunch(m)
+				case state == StateDown:
+					h.relaunch(m)
+				}
+			}
+		case <-t.C:
+			for _, m := range h.list() {
+				m.mu.RLock()
+				mc, state := m.mc, m.state
+				m.mu.RUnlock()
+				if state != StateRunning || mc == nil {
+					continue
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), h.cfg.PingTimeout)
+				err := mc.Ping(ctx)
+				cancel()
+				if err != nil {
+					h.fail(m, fmt.Errorf("ping: %w", err))
+					h.relaunch(m)
+				}
+			}
+		}
+	}
+}
+
+func (h *Host) relaunch(m *module) {
+	m.mu.RLock()
+	state := m.state
+	m.mu.RUnlock()
+	if state != StateDown {
+		return
+	}
+	if err := h.launch(context.Background(), m); err != nil {
+		h.fail(m, err)
+		return
+	}
+	m.mu.Lock()
+	m.restarts++
+	m.mu.Unlock()
+	h.metrics.restarts.WithLabelValues(m.spec.ID).Inc()
+}
+
+// Restart relaunches a module now (the admin's button), clearing its failures.
+func (h *Host) Restart(ctx context.Context, id string) error {
+	m := h.get(id)
+	if m == nil {
+		return ErrUnavailable
+	}
+	m.mu.Lock()
+	m.failures, m.state = nil, StateStarting
+	m.mu.Unlock()
+	if err := h.launch(ctx, m); err != nil {
+		h.fail(m, err)
+		return err
+	}
+	m.mu.Lock()
+	m.restarts++
+	m.mu.Unlock()
+	h.metrics.restarts.WithLabelValues(id).Inc()
+	return nil
+}
+
+// Stop ends supervision and every module process.
+func (h *Host) Stop() {
+	select {
+	case <-h.stop:
+		return
+	default:
+		close(h.stop)
+	}
+	h.wg.Wait()
+	for _, m := range h.list() {
+		m.mu.Lock()
+		if m.client != nil {
+			m.client.Kill()
+		}
+		m.client, m.mc, m.state = nil, nil, StateStopped
+		m.mu.Unlock()
+	}
+}
+
+func (h *Host) list() []*module {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]*module, 0, len(h.modules))
+	for _, m := range h.modules {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].spec.ID < out[j].spec.ID })
+	return out
+}
+
+func (h *Host) get(id string) *module {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.modules[id]
+}
+
+// Statuses lists every module's state, pid and restarts.
+func (h *Host) Statuses() []Status {
+	var out []Status
+	for _, m := range h.list() {
+		m.mu.RLock()
+		out = append(out, Status{ID: m.spec.ID, State: m.state, PID: m.pid, Restarts: m.restarts, Error: m.lastErr})
+		m.mu.RUnlock()
+	}
+	return out
+}
+
+// Manifest returns the manifest a module declared at its last start (nil if it never
+// started).
+func (h *Host) Manifest(id string) *sdk.Manifest {
+	m := h.get(id)
+	if m == nil {
+		return nil
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.manifest
+}
+
+// IDs lists the modules the host runs.
+func (h *Host) IDs() []string {
+	var out []string
+	for _, m := range h.list() {
+		out = append(out, m.spec.ID)
+	}
+	return out
+}
+
+func (h *Host) client(id string) (*sdk.ModuleClient, error) {
+	m := h.get(id)
+	if m == nil {
+		return nil, ErrUnavailable
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.state != StateRunning || m.mc == nil {
+		return nil, ErrUnavailable
+	}
+	return m.mc, nil
+}
+
+// open registers the scope of a call for the HostAPI and returns its token.
+func (h *Host) open(sc sdk.Scope, ttl time.Duration) string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	tok := hex.EncodeToString(b[:])
+	h.callsMu.Lock()
+	h.calls[tok] = callScope{Scope: sc, until: time.Now().Add(ttl)}
+	h.callsMu.Unlock()
+	return tok
+}
+
+func (h *Host) close(tok string) {
+	h.callsMu.Lock()
+	delete(h.calls, tok)
+	h.callsMu.Unlock()
+}
+
+func (h *Host) resolve(tok string) (sdk.Scope, bool) {
+	h.callsMu.Lock()
+	defer h.callsMu.Unlock()
+	c, ok := h.calls[tok]
+	if !ok || time.Now().After(c.until) {
+		return sdk.Scope{}, false
+	}
+	return c.Scope, true
+}
+
+// Handle forwards a request to a module, with the caller's context and the call deadline;
+// the module's HostAPI calls during it act in sc.
+func (h *Host) Handle(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, req *sdk.Request) (*sdk.Response, error) {
+	var res *sdk.Response
+	err := h.do(ctx, id, "handle", sc, &call, func(ctx context.Context, mc *sdk.ModuleClient) error {
+		var err error
+		res, err = mc.Handle(ctx, call, req)
+		return err
+	})
+	return res, err
+}
+
+// RunJob runs a job of a module for one tenant.
+func (h *Host) RunJob(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, job *sdk.Job) error {
+	return h.do(ctx, id, "job", sc, &call, func(ctx context.Context, mc *sdk.ModuleClient) error {
+		return mc.RunJob(ctx, call, job)
+	})
+}
+
+// OnEvent delivers an event to a module for one tenant.
+func (h *Host) OnEvent(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, ev *sdk.Event) error {
+	return h.do(ctx, id, "event", sc, &call, func(ctx context.Context, mc *sdk.ModuleClient) error {
+		return mc.OnEvent(ctx, call, ev)
+	})
+}
+
+func (h *Host) do(ctx context.Context, id, method string, sc sdk.Scope, call *sdk.Call, fn func(context.Context, *sdk.ModuleClient) error) error {
+	mc, err := h.client(id)
+	if err != nil {
+		h.metrics.errors.WithLabelValues(id, method).Inc()
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.CallTimeout)
+	defer cancel()
+	sc.ModuleID = id
+	call.Token = h.open(sc, h.cfg.CallTimeout+time.Second)
+	defer h.close(call.Token)
+	start := time.Now()
+	err = fn(ctx, mc)
+	h.metrics.latency.WithLabelValues(id, method).Observe(time.Since(start).Seconds())
+	if err != nil {
+		h.metrics.errors.WithLabelValues(id, method).Inc()
+		if !h.alive(id) {
+			return ErrUnavailable
+		}
+	}
+	return err
+}
+
+// alive reports whether the module's process still runs (a failed call to a dead process
+// is an unavailable module, not a module error).
+func (h *Host) alive(id string) bool {
+	m := h.get(id)
+	if m == nil {
+		return false
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.state == StateRunning && m.client != nil && !m.client.Exited()
+}
+
+type metrics struct {
+	latency  *prometheus.HistogramVec
+	errors   *prometheus.CounterVec
+	restarts *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "platform_plugin_call_duration_seconds",
+			Help: "Latency of calls to module plugins.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5}},
+			[]string{"module", "method"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "platform_plugin_call_errors_total",
+			Help: "Failed calls to module plugins."}, []string{"module", "method"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "platform_plugin_restarts_total",
+			Help: "Module plugin relaunches."}, []string{"module"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.latency, m.errors, m.restarts} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// slogWriter sends go-plugin's log lines (and the plugin's stderr) to the platform's log.
+type slogWriter struct {
+	log    *slog.Logger
+	module string
+}
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Info("plugin", "module", w.module, "line", string(trimNL(p)))
+	return len(p), nil
+}
+
+func trimNL(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}

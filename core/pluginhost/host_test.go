@@ -1,0 +1,376 @@
+package pluginhost_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"carenet.dev/platform/core/pluginhost"
+	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/sdktest"
+)
+
+// The test binary is also the plugin: the host re-executes it as `<test> plugin <id>`, the
+// way the platform binary re-executes itself for built-in modules.
+func TestMain(m *testing.M) {
+	if len(os.Args) >= 3 && os.Args[1] == "plugin" {
+		servePlugin(os.Args[2])
+		os.Exit(0)
+	}
+	if len(os.Args) >= 2 && os.Args[1] == "host" {
+		runHostProcess()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func echoModule(id string) sdk.Module {
+	return &sdk.Base{
+		Man: sdk.Manifest{ID: id, Version: "1.0.0",
+			Routes: []sdk.Route{{Method: "GET", Path: "/" + id, Public: true}}},
+		Handler: func(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+			body := fmt.Sprintf("%s|%s|%d", req.Tenant.Slug, req.Path, os.Getpid())
+			if strings.HasSuffix(req.Path, "/lookup") {
+				u, err := sdk.HostFrom(ctx).Users.Lookup(ctx, req.Query)
+				if err != nil {
+					return &sdk.Response{Status: 404, Body: []byte(err.Error())}, nil
+				}
+				body = u.Email
+			}
+			if strings.HasSuffix(req.Path, "/hang") {
+				time.Sleep(time.Hour)
+			}
+			return &sdk.Response{Status: 200, Body: []byte(body)}, nil
+		},
+	}
+}
+
+func servePlugin(id string) {
+	switch id {
+	case "badversion":
+		sdk.ServeProtocol(echoModule(id), sdk.ProtocolVersion+1)
+	default:
+		sdk.Serve(echoModule(id))
+	}
+}
+
+func self(id string) func() *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	return func() *exec.Cmd { return exec.Command(exe, "plugin", id) }
+}
+
+// logBuffer collects the host's log lines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newHost(t *testing.T, cfg pluginhost.Config, specs ...pluginhost.Spec) (*pluginhost.Host, *sdktest.FakeHost, *logBuffer) {
+	t.Helper()
+	logs := &logBuffer{}
+	fake := sdktest.NewFakeHost()
+	h, err := pluginhost.New(cfg, slog.New(slog.NewTextHandler(logs, nil)), nil, fake.Services(),
+		func(string) (sdk.Env, error) { return sdk.Env{DataDir: t.TempDir()}, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Start(context.Background(), specs)
+	t.Cleanup(h.Stop)
+	return h, fake, logs
+}
+
+func status(h *pluginhost.Host, id string) pluginhost.Status {
+	for _, s := range h.Statuses() {
+		if s.ID == id {
+			return s
+		}
+	}
+	return pluginhost.Status{}
+}
+
+func call(h *pluginhost.Host, id, path string) (*sdk.Response, error) {
+	ten := sdk.Tenant{ID: "t1", Slug: "mlab"}
+	return h.Handle(context.Background(), id, sdk.Scope{TenantID: ten.ID}, sdk.Call{Tenant: ten}, &sdk.Request{Method: "GET", Path: path, Tenant: ten})
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// TestLaunchAndCall: each module is its own process, with its own pid, answering calls (P5).
+func TestLaunchAndCall(t *testing.T) {
+	h, _, _ := newHost(t, pluginhost.Config{}, pluginhost.Spec{ID: "alpha", Command: self("alpha")}, pluginhost.Spec{ID: "beta", Command: self("beta")})
+	a, b := status(h, "alpha"), status(h, "beta")
+	if a.State != "running" || b.State != "running" || a.PID == b.PID || a.PID == os.Getpid() || !alive(a.PID) {
+		t.Fatalf("statuses: %+v", h.Statuses())
+	}
+	res, err := call(h, "alpha", "/alpha")
+	if err != nil || string(res.Body) != fmt.Sprintf("mlab|/alpha|%d", a.PID) {
+		t.Fatalf("call: %v %q", err, res.Body)
+	}
+	if m := h.Manifest("beta"); m == nil || m.Version != "1.0.0" {
+		t.Fatalf("manifest: %+v", m)
+	}
+}
+
+// TestCrashedModuleIsRelaunched: kill -9 of a module: its calls fail at once with
+// ErrUnavailable, the other module keeps answering, and it is back within 5 seconds with a
+// new pid (P5).
+func TestCrashedModuleIsRelaunched(t *testing.T) {
+	h, _, _ := newHost(t, pluginhost.Config{}, pluginhost.Spec{ID: "alpha", Command: self("alpha")}, pluginhost.Spec{ID: "beta", Command: self("beta")})
+	old := status(h, "alpha").PID
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		_, err := call(h, "alpha", "/alpha")
+		if errors.Is(err, pluginhost.ErrUnavailable) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("killed module still answers or errs differently: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := call(h, "beta", "/beta"); err != nil {
+		t.Fatalf("the other module: %v", err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		s := status(h, "alpha")
+		if s.State == "running" && s.PID != old {
+			if res, err := call(h, "alpha", "/alpha"); err == nil && strings.HasSuffix(string(res.Body), strconv.Itoa(s.PID)) {
+				if s.Restarts != 1 {
+					t.Fatalf("restarts %d", s.Restarts)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not back within 5 s: %+v", s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHungModuleIsRelaunched: a module that stops answering pings is replaced.
+func TestHungModuleIsRelaunched(t *testing.T) {
+	h, _, _ := newHost(t, pluginhost.Config{PingInterval: 200 * time.Millisecond, PingTimeout: 300 * time.Millisecond},
+		pluginhost.Spec{ID: "alpha", Command: self("alpha")})
+	old := status(h, "alpha").PID
+	// Freeze the process: it neither answers nor exits.
+	if err := syscall.Kill(old, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(old, syscall.SIGKILL)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := status(h, "alpha")
+		if s.State == "running" && s.PID != old {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hung module not replaced: %+v", s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRestartBudget: the third failure within the window marks the module failed; it stays
+// down until an admin restarts it (P5).
+func TestRestartBudget(t *testing.T) {
+	h, _, logs := newHost(t, pluginhost.Config{}, pluginhost.Spec{ID: "alpha", Command: self("alpha")})
+	for i := 1; i <= 3; i++ {
+		s := waitRunning(t, h, "alpha")
+		syscall.Kill(s.PID, syscall.SIGKILL)
+		if i < 3 {
+			waitState(t, h, "alpha", func(x pluginhost.Status) bool { return x.State == "running" && x.PID != s.PID })
+		}
+	}
+	waitState(t, h, "alpha", func(x pluginhost.Status) bool { return x.State == "failed" })
+	time.Sleep(1500 * time.Millisecond)
+	if s := status(h, "alpha"); s.State != "failed" {
+		t.Fatalf("a failed module was relaunched: %+v", s)
+	}
+	if _, err := call(h, "alpha", "/alpha"); !errors.Is(err, pluginhost.ErrUnavailable) {
+		t.Fatalf("call to a failed module: %v", err)
+	}
+	if !strings.Contains(logs.String(), "no more restarts until an admin restarts it") {
+		t.Fatalf("no clear log line:\n%s", logs.String())
+	}
+	if err := h.Restart(context.Background(), "alpha"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call(h, "alpha", "/alpha"); err != nil {
+		t.Fatalf("after the admin's restart: %v", err)
+	}
+}
+
+func waitRunning(t *testing.T, h *pluginhost.Host, id string) pluginhost.Status {
+	return waitState(t, h, id, func(s pluginhost.Status) bool { return s.State == "running" })
+}
+
+func waitState(t *testing.T, h *pluginhost.Host, id string, ok func(pluginhost.Status) bool) pluginhost.Status {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := status(h, id)
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: state %+v", id, s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestVersionMismatchRefused: a plugin speaking another protocol version is refused with a
+// clear log line and never relaunched (P5).
+func TestVersionMismatchRefused(t *testing.T) {
+	h, _, logs := newHost(t, pluginhost.Config{}, pluginhost.Spec{ID: "badversion", Command: self("badversion")})
+	s := status(h, "badversion")
+	if s.State != "failed" || s.Restarts != 0 {
+		t.Fatalf("status: %+v", s)
+	}
+	if !strings.Contains(logs.String(), "module refused: it speaks another protocol version") {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+}
+
+// TestWrongChecksumRefused: an external module whose executable does not have the
+// registered SHA-256 is not started; the right checksum starts it.
+func TestWrongChecksumRefused(t *testing.T) {
+	exe, _ := os.Executable()
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	right := sha256.Sum256(data)
+	wrong := sha256.Sum256([]byte("not this binary"))
+	h, _, logs := newHost(t, pluginhost.Config{},
+		pluginhost.Spec{ID: "alpha", Command: self("alpha"), SHA256: wrong[:]},
+		pluginhost.Spec{ID: "beta", Command: self("beta"), SHA256: right[:]})
+	if s := status(h, "alpha"); s.State != "failed" || s.PID != 0 {
+		t.Fatalf("wrong checksum: %+v", s)
+	}
+	if !strings.Contains(logs.String(), "does not have the registered SHA-256") {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+	if s := status(h, "beta"); s.State != "running" {
+		t.Fatalf("right checksum: %+v", s)
+	}
+}
+
+// TestHostAPIScopedToTheCall: a module's HostAPI calls act in the tenant of the host call
+// that caused them: a user of another tenant is not found (P5).
+func TestHostAPIScopedToTheCall(t *testing.T) {
+	h, fake, _ := newHost(t, pluginhost.Config{}, pluginhost.Spec{ID: "alpha", Command: self("alpha")})
+	fake.Users["t1"] = []sdk.User{{ID: "u1", Email: "u1@t1.example"}}
+	fake.Users["t2"] = []sdk.User{{ID: "u2", Email: "u2@t2.example"}}
+	lookup := func(tenant, id string) *sdk.Response {
+		ten := sdk.Tenant{ID: tenant}
+		res, err := h.Handle(context.Background(), "alpha", sdk.Scope{TenantID: tenant}, sdk.Call{Tenant: ten},
+			&sdk.Request{Method: "GET", Path: "/alpha/lookup", Query: id, Tenant: ten})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if r := lookup("t1", "u1"); string(r.Body) != "u1@t1.example" {
+		t.Fatalf("own tenant: %d %s", r.Status, r.Body)
+	}
+	if r := lookup("t1", "u2"); r.Status != 404 {
+		t.Fatalf("another tenant's user: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestCallsCarryADeadline: a call to a module that does not answer ends at the host's call
+// deadline, and the module is still there for the next call.
+func TestCallsCarryADeadline(t *testing.T) {
+	h, _, _ := newHost(t, pluginhost.Config{CallTimeout: 300 * time.Millisecond}, pluginhost.Spec{ID: "alpha", Command: self("alpha")})
+	start := time.Now()
+	_, err := call(h, "alpha", "/alpha/hang")
+	if err == nil || time.Since(start) > 3*time.Second {
+		t.Fatalf("hanging call: %v after %s", err, time.Since(start))
+	}
+	if _, err := call(h, "alpha", "/alpha"); err != nil {
+		t.Fatalf("next call: %v", err)
+	}
+}
+
+// runHostProcess is a host in its own process (for the orphan test): it starts one module,
+// prints the module's pid and waits to be killed.
+func runHostProcess() {
+	fake := sdktest.NewFakeHost()
+	h, err := pluginhost.New(pluginhost.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, fake.Services(),
+		func(string) (sdk.Env, error) { return sdk.Env{}, nil })
+	if err != nil {
+		panic(err)
+	}
+	h.Start(context.Background(), []pluginhost.Spec{{ID: "alpha", Command: self("alpha")}})
+	fmt.Println("pid", h.Statuses()[0].PID)
+	_ = http.ListenAndServe // keep the process alive like a server would
+	select {}
+}
+
+// TestNoOrphanWhenHostIsKilled: SIGKILL of the host leaves no module process behind (P5).
+func TestNoOrphanWhenHostIsKilled(t *testing.T) {
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, "host")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		t.Fatalf("host: %v", err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "pid ")))
+	if pid == 0 || !alive(pid) {
+		t.Fatalf("module pid %q", line)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(pid) {
+		// A zombie is reaped by init once its parent is gone; it is not running.
+		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(st), ") Z ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("module %d survived its host", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
