@@ -1,130 +1,21 @@
-// Package i18n loads the fr, pl and sk message files (go-i18n, CLDR plural rules) and picks
-// the language of a request. It must not know about HTTP frameworks: Negotiate takes plain
-// strings.
+// Package i18n picks the language of a request and gives the core the message bundle of
+// package locales. It must not know about HTTP frameworks: Negotiate takes plain strings.
 package i18n
 
 import (
-	"fmt"
-	"io/fs"
-	"log/slog"
-	"sort"
-	"sync"
-
-	"github.com/BurntSushi/toml"
-	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
 
 	"carenet.dev/platform/locales"
 )
 
 // Bundle holds every message of every locale.
-type Bundle struct {
-	b   *goi18n.Bundle
-	ids map[string]map[string]bool // locale → message ids
-
-	mu      sync.Mutex
-	missing map[string]bool
-	locs    map[string]*Localizer
-}
-
-// Load reads locales.Files.
-func Load() (*Bundle, error) { return LoadFS(locales.Files) }
-
-// LoadFS reads <locale>.toml for every supported locale from fsys.
-func LoadFS(fsys fs.FS) (*Bundle, error) {
-	b := goi18n.NewBundle(language.French)
-	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	out := &Bundle{b: b, ids: map[string]map[string]bool{}, missing: map[string]bool{}, locs: map[string]*Localizer{}}
-	for _, l := range locales.Supported {
-		data, err := fs.ReadFile(fsys, l+".toml")
-		if err != nil {
-			return nil, fmt.Errorf("locale %s: %w", l, err)
-		}
-		mf, err := b.ParseMessageFileBytes(data, l+".toml")
-		if err != nil {
-			return nil, fmt.Errorf("locale %s: %w", l, err)
-		}
-		out.ids[l] = map[string]bool{}
-		for _, m := range mf.Messages {
-			out.ids[l][m.ID] = true
-		}
-	}
-	return out, nil
-}
-
-// IDs lists the message ids of a locale, sorted.
-func (b *Bundle) IDs(locale string) []string {
-	var out []string
-	for id := range b.ids[locale] {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Has reports whether locale has a message id.
-func (b *Bundle) Has(locale, id string) bool { return b.ids[locale][id] }
-
-// Missing lists the ids asked for that some locale lacks (tests assert it stays empty).
-func (b *Bundle) Missing() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	for k := range b.missing {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+type Bundle = locales.Bundle
 
 // Localizer translates into one language.
-type Localizer struct {
-	Lang   string
-	bundle *Bundle
-	l      *goi18n.Localizer
-}
+type Localizer = locales.Localizer
 
-// For returns the localizer of lang (a supported locale).
-func (b *Bundle) For(lang string) *Localizer {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if l, ok := b.locs[lang]; ok {
-		return l
-	}
-	l := &Localizer{Lang: lang, bundle: b, l: goi18n.NewLocalizer(b.b, lang)}
-	b.locs[lang] = l
-	return l
-}
-
-// T translates id with optional template data given as key/value pairs.
-func (l *Localizer) T(id string, kv ...any) string { return l.tr(id, nil, kv) }
-
-// TN translates id in the plural form CLDR gives for n in this language; n is also passed
-// to the message as {{.Count}}.
-func (l *Localizer) TN(id string, n int, kv ...any) string { return l.tr(id, n, kv) }
-
-func (l *Localizer) tr(id string, count any, kv []any) string {
-	data := map[string]any{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		data[fmt.Sprint(kv[i])] = kv[i+1]
-	}
-	if count != nil {
-		data["Count"] = count
-	}
-	if !l.bundle.ids[l.Lang][id] {
-		l.bundle.mu.Lock()
-		l.bundle.missing[l.Lang+":"+id] = true
-		l.bundle.mu.Unlock()
-		slog.Warn("missing message", "locale", l.Lang, "id", id)
-		return id
-	}
-	s, err := l.l.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data, PluralCount: count})
-	if err != nil {
-		slog.Warn("localize", "locale", l.Lang, "id", id, "err", err)
-		return id
-	}
-	return s
-}
+// Load reads the embedded message files.
+func Load() (*Bundle, error) { return locales.Load() }
 
 // Negotiate picks the language of a request among allowed, in this order: the user's saved
 // preference, an explicit choice (switcher cookie), the Accept-Language header, and the
@@ -166,6 +57,3 @@ func Negotiate(allowed []string, userPref, cookie, acceptLanguage, tenantDefault
 	}
 	return "fr"
 }
-
-// Has reports whether this language has a message id.
-func (l *Localizer) Has(id string) bool { return l.bundle.ids[l.Lang][id] }
