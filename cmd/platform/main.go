@@ -22,7 +22,11 @@ import (
 	"time"
 
 	"carenet.dev/platform/core/accounts"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/pluginhost"
 	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
 )
@@ -60,6 +64,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New("unknown tenants command")
 		}
 		return importTenants(ctx, args[2:], stdout, stderr)
+	case "plugin":
+		if len(args) < 2 {
+			return errors.New("plugin: which module?")
+		}
+		return servePlugin(args[1])
 	case "admins":
 		if len(args) < 2 || args[1] != "create" {
 			fmt.Fprint(stderr, usage)
@@ -152,6 +161,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	console := fs.String("console-host", env("PLATFORM_CONSOLE_HOST", "admin.localhost"), "hostname of the platform administration console [PLATFORM_CONSOLE_HOST]")
 	publicURL := fs.String("public-url", env("PLATFORM_PUBLIC_URL", ""), "how people reach the platform, e.g. https://example.org (default http://localhost:<port>) [PLATFORM_PUBLIC_URL]")
 	logFormat := fs.String("log", env("PLATFORM_LOG", "text"), "log format: text or json [PLATFORM_LOG]")
+	modulesFlag := fs.String("modules", env("PLATFORM_MODULES", ""), "external modules: <id>=<path>:<sha256>, comma-separated; checked before every start [PLATFORM_MODULES]")
 	proxies := fs.String("trusted-proxies", env("PLATFORM_TRUSTED_PROXIES", ""), "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed [PLATFORM_TRUSTED_PROXIES]")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -190,12 +200,29 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			trusted = append(trusted, p)
 		}
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: d.data, ConsoleHost: *console, PublicURL: *publicURL,
-		TrustedProxies: trusted, Dev: true},
-		database, log, nil)
+	external, err := externalModules(*modulesFlag)
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := server.New(ctx, server.Config{DataDir: d.data, ConsoleHost: *console, PublicURL: *publicURL,
+		TrustedProxies: trusted, Dev: true},
+		database, log, reg)
+	if err != nil {
+		return err
+	}
+	specs, err := moduleSpecs(ctx, srv, d.tenants, external)
+	if err != nil {
+		return err
+	}
+	host, err := pluginhost.New(pluginhost.Config{}, log, reg, srv.HostServices(), moduleEnv(database, d.data))
+	if err != nil {
+		return err
+	}
+	host.Start(ctx, specs)
+	defer host.Stop()
+	srv.SetModuleHost(host)
 	if _, err := os.Stat(d.tenants); err == nil {
 		res, err := srv.Tenants.ImportDir(ctx, d.tenants)
 		if err != nil {
@@ -212,6 +239,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := srv.Prepare(ctx, "fr"); err != nil {
 		return err
 	}
+	if err := srv.InstallModuleGrants(ctx); err != nil {
+		return err
+	}
 	if *demo {
 		logins, err := srv.SeedDemo(ctx)
 		if err != nil {
@@ -220,6 +250,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		printDemo(stdout, srv, ctx, *publicURL, logins)
 	}
 	go sweep(ctx, srv, log)
+	go srv.RunJobs(ctx, time.Second)
 	log.Info("serving", "addr", ln.Addr().String(), "database", database.Kind, "data", absPath(d.data))
 	return srv.Listen(ctx, ln)
 }

@@ -43,6 +43,7 @@ const (
 	PermAdminSettings   = "admin.settings"
 	PermPlatformTenants = "platform.tenants"
 	PermPlatformUsers   = "platform.users"
+	PermPlatformModules = "platform.modules"
 )
 
 // CoreGrants are the default grants of the core roles, installed in every tenant.

@@ -196,6 +196,8 @@ END $$`, pgString(cfg.AppRole), role)
 		fmt.Sprintf("GRANT USAGE ON SCHEMA public TO %s", role),
 		fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %s", role),
 		fmt.Sprintf("REVOKE ALL ON core_migrations, core_migration_locks FROM %s", role),
+		// The audit trail is append-only for the running platform.
+		fmt.Sprintf("REVOKE UPDATE, DELETE ON audit_log FROM %s", role),
 	}
 	for _, s := range stmts {
 		if err := execRetry(ctx, owner, s); err != nil {

@@ -253,6 +253,14 @@ func TestRowLevelSecurity(t *testing.T) {
 	if !errors.Is(err, errSkipCommit) {
 		t.Fatal(err)
 	}
+	// The audit trail is append-only for the runtime role.
+	err = d.InTenant(ctx, ta, func(ctx context.Context, sc *db.Scope) error {
+		_, err := sc.Tx.ExecContext(ctx, "DELETE FROM audit_log")
+		return err
+	})
+	if err == nil {
+		t.Fatal("runtime role could delete audit records")
+	}
 	// The runtime role cannot switch row-level security off.
 	if _, err := d.Bun.ExecContext(ctx, "ALTER TABLE users DISABLE ROW LEVEL SECURITY"); err == nil {
 		t.Fatal("runtime role could disable row-level security")

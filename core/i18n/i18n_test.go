@@ -153,14 +153,15 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	}
 	// Strings in Go code that look like ids but are not messages: permission and rule names,
 	// and the error bases the error page suffixes with ".title" and ".text".
-	notMessages := map[string]bool{authz.PermPlatformTenants: true, authz.PermPlatformUsers: true, "platform.db": true}
+	notMessages := map[string]bool{authz.PermPlatformTenants: true, authz.PermPlatformUsers: true, authz.PermPlatformModules: true,
+		"platform.db": true, "module.route": true, "admin.module_rules": true}
 	for _, g := range authz.CoreGrants {
 		notMessages[g.Permission] = true
 	}
 	for _, r := range tenancy.CoreRules {
 		notMessages[r.Name] = true
 	}
-	errorCodes := []string{"generic", "not_found", "method", "too_large", "bad_request", "unavailable", "rate_limited", "csrf", "unauthorized", "forbidden"}
+	errorCodes := []string{"generic", "not_found", "method", "too_large", "bad_request", "unavailable", "rate_limited", "csrf", "unauthorized", "forbidden", "module_down"}
 	for _, code := range errorCodes {
 		notMessages["error."+code] = true
 	}
@@ -194,6 +195,9 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	used["role."+authz.RolePlatformAdmin] = "admin roles"
 	for _, r := range tenancy.CoreRules {
 		used["rule."+r.Name] = "admin settings"
+	}
+	for _, st := range []string{"starting", "running", "down", "failed", "stopped"} {
+		used["platform.modules.state."+st] = "platform modules"
 	}
 	for _, tmpl := range []string{"verify", "exists", "reset", "deleted", "blocked", "closed_inactive"} {
 		for _, part := range []string{"subject", "body", "action"} {

@@ -12,6 +12,7 @@ import (
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/tenancy"
 )
 
 // bindAdmin mounts the tenant admin's pages: users, blocks, roles and grants, mailbox.
@@ -197,13 +198,22 @@ func (s *Server) changeRole(c *fiber.Ctx, change func(ctx context.Context, sc *d
 	return c.Redirect(st.URL("/admin/users/"+u.ID), fiber.StatusSeeOther)
 }
 
-// Permissions lists every permission a tenant admin may grant: the core's (modules add
-// theirs with the module host). Platform permissions are never listed.
+// Permissions lists every permission a tenant admin may grant: the core's and those of the
+// running modules. Platform permissions are never listed.
 func (s *Server) Permissions() []string {
 	seen := map[string]bool{}
 	for _, r := range s.routes {
-		if r.Perm != authz.PermPublic && !strings.HasPrefix(r.Perm, "platform.") {
+		if r.Perm != authz.PermPublic && r.Perm != PermModuleRoute && !strings.HasPrefix(r.Perm, "platform.") {
 			seen[r.Perm] = true
+		}
+	}
+	if s.host != nil {
+		for _, id := range s.host.IDs() {
+			if man := s.host.Manifest(id); man != nil {
+				for _, p := range man.Permissions {
+					seen[p.Name] = true
+				}
+			}
 		}
 	}
 	out := make([]string, 0, len(seen))
@@ -211,6 +221,20 @@ func (s *Server) Permissions() []string {
 		out = append(out, p)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// tenantPermissions are the permissions that mean something in this tenant: the core's and
+// those of the modules it switched on.
+func (s *Server) tenantPermissions(t *tenancy.Tenant) []string {
+	var out []string
+	for _, p := range s.Permissions() {
+		module, _, _ := strings.Cut(p, ".")
+		if tenancy.IsKnownModule(module) && !contains(t.EnabledModules(), module) {
+			continue
+		}
+		out = append(out, p)
+	}
 	return out
 }
 
@@ -232,13 +256,13 @@ func (s *Server) renderRoles(c *fiber.Ctx, status int, f *Form) error {
 		return err
 	}
 	return s.render(c, status, "admin_roles", "admin.roles.title",
-		map[string]any{"Roles": roles, "Perms": s.Permissions(), "Grants": grants}, f)
+		map[string]any{"Roles": roles, "Perms": s.tenantPermissions(st.Tenant), "Grants": grants}, f)
 }
 
 func (s *Server) adminSetGrant(c *fiber.Ctx) error {
 	st := St(c)
 	role, perm, on := c.FormValue("role"), c.FormValue("perm"), c.FormValue("on") == "1"
-	if !contains(s.Permissions(), perm) {
+	if !contains(s.tenantPermissions(st.Tenant), perm) {
 		return s.renderRoles(c, fiber.StatusUnprocessableEntity, &Form{Errors: form.Errors{"perm": "admin.roles.refused"}})
 	}
 	err := s.DB.InTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {

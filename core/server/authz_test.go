@@ -12,6 +12,7 @@ import (
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/core/server"
 )
 
 var paramRe = regexp.MustCompile(`:[a-z]+|\*`)
@@ -67,8 +68,8 @@ func TestRoutePermissionMatrix(t *testing.T) {
 		}
 		checked := 0
 		for _, rt := range e.srv.Routes() {
-			if rt.Perm == authz.PermPublic {
-				continue
+			if rt.Perm == authz.PermPublic || rt.Perm == server.PermModuleRoute {
+				continue // module routes: each manifest route is checked in cmd/platform's tests
 			}
 			path := concrete(rt.Path, target.ID)
 			send := func(c *client) *response {
@@ -293,7 +294,7 @@ func TestPlatformAdminEditsTenants(t *testing.T) {
 		if r.Status != 303 {
 			t.Fatalf("modules: %d", r.Status)
 		}
-		if r := e.client("mlab.localhost").get("/"); !strings.Contains(r.Body, `href="/eshop/"`) {
+		if r := e.client("mlab.localhost").get("/"); !strings.Contains(r.Body, `href="/eshop"`) {
 			t.Fatal("module switched on is not in the navigation")
 		}
 		if r := c.post(page, page+"/modules", url.Values{"modules": {"nope"}}); r.Status != 400 {

@@ -240,25 +240,37 @@ func (s *Server) can(c *fiber.Ctx, perm string) bool {
 // authorize is the permission check of every route.
 func (s *Server) authorize(perm string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		st := St(c)
-		st.Perm = perm
-		if perm == authz.PermPublic {
-			return c.Next()
-		}
-		if strings.HasPrefix(perm, "platform.") && st.Tenant.Kind != tenancy.KindConsole {
-			return fiber.ErrNotFound
-		}
-		if st.User == nil {
-			if c.Method() == fiber.MethodGet {
-				return c.Redirect(st.URL("/login?next="+url.QueryEscape(st.URL(c.OriginalURL()[len(st.Base):]))), fiber.StatusSeeOther)
-			}
-			return s.render(c, fiber.StatusUnauthorized, "error", "error.unauthorized.title", errorData{Message: "error.unauthorized.text"}, nil)
-		}
-		if !s.can(c, perm) {
-			return s.render(c, fiber.StatusForbidden, "error", "error.forbidden.title", errorData{Message: "error.forbidden.text"}, nil)
+		if refused, err := s.require(c, perm); refused || err != nil {
+			return err
 		}
 		return c.Next()
 	}
+}
+
+// require is the one place a permission is checked, for core routes and module routes alike.
+// When the request may not go on, it answers the refusal itself and reports refused: an
+// anonymous GET is sent to the login page, any other anonymous request gets a 401, and a
+// signed-in user without the permission a 403. Platform permissions exist only on the console.
+func (s *Server) require(c *fiber.Ctx, perm string) (refused bool, err error) {
+	st := St(c)
+	st.Perm = perm
+	// A module's path space is checked per manifest route, by dispatch, through here again.
+	if perm == authz.PermPublic || perm == PermModuleRoute {
+		return false, nil
+	}
+	if strings.HasPrefix(perm, "platform.") && st.Tenant.Kind != tenancy.KindConsole {
+		return true, fiber.ErrNotFound
+	}
+	if st.User == nil {
+		if c.Method() == fiber.MethodGet {
+			return true, c.Redirect(st.URL("/login?next="+url.QueryEscape(st.URL(c.OriginalURL()[len(st.Base):]))), fiber.StatusSeeOther)
+		}
+		return true, s.render(c, fiber.StatusUnauthorized, "error", "error.unauthorized.title", errorData{Message: "error.unauthorized.text"}, nil)
+	}
+	if !s.can(c, perm) {
+		return true, s.render(c, fiber.StatusForbidden, "error", "error.forbidden.title", errorData{Message: "error.forbidden.text"}, nil)
+	}
+	return false, nil
 }
 
 type errorData struct {

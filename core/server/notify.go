@@ -51,6 +51,12 @@ var mailHTML = template.Must(template.New("mail").Parse(`<!doctype html><html la
 
 // sendMail renders the message "mail.<tmpl>.*" in lang and sends it to one person.
 func (s *Server) sendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, kv ...any) error {
+	_, err := s.sendMailID(ctx, t, to, name, lang, tmpl, link, kv...)
+	return err
+}
+
+// sendMailID is sendMail returning the outbox id of the message.
+func (s *Server) sendMailID(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, kv ...any) (string, error) {
 	loc := s.I18n.For(lang)
 	args := append([]any{"Name", name, "Tenant", t.Settings.Branding.Name}, kv...)
 	subject := loc.T("mail."+tmpl+".subject", args...)
@@ -58,7 +64,10 @@ func (s *Server) sendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang
 	for i := 0; i+1 < len(kv); i += 2 {
 		// A message that counts something ("Count") takes the plural form of its language.
 		if kv[i] == "Count" {
-			if n, ok := kv[i+1].(int64); ok {
+			switch n := kv[i+1].(type) {
+			case int64:
+				body = loc.TN("mail."+tmpl+".body", int(n), args...)
+			case float64: // from a module's JSON data
 				body = loc.TN("mail."+tmpl+".body", int(n), args...)
 			}
 		}
@@ -75,9 +84,12 @@ func (s *Server) sendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang
 	err := mailHTML.Execute(&html, map[string]any{"Lang": lang, "Greeting": greeting, "Lines": strings.Split(body, "\n"),
 		"Link": link, "LinkText": loc.T("mail."+tmpl+".action", args...), "Signature": signature})
 	if err != nil {
-		return err
+		return "", err
 	}
-	_, err = s.Mail.Send(ctx, t, mail.Message{To: to, Subject: subject, Text: text.String(), HTML: html.String(),
+	e, err := s.Mail.Send(ctx, t, mail.Message{To: to, Subject: subject, Text: text.String(), HTML: html.String(),
 		Template: tmpl, Locale: lang})
-	return err
+	if err != nil {
+		return "", err
+	}
+	return e.ID, nil
 }

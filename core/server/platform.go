@@ -191,6 +191,16 @@ func (s *Server) platformSaveModules(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	// A module switched on brings its default grants into the tenant.
+	if t, err = s.Tenants.ByID(c.UserContext(), t.ID); err != nil {
+		return err
+	}
+	if err := s.installGrantsFor(c.UserContext(), t); err != nil {
+		return err
+	}
+	if err := s.Tenants.BumpPolicy(c.UserContext(), t.ID); err != nil {
+		return err
+	}
 	s.flash(c, "platform.tenants.saved")
 	return c.Redirect(St(c).URL("/platform/tenants/"+t.ID), fiber.StatusSeeOther)
 }

@@ -126,14 +126,20 @@ func (p *Page) Can(perm string) bool {
 	return p.can != nil && p.can(perm)
 }
 
-// render writes a page in the tenant's layout.
+// render writes a page in the tenant's layout, titled by a message id.
 func (s *Server) render(c *fiber.Ctx, status int, name, titleKey string, data any, f *Form) error {
 	st := St(c)
 	if st.Loc == nil {
 		st.Lang = i18n.Negotiate(locales.Supported, "", "", c.Get("Accept-Language"), "fr")
 		st.Loc = s.I18n.For(st.Lang)
 	}
-	p := &Page{State: st, Title: st.Loc.T(titleKey), Data: data, Form: f, Status: status, Bare: st.Tenant == nil,
+	return s.renderPage(c, status, name, st.Loc.T(titleKey), data, f)
+}
+
+// renderPage writes a page in the tenant's layout with a title already in the page's language.
+func (s *Server) renderPage(c *fiber.Ctx, status int, name, title string, data any, f *Form) error {
+	st := St(c)
+	p := &Page{State: st, Title: title, Data: data, Form: f, Status: status, Bare: st.Tenant == nil,
 		can: func(perm string) bool { return s.can(c, perm) }}
 	if flash := c.Cookies("flash"); flash != "" && s.I18n.Has(st.Lang, flash) {
 		p.Flash = st.Loc.T(flash)
@@ -166,7 +172,7 @@ func (s *Server) nav(c *fiber.Ctx, st *State) []NavItem {
 	}
 	items := []NavItem{item("nav.home", "/")}
 	for _, m := range st.Tenant.EnabledModules() {
-		items = append(items, item("module."+m+".name", "/"+m+"/"))
+		items = append(items, item("module."+m+".name", "/"+m))
 	}
 	if st.User != nil {
 		items = append(items, item("nav.account", "/account"))

@@ -70,6 +70,7 @@ type Server struct {
 	// RegistrationFields returns the extra registration fields the tenant's modules ask for.
 	RegistrationFields func(t *tenancy.Tenant) []accounts.Field
 
+	host    ModuleHost
 	secret  []byte
 	routes  []Route
 	metrics *metrics
@@ -158,8 +159,10 @@ func (s *Server) Prepare(ctx context.Context, defaultLocale string) error {
 	return s.Tenants.BumpPolicy(ctx, "")
 }
 
-// Routes lists the route table.
-func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+// Routes lists the route table: the core's routes and the running modules' manifest routes.
+func (s *Server) Routes() []Route {
+	return append(append([]Route(nil), s.routes...), s.ModuleRoutes()...)
+}
 
 // route registers a route with its permission; the permission check happens in authorize,
 // the one place every route passes through.

@@ -36,6 +36,16 @@ type ModuleConfig struct {
 // bring their manifests and rule declarations; until then a tenant may only name these.
 var KnownModules = []string{"results", "calendar", "eshop", "billing"}
 
+// IsKnownModule reports whether id is one of KnownModules.
+func IsKnownModule(id string) bool {
+	for _, k := range KnownModules {
+		if k == id {
+			return true
+		}
+	}
+	return false
+}
+
 var slugRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
 var hostRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
 var colorRe = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
@@ -115,11 +125,7 @@ func LoadFile(dir string) (*File, []byte, string, error) {
 		}
 	}
 	for id := range f.Modules {
-		known := false
-		for _, k := range KnownModules {
-			known = known || k == id
-		}
-		if !known {
+		if !IsKnownModule(id) {
 			return nil, nil, "", fmt.Errorf("%s: %w: unknown module %q", path, ErrInvalid, id)
 		}
 	}
@@ -163,6 +169,9 @@ func (s *Store) ImportDir(ctx context.Context, root string) ([]ImportResult, err
 		if err != nil {
 			return out, err
 		}
+		if err := s.validateModules(f); err != nil {
+			return out, fmt.Errorf("%s: %w", filepath.Join(d, "tenant.toml"), err)
+		}
 		created, err := s.Import(ctx, f, logo, logoType)
 		if err != nil {
 			return out, fmt.Errorf("import %s: %w", f.Slug, err)
@@ -170,6 +179,22 @@ func (s *Store) ImportDir(ctx context.Context, root string) ([]ImportResult, err
 		out = append(out, ImportResult{Slug: f.Slug, Created: created})
 	}
 	return out, nil
+}
+
+// validateModules checks every module's rules of f against the module's declaration.
+func (s *Store) validateModules(f *File) error {
+	if s.ValidateModule == nil {
+		return nil
+	}
+	for id, mc := range f.Modules {
+		rules, err := s.ValidateModule(id, mc.Rules)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		mc.Rules = rules
+		f.Modules[id] = mc
+	}
+	return nil
 }
 
 // Import creates the tenant of f unless a tenant with its slug exists. It reports whether

@@ -151,7 +151,13 @@ func (t *Tenant) EnabledModules() []string {
 }
 
 // Store reads and writes tenants.
-type Store struct{ DB *db.DB }
+type Store struct {
+	DB *db.DB
+	// ValidateModule checks a tenant's rules for a module against the module's declaration
+	// (its manifest) and returns them normalised. Nil until the modules run: then only the
+	// known module ids are checked.
+	ValidateModule func(id string, rules map[string]any) (map[string]any, error)
+}
 
 // NewID returns a random, time-ordered id (UUIDv7) for rows exposed in URLs.
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }

@@ -97,6 +97,12 @@ func RequestFrom(r *http.Request) *Request {
 	return req
 }
 
+// CSRFHeader carries, in every Request, the CSRF token the module prints in its forms as a
+// hidden field named "_csrf"; the core checks it on every state-changing request.
+//
+// Since protocol version 1.
+const CSRFHeader = "X-Platform-Csrf"
+
 // FragmentHeader is set by an http.Handler (served through HTTPHandler) on an HTML
 // response that is a fragment for the tenant's layout; its value is the page title.
 const FragmentHeader = "X-Platform-Fragment-Title"

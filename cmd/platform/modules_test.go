@@ -1,0 +1,504 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/locales"
+	"carenet.dev/platform/plugins/sdk"
+)
+
+// TestMain makes the test binary the platform binary: the host re-executes it as
+// `<test> plugin <id>` for each module, as `platform plugin <id>` in production. The probe
+// module exists only in tests: it answers what it received and what the HostAPI let it do.
+func TestMain(m *testing.M) {
+	builtins["probe"] = newProbe
+	tenancy.KnownModules = append(tenancy.KnownModules, "probe")
+	if len(os.Args) >= 3 && os.Args[1] == "plugin" {
+		if err := servePlugin(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func newProbe() sdk.Module {
+	return &sdk.Base{
+		Man: sdk.Manifest{ID: "probe", Version: "1.0.0",
+			Roles:       []sdk.Role{{ID: "prober"}},
+			Permissions: []sdk.Permission{{Name: "probe.see", Grants: []string{"user"}}, {Name: "probe.staff", Grants: []string{"prober"}}},
+			Routes: []sdk.Route{{Method: "GET", Path: "/probe/echo", Permission: "probe.see"},
+				{Method: "GET", Path: "/probe/lookup/:id", Permission: "probe.see"},
+				{Method: "GET", Path: "/probe/staff", Permission: "probe.staff"},
+				{Method: "GET", Path: "/probe/page", Public: true}},
+			Rules: []sdk.Rule{{Name: "probe.days", Type: sdk.RuleInt, Default: int64(30), Min: 1, Max: 90},
+				{Name: "probe.on", Type: sdk.RuleBool, Default: false}},
+		},
+		Handler: func(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+			switch {
+			case req.Path == "/probe/page":
+				return sdk.HTML(200, "Probe page", "<p id=probe>fragment for "+req.Tenant.Slug+"</p>"), nil
+			case strings.HasPrefix(req.Path, "/probe/lookup/"):
+				u, err := sdk.HostFrom(ctx).Users.Lookup(ctx, strings.TrimPrefix(req.Path, "/probe/lookup/"))
+				if err != nil {
+					return &sdk.Response{Status: 404, Body: []byte("not found")}, nil
+				}
+				return &sdk.Response{Status: 200, Body: []byte(u.Email)}, nil
+			}
+			out, _ := json.Marshal(map[string]any{"tenant": req.Tenant, "user": req.User, "path": req.Path,
+				"query": req.Query, "request_id": req.RequestID, "cookie": req.Header.Get("Cookie"),
+				"csrf": req.Header.Get(sdk.CSRFHeader) != ""})
+			return &sdk.Response{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: out}, nil
+		},
+	}
+}
+
+// platform is a `platform serve --demo` running in the test, on a real port.
+type platform struct {
+	t    *testing.T
+	base string
+	stop func()
+	out  *syncBuffer
+	logs *syncBuffer
+}
+
+func startPlatform(t *testing.T, tenantsDir string) *platform {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &platform{t: t, base: "http://" + addr, out: &syncBuffer{}, logs: &syncBuffer{}}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--demo", "--addr", addr, "--data", t.TempDir(), "--tenants", tenantsDir}, p.out, p.logs)
+	}()
+	p.stop = func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("platform did not stop")
+		}
+	}
+	t.Cleanup(p.stop)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := http.Get(p.base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("platform not ready: %v\n%s", err, p.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type readiness struct {
+	Status  string `json:"status"`
+	Modules []struct {
+		ID       string `json:"id"`
+		State    string `json:"state"`
+		PID      int    `json:"pid"`
+		Restarts int    `json:"restarts"`
+	} `json:"modules"`
+}
+
+func (p *platform) ready() readiness {
+	res, err := http.Get(p.base + "/readyz")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var r readiness
+	json.NewDecoder(res.Body).Decode(&r)
+	return r
+}
+
+func (p *platform) pid(id string) int {
+	for _, m := range p.ready().Modules {
+		if m.ID == id {
+			return m.PID
+		}
+	}
+	return 0
+}
+
+// browser is a client with cookies for one tenant host.
+type browser struct {
+	p    *platform
+	host string
+	c    *http.Client
+}
+
+func (p *platform) browser(host string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{p: p, host: host, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// do sends a request to the platform as if to http://<host>/path.
+func (b *browser) do(method, path string, form url.Values) (int, string) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, "http://"+b.host+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	// Send to the platform's address, keep the tenant's Host (and cookie domain).
+	u, _ := url.Parse(b.p.base)
+	b.c.Transport = &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, u.Host)
+	}}
+	res, err := b.c.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(data)
+}
+
+var csrfRe = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+func (b *browser) post(page, path string, form url.Values) (int, string) {
+	_, body := b.do("GET", page, nil)
+	m := csrfRe.FindStringSubmatch(body)
+	if m == nil {
+		b.p.t.Fatalf("no CSRF token on %s", page)
+	}
+	form.Set("_csrf", m[1])
+	return b.do("POST", path, form)
+}
+
+func (b *browser) login(email, password string) {
+	if code, body := b.post("/login", "/login", url.Values{"email": {email}, "password": {password}}); code != 303 {
+		b.p.t.Fatalf("login %s: %d %s", email, code, body)
+	}
+}
+
+// TestModulesRunAsSeparateProcesses: `serve --demo` runs the four modules, each its own
+// process; their routes answer for the tenants that switched them on, in the tenant's
+// layout and language, and 404 elsewhere (P5).
+func TestModulesRunAsSeparateProcesses(t *testing.T) {
+	p := startPlatform(t, filepath.Join("..", "..", "tenants"))
+	r := p.ready()
+	pids := map[int]bool{}
+	for _, m := range r.Modules {
+		if m.State != "running" || m.PID == 0 || m.PID == os.Getpid() || pids[m.PID] {
+			t.Fatalf("module %+v", m)
+		}
+		pids[m.PID] = true
+	}
+	if len(r.Modules) != 4 {
+		t.Fatalf("modules: %+v", r.Modules)
+	}
+	cases := []struct {
+		host, path string
+		status     int
+		want       string
+	}{
+		{"mlab.localhost", "/results", 200, "Résultats d’analyses"},
+		{"mlab.localhost", "/results/", 200, "MLab Laboratoires SELAS"},
+		{"elekarze.localhost", "/calendar", 200, `<html lang="pl">`},
+		{"unilabs.localhost", "/eshop", 200, `<html lang="sk">`},
+		{"secretaires.localhost", "/billing", 200, "Les Secrétaires"},
+		{"secretaires.localhost", "/calendar", 200, "Les Secrétaires"},
+		{"mlab.localhost", "/calendar", 404, ""},
+		{"elekarze.localhost", "/results", 404, ""},
+		{"mlab.localhost", "/results/no/such/route", 404, ""},
+	}
+	for _, c := range cases {
+		code, body := p.browser(c.host).do("GET", c.path, nil)
+		if code != c.status || !strings.Contains(body, c.want) {
+			t.Errorf("%s%s: %d (want %d with %q)", c.host, c.path, code, c.status, c.want)
+		}
+	}
+	// The module's page is wrapped in the tenant's layout: navigation, switcher, footer.
+	_, body := p.browser("mlab.localhost").do("GET", "/results", nil)
+	for _, want := range []string{`<nav aria-label=`, `name="lang"`, "<footer>", `aria-current="page">Résultats d’analyses`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("results page lacks %q", want)
+		}
+	}
+	// /metrics shows the plugin calls.
+	res, _ := http.Get(p.base + "/metrics")
+	data, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(data), `platform_plugin_call_duration_seconds_count{method="handle",module="results"}`) {
+		t.Error("no plugin latency metric")
+	}
+}
+
+// TestKilledModuleAnswers503AndComesBack: kill -9 of a module while requests run: its routes
+// answer a localized 503 within a second, the other modules answer 200 throughout, and it is
+// back within 5 seconds with a new pid (P5).
+func TestKilledModuleAnswers503AndComesBack(t *testing.T) {
+	p := startPlatform(t, filepath.Join("..", "..", "tenants"))
+	old := p.pid("results")
+	var stop atomic.Bool
+	var otherFailures atomic.Int32
+	var wg sync.WaitGroup
+	for _, target := range []struct{ host, path string }{{"elekarze.localhost", "/calendar"}, {"unilabs.localhost", "/eshop"}, {"mlab.localhost", "/login"}} {
+		wg.Add(1)
+		go func(host, path string) {
+			defer wg.Done()
+			b := p.browser(host)
+			for !stop.Load() {
+				if code, _ := b.do("GET", path, nil); code != 200 {
+					otherFailures.Add(1)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}(target.host, target.path)
+	}
+	killed := time.Now()
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	b := p.browser("mlab.localhost")
+	saw503 := time.Duration(0)
+	for time.Since(killed) < 5*time.Second {
+		code, body := b.do("GET", "/results", nil)
+		if code == 503 {
+			if !strings.Contains(body, "Service momentanément indisponible") {
+				t.Fatalf("503 page not localized: %s", body)
+			}
+			if saw503 == 0 {
+				saw503 = time.Since(killed)
+			}
+		}
+		if code == 200 && p.pid("results") != old && p.pid("results") != 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	back := time.Since(killed)
+	stop.Store(true)
+	wg.Wait()
+	if code, _ := b.do("GET", "/results", nil); code != 200 {
+		t.Fatalf("results not back within 5 s (%s)", back)
+	}
+	if saw503 == 0 || saw503 > time.Second {
+		t.Errorf("first 503 after %s", saw503)
+	}
+	if n := otherFailures.Load(); n != 0 {
+		t.Errorf("%d failed requests to other modules and the core while results was down", n)
+	}
+	if np := p.pid("results"); np == old || np == 0 {
+		t.Fatalf("new pid %d (old %d)", np, old)
+	}
+	t.Logf("first 503 after %s; back after %s", saw503, back)
+}
+
+func writeProbeTenants(t *testing.T) string {
+	dir := t.TempDir()
+	for _, tn := range []struct{ slug, locale, rules string }{
+		{"alpha", "sk", "[modules.probe.rules]\n\"probe.days\" = 7\n"},
+		{"beta", "pl", ""},
+	} {
+		os.MkdirAll(filepath.Join(dir, tn.slug), 0o755)
+		body := fmt.Sprintf(`slug = %q
+name = "Tenant %s"
+country = "SK"
+default_locale = %q
+locales = ["fr", "pl", "sk"]
+time_zone = "Europe/Bratislava"
+currency = "EUR"
+[legal]
+company = "%s s.r.o."
+[[hostnames]]
+host = "%s.localhost"
+portal = "patients"
+[modules.probe]
+enabled = true
+%s`, tn.slug, tn.slug, tn.locale, tn.slug, tn.slug, tn.rules)
+		if err := os.WriteFile(filepath.Join(dir, tn.slug, "tenant.toml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestModuleRequestCarriesItsContext: a module's request carries the right tenant (with its
+// rules for the module), user, roles and language, and never the browser's cookies; its
+// HostAPI reaches users of its tenant only; the route's permission is checked by the core
+// before the module sees anything (P3, P5).
+func TestModuleRequestCarriesItsContext(t *testing.T) {
+	p := startPlatform(t, writeProbeTenants(t))
+	b := p.browser("alpha.localhost")
+	// Anonymous: the core refuses before the module.
+	if code, _ := b.do("GET", "/probe/echo", nil); code != 303 {
+		t.Fatalf("anonymous on a signed-in route: %d", code)
+	}
+	if code, body := b.do("GET", "/probe/page", nil); code != 200 || !strings.Contains(body, "fragment for alpha") || !strings.Contains(body, "<footer>") {
+		t.Fatalf("public fragment: %d", code)
+	}
+	b.login("user@alpha.localhost", "demo-alpha-user")
+	code, body := b.do("GET", "/probe/echo?x=1", nil)
+	if code != 200 {
+		t.Fatalf("echo: %d %s", code, body)
+	}
+	var got struct {
+		Tenant sdk.Tenant
+		User   *sdk.User
+		Path   string
+		Query  string
+		Cookie string
+		CSRF   bool
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	if got.Tenant.Slug != "alpha" || got.Tenant.Locale != "sk" || got.Tenant.Currency != "EUR" || got.Tenant.TimeZone != "Europe/Bratislava" ||
+		got.Tenant.Portal != "patients" || got.Path != "/probe/echo" || got.Query != "x=1" {
+		t.Fatalf("tenant/path: %+v", got)
+	}
+	if got.Tenant.Rules["probe.days"] != float64(7) || got.Tenant.Rules["probe.on"] != false {
+		t.Fatalf("rules: %v", got.Tenant.Rules)
+	}
+	if got.User == nil || got.User.Email != "user@alpha.localhost" || strings.Join(got.User.Roles, ",") != "user" {
+		t.Fatalf("user: %+v", got.User)
+	}
+	if got.Cookie != "" || !got.CSRF {
+		t.Fatalf("cookie %q reached the module, or no CSRF token (%v)", got.Cookie, got.CSRF)
+	}
+	// Another tenant gets its own rules (defaults) and language.
+	pb := p.browser("beta.localhost")
+	pb.login("user@beta.localhost", "demo-beta-user")
+	_, body = pb.do("GET", "/probe/echo", nil)
+	json.Unmarshal([]byte(body), &got)
+	if got.Tenant.Slug != "beta" || got.Tenant.Locale != "pl" || got.Tenant.Rules["probe.days"] != float64(30) {
+		t.Fatalf("beta: %+v", got.Tenant)
+	}
+	// A permission held by a role the user lacks: refused by the core.
+	if code, _ := b.do("GET", "/probe/staff", nil); code != 403 {
+		t.Fatalf("staff route as a plain user: %d", code)
+	}
+	// HostAPI: a user of the same tenant is found; one of another tenant is not.
+	_, echo := b.do("GET", "/probe/echo", nil)
+	json.Unmarshal([]byte(echo), &got)
+	own := got.User.ID
+	_, betaEcho := pb.do("GET", "/probe/echo", nil)
+	json.Unmarshal([]byte(betaEcho), &got)
+	foreign := got.User.ID
+	if code, body := b.do("GET", "/probe/lookup/"+own, nil); code != 200 || body != "user@alpha.localhost" {
+		t.Fatalf("own tenant lookup: %d %s", code, body)
+	}
+	if code, _ := b.do("GET", "/probe/lookup/"+foreign, nil); code != 404 {
+		t.Fatalf("a module reached a user of another tenant: %d", code)
+	}
+}
+
+// TestTenantAdminEditsModuleRules: module rules are edited on an admin page, validated as
+// the manifest declares them, and the next request carries them (P12).
+func TestTenantAdminEditsModuleRules(t *testing.T) {
+	p := startPlatform(t, writeProbeTenants(t))
+	admin := p.browser("alpha.localhost")
+	admin.login("admin@alpha.localhost", "demo-alpha-admin")
+	code, body := admin.post("/admin/modules/probe", "/admin/modules/probe", url.Values{"rule_probe_days": {"500"}, "rule_probe_on": {"true"}})
+	if code != 422 || !strings.Contains(body, `id="e-rule_probe_days"`) {
+		t.Fatalf("out of range: %d", code)
+	}
+	code, _ = admin.post("/admin/modules/probe", "/admin/modules/probe", url.Values{"rule_probe_days": {"12"}, "rule_probe_on": {"true"}})
+	if code != 303 {
+		t.Fatalf("save: %d", code)
+	}
+	_, body = admin.do("GET", "/probe/echo", nil)
+	if !strings.Contains(body, `"probe.days":12`) || !strings.Contains(body, `"probe.on":true`) {
+		t.Fatalf("rules not applied: %s", body)
+	}
+	// Another tenant is unaffected.
+	other := p.browser("beta.localhost")
+	other.login("user@beta.localhost", "demo-beta-user")
+	if _, body := other.do("GET", "/probe/echo", nil); !strings.Contains(body, `"probe.days":30`) {
+		t.Fatalf("beta changed: %s", body)
+	}
+	// A plain user cannot reach the page.
+	user := p.browser("alpha.localhost")
+	user.login("user@alpha.localhost", "demo-alpha-user")
+	if code, _ := user.do("GET", "/admin/modules/probe", nil); code != 403 {
+		t.Fatalf("user on module rules: %d", code)
+	}
+}
+
+// TestPlatformAdminSeesAndRestartsModules: the console lists each module's state, pid and
+// restarts, and restarts one (P12).
+func TestPlatformAdminSeesAndRestartsModules(t *testing.T) {
+	p := startPlatform(t, filepath.Join("..", "..", "tenants"))
+	c := p.browser("admin.localhost")
+	c.login("admin@platform.localhost", "demo-platform-admin")
+	old := p.pid("eshop")
+	code, body := c.do("GET", "/platform/modules", nil)
+	if code != 200 || !strings.Contains(body, fmt.Sprint(old)) || !strings.Contains(body, "En service") {
+		t.Fatalf("modules page: %d", code)
+	}
+	if code, _ := c.post("/platform/modules", "/platform/modules/eshop/restart", url.Values{}); code != 303 {
+		t.Fatalf("restart: %d", code)
+	}
+	if np := p.pid("eshop"); np == old || np == 0 {
+		t.Fatalf("pid after restart: %d (was %d)", np, old)
+	}
+}
+
+// TestModuleMessagesExist: every role, permission and rule a built-in module declares, and
+// its landing page, has its message in fr, pl and sk (P4).
+func TestModuleMessagesExist(t *testing.T) {
+	b, err := locales.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, mk := range builtins {
+		if id == "probe" {
+			continue
+		}
+		man := mk().Manifest()
+		if err := man.Check(); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+		keys := []string{"module." + id + ".name", "module." + id + ".summary", "module." + id + ".intro"}
+		for _, r := range man.Roles {
+			keys = append(keys, "role."+r.ID)
+		}
+		for _, p := range man.Permissions {
+			keys = append(keys, "perm."+p.Name)
+		}
+		for _, r := range man.Rules {
+			keys = append(keys, "rule."+r.Name)
+		}
+		for _, k := range keys {
+			for _, l := range locales.Supported {
+				if !b.Has(l, k) {
+					t.Errorf("%s: %q missing in %s", id, k, l)
+				}
+			}
+		}
+	}
+}

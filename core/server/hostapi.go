@@ -1,0 +1,245 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/sdk"
+)
+
+// The HostAPI as the core serves it to modules. Every method acts in the Scope the module
+// host resolved from the call token: the tenant of the request, job or event that caused the
+// call. Jobs and blobs are simple durable implementations (a table, files on disk) that the
+// core services will complete.
+
+// AuditEntry is a record of the tenant's audit trail (append-only).
+type AuditEntry struct {
+	bun.BaseModel `bun:"table:audit_log,alias:al"`
+
+	TenantID  string         `bun:"tenant_id,pk"`
+	ID        string         `bun:"id,pk"`
+	At        time.Time      `bun:"at"`
+	Actor     string         `bun:"actor"`
+	Module    string         `bun:"module"`
+	Action    string         `bun:"action"`
+	Subject   string         `bun:"subject"`
+	Resource  string         `bun:"resource"`
+	RequestID string         `bun:"request_id"`
+	IP        string         `bun:"ip"`
+	Detail    map[string]any `bun:"detail,type:json"`
+}
+
+// OwnerTenant marks audit_log as a tenant table.
+func (a *AuditEntry) OwnerTenant() string { return a.TenantID }
+
+// JobRow is a one-off job of a module in a tenant.
+type JobRow struct {
+	bun.BaseModel `bun:"table:jobs,alias:j"`
+
+	TenantID       string       `bun:"tenant_id,pk"`
+	ID             string       `bun:"id,pk"`
+	Module         string       `bun:"module"`
+	Name           string       `bun:"name"`
+	IdempotencyKey string       `bun:"idempotency_key"`
+	Payload        []byte       `bun:"payload"`
+	RunAt          time.Time    `bun:"run_at"`
+	Status         string       `bun:"status"`
+	Attempts       int          `bun:"attempts"`
+	LeaseUntil     bun.NullTime `bun:"lease_until"`
+	LastError      string       `bun:"last_error"`
+	CreatedAt      time.Time    `bun:"created_at"`
+	DoneAt         bun.NullTime `bun:"done_at"`
+}
+
+// OwnerTenant marks jobs as a tenant table.
+func (j *JobRow) OwnerTenant() string { return j.TenantID }
+
+// BlobRow describes a stored file of a module in a tenant.
+type BlobRow struct {
+	bun.BaseModel `bun:"table:blobs,alias:b"`
+
+	TenantID    string    `bun:"tenant_id,pk"`
+	ID          string    `bun:"id,pk"`
+	Module      string    `bun:"module"`
+	Name        string    `bun:"name"`
+	ContentType string    `bun:"content_type"`
+	Size        int64     `bun:"size"`
+	SHA256      string    `bun:"sha256"`
+	CreatedAt   time.Time `bun:"created_at"`
+}
+
+// OwnerTenant marks blobs as a tenant table.
+func (b *BlobRow) OwnerTenant() string { return b.TenantID }
+
+// HostServices returns the HostAPI the module host serves to modules.
+func (s *Server) HostServices() sdk.HostServices {
+	h := &hostAPI{s: s}
+	return sdk.HostServices{Users: h, Audit: h, Messages: h, Jobs: h, Blobs: h}
+}
+
+type hostAPI struct{ s *Server }
+
+// Audit records one entry in the scope's tenant.
+func (s *Server) Audit(ctx context.Context, tenantID string, e AuditEntry) error {
+	e.TenantID, e.ID, e.At = tenantID, tenancy.NewID(), time.Now().UTC()
+	if e.Detail == nil {
+		e.Detail = map[string]any{}
+	}
+	return s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		_, err := sc.Insert(&e).Exec(ctx)
+		return err
+	})
+}
+
+func (h *hostAPI) Lookup(ctx context.Context, sc sdk.Scope, id, email string) (*sdk.User, error) {
+	var u *accounts.User
+	var err error
+	if id != "" {
+		u, err = h.s.Accounts.ByID(ctx, sc.TenantID, id)
+	} else {
+		u, err = h.s.Accounts.ByEmail(ctx, sc.TenantID, email)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var roles []string
+	err = h.s.DB.InTenant(ctx, sc.TenantID, func(ctx context.Context, dsc *db.Scope) error {
+		var err error
+		roles, err = h.s.Authz.UserRoles(ctx, dsc, u.ID)
+		return err
+	})
+	return &sdk.User{ID: u.ID, Email: u.Email, Name: u.Name, Locale: u.Locale, Roles: roles}, err
+}
+
+func (h *hostAPI) Record(ctx context.Context, sc sdk.Scope, r sdk.AuditRecord) error {
+	if r.Action == "" {
+		return errors.New("audit: action is required")
+	}
+	return h.s.Audit(ctx, sc.TenantID, AuditEntry{Actor: sc.UserID, Module: sc.ModuleID, Action: r.Action,
+		Subject: r.Subject, Resource: r.Resource, RequestID: sc.RequestID, IP: sc.IP, Detail: r.Detail})
+}
+
+// Send renders the module's template "mail.<template>.*" in the recipient's language and
+// sends it by e-mail. (SMS arrive with the notification service.)
+func (h *hostAPI) Send(ctx context.Context, sc sdk.Scope, msg sdk.Message) (string, error) {
+	if msg.Channel != "" && msg.Channel != "email" {
+		return "", fmt.Errorf("messages: channel %q is not available yet", msg.Channel)
+	}
+	t, err := h.s.Tenants.ByID(ctx, sc.TenantID)
+	if err != nil {
+		return "", err
+	}
+	to, name, lang := msg.To, "", t.Settings.DefaultLocale
+	if msg.UserID != "" {
+		u, err := h.s.Accounts.ByID(ctx, sc.TenantID, msg.UserID)
+		if err != nil {
+			return "", err
+		}
+		to, name = u.Email, u.Name
+		if t.AllowsLocale(u.Locale) {
+			lang = u.Locale
+		}
+	}
+	if accounts.NormalizeEmail(to) == "" {
+		return "", errors.New("messages: no valid recipient")
+	}
+	if !h.s.I18n.Has(lang, "mail."+msg.Template+".subject") {
+		return "", fmt.Errorf("messages: unknown template %q", msg.Template)
+	}
+	var kv []any
+	for k, v := range msg.Data {
+		kv = append(kv, k, v)
+	}
+	id, err := h.s.sendMailID(ctx, t, to, name, lang, msg.Template, msg.Link, kv...)
+	return id, err
+}
+
+func (h *hostAPI) Schedule(ctx context.Context, sc sdk.Scope, spec sdk.JobSpec) (string, error) {
+	if spec.Name == "" || spec.IdempotencyKey == "" {
+		return "", errors.New("jobs: name and idempotency key are required")
+	}
+	j := &JobRow{TenantID: sc.TenantID, ID: tenancy.NewID(), Module: sc.ModuleID, Name: spec.Name,
+		IdempotencyKey: spec.IdempotencyKey, Payload: spec.Payload, RunAt: spec.At.UTC(), Status: "pending",
+		CreatedAt: time.Now().UTC()}
+	var id string
+	err := h.s.DB.InTenant(ctx, sc.TenantID, func(ctx context.Context, dsc *db.Scope) error {
+		_, err := dsc.Insert(j).On("CONFLICT (tenant_id, module, idempotency_key) DO NOTHING").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		return dsc.Select((*JobRow)(nil)).Column("id").Where("module = ? AND idempotency_key = ?", sc.ModuleID, spec.IdempotencyKey).Scan(ctx, &id)
+	})
+	return id, err
+}
+
+func (h *hostAPI) Cancel(ctx context.Context, sc sdk.Scope, key string) error {
+	return h.s.DB.InTenant(ctx, sc.TenantID, func(ctx context.Context, dsc *db.Scope) error {
+		_, err := dsc.Update((*JobRow)(nil)).Set("status = 'cancelled'").
+			Where("module = ? AND idempotency_key = ? AND status = 'pending'", sc.ModuleID, key).Exec(ctx)
+		return err
+	})
+}
+
+const maxBlob = 50 << 20
+
+func (h *hostAPI) blobPath(tenantID, module, id string) string {
+	return filepath.Join(h.s.Cfg.DataDir, "blobs", tenantID, module, id)
+}
+
+func (h *hostAPI) Put(ctx context.Context, sc sdk.Scope, b sdk.Blob) (string, error) {
+	if len(b.Data) > maxBlob {
+		return "", errors.New("blobs: file too large")
+	}
+	sum := sha256.Sum256(b.Data)
+	row := &BlobRow{TenantID: sc.TenantID, ID: tenancy.NewID(), Module: sc.ModuleID, Name: filepath.Base(b.Name),
+		ContentType: b.ContentType, Size: int64(len(b.Data)), SHA256: hex.EncodeToString(sum[:]), CreatedAt: time.Now().UTC()}
+	path := h.blobPath(sc.TenantID, sc.ModuleID, row.ID)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, b.Data, 0o640); err != nil {
+		return "", err
+	}
+	err := h.s.DB.InTenant(ctx, sc.TenantID, func(ctx context.Context, dsc *db.Scope) error {
+		_, err := dsc.Insert(row).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		os.Remove(path)
+		return "", err
+	}
+	return row.ID, nil
+}
+
+func (h *hostAPI) Get(ctx context.Context, sc sdk.Scope, id string) (*sdk.Blob, error) {
+	var row BlobRow
+	err := h.s.DB.InTenant(ctx, sc.TenantID, func(ctx context.Context, dsc *db.Scope) error {
+		return dsc.Select(&row).Where("id = ? AND module = ?", id, sc.ModuleID).Scan(ctx)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errors.New("blobs: not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(h.blobPath(sc.TenantID, sc.ModuleID, row.ID))
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != row.SHA256 {
+		return nil, errors.New("blobs: stored file does not match its checksum")
+	}
+	return &sdk.Blob{Name: row.Name, ContentType: row.ContentType, Data: data}, nil
+}
