@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun/driver/pgdriver"
+
+	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/sdk"
@@ -80,7 +84,7 @@ type platform struct {
 	logs *syncBuffer
 }
 
-func startPlatform(t *testing.T, tenantsDir string) *platform {
+func startPlatform(t *testing.T, tenantsDir string, extra ...string) *platform {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -92,7 +96,8 @@ func startPlatform(t *testing.T, tenantsDir string) *platform {
 	p := &platform{t: t, base: "http://" + addr, out: &syncBuffer{}, logs: &syncBuffer{}}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--demo", "--addr", addr, "--data", t.TempDir(), "--tenants", tenantsDir}, p.out, p.logs)
+		args := append([]string{"serve", "--demo", "--addr", addr, "--data", t.TempDir(), "--tenants", tenantsDir}, extra...)
+		done <- run(ctx, args, p.out, p.logs)
 	}()
 	p.stop = func() {
 		cancel()
@@ -499,6 +504,38 @@ func TestModuleMessagesExist(t *testing.T) {
 					t.Errorf("%s: %q missing in %s", id, k, l)
 				}
 			}
+		}
+	}
+}
+
+// TestModulesOnPostgres: on PostgreSQL each module runs its migrations in a schema of its
+// own and serves its tenants (P5).
+func TestModulesOnPostgres(t *testing.T) {
+	var pg *dbtest.Backend
+	for _, b := range dbtest.Backends() {
+		if b.Name == "postgres" {
+			b := b
+			pg = &b
+		}
+	}
+	if pg == nil {
+		t.Skip("PLATFORM_TEST_POSTGRES not set")
+	}
+	cfg := pg.Config(t)
+	p := startPlatform(t, filepath.Join("..", "..", "tenants"), "--db", cfg.DSN)
+	if r := p.ready(); r.Status != "ok" || len(r.Modules) != 4 {
+		t.Fatalf("readyz: %+v", r)
+	}
+	if code, body := p.browser("mlab.localhost").do("GET", "/results", nil); code != 200 || !strings.Contains(body, "Résultats d’analyses") {
+		t.Fatalf("results on postgres: %d", code)
+	}
+	owner := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(cfg.DSN)))
+	defer owner.Close()
+	for _, m := range []string{"results", "calendar", "eshop", "billing"} {
+		var n int
+		err := owner.QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2", "mod_"+m, m+"_events").Scan(&n)
+		if err != nil || n != 1 {
+			t.Errorf("module %s: its migration did not run in its schema (%v)", m, err)
 		}
 	}
 }

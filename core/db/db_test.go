@@ -2,11 +2,14 @@ package db_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/driver/pgdriver"
 
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
@@ -268,3 +271,44 @@ func TestRowLevelSecurity(t *testing.T) {
 }
 
 var errSkipCommit = errors.New("rollback")
+
+// TestModuleDatabase: each module gets a database of its own: a file on SQLite; on
+// PostgreSQL a schema owned by a role of its own that cannot read the core's tables.
+func TestModuleDatabase(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		d := b.Open(t)
+		ctx := context.Background()
+		dsn, kind, err := d.ModuleDSN(ctx, "results")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind == db.SQLite {
+			if !strings.HasSuffix(dsn, "/modules/results.db") {
+				t.Fatalf("dsn %q", dsn)
+			}
+			return
+		}
+		if _, _, err := d.ModuleDSN(ctx, "results"); err != nil {
+			t.Fatalf("second call: %v", err)
+		}
+		mod := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))
+		defer mod.Close()
+		if _, err := mod.ExecContext(ctx, "CREATE TABLE things (id TEXT PRIMARY KEY)"); err != nil {
+			t.Fatalf("module cannot create in its schema: %v", err)
+		}
+		var schema string
+		mod.QueryRowContext(ctx, "SELECT table_schema FROM information_schema.tables WHERE table_name = 'things'").Scan(&schema)
+		if schema != "mod_results" {
+			t.Fatalf("table created in %q", schema)
+		}
+		if _, err := mod.ExecContext(ctx, "SELECT count(*) FROM public.users"); err == nil {
+			t.Fatal("a module read the core's users table")
+		}
+		other, _, _ := d.ModuleDSN(ctx, "calendar")
+		oc := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(other)))
+		defer oc.Close()
+		if _, err := oc.ExecContext(ctx, "SELECT count(*) FROM mod_results.things"); err == nil {
+			t.Fatal("a module read another module's table")
+		}
+	})
+}

@@ -374,3 +374,9 @@ func TestNoOrphanWhenHostIsKilled(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+type fakeServices struct{}
+
+func (fakeServices) services() sdk.HostServices { return sdktest.NewFakeHost().Services() }
