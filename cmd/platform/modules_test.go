@@ -22,7 +22,9 @@ import (
 
 	"github.com/uptrace/bun/driver/pgdriver"
 
+	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/sdk"
@@ -52,12 +54,38 @@ func newProbe() sdk.Module {
 			Routes: []sdk.Route{{Method: "GET", Path: "/probe/echo", Permission: "probe.see"},
 				{Method: "GET", Path: "/probe/lookup/:id", Permission: "probe.see"},
 				{Method: "GET", Path: "/probe/staff", Permission: "probe.staff"},
-				{Method: "GET", Path: "/probe/page", Public: true}},
+				{Method: "GET", Path: "/probe/page", Public: true},
+				{Method: "POST", Path: "/probe/job", Permission: "probe.see"},
+				{Method: "POST", Path: "/probe/blob", Permission: "probe.see"},
+				{Method: "GET", Path: "/probe/blob/:id", Permission: "probe.see"}},
 			Rules: []sdk.Rule{{Name: "probe.days", Type: sdk.RuleInt, Default: int64(30), Min: 1, Max: 90},
 				{Name: "probe.on", Type: sdk.RuleBool, Default: false}},
 		},
+		Jobs: func(ctx context.Context, job *sdk.Job) error {
+			// Prove the job ran, in its tenant, through the HostAPI.
+			return sdk.HostFrom(ctx).Audit.Record(ctx, sdk.AuditRecord{Action: "probe.job_ran", Resource: string(job.Payload)})
+		},
 		Handler: func(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+			host := sdk.HostFrom(ctx)
 			switch {
+			case req.Path == "/probe/job":
+				id, err := host.Jobs.Schedule(ctx, sdk.JobSpec{Name: "probe.job", At: time.Now(), IdempotencyKey: "once", Payload: []byte("payload-" + req.Tenant.Slug)})
+				if err != nil {
+					return nil, err
+				}
+				return &sdk.Response{Status: 200, Body: []byte(id)}, nil
+			case req.Path == "/probe/blob" && req.Method == "POST":
+				id, err := host.Blobs.Put(ctx, sdk.Blob{Name: "r.pdf", ContentType: "application/pdf", Data: []byte("%PDF-" + req.Tenant.Slug)})
+				if err != nil {
+					return nil, err
+				}
+				return &sdk.Response{Status: 200, Body: []byte(id)}, nil
+			case strings.HasPrefix(req.Path, "/probe/blob/"):
+				b, err := host.Blobs.Get(ctx, strings.TrimPrefix(req.Path, "/probe/blob/"))
+				if err != nil {
+					return &sdk.Response{Status: 404}, nil
+				}
+				return &sdk.Response{Status: 200, Header: http.Header{"Content-Type": {b.ContentType}}, Body: b.Data}, nil
 			case req.Path == "/probe/page":
 				return sdk.HTML(200, "Probe page", "<p id=probe>fragment for "+req.Tenant.Slug+"</p>"), nil
 			case strings.HasPrefix(req.Path, "/probe/lookup/"):
@@ -78,6 +106,7 @@ func newProbe() sdk.Module {
 // platform is a `platform serve --demo` running in the test, on a real port.
 type platform struct {
 	t    *testing.T
+	data string
 	base string
 	stop func()
 	out  *syncBuffer
@@ -93,10 +122,10 @@ func startPlatform(t *testing.T, tenantsDir string, extra ...string) *platform {
 	addr := ln.Addr().String()
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &platform{t: t, base: "http://" + addr, out: &syncBuffer{}, logs: &syncBuffer{}}
+	p := &platform{t: t, data: t.TempDir(), base: "http://" + addr, out: &syncBuffer{}, logs: &syncBuffer{}}
 	done := make(chan error, 1)
 	go func() {
-		args := append([]string{"serve", "--demo", "--addr", addr, "--data", t.TempDir(), "--tenants", tenantsDir}, extra...)
+		args := append([]string{"serve", "--demo", "--addr", addr, "--data", p.data, "--tenants", tenantsDir}, extra...)
 		done <- run(ctx, args, p.out, p.logs)
 	}()
 	p.stop = func() {
@@ -538,4 +567,72 @@ func TestModulesOnPostgres(t *testing.T) {
 			t.Errorf("module %s: its migration did not run in its schema (%v)", m, err)
 		}
 	}
+}
+
+// TestModuleJobsAndBlobs: a module schedules a one-off job through the HostAPI (once per
+// idempotency key) and the host runs it for the right tenant; a module stores a file and
+// reads it back, and a file of another tenant is not found (P5).
+func TestModuleJobsAndBlobs(t *testing.T) {
+	dir := writeProbeTenants(t)
+	p := startPlatform(t, dir)
+	a := p.browser("alpha.localhost")
+	a.login("user@alpha.localhost", "demo-alpha-user")
+	_, id1 := a.post("/probe/page", "/probe/job", url.Values{})
+	_, id2 := a.post("/probe/page", "/probe/job", url.Values{})
+	if id1 == "" || id1 != id2 {
+		t.Fatalf("idempotency: %q %q", id1, id2)
+	}
+	code, blobID := a.post("/probe/page", "/probe/blob", url.Values{})
+	if code != 200 {
+		t.Fatalf("put blob: %d %s", code, blobID)
+	}
+	if code, body := a.do("GET", "/probe/blob/"+blobID, nil); code != 200 || body != "%PDF-alpha" {
+		t.Fatalf("get blob: %d %q", code, body)
+	}
+	b := p.browser("beta.localhost")
+	b.login("user@beta.localhost", "demo-beta-user")
+	if code, _ := b.do("GET", "/probe/blob/"+blobID, nil); code != 404 {
+		t.Fatalf("another tenant read the blob: %d", code)
+	}
+	// The job runs within a few seconds and records, in alpha's audit trail only.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if strings.Contains(p.auditActions(t, "alpha"), "probe.job_ran:payload-alpha") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job did not run: %s", p.auditActions(t, "alpha"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if strings.Contains(p.auditActions(t, "beta"), "probe.job_ran") {
+		t.Fatal("the job ran in another tenant")
+	}
+}
+
+// auditActions lists "action:resource" of a tenant's audit trail (SQLite platforms only),
+// read through a second connection to the platform's database.
+func (p *platform) auditActions(t *testing.T, slug string) string {
+	ctx := context.Background()
+	d, err := db.Open(ctx, db.Config{DataDir: p.data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ten, err := (&tenancy.Store{DB: d}).BySlug(ctx, slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []server.AuditEntry
+	err = d.InTenant(ctx, ten.ID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&rows).Order("at").Scan(ctx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.Action+":"+r.Resource)
+	}
+	return strings.Join(out, " ")
 }

@@ -22,6 +22,8 @@ import (
 // ends of the go-plugin glue. Module authors never call it.
 
 // Handshake is the go-plugin handshake of this protocol.
+//
+// Since protocol version 1.
 func Handshake() plugin.HandshakeConfig {
 	return plugin.HandshakeConfig{ProtocolVersion: ProtocolVersion, MagicCookieKey: MagicCookieKey, MagicCookieValue: MagicCookieValue}
 }
@@ -34,12 +36,16 @@ type GRPCPlugin struct {
 }
 
 // GRPCServer registers the module's service (plugin side).
+//
+// Since protocol version 1.
 func (p *GRPCPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
 	pb.RegisterModuleServer(s, &moduleServer{impl: p.Impl, broker: broker})
 	return nil
 }
 
 // GRPCClient returns the host's handle on the module (host side).
+//
+// Since protocol version 1.
 func (p *GRPCPlugin) GRPCClient(ctx context.Context, broker *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
 	return &ModuleClient{c: pb.NewModuleClient(conn), broker: broker}, nil
 }
@@ -52,6 +58,8 @@ func Serve(m Module) { ServeProtocol(m, ProtocolVersion) }
 
 // ServeProtocol serves m announcing another protocol version. Only the host's tests use
 // it, to check that a plugin of another version is refused.
+//
+// Since protocol version 1.
 func ServeProtocol(m Module, version int) {
 	hs := Handshake()
 	hs.ProtocolVersion = uint(version)

@@ -80,6 +80,8 @@ type Rule struct {
 }
 
 // Validate converts v (from TOML, JSON or a form) to the rule's type and checks it.
+//
+// Since protocol version 1.
 func (r Rule) Validate(v any) (any, error) {
 	switch r.Type {
 	case RuleInt:
@@ -149,6 +151,8 @@ var (
 
 // Check reports the first problem of a manifest: the host refuses a module whose manifest
 // does not pass.
+//
+// Since protocol version 1.
 func (m *Manifest) Check() error {
 	if !idRe.MatchString(m.ID) {
 		return fmt.Errorf("manifest: id %q", m.ID)
@@ -201,6 +205,8 @@ func (m *Manifest) Check() error {
 
 // ValidateRules checks a tenant's values for this module's rules and returns every
 // declared rule with the tenant's value or its default.
+//
+// Since protocol version 1.
 func (m *Manifest) ValidateRules(values map[string]any) (map[string]any, error) {
 	out := map[string]any{}
 	declared := map[string]Rule{}

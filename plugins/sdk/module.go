@@ -63,9 +63,13 @@ type Base struct {
 }
 
 // Manifest returns Man.
+//
+// Since protocol version 1.
 func (b *Base) Manifest() Manifest { return b.Man }
 
 // Handle calls Handler, or answers 404 without one.
+//
+// Since protocol version 1.
 func (b *Base) Handle(ctx context.Context, req *Request) (*Response, error) {
 	if b.Handler == nil {
 		return &Response{Status: http.StatusNotFound}, nil
@@ -74,6 +78,8 @@ func (b *Base) Handle(ctx context.Context, req *Request) (*Response, error) {
 }
 
 // RunJob calls Jobs.
+//
+// Since protocol version 1.
 func (b *Base) RunJob(ctx context.Context, job *Job) error {
 	if b.Jobs == nil {
 		return nil
@@ -82,6 +88,8 @@ func (b *Base) RunJob(ctx context.Context, job *Job) error {
 }
 
 // OnEvent calls Events.
+//
+// Since protocol version 1.
 func (b *Base) OnEvent(ctx context.Context, ev *Event) error {
 	if b.Events == nil {
 		return nil
@@ -92,6 +100,8 @@ func (b *Base) OnEvent(ctx context.Context, ev *Event) error {
 type requestKey struct{}
 
 // RequestFrom returns the module Request of an http.Request served through HTTPHandler.
+//
+// Since protocol version 1.
 func RequestFrom(r *http.Request) *Request {
 	req, _ := r.Context().Value(requestKey{}).(*Request)
 	return req
@@ -140,12 +150,16 @@ func HTTPHandler(h http.Handler) HandlerFunc {
 }
 
 // HTML returns a fragment response: the core wraps body in the tenant's layout with title.
+//
+// Since protocol version 1.
 func HTML(status int, title, body string) *Response {
 	return &Response{Status: status, Title: title, Fragment: true, Body: []byte(body),
 		Header: http.Header{"Content-Type": {"text/html; charset=utf-8"}}}
 }
 
 // Redirect returns a 303 to a path of the tenant (the base prefix is added).
+//
+// Since protocol version 1.
 func Redirect(req *Request, path string) *Response {
 	return &Response{Status: http.StatusSeeOther, Header: http.Header{"Location": {req.Tenant.Base + path}}}
 }

@@ -52,6 +52,8 @@ type Tenant struct {
 
 // IntRule returns an integer rule of this module for the tenant, or def if the tenant has
 // no value (the host always sends every declared rule, defaults included).
+//
+// Since protocol version 1.
 func (t Tenant) IntRule(name string, def int64) int64 {
 	switch v := t.Rules[name].(type) {
 	case float64:
@@ -69,6 +71,8 @@ func (t Tenant) IntRule(name string, def int64) int64 {
 }
 
 // StringRule returns a string rule of this module for the tenant, or def.
+//
+// Since protocol version 1.
 func (t Tenant) StringRule(name, def string) string {
 	if v, ok := t.Rules[name].(string); ok {
 		return v
@@ -77,6 +81,8 @@ func (t Tenant) StringRule(name, def string) string {
 }
 
 // BoolRule returns a boolean rule of this module for the tenant, or def.
+//
+// Since protocol version 1.
 func (t Tenant) BoolRule(name string, def bool) bool {
 	if v, ok := t.Rules[name].(bool); ok {
 		return v
@@ -96,6 +102,8 @@ type User struct {
 }
 
 // HasRole reports whether the user holds role in the tenant.
+//
+// Since protocol version 1.
 func (u *User) HasRole(role string) bool {
 	if u == nil {
 		return false
