@@ -61,6 +61,9 @@ func newProbe() sdk.Module {
 			Rules: []sdk.Rule{{Name: "probe.days", Type: sdk.RuleInt, Default: int64(30), Min: 1, Max: 90},
 				{Name: "probe.on", Type: sdk.RuleBool, Default: false}},
 		},
+		Events: func(ctx context.Context, ev *sdk.Event) error {
+			return sdk.HostFrom(ctx).Audit.Record(ctx, sdk.AuditRecord{Action: "probe.event", Resource: ev.Kind + "=" + string(ev.Payload)})
+		},
 		Jobs: func(ctx context.Context, job *sdk.Job) error {
 			// Prove the job ran, in its tenant, through the HostAPI.
 			return sdk.HostFrom(ctx).Audit.Record(ctx, sdk.AuditRecord{Action: "probe.job_ran", Resource: string(job.Payload)})
@@ -635,4 +638,36 @@ func (p *platform) auditActions(t *testing.T, slug string) string {
 		out = append(out, r.Action+":"+r.Resource)
 	}
 	return strings.Join(out, " ")
+}
+
+// TestModulesHearOfDeletedAndBlockedUsers: when an account is deleted or blocked, every module
+// the tenant switched on is told, in that tenant (P11 erasure reaches the modules).
+func TestModulesHearOfDeletedAndBlockedUsers(t *testing.T) {
+	p := startPlatform(t, writeProbeTenants(t))
+	u := p.browser("alpha.localhost")
+	u.login("user@alpha.localhost", "demo-alpha-user")
+	_, echo := u.do("GET", "/probe/echo", nil)
+	var got struct{ User *sdk.User }
+	json.Unmarshal([]byte(echo), &got)
+	if code, _ := u.post("/account/delete", "/account/delete", url.Values{"password": {"demo-alpha-user"}}); code != 200 {
+		t.Fatalf("delete: %d", code)
+	}
+	if !strings.Contains(p.auditActions(t, "alpha"), "probe.event:user.deleted="+got.User.ID) {
+		t.Fatalf("module not told of the deletion: %s", p.auditActions(t, "alpha"))
+	}
+	if strings.Contains(p.auditActions(t, "beta"), "probe.event") {
+		t.Fatal("another tenant's module instance was told")
+	}
+	b := p.browser("beta.localhost")
+	b.login("admin@beta.localhost", "demo-beta-admin")
+	pb := p.browser("beta.localhost")
+	pb.login("user@beta.localhost", "demo-beta-user")
+	_, becho := pb.do("GET", "/probe/echo", nil)
+	json.Unmarshal([]byte(becho), &got)
+	if code, _ := b.post("/admin/users/"+got.User.ID, "/admin/users/"+got.User.ID+"/block", url.Values{"reason": {"test"}}); code != 303 {
+		t.Fatalf("block: %d", code)
+	}
+	if !strings.Contains(p.auditActions(t, "beta"), "probe.event:user.blocked="+got.User.ID) {
+		t.Fatalf("module not told of the block: %s", p.auditActions(t, "beta"))
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // messageData is the data of the generic message page.
@@ -342,6 +343,8 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// Every module erases what it holds of the person.
+	s.broadcast(c.UserContext(), st.Tenant, sdk.EventUserDeleted, []byte(u.ID))
 	if err := s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Lang, "deleted", ""); err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // bindAdmin mounts the tenant admin's pages: users, blocks, roles and grants, mailbox.
@@ -130,6 +131,7 @@ func (s *Server) adminBlock(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	}
+	s.broadcast(c.UserContext(), st.Tenant, sdk.EventUserBlocked, []byte(u.ID))
 	lang := u.Locale
 	if !st.Tenant.AllowsLocale(lang) {
 		lang = st.Tenant.Settings.DefaultLocale

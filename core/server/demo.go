@@ -6,6 +6,7 @@ import (
 
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // DemoLogin is an account created by --demo.
@@ -83,6 +84,7 @@ func (s *Server) closeInactive(ctx context.Context, t *tenancy.Tenant) error {
 		if err := s.Accounts.Delete(ctx, t, u.ID, "inactivity", ""); err != nil {
 			return err
 		}
+		s.broadcast(ctx, t, sdk.EventUserDeleted, []byte(u.ID))
 		lang := u.Locale
 		if !t.AllowsLocale(lang) {
 			lang = t.Settings.DefaultLocale

@@ -411,6 +411,16 @@ func (s *Server) notifyModule(ctx context.Context, t *tenancy.Tenant, id, kind s
 	}
 }
 
+// broadcast delivers a core event to every module the tenant switched on.
+func (s *Server) broadcast(ctx context.Context, t *tenancy.Tenant, kind string, payload []byte) {
+	if s.host == nil {
+		return
+	}
+	for _, id := range t.EnabledModules() {
+		s.notifyModule(ctx, t, id, kind, payload)
+	}
+}
+
 // InstallModuleGrants installs the default grants of every running module's permissions in
 // every tenant that switched the module on.
 func (s *Server) InstallModuleGrants(ctx context.Context) error {
