@@ -222,7 +222,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	host.Start(ctx, specs)
 	defer host.Stop()
-	srv.SetModuleHost(host)
+	srv.SetModuleHost(host, func(ctx context.Context, id string) error {
+		spec, ok := moduleSpec(id, external)
+		if !ok {
+			return fmt.Errorf("no module %q to launch", id)
+		}
+		return host.Add(ctx, spec)
+	})
 	if _, err := os.Stat(d.tenants); err == nil {
 		res, err := srv.Tenants.ImportDir(ctx, d.tenants)
 		if err != nil {

@@ -90,26 +90,32 @@ func moduleSpecs(ctx context.Context, srv *server.Server, tenantsDir string, ext
 			}
 		}
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	byID := map[string]pluginhost.Spec{}
-	for id := range builtins {
-		id := id
-		byID[id] = pluginhost.Spec{ID: id, Command: func() *exec.Cmd { return exec.Command(exe, "plugin", id) }}
-	}
-	for _, e := range external {
-		byID[e.ID] = e
-	}
 	var out []pluginhost.Spec
 	for id := range enabled {
-		if s, ok := byID[id]; ok {
+		if s, ok := moduleSpec(id, external); ok {
 			out = append(out, s)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// moduleSpec says how to launch module id: the external module registered under that id,
+// else the built-in, re-executing this binary.
+func moduleSpec(id string, external []pluginhost.Spec) (pluginhost.Spec, bool) {
+	for _, e := range external {
+		if e.ID == id {
+			return e, true
+		}
+	}
+	if _, ok := builtins[id]; !ok {
+		return pluginhost.Spec{}, false
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return pluginhost.Spec{}, false
+	}
+	return pluginhost.Spec{ID: id, Command: func() *exec.Cmd { return exec.Command(exe, "plugin", id) }}, true
 }
 
 // moduleEnv gives each module its own database and directory.

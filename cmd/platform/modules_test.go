@@ -671,3 +671,35 @@ func TestModulesHearOfDeletedAndBlockedUsers(t *testing.T) {
 		t.Fatalf("module not told of the block: %s", p.auditActions(t, "beta"))
 	}
 }
+
+// TestSwitchingOnAModuleLaunchesIt: a platform admin switches on a module no tenant used: its
+// process starts, its grants are installed, and its routes answer for that tenant (P5, P12).
+func TestSwitchingOnAModuleLaunchesIt(t *testing.T) {
+	p := startPlatform(t, writeProbeTenants(t))
+	if p.pid("results") != 0 {
+		t.Fatal("results runs although no tenant switched it on")
+	}
+	c := p.browser("admin.localhost")
+	c.login("admin@platform.localhost", "demo-platform-admin")
+	ctx := context.Background()
+	d, err := db.Open(ctx, db.Config{DataDir: p.data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alpha, _ := (&tenancy.Store{DB: d}).BySlug(ctx, "alpha")
+	d.Close()
+	page := "/platform/tenants/" + alpha.ID
+	if code, _ := c.post(page, page+"/modules", url.Values{"modules": {"probe", "results"}}); code != 303 {
+		t.Fatalf("switch on: %d", code)
+	}
+	if p.pid("results") == 0 {
+		t.Fatal("results not launched")
+	}
+	u := p.browser("alpha.localhost")
+	if code, body := u.do("GET", "/results", nil); code != 200 || !strings.Contains(body, "<h1>") {
+		t.Fatalf("results for alpha: %d", code)
+	}
+	if code, _ := p.browser("beta.localhost").do("GET", "/results", nil); code != 404 {
+		t.Fatalf("results for beta: %d", code)
+	}
+}

@@ -157,6 +157,24 @@ func (h *Host) Start(ctx context.Context, specs []Spec) {
 	go h.supervise()
 }
 
+// Add launches a module that is not running yet (a tenant just switched it on); a module
+// the host already has is left as it is.
+func (h *Host) Add(ctx context.Context, s Spec) error {
+	h.mu.Lock()
+	if _, ok := h.modules[s.ID]; ok {
+		h.mu.Unlock()
+		return nil
+	}
+	m := &module{spec: s, state: StateStarting}
+	h.modules[s.ID] = m
+	h.mu.Unlock()
+	if err := h.launch(ctx, m); err != nil {
+		h.fail(m, err)
+		return err
+	}
+	return nil
+}
+
 // launch starts a new process for m with a new client.
 func (h *Host) launch(ctx context.Context, m *module) error {
 	cmd := m.spec.Command()

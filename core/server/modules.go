@@ -37,9 +37,13 @@ type ModuleHost interface {
 	Restart(ctx context.Context, id string) error
 }
 
+// ModuleLauncher starts a module the host does not run yet (set by the command that knows
+// how to launch each module).
+type ModuleLauncher func(ctx context.Context, id string) error
+
 // SetModuleHost connects the running modules: their routes, manifests and health.
-func (s *Server) SetModuleHost(h ModuleHost) {
-	s.host = h
+func (s *Server) SetModuleHost(h ModuleHost, launch ModuleLauncher) {
+	s.host, s.launch = h, launch
 	s.Modules = func() []ModuleState {
 		var out []ModuleState
 		for _, st := range h.Statuses() {

@@ -190,6 +190,12 @@ func (s *Server) platformSaveModules(c *fiber.Ctx) error {
 		if err := s.Tenants.SetModule(c.UserContext(), t.ID, id, contains(on, id)); err != nil {
 			return err
 		}
+		// A module no tenant used before gets its process now.
+		if contains(on, id) && s.launch != nil && s.manifest(id) == nil {
+			if err := s.launch(c.UserContext(), id); err != nil {
+				s.Log.Error("module launch failed", "module", id, "err", err)
+			}
+		}
 	}
 	// A module switched on brings its default grants into the tenant.
 	if t, err = s.Tenants.ByID(c.UserContext(), t.ID); err != nil {

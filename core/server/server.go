@@ -71,6 +71,7 @@ type Server struct {
 	RegistrationFields func(t *tenancy.Tenant) []accounts.Field
 
 	host    ModuleHost
+	launch  ModuleLauncher
 	secret  []byte
 	routes  []Route
 	metrics *metrics
