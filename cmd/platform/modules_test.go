@@ -109,11 +109,24 @@ func newProbe() sdk.Module {
 // platform is a `platform serve --demo` running in the test, on a real port.
 type platform struct {
 	t    *testing.T
+	dsn  string
 	data string
 	base string
 	stop func()
 	out  *syncBuffer
 	logs *syncBuffer
+}
+
+// startPlatformOn starts the platform on a fresh database of backend b.
+func startPlatformOn(t *testing.T, b dbtest.Backend, tenantsDir string) *platform {
+	cfg := b.Config(t)
+	var extra []string
+	if cfg.DSN != "" {
+		extra = []string{"--db", cfg.DSN}
+	}
+	p := startPlatform(t, tenantsDir, extra...)
+	p.dsn = cfg.DSN
+	return p
 }
 
 func startPlatform(t *testing.T, tenantsDir string, extra ...string) *platform {
@@ -245,114 +258,118 @@ func (b *browser) login(email, password string) {
 // process; their routes answer for the tenants that switched them on, in the tenant's
 // layout and language, and 404 elsewhere (P5).
 func TestModulesRunAsSeparateProcesses(t *testing.T) {
-	p := startPlatform(t, filepath.Join("..", "..", "tenants"))
-	r := p.ready()
-	pids := map[int]bool{}
-	for _, m := range r.Modules {
-		if m.State != "running" || m.PID == 0 || m.PID == os.Getpid() || pids[m.PID] {
-			t.Fatalf("module %+v", m)
+	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
+		p := startPlatformOn(t, be, filepath.Join("..", "..", "tenants"))
+		r := p.ready()
+		pids := map[int]bool{}
+		for _, m := range r.Modules {
+			if m.State != "running" || m.PID == 0 || m.PID == os.Getpid() || pids[m.PID] {
+				t.Fatalf("module %+v", m)
+			}
+			pids[m.PID] = true
 		}
-		pids[m.PID] = true
-	}
-	if len(r.Modules) != 4 {
-		t.Fatalf("modules: %+v", r.Modules)
-	}
-	cases := []struct {
-		host, path string
-		status     int
-		want       string
-	}{
-		{"mlab.localhost", "/results", 200, "Résultats d’analyses"},
-		{"mlab.localhost", "/results/", 200, "MLab Laboratoires SELAS"},
-		{"elekarze.localhost", "/calendar", 200, `<html lang="pl">`},
-		{"unilabs.localhost", "/eshop", 200, `<html lang="sk">`},
-		{"secretaires.localhost", "/billing", 200, "Les Secrétaires"},
-		{"secretaires.localhost", "/calendar", 200, "Les Secrétaires"},
-		{"mlab.localhost", "/calendar", 404, ""},
-		{"elekarze.localhost", "/results", 404, ""},
-		{"mlab.localhost", "/results/no/such/route", 404, ""},
-	}
-	for _, c := range cases {
-		code, body := p.browser(c.host).do("GET", c.path, nil)
-		if code != c.status || !strings.Contains(body, c.want) {
-			t.Errorf("%s%s: %d (want %d with %q)", c.host, c.path, code, c.status, c.want)
+		if len(r.Modules) != 4 {
+			t.Fatalf("modules: %+v", r.Modules)
 		}
-	}
-	// The module's page is wrapped in the tenant's layout: navigation, switcher, footer.
-	_, body := p.browser("mlab.localhost").do("GET", "/results", nil)
-	for _, want := range []string{`<nav aria-label=`, `name="lang"`, "<footer>", `aria-current="page">Résultats d’analyses`} {
-		if !strings.Contains(body, want) {
-			t.Errorf("results page lacks %q", want)
+		cases := []struct {
+			host, path string
+			status     int
+			want       string
+		}{
+			{"mlab.localhost", "/results", 200, "Résultats d’analyses"},
+			{"mlab.localhost", "/results/", 200, "MLab Laboratoires SELAS"},
+			{"elekarze.localhost", "/calendar", 200, `<html lang="pl">`},
+			{"unilabs.localhost", "/eshop", 200, `<html lang="sk">`},
+			{"secretaires.localhost", "/billing", 200, "Les Secrétaires"},
+			{"secretaires.localhost", "/calendar", 200, "Les Secrétaires"},
+			{"mlab.localhost", "/calendar", 404, ""},
+			{"elekarze.localhost", "/results", 404, ""},
+			{"mlab.localhost", "/results/no/such/route", 404, ""},
 		}
-	}
-	// /metrics shows the plugin calls.
-	res, _ := http.Get(p.base + "/metrics")
-	data, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(data), `platform_plugin_call_duration_seconds_count{method="handle",module="results"}`) {
-		t.Error("no plugin latency metric")
-	}
+		for _, c := range cases {
+			code, body := p.browser(c.host).do("GET", c.path, nil)
+			if code != c.status || !strings.Contains(body, c.want) {
+				t.Errorf("%s%s: %d (want %d with %q)", c.host, c.path, code, c.status, c.want)
+			}
+		}
+		// The module's page is wrapped in the tenant's layout: navigation, switcher, footer.
+		_, body := p.browser("mlab.localhost").do("GET", "/results", nil)
+		for _, want := range []string{`<nav aria-label=`, `name="lang"`, "<footer>", `aria-current="page">Résultats d’analyses`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("results page lacks %q", want)
+			}
+		}
+		// /metrics shows the plugin calls.
+		res, _ := http.Get(p.base + "/metrics")
+		data, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(data), `platform_plugin_call_duration_seconds_count{method="handle",module="results"}`) {
+			t.Error("no plugin latency metric")
+		}
+	})
 }
 
 // TestKilledModuleAnswers503AndComesBack: kill -9 of a module while requests run: its routes
 // answer a localized 503 within a second, the other modules answer 200 throughout, and it is
 // back within 5 seconds with a new pid (P5).
 func TestKilledModuleAnswers503AndComesBack(t *testing.T) {
-	p := startPlatform(t, filepath.Join("..", "..", "tenants"))
-	old := p.pid("results")
-	var stop atomic.Bool
-	var otherFailures atomic.Int32
-	var wg sync.WaitGroup
-	for _, target := range []struct{ host, path string }{{"elekarze.localhost", "/calendar"}, {"unilabs.localhost", "/eshop"}, {"mlab.localhost", "/login"}} {
-		wg.Add(1)
-		go func(host, path string) {
-			defer wg.Done()
-			b := p.browser(host)
-			for !stop.Load() {
-				if code, _ := b.do("GET", path, nil); code != 200 {
-					otherFailures.Add(1)
+	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
+		p := startPlatformOn(t, be, filepath.Join("..", "..", "tenants"))
+		old := p.pid("results")
+		var stop atomic.Bool
+		var otherFailures atomic.Int32
+		var wg sync.WaitGroup
+		for _, target := range []struct{ host, path string }{{"elekarze.localhost", "/calendar"}, {"unilabs.localhost", "/eshop"}, {"mlab.localhost", "/login"}} {
+			wg.Add(1)
+			go func(host, path string) {
+				defer wg.Done()
+				b := p.browser(host)
+				for !stop.Load() {
+					if code, _ := b.do("GET", path, nil); code != 200 {
+						otherFailures.Add(1)
+					}
+					time.Sleep(5 * time.Millisecond)
 				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		}(target.host, target.path)
-	}
-	killed := time.Now()
-	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	b := p.browser("mlab.localhost")
-	saw503 := time.Duration(0)
-	for time.Since(killed) < 5*time.Second {
-		code, body := b.do("GET", "/results", nil)
-		if code == 503 {
-			if !strings.Contains(body, "Service momentanément indisponible") {
-				t.Fatalf("503 page not localized: %s", body)
-			}
-			if saw503 == 0 {
-				saw503 = time.Since(killed)
-			}
+			}(target.host, target.path)
 		}
-		if code == 200 && p.pid("results") != old && p.pid("results") != 0 {
-			break
+		killed := time.Now()
+		if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	back := time.Since(killed)
-	stop.Store(true)
-	wg.Wait()
-	if code, _ := b.do("GET", "/results", nil); code != 200 {
-		t.Fatalf("results not back within 5 s (%s)", back)
-	}
-	if saw503 == 0 || saw503 > time.Second {
-		t.Errorf("first 503 after %s", saw503)
-	}
-	if n := otherFailures.Load(); n != 0 {
-		t.Errorf("%d failed requests to other modules and the core while results was down", n)
-	}
-	if np := p.pid("results"); np == old || np == 0 {
-		t.Fatalf("new pid %d (old %d)", np, old)
-	}
-	t.Logf("first 503 after %s; back after %s", saw503, back)
+		b := p.browser("mlab.localhost")
+		saw503 := time.Duration(0)
+		for time.Since(killed) < 5*time.Second {
+			code, body := b.do("GET", "/results", nil)
+			if code == 503 {
+				if !strings.Contains(body, "Service momentanément indisponible") {
+					t.Fatalf("503 page not localized: %s", body)
+				}
+				if saw503 == 0 {
+					saw503 = time.Since(killed)
+				}
+			}
+			if code == 200 && p.pid("results") != old && p.pid("results") != 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		back := time.Since(killed)
+		stop.Store(true)
+		wg.Wait()
+		if code, _ := b.do("GET", "/results", nil); code != 200 {
+			t.Fatalf("results not back within 5 s (%s)", back)
+		}
+		if saw503 == 0 || saw503 > time.Second {
+			t.Errorf("first 503 after %s", saw503)
+		}
+		if n := otherFailures.Load(); n != 0 {
+			t.Errorf("%d failed requests to other modules and the core while results was down", n)
+		}
+		if np := p.pid("results"); np == old || np == 0 {
+			t.Fatalf("new pid %d (old %d)", np, old)
+		}
+		t.Logf("first 503 after %s; back after %s", saw503, back)
+	})
 }
 
 func writeProbeTenants(t *testing.T) string {
@@ -389,120 +406,126 @@ enabled = true
 // HostAPI reaches users of its tenant only; the route's permission is checked by the core
 // before the module sees anything (P3, P5).
 func TestModuleRequestCarriesItsContext(t *testing.T) {
-	p := startPlatform(t, writeProbeTenants(t))
-	b := p.browser("alpha.localhost")
-	// Anonymous: the core refuses before the module.
-	if code, _ := b.do("GET", "/probe/echo", nil); code != 303 {
-		t.Fatalf("anonymous on a signed-in route: %d", code)
-	}
-	if code, body := b.do("GET", "/probe/page", nil); code != 200 || !strings.Contains(body, "fragment for alpha") || !strings.Contains(body, "<footer>") {
-		t.Fatalf("public fragment: %d", code)
-	}
-	b.login("user@alpha.localhost", "demo-alpha-user")
-	code, body := b.do("GET", "/probe/echo?x=1", nil)
-	if code != 200 {
-		t.Fatalf("echo: %d %s", code, body)
-	}
-	var got struct {
-		Tenant sdk.Tenant
-		User   *sdk.User
-		Path   string
-		Query  string
-		Cookie string
-		CSRF   bool
-	}
-	if err := json.Unmarshal([]byte(body), &got); err != nil {
-		t.Fatalf("%v: %s", err, body)
-	}
-	if got.Tenant.Slug != "alpha" || got.Tenant.Locale != "sk" || got.Tenant.Currency != "EUR" || got.Tenant.TimeZone != "Europe/Bratislava" ||
-		got.Tenant.Portal != "patients" || got.Path != "/probe/echo" || got.Query != "x=1" {
-		t.Fatalf("tenant/path: %+v", got)
-	}
-	if got.Tenant.Rules["probe.days"] != float64(7) || got.Tenant.Rules["probe.on"] != false {
-		t.Fatalf("rules: %v", got.Tenant.Rules)
-	}
-	if got.User == nil || got.User.Email != "user@alpha.localhost" || strings.Join(got.User.Roles, ",") != "user" {
-		t.Fatalf("user: %+v", got.User)
-	}
-	if got.Cookie != "" || !got.CSRF {
-		t.Fatalf("cookie %q reached the module, or no CSRF token (%v)", got.Cookie, got.CSRF)
-	}
-	// Another tenant gets its own rules (defaults) and language.
-	pb := p.browser("beta.localhost")
-	pb.login("user@beta.localhost", "demo-beta-user")
-	_, body = pb.do("GET", "/probe/echo", nil)
-	json.Unmarshal([]byte(body), &got)
-	if got.Tenant.Slug != "beta" || got.Tenant.Locale != "pl" || got.Tenant.Rules["probe.days"] != float64(30) {
-		t.Fatalf("beta: %+v", got.Tenant)
-	}
-	// A permission held by a role the user lacks: refused by the core.
-	if code, _ := b.do("GET", "/probe/staff", nil); code != 403 {
-		t.Fatalf("staff route as a plain user: %d", code)
-	}
-	// HostAPI: a user of the same tenant is found; one of another tenant is not.
-	_, echo := b.do("GET", "/probe/echo", nil)
-	json.Unmarshal([]byte(echo), &got)
-	own := got.User.ID
-	_, betaEcho := pb.do("GET", "/probe/echo", nil)
-	json.Unmarshal([]byte(betaEcho), &got)
-	foreign := got.User.ID
-	if code, body := b.do("GET", "/probe/lookup/"+own, nil); code != 200 || body != "user@alpha.localhost" {
-		t.Fatalf("own tenant lookup: %d %s", code, body)
-	}
-	if code, _ := b.do("GET", "/probe/lookup/"+foreign, nil); code != 404 {
-		t.Fatalf("a module reached a user of another tenant: %d", code)
-	}
+	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
+		p := startPlatformOn(t, be, writeProbeTenants(t))
+		b := p.browser("alpha.localhost")
+		// Anonymous: the core refuses before the module.
+		if code, _ := b.do("GET", "/probe/echo", nil); code != 303 {
+			t.Fatalf("anonymous on a signed-in route: %d", code)
+		}
+		if code, body := b.do("GET", "/probe/page", nil); code != 200 || !strings.Contains(body, "fragment for alpha") || !strings.Contains(body, "<footer>") {
+			t.Fatalf("public fragment: %d", code)
+		}
+		b.login("user@alpha.localhost", "demo-alpha-user")
+		code, body := b.do("GET", "/probe/echo?x=1", nil)
+		if code != 200 {
+			t.Fatalf("echo: %d %s", code, body)
+		}
+		var got struct {
+			Tenant sdk.Tenant
+			User   *sdk.User
+			Path   string
+			Query  string
+			Cookie string
+			CSRF   bool
+		}
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("%v: %s", err, body)
+		}
+		if got.Tenant.Slug != "alpha" || got.Tenant.Locale != "sk" || got.Tenant.Currency != "EUR" || got.Tenant.TimeZone != "Europe/Bratislava" ||
+			got.Tenant.Portal != "patients" || got.Path != "/probe/echo" || got.Query != "x=1" {
+			t.Fatalf("tenant/path: %+v", got)
+		}
+		if got.Tenant.Rules["probe.days"] != float64(7) || got.Tenant.Rules["probe.on"] != false {
+			t.Fatalf("rules: %v", got.Tenant.Rules)
+		}
+		if got.User == nil || got.User.Email != "user@alpha.localhost" || strings.Join(got.User.Roles, ",") != "user" {
+			t.Fatalf("user: %+v", got.User)
+		}
+		if got.Cookie != "" || !got.CSRF {
+			t.Fatalf("cookie %q reached the module, or no CSRF token (%v)", got.Cookie, got.CSRF)
+		}
+		// Another tenant gets its own rules (defaults) and language.
+		pb := p.browser("beta.localhost")
+		pb.login("user@beta.localhost", "demo-beta-user")
+		_, body = pb.do("GET", "/probe/echo", nil)
+		json.Unmarshal([]byte(body), &got)
+		if got.Tenant.Slug != "beta" || got.Tenant.Locale != "pl" || got.Tenant.Rules["probe.days"] != float64(30) {
+			t.Fatalf("beta: %+v", got.Tenant)
+		}
+		// A permission held by a role the user lacks: refused by the core.
+		if code, _ := b.do("GET", "/probe/staff", nil); code != 403 {
+			t.Fatalf("staff route as a plain user: %d", code)
+		}
+		// HostAPI: a user of the same tenant is found; one of another tenant is not.
+		_, echo := b.do("GET", "/probe/echo", nil)
+		json.Unmarshal([]byte(echo), &got)
+		own := got.User.ID
+		_, betaEcho := pb.do("GET", "/probe/echo", nil)
+		json.Unmarshal([]byte(betaEcho), &got)
+		foreign := got.User.ID
+		if code, body := b.do("GET", "/probe/lookup/"+own, nil); code != 200 || body != "user@alpha.localhost" {
+			t.Fatalf("own tenant lookup: %d %s", code, body)
+		}
+		if code, _ := b.do("GET", "/probe/lookup/"+foreign, nil); code != 404 {
+			t.Fatalf("a module reached a user of another tenant: %d", code)
+		}
+	})
 }
 
 // TestTenantAdminEditsModuleRules: module rules are edited on an admin page, validated as
 // the manifest declares them, and the next request carries them (P12).
 func TestTenantAdminEditsModuleRules(t *testing.T) {
-	p := startPlatform(t, writeProbeTenants(t))
-	admin := p.browser("alpha.localhost")
-	admin.login("admin@alpha.localhost", "demo-alpha-admin")
-	code, body := admin.post("/admin/modules/probe", "/admin/modules/probe", url.Values{"rule_probe_days": {"500"}, "rule_probe_on": {"true"}})
-	if code != 422 || !strings.Contains(body, `id="e-rule_probe_days"`) {
-		t.Fatalf("out of range: %d", code)
-	}
-	code, _ = admin.post("/admin/modules/probe", "/admin/modules/probe", url.Values{"rule_probe_days": {"12"}, "rule_probe_on": {"true"}})
-	if code != 303 {
-		t.Fatalf("save: %d", code)
-	}
-	_, body = admin.do("GET", "/probe/echo", nil)
-	if !strings.Contains(body, `"probe.days":12`) || !strings.Contains(body, `"probe.on":true`) {
-		t.Fatalf("rules not applied: %s", body)
-	}
-	// Another tenant is unaffected.
-	other := p.browser("beta.localhost")
-	other.login("user@beta.localhost", "demo-beta-user")
-	if _, body := other.do("GET", "/probe/echo", nil); !strings.Contains(body, `"probe.days":30`) {
-		t.Fatalf("beta changed: %s", body)
-	}
-	// A plain user cannot reach the page.
-	user := p.browser("alpha.localhost")
-	user.login("user@alpha.localhost", "demo-alpha-user")
-	if code, _ := user.do("GET", "/admin/modules/probe", nil); code != 403 {
-		t.Fatalf("user on module rules: %d", code)
-	}
+	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
+		p := startPlatformOn(t, be, writeProbeTenants(t))
+		admin := p.browser("alpha.localhost")
+		admin.login("admin@alpha.localhost", "demo-alpha-admin")
+		code, body := admin.post("/admin/modules/probe", "/admin/modules/probe", url.Values{"rule_probe_days": {"500"}, "rule_probe_on": {"true"}})
+		if code != 422 || !strings.Contains(body, `id="e-rule_probe_days"`) {
+			t.Fatalf("out of range: %d", code)
+		}
+		code, _ = admin.post("/admin/modules/probe", "/admin/modules/probe", url.Values{"rule_probe_days": {"12"}, "rule_probe_on": {"true"}})
+		if code != 303 {
+			t.Fatalf("save: %d", code)
+		}
+		_, body = admin.do("GET", "/probe/echo", nil)
+		if !strings.Contains(body, `"probe.days":12`) || !strings.Contains(body, `"probe.on":true`) {
+			t.Fatalf("rules not applied: %s", body)
+		}
+		// Another tenant is unaffected.
+		other := p.browser("beta.localhost")
+		other.login("user@beta.localhost", "demo-beta-user")
+		if _, body := other.do("GET", "/probe/echo", nil); !strings.Contains(body, `"probe.days":30`) {
+			t.Fatalf("beta changed: %s", body)
+		}
+		// A plain user cannot reach the page.
+		user := p.browser("alpha.localhost")
+		user.login("user@alpha.localhost", "demo-alpha-user")
+		if code, _ := user.do("GET", "/admin/modules/probe", nil); code != 403 {
+			t.Fatalf("user on module rules: %d", code)
+		}
+	})
 }
 
 // TestPlatformAdminSeesAndRestartsModules: the console lists each module's state, pid and
 // restarts, and restarts one (P12).
 func TestPlatformAdminSeesAndRestartsModules(t *testing.T) {
-	p := startPlatform(t, filepath.Join("..", "..", "tenants"))
-	c := p.browser("admin.localhost")
-	c.login("admin@platform.localhost", "demo-platform-admin")
-	old := p.pid("eshop")
-	code, body := c.do("GET", "/platform/modules", nil)
-	if code != 200 || !strings.Contains(body, fmt.Sprint(old)) || !strings.Contains(body, "En service") {
-		t.Fatalf("modules page: %d", code)
-	}
-	if code, _ := c.post("/platform/modules", "/platform/modules/eshop/restart", url.Values{}); code != 303 {
-		t.Fatalf("restart: %d", code)
-	}
-	if np := p.pid("eshop"); np == old || np == 0 {
-		t.Fatalf("pid after restart: %d (was %d)", np, old)
-	}
+	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
+		p := startPlatformOn(t, be, filepath.Join("..", "..", "tenants"))
+		c := p.browser("admin.localhost")
+		c.login("admin@platform.localhost", "demo-platform-admin")
+		old := p.pid("eshop")
+		code, body := c.do("GET", "/platform/modules", nil)
+		if code != 200 || !strings.Contains(body, fmt.Sprint(old)) || !strings.Contains(body, "En service") {
+			t.Fatalf("modules page: %d", code)
+		}
+		if code, _ := c.post("/platform/modules", "/platform/modules/eshop/restart", url.Values{}); code != 303 {
+			t.Fatalf("restart: %d", code)
+		}
+		if np := p.pid("eshop"); np == old || np == 0 {
+			t.Fatalf("pid after restart: %d (was %d)", np, old)
+		}
+	})
 }
 
 // TestModuleMessagesExist: every role, permission and rule a built-in module declares, and
@@ -576,48 +599,50 @@ func TestModulesOnPostgres(t *testing.T) {
 // idempotency key) and the host runs it for the right tenant; a module stores a file and
 // reads it back, and a file of another tenant is not found (P5).
 func TestModuleJobsAndBlobs(t *testing.T) {
-	dir := writeProbeTenants(t)
-	p := startPlatform(t, dir)
-	a := p.browser("alpha.localhost")
-	a.login("user@alpha.localhost", "demo-alpha-user")
-	_, id1 := a.post("/probe/page", "/probe/job", url.Values{})
-	_, id2 := a.post("/probe/page", "/probe/job", url.Values{})
-	if id1 == "" || id1 != id2 {
-		t.Fatalf("idempotency: %q %q", id1, id2)
-	}
-	code, blobID := a.post("/probe/page", "/probe/blob", url.Values{})
-	if code != 200 {
-		t.Fatalf("put blob: %d %s", code, blobID)
-	}
-	if code, body := a.do("GET", "/probe/blob/"+blobID, nil); code != 200 || body != "%PDF-alpha" {
-		t.Fatalf("get blob: %d %q", code, body)
-	}
-	b := p.browser("beta.localhost")
-	b.login("user@beta.localhost", "demo-beta-user")
-	if code, _ := b.do("GET", "/probe/blob/"+blobID, nil); code != 404 {
-		t.Fatalf("another tenant read the blob: %d", code)
-	}
-	// The job runs within a few seconds and records, in alpha's audit trail only.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if strings.Contains(p.auditActions(t, "alpha"), "probe.job_ran:payload-alpha") {
-			break
+	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
+		dir := writeProbeTenants(t)
+		p := startPlatformOn(t, be, dir)
+		a := p.browser("alpha.localhost")
+		a.login("user@alpha.localhost", "demo-alpha-user")
+		_, id1 := a.post("/probe/page", "/probe/job", url.Values{})
+		_, id2 := a.post("/probe/page", "/probe/job", url.Values{})
+		if id1 == "" || id1 != id2 {
+			t.Fatalf("idempotency: %q %q", id1, id2)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job did not run: %s", p.auditActions(t, "alpha"))
+		code, blobID := a.post("/probe/page", "/probe/blob", url.Values{})
+		if code != 200 {
+			t.Fatalf("put blob: %d %s", code, blobID)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if strings.Contains(p.auditActions(t, "beta"), "probe.job_ran") {
-		t.Fatal("the job ran in another tenant")
-	}
+		if code, body := a.do("GET", "/probe/blob/"+blobID, nil); code != 200 || body != "%PDF-alpha" {
+			t.Fatalf("get blob: %d %q", code, body)
+		}
+		b := p.browser("beta.localhost")
+		b.login("user@beta.localhost", "demo-beta-user")
+		if code, _ := b.do("GET", "/probe/blob/"+blobID, nil); code != 404 {
+			t.Fatalf("another tenant read the blob: %d", code)
+		}
+		// The job runs within a few seconds and records, in alpha's audit trail only.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if strings.Contains(p.auditActions(t, "alpha"), "probe.job_ran:payload-alpha") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job did not run: %s", p.auditActions(t, "alpha"))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if strings.Contains(p.auditActions(t, "beta"), "probe.job_ran") {
+			t.Fatal("the job ran in another tenant")
+		}
+	})
 }
 
-// auditActions lists "action:resource" of a tenant's audit trail (SQLite platforms only),
-// read through a second connection to the platform's database.
+// auditActions lists "action:resource" of a tenant's audit trail, read through a second
+// connection to the platform's database.
 func (p *platform) auditActions(t *testing.T, slug string) string {
 	ctx := context.Background()
-	d, err := db.Open(ctx, db.Config{DataDir: p.data})
+	d, err := db.Open(ctx, db.Config{DSN: p.dsn, DataDir: p.data})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -643,63 +668,70 @@ func (p *platform) auditActions(t *testing.T, slug string) string {
 // TestModulesHearOfDeletedAndBlockedUsers: when an account is deleted or blocked, every module
 // the tenant switched on is told, in that tenant (P11 erasure reaches the modules).
 func TestModulesHearOfDeletedAndBlockedUsers(t *testing.T) {
-	p := startPlatform(t, writeProbeTenants(t))
-	u := p.browser("alpha.localhost")
-	u.login("user@alpha.localhost", "demo-alpha-user")
-	_, echo := u.do("GET", "/probe/echo", nil)
-	var got struct{ User *sdk.User }
-	json.Unmarshal([]byte(echo), &got)
-	if code, _ := u.post("/account/delete", "/account/delete", url.Values{"password": {"demo-alpha-user"}}); code != 200 {
-		t.Fatalf("delete: %d", code)
-	}
-	if !strings.Contains(p.auditActions(t, "alpha"), "probe.event:user.deleted="+got.User.ID) {
-		t.Fatalf("module not told of the deletion: %s", p.auditActions(t, "alpha"))
-	}
-	if strings.Contains(p.auditActions(t, "beta"), "probe.event") {
-		t.Fatal("another tenant's module instance was told")
-	}
-	b := p.browser("beta.localhost")
-	b.login("admin@beta.localhost", "demo-beta-admin")
-	pb := p.browser("beta.localhost")
-	pb.login("user@beta.localhost", "demo-beta-user")
-	_, becho := pb.do("GET", "/probe/echo", nil)
-	json.Unmarshal([]byte(becho), &got)
-	if code, _ := b.post("/admin/users/"+got.User.ID, "/admin/users/"+got.User.ID+"/block", url.Values{"reason": {"test"}}); code != 303 {
-		t.Fatalf("block: %d", code)
-	}
-	if !strings.Contains(p.auditActions(t, "beta"), "probe.event:user.blocked="+got.User.ID) {
-		t.Fatalf("module not told of the block: %s", p.auditActions(t, "beta"))
-	}
+	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
+		p := startPlatformOn(t, be, writeProbeTenants(t))
+		u := p.browser("alpha.localhost")
+		u.login("user@alpha.localhost", "demo-alpha-user")
+		_, echo := u.do("GET", "/probe/echo", nil)
+		var got struct{ User *sdk.User }
+		json.Unmarshal([]byte(echo), &got)
+		if code, _ := u.post("/account/delete", "/account/delete", url.Values{"password": {"demo-alpha-user"}}); code != 200 {
+			t.Fatalf("delete: %d", code)
+		}
+		if !strings.Contains(p.auditActions(t, "alpha"), "probe.event:user.deleted="+got.User.ID) {
+			t.Fatalf("module not told of the deletion: %s", p.auditActions(t, "alpha"))
+		}
+		if strings.Contains(p.auditActions(t, "beta"), "probe.event") {
+			t.Fatal("another tenant's module instance was told")
+		}
+		b := p.browser("beta.localhost")
+		b.login("admin@beta.localhost", "demo-beta-admin")
+		pb := p.browser("beta.localhost")
+		pb.login("user@beta.localhost", "demo-beta-user")
+		_, becho := pb.do("GET", "/probe/echo", nil)
+		json.Unmarshal([]byte(becho), &got)
+		if code, _ := b.post("/admin/users/"+got.User.ID, "/admin/users/"+got.User.ID+"/block", url.Values{"reason": {"test"}}); code != 303 {
+			t.Fatalf("block: %d", code)
+		}
+		if !strings.Contains(p.auditActions(t, "beta"), "probe.event:user.blocked="+got.User.ID) {
+			t.Fatalf("module not told of the block: %s", p.auditActions(t, "beta"))
+		}
+	})
 }
 
 // TestSwitchingOnAModuleLaunchesIt: a platform admin switches on a module no tenant used: its
 // process starts, its grants are installed, and its routes answer for that tenant (P5, P12).
 func TestSwitchingOnAModuleLaunchesIt(t *testing.T) {
-	p := startPlatform(t, writeProbeTenants(t))
-	if p.pid("results") != 0 {
-		t.Fatal("results runs although no tenant switched it on")
-	}
-	c := p.browser("admin.localhost")
-	c.login("admin@platform.localhost", "demo-platform-admin")
-	ctx := context.Background()
-	d, err := db.Open(ctx, db.Config{DataDir: p.data})
-	if err != nil {
-		t.Fatal(err)
-	}
-	alpha, _ := (&tenancy.Store{DB: d}).BySlug(ctx, "alpha")
-	d.Close()
-	page := "/platform/tenants/" + alpha.ID
-	if code, _ := c.post(page, page+"/modules", url.Values{"modules": {"probe", "results"}}); code != 303 {
-		t.Fatalf("switch on: %d", code)
-	}
-	if p.pid("results") == 0 {
-		t.Fatal("results not launched")
-	}
-	u := p.browser("alpha.localhost")
-	if code, body := u.do("GET", "/results", nil); code != 200 || !strings.Contains(body, "<h1>") {
-		t.Fatalf("results for alpha: %d", code)
-	}
-	if code, _ := p.browser("beta.localhost").do("GET", "/results", nil); code != 404 {
-		t.Fatalf("results for beta: %d", code)
-	}
+	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
+		p := startPlatformOn(t, be, writeProbeTenants(t))
+		if p.pid("results") != 0 {
+			t.Fatal("results runs although no tenant switched it on")
+		}
+		c := p.browser("admin.localhost")
+		c.login("admin@platform.localhost", "demo-platform-admin")
+		ctx := context.Background()
+		d, err := db.Open(ctx, db.Config{DSN: p.dsn, DataDir: p.data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alpha, err := (&tenancy.Store{DB: d}).BySlug(ctx, "alpha")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		page := "/platform/tenants/" + alpha.ID
+		if code, _ := c.post(page, page+"/modules", url.Values{"modules": {"probe", "results"}}); code != 303 {
+			t.Fatalf("switch on: %d", code)
+		}
+		if p.pid("results") == 0 {
+			t.Fatal("results not launched")
+		}
+		u := p.browser("alpha.localhost")
+		if code, body := u.do("GET", "/results", nil); code != 200 || !strings.Contains(body, "<h1>") {
+			t.Fatalf("results for alpha: %d", code)
+		}
+		if code, _ := p.browser("beta.localhost").do("GET", "/results", nil); code != 404 {
+			t.Fatalf("results for beta: %d", code)
+		}
+	})
 }
