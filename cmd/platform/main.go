@@ -255,27 +255,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		printDemo(stdout, srv, ctx, *publicURL, logins)
 	}
-	go sweep(ctx, srv, log)
 	go srv.RunJobs(ctx, time.Second)
 	log.Info("serving", "addr", ln.Addr().String(), "database", database.Kind, "data", absPath(d.data))
 	return srv.Listen(ctx, ln)
-}
-
-// sweep runs the housekeeping every tenant needs until a durable job runner takes it over:
-// unverified accounts past the verification window are removed; old rate-limit windows go.
-func sweep(ctx context.Context, srv *server.Server, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		if err := srv.Sweep(ctx); err != nil && ctx.Err() == nil {
-			log.Error("sweep", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 func absPath(p string) string {

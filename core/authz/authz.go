@@ -41,6 +41,8 @@ const (
 	PermAdminRoles      = "admin.roles"
 	PermAdminMailbox    = "admin.mailbox"
 	PermAdminSettings   = "admin.settings"
+	PermAdminJobs       = "admin.jobs"
+	PermPlatformJobs    = "platform.jobs"
 	PermPlatformTenants = "platform.tenants"
 	PermPlatformUsers   = "platform.users"
 	PermPlatformModules = "platform.modules"
@@ -54,6 +56,7 @@ var CoreGrants = []Grant{
 	{Role: RoleTenantAdmin, Permission: PermAdminRoles},
 	{Role: RoleTenantAdmin, Permission: PermAdminMailbox},
 	{Role: RoleTenantAdmin, Permission: PermAdminSettings},
+	{Role: RoleTenantAdmin, Permission: PermAdminJobs},
 }
 
 // Errors a caller maps to a refusal.

@@ -154,7 +154,7 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	// Strings in Go code that look like ids but are not messages: permission and rule names,
 	// and the error bases the error page suffixes with ".title" and ".text".
 	notMessages := map[string]bool{authz.PermPlatformTenants: true, authz.PermPlatformUsers: true, authz.PermPlatformModules: true,
-		"platform.db": true, "module.route": true, "admin.module_rules": true}
+		"platform.db": true, "module.route": true, "admin.module_rules": true, authz.PermPlatformJobs: true}
 	for _, g := range authz.CoreGrants {
 		notMessages[g.Permission] = true
 	}
@@ -198,6 +198,9 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	}
 	for _, st := range []string{"starting", "running", "down", "failed", "stopped"} {
 		used["platform.modules.state."+st] = "platform modules"
+	}
+	for _, st := range []string{"pending", "running", "done", "failed", "cancelled"} {
+		used["admin.jobs.state."+st] = "admin jobs"
 	}
 	for _, tmpl := range []string{"verify", "exists", "reset", "deleted", "blocked", "closed_inactive"} {
 		for _, part := range []string{"subject", "body", "action"} {

@@ -48,32 +48,6 @@ func (s *Server) SeedDemo(ctx context.Context) ([]DemoLogin, error) {
 	return out, s.Tenants.BumpPolicy(ctx, "")
 }
 
-// Sweep does the housekeeping of every tenant: unverified accounts past the verification
-// window are deleted, accounts inactive beyond the tenant's rule (when set) are closed (P2),
-// and old rate-limit windows are forgotten.
-func (s *Server) Sweep(ctx context.Context) error {
-	ts, err := s.Tenants.List(ctx)
-	if err != nil {
-		return err
-	}
-	for _, t := range ts {
-		n, err := s.Accounts.SweepUnverified(ctx, t)
-		if err != nil {
-			return fmt.Errorf("sweep %s: %w", t.Slug, err)
-		}
-		if n > 0 {
-			s.Log.Info("unverified accounts removed", "tenant", t.Slug, "count", n)
-		}
-		if err := s.closeInactive(ctx, t); err != nil {
-			return fmt.Errorf("sweep %s: %w", t.Slug, err)
-		}
-		if err := s.SweepRateLimits(ctx, t.ID); err != nil {
-			return fmt.Errorf("sweep %s: %w", t.Slug, err)
-		}
-	}
-	return nil
-}
-
 // closeInactive closes the accounts inactive beyond the tenant's rule and tells each person.
 func (s *Server) closeInactive(ctx context.Context, t *tenancy.Tenant) error {
 	users, err := s.Accounts.Inactive(ctx, t)

@@ -15,6 +15,7 @@ import (
 
 	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/plugins/sdk"
 )
@@ -43,28 +44,6 @@ type AuditEntry struct {
 
 // OwnerTenant marks audit_log as a tenant table.
 func (a *AuditEntry) OwnerTenant() string { return a.TenantID }
-
-// JobRow is a one-off job of a module in a tenant.
-type JobRow struct {
-	bun.BaseModel `bun:"table:jobs,alias:j"`
-
-	TenantID       string       `bun:"tenant_id,pk"`
-	ID             string       `bun:"id,pk"`
-	Module         string       `bun:"module"`
-	Name           string       `bun:"name"`
-	IdempotencyKey string       `bun:"idempotency_key"`
-	Payload        []byte       `bun:"payload"`
-	RunAt          time.Time    `bun:"run_at"`
-	Status         string       `bun:"status"`
-	Attempts       int          `bun:"attempts"`
-	LeaseUntil     bun.NullTime `bun:"lease_until"`
-	LastError      string       `bun:"last_error"`
-	CreatedAt      time.Time    `bun:"created_at"`
-	DoneAt         bun.NullTime `bun:"done_at"`
-}
-
-// OwnerTenant marks jobs as a tenant table.
-func (j *JobRow) OwnerTenant() string { return j.TenantID }
 
 // BlobRow describes a stored file of a module in a tenant.
 type BlobRow struct {
@@ -167,29 +146,12 @@ func (h *hostAPI) Send(ctx context.Context, sc sdk.Scope, msg sdk.Message) (stri
 }
 
 func (h *hostAPI) Schedule(ctx context.Context, sc sdk.Scope, spec sdk.JobSpec) (string, error) {
-	if spec.Name == "" || spec.IdempotencyKey == "" {
-		return "", errors.New("jobs: name and idempotency key are required")
-	}
-	j := &JobRow{TenantID: sc.TenantID, ID: tenancy.NewID(), Module: sc.ModuleID, Name: spec.Name,
-		IdempotencyKey: spec.IdempotencyKey, Payload: spec.Payload, RunAt: spec.At.UTC(), Status: "pending",
-		CreatedAt: time.Now().UTC()}
-	var id string
-	err := h.s.DB.InTenant(ctx, sc.TenantID, func(ctx context.Context, dsc *db.Scope) error {
-		_, err := dsc.Insert(j).On("CONFLICT (tenant_id, module, idempotency_key) DO NOTHING").Exec(ctx)
-		if err != nil {
-			return err
-		}
-		return dsc.Select((*JobRow)(nil)).Column("id").Where("module = ? AND idempotency_key = ?", sc.ModuleID, spec.IdempotencyKey).Scan(ctx, &id)
-	})
-	return id, err
+	return h.s.Jobs.Enqueue(ctx, sc.TenantID, jobs.Spec{Module: sc.ModuleID, Name: spec.Name, Key: spec.IdempotencyKey,
+		At: spec.At, Payload: spec.Payload})
 }
 
 func (h *hostAPI) Cancel(ctx context.Context, sc sdk.Scope, key string) error {
-	return h.s.DB.InTenant(ctx, sc.TenantID, func(ctx context.Context, dsc *db.Scope) error {
-		_, err := dsc.Update((*JobRow)(nil)).Set("status = 'cancelled'").
-			Where("module = ? AND idempotency_key = ? AND status = 'pending'", sc.ModuleID, key).Exec(ctx)
-		return err
-	})
+	return h.s.Jobs.Cancel(ctx, sc.TenantID, sc.ModuleID, key)
 }
 
 const maxBlob = 50 << 20

@@ -2,104 +2,224 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
-	"carenet.dev/platform/core/db"
+	"github.com/gofiber/fiber/v2"
+
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/plugins/sdk"
 )
 
-// RunJobs runs the modules' one-off jobs when they are due, until ctx ends. A job is claimed
-// with a guarded update (pending → running with a lease), so two instances never run the same
-// job; a failed job is retried with exponential backoff; a job whose lease ran out (its
-// instance died) becomes pending again. The durable job service will replace this loop.
+// coreJob is a job of the core itself, run per tenant.
+type coreJob struct {
+	Cron string
+	Run  func(ctx context.Context, s *Server, t *tenancy.Tenant) error
+}
+
+// coreJobs are the core's schedules (P2, P8). Their timings are the tenants' rules; the cron
+// specs only say how often the core looks.
+var coreJobs = map[string]coreJob{
+	"core.remove_unverified": {Cron: "*/5 * * * *", Run: func(ctx context.Context, s *Server, t *tenancy.Tenant) error {
+		n, err := s.Accounts.SweepUnverified(ctx, t)
+		if n > 0 {
+			s.Log.Info("unverified accounts removed", "tenant", t.Slug, "count", n)
+		}
+		return err
+	}},
+	"core.close_inactive": {Cron: "17 3 * * *", Run: func(ctx context.Context, s *Server, t *tenancy.Tenant) error {
+		return s.closeInactive(ctx, t)
+	}},
+	"core.forget_rate_limits": {Cron: "@hourly", Run: func(ctx context.Context, s *Server, t *tenancy.Tenant) error {
+		return s.SweepRateLimits(ctx, t.ID)
+	}},
+}
+
+// RunJobs runs the durable jobs until ctx ends: every tick it enqueues what the schedules
+// say is due (the core's and the enabled modules'), then claims and runs due jobs, tenant by
+// tenant, each in its own scope.
 func (s *Server) RunJobs(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		if err := s.RunJobsOnce(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Error("jobs", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if err := s.runDueJobs(ctx); err != nil && ctx.Err() == nil {
-			s.Log.Error("jobs", "err", err)
-		}
 	}
 }
 
-const maxJobAttempts = 10
-
-func (s *Server) runDueJobs(ctx context.Context) error {
-	if s.host == nil {
-		return nil
-	}
+// RunJobsOnce does one round of scheduling and running.
+func (s *Server) RunJobsOnce(ctx context.Context) error {
 	ts, err := s.Tenants.List(ctx)
 	if err != nil {
 		return err
 	}
 	for _, t := range ts {
-		var due []JobRow
-		now := time.Now().UTC()
-		err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
-			if _, err := sc.Update((*JobRow)(nil)).Set("status = 'pending'").
-				Where("status = 'running' AND lease_until < ?", now).Exec(ctx); err != nil {
-				return err
-			}
-			return sc.Select(&due).Where("status = 'pending' AND run_at <= ?", now).Order("run_at").Limit(50).Scan(ctx)
-		})
-		if err != nil {
+		if err := s.enqueueSchedules(ctx, t); err != nil {
 			return err
 		}
-		for _, j := range due {
-			if err := s.runJob(ctx, t, j); err != nil {
+		for {
+			claimed, err := s.Jobs.Claim(ctx, t.ID, 20)
+			if err != nil {
 				return err
+			}
+			if len(claimed) == 0 {
+				break
+			}
+			for _, j := range claimed {
+				runErr := s.runJob(ctx, t, j)
+				if runErr != nil {
+					s.Log.Warn("job failed", "tenant", t.Slug, "module", j.Module, "job", j.Name, "attempt", j.Attempts, "err", runErr)
+				}
+				if err := s.Jobs.Finish(ctx, j, runErr); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	return nil
 }
 
-func (s *Server) runJob(ctx context.Context, t *tenancy.Tenant, j JobRow) error {
-	lease := time.Now().UTC().Add(5 * time.Minute)
-	claimed := false
-	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
-		res, err := sc.Update((*JobRow)(nil)).Set("status = 'running'").Set("lease_until = ?", lease).
-			Set("attempts = attempts + 1").Where("id = ? AND status = 'pending'", j.ID).Exec(ctx)
+func (s *Server) enqueueSchedules(ctx context.Context, t *tenancy.Tenant) error {
+	const lookback = 26 * time.Hour
+	loc := t.Location()
+	for name, cj := range coreJobs {
+		if err := s.Jobs.EnqueueDue(ctx, t.ID, jobs.Schedule{Module: jobs.CoreModule, Name: name, Cron: cj.Cron}, loc, lookback); err != nil {
+			return err
+		}
+	}
+	for _, id := range t.EnabledModules() {
+		man := s.manifest(id)
+		if man == nil {
+			continue
+		}
+		for _, sj := range man.Jobs {
+			if err := s.Jobs.EnqueueDue(ctx, t.ID, jobs.Schedule{Module: id, Name: sj.Name, Cron: sj.Cron}, loc, lookback); err != nil {
+				s.Log.Error("module schedule", "module", id, "job", sj.Name, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) runJob(ctx context.Context, t *tenancy.Tenant, j jobs.Job) error {
+	if j.Module == jobs.CoreModule {
+		cj, ok := coreJobs[j.Name]
+		if !ok {
+			return fmt.Errorf("no core job %q", j.Name)
+		}
+		return cj.Run(ctx, s, t)
+	}
+	man := s.manifest(j.Module)
+	if man == nil || s.host == nil {
+		return fmt.Errorf("module %s is not running", j.Module)
+	}
+	ten := s.sdkTenant(nil, t, j.Module, man)
+	return s.host.RunJob(ctx, j.Module, sdk.Scope{TenantID: t.ID}, sdk.Call{Tenant: ten},
+		&sdk.Job{ID: j.ID, Name: j.Name, Payload: j.Payload, Tenant: ten})
+}
+
+// Sweep runs the core's housekeeping jobs for every tenant now (tests and the CLI).
+func (s *Server) Sweep(ctx context.Context) error {
+	ts, err := s.Tenants.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		for _, name := range []string{"core.remove_unverified", "core.close_inactive", "core.forget_rate_limits"} {
+			if err := coreJobs[name].Run(ctx, s, t); err != nil {
+				return fmt.Errorf("%s %s: %w", name, t.Slug, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) bindJobs() {
+	s.get("/admin/jobs", authz.PermAdminJobs, s.adminJobs)
+	s.post("/admin/jobs/:id/retry", authz.PermAdminJobs, s.adminRetryJob)
+	s.get("/platform/jobs", authz.PermPlatformJobs, s.platformJobs)
+	s.post("/platform/jobs/:tenant/:id/retry", authz.PermPlatformJobs, s.platformRetryJob)
+}
+
+func (s *Server) adminJobs(c *fiber.Ctx) error {
+	st := St(c)
+	status := c.Query("status")
+	switch status {
+	case "", jobs.Pending, jobs.Running, jobs.Done, jobs.Failed, jobs.Cancelled:
+	default:
+		return fiber.ErrBadRequest
+	}
+	list, err := s.Jobs.List(c.UserContext(), st.Tenant.ID, status, 200)
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "admin_jobs", "admin.jobs.title", map[string]any{"Jobs": list, "Status": status,
+		"States": []string{jobs.Pending, jobs.Running, jobs.Done, jobs.Failed, jobs.Cancelled}}, nil)
+}
+
+func (s *Server) adminRetryJob(c *fiber.Ctx) error {
+	st := St(c)
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := s.Jobs.Retry(c.UserContext(), st.Tenant.ID, id); errors.Is(err, jobs.ErrNotFound) {
+		return fiber.ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	s.flash(c, "admin.jobs.retried")
+	return c.Redirect(st.URL("/admin/jobs?status=failed"), fiber.StatusSeeOther)
+}
+
+type tenantJob struct {
+	Tenant *tenancy.Tenant
+	Job    jobs.Job
+}
+
+// platformJobs lists the failed jobs of every tenant, each read in its tenant's scope.
+func (s *Server) platformJobs(c *fiber.Ctx) error {
+	ts, err := s.Tenants.List(c.UserContext())
+	if err != nil {
+		return err
+	}
+	var out []tenantJob
+	for _, t := range ts {
+		list, err := s.Jobs.List(c.UserContext(), t.ID, jobs.Failed, 100)
 		if err != nil {
 			return err
 		}
-		n, _ := res.RowsAffected()
-		claimed = n == 1
-		return nil
-	})
-	if err != nil || !claimed {
-		return err
-	}
-	man := s.manifest(j.Module)
-	var runErr error
-	if man == nil {
-		runErr = fmt.Errorf("module %s is not running", j.Module)
-	} else {
-		ten := s.sdkTenant(nil, t, j.Module, man)
-		runErr = s.host.RunJob(ctx, j.Module, sdk.Scope{TenantID: t.ID}, sdk.Call{Tenant: ten},
-			&sdk.Job{ID: j.ID, Name: j.Name, Payload: j.Payload, Tenant: ten})
-	}
-	return s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
-		q := sc.Update((*JobRow)(nil)).Where("id = ?", j.ID)
-		switch {
-		case runErr == nil:
-			q = q.Set("status = 'done'").Set("done_at = ?", time.Now().UTC()).Set("last_error = ''")
-		case j.Attempts+1 >= maxJobAttempts:
-			s.Log.Error("job failed for good", "tenant", t.Slug, "module", j.Module, "job", j.Name, "err", runErr)
-			q = q.Set("status = 'failed'").Set("last_error = ?", runErr.Error())
-		default:
-			backoff := time.Duration(1<<min(j.Attempts+1, 12)) * time.Second
-			s.Log.Warn("job failed, will retry", "tenant", t.Slug, "module", j.Module, "job", j.Name, "in", backoff.String(), "err", runErr)
-			q = q.Set("status = 'pending'").Set("run_at = ?", time.Now().UTC().Add(backoff)).Set("last_error = ?", runErr.Error())
+		for _, j := range list {
+			out = append(out, tenantJob{Tenant: t, Job: j})
 		}
-		_, err := q.Exec(ctx)
+	}
+	return s.render(c, fiber.StatusOK, "platform_jobs", "platform.jobs.title", map[string]any{"Jobs": out}, nil)
+}
+
+func (s *Server) platformRetryJob(c *fiber.Ctx) error {
+	st := St(c)
+	t, err := s.Tenants.ByID(c.UserContext(), c.Params("tenant"))
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	id, err := pathID(c)
+	if err != nil {
 		return err
-	})
+	}
+	if err := s.Jobs.Retry(c.UserContext(), t.ID, id); errors.Is(err, jobs.ErrNotFound) {
+		return fiber.ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	s.flash(c, "admin.jobs.retried")
+	return c.Redirect(st.URL("/platform/jobs"), fiber.StatusSeeOther)
 }

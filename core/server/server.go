@@ -24,6 +24,7 @@ import (
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/i18n"
+	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/tenancy"
 )
@@ -63,6 +64,7 @@ type Server struct {
 	Authz    *authz.Service
 	I18n     *i18n.Bundle
 	Mail     *mail.Outbox
+	Jobs     *jobs.Store
 	Views    *Views
 	Log      *slog.Logger
 	// Modules reports the modules' health; nil until the module host is running.
@@ -97,7 +99,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	az := authz.NewService(d)
 	s := &Server{
 		Cfg: cfg, DB: d, Tenants: &tenancy.Store{DB: d}, Authz: az, Accounts: accounts.NewService(d, az),
-		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Views: views, Log: log,
+		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Jobs: jobs.NewStore(d), Views: views, Log: log,
 		RegistrationFields: func(*tenancy.Tenant) []accounts.Field { return nil },
 	}
 	if s.secret, err = loadSecret(ctx, d, "csrf"); err != nil {
@@ -133,6 +135,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.bindSettings()
 	s.bindPlatform()
 	s.bindModules()
+	s.bindJobs()
 	return s, nil
 }
 

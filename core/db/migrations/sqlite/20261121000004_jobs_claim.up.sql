@@ -1,0 +1,1 @@
+ALTER TABLE jobs ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
