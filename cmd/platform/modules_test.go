@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,6 +25,7 @@ import (
 
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/locales"
@@ -36,6 +38,14 @@ import (
 func TestMain(m *testing.M) {
 	builtins["probe"] = newProbe
 	tenancy.KnownModules = append(tenancy.KnownModules, "probe")
+	// A second platform instance in its own process (the two-instance job test).
+	if len(os.Args) >= 2 && os.Args[1] == "serve" {
+		if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if len(os.Args) >= 3 && os.Args[1] == "plugin" {
 		if err := servePlugin(os.Args[2]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -65,6 +75,9 @@ func newProbe() sdk.Module {
 			return sdk.HostFrom(ctx).Audit.Record(ctx, sdk.AuditRecord{Action: "probe.event", Resource: ev.Kind + "=" + string(ev.Payload)})
 		},
 		Jobs: func(ctx context.Context, job *sdk.Job) error {
+			if strings.HasPrefix(string(job.Payload), "slow-") {
+				time.Sleep(100 * time.Millisecond)
+			}
 			// Prove the job ran, in its tenant, through the HostAPI.
 			return sdk.HostFrom(ctx).Audit.Record(ctx, sdk.AuditRecord{Action: "probe.job_ran", Resource: string(job.Payload)})
 		},
@@ -130,6 +143,11 @@ func startPlatformOn(t *testing.T, b dbtest.Backend, tenantsDir string) *platfor
 }
 
 func startPlatform(t *testing.T, tenantsDir string, extra ...string) *platform {
+	return startPlatformData(t, tenantsDir, t.TempDir(), extra...)
+}
+
+// startPlatformData starts the platform on the data directory data.
+func startPlatformData(t *testing.T, tenantsDir, data string, extra ...string) *platform {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -138,19 +156,22 @@ func startPlatform(t *testing.T, tenantsDir string, extra ...string) *platform {
 	addr := ln.Addr().String()
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &platform{t: t, data: t.TempDir(), base: "http://" + addr, out: &syncBuffer{}, logs: &syncBuffer{}}
+	p := &platform{t: t, data: data, base: "http://" + addr, out: &syncBuffer{}, logs: &syncBuffer{}}
 	done := make(chan error, 1)
 	go func() {
 		args := append([]string{"serve", "--demo", "--addr", addr, "--data", p.data, "--tenants", tenantsDir}, extra...)
 		done <- run(ctx, args, p.out, p.logs)
 	}()
+	var once sync.Once
 	p.stop = func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("platform did not stop")
-		}
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Error("platform did not stop")
+			}
+		})
 	}
 	t.Cleanup(p.stop)
 	deadline := time.Now().Add(60 * time.Second)
@@ -732,6 +753,144 @@ func TestSwitchingOnAModuleLaunchesIt(t *testing.T) {
 		}
 		if code, _ := p.browser("beta.localhost").do("GET", "/results", nil); code != 404 {
 			t.Fatalf("results for beta: %d", code)
+		}
+	})
+}
+
+// TestJobsRunOnceAcrossTwoInstances: two `platform serve` processes on one PostgreSQL run
+// each job exactly once (P8).
+func TestJobsRunOnceAcrossTwoInstances(t *testing.T) {
+	var pg *dbtest.Backend
+	for _, b := range dbtest.Backends() {
+		if b.Name == "postgres" {
+			b := b
+			pg = &b
+		}
+	}
+	if pg == nil {
+		t.Skip("PLATFORM_TEST_POSTGRES not set")
+	}
+	cfg := pg.Config(t)
+	tenants := writeProbeTenants(t)
+	// The first instance runs in this process; the second is another process.
+	p := startPlatform(t, tenants, "--db", cfg.DSN)
+	p.dsn = cfg.DSN
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr2 := ln.Addr().String()
+	ln.Close()
+	exe, _ := os.Executable()
+	second := exec.Command(exe, "serve", "--addr", addr2, "--data", t.TempDir(), "--tenants", tenants, "--db", cfg.DSN)
+	logs2 := &syncBuffer{}
+	second.Stdout, second.Stderr = logs2, logs2
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { second.Process.Signal(syscall.SIGTERM); second.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if res, err := http.Get("http://" + addr2 + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("second instance not ready:\n%s", logs2.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ctx := context.Background()
+	d, err := db.Open(ctx, db.Config{DSN: cfg.DSN, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	alpha, _ := (&tenancy.Store{DB: d}).BySlug(ctx, "alpha")
+	store := jobs.NewStore(d)
+	const n = 30
+	for i := 0; i < n; i++ {
+		if _, err := store.Enqueue(ctx, alpha.ID, jobs.Spec{Module: "probe", Name: "probe.job", Key: fmt.Sprintf("k%d", i),
+			At: time.Now(), Payload: []byte(fmt.Sprintf("slow-%d", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		done, _ := store.List(ctx, alpha.ID, jobs.Done, 1000)
+		probes := 0
+		for _, j := range done {
+			if j.Module == "probe" {
+				probes++
+			}
+		}
+		if probes >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d jobs done", len(done), n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	actions := strings.Fields(p.auditActions(t, "alpha"))
+	count := map[string]int{}
+	for _, a := range actions {
+		if strings.HasPrefix(a, "probe.job_ran:slow-") {
+			count[a]++
+		}
+	}
+	if len(count) != n {
+		t.Fatalf("%d distinct jobs ran, want %d", len(count), n)
+	}
+	for k, c := range count {
+		if c != 1 {
+			t.Errorf("%s ran %d times", k, c)
+		}
+	}
+	done, _ := store.List(ctx, alpha.ID, jobs.Done, 1000)
+	by := map[string]int{}
+	for _, j := range done {
+		if j.Module == "probe" {
+			by[j.ClaimedBy]++
+		}
+	}
+	t.Logf("jobs per instance: %v", by)
+	if len(by) != 2 {
+		t.Fatalf("the jobs were not shared by the two instances: %v", by)
+	}
+}
+
+// TestJobsSurviveARestart: a job scheduled before the platform stops runs after it starts
+// again (P8).
+func TestJobsSurviveARestart(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
+		cfg := be.Config(t)
+		tenants := writeProbeTenants(t)
+		extra := []string{}
+		if cfg.DSN != "" {
+			extra = []string{"--db", cfg.DSN}
+		}
+		data := t.TempDir()
+		first := startPlatformData(t, tenants, data, extra...)
+		ctx := context.Background()
+		d, err := db.Open(ctx, db.Config{DSN: cfg.DSN, DataDir: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alpha, _ := (&tenancy.Store{DB: d}).BySlug(ctx, "alpha")
+		if _, err := jobs.NewStore(d).Enqueue(ctx, alpha.ID, jobs.Spec{Module: "probe", Name: "probe.job", Key: "later",
+			At: time.Now().Add(3 * time.Second), Payload: []byte("after-restart")}); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		first.stop()
+		second := startPlatformData(t, tenants, data, extra...)
+		second.dsn = cfg.DSN
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(second.auditActions(t, "alpha"), "probe.job_ran:after-restart") {
+			if time.Now().After(deadline) {
+				t.Fatal("job scheduled before the restart did not run after it")
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	})
 }
