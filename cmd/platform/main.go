@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/audit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -44,6 +45,8 @@ commands:
   serve            serve the platform (flags: platform serve -h)
   migrate          create or upgrade the database, then exit
   tenants import   import tenants/<slug>/tenant.toml (existing tenants are left as they are)
+  audit verify     check every tenant's audit trail (or --tenant <slug>): an edited, deleted
+                   or reordered record is reported and the command fails
   admins create    create a platform admin on the console (--email, --name; the password
                    comes from PLATFORM_ADMIN_PASSWORD or is generated and printed once)
 `
@@ -69,6 +72,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New("plugin: which module?")
 		}
 		return servePlugin(args[1])
+	case "audit":
+		if len(args) < 2 || args[1] != "verify" {
+			fmt.Fprint(stderr, usage)
+			return errors.New("unknown audit command")
+		}
+		return verifyAudit(ctx, args[2:], stdout, stderr)
 	case "admins":
 		if len(args) < 2 || args[1] != "create" {
 			fmt.Fprint(stderr, usage)
@@ -347,6 +356,39 @@ func createAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fmt.Fprintf(stdout, "platform admin %s created; sign in at http://%s/login\n", u.Email, *console)
 	if generated {
 		fmt.Fprintf(stdout, "password (shown once): %s\n", password)
+	}
+	return nil
+}
+
+func verifyAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var only *string
+	database, _, err := openFor(ctx, "audit verify", args, stderr, func(fs *flag.FlagSet) {
+		only = fs.String("tenant", "", "verify only this tenant (slug)")
+	})
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	ts, err := (&tenancy.Store{DB: database}).List(ctx)
+	if err != nil {
+		return err
+	}
+	trail := audit.New(database)
+	broken := 0
+	for _, t := range ts {
+		if *only != "" && t.Slug != *only {
+			continue
+		}
+		n, err := trail.Verify(ctx, t.ID)
+		if err != nil {
+			broken++
+			fmt.Fprintf(stdout, "%-12s BROKEN after %d good records: %v\n", t.Slug, n, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%-12s ok, %d records\n", t.Slug, n)
+	}
+	if broken > 0 {
+		return fmt.Errorf("%d audit trail(s) broken", broken)
 	}
 	return nil
 }

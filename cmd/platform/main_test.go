@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
@@ -175,5 +177,45 @@ func TestCreatePlatformAdmin(t *testing.T) {
 	}
 	if err := run(ctx, []string{"admins", "create", "--data", cfg.DataDir, "--email", "bad", "--name", "Ops"}, &out, &out); err == nil {
 		t.Fatal("an invalid e-mail was accepted")
+	}
+}
+
+// TestAuditVerifyCommand: `platform audit verify` passes on an untouched trail and fails,
+// naming the record, once a record was edited (P9).
+func TestAuditVerifyCommand(t *testing.T) {
+	cfg := dbtest.Backends()[0].Config(t)
+	ctx := context.Background()
+	d, err := db.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	store := &tenancy.Store{DB: d}
+	if _, err := store.ImportDir(ctx, filepath.Join("..", "..", "tenants")); err != nil {
+		t.Fatal(err)
+	}
+	ml, _ := store.BySlug(ctx, "mlab")
+	tr := audit.New(d)
+	for i := 0; i < 3; i++ {
+		if err := tr.Append(ctx, ml.ID, audit.Entry{Action: "results.view", Subject: "p", Resource: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"audit", "verify", "--data", cfg.DataDir}, &out, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "mlab         ok, 3 records") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	if _, err := d.Bun.ExecContext(ctx, "UPDATE audit_log SET subject = 'someone else' WHERE seq = 2"); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"audit", "verify", "--data", cfg.DataDir}, &out, &out); err == nil {
+		t.Fatalf("a changed record passed:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "record 2 was changed") {
+		t.Fatalf("output:\n%s", out.String())
 	}
 }

@@ -23,10 +23,10 @@ import (
 
 	"github.com/uptrace/bun/driver/pgdriver"
 
+	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/jobs"
-	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/sdk"
@@ -672,7 +672,7 @@ func (p *platform) auditActions(t *testing.T, slug string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows []server.AuditEntry
+	var rows []audit.Entry
 	err = d.InTenant(ctx, ten.ID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&rows).Order("at").Scan(ctx)
 	})

@@ -198,6 +198,7 @@ END $$`, pgString(cfg.AppRole), role)
 		fmt.Sprintf("REVOKE ALL ON core_migrations, core_migration_locks FROM %s", role),
 		// The audit trail is append-only for the running platform.
 		fmt.Sprintf("REVOKE UPDATE, DELETE ON audit_log FROM %s", role),
+		fmt.Sprintf("REVOKE DELETE ON audit_heads FROM %s", role),
 	}
 	for _, s := range stmts {
 		if err := execRetry(ctx, owner, s); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/tenancy"
@@ -24,26 +25,6 @@ import (
 // host resolved from the call token: the tenant of the request, job or event that caused the
 // call. Jobs and blobs are simple durable implementations (a table, files on disk) that the
 // core services will complete.
-
-// AuditEntry is a record of the tenant's audit trail (append-only).
-type AuditEntry struct {
-	bun.BaseModel `bun:"table:audit_log,alias:al"`
-
-	TenantID  string         `bun:"tenant_id,pk"`
-	ID        string         `bun:"id,pk"`
-	At        time.Time      `bun:"at"`
-	Actor     string         `bun:"actor"`
-	Module    string         `bun:"module"`
-	Action    string         `bun:"action"`
-	Subject   string         `bun:"subject"`
-	Resource  string         `bun:"resource"`
-	RequestID string         `bun:"request_id"`
-	IP        string         `bun:"ip"`
-	Detail    map[string]any `bun:"detail,type:json"`
-}
-
-// OwnerTenant marks audit_log as a tenant table.
-func (a *AuditEntry) OwnerTenant() string { return a.TenantID }
 
 // BlobRow describes a stored file of a module in a tenant.
 type BlobRow struct {
@@ -70,16 +51,9 @@ func (s *Server) HostServices() sdk.HostServices {
 
 type hostAPI struct{ s *Server }
 
-// Audit records one entry in the scope's tenant.
-func (s *Server) Audit(ctx context.Context, tenantID string, e AuditEntry) error {
-	e.TenantID, e.ID, e.At = tenantID, tenancy.NewID(), time.Now().UTC()
-	if e.Detail == nil {
-		e.Detail = map[string]any{}
-	}
-	return s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		_, err := sc.Insert(&e).Exec(ctx)
-		return err
-	})
+// Audit appends a record to the tenant's audit trail.
+func (s *Server) Audit(ctx context.Context, tenantID string, e audit.Entry) error {
+	return s.Trail.Append(ctx, tenantID, e)
 }
 
 func (h *hostAPI) Lookup(ctx context.Context, sc sdk.Scope, id, email string) (*sdk.User, error) {
@@ -106,7 +80,7 @@ func (h *hostAPI) Record(ctx context.Context, sc sdk.Scope, r sdk.AuditRecord) e
 	if r.Action == "" {
 		return errors.New("audit: action is required")
 	}
-	return h.s.Audit(ctx, sc.TenantID, AuditEntry{Actor: sc.UserID, Module: sc.ModuleID, Action: r.Action,
+	return h.s.Audit(ctx, sc.TenantID, audit.Entry{Actor: sc.UserID, Module: sc.ModuleID, Action: r.Action,
 		Subject: r.Subject, Resource: r.Resource, RequestID: sc.RequestID, IP: sc.IP, Detail: r.Detail})
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
@@ -388,7 +389,7 @@ func (s *Server) saveModuleRules(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Audit(c.UserContext(), st.Tenant.ID, AuditEntry{Actor: st.User.ID, Action: "admin.module_rules", Resource: "module:" + id,
+	if err := s.Audit(c.UserContext(), st.Tenant.ID, audit.Entry{Actor: st.User.ID, Action: "admin.module_rules", Resource: "module:" + id,
 		RequestID: st.RequestID, IP: c.IP(), Detail: map[string]any{"rules": rules}}); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/i18n"
@@ -65,6 +66,7 @@ type Server struct {
 	I18n     *i18n.Bundle
 	Mail     *mail.Outbox
 	Jobs     *jobs.Store
+	Trail    *audit.Trail
 	Views    *Views
 	Log      *slog.Logger
 	// Modules reports the modules' health; nil until the module host is running.
@@ -99,7 +101,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	az := authz.NewService(d)
 	s := &Server{
 		Cfg: cfg, DB: d, Tenants: &tenancy.Store{DB: d}, Authz: az, Accounts: accounts.NewService(d, az),
-		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Jobs: jobs.NewStore(d), Views: views, Log: log,
+		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Jobs: jobs.NewStore(d), Trail: audit.New(d), Views: views, Log: log,
 		RegistrationFields: func(*tenancy.Tenant) []accounts.Field { return nil },
 	}
 	if s.secret, err = loadSecret(ctx, d, "csrf"); err != nil {

@@ -1,0 +1,198 @@
+// Package audit owns the audit trail (P9): an append-only log per tenant in which every
+// record carries the hash of the one before, so that an edited, deleted or reordered record
+// is detected by Verify. Appends to one tenant's chain are serialised by the database (the
+// chain head row is locked and a record's sequence number is unique). It must not know about
+// HTTP.
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"carenet.dev/platform/core/db"
+)
+
+// Entry is a record of a tenant's audit trail.
+type Entry struct {
+	bun.BaseModel `bun:"table:audit_log,alias:al"`
+
+	TenantID  string         `bun:"tenant_id,pk"`
+	ID        string         `bun:"id,pk"`
+	Seq       int64          `bun:"seq"`
+	At        time.Time      `bun:"at"`
+	Actor     string         `bun:"actor"`
+	Module    string         `bun:"module"`
+	Action    string         `bun:"action"`
+	Subject   string         `bun:"subject"`
+	Resource  string         `bun:"resource"`
+	RequestID string         `bun:"request_id"`
+	IP        string         `bun:"ip"`
+	Detail    map[string]any `bun:"detail,type:json"`
+	PrevHash  string         `bun:"prev_hash"`
+	Hash      string         `bun:"hash"`
+}
+
+// OwnerTenant marks audit_log as a tenant table.
+func (e *Entry) OwnerTenant() string { return e.TenantID }
+
+type head struct {
+	bun.BaseModel `bun:"table:audit_heads,alias:ah"`
+
+	TenantID string `bun:"tenant_id,pk"`
+	Seq      int64  `bun:"seq"`
+	Hash     string `bun:"hash"`
+}
+
+func (h *head) OwnerTenant() string { return h.TenantID }
+
+// Trail appends to and reads the audit trails.
+type Trail struct {
+	DB  *db.DB
+	Now func() time.Time
+}
+
+// New returns a trail over d.
+func New(d *db.DB) *Trail { return &Trail{DB: d, Now: func() time.Time { return time.Now().UTC() }} }
+
+// digest is the hash of a record: SHA-256 over the previous hash and the record's fields in
+// a fixed order.
+func digest(e *Entry) string {
+	detail, _ := json.Marshal(e.Detail)
+	fields := []string{e.PrevHash, e.TenantID, fmt.Sprint(e.Seq), e.ID, e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Module,
+		e.Action, e.Subject, e.Resource, e.RequestID, e.IP, string(detail)}
+	b, _ := json.Marshal(fields)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Append adds e at the end of the tenant's chain.
+func (t *Trail) Append(ctx context.Context, tenantID string, e Entry) error {
+	if e.Action == "" {
+		return errors.New("audit: action is required")
+	}
+	e.TenantID, e.ID, e.At = tenantID, uuid.Must(uuid.NewV7()).String(), t.Now().Truncate(time.Microsecond)
+	if e.Detail == nil {
+		e.Detail = map[string]any{}
+	}
+	// Round-trip the detail through JSON so that the hash covers what is stored.
+	raw, err := json.Marshal(e.Detail)
+	if err != nil {
+		return fmt.Errorf("audit: detail: %w", err)
+	}
+	e.Detail = map[string]any{}
+	_ = json.Unmarshal(raw, &e.Detail)
+	return t.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		h := &head{TenantID: tenantID}
+		if _, err := sc.Insert(h).On("CONFLICT (tenant_id) DO NOTHING").Exec(ctx); err != nil {
+			return err
+		}
+		q := sc.Select(h).Where("tenant_id = ?", tenantID)
+		if t.DB.Kind == db.Postgres {
+			q = q.For("UPDATE")
+		}
+		if err := q.Scan(ctx); err != nil {
+			return err
+		}
+		e.Seq, e.PrevHash = h.Seq+1, h.Hash
+		e.Hash = digest(&e)
+		if _, err := sc.Insert(&e).Exec(ctx); err != nil {
+			return err
+		}
+		res, err := sc.Update((*head)(nil)).Set("seq = ?", e.Seq).Set("hash = ?", e.Hash).
+			Where("seq = ?", h.Seq).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errors.New("audit: concurrent append")
+		}
+		return nil
+	})
+}
+
+// Filter selects records of one tenant.
+type Filter struct {
+	Actor, Subject, Action string
+	From, To               time.Time
+	Limit                  int
+}
+
+// Search returns the tenant's records matching f, newest first.
+func (t *Trail) Search(ctx context.Context, tenantID string, f Filter) ([]Entry, error) {
+	var out []Entry
+	err := t.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		q := sc.Select(&out).Order("seq DESC")
+		if f.Actor != "" {
+			q = q.Where("actor = ?", f.Actor)
+		}
+		if f.Subject != "" {
+			q = q.Where("subject = ?", f.Subject)
+		}
+		if f.Action != "" {
+			q = q.Where("action LIKE ?", strings.ReplaceAll(f.Action, "%", "")+"%")
+		}
+		if !f.From.IsZero() {
+			q = q.Where("at >= ?", f.From)
+		}
+		if !f.To.IsZero() {
+			q = q.Where("at < ?", f.To)
+		}
+		if f.Limit > 0 {
+			q = q.Limit(int64(f.Limit))
+		}
+		return q.Scan(ctx)
+	})
+	return out, err
+}
+
+// ErrBroken is returned by Verify for a chain that was tampered with.
+var ErrBroken = errors.New("audit trail broken")
+
+// Verify walks the tenant's chain from the first record and reports the first record that
+// was edited (its hash no longer matches), deleted (a sequence number is missing) or
+// reordered (it does not link to the record before it). It returns the number of records.
+func (t *Trail) Verify(ctx context.Context, tenantID string) (int64, error) {
+	var entries []Entry
+	var h head
+	err := t.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		if err := sc.Select(&entries).Order("seq").Scan(ctx); err != nil {
+			return err
+		}
+		err := sc.Select(&h).Where("tenant_id = ?", tenantID).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	prev := ""
+	for i := range entries {
+		e := &entries[i]
+		want := int64(i + 1)
+		switch {
+		case e.Seq != want:
+			return int64(i), fmt.Errorf("%w: record %d is missing (found %d)", ErrBroken, want, e.Seq)
+		case e.PrevHash != prev:
+			return int64(i), fmt.Errorf("%w: record %d does not follow record %d", ErrBroken, e.Seq, e.Seq-1)
+		case digest(e) != e.Hash:
+			return int64(i), fmt.Errorf("%w: record %d was changed", ErrBroken, e.Seq)
+		}
+		prev = e.Hash
+	}
+	if int64(len(entries)) != h.Seq || prev != h.Hash {
+		return int64(len(entries)), fmt.Errorf("%w: the last %d record(s) were removed", ErrBroken, h.Seq-int64(len(entries)))
+	}
+	return int64(len(entries)), nil
+}
