@@ -42,6 +42,7 @@ const (
 	PermAdminMailbox    = "admin.mailbox"
 	PermAdminSettings   = "admin.settings"
 	PermAdminJobs       = "admin.jobs"
+	PermAdminAudit      = "admin.audit"
 	PermPlatformJobs    = "platform.jobs"
 	PermPlatformTenants = "platform.tenants"
 	PermPlatformUsers   = "platform.users"
@@ -57,6 +58,7 @@ var CoreGrants = []Grant{
 	{Role: RoleTenantAdmin, Permission: PermAdminMailbox},
 	{Role: RoleTenantAdmin, Permission: PermAdminSettings},
 	{Role: RoleTenantAdmin, Permission: PermAdminJobs},
+	{Role: RoleTenantAdmin, Permission: PermAdminAudit},
 }
 
 // Errors a caller maps to a refusal.

@@ -13,6 +13,7 @@ import (
 
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/i18n"
+	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/core/web"
 	"carenet.dev/platform/locales"
@@ -161,6 +162,9 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	for _, r := range tenancy.CoreRules {
 		notMessages[r.Name] = true
 	}
+	for _, a := range server.CoreAuditActions {
+		notMessages[a] = true
+	}
 	errorCodes := []string{"generic", "not_found", "method", "too_large", "bad_request", "unavailable", "rate_limited", "csrf", "unauthorized", "forbidden", "module_down"}
 	for _, code := range errorCodes {
 		notMessages["error."+code] = true
@@ -198,6 +202,9 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	}
 	for _, st := range []string{"starting", "running", "down", "failed", "stopped"} {
 		used["platform.modules.state."+st] = "platform modules"
+	}
+	for _, a := range server.CoreAuditActions {
+		used["audit.action."+a] = "audit"
 	}
 	for _, st := range []string{"pending", "running", "done", "failed", "cancelled"} {
 		used["admin.jobs.state."+st] = "admin jobs"

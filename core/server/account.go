@@ -343,6 +343,9 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.record(c, "", ActAccountDeleted, u.ID, "user:"+u.ID, nil); err != nil {
+		return err
+	}
 	// Every module erases what it holds of the person.
 	s.broadcast(c.UserContext(), st.Tenant, sdk.EventUserDeleted, []byte(u.ID))
 	if err := s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Lang, "deleted", ""); err != nil {

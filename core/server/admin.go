@@ -131,6 +131,9 @@ func (s *Server) adminBlock(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	}
+	if err := s.record(c, "", ActUserBlocked, u.ID, "user:"+u.ID, map[string]any{"reason": strings.TrimSpace(c.FormValue("reason"))}); err != nil {
+		return err
+	}
 	s.broadcast(c.UserContext(), st.Tenant, sdk.EventUserBlocked, []byte(u.ID))
 	lang := u.Locale
 	if !st.Tenant.AllowsLocale(lang) {
@@ -149,7 +152,13 @@ func (s *Server) adminUnblock(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Accounts.Unblock(c.UserContext(), st.Tenant, u.ID); err != nil && !errors.Is(err, accounts.ErrNotFound) {
+	if err := s.Accounts.Unblock(c.UserContext(), st.Tenant, u.ID); errors.Is(err, accounts.ErrNotFound) {
+		s.flash(c, "admin.users.unblocked")
+		return c.Redirect(st.URL("/admin/users/"+u.ID), fiber.StatusSeeOther)
+	} else if err != nil {
+		return err
+	}
+	if err := s.record(c, "", ActUserUnblocked, u.ID, "user:"+u.ID, nil); err != nil {
 		return err
 	}
 	s.flash(c, "admin.users.unblocked")
@@ -157,13 +166,13 @@ func (s *Server) adminUnblock(c *fiber.Ctx) error {
 }
 
 func (s *Server) adminAssignRole(c *fiber.Ctx) error {
-	return s.changeRole(c, func(ctx context.Context, sc *db.Scope, userID, role string) error {
+	return s.changeRole(c, ActRoleAssigned, func(ctx context.Context, sc *db.Scope, userID, role string) error {
 		return s.Authz.AssignRole(ctx, sc, userID, role)
 	})
 }
 
 func (s *Server) adminRemoveRole(c *fiber.Ctx) error {
-	return s.changeRole(c, func(ctx context.Context, sc *db.Scope, userID, role string) error {
+	return s.changeRole(c, ActRoleRemoved, func(ctx context.Context, sc *db.Scope, userID, role string) error {
 		if userID == St(c).User.ID && role == authz.RoleTenantAdmin {
 			return errDemoteSelf
 		}
@@ -175,7 +184,7 @@ var errDemoteSelf = errors.New("an admin cannot withdraw his own admin role")
 
 // changeRole applies a role change to the user named in the path, in the admin's tenant,
 // and makes every instance reload the tenant's rules.
-func (s *Server) changeRole(c *fiber.Ctx, change func(ctx context.Context, sc *db.Scope, userID, role string) error) error {
+func (s *Server) changeRole(c *fiber.Ctx, action string, change func(ctx context.Context, sc *db.Scope, userID, role string) error) error {
 	st := St(c)
 	u, err := s.subject(c)
 	if err != nil {
@@ -194,6 +203,9 @@ func (s *Server) changeRole(c *fiber.Ctx, change func(ctx context.Context, sc *d
 		return err
 	}
 	if err := s.Tenants.BumpPolicy(c.UserContext(), st.Tenant.ID); err != nil {
+		return err
+	}
+	if err := s.record(c, "", action, u.ID, "role:"+role, map[string]any{"role": role}); err != nil {
 		return err
 	}
 	s.flash(c, "admin.roles.saved")
@@ -277,6 +289,9 @@ func (s *Server) adminSetGrant(c *fiber.Ctx) error {
 		return err
 	}
 	if err := s.Tenants.BumpPolicy(c.UserContext(), st.Tenant.ID); err != nil {
+		return err
+	}
+	if err := s.record(c, "", ActGrantChanged, "", "permission:"+perm, map[string]any{"role": role, "permission": perm, "granted": on}); err != nil {
 		return err
 	}
 	s.flash(c, "admin.roles.saved")

@@ -177,6 +177,9 @@ func (s *Server) adminRetryJob(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
+	if err := s.record(c, "", ActJobRetried, "", "job:"+id, nil); err != nil {
+		return err
+	}
 	s.flash(c, "admin.jobs.retried")
 	return c.Redirect(st.URL("/admin/jobs?status=failed"), fiber.StatusSeeOther)
 }
@@ -218,6 +221,9 @@ func (s *Server) platformRetryJob(c *fiber.Ctx) error {
 	if err := s.Jobs.Retry(c.UserContext(), t.ID, id); errors.Is(err, jobs.ErrNotFound) {
 		return fiber.ErrNotFound
 	} else if err != nil {
+		return err
+	}
+	if err := s.record(c, t.ID, ActJobRetried, "", "job:"+id, nil); err != nil {
 		return err
 	}
 	s.flash(c, "admin.jobs.retried")

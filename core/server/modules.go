@@ -14,7 +14,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"carenet.dev/platform/core/accounts"
-	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
@@ -389,8 +388,7 @@ func (s *Server) saveModuleRules(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Audit(c.UserContext(), st.Tenant.ID, audit.Entry{Actor: st.User.ID, Action: "admin.module_rules", Resource: "module:" + id,
-		RequestID: st.RequestID, IP: c.IP(), Detail: map[string]any{"rules": rules}}); err != nil {
+	if err := s.record(c, "", ActModuleRules, "", "module:"+id, map[string]any{"rules": rules}); err != nil {
 		return err
 	}
 	t, err := s.Tenants.ByID(c.UserContext(), st.Tenant.ID)
@@ -486,6 +484,9 @@ func (s *Server) platformRestartModule(c *fiber.Ctx) error {
 	id := c.Params("module")
 	if s.host == nil || s.host.Manifest(id) == nil && !contains(s.host.IDs(), id) {
 		return fiber.ErrNotFound
+	}
+	if err := s.record(c, "", ActModuleRestarted, "", "module:"+id, nil); err != nil {
+		return err
 	}
 	if err := s.host.Restart(c.UserContext(), id); err != nil {
 		s.Log.Error("module restart failed", "module", id, "err", err)

@@ -126,6 +126,9 @@ func (s *Server) platformSaveTenant(c *fiber.Ctx) error {
 	if err := s.Tenants.Save(c.UserContext(), t); err != nil {
 		return err
 	}
+	if err := s.record(c, t.ID, ActTenantChanged, "", "tenant:"+t.Slug, map[string]any{"name": name, "locales": langs, "default_locale": def, "status": status}); err != nil {
+		return err
+	}
 	s.flash(c, "platform.tenants.saved")
 	return c.Redirect(St(c).URL("/platform/tenants/"+t.ID), fiber.StatusSeeOther)
 }
@@ -168,6 +171,9 @@ func (s *Server) platformSaveHostnames(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.record(c, t.ID, ActHostnamesChanged, "", "tenant:"+t.Slug, map[string]any{"hostnames": c.FormValue("hostnames")}); err != nil {
+		return err
+	}
 	s.flash(c, "platform.tenants.saved")
 	return c.Redirect(St(c).URL("/platform/tenants/"+t.ID), fiber.StatusSeeOther)
 }
@@ -205,6 +211,9 @@ func (s *Server) platformSaveModules(c *fiber.Ctx) error {
 		return err
 	}
 	if err := s.Tenants.BumpPolicy(c.UserContext(), t.ID); err != nil {
+		return err
+	}
+	if err := s.record(c, t.ID, ActModulesChanged, "", "tenant:"+t.Slug, map[string]any{"enabled": on}); err != nil {
 		return err
 	}
 	s.flash(c, "platform.tenants.saved")

@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.bindPlatform()
 	s.bindModules()
 	s.bindJobs()
+	s.bindAudit()
 	return s, nil
 }
 

@@ -132,6 +132,9 @@ func (s *Server) saveSettings(c *fiber.Ctx) error {
 	if err := s.Tenants.Save(c.UserContext(), t); err != nil {
 		return err
 	}
+	if err := s.record(c, "", ActSettingsChanged, "", "tenant:"+t.Slug, map[string]any{"rules": next.Rules}); err != nil {
+		return err
+	}
 	s.flash(c, "admin.settings.saved")
 	return c.Redirect(st.URL("/admin/settings"), fiber.StatusSeeOther)
 }

@@ -1,0 +1,190 @@
+package server
+
+import (
+	"encoding/csv"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/audit"
+	"carenet.dev/platform/core/authz"
+)
+
+// Core audit actions (P9). Modules report theirs through the HostAPI.
+const (
+	ActUserBlocked      = "admin.user_blocked"
+	ActUserUnblocked    = "admin.user_unblocked"
+	ActRoleAssigned     = "admin.role_assigned"
+	ActRoleRemoved      = "admin.role_removed"
+	ActGrantChanged     = "admin.grant_changed"
+	ActSettingsChanged  = "admin.settings_changed"
+	ActModuleRules      = "admin.module_rules"
+	ActJobRetried       = "admin.job_retried"
+	ActTenantChanged    = "platform.tenant_changed"
+	ActHostnamesChanged = "platform.hostnames_changed"
+	ActModulesChanged   = "platform.modules_changed"
+	ActModuleRestarted  = "platform.module_restarted"
+	ActAccountDeleted   = "account.deleted"
+)
+
+// CoreAuditActions lists the core's audit actions (each has a message "audit.action.<id>").
+var CoreAuditActions = []string{ActUserBlocked, ActUserUnblocked, ActRoleAssigned, ActRoleRemoved, ActGrantChanged,
+	ActSettingsChanged, ActModuleRules, ActJobRetried, ActTenantChanged, ActHostnamesChanged, ActModulesChanged,
+	ActModuleRestarted, ActAccountDeleted}
+
+// record appends an action of the signed-in user to the audit trail of tenantID (the
+// request's tenant when empty).
+func (s *Server) record(c *fiber.Ctx, tenantID, action, subject, resource string, detail map[string]any) error {
+	st := St(c)
+	if tenantID == "" {
+		tenantID = st.Tenant.ID
+	}
+	actor := ""
+	if st.User != nil {
+		actor = st.User.ID
+		if tenantID != st.Tenant.ID {
+			// A platform admin acting on a tenant: his account lives on the console.
+			actor = "platform:" + st.User.ID
+		}
+	}
+	return s.Audit(c.UserContext(), tenantID, audit.Entry{Actor: actor, Action: action, Subject: subject, Resource: resource,
+		RequestID: st.RequestID, IP: c.IP(), Detail: detail})
+}
+
+func (s *Server) bindAudit() {
+	s.get("/admin/audit", authz.PermAdminAudit, s.adminAudit)
+	s.get("/admin/audit.csv", authz.PermAdminAudit, s.adminAuditCSV)
+	s.get("/account/access", authz.PermAccount, s.accountAccess)
+}
+
+// auditFilter reads the search form; a bad value is a form error, not a 500.
+func (s *Server) auditFilter(c *fiber.Ctx) (audit.Filter, *Form, error) {
+	st := St(c)
+	f := &Form{Values: values(c, "action", "subject", "actor", "from", "to")}
+	for k := range f.Values {
+		f.Values[k] = c.Query(k)
+	}
+	f.Errors = map[string]string{}
+	flt := audit.Filter{Action: strings.TrimSpace(f.Values["action"]), Limit: 500}
+	person := func(field string) string {
+		v := strings.TrimSpace(f.Values[field])
+		if v == "" {
+			return ""
+		}
+		u, err := s.Accounts.ByEmail(c.UserContext(), st.Tenant.ID, v)
+		if err != nil {
+			f.Errors.Add(field, "admin.audit.no_such_user")
+			return "-"
+		}
+		return u.ID
+	}
+	flt.Subject, flt.Actor = person("subject"), person("actor")
+	day := func(field string) time.Time {
+		v := f.Values[field]
+		if v == "" {
+			return time.Time{}
+		}
+		d, err := time.ParseInLocation("2006-01-02", v, st.Tenant.Location())
+		if err != nil {
+			f.Errors.Add(field, "form.date.invalid")
+		}
+		return d
+	}
+	flt.From, flt.To = day("from"), day("to")
+	if !flt.To.IsZero() {
+		flt.To = flt.To.AddDate(0, 0, 1)
+	}
+	return flt, f, nil
+}
+
+type auditRow struct {
+	audit.Entry
+	ActorName, SubjectName, ActionLabel string
+}
+
+// auditRows names the people of the records and labels their actions.
+func (s *Server) auditRows(c *fiber.Ctx, entries []audit.Entry) []auditRow {
+	st := St(c)
+	names := map[string]string{}
+	name := func(id string) string {
+		if id == "" {
+			return ""
+		}
+		if n, ok := names[id]; ok {
+			return n
+		}
+		n := st.Loc.T("admin.audit.former_user")
+		if strings.HasPrefix(id, "platform:") {
+			n = st.Loc.T("role.platform_admin")
+		} else if u, err := s.Accounts.ByID(c.UserContext(), st.Tenant.ID, id); err == nil {
+			n = u.Name + " <" + u.Email + ">"
+		} else if err != accounts.ErrNotFound {
+			n = id
+		}
+		names[id] = n
+		return n
+	}
+	out := make([]auditRow, len(entries))
+	for i, e := range entries {
+		label := e.Action
+		if st.Loc.Has("audit.action." + e.Action) {
+			label = st.Loc.T("audit.action." + e.Action)
+		}
+		out[i] = auditRow{Entry: e, ActorName: name(e.Actor), SubjectName: name(e.Subject), ActionLabel: label}
+	}
+	return out
+}
+
+func (s *Server) adminAudit(c *fiber.Ctx) error {
+	flt, f, _ := s.auditFilter(c)
+	var rows []auditRow
+	status := fiber.StatusOK
+	if len(f.Errors) > 0 {
+		status = fiber.StatusUnprocessableEntity
+	} else {
+		entries, err := s.Trail.Search(c.UserContext(), St(c).Tenant.ID, flt)
+		if err != nil {
+			return err
+		}
+		rows = s.auditRows(c, entries)
+	}
+	return s.render(c, status, "admin_audit", "admin.audit.title", map[string]any{"Rows": rows,
+		"Query": string(c.Request().URI().QueryString())}, f)
+}
+
+// adminAuditCSV exports the search as CSV (UTF-8, with the times in the tenant's zone).
+func (s *Server) adminAuditCSV(c *fiber.Ctx) error {
+	flt, f, _ := s.auditFilter(c)
+	if len(f.Errors) > 0 {
+		return fiber.ErrBadRequest
+	}
+	flt.Limit = 100000
+	st := St(c)
+	entries, err := s.Trail.Search(c.UserContext(), st.Tenant.ID, flt)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="audit-%s-%s.csv"`, st.Tenant.Slug, time.Now().Format("20060102")))
+	w := csv.NewWriter(c.Response().BodyWriter())
+	w.Write([]string{"seq", "time", "actor_id", "actor", "action", "subject_id", "subject", "resource", "module", "request_id", "ip", "hash"})
+	for _, r := range s.auditRows(c, entries) {
+		w.Write([]string{fmt.Sprint(r.Seq), r.At.In(st.Tenant.Location()).Format(time.RFC3339), r.Actor, r.ActorName, r.Action,
+			r.Subject, r.SubjectName, r.Resource, r.Module, r.RequestID, r.IP, r.Hash})
+	}
+	w.Flush()
+	return w.Error()
+}
+
+// accountAccess shows a person who accessed his data (P9, R9).
+func (s *Server) accountAccess(c *fiber.Ctx) error {
+	st := St(c)
+	entries, err := s.Trail.Search(c.UserContext(), st.Tenant.ID, audit.Filter{Subject: st.User.ID, Limit: 500})
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "account_access", "account.access.title", map[string]any{"Rows": s.auditRows(c, entries)}, nil)
+}
