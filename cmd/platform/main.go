@@ -239,7 +239,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return host.Add(ctx, spec)
 	})
 	if _, err := os.Stat(d.tenants); err == nil {
-		res, err := srv.Tenants.ImportDir(ctx, d.tenants)
+		res, err := srv.ImportTenants(ctx, d.tenants)
 		if err != nil {
 			return err
 		}

@@ -254,7 +254,10 @@ func (s *Service) ValidateRegistration(t *tenancy.Tenant, in *RegisterInput, ext
 // Register creates an unverified account and returns it with its verification token. When
 // the e-mail already has an account, it returns (existing, "", nil): the caller answers the
 // same way, and tells the owner by e-mail instead of revealing the account.
-func (s *Service) Register(ctx context.Context, t *tenancy.Tenant, in RegisterInput, extra []Field) (u *User, token string, created bool, err error) {
+// after, when set, runs in the same transaction once the account exists (to record the terms
+// it accepted and its consents): if it fails, nothing is saved.
+func (s *Service) Register(ctx context.Context, t *tenancy.Tenant, in RegisterInput, extra []Field,
+	after func(ctx context.Context, sc *db.Scope, userID string) error) (u *User, token string, created bool, err error) {
 	if errs := s.ValidateRegistration(t, &in, extra); len(errs) > 0 {
 		return nil, "", false, errs
 	}
@@ -279,8 +282,13 @@ func (s *Service) Register(ctx context.Context, t *tenancy.Tenant, in RegisterIn
 		}
 		tok := &Token{TenantID: t.ID, TokenHash: th, UserID: u.ID, Purpose: PurposeVerify, CreatedAt: now,
 			ExpiresAt: now.Add(time.Duration(t.IntRule("account.verification_hours")) * time.Hour)}
-		_, err := sc.Insert(tok).Exec(ctx)
-		return err
+		if _, err := sc.Insert(tok).Exec(ctx); err != nil {
+			return err
+		}
+		if after != nil {
+			return after(ctx, sc, u.ID)
+		}
+		return nil
 	})
 	if db.IsUniqueViolation(err) {
 		existing, ferr := s.ByEmail(ctx, t.ID, in.Email)

@@ -47,7 +47,7 @@ func input(email string) accounts.RegisterInput {
 func TestPasswordsAreArgon2id(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
 		s, tn := setup(t, b)
-		u, _, _, err := s.Register(context.Background(), tn, input("a@example.org"), nil)
+		u, _, _, err := s.Register(context.Background(), tn, input("a@example.org"), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +63,7 @@ func TestVerificationLinkIsUsedOnce(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
 		s, tn := setup(t, b)
 		ctx := context.Background()
-		_, token, _, err := s.Register(ctx, tn, input("race@example.org"), nil)
+		_, token, _, err := s.Register(ctx, tn, input("race@example.org"), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func TestVerificationLinkIsUsedOnce(t *testing.T) {
 			t.Fatalf("wins %d, refusals %d", wins, fails)
 		}
 
-		_, token, _, _ = s.Register(ctx, tn, input("late@example.org"), nil)
+		_, token, _, _ = s.Register(ctx, tn, input("late@example.org"), nil, nil)
 		s.Now = func() time.Time { return time.Now().UTC().Add(24*time.Hour + time.Minute) }
 		if _, err := s.Verify(ctx, tn, token); !errors.Is(err, accounts.ErrTokenInvalid) {
 			t.Fatalf("expired link: %v", err)
@@ -113,7 +113,7 @@ func TestOneAccountPerEmailUnderRace(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _, c, err := s.Register(ctx, tn, input("Same@Example.org"), nil)
+				_, _, c, err := s.Register(ctx, tn, input("Same@Example.org"), nil, nil)
 				if err != nil {
 					t.Errorf("register: %v", err)
 					return
@@ -143,13 +143,13 @@ func TestRegistrationFieldsFromModules(t *testing.T) {
 		s, tn := setup(t, b)
 		extra := []accounts.Field{{Name: "birth_name", LabelKey: "x", Type: "text", Required: true, MaxLen: 10}}
 		in := input("m@example.org")
-		_, _, _, err := s.Register(context.Background(), tn, in, extra)
+		_, _, _, err := s.Register(context.Background(), tn, in, extra, nil)
 		var ferr form.Errors
 		if !errors.As(err, &ferr) || ferr["birth_name"] != "form.required" {
 			t.Fatalf("missing module field: %v", err)
 		}
 		in.Extra = map[string]string{"birth_name": "Dupont"}
-		u, _, _, err := s.Register(context.Background(), tn, in, extra)
+		u, _, _, err := s.Register(context.Background(), tn, in, extra, nil)
 		if err != nil || u.Profile["birth_name"] != "Dupont" {
 			t.Fatalf("module field not stored: %v %v", err, u)
 		}

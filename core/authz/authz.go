@@ -43,6 +43,7 @@ const (
 	PermAdminSettings   = "admin.settings"
 	PermAdminJobs       = "admin.jobs"
 	PermAdminAudit      = "admin.audit"
+	PermAdminTerms      = "admin.terms"
 	PermPlatformJobs    = "platform.jobs"
 	PermPlatformTenants = "platform.tenants"
 	PermPlatformUsers   = "platform.users"
@@ -59,6 +60,7 @@ var CoreGrants = []Grant{
 	{Role: RoleTenantAdmin, Permission: PermAdminSettings},
 	{Role: RoleTenantAdmin, Permission: PermAdminJobs},
 	{Role: RoleTenantAdmin, Permission: PermAdminAudit},
+	{Role: RoleTenantAdmin, Permission: PermAdminTerms},
 }
 
 // Errors a caller maps to a refusal.

@@ -155,7 +155,7 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	// Strings in Go code that look like ids but are not messages: permission and rule names,
 	// and the error bases the error page suffixes with ".title" and ".text".
 	notMessages := map[string]bool{authz.PermPlatformTenants: true, authz.PermPlatformUsers: true, authz.PermPlatformModules: true,
-		"platform.db": true, "module.route": true, "admin.module_rules": true, authz.PermPlatformJobs: true}
+		"platform.db": true, "module.route": true, "terms.notice_days": true, "terms.explicit_reacceptance": true, "admin.module_rules": true, authz.PermPlatformJobs: true}
 	for _, g := range authz.CoreGrants {
 		notMessages[g.Permission] = true
 	}
@@ -206,10 +206,13 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	for _, a := range server.CoreAuditActions {
 		used["audit.action."+a] = "audit"
 	}
+	for _, k := range []string{"data_processing", "marketing", "geolocation"} {
+		used["consent."+k] = "consents"
+	}
 	for _, st := range []string{"pending", "running", "done", "failed", "cancelled"} {
 		used["admin.jobs.state."+st] = "admin jobs"
 	}
-	for _, tmpl := range []string{"verify", "exists", "reset", "deleted", "blocked", "closed_inactive"} {
+	for _, tmpl := range []string{"verify", "exists", "reset", "deleted", "blocked", "closed_inactive", "terms_published"} {
 		for _, part := range []string{"subject", "body", "action"} {
 			used["mail."+tmpl+"."+part] = "mail"
 		}

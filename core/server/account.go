@@ -11,6 +11,7 @@ import (
 	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/terms"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -61,7 +62,15 @@ func values(c *fiber.Ctx, names ...string) map[string]string {
 
 func (s *Server) registerData(c *fiber.Ctx) map[string]any {
 	t := St(c).Tenant
-	return map[string]any{"MinAge": t.IntRule("account.min_age"), "Extra": s.RegistrationFields(t)}
+	return map[string]any{"MinAge": t.IntRule("account.min_age"), "Extra": s.RegistrationFields(t), "Consents": consentKinds(t)}
+}
+
+// checkboxValues keeps the ticked boxes of the registration form.
+func checkboxValues(c *fiber.Ctx, v map[string]string) map[string]string {
+	for _, k := range []string{"accept_terms", "consent_data_processing", "consent_marketing", "consent_geolocation"} {
+		v[k] = c.FormValue(k)
+	}
+	return v
 }
 
 func (s *Server) registerForm(c *fiber.Ctx) error {
@@ -85,11 +94,23 @@ func (s *Server) register(c *fiber.Ctx) error {
 		in.Extra[f.Name] = c.FormValue(f.Name)
 		names = append(names, f.Name)
 	}
-	u, token, created, err := s.Accounts.Register(c.UserContext(), st.Tenant, in, extra)
+	// Every problem at once: the fields, the terms to accept and the mandatory consent.
+	errs := s.Accounts.ValidateRegistration(st.Tenant, &in, extra)
+	if c.FormValue("accept_terms") != "yes" {
+		errs.Add("accept_terms", "account.register.accept_required")
+	}
+	if c.FormValue("consent_data_processing") != "yes" {
+		errs.Add("consent_data_processing", "account.register.consent_required")
+	}
+	if len(errs) > 0 {
+		return s.render(c, fiber.StatusUnprocessableEntity, "register", "account.register.title", s.registerData(c),
+			&Form{Values: checkboxValues(c, values(c, names...)), Errors: errs})
+	}
+	u, token, created, err := s.Accounts.Register(c.UserContext(), st.Tenant, in, extra, s.recordRegistration(c))
 	var ferr form.Errors
 	if errors.As(err, &ferr) {
 		return s.render(c, fiber.StatusUnprocessableEntity, "register", "account.register.title", s.registerData(c),
-			&Form{Values: values(c, names...), Errors: ferr})
+			&Form{Values: checkboxValues(c, values(c, names...)), Errors: ferr})
 	}
 	if err != nil {
 		return err
@@ -251,9 +272,29 @@ func (s *Server) reset(c *fiber.Ctx) error {
 	return c.Redirect(st.URL("/login"), fiber.StatusSeeOther)
 }
 
+// consentViews are the optional consents of the account page, as the user last set them.
+func (s *Server) consentViews(c *fiber.Ctx) ([]terms.Consent, error) {
+	st := St(c)
+	cur, err := s.Terms.Consents(c.UserContext(), st.Tenant.ID, st.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []terms.Consent
+	for _, k := range consentKinds(st.Tenant) {
+		v := cur[k]
+		v.Kind = k
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 func (s *Server) accountPage(c *fiber.Ctx) error {
 	u := St(c).User
-	return s.render(c, fiber.StatusOK, "account", "account.title", map[string]any{"Locale": u.Locale, "Form": ""},
+	cs, err := s.consentViews(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "account", "account.title", map[string]any{"Locale": u.Locale, "Form": "", "Consents": cs},
 		&Form{Values: map[string]string{"name": u.Name}})
 }
 
@@ -262,8 +303,9 @@ func (s *Server) updateProfile(c *fiber.Ctx) error {
 	err := s.Accounts.UpdateProfile(c.UserContext(), st.Tenant, st.User, c.FormValue("name"), c.FormValue("locale"))
 	var ferr form.Errors
 	if errors.As(err, &ferr) {
+		cs, _ := s.consentViews(c)
 		return s.render(c, fiber.StatusUnprocessableEntity, "account", "account.title",
-			map[string]any{"Locale": c.FormValue("locale"), "Form": "profile"}, &Form{Values: values(c, "name"), Errors: ferr})
+			map[string]any{"Locale": c.FormValue("locale"), "Form": "profile", "Consents": cs}, &Form{Values: values(c, "name"), Errors: ferr})
 	}
 	if err != nil {
 		return err
@@ -281,8 +323,9 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 		c.FormValue("current"), c.FormValue("password"), c.FormValue("password2"))
 	var ferr form.Errors
 	if errors.As(err, &ferr) {
+		cs, _ := s.consentViews(c)
 		return s.render(c, fiber.StatusUnprocessableEntity, "account", "account.title",
-			map[string]any{"Locale": st.User.Locale, "Form": "password"}, &Form{Values: map[string]string{"name": st.User.Name}, Errors: ferr})
+			map[string]any{"Locale": st.User.Locale, "Form": "password", "Consents": cs}, &Form{Values: map[string]string{"name": st.User.Name}, Errors: ferr})
 	}
 	if err != nil {
 		return err

@@ -13,7 +13,7 @@ import (
 
 func registerForm(email string) url.Values {
 	return url.Values{"email": {email}, "password": {"correct horse battery"}, "password2": {"correct horse battery"},
-		"name": {"Jeanne Martin"}, "birth_date": {"1985-03-14"}}
+		"name": {"Jeanne Martin"}, "birth_date": {"1985-03-14"}, "accept_terms": {"yes"}, "consent_data_processing": {"yes"}}
 }
 
 // TestAccountLifecycle walks P2 end to end: registration → verification e-mail → login →

@@ -28,12 +28,13 @@ const (
 	ActModulesChanged   = "platform.modules_changed"
 	ActModuleRestarted  = "platform.module_restarted"
 	ActAccountDeleted   = "account.deleted"
+	ActTermsPublished   = "admin.terms_published"
 )
 
 // CoreAuditActions lists the core's audit actions (each has a message "audit.action.<id>").
 var CoreAuditActions = []string{ActUserBlocked, ActUserUnblocked, ActRoleAssigned, ActRoleRemoved, ActGrantChanged,
 	ActSettingsChanged, ActModuleRules, ActJobRetried, ActTenantChanged, ActHostnamesChanged, ActModulesChanged,
-	ActModuleRestarted, ActAccountDeleted}
+	ActModuleRestarted, ActAccountDeleted, ActTermsPublished}
 
 // record appends an action of the signed-in user to the audit trail of tenantID (the
 // request's tenant when empty).

@@ -323,6 +323,7 @@ func TestTenantAdminEditsRulesAndBranding(t *testing.T) {
 				form.Set(m[1], m[2])
 			}
 		}
+		form.Set("rule_terms_explicit_reacceptance", "false")
 		bad := url.Values{}
 		for k, v := range form {
 			bad[k] = v

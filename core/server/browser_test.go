@@ -113,7 +113,7 @@ func newLiveEnv(t *testing.T, b dbtest.Backend) *liveEnv {
 		ln.Close()
 		t.Fatal(err)
 	}
-	if _, err := srv.Tenants.ImportDir(ctx, filepath.Join("..", "..", "tenants")); err != nil {
+	if _, err := srv.ImportTenants(ctx, filepath.Join("..", "..", "tenants")); err != nil {
 		ln.Close()
 		t.Fatal(err)
 	}
@@ -416,6 +416,9 @@ func TestBrowserAccountJourney(t *testing.T) {
 				typeText(chromedp.CSS("#f-name"), tc.name),
 				// <input type=date>: its value is always yyyy-mm-dd, whatever the display.
 				chromedp.SetValue(chromedp.CSS("#f-birth_date"), "1985-03-14"),
+				// P6: the account terms and the data-processing consent, ticked by the person.
+				chromedp.Click(chromedp.CSS(`input[name=accept_terms]`)),
+				chromedp.Click(chromedp.CSS(`input[name=consent_data_processing]`)),
 			)
 			p.load("submit the registration form", 200, chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
 			p.wantText("main h1", msg(t, m, "account.register.done_title"))

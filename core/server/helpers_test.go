@@ -51,7 +51,7 @@ func newEnvWith(t *testing.T, b dbtest.Backend, tweak func(*server.Config)) *env
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.Tenants.ImportDir(ctx, filepath.Join("..", "..", "tenants")); err != nil {
+	if _, err := srv.ImportTenants(ctx, filepath.Join("..", "..", "tenants")); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Prepare(ctx, "fr"); err != nil {

@@ -16,25 +16,28 @@ import (
 
 // coreJob is a job of the core itself, run per tenant.
 type coreJob struct {
-	Cron string
-	Run  func(ctx context.Context, s *Server, t *tenancy.Tenant) error
+	Cron string // empty for a one-off job (enqueued by the core itself)
+	Run  func(ctx context.Context, s *Server, t *tenancy.Tenant, payload []byte) error
 }
 
 // coreJobs are the core's schedules (P2, P8). Their timings are the tenants' rules; the cron
 // specs only say how often the core looks.
 var coreJobs = map[string]coreJob{
-	"core.remove_unverified": {Cron: "*/5 * * * *", Run: func(ctx context.Context, s *Server, t *tenancy.Tenant) error {
+	"core.remove_unverified": {Cron: "*/5 * * * *", Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, _ []byte) error {
 		n, err := s.Accounts.SweepUnverified(ctx, t)
 		if n > 0 {
 			s.Log.Info("unverified accounts removed", "tenant", t.Slug, "count", n)
 		}
 		return err
 	}},
-	"core.close_inactive": {Cron: "17 3 * * *", Run: func(ctx context.Context, s *Server, t *tenancy.Tenant) error {
+	"core.close_inactive": {Cron: "17 3 * * *", Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, _ []byte) error {
 		return s.closeInactive(ctx, t)
 	}},
-	"core.forget_rate_limits": {Cron: "@hourly", Run: func(ctx context.Context, s *Server, t *tenancy.Tenant) error {
+	"core.forget_rate_limits": {Cron: "@hourly", Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, _ []byte) error {
 		return s.SweepRateLimits(ctx, t.ID)
+	}},
+	"core.terms_notify": {Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, payload []byte) error {
+		return s.notifyTerms(ctx, t, string(payload))
 	}},
 }
 
@@ -92,6 +95,9 @@ func (s *Server) enqueueSchedules(ctx context.Context, t *tenancy.Tenant) error 
 	const lookback = 26 * time.Hour
 	loc := t.Location()
 	for name, cj := range coreJobs {
+		if cj.Cron == "" {
+			continue
+		}
 		if err := s.Jobs.EnqueueDue(ctx, t.ID, jobs.Schedule{Module: jobs.CoreModule, Name: name, Cron: cj.Cron}, loc, lookback); err != nil {
 			return err
 		}
@@ -116,7 +122,7 @@ func (s *Server) runJob(ctx context.Context, t *tenancy.Tenant, j jobs.Job) erro
 		if !ok {
 			return fmt.Errorf("no core job %q", j.Name)
 		}
-		return cj.Run(ctx, s, t)
+		return cj.Run(ctx, s, t, j.Payload)
 	}
 	man := s.manifest(j.Module)
 	if man == nil || s.host == nil {
@@ -135,7 +141,7 @@ func (s *Server) Sweep(ctx context.Context) error {
 	}
 	for _, t := range ts {
 		for _, name := range []string{"core.remove_unverified", "core.close_inactive", "core.forget_rate_limits"} {
-			if err := coreJobs[name].Run(ctx, s, t); err != nil {
+			if err := coreJobs[name].Run(ctx, s, t, nil); err != nil {
 				return fmt.Errorf("%s %s: %w", name, t.Slug, err)
 			}
 		}

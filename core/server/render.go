@@ -14,6 +14,7 @@ import (
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/i18n"
+	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/core/web"
 	"carenet.dev/platform/locales"
 )
@@ -204,6 +205,10 @@ func (p *Page) RoleName(role string) string {
 		return p.T("role." + role)
 	}
 	return role
+}
+
+func formatDay(lang string, t time.Time, tn *tenancy.Tenant) string {
+	return locales.FormatDate(lang, t, tn.Location())
 }
 
 // Day formats a calendar date stored as YYYY-MM-DD (a birth date) in the page's language.

@@ -28,6 +28,7 @@ import (
 	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/core/terms"
 )
 
 // Config is what the server needs to know from the command line.
@@ -67,6 +68,7 @@ type Server struct {
 	Mail     *mail.Outbox
 	Jobs     *jobs.Store
 	Trail    *audit.Trail
+	Terms    *terms.Service
 	Views    *Views
 	Log      *slog.Logger
 	// Modules reports the modules' health; nil until the module host is running.
@@ -101,7 +103,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	az := authz.NewService(d)
 	s := &Server{
 		Cfg: cfg, DB: d, Tenants: &tenancy.Store{DB: d}, Authz: az, Accounts: accounts.NewService(d, az),
-		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Jobs: jobs.NewStore(d), Trail: audit.New(d), Views: views, Log: log,
+		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Jobs: jobs.NewStore(d), Trail: audit.New(d), Terms: terms.New(d), Views: views, Log: log,
 		RegistrationFields: func(*tenancy.Tenant) []accounts.Field { return nil },
 	}
 	if s.secret, err = loadSecret(ctx, d, "csrf"); err != nil {
@@ -130,7 +132,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.App.Use(s.securityHeaders)
 	s.bindOps()
 	s.bindStatic()
-	s.App.Use(s.resolveTenant, s.loadSession, s.negotiateLocale, s.csrf)
+	s.App.Use(s.resolveTenant, s.loadSession, s.negotiateLocale, s.csrf, s.termsGate)
 	s.bindPublic()
 	s.bindAccount()
 	s.bindAdmin()
@@ -139,6 +141,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.bindModules()
 	s.bindJobs()
 	s.bindAudit()
+	s.bindTerms()
 	return s, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // settingsField is a text setting of the tenant edited by its admin.
@@ -42,6 +43,7 @@ var colorRe = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 type ruleView struct {
 	Name, Field, Value, Error string
 	Min, Max                  int64
+	Bool                      bool
 }
 
 func (s *Server) bindSettings() {
@@ -58,12 +60,16 @@ func (s *Server) renderSettings(c *fiber.Ctx, status int, f *Form) error {
 			f.Values[sf.Name] = *sf.Get(&t.Settings)
 		}
 		for _, r := range tenancy.CoreRules {
-			f.Values[ruleField(r.Name)] = strconv.FormatInt(t.IntRule(r.Name), 10)
+			if r.Type == sdk.RuleBool {
+				f.Values[ruleField(r.Name)] = strconv.FormatBool(t.BoolRule(r.Name))
+			} else {
+				f.Values[ruleField(r.Name)] = strconv.FormatInt(t.IntRule(r.Name), 10)
+			}
 		}
 	}
 	var rules []ruleView
 	for _, r := range tenancy.CoreRules {
-		rv := ruleView{Name: r.Name, Field: ruleField(r.Name), Value: f.Values[ruleField(r.Name)], Min: r.Min, Max: r.Max}
+		rv := ruleView{Name: r.Name, Field: ruleField(r.Name), Value: f.Values[ruleField(r.Name)], Min: r.Min, Max: r.Max, Bool: r.Type == sdk.RuleBool}
 		if f.Errors.Has(rv.Field) {
 			rv.Error = st.Loc.T(f.Errors[rv.Field], "Min", r.Min, "Max", r.Max)
 		}
@@ -109,6 +115,14 @@ func (s *Server) saveSettings(c *fiber.Ctx) error {
 		field := ruleField(r.Name)
 		v := strings.TrimSpace(c.FormValue(field))
 		f.Values[field] = v
+		if r.Type == sdk.RuleBool {
+			if v != "true" && v != "false" {
+				f.Errors.Add(field, "form.invalid_choice")
+				continue
+			}
+			next.Rules[r.Name] = v == "true"
+			continue
+		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			f.Errors.Add(field, "form.number.invalid")

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -24,7 +25,12 @@ type File struct {
 	Settings
 	Hostnames []Hostname              `toml:"hostnames"`
 	Modules   map[string]ModuleConfig `toml:"modules"`
+	// Terms are read from terms/<doc>.<locale>.md next to tenant.toml: doc → locale → text.
+	Terms map[string]map[string]TermsText `toml:"-"`
 }
+
+// TermsText is a terms document from the catalog: its first "# " line is the title.
+type TermsText struct{ Title, Body string }
 
 // ModuleConfig is a module's entry in tenant.toml.
 type ModuleConfig struct {
@@ -138,13 +144,56 @@ func LoadFile(dir string) (*File, []byte, string, error) {
 		}
 		logoType = mime.TypeByExtension(filepath.Ext(f.Branding.Logo))
 	}
+	if f.Terms, err = loadTerms(filepath.Join(dir, "terms"), f.Locales); err != nil {
+		return nil, nil, "", fmt.Errorf("%s: %w", path, err)
+	}
 	return &f, logo, logoType, nil
+}
+
+// loadTerms reads terms/<doc>.<locale>.md files.
+func loadTerms(dir string, allowed []string) (map[string]map[string]TermsText, error) {
+	out := map[string]map[string]TermsText{}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".md") {
+			continue
+		}
+		doc, locale, ok := strings.Cut(strings.TrimSuffix(name, ".md"), ".")
+		if !ok || !locales.IsSupported(locale) {
+			return nil, fmt.Errorf("%w: terms file %q: want <doc>.<fr|pl|sk>.md", ErrInvalid, name)
+		}
+		if doc != "platform" && !IsKnownModule(doc) {
+			return nil, fmt.Errorf("%w: terms file %q: unknown document %q", ErrInvalid, name, doc)
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		text := strings.TrimSpace(string(raw))
+		title, body, _ := strings.Cut(text, "\n")
+		if !strings.HasPrefix(title, "# ") {
+			return nil, fmt.Errorf("%w: terms file %q must start with a \"# \" title", ErrInvalid, name)
+		}
+		if out[doc] == nil {
+			out[doc] = map[string]TermsText{}
+		}
+		out[doc][locale] = TermsText{Title: strings.TrimSpace(strings.TrimPrefix(title, "# ")), Body: strings.TrimSpace(body)}
+	}
+	return out, nil
 }
 
 // ImportResult says what an import did with one tenant.
 type ImportResult struct {
 	Slug    string
 	Created bool
+	File    *File
 }
 
 // ImportDir imports every tenants/<slug>/tenant.toml under root. A tenant that already
@@ -176,7 +225,7 @@ func (s *Store) ImportDir(ctx context.Context, root string) ([]ImportResult, err
 		if err != nil {
 			return out, fmt.Errorf("import %s: %w", f.Slug, err)
 		}
-		out = append(out, ImportResult{Slug: f.Slug, Created: created})
+		out = append(out, ImportResult{Slug: f.Slug, Created: created, File: f})
 	}
 	return out, nil
 }

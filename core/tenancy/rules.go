@@ -21,6 +21,8 @@ var CoreRules = []sdk.Rule{
 	{Name: "security.login_per_account", Type: sdk.RuleInt, Default: int64(8), Min: 1, Max: 100000, Ref: "P2"},
 	{Name: "security.registration_per_ip", Type: sdk.RuleInt, Default: int64(10), Min: 1, Max: 100000, Ref: "P2"},
 	{Name: "security.reset_per_ip", Type: sdk.RuleInt, Default: int64(10), Min: 1, Max: 100000, Ref: "P2"},
+	{Name: "terms.notice_days", Type: sdk.RuleInt, Default: int64(7), Min: 0, Max: 365, Ref: "P6"},
+	{Name: "terms.explicit_reacceptance", Type: sdk.RuleBool, Default: false, Ref: "P6"},
 }
 
 func coreRule(name string) (sdk.Rule, bool) {
@@ -58,6 +60,20 @@ func ValidateRules(specs []sdk.Rule, values map[string]any) (map[string]any, err
 		out[name] = v
 	}
 	return out, nil
+}
+
+// BoolRule returns the tenant's value of a core yes/no rule, or its declared default.
+func (t *Tenant) BoolRule(name string) bool {
+	spec, ok := coreRule(name)
+	if !ok {
+		panic("tenancy: undeclared core rule " + name) // a programming error, never input
+	}
+	if v, ok := t.Settings.Rules[name]; ok {
+		if b, err := spec.Validate(v); err == nil {
+			return b.(bool)
+		}
+	}
+	return spec.Default.(bool)
 }
 
 // IntRule returns the tenant's value of a core integer rule, or its declared default.
