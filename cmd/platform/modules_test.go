@@ -67,7 +67,9 @@ func newProbe() sdk.Module {
 				{Method: "GET", Path: "/probe/page", Public: true},
 				{Method: "POST", Path: "/probe/job", Permission: "probe.see"},
 				{Method: "POST", Path: "/probe/blob", Permission: "probe.see"},
-				{Method: "GET", Path: "/probe/blob/:id", Permission: "probe.see"}},
+				{Method: "GET", Path: "/probe/blob/:id", Permission: "probe.see"},
+				{Method: "POST", Path: "/probe/accept", Permission: "probe.see"},
+				{Method: "GET", Path: "/probe/terms/:doc", Permission: "probe.see"}},
 			Rules: []sdk.Rule{{Name: "probe.days", Type: sdk.RuleInt, Default: int64(30), Min: 1, Max: 90},
 				{Name: "probe.on", Type: sdk.RuleBool, Default: false}},
 		},
@@ -84,6 +86,26 @@ func newProbe() sdk.Module {
 		Handler: func(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 			host := sdk.HostFrom(ctx)
 			switch {
+			case req.Path == "/probe/accept":
+				a, err := host.Terms.Accept(ctx, "", req.User.ID)
+				if err != nil {
+					return &sdk.Response{Status: 409, Body: []byte(err.Error())}, nil
+				}
+				return &sdk.Response{Status: 200, Body: []byte(fmt.Sprintf("%v v%d", a.Accepted, a.Version))}, nil
+			case strings.HasPrefix(req.Path, "/probe/terms/"):
+				doc := strings.TrimPrefix(req.Path, "/probe/terms/")
+				if doc == "own" {
+					doc = ""
+				}
+				v, err := host.Terms.Current(ctx, doc)
+				if err != nil {
+					return &sdk.Response{Status: 404, Body: []byte(err.Error())}, nil
+				}
+				a, err := host.Terms.Accepted(ctx, doc, req.User.ID)
+				if err != nil {
+					return &sdk.Response{Status: 404, Body: []byte(err.Error())}, nil
+				}
+				return &sdk.Response{Status: 200, Body: []byte(fmt.Sprintf("%s v%d %q accepted=%v", v.Doc, v.Version, v.Title, a.Accepted))}, nil
 			case req.Path == "/probe/job":
 				id, err := host.Jobs.Schedule(ctx, sdk.JobSpec{Name: "probe.job", At: time.Now(), IdempotencyKey: "once", Payload: []byte("payload-" + req.Tenant.Slug)})
 				if err != nil {
@@ -395,6 +417,13 @@ func TestKilledModuleAnswers503AndComesBack(t *testing.T) {
 
 func writeProbeTenants(t *testing.T) string {
 	dir := t.TempDir()
+	for _, slug := range []string{"alpha", "beta"} {
+		os.MkdirAll(filepath.Join(dir, slug, "terms"), 0o755)
+		for _, l := range []string{"fr", "pl", "sk"} {
+			os.WriteFile(filepath.Join(dir, slug, "terms", "probe."+l+".md"), []byte("# Probe terms "+slug+" "+l+"\n\nText."), 0o644)
+			os.WriteFile(filepath.Join(dir, slug, "terms", "platform."+l+".md"), []byte("# Account terms "+slug+" "+l+"\n\nText."), 0o644)
+		}
+	}
 	for _, tn := range []struct{ slug, locale, rules string }{
 		{"alpha", "sk", "[modules.probe.rules]\n\"probe.days\" = 7\n"},
 		{"beta", "pl", ""},
@@ -893,4 +922,28 @@ func TestJobsSurviveARestart(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	})
+}
+
+// TestModuleTermsThroughHostAPI: a module reads its own terms and the account's in force
+// and records a user's acceptance of its own; it cannot record the account's (P6).
+func TestModuleTermsThroughHostAPI(t *testing.T) {
+	p := startPlatform(t, writeProbeTenants(t))
+	u := p.browser("alpha.localhost")
+	u.login("user@alpha.localhost", "demo-alpha-user")
+	if code, body := u.do("GET", "/probe/terms/own", nil); code != 200 || body != `probe v1 "Probe terms alpha sk" accepted=false` {
+		t.Fatalf("own terms: %d %s", code, body)
+	}
+	// The account's terms count as accepted by continued use (the tenant's default rule).
+	if code, body := u.do("GET", "/probe/terms/platform", nil); code != 200 || !strings.Contains(body, "accepted=true") {
+		t.Fatalf("account terms: %d %s", code, body)
+	}
+	if code, body := u.post("/probe/page", "/probe/accept", url.Values{}); code != 200 || body != "true v1" {
+		t.Fatalf("accept: %d %s", code, body)
+	}
+	if _, body := u.do("GET", "/probe/terms/own", nil); !strings.HasSuffix(body, "accepted=true") {
+		t.Fatalf("after accepting: %s", body)
+	}
+	if code, _ := u.do("GET", "/probe/terms/results", nil); code != 404 {
+		t.Fatalf("another module's terms: %d", code)
+	}
 }

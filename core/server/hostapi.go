@@ -18,6 +18,7 @@ import (
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/core/terms"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -46,7 +47,7 @@ func (b *BlobRow) OwnerTenant() string { return b.TenantID }
 // HostServices returns the HostAPI the module host serves to modules.
 func (s *Server) HostServices() sdk.HostServices {
 	h := &hostAPI{s: s}
-	return sdk.HostServices{Users: h, Audit: h, Messages: h, Jobs: h, Blobs: h}
+	return sdk.HostServices{Terms: hostTerms{h.s}, Users: h, Audit: h, Messages: h, Jobs: h, Blobs: h}
 }
 
 type hostAPI struct{ s *Server }
@@ -54,6 +55,84 @@ type hostAPI struct{ s *Server }
 // Audit appends a record to the tenant's audit trail.
 func (s *Server) Audit(ctx context.Context, tenantID string, e audit.Entry) error {
 	return s.Trail.Append(ctx, tenantID, e)
+}
+
+// hostTerms is the Terms part of the HostAPI: a module reads its own terms or the
+// account's, and records acceptances of its own.
+type hostTerms struct{ s *Server }
+
+func (h hostTerms) doc(sc sdk.Scope, doc string, write bool) (string, error) {
+	switch {
+	case doc == "":
+		return sc.ModuleID, nil
+	case doc == terms.DocPlatform && !write:
+		return doc, nil
+	}
+	return "", fmt.Errorf("terms: a module reads only its own terms or the account's, and records only its own")
+}
+
+func (h hostTerms) Current(ctx context.Context, sc sdk.Scope, doc string) (*sdk.TermsVersion, error) {
+	d, err := h.doc(sc, doc, false)
+	if err != nil {
+		return nil, err
+	}
+	v, err := h.s.Terms.InForce(ctx, sc.TenantID, d)
+	if err != nil {
+		return nil, err
+	}
+	t, err := h.s.Tenants.ByID(ctx, sc.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	txt, err := h.s.Terms.Text(ctx, sc.TenantID, v.ID, t.Settings.DefaultLocale, "")
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.TermsVersion{ID: v.ID, Doc: v.Doc, Version: v.Version, Effective: v.EffectiveAt, Title: txt.Title}, nil
+}
+
+func (h hostTerms) accepted(ctx context.Context, sc sdk.Scope, d, userID string) (*sdk.TermsAcceptance, *terms.Version, error) {
+	v, err := h.s.Terms.InForce(ctx, sc.TenantID, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := h.s.Terms.Accepted(ctx, sc.TenantID, userID, v.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := &sdk.TermsAcceptance{VersionID: v.ID, Version: v.Version}
+	if a != nil {
+		out.Accepted, out.At = true, a.AcceptedAt
+	}
+	return out, v, nil
+}
+
+func (h hostTerms) Accepted(ctx context.Context, sc sdk.Scope, doc, userID string) (*sdk.TermsAcceptance, error) {
+	d, err := h.doc(sc, doc, false)
+	if err != nil {
+		return nil, err
+	}
+	a, _, err := h.accepted(ctx, sc, d, userID)
+	return a, err
+}
+
+func (h hostTerms) Accept(ctx context.Context, sc sdk.Scope, doc, userID string) (*sdk.TermsAcceptance, error) {
+	d, err := h.doc(sc, doc, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.s.Accounts.ByID(ctx, sc.TenantID, userID); err != nil {
+		return nil, err
+	}
+	_, v, err := h.accepted(ctx, sc, d, userID)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.s.Terms.AcceptNow(ctx, sc.TenantID, userID, v, sc.IP, "", terms.Explicit); err != nil {
+		return nil, err
+	}
+	a, _, err := h.accepted(ctx, sc, d, userID)
+	return a, err
 }
 
 func (h *hostAPI) Lookup(ctx context.Context, sc sdk.Scope, id, email string) (*sdk.User, error) {

@@ -183,6 +183,7 @@ func (m *ModuleClient) Init(ctx context.Context, hs HostServices, env Env) error
 	go m.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
 		opts = append(opts, grpc.ChainUnaryInterceptor(scopeInterceptor(hs.Resolve)))
 		s := grpc.NewServer(opts...)
+		pb.RegisterTermsServer(s, &termsServer{svc: hs.Terms})
 		pb.RegisterUsersServer(s, &usersServer{svc: hs.Users})
 		pb.RegisterAuditServer(s, &auditServer{svc: hs.Audit})
 		pb.RegisterMessagesServer(s, &messagesServer{svc: hs.Messages})
@@ -274,6 +275,47 @@ func hostErr(err error) error {
 		return err
 	}
 	return status.Error(codes.FailedPrecondition, err.Error())
+}
+
+type termsServer struct {
+	pb.UnimplementedTermsServer
+	svc TermsService
+}
+
+func (s *termsServer) Current(ctx context.Context, r *pb.TermsRequest) (*pb.TermsVersion, error) {
+	if s.svc == nil {
+		return nil, status.Error(codes.Unimplemented, "terms")
+	}
+	v, err := s.svc.Current(ctx, scopeOf(ctx), r.Doc)
+	if err != nil {
+		return nil, status.Error(codes.NotFound, err.Error())
+	}
+	return &pb.TermsVersion{Id: v.ID, Doc: v.Doc, Version: int32(v.Version), EffectiveUnix: v.Effective.Unix(), Title: v.Title}, nil
+}
+
+func acceptanceToPB(a *TermsAcceptance, err error) (*pb.TermsAcceptance, error) {
+	if err != nil {
+		return nil, hostErr(err)
+	}
+	out := &pb.TermsAcceptance{Accepted: a.Accepted, VersionId: a.VersionID, Version: int32(a.Version)}
+	if !a.At.IsZero() {
+		out.AtUnix = a.At.Unix()
+	}
+	return out, nil
+}
+
+func (s *termsServer) Accepted(ctx context.Context, r *pb.TermsUserRequest) (*pb.TermsAcceptance, error) {
+	if s.svc == nil {
+		return nil, status.Error(codes.Unimplemented, "terms")
+	}
+	return acceptanceToPB(s.svc.Accepted(ctx, scopeOf(ctx), r.Doc, r.UserId))
+}
+
+func (s *termsServer) Accept(ctx context.Context, r *pb.TermsUserRequest) (*pb.TermsAcceptance, error) {
+	if s.svc == nil {
+		return nil, status.Error(codes.Unimplemented, "terms")
+	}
+	return acceptanceToPB(s.svc.Accept(ctx, scopeOf(ctx), r.Doc, r.UserId))
 }
 
 type usersServer struct {

@@ -82,6 +82,7 @@ type Blob struct {
 //
 // Since protocol version 1.
 type Host struct {
+	Terms    *TermsClient
 	Users    *UsersClient
 	Audit    *AuditClient
 	Messages *MessagesClient
@@ -91,12 +92,86 @@ type Host struct {
 
 func newHost(conn *grpc.ClientConn) *Host {
 	return &Host{
+		Terms:    &TermsClient{c: pb.NewTermsClient(conn)},
 		Users:    &UsersClient{c: pb.NewUsersClient(conn)},
 		Audit:    &AuditClient{c: pb.NewAuditClient(conn)},
 		Messages: &MessagesClient{c: pb.NewMessagesClient(conn)},
 		Jobs:     &JobsClient{c: pb.NewJobsClient(conn)},
 		Blobs:    &BlobsClient{c: pb.NewBlobsClient(conn)},
 	}
+}
+
+// TermsVersion is a version of a terms document in force.
+//
+// Since protocol version 1.
+type TermsVersion struct {
+	ID        string
+	Doc       string
+	Version   int
+	Effective time.Time
+	Title     string
+}
+
+// TermsAcceptance says whether a user accepted the version in force, and which one.
+//
+// Since protocol version 1.
+type TermsAcceptance struct {
+	Accepted  bool
+	VersionID string
+	Version   int
+	At        time.Time
+}
+
+// TermsClient reads the current tenant's terms and records acceptances (P6): a module keeps
+// the version in force with each record it makes (a booking, an order).
+type TermsClient struct{ c pb.TermsClient }
+
+// Current returns the version in force of the module's own terms (doc "") or of the
+// account's (doc "platform").
+//
+// Since protocol version 1.
+func (t *TermsClient) Current(ctx context.Context, doc string) (*TermsVersion, error) {
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := t.c.Current(ctx, &pb.TermsRequest{Doc: doc})
+	if err != nil {
+		return nil, err
+	}
+	return &TermsVersion{ID: r.Id, Doc: r.Doc, Version: int(r.Version), Effective: time.Unix(r.EffectiveUnix, 0).UTC(), Title: r.Title}, nil
+}
+
+// Accepted reports whether a user of the current tenant accepted the version in force.
+//
+// Since protocol version 1.
+func (t *TermsClient) Accepted(ctx context.Context, doc, userID string) (*TermsAcceptance, error) {
+	return t.call(ctx, doc, userID, t.c.Accepted)
+}
+
+// Accept records that a user accepted the version in force (with the time and the address
+// of the current request) and returns it; accepting again changes nothing.
+//
+// Since protocol version 1.
+func (t *TermsClient) Accept(ctx context.Context, doc, userID string) (*TermsAcceptance, error) {
+	return t.call(ctx, doc, userID, t.c.Accept)
+}
+
+func (t *TermsClient) call(ctx context.Context, doc, userID string,
+	fn func(context.Context, *pb.TermsUserRequest, ...grpc.CallOption) (*pb.TermsAcceptance, error)) (*TermsAcceptance, error) {
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := fn(ctx, &pb.TermsUserRequest{Doc: doc, UserId: userID})
+	if err != nil {
+		return nil, err
+	}
+	out := &TermsAcceptance{Accepted: r.Accepted, VersionID: r.VersionId, Version: int(r.Version)}
+	if r.AtUnix > 0 {
+		out.At = time.Unix(r.AtUnix, 0).UTC()
+	}
+	return out, nil
 }
 
 // UsersClient looks up users of the current tenant.
@@ -255,11 +330,20 @@ type HostServices struct {
 	// Resolve maps the token of a call in flight to its scope; false when the token is
 	// unknown or expired.
 	Resolve  func(token string) (Scope, bool)
+	Terms    TermsService
 	Users    UsersService
 	Audit    AuditService
 	Messages MessagesService
 	Jobs     JobsService
 	Blobs    BlobsService
+}
+
+// TermsService reads the scope's tenant's terms and records acceptances. doc is "" (the
+// scope's module) or "platform"; any other value is refused.
+type TermsService interface {
+	Current(ctx context.Context, sc Scope, doc string) (*TermsVersion, error)
+	Accepted(ctx context.Context, sc Scope, doc, userID string) (*TermsAcceptance, error)
+	Accept(ctx context.Context, sc Scope, doc, userID string) (*TermsAcceptance, error)
 }
 
 // UsersService looks up users of the scope's tenant.

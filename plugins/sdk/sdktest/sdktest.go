@@ -120,7 +120,7 @@ func (f *FakeHost) Services() sdk.HostServices {
 			sc, ok := f.calls[tok]
 			return sc, ok
 		},
-		Users: fakeUsers{f}, Audit: fakeAudit{f}, Messages: fakeMessages{f}, Jobs: fakeJobs{f}, Blobs: fakeBlobs{f},
+		Terms: fakeTerms{}, Users: fakeUsers{f}, Audit: fakeAudit{f}, Messages: fakeMessages{f}, Jobs: fakeJobs{f}, Blobs: fakeBlobs{f},
 	}
 }
 
@@ -200,4 +200,21 @@ func (b fakeBlobs) Get(_ context.Context, sc sdk.Scope, id string) (*sdk.Blob, e
 		return nil, errors.New("no such blob")
 	}
 	return &x.Value, nil
+}
+
+type fakeTerms struct{}
+
+func (fakeTerms) Current(_ context.Context, sc sdk.Scope, doc string) (*sdk.TermsVersion, error) {
+	if doc == "" {
+		doc = sc.ModuleID
+	}
+	return &sdk.TermsVersion{ID: "v1-" + doc, Doc: doc, Version: 1, Title: "Terms " + doc}, nil
+}
+
+func (fakeTerms) Accepted(_ context.Context, sc sdk.Scope, doc, userID string) (*sdk.TermsAcceptance, error) {
+	return &sdk.TermsAcceptance{VersionID: "v1", Version: 1}, nil
+}
+
+func (fakeTerms) Accept(_ context.Context, sc sdk.Scope, doc, userID string) (*sdk.TermsAcceptance, error) {
+	return &sdk.TermsAcceptance{Accepted: true, VersionID: "v1", Version: 1, At: time.Now()}, nil
 }

@@ -1396,6 +1396,247 @@ func (x *GetBlobReply) GetData() []byte {
 	return nil
 }
 
+type TermsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for the module's own terms; "platform" for the account's.
+	Doc           string `protobuf:"bytes,1,opt,name=doc,proto3" json:"doc,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TermsRequest) Reset() {
+	*x = TermsRequest{}
+	mi := &file_platform_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TermsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TermsRequest) ProtoMessage() {}
+
+func (x *TermsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TermsRequest.ProtoReflect.Descriptor instead.
+func (*TermsRequest) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *TermsRequest) GetDoc() string {
+	if x != nil {
+		return x.Doc
+	}
+	return ""
+}
+
+type TermsVersion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Doc           string                 `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
+	Version       int32                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	EffectiveUnix int64                  `protobuf:"varint,4,opt,name=effective_unix,json=effectiveUnix,proto3" json:"effective_unix,omitempty"`
+	Title         string                 `protobuf:"bytes,5,opt,name=title,proto3" json:"title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TermsVersion) Reset() {
+	*x = TermsVersion{}
+	mi := &file_platform_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TermsVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TermsVersion) ProtoMessage() {}
+
+func (x *TermsVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TermsVersion.ProtoReflect.Descriptor instead.
+func (*TermsVersion) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TermsVersion) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TermsVersion) GetDoc() string {
+	if x != nil {
+		return x.Doc
+	}
+	return ""
+}
+
+func (x *TermsVersion) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *TermsVersion) GetEffectiveUnix() int64 {
+	if x != nil {
+		return x.EffectiveUnix
+	}
+	return 0
+}
+
+func (x *TermsVersion) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+type TermsUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Doc           string                 `protobuf:"bytes,1,opt,name=doc,proto3" json:"doc,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TermsUserRequest) Reset() {
+	*x = TermsUserRequest{}
+	mi := &file_platform_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TermsUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TermsUserRequest) ProtoMessage() {}
+
+func (x *TermsUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TermsUserRequest.ProtoReflect.Descriptor instead.
+func (*TermsUserRequest) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *TermsUserRequest) GetDoc() string {
+	if x != nil {
+		return x.Doc
+	}
+	return ""
+}
+
+func (x *TermsUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type TermsAcceptance struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Accepted      bool                   `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	VersionId     string                 `protobuf:"bytes,2,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	Version       int32                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	AtUnix        int64                  `protobuf:"varint,4,opt,name=at_unix,json=atUnix,proto3" json:"at_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TermsAcceptance) Reset() {
+	*x = TermsAcceptance{}
+	mi := &file_platform_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TermsAcceptance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TermsAcceptance) ProtoMessage() {}
+
+func (x *TermsAcceptance) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TermsAcceptance.ProtoReflect.Descriptor instead.
+func (*TermsAcceptance) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *TermsAcceptance) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
+func (x *TermsAcceptance) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *TermsAcceptance) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *TermsAcceptance) GetAtUnix() int64 {
+	if x != nil {
+		return x.AtUnix
+	}
+	return 0
+}
+
 var File_platform_proto protoreflect.FileDescriptor
 
 const file_platform_proto_rawDesc = "" +
@@ -1499,7 +1740,24 @@ const file_platform_proto_rawDesc = "" +
 	"\fGetBlobReply\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x12\n" +
-	"\x04data\x18\x03 \x01(\fR\x04data2\xae\x03\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\" \n" +
+	"\fTermsRequest\x12\x10\n" +
+	"\x03doc\x18\x01 \x01(\tR\x03doc\"\x87\x01\n" +
+	"\fTermsVersion\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03doc\x18\x02 \x01(\tR\x03doc\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x05R\aversion\x12%\n" +
+	"\x0eeffective_unix\x18\x04 \x01(\x03R\reffectiveUnix\x12\x14\n" +
+	"\x05title\x18\x05 \x01(\tR\x05title\"=\n" +
+	"\x10TermsUserRequest\x12\x10\n" +
+	"\x03doc\x18\x01 \x01(\tR\x03doc\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"\x7f\n" +
+	"\x0fTermsAcceptance\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x02 \x01(\tR\tversionId\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x05R\aversion\x12\x17\n" +
+	"\aat_unix\x18\x04 \x01(\x03R\x06atUnix2\xae\x03\n" +
 	"\x06Module\x12B\n" +
 	"\x04Init\x12\x1f.platform.plugin.v1.InitRequest\x1a\x19.platform.plugin.v1.Empty\x12H\n" +
 	"\bManifest\x12\x19.platform.plugin.v1.Empty\x1a!.platform.plugin.v1.ManifestReply\x12K\n" +
@@ -1518,7 +1776,11 @@ const file_platform_proto_rawDesc = "" +
 	"\x06Cancel\x12$.platform.plugin.v1.CancelJobRequest\x1a\x19.platform.plugin.v1.Empty2\xa1\x01\n" +
 	"\x05Blobs\x12K\n" +
 	"\x03Put\x12\".platform.plugin.v1.PutBlobRequest\x1a .platform.plugin.v1.PutBlobReply\x12K\n" +
-	"\x03Get\x12\".platform.plugin.v1.GetBlobRequest\x1a .platform.plugin.v1.GetBlobReplyB.Z,carenet.dev/platform/plugins/sdk/internal/pbb\x06proto3"
+	"\x03Get\x12\".platform.plugin.v1.GetBlobRequest\x1a .platform.plugin.v1.GetBlobReply2\x82\x02\n" +
+	"\x05Terms\x12M\n" +
+	"\aCurrent\x12 .platform.plugin.v1.TermsRequest\x1a .platform.plugin.v1.TermsVersion\x12U\n" +
+	"\bAccepted\x12$.platform.plugin.v1.TermsUserRequest\x1a#.platform.plugin.v1.TermsAcceptance\x12S\n" +
+	"\x06Accept\x12$.platform.plugin.v1.TermsUserRequest\x1a#.platform.plugin.v1.TermsAcceptanceB.Z,carenet.dev/platform/plugins/sdk/internal/pbb\x06proto3"
 
 var (
 	file_platform_proto_rawDescOnce sync.Once
@@ -1532,7 +1794,7 @@ func file_platform_proto_rawDescGZIP() []byte {
 	return file_platform_proto_rawDescData
 }
 
-var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_platform_proto_goTypes = []any{
 	(*Empty)(nil),              // 0: platform.plugin.v1.Empty
 	(*InitRequest)(nil),        // 1: platform.plugin.v1.InitRequest
@@ -1556,6 +1818,10 @@ var file_platform_proto_goTypes = []any{
 	(*PutBlobReply)(nil),       // 19: platform.plugin.v1.PutBlobReply
 	(*GetBlobRequest)(nil),     // 20: platform.plugin.v1.GetBlobRequest
 	(*GetBlobReply)(nil),       // 21: platform.plugin.v1.GetBlobReply
+	(*TermsRequest)(nil),       // 22: platform.plugin.v1.TermsRequest
+	(*TermsVersion)(nil),       // 23: platform.plugin.v1.TermsVersion
+	(*TermsUserRequest)(nil),   // 24: platform.plugin.v1.TermsUserRequest
+	(*TermsAcceptance)(nil),    // 25: platform.plugin.v1.TermsAcceptance
 }
 var file_platform_proto_depIdxs = []int32{
 	4,  // 0: platform.plugin.v1.Call.tenant:type_name -> platform.plugin.v1.Tenant
@@ -1578,21 +1844,27 @@ var file_platform_proto_depIdxs = []int32{
 	17, // 17: platform.plugin.v1.Jobs.Cancel:input_type -> platform.plugin.v1.CancelJobRequest
 	18, // 18: platform.plugin.v1.Blobs.Put:input_type -> platform.plugin.v1.PutBlobRequest
 	20, // 19: platform.plugin.v1.Blobs.Get:input_type -> platform.plugin.v1.GetBlobRequest
-	0,  // 20: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
-	2,  // 21: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
-	8,  // 22: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
-	0,  // 23: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
-	0,  // 24: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
-	0,  // 25: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
-	5,  // 26: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
-	0,  // 27: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
-	14, // 28: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
-	16, // 29: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
-	0,  // 30: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
-	19, // 31: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
-	21, // 32: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
-	20, // [20:33] is the sub-list for method output_type
-	7,  // [7:20] is the sub-list for method input_type
+	22, // 20: platform.plugin.v1.Terms.Current:input_type -> platform.plugin.v1.TermsRequest
+	24, // 21: platform.plugin.v1.Terms.Accepted:input_type -> platform.plugin.v1.TermsUserRequest
+	24, // 22: platform.plugin.v1.Terms.Accept:input_type -> platform.plugin.v1.TermsUserRequest
+	0,  // 23: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
+	2,  // 24: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
+	8,  // 25: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
+	0,  // 26: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
+	0,  // 27: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
+	0,  // 28: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
+	5,  // 29: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
+	0,  // 30: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
+	14, // 31: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
+	16, // 32: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
+	0,  // 33: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
+	19, // 34: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
+	21, // 35: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
+	23, // 36: platform.plugin.v1.Terms.Current:output_type -> platform.plugin.v1.TermsVersion
+	25, // 37: platform.plugin.v1.Terms.Accepted:output_type -> platform.plugin.v1.TermsAcceptance
+	25, // 38: platform.plugin.v1.Terms.Accept:output_type -> platform.plugin.v1.TermsAcceptance
+	23, // [23:39] is the sub-list for method output_type
+	7,  // [7:23] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -1609,9 +1881,9 @@ func file_platform_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_platform_proto_rawDesc), len(file_platform_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   26,
 			NumExtensions: 0,
-			NumServices:   6,
+			NumServices:   7,
 		},
 		GoTypes:           file_platform_proto_goTypes,
 		DependencyIndexes: file_platform_proto_depIdxs,

@@ -901,3 +901,185 @@ var Blobs_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "platform.proto",
 }
+
+const (
+	Terms_Current_FullMethodName  = "/platform.plugin.v1.Terms/Current"
+	Terms_Accepted_FullMethodName = "/platform.plugin.v1.Terms/Accepted"
+	Terms_Accept_FullMethodName   = "/platform.plugin.v1.Terms/Accept"
+)
+
+// TermsClient is the client API for Terms service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Terms of the module (or of the account, doc "platform") in the caller's tenant.
+type TermsClient interface {
+	Current(ctx context.Context, in *TermsRequest, opts ...grpc.CallOption) (*TermsVersion, error)
+	Accepted(ctx context.Context, in *TermsUserRequest, opts ...grpc.CallOption) (*TermsAcceptance, error)
+	Accept(ctx context.Context, in *TermsUserRequest, opts ...grpc.CallOption) (*TermsAcceptance, error)
+}
+
+type termsClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewTermsClient(cc grpc.ClientConnInterface) TermsClient {
+	return &termsClient{cc}
+}
+
+func (c *termsClient) Current(ctx context.Context, in *TermsRequest, opts ...grpc.CallOption) (*TermsVersion, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TermsVersion)
+	err := c.cc.Invoke(ctx, Terms_Current_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *termsClient) Accepted(ctx context.Context, in *TermsUserRequest, opts ...grpc.CallOption) (*TermsAcceptance, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TermsAcceptance)
+	err := c.cc.Invoke(ctx, Terms_Accepted_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *termsClient) Accept(ctx context.Context, in *TermsUserRequest, opts ...grpc.CallOption) (*TermsAcceptance, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TermsAcceptance)
+	err := c.cc.Invoke(ctx, Terms_Accept_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// TermsServer is the server API for Terms service.
+// All implementations must embed UnimplementedTermsServer
+// for forward compatibility.
+//
+// Terms of the module (or of the account, doc "platform") in the caller's tenant.
+type TermsServer interface {
+	Current(context.Context, *TermsRequest) (*TermsVersion, error)
+	Accepted(context.Context, *TermsUserRequest) (*TermsAcceptance, error)
+	Accept(context.Context, *TermsUserRequest) (*TermsAcceptance, error)
+	mustEmbedUnimplementedTermsServer()
+}
+
+// UnimplementedTermsServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedTermsServer struct{}
+
+func (UnimplementedTermsServer) Current(context.Context, *TermsRequest) (*TermsVersion, error) {
+	return nil, status.Error(codes.Unimplemented, "method Current not implemented")
+}
+func (UnimplementedTermsServer) Accepted(context.Context, *TermsUserRequest) (*TermsAcceptance, error) {
+	return nil, status.Error(codes.Unimplemented, "method Accepted not implemented")
+}
+func (UnimplementedTermsServer) Accept(context.Context, *TermsUserRequest) (*TermsAcceptance, error) {
+	return nil, status.Error(codes.Unimplemented, "method Accept not implemented")
+}
+func (UnimplementedTermsServer) mustEmbedUnimplementedTermsServer() {}
+func (UnimplementedTermsServer) testEmbeddedByValue()               {}
+
+// UnsafeTermsServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to TermsServer will
+// result in compilation errors.
+type UnsafeTermsServer interface {
+	mustEmbedUnimplementedTermsServer()
+}
+
+func RegisterTermsServer(s grpc.ServiceRegistrar, srv TermsServer) {
+	// If the following call panics, it indicates UnimplementedTermsServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Terms_ServiceDesc, srv)
+}
+
+func _Terms_Current_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TermsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TermsServer).Current(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Terms_Current_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TermsServer).Current(ctx, req.(*TermsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Terms_Accepted_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TermsUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TermsServer).Accepted(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Terms_Accepted_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TermsServer).Accepted(ctx, req.(*TermsUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Terms_Accept_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TermsUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TermsServer).Accept(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Terms_Accept_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TermsServer).Accept(ctx, req.(*TermsUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Terms_ServiceDesc is the grpc.ServiceDesc for Terms service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Terms_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "platform.plugin.v1.Terms",
+	HandlerType: (*TermsServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Current",
+			Handler:    _Terms_Current_Handler,
+		},
+		{
+			MethodName: "Accepted",
+			Handler:    _Terms_Accepted_Handler,
+		},
+		{
+			MethodName: "Accept",
+			Handler:    _Terms_Accept_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "platform.proto",
+}
