@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/pluginhost"
 	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
@@ -170,6 +171,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	console := fs.String("console-host", env("PLATFORM_CONSOLE_HOST", "admin.localhost"), "hostname of the platform administration console [PLATFORM_CONSOLE_HOST]")
 	publicURL := fs.String("public-url", env("PLATFORM_PUBLIC_URL", ""), "how people reach the platform, e.g. https://example.org (default http://localhost:<port>) [PLATFORM_PUBLIC_URL]")
 	logFormat := fs.String("log", env("PLATFORM_LOG", "text"), "log format: text or json [PLATFORM_LOG]")
+	smtpFlag := fs.String("smtp", env("PLATFORM_SMTP", ""), "SMTP server for e-mail: smtp://user:password@host:port?tls=starttls|tls|none; empty writes .eml files under <data>/mail [PLATFORM_SMTP]")
+	smsFlag := fs.String("sms-url", env("PLATFORM_SMS_URL", ""), "SMS gateway URL (JSON POST, bearer token in PLATFORM_SMS_TOKEN); empty writes .sms.txt files [PLATFORM_SMS_URL]")
 	modulesFlag := fs.String("modules", env("PLATFORM_MODULES", ""), "external modules: <id>=<path>:<sha256>, comma-separated; checked before every start [PLATFORM_MODULES]")
 	proxies := fs.String("trusted-proxies", env("PLATFORM_TRUSTED_PROXIES", ""), "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed [PLATFORM_TRUSTED_PROXIES]")
 	if err := fs.Parse(args); err != nil {
@@ -213,10 +216,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var smtp *mail.SMTP
+	if *smtpFlag != "" {
+		if smtp, err = mail.ParseSMTP(*smtpFlag); err != nil {
+			return err
+		}
+	}
+	var sms mail.Transport
+	if *smsFlag != "" {
+		sms = &mail.HTTPSMS{URL: *smsFlag, Token: os.Getenv("PLATFORM_SMS_TOKEN")}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := server.New(ctx, server.Config{DataDir: d.data, ConsoleHost: *console, PublicURL: *publicURL,
-		TrustedProxies: trusted, Dev: true},
+		TrustedProxies: trusted, SMTP: smtp, SMS: sms, Dev: smtp == nil},
 		database, log, reg)
 	if err != nil {
 		return err

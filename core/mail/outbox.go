@@ -27,6 +27,7 @@ type Message struct {
 	HTML     string
 	Template string // the message's template key, for the mailbox and tests
 	Locale   string
+	Channel  string // "email" (default) or "sms"
 }
 
 // Entry is a row of the outbox.
@@ -46,59 +47,126 @@ type Entry struct {
 	File      string       `bun:"file"`
 	CreatedAt time.Time    `bun:"created_at"`
 	SentAt    bun.NullTime `bun:"sent_at"`
+	Attempts  int          `bun:"attempts"`
+	LastError string       `bun:"last_error"`
 }
 
 // OwnerTenant marks outbox as a tenant table.
 func (e *Entry) OwnerTenant() string { return e.TenantID }
 
-// Outbox records and delivers messages.
+// Transport delivers one message. Email transports take the composed RFC 5322 bytes.
+type Transport interface {
+	// Deliver sends e; it returns where it went (a file name, a provider id) or an error
+	// after which the outbox retries later.
+	Deliver(ctx context.Context, t *tenancy.Tenant, e *Entry, msg *gomail.Msg) (string, error)
+}
+
+// Outbox records and delivers messages: e-mail through Email, SMS through SMS. A delivery
+// that fails is retried later by the job runner (Retry), with backoff.
 type Outbox struct {
-	DB  *db.DB
-	Dir string // <data>/mail
+	DB    *db.DB
+	Dir   string // <data>/mail, where the development transports write
+	Email Transport
+	SMS   Transport
+	// Retry schedules another attempt of a message that could not be delivered.
+	Retry func(ctx context.Context, tenantID, entryID string, attempts int) error
 }
 
-// From is the sender address of a tenant's messages.
-func From(t *tenancy.Tenant) (name, addr string) {
-	addr = t.Settings.Contacts.Support
-	if addr == "" && len(t.Hostnames) > 0 {
-		addr = "no-reply@" + t.Hostnames[0].Hostname
+// Files is the development transport: each message becomes a file under Dir/<tenant>/,
+// .eml for e-mail and .sms.txt for SMS, which the admin mailbox lists.
+type Files struct{ Dir string }
+
+// Deliver writes the message to a file.
+func (f Files) Deliver(_ context.Context, t *tenancy.Tenant, e *Entry, msg *gomail.Msg) (string, error) {
+	dir := filepath.Join(f.Dir, t.Slug)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("mail dir: %w", err)
 	}
-	if addr == "" {
-		addr = "no-reply@" + t.Slug + ".localhost"
+	ext := ".eml"
+	var raw []byte
+	if e.Channel == "sms" || msg == nil {
+		ext = ".sms.txt"
+		raw = []byte("To: " + e.Recipient + "\n\n" + e.TextBody + "\n")
+	} else {
+		var buf bytes.Buffer
+		if _, err := msg.WriteTo(&buf); err != nil {
+			return "", err
+		}
+		raw = buf.Bytes()
 	}
-	name = t.Settings.Branding.Name
-	if name == "" {
-		name = t.Settings.Name
+	name := e.CreatedAt.Format("20060102-150405") + "-" + e.ID + ext
+	if err := os.WriteFile(filepath.Join(dir, name), raw, 0o640); err != nil {
+		return "", fmt.Errorf("write mail: %w", err)
 	}
-	return name, addr
+	return filepath.Join(t.Slug, name), nil
 }
 
-// Send records m in the tenant's outbox and delivers it.
+// Send records m in the tenant's outbox and tries to deliver it at once; a failed delivery
+// is retried later.
 func (o *Outbox) Send(ctx context.Context, t *tenancy.Tenant, m Message) (*Entry, error) {
-	e := &Entry{TenantID: t.ID, ID: tenancy.NewID(), Channel: "email", Recipient: m.To, Subject: m.Subject,
+	ch := m.Channel
+	if ch == "" {
+		ch = "email"
+	}
+	e := &Entry{TenantID: t.ID, ID: tenancy.NewID(), Channel: ch, Recipient: m.To, Subject: m.Subject,
 		TextBody: m.Text, HTMLBody: m.HTML, Template: m.Template, Locale: m.Locale, Status: "queued",
 		CreatedAt: time.Now().UTC()}
-	raw, err := compose(t, e)
-	if err != nil {
-		return nil, fmt.Errorf("compose mail: %w", err)
-	}
-	dir := filepath.Join(o.Dir, t.Slug)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("mail dir: %w", err)
-	}
-	name := e.CreatedAt.Format("20060102-150405") + "-" + e.ID + ".eml"
-	if err := os.WriteFile(filepath.Join(dir, name), raw, 0o640); err != nil {
-		return nil, fmt.Errorf("write mail: %w", err)
-	}
-	e.Status, e.File, e.SentAt = "written", filepath.Join(t.Slug, name), bun.NullTime{Time: time.Now().UTC()}
-	err = o.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+	err := o.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
 		_, err := sc.Insert(e).Exec(ctx)
 		return err
 	})
-	return e, err
+	if err != nil {
+		return nil, err
+	}
+	return e, o.Deliver(ctx, t, e.ID)
 }
 
-func compose(t *tenancy.Tenant, e *Entry) ([]byte, error) {
+// Deliver makes one delivery attempt of a queued message; on failure it records the error
+// and schedules another attempt (unless none is configured).
+func (o *Outbox) Deliver(ctx context.Context, t *tenancy.Tenant, id string) error {
+	e, err := o.Get(ctx, t.ID, id)
+	if err != nil {
+		return err
+	}
+	if e.Status == "sent" || e.Status == "written" {
+		return nil
+	}
+	tr := o.Email
+	if e.Channel == "sms" {
+		tr = o.SMS
+	}
+	if tr == nil {
+		tr = Files{Dir: o.Dir}
+	}
+	var msg *gomail.Msg
+	if e.Channel == "email" {
+		if msg, err = compose(t, e); err != nil {
+			return fmt.Errorf("compose mail: %w", err)
+		}
+	}
+	where, derr := tr.Deliver(ctx, t, e, msg)
+	return o.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		q := sc.Update((*Entry)(nil)).Where("id = ?", e.ID).Set("attempts = attempts + 1")
+		if derr != nil {
+			q = q.Set("last_error = ?", derr.Error())
+			if _, err := q.Exec(ctx); err != nil {
+				return err
+			}
+			if o.Retry == nil {
+				return derr
+			}
+			return o.Retry(ctx, t.ID, e.ID, e.Attempts+1)
+		}
+		status := "sent"
+		if _, ok := tr.(Files); ok {
+			status = "written"
+		}
+		_, err := q.Set("status = ?", status).Set("file = ?", where).Set("sent_at = ?", time.Now().UTC()).Set("last_error = ''").Exec(ctx)
+		return err
+	})
+}
+
+func compose(t *tenancy.Tenant, e *Entry) (*gomail.Msg, error) {
 	msg := gomail.NewMsg()
 	name, addr := From(t)
 	if err := msg.FromFormat(name, addr); err != nil {
@@ -115,11 +183,7 @@ func compose(t *tenancy.Tenant, e *Entry) ([]byte, error) {
 	if e.HTMLBody != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, e.HTMLBody)
 	}
-	var buf bytes.Buffer
-	if _, err := msg.WriteTo(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return msg, nil
 }
 
 // List returns the tenant's most recent messages, newest first.
@@ -138,4 +202,20 @@ func (o *Outbox) Get(ctx context.Context, tenantID, id string) (*Entry, error) {
 		return sc.Select(&e).Where("id = ?", id).Scan(ctx)
 	})
 	return &e, err
+}
+
+// From is the sender address of a tenant's messages.
+func From(t *tenancy.Tenant) (name, addr string) {
+	addr = t.Settings.Contacts.Support
+	if addr == "" && len(t.Hostnames) > 0 {
+		addr = "no-reply@" + t.Hostnames[0].Hostname
+	}
+	if addr == "" {
+		addr = "no-reply@" + t.Slug + ".localhost"
+	}
+	name = t.Settings.Branding.Name
+	if name == "" {
+		name = t.Settings.Name
+	}
+	return name, addr
 }

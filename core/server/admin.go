@@ -28,6 +28,7 @@ func (s *Server) bindAdmin() {
 	s.post("/admin/roles", authz.PermAdminRoles, s.adminSetGrant)
 	s.get("/admin/mailbox", authz.PermAdminMailbox, s.adminMailbox)
 	s.get("/admin/mailbox/:id", authz.PermAdminMailbox, s.adminMail)
+	s.get("/admin/mailbox/:id/html", authz.PermAdminMailbox, s.adminMailHTML)
 }
 
 func (s *Server) roleMembers(ctx context.Context, tenantID string) (map[string][]string, error) {
@@ -304,6 +305,23 @@ func (s *Server) adminMailbox(c *fiber.Ctx) error {
 		return err
 	}
 	return s.render(c, fiber.StatusOK, "admin_mailbox", "admin.mailbox.title", map[string]any{"Messages": list}, nil)
+}
+
+// adminMailHTML serves a message's HTML as the person's mail reader shows it, in a sandbox:
+// no script runs and the page can only be framed by the mailbox page itself.
+func (s *Server) adminMailHTML(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	m, err := s.Mail.Get(c.UserContext(), St(c).Tenant.ID, id)
+	if err != nil || m.HTMLBody == "" {
+		return fiber.ErrNotFound
+	}
+	c.Set("Content-Security-Policy", "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'")
+	c.Set("X-Frame-Options", "SAMEORIGIN")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.SendString(m.HTMLBody)
 }
 
 func (s *Server) adminMail(c *fiber.Ctx) error {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -17,6 +19,7 @@ import (
 	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/jobs"
+	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/core/terms"
 	"carenet.dev/platform/plugins/sdk"
@@ -163,11 +166,15 @@ func (h *hostAPI) Record(ctx context.Context, sc sdk.Scope, r sdk.AuditRecord) e
 		Subject: r.Subject, Resource: r.Resource, RequestID: sc.RequestID, IP: sc.IP, Detail: r.Detail})
 }
 
-// Send renders the module's template "mail.<template>.*" in the recipient's language and
-// sends it by e-mail. (SMS arrive with the notification service.)
+// Send renders the module's template in the recipient's language and sends it: by e-mail
+// ("mail.<template>.*"), or by SMS ("sms.<template>") to the number given or the user's
+// mobile.
 func (h *hostAPI) Send(ctx context.Context, sc sdk.Scope, msg sdk.Message) (string, error) {
+	if msg.Channel == "sms" {
+		return h.sendSMS(ctx, sc, msg)
+	}
 	if msg.Channel != "" && msg.Channel != "email" {
-		return "", fmt.Errorf("messages: channel %q is not available yet", msg.Channel)
+		return "", fmt.Errorf("messages: unknown channel %q", msg.Channel)
 	}
 	t, err := h.s.Tenants.ByID(ctx, sc.TenantID)
 	if err != nil {
@@ -196,6 +203,44 @@ func (h *hostAPI) Send(ctx context.Context, sc sdk.Scope, msg sdk.Message) (stri
 	}
 	id, err := h.s.sendMailID(ctx, t, to, name, lang, msg.Template, msg.Link, kv...)
 	return id, err
+}
+
+var phoneRe = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
+
+func (h *hostAPI) sendSMS(ctx context.Context, sc sdk.Scope, msg sdk.Message) (string, error) {
+	t, err := h.s.Tenants.ByID(ctx, sc.TenantID)
+	if err != nil {
+		return "", err
+	}
+	to, lang := strings.ReplaceAll(msg.To, " ", ""), t.Settings.DefaultLocale
+	if msg.UserID != "" {
+		u, err := h.s.Accounts.ByID(ctx, sc.TenantID, msg.UserID)
+		if err != nil {
+			return "", err
+		}
+		if to == "" {
+			to = strings.ReplaceAll(u.Profile["mobile"], " ", "")
+		}
+		if t.AllowsLocale(u.Locale) {
+			lang = u.Locale
+		}
+	}
+	if !phoneRe.MatchString(to) {
+		return "", errors.New("messages: no valid mobile number (E.164, +country…)")
+	}
+	if !h.s.I18n.Has(lang, "sms."+msg.Template) {
+		return "", fmt.Errorf("messages: unknown SMS template %q", msg.Template)
+	}
+	kv := []any{"Tenant", t.Settings.Branding.Name, "Link", msg.Link}
+	for k, v := range msg.Data {
+		kv = append(kv, k, v)
+	}
+	e, err := h.s.Mail.Send(ctx, t, mail.Message{Channel: "sms", To: to, Subject: msg.Template,
+		Text: h.s.I18n.For(lang).T("sms."+msg.Template, kv...), Template: msg.Template, Locale: lang})
+	if err != nil {
+		return "", err
+	}
+	return e.ID, nil
 }
 
 func (h *hostAPI) Schedule(ctx context.Context, sc sdk.Scope, spec sdk.JobSpec) (string, error) {

@@ -9,7 +9,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/jobs"
+	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/plugins/sdk"
 )
@@ -35,6 +37,9 @@ var coreJobs = map[string]coreJob{
 	}},
 	"core.forget_rate_limits": {Cron: "@hourly", Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, _ []byte) error {
 		return s.SweepRateLimits(ctx, t.ID)
+	}},
+	"core.deliver": {Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, payload []byte) error {
+		return s.Mail.Deliver(ctx, t, string(payload))
 	}},
 	"core.terms_notify": {Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, payload []byte) error {
 		return s.notifyTerms(ctx, t, string(payload))
@@ -131,6 +136,23 @@ func (s *Server) runJob(ctx context.Context, t *tenancy.Tenant, j jobs.Job) erro
 	ten := s.sdkTenant(nil, t, j.Module, man)
 	return s.host.RunJob(ctx, j.Module, sdk.Scope{TenantID: t.ID}, sdk.Call{Tenant: ten},
 		&sdk.Job{ID: j.ID, Name: j.Name, Payload: j.Payload, Tenant: ten})
+}
+
+// maxDeliveries is how many times a message is tried before it is marked failed.
+const maxDeliveries = 8
+
+// retryMessage schedules the next delivery attempt of a message, with backoff.
+func (s *Server) retryMessage(ctx context.Context, tenantID, id string, attempts int) error {
+	if attempts >= maxDeliveries {
+		s.Log.Error("message not delivered, giving up", "tenant", tenantID, "message", id, "attempts", attempts)
+		return s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+			_, err := sc.Update((*mail.Entry)(nil)).Set("status = 'failed'").Where("id = ?", id).Exec(ctx)
+			return err
+		})
+	}
+	_, err := s.Jobs.Enqueue(ctx, tenantID, jobs.Spec{Module: jobs.CoreModule, Name: "core.deliver",
+		Key: fmt.Sprintf("deliver:%s:%d", id, attempts), At: time.Now().Add(jobs.Backoff(attempts) * 5), Payload: []byte(id)})
+	return err
 }
 
 // Sweep runs the core's housekeeping jobs for every tenant now (tests and the CLI).

@@ -43,6 +43,10 @@ type Config struct {
 	// the platform: only from them are X-Forwarded-For and X-Forwarded-Proto believed, for
 	// rate limits by client address and for Secure cookies behind TLS termination.
 	TrustedProxies []string
+	// SMTP delivers e-mail when set; otherwise messages are written as files (development).
+	SMTP *mail.SMTP
+	// SMS delivers SMS when set; otherwise they are written as files (development).
+	SMS mail.Transport
 	// Dev marks a development run: mail is written to files and logs are verbose.
 	Dev bool
 }
@@ -106,6 +110,11 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Jobs: jobs.NewStore(d), Trail: audit.New(d), Terms: terms.New(d), Views: views, Log: log,
 		RegistrationFields: func(*tenancy.Tenant) []accounts.Field { return nil },
 	}
+	if cfg.SMTP != nil {
+		s.Mail.Email = cfg.SMTP
+	}
+	s.Mail.SMS = cfg.SMS
+	s.Mail.Retry = s.retryMessage
 	if s.secret, err = loadSecret(ctx, d, "csrf"); err != nil {
 		return nil, err
 	}

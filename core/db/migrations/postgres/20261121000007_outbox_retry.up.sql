@@ -1,0 +1,3 @@
+ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+--bun:split
+ALTER TABLE outbox ADD COLUMN last_error TEXT NOT NULL DEFAULT '';

@@ -1,0 +1,199 @@
+package mail_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	netmail "net/mail"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/core/mail"
+	"carenet.dev/platform/core/tenancy"
+)
+
+// smtpServer is a real SMTP server (emersion/go-smtp) that keeps what it receives.
+type smtpServer struct {
+	mu       sync.Mutex
+	received []string
+	rcpts    []string
+	addr     string
+	srv      *smtp.Server
+}
+
+type session struct{ s *smtpServer }
+
+func (x *session) Reset()                               {}
+func (x *session) Logout() error                        { return nil }
+func (x *session) Mail(string, *smtp.MailOptions) error { return nil }
+func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.s.mu.Lock()
+	x.s.rcpts = append(x.s.rcpts, to)
+	x.s.mu.Unlock()
+	return nil
+}
+func (x *session) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	x.s.mu.Lock()
+	x.s.received = append(x.s.received, string(b))
+	x.s.mu.Unlock()
+	return err
+}
+
+func startSMTP(t *testing.T) *smtpServer {
+	s := &smtpServer{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s}, nil }))
+	srv.Domain, srv.AllowInsecureAuth = "localhost", true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr, s.srv = ln.Addr().String(), srv
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+func setup(t *testing.T, b dbtest.Backend) (*mail.Outbox, *tenancy.Tenant) {
+	d := b.Open(t)
+	st := &tenancy.Store{DB: d}
+	f := &tenancy.File{Slug: "lab", Settings: tenancy.Settings{Name: "Lab", DefaultLocale: "fr", Locales: []string{"fr"},
+		TimeZone: "Europe/Paris", Currency: "EUR", Contacts: tenancy.Contacts{Support: "support@lab.example"},
+		Branding: tenancy.Branding{Name: "Lab Résultats"}}, Hostnames: []tenancy.Hostname{{Hostname: "lab.localhost"}}}
+	if _, err := st.Import(context.Background(), f, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	tn, _ := st.BySlug(context.Background(), "lab")
+	return &mail.Outbox{DB: d, Dir: t.TempDir()}, tn
+}
+
+// TestEmailThroughARealSMTPServer: with SMTP configured, messages go to the server, composed
+// with the tenant as sender, text and HTML parts, UTF-8 subject (P7).
+func TestEmailThroughARealSMTPServer(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		srv := startSMTP(t)
+		o, tn := setup(t, b)
+		cfg, err := mail.ParseSMTP("smtp://" + srv.addr + "?tls=none")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Email = cfg
+		e, err := o.Send(context.Background(), tn, mail.Message{To: "zofia@example.org", Subject: "Wynik gotowy — łódź",
+			Text: "Dzień dobry", HTML: "<p>Dzień dobry</p>", Template: "t", Locale: "pl"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		if len(srv.received) != 1 || srv.rcpts[0] != "zofia@example.org" {
+			t.Fatalf("received %d, rcpts %v", len(srv.received), srv.rcpts)
+		}
+		raw := srv.received[0]
+		m, err := netmail.ReadMessage(strings.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		from, err := m.Header.AddressList("From")
+		if err != nil || from[0].Name != "Lab Résultats" || from[0].Address != "support@lab.example" {
+			t.Fatalf("From: %v %v", from, err)
+		}
+		subj, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+		if subj != "Wynik gotowy — łódź" {
+			t.Fatalf("Subject %q", subj)
+		}
+		for _, want := range []string{"multipart/alternative", "text/html", "Content-Language: pl"} {
+			if !strings.Contains(raw, want) {
+				t.Errorf("message lacks %q", want)
+			}
+		}
+		got, _ := o.Get(context.Background(), tn.ID, e.ID)
+		if got.Status != "sent" || got.Attempts != 1 {
+			t.Fatalf("entry: %+v", got)
+		}
+	})
+}
+
+// TestFailedDeliveryIsRetried: when the server is down the message stays queued with the
+// error, a retry is scheduled, and the next attempt delivers it (P7).
+func TestFailedDeliveryIsRetried(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		o, tn := setup(t, b)
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr := ln.Addr().String()
+		ln.Close() // nothing listens there yet
+		cfg, _ := mail.ParseSMTP("smtp://" + addr + "?tls=none")
+		o.Email = cfg
+		var retries []int
+		o.Retry = func(_ context.Context, _, _ string, attempts int) error {
+			retries = append(retries, attempts)
+			return nil
+		}
+		e, err := o.Send(context.Background(), tn, mail.Message{To: "a@example.org", Subject: "s", Text: "t", Template: "t", Locale: "fr"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := o.Get(context.Background(), tn.ID, e.ID)
+		if got.Status != "queued" || got.LastError == "" || len(retries) != 1 || retries[0] != 1 {
+			t.Fatalf("after a failure: %+v retries %v", got, retries)
+		}
+		// The server comes up on that address; the retry delivers.
+		srv := &smtpServer{}
+		s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{srv}, nil }))
+		s.Domain, s.AllowInsecureAuth = "localhost", true
+		ln2, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Skipf("port taken meanwhile: %v", err)
+		}
+		go s.Serve(ln2)
+		defer s.Close()
+		if err := o.Deliver(context.Background(), tn, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = o.Get(context.Background(), tn.ID, e.ID)
+		if got.Status != "sent" || got.Attempts != 2 || len(srv.received) != 1 {
+			t.Fatalf("after the retry: %+v", got)
+		}
+	})
+}
+
+// TestSMSThroughTheHTTPProvider: an SMS goes to the provider as JSON with the bearer token;
+// without a provider (development) it is written as a .sms.txt file (P7).
+func TestSMSThroughTheHTTPProvider(t *testing.T) {
+	b := dbtest.Backends()[0]
+	o, tn := setup(t, b)
+	var got map[string]string
+	var auth string
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = r.Header.Get("Authorization")
+		json.NewDecoder(r.Body).Decode(&got)
+		fmt.Fprint(w, `{"id":"gw-42"}`)
+	}))
+	defer gw.Close()
+	o.SMS = &mail.HTTPSMS{URL: gw.URL, Token: "secret"}
+	e, err := o.Send(context.Background(), tn, mail.Message{Channel: "sms", To: "+421900000001", Text: "Výsledok je pripravený", Template: "t", Locale: "sk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "Bearer secret" || got["to"] != "+421900000001" || got["text"] != "Výsledok je pripravený" {
+		t.Fatalf("gateway got %v (%s)", got, auth)
+	}
+	if x, _ := o.Get(context.Background(), tn.ID, e.ID); x.File != "sms:gw-42" || x.Status != "sent" {
+		t.Fatalf("entry: %+v", x)
+	}
+	o.SMS = nil
+	e, _ = o.Send(context.Background(), tn, mail.Message{Channel: "sms", To: "+421900000001", Text: "dev", Template: "t", Locale: "sk"})
+	if x, _ := o.Get(context.Background(), tn.ID, e.ID); !strings.HasSuffix(x.File, ".sms.txt") || x.Status != "written" {
+		t.Fatalf("dev sms: %+v", x)
+	}
+	_ = time.Now
+}
