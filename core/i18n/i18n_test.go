@@ -212,7 +212,7 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	for _, st := range []string{"pending", "running", "done", "failed", "cancelled"} {
 		used["admin.jobs.state."+st] = "admin jobs"
 	}
-	for _, tmpl := range []string{"verify", "exists", "reset", "deleted", "blocked", "closed_inactive", "terms_published"} {
+	for _, tmpl := range []string{"verify", "exists", "reset", "deleted", "blocked", "closed_inactive", "terms_published", "maintenance"} {
 		for _, part := range []string{"subject", "body", "action"} {
 			used["mail."+tmpl+"."+part] = "mail"
 		}

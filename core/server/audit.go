@@ -15,26 +15,27 @@ import (
 
 // Core audit actions (P9). Modules report theirs through the HostAPI.
 const (
-	ActUserBlocked      = "admin.user_blocked"
-	ActUserUnblocked    = "admin.user_unblocked"
-	ActRoleAssigned     = "admin.role_assigned"
-	ActRoleRemoved      = "admin.role_removed"
-	ActGrantChanged     = "admin.grant_changed"
-	ActSettingsChanged  = "admin.settings_changed"
-	ActModuleRules      = "admin.module_rules"
-	ActJobRetried       = "admin.job_retried"
-	ActTenantChanged    = "platform.tenant_changed"
-	ActHostnamesChanged = "platform.hostnames_changed"
-	ActModulesChanged   = "platform.modules_changed"
-	ActModuleRestarted  = "platform.module_restarted"
-	ActAccountDeleted   = "account.deleted"
-	ActTermsPublished   = "admin.terms_published"
+	ActUserBlocked        = "admin.user_blocked"
+	ActUserUnblocked      = "admin.user_unblocked"
+	ActRoleAssigned       = "admin.role_assigned"
+	ActRoleRemoved        = "admin.role_removed"
+	ActGrantChanged       = "admin.grant_changed"
+	ActSettingsChanged    = "admin.settings_changed"
+	ActModuleRules        = "admin.module_rules"
+	ActJobRetried         = "admin.job_retried"
+	ActTenantChanged      = "platform.tenant_changed"
+	ActHostnamesChanged   = "platform.hostnames_changed"
+	ActModulesChanged     = "platform.modules_changed"
+	ActModuleRestarted    = "platform.module_restarted"
+	ActAccountDeleted     = "account.deleted"
+	ActTermsPublished     = "admin.terms_published"
+	ActMaintenancePlanned = "platform.maintenance_planned"
 )
 
 // CoreAuditActions lists the core's audit actions (each has a message "audit.action.<id>").
 var CoreAuditActions = []string{ActUserBlocked, ActUserUnblocked, ActRoleAssigned, ActRoleRemoved, ActGrantChanged,
 	ActSettingsChanged, ActModuleRules, ActJobRetried, ActTenantChanged, ActHostnamesChanged, ActModulesChanged,
-	ActModuleRestarted, ActAccountDeleted, ActTermsPublished}
+	ActModuleRestarted, ActAccountDeleted, ActTermsPublished, ActMaintenancePlanned}
 
 // record appends an action of the signed-in user to the audit trail of tenantID (the
 // request's tenant when empty).

@@ -41,6 +41,9 @@ var coreJobs = map[string]coreJob{
 	"core.deliver": {Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, payload []byte) error {
 		return s.Mail.Deliver(ctx, t, string(payload))
 	}},
+	"core.maintenance_notify": {Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, payload []byte) error {
+		return s.notifyMaintenance(ctx, t, string(payload))
+	}},
 	"core.terms_notify": {Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, payload []byte) error {
 		return s.notifyTerms(ctx, t, string(payload))
 	}},

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/server"
@@ -139,4 +140,54 @@ func TestTrustedProxies(t *testing.T) {
 	if res, _ := send(untrusted, "/login", "198.51.100.1", nil, nil); csrfSecure(res) {
 		t.Fatal("an untrusted client made the cookie Secure")
 	}
+}
+
+// TestMaintenanceIsAnnounced: a platform admin plans an interruption; one longer than the
+// tenant's rule (5 h) must start at least 24 business hours later, is announced by e-mail to
+// every user in his language and shown as a banner (P7, B9).
+func TestMaintenanceIsAnnounced(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		ml := e.tenant("mlab")
+		c := e.client("admin.localhost")
+		c.login("", "admin@platform.localhost", "demo-platform-admin")
+		loc := ml.Location()
+		at := func(d time.Duration) string { return time.Now().In(loc).Add(d).Format("2006-01-02T15:04") }
+		// 6 hours, starting in 2 hours: too soon.
+		r := c.post("/platform/maintenance", "/platform/maintenance", url.Values{"tenant": {ml.ID}, "start": {at(2 * time.Hour)}, "end": {at(8 * time.Hour)}})
+		if r.Status != 422 || !strings.Contains(r.Body, "24 heures ouvrées") {
+			t.Fatalf("too soon: %d", r.Status)
+		}
+		if r := c.post("/platform/maintenance", "/platform/maintenance", url.Values{"tenant": {ml.ID}, "start": {at(10 * 24 * time.Hour)}, "end": {at(9 * 24 * time.Hour)}}); r.Status != 422 {
+			t.Fatalf("end before start: %d", r.Status)
+		}
+		// A short one needs no notice and no announcement.
+		if r := c.post("/platform/maintenance", "/platform/maintenance", url.Values{"tenant": {ml.ID}, "start": {at(time.Hour)}, "end": {at(2 * time.Hour)}}); r.Status != 303 {
+			t.Fatalf("short window: %d", r.Status)
+		}
+		if strings.Contains(e.client("mlab.localhost").get("/").Body, `class="banner"`) {
+			t.Fatal("a short window was announced")
+		}
+		// 6 hours, ten days ahead: accepted, announced, bannered.
+		if r := c.post("/platform/maintenance", "/platform/maintenance", url.Values{"tenant": {ml.ID}, "start": {at(10 * 24 * time.Hour)}, "end": {at(10*24*time.Hour + 6*time.Hour)}}); r.Status != 303 {
+			t.Fatalf("long window: %d %s", r.Status, mainOf(r.Body))
+		}
+		if err := e.srv.RunJobsOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		told := 0
+		for _, m := range e.mails("mlab") {
+			if strings.Contains(m.Subject, "Maintenance prévue") {
+				told++
+			}
+		}
+		if told != 2 { // the demo admin and user
+			t.Fatalf("%d announcements", told)
+		}
+		home := e.client("mlab.localhost").get("/")
+		mustContain(t, home, `class="banner"`, "Maintenance prévue")
+		if strings.Contains(e.client("elekarze.localhost").get("/").Body, `class="banner"`) {
+			t.Fatal("the banner shows on another tenant")
+		}
+	})
 }

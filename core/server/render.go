@@ -52,6 +52,8 @@ type Page struct {
 	Langs  []LangItem
 	// Bare pages belong to no tenant (unknown host).
 	Bare bool
+	// Maintenance is the tenant's next planned interruption, shown as a banner.
+	Maintenance *Maintenance
 
 	can func(perm string) bool
 }
@@ -147,6 +149,9 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, name, title string, data a
 		s.clearCookie(c, "flash")
 	}
 	if st.Tenant != nil {
+		if m, err := s.upcomingMaintenance(c.UserContext(), st.Tenant.ID, true); err == nil && m != nil {
+			p.Maintenance = m
+		}
 		p.Nav = s.nav(c, st)
 		for _, l := range st.Tenant.Settings.Locales {
 			p.Langs = append(p.Langs, LangItem{Code: l, Name: locales.NativeName(l), Current: l == st.Lang})
@@ -210,6 +215,9 @@ func (p *Page) RoleName(role string) string {
 func formatDay(lang string, t time.Time, tn *tenancy.Tenant) string {
 	return locales.FormatDate(lang, t, tn.Location())
 }
+
+// Clock formats a time of day in the tenant's time zone.
+func (p *Page) Clock(t time.Time) string { return t.In(p.loc()).Format("15:04") }
 
 // Day formats a calendar date stored as YYYY-MM-DD (a birth date) in the page's language.
 // No time zone applies: a calendar date is the same day everywhere.

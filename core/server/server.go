@@ -151,6 +151,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.bindJobs()
 	s.bindAudit()
 	s.bindTerms()
+	s.bindMaintenance()
 	return s, nil
 }
 

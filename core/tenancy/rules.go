@@ -21,6 +21,10 @@ var CoreRules = []sdk.Rule{
 	{Name: "security.login_per_account", Type: sdk.RuleInt, Default: int64(8), Min: 1, Max: 100000, Ref: "P2"},
 	{Name: "security.registration_per_ip", Type: sdk.RuleInt, Default: int64(10), Min: 1, Max: 100000, Ref: "P2"},
 	{Name: "security.reset_per_ip", Type: sdk.RuleInt, Default: int64(10), Min: 1, Max: 100000, Ref: "P2"},
+	{Name: "maintenance.announce_over_hours", Type: sdk.RuleInt, Default: int64(5), Min: 0, Max: 168, Ref: "P7"},
+	{Name: "maintenance.notice_business_hours", Type: sdk.RuleInt, Default: int64(24), Min: 0, Max: 720, Ref: "P7"},
+	{Name: "business.open_hour", Type: sdk.RuleInt, Default: int64(8), Min: 0, Max: 23, Ref: "P7"},
+	{Name: "business.close_hour", Type: sdk.RuleInt, Default: int64(18), Min: 1, Max: 24, Ref: "P7"},
 	{Name: "terms.notice_days", Type: sdk.RuleInt, Default: int64(7), Min: 0, Max: 365, Ref: "P6"},
 	{Name: "terms.explicit_reacceptance", Type: sdk.RuleBool, Default: false, Ref: "P6"},
 }

@@ -1,0 +1,215 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/uptrace/bun"
+
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/jobs"
+	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/kit/workdays"
+)
+
+// Maintenance is a planned interruption of a tenant's service (P7, B9).
+type Maintenance struct {
+	bun.BaseModel `bun:"table:maintenance_windows,alias:mw"`
+
+	TenantID  string    `bun:"tenant_id,pk"`
+	ID        string    `bun:"id,pk"`
+	StartsAt  time.Time `bun:"starts_at"`
+	EndsAt    time.Time `bun:"ends_at"`
+	Announced bool      `bun:"announced"`
+	CreatedBy string    `bun:"created_by"`
+	CreatedAt time.Time `bun:"created_at"`
+}
+
+// OwnerTenant marks maintenance_windows as a tenant table.
+func (m *Maintenance) OwnerTenant() string { return m.TenantID }
+
+func (s *Server) bindMaintenance() {
+	s.get("/platform/maintenance", authz.PermPlatformTenants, s.platformMaintenance)
+	s.post("/platform/maintenance", authz.PermPlatformTenants, s.platformScheduleMaintenance)
+}
+
+// upcomingMaintenance returns the tenant's next or current window (only announced ones
+// when announced is set), if it ends in the future.
+func (s *Server) upcomingMaintenance(ctx context.Context, tenantID string, announced bool) (*Maintenance, error) {
+	var m Maintenance
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		q := sc.Select(&m).Where("ends_at > ?", time.Now().UTC()).Order("starts_at").Limit(1)
+		if announced {
+			q = q.Where("announced")
+		}
+		return q.Scan(ctx)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return &m, err
+}
+
+// checkMaintenance applies the tenant's rules to a window: an interruption longer than the
+// rule (5 h) must start at least the notice (24 business hours, from the tenant's country
+// calendar and business hours) after now. It reports whether it must be announced.
+func checkMaintenance(t *tenancy.Tenant, start, end, now time.Time) (announce bool, errKey string) {
+	if !end.After(start) {
+		return false, "platform.maintenance.end_before_start"
+	}
+	if !start.After(now) {
+		return false, "platform.maintenance.in_the_past"
+	}
+	if end.Sub(start) <= time.Duration(t.IntRule("maintenance.announce_over_hours"))*time.Hour {
+		return false, ""
+	}
+	c := workdays.Calendar(t.Settings.Country, int(t.IntRule("business.open_hour")), int(t.IntRule("business.close_hour")))
+	notice := time.Duration(t.IntRule("maintenance.notice_business_hours")) * time.Hour
+	if workdays.BusinessHoursBetween(c, now, start, t.Location()) < notice {
+		return true, "platform.maintenance.too_soon"
+	}
+	return true, ""
+}
+
+func (s *Server) platformMaintenance(c *fiber.Ctx) error {
+	return s.renderMaintenance(c, fiber.StatusOK, nil)
+}
+
+func (s *Server) renderMaintenance(c *fiber.Ctx, status int, f *Form) error {
+	ts, err := s.Tenants.List(c.UserContext())
+	if err != nil {
+		return err
+	}
+	type row struct {
+		Tenant *tenancy.Tenant
+		Window *Maintenance
+	}
+	var rows []row
+	var tenants []*tenancy.Tenant
+	for _, t := range ts {
+		if t.Kind == tenancy.KindConsole {
+			continue
+		}
+		tenants = append(tenants, t)
+		m, err := s.upcomingMaintenance(c.UserContext(), t.ID, false)
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			rows = append(rows, row{t, m})
+		}
+	}
+	return s.render(c, status, "platform_maintenance", "platform.maintenance.title", map[string]any{"Rows": rows, "Tenants": tenants}, f)
+}
+
+// platformScheduleMaintenance plans a window for one tenant or all; the times are read in
+// each tenant's time zone. A window longer than the rule is announced to every user.
+func (s *Server) platformScheduleMaintenance(c *fiber.Ctx) error {
+	st := St(c)
+	f := &Form{Values: values(c, "tenant", "start", "end"), Errors: form.Errors{}}
+	ts, err := s.Tenants.List(c.UserContext())
+	if err != nil {
+		return err
+	}
+	var targets []*tenancy.Tenant
+	for _, t := range ts {
+		if t.Kind != tenancy.KindConsole && (f.Values["tenant"] == "*" || f.Values["tenant"] == t.ID) {
+			targets = append(targets, t)
+		}
+	}
+	if len(targets) == 0 {
+		f.Errors.Add("tenant", "form.invalid_choice")
+	}
+	type plan struct {
+		t          *tenancy.Tenant
+		start, end time.Time
+		announce   bool
+	}
+	var plans []plan
+	now := time.Now()
+	for _, t := range targets {
+		start, err1 := time.ParseInLocation("2006-01-02T15:04", f.Values["start"], t.Location())
+		end, err2 := time.ParseInLocation("2006-01-02T15:04", f.Values["end"], t.Location())
+		if err1 != nil {
+			f.Errors.Add("start", "form.date.invalid")
+		}
+		if err2 != nil {
+			f.Errors.Add("end", "form.date.invalid")
+		}
+		if err1 != nil || err2 != nil {
+			break
+		}
+		announce, key := checkMaintenance(t, start, end, now)
+		if key != "" {
+			field := "start"
+			if key == "platform.maintenance.end_before_start" {
+				field = "end"
+			}
+			f.Errors.Add(field, key)
+			break
+		}
+		plans = append(plans, plan{t, start, end, announce})
+	}
+	if len(f.Errors) > 0 {
+		return s.renderMaintenance(c, fiber.StatusUnprocessableEntity, f)
+	}
+	for _, p := range plans {
+		m := &Maintenance{TenantID: p.t.ID, ID: tenancy.NewID(), StartsAt: p.start.UTC(), EndsAt: p.end.UTC(),
+			Announced: p.announce, CreatedBy: st.User.ID, CreatedAt: time.Now().UTC()}
+		err := s.DB.InTenant(c.UserContext(), p.t.ID, func(ctx context.Context, sc *db.Scope) error {
+			_, err := sc.Insert(m).Exec(ctx)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if err := s.record(c, p.t.ID, ActMaintenancePlanned, "", "maintenance:"+m.ID, map[string]any{
+			"start": m.StartsAt.Format(time.RFC3339), "end": m.EndsAt.Format(time.RFC3339), "announced": p.announce}); err != nil {
+			return err
+		}
+		if p.announce {
+			if _, err := s.Jobs.Enqueue(c.UserContext(), p.t.ID, jobs.Spec{Module: jobs.CoreModule, Name: "core.maintenance_notify",
+				Key: "maintenance:" + m.ID, At: time.Now(), Payload: []byte(m.ID)}); err != nil {
+				return err
+			}
+		}
+	}
+	s.flash(c, "platform.maintenance.saved")
+	return c.Redirect(st.URL("/platform/maintenance"), fiber.StatusSeeOther)
+}
+
+// notifyMaintenance tells every active user of the tenant of a planned interruption.
+func (s *Server) notifyMaintenance(ctx context.Context, t *tenancy.Tenant, id string) error {
+	var m Maintenance
+	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&m).Where("id = ?", id).Scan(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	users, err := s.Accounts.List(ctx, t.ID, "", 1000000)
+	if err != nil {
+		return err
+	}
+	loc := t.Location()
+	for _, u := range users {
+		if u.Status != "active" {
+			continue
+		}
+		lang := u.Locale
+		if !t.AllowsLocale(lang) {
+			lang = t.Settings.DefaultLocale
+		}
+		if err := s.sendMail(ctx, t, u.Email, u.Name, lang, "maintenance", "",
+			"From", formatDay(lang, m.StartsAt, t)+" "+m.StartsAt.In(loc).Format("15:04"),
+			"To", formatDay(lang, m.EndsAt, t)+" "+m.EndsAt.In(loc).Format("15:04")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
