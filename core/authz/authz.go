@@ -44,6 +44,7 @@ const (
 	PermAdminJobs       = "admin.jobs"
 	PermAdminAudit      = "admin.audit"
 	PermAdminTerms      = "admin.terms"
+	PermAdminComplaints = "admin.complaints"
 	PermPlatformJobs    = "platform.jobs"
 	PermPlatformTenants = "platform.tenants"
 	PermPlatformUsers   = "platform.users"
@@ -61,6 +62,7 @@ var CoreGrants = []Grant{
 	{Role: RoleTenantAdmin, Permission: PermAdminJobs},
 	{Role: RoleTenantAdmin, Permission: PermAdminAudit},
 	{Role: RoleTenantAdmin, Permission: PermAdminTerms},
+	{Role: RoleTenantAdmin, Permission: PermAdminComplaints},
 }
 
 // Errors a caller maps to a refusal.

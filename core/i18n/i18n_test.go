@@ -206,13 +206,16 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	for _, a := range server.CoreAuditActions {
 		used["audit.action."+a] = "audit"
 	}
+	for _, k := range []string{"service", "quality", "price", "billing", "data", "other"} {
+		used["complaints.category."+k] = "complaints"
+	}
 	for _, k := range []string{"data_processing", "marketing", "geolocation"} {
 		used["consent."+k] = "consents"
 	}
 	for _, st := range []string{"pending", "running", "done", "failed", "cancelled"} {
 		used["admin.jobs.state."+st] = "admin jobs"
 	}
-	for _, tmpl := range []string{"verify", "exists", "reset", "deleted", "blocked", "closed_inactive", "terms_published", "maintenance"} {
+	for _, tmpl := range []string{"verify", "exists", "reset", "deleted", "blocked", "closed_inactive", "terms_published", "maintenance", "complaint_received", "complaint_answer"} {
 		for _, part := range []string{"subject", "body", "action"} {
 			used["mail."+tmpl+"."+part] = "mail"
 		}

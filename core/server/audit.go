@@ -30,12 +30,14 @@ const (
 	ActAccountDeleted     = "account.deleted"
 	ActTermsPublished     = "admin.terms_published"
 	ActMaintenancePlanned = "platform.maintenance_planned"
+	ActComplaintExtended  = "admin.complaint_extended"
+	ActComplaintAnswered  = "admin.complaint_answered"
 )
 
 // CoreAuditActions lists the core's audit actions (each has a message "audit.action.<id>").
 var CoreAuditActions = []string{ActUserBlocked, ActUserUnblocked, ActRoleAssigned, ActRoleRemoved, ActGrantChanged,
 	ActSettingsChanged, ActModuleRules, ActJobRetried, ActTenantChanged, ActHostnamesChanged, ActModulesChanged,
-	ActModuleRestarted, ActAccountDeleted, ActTermsPublished, ActMaintenancePlanned}
+	ActModuleRestarted, ActAccountDeleted, ActTermsPublished, ActMaintenancePlanned, ActComplaintExtended, ActComplaintAnswered}
 
 // record appends an action of the signed-in user to the audit trail of tenantID (the
 // request's tenant when empty).

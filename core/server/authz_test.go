@@ -13,6 +13,8 @@ import (
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/server"
+	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 var paramRe = regexp.MustCompile(`:[a-z]+|\*`)
@@ -323,7 +325,11 @@ func TestTenantAdminEditsRulesAndBranding(t *testing.T) {
 				form.Set(m[1], m[2])
 			}
 		}
-		form.Set("rule_terms_explicit_reacceptance", "false")
+		for _, r := range tenancy.CoreRules { // yes/no rules are selects, not inputs
+			if r.Type == sdk.RuleBool {
+				form.Set("rule_"+strings.ReplaceAll(r.Name, ".", "_"), "false")
+			}
+		}
 		bad := url.Values{}
 		for k, v := range form {
 			bad[k] = v

@@ -6,6 +6,7 @@ import (
 
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/core/terms"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -35,6 +36,9 @@ func (s *Server) SeedDemo(ctx context.Context) ([]DemoLogin, error) {
 			out = append(out, l)
 			continue
 		}
+		if err := s.demoAccepts(ctx, t); err != nil {
+			return nil, err
+		}
 		admin := DemoLogin{Tenant: t.Slug, Role: authz.RoleTenantAdmin, Email: "admin@" + t.Slug + ".localhost", Password: "demo-" + t.Slug + "-admin"}
 		if _, err := s.Accounts.CreateActive(ctx, t, admin.Email, admin.Password, "Admin "+t.Settings.Name, "1980-01-01", "", authz.RoleTenantAdmin); err != nil {
 			return nil, fmt.Errorf("demo %s: %w", t.Slug, err)
@@ -44,8 +48,27 @@ func (s *Server) SeedDemo(ctx context.Context) ([]DemoLogin, error) {
 			return nil, fmt.Errorf("demo %s: %w", t.Slug, err)
 		}
 		out = append(out, admin, user)
+		if err := s.demoAccepts(ctx, t); err != nil {
+			return nil, err
+		}
 	}
 	return out, s.Tenants.BumpPolicy(ctx, "")
+}
+
+// demoAccepts records that the tenant's demo accounts accepted the account terms in force.
+func (s *Server) demoAccepts(ctx context.Context, t *tenancy.Tenant) error {
+	v, err := s.Terms.InForce(ctx, t.ID, terms.DocPlatform)
+	if err != nil {
+		return nil // no terms: nothing to accept
+	}
+	for _, email := range []string{"admin@" + t.Slug + ".localhost", "user@" + t.Slug + ".localhost"} {
+		if u, err := s.Accounts.ByEmail(ctx, t.ID, email); err == nil {
+			if err := s.Terms.AcceptNow(ctx, t.ID, u.ID, v, "", t.Settings.DefaultLocale, terms.Explicit); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // closeInactive closes the accounts inactive beyond the tenant's rule and tells each person.

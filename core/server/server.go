@@ -23,6 +23,7 @@ import (
 	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/complaints"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/i18n"
 	"carenet.dev/platform/core/jobs"
@@ -62,19 +63,20 @@ type ModuleState struct {
 
 // Server is the core's web application.
 type Server struct {
-	App      *fiber.App
-	Cfg      Config
-	DB       *db.DB
-	Tenants  *tenancy.Store
-	Accounts *accounts.Service
-	Authz    *authz.Service
-	I18n     *i18n.Bundle
-	Mail     *mail.Outbox
-	Jobs     *jobs.Store
-	Trail    *audit.Trail
-	Terms    *terms.Service
-	Views    *Views
-	Log      *slog.Logger
+	App        *fiber.App
+	Cfg        Config
+	DB         *db.DB
+	Tenants    *tenancy.Store
+	Accounts   *accounts.Service
+	Authz      *authz.Service
+	I18n       *i18n.Bundle
+	Mail       *mail.Outbox
+	Jobs       *jobs.Store
+	Trail      *audit.Trail
+	Terms      *terms.Service
+	Complaints *complaints.Service
+	Views      *Views
+	Log        *slog.Logger
 	// Modules reports the modules' health; nil until the module host is running.
 	Modules func() []ModuleState
 	// RegistrationFields returns the extra registration fields the tenant's modules ask for.
@@ -107,7 +109,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	az := authz.NewService(d)
 	s := &Server{
 		Cfg: cfg, DB: d, Tenants: &tenancy.Store{DB: d}, Authz: az, Accounts: accounts.NewService(d, az),
-		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Jobs: jobs.NewStore(d), Trail: audit.New(d), Terms: terms.New(d), Views: views, Log: log,
+		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Jobs: jobs.NewStore(d), Trail: audit.New(d), Terms: terms.New(d), Complaints: complaints.New(d), Views: views, Log: log,
 		RegistrationFields: func(*tenancy.Tenant) []accounts.Field { return nil },
 	}
 	if cfg.SMTP != nil {
@@ -124,7 +126,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.App = fiber.New(fiber.Config{
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
-		BodyLimit:             1 << 20,
+		BodyLimit:             26 << 20, // complaint attachments: 5 files of 5 MiB at most
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
@@ -152,6 +154,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.bindAudit()
 	s.bindTerms()
 	s.bindMaintenance()
+	s.bindComplaints()
 	return s, nil
 }
 

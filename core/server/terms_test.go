@@ -104,6 +104,9 @@ func TestNewTermsVersion(t *testing.T) {
 		e := newEnv(t, b)
 		ctx := context.Background()
 		e.setRule("mlab", "terms.notice_days", 15)
+		t0 := e.tenant("mlab")
+		t0.Settings.Rules["terms.explicit_reacceptance"] = false // continued use first
+		e.srv.Tenants.Save(ctx, t0)
 		ml := e.tenant("mlab")
 		admin := e.client("mlab.localhost")
 		admin.login("", "admin@mlab.localhost", "demo-mlab-admin")

@@ -25,6 +25,12 @@ var CoreRules = []sdk.Rule{
 	{Name: "maintenance.notice_business_hours", Type: sdk.RuleInt, Default: int64(24), Min: 0, Max: 720, Ref: "P7"},
 	{Name: "business.open_hour", Type: sdk.RuleInt, Default: int64(8), Min: 0, Max: 23, Ref: "P7"},
 	{Name: "business.close_hour", Type: sdk.RuleInt, Default: int64(18), Min: 1, Max: 24, Ref: "P7"},
+	{Name: "security.complaints_per_ip", Type: sdk.RuleInt, Default: int64(10), Min: 1, Max: 100000, Ref: "P10"},
+	{Name: "complaints.answer_days", Type: sdk.RuleInt, Default: int64(14), Min: 1, Max: 365, Ref: "P10"},
+	{Name: "complaints.max_extension_days", Type: sdk.RuleInt, Default: int64(5), Min: 0, Max: 90, Ref: "P10"},
+	{Name: "complaints.working_days", Type: sdk.RuleBool, Default: false, Ref: "P10"},
+	{Name: "complaints.require_client_ref", Type: sdk.RuleBool, Default: false, Ref: "P10"},
+	{Name: "complaints.require_documents", Type: sdk.RuleBool, Default: false, Ref: "P10"},
 	{Name: "terms.notice_days", Type: sdk.RuleInt, Default: int64(7), Min: 0, Max: 365, Ref: "P6"},
 	{Name: "terms.explicit_reacceptance", Type: sdk.RuleBool, Default: false, Ref: "P6"},
 }

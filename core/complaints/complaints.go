@@ -1,0 +1,308 @@
+// Package complaints owns the complaints of every tenant and module (P10): lodging one with
+// the fields the tenant's rules require, its due date from those rules (calendar or working
+// days, extendable once), the staff queue and the answer. It must not know about HTTP.
+package complaints
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/rickar/cal/v2"
+	"github.com/uptrace/bun"
+
+	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/form"
+)
+
+// States.
+const (
+	Open     = "open"
+	Answered = "answered"
+)
+
+// Categories a complaint may have.
+var Categories = []string{"service", "quality", "price", "billing", "data", "other"}
+
+// Complaint is one complaint.
+type Complaint struct {
+	bun.BaseModel `bun:"table:complaints,alias:cp"`
+
+	TenantID        string       `bun:"tenant_id,pk"`
+	ID              string       `bun:"id,pk"`
+	Reference       string       `bun:"reference"`
+	Module          string       `bun:"module"`
+	Category        string       `bun:"category"`
+	Body            string       `bun:"body"`
+	ReplyTo         string       `bun:"reply_to"`
+	ClientRef       string       `bun:"client_ref"`
+	UserID          string       `bun:"user_id"`
+	Locale          string       `bun:"locale"`
+	Status          string       `bun:"status"`
+	ReceivedAt      time.Time    `bun:"received_at"`
+	DueAt           time.Time    `bun:"due_at"`
+	ExtendedDays    int          `bun:"extended_days"`
+	ExtensionReason string       `bun:"extension_reason"`
+	AnsweredAt      bun.NullTime `bun:"answered_at"`
+	Answer          string       `bun:"answer"`
+	AnsweredBy      string       `bun:"answered_by"`
+
+	Files []File `bun:"-"`
+}
+
+// OwnerTenant marks complaints as a tenant table.
+func (c *Complaint) OwnerTenant() string { return c.TenantID }
+
+// Overdue reports whether an open complaint is past its due date.
+func (c *Complaint) Overdue(now time.Time) bool { return c.Status == Open && now.After(c.DueAt) }
+
+// File is a supporting document.
+type File struct {
+	bun.BaseModel `bun:"table:complaint_files,alias:cf"`
+
+	TenantID    string `bun:"tenant_id,pk"`
+	ID          string `bun:"id,pk"`
+	ComplaintID string `bun:"complaint_id"`
+	Name        string `bun:"name"`
+	ContentType string `bun:"content_type"`
+	Data        []byte `bun:"data"`
+}
+
+// OwnerTenant marks complaint_files as a tenant table.
+func (f *File) OwnerTenant() string { return f.TenantID }
+
+// Rules are the tenant's complaint rules (P10), read from its configuration.
+type Rules struct {
+	AnswerDays        int  // 14 (002), 30 (003)
+	MaxExtensionDays  int  // 5 (002); 0: no extension
+	WorkingDays       bool // count working days instead of calendar days
+	RequireClientRef  bool // 001: the client identifier is required
+	RequireDocuments  bool // 001: supporting documents are required
+	Calendar          *cal.BusinessCalendar
+	Location          *time.Location
+	MaxFileBytes      int
+	MaxFilesPerClaim  int
+	AllowedFileTypes  []string
+	AllowedCategories []string
+}
+
+// Due is the due date of a complaint received at t: the rule's days later, in calendar days
+// or working days, at the end of that day in the tenant's time zone.
+func (r Rules) Due(t time.Time, days int) time.Time {
+	local := t.In(r.Location)
+	var d time.Time
+	if r.WorkingDays && r.Calendar != nil {
+		d = r.Calendar.WorkdaysFrom(local, days)
+	} else {
+		d = local.AddDate(0, 0, days)
+	}
+	return time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 59, 0, r.Location).UTC()
+}
+
+// Draft is a complaint as the form sends it.
+type Draft struct {
+	Module, Category, Body, ReplyTo, ClientRef, UserID, Locale string
+	Files                                                      []File
+}
+
+// Service reads and writes complaints.
+type Service struct {
+	DB  *db.DB
+	Now func() time.Time
+}
+
+// New returns a service over d.
+func New(d *db.DB) *Service {
+	return &Service{DB: d, Now: func() time.Time { return time.Now().UTC() }}
+}
+
+// ErrNotFound is returned for a complaint the tenant does not have.
+var ErrNotFound = errors.New("complaints: not found")
+
+func reference(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("C-%s-%X", now.Format("20060102"), b)
+}
+
+// Lodge checks d against the rules and records it; every problem comes back at once.
+func (s *Service) Lodge(ctx context.Context, tenantID string, r Rules, d Draft, validEmail func(string) bool) (*Complaint, error) {
+	errs := form.Errors{}
+	d.Body, d.ReplyTo, d.ClientRef = strings.TrimSpace(d.Body), strings.TrimSpace(d.ReplyTo), strings.TrimSpace(d.ClientRef)
+	if !contains(r.AllowedCategories, d.Category) {
+		errs.Add("category", "form.invalid_choice")
+	}
+	switch {
+	case d.Body == "":
+		errs.Add("body", "form.required")
+	case utf8.RuneCountInString(d.Body) > 10000:
+		errs.Add("body", "form.too_long")
+	}
+	if d.ReplyTo == "" {
+		errs.Add("reply_to", "form.required")
+	} else if !validEmail(d.ReplyTo) {
+		errs.Add("reply_to", "form.email.invalid")
+	}
+	if r.RequireClientRef && d.ClientRef == "" {
+		errs.Add("client_ref", "complaints.client_ref_required")
+	} else if utf8.RuneCountInString(d.ClientRef) > 100 {
+		errs.Add("client_ref", "form.too_long")
+	}
+	if r.RequireDocuments && len(d.Files) == 0 {
+		errs.Add("files", "complaints.documents_required")
+	}
+	if len(d.Files) > r.MaxFilesPerClaim {
+		errs.Add("files", "complaints.too_many_files")
+	}
+	for _, f := range d.Files {
+		if len(f.Data) > r.MaxFileBytes {
+			errs.Add("files", "complaints.file_too_large")
+		} else if !contains(r.AllowedFileTypes, f.ContentType) {
+			errs.Add("files", "complaints.file_type")
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	now := s.Now()
+	c := &Complaint{TenantID: tenantID, ID: uuid.Must(uuid.NewV7()).String(), Reference: reference(now), Module: d.Module,
+		Category: d.Category, Body: d.Body, ReplyTo: strings.ToLower(d.ReplyTo), ClientRef: d.ClientRef, UserID: d.UserID,
+		Locale: d.Locale, Status: Open, ReceivedAt: now, DueAt: r.Due(now, r.AnswerDays)}
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		if _, err := sc.Insert(c).Exec(ctx); err != nil {
+			return err
+		}
+		for _, f := range d.Files {
+			f.TenantID, f.ID, f.ComplaintID = tenantID, uuid.Must(uuid.NewV7()).String(), c.ID
+			if _, err := sc.Insert(&f).Exec(ctx); err != nil {
+				return err
+			}
+			c.Files = append(c.Files, File{ID: f.ID, Name: f.Name, ContentType: f.ContentType})
+		}
+		return nil
+	})
+	return c, err
+}
+
+// Queue lists the tenant's complaints, open ones first by due date.
+func (s *Service) Queue(ctx context.Context, tenantID string, status string) ([]Complaint, error) {
+	var out []Complaint
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		q := sc.Select(&out).Order("due_at").Limit(1000)
+		if status != "" {
+			q = q.Where("status = ?", status)
+		}
+		return q.Scan(ctx)
+	})
+	return out, err
+}
+
+// Get returns one complaint of the tenant with its files' names.
+func (s *Service) Get(ctx context.Context, tenantID, id string) (*Complaint, error) {
+	var c Complaint
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		if err := sc.Select(&c).Where("id = ?", id).Scan(ctx); err != nil {
+			return err
+		}
+		return sc.Select(&c.Files).Column("id", "name", "content_type").Where("complaint_id = ?", id).Order("name").Scan(ctx)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return &c, err
+}
+
+// File returns one supporting document of a complaint of the tenant.
+func (s *Service) File(ctx context.Context, tenantID, complaintID, fileID string) (*File, error) {
+	var f File
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&f).Where("id = ? AND complaint_id = ?", fileID, complaintID).Scan(ctx)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return &f, err
+}
+
+// Extend pushes an open complaint's due date, once, by at most the rule's days, for a
+// stated reason (002: special knowledge needed).
+func (s *Service) Extend(ctx context.Context, tenantID, id string, r Rules, days int, reason string) error {
+	errs := form.Errors{}
+	if r.MaxExtensionDays == 0 {
+		errs.Add("days", "complaints.no_extension")
+	} else if days < 1 || days > r.MaxExtensionDays {
+		errs.Add("days", "form.number.range")
+	}
+	if strings.TrimSpace(reason) == "" {
+		errs.Add("reason", "form.required")
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	c, err := s.Get(ctx, tenantID, id)
+	if err != nil {
+		return err
+	}
+	return s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		res, err := sc.Update((*Complaint)(nil)).Set("due_at = ?", r.Due(c.DueAt, days)).Set("extended_days = ?", days).
+			Set("extension_reason = ?", strings.TrimSpace(reason)).
+			Where("id = ? AND status = ? AND extended_days = 0", id, Open).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return form.Errors{"days": "complaints.already_extended"}
+		}
+		return nil
+	})
+}
+
+// Answer records the answer of an open complaint (once).
+func (s *Service) Answer(ctx context.Context, tenantID, id, by, answer string) (*Complaint, error) {
+	answer = strings.TrimSpace(answer)
+	if answer == "" {
+		return nil, form.Errors{"answer": "form.required"}
+	}
+	if utf8.RuneCountInString(answer) > 20000 {
+		return nil, form.Errors{"answer": "form.too_long"}
+	}
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		res, err := sc.Update((*Complaint)(nil)).Set("status = ?", Answered).Set("answer = ?", answer).
+			Set("answered_at = ?", s.Now()).Set("answered_by = ?", by).Where("id = ? AND status = ?", id, Open).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return form.Errors{"answer": "complaints.already_answered"}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, tenantID, id)
+}
+
+// ByUser lists the complaints a user lodged (for his data export).
+func (s *Service) ByUser(ctx context.Context, tenantID, userID string) ([]Complaint, error) {
+	var out []Complaint
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&out).Where("user_id = ?", userID).Order("received_at").Scan(ctx)
+	})
+	return out, err
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}

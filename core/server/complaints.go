@@ -1,0 +1,243 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/complaints"
+	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/kit/workdays"
+)
+
+// complaintRules are the tenant's complaint rules (P10).
+func complaintRules(t *tenancy.Tenant) complaints.Rules {
+	return complaints.Rules{
+		AnswerDays:        int(t.IntRule("complaints.answer_days")),
+		MaxExtensionDays:  int(t.IntRule("complaints.max_extension_days")),
+		WorkingDays:       t.BoolRule("complaints.working_days"),
+		RequireClientRef:  t.BoolRule("complaints.require_client_ref"),
+		RequireDocuments:  t.BoolRule("complaints.require_documents"),
+		Calendar:          workdays.Calendar(t.Settings.Country, int(t.IntRule("business.open_hour")), int(t.IntRule("business.close_hour"))),
+		Location:          t.Location(),
+		MaxFileBytes:      5 << 20,
+		MaxFilesPerClaim:  5,
+		AllowedFileTypes:  []string{"application/pdf", "image/jpeg", "image/png", "text/plain"},
+		AllowedCategories: complaints.Categories,
+	}
+}
+
+func (s *Server) bindComplaints() {
+	s.get("/complaints/new", authz.PermPublic, s.complaintForm)
+	s.post("/complaints", authz.PermPublic, s.limitByIP("complaint", "security.complaints_per_ip"), s.lodgeComplaint)
+	s.get("/admin/complaints", authz.PermAdminComplaints, s.complaintQueue)
+	s.get("/admin/complaints/:id", authz.PermAdminComplaints, s.complaintPage)
+	s.get("/admin/complaints/:id/files/:file", authz.PermAdminComplaints, s.complaintFile)
+	s.post("/admin/complaints/:id/extend", authz.PermAdminComplaints, s.extendComplaint)
+	s.post("/admin/complaints/:id/answer", authz.PermAdminComplaints, s.answerComplaint)
+}
+
+// complaintModule is the module a complaint is about: "platform" or one the tenant runs.
+func complaintModule(t *tenancy.Tenant, m string) (string, bool) {
+	if m == "" || m == "platform" {
+		return "platform", true
+	}
+	return m, contains(t.EnabledModules(), m)
+}
+
+func (s *Server) renderComplaintForm(c *fiber.Ctx, status int, module string, f *Form) error {
+	st := St(c)
+	if f == nil {
+		f = &Form{Values: map[string]string{"module": module}}
+		if st.User != nil {
+			f.Values["reply_to"] = st.User.Email
+		}
+	}
+	return s.render(c, status, "complaint_new", "complaints.new_title", map[string]any{"Module": module,
+		"Modules": append([]string{"platform"}, st.Tenant.EnabledModules()...), "Categories": complaints.Categories,
+		"Rules": complaintRules(st.Tenant)}, f)
+}
+
+func (s *Server) complaintForm(c *fiber.Ctx) error {
+	m, ok := complaintModule(St(c).Tenant, c.Query("module"))
+	if !ok {
+		return fiber.ErrNotFound
+	}
+	return s.renderComplaintForm(c, fiber.StatusOK, m, nil)
+}
+
+func (s *Server) lodgeComplaint(c *fiber.Ctx) error {
+	st := St(c)
+	m, ok := complaintModule(st.Tenant, c.FormValue("module"))
+	if !ok {
+		return fiber.ErrBadRequest
+	}
+	d := complaints.Draft{Module: m, Category: c.FormValue("category"), Body: c.FormValue("body"), ReplyTo: c.FormValue("reply_to"),
+		ClientRef: c.FormValue("client_ref"), Locale: st.Lang}
+	if st.User != nil {
+		d.UserID = st.User.ID
+	}
+	if mf, err := c.MultipartForm(); err == nil {
+		for _, fh := range mf.File["files"] {
+			if fh.Size == 0 {
+				continue
+			}
+			fr, err := fh.Open()
+			if err != nil {
+				return fiber.ErrBadRequest
+			}
+			data, err := io.ReadAll(io.LimitReader(fr, 5<<20+1))
+			fr.Close()
+			if err != nil {
+				return fiber.ErrBadRequest
+			}
+			// The type is what the bytes are, not what the browser says.
+			d.Files = append(d.Files, complaints.File{Name: fh.Filename, ContentType: sniff(data), Data: data})
+		}
+	}
+	rules := complaintRules(st.Tenant)
+	cp, err := s.Complaints.Lodge(c.UserContext(), st.Tenant.ID, rules, d, func(e string) bool { return accounts.NormalizeEmail(e) != "" })
+	var ferr form.Errors
+	if errors.As(err, &ferr) {
+		return s.renderComplaintForm(c, fiber.StatusUnprocessableEntity, m, &Form{
+			Values: values(c, "module", "category", "body", "reply_to", "client_ref"), Errors: ferr})
+	}
+	if err != nil {
+		return err
+	}
+	due := formatDay(st.Lang, cp.DueAt, st.Tenant)
+	if err := s.sendMail(c.UserContext(), st.Tenant, cp.ReplyTo, "", st.Lang, "complaint_received", "",
+		"Reference", cp.Reference, "Date", due); err != nil {
+		return err
+	}
+	return s.message(c, fiber.StatusOK, "complaints.received_title", messageData{Lines: []string{"complaints.received_text"},
+		Detail: st.Loc.T("complaints.received_detail", "Reference", cp.Reference, "Date", due)})
+}
+
+// sniff names the type of a file from its first bytes.
+func sniff(data []byte) string {
+	t := http.DetectContentType(data)
+	switch {
+	case len(t) >= 10 && t[:10] == "text/plain":
+		return "text/plain"
+	}
+	return t
+}
+
+func (s *Server) complaintQueue(c *fiber.Ctx) error {
+	st := St(c)
+	status := c.Query("status", complaints.Open)
+	if status != complaints.Open && status != complaints.Answered && status != "" {
+		return fiber.ErrBadRequest
+	}
+	list, err := s.Complaints.Queue(c.UserContext(), st.Tenant.ID, status)
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, "admin_complaints", "admin.complaints.title", map[string]any{"List": list,
+		"Status": status, "Now": s.Complaints.Now()}, nil)
+}
+
+func (s *Server) complaintSubject(c *fiber.Ctx) (*complaints.Complaint, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := s.Complaints.Get(c.UserContext(), St(c).Tenant.ID, id)
+	if errors.Is(err, complaints.ErrNotFound) {
+		return nil, fiber.ErrNotFound
+	}
+	return cp, err
+}
+
+func (s *Server) renderComplaint(c *fiber.Ctx, status int, cp *complaints.Complaint, f *Form) error {
+	r := complaintRules(St(c).Tenant)
+	return s.render(c, status, "admin_complaint", "admin.complaints.one_title", map[string]any{"C": cp,
+		"Now": s.Complaints.Now(), "MaxExtension": r.MaxExtensionDays}, f)
+}
+
+func (s *Server) complaintPage(c *fiber.Ctx) error {
+	cp, err := s.complaintSubject(c)
+	if err != nil {
+		return err
+	}
+	return s.renderComplaint(c, fiber.StatusOK, cp, nil)
+}
+
+func (s *Server) complaintFile(c *fiber.Ctx) error {
+	cp, err := s.complaintSubject(c)
+	if err != nil {
+		return err
+	}
+	if _, err := uuid.Parse(c.Params("file")); err != nil {
+		return fiber.ErrNotFound
+	}
+	f, err := s.Complaints.File(c.UserContext(), St(c).Tenant.ID, cp.ID, c.Params("file"))
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	c.Set(fiber.HeaderContentType, f.ContentType)
+	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", f.Name))
+	c.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	return c.Send(f.Data)
+}
+
+func (s *Server) extendComplaint(c *fiber.Ctx) error {
+	st := St(c)
+	cp, err := s.complaintSubject(c)
+	if err != nil {
+		return err
+	}
+	days, _ := strconv.Atoi(c.FormValue("days"))
+	err = s.Complaints.Extend(c.UserContext(), st.Tenant.ID, cp.ID, complaintRules(st.Tenant), days, c.FormValue("reason"))
+	var ferr form.Errors
+	if errors.As(err, &ferr) {
+		return s.renderComplaint(c, fiber.StatusUnprocessableEntity, cp, &Form{Values: values(c, "days", "reason"), Errors: ferr})
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.record(c, "", ActComplaintExtended, cp.UserID, "complaint:"+cp.Reference, map[string]any{"days": days}); err != nil {
+		return err
+	}
+	s.flash(c, "admin.complaints.extended")
+	return c.Redirect(st.URL("/admin/complaints/"+cp.ID), fiber.StatusSeeOther)
+}
+
+// answerComplaint records the answer and sends it to the address the complaint gave.
+func (s *Server) answerComplaint(c *fiber.Ctx) error {
+	st := St(c)
+	cp, err := s.complaintSubject(c)
+	if err != nil {
+		return err
+	}
+	done, err := s.Complaints.Answer(c.UserContext(), st.Tenant.ID, cp.ID, st.User.ID, c.FormValue("answer"))
+	var ferr form.Errors
+	if errors.As(err, &ferr) {
+		return s.renderComplaint(c, fiber.StatusUnprocessableEntity, cp, &Form{Values: values(c, "answer"), Errors: ferr})
+	}
+	if err != nil {
+		return err
+	}
+	lang := done.Locale
+	if !st.Tenant.AllowsLocale(lang) {
+		lang = st.Tenant.Settings.DefaultLocale
+	}
+	if err := s.sendMail(c.UserContext(), st.Tenant, done.ReplyTo, "", lang, "complaint_answer", "",
+		"Reference", done.Reference, "Answer", done.Answer); err != nil {
+		return err
+	}
+	if err := s.record(c, "", ActComplaintAnswered, cp.UserID, "complaint:"+cp.Reference, nil); err != nil {
+		return err
+	}
+	s.flash(c, "admin.complaints.answered")
+	return c.Redirect(st.URL("/admin/complaints/"+cp.ID), fiber.StatusSeeOther)
+}
