@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -22,8 +23,11 @@ import (
 	"time"
 
 	"github.com/uptrace/bun/driver/pgdriver"
+	_ "modernc.org/sqlite"
 
+	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/audit"
+	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/jobs"
@@ -945,5 +949,93 @@ func TestModuleTermsThroughHostAPI(t *testing.T) {
 	}
 	if code, _ := u.do("GET", "/probe/terms/results", nil); code != 404 {
 		t.Fatalf("another module's terms: %d", code)
+	}
+}
+
+// moduleRowsNaming counts the rows of a module's events table that name a user (SQLite).
+func moduleRowsNaming(t *testing.T, data, module, userID string) int {
+	t.Helper()
+	d, err := sql.Open("sqlite", "file:"+filepath.Join(data, "modules", module+".db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var n int
+	if err := d.QueryRow("SELECT count(*) FROM "+module+"_events WHERE payload = ?", userID).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", module, err)
+	}
+	return n
+}
+
+// TestDataExportAndErasureReachEveryModule: a person downloads all his data, the core's and
+// every module's, as a ZIP of JSON files; deleting his account erases what every module held
+// of him (P11).
+func TestDataExportAndErasureReachEveryModule(t *testing.T) {
+	p := startPlatform(t, filepath.Join("..", "..", "tenants"))
+	for _, tc := range []struct{ slug string }{{"secretaires"}, {"mlab"}, {"unilabs"}} {
+		host := tc.slug + ".localhost"
+		admin := p.browser(host)
+		admin.login("admin@"+tc.slug+".localhost", "demo-"+tc.slug+"-admin")
+		user := p.browser(host)
+		user.login("user@"+tc.slug+".localhost", "demo-"+tc.slug+"-user")
+		ctx := context.Background()
+		d, err := db.Open(ctx, db.Config{DataDir: p.data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ten, _ := (&tenancy.Store{DB: d}).BySlug(ctx, tc.slug)
+		u, err := accounts.NewService(d, authz.NewService(d)).ByEmail(ctx, ten.ID, "user@"+tc.slug+".localhost")
+		d.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A block and an unblock: every module records the events naming the person.
+		admin.post("/admin/users/"+u.ID, "/admin/users/"+u.ID+"/block", url.Values{"reason": {"test"}})
+		admin.post("/admin/users/"+u.ID, "/admin/users/"+u.ID+"/unblock", url.Values{})
+		user.login("user@"+tc.slug+".localhost", "demo-"+tc.slug+"-user")
+		for _, m := range ten.EnabledModules() {
+			if n := moduleRowsNaming(t, p.data, m, u.ID); n == 0 {
+				t.Fatalf("%s/%s: no record naming the user before deletion", tc.slug, m)
+			}
+		}
+		code, body := user.do("GET", "/account/export", nil)
+		if code != 200 {
+			t.Fatalf("%s export: %d", tc.slug, code)
+		}
+		zr, err := zip.NewReader(strings.NewReader(body), int64(len(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := map[string]string{}
+		for _, f := range zr.File {
+			rc, _ := f.Open()
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			if !json.Valid(b) {
+				t.Errorf("%s is not JSON", f.Name)
+			}
+			names[f.Name] = string(b)
+		}
+		for _, want := range []string{"account.json", "sessions.json", "terms_acceptances.json", "consents.json", "access_log.json", "complaints.json", "messages.json"} {
+			if _, ok := names[want]; !ok {
+				t.Errorf("%s: export lacks %s", tc.slug, want)
+			}
+		}
+		if !strings.Contains(names["account.json"], "user@"+tc.slug+".localhost") || !strings.Contains(names["access_log.json"], "admin.user_blocked") {
+			t.Errorf("%s: export content", tc.slug)
+		}
+		for _, m := range ten.EnabledModules() {
+			if !strings.Contains(names["modules/"+m+".json"], "user.blocked") {
+				t.Errorf("%s: module %s export: %s", tc.slug, m, names["modules/"+m+".json"])
+			}
+		}
+		if code, _ := user.post("/account/delete", "/account/delete", url.Values{"password": {"demo-" + tc.slug + "-user"}}); code != 200 {
+			t.Fatalf("%s delete: %d", tc.slug, code)
+		}
+		for _, m := range ten.EnabledModules() {
+			if n := moduleRowsNaming(t, p.data, m, u.ID); n != 0 {
+				t.Errorf("%s/%s: %d records still name the deleted user", tc.slug, m, n)
+			}
+		}
 	}
 }

@@ -219,3 +219,12 @@ func From(t *tenancy.Tenant) (name, addr string) {
 	}
 	return name, addr
 }
+
+// ListTo returns the tenant's messages to one recipient, oldest first (a person's data).
+func (o *Outbox) ListTo(ctx context.Context, tenantID, recipient string) ([]Entry, error) {
+	var out []Entry
+	err := o.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&out).Where("lower(recipient) = lower(?)", recipient).Order("created_at").Scan(ctx)
+	})
+	return out, err
+}

@@ -502,6 +502,17 @@ func (h *Host) RunJob(ctx context.Context, id string, sc sdk.Scope, call sdk.Cal
 	})
 }
 
+// ExportUser asks a module for what it holds of a user of one tenant.
+func (h *Host) ExportUser(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, userID string) ([]byte, error) {
+	var out []byte
+	err := h.do(ctx, id, "export", sc, &call, func(ctx context.Context, mc *sdk.ModuleClient) error {
+		var err error
+		out, err = mc.ExportUser(ctx, call, userID)
+		return err
+	})
+	return out, err
+}
+
 // OnEvent delivers an event to a module for one tenant.
 func (h *Host) OnEvent(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, ev *sdk.Event) error {
 	return h.do(ctx, id, "event", sc, &call, func(ctx context.Context, mc *sdk.ModuleClient) error {

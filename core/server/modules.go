@@ -34,6 +34,7 @@ type ModuleHost interface {
 	Handle(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, req *sdk.Request) (*sdk.Response, error)
 	OnEvent(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, ev *sdk.Event) error
 	RunJob(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, job *sdk.Job) error
+	ExportUser(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, userID string) ([]byte, error)
 	Restart(ctx context.Context, id string) error
 }
 

@@ -155,6 +155,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.bindTerms()
 	s.bindMaintenance()
 	s.bindComplaints()
+	s.bindPrivacy()
 	return s, nil
 }
 

@@ -335,6 +335,15 @@ func (s *Service) SetConsent(ctx context.Context, sc *db.Scope, userID, kind str
 	return err
 }
 
+// ConsentHistory returns every consent answer of the user, oldest first.
+func (s *Service) ConsentHistory(ctx context.Context, tenantID, userID string) ([]Consent, error) {
+	var all []Consent
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&all).Where("user_id = ?", userID).Order("at", "id").Scan(ctx)
+	})
+	return all, err
+}
+
 // Consents returns the consent in force of each kind the user ever answered.
 func (s *Service) Consents(ctx context.Context, tenantID, userID string) (map[string]Consent, error) {
 	var all []Consent

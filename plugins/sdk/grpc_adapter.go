@@ -156,6 +156,18 @@ func (s *moduleServer) OnEvent(ctx context.Context, r *pb.EventRequest) (*pb.Emp
 
 func (s *moduleServer) Ping(context.Context, *pb.Empty) (*pb.Empty, error) { return &pb.Empty{}, nil }
 
+func (s *moduleServer) ExportUser(ctx context.Context, r *pb.ExportRequest) (*pb.ExportReply, error) {
+	ex, ok := s.impl.(UserDataExporter)
+	if !ok {
+		return &pb.ExportReply{Json: []byte("{}")}, nil
+	}
+	b, err := ex.ExportUser(s.scoped(ctx, r.Call), tenantFromPB(r.Call.GetTenant()), r.UserId)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "export: %v", err)
+	}
+	return &pb.ExportReply{Json: b}, nil
+}
+
 // ---- host side ----
 
 // Call is the context of one host call to a module: the scope token the module's HostAPI
@@ -236,6 +248,17 @@ func (m *ModuleClient) RunJob(ctx context.Context, call Call, job *Job) error {
 func (m *ModuleClient) OnEvent(ctx context.Context, call Call, ev *Event) error {
 	_, err := m.c.OnEvent(ctx, &pb.EventRequest{Call: callToPB(call), Kind: ev.Kind, Payload: ev.Payload})
 	return err
+}
+
+// ExportUser returns, as JSON, what the module holds of a user.
+//
+// Since protocol version 1.
+func (m *ModuleClient) ExportUser(ctx context.Context, call Call, userID string) ([]byte, error) {
+	r, err := m.c.ExportUser(ctx, &pb.ExportRequest{Call: callToPB(call), UserId: userID})
+	if err != nil {
+		return nil, err
+	}
+	return r.Json, nil
 }
 
 // Ping checks that the module answers.

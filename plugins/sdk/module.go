@@ -44,6 +44,15 @@ type Initializer interface {
 	Init(ctx context.Context, env Env) error
 }
 
+// UserDataExporter is implemented by modules that hold personal data: ExportUser returns,
+// as JSON, everything the module holds of one user of the tenant (P11). A module that does
+// not implement it holds nothing of anyone.
+//
+// Since protocol version 1.
+type UserDataExporter interface {
+	ExportUser(ctx context.Context, tenant Tenant, userID string) ([]byte, error)
+}
+
 // HandlerFunc adapts a function to the Handle method.
 type HandlerFunc func(ctx context.Context, req *Request) (*Response, error)
 

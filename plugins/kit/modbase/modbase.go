@@ -6,6 +6,7 @@ package modbase
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -76,6 +77,11 @@ func (m *Module) recordEvent(ctx context.Context, ev *sdk.Event) error {
 	if m.DB == nil {
 		return errors.New("module not initialised")
 	}
+	if ev.Kind == sdk.EventUserDeleted {
+		// Erasure (P11): nothing of the person stays, not even the record of this event.
+		_, err := m.DB.NewDelete().TableExpr(m.eventsTable()).Where("tenant_id = ? AND payload = ?", ev.Tenant.ID, string(ev.Payload)).Exec(ctx)
+		return err
+	}
 	e := &Event{TenantID: ev.Tenant.ID, ID: uuid.Must(uuid.NewV7()).String(), Kind: ev.Kind, Payload: string(ev.Payload), ReceivedAt: time.Now().UTC()}
 	_, err := m.DB.NewInsert().Model(e).ModelTableExpr(m.eventsTable() + " AS ev").Exec(ctx)
 	return err
@@ -87,6 +93,17 @@ func (m *Module) RecordedEvents(ctx context.Context, tenantID string) ([]Event, 
 	err := m.DB.NewSelect().Model(&out).ModelTableExpr(m.eventsTable()+" AS ev").
 		Where("tenant_id = ?", tenantID).Order("received_at").Scan(ctx)
 	return out, err
+}
+
+// ExportUser returns what the module holds of a user: the events that named him.
+func (m *Module) ExportUser(ctx context.Context, t sdk.Tenant, userID string) ([]byte, error) {
+	var evs []Event
+	err := m.DB.NewSelect().Model(&evs).ModelTableExpr(m.eventsTable()+" AS ev").
+		Where("tenant_id = ? AND payload = ?", t.ID, userID).Order("received_at").Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"module": m.Man.ID, "events": evs})
 }
 
 // T translates a message id in the request's language.

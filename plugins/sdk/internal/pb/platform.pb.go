@@ -61,6 +61,102 @@ func (*Empty) Descriptor() ([]byte, []int) {
 	return file_platform_proto_rawDescGZIP(), []int{0}
 }
 
+type ExportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Call          *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
+	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportRequest) Reset() {
+	*x = ExportRequest{}
+	mi := &file_platform_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportRequest) ProtoMessage() {}
+
+func (x *ExportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportRequest.ProtoReflect.Descriptor instead.
+func (*ExportRequest) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ExportRequest) GetCall() *Call {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+func (x *ExportRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type ExportReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Json          []byte                 `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportReply) Reset() {
+	*x = ExportReply{}
+	mi := &file_platform_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportReply) ProtoMessage() {}
+
+func (x *ExportReply) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportReply.ProtoReflect.Descriptor instead.
+func (*ExportReply) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ExportReply) GetJson() []byte {
+	if x != nil {
+		return x.Json
+	}
+	return nil
+}
+
 type InitRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	HostBrokerId  uint32                 `protobuf:"varint,1,opt,name=host_broker_id,json=hostBrokerId,proto3" json:"host_broker_id,omitempty"`
@@ -73,7 +169,7 @@ type InitRequest struct {
 
 func (x *InitRequest) Reset() {
 	*x = InitRequest{}
-	mi := &file_platform_proto_msgTypes[1]
+	mi := &file_platform_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -85,7 +181,7 @@ func (x *InitRequest) String() string {
 func (*InitRequest) ProtoMessage() {}
 
 func (x *InitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[1]
+	mi := &file_platform_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -98,7 +194,7 @@ func (x *InitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitRequest.ProtoReflect.Descriptor instead.
 func (*InitRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{1}
+	return file_platform_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *InitRequest) GetHostBrokerId() uint32 {
@@ -139,7 +235,7 @@ type ManifestReply struct {
 
 func (x *ManifestReply) Reset() {
 	*x = ManifestReply{}
-	mi := &file_platform_proto_msgTypes[2]
+	mi := &file_platform_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -151,7 +247,7 @@ func (x *ManifestReply) String() string {
 func (*ManifestReply) ProtoMessage() {}
 
 func (x *ManifestReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[2]
+	mi := &file_platform_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -164,7 +260,7 @@ func (x *ManifestReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ManifestReply.ProtoReflect.Descriptor instead.
 func (*ManifestReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{2}
+	return file_platform_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ManifestReply) GetJson() []byte {
@@ -184,7 +280,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_platform_proto_msgTypes[3]
+	mi := &file_platform_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -196,7 +292,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[3]
+	mi := &file_platform_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -209,7 +305,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{3}
+	return file_platform_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Header) GetName() string {
@@ -244,7 +340,7 @@ type Tenant struct {
 
 func (x *Tenant) Reset() {
 	*x = Tenant{}
-	mi := &file_platform_proto_msgTypes[4]
+	mi := &file_platform_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -256,7 +352,7 @@ func (x *Tenant) String() string {
 func (*Tenant) ProtoMessage() {}
 
 func (x *Tenant) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[4]
+	mi := &file_platform_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -269,7 +365,7 @@ func (x *Tenant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tenant.ProtoReflect.Descriptor instead.
 func (*Tenant) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{4}
+	return file_platform_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Tenant) GetId() string {
@@ -355,7 +451,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_platform_proto_msgTypes[5]
+	mi := &file_platform_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +463,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[5]
+	mi := &file_platform_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +476,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{5}
+	return file_platform_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *User) GetId() string {
@@ -431,7 +527,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_platform_proto_msgTypes[6]
+	mi := &file_platform_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +539,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[6]
+	mi := &file_platform_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +552,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{6}
+	return file_platform_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Call) GetToken() string {
@@ -502,7 +598,7 @@ type HTTPRequest struct {
 
 func (x *HTTPRequest) Reset() {
 	*x = HTTPRequest{}
-	mi := &file_platform_proto_msgTypes[7]
+	mi := &file_platform_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -514,7 +610,7 @@ func (x *HTTPRequest) String() string {
 func (*HTTPRequest) ProtoMessage() {}
 
 func (x *HTTPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[7]
+	mi := &file_platform_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -527,7 +623,7 @@ func (x *HTTPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPRequest.ProtoReflect.Descriptor instead.
 func (*HTTPRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{7}
+	return file_platform_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *HTTPRequest) GetCall() *Call {
@@ -593,7 +689,7 @@ type HTTPResponse struct {
 
 func (x *HTTPResponse) Reset() {
 	*x = HTTPResponse{}
-	mi := &file_platform_proto_msgTypes[8]
+	mi := &file_platform_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +701,7 @@ func (x *HTTPResponse) String() string {
 func (*HTTPResponse) ProtoMessage() {}
 
 func (x *HTTPResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[8]
+	mi := &file_platform_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +714,7 @@ func (x *HTTPResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPResponse.ProtoReflect.Descriptor instead.
 func (*HTTPResponse) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{8}
+	return file_platform_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HTTPResponse) GetStatus() int32 {
@@ -668,7 +764,7 @@ type JobRequest struct {
 
 func (x *JobRequest) Reset() {
 	*x = JobRequest{}
-	mi := &file_platform_proto_msgTypes[9]
+	mi := &file_platform_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +776,7 @@ func (x *JobRequest) String() string {
 func (*JobRequest) ProtoMessage() {}
 
 func (x *JobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[9]
+	mi := &file_platform_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +789,7 @@ func (x *JobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobRequest.ProtoReflect.Descriptor instead.
 func (*JobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{9}
+	return file_platform_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *JobRequest) GetCall() *Call {
@@ -735,7 +831,7 @@ type EventRequest struct {
 
 func (x *EventRequest) Reset() {
 	*x = EventRequest{}
-	mi := &file_platform_proto_msgTypes[10]
+	mi := &file_platform_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +843,7 @@ func (x *EventRequest) String() string {
 func (*EventRequest) ProtoMessage() {}
 
 func (x *EventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[10]
+	mi := &file_platform_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +856,7 @@ func (x *EventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventRequest.ProtoReflect.Descriptor instead.
 func (*EventRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{10}
+	return file_platform_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *EventRequest) GetCall() *Call {
@@ -794,7 +890,7 @@ type LookupUserRequest struct {
 
 func (x *LookupUserRequest) Reset() {
 	*x = LookupUserRequest{}
-	mi := &file_platform_proto_msgTypes[11]
+	mi := &file_platform_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +902,7 @@ func (x *LookupUserRequest) String() string {
 func (*LookupUserRequest) ProtoMessage() {}
 
 func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[11]
+	mi := &file_platform_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +915,7 @@ func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupUserRequest.ProtoReflect.Descriptor instead.
 func (*LookupUserRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{11}
+	return file_platform_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LookupUserRequest) GetId() string {
@@ -848,7 +944,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_platform_proto_msgTypes[12]
+	mi := &file_platform_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +956,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[12]
+	mi := &file_platform_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +969,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{12}
+	return file_platform_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AuditRecord) GetAction() string {
@@ -918,7 +1014,7 @@ type MessageRequest struct {
 
 func (x *MessageRequest) Reset() {
 	*x = MessageRequest{}
-	mi := &file_platform_proto_msgTypes[13]
+	mi := &file_platform_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1026,7 @@ func (x *MessageRequest) String() string {
 func (*MessageRequest) ProtoMessage() {}
 
 func (x *MessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[13]
+	mi := &file_platform_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1039,7 @@ func (x *MessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageRequest.ProtoReflect.Descriptor instead.
 func (*MessageRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{13}
+	return file_platform_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *MessageRequest) GetChannel() string {
@@ -997,7 +1093,7 @@ type MessageReply struct {
 
 func (x *MessageReply) Reset() {
 	*x = MessageReply{}
-	mi := &file_platform_proto_msgTypes[14]
+	mi := &file_platform_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1105,7 @@ func (x *MessageReply) String() string {
 func (*MessageReply) ProtoMessage() {}
 
 func (x *MessageReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[14]
+	mi := &file_platform_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1118,7 @@ func (x *MessageReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageReply.ProtoReflect.Descriptor instead.
 func (*MessageReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{14}
+	return file_platform_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *MessageReply) GetId() string {
@@ -1044,7 +1140,7 @@ type ScheduleJobRequest struct {
 
 func (x *ScheduleJobRequest) Reset() {
 	*x = ScheduleJobRequest{}
-	mi := &file_platform_proto_msgTypes[15]
+	mi := &file_platform_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1152,7 @@ func (x *ScheduleJobRequest) String() string {
 func (*ScheduleJobRequest) ProtoMessage() {}
 
 func (x *ScheduleJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[15]
+	mi := &file_platform_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1165,7 @@ func (x *ScheduleJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleJobRequest.ProtoReflect.Descriptor instead.
 func (*ScheduleJobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{15}
+	return file_platform_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ScheduleJobRequest) GetName() string {
@@ -1109,7 +1205,7 @@ type ScheduleJobReply struct {
 
 func (x *ScheduleJobReply) Reset() {
 	*x = ScheduleJobReply{}
-	mi := &file_platform_proto_msgTypes[16]
+	mi := &file_platform_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1217,7 @@ func (x *ScheduleJobReply) String() string {
 func (*ScheduleJobReply) ProtoMessage() {}
 
 func (x *ScheduleJobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[16]
+	mi := &file_platform_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1230,7 @@ func (x *ScheduleJobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleJobReply.ProtoReflect.Descriptor instead.
 func (*ScheduleJobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{16}
+	return file_platform_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ScheduleJobReply) GetId() string {
@@ -1153,7 +1249,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_platform_proto_msgTypes[17]
+	mi := &file_platform_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1165,7 +1261,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[17]
+	mi := &file_platform_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1178,7 +1274,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{17}
+	return file_platform_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CancelJobRequest) GetIdempotencyKey() string {
@@ -1199,7 +1295,7 @@ type PutBlobRequest struct {
 
 func (x *PutBlobRequest) Reset() {
 	*x = PutBlobRequest{}
-	mi := &file_platform_proto_msgTypes[18]
+	mi := &file_platform_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1307,7 @@ func (x *PutBlobRequest) String() string {
 func (*PutBlobRequest) ProtoMessage() {}
 
 func (x *PutBlobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[18]
+	mi := &file_platform_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1320,7 @@ func (x *PutBlobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlobRequest.ProtoReflect.Descriptor instead.
 func (*PutBlobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{18}
+	return file_platform_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PutBlobRequest) GetName() string {
@@ -1257,7 +1353,7 @@ type PutBlobReply struct {
 
 func (x *PutBlobReply) Reset() {
 	*x = PutBlobReply{}
-	mi := &file_platform_proto_msgTypes[19]
+	mi := &file_platform_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1365,7 @@ func (x *PutBlobReply) String() string {
 func (*PutBlobReply) ProtoMessage() {}
 
 func (x *PutBlobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[19]
+	mi := &file_platform_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,7 +1378,7 @@ func (x *PutBlobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlobReply.ProtoReflect.Descriptor instead.
 func (*PutBlobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{19}
+	return file_platform_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PutBlobReply) GetId() string {
@@ -1301,7 +1397,7 @@ type GetBlobRequest struct {
 
 func (x *GetBlobRequest) Reset() {
 	*x = GetBlobRequest{}
-	mi := &file_platform_proto_msgTypes[20]
+	mi := &file_platform_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1313,7 +1409,7 @@ func (x *GetBlobRequest) String() string {
 func (*GetBlobRequest) ProtoMessage() {}
 
 func (x *GetBlobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[20]
+	mi := &file_platform_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1326,7 +1422,7 @@ func (x *GetBlobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlobRequest.ProtoReflect.Descriptor instead.
 func (*GetBlobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{20}
+	return file_platform_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetBlobRequest) GetId() string {
@@ -1347,7 +1443,7 @@ type GetBlobReply struct {
 
 func (x *GetBlobReply) Reset() {
 	*x = GetBlobReply{}
-	mi := &file_platform_proto_msgTypes[21]
+	mi := &file_platform_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +1455,7 @@ func (x *GetBlobReply) String() string {
 func (*GetBlobReply) ProtoMessage() {}
 
 func (x *GetBlobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[21]
+	mi := &file_platform_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +1468,7 @@ func (x *GetBlobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlobReply.ProtoReflect.Descriptor instead.
 func (*GetBlobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{21}
+	return file_platform_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetBlobReply) GetName() string {
@@ -1406,7 +1502,7 @@ type TermsRequest struct {
 
 func (x *TermsRequest) Reset() {
 	*x = TermsRequest{}
-	mi := &file_platform_proto_msgTypes[22]
+	mi := &file_platform_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1514,7 @@ func (x *TermsRequest) String() string {
 func (*TermsRequest) ProtoMessage() {}
 
 func (x *TermsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[22]
+	mi := &file_platform_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1527,7 @@ func (x *TermsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsRequest.ProtoReflect.Descriptor instead.
 func (*TermsRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{22}
+	return file_platform_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TermsRequest) GetDoc() string {
@@ -1454,7 +1550,7 @@ type TermsVersion struct {
 
 func (x *TermsVersion) Reset() {
 	*x = TermsVersion{}
-	mi := &file_platform_proto_msgTypes[23]
+	mi := &file_platform_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +1562,7 @@ func (x *TermsVersion) String() string {
 func (*TermsVersion) ProtoMessage() {}
 
 func (x *TermsVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[23]
+	mi := &file_platform_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +1575,7 @@ func (x *TermsVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsVersion.ProtoReflect.Descriptor instead.
 func (*TermsVersion) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{23}
+	return file_platform_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TermsVersion) GetId() string {
@@ -1527,7 +1623,7 @@ type TermsUserRequest struct {
 
 func (x *TermsUserRequest) Reset() {
 	*x = TermsUserRequest{}
-	mi := &file_platform_proto_msgTypes[24]
+	mi := &file_platform_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1539,7 +1635,7 @@ func (x *TermsUserRequest) String() string {
 func (*TermsUserRequest) ProtoMessage() {}
 
 func (x *TermsUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[24]
+	mi := &file_platform_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1552,7 +1648,7 @@ func (x *TermsUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsUserRequest.ProtoReflect.Descriptor instead.
 func (*TermsUserRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{24}
+	return file_platform_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *TermsUserRequest) GetDoc() string {
@@ -1581,7 +1677,7 @@ type TermsAcceptance struct {
 
 func (x *TermsAcceptance) Reset() {
 	*x = TermsAcceptance{}
-	mi := &file_platform_proto_msgTypes[25]
+	mi := &file_platform_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1593,7 +1689,7 @@ func (x *TermsAcceptance) String() string {
 func (*TermsAcceptance) ProtoMessage() {}
 
 func (x *TermsAcceptance) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[25]
+	mi := &file_platform_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1606,7 +1702,7 @@ func (x *TermsAcceptance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsAcceptance.ProtoReflect.Descriptor instead.
 func (*TermsAcceptance) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{25}
+	return file_platform_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *TermsAcceptance) GetAccepted() bool {
@@ -1642,7 +1738,12 @@ var File_platform_proto protoreflect.FileDescriptor
 const file_platform_proto_rawDesc = "" +
 	"\n" +
 	"\x0eplatform.proto\x12\x12platform.plugin.v1\"\a\n" +
-	"\x05Empty\"y\n" +
+	"\x05Empty\"V\n" +
+	"\rExportRequest\x12,\n" +
+	"\x04call\x18\x01 \x01(\v2\x18.platform.plugin.v1.CallR\x04call\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"!\n" +
+	"\vExportReply\x12\x12\n" +
+	"\x04json\x18\x01 \x01(\fR\x04json\"y\n" +
 	"\vInitRequest\x12$\n" +
 	"\x0ehost_broker_id\x18\x01 \x01(\rR\fhostBrokerId\x12\x10\n" +
 	"\x03dsn\x18\x02 \x01(\tR\x03dsn\x12\x19\n" +
@@ -1757,14 +1858,16 @@ const file_platform_proto_rawDesc = "" +
 	"\n" +
 	"version_id\x18\x02 \x01(\tR\tversionId\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x05R\aversion\x12\x17\n" +
-	"\aat_unix\x18\x04 \x01(\x03R\x06atUnix2\xae\x03\n" +
+	"\aat_unix\x18\x04 \x01(\x03R\x06atUnix2\x80\x04\n" +
 	"\x06Module\x12B\n" +
 	"\x04Init\x12\x1f.platform.plugin.v1.InitRequest\x1a\x19.platform.plugin.v1.Empty\x12H\n" +
 	"\bManifest\x12\x19.platform.plugin.v1.Empty\x1a!.platform.plugin.v1.ManifestReply\x12K\n" +
 	"\x06Handle\x12\x1f.platform.plugin.v1.HTTPRequest\x1a .platform.plugin.v1.HTTPResponse\x12C\n" +
 	"\x06RunJob\x12\x1e.platform.plugin.v1.JobRequest\x1a\x19.platform.plugin.v1.Empty\x12F\n" +
 	"\aOnEvent\x12 .platform.plugin.v1.EventRequest\x1a\x19.platform.plugin.v1.Empty\x12<\n" +
-	"\x04Ping\x12\x19.platform.plugin.v1.Empty\x1a\x19.platform.plugin.v1.Empty2R\n" +
+	"\x04Ping\x12\x19.platform.plugin.v1.Empty\x1a\x19.platform.plugin.v1.Empty\x12P\n" +
+	"\n" +
+	"ExportUser\x12!.platform.plugin.v1.ExportRequest\x1a\x1f.platform.plugin.v1.ExportReply2R\n" +
 	"\x05Users\x12I\n" +
 	"\x06Lookup\x12%.platform.plugin.v1.LookupUserRequest\x1a\x18.platform.plugin.v1.User2M\n" +
 	"\x05Audit\x12D\n" +
@@ -1794,80 +1897,85 @@ func file_platform_proto_rawDescGZIP() []byte {
 	return file_platform_proto_rawDescData
 }
 
-var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_platform_proto_goTypes = []any{
 	(*Empty)(nil),              // 0: platform.plugin.v1.Empty
-	(*InitRequest)(nil),        // 1: platform.plugin.v1.InitRequest
-	(*ManifestReply)(nil),      // 2: platform.plugin.v1.ManifestReply
-	(*Header)(nil),             // 3: platform.plugin.v1.Header
-	(*Tenant)(nil),             // 4: platform.plugin.v1.Tenant
-	(*User)(nil),               // 5: platform.plugin.v1.User
-	(*Call)(nil),               // 6: platform.plugin.v1.Call
-	(*HTTPRequest)(nil),        // 7: platform.plugin.v1.HTTPRequest
-	(*HTTPResponse)(nil),       // 8: platform.plugin.v1.HTTPResponse
-	(*JobRequest)(nil),         // 9: platform.plugin.v1.JobRequest
-	(*EventRequest)(nil),       // 10: platform.plugin.v1.EventRequest
-	(*LookupUserRequest)(nil),  // 11: platform.plugin.v1.LookupUserRequest
-	(*AuditRecord)(nil),        // 12: platform.plugin.v1.AuditRecord
-	(*MessageRequest)(nil),     // 13: platform.plugin.v1.MessageRequest
-	(*MessageReply)(nil),       // 14: platform.plugin.v1.MessageReply
-	(*ScheduleJobRequest)(nil), // 15: platform.plugin.v1.ScheduleJobRequest
-	(*ScheduleJobReply)(nil),   // 16: platform.plugin.v1.ScheduleJobReply
-	(*CancelJobRequest)(nil),   // 17: platform.plugin.v1.CancelJobRequest
-	(*PutBlobRequest)(nil),     // 18: platform.plugin.v1.PutBlobRequest
-	(*PutBlobReply)(nil),       // 19: platform.plugin.v1.PutBlobReply
-	(*GetBlobRequest)(nil),     // 20: platform.plugin.v1.GetBlobRequest
-	(*GetBlobReply)(nil),       // 21: platform.plugin.v1.GetBlobReply
-	(*TermsRequest)(nil),       // 22: platform.plugin.v1.TermsRequest
-	(*TermsVersion)(nil),       // 23: platform.plugin.v1.TermsVersion
-	(*TermsUserRequest)(nil),   // 24: platform.plugin.v1.TermsUserRequest
-	(*TermsAcceptance)(nil),    // 25: platform.plugin.v1.TermsAcceptance
+	(*ExportRequest)(nil),      // 1: platform.plugin.v1.ExportRequest
+	(*ExportReply)(nil),        // 2: platform.plugin.v1.ExportReply
+	(*InitRequest)(nil),        // 3: platform.plugin.v1.InitRequest
+	(*ManifestReply)(nil),      // 4: platform.plugin.v1.ManifestReply
+	(*Header)(nil),             // 5: platform.plugin.v1.Header
+	(*Tenant)(nil),             // 6: platform.plugin.v1.Tenant
+	(*User)(nil),               // 7: platform.plugin.v1.User
+	(*Call)(nil),               // 8: platform.plugin.v1.Call
+	(*HTTPRequest)(nil),        // 9: platform.plugin.v1.HTTPRequest
+	(*HTTPResponse)(nil),       // 10: platform.plugin.v1.HTTPResponse
+	(*JobRequest)(nil),         // 11: platform.plugin.v1.JobRequest
+	(*EventRequest)(nil),       // 12: platform.plugin.v1.EventRequest
+	(*LookupUserRequest)(nil),  // 13: platform.plugin.v1.LookupUserRequest
+	(*AuditRecord)(nil),        // 14: platform.plugin.v1.AuditRecord
+	(*MessageRequest)(nil),     // 15: platform.plugin.v1.MessageRequest
+	(*MessageReply)(nil),       // 16: platform.plugin.v1.MessageReply
+	(*ScheduleJobRequest)(nil), // 17: platform.plugin.v1.ScheduleJobRequest
+	(*ScheduleJobReply)(nil),   // 18: platform.plugin.v1.ScheduleJobReply
+	(*CancelJobRequest)(nil),   // 19: platform.plugin.v1.CancelJobRequest
+	(*PutBlobRequest)(nil),     // 20: platform.plugin.v1.PutBlobRequest
+	(*PutBlobReply)(nil),       // 21: platform.plugin.v1.PutBlobReply
+	(*GetBlobRequest)(nil),     // 22: platform.plugin.v1.GetBlobRequest
+	(*GetBlobReply)(nil),       // 23: platform.plugin.v1.GetBlobReply
+	(*TermsRequest)(nil),       // 24: platform.plugin.v1.TermsRequest
+	(*TermsVersion)(nil),       // 25: platform.plugin.v1.TermsVersion
+	(*TermsUserRequest)(nil),   // 26: platform.plugin.v1.TermsUserRequest
+	(*TermsAcceptance)(nil),    // 27: platform.plugin.v1.TermsAcceptance
 }
 var file_platform_proto_depIdxs = []int32{
-	4,  // 0: platform.plugin.v1.Call.tenant:type_name -> platform.plugin.v1.Tenant
-	5,  // 1: platform.plugin.v1.Call.user:type_name -> platform.plugin.v1.User
-	6,  // 2: platform.plugin.v1.HTTPRequest.call:type_name -> platform.plugin.v1.Call
-	3,  // 3: platform.plugin.v1.HTTPRequest.headers:type_name -> platform.plugin.v1.Header
-	3,  // 4: platform.plugin.v1.HTTPResponse.headers:type_name -> platform.plugin.v1.Header
-	6,  // 5: platform.plugin.v1.JobRequest.call:type_name -> platform.plugin.v1.Call
-	6,  // 6: platform.plugin.v1.EventRequest.call:type_name -> platform.plugin.v1.Call
-	1,  // 7: platform.plugin.v1.Module.Init:input_type -> platform.plugin.v1.InitRequest
-	0,  // 8: platform.plugin.v1.Module.Manifest:input_type -> platform.plugin.v1.Empty
-	7,  // 9: platform.plugin.v1.Module.Handle:input_type -> platform.plugin.v1.HTTPRequest
-	9,  // 10: platform.plugin.v1.Module.RunJob:input_type -> platform.plugin.v1.JobRequest
-	10, // 11: platform.plugin.v1.Module.OnEvent:input_type -> platform.plugin.v1.EventRequest
-	0,  // 12: platform.plugin.v1.Module.Ping:input_type -> platform.plugin.v1.Empty
-	11, // 13: platform.plugin.v1.Users.Lookup:input_type -> platform.plugin.v1.LookupUserRequest
-	12, // 14: platform.plugin.v1.Audit.Record:input_type -> platform.plugin.v1.AuditRecord
-	13, // 15: platform.plugin.v1.Messages.Send:input_type -> platform.plugin.v1.MessageRequest
-	15, // 16: platform.plugin.v1.Jobs.Schedule:input_type -> platform.plugin.v1.ScheduleJobRequest
-	17, // 17: platform.plugin.v1.Jobs.Cancel:input_type -> platform.plugin.v1.CancelJobRequest
-	18, // 18: platform.plugin.v1.Blobs.Put:input_type -> platform.plugin.v1.PutBlobRequest
-	20, // 19: platform.plugin.v1.Blobs.Get:input_type -> platform.plugin.v1.GetBlobRequest
-	22, // 20: platform.plugin.v1.Terms.Current:input_type -> platform.plugin.v1.TermsRequest
-	24, // 21: platform.plugin.v1.Terms.Accepted:input_type -> platform.plugin.v1.TermsUserRequest
-	24, // 22: platform.plugin.v1.Terms.Accept:input_type -> platform.plugin.v1.TermsUserRequest
-	0,  // 23: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
-	2,  // 24: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
-	8,  // 25: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
-	0,  // 26: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
-	0,  // 27: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
-	0,  // 28: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
-	5,  // 29: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
-	0,  // 30: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
-	14, // 31: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
-	16, // 32: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
-	0,  // 33: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
-	19, // 34: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
-	21, // 35: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
-	23, // 36: platform.plugin.v1.Terms.Current:output_type -> platform.plugin.v1.TermsVersion
-	25, // 37: platform.plugin.v1.Terms.Accepted:output_type -> platform.plugin.v1.TermsAcceptance
-	25, // 38: platform.plugin.v1.Terms.Accept:output_type -> platform.plugin.v1.TermsAcceptance
-	23, // [23:39] is the sub-list for method output_type
-	7,  // [7:23] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	8,  // 0: platform.plugin.v1.ExportRequest.call:type_name -> platform.plugin.v1.Call
+	6,  // 1: platform.plugin.v1.Call.tenant:type_name -> platform.plugin.v1.Tenant
+	7,  // 2: platform.plugin.v1.Call.user:type_name -> platform.plugin.v1.User
+	8,  // 3: platform.plugin.v1.HTTPRequest.call:type_name -> platform.plugin.v1.Call
+	5,  // 4: platform.plugin.v1.HTTPRequest.headers:type_name -> platform.plugin.v1.Header
+	5,  // 5: platform.plugin.v1.HTTPResponse.headers:type_name -> platform.plugin.v1.Header
+	8,  // 6: platform.plugin.v1.JobRequest.call:type_name -> platform.plugin.v1.Call
+	8,  // 7: platform.plugin.v1.EventRequest.call:type_name -> platform.plugin.v1.Call
+	3,  // 8: platform.plugin.v1.Module.Init:input_type -> platform.plugin.v1.InitRequest
+	0,  // 9: platform.plugin.v1.Module.Manifest:input_type -> platform.plugin.v1.Empty
+	9,  // 10: platform.plugin.v1.Module.Handle:input_type -> platform.plugin.v1.HTTPRequest
+	11, // 11: platform.plugin.v1.Module.RunJob:input_type -> platform.plugin.v1.JobRequest
+	12, // 12: platform.plugin.v1.Module.OnEvent:input_type -> platform.plugin.v1.EventRequest
+	0,  // 13: platform.plugin.v1.Module.Ping:input_type -> platform.plugin.v1.Empty
+	1,  // 14: platform.plugin.v1.Module.ExportUser:input_type -> platform.plugin.v1.ExportRequest
+	13, // 15: platform.plugin.v1.Users.Lookup:input_type -> platform.plugin.v1.LookupUserRequest
+	14, // 16: platform.plugin.v1.Audit.Record:input_type -> platform.plugin.v1.AuditRecord
+	15, // 17: platform.plugin.v1.Messages.Send:input_type -> platform.plugin.v1.MessageRequest
+	17, // 18: platform.plugin.v1.Jobs.Schedule:input_type -> platform.plugin.v1.ScheduleJobRequest
+	19, // 19: platform.plugin.v1.Jobs.Cancel:input_type -> platform.plugin.v1.CancelJobRequest
+	20, // 20: platform.plugin.v1.Blobs.Put:input_type -> platform.plugin.v1.PutBlobRequest
+	22, // 21: platform.plugin.v1.Blobs.Get:input_type -> platform.plugin.v1.GetBlobRequest
+	24, // 22: platform.plugin.v1.Terms.Current:input_type -> platform.plugin.v1.TermsRequest
+	26, // 23: platform.plugin.v1.Terms.Accepted:input_type -> platform.plugin.v1.TermsUserRequest
+	26, // 24: platform.plugin.v1.Terms.Accept:input_type -> platform.plugin.v1.TermsUserRequest
+	0,  // 25: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
+	4,  // 26: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
+	10, // 27: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
+	0,  // 28: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
+	0,  // 29: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
+	0,  // 30: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
+	2,  // 31: platform.plugin.v1.Module.ExportUser:output_type -> platform.plugin.v1.ExportReply
+	7,  // 32: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
+	0,  // 33: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
+	16, // 34: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
+	18, // 35: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
+	0,  // 36: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
+	21, // 37: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
+	23, // 38: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
+	25, // 39: platform.plugin.v1.Terms.Current:output_type -> platform.plugin.v1.TermsVersion
+	27, // 40: platform.plugin.v1.Terms.Accepted:output_type -> platform.plugin.v1.TermsAcceptance
+	27, // 41: platform.plugin.v1.Terms.Accept:output_type -> platform.plugin.v1.TermsAcceptance
+	25, // [25:42] is the sub-list for method output_type
+	8,  // [8:25] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_platform_proto_init() }
@@ -1881,7 +1989,7 @@ func file_platform_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_platform_proto_rawDesc), len(file_platform_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   7,
 		},

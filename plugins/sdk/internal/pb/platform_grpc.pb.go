@@ -23,12 +23,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Module_Init_FullMethodName     = "/platform.plugin.v1.Module/Init"
-	Module_Manifest_FullMethodName = "/platform.plugin.v1.Module/Manifest"
-	Module_Handle_FullMethodName   = "/platform.plugin.v1.Module/Handle"
-	Module_RunJob_FullMethodName   = "/platform.plugin.v1.Module/RunJob"
-	Module_OnEvent_FullMethodName  = "/platform.plugin.v1.Module/OnEvent"
-	Module_Ping_FullMethodName     = "/platform.plugin.v1.Module/Ping"
+	Module_Init_FullMethodName       = "/platform.plugin.v1.Module/Init"
+	Module_Manifest_FullMethodName   = "/platform.plugin.v1.Module/Manifest"
+	Module_Handle_FullMethodName     = "/platform.plugin.v1.Module/Handle"
+	Module_RunJob_FullMethodName     = "/platform.plugin.v1.Module/RunJob"
+	Module_OnEvent_FullMethodName    = "/platform.plugin.v1.Module/OnEvent"
+	Module_Ping_FullMethodName       = "/platform.plugin.v1.Module/Ping"
+	Module_ExportUser_FullMethodName = "/platform.plugin.v1.Module/ExportUser"
 )
 
 // ModuleClient is the client API for Module service.
@@ -42,6 +43,8 @@ type ModuleClient interface {
 	RunJob(ctx context.Context, in *JobRequest, opts ...grpc.CallOption) (*Empty, error)
 	OnEvent(ctx context.Context, in *EventRequest, opts ...grpc.CallOption) (*Empty, error)
 	Ping(ctx context.Context, in *Empty, opts ...grpc.CallOption) (*Empty, error)
+	// ExportUser returns what the module holds of one user, as JSON (P11).
+	ExportUser(ctx context.Context, in *ExportRequest, opts ...grpc.CallOption) (*ExportReply, error)
 }
 
 type moduleClient struct {
@@ -112,6 +115,16 @@ func (c *moduleClient) Ping(ctx context.Context, in *Empty, opts ...grpc.CallOpt
 	return out, nil
 }
 
+func (c *moduleClient) ExportUser(ctx context.Context, in *ExportRequest, opts ...grpc.CallOption) (*ExportReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExportReply)
+	err := c.cc.Invoke(ctx, Module_ExportUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ModuleServer is the server API for Module service.
 // All implementations must embed UnimplementedModuleServer
 // for forward compatibility.
@@ -123,6 +136,8 @@ type ModuleServer interface {
 	RunJob(context.Context, *JobRequest) (*Empty, error)
 	OnEvent(context.Context, *EventRequest) (*Empty, error)
 	Ping(context.Context, *Empty) (*Empty, error)
+	// ExportUser returns what the module holds of one user, as JSON (P11).
+	ExportUser(context.Context, *ExportRequest) (*ExportReply, error)
 	mustEmbedUnimplementedModuleServer()
 }
 
@@ -150,6 +165,9 @@ func (UnimplementedModuleServer) OnEvent(context.Context, *EventRequest) (*Empty
 }
 func (UnimplementedModuleServer) Ping(context.Context, *Empty) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Ping not implemented")
+}
+func (UnimplementedModuleServer) ExportUser(context.Context, *ExportRequest) (*ExportReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExportUser not implemented")
 }
 func (UnimplementedModuleServer) mustEmbedUnimplementedModuleServer() {}
 func (UnimplementedModuleServer) testEmbeddedByValue()                {}
@@ -280,6 +298,24 @@ func _Module_Ping_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Module_ExportUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModuleServer).ExportUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Module_ExportUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModuleServer).ExportUser(ctx, req.(*ExportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Module_ServiceDesc is the grpc.ServiceDesc for Module service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -310,6 +346,10 @@ var Module_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Ping",
 			Handler:    _Module_Ping_Handler,
+		},
+		{
+			MethodName: "ExportUser",
+			Handler:    _Module_ExportUser_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
