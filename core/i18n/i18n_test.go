@@ -155,7 +155,7 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	// Strings in Go code that look like ids but are not messages: permission and rule names,
 	// and the error bases the error page suffixes with ".title" and ".text".
 	notMessages := map[string]bool{authz.PermPlatformTenants: true, authz.PermPlatformUsers: true, authz.PermPlatformModules: true,
-		"platform.db": true, "module.route": true, "terms.notice_days": true, "terms.explicit_reacceptance": true, "admin.module_rules": true, authz.PermPlatformJobs: true}
+		"platform.db": true, "account.json": true, "module.route": true, "terms.notice_days": true, "terms.explicit_reacceptance": true, "admin.module_rules": true, authz.PermPlatformJobs: true}
 	for _, g := range authz.CoreGrants {
 		notMessages[g.Permission] = true
 	}
