@@ -17,6 +17,7 @@ import (
 type Bundle struct {
 	b   *goi18n.Bundle
 	ids map[string]map[string]bool // locale → message ids
+	raw map[string]map[string]string
 
 	mu      sync.Mutex
 	missing map[string]bool
@@ -30,7 +31,7 @@ func Load() (*Bundle, error) { return LoadFS(Files) }
 func LoadFS(fsys fs.FS) (*Bundle, error) {
 	b := goi18n.NewBundle(language.French)
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	out := &Bundle{b: b, ids: map[string]map[string]bool{}, missing: map[string]bool{}, locs: map[string]*Localizer{}}
+	out := &Bundle{b: b, ids: map[string]map[string]bool{}, raw: map[string]map[string]string{}, missing: map[string]bool{}, locs: map[string]*Localizer{}}
 	for _, l := range Supported {
 		data, err := fs.ReadFile(fsys, l+".toml")
 		if err != nil {
@@ -41,8 +42,10 @@ func LoadFS(fsys fs.FS) (*Bundle, error) {
 			return nil, fmt.Errorf("locale %s: %w", l, err)
 		}
 		out.ids[l] = map[string]bool{}
+		out.raw[l] = map[string]string{}
 		for _, m := range mf.Messages {
 			out.ids[l][m.ID] = true
+			out.raw[l][m.ID] = m.Other
 		}
 	}
 	return out, nil
@@ -120,6 +123,14 @@ func (l *Localizer) tr(id string, count any, kv []any) string {
 		return id
 	}
 	return s
+}
+
+// Raw returns a message's source text (its "other" form), placeholders unfilled.
+func (l *Localizer) Raw(id string) string {
+	if m, ok := l.bundle.raw[l.Lang][id]; ok {
+		return m
+	}
+	return ""
 }
 
 // Has reports whether this language has a message id.

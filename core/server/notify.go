@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"html/template"
 	"net/url"
 	"strings"
@@ -61,6 +62,21 @@ func (s *Server) sendMailID(ctx context.Context, t *tenancy.Tenant, to, name, la
 	args := append([]any{"Name", name, "Tenant", t.Settings.Branding.Name}, kv...)
 	subject := loc.T("mail."+tmpl+".subject", args...)
 	body := loc.T("mail."+tmpl+".body", args...)
+	// The tenant's own wording, when it has one, replaces the platform's.
+	if own, err := s.tenantTemplate(ctx, t.ID, tmpl, lang); err != nil {
+		return "", err
+	} else if own != nil {
+		data := map[string]any{}
+		for i := 0; i+1 < len(args); i += 2 {
+			data[fmt.Sprint(args[i])] = args[i+1]
+		}
+		if subject, err = fill(own.Subject, data); err != nil {
+			return "", err
+		}
+		if body, err = fill(own.Body, data); err != nil {
+			return "", err
+		}
+	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		// A message that counts something ("Count") takes the plural form of its language.
 		if kv[i] == "Count" {

@@ -156,6 +156,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.bindMaintenance()
 	s.bindComplaints()
 	s.bindPrivacy()
+	s.bindTemplates()
 	return s, nil
 }
 

@@ -1,0 +1,42 @@
+package server_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"carenet.dev/platform/core/db/dbtest"
+)
+
+// TestTenantMessageTemplates: a tenant admin replaces a message's wording in one language;
+// the next message uses it with its data, the other languages and tenants keep the
+// platform's; a broken variable is refused (P7).
+func TestTenantMessageTemplates(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		admin := e.client("mlab.localhost")
+		admin.login("", "admin@mlab.localhost", "demo-mlab-admin")
+		r := admin.get("/admin/messages")
+		mustContain(t, r, `href="/admin/messages/reset/fr"`, "Texte de la plateforme")
+		if r := admin.post("/admin/messages/reset/fr", "/admin/messages/reset/fr", url.Values{"subject": {"Mot de passe {{.Tenant"}, "body": {"x"}}); r.Status != 422 {
+			t.Fatalf("broken variable: %d", r.Status)
+		}
+		r = admin.post("/admin/messages/reset/fr", "/admin/messages/reset/fr", url.Values{
+			"subject": {"MLab : votre nouveau mot de passe"}, "body": {"Bonjour {{.Name}}, le lien expire dans {{.Minutes}} minutes."}})
+		if r.Status != 303 {
+			t.Fatalf("save: %d", r.Status)
+		}
+		e.client("mlab.localhost").post("/reset", "/reset", url.Values{"email": {"user@mlab.localhost"}})
+		ms := e.mails("mlab")
+		last := ms[len(ms)-1]
+		if last.Subject != "MLab : votre nouveau mot de passe" || !strings.Contains(last.Text, "Bonjour Demo User, le lien expire dans 60 minutes.") {
+			t.Fatalf("tenant wording not used: %q %q", last.Subject, last.Text)
+		}
+		// Another tenant keeps the platform's wording.
+		e.client("secretaires.localhost").post("/reset", "/reset", url.Values{"email": {"user@secretaires.localhost"}})
+		sm := e.mails("secretaires")
+		if s := sm[len(sm)-1].Subject; !strings.Contains(s, "Réinitialisation") {
+			t.Fatalf("other tenant: %q", s)
+		}
+	})
+}
