@@ -94,7 +94,6 @@ func TestEmailThroughARealSMTPServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		srv.mu.Lock()
-		defer srv.mu.Unlock()
 		if len(srv.received) != 1 || srv.rcpts[0] != "zofia@example.org" {
 			t.Fatalf("received %d, rcpts %v", len(srv.received), srv.rcpts)
 		}
@@ -116,9 +115,21 @@ func TestEmailThroughARealSMTPServer(t *testing.T) {
 				t.Errorf("message lacks %q", want)
 			}
 		}
+		srv.mu.Unlock()
 		got, _ := o.Get(context.Background(), tn.ID, e.ID)
-		if got.Status != "sent" || got.Attempts != 1 {
+		if got.Status != "sent" || got.Attempts != 1 || got.TextBody != "Dzień dobry" {
 			t.Fatalf("entry: %+v", got)
+		}
+		// A message with a single-use link is not kept once delivered.
+		e2, _ := o.Send(context.Background(), tn, mail.Message{To: "zofia@example.org", Subject: "Reset", Text: "https://x/reset?token=abc",
+			HTML: "<a href=x>", Template: "reset", Locale: "pl", Secret: true})
+		if got, _ := o.Get(context.Background(), tn.ID, e2.ID); got.TextBody != mail.Redacted || got.HTMLBody != "" {
+			t.Fatalf("secret kept: %+v", got)
+		}
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		if !strings.Contains(srv.received[1], "token=3Dabc") && !strings.Contains(srv.received[1], "token=abc") {
+			t.Fatal("the secret message was not delivered with its link")
 		}
 	})
 }

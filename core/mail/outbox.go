@@ -28,7 +28,14 @@ type Message struct {
 	Template string // the message's template key, for the mailbox and tests
 	Locale   string
 	Channel  string // "email" (default) or "sms"
+	// Secret marks a message carrying a single-use link (verification, reset): once
+	// delivered through a real transport its text is no longer kept, so that nobody who
+	// reads the outbox (an admin, a database copy) can use the link.
+	Secret bool
 }
+
+// Redacted replaces the text of a delivered secret message.
+const Redacted = "[redacted after delivery: this message carried a single-use link]"
 
 // Entry is a row of the outbox.
 type Entry struct {
@@ -49,6 +56,7 @@ type Entry struct {
 	SentAt    bun.NullTime `bun:"sent_at"`
 	Attempts  int          `bun:"attempts"`
 	LastError string       `bun:"last_error"`
+	Secret    bool         `bun:"secret"`
 }
 
 // OwnerTenant marks outbox as a tenant table.
@@ -110,7 +118,7 @@ func (o *Outbox) Send(ctx context.Context, t *tenancy.Tenant, m Message) (*Entry
 	}
 	e := &Entry{TenantID: t.ID, ID: tenancy.NewID(), Channel: ch, Recipient: m.To, Subject: m.Subject,
 		TextBody: m.Text, HTMLBody: m.HTML, Template: m.Template, Locale: m.Locale, Status: "queued",
-		CreatedAt: time.Now().UTC()}
+		CreatedAt: time.Now().UTC(), Secret: m.Secret}
 	err := o.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
 		_, err := sc.Insert(e).Exec(ctx)
 		return err
@@ -160,6 +168,8 @@ func (o *Outbox) Deliver(ctx context.Context, t *tenancy.Tenant, id string) erro
 		status := "sent"
 		if _, ok := tr.(Files); ok {
 			status = "written"
+		} else if e.Secret {
+			q = q.Set("text_body = ?", Redacted).Set("html_body = ''")
 		}
 		_, err := q.Set("status = ?", status).Set("file = ?", where).Set("sent_at = ?", time.Now().UTC()).Set("last_error = ''").Exec(ctx)
 		return err

@@ -103,7 +103,7 @@ func (s *Server) sendMailID(ctx context.Context, t *tenancy.Tenant, to, name, la
 		return "", err
 	}
 	e, err := s.Mail.Send(ctx, t, mail.Message{To: to, Subject: subject, Text: text.String(), HTML: html.String(),
-		Template: tmpl, Locale: lang})
+		Template: tmpl, Locale: lang, Secret: tmpl == "verify" || tmpl == "reset"})
 	if err != nil {
 		return "", err
 	}

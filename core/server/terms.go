@@ -353,7 +353,7 @@ func (s *Server) renderTermsForm(c *fiber.Ctx, status int, doc string, f *Form) 
 	st := St(c)
 	if f == nil {
 		f = &Form{Values: map[string]string{}}
-		earliest := time.Now().In(st.Tenant.Location()).AddDate(0, 0, int(st.Tenant.IntRule("terms.notice_days")))
+		earliest := s.Terms.Now().In(st.Tenant.Location()).AddDate(0, 0, int(st.Tenant.IntRule("terms.notice_days")))
 		f.Values["effective"] = earliest.Format("2006-01-02")
 		if cur, err := s.Terms.InForce(c.UserContext(), st.Tenant.ID, doc); err == nil {
 			for _, l := range st.Tenant.Settings.Locales {
