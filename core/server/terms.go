@@ -189,8 +189,10 @@ func (s *Server) termsGate(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	p := c.Path()
-	for _, free := range []string{"/terms", "/logout", "/lang", "/account/delete", "/static/", "/branding", "/legal"} {
-		if p == free || strings.HasPrefix(p, free+"/") || strings.HasPrefix(p, free) && strings.HasSuffix(free, "/") {
+	// What a person may reach before accepting: the terms themselves, leaving (logout,
+	// account deletion), the language, the legal notice, and the page's own assets.
+	for _, free := range []string{"/terms", "/logout", "/lang", "/account/delete", "/legal", "/branding.css", "/branding/logo"} {
+		if p == free || strings.HasPrefix(p, free+"/") {
 			return c.Next()
 		}
 	}

@@ -176,6 +176,10 @@ func TestNewTermsVersion(t *testing.T) {
 		if r.Status != 303 || !strings.Contains(r.Location(), "/terms/accept") {
 			t.Fatalf("gate: %d %s", r.Status, r.Location())
 		}
+		// The acceptance page keeps its styles while the gate is closed.
+		if r := admin.get("/branding.css"); r.Status != 200 {
+			t.Fatalf("branding.css behind the gate: %d", r.Status)
+		}
 		if r := admin.post("/terms/accept?next=/admin/users", "/terms/accept", url.Values{"next": {"/admin/users"}}); r.Status != 422 {
 			t.Fatalf("accept without the box: %d", r.Status)
 		}
