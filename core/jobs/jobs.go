@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -72,6 +73,10 @@ type Store struct {
 	// Lease is how long a claimed job is reserved for its instance (default 5 min).
 	Lease time.Duration
 	Now   func() time.Time
+
+	// enqueued remembers the last fire time this instance enqueued per schedule, so that a
+	// tick that finds nothing new does not touch the database (the key dedups anyway).
+	enqueued sync.Map
 }
 
 // NewStore returns a store for this instance.
@@ -233,7 +238,7 @@ func ParseCron(spec string) error {
 // EnqueueDue enqueues the latest fire time of sc at or before now (within lookback) for the
 // tenant. The fire time is in the job's key: every instance enqueues the same key, so the
 // run happens once; a run missed while the platform was down runs when it is back.
-func (s *Store) EnqueueDue(ctx context.Context, tenantID string, sc Schedule, loc *time.Location, lookback time.Duration) error {
+func (s *Store) EnqueueDue(ctx context.Context, tenantID string, sc Schedule, loc *time.Location, lookback time.Duration) (err error) {
 	sched, err := parser.Parse(sc.Cron)
 	if err != nil {
 		return fmt.Errorf("schedule %s: %w", sc.Name, err)
@@ -246,6 +251,15 @@ func (s *Store) EnqueueDue(ctx context.Context, tenantID string, sc Schedule, lo
 	if last.IsZero() {
 		return nil
 	}
+	memo := tenantID + "|" + sc.Module + "|" + sc.Name
+	if prev, ok := s.enqueued.Load(memo); ok && prev.(time.Time).Equal(last) {
+		return nil
+	}
+	defer func() {
+		if err == nil {
+			s.enqueued.Store(memo, last)
+		}
+	}()
 	_, err = s.Enqueue(ctx, tenantID, Spec{Module: sc.Module, Name: sc.Name, Key: "cron:" + sc.Name + ":" + last.UTC().Format(time.RFC3339), At: last})
 	return err
 }
