@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -206,5 +205,4 @@ func TestSMSThroughTheHTTPProvider(t *testing.T) {
 	if x, _ := o.Get(context.Background(), tn.ID, e.ID); !strings.HasSuffix(x.File, ".sms.txt") || x.Status != "written" {
 		t.Fatalf("dev sms: %+v", x)
 	}
-	_ = time.Now
 }

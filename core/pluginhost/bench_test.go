@@ -6,6 +6,7 @@ import (
 
 	"carenet.dev/platform/core/pluginhost"
 	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/sdktest"
 )
 
 // The extra latency a module request pays: the same handler called through the module host
@@ -13,7 +14,7 @@ import (
 // Run: go test -bench Module -run '^$' ./core/pluginhost
 
 func BenchmarkModuleRequestOutOfProcess(b *testing.B) {
-	h, err := pluginhost.New(pluginhost.Config{}, discardLog(), nil, (&fakeServices{}).services(),
+	h, err := pluginhost.New(pluginhost.Config{}, discardLog(), nil, sdktest.NewFakeHost().Services(),
 		func(string) (sdk.Env, error) { return sdk.Env{}, nil })
 	if err != nil {
 		b.Fatal(err)

@@ -376,7 +376,3 @@ func TestNoOrphanWhenHostIsKilled(t *testing.T) {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-type fakeServices struct{}
-
-func (fakeServices) services() sdk.HostServices { return sdktest.NewFakeHost().Services() }

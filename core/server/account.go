@@ -120,11 +120,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 			s.absURL(c, "/verify?token="+token), "Hours", st.Tenant.IntRule("account.verification_hours"))
 	} else {
 		// The address has an account already: tell its owner, not the person at the form.
-		lang := u.Locale
-		if lang == "" || !st.Tenant.AllowsLocale(lang) {
-			lang = st.Lang
-		}
-		err = s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, lang, "exists", s.absURL(c, "/reset"))
+		err = s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Tenant.Lang(u.Locale, st.Lang), "exists", s.absURL(c, "/reset"))
 	}
 	if err != nil {
 		return err
@@ -233,11 +229,7 @@ func (s *Server) resetRequest(c *fiber.Ctx) error {
 	case err != nil:
 		return err
 	default:
-		lang := u.Locale
-		if lang == "" || !st.Tenant.AllowsLocale(lang) {
-			lang = st.Lang
-		}
-		err = s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, lang, "reset",
+		err = s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Tenant.Lang(u.Locale, st.Lang), "reset",
 			s.absURL(c, "/reset/confirm?token="+token), "Minutes", st.Tenant.IntRule("account.reset_link_minutes"))
 		if err != nil {
 			return err

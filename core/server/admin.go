@@ -12,6 +12,7 @@ import (
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/plugins/sdk"
 )
@@ -136,11 +137,7 @@ func (s *Server) adminBlock(c *fiber.Ctx) error {
 		return err
 	}
 	s.broadcast(c.UserContext(), st.Tenant, sdk.EventUserBlocked, []byte(u.ID))
-	lang := u.Locale
-	if !st.Tenant.AllowsLocale(lang) {
-		lang = st.Tenant.Settings.DefaultLocale
-	}
-	if err := s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, lang, "blocked", "", "Reason", strings.TrimSpace(c.FormValue("reason"))); err != nil {
+	if err := s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Tenant.Lang(u.Locale, ""), "blocked", "", "Reason", strings.TrimSpace(c.FormValue("reason"))); err != nil {
 		return err
 	}
 	s.flash(c, "admin.users.blocked")
@@ -333,5 +330,6 @@ func (s *Server) adminMail(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.ErrNotFound
 	}
-	return s.render(c, fiber.StatusOK, "admin_mail", "admin.mailbox.one_title", map[string]any{"Message": m}, nil)
+	return s.render(c, fiber.StatusOK, "admin_mail", "admin.mailbox.one_title", map[string]any{"Message": m,
+		"Redacted": m.TextBody == mail.Redacted}, nil)
 }

@@ -227,11 +227,7 @@ func (s *Server) answerComplaint(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	lang := done.Locale
-	if !st.Tenant.AllowsLocale(lang) {
-		lang = st.Tenant.Settings.DefaultLocale
-	}
-	if err := s.sendMail(c.UserContext(), st.Tenant, done.ReplyTo, "", lang, "complaint_answer", "",
+	if err := s.sendMail(c.UserContext(), st.Tenant, done.ReplyTo, "", st.Tenant.Lang(done.Locale, ""), "complaint_answer", "",
 		"Reference", done.Reference, "Answer", done.Answer); err != nil {
 		return err
 	}

@@ -82,11 +82,7 @@ func (s *Server) closeInactive(ctx context.Context, t *tenancy.Tenant) error {
 			return err
 		}
 		s.broadcast(ctx, t, sdk.EventUserDeleted, []byte(u.ID))
-		lang := u.Locale
-		if !t.AllowsLocale(lang) {
-			lang = t.Settings.DefaultLocale
-		}
-		if err := s.sendMail(ctx, t, u.Email, u.Name, lang, "closed_inactive", "",
+		if err := s.sendMail(ctx, t, u.Email, u.Name, t.Lang(u.Locale, ""), "closed_inactive", "",
 			"Count", t.IntRule("account.inactive_close_days")); err != nil {
 			return err
 		}

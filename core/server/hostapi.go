@@ -186,10 +186,7 @@ func (h *hostAPI) Send(ctx context.Context, sc sdk.Scope, msg sdk.Message) (stri
 		if err != nil {
 			return "", err
 		}
-		to, name = u.Email, u.Name
-		if t.AllowsLocale(u.Locale) {
-			lang = u.Locale
-		}
+		to, name, lang = u.Email, u.Name, t.Lang(u.Locale, "")
 	}
 	if accounts.NormalizeEmail(to) == "" {
 		return "", errors.New("messages: no valid recipient")
@@ -221,9 +218,7 @@ func (h *hostAPI) sendSMS(ctx context.Context, sc sdk.Scope, msg sdk.Message) (s
 		if to == "" {
 			to = strings.ReplaceAll(u.Profile["mobile"], " ", "")
 		}
-		if t.AllowsLocale(u.Locale) {
-			lang = u.Locale
-		}
+		lang = t.Lang(u.Locale, "")
 	}
 	if !phoneRe.MatchString(to) {
 		return "", errors.New("messages: no valid mobile number (E.164, +country…)")

@@ -165,8 +165,11 @@ func (s *Server) Sweep(ctx context.Context) error {
 		return err
 	}
 	for _, t := range ts {
-		for _, name := range []string{"core.remove_unverified", "core.close_inactive", "core.forget_rate_limits"} {
-			if err := coreJobs[name].Run(ctx, s, t, nil); err != nil {
+		for name, cj := range coreJobs {
+			if cj.Cron == "" {
+				continue // one-off jobs carry a payload
+			}
+			if err := cj.Run(ctx, s, t, nil); err != nil {
 				return fmt.Errorf("%s %s: %w", name, t.Slug, err)
 			}
 		}

@@ -9,11 +9,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/uptrace/bun"
 
+	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit/workdays"
 )
 
@@ -192,24 +194,9 @@ func (s *Server) notifyMaintenance(ctx context.Context, t *tenancy.Tenant, id st
 	if err != nil {
 		return err
 	}
-	users, err := s.Accounts.List(ctx, t.ID, "", 1000000)
-	if err != nil {
-		return err
-	}
-	loc := t.Location()
-	for _, u := range users {
-		if u.Status != "active" {
-			continue
-		}
-		lang := u.Locale
-		if !t.AllowsLocale(lang) {
-			lang = t.Settings.DefaultLocale
-		}
-		if err := s.sendMail(ctx, t, u.Email, u.Name, lang, "maintenance", "",
-			"From", formatDay(lang, m.StartsAt, t)+" "+m.StartsAt.In(loc).Format("15:04"),
-			"To", formatDay(lang, m.EndsAt, t)+" "+m.EndsAt.In(loc).Format("15:04")); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.mailActiveUsers(ctx, t, func(u accounts.User, lang string) error {
+		return s.sendMail(ctx, t, u.Email, u.Name, lang, "maintenance", "",
+			"From", locales.FormatDateTime(lang, m.StartsAt, t.Location()),
+			"To", locales.FormatDateTime(lang, m.EndsAt, t.Location()))
+	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/tenancy"
 )
@@ -28,21 +29,50 @@ func (s *Server) origin() (scheme, port string) {
 // the request came through, or, in the /t/{slug}/ fallback, the configured public URL.
 func (s *Server) absURL(c *fiber.Ctx, path string) string {
 	st := St(c)
-	scheme, port := s.origin()
-	hostport := func(h string) string {
-		if port != "" {
-			return h + ":" + port
-		}
-		return h
-	}
 	if st.Base == "" && st.Tenant != nil {
 		for _, h := range st.Tenant.Hostnames {
 			if h.Hostname == tenancy.NormalizeHost(c.Hostname()) {
-				return scheme + "://" + hostport(h.Hostname) + path
+				return s.hostURL(h.Hostname, path)
 			}
 		}
 	}
 	return strings.TrimSuffix(s.Cfg.PublicURL, "/") + st.URL(path)
+}
+
+// hostURL is a link to path on a tenant hostname, with the public URL's scheme and port.
+func (s *Server) hostURL(host, path string) string {
+	scheme, port := s.origin()
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host + path
+}
+
+// tenantURL is a link for a message sent outside a request (a job): on the tenant's first
+// hostname, or in the /t/{slug}/ fallback of the public URL.
+func (s *Server) tenantURL(t *tenancy.Tenant, path string) string {
+	if len(t.Hostnames) > 0 {
+		return s.hostURL(t.Hostnames[0].Hostname, path)
+	}
+	return strings.TrimSuffix(s.Cfg.PublicURL, "/") + "/t/" + t.Slug + path
+}
+
+// mailActiveUsers calls send for every active account of the tenant, with the language to
+// write to it in.
+func (s *Server) mailActiveUsers(ctx context.Context, t *tenancy.Tenant, send func(u accounts.User, lang string) error) error {
+	users, err := s.Accounts.List(ctx, t.ID, "", 1000000)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if u.Status != accounts.StatusActive {
+			continue
+		}
+		if err := send(u, t.Lang(u.Locale, "")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var mailHTML = template.Must(template.New("mail").Parse(`<!doctype html><html lang="{{.Lang}}"><body style="font-family:sans-serif;line-height:1.5">

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -36,8 +35,6 @@ var settingsFields = []settingsField{
 	{"dpo", "legal.dpo", func(s *tenancy.Settings) *string { return &s.Contacts.DataProtector }, "email"},
 	{"phone", "legal.phone", func(s *tenancy.Settings) *string { return &s.Contacts.Phone }, "text"},
 }
-
-var colorRe = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 
 // ruleView is a rule on the settings page.
 type ruleView struct {
@@ -102,7 +99,7 @@ func (s *Server) saveSettings(c *fiber.Ctx) error {
 		switch {
 		case utf8.RuneCountInString(v) > 300:
 			f.Errors.Add(sf.Name, "form.too_long")
-		case sf.Kind == "color" && v != "" && !colorRe.MatchString(v):
+		case sf.Kind == "color" && v != "" && !tenancy.ValidColor(v):
 			f.Errors.Add(sf.Name, "admin.settings.color_invalid")
 		case sf.Kind == "email" && v != "" && accounts.NormalizeEmail(v) == "":
 			f.Errors.Add(sf.Name, "form.email.invalid")

@@ -1,11 +1,14 @@
 package server_test
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
 
+	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/core/mail"
 )
 
 // TestTenantMessageTemplates: a tenant admin replaces a message's wording in one language;
@@ -39,4 +42,26 @@ func TestTenantMessageTemplates(t *testing.T) {
 			t.Fatalf("other tenant: %q", s)
 		}
 	})
+}
+
+// TestRedactedMessageShownLocalized: a delivered message whose single-use link is no longer
+// kept shows, in the mailbox, a sentence in the admin's language, not the stored marker.
+func TestRedactedMessageShownLocalized(t *testing.T) {
+	e := newEnv(t, dbtest.Backends()[0])
+	ctx := context.Background()
+	ml := e.tenant("mlab")
+	e.client("mlab.localhost").post("/reset", "/reset", url.Values{"email": {"user@mlab.localhost"}})
+	list, _ := e.srv.Mail.List(ctx, ml.ID, 1)
+	err := e.srv.DB.InTenant(ctx, ml.ID, func(ctx context.Context, sc *db.Scope) error {
+		_, err := sc.Update((*mail.Entry)(nil)).Set("text_body = ?", mail.Redacted).Set("html_body = ''").Where("id = ?", list[0].ID).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := e.client("mlab.localhost")
+	admin.login("", "admin@mlab.localhost", "demo-mlab-admin")
+	r := admin.get("/admin/mailbox/" + list[0].ID)
+	mustContain(t, r, "lien à usage unique")
+	mustNotContain(t, r, mail.Redacted, "token=")
 }

@@ -11,9 +11,11 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/i18n"
 	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/core/terms"
@@ -76,11 +78,14 @@ type docView struct {
 	Count    int
 }
 
-func (s *Server) docName(st *State, doc string) string {
+func (s *Server) docName(st *State, doc string) string { return docName(st.Loc, doc) }
+
+// docName is the name of a terms document in a language.
+func docName(loc *i18n.Localizer, doc string) string {
 	if doc == terms.DocPlatform {
-		return st.Loc.T("terms.doc.platform")
+		return loc.T("terms.doc.platform")
 	}
-	return st.Loc.T("module." + doc + ".name")
+	return loc.T("module." + doc + ".name")
 }
 
 // docView loads a document in force with its text in the page's language.
@@ -432,45 +437,15 @@ func (s *Server) notifyTerms(ctx context.Context, t *tenancy.Tenant, versionID s
 	if err != nil {
 		return err
 	}
-	users, err := s.Accounts.List(ctx, t.ID, "", 1000000)
-	if err != nil {
-		return err
-	}
-	for _, u := range users {
-		if u.Status != "active" {
-			continue
-		}
+	link := s.tenantURL(t, "/terms/"+v.Doc)
+	return s.mailActiveUsers(ctx, t, func(u accounts.User, lang string) error {
 		if v.Doc != terms.DocPlatform {
 			docs, err := s.Terms.AcceptedDocs(ctx, t.ID, u.ID)
-			if err != nil {
+			if err != nil || !docs[v.Doc] {
 				return err
 			}
-			if !docs[v.Doc] {
-				continue
-			}
 		}
-		lang := u.Locale
-		if !t.AllowsLocale(lang) {
-			lang = t.Settings.DefaultLocale
-		}
-		loc := s.I18n.For(lang)
-		name := loc.T("terms.doc.platform")
-		if v.Doc != terms.DocPlatform {
-			name = loc.T("module." + v.Doc + ".name")
-		}
-		link := strings.TrimSuffix(s.Cfg.PublicURL, "/") + "/t/" + t.Slug + "/terms/" + v.Doc
-		if len(t.Hostnames) > 0 {
-			scheme, port := s.origin()
-			host := t.Hostnames[0].Hostname
-			if port != "" {
-				host += ":" + port
-			}
-			link = scheme + "://" + host + "/terms/" + v.Doc
-		}
-		if err := s.sendMail(ctx, t, u.Email, u.Name, lang, "terms_published", link, "Document", name,
-			"Date", formatDay(lang, v.EffectiveAt, t)); err != nil {
-			return err
-		}
-	}
-	return nil
+		return s.sendMail(ctx, t, u.Email, u.Name, lang, "terms_published", link, "Document", docName(s.I18n.For(lang), v.Doc),
+			"Date", formatDay(lang, v.EffectiveAt, t))
+	})
 }

@@ -56,6 +56,9 @@ var slugRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
 var hostRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
 var colorRe = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 
+// ValidColor reports whether c is a #rrggbb colour.
+func ValidColor(c string) bool { return colorRe.MatchString(c) }
+
 // ErrInvalid wraps every validation failure of a tenant file or an admin edit.
 var ErrInvalid = errors.New("invalid tenant")
 

@@ -130,6 +130,17 @@ func (t *Tenant) AllowsLocale(lang string) bool {
 	return false
 }
 
+// Lang picks the language to write to a person in: pref when the tenant allows it, else
+// fallback when it allows that, else the tenant's default.
+func (t *Tenant) Lang(pref, fallback string) string {
+	for _, l := range []string{pref, fallback} {
+		if l != "" && t.AllowsLocale(l) {
+			return l
+		}
+	}
+	return t.Settings.DefaultLocale
+}
+
 // RegistrationOpen reports whether people may create accounts themselves.
 func (t *Tenant) RegistrationOpen() bool {
 	if t.Kind == KindConsole {
