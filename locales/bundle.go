@@ -33,22 +33,42 @@ func LoadFS(fsys fs.FS) (*Bundle, error) {
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
 	out := &Bundle{b: b, ids: map[string]map[string]bool{}, raw: map[string]map[string]string{}, missing: map[string]bool{}, locs: map[string]*Localizer{}}
 	for _, l := range Supported {
-		data, err := fs.ReadFile(fsys, l+".toml")
-		if err != nil {
-			return nil, fmt.Errorf("locale %s: %w", l, err)
-		}
-		mf, err := b.ParseMessageFileBytes(data, l+".toml")
-		if err != nil {
-			return nil, fmt.Errorf("locale %s: %w", l, err)
-		}
 		out.ids[l] = map[string]bool{}
 		out.raw[l] = map[string]string{}
-		for _, m := range mf.Messages {
-			out.ids[l][m.ID] = true
-			out.raw[l][m.ID] = m.Other
+		names, err := FileNames(fsys, l)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			data, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				return nil, fmt.Errorf("locale %s: %w", l, err)
+			}
+			mf, err := b.ParseMessageFileBytes(data, name)
+			if err != nil {
+				return nil, fmt.Errorf("locale %s: %w", l, err)
+			}
+			for _, m := range mf.Messages {
+				if out.ids[l][m.ID] {
+					return nil, fmt.Errorf("locale %s: %q is in two files", l, m.ID)
+				}
+				out.ids[l][m.ID] = true
+				out.raw[l][m.ID] = m.Other
+			}
 		}
 	}
 	return out, nil
+}
+
+// FileNames lists the message files of locale l in fsys: "<l>.toml" (the core's) and then
+// every "<module>.<l>.toml" (a module's own messages), sorted.
+func FileNames(fsys fs.FS, l string) ([]string, error) {
+	more, err := fs.Glob(fsys, "*."+l+".toml")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(more)
+	return append([]string{l + ".toml"}, more...), nil
 }
 
 // IDs lists the message ids of a locale, sorted.

@@ -14,7 +14,8 @@ import (
 	"golang.org/x/text/number"
 )
 
-// Files holds one message file per locale: fr.toml, pl.toml, sk.toml.
+// Files holds the message files: the core's <locale>.toml and each module's
+// <module>.<locale>.toml.
 //
 //go:embed *.toml
 var Files embed.FS

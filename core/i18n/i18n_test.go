@@ -29,9 +29,22 @@ var pluralForms = map[string][]string{
 
 func loadRaw(t *testing.T, lang string) map[string]any {
 	t.Helper()
-	var m map[string]any
-	if _, err := toml.DecodeFS(locales.Files, lang+".toml", &m); err != nil {
-		t.Fatalf("%s: %v", lang, err)
+	names, err := locales.FileNames(locales.Files, lang)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]any{}
+	for _, name := range names {
+		var part map[string]any
+		if _, err := toml.DecodeFS(locales.Files, name, &part); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for k, v := range part {
+			if _, dup := m[k]; dup {
+				t.Errorf("%s: %q is in two files", name, k)
+			}
+			m[k] = v
+		}
 	}
 	return m
 }

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -124,6 +125,9 @@ func (s *moduleServer) Handle(ctx context.Context, r *pb.HTTPRequest) (*pb.HTTPR
 	if u := r.Call.GetUser(); u != nil && u.Id != "" {
 		req.User = userFromPB(u)
 	}
+	if c := r.Call.GetClient(); c != nil && c.Id != "" {
+		req.Client = &Client{ID: c.Id, Name: c.Name}
+	}
 	res, err := s.impl.Handle(s.scoped(ctx, r.Call), req)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "handle: %v", err)
@@ -177,6 +181,7 @@ type Call struct {
 	RequestID string
 	Tenant    Tenant
 	User      *User
+	Client    *Client
 }
 
 // ModuleClient is the host's handle on a running module. Every method takes the caller's
@@ -201,6 +206,7 @@ func (m *ModuleClient) Init(ctx context.Context, hs HostServices, env Env) error
 		pb.RegisterMessagesServer(s, &messagesServer{svc: hs.Messages})
 		pb.RegisterJobsServer(s, &jobsServer{svc: hs.Jobs})
 		pb.RegisterBlobsServer(s, &blobsServer{svc: hs.Blobs})
+		pb.RegisterComplaintsServer(s, &complaintsServer{svc: hs.Complaints})
 		return s
 	})
 	_, err := m.c.Init(ctx, &pb.InitRequest{HostBrokerId: id, Dsn: env.DSN, DataDir: env.DataDir, DbKind: env.DBKind})
@@ -354,6 +360,18 @@ func (s *usersServer) Lookup(ctx context.Context, r *pb.LookupUserRequest) (*pb.
 	return userToPB(u), nil
 }
 
+func (s *usersServer) CheckSecret(ctx context.Context, r *pb.CheckSecretRequest) (*pb.CheckSecretReply, error) {
+	match, has, err := s.svc.CheckSecret(ctx, scopeOf(ctx), r.UserId, r.Answer)
+	if err != nil {
+		return nil, hostErr(err)
+	}
+	return &pb.CheckSecretReply{Match: match, HasSecret: has}, nil
+}
+
+func (s *usersServer) SetRole(ctx context.Context, r *pb.SetRoleRequest) (*pb.Empty, error) {
+	return &pb.Empty{}, hostErr(s.svc.SetRole(ctx, scopeOf(ctx), r.UserId, r.Role, r.On))
+}
+
 type auditServer struct {
 	pb.UnimplementedAuditServer
 	svc AuditService
@@ -366,6 +384,19 @@ func (s *auditServer) Record(ctx context.Context, r *pb.AuditRecord) (*pb.Empty,
 	}
 	err := s.svc.Record(ctx, scopeOf(ctx), AuditRecord{Action: r.Action, Subject: r.Subject, Resource: r.Resource, Detail: detail})
 	return &pb.Empty{}, hostErr(err)
+}
+
+func (s *auditServer) List(ctx context.Context, r *pb.AuditListRequest) (*pb.AuditListReply, error) {
+	es, err := s.svc.List(ctx, scopeOf(ctx), r.Subject, int(r.Limit))
+	if err != nil {
+		return nil, hostErr(err)
+	}
+	out := &pb.AuditListReply{}
+	for _, e := range es {
+		out.Entries = append(out.Entries, &pb.AuditEntry{AtUnix: e.At.Unix(), Action: e.Action, Resource: e.Resource, ActorId: e.ActorID,
+			ActorName: e.ActorName, ActorKind: e.ActorKind, ActorRoles: e.ActorRoles})
+	}
+	return out, nil
 }
 
 type messagesServer struct {
@@ -415,6 +446,34 @@ func (s *blobsServer) Get(ctx context.Context, r *pb.GetBlobRequest) (*pb.GetBlo
 	return &pb.GetBlobReply{Name: b.Name, ContentType: b.ContentType, Data: b.Data}, nil
 }
 
+func (s *blobsServer) Delete(ctx context.Context, r *pb.GetBlobRequest) (*pb.Empty, error) {
+	return &pb.Empty{}, hostErr(s.svc.Delete(ctx, scopeOf(ctx), r.Id))
+}
+
+type complaintsServer struct {
+	pb.UnimplementedComplaintsServer
+	svc ComplaintsService
+}
+
+func (s *complaintsServer) Lodge(ctx context.Context, r *pb.LodgeRequest) (*pb.LodgeReply, error) {
+	if s.svc == nil {
+		return nil, status.Error(codes.Unimplemented, "complaints")
+	}
+	d := ComplaintDraft{Category: r.Category, Body: r.Body, ReplyTo: r.ReplyTo, UserID: r.UserId}
+	if r.DueUnix > 0 {
+		d.Due = time.Unix(r.DueUnix, 0).UTC()
+	}
+	rc, err := s.svc.Lodge(ctx, scopeOf(ctx), d)
+	if err != nil {
+		var fe FieldErrors
+		if errors.As(err, &fe) {
+			return nil, status.Error(codes.InvalidArgument, fe.Error())
+		}
+		return nil, hostErr(err)
+	}
+	return &pb.LodgeReply{Id: rc.ID, Reference: rc.Reference, DueUnix: rc.Due.Unix()}, nil
+}
+
 // ---- conversions ----
 
 func headerToPB(h http.Header) []*pb.Header {
@@ -455,13 +514,19 @@ func userToPB(u *User) *pb.User {
 	if u == nil {
 		return nil
 	}
-	return &pb.User{Id: u.ID, Email: u.Email, Name: u.Name, Locale: u.Locale, Roles: u.Roles}
+	return &pb.User{Id: u.ID, Email: u.Email, Name: u.Name, Locale: u.Locale, Roles: u.Roles, BirthDate: u.BirthDate,
+		Profile: u.Profile, Portal: u.Portal, SecretQuestion: u.SecretQuestion, Status: u.Status}
 }
 
 func userFromPB(u *pb.User) *User {
-	return &User{ID: u.Id, Email: u.Email, Name: u.Name, Locale: u.Locale, Roles: u.Roles}
+	return &User{ID: u.Id, Email: u.Email, Name: u.Name, Locale: u.Locale, Roles: u.Roles, BirthDate: u.BirthDate,
+		Profile: u.Profile, Portal: u.Portal, SecretQuestion: u.SecretQuestion, Status: u.Status}
 }
 
 func callToPB(c Call) *pb.Call {
-	return &pb.Call{Token: c.Token, RequestId: c.RequestID, Tenant: tenantToPB(c.Tenant), User: userToPB(c.User)}
+	out := &pb.Call{Token: c.Token, RequestId: c.RequestID, Tenant: tenantToPB(c.Tenant), User: userToPB(c.User)}
+	if c.Client != nil {
+		out.Client = &pb.Client{Id: c.Client.ID, Name: c.Client.Name}
+	}
+	return out
 }

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"carenet.dev/platform/plugins/sdk/internal/pb"
 )
@@ -88,6 +90,8 @@ type Host struct {
 	Messages *MessagesClient
 	Jobs     *JobsClient
 	Blobs    *BlobsClient
+	// Complaints lodges complaints and support requests in the core's queue.
+	Complaints *ComplaintsClient
 }
 
 func newHost(conn *grpc.ClientConn) *Host {
@@ -98,6 +102,8 @@ func newHost(conn *grpc.ClientConn) *Host {
 		Messages: &MessagesClient{c: pb.NewMessagesClient(conn)},
 		Jobs:     &JobsClient{c: pb.NewJobsClient(conn)},
 		Blobs:    &BlobsClient{c: pb.NewBlobsClient(conn)},
+
+		Complaints: &ComplaintsClient{c: pb.NewComplaintsClient(conn)},
 	}
 }
 
@@ -203,7 +209,53 @@ func (u *UsersClient) lookup(ctx context.Context, req *pb.LookupUserRequest) (*U
 	return userFromPB(r), nil
 }
 
-// AuditClient records accesses and actions in the tenant's audit trail.
+// CheckSecret reports whether answer is the user's secret answer (compared without regard
+// to case, accents and spacing), and whether the user has one at all. The host records the
+// check in the audit trail; the answer itself never leaves the core.
+//
+// Since protocol version 1.
+func (u *UsersClient) CheckSecret(ctx context.Context, userID, answer string) (match, hasSecret bool, err error) {
+	ctx, err = outgoing(ctx)
+	if err != nil {
+		return false, false, err
+	}
+	r, err := u.c.CheckSecret(ctx, &pb.CheckSecretRequest{UserId: userID, Answer: answer})
+	if err != nil {
+		return false, false, err
+	}
+	return r.Match, r.HasSecret, nil
+}
+
+// SetRole gives (on) or takes away one of the module's own declared roles from a user of
+// the current tenant (a professional account activated by the lab); the host records it in
+// the audit trail. Core roles and other modules' roles are refused.
+//
+// Since protocol version 1.
+func (u *UsersClient) SetRole(ctx context.Context, userID, role string, on bool) error {
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = u.c.SetRole(ctx, &pb.SetRoleRequest{UserId: userID, Role: role, On: on})
+	return err
+}
+
+// AuditEntry is a record of the audit trail as a module may show it to the person concerned.
+//
+// Since protocol version 1.
+type AuditEntry struct {
+	At       time.Time
+	Action   string
+	Resource string
+	ActorID  string
+	// ActorName is the name of the user who acted, or of the API key.
+	ActorName string
+	// ActorKind is "user" (the subject himself or another account) or "client" (an API key).
+	ActorKind  string
+	ActorRoles []string
+}
+
+// AuditClient records accesses and actions in the tenant's audit trail. and actions in the tenant's audit trail.
 type AuditClient struct{ c pb.AuditClient }
 
 // Record appends a record to the current tenant's audit trail, with the actor, time,
@@ -221,6 +273,28 @@ func (a *AuditClient) Record(ctx context.Context, rec AuditRecord) error {
 	}
 	_, err = a.c.Record(ctx, &pb.AuditRecord{Action: rec.Action, Subject: rec.Subject, Resource: rec.Resource, DetailJson: detail})
 	return err
+}
+
+// List returns the current tenant's audit records of this module's actions about subject
+// (a user id), newest first, at most limit (the host caps it): what a patient sees of who
+// accessed his results.
+//
+// Since protocol version 1.
+func (a *AuditClient) List(ctx context.Context, subject string, limit int) ([]AuditEntry, error) {
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.c.List(ctx, &pb.AuditListRequest{Subject: subject, Limit: int32(limit)})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AuditEntry, 0, len(r.Entries))
+	for _, e := range r.Entries {
+		out = append(out, AuditEntry{At: time.Unix(e.AtUnix, 0).UTC(), Action: e.Action, Resource: e.Resource, ActorID: e.ActorId,
+			ActorName: e.ActorName, ActorKind: e.ActorKind, ActorRoles: e.ActorRoles})
+	}
+	return out, nil
 }
 
 // MessagesClient sends e-mails and SMS.
@@ -312,6 +386,66 @@ func (b *BlobsClient) Get(ctx context.Context, id string) (*Blob, error) {
 	return &Blob{Name: r.Name, ContentType: r.ContentType, Data: r.Data}, nil
 }
 
+// Delete removes a file of the current tenant and module; deleting a missing file is not
+// an error.
+//
+// Since protocol version 1.
+func (b *BlobsClient) Delete(ctx context.Context, id string) error {
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = b.c.Delete(ctx, &pb.GetBlobRequest{Id: id})
+	return err
+}
+
+// ComplaintDraft is a complaint or support request a module lodges from its own form.
+//
+// Since protocol version 1.
+type ComplaintDraft struct {
+	// Category is one of the core's complaint categories ("support", "service"…).
+	Category string
+	Body     string
+	// ReplyTo is the address the answer goes to.
+	ReplyTo string
+	UserID  string
+	// Due is when it must be answered, by the module's rule; zero: the tenant's complaint rule.
+	Due time.Time
+}
+
+// ComplaintReceipt is what the host answers to a lodged complaint: its reference and due date.
+//
+// Since protocol version 1.
+type ComplaintReceipt struct {
+	ID        string
+	Reference string
+	Due       time.Time
+}
+
+// ComplaintsClient lodges complaints and support requests in the tenant's queue, where
+// staff answer them (P10, R8).
+type ComplaintsClient struct{ c pb.ComplaintsClient }
+
+// Lodge records a complaint of the current module; the host confirms receipt to ReplyTo.
+// A draft that breaks the tenant's rules is refused with an error naming the fields.
+//
+// Since protocol version 1.
+func (c *ComplaintsClient) Lodge(ctx context.Context, d ComplaintDraft) (*ComplaintReceipt, error) {
+	ctx, err := outgoing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var due int64
+	if !d.Due.IsZero() {
+		due = d.Due.Unix()
+	}
+	r, err := c.c.Lodge(ctx, &pb.LodgeRequest{Category: d.Category, Body: d.Body, ReplyTo: d.ReplyTo, UserId: d.UserID, DueUnix: due})
+	if err != nil {
+		return nil, err
+	}
+	return &ComplaintReceipt{ID: r.Id, Reference: r.Reference, Due: time.Unix(r.DueUnix, 0).UTC()}, nil
+}
+
 // ---- Host side: the services the core implements ----
 
 // Scope is what a HostAPI call acts on, resolved by the host from the call token: the
@@ -322,6 +456,8 @@ type Scope struct {
 	UserID    string
 	RequestID string
 	IP        string
+	// ClientID is the API key of a machine call (UserID is then empty).
+	ClientID string
 }
 
 // HostServices are the HostAPI as the core implements it, split by concern. Each method
@@ -336,6 +472,8 @@ type HostServices struct {
 	Messages MessagesService
 	Jobs     JobsService
 	Blobs    BlobsService
+	// Complaints may be nil: Lodge then answers Unimplemented.
+	Complaints ComplaintsService
 }
 
 // TermsService reads the scope's tenant's terms and records acceptances. doc is "" (the
@@ -349,11 +487,14 @@ type TermsService interface {
 // UsersService looks up users of the scope's tenant.
 type UsersService interface {
 	Lookup(ctx context.Context, sc Scope, id, email string) (*User, error)
+	CheckSecret(ctx context.Context, sc Scope, userID, answer string) (match, hasSecret bool, err error)
+	SetRole(ctx context.Context, sc Scope, userID, role string, on bool) error
 }
 
 // AuditService records in the scope's tenant's audit trail.
 type AuditService interface {
 	Record(ctx context.Context, sc Scope, rec AuditRecord) error
+	List(ctx context.Context, sc Scope, subject string, limit int) ([]AuditEntry, error)
 }
 
 // MessagesService sends messages in the scope's tenant.
@@ -371,4 +512,40 @@ type JobsService interface {
 type BlobsService interface {
 	Put(ctx context.Context, sc Scope, b Blob) (string, error)
 	Get(ctx context.Context, sc Scope, id string) (*Blob, error)
+	Delete(ctx context.Context, sc Scope, id string) error
+}
+
+// ComplaintsService lodges complaints of the scope's module in the scope's tenant.
+type ComplaintsService interface {
+	Lodge(ctx context.Context, sc Scope, d ComplaintDraft) (*ComplaintReceipt, error)
+}
+
+// FieldErrors maps form fields to message ids: a host service returns it when what a module
+// sent breaks the tenant's rules (a complaint without its body), and the module shows each
+// message next to its field.
+//
+// Since protocol version 1.
+type FieldErrors map[string]string
+
+// Error lists the fields.
+//
+// Since protocol version 1.
+func (f FieldErrors) Error() string {
+	b, _ := json.Marshal(map[string]string(f))
+	return string(b)
+}
+
+// ParseFieldErrors returns the FieldErrors an InvalidArgument HostAPI error carries, if any.
+//
+// Since protocol version 1.
+func ParseFieldErrors(err error) (FieldErrors, bool) {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument {
+		return nil, false
+	}
+	var fe FieldErrors
+	if json.Unmarshal([]byte(st.Message()), &fe) != nil || len(fe) == 0 {
+		return nil, false
+	}
+	return fe, true
 }

@@ -30,7 +30,20 @@ type Manifest struct {
 	AuditActions []string `json:"audit_actions"`
 	// RegistrationFields are mandatory identity fields the module adds to registration.
 	RegistrationFields []Field `json:"registration_fields"`
+	// CoreGrants give the module's roles core permissions by default (lab staff may block
+	// accounts and answer complaints). Only CoreGrantable permissions are accepted.
+	CoreGrants []CoreGrant `json:"core_grants"`
 }
+
+// CoreGrant grants a core permission to one of the module's roles by default.
+type CoreGrant struct {
+	Role       string `json:"role"`
+	Permission string `json:"permission"`
+}
+
+// CoreGrantable are the core permissions a module may grant its roles: the staff work of a
+// tenant (users, complaints, mailbox, audit), never its settings, roles or platform rights.
+var CoreGrantable = map[string]bool{"admin.users": true, "admin.complaints": true, "admin.mailbox": true, "admin.audit": true}
 
 // Route is one module route. Path is a pattern under "/<module id>" with ":name"
 // parameters and a final "*" wildcard ("/results/r/:id").
@@ -40,6 +53,10 @@ type Route struct {
 	// Public routes need no sign-in; every other route needs Permission.
 	Public     bool   `json:"public"`
 	Permission string `json:"permission"`
+	// API routes are called by machines with "Authorization: Bearer <API key>", a key of
+	// the tenant that holds Permission; no session, no CSRF token, no terms gate. The
+	// request carries the Client, never a User.
+	API bool `json:"api"`
 }
 
 // Permission is a module permission ("results.read_own") and the roles it is granted to
@@ -140,6 +157,8 @@ type Field struct {
 	Type     string `json:"type"`
 	Required bool   `json:"required"`
 	MaxLen   int    `json:"max_len"`
+	// Portals limits the field to registrations through these portals; empty: every portal.
+	Portals []string `json:"portals,omitempty"`
 }
 
 var (
@@ -188,8 +207,19 @@ func (m *Manifest) Check() error {
 		if r.Public == (r.Permission != "") {
 			return fmt.Errorf("manifest %s: route %s %s must be either public or name a permission", m.ID, r.Method, r.Path)
 		}
+		if r.API && r.Public {
+			return fmt.Errorf("manifest %s: API route %s %s must name a permission", m.ID, r.Method, r.Path)
+		}
 		if !r.Public && !perms[r.Permission] {
 			return fmt.Errorf("manifest %s: route %s %s uses undeclared permission %q", m.ID, r.Method, r.Path, r.Permission)
+		}
+	}
+	for _, g := range m.CoreGrants {
+		if !CoreGrantable[g.Permission] {
+			return fmt.Errorf("manifest %s: core permission %q cannot be granted by a module", m.ID, g.Permission)
+		}
+		if !roles[g.Role] {
+			return fmt.Errorf("manifest %s: core permission %s granted to undeclared role %q", m.ID, g.Permission, g.Role)
 		}
 	}
 	for _, r := range m.Rules {

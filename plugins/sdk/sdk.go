@@ -99,6 +99,25 @@ type User struct {
 	Name   string
 	Locale string
 	Roles  []string
+	// BirthDate is the date of birth the person gave at registration ("2006-01-02").
+	BirthDate string
+	// Profile holds the registration fields the tenant's modules asked for (by field name).
+	Profile map[string]string
+	// Portal is the portal (audience) the account registered through ("patients").
+	Portal string
+	// SecretQuestion is the person's secret question, if he chose one; the answer never
+	// leaves the core: check it with UsersClient.CheckSecret.
+	SecretQuestion string
+	// Status is "active", "blocked" or "unverified".
+	Status string
+}
+
+// Client is a machine caller of an API route, authenticated by one of the tenant's API keys.
+//
+// Since protocol version 1.
+type Client struct {
+	ID   string
+	Name string
 }
 
 // HasRole reports whether the user holds role in the tenant.
@@ -130,6 +149,8 @@ type Request struct {
 	RequestID string
 	Tenant    Tenant
 	User      *User // nil for an anonymous request to a public route
+	// Client is the machine caller of an API route (User is then nil).
+	Client *Client
 }
 
 // Response is a module's answer. For an HTML page, set Fragment with Title and the HTML of
@@ -158,7 +179,8 @@ type Job struct {
 // Event kinds the core sends to modules.
 const (
 	EventRulesChanged    = "tenant.rules_changed"
-	EventUserDeleted     = "user.deleted" // erase that user's data; Payload is the user id
+	EventUserDeleted     = "user.deleted"  // erase that user's data; Payload is the user id
+	EventUserVerified    = "user.verified" // an account became active; Payload is the user id
 	EventUserBlocked     = "user.blocked"
 	EventTermsPublished  = "terms.published"
 	EventUserDataRequest = "user.data_requested"

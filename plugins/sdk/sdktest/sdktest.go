@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,13 +59,61 @@ func (h *Harness) Do(ctx context.Context, tenant sdk.Tenant, user *sdk.User, met
 		}
 		tenant.Rules = rules
 	}
+	hdr := http.Header{}
+	if method == http.MethodPost {
+		hdr.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	return h.Send(ctx, tenant, user, nil, &sdk.Request{Method: method, Path: path, Header: hdr, Body: body})
+}
+
+// Send sends req as user or as the API client (both nil: anonymous) of tenant, with a fresh
+// call scope; the query is taken from a path with "?".
+func (h *Harness) Send(ctx context.Context, tenant sdk.Tenant, user *sdk.User, client *sdk.Client, req *sdk.Request) (*sdk.Response, error) {
+	if tenant.Rules == nil {
+		rules, err := h.Manifest.ValidateRules(nil)
+		if err != nil {
+			return nil, err
+		}
+		tenant.Rules = rules
+	}
 	call := h.Host.Open(tenant, user, h.Manifest.ID)
 	defer h.Host.Close(call.Token)
-	req := &sdk.Request{Method: method, Path: path, Header: http.Header{}, Body: body, Tenant: tenant, User: user, RequestID: call.RequestID}
-	if method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if client != nil {
+		h.Host.mu.Lock()
+		sc := h.Host.calls[call.Token]
+		sc.ClientID = client.ID
+		h.Host.calls[call.Token] = sc
+		h.Host.mu.Unlock()
+		call.Client = client
 	}
+	if i := strings.IndexByte(req.Path, '?'); i >= 0 {
+		req.Path, req.Query = req.Path[:i], req.Path[i+1:]
+	}
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Tenant, req.User, req.Client, req.RequestID = tenant, user, client, call.RequestID
 	return h.Client.Handle(ctx, call, req)
+}
+
+// Event delivers a core event to the module, in a fresh call scope of tenant.
+func (h *Harness) Event(ctx context.Context, tenant sdk.Tenant, kind string, payload []byte) error {
+	if tenant.Rules == nil {
+		tenant.Rules, _ = h.Manifest.ValidateRules(nil)
+	}
+	call := h.Host.Open(tenant, nil, h.Manifest.ID)
+	defer h.Host.Close(call.Token)
+	return h.Client.OnEvent(ctx, call, &sdk.Event{Kind: kind, Payload: payload, Tenant: tenant})
+}
+
+// Job runs a job of the module, in a fresh call scope of tenant.
+func (h *Harness) Job(ctx context.Context, tenant sdk.Tenant, name string, payload []byte) error {
+	if tenant.Rules == nil {
+		tenant.Rules, _ = h.Manifest.ValidateRules(nil)
+	}
+	call := h.Host.Open(tenant, nil, h.Manifest.ID)
+	defer h.Host.Close(call.Token)
+	return h.Client.RunJob(ctx, call, &sdk.Job{ID: "job-" + call.Token[:8], Name: name, Payload: payload, Tenant: tenant})
 }
 
 // Scoped is something the module asked for, with the scope it was asked in.
@@ -82,11 +131,15 @@ type FakeHost struct {
 	Messages []Scoped[sdk.Message]
 	Jobs     []Scoped[sdk.JobSpec]
 	Blobs    map[string]Scoped[sdk.Blob]
+	// Secrets are the users' secret answers (by user id), compared case-insensitively.
+	Secrets    map[string]string
+	RoleSets   []Scoped[[3]string] // user, role, "on"/"off"
+	Complaints []Scoped[sdk.ComplaintDraft]
 }
 
 // NewFakeHost returns an empty fake host.
 func NewFakeHost() *FakeHost {
-	return &FakeHost{calls: map[string]sdk.Scope{}, Users: map[string][]sdk.User{}, Blobs: map[string]Scoped[sdk.Blob]{}}
+	return &FakeHost{calls: map[string]sdk.Scope{}, Users: map[string][]sdk.User{}, Blobs: map[string]Scoped[sdk.Blob]{}, Secrets: map[string]string{}}
 }
 
 // Open starts a call scope for tenant and user and returns the call to send.
@@ -121,6 +174,7 @@ func (f *FakeHost) Services() sdk.HostServices {
 			return sc, ok
 		},
 		Terms: fakeTerms{}, Users: fakeUsers{f}, Audit: fakeAudit{f}, Messages: fakeMessages{f}, Jobs: fakeJobs{f}, Blobs: fakeBlobs{f},
+		Complaints: fakeComplaints{f},
 	}
 }
 
@@ -138,7 +192,59 @@ func (u fakeUsers) Lookup(_ context.Context, sc sdk.Scope, id, email string) (*s
 	return nil, errors.New("no such user in this tenant")
 }
 
+func (u fakeUsers) CheckSecret(_ context.Context, sc sdk.Scope, userID, answer string) (bool, bool, error) {
+	u.f.mu.Lock()
+	defer u.f.mu.Unlock()
+	want, ok := u.f.Secrets[userID]
+	return ok && strings.EqualFold(strings.TrimSpace(answer), want), ok, nil
+}
+
+func (u fakeUsers) SetRole(_ context.Context, sc sdk.Scope, userID, role string, on bool) error {
+	u.f.mu.Lock()
+	defer u.f.mu.Unlock()
+	state := "off"
+	if on {
+		state = "on"
+	}
+	u.f.RoleSets = append(u.f.RoleSets, Scoped[[3]string]{sc, [3]string{userID, role, state}})
+	for i, x := range u.f.Users[sc.TenantID] {
+		if x.ID != userID {
+			continue
+		}
+		var roles []string
+		for _, r := range x.Roles {
+			if r != role {
+				roles = append(roles, r)
+			}
+		}
+		if on {
+			roles = append(roles, role)
+		}
+		u.f.Users[sc.TenantID][i].Roles = roles
+		return nil
+	}
+	return errors.New("no such user in this tenant")
+}
+
 type fakeAudit struct{ f *FakeHost }
+
+func (a fakeAudit) List(_ context.Context, sc sdk.Scope, subject string, limit int) ([]sdk.AuditEntry, error) {
+	a.f.mu.Lock()
+	defer a.f.mu.Unlock()
+	var out []sdk.AuditEntry
+	for i := len(a.f.Audits) - 1; i >= 0 && len(out) < limit; i-- {
+		x := a.f.Audits[i]
+		if x.Scope.TenantID != sc.TenantID || x.Scope.ModuleID != sc.ModuleID || x.Value.Subject != subject {
+			continue
+		}
+		e := sdk.AuditEntry{Action: x.Value.Action, Resource: x.Value.Resource, ActorID: x.Scope.UserID, ActorKind: "user"}
+		if x.Scope.ClientID != "" {
+			e.ActorID, e.ActorKind = x.Scope.ClientID, "client"
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
 
 func (a fakeAudit) Record(_ context.Context, sc sdk.Scope, r sdk.AuditRecord) error {
 	a.f.mu.Lock()
@@ -200,6 +306,27 @@ func (b fakeBlobs) Get(_ context.Context, sc sdk.Scope, id string) (*sdk.Blob, e
 		return nil, errors.New("no such blob")
 	}
 	return &x.Value, nil
+}
+
+func (b fakeBlobs) Delete(_ context.Context, sc sdk.Scope, id string) error {
+	b.f.mu.Lock()
+	defer b.f.mu.Unlock()
+	if x, ok := b.f.Blobs[id]; ok && x.Scope.TenantID == sc.TenantID && x.Scope.ModuleID == sc.ModuleID {
+		delete(b.f.Blobs, id)
+	}
+	return nil
+}
+
+type fakeComplaints struct{ f *FakeHost }
+
+func (c fakeComplaints) Lodge(_ context.Context, sc sdk.Scope, d sdk.ComplaintDraft) (*sdk.ComplaintReceipt, error) {
+	if strings.TrimSpace(d.Body) == "" {
+		return nil, sdk.FieldErrors{"body": "form.required"}
+	}
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	c.f.Complaints = append(c.f.Complaints, Scoped[sdk.ComplaintDraft]{sc, d})
+	return &sdk.ComplaintReceipt{ID: fmt.Sprintf("cp-%d", len(c.f.Complaints)), Reference: fmt.Sprintf("C-%d", len(c.f.Complaints)), Due: d.Due}, nil
 }
 
 type fakeTerms struct{}

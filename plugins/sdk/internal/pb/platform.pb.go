@@ -439,14 +439,20 @@ func (x *Tenant) GetBase() string {
 }
 
 type User struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Locale        string                 `protobuf:"bytes,4,opt,name=locale,proto3" json:"locale,omitempty"`
-	Roles         []string               `protobuf:"bytes,5,rep,name=roles,proto3" json:"roles,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Email  string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	Name   string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Locale string                 `protobuf:"bytes,4,opt,name=locale,proto3" json:"locale,omitempty"`
+	Roles  []string               `protobuf:"bytes,5,rep,name=roles,proto3" json:"roles,omitempty"`
+	// Since protocol version 1 (additions): the identity a module needs to match a person.
+	BirthDate      string            `protobuf:"bytes,6,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
+	Profile        map[string]string `protobuf:"bytes,7,rep,name=profile,proto3" json:"profile,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Portal         string            `protobuf:"bytes,8,opt,name=portal,proto3" json:"portal,omitempty"`
+	SecretQuestion string            `protobuf:"bytes,9,opt,name=secret_question,json=secretQuestion,proto3" json:"secret_question,omitempty"`
+	Status         string            `protobuf:"bytes,10,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *User) Reset() {
@@ -514,6 +520,94 @@ func (x *User) GetRoles() []string {
 	return nil
 }
 
+func (x *User) GetBirthDate() string {
+	if x != nil {
+		return x.BirthDate
+	}
+	return ""
+}
+
+func (x *User) GetProfile() map[string]string {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+func (x *User) GetPortal() string {
+	if x != nil {
+		return x.Portal
+	}
+	return ""
+}
+
+func (x *User) GetSecretQuestion() string {
+	if x != nil {
+		return x.SecretQuestion
+	}
+	return ""
+}
+
+func (x *User) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+// Client is a machine caller authenticated by one of the tenant's API keys.
+type Client struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Client) Reset() {
+	*x = Client{}
+	mi := &file_platform_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Client) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Client) ProtoMessage() {}
+
+func (x *Client) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Client.ProtoReflect.Descriptor instead.
+func (*Client) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Client) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Client) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 type Call struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Scopes every HostAPI call the module makes while serving this call.
@@ -521,13 +615,14 @@ type Call struct {
 	RequestId     string  `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	Tenant        *Tenant `protobuf:"bytes,3,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	User          *User   `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
+	Client        *Client `protobuf:"bytes,5,opt,name=client,proto3" json:"client,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_platform_proto_msgTypes[8]
+	mi := &file_platform_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -539,7 +634,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[8]
+	mi := &file_platform_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -552,7 +647,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{8}
+	return file_platform_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Call) GetToken() string {
@@ -583,6 +678,13 @@ func (x *Call) GetUser() *User {
 	return nil
 }
 
+func (x *Call) GetClient() *Client {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
 type HTTPRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Call          *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
@@ -598,7 +700,7 @@ type HTTPRequest struct {
 
 func (x *HTTPRequest) Reset() {
 	*x = HTTPRequest{}
-	mi := &file_platform_proto_msgTypes[9]
+	mi := &file_platform_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +712,7 @@ func (x *HTTPRequest) String() string {
 func (*HTTPRequest) ProtoMessage() {}
 
 func (x *HTTPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[9]
+	mi := &file_platform_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +725,7 @@ func (x *HTTPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPRequest.ProtoReflect.Descriptor instead.
 func (*HTTPRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{9}
+	return file_platform_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HTTPRequest) GetCall() *Call {
@@ -689,7 +791,7 @@ type HTTPResponse struct {
 
 func (x *HTTPResponse) Reset() {
 	*x = HTTPResponse{}
-	mi := &file_platform_proto_msgTypes[10]
+	mi := &file_platform_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -701,7 +803,7 @@ func (x *HTTPResponse) String() string {
 func (*HTTPResponse) ProtoMessage() {}
 
 func (x *HTTPResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[10]
+	mi := &file_platform_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -714,7 +816,7 @@ func (x *HTTPResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPResponse.ProtoReflect.Descriptor instead.
 func (*HTTPResponse) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{10}
+	return file_platform_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *HTTPResponse) GetStatus() int32 {
@@ -764,7 +866,7 @@ type JobRequest struct {
 
 func (x *JobRequest) Reset() {
 	*x = JobRequest{}
-	mi := &file_platform_proto_msgTypes[11]
+	mi := &file_platform_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +878,7 @@ func (x *JobRequest) String() string {
 func (*JobRequest) ProtoMessage() {}
 
 func (x *JobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[11]
+	mi := &file_platform_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +891,7 @@ func (x *JobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobRequest.ProtoReflect.Descriptor instead.
 func (*JobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{11}
+	return file_platform_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *JobRequest) GetCall() *Call {
@@ -831,7 +933,7 @@ type EventRequest struct {
 
 func (x *EventRequest) Reset() {
 	*x = EventRequest{}
-	mi := &file_platform_proto_msgTypes[12]
+	mi := &file_platform_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +945,7 @@ func (x *EventRequest) String() string {
 func (*EventRequest) ProtoMessage() {}
 
 func (x *EventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[12]
+	mi := &file_platform_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +958,7 @@ func (x *EventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventRequest.ProtoReflect.Descriptor instead.
 func (*EventRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{12}
+	return file_platform_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *EventRequest) GetCall() *Call {
@@ -880,6 +982,170 @@ func (x *EventRequest) GetPayload() []byte {
 	return nil
 }
 
+type CheckSecretRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Answer        string                 `protobuf:"bytes,2,opt,name=answer,proto3" json:"answer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckSecretRequest) Reset() {
+	*x = CheckSecretRequest{}
+	mi := &file_platform_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckSecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckSecretRequest) ProtoMessage() {}
+
+func (x *CheckSecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckSecretRequest.ProtoReflect.Descriptor instead.
+func (*CheckSecretRequest) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CheckSecretRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *CheckSecretRequest) GetAnswer() string {
+	if x != nil {
+		return x.Answer
+	}
+	return ""
+}
+
+type CheckSecretReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Match         bool                   `protobuf:"varint,1,opt,name=match,proto3" json:"match,omitempty"`
+	HasSecret     bool                   `protobuf:"varint,2,opt,name=has_secret,json=hasSecret,proto3" json:"has_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckSecretReply) Reset() {
+	*x = CheckSecretReply{}
+	mi := &file_platform_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckSecretReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckSecretReply) ProtoMessage() {}
+
+func (x *CheckSecretReply) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckSecretReply.ProtoReflect.Descriptor instead.
+func (*CheckSecretReply) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CheckSecretReply) GetMatch() bool {
+	if x != nil {
+		return x.Match
+	}
+	return false
+}
+
+func (x *CheckSecretReply) GetHasSecret() bool {
+	if x != nil {
+		return x.HasSecret
+	}
+	return false
+}
+
+type SetRoleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	On            bool                   `protobuf:"varint,3,opt,name=on,proto3" json:"on,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRoleRequest) Reset() {
+	*x = SetRoleRequest{}
+	mi := &file_platform_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRoleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRoleRequest) ProtoMessage() {}
+
+func (x *SetRoleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRoleRequest.ProtoReflect.Descriptor instead.
+func (*SetRoleRequest) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SetRoleRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SetRoleRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *SetRoleRequest) GetOn() bool {
+	if x != nil {
+		return x.On
+	}
+	return false
+}
+
 type LookupUserRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -890,7 +1156,7 @@ type LookupUserRequest struct {
 
 func (x *LookupUserRequest) Reset() {
 	*x = LookupUserRequest{}
-	mi := &file_platform_proto_msgTypes[13]
+	mi := &file_platform_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1168,7 @@ func (x *LookupUserRequest) String() string {
 func (*LookupUserRequest) ProtoMessage() {}
 
 func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[13]
+	mi := &file_platform_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1181,7 @@ func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupUserRequest.ProtoReflect.Descriptor instead.
 func (*LookupUserRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{13}
+	return file_platform_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LookupUserRequest) GetId() string {
@@ -932,6 +1198,194 @@ func (x *LookupUserRequest) GetEmail() string {
 	return ""
 }
 
+type AuditListRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subject       string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditListRequest) Reset() {
+	*x = AuditListRequest{}
+	mi := &file_platform_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditListRequest) ProtoMessage() {}
+
+func (x *AuditListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditListRequest.ProtoReflect.Descriptor instead.
+func (*AuditListRequest) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *AuditListRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *AuditListRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type AuditEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AtUnix        int64                  `protobuf:"varint,1,opt,name=at_unix,json=atUnix,proto3" json:"at_unix,omitempty"`
+	Action        string                 `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	Resource      string                 `protobuf:"bytes,3,opt,name=resource,proto3" json:"resource,omitempty"`
+	ActorId       string                 `protobuf:"bytes,4,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	ActorName     string                 `protobuf:"bytes,5,opt,name=actor_name,json=actorName,proto3" json:"actor_name,omitempty"`
+	ActorKind     string                 `protobuf:"bytes,6,opt,name=actor_kind,json=actorKind,proto3" json:"actor_kind,omitempty"`
+	ActorRoles    []string               `protobuf:"bytes,7,rep,name=actor_roles,json=actorRoles,proto3" json:"actor_roles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEntry) Reset() {
+	*x = AuditEntry{}
+	mi := &file_platform_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEntry) ProtoMessage() {}
+
+func (x *AuditEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
+func (*AuditEntry) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AuditEntry) GetAtUnix() int64 {
+	if x != nil {
+		return x.AtUnix
+	}
+	return 0
+}
+
+func (x *AuditEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetActorName() string {
+	if x != nil {
+		return x.ActorName
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetActorKind() string {
+	if x != nil {
+		return x.ActorKind
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetActorRoles() []string {
+	if x != nil {
+		return x.ActorRoles
+	}
+	return nil
+}
+
+type AuditListReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*AuditEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditListReply) Reset() {
+	*x = AuditListReply{}
+	mi := &file_platform_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditListReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditListReply) ProtoMessage() {}
+
+func (x *AuditListReply) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditListReply.ProtoReflect.Descriptor instead.
+func (*AuditListReply) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *AuditListReply) GetEntries() []*AuditEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
 type AuditRecord struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Action        string                 `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
@@ -944,7 +1398,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_platform_proto_msgTypes[14]
+	mi := &file_platform_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1410,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[14]
+	mi := &file_platform_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1423,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{14}
+	return file_platform_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AuditRecord) GetAction() string {
@@ -1014,7 +1468,7 @@ type MessageRequest struct {
 
 func (x *MessageRequest) Reset() {
 	*x = MessageRequest{}
-	mi := &file_platform_proto_msgTypes[15]
+	mi := &file_platform_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1480,7 @@ func (x *MessageRequest) String() string {
 func (*MessageRequest) ProtoMessage() {}
 
 func (x *MessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[15]
+	mi := &file_platform_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1493,7 @@ func (x *MessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageRequest.ProtoReflect.Descriptor instead.
 func (*MessageRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{15}
+	return file_platform_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *MessageRequest) GetChannel() string {
@@ -1093,7 +1547,7 @@ type MessageReply struct {
 
 func (x *MessageReply) Reset() {
 	*x = MessageReply{}
-	mi := &file_platform_proto_msgTypes[16]
+	mi := &file_platform_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1559,7 @@ func (x *MessageReply) String() string {
 func (*MessageReply) ProtoMessage() {}
 
 func (x *MessageReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[16]
+	mi := &file_platform_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1572,7 @@ func (x *MessageReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageReply.ProtoReflect.Descriptor instead.
 func (*MessageReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{16}
+	return file_platform_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MessageReply) GetId() string {
@@ -1140,7 +1594,7 @@ type ScheduleJobRequest struct {
 
 func (x *ScheduleJobRequest) Reset() {
 	*x = ScheduleJobRequest{}
-	mi := &file_platform_proto_msgTypes[17]
+	mi := &file_platform_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1606,7 @@ func (x *ScheduleJobRequest) String() string {
 func (*ScheduleJobRequest) ProtoMessage() {}
 
 func (x *ScheduleJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[17]
+	mi := &file_platform_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1619,7 @@ func (x *ScheduleJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleJobRequest.ProtoReflect.Descriptor instead.
 func (*ScheduleJobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{17}
+	return file_platform_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ScheduleJobRequest) GetName() string {
@@ -1205,7 +1659,7 @@ type ScheduleJobReply struct {
 
 func (x *ScheduleJobReply) Reset() {
 	*x = ScheduleJobReply{}
-	mi := &file_platform_proto_msgTypes[18]
+	mi := &file_platform_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1671,7 @@ func (x *ScheduleJobReply) String() string {
 func (*ScheduleJobReply) ProtoMessage() {}
 
 func (x *ScheduleJobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[18]
+	mi := &file_platform_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1684,7 @@ func (x *ScheduleJobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleJobReply.ProtoReflect.Descriptor instead.
 func (*ScheduleJobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{18}
+	return file_platform_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ScheduleJobReply) GetId() string {
@@ -1249,7 +1703,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_platform_proto_msgTypes[19]
+	mi := &file_platform_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1715,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[19]
+	mi := &file_platform_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1728,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{19}
+	return file_platform_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CancelJobRequest) GetIdempotencyKey() string {
@@ -1295,7 +1749,7 @@ type PutBlobRequest struct {
 
 func (x *PutBlobRequest) Reset() {
 	*x = PutBlobRequest{}
-	mi := &file_platform_proto_msgTypes[20]
+	mi := &file_platform_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1761,7 @@ func (x *PutBlobRequest) String() string {
 func (*PutBlobRequest) ProtoMessage() {}
 
 func (x *PutBlobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[20]
+	mi := &file_platform_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1774,7 @@ func (x *PutBlobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlobRequest.ProtoReflect.Descriptor instead.
 func (*PutBlobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{20}
+	return file_platform_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PutBlobRequest) GetName() string {
@@ -1353,7 +1807,7 @@ type PutBlobReply struct {
 
 func (x *PutBlobReply) Reset() {
 	*x = PutBlobReply{}
-	mi := &file_platform_proto_msgTypes[21]
+	mi := &file_platform_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1819,7 @@ func (x *PutBlobReply) String() string {
 func (*PutBlobReply) ProtoMessage() {}
 
 func (x *PutBlobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[21]
+	mi := &file_platform_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1832,7 @@ func (x *PutBlobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlobReply.ProtoReflect.Descriptor instead.
 func (*PutBlobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{21}
+	return file_platform_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PutBlobReply) GetId() string {
@@ -1397,7 +1851,7 @@ type GetBlobRequest struct {
 
 func (x *GetBlobRequest) Reset() {
 	*x = GetBlobRequest{}
-	mi := &file_platform_proto_msgTypes[22]
+	mi := &file_platform_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1409,7 +1863,7 @@ func (x *GetBlobRequest) String() string {
 func (*GetBlobRequest) ProtoMessage() {}
 
 func (x *GetBlobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[22]
+	mi := &file_platform_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1422,7 +1876,7 @@ func (x *GetBlobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlobRequest.ProtoReflect.Descriptor instead.
 func (*GetBlobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{22}
+	return file_platform_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetBlobRequest) GetId() string {
@@ -1443,7 +1897,7 @@ type GetBlobReply struct {
 
 func (x *GetBlobReply) Reset() {
 	*x = GetBlobReply{}
-	mi := &file_platform_proto_msgTypes[23]
+	mi := &file_platform_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1455,7 +1909,7 @@ func (x *GetBlobReply) String() string {
 func (*GetBlobReply) ProtoMessage() {}
 
 func (x *GetBlobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[23]
+	mi := &file_platform_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +1922,7 @@ func (x *GetBlobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlobReply.ProtoReflect.Descriptor instead.
 func (*GetBlobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{23}
+	return file_platform_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetBlobReply) GetName() string {
@@ -1502,7 +1956,7 @@ type TermsRequest struct {
 
 func (x *TermsRequest) Reset() {
 	*x = TermsRequest{}
-	mi := &file_platform_proto_msgTypes[24]
+	mi := &file_platform_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1968,7 @@ func (x *TermsRequest) String() string {
 func (*TermsRequest) ProtoMessage() {}
 
 func (x *TermsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[24]
+	mi := &file_platform_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1981,7 @@ func (x *TermsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsRequest.ProtoReflect.Descriptor instead.
 func (*TermsRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{24}
+	return file_platform_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TermsRequest) GetDoc() string {
@@ -1550,7 +2004,7 @@ type TermsVersion struct {
 
 func (x *TermsVersion) Reset() {
 	*x = TermsVersion{}
-	mi := &file_platform_proto_msgTypes[25]
+	mi := &file_platform_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +2016,7 @@ func (x *TermsVersion) String() string {
 func (*TermsVersion) ProtoMessage() {}
 
 func (x *TermsVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[25]
+	mi := &file_platform_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +2029,7 @@ func (x *TermsVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsVersion.ProtoReflect.Descriptor instead.
 func (*TermsVersion) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{25}
+	return file_platform_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *TermsVersion) GetId() string {
@@ -1623,7 +2077,7 @@ type TermsUserRequest struct {
 
 func (x *TermsUserRequest) Reset() {
 	*x = TermsUserRequest{}
-	mi := &file_platform_proto_msgTypes[26]
+	mi := &file_platform_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +2089,7 @@ func (x *TermsUserRequest) String() string {
 func (*TermsUserRequest) ProtoMessage() {}
 
 func (x *TermsUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[26]
+	mi := &file_platform_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +2102,7 @@ func (x *TermsUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsUserRequest.ProtoReflect.Descriptor instead.
 func (*TermsUserRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{26}
+	return file_platform_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *TermsUserRequest) GetDoc() string {
@@ -1677,7 +2131,7 @@ type TermsAcceptance struct {
 
 func (x *TermsAcceptance) Reset() {
 	*x = TermsAcceptance{}
-	mi := &file_platform_proto_msgTypes[27]
+	mi := &file_platform_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1689,7 +2143,7 @@ func (x *TermsAcceptance) String() string {
 func (*TermsAcceptance) ProtoMessage() {}
 
 func (x *TermsAcceptance) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[27]
+	mi := &file_platform_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1702,7 +2156,7 @@ func (x *TermsAcceptance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsAcceptance.ProtoReflect.Descriptor instead.
 func (*TermsAcceptance) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{27}
+	return file_platform_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TermsAcceptance) GetAccepted() bool {
@@ -1729,6 +2183,142 @@ func (x *TermsAcceptance) GetVersion() int32 {
 func (x *TermsAcceptance) GetAtUnix() int64 {
 	if x != nil {
 		return x.AtUnix
+	}
+	return 0
+}
+
+type LodgeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Category      string                 `protobuf:"bytes,1,opt,name=category,proto3" json:"category,omitempty"`
+	Body          string                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	ReplyTo       string                 `protobuf:"bytes,3,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
+	UserId        string                 `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	DueUnix       int64                  `protobuf:"varint,5,opt,name=due_unix,json=dueUnix,proto3" json:"due_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LodgeRequest) Reset() {
+	*x = LodgeRequest{}
+	mi := &file_platform_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LodgeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LodgeRequest) ProtoMessage() {}
+
+func (x *LodgeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LodgeRequest.ProtoReflect.Descriptor instead.
+func (*LodgeRequest) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *LodgeRequest) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *LodgeRequest) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *LodgeRequest) GetReplyTo() string {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return ""
+}
+
+func (x *LodgeRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *LodgeRequest) GetDueUnix() int64 {
+	if x != nil {
+		return x.DueUnix
+	}
+	return 0
+}
+
+type LodgeReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reference     string                 `protobuf:"bytes,2,opt,name=reference,proto3" json:"reference,omitempty"`
+	DueUnix       int64                  `protobuf:"varint,3,opt,name=due_unix,json=dueUnix,proto3" json:"due_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LodgeReply) Reset() {
+	*x = LodgeReply{}
+	mi := &file_platform_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LodgeReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LodgeReply) ProtoMessage() {}
+
+func (x *LodgeReply) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LodgeReply.ProtoReflect.Descriptor instead.
+func (*LodgeReply) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *LodgeReply) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *LodgeReply) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *LodgeReply) GetDueUnix() int64 {
+	if x != nil {
+		return x.DueUnix
 	}
 	return 0
 }
@@ -1766,19 +2356,33 @@ const file_platform_proto_rawDesc = "" +
 	"\n" +
 	"rules_json\x18\t \x01(\fR\trulesJson\x12\x12\n" +
 	"\x04base\x18\n" +
-	" \x01(\tR\x04base\"n\n" +
+	" \x01(\tR\x04base\"\xe3\x02\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x16\n" +
 	"\x06locale\x18\x04 \x01(\tR\x06locale\x12\x14\n" +
-	"\x05roles\x18\x05 \x03(\tR\x05roles\"\x9d\x01\n" +
+	"\x05roles\x18\x05 \x03(\tR\x05roles\x12\x1d\n" +
+	"\n" +
+	"birth_date\x18\x06 \x01(\tR\tbirthDate\x12?\n" +
+	"\aprofile\x18\a \x03(\v2%.platform.plugin.v1.User.ProfileEntryR\aprofile\x12\x16\n" +
+	"\x06portal\x18\b \x01(\tR\x06portal\x12'\n" +
+	"\x0fsecret_question\x18\t \x01(\tR\x0esecretQuestion\x12\x16\n" +
+	"\x06status\x18\n" +
+	" \x01(\tR\x06status\x1a:\n" +
+	"\fProfileEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\",\n" +
+	"\x06Client\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xd1\x01\n" +
 	"\x04Call\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\x122\n" +
 	"\x06tenant\x18\x03 \x01(\v2\x1a.platform.plugin.v1.TenantR\x06tenant\x12,\n" +
-	"\x04user\x18\x04 \x01(\v2\x18.platform.plugin.v1.UserR\x04user\"\xe4\x01\n" +
+	"\x04user\x18\x04 \x01(\v2\x18.platform.plugin.v1.UserR\x04user\x122\n" +
+	"\x06client\x18\x05 \x01(\v2\x1a.platform.plugin.v1.ClientR\x06client\"\xe4\x01\n" +
 	"\vHTTPRequest\x12,\n" +
 	"\x04call\x18\x01 \x01(\v2\x18.platform.plugin.v1.CallR\x04call\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x12\n" +
@@ -1802,10 +2406,38 @@ const file_platform_proto_rawDesc = "" +
 	"\fEventRequest\x12,\n" +
 	"\x04call\x18\x01 \x01(\v2\x18.platform.plugin.v1.CallR\x04call\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
-	"\apayload\x18\x03 \x01(\fR\apayload\"9\n" +
+	"\apayload\x18\x03 \x01(\fR\apayload\"E\n" +
+	"\x12CheckSecretRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x16\n" +
+	"\x06answer\x18\x02 \x01(\tR\x06answer\"G\n" +
+	"\x10CheckSecretReply\x12\x14\n" +
+	"\x05match\x18\x01 \x01(\bR\x05match\x12\x1d\n" +
+	"\n" +
+	"has_secret\x18\x02 \x01(\bR\thasSecret\"M\n" +
+	"\x0eSetRoleRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x0e\n" +
+	"\x02on\x18\x03 \x01(\bR\x02on\"9\n" +
 	"\x11LookupUserRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
-	"\x05email\x18\x02 \x01(\tR\x05email\"|\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\"B\n" +
+	"\x10AuditListRequest\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\xd3\x01\n" +
+	"\n" +
+	"AuditEntry\x12\x17\n" +
+	"\aat_unix\x18\x01 \x01(\x03R\x06atUnix\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x1a\n" +
+	"\bresource\x18\x03 \x01(\tR\bresource\x12\x19\n" +
+	"\bactor_id\x18\x04 \x01(\tR\aactorId\x12\x1d\n" +
+	"\n" +
+	"actor_name\x18\x05 \x01(\tR\tactorName\x12\x1d\n" +
+	"\n" +
+	"actor_kind\x18\x06 \x01(\tR\tactorKind\x12\x1f\n" +
+	"\vactor_roles\x18\a \x03(\tR\n" +
+	"actorRoles\"J\n" +
+	"\x0eAuditListReply\x128\n" +
+	"\aentries\x18\x01 \x03(\v2\x1e.platform.plugin.v1.AuditEntryR\aentries\"|\n" +
 	"\vAuditRecord\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\x12\x1a\n" +
@@ -1858,7 +2490,18 @@ const file_platform_proto_rawDesc = "" +
 	"\n" +
 	"version_id\x18\x02 \x01(\tR\tversionId\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x05R\aversion\x12\x17\n" +
-	"\aat_unix\x18\x04 \x01(\x03R\x06atUnix2\x80\x04\n" +
+	"\aat_unix\x18\x04 \x01(\x03R\x06atUnix\"\x8d\x01\n" +
+	"\fLodgeRequest\x12\x1a\n" +
+	"\bcategory\x18\x01 \x01(\tR\bcategory\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\x12\x19\n" +
+	"\breply_to\x18\x03 \x01(\tR\areplyTo\x12\x17\n" +
+	"\auser_id\x18\x04 \x01(\tR\x06userId\x12\x19\n" +
+	"\bdue_unix\x18\x05 \x01(\x03R\adueUnix\"U\n" +
+	"\n" +
+	"LodgeReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
+	"\treference\x18\x02 \x01(\tR\treference\x12\x19\n" +
+	"\bdue_unix\x18\x03 \x01(\x03R\adueUnix2\x80\x04\n" +
 	"\x06Module\x12B\n" +
 	"\x04Init\x12\x1f.platform.plugin.v1.InitRequest\x1a\x19.platform.plugin.v1.Empty\x12H\n" +
 	"\bManifest\x12\x19.platform.plugin.v1.Empty\x1a!.platform.plugin.v1.ManifestReply\x12K\n" +
@@ -1867,23 +2510,30 @@ const file_platform_proto_rawDesc = "" +
 	"\aOnEvent\x12 .platform.plugin.v1.EventRequest\x1a\x19.platform.plugin.v1.Empty\x12<\n" +
 	"\x04Ping\x12\x19.platform.plugin.v1.Empty\x1a\x19.platform.plugin.v1.Empty\x12P\n" +
 	"\n" +
-	"ExportUser\x12!.platform.plugin.v1.ExportRequest\x1a\x1f.platform.plugin.v1.ExportReply2R\n" +
+	"ExportUser\x12!.platform.plugin.v1.ExportRequest\x1a\x1f.platform.plugin.v1.ExportReply2\xf9\x01\n" +
 	"\x05Users\x12I\n" +
-	"\x06Lookup\x12%.platform.plugin.v1.LookupUserRequest\x1a\x18.platform.plugin.v1.User2M\n" +
+	"\x06Lookup\x12%.platform.plugin.v1.LookupUserRequest\x1a\x18.platform.plugin.v1.User\x12[\n" +
+	"\vCheckSecret\x12&.platform.plugin.v1.CheckSecretRequest\x1a$.platform.plugin.v1.CheckSecretReply\x12H\n" +
+	"\aSetRole\x12\".platform.plugin.v1.SetRoleRequest\x1a\x19.platform.plugin.v1.Empty2\x9f\x01\n" +
 	"\x05Audit\x12D\n" +
-	"\x06Record\x12\x1f.platform.plugin.v1.AuditRecord\x1a\x19.platform.plugin.v1.Empty2X\n" +
+	"\x06Record\x12\x1f.platform.plugin.v1.AuditRecord\x1a\x19.platform.plugin.v1.Empty\x12P\n" +
+	"\x04List\x12$.platform.plugin.v1.AuditListRequest\x1a\".platform.plugin.v1.AuditListReply2X\n" +
 	"\bMessages\x12L\n" +
 	"\x04Send\x12\".platform.plugin.v1.MessageRequest\x1a .platform.plugin.v1.MessageReply2\xab\x01\n" +
 	"\x04Jobs\x12X\n" +
 	"\bSchedule\x12&.platform.plugin.v1.ScheduleJobRequest\x1a$.platform.plugin.v1.ScheduleJobReply\x12I\n" +
-	"\x06Cancel\x12$.platform.plugin.v1.CancelJobRequest\x1a\x19.platform.plugin.v1.Empty2\xa1\x01\n" +
+	"\x06Cancel\x12$.platform.plugin.v1.CancelJobRequest\x1a\x19.platform.plugin.v1.Empty2\xea\x01\n" +
 	"\x05Blobs\x12K\n" +
 	"\x03Put\x12\".platform.plugin.v1.PutBlobRequest\x1a .platform.plugin.v1.PutBlobReply\x12K\n" +
-	"\x03Get\x12\".platform.plugin.v1.GetBlobRequest\x1a .platform.plugin.v1.GetBlobReply2\x82\x02\n" +
+	"\x03Get\x12\".platform.plugin.v1.GetBlobRequest\x1a .platform.plugin.v1.GetBlobReply\x12G\n" +
+	"\x06Delete\x12\".platform.plugin.v1.GetBlobRequest\x1a\x19.platform.plugin.v1.Empty2\x82\x02\n" +
 	"\x05Terms\x12M\n" +
 	"\aCurrent\x12 .platform.plugin.v1.TermsRequest\x1a .platform.plugin.v1.TermsVersion\x12U\n" +
 	"\bAccepted\x12$.platform.plugin.v1.TermsUserRequest\x1a#.platform.plugin.v1.TermsAcceptance\x12S\n" +
-	"\x06Accept\x12$.platform.plugin.v1.TermsUserRequest\x1a#.platform.plugin.v1.TermsAcceptanceB.Z,carenet.dev/platform/plugins/sdk/internal/pbb\x06proto3"
+	"\x06Accept\x12$.platform.plugin.v1.TermsUserRequest\x1a#.platform.plugin.v1.TermsAcceptance2W\n" +
+	"\n" +
+	"Complaints\x12I\n" +
+	"\x05Lodge\x12 .platform.plugin.v1.LodgeRequest\x1a\x1e.platform.plugin.v1.LodgeReplyB.Z,carenet.dev/platform/plugins/sdk/internal/pbb\x06proto3"
 
 var (
 	file_platform_proto_rawDescOnce sync.Once
@@ -1897,7 +2547,7 @@ func file_platform_proto_rawDescGZIP() []byte {
 	return file_platform_proto_rawDescData
 }
 
-var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_platform_proto_goTypes = []any{
 	(*Empty)(nil),              // 0: platform.plugin.v1.Empty
 	(*ExportRequest)(nil),      // 1: platform.plugin.v1.ExportRequest
@@ -1907,75 +2557,98 @@ var file_platform_proto_goTypes = []any{
 	(*Header)(nil),             // 5: platform.plugin.v1.Header
 	(*Tenant)(nil),             // 6: platform.plugin.v1.Tenant
 	(*User)(nil),               // 7: platform.plugin.v1.User
-	(*Call)(nil),               // 8: platform.plugin.v1.Call
-	(*HTTPRequest)(nil),        // 9: platform.plugin.v1.HTTPRequest
-	(*HTTPResponse)(nil),       // 10: platform.plugin.v1.HTTPResponse
-	(*JobRequest)(nil),         // 11: platform.plugin.v1.JobRequest
-	(*EventRequest)(nil),       // 12: platform.plugin.v1.EventRequest
-	(*LookupUserRequest)(nil),  // 13: platform.plugin.v1.LookupUserRequest
-	(*AuditRecord)(nil),        // 14: platform.plugin.v1.AuditRecord
-	(*MessageRequest)(nil),     // 15: platform.plugin.v1.MessageRequest
-	(*MessageReply)(nil),       // 16: platform.plugin.v1.MessageReply
-	(*ScheduleJobRequest)(nil), // 17: platform.plugin.v1.ScheduleJobRequest
-	(*ScheduleJobReply)(nil),   // 18: platform.plugin.v1.ScheduleJobReply
-	(*CancelJobRequest)(nil),   // 19: platform.plugin.v1.CancelJobRequest
-	(*PutBlobRequest)(nil),     // 20: platform.plugin.v1.PutBlobRequest
-	(*PutBlobReply)(nil),       // 21: platform.plugin.v1.PutBlobReply
-	(*GetBlobRequest)(nil),     // 22: platform.plugin.v1.GetBlobRequest
-	(*GetBlobReply)(nil),       // 23: platform.plugin.v1.GetBlobReply
-	(*TermsRequest)(nil),       // 24: platform.plugin.v1.TermsRequest
-	(*TermsVersion)(nil),       // 25: platform.plugin.v1.TermsVersion
-	(*TermsUserRequest)(nil),   // 26: platform.plugin.v1.TermsUserRequest
-	(*TermsAcceptance)(nil),    // 27: platform.plugin.v1.TermsAcceptance
+	(*Client)(nil),             // 8: platform.plugin.v1.Client
+	(*Call)(nil),               // 9: platform.plugin.v1.Call
+	(*HTTPRequest)(nil),        // 10: platform.plugin.v1.HTTPRequest
+	(*HTTPResponse)(nil),       // 11: platform.plugin.v1.HTTPResponse
+	(*JobRequest)(nil),         // 12: platform.plugin.v1.JobRequest
+	(*EventRequest)(nil),       // 13: platform.plugin.v1.EventRequest
+	(*CheckSecretRequest)(nil), // 14: platform.plugin.v1.CheckSecretRequest
+	(*CheckSecretReply)(nil),   // 15: platform.plugin.v1.CheckSecretReply
+	(*SetRoleRequest)(nil),     // 16: platform.plugin.v1.SetRoleRequest
+	(*LookupUserRequest)(nil),  // 17: platform.plugin.v1.LookupUserRequest
+	(*AuditListRequest)(nil),   // 18: platform.plugin.v1.AuditListRequest
+	(*AuditEntry)(nil),         // 19: platform.plugin.v1.AuditEntry
+	(*AuditListReply)(nil),     // 20: platform.plugin.v1.AuditListReply
+	(*AuditRecord)(nil),        // 21: platform.plugin.v1.AuditRecord
+	(*MessageRequest)(nil),     // 22: platform.plugin.v1.MessageRequest
+	(*MessageReply)(nil),       // 23: platform.plugin.v1.MessageReply
+	(*ScheduleJobRequest)(nil), // 24: platform.plugin.v1.ScheduleJobRequest
+	(*ScheduleJobReply)(nil),   // 25: platform.plugin.v1.ScheduleJobReply
+	(*CancelJobRequest)(nil),   // 26: platform.plugin.v1.CancelJobRequest
+	(*PutBlobRequest)(nil),     // 27: platform.plugin.v1.PutBlobRequest
+	(*PutBlobReply)(nil),       // 28: platform.plugin.v1.PutBlobReply
+	(*GetBlobRequest)(nil),     // 29: platform.plugin.v1.GetBlobRequest
+	(*GetBlobReply)(nil),       // 30: platform.plugin.v1.GetBlobReply
+	(*TermsRequest)(nil),       // 31: platform.plugin.v1.TermsRequest
+	(*TermsVersion)(nil),       // 32: platform.plugin.v1.TermsVersion
+	(*TermsUserRequest)(nil),   // 33: platform.plugin.v1.TermsUserRequest
+	(*TermsAcceptance)(nil),    // 34: platform.plugin.v1.TermsAcceptance
+	(*LodgeRequest)(nil),       // 35: platform.plugin.v1.LodgeRequest
+	(*LodgeReply)(nil),         // 36: platform.plugin.v1.LodgeReply
+	nil,                        // 37: platform.plugin.v1.User.ProfileEntry
 }
 var file_platform_proto_depIdxs = []int32{
-	8,  // 0: platform.plugin.v1.ExportRequest.call:type_name -> platform.plugin.v1.Call
-	6,  // 1: platform.plugin.v1.Call.tenant:type_name -> platform.plugin.v1.Tenant
-	7,  // 2: platform.plugin.v1.Call.user:type_name -> platform.plugin.v1.User
-	8,  // 3: platform.plugin.v1.HTTPRequest.call:type_name -> platform.plugin.v1.Call
-	5,  // 4: platform.plugin.v1.HTTPRequest.headers:type_name -> platform.plugin.v1.Header
-	5,  // 5: platform.plugin.v1.HTTPResponse.headers:type_name -> platform.plugin.v1.Header
-	8,  // 6: platform.plugin.v1.JobRequest.call:type_name -> platform.plugin.v1.Call
-	8,  // 7: platform.plugin.v1.EventRequest.call:type_name -> platform.plugin.v1.Call
-	3,  // 8: platform.plugin.v1.Module.Init:input_type -> platform.plugin.v1.InitRequest
-	0,  // 9: platform.plugin.v1.Module.Manifest:input_type -> platform.plugin.v1.Empty
-	9,  // 10: platform.plugin.v1.Module.Handle:input_type -> platform.plugin.v1.HTTPRequest
-	11, // 11: platform.plugin.v1.Module.RunJob:input_type -> platform.plugin.v1.JobRequest
-	12, // 12: platform.plugin.v1.Module.OnEvent:input_type -> platform.plugin.v1.EventRequest
-	0,  // 13: platform.plugin.v1.Module.Ping:input_type -> platform.plugin.v1.Empty
-	1,  // 14: platform.plugin.v1.Module.ExportUser:input_type -> platform.plugin.v1.ExportRequest
-	13, // 15: platform.plugin.v1.Users.Lookup:input_type -> platform.plugin.v1.LookupUserRequest
-	14, // 16: platform.plugin.v1.Audit.Record:input_type -> platform.plugin.v1.AuditRecord
-	15, // 17: platform.plugin.v1.Messages.Send:input_type -> platform.plugin.v1.MessageRequest
-	17, // 18: platform.plugin.v1.Jobs.Schedule:input_type -> platform.plugin.v1.ScheduleJobRequest
-	19, // 19: platform.plugin.v1.Jobs.Cancel:input_type -> platform.plugin.v1.CancelJobRequest
-	20, // 20: platform.plugin.v1.Blobs.Put:input_type -> platform.plugin.v1.PutBlobRequest
-	22, // 21: platform.plugin.v1.Blobs.Get:input_type -> platform.plugin.v1.GetBlobRequest
-	24, // 22: platform.plugin.v1.Terms.Current:input_type -> platform.plugin.v1.TermsRequest
-	26, // 23: platform.plugin.v1.Terms.Accepted:input_type -> platform.plugin.v1.TermsUserRequest
-	26, // 24: platform.plugin.v1.Terms.Accept:input_type -> platform.plugin.v1.TermsUserRequest
-	0,  // 25: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
-	4,  // 26: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
-	10, // 27: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
-	0,  // 28: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
-	0,  // 29: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
-	0,  // 30: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
-	2,  // 31: platform.plugin.v1.Module.ExportUser:output_type -> platform.plugin.v1.ExportReply
-	7,  // 32: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
-	0,  // 33: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
-	16, // 34: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
-	18, // 35: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
-	0,  // 36: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
-	21, // 37: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
-	23, // 38: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
-	25, // 39: platform.plugin.v1.Terms.Current:output_type -> platform.plugin.v1.TermsVersion
-	27, // 40: platform.plugin.v1.Terms.Accepted:output_type -> platform.plugin.v1.TermsAcceptance
-	27, // 41: platform.plugin.v1.Terms.Accept:output_type -> platform.plugin.v1.TermsAcceptance
-	25, // [25:42] is the sub-list for method output_type
-	8,  // [8:25] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	9,  // 0: platform.plugin.v1.ExportRequest.call:type_name -> platform.plugin.v1.Call
+	37, // 1: platform.plugin.v1.User.profile:type_name -> platform.plugin.v1.User.ProfileEntry
+	6,  // 2: platform.plugin.v1.Call.tenant:type_name -> platform.plugin.v1.Tenant
+	7,  // 3: platform.plugin.v1.Call.user:type_name -> platform.plugin.v1.User
+	8,  // 4: platform.plugin.v1.Call.client:type_name -> platform.plugin.v1.Client
+	9,  // 5: platform.plugin.v1.HTTPRequest.call:type_name -> platform.plugin.v1.Call
+	5,  // 6: platform.plugin.v1.HTTPRequest.headers:type_name -> platform.plugin.v1.Header
+	5,  // 7: platform.plugin.v1.HTTPResponse.headers:type_name -> platform.plugin.v1.Header
+	9,  // 8: platform.plugin.v1.JobRequest.call:type_name -> platform.plugin.v1.Call
+	9,  // 9: platform.plugin.v1.EventRequest.call:type_name -> platform.plugin.v1.Call
+	19, // 10: platform.plugin.v1.AuditListReply.entries:type_name -> platform.plugin.v1.AuditEntry
+	3,  // 11: platform.plugin.v1.Module.Init:input_type -> platform.plugin.v1.InitRequest
+	0,  // 12: platform.plugin.v1.Module.Manifest:input_type -> platform.plugin.v1.Empty
+	10, // 13: platform.plugin.v1.Module.Handle:input_type -> platform.plugin.v1.HTTPRequest
+	12, // 14: platform.plugin.v1.Module.RunJob:input_type -> platform.plugin.v1.JobRequest
+	13, // 15: platform.plugin.v1.Module.OnEvent:input_type -> platform.plugin.v1.EventRequest
+	0,  // 16: platform.plugin.v1.Module.Ping:input_type -> platform.plugin.v1.Empty
+	1,  // 17: platform.plugin.v1.Module.ExportUser:input_type -> platform.plugin.v1.ExportRequest
+	17, // 18: platform.plugin.v1.Users.Lookup:input_type -> platform.plugin.v1.LookupUserRequest
+	14, // 19: platform.plugin.v1.Users.CheckSecret:input_type -> platform.plugin.v1.CheckSecretRequest
+	16, // 20: platform.plugin.v1.Users.SetRole:input_type -> platform.plugin.v1.SetRoleRequest
+	21, // 21: platform.plugin.v1.Audit.Record:input_type -> platform.plugin.v1.AuditRecord
+	18, // 22: platform.plugin.v1.Audit.List:input_type -> platform.plugin.v1.AuditListRequest
+	22, // 23: platform.plugin.v1.Messages.Send:input_type -> platform.plugin.v1.MessageRequest
+	24, // 24: platform.plugin.v1.Jobs.Schedule:input_type -> platform.plugin.v1.ScheduleJobRequest
+	26, // 25: platform.plugin.v1.Jobs.Cancel:input_type -> platform.plugin.v1.CancelJobRequest
+	27, // 26: platform.plugin.v1.Blobs.Put:input_type -> platform.plugin.v1.PutBlobRequest
+	29, // 27: platform.plugin.v1.Blobs.Get:input_type -> platform.plugin.v1.GetBlobRequest
+	29, // 28: platform.plugin.v1.Blobs.Delete:input_type -> platform.plugin.v1.GetBlobRequest
+	31, // 29: platform.plugin.v1.Terms.Current:input_type -> platform.plugin.v1.TermsRequest
+	33, // 30: platform.plugin.v1.Terms.Accepted:input_type -> platform.plugin.v1.TermsUserRequest
+	33, // 31: platform.plugin.v1.Terms.Accept:input_type -> platform.plugin.v1.TermsUserRequest
+	35, // 32: platform.plugin.v1.Complaints.Lodge:input_type -> platform.plugin.v1.LodgeRequest
+	0,  // 33: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
+	4,  // 34: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
+	11, // 35: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
+	0,  // 36: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
+	0,  // 37: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
+	0,  // 38: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
+	2,  // 39: platform.plugin.v1.Module.ExportUser:output_type -> platform.plugin.v1.ExportReply
+	7,  // 40: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
+	15, // 41: platform.plugin.v1.Users.CheckSecret:output_type -> platform.plugin.v1.CheckSecretReply
+	0,  // 42: platform.plugin.v1.Users.SetRole:output_type -> platform.plugin.v1.Empty
+	0,  // 43: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
+	20, // 44: platform.plugin.v1.Audit.List:output_type -> platform.plugin.v1.AuditListReply
+	23, // 45: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
+	25, // 46: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
+	0,  // 47: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
+	28, // 48: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
+	30, // 49: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
+	0,  // 50: platform.plugin.v1.Blobs.Delete:output_type -> platform.plugin.v1.Empty
+	32, // 51: platform.plugin.v1.Terms.Current:output_type -> platform.plugin.v1.TermsVersion
+	34, // 52: platform.plugin.v1.Terms.Accepted:output_type -> platform.plugin.v1.TermsAcceptance
+	34, // 53: platform.plugin.v1.Terms.Accept:output_type -> platform.plugin.v1.TermsAcceptance
+	36, // 54: platform.plugin.v1.Complaints.Lodge:output_type -> platform.plugin.v1.LodgeReply
+	33, // [33:55] is the sub-list for method output_type
+	11, // [11:33] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_platform_proto_init() }
@@ -1989,9 +2662,9 @@ func file_platform_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_platform_proto_rawDesc), len(file_platform_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   38,
 			NumExtensions: 0,
-			NumServices:   7,
+			NumServices:   8,
 		},
 		GoTypes:           file_platform_proto_goTypes,
 		DependencyIndexes: file_platform_proto_depIdxs,

@@ -357,7 +357,9 @@ var Module_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Users_Lookup_FullMethodName = "/platform.plugin.v1.Users/Lookup"
+	Users_Lookup_FullMethodName      = "/platform.plugin.v1.Users/Lookup"
+	Users_CheckSecret_FullMethodName = "/platform.plugin.v1.Users/CheckSecret"
+	Users_SetRole_FullMethodName     = "/platform.plugin.v1.Users/SetRole"
 )
 
 // UsersClient is the client API for Users service.
@@ -365,6 +367,8 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type UsersClient interface {
 	Lookup(ctx context.Context, in *LookupUserRequest, opts ...grpc.CallOption) (*User, error)
+	CheckSecret(ctx context.Context, in *CheckSecretRequest, opts ...grpc.CallOption) (*CheckSecretReply, error)
+	SetRole(ctx context.Context, in *SetRoleRequest, opts ...grpc.CallOption) (*Empty, error)
 }
 
 type usersClient struct {
@@ -385,11 +389,33 @@ func (c *usersClient) Lookup(ctx context.Context, in *LookupUserRequest, opts ..
 	return out, nil
 }
 
+func (c *usersClient) CheckSecret(ctx context.Context, in *CheckSecretRequest, opts ...grpc.CallOption) (*CheckSecretReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckSecretReply)
+	err := c.cc.Invoke(ctx, Users_CheckSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *usersClient) SetRole(ctx context.Context, in *SetRoleRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Users_SetRole_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // UsersServer is the server API for Users service.
 // All implementations must embed UnimplementedUsersServer
 // for forward compatibility.
 type UsersServer interface {
 	Lookup(context.Context, *LookupUserRequest) (*User, error)
+	CheckSecret(context.Context, *CheckSecretRequest) (*CheckSecretReply, error)
+	SetRole(context.Context, *SetRoleRequest) (*Empty, error)
 	mustEmbedUnimplementedUsersServer()
 }
 
@@ -402,6 +428,12 @@ type UnimplementedUsersServer struct{}
 
 func (UnimplementedUsersServer) Lookup(context.Context, *LookupUserRequest) (*User, error) {
 	return nil, status.Error(codes.Unimplemented, "method Lookup not implemented")
+}
+func (UnimplementedUsersServer) CheckSecret(context.Context, *CheckSecretRequest) (*CheckSecretReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckSecret not implemented")
+}
+func (UnimplementedUsersServer) SetRole(context.Context, *SetRoleRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetRole not implemented")
 }
 func (UnimplementedUsersServer) mustEmbedUnimplementedUsersServer() {}
 func (UnimplementedUsersServer) testEmbeddedByValue()               {}
@@ -442,6 +474,42 @@ func _Users_Lookup_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Users_CheckSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UsersServer).CheckSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Users_CheckSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UsersServer).CheckSecret(ctx, req.(*CheckSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Users_SetRole_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetRoleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UsersServer).SetRole(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Users_SetRole_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UsersServer).SetRole(ctx, req.(*SetRoleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Users_ServiceDesc is the grpc.ServiceDesc for Users service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -453,6 +521,14 @@ var Users_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Lookup",
 			Handler:    _Users_Lookup_Handler,
 		},
+		{
+			MethodName: "CheckSecret",
+			Handler:    _Users_CheckSecret_Handler,
+		},
+		{
+			MethodName: "SetRole",
+			Handler:    _Users_SetRole_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "platform.proto",
@@ -460,6 +536,7 @@ var Users_ServiceDesc = grpc.ServiceDesc{
 
 const (
 	Audit_Record_FullMethodName = "/platform.plugin.v1.Audit/Record"
+	Audit_List_FullMethodName   = "/platform.plugin.v1.Audit/List"
 )
 
 // AuditClient is the client API for Audit service.
@@ -467,6 +544,7 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type AuditClient interface {
 	Record(ctx context.Context, in *AuditRecord, opts ...grpc.CallOption) (*Empty, error)
+	List(ctx context.Context, in *AuditListRequest, opts ...grpc.CallOption) (*AuditListReply, error)
 }
 
 type auditClient struct {
@@ -487,11 +565,22 @@ func (c *auditClient) Record(ctx context.Context, in *AuditRecord, opts ...grpc.
 	return out, nil
 }
 
+func (c *auditClient) List(ctx context.Context, in *AuditListRequest, opts ...grpc.CallOption) (*AuditListReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuditListReply)
+	err := c.cc.Invoke(ctx, Audit_List_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuditServer is the server API for Audit service.
 // All implementations must embed UnimplementedAuditServer
 // for forward compatibility.
 type AuditServer interface {
 	Record(context.Context, *AuditRecord) (*Empty, error)
+	List(context.Context, *AuditListRequest) (*AuditListReply, error)
 	mustEmbedUnimplementedAuditServer()
 }
 
@@ -504,6 +593,9 @@ type UnimplementedAuditServer struct{}
 
 func (UnimplementedAuditServer) Record(context.Context, *AuditRecord) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method Record not implemented")
+}
+func (UnimplementedAuditServer) List(context.Context, *AuditListRequest) (*AuditListReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method List not implemented")
 }
 func (UnimplementedAuditServer) mustEmbedUnimplementedAuditServer() {}
 func (UnimplementedAuditServer) testEmbeddedByValue()               {}
@@ -544,6 +636,24 @@ func _Audit_Record_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Audit_List_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuditListRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServer).List(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Audit_List_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServer).List(ctx, req.(*AuditListRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Audit_ServiceDesc is the grpc.ServiceDesc for Audit service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -554,6 +664,10 @@ var Audit_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Record",
 			Handler:    _Audit_Record_Handler,
+		},
+		{
+			MethodName: "List",
+			Handler:    _Audit_List_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -803,8 +917,9 @@ var Jobs_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Blobs_Put_FullMethodName = "/platform.plugin.v1.Blobs/Put"
-	Blobs_Get_FullMethodName = "/platform.plugin.v1.Blobs/Get"
+	Blobs_Put_FullMethodName    = "/platform.plugin.v1.Blobs/Put"
+	Blobs_Get_FullMethodName    = "/platform.plugin.v1.Blobs/Get"
+	Blobs_Delete_FullMethodName = "/platform.plugin.v1.Blobs/Delete"
 )
 
 // BlobsClient is the client API for Blobs service.
@@ -813,6 +928,7 @@ const (
 type BlobsClient interface {
 	Put(ctx context.Context, in *PutBlobRequest, opts ...grpc.CallOption) (*PutBlobReply, error)
 	Get(ctx context.Context, in *GetBlobRequest, opts ...grpc.CallOption) (*GetBlobReply, error)
+	Delete(ctx context.Context, in *GetBlobRequest, opts ...grpc.CallOption) (*Empty, error)
 }
 
 type blobsClient struct {
@@ -843,12 +959,23 @@ func (c *blobsClient) Get(ctx context.Context, in *GetBlobRequest, opts ...grpc.
 	return out, nil
 }
 
+func (c *blobsClient) Delete(ctx context.Context, in *GetBlobRequest, opts ...grpc.CallOption) (*Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Empty)
+	err := c.cc.Invoke(ctx, Blobs_Delete_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BlobsServer is the server API for Blobs service.
 // All implementations must embed UnimplementedBlobsServer
 // for forward compatibility.
 type BlobsServer interface {
 	Put(context.Context, *PutBlobRequest) (*PutBlobReply, error)
 	Get(context.Context, *GetBlobRequest) (*GetBlobReply, error)
+	Delete(context.Context, *GetBlobRequest) (*Empty, error)
 	mustEmbedUnimplementedBlobsServer()
 }
 
@@ -864,6 +991,9 @@ func (UnimplementedBlobsServer) Put(context.Context, *PutBlobRequest) (*PutBlobR
 }
 func (UnimplementedBlobsServer) Get(context.Context, *GetBlobRequest) (*GetBlobReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Get not implemented")
+}
+func (UnimplementedBlobsServer) Delete(context.Context, *GetBlobRequest) (*Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method Delete not implemented")
 }
 func (UnimplementedBlobsServer) mustEmbedUnimplementedBlobsServer() {}
 func (UnimplementedBlobsServer) testEmbeddedByValue()               {}
@@ -922,6 +1052,24 @@ func _Blobs_Get_Handler(srv interface{}, ctx context.Context, dec func(interface
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Blobs_Delete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBlobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BlobsServer).Delete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Blobs_Delete_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BlobsServer).Delete(ctx, req.(*GetBlobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Blobs_ServiceDesc is the grpc.ServiceDesc for Blobs service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -936,6 +1084,10 @@ var Blobs_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Get",
 			Handler:    _Blobs_Get_Handler,
+		},
+		{
+			MethodName: "Delete",
+			Handler:    _Blobs_Delete_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -1118,6 +1270,112 @@ var Terms_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Accept",
 			Handler:    _Terms_Accept_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "platform.proto",
+}
+
+const (
+	Complaints_Lodge_FullMethodName = "/platform.plugin.v1.Complaints/Lodge"
+)
+
+// ComplaintsClient is the client API for Complaints service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Complaints and support requests lodged through a module's own form (P10, R8).
+type ComplaintsClient interface {
+	Lodge(ctx context.Context, in *LodgeRequest, opts ...grpc.CallOption) (*LodgeReply, error)
+}
+
+type complaintsClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewComplaintsClient(cc grpc.ClientConnInterface) ComplaintsClient {
+	return &complaintsClient{cc}
+}
+
+func (c *complaintsClient) Lodge(ctx context.Context, in *LodgeRequest, opts ...grpc.CallOption) (*LodgeReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LodgeReply)
+	err := c.cc.Invoke(ctx, Complaints_Lodge_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ComplaintsServer is the server API for Complaints service.
+// All implementations must embed UnimplementedComplaintsServer
+// for forward compatibility.
+//
+// Complaints and support requests lodged through a module's own form (P10, R8).
+type ComplaintsServer interface {
+	Lodge(context.Context, *LodgeRequest) (*LodgeReply, error)
+	mustEmbedUnimplementedComplaintsServer()
+}
+
+// UnimplementedComplaintsServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedComplaintsServer struct{}
+
+func (UnimplementedComplaintsServer) Lodge(context.Context, *LodgeRequest) (*LodgeReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method Lodge not implemented")
+}
+func (UnimplementedComplaintsServer) mustEmbedUnimplementedComplaintsServer() {}
+func (UnimplementedComplaintsServer) testEmbeddedByValue()                    {}
+
+// UnsafeComplaintsServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to ComplaintsServer will
+// result in compilation errors.
+type UnsafeComplaintsServer interface {
+	mustEmbedUnimplementedComplaintsServer()
+}
+
+func RegisterComplaintsServer(s grpc.ServiceRegistrar, srv ComplaintsServer) {
+	// If the following call panics, it indicates UnimplementedComplaintsServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Complaints_ServiceDesc, srv)
+}
+
+func _Complaints_Lodge_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LodgeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComplaintsServer).Lodge(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Complaints_Lodge_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComplaintsServer).Lodge(ctx, req.(*LodgeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Complaints_ServiceDesc is the grpc.ServiceDesc for Complaints service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Complaints_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "platform.plugin.v1.Complaints",
+	HandlerType: (*ComplaintsServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Lodge",
+			Handler:    _Complaints_Lodge_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
