@@ -181,6 +181,10 @@ const (
 	EventRulesChanged    = "tenant.rules_changed"
 	EventUserDeleted     = "user.deleted"  // erase that user's data; Payload is the user id
 	EventUserVerified    = "user.verified" // an account became active; Payload is the user id
+	// EventDemoSeeded tells a module, once per tenant, that the platform runs with --demo and
+	// created the demo accounts; Payload is a DemoSeed as JSON. A module may then create its
+	// demonstration data for them (never outside --demo).
+	EventDemoSeeded = "platform.demo_seeded"
 	EventUserBlocked     = "user.blocked"
 	EventTermsPublished  = "terms.published"
 	EventUserDataRequest = "user.data_requested"
@@ -193,4 +197,22 @@ type Event struct {
 	Kind    string
 	Payload []byte
 	Tenant  Tenant
+}
+
+// DemoSeed is the payload of EventDemoSeeded: the demo accounts of the tenant.
+//
+// Since protocol version 1.
+type DemoSeed struct {
+	Accounts []DemoAccount `json:"accounts"`
+}
+
+// DemoAccount is one demo account: its id, e-mail, name and the role it was created for
+// ("user", "tenant_admin" or one of the module roles).
+//
+// Since protocol version 1.
+type DemoAccount struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+	Role  string `json:"role"`
 }
