@@ -178,13 +178,13 @@ type Job struct {
 
 // Event kinds the core sends to modules.
 const (
-	EventRulesChanged    = "tenant.rules_changed"
-	EventUserDeleted     = "user.deleted"  // erase that user's data; Payload is the user id
-	EventUserVerified    = "user.verified" // an account became active; Payload is the user id
+	EventRulesChanged = "tenant.rules_changed"
+	EventUserDeleted  = "user.deleted"  // erase that user's data; Payload is the user id
+	EventUserVerified = "user.verified" // an account became active; Payload is the user id
 	// EventDemoSeeded tells a module, once per tenant, that the platform runs with --demo and
 	// created the demo accounts; Payload is a DemoSeed as JSON. A module may then create its
 	// demonstration data for them (never outside --demo).
-	EventDemoSeeded = "platform.demo_seeded"
+	EventDemoSeeded      = "platform.demo_seeded"
 	EventUserBlocked     = "user.blocked"
 	EventTermsPublished  = "terms.published"
 	EventUserDataRequest = "user.data_requested"
