@@ -29,6 +29,12 @@ func Handshake() plugin.HandshakeConfig {
 	return plugin.HandshakeConfig{ProtocolVersion: ProtocolVersion, MagicCookieKey: MagicCookieKey, MagicCookieValue: MagicCookieValue}
 }
 
+// MaxMessageBytes is the largest message either side accepts: a request with an uploaded
+// report, a stored PDF read back (gRPC's default of 4 MiB is too small for those).
+//
+// Since protocol version 1.
+const MaxMessageBytes = 64 << 20
+
 // GRPCPlugin is the go-plugin glue: on the plugin side it serves Impl; on the host side it
 // returns a *ModuleClient.
 type GRPCPlugin struct {
@@ -67,7 +73,9 @@ func ServeProtocol(m Module, version int) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  hs,
 		VersionedPlugins: map[int]plugin.PluginSet{version: {PluginName: &GRPCPlugin{Impl: m}}},
-		GRPCServer:       plugin.DefaultGRPCServer,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))...)
+		},
 		Logger: hclog.New(&hclog.LoggerOptions{Name: "module." + m.Manifest().ID, Output: os.Stderr,
 			Level: hclog.Info, JSONFormat: true}),
 	})
@@ -198,7 +206,8 @@ type ModuleClient struct {
 func (m *ModuleClient) Init(ctx context.Context, hs HostServices, env Env) error {
 	id := m.broker.NextId()
 	go m.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
-		opts = append(opts, grpc.ChainUnaryInterceptor(scopeInterceptor(hs.Resolve)))
+		opts = append(opts, grpc.ChainUnaryInterceptor(scopeInterceptor(hs.Resolve)),
+			grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
 		s := grpc.NewServer(opts...)
 		pb.RegisterTermsServer(s, &termsServer{svc: hs.Terms})
 		pb.RegisterUsersServer(s, &usersServer{svc: hs.Users})
