@@ -241,6 +241,11 @@ func (a fakeAudit) List(_ context.Context, sc sdk.Scope, subject string, limit i
 		if x.Scope.ClientID != "" {
 			e.ActorID, e.ActorKind = x.Scope.ClientID, "client"
 		}
+		for _, u := range a.f.Users[sc.TenantID] {
+			if u.ID == e.ActorID {
+				e.ActorName, e.ActorRoles = u.Name, u.Roles
+			}
+		}
 		out = append(out, e)
 	}
 	return out, nil

@@ -1,0 +1,146 @@
+package results
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"carenet.dev/platform/plugins/kit/pdfdoc"
+	"carenet.dev/platform/plugins/sdk"
+)
+
+// reportPDF writes a report as the lab's system would print it, in lang: the demo's reports
+// and the tests' are real PDFs.
+func (m *Module) reportPDF(t sdk.Tenant, lang string, in *Incoming) ([]byte, error) {
+	loc := m.Msgs.For(lang)
+	collected, _ := time.Parse(time.RFC3339, in.CollectedAt)
+	if collected.IsZero() {
+		collected, _ = parseDay(in.CollectedAt)
+	}
+	d := pdfdoc.New(loc.T("results.pdf.title"), t.Name, collected)
+	d.Heading(t.Name, 16)
+	d.Heading(loc.T("results.pdf.title"), 13)
+	d.Pair(loc.T("results.pdf.patient"), strings.ToUpper(in.Patient.LastName)+" "+in.Patient.FirstName)
+	if in.Patient.BirthName != "" {
+		d.Pair(loc.T("results.field.birth_name"), strings.ToUpper(in.Patient.BirthName))
+	}
+	d.Pair(loc.T("results.pdf.birth_date"), in.Patient.BirthDate)
+	d.Pair(loc.T("results.pdf.report_id"), in.ReportID)
+	d.Pair(loc.T("results.pdf.prescriber"), in.Prescriber.Name)
+	d.Pair(loc.T("results.pdf.collected"), collected.Format("2006-01-02 15:04"))
+	d.Pair(loc.T("results.pdf.lab"), in.Lab)
+	var rows [][]string
+	for _, v := range in.Values {
+		ref := v.RefText
+		if v.Low != nil && v.High != nil {
+			ref = fmt.Sprintf("%g – %g", *v.Low, *v.High)
+		}
+		flag := ""
+		if v.Flag != "" && v.Flag != "N" {
+			flag = loc.T("results.flag." + v.Flag)
+		}
+		rows = append(rows, []string{v.Label, v.Value, v.Unit, ref, flag})
+	}
+	d.Table([]string{loc.T("results.values.analyte"), loc.T("results.values.value"), loc.T("results.values.unit"),
+		loc.T("results.values.range"), loc.T("results.values.flag")}, rows, []float64{58, 28, 26, 36, 26}, true)
+	d.Text(loc.T("results.pdf.footer"))
+	return d.Bytes()
+}
+
+func f(x float64) *float64 { return &x }
+
+// seedDemo gives the demo tenant's accounts something to see (--demo only): the demo user is
+// a patient with four reports over two years (for the trends), the demo professional
+// prescribed them, and a lab record "Marie DURAND, née MARTIN, 1985-03-02" waits for whoever
+// registers with that identity. Reports have fixed ids: running it again adds nothing.
+func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, seed sdk.DemoSeed) error {
+	host := sdk.HostFrom(ctx)
+	var patient, pro *sdk.User
+	for _, a := range seed.Accounts {
+		u, err := host.Users.Lookup(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		switch a.Role {
+		case "user":
+			patient = u
+		case "professional":
+			pro = u
+		}
+	}
+	if patient == nil || pro == nil {
+		return nil
+	}
+	now := m.now()
+	const proNumber = "10000000001"
+	p := &Professional{TenantID: t.ID, UserID: pro.ID, Name: pro.Name, DeclaredNumber: proNumber, RegisterNumber: proNumber,
+		Status: proActive, DecidedBy: "demo", CreatedAt: now}
+	if _, err := m.DB.NewInsert().Model(p).On("CONFLICT (tenant_id, user_id) DO NOTHING").Exec(ctx); err != nil {
+		return err
+	}
+	first, last, _ := strings.Cut(patient.Name, " ")
+	if last == "" {
+		last = first
+	}
+	me := IncomingPatient{LabPatientID: "DEMO-P-0001", LastName: last, FirstName: first, BirthName: last, BirthDate: patient.BirthDate}
+	a := &Account{TenantID: t.ID, UserID: patient.ID, State: stateNoRecord, Name: patient.Name, BirthName: last, BirthDate: patient.BirthDate,
+		MatchKey: labKey(me.LastName, me.FirstName, me.BirthName, me.BirthDate), CreatedAt: now, UpdatedAt: now}
+	if _, err := m.DB.NewInsert().Model(a).On("CONFLICT (tenant_id, user_id) DO NOTHING").Exec(ctx); err != nil {
+		return err
+	}
+	lp, err := upsertLabPatient(ctx, m.DB, t.ID, me, now)
+	if err != nil {
+		return err
+	}
+	if lp.UserID == "" {
+		if _, err := m.link(ctx, t, lp, patient.ID, "demo"); err != nil {
+			return err
+		}
+	}
+	marie := IncomingPatient{LabPatientID: "DEMO-P-0002", LastName: "Durand", FirstName: "Marie", BirthName: "Martin", BirthDate: "1985-03-02"}
+	doctor := IncomingPro{RegisterNumber: proNumber, Name: pro.Name}
+	glucose := []float64{5.1, 5.6, 6.2, 5.8}
+	ldl := []float64{3.1, 3.6, 4.2, 3.4}
+	for i := range glucose {
+		at := now.AddDate(0, -6*(len(glucose)-1-i), -3).Truncate(24 * time.Hour).Add(8 * time.Hour)
+		flag := "N"
+		if glucose[i] > 6.0 {
+			flag = "H"
+		}
+		ldlFlag := "N"
+		if ldl[i] > 4.1 {
+			ldlFlag = "H"
+		}
+		in := &Incoming{ReportID: fmt.Sprintf("DEMO-R-%04d", i+1), Patient: me, Prescriber: doctor, CollectedAt: at.Format(time.RFC3339),
+			Lab: t.Name, Status: "final", PDFName: fmt.Sprintf("compte-rendu-%s.pdf", at.Format("2006-01-02")),
+			Values: []IncomingValue{
+				{Code: "GLU", Label: "Glucose", Value: fmt.Sprintf("%.1f", glucose[i]), Unit: "mmol/L", Low: f(3.9), High: f(6.1), Flag: flag},
+				{Code: "LDL", Label: "LDL cholesterol", Value: fmt.Sprintf("%.1f", ldl[i]), Unit: "mmol/L", Low: f(0), High: f(4.1), Flag: ldlFlag},
+				{Code: "HB", Label: "Hemoglobin", Value: "13.9", Unit: "g/dL", Low: f(12), High: f(16), Flag: "N"},
+			}}
+		if err := m.seedReport(ctx, t, in); err != nil {
+			return err
+		}
+	}
+	in := &Incoming{ReportID: "DEMO-R-0100", Patient: marie, Prescriber: doctor, CollectedAt: now.AddDate(0, 0, -1).Format(time.RFC3339),
+		Lab: t.Name, Status: "final", PDFName: "compte-rendu-durand.pdf",
+		Values: []IncomingValue{{Code: "FER", Label: "Ferritin", Value: "12", Unit: "µg/L", Low: f(15), High: f(150), Flag: "L"}}}
+	return m.seedReport(ctx, t, in)
+}
+
+func (m *Module) seedReport(ctx context.Context, t sdk.Tenant, in *Incoming) error {
+	if _, err := m.reportByLabID(ctx, t.ID, in.ReportID); err == nil {
+		return nil
+	}
+	pdf, err := m.reportPDF(t, t.Locale, in)
+	if err != nil {
+		return err
+	}
+	in.PDF = pdf
+	if errs := in.check(50<<20, m.now(), tenantLoc(t)); len(errs) > 0 {
+		return fmt.Errorf("demo report %s: %v", in.ReportID, errs)
+	}
+	_, err = m.importReport(ctx, t, in, "demo")
+	return err
+}

@@ -1,0 +1,200 @@
+package results
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Account states.
+const (
+	stateLinked    = "linked"    // linked to one or more lab records
+	stateNoRecord  = "no_record" // no lab record matches (yet): staff queue
+	stateAmbiguous = "ambiguous" // several lab records match: staff queue
+)
+
+// Professional states.
+const (
+	proPending   = "pending"
+	proActive    = "active"
+	proSuspended = "suspended"
+)
+
+// LabPatient is a patient record of the lab's information system.
+type LabPatient struct {
+	bun.BaseModel `bun:"table:results_lab_patients,alias:lp"`
+
+	TenantID     string       `bun:"tenant_id,pk"`
+	ID           string       `bun:"id,pk"`
+	LabPatientID string       `bun:"lab_patient_id"`
+	LastName     string       `bun:"last_name"`
+	FirstName    string       `bun:"first_name"`
+	BirthName    string       `bun:"birth_name"`
+	BirthDate    string       `bun:"birth_date"`
+	MatchKey     string       `bun:"match_key"`
+	UserID       string       `bun:"user_id"`
+	LinkedAt     bun.NullTime `bun:"linked_at"`
+	LinkedBy     string       `bun:"linked_by"`
+	CreatedAt    time.Time    `bun:"created_at"`
+}
+
+// Account is a patient account as the module knows it.
+type Account struct {
+	bun.BaseModel `bun:"table:results_accounts,alias:ac"`
+
+	TenantID  string    `bun:"tenant_id,pk"`
+	UserID    string    `bun:"user_id,pk"`
+	State     string    `bun:"state"`
+	Name      string    `bun:"name"`
+	BirthName string    `bun:"birth_name"`
+	BirthDate string    `bun:"birth_date"`
+	MatchKey  string    `bun:"match_key"`
+	CreatedAt time.Time `bun:"created_at"`
+	UpdatedAt time.Time `bun:"updated_at"`
+}
+
+// Professional is a partner professional's account.
+type Professional struct {
+	bun.BaseModel `bun:"table:results_professionals,alias:pr"`
+
+	TenantID       string       `bun:"tenant_id,pk"`
+	UserID         string       `bun:"user_id,pk"`
+	Name           string       `bun:"name"`
+	DeclaredNumber string       `bun:"declared_number"`
+	RegisterNumber string       `bun:"register_number"`
+	Status         string       `bun:"status"`
+	DecidedBy      string       `bun:"decided_by"`
+	DecidedAt      bun.NullTime `bun:"decided_at"`
+	CreatedAt      time.Time    `bun:"created_at"`
+}
+
+// Report is one result report.
+type Report struct {
+	bun.BaseModel `bun:"table:results_reports,alias:rp"`
+
+	TenantID         string       `bun:"tenant_id,pk"`
+	ID               string       `bun:"id,pk"`
+	ReportID         string       `bun:"report_id"`
+	PatientID        string       `bun:"patient_id"`
+	PrescriberNumber string       `bun:"prescriber_number"`
+	PrescriberName   string       `bun:"prescriber_name"`
+	LabSite          string       `bun:"lab_site"`
+	Status           string       `bun:"status"`
+	CollectedAt      time.Time    `bun:"collected_at"`
+	PublishedAt      time.Time    `bun:"published_at"`
+	BlobID           string       `bun:"blob_id"`
+	PDFName          string       `bun:"pdf_name"`
+	PDFSHA256        string       `bun:"pdf_sha256"`
+	PDFSize          int64        `bun:"pdf_size"`
+	NotifiedAt       bun.NullTime `bun:"notified_at"`
+	Source           string       `bun:"source"`
+
+	Patient *LabPatient `bun:"-"`
+	Values  []Value     `bun:"-"`
+}
+
+// Value is one structured value of a report.
+type Value struct {
+	bun.BaseModel `bun:"table:results_values,alias:rv"`
+
+	TenantID string          `bun:"tenant_id,pk"`
+	ReportID string          `bun:"report_id,pk"`
+	Seq      int             `bun:"seq,pk"`
+	Code     string          `bun:"code"`
+	Label    string          `bun:"label"`
+	Value    string          `bun:"value"`
+	Numeric  sql.NullFloat64 `bun:"numeric"`
+	Unit     string          `bun:"unit"`
+	RefLow   sql.NullFloat64 `bun:"ref_low"`
+	RefHigh  sql.NullFloat64 `bun:"ref_high"`
+	RefText  string          `bun:"ref_text"`
+	Flag     string          `bun:"flag"`
+}
+
+var errNotFound = errors.New("results: not found")
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return errNotFound
+	}
+	return err
+}
+
+// reportsWhere lists a tenant's reports matching where (with its args), newest first,
+// with their patient.
+func reportsWhere(ctx context.Context, db bun.IDB, tenantID string, limit int, where string, args ...any) ([]Report, error) {
+	var out []Report
+	q := db.NewSelect().Model(&out).Where("rp.tenant_id = ?", tenantID).Order("rp.collected_at DESC", "rp.id").Limit(int64(limit))
+	if where != "" {
+		q = q.Where(where, args...)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, err
+	}
+	return out, attachPatients(ctx, db, tenantID, out)
+}
+
+func attachPatients(ctx context.Context, db bun.IDB, tenantID string, rs []Report) error {
+	ids := map[string]bool{}
+	var list []string
+	for _, r := range rs {
+		if !ids[r.PatientID] {
+			ids[r.PatientID] = true
+			list = append(list, r.PatientID)
+		}
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	var ps []LabPatient
+	if err := db.NewSelect().Model(&ps).Where("tenant_id = ? AND id IN (?)", tenantID, bun.In(list)).Scan(ctx); err != nil {
+		return err
+	}
+	byID := map[string]*LabPatient{}
+	for i := range ps {
+		byID[ps[i].ID] = &ps[i]
+	}
+	for i := range rs {
+		rs[i].Patient = byID[rs[i].PatientID]
+	}
+	return nil
+}
+
+// report reads one report of the tenant with its patient and values.
+func report(ctx context.Context, db bun.IDB, tenantID, id string) (*Report, error) {
+	r := &Report{}
+	if err := db.NewSelect().Model(r).Where("tenant_id = ? AND id = ?", tenantID, id).Scan(ctx); err != nil {
+		return nil, notFound(err)
+	}
+	rs := []Report{*r}
+	if err := attachPatients(ctx, db, tenantID, rs); err != nil {
+		return nil, err
+	}
+	r = &rs[0]
+	if err := db.NewSelect().Model(&r.Values).Where("tenant_id = ? AND report_id = ?", tenantID, id).Order("seq").Scan(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// patientIDsOf are the lab records linked to a user.
+func patientIDsOf(ctx context.Context, db bun.IDB, tenantID, userID string) ([]string, error) {
+	var ids []string
+	err := db.NewSelect().Model((*LabPatient)(nil)).Column("id").Where("tenant_id = ? AND user_id = ?", tenantID, userID).Scan(ctx, &ids)
+	return ids, err
+}
+
+func account(ctx context.Context, db bun.IDB, tenantID, userID string) (*Account, error) {
+	a := &Account{}
+	err := db.NewSelect().Model(a).Where("tenant_id = ? AND user_id = ?", tenantID, userID).Scan(ctx)
+	return a, notFound(err)
+}
+
+func professional(ctx context.Context, db bun.IDB, tenantID, userID string) (*Professional, error) {
+	p := &Professional{}
+	err := db.NewSelect().Model(p).Where("tenant_id = ? AND user_id = ?", tenantID, userID).Scan(ctx)
+	return p, notFound(err)
+}
