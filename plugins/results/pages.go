@@ -42,6 +42,7 @@ func (m *Module) home(w http.ResponseWriter, r *http.Request) {
 	}
 	v := m.view(r, "module.results.name")
 	v.Data["Pros"] = req.Tenant.Portal == portalPros
+	v.Data["Years"] = req.Tenant.IntRule("results.retention_years", 5)
 	if u != nil && req.Tenant.Portal == portalPros && !u.HasRole("professional") {
 		p, err := professional(r.Context(), m.DB, req.Tenant.ID, u.ID)
 		if err != nil && !errors.Is(err, errNotFound) {
