@@ -601,3 +601,29 @@ func TestPagesInEveryLanguage(t *testing.T) {
 	f.noMissingMessages()
 	_ = fmt.Sprint
 }
+
+// TestExportHoldsWhatTheModuleKnows: the personal data export (P11) carries the account's
+// identity, its lab records and their reports with values.
+func TestExportHoldsWhatTheModuleKnows(t *testing.T) {
+	f := setup(t, "sqlite")
+	f.api(f.A, f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", ""))
+	marie := f.patient(f.A, "u-marie", "Marie Durand", "Martin", "1985-03-02")
+	b, err := f.m.ExportUser(context.Background(), f.A, marie.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Account    Account
+		LabRecords []LabPatient `json:"lab_records"`
+		Reports    []struct {
+			ReportID string `json:"report_id"`
+			Values   []Value
+		}
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Account.UserID != marie.ID || len(out.LabRecords) != 1 || len(out.Reports) != 1 || out.Reports[0].ReportID != "R-1" || len(out.Reports[0].Values) != 2 {
+		t.Fatalf("export: %s", b)
+	}
+}
