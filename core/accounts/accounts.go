@@ -70,9 +70,15 @@ type User struct {
 	Status       string            `bun:"status"`
 	BlockReason  string            `bun:"block_reason"`
 	Profile      map[string]string `bun:"profile,type:json"`
-	CreatedAt    time.Time         `bun:"created_at"`
-	VerifiedAt   bun.NullTime      `bun:"verified_at"`
-	LastLoginAt  bun.NullTime      `bun:"last_login_at"`
+	// Portal is the portal (audience) of the hostname the account registered through.
+	Portal string `bun:"portal"`
+	// SecretQuestion is the person's secret question (P2, R2); SecretAnswerHash the argon2id
+	// hash of the normalized answer (NormalizeSecret) — the answer itself is never stored.
+	SecretQuestion   string       `bun:"secret_question"`
+	SecretAnswerHash string       `bun:"secret_answer_hash"`
+	CreatedAt        time.Time    `bun:"created_at"`
+	VerifiedAt       bun.NullTime `bun:"verified_at"`
+	LastLoginAt      bun.NullTime `bun:"last_login_at"`
 }
 
 // OwnerTenant marks users as a tenant table.
@@ -133,6 +139,21 @@ type Field struct {
 	Type     string // "text", "date", "tel"
 	Required bool
 	MaxLen   int
+	// Portals limits the field to registrations through these portals; empty: every portal.
+	Portals []string
+}
+
+// ForPortal reports whether the field is asked on registrations through portal.
+func (f Field) ForPortal(portal string) bool {
+	if len(f.Portals) == 0 {
+		return true
+	}
+	for _, p := range f.Portals {
+		if p == portal {
+			return true
+		}
+	}
+	return false
 }
 
 // Service runs account operations.
@@ -198,6 +219,11 @@ func CheckPassword(pw, repeat string) (field, key string) {
 type RegisterInput struct {
 	Email, Password, Password2, Name, BirthDate, Locale string
 	Extra                                               map[string]string
+	// Portal is the portal of the hostname the form was sent through.
+	Portal string
+	// SecretQuestion and SecretAnswer are asked when the tenant's rule
+	// account.secret_question is on (P2, R2); ignored otherwise.
+	SecretQuestion, SecretAnswer string
 }
 
 // Age is the number of whole years from birth to the day of now.
@@ -248,6 +274,10 @@ func (s *Service) ValidateRegistration(t *tenancy.Tenant, in *RegisterInput, ext
 			errs.Add(f.Name, "form.too_long")
 		}
 	}
+	if t.BoolRule(RuleSecretQuestion) {
+		in.SecretQuestion = strings.TrimSpace(in.SecretQuestion)
+		validateSecret(errs, in.SecretQuestion, in.SecretAnswer)
+	}
 	return errs
 }
 
@@ -265,6 +295,13 @@ func (s *Service) Register(ctx context.Context, t *tenancy.Tenant, in RegisterIn
 	if err != nil {
 		return nil, "", false, fmt.Errorf("register: hash: %w", err)
 	}
+	question, answerHash := "", ""
+	if t.BoolRule(RuleSecretQuestion) {
+		question = in.SecretQuestion
+		if answerHash, err = hashSecret(in.SecretAnswer); err != nil {
+			return nil, "", false, fmt.Errorf("register: hash: %w", err)
+		}
+	}
 	now := s.Now()
 	profile := map[string]string{}
 	for _, f := range extra {
@@ -274,7 +311,7 @@ func (s *Service) Register(ctx context.Context, t *tenancy.Tenant, in RegisterIn
 	}
 	u = &User{TenantID: t.ID, ID: tenancy.NewID(), Email: NormalizeEmail(in.Email), PasswordHash: hash,
 		Name: in.Name, BirthDate: in.BirthDate, Locale: in.Locale, Status: StatusUnverified,
-		Profile: profile, CreatedAt: now}
+		Profile: profile, Portal: in.Portal, SecretQuestion: question, SecretAnswerHash: answerHash, CreatedAt: now}
 	token, th := NewToken()
 	err = s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
 		if _, err := sc.Insert(u).Exec(ctx); err != nil {
@@ -520,10 +557,27 @@ func (s *Service) RequestReset(ctx context.Context, t *tenancy.Tenant, email str
 }
 
 // ResetPassword sets a new password from a reset token, verifies the e-mail (the link proved
-// it) and ends every session of the account.
-func (s *Service) ResetPassword(ctx context.Context, t *tenancy.Tenant, token, pw, pw2 string) (*User, error) {
+// it) and ends every session of the account. When the tenant asks for secret answers and the
+// account has one, answer must match it (P2, R2): a wrong answer is a field error and leaves
+// the token unused.
+func (s *Service) ResetPassword(ctx context.Context, t *tenancy.Tenant, token, pw, pw2, answer string) (*User, error) {
+	errs := form.Errors{}
 	if f, k := CheckPassword(pw, pw2); f != "" {
-		return nil, form.Errors{f: k}
+		errs.Add(f, k)
+	}
+	// A first look at the token (nothing is written): the account it opens, and whether that
+	// account must give its secret answer.
+	tok, holder, err := s.peekToken(ctx, t.ID, token, PurposeReset)
+	if err != nil {
+		return nil, err
+	}
+	if t.BoolRule(RuleSecretQuestion) && holder.SecretAnswerHash != "" {
+		if ok, err := argon2id.ComparePasswordAndHash(NormalizeSecret(answer), holder.SecretAnswerHash); err != nil || !ok {
+			errs.Add("secret_answer", "account.secret.wrong")
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	hash, err := argon2id.CreateHash(pw, Params)
 	if err != nil {
@@ -532,8 +586,8 @@ func (s *Service) ResetPassword(ctx context.Context, t *tenancy.Tenant, token, p
 	var u User
 	verified := false
 	err = s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
-		tok, err := consumeToken(ctx, sc, token, PurposeReset, s.Now())
-		if err != nil {
+		// The guarded update lets one use of the token through, even against a concurrent one.
+		if _, err := consumeToken(ctx, sc, token, PurposeReset, s.Now()); err != nil {
 			return err
 		}
 		if err := sc.Select(&u).Where("id = ?", tok.UserID).Scan(ctx); err != nil {

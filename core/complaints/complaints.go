@@ -27,8 +27,9 @@ const (
 	Answered = "answered"
 )
 
-// Categories a complaint may have.
-var Categories = []string{"service", "quality", "price", "billing", "data", "other"}
+// Categories a complaint may have: "support" is a support request (R8), "appeal" an appeal
+// against a block or a refusal of access (P2, R6).
+var Categories = []string{"service", "quality", "price", "billing", "data", "support", "appeal", "other"}
 
 // Complaint is one complaint.
 type Complaint struct {
@@ -109,6 +110,8 @@ func (r Rules) Due(t time.Time, days int) time.Time {
 type Draft struct {
 	Module, Category, Body, ReplyTo, ClientRef, UserID, Locale string
 	Files                                                      []File
+	// Due, when set, is the due date a module's own rule gives; zero: the tenant's rule.
+	Due time.Time
 }
 
 // Service reads and writes complaints.
@@ -167,13 +170,20 @@ func (s *Service) Lodge(ctx context.Context, tenantID string, r Rules, d Draft, 
 			errs.Add("files", "complaints.file_type")
 		}
 	}
+	now := s.Now()
+	if !d.Due.IsZero() && !d.Due.After(now) {
+		errs.Add("due", "form.date.invalid")
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	now := s.Now()
+	due := r.Due(now, r.AnswerDays)
+	if !d.Due.IsZero() {
+		due = d.Due.UTC()
+	}
 	c := &Complaint{TenantID: tenantID, ID: uuid.Must(uuid.NewV7()).String(), Reference: reference(now), Module: d.Module,
 		Category: d.Category, Body: d.Body, ReplyTo: strings.ToLower(d.ReplyTo), ClientRef: d.ClientRef, UserID: d.UserID,
-		Locale: d.Locale, Status: Open, ReceivedAt: now, DueAt: r.Due(now, r.AnswerDays)}
+		Locale: d.Locale, Status: Open, ReceivedAt: now, DueAt: due}
 	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		if _, err := sc.Insert(c).Exec(ctx); err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/complaints"
 	"carenet.dev/platform/core/i18n"
 	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
@@ -219,7 +220,7 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	for _, a := range server.CoreAuditActions {
 		used["audit.action."+a] = "audit"
 	}
-	for _, k := range []string{"service", "quality", "price", "billing", "data", "other"} {
+	for _, k := range complaints.Categories { // support (R8) and appeal (P2, R6) among them
 		used["complaints.category."+k] = "complaints"
 	}
 	for _, k := range []string{"data_processing", "marketing", "geolocation"} {

@@ -46,6 +46,7 @@ func (s *Server) bindAccount() {
 	s.get("/account", authz.PermAccount, s.accountPage)
 	s.post("/account", authz.PermAccount, s.updateProfile)
 	s.post("/account/password", authz.PermAccount, s.changePassword)
+	s.post("/account/secret", authz.PermAccount, s.changeSecret)
 	s.get("/account/sessions", authz.PermAccount, s.sessionsPage)
 	s.post("/account/sessions/:id/revoke", authz.PermAccount, s.revokeSession)
 	s.get("/account/delete", authz.PermAccount, s.deleteForm)
@@ -61,8 +62,10 @@ func values(c *fiber.Ctx, names ...string) map[string]string {
 }
 
 func (s *Server) registerData(c *fiber.Ctx) map[string]any {
-	t := St(c).Tenant
-	return map[string]any{"MinAge": t.IntRule("account.min_age"), "Extra": s.RegistrationFields(t), "Consents": consentKinds(t)}
+	st := St(c)
+	t := st.Tenant
+	return map[string]any{"MinAge": t.IntRule("account.min_age"), "Extra": s.registrationFields(st), "Consents": consentKinds(t),
+		"Secret": t.BoolRule(accounts.RuleSecretQuestion)}
 }
 
 // checkboxValues keeps the ticked boxes of the registration form.
@@ -85,11 +88,13 @@ func (s *Server) register(c *fiber.Ctx) error {
 	if !st.Tenant.RegistrationOpen() {
 		return fiber.ErrNotFound
 	}
-	extra := s.RegistrationFields(st.Tenant)
+	extra := s.registrationFields(st)
 	in := accounts.RegisterInput{Email: c.FormValue("email"), Password: c.FormValue("password"),
 		Password2: c.FormValue("password2"), Name: c.FormValue("name"), BirthDate: c.FormValue("birth_date"),
-		Locale: st.Lang, Extra: map[string]string{}}
-	names := []string{"email", "name", "birth_date"}
+		Locale: st.Lang, Extra: map[string]string{}, Portal: st.Portal,
+		SecretQuestion: c.FormValue("secret_question"), SecretAnswer: c.FormValue("secret_answer")}
+	// The secret answer is never echoed back into the form, like a password.
+	names := []string{"email", "name", "birth_date", "secret_question"}
 	for _, f := range extra {
 		in.Extra[f.Name] = c.FormValue(f.Name)
 		names = append(names, f.Name)
@@ -178,7 +183,9 @@ func (s *Server) login(c *fiber.Ctx) error {
 	var blocked *accounts.BlockedError
 	switch {
 	case errors.As(err, &blocked):
-		return s.render(c, fiber.StatusForbidden, "login", "account.login.title", map[string]any{"Blocked": blocked.Reason}, f)
+		// The reason, and the way to appeal against the block (P2, R6).
+		return s.render(c, fiber.StatusForbidden, "login", "account.login.title", map[string]any{"Blocked": blocked.Reason,
+			"Appeal": appealPath}, f)
 	case errors.Is(err, accounts.ErrUnverified):
 		f.Errors.Add("email", "account.login.unverified")
 		return s.render(c, fiber.StatusForbidden, "login", "account.login.title", map[string]any{}, f)
@@ -238,19 +245,36 @@ func (s *Server) resetRequest(c *fiber.Ctx) error {
 	return s.message(c, fiber.StatusOK, "account.reset.sent_title", messageData{Lines: []string{"account.reset.sent_text"}})
 }
 
-func (s *Server) resetForm(c *fiber.Ctx) error {
-	return s.render(c, fiber.StatusOK, "reset", "account.reset.confirm_title", nil,
-		&Form{Values: map[string]string{"token": c.Query("token")}})
+// renderReset shows the new-password form; when the tenant asks for secret answers and the
+// account has one, the form asks it too, with the account's question (P2, R2).
+func (s *Server) renderReset(c *fiber.Ctx, status int, token string, f *Form) error {
+	st := St(c)
+	question, err := s.Accounts.ResetQuestion(c.UserContext(), st.Tenant, token)
+	if err != nil {
+		return err
+	}
+	if f == nil {
+		f = &Form{Values: map[string]string{}}
+	}
+	f.Values["token"] = token
+	return s.render(c, status, "reset", "account.reset.confirm_title", map[string]any{"Question": question}, f)
 }
 
+func (s *Server) resetForm(c *fiber.Ctx) error {
+	return s.renderReset(c, fiber.StatusOK, c.Query("token"), nil)
+}
+
+// reset sets the new password. A wrong secret answer is a field error: the link stays
+// usable, and every attempt counts in the reset limit of the address (the route's limiter).
 func (s *Server) reset(c *fiber.Ctx) error {
 	st := St(c)
-	_, err := s.Accounts.ResetPassword(c.UserContext(), st.Tenant, c.FormValue("token"), c.FormValue("password"), c.FormValue("password2"))
+	token := c.FormValue("token")
+	_, err := s.Accounts.ResetPassword(c.UserContext(), st.Tenant, token, c.FormValue("password"), c.FormValue("password2"),
+		c.FormValue("secret_answer"))
 	var ferr form.Errors
 	switch {
 	case errors.As(err, &ferr):
-		return s.render(c, fiber.StatusUnprocessableEntity, "reset", "account.reset.confirm_title", nil,
-			&Form{Values: values(c, "token"), Errors: ferr})
+		return s.renderReset(c, fiber.StatusUnprocessableEntity, token, &Form{Values: map[string]string{}, Errors: ferr})
 	case errors.Is(err, accounts.ErrTokenInvalid):
 		return s.message(c, fiber.StatusBadRequest, "account.reset.invalid_title", messageData{
 			Lines: []string{"account.reset.invalid_text"}, LinkKey: "account.reset.again", LinkHref: "/reset"})
@@ -280,14 +304,22 @@ func (s *Server) consentViews(c *fiber.Ctx) ([]terms.Consent, error) {
 	return out, nil
 }
 
-func (s *Server) accountPage(c *fiber.Ctx) error {
-	u := St(c).User
+// accountData is the data of the account page; which names the form that came back with
+// errors ("profile", "password", "secret" or "").
+func (s *Server) accountData(c *fiber.Ctx, which, locale string) map[string]any {
+	st := St(c)
 	cs, err := s.consentViews(c)
 	if err != nil {
-		return err
+		s.Log.Error("consents", "request_id", st.RequestID, "err", err)
 	}
-	return s.render(c, fiber.StatusOK, "account", "account.title", map[string]any{"Locale": u.Locale, "Form": "", "Consents": cs},
-		&Form{Values: map[string]string{"name": u.Name}})
+	return map[string]any{"Locale": locale, "Form": which, "Consents": cs,
+		"Secret": st.Tenant.BoolRule(accounts.RuleSecretQuestion) || st.User.SecretAnswerHash != ""}
+}
+
+func (s *Server) accountPage(c *fiber.Ctx) error {
+	u := St(c).User
+	return s.render(c, fiber.StatusOK, "account", "account.title", s.accountData(c, "", u.Locale),
+		&Form{Values: map[string]string{"name": u.Name, "secret_question": u.SecretQuestion}})
 }
 
 func (s *Server) updateProfile(c *fiber.Ctx) error {
@@ -295,9 +327,8 @@ func (s *Server) updateProfile(c *fiber.Ctx) error {
 	err := s.Accounts.UpdateProfile(c.UserContext(), st.Tenant, st.User, c.FormValue("name"), c.FormValue("locale"))
 	var ferr form.Errors
 	if errors.As(err, &ferr) {
-		cs, _ := s.consentViews(c)
 		return s.render(c, fiber.StatusUnprocessableEntity, "account", "account.title",
-			map[string]any{"Locale": c.FormValue("locale"), "Form": "profile", "Consents": cs}, &Form{Values: values(c, "name"), Errors: ferr})
+			s.accountData(c, "profile", c.FormValue("locale")), &Form{Values: values(c, "name"), Errors: ferr})
 	}
 	if err != nil {
 		return err
@@ -315,14 +346,35 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 		c.FormValue("current"), c.FormValue("password"), c.FormValue("password2"))
 	var ferr form.Errors
 	if errors.As(err, &ferr) {
-		cs, _ := s.consentViews(c)
 		return s.render(c, fiber.StatusUnprocessableEntity, "account", "account.title",
-			map[string]any{"Locale": st.User.Locale, "Form": "password", "Consents": cs}, &Form{Values: map[string]string{"name": st.User.Name}, Errors: ferr})
+			s.accountData(c, "password", st.User.Locale), &Form{Values: map[string]string{"name": st.User.Name}, Errors: ferr})
 	}
 	if err != nil {
 		return err
 	}
 	s.flash(c, "account.password.changed")
+	return c.Redirect(st.URL("/account"), fiber.StatusSeeOther)
+}
+
+// changeSecret changes the secret question and answer, confirmed by the current password
+// (P2, R2).
+func (s *Server) changeSecret(c *fiber.Ctx) error {
+	st := St(c)
+	u := *st.User
+	err := s.Accounts.SetSecret(c.UserContext(), st.Tenant, &u, c.FormValue("secret_current"), c.FormValue("secret_question"),
+		c.FormValue("secret_answer"))
+	var ferr form.Errors
+	if errors.As(err, &ferr) {
+		return s.render(c, fiber.StatusUnprocessableEntity, "account", "account.title", s.accountData(c, "secret", st.User.Locale),
+			&Form{Values: map[string]string{"name": st.User.Name, "secret_question": c.FormValue("secret_question")}, Errors: ferr})
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.record(c, "", ActSecretChanged, u.ID, "user:"+u.ID, nil); err != nil {
+		return err
+	}
+	s.flash(c, "account.secret.saved")
 	return c.Redirect(st.URL("/account"), fiber.StatusSeeOther)
 }
 

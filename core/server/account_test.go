@@ -11,9 +11,12 @@ import (
 	"carenet.dev/platform/core/db/dbtest"
 )
 
+// registerForm is a complete registration; the secret question and answer count only where
+// the tenant asks for them (mlab, R2).
 func registerForm(email string) url.Values {
 	return url.Values{"email": {email}, "password": {"correct horse battery"}, "password2": {"correct horse battery"},
-		"name": {"Jeanne Martin"}, "birth_date": {"1985-03-14"}, "accept_terms": {"yes"}, "consent_data_processing": {"yes"}}
+		"name": {"Jeanne Martin"}, "birth_date": {"1985-03-14"}, "accept_terms": {"yes"}, "consent_data_processing": {"yes"},
+		"secret_question": {"Nom de mon premier chat ?"}, "secret_answer": {"Éléphant"}}
 }
 
 // TestAccountLifecycle walks P2 end to end: registration → verification e-mail → login →
@@ -72,7 +75,8 @@ func TestAccountLifecycle(t *testing.T) {
 			t.Fatalf("reset link %q", link)
 		}
 		token = link[strings.Index(link, "token=")+6:]
-		r = other.post(pathOf(link), "/reset/confirm", url.Values{"token": {token}, "password": {"new password 2026"}, "password2": {"new password 2026"}})
+		r = other.post(pathOf(link), "/reset/confirm", url.Values{"token": {token}, "password": {"new password 2026"}, "password2": {"new password 2026"},
+			"secret_answer": {"elephant"}})
 		if r.Status != 303 {
 			t.Fatalf("reset: %d %s", r.Status, r.Body)
 		}

@@ -74,6 +74,11 @@ func (s *Server) subject(c *fiber.Ctx) (*accounts.User, error) {
 }
 
 func (s *Server) renderAdminUser(c *fiber.Ctx, status int, u *accounts.User, f *Form) error {
+	return s.renderAdminUserCheck(c, status, u, f, nil)
+}
+
+// renderAdminUserCheck is the user page with the outcome of a secret-answer check, if any.
+func (s *Server) renderAdminUserCheck(c *fiber.Ctx, status int, u *accounts.User, f *Form, check *secretCheck) error {
 	st := St(c)
 	var userRoles, assignable []string
 	err := s.DB.InTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {
@@ -93,7 +98,8 @@ func (s *Server) renderAdminUser(c *fiber.Ctx, status int, u *accounts.User, f *
 		return err
 	}
 	return s.render(c, status, "admin_user", "admin.users.one_title",
-		map[string]any{"Subject": u, "UserRoles": userRoles, "Assignable": assignable}, f)
+		map[string]any{"Subject": u, "UserRoles": userRoles, "Assignable": assignable,
+			"Identity": s.identity(st, u, st.URL("/admin/users/"+u.ID+"/secret"), check)}, f)
 }
 
 func contains(xs []string, x string) bool {
@@ -137,7 +143,9 @@ func (s *Server) adminBlock(c *fiber.Ctx) error {
 		return err
 	}
 	s.broadcast(c.UserContext(), st.Tenant, sdk.EventUserBlocked, []byte(u.ID))
-	if err := s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Tenant.Lang(u.Locale, ""), "blocked", "", "Reason", strings.TrimSpace(c.FormValue("reason"))); err != nil {
+	// The notice carries the reason and the link to appeal (P2, R6).
+	if err := s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Tenant.Lang(u.Locale, ""), "blocked", s.userURL(c, u, appealPath),
+		"Reason", strings.TrimSpace(c.FormValue("reason"))); err != nil {
 		return err
 	}
 	s.flash(c, "admin.users.blocked")

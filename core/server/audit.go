@@ -33,12 +33,15 @@ const (
 	ActComplaintExtended  = "admin.complaint_extended"
 	ActComplaintAnswered  = "admin.complaint_answered"
 	ActTemplateChanged    = "admin.template_changed"
+	ActSecretChanged      = "account.secret_changed"
+	ActSecretChecked      = "account.secret_checked"
 )
 
 // CoreAuditActions lists the core's audit actions (each has a message "audit.action.<id>").
 var CoreAuditActions = []string{ActUserBlocked, ActUserUnblocked, ActRoleAssigned, ActRoleRemoved, ActGrantChanged,
 	ActSettingsChanged, ActModuleRules, ActJobRetried, ActTenantChanged, ActHostnamesChanged, ActModulesChanged,
-	ActModuleRestarted, ActAccountDeleted, ActTermsPublished, ActMaintenancePlanned, ActComplaintExtended, ActComplaintAnswered, ActDataExported, ActTemplateChanged}
+	ActModuleRestarted, ActAccountDeleted, ActTermsPublished, ActMaintenancePlanned, ActComplaintExtended, ActComplaintAnswered, ActDataExported, ActTemplateChanged,
+	ActSecretChanged, ActSecretChecked}
 
 // record appends an action of the signed-in user to the audit trail of tenantID (the
 // request's tenant when empty).

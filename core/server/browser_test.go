@@ -392,8 +392,9 @@ func TestBrowserAccountJourney(t *testing.T) {
 	sqlite := dbtest.Backends()[0] // a browser run is slow: SQLite only
 	for _, tc := range []struct {
 		slug, host, lang, switchTo, name, email string
+		secret                                  bool
 	}{
-		{slug: "mlab", host: "mlab.localhost", lang: "fr", switchTo: "sk", name: "Héloïse Martin", email: "heloise@example.org"},
+		{slug: "mlab", host: "mlab.localhost", lang: "fr", switchTo: "sk", name: "Héloïse Martin", email: "heloise@example.org", secret: true},
 		{slug: "elekarze", host: "elekarze.localhost", lang: "pl", switchTo: "fr", name: "Zofia Wąsowska", email: "zofia@example.org"},
 	} {
 		t.Run(tc.slug, func(t *testing.T) {
@@ -420,6 +421,13 @@ func TestBrowserAccountJourney(t *testing.T) {
 				chromedp.Click(chromedp.CSS(`input[name=accept_terms]`)),
 				chromedp.Click(chromedp.CSS(`input[name=consent_data_processing]`)),
 			)
+			if tc.secret {
+				// R2: MLab asks a secret question and its answer.
+				p.do("fill the secret question",
+					typeText(chromedp.CSS("#f-secret_question"), "Nom de mon premier chat ?"),
+					typeText(chromedp.CSS("#f-secret_answer"), "Éléphant"),
+				)
+			}
 			p.load("submit the registration form", 200, chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
 			p.wantText("main h1", msg(t, m, "account.register.done_title"))
 

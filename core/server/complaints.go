@@ -57,6 +57,10 @@ func (s *Server) renderComplaintForm(c *fiber.Ctx, status int, module string, f 
 	st := St(c)
 	if f == nil {
 		f = &Form{Values: map[string]string{"module": module}}
+		// A link may choose the category: the appeal against a block (P2, R6), a support request.
+		if cat := c.Query("category"); contains(complaints.Categories, cat) {
+			f.Values["category"] = cat
+		}
 		if st.User != nil {
 			f.Values["reply_to"] = st.User.Email
 		}
@@ -159,9 +163,24 @@ func (s *Server) complaintSubject(c *fiber.Ctx) (*complaints.Complaint, error) {
 }
 
 func (s *Server) renderComplaint(c *fiber.Ctx, status int, cp *complaints.Complaint, f *Form) error {
-	r := complaintRules(St(c).Tenant)
-	return s.render(c, status, "admin_complaint", "admin.complaints.one_title", map[string]any{"C": cp,
-		"Now": s.Complaints.Now(), "MaxExtension": r.MaxExtensionDays}, f)
+	return s.renderComplaintCheck(c, status, cp, f, nil)
+}
+
+// renderComplaintCheck is the staff page of a complaint, with the identity panel of the
+// person behind it when he has an account here (R6: an appeal is decided knowing who asks),
+// and the outcome of a secret-answer check, if any.
+func (s *Server) renderComplaintCheck(c *fiber.Ctx, status int, cp *complaints.Complaint, f *Form, check *secretCheck) error {
+	st := St(c)
+	r := complaintRules(st.Tenant)
+	data := map[string]any{"C": cp, "Now": s.Complaints.Now(), "MaxExtension": r.MaxExtensionDays}
+	u, err := s.complaintPerson(c, cp)
+	if err != nil {
+		return err
+	}
+	if u != nil {
+		data["Identity"] = s.identity(st, u, st.URL("/admin/complaints/"+cp.ID+"/secret"), check)
+	}
+	return s.render(c, status, "admin_complaint", "admin.complaints.one_title", data, f)
 }
 
 func (s *Server) complaintPage(c *fiber.Ctx) error {

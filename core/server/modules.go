@@ -88,14 +88,28 @@ func (s *Server) validateModuleRules(id string, rules map[string]any) (map[strin
 	return out, nil
 }
 
-// moduleFields are the registration fields the tenant's enabled modules ask for.
+// moduleFields are the registration fields the tenant's enabled modules ask for, each with
+// the portals it is limited to (registrationFields picks those of the request's portal).
 func (s *Server) moduleFields(t *tenancy.Tenant) []accounts.Field {
 	var out []accounts.Field
 	for _, id := range t.EnabledModules() {
 		if man := s.manifest(id); man != nil {
 			for _, f := range man.RegistrationFields {
-				out = append(out, accounts.Field{Name: f.Name, LabelKey: f.LabelKey, Type: f.Type, Required: f.Required, MaxLen: f.MaxLen})
+				out = append(out, accounts.Field{Name: f.Name, LabelKey: f.LabelKey, Type: f.Type, Required: f.Required, MaxLen: f.MaxLen,
+					Portals: append([]string(nil), f.Portals...)})
 			}
+		}
+	}
+	return out
+}
+
+// registrationFields are the module fields asked on a registration through the request's
+// portal (P2, R1: the professionals' portal asks other things than the patients').
+func (s *Server) registrationFields(st *State) []accounts.Field {
+	var out []accounts.Field
+	for _, f := range s.RegistrationFields(st.Tenant) {
+		if f.ForPortal(st.Portal) {
+			out = append(out, f)
 		}
 	}
 	return out

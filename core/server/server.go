@@ -157,6 +157,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.bindComplaints()
 	s.bindPrivacy()
 	s.bindTemplates()
+	s.bindIdentity()
 	return s, nil
 }
 

@@ -16,6 +16,7 @@ var CoreRules = []sdk.Rule{
 	{Name: "account.reset_link_minutes", Type: sdk.RuleInt, Default: int64(60), Min: 5, Max: 24 * 60, Ref: "P2"},
 	{Name: "account.session_days", Type: sdk.RuleInt, Default: int64(14), Min: 1, Max: 365, Ref: "P2"},
 	{Name: "account.inactive_close_days", Type: sdk.RuleInt, Default: int64(0), Min: 0, Max: 3650, Ref: "P2"},
+	{Name: "account.secret_question", Type: sdk.RuleBool, Default: false, Ref: "P2"},
 	{Name: "security.rate_window_minutes", Type: sdk.RuleInt, Default: int64(15), Min: 1, Max: 24 * 60, Ref: "P2"},
 	{Name: "security.login_per_ip", Type: sdk.RuleInt, Default: int64(30), Min: 1, Max: 100000, Ref: "P2"},
 	{Name: "security.login_per_account", Type: sdk.RuleInt, Default: int64(8), Min: 1, Max: 100000, Ref: "P2"},
