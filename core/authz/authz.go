@@ -45,6 +45,7 @@ const (
 	PermAdminAudit      = "admin.audit"
 	PermAdminTerms      = "admin.terms"
 	PermAdminComplaints = "admin.complaints"
+	PermAdminAPIKeys    = "admin.api_keys"
 	PermPlatformJobs    = "platform.jobs"
 	PermPlatformTenants = "platform.tenants"
 	PermPlatformUsers   = "platform.users"
@@ -63,6 +64,7 @@ var CoreGrants = []Grant{
 	{Role: RoleTenantAdmin, Permission: PermAdminAudit},
 	{Role: RoleTenantAdmin, Permission: PermAdminTerms},
 	{Role: RoleTenantAdmin, Permission: PermAdminComplaints},
+	{Role: RoleTenantAdmin, Permission: PermAdminAPIKeys},
 }
 
 // Errors a caller maps to a refusal.

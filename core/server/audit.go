@@ -35,13 +35,15 @@ const (
 	ActTemplateChanged    = "admin.template_changed"
 	ActSecretChanged      = "account.secret_changed"
 	ActSecretChecked      = "account.secret_checked"
+	ActAPIKeyCreated      = "admin.api_key_created"
+	ActAPIKeyRevoked      = "admin.api_key_revoked"
 )
 
 // CoreAuditActions lists the core's audit actions (each has a message "audit.action.<id>").
 var CoreAuditActions = []string{ActUserBlocked, ActUserUnblocked, ActRoleAssigned, ActRoleRemoved, ActGrantChanged,
 	ActSettingsChanged, ActModuleRules, ActJobRetried, ActTenantChanged, ActHostnamesChanged, ActModulesChanged,
 	ActModuleRestarted, ActAccountDeleted, ActTermsPublished, ActMaintenancePlanned, ActComplaintExtended, ActComplaintAnswered, ActDataExported, ActTemplateChanged,
-	ActSecretChanged, ActSecretChecked}
+	ActSecretChanged, ActSecretChecked, ActAPIKeyCreated, ActAPIKeyRevoked}
 
 // record appends an action of the signed-in user to the audit trail of tenantID (the
 // request's tenant when empty).
@@ -127,6 +129,13 @@ func (s *Server) auditRows(c *fiber.Ctx, entries []audit.Entry) []auditRow {
 		n := st.Loc.T("admin.audit.former_user")
 		if strings.HasPrefix(id, "platform:") {
 			n = st.Loc.T("role.platform_admin")
+		} else if strings.HasPrefix(id, actorAPIKey) {
+			// A machine's call (R3a): the key's name, even once revoked.
+			name := strings.TrimPrefix(id, actorAPIKey)
+			if k, err := s.APIKeys.Get(c.UserContext(), st.Tenant.ID, name); err == nil {
+				name = k.Name
+			}
+			n = st.Loc.T("admin.audit.api_key", "Name", name)
 		} else if u, err := s.Accounts.ByID(c.UserContext(), st.Tenant.ID, id); err == nil {
 			n = u.Name + " <" + u.Email + ">"
 		} else if err != accounts.ErrNotFound {

@@ -55,6 +55,15 @@ func (s *Server) HostServices() sdk.HostServices {
 
 type hostAPI struct{ s *Server }
 
+// actorOf is who acts in a HostAPI call, as the audit trail names him: the signed-in user,
+// or the API key of a machine call (R3a).
+func actorOf(sc sdk.Scope) string {
+	if sc.UserID == "" && sc.ClientID != "" {
+		return actorAPIKey + sc.ClientID
+	}
+	return sc.UserID
+}
+
 // Audit appends a record to the tenant's audit trail.
 func (s *Server) Audit(ctx context.Context, tenantID string, e audit.Entry) error {
 	return s.Trail.Append(ctx, tenantID, e)
@@ -162,7 +171,7 @@ func (h *hostAPI) Record(ctx context.Context, sc sdk.Scope, r sdk.AuditRecord) e
 	if r.Action == "" {
 		return errors.New("audit: action is required")
 	}
-	return h.s.Audit(ctx, sc.TenantID, audit.Entry{Actor: sc.UserID, Module: sc.ModuleID, Action: r.Action,
+	return h.s.Audit(ctx, sc.TenantID, audit.Entry{Actor: actorOf(sc), Module: sc.ModuleID, Action: r.Action,
 		Subject: r.Subject, Resource: r.Resource, RequestID: sc.RequestID, IP: sc.IP, Detail: r.Detail})
 }
 

@@ -135,7 +135,7 @@ func (s *Server) clearCookie(c *fiber.Ctx, name string) {
 func (s *Server) loadSession(c *fiber.Ctx) error {
 	st := St(c)
 	tok := c.Cookies(cookieSession)
-	if tok == "" {
+	if tok == "" || st.API {
 		return c.Next()
 	}
 	sess, u, err := s.Accounts.SessionUser(c.UserContext(), st.Tenant.ID, tok)
@@ -179,6 +179,10 @@ func (s *Server) negotiateLocale(c *fiber.Ctx) error {
 // or another browser does not pass.
 func (s *Server) csrf(c *fiber.Ctx) error {
 	st := St(c)
+	if st.API {
+		// A machine presents its API key on every request: no cookie to ride on, no form.
+		return c.Next()
+	}
 	binding := ""
 	if st.Session != nil {
 		binding = "s:" + st.Session.ID

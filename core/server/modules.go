@@ -201,6 +201,9 @@ func (s *Server) dispatch(id string) fiber.Handler {
 			}
 			return fiber.ErrNotFound
 		}
+		if route.API {
+			return s.dispatchAPI(c, id, man, route)
+		}
 		perm := route.Permission
 		if route.Public {
 			perm = authz.PermPublic
@@ -208,7 +211,7 @@ func (s *Server) dispatch(id string) fiber.Handler {
 		if refused, err := s.require(c, perm); refused || err != nil {
 			return err
 		}
-		return s.forward(c, id, man)
+		return s.forward(c, id, man, nil)
 	}
 }
 
@@ -244,11 +247,13 @@ var forwardedHeaders = []string{"Accept", "Accept-Language", "Content-Type", "Us
 // returnedHeaders are the response headers a module may set.
 var returnedHeaders = []string{"Content-Type", "Content-Disposition", "Cache-Control", "ETag", "Last-Modified", "Location"}
 
-func (s *Server) forward(c *fiber.Ctx, id string, man *sdk.Manifest) error {
+// forward passes the request to the module: with the signed-in user, or, for an API route,
+// with the machine client that presented an API key (never both).
+func (s *Server) forward(c *fiber.Ctx, id string, man *sdk.Manifest, client *sdk.Client) error {
 	st := St(c)
 	ten := s.sdkTenant(st, st.Tenant, id, man)
 	var user *sdk.User
-	if st.User != nil {
+	if st.User != nil && client == nil {
 		user = &sdk.User{ID: st.User.ID, Email: st.User.Email, Name: st.User.Name, Locale: st.User.Locale, Roles: st.Roles}
 	}
 	hdr := http.Header{}
@@ -258,23 +263,34 @@ func (s *Server) forward(c *fiber.Ctx, id string, man *sdk.Manifest) error {
 		}
 	}
 	// The module prints the CSRF token in its forms; the core checks it.
-	hdr.Set(sdk.CSRFHeader, st.CSRF)
+	if client == nil {
+		hdr.Set(sdk.CSRFHeader, st.CSRF)
+	}
 	path := c.Path()
 	if len(path) > 1 {
 		path = strings.TrimSuffix(path, "/") // "/results/" is "/results", as the core routes it
 	}
 	req := &sdk.Request{Method: c.Method(), Path: path, Query: string(c.Request().URI().QueryString()), Header: hdr,
-		Body: append([]byte(nil), c.Body()...), RemoteIP: c.IP(), RequestID: st.RequestID, Tenant: ten, User: user}
+		Body: append([]byte(nil), c.Body()...), RemoteIP: c.IP(), RequestID: st.RequestID, Tenant: ten, User: user, Client: client}
 	sc := sdk.Scope{TenantID: st.Tenant.ID, RequestID: st.RequestID, IP: c.IP()}
 	if user != nil {
 		sc.UserID = user.ID
 	}
-	res, err := s.host.Handle(c.UserContext(), id, sc, sdk.Call{RequestID: st.RequestID, Tenant: ten, User: user}, req)
+	if client != nil {
+		sc.ClientID = client.ID
+	}
+	res, err := s.host.Handle(c.UserContext(), id, sc, sdk.Call{RequestID: st.RequestID, Tenant: ten, User: user, Client: client}, req)
 	if errors.Is(err, pluginhost.ErrUnavailable) {
+		if client != nil {
+			return s.apiError(c, fiber.StatusServiceUnavailable, "unavailable", "error.module_down.text")
+		}
 		return s.moduleDown(c)
 	}
 	if err != nil {
 		s.Log.Error("module call failed", "request_id", st.RequestID, "module", id, "err", err)
+		if client != nil {
+			return s.apiError(c, fiber.StatusBadGateway, "module_error", "error.generic.text")
+		}
 		return s.render(c, fiber.StatusBadGateway, "error", "error.generic.title", errorData{Message: "error.generic.text"}, nil)
 	}
 	if res.Fragment {

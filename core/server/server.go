@@ -21,6 +21,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/apikeys"
 	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/complaints"
@@ -75,6 +76,7 @@ type Server struct {
 	Trail      *audit.Trail
 	Terms      *terms.Service
 	Complaints *complaints.Service
+	APIKeys    *apikeys.Service
 	Views      *Views
 	Log        *slog.Logger
 	// Modules reports the modules' health; nil until the module host is running.
@@ -109,7 +111,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	az := authz.NewService(d)
 	s := &Server{
 		Cfg: cfg, DB: d, Tenants: &tenancy.Store{DB: d}, Authz: az, Accounts: accounts.NewService(d, az),
-		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Jobs: jobs.NewStore(d), Trail: audit.New(d), Terms: terms.New(d), Complaints: complaints.New(d), Views: views, Log: log,
+		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Jobs: jobs.NewStore(d), Trail: audit.New(d), Terms: terms.New(d), Complaints: complaints.New(d), APIKeys: apikeys.New(d), Views: views, Log: log,
 		RegistrationFields: func(*tenancy.Tenant) []accounts.Field { return nil },
 	}
 	if cfg.SMTP != nil {
@@ -143,7 +145,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.App.Use(s.securityHeaders)
 	s.bindOps()
 	s.bindStatic()
-	s.App.Use(s.resolveTenant, s.loadSession, s.negotiateLocale, s.csrf, s.termsGate)
+	s.App.Use(s.resolveTenant, s.markAPI, s.loadSession, s.negotiateLocale, s.csrf, s.termsGate)
 	s.bindPublic()
 	s.bindAccount()
 	s.bindAdmin()
@@ -158,6 +160,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.bindPrivacy()
 	s.bindTemplates()
 	s.bindIdentity()
+	s.bindAPIKeys()
 	return s, nil
 }
 

@@ -28,6 +28,9 @@ type State struct {
 	CSRF  string
 	// Perm is the permission the matched route declared.
 	Perm string
+	// API is set when the request goes to a module's API route (R3a): a machine with an API
+	// key, no session, no CSRF token, no terms gate.
+	API bool
 }
 
 const stateKey = "core:state"

@@ -1,0 +1,221 @@
+package server
+
+import (
+	"encoding/hex"
+	"errors"
+	"sort"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"carenet.dev/platform/core/apikeys"
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/sdk"
+)
+
+// API keys for machines (R3a): a tenant admin creates and revokes them; a module route its
+// manifest marks API answers only to "Authorization: Bearer <key>" with a key of the
+// request's tenant that holds the route's permission — no session, no CSRF token, no terms
+// gate, and the module sees the client, never a user.
+
+// actorAPIKey prefixes the audit actor of what a machine did with an API key.
+const actorAPIKey = "apikey:"
+
+func (s *Server) bindAPIKeys() {
+	s.get("/admin/api-keys", authz.PermAdminAPIKeys, s.apiKeysPage)
+	s.post("/admin/api-keys", authz.PermAdminAPIKeys, s.createAPIKey)
+	s.post("/admin/api-keys/:id/revoke", authz.PermAdminAPIKeys, s.revokeAPIKey)
+}
+
+// apiRoute returns the manifest route of an API request to a module the tenant runs, or nil.
+func (s *Server) apiRoute(c *fiber.Ctx) *sdk.Route {
+	st := St(c)
+	id, _, _ := strings.Cut(strings.TrimPrefix(c.Path(), "/"), "/")
+	if !contains(st.Tenant.EnabledModules(), id) {
+		return nil
+	}
+	man := s.manifest(id)
+	if man == nil {
+		return nil
+	}
+	if r, _ := matchRoute(man, c.Method(), c.Path()); r != nil && r.API {
+		return r
+	}
+	return nil
+}
+
+// markAPI recognises a request to an API route before the session, CSRF and terms steps,
+// which such a request skips.
+func (s *Server) markAPI(c *fiber.Ctx) error {
+	St(c).API = s.apiRoute(c) != nil
+	return c.Next()
+}
+
+// apiError answers a machine in JSON: a stable code and a sentence in the request's language.
+func (s *Server) apiError(c *fiber.Ctx, status int, code, msg string) error {
+	st := St(c)
+	text := msg
+	if st.Loc != nil {
+		text = st.Loc.T(msg)
+	}
+	if status == fiber.StatusUnauthorized {
+		challenge := `Bearer realm="` + st.Tenant.Slug + `"`
+		if code == "invalid_token" {
+			challenge += `, error="invalid_token"`
+		}
+		c.Set(fiber.HeaderWWWAuthenticate, challenge)
+	}
+	return c.Status(status).JSON(fiber.Map{"error": text, "code": code})
+}
+
+// dispatchAPI checks the API key of a request to an API route and forwards it with the key
+// as the client.
+func (s *Server) dispatchAPI(c *fiber.Ctx, id string, man *sdk.Manifest, route *sdk.Route) error {
+	st := St(c)
+	st.Perm = route.Permission
+	scheme, token, _ := strings.Cut(strings.TrimSpace(c.Get(fiber.HeaderAuthorization)), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return s.apiError(c, fiber.StatusUnauthorized, "missing_token", "error.api.key_missing")
+	}
+	k, err := s.APIKeys.Authenticate(c.UserContext(), st.Tenant.ID, token)
+	if errors.Is(err, apikeys.ErrInvalid) {
+		return s.apiError(c, fiber.StatusUnauthorized, "invalid_token", "error.api.key_invalid")
+	}
+	if err != nil {
+		return err
+	}
+	if !k.Allows(route.Permission) {
+		return s.apiError(c, fiber.StatusForbidden, "insufficient_scope", "error.api.key_forbidden")
+	}
+	return s.forward(c, id, man, &sdk.Client{ID: k.ID, Name: k.Name})
+}
+
+// apiPermissions are the permissions an API key of the tenant may hold: those of the API
+// routes of the modules it switched on.
+func (s *Server) apiPermissions(t *tenancy.Tenant) []string {
+	seen := map[string]bool{}
+	for _, id := range t.EnabledModules() {
+		if man := s.manifest(id); man != nil {
+			for _, r := range man.Routes {
+				if r.API && r.Permission != "" {
+					seen[r.Permission] = true
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// apiKeyView is a key on the admin page, with its creator's name.
+type apiKeyView struct {
+	apikeys.Key
+	CreatorName string
+}
+
+func (s *Server) renderAPIKeys(c *fiber.Ctx, status int, f *Form, created string) error {
+	st := St(c)
+	keys, err := s.APIKeys.List(c.UserContext(), st.Tenant.ID)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	views := make([]apiKeyView, 0, len(keys))
+	for _, k := range keys {
+		n, ok := names[k.CreatedBy]
+		if !ok {
+			if u, err := s.Accounts.ByID(c.UserContext(), st.Tenant.ID, k.CreatedBy); err == nil {
+				n = u.Name
+			}
+			names[k.CreatedBy] = n
+		}
+		views = append(views, apiKeyView{Key: k, CreatorName: n})
+	}
+	if f == nil {
+		f = &Form{Values: map[string]string{}}
+	}
+	return s.render(c, status, "admin_api_keys", "admin.api_keys.title", map[string]any{"Keys": views,
+		"Perms": s.apiPermissions(st.Tenant), "Checked": checkedPerms(c), "Created": created}, f)
+}
+
+// checkedPerms are the permission boxes ticked in a sent form.
+func checkedPerms(c *fiber.Ctx) map[string]bool {
+	out := map[string]bool{}
+	if c.Method() != fiber.MethodPost {
+		return out
+	}
+	for _, p := range c.Context().PostArgs().PeekMulti("permissions") {
+		out[string(p)] = true
+	}
+	if mf, err := c.MultipartForm(); err == nil {
+		for _, p := range mf.Value["permissions"] {
+			out[p] = true
+		}
+	}
+	return out
+}
+
+func (s *Server) apiKeysPage(c *fiber.Ctx) error { return s.renderAPIKeys(c, fiber.StatusOK, nil, "") }
+
+// createAPIKey makes a key and shows it, once: only its hash is kept.
+func (s *Server) createAPIKey(c *fiber.Ctx) error {
+	st := St(c)
+	allowed := s.apiPermissions(st.Tenant)
+	var perms []string
+	errs := form.Errors{}
+	for p := range checkedPerms(c) {
+		if !contains(allowed, p) {
+			errs.Add("permissions", "form.invalid_choice")
+			continue
+		}
+		perms = append(perms, p)
+	}
+	sort.Strings(perms)
+	f := &Form{Values: values(c, "name"), Errors: errs}
+	if len(errs) > 0 {
+		return s.renderAPIKeys(c, fiber.StatusUnprocessableEntity, f, "")
+	}
+	k, full, err := s.APIKeys.Create(c.UserContext(), st.Tenant.ID, c.FormValue("name"), perms, st.User.ID)
+	var ferr form.Errors
+	if errors.As(err, &ferr) {
+		f.Errors = ferr
+		return s.renderAPIKeys(c, fiber.StatusUnprocessableEntity, f, "")
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.record(c, "", ActAPIKeyCreated, "", "api_key:"+k.ID, map[string]any{"name": k.Name, "permissions": k.Permissions}); err != nil {
+		return err
+	}
+	// The full key appears in this answer only (the page is never cached: Cache-Control no-store).
+	return s.renderAPIKeys(c, fiber.StatusOK, nil, full)
+}
+
+func (s *Server) revokeAPIKey(c *fiber.Ctx) error {
+	st := St(c)
+	id := c.Params("id")
+	if _, err := hex.DecodeString(id); err != nil || len(id) != 32 {
+		return fiber.ErrNotFound
+	}
+	revoked, err := s.APIKeys.Revoke(c.UserContext(), st.Tenant.ID, id)
+	if errors.Is(err, apikeys.ErrNotFound) {
+		return fiber.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if revoked {
+		if err := s.record(c, "", ActAPIKeyRevoked, "", "api_key:"+id, nil); err != nil {
+			return err
+		}
+	}
+	s.flash(c, "admin.api_keys.revoked")
+	return c.Redirect(st.URL("/admin/api-keys"), fiber.StatusSeeOther)
+}
