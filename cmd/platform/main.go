@@ -276,6 +276,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		printDemo(stdout, srv, ctx, *publicURL, logins)
+		// The modules run (host.Start launched them): each may now make its demonstration
+		// data for the demo accounts.
+		if err := srv.AnnounceDemo(ctx, logins); err != nil {
+			return err
+		}
 	}
 	go srv.RunJobs(ctx, time.Second)
 	log.Info("serving", "addr", ln.Addr().String(), "database", database.Kind, "data", absPath(d.data))

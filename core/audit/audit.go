@@ -127,7 +127,10 @@ type Filter struct {
 	Limit                  int
 }
 
-// Search returns the tenant's records matching f, newest first.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+
+// Search returns the tenant's records matching f (Action is a prefix of the action), newest
+// first.
 func (t *Trail) Search(ctx context.Context, tenantID string, f Filter) ([]Entry, error) {
 	var out []Entry
 	err := t.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
@@ -139,7 +142,8 @@ func (t *Trail) Search(ctx context.Context, tenantID string, f Filter) ([]Entry,
 			q = q.Where("subject = ?", f.Subject)
 		}
 		if f.Action != "" {
-			q = q.Where("action LIKE ?", strings.ReplaceAll(f.Action, "%", "")+"%")
+			// A prefix taken literally: "_" and "%" match themselves, not any character.
+			q = q.Where(`action LIKE ? ESCAPE '\'`, likeEscaper.Replace(f.Action)+"%")
 		}
 		if !f.From.IsZero() {
 			q = q.Where("at >= ?", f.From)

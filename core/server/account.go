@@ -141,7 +141,7 @@ func (s *Server) verifyForm(c *fiber.Ctx) error {
 
 func (s *Server) verify(c *fiber.Ctx) error {
 	st := St(c)
-	_, err := s.Accounts.Verify(c.UserContext(), st.Tenant, c.FormValue("token"))
+	u, err := s.Accounts.Verify(c.UserContext(), st.Tenant, c.FormValue("token"))
 	if errors.Is(err, accounts.ErrTokenInvalid) {
 		return s.message(c, fiber.StatusBadRequest, "account.verify.invalid_title", messageData{
 			Lines: []string{"account.verify.invalid_text"}, LinkKey: "nav.register", LinkHref: "/register"})
@@ -149,6 +149,8 @@ func (s *Server) verify(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The account is active: the tenant's modules may link it to what they hold (R3).
+	s.broadcast(c.UserContext(), st.Tenant, sdk.EventUserVerified, []byte(u.ID))
 	return s.message(c, fiber.StatusOK, "account.verify.done_title", messageData{
 		Lines: []string{"account.verify.done_text"}, LinkKey: "nav.login", LinkHref: "/login"})
 }

@@ -2,21 +2,27 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 
 	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/core/terms"
 	"carenet.dev/platform/plugins/sdk"
 )
 
-// DemoLogin is an account created by --demo.
+// DemoLogin is an account created by --demo: its tenant, the role it was made for, its
+// login, and its id and name (sent to the modules with EventDemoSeeded).
 type DemoLogin struct {
 	Tenant, Role, Email, Password string
+	ID, Name                      string
 }
 
-// SeedDemo creates, once, a platform admin on the console and a tenant admin and a user in
-// every tenant. The passwords are public: only for demonstrations.
+// SeedDemo creates, once, a platform admin on the console and, in every tenant, a tenant
+// admin, a user, and one account per assignable role of each module the tenant runs
+// (lab-staff@mlab.localhost). The passwords are public: only for demonstrations.
 func (s *Server) SeedDemo(ctx context.Context) ([]DemoLogin, error) {
 	ts, err := s.Tenants.List(ctx)
 	if err != nil {
@@ -25,48 +31,123 @@ func (s *Server) SeedDemo(ctx context.Context) ([]DemoLogin, error) {
 	var out []DemoLogin
 	for _, t := range ts {
 		if t.Kind == tenancy.KindConsole {
-			l := DemoLogin{Tenant: t.Slug, Role: authz.RolePlatformAdmin, Email: "admin@platform.localhost", Password: "demo-platform-admin"}
-			u, err := s.Accounts.CreateActive(ctx, t, l.Email, l.Password, "Platform Admin", "1980-01-01", "")
+			l := DemoLogin{Tenant: t.Slug, Role: authz.RolePlatformAdmin, Email: "admin@platform.localhost", Password: "demo-platform-admin", Name: "Platform Admin"}
+			u, err := s.Accounts.CreateActive(ctx, t, l.Email, l.Password, l.Name, "1980-01-01", "")
 			if err != nil {
 				return nil, fmt.Errorf("demo %s: %w", t.Slug, err)
 			}
 			if err := s.Authz.MakePlatformAdmin(ctx, u.ID); err != nil {
 				return nil, err
 			}
+			l.ID = u.ID
 			out = append(out, l)
 			continue
 		}
-		if err := s.demoAccepts(ctx, t); err != nil {
+		logins := []DemoLogin{
+			{Tenant: t.Slug, Role: authz.RoleTenantAdmin, Email: "admin@" + t.Slug + ".localhost", Password: "demo-" + t.Slug + "-admin", Name: "Admin " + t.Settings.Name},
+			{Tenant: t.Slug, Role: authz.RoleUser, Email: "user@" + t.Slug + ".localhost", Password: "demo-" + t.Slug + "-user", Name: "Demo User"},
+		}
+		roles, err := s.demoModuleRoles(ctx, t)
+		if err != nil {
 			return nil, err
 		}
-		admin := DemoLogin{Tenant: t.Slug, Role: authz.RoleTenantAdmin, Email: "admin@" + t.Slug + ".localhost", Password: "demo-" + t.Slug + "-admin"}
-		if _, err := s.Accounts.CreateActive(ctx, t, admin.Email, admin.Password, "Admin "+t.Settings.Name, "1980-01-01", "", authz.RoleTenantAdmin); err != nil {
-			return nil, fmt.Errorf("demo %s: %w", t.Slug, err)
+		for _, role := range roles {
+			logins = append(logins, DemoLogin{Tenant: t.Slug, Role: role, Email: strings.ReplaceAll(role, "_", "-") + "@" + t.Slug + ".localhost",
+				Password: "demo-" + t.Slug + "-" + role, Name: "Demo " + strings.ReplaceAll(role, "_", " ")})
 		}
-		user := DemoLogin{Tenant: t.Slug, Role: authz.RoleUser, Email: "user@" + t.Slug + ".localhost", Password: "demo-" + t.Slug + "-user"}
-		if _, err := s.Accounts.CreateActive(ctx, t, user.Email, user.Password, "Demo User", "1990-05-17", ""); err != nil {
-			return nil, fmt.Errorf("demo %s: %w", t.Slug, err)
+		for i := range logins {
+			l := &logins[i]
+			birth, extra := "1985-06-15", []string{l.Role}
+			switch l.Role {
+			case authz.RoleTenantAdmin:
+				birth = "1980-01-01"
+			case authz.RoleUser:
+				birth, extra = "1990-05-17", nil
+			}
+			u, err := s.Accounts.CreateActive(ctx, t, l.Email, l.Password, l.Name, birth, "", extra...)
+			if err != nil {
+				return nil, fmt.Errorf("demo %s %s: %w", t.Slug, l.Role, err)
+			}
+			l.ID, l.Name = u.ID, u.Name
 		}
-		out = append(out, admin, user)
-		if err := s.demoAccepts(ctx, t); err != nil {
+		if err := s.demoAccepts(ctx, t, logins); err != nil {
 			return nil, err
 		}
+		out = append(out, logins...)
 	}
 	return out, s.Tenants.BumpPolicy(ctx, "")
 }
 
+// demoModuleRoles are the roles a tenant admin assigns in the modules the tenant runs (not
+// the implicit ones every user holds), each once, in manifest order; a role without any grant
+// in the tenant cannot be given and is left out.
+func (s *Server) demoModuleRoles(ctx context.Context, t *tenancy.Tenant) ([]string, error) {
+	var known []string
+	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		var err error
+		known, err = s.Authz.TenantRoles(ctx, sc)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range t.EnabledModules() {
+		man := s.manifest(id)
+		if man == nil {
+			continue
+		}
+		for _, r := range man.Roles {
+			if r.Implicit || contains(out, r.ID) || r.ID == authz.RoleTenantAdmin || r.ID == authz.RoleUser {
+				continue
+			}
+			if !contains(known, r.ID) {
+				s.Log.Warn("demo: role without grants, no account made", "tenant", t.Slug, "module", id, "role", r.ID)
+				continue
+			}
+			out = append(out, r.ID)
+		}
+	}
+	return out, nil
+}
+
 // demoAccepts records that the tenant's demo accounts accepted the account terms in force.
-func (s *Server) demoAccepts(ctx context.Context, t *tenancy.Tenant) error {
+func (s *Server) demoAccepts(ctx context.Context, t *tenancy.Tenant, logins []DemoLogin) error {
 	v, err := s.Terms.InForce(ctx, t.ID, terms.DocPlatform)
 	if err != nil {
 		return nil // no terms: nothing to accept
 	}
-	for _, email := range []string{"admin@" + t.Slug + ".localhost", "user@" + t.Slug + ".localhost"} {
-		if u, err := s.Accounts.ByEmail(ctx, t.ID, email); err == nil {
-			if err := s.Terms.AcceptNow(ctx, t.ID, u.ID, v, "", t.Settings.DefaultLocale, terms.Explicit); err != nil {
-				return err
+	for _, l := range logins {
+		if err := s.Terms.AcceptNow(ctx, t.ID, l.ID, v, "", t.Settings.DefaultLocale, terms.Explicit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AnnounceDemo tells every module of every tenant, once the modules run, which demo accounts
+// the tenant has (EventDemoSeeded), so that each may create its demonstration data for them.
+// Only `serve --demo` calls it; modules make it idempotent, so it runs at every start.
+func (s *Server) AnnounceDemo(ctx context.Context, logins []DemoLogin) error {
+	ts, err := s.Tenants.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if t.Kind == tenancy.KindConsole {
+			continue
+		}
+		seed := sdk.DemoSeed{Accounts: []sdk.DemoAccount{}}
+		for _, l := range logins {
+			if l.Tenant == t.Slug {
+				seed.Accounts = append(seed.Accounts, sdk.DemoAccount{ID: l.ID, Email: l.Email, Name: l.Name, Role: l.Role})
 			}
 		}
+		payload, err := json.Marshal(seed)
+		if err != nil {
+			return err
+		}
+		s.broadcast(ctx, t, sdk.EventDemoSeeded, payload)
 	}
 	return nil
 }

@@ -16,8 +16,12 @@ import (
 	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/apikeys"
 	"carenet.dev/platform/core/audit"
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/complaints"
 	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/tenancy"
@@ -50,10 +54,8 @@ func (b *BlobRow) OwnerTenant() string { return b.TenantID }
 // HostServices returns the HostAPI the module host serves to modules.
 func (s *Server) HostServices() sdk.HostServices {
 	h := &hostAPI{s: s}
-	return sdk.HostServices{Terms: hostTerms{h.s}, Users: h, Audit: h, Messages: h, Jobs: h, Blobs: h}
+	return sdk.HostServices{Terms: hostTerms{h.s}, Users: h, Audit: h, Messages: h, Jobs: h, Blobs: h, Complaints: h}
 }
-
-type hostAPI struct{ s *Server }
 
 // actorOf is who acts in a HostAPI call, as the audit trail names him: the signed-in user,
 // or the API key of a machine call (R3a).
@@ -63,6 +65,19 @@ func actorOf(sc sdk.Scope) string {
 	}
 	return sc.UserID
 }
+
+// sdkUser is an account as a module sees it: identity, the fields its registration asked,
+// the portal it came through, its secret question (never the answer) and its state.
+func sdkUser(u *accounts.User, roles []string) *sdk.User {
+	profile := map[string]string{}
+	for k, v := range u.Profile {
+		profile[k] = v
+	}
+	return &sdk.User{ID: u.ID, Email: u.Email, Name: u.Name, Locale: u.Locale, Roles: roles, BirthDate: u.BirthDate,
+		Profile: profile, Portal: u.Portal, SecretQuestion: u.SecretQuestion, Status: u.Status}
+}
+
+type hostAPI struct{ s *Server }
 
 // Audit appends a record to the tenant's audit trail.
 func (s *Server) Audit(ctx context.Context, tenantID string, e audit.Entry) error {
@@ -158,13 +173,83 @@ func (h *hostAPI) Lookup(ctx context.Context, sc sdk.Scope, id, email string) (*
 	if err != nil {
 		return nil, err
 	}
+	roles, err := h.s.userRoles(ctx, sc.TenantID, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	return sdkUser(u, roles), nil
+}
+
+// userRoles lists a user's roles in a tenant.
+func (s *Server) userRoles(ctx context.Context, tenantID, userID string) ([]string, error) {
 	var roles []string
-	err = h.s.DB.InTenant(ctx, sc.TenantID, func(ctx context.Context, dsc *db.Scope) error {
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, dsc *db.Scope) error {
 		var err error
-		roles, err = h.s.Authz.UserRoles(ctx, dsc, u.ID)
+		roles, err = s.Authz.UserRoles(ctx, dsc, userID)
 		return err
 	})
-	return &sdk.User{ID: u.ID, Email: u.Email, Name: u.Name, Locale: u.Locale, Roles: roles}, err
+	return roles, err
+}
+
+// CheckSecret compares an answer with the user's secret answer (P2, R2) and records the
+// check; the answer never leaves the core.
+func (h *hostAPI) CheckSecret(ctx context.Context, sc sdk.Scope, userID, answer string) (bool, bool, error) {
+	match, has, err := h.s.Accounts.CheckSecret(ctx, sc.TenantID, userID, answer)
+	if err != nil {
+		return false, false, err
+	}
+	err = h.s.Audit(ctx, sc.TenantID, audit.Entry{Actor: actorOf(sc), Module: sc.ModuleID, Action: ActSecretChecked,
+		Subject: userID, Resource: "user:" + userID, RequestID: sc.RequestID, IP: sc.IP, Detail: map[string]any{"match": match, "has_secret": has}})
+	return match, has, err
+}
+
+// SetRole gives or takes away one of the module's own assignable roles (P3): never a core
+// role, another module's role or an implicit one. Every instance reloads the tenant's rules,
+// and the change is audited as the admin pages audit theirs.
+func (h *hostAPI) SetRole(ctx context.Context, sc sdk.Scope, userID, role string, on bool) error {
+	man := h.s.manifest(sc.ModuleID)
+	if man == nil {
+		return fmt.Errorf("users: module %s is not running", sc.ModuleID)
+	}
+	declared := false
+	for _, r := range man.Roles {
+		if r.ID == role && !r.Implicit {
+			declared = true
+		}
+	}
+	if !declared {
+		return fmt.Errorf("users: %q is not an assignable role of module %s", role, sc.ModuleID)
+	}
+	if _, err := h.s.Accounts.ByID(ctx, sc.TenantID, userID); err != nil {
+		return err
+	}
+	changed := false
+	err := h.s.DB.InTenant(ctx, sc.TenantID, func(ctx context.Context, dsc *db.Scope) error {
+		held, err := h.s.Authz.UserRoles(ctx, dsc, userID)
+		if err != nil {
+			return err
+		}
+		if contains(held, role) == on {
+			return nil
+		}
+		changed = true
+		if on {
+			return h.s.Authz.AssignRole(ctx, dsc, userID, role)
+		}
+		return h.s.Authz.RevokeRole(ctx, dsc, userID, role)
+	})
+	if err != nil || !changed {
+		return err
+	}
+	if err := h.s.Tenants.BumpPolicy(ctx, sc.TenantID); err != nil {
+		return err
+	}
+	action := ActRoleAssigned
+	if !on {
+		action = ActRoleRemoved
+	}
+	return h.s.Audit(ctx, sc.TenantID, audit.Entry{Actor: actorOf(sc), Module: sc.ModuleID, Action: action, Subject: userID,
+		Resource: "role:" + role, RequestID: sc.RequestID, IP: sc.IP, Detail: map[string]any{"role": role}})
 }
 
 func (h *hostAPI) Record(ctx context.Context, sc sdk.Scope, r sdk.AuditRecord) error {
@@ -173,6 +258,91 @@ func (h *hostAPI) Record(ctx context.Context, sc sdk.Scope, r sdk.AuditRecord) e
 	}
 	return h.s.Audit(ctx, sc.TenantID, audit.Entry{Actor: actorOf(sc), Module: sc.ModuleID, Action: r.Action,
 		Subject: r.Subject, Resource: r.Resource, RequestID: sc.RequestID, IP: sc.IP, Detail: r.Detail})
+}
+
+// Audit listing bounds: what a module shows a person of who touched his data (P9, R9).
+const (
+	auditListDefault = 100
+	auditListMax     = 500
+)
+
+// List returns the records of the scope module's actions about subject, newest first, with
+// who acted: a user (his name and roles in the tenant), an API key (its name) or the system.
+func (h *hostAPI) List(ctx context.Context, sc sdk.Scope, subject string, limit int) ([]sdk.AuditEntry, error) {
+	if subject == "" {
+		return nil, errors.New("audit: subject is required")
+	}
+	if limit <= 0 {
+		limit = auditListDefault
+	}
+	if limit > auditListMax {
+		limit = auditListMax
+	}
+	entries, err := h.s.Trail.Search(ctx, sc.TenantID, audit.Filter{Subject: subject, Action: sc.ModuleID + ".", Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	actors := map[string]sdk.AuditEntry{}
+	out := make([]sdk.AuditEntry, 0, len(entries))
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Action, sc.ModuleID+".") {
+			continue
+		}
+		a, ok := actors[e.Actor]
+		if !ok {
+			if a, err = h.s.auditActor(ctx, sc.TenantID, e.Actor); err != nil {
+				return nil, err
+			}
+			actors[e.Actor] = a
+		}
+		out = append(out, sdk.AuditEntry{At: e.At, Action: e.Action, Resource: e.Resource, ActorID: e.Actor,
+			ActorName: a.ActorName, ActorKind: a.ActorKind, ActorRoles: a.ActorRoles})
+	}
+	return out, nil
+}
+
+// Kinds of audit actors a module sees.
+const (
+	actorKindUser   = "user"
+	actorKindClient = "client"
+	actorKindSystem = "system"
+)
+
+// auditActor names the actor of a record: a user of the tenant (name and roles), a platform
+// admin, an API key (its name, even once revoked), or the system (a job, an event).
+func (s *Server) auditActor(ctx context.Context, tenantID, actor string) (sdk.AuditEntry, error) {
+	switch {
+	case actor == "":
+		return sdk.AuditEntry{ActorKind: actorKindSystem}, nil
+	case strings.HasPrefix(actor, actorAPIKey):
+		k, err := s.APIKeys.Get(ctx, tenantID, strings.TrimPrefix(actor, actorAPIKey))
+		if errors.Is(err, apikeys.ErrNotFound) {
+			return sdk.AuditEntry{ActorKind: actorKindClient}, nil
+		}
+		if err != nil {
+			return sdk.AuditEntry{}, err
+		}
+		return sdk.AuditEntry{ActorKind: actorKindClient, ActorName: k.Name}, nil
+	case strings.HasPrefix(actor, "platform:"):
+		out := sdk.AuditEntry{ActorKind: actorKindUser, ActorRoles: []string{authz.RolePlatformAdmin}}
+		if console, err := s.Tenants.BySlug(ctx, tenancy.ConsoleSlug); err == nil {
+			if u, err := s.Accounts.ByID(ctx, console.ID, strings.TrimPrefix(actor, "platform:")); err == nil {
+				out.ActorName = u.Name
+			}
+		}
+		return out, nil
+	}
+	out := sdk.AuditEntry{ActorKind: actorKindUser}
+	u, err := s.Accounts.ByID(ctx, tenantID, actor)
+	if errors.Is(err, accounts.ErrNotFound) {
+		return out, nil // a deleted account: no name, no roles
+	}
+	if err != nil {
+		return out, err
+	}
+	out.ActorName = u.Name
+	out.ActorRoles, err = s.userRoles(ctx, tenantID, u.ID)
+	return out, err
 }
 
 // Send renders the module's template in the recipient's language and sends it: by e-mail
@@ -306,4 +476,62 @@ func (h *hostAPI) Get(ctx context.Context, sc sdk.Scope, id string) (*sdk.Blob, 
 		return nil, errors.New("blobs: stored file does not match its checksum")
 	}
 	return &sdk.Blob{Name: row.Name, ContentType: row.ContentType, Data: data}, nil
+}
+
+// Delete removes a file of the scope's tenant and module; an unknown id is not an error.
+func (h *hostAPI) Delete(ctx context.Context, sc sdk.Scope, id string) error {
+	deleted := false
+	err := h.s.DB.InTenant(ctx, sc.TenantID, func(ctx context.Context, dsc *db.Scope) error {
+		res, err := dsc.Delete((*BlobRow)(nil)).Where("id = ? AND module = ?", id, sc.ModuleID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		deleted = n == 1
+		return nil
+	})
+	if err != nil || !deleted {
+		return err
+	}
+	// The row named a stored file: the id is one the core made, safe in a path.
+	if err := os.Remove(h.blobPath(sc.TenantID, sc.ModuleID, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Lodge records a complaint or support request of the scope's module (P10, R8) through the
+// core's complaints service, with the tenant's rules, and confirms receipt to ReplyTo as the
+// core's form does. What breaks the rules comes back as sdk.FieldErrors.
+func (h *hostAPI) Lodge(ctx context.Context, sc sdk.Scope, d sdk.ComplaintDraft) (*sdk.ComplaintReceipt, error) {
+	t, err := h.s.Tenants.ByID(ctx, sc.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	lang := t.Settings.DefaultLocale
+	if d.UserID != "" {
+		u, err := h.s.Accounts.ByID(ctx, sc.TenantID, d.UserID)
+		if errors.Is(err, accounts.ErrNotFound) {
+			return nil, sdk.FieldErrors{"user_id": "form.invalid"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		lang = t.Lang(u.Locale, "")
+	}
+	cp, err := h.s.Complaints.Lodge(ctx, t.ID, complaintRules(t), complaints.Draft{Module: sc.ModuleID, Category: d.Category,
+		Body: d.Body, ReplyTo: d.ReplyTo, UserID: d.UserID, Locale: lang, Due: d.Due},
+		func(e string) bool { return accounts.NormalizeEmail(e) != "" })
+	var ferr form.Errors
+	if errors.As(err, &ferr) {
+		return nil, sdk.FieldErrors(ferr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := h.s.sendMail(ctx, t, cp.ReplyTo, "", lang, "complaint_received", "",
+		"Reference", cp.Reference, "Date", formatDay(lang, cp.DueAt, t)); err != nil {
+		return nil, err
+	}
+	return &sdk.ComplaintReceipt{ID: cp.ID, Reference: cp.Reference, Due: cp.DueAt}, nil
 }

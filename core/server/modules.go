@@ -254,7 +254,7 @@ func (s *Server) forward(c *fiber.Ctx, id string, man *sdk.Manifest, client *sdk
 	ten := s.sdkTenant(st, st.Tenant, id, man)
 	var user *sdk.User
 	if st.User != nil && client == nil {
-		user = &sdk.User{ID: st.User.ID, Email: st.User.Email, Name: st.User.Name, Locale: st.User.Locale, Roles: st.Roles}
+		user = sdkUser(st.User, st.Roles)
 	}
 	hdr := http.Header{}
 	for _, k := range forwardedHeaders {
@@ -494,6 +494,15 @@ func (s *Server) installGrantsFor(ctx context.Context, t *tenancy.Tenant) error 
 			for _, role := range p.Grants {
 				grants = append(grants, authz.Grant{Role: role, Permission: p.Name})
 			}
+		}
+		// Core permissions for the module's staff roles (lab staff answer complaints):
+		// only the staff work a module may grant, never settings, roles or platform rights.
+		for _, g := range man.CoreGrants {
+			if !sdk.CoreGrantable[g.Permission] {
+				s.Log.Warn("module core grant refused", "module", id, "tenant", t.Slug, "role", g.Role, "permission", g.Permission)
+				continue
+			}
+			grants = append(grants, authz.Grant{Role: g.Role, Permission: g.Permission})
 		}
 	}
 	return s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {

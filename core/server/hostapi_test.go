@@ -1,0 +1,150 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+
+	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/plugins/sdk"
+)
+
+// TestModulesSeeTheIdentityAndTheirFields: the registration fields of a module are asked only
+// on the portals it names; the module then sees, with every request and through the HostAPI,
+// the person's birth date, those fields, his portal and secret question — never the answer;
+// it is told when an account is verified; its core grants are installed, except one a module
+// may not give (P2, P3, R1, R2).
+func TestModulesSeeTheIdentityAndTheirFields(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		f := e.withFakeResults()
+		ctx := context.Background()
+		mustNotContain(t, e.client("mlab.localhost").get("/register"), `name="pro_number"`)
+		pro := e.client("pro.mlab.localhost")
+		mustContain(t, pro.get("/register"), `name="pro_number"`, `name="address"`, "Immatriculation")
+		form := registerForm("dr@example.org")
+		if r := pro.post("/register", "/register", form); r.Status != 422 || !strings.Contains(r.Body, `id="e-pro_number"`) {
+			t.Fatalf("missing portal field: %d", r.Status)
+		}
+		form.Set("address", "1 rue du Port")
+		form.Set("pro_number", "10001234567")
+		if r := pro.post("/register", "/register", form); r.Status != 200 {
+			t.Fatalf("register: %d %s", r.Status, mainOf(r.Body))
+		}
+		link := e.lastLink("mlab", "dr@example.org")
+		pro.post(pathOf(link), "/verify", url.Values{"token": {link[strings.Index(link, "token=")+6:]}})
+		mlab := e.tenant("mlab")
+		u, _ := e.srv.Accounts.ByEmail(ctx, mlab.ID, "dr@example.org")
+		if u.Portal != "professionals" || u.Profile["pro_number"] != "10001234567" {
+			t.Fatalf("stored: %q %v", u.Portal, u.Profile)
+		}
+		if log := f.eventLog(); !strings.Contains(log, "mlab "+sdk.EventUserVerified+" "+u.ID) {
+			t.Fatalf("module not told of the verification: %s", log)
+		}
+		if r := pro.login("", "dr@example.org", "correct horse battery"); r.Status != 303 {
+			t.Fatalf("login: %d", r.Status)
+		}
+		if r := pro.get("/results/echo"); r.Status != 200 {
+			t.Fatalf("module route: %d", r.Status)
+		}
+		got := f.last.User
+		if got == nil || got.BirthDate != "1985-03-14" || got.Portal != "professionals" || got.Profile["address"] != "1 rue du Port" ||
+			got.SecretQuestion != "Nom de mon premier chat ?" || got.Status != "active" || f.last.Client != nil {
+			t.Fatalf("forwarded user: %+v", got)
+		}
+		looked, err := f.hs.Users.Lookup(ctx, sdk.Scope{TenantID: mlab.ID, ModuleID: "results"}, u.ID, "")
+		if err != nil || looked.Profile["pro_number"] != "10001234567" || looked.SecretQuestion == "" || looked.BirthDate != "1985-03-14" {
+			t.Fatalf("lookup: %+v %v", looked, err)
+		}
+		if raw, _ := json.Marshal(looked); strings.Contains(string(raw), "argon2") {
+			t.Fatal("the answer's hash reached the module")
+		}
+		// The identity panel labels the module's fields.
+		admin := e.client("mlab.localhost")
+		admin.login("", "admin@mlab.localhost", "demo-mlab-admin")
+		mustContain(t, admin.get("/admin/users/"+u.ID), "Immatriculation", "10001234567", "professionals")
+		// Core grants of the module: the grantable one only.
+		var grants map[string]map[string]bool
+		e.srv.DB.InTenant(ctx, mlab.ID, func(ctx context.Context, sc *db.Scope) error {
+			var err error
+			grants, err = e.srv.Authz.Grants(ctx, sc)
+			return err
+		})
+		if !grants["lab_staff"][authz.PermAdminComplaints] || grants["lab_staff"][authz.PermAdminSettings] {
+			t.Fatalf("lab_staff grants: %v", grants["lab_staff"])
+		}
+	})
+}
+
+// TestHostAPIAuditListAndRoles: a module lists the records of its own actions about a person,
+// newest first, bounded, each with who acted — the person, staff with their roles, a
+// machine's key — and gives only its own assignable roles (P3, P9, R9).
+func TestHostAPIAuditListAndRoles(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		f := e.withFakeResults()
+		ctx := context.Background()
+		mlab := e.tenant("mlab")
+		patient, _ := e.srv.Accounts.ByEmail(ctx, mlab.ID, "user@mlab.localhost")
+		admin, _ := e.srv.Accounts.ByEmail(ctx, mlab.ID, "admin@mlab.localhost")
+		sc := sdk.Scope{TenantID: mlab.ID, ModuleID: "results"}
+		k, _, err := e.srv.APIKeys.Create(ctx, mlab.ID, "SIL", []string{"results.manage"}, admin.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := func(actor sdk.Scope, action string) {
+			if err := f.hs.Audit.Record(ctx, actor, sdk.AuditRecord{Action: action, Subject: patient.ID, Resource: "result:1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		self, staff, machine := sc, sc, sc
+		self.UserID, staff.UserID, machine.ClientID = patient.ID, admin.ID, k.ID
+		rec(machine, "results.imported")
+		rec(staff, "results.viewed")
+		rec(self, "results.downloaded")
+		rec(self, "calendar.viewed") // another module's record: not listed
+		list, err := f.hs.Audit.List(ctx, sc, patient.ID, 0)
+		if err != nil || len(list) != 3 {
+			t.Fatalf("list: %v %+v", err, list)
+		}
+		if l := list[0]; l.Action != "results.downloaded" || l.ActorKind != "user" || l.ActorName != "Demo User" || strings.Join(l.ActorRoles, ",") != "user" {
+			t.Fatalf("newest: %+v", l)
+		}
+		if l := list[1]; l.ActorName != admin.Name || !strings.Contains(strings.Join(l.ActorRoles, ","), "tenant_admin") {
+			t.Fatalf("staff: %+v", l)
+		}
+		if l := list[2]; l.ActorKind != "client" || l.ActorName != "SIL" || l.ActorID != "apikey:"+k.ID || len(l.ActorRoles) != 0 {
+			t.Fatalf("machine: %+v", l)
+		}
+		if list, _ := f.hs.Audit.List(ctx, sc, patient.ID, 1); len(list) != 1 {
+			t.Fatalf("limit 1: %d", len(list))
+		}
+		// Another tenant's module sees none of it.
+		if list, _ := f.hs.Audit.List(ctx, sdk.Scope{TenantID: e.tenant("elekarze").ID, ModuleID: "results"}, patient.ID, 0); len(list) != 0 {
+			t.Fatalf("another tenant: %+v", list)
+		}
+		// Roles: its own assignable role, not the core's nor an unknown one.
+		staff.UserID = admin.ID
+		if err := f.hs.Users.SetRole(ctx, staff, patient.ID, "professional", true); err != nil {
+			t.Fatal(err)
+		}
+		for _, role := range []string{"tenant_admin", "user", "platform_admin", "doctor"} {
+			if err := f.hs.Users.SetRole(ctx, staff, patient.ID, role, true); err == nil {
+				t.Fatalf("role %s given by a module", role)
+			}
+		}
+		c := e.client("mlab.localhost")
+		c.login("", "user@mlab.localhost", "demo-mlab-user")
+		if r := c.get("/results/echo"); !strings.Contains(r.Body, "professional") {
+			t.Fatalf("the role is not in force at once: %s", r.Body)
+		}
+		entries, _ := e.srv.Trail.Search(ctx, mlab.ID, auditFilter("admin.role_assigned"))
+		if len(entries) != 1 || entries[0].Actor != admin.ID || entries[0].Subject != patient.ID || entries[0].Module != "results" {
+			t.Fatalf("role audit: %+v", entries)
+		}
+	})
+}
