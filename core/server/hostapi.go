@@ -359,13 +359,13 @@ func (h *hostAPI) Send(ctx context.Context, sc sdk.Scope, msg sdk.Message) (stri
 	if err != nil {
 		return "", err
 	}
-	to, name, lang := msg.To, "", t.Settings.DefaultLocale
+	to, name, lang, portal := msg.To, "", t.Settings.DefaultLocale, ""
 	if msg.UserID != "" {
 		u, err := h.s.Accounts.ByID(ctx, sc.TenantID, msg.UserID)
 		if err != nil {
 			return "", err
 		}
-		to, name, lang = u.Email, u.Name, t.Lang(u.Locale, "")
+		to, name, lang, portal = u.Email, u.Name, t.Lang(u.Locale, ""), u.Portal
 	}
 	if accounts.NormalizeEmail(to) == "" {
 		return "", errors.New("messages: no valid recipient")
@@ -377,8 +377,26 @@ func (h *hostAPI) Send(ctx context.Context, sc sdk.Scope, msg sdk.Message) (stri
 	for k, v := range msg.Data {
 		kv = append(kv, k, v)
 	}
-	id, err := h.s.sendMailID(ctx, t, to, name, lang, msg.Template, msg.Link, kv...)
+	id, err := h.s.sendMailID(ctx, t, to, name, lang, msg.Template, h.s.absLink(t, portal, msg.Link), kv...)
 	return id, err
+}
+
+// absLink makes the link of a module's message one the person can follow: a path
+// ("/login?next=/results/mine") goes to the hostname of the portal he registered through,
+// else to the tenant's first hostname (or the /t/<slug>/ fallback). A module does not know
+// the public address of the platform.
+func (s *Server) absLink(t *tenancy.Tenant, portal, link string) string {
+	if !strings.HasPrefix(link, "/") || strings.HasPrefix(link, "//") {
+		return link
+	}
+	if portal != "" {
+		for _, h := range t.Hostnames {
+			if h.Portal == portal {
+				return s.hostURL(h.Hostname, link)
+			}
+		}
+	}
+	return s.tenantURL(t, link)
 }
 
 var phoneRe = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
@@ -388,7 +406,7 @@ func (h *hostAPI) sendSMS(ctx context.Context, sc sdk.Scope, msg sdk.Message) (s
 	if err != nil {
 		return "", err
 	}
-	to, lang := strings.ReplaceAll(msg.To, " ", ""), t.Settings.DefaultLocale
+	to, lang, portal := strings.ReplaceAll(msg.To, " ", ""), t.Settings.DefaultLocale, ""
 	if msg.UserID != "" {
 		u, err := h.s.Accounts.ByID(ctx, sc.TenantID, msg.UserID)
 		if err != nil {
@@ -397,7 +415,7 @@ func (h *hostAPI) sendSMS(ctx context.Context, sc sdk.Scope, msg sdk.Message) (s
 		if to == "" {
 			to = strings.ReplaceAll(u.Profile["mobile"], " ", "")
 		}
-		lang = t.Lang(u.Locale, "")
+		lang, portal = t.Lang(u.Locale, ""), u.Portal
 	}
 	if !phoneRe.MatchString(to) {
 		return "", errors.New("messages: no valid mobile number (E.164, +country…)")
@@ -405,7 +423,7 @@ func (h *hostAPI) sendSMS(ctx context.Context, sc sdk.Scope, msg sdk.Message) (s
 	if !h.s.I18n.Has(lang, "sms."+msg.Template) {
 		return "", fmt.Errorf("messages: unknown SMS template %q", msg.Template)
 	}
-	kv := []any{"Tenant", t.Settings.Branding.Name, "Link", msg.Link}
+	kv := []any{"Tenant", t.Settings.Branding.Name, "Link", h.s.absLink(t, portal, msg.Link)}
 	for k, v := range msg.Data {
 		kv = append(kv, k, v)
 	}

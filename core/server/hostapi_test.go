@@ -148,3 +148,44 @@ func TestHostAPIAuditListAndRoles(t *testing.T) {
 		}
 	})
 }
+
+// TestModuleMessageLinksReachThePersonsPortal: a module names a path in its message; the
+// person gets a link on the hostname of the portal he registered through (R10, R1).
+func TestModuleMessageLinksReachThePersonsPortal(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		f := e.withFakeResults()
+		ctx := context.Background()
+		mlab := e.tenant("mlab")
+		form := registerForm("pro@example.org")
+		form.Set("address", "2 rue du Port")
+		form.Set("pro_number", "10001234568")
+		if r := e.client("pro.mlab.localhost").post("/register", "/register", form); r.Status != 200 {
+			t.Fatalf("register: %d", r.Status)
+		}
+		pro, _ := e.srv.Accounts.ByEmail(ctx, mlab.ID, "pro@example.org")
+		patient, _ := e.srv.Accounts.ByEmail(ctx, mlab.ID, "user@mlab.localhost")
+		sc := sdk.Scope{TenantID: mlab.ID, ModuleID: "results"}
+		for _, u := range []string{pro.ID, patient.ID} {
+			if _, err := f.hs.Messages.Send(ctx, sc, sdk.Message{UserID: u, Template: "complaint_received", Link: "/results/mine",
+				Data: map[string]any{"Reference": "R-1", "Date": "demain"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.hs.Messages.Send(ctx, sc, sdk.Message{UserID: patient.ID, Template: "complaint_received", Link: "https://lab.example.org/x",
+			Data: map[string]any{"Reference": "R-2", "Date": "demain"}}); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range e.mails("mlab") {
+			if strings.Contains(m.Text, "R-1") || strings.Contains(m.Text, "R-2") {
+				got = append(got, m.To+" "+m.Text)
+			}
+		}
+		all := strings.Join(got, "\n")
+		if len(got) != 3 || !strings.Contains(all, "http://pro.mlab.localhost:8080/results/mine") ||
+			!strings.Contains(all, "http://mlab.localhost:8080/results/mine") || !strings.Contains(all, "https://lab.example.org/x") {
+			t.Fatalf("links:\n%s", all)
+		}
+	})
+}
