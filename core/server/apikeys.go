@@ -29,28 +29,36 @@ func (s *Server) bindAPIKeys() {
 	s.post("/admin/api-keys/:id/revoke", authz.PermAdminAPIKeys, s.revokeAPIKey)
 }
 
-// apiRoute returns the manifest route of an API request to a module the tenant runs, or nil.
-func (s *Server) apiRoute(c *fiber.Ctx) *sdk.Route {
+// markAPI looks at a request to a module's path space before the session, CSRF and terms
+// steps: a module the tenant does not run is a 404 at once (nothing of the tenant lives
+// there); a request to an API route (R3a) skips those steps, and so does a machine's request
+// (with a bearer key) while the module is down, so that it gets its 503 in JSON.
+func (s *Server) markAPI(c *fiber.Ctx) error {
 	st := St(c)
 	id, _, _ := strings.Cut(strings.TrimPrefix(c.Path(), "/"), "/")
+	if !tenancy.IsKnownModule(id) {
+		return c.Next()
+	}
 	if !contains(st.Tenant.EnabledModules(), id) {
-		return nil
+		return fiber.ErrNotFound
 	}
 	man := s.manifest(id)
 	if man == nil {
-		return nil
+		st.API = bearer(c) != ""
+		return c.Next()
 	}
-	if r, _ := matchRoute(man, c.Method(), c.Path()); r != nil && r.API {
-		return r
-	}
-	return nil
+	r, _ := matchRoute(man, c.Method(), c.Path())
+	st.API = r != nil && r.API
+	return c.Next()
 }
 
-// markAPI recognises a request to an API route before the session, CSRF and terms steps,
-// which such a request skips.
-func (s *Server) markAPI(c *fiber.Ctx) error {
-	St(c).API = s.apiRoute(c) != nil
-	return c.Next()
+// bearer is the token of an "Authorization: Bearer <token>" header, or "".
+func bearer(c *fiber.Ctx) string {
+	scheme, token, _ := strings.Cut(strings.TrimSpace(c.Get(fiber.HeaderAuthorization)), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
 }
 
 // apiError answers a machine in JSON: a stable code and a sentence in the request's language.
@@ -75,9 +83,8 @@ func (s *Server) apiError(c *fiber.Ctx, status int, code, msg string) error {
 func (s *Server) dispatchAPI(c *fiber.Ctx, id string, man *sdk.Manifest, route *sdk.Route) error {
 	st := St(c)
 	st.Perm = route.Permission
-	scheme, token, _ := strings.Cut(strings.TrimSpace(c.Get(fiber.HeaderAuthorization)), " ")
-	token = strings.TrimSpace(token)
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+	token := bearer(c)
+	if token == "" {
 		return s.apiError(c, fiber.StatusUnauthorized, "missing_token", "error.api.key_missing")
 	}
 	k, err := s.APIKeys.Authenticate(c.UserContext(), st.Tenant.ID, token)

@@ -25,6 +25,8 @@ import (
 type fakeHost struct {
 	man *sdk.Manifest
 	hs  sdk.HostServices
+	// down makes the module look crashed: no manifest.
+	down bool
 
 	mu     sync.Mutex
 	events []string // "<tenant slug> <kind> <payload>"
@@ -33,7 +35,7 @@ type fakeHost struct {
 
 func (f *fakeHost) IDs() []string { return []string{f.man.ID} }
 func (f *fakeHost) Manifest(id string) *sdk.Manifest {
-	if id == f.man.ID {
+	if id == f.man.ID && !f.down {
 		return f.man
 	}
 	return nil
@@ -128,7 +130,7 @@ var newKeyRe = regexp.MustCompile(`id="new-key">(pk_[A-Za-z0-9_-]+)</code>`)
 func TestAPIKeysOpenOnlyAPIRoutes(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
 		e := newEnv(t, b)
-		e.withFakeResults()
+		f := e.withFakeResults()
 		ctx := context.Background()
 		admin := e.client("mlab.localhost")
 		admin.login("", "admin@mlab.localhost", "demo-mlab-admin")
@@ -191,6 +193,10 @@ func TestAPIKeysOpenOnlyAPIRoutes(t *testing.T) {
 		if r := e.api("POST", "mlab.localhost", "/results/api/import", full); r.Status != 401 {
 			t.Fatalf("another tenant's key: %d", r.Status)
 		}
+		// A tenant that does not run the module has nothing there, key or not.
+		if r := e.api("POST", "unilabs.localhost", "/results/api/import", key); r.Status != 404 {
+			t.Fatalf("module the tenant does not run: %d", r.Status)
+		}
 		// A key on a route that is not an API route changes nothing: CSRF still applies.
 		if r := e.api("POST", "mlab.localhost", "/results/echo", key); r.Status != 403 || !strings.Contains(r.Body, "<html") {
 			t.Fatalf("key on a browser route: %d %s", r.Status, r.Body)
@@ -201,6 +207,12 @@ func TestAPIKeysOpenOnlyAPIRoutes(t *testing.T) {
 			t.Fatalf("audit of the machine call: %+v", entries)
 		}
 		mustContain(t, admin.get("/admin/audit?action=results."), "Clé d’API « SIL du labo »")
+		// While the module is down, a machine learns it in JSON (and may retry).
+		f.down = true
+		if r := e.api("POST", "mlab.localhost", "/results/api/import", key); r.Status != 503 || !strings.Contains(r.Body, `"code":"unavailable"`) {
+			t.Fatalf("module down: %d %s", r.Status, r.Body)
+		}
+		f.down = false
 		// Revoked: refused at once, and shown so.
 		if r := admin.post("/admin/api-keys", "/admin/api-keys/"+id+"/revoke", url.Values{}); r.Status != 303 {
 			t.Fatalf("revoke: %d", r.Status)

@@ -192,6 +192,9 @@ func (s *Server) dispatch(id string) fiber.Handler {
 		}
 		man := s.manifest(id)
 		if man == nil {
+			if st.API {
+				return s.apiError(c, fiber.StatusServiceUnavailable, "unavailable", "error.module_down.text")
+			}
 			return s.moduleDown(c)
 		}
 		route, found := matchRoute(man, c.Method(), c.Path())
