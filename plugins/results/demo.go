@@ -102,8 +102,10 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, seed sdk.DemoSeed) 
 	doctor := IncomingPro{RegisterNumber: proNumber, Name: pro.Name}
 	glucose := []float64{5.1, 5.6, 6.2, 5.8}
 	ldl := []float64{3.1, 3.6, 4.2, 3.4}
+	// The oldest report is close to the end of its retention: its removal is announced.
+	dates := []time.Time{now.AddDate(-5, 0, 20), now.AddDate(-1, 0, 0), now.AddDate(0, -6, 0), now.AddDate(0, 0, -3)}
 	for i := range glucose {
-		at := now.AddDate(0, -6*(len(glucose)-1-i), -3).Truncate(24 * time.Hour).Add(8 * time.Hour)
+		at := dates[i].Truncate(24 * time.Hour).Add(8 * time.Hour)
 		flag := "N"
 		if glucose[i] > 6.0 {
 			flag = "H"
@@ -115,9 +117,9 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, seed sdk.DemoSeed) 
 		in := &Incoming{ReportID: fmt.Sprintf("DEMO-R-%04d", i+1), Patient: me, Prescriber: doctor, CollectedAt: at.Format(time.RFC3339),
 			Lab: t.Name, Status: "final", PDFName: fmt.Sprintf("compte-rendu-%s.pdf", at.Format("2006-01-02")),
 			Values: []IncomingValue{
-				{Code: "GLU", Label: "Glucose", Value: fmt.Sprintf("%.1f", glucose[i]), Unit: "mmol/L", Low: f(3.9), High: f(6.1), Flag: flag},
-				{Code: "LDL", Label: "LDL cholesterol", Value: fmt.Sprintf("%.1f", ldl[i]), Unit: "mmol/L", Low: f(0), High: f(4.1), Flag: ldlFlag},
-				{Code: "HB", Label: "Hemoglobin", Value: "13.9", Unit: "g/dL", Low: f(12), High: f(16), Flag: "N"},
+				{Code: "GLU", Label: "Glycémie à jeun", Value: strings.ReplaceAll(fmt.Sprintf("%.1f", glucose[i]), ".", ","), Unit: "mmol/L", Low: f(3.9), High: f(6.1), Flag: flag},
+				{Code: "LDL", Label: "Cholestérol LDL", Value: strings.ReplaceAll(fmt.Sprintf("%.1f", ldl[i]), ".", ","), Unit: "mmol/L", Low: f(0), High: f(4.1), Flag: ldlFlag},
+				{Code: "HB", Label: "Hémoglobine", Value: "13,9", Unit: "g/dL", Low: f(12), High: f(16), Flag: "N"},
 			}}
 		if err := m.seedReport(ctx, t, in); err != nil {
 			return err
@@ -125,7 +127,7 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, seed sdk.DemoSeed) 
 	}
 	in := &Incoming{ReportID: "DEMO-R-0100", Patient: marie, Prescriber: doctor, CollectedAt: now.AddDate(0, 0, -1).Format(time.RFC3339),
 		Lab: t.Name, Status: "final", PDFName: "compte-rendu-durand.pdf",
-		Values: []IncomingValue{{Code: "FER", Label: "Ferritin", Value: "12", Unit: "µg/L", Low: f(15), High: f(150), Flag: "L"}}}
+		Values: []IncomingValue{{Code: "FER", Label: "Ferritine", Value: "12", Unit: "µg/L", Low: f(15), High: f(150), Flag: "L"}}}
 	return m.seedReport(ctx, t, in)
 }
 
@@ -141,6 +143,12 @@ func (m *Module) seedReport(ctx context.Context, t sdk.Tenant, in *Incoming) err
 	if errs := in.check(50<<20, m.now(), tenantLoc(t)); len(errs) > 0 {
 		return fmt.Errorf("demo report %s: %v", in.ReportID, errs)
 	}
-	_, err = m.importReport(ctx, t, in, "demo")
+	res, err := m.importReport(ctx, t, in, "demo")
+	if err != nil {
+		return err
+	}
+	// A demo report was published the day after its collection, as a real one would be.
+	_, err = m.DB.NewUpdate().Model((*Report)(nil)).Set("published_at = ?", in.collected.Add(24*time.Hour)).
+		Where("tenant_id = ? AND id = ?", t.ID, res.Report.ID).Exec(ctx)
 	return err
 }

@@ -41,6 +41,10 @@ type LabPatient struct {
 	CreatedAt    time.Time    `bun:"created_at"`
 }
 
+// BornOther reports whether the birth name differs from the current family name (worth
+// showing then).
+func (p *LabPatient) BornOther() bool { return p.BirthName != "" && fold(p.BirthName) != fold(p.LastName) }
+
 // Account is a patient account as the module knows it.
 type Account struct {
 	bun.BaseModel `bun:"table:results_accounts,alias:ac"`

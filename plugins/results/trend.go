@@ -105,7 +105,7 @@ func chart(v *view, pts []point) template.HTML {
 	x := func(t time.Time) float64 { return L + (W-L-R)*float64(t.Unix()-t0)/float64(t1-t0) }
 	y := func(f float64) float64 { return T + (H-T-B)*(hi-f)/(hi-lo) }
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg class="trend" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s" xmlns="http://www.w3.org/2000/svg">`, W, H,
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s" xmlns="http://www.w3.org/2000/svg">`, W, H,
 		template.HTMLEscapeString(v.T("results.trend.chart_label", "Analyte", last.Label)))
 	if last.RefLow.Valid && last.RefHigh.Valid {
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#e3f4e8"/>`, L, y(last.RefHigh.Float64), W-L-R,
