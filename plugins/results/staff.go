@@ -12,6 +12,32 @@ import (
 	"carenet.dev/platform/plugins/sdk"
 )
 
+// pathAccount is the waiting account the path names, or false after answering 404 or 500.
+func (m *Module) pathAccount(w http.ResponseWriter, r *http.Request) (*Account, bool) {
+	a, err := account(r.Context(), m.DB, sdk.RequestFrom(r).Tenant.ID, r.PathValue("id"))
+	return a, m.found(w, r, err)
+}
+
+// pathPatient is the lab record the path names, or false after answering 404 or 500.
+func (m *Module) pathPatient(w http.ResponseWriter, r *http.Request) (*LabPatient, bool) {
+	p := &LabPatient{}
+	err := m.DB.NewSelect().Model(p).Where("tenant_id = ? AND id = ?", sdk.RequestFrom(r).Tenant.ID, r.PathValue("id")).Scan(r.Context())
+	return p, m.found(w, r, notFound(err))
+}
+
+// found answers 404 for errNotFound and 500 for any other error; true when err is nil.
+func (m *Module) found(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case errors.Is(err, errNotFound):
+		m.fail(w, r, http.StatusNotFound, "results.error.not_found")
+	case err != nil:
+		m.internal(w, r)
+	default:
+		return true
+	}
+	return false
+}
+
 func (m *Module) internal(w http.ResponseWriter, r *http.Request) {
 	m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
 }
@@ -97,15 +123,9 @@ func (m *Module) renderQueue(w http.ResponseWriter, r *http.Request, status int,
 // checkSecret checks the answer a caller gives to his secret question (P2, R2): the core
 // compares it with the stored hash and records the check.
 func (m *Module) checkSecret(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
 	ctx := r.Context()
-	a, err := account(ctx, m.DB, req.Tenant.ID, r.PathValue("id"))
-	if errors.Is(err, errNotFound) {
-		m.fail(w, r, http.StatusNotFound, "results.error.not_found")
-		return
-	}
-	if err != nil {
-		m.internal(w, r)
+	a, ok := m.pathAccount(w, r)
+	if !ok {
 		return
 	}
 	match, has, err := sdk.HostFrom(ctx).Users.CheckSecret(ctx, a.UserID, r.FormValue("answer"))
@@ -127,18 +147,13 @@ func (m *Module) checkSecret(w http.ResponseWriter, r *http.Request) {
 func (m *Module) linkFromQueue(w http.ResponseWriter, r *http.Request) {
 	req := sdk.RequestFrom(r)
 	ctx := r.Context()
-	a, err := account(ctx, m.DB, req.Tenant.ID, r.PathValue("id"))
-	if errors.Is(err, errNotFound) {
-		m.fail(w, r, http.StatusNotFound, "results.error.not_found")
-		return
-	}
-	if err != nil {
-		m.internal(w, r)
+	a, ok := m.pathAccount(w, r)
+	if !ok {
 		return
 	}
 	labID := strings.TrimSpace(r.FormValue("lab_patient_id"))
 	p := &LabPatient{}
-	err = m.DB.NewSelect().Model(p).Where("tenant_id = ? AND lab_patient_id = ?", req.Tenant.ID, labID).Scan(ctx)
+	err := m.DB.NewSelect().Model(p).Where("tenant_id = ? AND lab_patient_id = ?", req.Tenant.ID, labID).Scan(ctx)
 	if err != nil {
 		if errors.Is(notFound(err), errNotFound) {
 			m.renderQueue(w, r, http.StatusUnprocessableEntity, a.UserID, "", "unknown_patient")
@@ -147,12 +162,12 @@ func (m *Module) linkFromQueue(w http.ResponseWriter, r *http.Request) {
 		m.internal(w, r)
 		return
 	}
-	ok, err := m.link(ctx, req.Tenant, p, a.UserID, "staff:"+req.User.ID)
+	linked, err := m.link(ctx, req.Tenant, p, a.UserID, "staff:"+req.User.ID)
 	if err != nil {
 		m.internal(w, r)
 		return
 	}
-	if !ok {
+	if !linked {
 		m.renderQueue(w, r, http.StatusConflict, a.UserID, "", "already_linked")
 		return
 	}
@@ -189,13 +204,8 @@ func (m *Module) patients(w http.ResponseWriter, r *http.Request) {
 func (m *Module) patientFile(w http.ResponseWriter, r *http.Request) {
 	req := sdk.RequestFrom(r)
 	ctx := r.Context()
-	p := &LabPatient{}
-	if err := m.DB.NewSelect().Model(p).Where("tenant_id = ? AND id = ?", req.Tenant.ID, r.PathValue("id")).Scan(ctx); err != nil {
-		if errors.Is(notFound(err), errNotFound) {
-			m.fail(w, r, http.StatusNotFound, "results.error.not_found")
-			return
-		}
-		m.internal(w, r)
+	p, ok := m.pathPatient(w, r)
+	if !ok {
 		return
 	}
 	reps, err := reportsWhere(ctx, m.DB, req.Tenant.ID, 1000, "rp.patient_id = ?", p.ID)
@@ -216,9 +226,8 @@ func (m *Module) patientFile(w http.ResponseWriter, r *http.Request) {
 func (m *Module) unlinkPatient(w http.ResponseWriter, r *http.Request) {
 	req := sdk.RequestFrom(r)
 	ctx := r.Context()
-	p := &LabPatient{}
-	if err := m.DB.NewSelect().Model(p).Where("tenant_id = ? AND id = ?", req.Tenant.ID, r.PathValue("id")).Scan(ctx); err != nil {
-		m.fail(w, r, http.StatusNotFound, "results.error.not_found")
+	p, ok := m.pathPatient(w, r)
+	if !ok {
 		return
 	}
 	if err := m.unlink(ctx, req.Tenant, p); err != nil {
