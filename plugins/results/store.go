@@ -43,7 +43,9 @@ type LabPatient struct {
 
 // BornOther reports whether the birth name differs from the current family name (worth
 // showing then).
-func (p *LabPatient) BornOther() bool { return p.BirthName != "" && fold(p.BirthName) != fold(p.LastName) }
+func (p *LabPatient) BornOther() bool {
+	return p.BirthName != "" && fold(p.BirthName) != fold(p.LastName)
+}
 
 // Account is a patient account as the module knows it.
 type Account struct {
