@@ -8,7 +8,6 @@ import (
 	"image/png"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
+	"carenet.dev/platform/core/browsertest"
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/plugins/kit/pdfdoc"
 )
@@ -36,77 +36,6 @@ import (
 
 // resultsScenarioTimeout bounds the whole scenario, browser start included.
 const resultsScenarioTimeout = 90 * time.Second
-
-// resultsChromium returns the browser to drive, or skips the test (fails it when a browser
-// is required). The lookup is core/server/browser_test.go's.
-func resultsChromium(t *testing.T) string {
-	t.Helper()
-	what := "no Chromium found (/usr/bin/chromium, or chromium, chromium-browser, google-chrome on PATH)"
-	if p, ok := os.LookupEnv("PLATFORM_TEST_CHROMIUM"); ok && p != "" {
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return p
-		}
-		what = fmt.Sprintf("PLATFORM_TEST_CHROMIUM=%q is not an executable file", p)
-	} else {
-		if fi, err := os.Stat("/usr/bin/chromium"); err == nil && !fi.IsDir() {
-			return "/usr/bin/chromium"
-		}
-		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-			if p, err := exec.LookPath(name); err == nil {
-				return p
-			}
-		}
-	}
-	if os.Getenv("PLATFORM_TEST_BROWSER") == "require" {
-		t.Fatalf("browser test required (PLATFORM_TEST_BROWSER=require) but %s; install it with `apt-get install -y chromium`", what)
-	}
-	t.Skipf("%s; set PLATFORM_TEST_BROWSER=require to make this a failure", what)
-	return ""
-}
-
-// startResultsChromium starts a fresh headless Chromium with an empty profile, where every
-// *.localhost name resolves to the loopback address the platform listens on, and returns
-// the context of its first tab, bounded by resultsScenarioTimeout. The browser is stopped,
-// and waited for, when the test ends.
-func startResultsChromium(t *testing.T, execPath string) context.Context {
-	t.Helper()
-	out := &syncBuffer{}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(execPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("host-resolver-rules", "MAP *.localhost 127.0.0.1"),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// A language the tenant does not offer: pages come in its default, French.
-		chromedp.Flag("lang", "en-US"),
-		chromedp.Flag("accept-lang", "en-US"),
-		chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.CombinedOutput(out),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	tctx, cancelTimeout := context.WithTimeout(ctx, resultsScenarioTimeout)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelTab()
-		cancelAlloc() // kills Chromium and waits for it to exit
-		if t.Failed() {
-			if s := out.String(); s != "" {
-				t.Logf("chromium output:\n%s", s)
-			}
-		}
-	})
-	if err := chromedp.Do(tctx); err != nil {
-		t.Fatalf("start %s: %v\n%s", execPath, err, out.String())
-	}
-	return tctx
-}
 
 // person is one person's tab in its own browser profile (a browser context: its own cookies),
 // with helpers that fail the test saying where the browser was and what the page said.
@@ -360,7 +289,7 @@ var (
 //
 // It keeps desktop and phone screenshots of the results list and of a result page.
 func TestBrowserResults(t *testing.T) {
-	execPath := resultsChromium(t)
+	execPath := browsertest.Need(t)
 	started := time.Now()
 	sqlite := dbtest.Backends()[0] // a browser run is slow: SQLite only
 	p := startPlatformOn(t, sqlite, filepath.Join("..", "..", "tenants"))
@@ -390,7 +319,7 @@ func TestBrowserResults(t *testing.T) {
 		t.Fatalf("create the LIS key: %d\n%s", code, body)
 	}
 
-	first := startResultsChromium(t, execPath)
+	first := browsertest.Start(t, execPath, resultsScenarioTimeout)
 	claire := &person{t: t, who: "Claire", ctx: first, port: port}
 
 	// 2. R1, R2: Claire registers on the patients' portal, confirms her address from the

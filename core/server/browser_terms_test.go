@@ -15,6 +15,7 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"carenet.dev/platform/core/browsertest"
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/terms"
 )
@@ -73,7 +74,7 @@ func evalIn[T any](p *page, what, expr string) T {
 //	    which shows the new version; without the box ticked he is told to tick it; with it, he
 //	    reaches the page he asked for and his acceptance is recorded.
 func TestBrowserTermsAcceptance(t *testing.T) {
-	execPath := needBrowser(t)
+	execPath := browsertest.Need(t)
 	sqlite := dbtest.Backends()[0] // a browser run is slow: SQLite only
 	e := newLiveEnv(t, sqlite)
 	const host = "mlab.localhost"
@@ -93,7 +94,7 @@ func TestBrowserTermsAcceptance(t *testing.T) {
 	const newTitle = "Conditions d’utilisation du compte — version 2 (test navigateur)"
 
 	// 1. P6: the admin publishes a new version of the account terms.
-	admin := &page{t: t, ctx: startBrowser(t, execPath)}
+	admin := &page{t: t, ctx: browsertest.Start(t, execPath, browserScenarioTimeout)}
 	admin.navigate("login page", e.url(host, "/login"))
 	admin.do("fill the login form",
 		chromedp.SendKeys(chromedp.CSS("#f-email"), "admin@mlab.localhost"),
@@ -149,7 +150,7 @@ func TestBrowserTermsAcceptance(t *testing.T) {
 
 	// 3. P6: the user, in a fresh browser, asks for his account page, logs in, and is stopped
 	// on the acceptance page first.
-	user := &page{t: t, ctx: startBrowser(t, execPath)}
+	user := &page{t: t, ctx: browsertest.Start(t, execPath, browserScenarioTimeout)}
 	user.navigate("open the account page signed out", e.url(host, "/account"))
 	user.wantPath(host, e, "/login", url.Values{"next": {"/account"}})
 	user.do("fill the login form",
@@ -202,7 +203,7 @@ func TestBrowserTermsAcceptance(t *testing.T) {
 // finds the verification message in the mailbox (Administration → outbox) and reads it as
 // the person received it: recipient, subject, and the HTML version in a sandboxed frame (P7).
 func TestBrowserMailbox(t *testing.T) {
-	execPath := needBrowser(t)
+	execPath := browsertest.Need(t)
 	shots := screenshotDir(t)
 	sqlite := dbtest.Backends()[0] // a browser run is slow: SQLite only
 	e := newLiveEnv(t, sqlite)
@@ -219,7 +220,7 @@ func TestBrowserMailbox(t *testing.T) {
 	}
 	subject := msg(t, pl, "mail.verify.subject", "Tenant", brand)
 
-	p := &page{t: t, ctx: startBrowser(t, execPath)}
+	p := &page{t: t, ctx: browsertest.Start(t, execPath, browserScenarioTimeout)}
 
 	// 1. Registration through the form (P2, P6: the two boxes the person must tick).
 	p.navigate("registration form", e.url(host, "/register"))

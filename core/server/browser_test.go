@@ -10,10 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,61 +21,20 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"carenet.dev/platform/core/browsertest"
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/server"
 )
 
-// The browser tests drive Debian's Chromium (headless) against a real HTTP server on a
-// loopback port. They run when a Chromium binary is found and are skipped otherwise, unless
-// PLATFORM_TEST_BROWSER=require (as in CI), where a missing browser is a failure.
+// The browser tests drive Debian's Chromium (headless, started by core/browsertest, which
+// says when they are skipped) against a real HTTP server on a loopback port.
 //
-// Environment:
-//   - PLATFORM_TEST_CHROMIUM: the browser binary to use; when set, nothing else is looked up
-//     (set it to a path that does not exist to check the skip).
-//   - PLATFORM_TEST_BROWSER=require: fail instead of skipping when no browser is found.
+// Environment, besides core/browsertest's:
 //   - PLATFORM_TEST_SCREENSHOTS: a directory to keep the screenshots in (default: a
 //     temporary directory removed after the test).
 
 // browserScenarioTimeout bounds one tenant's scenario, browser start included.
 const browserScenarioTimeout = 90 * time.Second
-
-// chromiumPath returns the browser to drive, or "" when there is none.
-func chromiumPath() string {
-	if p, ok := os.LookupEnv("PLATFORM_TEST_CHROMIUM"); ok && p != "" {
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return p
-		}
-		return ""
-	}
-	if fi, err := os.Stat("/usr/bin/chromium"); err == nil && !fi.IsDir() {
-		return "/usr/bin/chromium"
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-// needBrowser returns the browser binary, or skips the test (fails it when a browser is
-// required).
-func needBrowser(t *testing.T) string {
-	t.Helper()
-	p := chromiumPath()
-	if p != "" {
-		return p
-	}
-	what := "no Chromium found (/usr/bin/chromium, or chromium, chromium-browser, google-chrome on PATH)"
-	if v := os.Getenv("PLATFORM_TEST_CHROMIUM"); v != "" {
-		what = fmt.Sprintf("PLATFORM_TEST_CHROMIUM=%q is not an executable file", v)
-	}
-	if os.Getenv("PLATFORM_TEST_BROWSER") == "require" {
-		t.Fatalf("browser test required (PLATFORM_TEST_BROWSER=require) but %s; install it with `apt-get install -y chromium`", what)
-	}
-	t.Skipf("%s; set PLATFORM_TEST_BROWSER=require to make this a failure", what)
-	return ""
-}
 
 // liveEnv is an env served over real HTTP on 127.0.0.1:port. Chromium resolves every
 // *.localhost name to loopback, so http://<tenant>.localhost:port/ reaches it.
@@ -142,69 +99,6 @@ func newLiveEnv(t *testing.T, b dbtest.Backend) *liveEnv {
 		}
 	})
 	return &liveEnv{env: &env{t: t, srv: srv, dataDir: dataDir}, port: port}
-}
-
-// syncBuffer collects the browser's output, written from the allocator's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startBrowser starts a fresh headless Chromium, with the flags this machine needs (no
-// sandbox as root, no GPU, no QUIC, no background traffic to the closed network) and an
-// empty profile. It returns a tab context bounded by browserScenarioTimeout; the browser is
-// stopped, and waited for, when the test ends.
-func startBrowser(t *testing.T, execPath string) context.Context {
-	t.Helper()
-	out := &syncBuffer{}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(execPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// A language none of the tenants offers: pages fall back to the tenant's default
-		// (P4), whatever the machine's locale is.
-		chromedp.Flag("lang", "en-US"),
-		chromedp.Flag("accept-lang", "en-US"),
-		chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.CombinedOutput(out),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	// The scenario's deadline starts before the browser does, so a hung start is bounded too.
-	tctx, cancelTimeout := context.WithTimeout(ctx, browserScenarioTimeout)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelTab()
-		cancelAlloc() // kills Chromium and waits for it to exit
-		if t.Failed() {
-			if s := out.String(); s != "" {
-				t.Logf("chromium output:\n%s", s)
-			}
-		}
-	})
-	if err := chromedp.Do(tctx); err != nil {
-		t.Fatalf("start %s: %v\n%s", execPath, err, out.String())
-	}
-	return tctx
 }
 
 // messages reads the message file of a language (locales/<lang>.toml): flat dotted keys,
@@ -382,7 +276,7 @@ func (p *page) screenshot(dir, name string, width int) string {
 //
 // and keeps a desktop and a mobile screenshot of the account page in the new language.
 func TestBrowserAccountJourney(t *testing.T) {
-	execPath := needBrowser(t)
+	execPath := browsertest.Need(t)
 	shots := os.Getenv("PLATFORM_TEST_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
@@ -399,7 +293,7 @@ func TestBrowserAccountJourney(t *testing.T) {
 	} {
 		t.Run(tc.slug, func(t *testing.T) {
 			e := newLiveEnv(t, sqlite)
-			p := &page{t: t, ctx: startBrowser(t, execPath)}
+			p := &page{t: t, ctx: browsertest.Start(t, execPath, browserScenarioTimeout)}
 			m := messages(t, tc.lang)
 			const password = "correct horse battery"
 
