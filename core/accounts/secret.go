@@ -5,17 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
 
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/kit/textfold"
 )
 
 // RuleSecretQuestion is the tenant rule that makes registration ask a secret question and
@@ -28,14 +25,7 @@ const maxSecretLen = 200
 // NormalizeSecret is the form of a secret answer that is hashed and compared: trimmed,
 // lower-cased, without accents (NFD, combining marks dropped), inner spaces collapsed — so
 // that "  Éléphant " read out on the phone matches "elephant".
-func NormalizeSecret(s string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, s)
-	if err != nil {
-		out = s
-	}
-	return strings.Join(strings.Fields(strings.ToLower(out)), " ")
-}
+func NormalizeSecret(s string) string { return textfold.Plain(s) }
 
 // hashSecret is the stored form of an answer: argon2id of its normalized form, with the
 // password parameters.

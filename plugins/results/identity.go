@@ -5,9 +5,7 @@ import (
 	"strings"
 	"unicode"
 
-	"golang.org/x/text/runes"
-	"golang.org/x/text/transform"
-	"golang.org/x/text/unicode/norm"
+	"carenet.dev/platform/plugins/kit/textfold"
 )
 
 // Identity matching (R3): an account is linked to a lab record when the identities match
@@ -15,21 +13,14 @@ import (
 // aside — "Marie-Hélène DURAND" is "durand marie helene". Nothing else is tolerated: a typo
 // is not a match, it goes to the staff queue.
 
-var stripMarks = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-
 // fold lower-cases s, removes accents and turns every run of non-letters into one space.
 func fold(s string) string {
-	t, _, err := transform.String(stripMarks, s)
-	if err != nil {
-		t = s
-	}
-	t = strings.ToLower(t)
-	t = strings.Map(func(r rune) rune {
+	t := strings.Map(func(r rune) rune {
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			return r
 		}
 		return ' '
-	}, t)
+	}, textfold.Plain(s))
 	return strings.Join(strings.Fields(t), " ")
 }
 
