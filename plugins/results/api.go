@@ -47,20 +47,11 @@ func (m *Module) apiImport(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_json", "message": loc.T("results.err.invalid_json")})
 		return
 	}
-	var errs fieldErrs
-	if in.PDF, err = base64.StdEncoding.DecodeString(in.PDFBase64); err != nil {
-		errs = fieldErrs{"pdf": "invalid_base64"}
-	}
+	in.PDF, err = base64.StdEncoding.DecodeString(in.PDFBase64)
 	in.PDFBase64 = ""
-	more := in.check(maxPDF, m.now(), tenantLoc(req.Tenant))
-	if errs == nil {
-		errs = more
-	} else {
-		for k, v := range more {
-			if k != "pdf" {
-				errs[k] = v
-			}
-		}
+	errs := in.check(maxPDF, m.now(), tenantLoc(req.Tenant))
+	if err != nil {
+		errs["pdf"] = "invalid_base64"
 	}
 	if len(errs) > 0 {
 		list := make([]apiError, 0, len(errs))

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit/pdfdoc"
 	"carenet.dev/platform/plugins/sdk"
 )
@@ -25,16 +26,18 @@ func (m *Module) reportPDF(t sdk.Tenant, lang string, in *Incoming) ([]byte, err
 	if in.Patient.BirthName != "" {
 		d.Pair(loc.T("results.field.birth_name"), strings.ToUpper(in.Patient.BirthName))
 	}
-	d.Pair(loc.T("results.pdf.birth_date"), in.Patient.BirthDate)
+	if bd, ok := parseDay(in.Patient.BirthDate); ok {
+		d.Pair(loc.T("results.pdf.birth_date"), locales.FormatDate(lang, bd, time.UTC))
+	}
 	d.Pair(loc.T("results.pdf.report_id"), in.ReportID)
 	d.Pair(loc.T("results.pdf.prescriber"), in.Prescriber.Name)
-	d.Pair(loc.T("results.pdf.collected"), collected.Format("2006-01-02 15:04"))
+	d.Pair(loc.T("results.pdf.collected"), locales.FormatDateTime(lang, collected, tenantLoc(t)))
 	d.Pair(loc.T("results.pdf.lab"), in.Lab)
 	var rows [][]string
 	for _, v := range in.Values {
 		ref := v.RefText
 		if v.Low != nil && v.High != nil {
-			ref = fmt.Sprintf("%g – %g", *v.Low, *v.High)
+			ref = decimal(*v.Low) + " – " + decimal(*v.High)
 		}
 		flag := ""
 		if v.Flag != "" && v.Flag != "N" {

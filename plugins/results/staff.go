@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -82,7 +84,7 @@ type queueItem struct {
 }
 
 // queue lists the accounts no lab record matched, or several did (R3), each with the lab
-// records that share its birth date or birth name, for staff to decide after checking who
+// records of people born the same day, for staff to decide after checking who
 // the person is (secret question).
 func (m *Module) queue(w http.ResponseWriter, r *http.Request) {
 	m.renderQueue(w, r, http.StatusOK, "", "", "")
@@ -97,15 +99,27 @@ func (m *Module) renderQueue(w http.ResponseWriter, r *http.Request, status int,
 		m.internal(w, r)
 		return
 	}
-	items := make([]queueItem, len(accs))
-	for i, a := range accs {
-		items[i].Account = a
-		err := m.DB.NewSelect().Model(&items[i].Candidates).
-			Where("tenant_id = ? AND (birth_date = ? OR match_key = ?)", req.Tenant.ID, a.BirthDate, a.MatchKey).
-			Order("last_name", "first_name").Limit(20).Scan(ctx)
+	// The candidates of every waiting account in one query: the records born the same day.
+	var cands []LabPatient
+	if len(accs) > 0 {
+		days := make([]string, len(accs))
+		for i, a := range accs {
+			days[i] = a.BirthDate
+		}
+		err = m.DB.NewSelect().Model(&cands).Where("tenant_id = ? AND birth_date IN (?)", req.Tenant.ID, bun.In(days)).
+			Order("last_name", "first_name").Limit(2000).Scan(ctx)
 		if err != nil {
 			m.internal(w, r)
 			return
+		}
+	}
+	items := make([]queueItem, len(accs))
+	for i, a := range accs {
+		items[i].Account = a
+		for _, c := range cands {
+			if c.BirthDate == a.BirthDate && len(items[i].Candidates) < 20 {
+				items[i].Candidates = append(items[i].Candidates, c)
+			}
 		}
 		if a.UserID == checked {
 			items[i].Check = result

@@ -48,7 +48,7 @@ func (m *Module) view(r *http.Request, titleKey string) *view {
 }
 
 // flashes are the confirmations a redirect may ask for (?done=…).
-var flashes = map[string]bool{"linked": true, "unlinked": true, "activated": true, "suspended": true, "imported": true, "duplicate": true, "sent": true, "checked": true}
+var flashes = map[string]bool{"linked": true, "unlinked": true, "activated": true, "suspended": true, "imported": true, "duplicate": true}
 
 // T translates a message id.
 func (v *view) T(id string, kv ...any) string { return v.loc.T(id, kv...) }
@@ -96,13 +96,12 @@ func (v *view) BirthDay(s string) string {
 	return s
 }
 
-// Num formats a number with the language's decimal separator.
-func (v *view) Num(f float64) string {
+// Num formats a number as the three languages write it: a decimal comma, no trailing zeros.
+func (v *view) Num(f float64) string { return decimal(f) }
+
+func decimal(f float64) string {
 	s := strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", f), "0"), ".")
-	if v.req.Tenant.Locale != "en" {
-		s = strings.ReplaceAll(s, ".", ",")
-	}
-	return s
+	return strings.ReplaceAll(s, ".", ",")
 }
 
 // V is a form value; E is the translated error of a field, if any.
@@ -123,7 +122,8 @@ func (v *view) render(w http.ResponseWriter, status int, name string) {
 	var b bytes.Buffer
 	if err := pages.ExecuteTemplate(&b, name, v); err != nil {
 		slog.Error("render", "template", name, "err", err)
-		http.Error(w, "render", http.StatusInternalServerError)
+		modbase.Page(w, http.StatusInternalServerError, v.T("error.generic.title"),
+			template.HTML("<p>"+template.HTMLEscapeString(v.T("error.generic.text"))+"</p>"))
 		return
 	}
 	modbase.Page(w, status, v.Title, template.HTML(b.String()))

@@ -143,7 +143,7 @@ func (m *Module) Landing(w http.ResponseWriter, r *http.Request) {
 	err := landing.Execute(&b, map[string]any{"Title": title, "Summary": m.T(req, "module."+id+".summary"),
 		"Intro": m.T(req, "module."+id+".intro"), "Roles": roles, "RolesLabel": m.T(req, "module.your_roles")})
 	if err != nil {
-		http.Error(w, "render", http.StatusInternalServerError)
+		Page(w, http.StatusInternalServerError, title, template.HTML("<p>"+template.HTMLEscapeString(m.T(req, "error.generic.text"))+"</p>"))
 		return
 	}
 	Page(w, http.StatusOK, title, template.HTML(b.String()))
