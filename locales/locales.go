@@ -6,7 +6,9 @@ package locales
 import (
 	"embed"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/text/language"
@@ -110,7 +112,24 @@ func FormatMoney(lang string, minor int64, currency string) string {
 	return s + "\u00a0" + sym
 }
 
+// FormatMeasure formats a measured value (a lab result, a reference range) with at most
+// three decimals, no trailing zeros, and the language's decimal separator: "5,4".
+func FormatMeasure(lang string, v float64) string {
+	s := strings.TrimRight(strings.TrimRight(strconv.FormatFloat(v, 'f', 3, 64), "0"), ".")
+	if s == "-0" {
+		s = "0"
+	}
+	return strings.Replace(s, ".", decimalSeparator(lang), 1)
+}
+
+var separators sync.Map
+
 func decimalSeparator(lang string) string {
+	if s, ok := separators.Load(lang); ok {
+		return s.(string)
+	}
 	s := printer(lang).Sprint(number.Decimal(1.5, number.Scale(1)))
-	return strings.TrimSuffix(strings.TrimPrefix(s, "1"), "5")
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "1"), "5")
+	separators.Store(lang, s)
+	return s
 }

@@ -238,19 +238,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	host, err := pluginhost.New(pluginhost.Config{}, log, reg, srv.HostServices(), moduleEnv(database, d.data))
+	// A module that (re)starts gets at once the core events that waited for it.
+	host, err := pluginhost.New(pluginhost.Config{OnStart: func(id string) { srv.Modules.Started(context.WithoutCancel(ctx), id) }},
+		log, reg, srv.Modules.Services(), moduleEnv(database, d.data))
 	if err != nil {
 		return err
 	}
+	srv.Modules.SetHost(host)
 	host.Start(ctx, specs)
 	defer host.Stop()
-	srv.SetModuleHost(host, func(ctx context.Context, id string) error {
+	srv.Launch = func(ctx context.Context, id string) error {
 		spec, ok := moduleSpec(id, external)
 		if !ok {
 			return fmt.Errorf("no module %q to launch", id)
 		}
 		return host.Add(ctx, spec)
-	})
+	}
 	if _, err := os.Stat(d.tenants); err == nil {
 		res, err := srv.ImportTenants(ctx, d.tenants)
 		if err != nil {

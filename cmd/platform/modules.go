@@ -121,7 +121,7 @@ func moduleSpec(id string, external []pluginhost.Spec) (pluginhost.Spec, bool) {
 // moduleEnv gives each module its own database and directory.
 func moduleEnv(database *db.DB, dataDir string) func(string) (sdk.Env, error) {
 	return func(id string) (sdk.Env, error) {
-		dsn, kind, err := database.ModuleDSN(context.Background(), id)
+		dsn, owner, kind, err := database.ModuleDSN(context.Background(), id)
 		if err != nil {
 			return sdk.Env{}, err
 		}
@@ -129,6 +129,6 @@ func moduleEnv(database *db.DB, dataDir string) func(string) (sdk.Env, error) {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return sdk.Env{}, err
 		}
-		return sdk.Env{DSN: dsn, DBKind: string(kind), DataDir: dir}, nil
+		return sdk.Env{DSN: dsn, OwnerDSN: owner, DBKind: string(kind), DataDir: dir}, nil
 	}
 }

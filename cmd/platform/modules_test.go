@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -34,7 +35,9 @@ import (
 	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/locales"
+	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/sdktest"
 )
 
 // TestMain makes the test binary the platform binary: the host re-executes it as
@@ -62,38 +65,37 @@ func TestMain(m *testing.M) {
 }
 
 func newProbe() sdk.Module {
-	return &sdk.Base{
+	return &sdktest.Module{
 		Man: sdk.Manifest{ID: "probe", Version: "1.0.0",
-			Roles: []sdk.Role{{ID: "prober"}, {ID: "member", Implicit: true}},
+			// Probers answer complaints (a core permission a module may grant its staff).
+			Roles: []sdk.Role{{ID: "prober", CoreGrants: []string{"admin.complaints"}}, {ID: "member", Implicit: true}},
 			Permissions: []sdk.Permission{{Name: "probe.see", Grants: []string{"user"}}, {Name: "probe.staff", Grants: []string{"prober"}},
 				{Name: "probe.import"}},
-			// Probers answer complaints (a core permission a module may grant its staff).
-			CoreGrants: []sdk.CoreGrant{{Role: "prober", Permission: "admin.complaints"}},
 			Routes: []sdk.Route{{Method: "GET", Path: "/probe/echo", Permission: "probe.see"},
-				{Method: "GET", Path: "/probe/lookup/:id", Permission: "probe.see"},
+				{Method: "GET", Path: "/probe/lookup/{id}", Permission: "probe.see"},
 				{Method: "GET", Path: "/probe/staff", Permission: "probe.staff"},
 				{Method: "GET", Path: "/probe/page", Public: true},
 				{Method: "POST", Path: "/probe/job", Permission: "probe.see"},
 				{Method: "POST", Path: "/probe/blob", Permission: "probe.see"},
-				{Method: "GET", Path: "/probe/blob/:id", Permission: "probe.see"},
+				{Method: "GET", Path: "/probe/blob/{id}", Permission: "probe.see"},
 				{Method: "POST", Path: "/probe/accept", Permission: "probe.see"},
-				{Method: "GET", Path: "/probe/terms/:doc", Permission: "probe.see"},
-				{Method: "GET", Path: "/probe/call/:op", Permission: "probe.see"},
+				{Method: "GET", Path: "/probe/terms/{doc}", Permission: "probe.see"},
+				{Method: "GET", Path: "/probe/call/{op}", Permission: "probe.see"},
 				{Method: "GET", Path: "/probe/api/whoami", Permission: "probe.import", API: true},
 				{Method: "POST", Path: "/probe/api/import", Permission: "probe.import", API: true},
 				{Method: "GET", Path: "/probe/api/staff", Permission: "probe.staff", API: true}},
-			Rules: []sdk.Rule{{Name: "probe.days", Type: sdk.RuleInt, Default: int64(30), Min: 1, Max: 90},
-				{Name: "probe.on", Type: sdk.RuleBool, Default: false}},
+			Rules: []sdk.Rule{{Name: "probe.days", Type: "int", Default: int64(30), Min: 1, Max: 90},
+				{Name: "probe.on", Type: "bool", Default: false}},
 		},
 		Events: func(ctx context.Context, ev *sdk.Event) error {
-			return sdk.HostFrom(ctx).Audit.Record(ctx, sdk.AuditRecord{Action: "probe.event", Resource: ev.Kind + "=" + string(ev.Payload)})
+			return sdk.HostFrom(ctx).Record(ctx, sdk.AuditRecord{Action: "probe.event", Resource: ev.Kind + "=" + string(ev.Payload)})
 		},
 		Jobs: func(ctx context.Context, job *sdk.Job) error {
 			if strings.HasPrefix(string(job.Payload), "slow-") {
 				time.Sleep(100 * time.Millisecond)
 			}
 			// Prove the job ran, in its tenant, through the HostAPI.
-			return sdk.HostFrom(ctx).Audit.Record(ctx, sdk.AuditRecord{Action: "probe.job_ran", Resource: string(job.Payload)})
+			return sdk.HostFrom(ctx).Record(ctx, sdk.AuditRecord{Action: "probe.job_ran", Resource: string(job.Payload)})
 		},
 		Handler: func(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 			host := sdk.HostFrom(ctx)
@@ -103,13 +105,14 @@ func newProbe() sdk.Module {
 			case strings.HasPrefix(req.Path, "/probe/api/"):
 				// A machine call: it carries the client, never a user; what it records is the key's.
 				q, _ := url.ParseQuery(req.Query)
-				if err := host.Audit.Record(ctx, sdk.AuditRecord{Action: "probe.api_call", Subject: q.Get("subject"), Resource: req.Path}); err != nil {
+				if err := host.Record(ctx, sdk.AuditRecord{Action: "probe.api_call", Subject: q.Get("subject"), Resource: req.Path}); err != nil {
 					return nil, err
 				}
-				out, _ := json.Marshal(map[string]any{"client": req.Client, "user": req.User, "method": req.Method, "body": string(req.Body)})
+				out, _ := json.Marshal(map[string]any{"client": map[string]string{"ID": req.ClientID, "Name": req.ClientName},
+					"user": req.User, "method": req.Method, "body": string(req.Body)})
 				return &sdk.Response{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: out}, nil
 			case req.Path == "/probe/accept":
-				a, err := host.Terms.Accept(ctx, "", req.User.ID)
+				a, err := host.AcceptTerms(ctx, "", req.User.ID)
 				if err != nil {
 					return &sdk.Response{Status: 409, Body: []byte(err.Error())}, nil
 				}
@@ -119,45 +122,41 @@ func newProbe() sdk.Module {
 				if doc == "own" {
 					doc = ""
 				}
-				v, err := host.Terms.Current(ctx, doc)
+				v, err := host.Terms(ctx, doc, req.User.ID)
 				if err != nil {
 					return &sdk.Response{Status: 404, Body: []byte(err.Error())}, nil
 				}
-				a, err := host.Terms.Accepted(ctx, doc, req.User.ID)
-				if err != nil {
-					return &sdk.Response{Status: 404, Body: []byte(err.Error())}, nil
-				}
-				return &sdk.Response{Status: 200, Body: []byte(fmt.Sprintf("%s v%d %q accepted=%v", v.Doc, v.Version, v.Title, a.Accepted))}, nil
+				return &sdk.Response{Status: 200, Body: []byte(fmt.Sprintf("%s v%d %q accepted=%v", v.Doc, v.Version, v.Title, v.Accepted))}, nil
 			case req.Path == "/probe/job":
-				id, err := host.Jobs.Schedule(ctx, sdk.JobSpec{Name: "probe.job", At: time.Now(), IdempotencyKey: "once", Payload: []byte("payload-" + req.Tenant.Slug)})
+				id, err := host.Schedule(ctx, sdk.Job{Name: "probe.job", At: time.Now(), Key: "once", Payload: []byte("payload-" + req.Tenant.Slug)})
 				if err != nil {
 					return nil, err
 				}
 				return &sdk.Response{Status: 200, Body: []byte(id)}, nil
 			case req.Path == "/probe/blob" && req.Method == "POST":
-				id, err := host.Blobs.Put(ctx, sdk.Blob{Name: "r.pdf", ContentType: "application/pdf", Data: []byte("%PDF-" + req.Tenant.Slug)})
+				id, err := host.PutBlob(ctx, sdk.Blob{Name: "r.pdf", ContentType: "application/pdf", Data: []byte("%PDF-" + req.Tenant.Slug)})
 				if err != nil {
 					return nil, err
 				}
 				return &sdk.Response{Status: 200, Body: []byte(id)}, nil
 			case strings.HasPrefix(req.Path, "/probe/blob/"):
-				b, err := host.Blobs.Get(ctx, strings.TrimPrefix(req.Path, "/probe/blob/"))
+				b, err := host.Blob(ctx, strings.TrimPrefix(req.Path, "/probe/blob/"))
 				if err != nil {
 					return &sdk.Response{Status: 404}, nil
 				}
 				return &sdk.Response{Status: 200, Header: http.Header{"Content-Type": {b.ContentType}}, Body: b.Data}, nil
 			case req.Path == "/probe/page":
-				return sdk.HTML(200, "Probe page", "<p id=probe>fragment for "+req.Tenant.Slug+"</p>"), nil
+				return &sdk.Response{Status: 200, Fragment: true, Title: "Probe page", Header: http.Header{"Content-Type": {"text/html; charset=utf-8"}},
+					Body: []byte("<p id=probe>fragment for " + req.Tenant.Slug + "</p>")}, nil
 			case strings.HasPrefix(req.Path, "/probe/lookup/"):
-				u, err := sdk.HostFrom(ctx).Users.Lookup(ctx, strings.TrimPrefix(req.Path, "/probe/lookup/"))
+				u, err := host.User(ctx, strings.TrimPrefix(req.Path, "/probe/lookup/"))
 				if err != nil {
 					return &sdk.Response{Status: 404, Body: []byte("not found")}, nil
 				}
 				return &sdk.Response{Status: 200, Body: []byte(u.Email)}, nil
 			}
 			out, _ := json.Marshal(map[string]any{"tenant": req.Tenant, "user": req.User, "path": req.Path,
-				"query": req.Query, "request_id": req.RequestID, "cookie": req.Header.Get("Cookie"),
-				"csrf": req.Header.Get(sdk.CSRFHeader) != ""})
+				"query": req.Query, "request_id": req.RequestID, "cookie": req.Header.Get("Cookie"), "csrf": req.CSRF != ""})
 			return &sdk.Response{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: out}, nil
 		},
 	}
@@ -171,35 +170,36 @@ func probeCall(ctx context.Context, host *sdk.Host, req *sdk.Request) (*sdk.Resp
 	var err error
 	switch strings.TrimPrefix(req.Path, "/probe/call/") {
 	case "lookup":
-		out, err = host.Users.Lookup(ctx, q.Get("id"))
+		out, err = host.User(ctx, q.Get("id"))
 	case "check":
 		var match, has bool
-		match, has, err = host.Users.CheckSecret(ctx, q.Get("id"), q.Get("answer"))
+		match, has, err = host.CheckSecret(ctx, q.Get("id"), q.Get("answer"))
 		out = map[string]bool{"match": match, "has": has}
 	case "role":
-		err = host.Users.SetRole(ctx, q.Get("id"), q.Get("role"), q.Get("on") == "1")
+		err = host.SetRole(ctx, q.Get("id"), q.Get("role"), q.Get("on") == "1")
 		out = "ok"
 	case "audit":
 		limit, _ := strconv.Atoi(q.Get("limit"))
-		out, err = host.Audit.List(ctx, q.Get("subject"), limit)
+		out, err = host.AuditTrail(ctx, q.Get("subject"), limit)
 	case "record":
-		err = host.Audit.Record(ctx, sdk.AuditRecord{Action: q.Get("action"), Subject: q.Get("subject"), Resource: "probe"})
+		err = host.Record(ctx, sdk.AuditRecord{Action: q.Get("action"), Subject: q.Get("subject"), Resource: "probe"})
 		out = "ok"
 	case "lodge":
-		d := sdk.ComplaintDraft{Category: q.Get("category"), Body: q.Get("body"), ReplyTo: q.Get("reply_to"), UserID: q.Get("user")}
+		d := sdk.Complaint{Category: q.Get("category"), Body: q.Get("body"), ReplyTo: q.Get("reply_to"), UserID: q.Get("user")}
 		if q.Get("due_days") != "" {
 			n, _ := strconv.Atoi(q.Get("due_days"))
 			d.Due = time.Now().AddDate(0, 0, n)
 		}
-		var rc *sdk.ComplaintReceipt
-		rc, err = host.Complaints.Lodge(ctx, d)
-		if fe, ok := sdk.ParseFieldErrors(err); ok {
+		var rc *sdk.Complaint
+		rc, err = host.Lodge(ctx, d)
+		var fe sdk.FieldErrors
+		if errors.As(err, &fe) {
 			b, _ := json.Marshal(fe)
 			return &sdk.Response{Status: 422, Body: b}, nil
 		}
 		out = rc
 	case "blobdel":
-		err = host.Blobs.Delete(ctx, q.Get("id"))
+		err = host.DeleteBlob(ctx, q.Get("id"))
 		out = "ok"
 	default:
 		return &sdk.Response{Status: 404}, nil
@@ -665,7 +665,7 @@ func TestModuleMessagesExist(t *testing.T) {
 		}
 		keys := []string{"module." + id + ".name", "module." + id + ".summary", "module." + id + ".intro"}
 		for _, r := range man.Roles {
-			keys = append(keys, "role."+r.ID)
+			keys = append(keys, kit.RoleMessage(id, r))
 		}
 		for _, p := range man.Permissions {
 			keys = append(keys, "perm."+p.Name)
@@ -918,7 +918,7 @@ func TestJobsRunOnceAcrossTwoInstances(t *testing.T) {
 		done, _ := store.List(ctx, alpha.ID, jobs.Done, 1000)
 		probes := 0
 		for _, j := range done {
-			if j.Module == "probe" {
+			if j.Module == "probe" && j.Name == "probe.job" {
 				probes++
 			}
 		}
@@ -948,7 +948,7 @@ func TestJobsRunOnceAcrossTwoInstances(t *testing.T) {
 	done, _ := store.List(ctx, alpha.ID, jobs.Done, 1000)
 	by := map[string]int{}
 	for _, j := range done {
-		if j.Module == "probe" {
+		if j.Module == "probe" && j.Name == "probe.job" {
 			by[j.ClaimedBy]++
 		}
 	}

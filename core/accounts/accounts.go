@@ -81,9 +81,6 @@ type User struct {
 	LastLoginAt      bun.NullTime `bun:"last_login_at"`
 }
 
-// OwnerTenant marks users as a tenant table.
-func (u *User) OwnerTenant() string { return u.TenantID }
-
 // Session is a signed-in browser. Only the SHA-256 of its token is stored.
 type Session struct {
 	bun.BaseModel `bun:"table:sessions,alias:s"`
@@ -99,9 +96,6 @@ type Session struct {
 	UserAgent  string    `bun:"user_agent"`
 }
 
-// OwnerTenant marks sessions as a tenant table.
-func (s *Session) OwnerTenant() string { return s.TenantID }
-
 // Token is a single-use link token (verification, reset). Only its SHA-256 is stored.
 type Token struct {
 	bun.BaseModel `bun:"table:user_tokens,alias:ut"`
@@ -115,9 +109,6 @@ type Token struct {
 	UsedAt    bun.NullTime `bun:"used_at"`
 }
 
-// OwnerTenant marks user_tokens as a tenant table.
-func (t *Token) OwnerTenant() string { return t.TenantID }
-
 // Deletion records that an account was deleted, and why, without any personal data.
 type Deletion struct {
 	bun.BaseModel `bun:"table:account_deletions,alias:ad"`
@@ -128,9 +119,6 @@ type Deletion struct {
 	Initiator string    `bun:"initiator"`
 	Reason    string    `bun:"reason"`
 }
-
-// OwnerTenant marks account_deletions as a tenant table.
-func (d *Deletion) OwnerTenant() string { return d.TenantID }
 
 // Field is an extra registration field a module asks for (through its manifest).
 type Field struct {
@@ -161,6 +149,10 @@ type Service struct {
 	DB    *db.DB
 	Authz *authz.Service
 	Now   func() time.Time
+	// Changed, when set, is told in the same transaction when an account becomes active,
+	// is deleted or is blocked (kind "user.verified", "user.deleted", "user.blocked"): what it
+	// records (the events for the modules) exists if and only if the change does.
+	Changed func(ctx context.Context, sc *db.Scope, t *tenancy.Tenant, kind, userID string) error
 	// dummyHash is compared against when an e-mail is unknown, so that a login answers in
 	// the same time whether the account exists or not.
 	dummyHash string
@@ -403,6 +395,9 @@ func (s *Service) Verify(ctx context.Context, t *tenancy.Tenant, token string) (
 			if _, err := sc.Update(&u).Column("status", "verified_at").WherePK().Exec(ctx); err != nil {
 				return err
 			}
+			if err := s.changed(ctx, sc, t, EventVerified, u.ID); err != nil {
+				return err
+			}
 		}
 		return s.Authz.AssignRole(ctx, sc, u.ID, authz.RoleUser)
 	})
@@ -410,6 +405,20 @@ func (s *Service) Verify(ctx context.Context, t *tenancy.Tenant, token string) (
 		return nil, err
 	}
 	return &u, s.bump(ctx, t.ID)
+}
+
+// Changes of an account that the modules are told of (Service.Changed).
+const (
+	EventVerified = "user.verified"
+	EventDeleted  = "user.deleted"
+	EventBlocked  = "user.blocked"
+)
+
+func (s *Service) changed(ctx context.Context, sc *db.Scope, t *tenancy.Tenant, kind, userID string) error {
+	if s.Changed == nil {
+		return nil
+	}
+	return s.Changed(ctx, sc, t, kind, userID)
 }
 
 func (s *Service) bump(ctx context.Context, tenantID string) error {
@@ -690,8 +699,10 @@ func (s *Service) Delete(ctx context.Context, t *tenancy.Tenant, userID, initiat
 			return err
 		}
 		d := &Deletion{TenantID: t.ID, ID: tenancy.NewID(), DeletedAt: s.Now(), Initiator: initiator, Reason: strings.TrimSpace(reason)}
-		_, err = sc.Insert(d).Exec(ctx)
-		return err
+		if _, err = sc.Insert(d).Exec(ctx); err != nil {
+			return err
+		}
+		return s.changed(ctx, sc, t, EventDeleted, userID)
 	})
 	if err != nil {
 		return err
@@ -717,7 +728,10 @@ func (s *Service) Block(ctx context.Context, t *tenancy.Tenant, userID, reason s
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrNotFound
 		}
-		return revokeAllSessions(ctx, sc, userID, "")
+		if err := revokeAllSessions(ctx, sc, userID, ""); err != nil {
+			return err
+		}
+		return s.changed(ctx, sc, t, EventBlocked, userID)
 	})
 }
 

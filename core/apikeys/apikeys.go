@@ -50,9 +50,6 @@ type Key struct {
 	LastUsedAt  bun.NullTime `bun:"last_used_at"`
 }
 
-// OwnerTenant marks api_keys as a tenant table.
-func (k *Key) OwnerTenant() string { return k.TenantID }
-
 // Revoked reports whether the key was revoked.
 func (k *Key) Revoked() bool { return !k.RevokedAt.IsZero() }
 

@@ -42,9 +42,6 @@ type Entry struct {
 	Hash      string         `bun:"hash"`
 }
 
-// OwnerTenant marks audit_log as a tenant table.
-func (e *Entry) OwnerTenant() string { return e.TenantID }
-
 type head struct {
 	bun.BaseModel `bun:"table:audit_heads,alias:ah"`
 
@@ -53,7 +50,15 @@ type head struct {
 	Hash     string `bun:"hash"`
 }
 
-func (h *head) OwnerTenant() string { return h.TenantID }
+// ActorAPIKey prefixes the actor of what a machine did with an API key ("apikey:<key id>").
+const ActorAPIKey = "apikey:"
+
+// Actions the core records on behalf of the modules too (the HostAPI).
+const (
+	ActRoleAssigned  = "admin.role_assigned"
+	ActRoleRemoved   = "admin.role_removed"
+	ActSecretChecked = "account.secret_checked"
+)
 
 // Trail appends to and reads the audit trails.
 type Trail struct {

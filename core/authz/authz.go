@@ -94,9 +94,6 @@ type Rule struct {
 	V5       string `bun:"v5"`
 }
 
-// OwnerTenant marks casbin_rule as a tenant table.
-func (r *Rule) OwnerTenant() string { return r.TenantID }
-
 // Subject is the Casbin subject of a user.
 func Subject(userID string) string { return "u:" + userID }
 
@@ -324,6 +321,51 @@ func (s *Service) SetGrant(ctx context.Context, sc *db.Scope, role, perm string,
 		return ErrLockout
 	}
 	_, err := sc.Delete((*Rule)(nil)).Where("ptype = 'p' AND v0 = ? AND v2 = ?", role, perm).Exec(ctx)
+	return err
+}
+
+// SplitRole moves everything of role old in the scope's tenant to the roles to names: each
+// grant of a permission to the roles to(permission) gives it, each holder of old holds all
+// of them; old is gone afterwards. It moves a module role named before modules had roles of
+// their own ("lab_staff") to the module's ("results.lab_staff"), keeping every assignment and
+// every grant a tenant admin made. A role nobody holds and nothing grants changes nothing.
+func (s *Service) SplitRole(ctx context.Context, sc *db.Scope, old string, to func(perm string) []string) error {
+	if old == "" || isPlatform(old, "") || old == RoleTenantAdmin || old == RoleUser {
+		return nil
+	}
+	var rules []Rule
+	if err := sc.Select(&rules).Where("(ptype = 'p' AND v0 = ?) OR (ptype = 'g' AND v1 = ?)", old, old).Scan(ctx); err != nil {
+		return err
+	}
+	if len(rules) == 0 {
+		return nil
+	}
+	all := map[string]bool{}
+	for _, r := range rules {
+		if r.Ptype == "p" {
+			for _, n := range to(r.V2) {
+				all[n] = true
+				if err := insertRule(ctx, sc, "p", n, sc.TenantID, r.V2); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if len(all) == 0 {
+		for _, n := range to("") {
+			all[n] = true
+		}
+	}
+	for _, r := range rules {
+		if r.Ptype == "g" {
+			for n := range all {
+				if err := insertRule(ctx, sc, "g", r.V0, n, sc.TenantID); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	_, err := sc.Delete((*Rule)(nil)).Where("(ptype = 'p' AND v0 = ?) OR (ptype = 'g' AND v1 = ?)", old, old).Exec(ctx)
 	return err
 }
 

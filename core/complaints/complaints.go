@@ -19,7 +19,26 @@ import (
 
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/kit/workdays"
 )
+
+// RulesOf are the tenant's complaint rules (P10), from its configuration.
+func RulesOf(t *tenancy.Tenant) Rules {
+	return Rules{
+		AnswerDays:        int(t.IntRule("complaints.answer_days")),
+		MaxExtensionDays:  int(t.IntRule("complaints.max_extension_days")),
+		WorkingDays:       t.BoolRule("complaints.working_days"),
+		RequireClientRef:  t.BoolRule("complaints.require_client_ref"),
+		RequireDocuments:  t.BoolRule("complaints.require_documents"),
+		Calendar:          workdays.Calendar(t.Settings.Country, int(t.IntRule("business.open_hour")), int(t.IntRule("business.close_hour"))),
+		Location:          t.Location(),
+		MaxFileBytes:      5 << 20,
+		MaxFilesPerClaim:  5,
+		AllowedFileTypes:  []string{"application/pdf", "image/jpeg", "image/png", "text/plain"},
+		AllowedCategories: Categories,
+	}
+}
 
 // States.
 const (
@@ -57,9 +76,6 @@ type Complaint struct {
 	Files []File `bun:"-"`
 }
 
-// OwnerTenant marks complaints as a tenant table.
-func (c *Complaint) OwnerTenant() string { return c.TenantID }
-
 // Overdue reports whether an open complaint is past its due date.
 func (c *Complaint) Overdue(now time.Time) bool { return c.Status == Open && now.After(c.DueAt) }
 
@@ -74,9 +90,6 @@ type File struct {
 	ContentType string `bun:"content_type"`
 	Data        []byte `bun:"data"`
 }
-
-// OwnerTenant marks complaint_files as a tenant table.
-func (f *File) OwnerTenant() string { return f.TenantID }
 
 // Rules are the tenant's complaint rules (P10), read from its configuration.
 type Rules struct {

@@ -5,31 +5,25 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
-	"github.com/uptrace/bun/dialect/sqlitedialect"
-	"github.com/uptrace/bun/driver/pgdriver"
-	"github.com/uptrace/bun/driver/sqliteshim"
-	"github.com/uptrace/bun/migrate"
+
+	"carenet.dev/platform/plugins/kit/store"
 )
 
 // Kind names the database engine behind a DB.
-type Kind string
+type Kind = store.Kind
 
+// The engines.
 const (
-	SQLite   Kind = "sqlite"
-	Postgres Kind = "postgres"
+	SQLite   = store.SQLite
+	Postgres = store.Postgres
 )
 
 // DefaultAppRole is the PostgreSQL role the platform runs as: no superuser, no BYPASSRLS,
@@ -57,6 +51,7 @@ type DB struct {
 	Bun  *bun.DB
 	Kind Kind
 	cfg  Config
+	st   *store.DB
 }
 
 // Open migrates the database (as its owner) and returns the runtime handle.
@@ -64,13 +59,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.AppRole == "" {
 		cfg.AppRole = DefaultAppRole
 	}
-	if cfg.DSN == "" || !isPostgres(cfg.DSN) {
+	if cfg.DSN == "" || !store.IsPostgres(cfg.DSN) {
 		return openSQLite(ctx, cfg)
 	}
-	owner, err := openPostgres(cfg.DSN)
-	if err != nil {
-		return nil, err
-	}
+	owner := store.OpenPostgres(cfg.DSN, 4)
 	if err := migrateDB(ctx, owner, Postgres); err != nil {
 		owner.Close()
 		return nil, err
@@ -84,12 +76,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, err := openPostgres(appDSN)
-	if err != nil {
-		return nil, err
-	}
-	d := &DB{Bun: rt, Kind: Postgres, cfg: cfg}
-	if err := d.checkRuntimeRole(ctx); err != nil {
+	rt := store.OpenPostgres(appDSN, 20)
+	d := &DB{Bun: rt, Kind: Postgres, cfg: cfg, st: store.New(rt, Postgres)}
+	if err := store.CheckRuntimeRole(ctx, rt, "public"); err != nil {
 		rt.Close()
 		return nil, err
 	}
@@ -102,10 +91,6 @@ func (d *DB) Close() error { return d.Bun.Close() }
 // Ping reports whether the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.Bun.PingContext(ctx) }
 
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
-}
-
 func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	path := cfg.DSN
 	if path == "" {
@@ -114,26 +99,15 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 		}
 		path = filepath.Join(cfg.DataDir, "platform.db")
 	}
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	sqldb, err := sql.Open(sqliteshim.ShimName, dsn)
+	b, err := store.OpenSQLite(path)
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite: %w", err)
+		return nil, err
 	}
-	// One writer at a time is SQLite's rule; a few connections let readers run beside it.
-	sqldb.SetMaxOpenConns(8)
-	b := bun.NewDB(sqldb, sqlitedialect.New())
 	if err := migrateDB(ctx, b, SQLite); err != nil {
 		b.Close()
 		return nil, err
 	}
-	return &DB{Bun: b, Kind: SQLite, cfg: cfg}, nil
-}
-
-func openPostgres(dsn string) (*bun.DB, error) {
-	sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn), pgdriver.WithTimeout(10*time.Second)))
-	sqldb.SetMaxOpenConns(20)
-	return bun.NewDB(sqldb, pgdialect.New()), nil
+	return &DB{Bun: b, Kind: SQLite, cfg: cfg, st: store.New(b, SQLite)}, nil
 }
 
 func migrateDB(ctx context.Context, b *bun.DB, kind Kind) error {
@@ -141,49 +115,19 @@ func migrateDB(ctx context.Context, b *bun.DB, kind Kind) error {
 	if err != nil {
 		return err
 	}
-	ms := migrate.NewMigrations()
-	if err := ms.Discover(sub); err != nil {
-		return fmt.Errorf("migrate: discover: %w", err)
-	}
-	m := migrate.NewMigrator(b, ms, migrate.WithTableName("core_migrations"),
-		migrate.WithLocksTableName("core_migration_locks"), migrate.WithMarkAppliedOnSuccess(true))
-	if err := m.Init(ctx); err != nil {
-		return fmt.Errorf("migrate: init: %w", err)
-	}
-	// Several instances may start together: the lock table lets one migrate at a time.
-	for i := 0; ; i++ {
-		err := m.Lock(ctx)
-		if err == nil {
-			break
-		}
-		if i > 100 {
-			return fmt.Errorf("migrate: lock: %w", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	defer m.Unlock(ctx) //nolint:errcheck
-	if _, err := m.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
+	return store.Migrate(ctx, b, sub, "core")
 }
 
 // ensureAppRole creates the runtime role when missing and grants it data access (never
 // ownership) on this database. Roles are cluster-wide, so a concurrent creation by another
 // database's migration is tolerated.
 func ensureAppRole(ctx context.Context, owner *bun.DB, cfg Config) error {
-	role := pgIdent(cfg.AppRole)
-	create := fmt.Sprintf(`DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) THEN
-    CREATE ROLE %s LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-  END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-END $$`, pgString(cfg.AppRole), role)
-	if _, err := owner.ExecContext(ctx, create); err != nil {
-		return fmt.Errorf("create runtime role: %w", err)
+	role := store.PgIdent(cfg.AppRole)
+	if err := store.CreateRole(ctx, owner, cfg.AppRole); err != nil {
+		return err
 	}
 	if cfg.AppPassword != "" {
-		if _, err := owner.ExecContext(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD %s", role, pgString(cfg.AppPassword))); err != nil {
+		if _, err := owner.ExecContext(ctx, fmt.Sprintf("ALTER ROLE %s PASSWORD %s", role, store.PgString(cfg.AppPassword))); err != nil {
 			return fmt.Errorf("set runtime role password: %w", err)
 		}
 	}
@@ -192,7 +136,7 @@ END $$`, pgString(cfg.AppRole), role)
 		return err
 	}
 	stmts := []string{
-		fmt.Sprintf("GRANT CONNECT ON DATABASE %s TO %s", pgIdent(dbname), role),
+		fmt.Sprintf("GRANT CONNECT ON DATABASE %s TO %s", store.PgIdent(dbname), role),
 		fmt.Sprintf("GRANT USAGE ON SCHEMA public TO %s", role),
 		fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %s", role),
 		fmt.Sprintf("REVOKE ALL ON core_migrations, core_migration_locks FROM %s", role),
@@ -201,46 +145,9 @@ END $$`, pgString(cfg.AppRole), role)
 		fmt.Sprintf("REVOKE DELETE ON audit_heads FROM %s", role),
 	}
 	for _, s := range stmts {
-		if err := execRetry(ctx, owner, s); err != nil {
+		if err := store.ExecRetry(ctx, owner, s); err != nil {
 			return fmt.Errorf("grant runtime role: %w", err)
 		}
-	}
-	return nil
-}
-
-// execRetry runs a catalog statement that may collide with the same statement run by
-// another database's migration at the same moment ("tuple concurrently updated").
-func execRetry(ctx context.Context, b *bun.DB, stmt string) error {
-	var err error
-	for i := 0; i < 20; i++ {
-		if _, err = b.ExecContext(ctx, stmt); err == nil || !strings.Contains(err.Error(), "concurrently") {
-			return err
-		}
-		time.Sleep(time.Duration(20*(i+1)) * time.Millisecond)
-	}
-	return err
-}
-
-// checkRuntimeRole refuses to run as a role that row-level security would not hold.
-func (d *DB) checkRuntimeRole(ctx context.Context) error {
-	var super, bypass bool
-	var user string
-	err := d.Bun.QueryRowContext(ctx,
-		"SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").Scan(&user, &super, &bypass)
-	if err != nil {
-		return fmt.Errorf("check runtime role: %w", err)
-	}
-	if super || bypass {
-		return fmt.Errorf("runtime role %q is superuser or has BYPASSRLS: row-level security would not hold", user)
-	}
-	var owned int
-	err = d.Bun.QueryRowContext(ctx,
-		"SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user").Scan(&owned)
-	if err != nil {
-		return fmt.Errorf("check runtime role: %w", err)
-	}
-	if owned > 0 {
-		return fmt.Errorf("runtime role %q owns %d tables: row-level security would not hold", user, owned)
 	}
 	return nil
 }
@@ -263,18 +170,5 @@ func withUser(dsn, user, password string) (string, error) {
 	return u.String(), nil
 }
 
-func pgIdent(s string) string  { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-func pgString(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
-
 // IsUniqueViolation reports whether err is a unique-constraint failure on either engine.
-func IsUniqueViolation(err error) bool {
-	if err == nil {
-		return false
-	}
-	var pgErr pgdriver.Error
-	if errors.As(err, &pgErr) {
-		return pgErr.Field('C') == "23505"
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "constraint failed: UNIQUE")
-}
+func IsUniqueViolation(err error) bool { return store.IsUniqueViolation(err) }

@@ -273,38 +273,46 @@ func TestRowLevelSecurity(t *testing.T) {
 var errSkipCommit = errors.New("rollback")
 
 // TestModuleDatabase: each module gets a database of its own: a file on SQLite; on
-// PostgreSQL a schema owned by a role of its own that cannot read the core's tables.
+// PostgreSQL a schema owned by a role of its own, which it migrates with, and a second role
+// it runs as, which owns nothing; neither can read the core's tables or another module's.
 func TestModuleDatabase(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
 		d := b.Open(t)
 		ctx := context.Background()
-		dsn, kind, err := d.ModuleDSN(ctx, "results")
+		dsn, ownerDSN, kind, err := d.ModuleDSN(ctx, "results")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if kind == db.SQLite {
-			if !strings.HasSuffix(dsn, "/modules/results.db") {
-				t.Fatalf("dsn %q", dsn)
+			if !strings.HasSuffix(dsn, "/modules/results.db") || ownerDSN != "" {
+				t.Fatalf("dsn %q %q", dsn, ownerDSN)
 			}
 			return
 		}
-		if _, _, err := d.ModuleDSN(ctx, "results"); err != nil {
+		if _, _, _, err := d.ModuleDSN(ctx, "results"); err != nil {
 			t.Fatalf("second call: %v", err)
 		}
-		mod := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))
-		defer mod.Close()
-		if _, err := mod.ExecContext(ctx, "CREATE TABLE things (id TEXT PRIMARY KEY)"); err != nil {
-			t.Fatalf("module cannot create in its schema: %v", err)
+		owner := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(ownerDSN)))
+		defer owner.Close()
+		if _, err := owner.ExecContext(ctx, "CREATE TABLE things (id TEXT PRIMARY KEY)"); err != nil {
+			t.Fatalf("the owner cannot create in its schema: %v", err)
 		}
 		var schema string
-		mod.QueryRowContext(ctx, "SELECT table_schema FROM information_schema.tables WHERE table_name = 'things'").Scan(&schema)
+		owner.QueryRowContext(ctx, "SELECT table_schema FROM information_schema.tables WHERE table_name = 'things'").Scan(&schema)
 		if schema != "mod_results" {
 			t.Fatalf("table created in %q", schema)
 		}
-		if _, err := mod.ExecContext(ctx, "SELECT count(*) FROM public.users"); err == nil {
-			t.Fatal("a module read the core's users table")
+		rt := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))
+		defer rt.Close()
+		if _, err := rt.ExecContext(ctx, "CREATE TABLE more_things (id TEXT PRIMARY KEY)"); err == nil {
+			t.Fatal("the runtime role created a table")
 		}
-		other, _, _ := d.ModuleDSN(ctx, "calendar")
+		for _, c := range []*sql.DB{owner, rt} {
+			if _, err := c.ExecContext(ctx, "SELECT count(*) FROM public.users"); err == nil {
+				t.Fatal("a module read the core's users table")
+			}
+		}
+		other, _, _, _ := d.ModuleDSN(ctx, "calendar")
 		oc := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(other)))
 		defer oc.Close()
 		if _, err := oc.ExecContext(ctx, "SELECT count(*) FROM mod_results.things"); err == nil {

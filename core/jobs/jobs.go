@@ -53,9 +53,6 @@ type Job struct {
 	ClaimedBy      string       `bun:"claimed_by"`
 }
 
-// OwnerTenant marks jobs as a tenant table.
-func (j *Job) OwnerTenant() string { return j.TenantID }
-
 // Spec is a job to enqueue.
 type Spec struct {
 	Module, Name, Key string
@@ -70,6 +67,9 @@ type Store struct {
 	Instance string
 	// MaxAttempts is how many times a job is tried before it is failed (default 8).
 	MaxAttempts int
+	// Forever, when set, names the jobs that are never failed, only retried with backoff
+	// until they succeed (a core event a module must acknowledge).
+	Forever func(j Job) bool
 	// Lease is how long a claimed job is reserved for its instance (default 5 min).
 	Lease time.Duration
 	Now   func() time.Time
@@ -91,19 +91,39 @@ var ErrNotFound = errors.New("jobs: not found")
 // Enqueue adds a job unless the tenant's module already has one with the same key; it
 // returns the job's id either way.
 func (s *Store) Enqueue(ctx context.Context, tenantID string, sp Spec) (string, error) {
+	var id string
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) (err error) {
+		id, err = s.EnqueueIn(ctx, sc, sp)
+		return err
+	})
+	return id, err
+}
+
+// EnqueueIn is Enqueue inside the caller's transaction: the job exists if and only if what
+// the transaction did is committed (an account deletion and the event that tells the
+// modules).
+func (s *Store) EnqueueIn(ctx context.Context, sc *db.Scope, sp Spec) (string, error) {
 	if sp.Name == "" || sp.Key == "" || sp.Module == "" {
 		return "", errors.New("jobs: module, name and key are required")
 	}
-	j := &Job{TenantID: tenantID, ID: uuid.Must(uuid.NewV7()).String(), Module: sp.Module, Name: sp.Name,
+	j := &Job{TenantID: sc.TenantID, ID: uuid.Must(uuid.NewV7()).String(), Module: sp.Module, Name: sp.Name,
 		IdempotencyKey: sp.Key, Payload: sp.Payload, RunAt: sp.At.UTC(), Status: Pending, CreatedAt: s.Now()}
+	if _, err := sc.Insert(j).On("CONFLICT (tenant_id, module, idempotency_key) DO NOTHING").Exec(ctx); err != nil {
+		return "", err
+	}
 	var id string
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		if _, err := sc.Insert(j).On("CONFLICT (tenant_id, module, idempotency_key) DO NOTHING").Exec(ctx); err != nil {
-			return err
-		}
-		return sc.Select((*Job)(nil)).Column("id").Where("module = ? AND idempotency_key = ?", sp.Module, sp.Key).Scan(ctx, &id)
-	})
+	err := sc.Select((*Job)(nil)).Column("id").Where("module = ? AND idempotency_key = ?", sp.Module, sp.Key).Scan(ctx, &id)
 	return id, err
+}
+
+// DueNow makes the tenant's pending jobs of module whose name starts with prefix due now
+// (the module is back: what waited for it need not wait for its backoff).
+func (s *Store) DueNow(ctx context.Context, tenantID, module, prefix string) error {
+	return s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		_, err := sc.Update((*Job)(nil)).Set("run_at = ?", s.Now()).
+			Where("module = ? AND name LIKE ? AND status = ? AND run_at > ?", module, prefix+"%", Pending, s.Now()).Exec(ctx)
+		return err
+	})
 }
 
 // Cancel cancels the tenant's pending job of module with key, if any.
@@ -118,6 +138,11 @@ func (s *Store) Cancel(ctx context.Context, tenantID, module, key string) error 
 // Claim reserves up to limit due jobs of the tenant for this instance. Jobs whose lease ran
 // out (their instance died) are due again first.
 func (s *Store) Claim(ctx context.Context, tenantID string, limit int) ([]Job, error) {
+	return s.ClaimNamed(ctx, tenantID, "", limit)
+}
+
+// ClaimNamed is Claim for the jobs whose name starts with prefix.
+func (s *Store) ClaimNamed(ctx context.Context, tenantID, prefix string, limit int) ([]Job, error) {
 	now := s.Now()
 	var claimed []Job
 	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
@@ -126,6 +151,9 @@ func (s *Store) Claim(ctx context.Context, tenantID string, limit int) ([]Job, e
 			return err
 		}
 		q := sc.Select(&claimed).Where("status = ? AND run_at <= ?", Pending, now).Order("run_at").Limit(int64(limit))
+		if prefix != "" {
+			q = q.Where("name LIKE ?", prefix+"%")
+		}
 		if s.DB.Kind == db.Postgres {
 			q = q.For("UPDATE SKIP LOCKED")
 		}
@@ -172,7 +200,7 @@ func (s *Store) Finish(ctx context.Context, j Job, runErr error) error {
 		switch {
 		case runErr == nil:
 			q = q.Set("status = ?", Done).Set("done_at = ?", s.Now()).Set("last_error = ''")
-		case j.Attempts >= s.MaxAttempts:
+		case j.Attempts >= s.MaxAttempts && (s.Forever == nil || !s.Forever(j)):
 			q = q.Set("status = ?", Failed).Set("last_error = ?", runErr.Error())
 		default:
 			q = q.Set("status = ?", Pending).Set("run_at = ?", s.Now().Add(Backoff(j.Attempts))).Set("last_error = ?", runErr.Error())

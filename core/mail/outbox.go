@@ -59,9 +59,6 @@ type Entry struct {
 	Secret    bool         `bun:"secret"`
 }
 
-// OwnerTenant marks outbox as a tenant table.
-func (e *Entry) OwnerTenant() string { return e.TenantID }
-
 // Transport delivers one message. Email transports take the composed RFC 5322 bytes.
 type Transport interface {
 	// Deliver sends e; it returns where it went (a file name, a provider id) or an error

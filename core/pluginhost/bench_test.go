@@ -6,6 +6,7 @@ import (
 
 	"carenet.dev/platform/core/pluginhost"
 	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/host"
 	"carenet.dev/platform/plugins/sdk/sdktest"
 )
 
@@ -26,7 +27,7 @@ func BenchmarkModuleRequestOutOfProcess(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := h.Handle(ctx, "alpha", sdk.Scope{TenantID: "t1"}, sdk.Call{Tenant: ten}, req); err != nil {
+		if _, err := h.Handle(ctx, "alpha", host.Call{Tenant: ten}, req); err != nil {
 			b.Fatal(err)
 		}
 	}

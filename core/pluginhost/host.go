@@ -1,15 +1,14 @@
 // Package pluginhost launches and supervises the business modules, one process each
 // (hashicorp go-plugin over gRPC): built-ins by re-executing the platform binary, external
 // modules by path with their SHA-256 checked before every start. It pings them, relaunches
-// a crashed or hung one with a new client, marks one that keeps failing as failed, and
-// scopes every HostAPI call to the host call that caused it. It must not know about HTTP.
+// a crashed or hung one with a new client, marks one that keeps failing as failed, and calls
+// them with the caller's context and a deadline. The scope of each call (what its HostAPI
+// calls act on) is its caller's (core/modules). It must not know about HTTP.
 package pluginhost
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/host"
 )
 
 // Module states.
@@ -57,6 +57,8 @@ type Config struct {
 	StartTimeout  time.Duration // deadline of a launch (default 20 s)
 	RestartBudget int           // failures within RestartWindow that mark a module failed (default 3)
 	RestartWindow time.Duration // (default 60 min)
+	// OnStart, when set, is told (in its own goroutine) each time a module started.
+	OnStart func(id string)
 }
 
 func (c *Config) defaults() {
@@ -94,8 +96,9 @@ type module struct {
 
 	mu       sync.RWMutex
 	client   *plugin.Client
-	mc       *sdk.ModuleClient
+	mc       *host.Client
 	manifest *sdk.Manifest
+	router   *host.Router
 	state    string
 	pid      int
 	restarts int
@@ -107,31 +110,22 @@ type module struct {
 type Host struct {
 	cfg      Config
 	log      *slog.Logger
-	services sdk.HostServices
+	services host.Services
 	envFor   func(id string) (sdk.Env, error)
 
 	mu      sync.RWMutex
 	modules map[string]*module
-
-	callsMu sync.Mutex
-	calls   map[string]callScope
 
 	metrics *metrics
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
 
-type callScope struct {
-	sdk.Scope
-	until time.Time
-}
-
-// New returns a host. services are the HostAPI the modules reach (its Resolve is set by the
-// host); envFor gives each module its data location.
-func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, services sdk.HostServices, envFor func(string) (sdk.Env, error)) (*Host, error) {
+// New returns a host. services are the HostAPI the modules reach (with the Resolve of the
+// caller that opens the call scopes); envFor gives each module its data location.
+func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, services host.Services, envFor func(string) (sdk.Env, error)) (*Host, error) {
 	cfg.defaults()
-	h := &Host{cfg: cfg, log: log, envFor: envFor, modules: map[string]*module{}, calls: map[string]callScope{}, stop: make(chan struct{})}
-	services.Resolve = h.resolve
+	h := &Host{cfg: cfg, log: log, envFor: envFor, modules: map[string]*module{}, stop: make(chan struct{})}
 	h.services = services
 	m, err := newMetrics(reg)
 	if err != nil {
@@ -182,8 +176,8 @@ func (h *Host) launch(ctx context.Context, m *module) error {
 	// process group so that nothing of theirs is orphaned or signalled by accident.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cc := &plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake(),
-		VersionedPlugins: map[int]plugin.PluginSet{sdk.ProtocolVersion: {sdk.PluginName: &sdk.GRPCPlugin{}}},
+		HandshakeConfig:  host.Handshake(),
+		VersionedPlugins: host.Plugins(),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		StartTimeout:     h.cfg.StartTimeout,
@@ -198,12 +192,12 @@ func (h *Host) launch(ctx context.Context, m *module) error {
 		client.Kill()
 		return fmt.Errorf("start %s: %w", m.spec.ID, err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense(host.PluginName)
 	if err != nil {
 		client.Kill()
 		return fmt.Errorf("start %s: %w", m.spec.ID, err)
 	}
-	mc := raw.(*sdk.ModuleClient)
+	mc := raw.(*host.Client)
 	env, err := h.envFor(m.spec.ID)
 	if err != nil {
 		client.Kill()
@@ -230,12 +224,16 @@ func (h *Host) launch(ctx context.Context, m *module) error {
 	}
 	m.mu.Lock()
 	old := m.client
-	m.client, m.mc, m.manifest, m.state, m.pid, m.lastErr = client, mc, man, StateRunning, pid, ""
+	// The module's routes are matched on its manifest, compiled once per start.
+	m.client, m.mc, m.manifest, m.router, m.state, m.pid, m.lastErr = client, mc, man, host.NewRouter(man.Routes), StateRunning, pid, ""
 	m.mu.Unlock()
 	if old != nil {
 		old.Kill()
 	}
 	h.log.Info("module running", "module", m.spec.ID, "pid", pid, "version", man.Version)
+	if h.cfg.OnStart != nil {
+		go h.cfg.OnStart(m.spec.ID)
+	}
 	return nil
 }
 
@@ -443,7 +441,22 @@ func (h *Host) IDs() []string {
 	return out
 }
 
-func (h *Host) client(id string) (*sdk.ModuleClient, error) {
+// Router returns the matcher of a module's routes as its last start declared them (nil if
+// it never started).
+func (h *Host) Router(id string) *host.Router {
+	m := h.get(id)
+	if m == nil {
+		return nil
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.router
+}
+
+// CallTimeout is the deadline of a call to a module: a call's scope need not outlive it.
+func (h *Host) CallTimeout() time.Duration { return h.cfg.CallTimeout }
+
+func (h *Host) client(id string) (*host.Client, error) {
 	m := h.get(id)
 	if m == nil {
 		return nil, ErrUnavailable
@@ -456,38 +469,11 @@ func (h *Host) client(id string) (*sdk.ModuleClient, error) {
 	return m.mc, nil
 }
 
-// open registers the scope of a call for the HostAPI and returns its token.
-func (h *Host) open(sc sdk.Scope, ttl time.Duration) string {
-	var b [24]byte
-	_, _ = rand.Read(b[:])
-	tok := hex.EncodeToString(b[:])
-	h.callsMu.Lock()
-	h.calls[tok] = callScope{Scope: sc, until: time.Now().Add(ttl)}
-	h.callsMu.Unlock()
-	return tok
-}
-
-func (h *Host) close(tok string) {
-	h.callsMu.Lock()
-	delete(h.calls, tok)
-	h.callsMu.Unlock()
-}
-
-func (h *Host) resolve(tok string) (sdk.Scope, bool) {
-	h.callsMu.Lock()
-	defer h.callsMu.Unlock()
-	c, ok := h.calls[tok]
-	if !ok || time.Now().After(c.until) {
-		return sdk.Scope{}, false
-	}
-	return c.Scope, true
-}
-
 // Handle forwards a request to a module, with the caller's context and the call deadline;
-// the module's HostAPI calls during it act in sc.
-func (h *Host) Handle(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, req *sdk.Request) (*sdk.Response, error) {
+// the module's HostAPI calls during it carry call.Token.
+func (h *Host) Handle(ctx context.Context, id string, call host.Call, req *sdk.Request) (*sdk.Response, error) {
 	var res *sdk.Response
-	err := h.do(ctx, id, "handle", sc, &call, func(ctx context.Context, mc *sdk.ModuleClient) error {
+	err := h.do(ctx, id, "handle", func(ctx context.Context, mc *host.Client) error {
 		var err error
 		res, err = mc.Handle(ctx, call, req)
 		return err
@@ -496,16 +482,16 @@ func (h *Host) Handle(ctx context.Context, id string, sc sdk.Scope, call sdk.Cal
 }
 
 // RunJob runs a job of a module for one tenant.
-func (h *Host) RunJob(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, job *sdk.Job) error {
-	return h.do(ctx, id, "job", sc, &call, func(ctx context.Context, mc *sdk.ModuleClient) error {
+func (h *Host) RunJob(ctx context.Context, id string, call host.Call, job *sdk.Job) error {
+	return h.do(ctx, id, "job", func(ctx context.Context, mc *host.Client) error {
 		return mc.RunJob(ctx, call, job)
 	})
 }
 
 // ExportUser asks a module for what it holds of a user of one tenant.
-func (h *Host) ExportUser(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, userID string) ([]byte, error) {
+func (h *Host) ExportUser(ctx context.Context, id string, call host.Call, userID string) ([]byte, error) {
 	var out []byte
-	err := h.do(ctx, id, "export", sc, &call, func(ctx context.Context, mc *sdk.ModuleClient) error {
+	err := h.do(ctx, id, "export", func(ctx context.Context, mc *host.Client) error {
 		var err error
 		out, err = mc.ExportUser(ctx, call, userID)
 		return err
@@ -514,13 +500,13 @@ func (h *Host) ExportUser(ctx context.Context, id string, sc sdk.Scope, call sdk
 }
 
 // OnEvent delivers an event to a module for one tenant.
-func (h *Host) OnEvent(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, ev *sdk.Event) error {
-	return h.do(ctx, id, "event", sc, &call, func(ctx context.Context, mc *sdk.ModuleClient) error {
+func (h *Host) OnEvent(ctx context.Context, id string, call host.Call, ev *sdk.Event) error {
+	return h.do(ctx, id, "event", func(ctx context.Context, mc *host.Client) error {
 		return mc.OnEvent(ctx, call, ev)
 	})
 }
 
-func (h *Host) do(ctx context.Context, id, method string, sc sdk.Scope, call *sdk.Call, fn func(context.Context, *sdk.ModuleClient) error) error {
+func (h *Host) do(ctx context.Context, id, method string, fn func(context.Context, *host.Client) error) error {
 	mc, err := h.client(id)
 	if err != nil {
 		h.metrics.errors.WithLabelValues(id, method).Inc()
@@ -528,9 +514,6 @@ func (h *Host) do(ctx context.Context, id, method string, sc sdk.Scope, call *sd
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.CallTimeout)
 	defer cancel()
-	sc.ModuleID = id
-	call.Token = h.open(sc, h.cfg.CallTimeout+time.Second)
-	defer h.close(call.Token)
 	start := time.Now()
 	err = fn(ctx, mc)
 	h.metrics.latency.WithLabelValues(id, method).Observe(time.Since(start).Seconds())

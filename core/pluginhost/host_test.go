@@ -21,6 +21,7 @@ import (
 
 	"carenet.dev/platform/core/pluginhost"
 	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/host"
 	"carenet.dev/platform/plugins/sdk/sdktest"
 )
 
@@ -39,13 +40,13 @@ func TestMain(m *testing.M) {
 }
 
 func echoModule(id string) sdk.Module {
-	return &sdk.Base{
+	return &sdktest.Module{
 		Man: sdk.Manifest{ID: id, Version: "1.0.0",
 			Routes: []sdk.Route{{Method: "GET", Path: "/" + id, Public: true}}},
 		Handler: func(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 			body := fmt.Sprintf("%s|%s|%d", req.Tenant.Slug, req.Path, os.Getpid())
 			if strings.HasSuffix(req.Path, "/lookup") {
-				u, err := sdk.HostFrom(ctx).Users.Lookup(ctx, req.Query)
+				u, err := sdk.HostFrom(ctx).User(ctx, req.Query)
 				if err != nil {
 					return &sdk.Response{Status: 404, Body: []byte(err.Error())}, nil
 				}
@@ -62,7 +63,7 @@ func echoModule(id string) sdk.Module {
 func servePlugin(id string) {
 	switch id {
 	case "badversion":
-		sdk.ServeProtocol(echoModule(id), sdk.ProtocolVersion+1)
+		host.ServeVersion(echoModule(id), sdk.ProtocolVersion+1)
 	default:
 		sdk.Serve(echoModule(id))
 	}
@@ -119,7 +120,7 @@ func status(h *pluginhost.Host, id string) pluginhost.Status {
 
 func call(h *pluginhost.Host, id, path string) (*sdk.Response, error) {
 	ten := sdk.Tenant{ID: "t1", Slug: "mlab"}
-	return h.Handle(context.Background(), id, sdk.Scope{TenantID: ten.ID}, sdk.Call{Tenant: ten}, &sdk.Request{Method: "GET", Path: path, Tenant: ten})
+	return h.Handle(context.Background(), id, host.Call{Tenant: ten}, &sdk.Request{Method: "GET", Path: path, Tenant: ten})
 }
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
@@ -298,8 +299,9 @@ func TestHostAPIScopedToTheCall(t *testing.T) {
 	fake.Users["t2"] = []sdk.User{{ID: "u2", Email: "u2@t2.example"}}
 	lookup := func(tenant, id string) *sdk.Response {
 		ten := sdk.Tenant{ID: tenant}
-		res, err := h.Handle(context.Background(), "alpha", sdk.Scope{TenantID: tenant}, sdk.Call{Tenant: ten},
-			&sdk.Request{Method: "GET", Path: "/alpha/lookup", Query: id, Tenant: ten})
+		call := fake.Open(ten, nil, "alpha")
+		defer fake.Close(call.Token)
+		res, err := h.Handle(context.Background(), "alpha", call, &sdk.Request{Method: "GET", Path: "/alpha/lookup", Query: id, Tenant: ten})
 		if err != nil {
 			t.Fatal(err)
 		}

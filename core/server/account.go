@@ -12,7 +12,6 @@ import (
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/terms"
-	"carenet.dev/platform/plugins/sdk"
 )
 
 // messageData is the data of the generic message page.
@@ -141,7 +140,7 @@ func (s *Server) verifyForm(c *fiber.Ctx) error {
 
 func (s *Server) verify(c *fiber.Ctx) error {
 	st := St(c)
-	u, err := s.Accounts.Verify(c.UserContext(), st.Tenant, c.FormValue("token"))
+	_, err := s.Accounts.Verify(c.UserContext(), st.Tenant, c.FormValue("token"))
 	if errors.Is(err, accounts.ErrTokenInvalid) {
 		return s.message(c, fiber.StatusBadRequest, "account.verify.invalid_title", messageData{
 			Lines: []string{"account.verify.invalid_text"}, LinkKey: "nav.register", LinkHref: "/register"})
@@ -150,7 +149,7 @@ func (s *Server) verify(c *fiber.Ctx) error {
 		return err
 	}
 	// The account is active: the tenant's modules may link it to what they hold (R3).
-	s.broadcast(c.UserContext(), st.Tenant, sdk.EventUserVerified, []byte(u.ID))
+	s.Modules.Deliver(c.UserContext(), st.Tenant)
 	return s.message(c, fiber.StatusOK, "account.verify.done_title", messageData{
 		Lines: []string{"account.verify.done_text"}, LinkKey: "nav.login", LinkHref: "/login"})
 }
@@ -436,7 +435,7 @@ func (s *Server) deleteAccount(c *fiber.Ctx) error {
 		return err
 	}
 	// Every module erases what it holds of the person.
-	s.broadcast(c.UserContext(), st.Tenant, sdk.EventUserDeleted, []byte(u.ID))
+	s.Modules.Deliver(c.UserContext(), st.Tenant)
 	if err := s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Lang, "deleted", ""); err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/tenancy"
-	"carenet.dev/platform/plugins/sdk"
 )
 
 // bindAdmin mounts the tenant admin's pages: users, blocks, roles and grants, mailbox.
@@ -142,7 +141,7 @@ func (s *Server) adminBlock(c *fiber.Ctx) error {
 	if err := s.record(c, "", ActUserBlocked, u.ID, "user:"+u.ID, map[string]any{"reason": strings.TrimSpace(c.FormValue("reason"))}); err != nil {
 		return err
 	}
-	s.broadcast(c.UserContext(), st.Tenant, sdk.EventUserBlocked, []byte(u.ID))
+	s.Modules.Deliver(c.UserContext(), st.Tenant)
 	// The notice carries the reason and the link to appeal (P2, R6).
 	if err := s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Tenant.Lang(u.Locale, ""), "blocked", s.userURL(c, u, appealPath),
 		"Reason", strings.TrimSpace(c.FormValue("reason"))); err != nil {
@@ -227,14 +226,8 @@ func (s *Server) Permissions() []string {
 			seen[r.Perm] = true
 		}
 	}
-	if s.host != nil {
-		for _, id := range s.host.IDs() {
-			if man := s.host.Manifest(id); man != nil {
-				for _, p := range man.Permissions {
-					seen[p.Name] = true
-				}
-			}
-		}
+	for _, p := range s.Modules.Permissions() {
+		seen[p] = true
 	}
 	out := make([]string, 0, len(seen))
 	for p := range seen {

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"carenet.dev/platform/core/apikeys"
+	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
@@ -21,7 +22,7 @@ import (
 // gate, and the module sees the client, never a user.
 
 // actorAPIKey prefixes the audit actor of what a machine did with an API key.
-const actorAPIKey = "apikey:"
+const actorAPIKey = audit.ActorAPIKey
 
 func (s *Server) bindAPIKeys() {
 	s.get("/admin/api-keys", authz.PermAdminAPIKeys, s.apiKeysPage)
@@ -42,13 +43,13 @@ func (s *Server) markAPI(c *fiber.Ctx) error {
 	if !contains(st.Tenant.EnabledModules(), id) {
 		return fiber.ErrNotFound
 	}
-	man := s.manifest(id)
-	if man == nil {
+	if s.Modules.Manifest(id) == nil {
 		st.API = bearer(c) != ""
 		return c.Next()
 	}
-	r, _ := matchRoute(man, c.Method(), c.Path())
-	st.API = r != nil && r.API
+	// The one match of the request against the module's routes: dispatch uses it.
+	st.ModuleRoute, st.ModulePathFound = s.Modules.Match(id, c.Method(), modulePath(c))
+	st.API = st.ModuleRoute != nil && st.ModuleRoute.API
 	return c.Next()
 }
 
@@ -80,7 +81,7 @@ func (s *Server) apiError(c *fiber.Ctx, status int, code, msg string) error {
 
 // dispatchAPI checks the API key of a request to an API route and forwards it with the key
 // as the client.
-func (s *Server) dispatchAPI(c *fiber.Ctx, id string, man *sdk.Manifest, route *sdk.Route) error {
+func (s *Server) dispatchAPI(c *fiber.Ctx, id string, route *sdk.Route) error {
 	st := St(c)
 	st.Perm = route.Permission
 	token := bearer(c)
@@ -97,29 +98,12 @@ func (s *Server) dispatchAPI(c *fiber.Ctx, id string, man *sdk.Manifest, route *
 	if !k.Allows(route.Permission) {
 		return s.apiError(c, fiber.StatusForbidden, "insufficient_scope", "error.api.key_forbidden")
 	}
-	return s.forward(c, id, man, &sdk.Client{ID: k.ID, Name: k.Name})
+	return s.forward(c, id, k.ID, k.Name)
 }
 
 // apiPermissions are the permissions an API key of the tenant may hold: those of the API
 // routes of the modules it switched on.
-func (s *Server) apiPermissions(t *tenancy.Tenant) []string {
-	seen := map[string]bool{}
-	for _, id := range t.EnabledModules() {
-		if man := s.manifest(id); man != nil {
-			for _, r := range man.Routes {
-				if r.API && r.Permission != "" {
-					seen[r.Permission] = true
-				}
-			}
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for p := range seen {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}
+func (s *Server) apiPermissions(t *tenancy.Tenant) []string { return s.Modules.APIPermissions(t) }
 
 // apiKeyView is a key on the admin page, with its creator's name.
 type apiKeyView struct {

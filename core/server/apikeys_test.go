@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"carenet.dev/platform/core/apikeys"
 	"carenet.dev/platform/core/audit"
@@ -18,15 +20,18 @@ import (
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/pluginhost"
 	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/host"
 )
 
 // fakeHost stands in for the module host: one "results" module with the manifest the test
 // gives, which answers what it received as JSON and records the events it is told.
 type fakeHost struct {
 	man *sdk.Manifest
-	hs  sdk.HostServices
+	hs  host.Services
 	// down makes the module look crashed: no manifest.
 	down bool
+	// state is the module's state as the host reports it ("running" when empty).
+	state string
 
 	mu     sync.Mutex
 	events []string // "<tenant slug> <kind> <payload>"
@@ -40,31 +45,49 @@ func (f *fakeHost) Manifest(id string) *sdk.Manifest {
 	}
 	return nil
 }
-func (f *fakeHost) Statuses() []pluginhost.Status {
-	return []pluginhost.Status{{ID: f.man.ID, State: pluginhost.StateRunning}}
+func (f *fakeHost) Router(id string) *host.Router {
+	if f.Manifest(id) == nil {
+		return nil
+	}
+	return host.NewRouter(f.man.Routes)
 }
-func (f *fakeHost) Handle(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, req *sdk.Request) (*sdk.Response, error) {
-	sc.ModuleID = id
+func (f *fakeHost) Statuses() []pluginhost.Status {
+	state := f.state
+	if state == "" {
+		state = pluginhost.StateRunning
+	}
+	return []pluginhost.Status{{ID: f.man.ID, State: state, Restarts: 3}}
+}
+func (f *fakeHost) CallTimeout() time.Duration { return 5 * time.Second }
+func (f *fakeHost) Handle(ctx context.Context, id string, call host.Call, req *sdk.Request) (*sdk.Response, error) {
 	f.mu.Lock()
 	f.last = req
 	f.mu.Unlock()
+	ctx, sc, ok := f.hs.Resolve(ctx, call.Token)
+	if !ok {
+		return nil, errors.New("the call has no scope")
+	}
 	if strings.HasPrefix(req.Path, "/results/api/") {
 		// What a machine does is recorded as the key's doing.
 		if err := f.hs.Audit.Record(ctx, sc, sdk.AuditRecord{Action: "results.imported", Subject: req.Query, Resource: "import"}); err != nil {
 			return nil, err
 		}
 	}
-	out, _ := json.Marshal(map[string]any{"user": req.User, "client": req.Client, "scope_client": sc.ClientID, "scope_user": sc.UserID})
+	var client any
+	if req.ClientID != "" {
+		client = map[string]string{"ID": req.ClientID, "Name": req.ClientName}
+	}
+	out, _ := json.Marshal(map[string]any{"user": req.User, "client": client, "scope_client": sc.ClientID, "scope_user": sc.UserID})
 	return &sdk.Response{Status: 200, Header: http.Header{"Content-Type": {"application/json"}}, Body: out}, nil
 }
-func (f *fakeHost) OnEvent(ctx context.Context, id string, sc sdk.Scope, call sdk.Call, ev *sdk.Event) error {
+func (f *fakeHost) OnEvent(ctx context.Context, id string, call host.Call, ev *sdk.Event) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.events = append(f.events, ev.Tenant.Slug+" "+ev.Kind+" "+string(ev.Payload))
 	return nil
 }
-func (f *fakeHost) RunJob(context.Context, string, sdk.Scope, sdk.Call, *sdk.Job) error { return nil }
-func (f *fakeHost) ExportUser(context.Context, string, sdk.Scope, sdk.Call, string) ([]byte, error) {
+func (f *fakeHost) RunJob(context.Context, string, host.Call, *sdk.Job) error { return nil }
+func (f *fakeHost) ExportUser(context.Context, string, host.Call, string) ([]byte, error) {
 	return []byte("{}"), nil
 }
 func (f *fakeHost) Restart(context.Context, string) error { return nil }
@@ -79,10 +102,9 @@ func (f *fakeHost) eventLog() string {
 // may not give), and registration fields, one of them for the professionals' portal only.
 func fakeResults() *sdk.Manifest {
 	return &sdk.Manifest{ID: "results", Version: "test",
-		Roles: []sdk.Role{{ID: "lab_staff"}, {ID: "professional"}},
+		Roles: []sdk.Role{{ID: "lab_staff", CoreGrants: []string{"admin.complaints", "admin.settings"}}, {ID: "professional"}},
 		Permissions: []sdk.Permission{{Name: "results.read_own", Grants: []string{"user", "professional"}}, {Name: "results.manage", Grants: []string{"lab_staff"}},
 			{Name: "results.support"}},
-		CoreGrants: []sdk.CoreGrant{{Role: "lab_staff", Permission: "admin.complaints"}, {Role: "lab_staff", Permission: "admin.settings"}},
 		Routes: []sdk.Route{{Method: "GET", Path: "/results/echo", Permission: "results.read_own"},
 			{Method: "POST", Path: "/results/echo", Permission: "results.read_own"},
 			{Method: "POST", Path: "/results/api/import", Permission: "results.manage", API: true},
@@ -95,8 +117,8 @@ func fakeResults() *sdk.Manifest {
 // withFakeResults connects the fake module host to the platform and installs its grants.
 func (e *env) withFakeResults() *fakeHost {
 	e.t.Helper()
-	f := &fakeHost{man: fakeResults(), hs: e.srv.HostServices()}
-	e.srv.SetModuleHost(f, nil)
+	f := &fakeHost{man: fakeResults(), hs: e.srv.Modules.Services()}
+	e.srv.Modules.SetHost(f)
 	if err := e.srv.InstallModuleGrants(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}

@@ -17,8 +17,8 @@ import (
 const (
 	ActUserBlocked        = "admin.user_blocked"
 	ActUserUnblocked      = "admin.user_unblocked"
-	ActRoleAssigned       = "admin.role_assigned"
-	ActRoleRemoved        = "admin.role_removed"
+	ActRoleAssigned       = audit.ActRoleAssigned
+	ActRoleRemoved        = audit.ActRoleRemoved
 	ActGrantChanged       = "admin.grant_changed"
 	ActSettingsChanged    = "admin.settings_changed"
 	ActModuleRules        = "admin.module_rules"
@@ -34,7 +34,7 @@ const (
 	ActComplaintAnswered  = "admin.complaint_answered"
 	ActTemplateChanged    = "admin.template_changed"
 	ActSecretChanged      = "account.secret_changed"
-	ActSecretChecked      = "account.secret_checked"
+	ActSecretChecked      = audit.ActSecretChecked
 	ActAPIKeyCreated      = "admin.api_key_created"
 	ActAPIKeyRevoked      = "admin.api_key_revoked"
 )
@@ -60,7 +60,7 @@ func (s *Server) record(c *fiber.Ctx, tenantID, action, subject, resource string
 			actor = "platform:" + st.User.ID
 		}
 	}
-	return s.Audit(c.UserContext(), tenantID, audit.Entry{Actor: actor, Action: action, Subject: subject, Resource: resource,
+	return s.Trail.Append(c.UserContext(), tenantID, audit.Entry{Actor: actor, Action: action, Subject: subject, Resource: resource,
 		RequestID: st.RequestID, IP: c.IP(), Detail: detail})
 }
 

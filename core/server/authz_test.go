@@ -14,7 +14,6 @@ import (
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
-	"carenet.dev/platform/plugins/sdk"
 )
 
 var paramRe = regexp.MustCompile(`:[a-z]+|\*`)
@@ -326,7 +325,7 @@ func TestTenantAdminEditsRulesAndBranding(t *testing.T) {
 			}
 		}
 		for _, r := range tenancy.CoreRules { // yes/no rules are selects, not inputs
-			if r.Type == sdk.RuleBool {
+			if r.Type == "bool" {
 				form.Set("rule_"+strings.ReplaceAll(r.Name, ".", "_"), "false")
 			}
 		}

@@ -15,25 +15,10 @@ import (
 	"carenet.dev/platform/core/complaints"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
-	"carenet.dev/platform/plugins/kit/workdays"
 )
 
 // complaintRules are the tenant's complaint rules (P10).
-func complaintRules(t *tenancy.Tenant) complaints.Rules {
-	return complaints.Rules{
-		AnswerDays:        int(t.IntRule("complaints.answer_days")),
-		MaxExtensionDays:  int(t.IntRule("complaints.max_extension_days")),
-		WorkingDays:       t.BoolRule("complaints.working_days"),
-		RequireClientRef:  t.BoolRule("complaints.require_client_ref"),
-		RequireDocuments:  t.BoolRule("complaints.require_documents"),
-		Calendar:          workdays.Calendar(t.Settings.Country, int(t.IntRule("business.open_hour")), int(t.IntRule("business.close_hour"))),
-		Location:          t.Location(),
-		MaxFileBytes:      5 << 20,
-		MaxFilesPerClaim:  5,
-		AllowedFileTypes:  []string{"application/pdf", "image/jpeg", "image/png", "text/plain"},
-		AllowedCategories: complaints.Categories,
-	}
-}
+func complaintRules(t *tenancy.Tenant) complaints.Rules { return complaints.RulesOf(t) }
 
 func (s *Server) bindComplaints() {
 	s.get("/complaints/new", authz.PermPublic, s.complaintForm)

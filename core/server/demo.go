@@ -2,15 +2,14 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/modules"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/core/terms"
-	"carenet.dev/platform/plugins/sdk"
 )
 
 // DemoLogin is an account created by --demo: its tenant, the role it was made for, its
@@ -51,9 +50,9 @@ func (s *Server) SeedDemo(ctx context.Context) ([]DemoLogin, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, role := range roles {
-			logins = append(logins, DemoLogin{Tenant: t.Slug, Role: role, Email: strings.ReplaceAll(role, "_", "-") + "@" + t.Slug + ".localhost",
-				Password: "demo-" + t.Slug + "-" + role, Name: "Demo " + strings.ReplaceAll(role, "_", " ")})
+		for _, r := range roles {
+			logins = append(logins, DemoLogin{Tenant: t.Slug, Role: r.role, Email: strings.ReplaceAll(r.name, "_", "-") + "@" + t.Slug + ".localhost",
+				Password: "demo-" + t.Slug + "-" + r.name, Name: "Demo " + strings.ReplaceAll(r.name, "_", " ")})
 		}
 		for i := range logins {
 			l := &logins[i]
@@ -78,10 +77,17 @@ func (s *Server) SeedDemo(ctx context.Context) ([]DemoLogin, error) {
 	return out, s.Tenants.BumpPolicy(ctx, "")
 }
 
+type demoRole struct {
+	role string // the tenant's role ("results.lab_staff")
+	name string // what the demo login is named after ("lab_staff")
+}
+
 // demoModuleRoles are the roles a tenant admin assigns in the modules the tenant runs (not
 // the implicit ones every user holds), each once, in manifest order; a role without any grant
-// in the tenant cannot be given and is left out.
-func (s *Server) demoModuleRoles(ctx context.Context, t *tenancy.Tenant) ([]string, error) {
+// in the tenant cannot be given and is left out. A login is named after the module's id of
+// the role (lab-staff@mlab.localhost), or after the module and the role when two modules of
+// the tenant have roles of the same name.
+func (s *Server) demoModuleRoles(ctx context.Context, t *tenancy.Tenant) ([]demoRole, error) {
 	var known []string
 	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
 		var err error
@@ -91,21 +97,33 @@ func (s *Server) demoModuleRoles(ctx context.Context, t *tenancy.Tenant) ([]stri
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	var out []demoRole
+	names := map[string]int{}
 	for _, id := range t.EnabledModules() {
-		man := s.manifest(id)
+		man := s.Modules.Manifest(id)
 		if man == nil {
 			continue
 		}
 		for _, r := range man.Roles {
-			if r.Implicit || contains(out, r.ID) || r.ID == authz.RoleTenantAdmin || r.ID == authz.RoleUser {
+			role := modules.RoleID(id, r)
+			seen := false
+			for _, o := range out {
+				seen = seen || o.role == role
+			}
+			if r.Implicit || seen {
 				continue
 			}
-			if !contains(known, r.ID) {
-				s.Log.Warn("demo: role without grants, no account made", "tenant", t.Slug, "module", id, "role", r.ID)
+			if !contains(known, role) {
+				s.Log.Warn("demo: role without grants, no account made", "tenant", t.Slug, "module", id, "role", role)
 				continue
 			}
-			out = append(out, r.ID)
+			names[r.ID]++
+			out = append(out, demoRole{role: role, name: r.ID})
+		}
+	}
+	for i := range out {
+		if names[out[i].name] > 1 {
+			out[i].name = strings.ReplaceAll(out[i].role, ".", "_")
 		}
 	}
 	return out, nil
@@ -126,8 +144,8 @@ func (s *Server) demoAccepts(ctx context.Context, t *tenancy.Tenant, logins []De
 }
 
 // AnnounceDemo tells every module of every tenant, once the modules run, which demo accounts
-// the tenant has (EventDemoSeeded), so that each may create its demonstration data for them.
-// Only `serve --demo` calls it; modules make it idempotent, so it runs at every start.
+// the tenant has (platform.demo_seeded), so that each may create its demonstration data for
+// them. Only `serve --demo` calls it; modules make it idempotent, so it runs at every start.
 func (s *Server) AnnounceDemo(ctx context.Context, logins []DemoLogin) error {
 	ts, err := s.Tenants.List(ctx)
 	if err != nil {
@@ -137,17 +155,15 @@ func (s *Server) AnnounceDemo(ctx context.Context, logins []DemoLogin) error {
 		if t.Kind == tenancy.KindConsole {
 			continue
 		}
-		seed := sdk.DemoSeed{Accounts: []sdk.DemoAccount{}}
+		var accounts []modules.DemoAccount
 		for _, l := range logins {
 			if l.Tenant == t.Slug {
-				seed.Accounts = append(seed.Accounts, sdk.DemoAccount{ID: l.ID, Email: l.Email, Name: l.Name, Role: l.Role})
+				accounts = append(accounts, modules.DemoAccount{ID: l.ID, Email: l.Email, Name: l.Name, Role: l.Role})
 			}
 		}
-		payload, err := json.Marshal(seed)
-		if err != nil {
+		if err := s.Modules.AnnounceDemo(ctx, t, accounts); err != nil {
 			return err
 		}
-		s.broadcast(ctx, t, sdk.EventDemoSeeded, payload)
 	}
 	return nil
 }
@@ -162,7 +178,7 @@ func (s *Server) closeInactive(ctx context.Context, t *tenancy.Tenant) error {
 		if err := s.Accounts.Delete(ctx, t, u.ID, "inactivity", ""); err != nil {
 			return err
 		}
-		s.broadcast(ctx, t, sdk.EventUserDeleted, []byte(u.ID))
+		s.Modules.Deliver(ctx, t)
 		if err := s.sendMail(ctx, t, u.Email, u.Name, t.Lang(u.Locale, ""), "closed_inactive", "",
 			"Count", t.IntRule("account.inactive_close_days")); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/host"
 )
 
 // TestModulesSeeTheIdentityAndTheirFields: the registration fields of a module are asked only
@@ -42,7 +43,7 @@ func TestModulesSeeTheIdentityAndTheirFields(t *testing.T) {
 		if u.Portal != "professionals" || u.Profile["pro_number"] != "10001234567" {
 			t.Fatalf("stored: %q %v", u.Portal, u.Profile)
 		}
-		if log := f.eventLog(); !strings.Contains(log, "mlab "+sdk.EventUserVerified+" "+u.ID) {
+		if log := f.eventLog(); !strings.Contains(log, "mlab "+host.EventUserVerified+" "+u.ID) {
 			t.Fatalf("module not told of the verification: %s", log)
 		}
 		if r := pro.login("", "dr@example.org", "correct horse battery"); r.Status != 303 {
@@ -53,10 +54,10 @@ func TestModulesSeeTheIdentityAndTheirFields(t *testing.T) {
 		}
 		got := f.last.User
 		if got == nil || got.BirthDate != "1985-03-14" || got.Portal != "professionals" || got.Profile["address"] != "1 rue du Port" ||
-			got.SecretQuestion != "Nom de mon premier chat ?" || got.Status != "active" || f.last.Client != nil {
+			got.SecretQuestion != "Nom de mon premier chat ?" || got.Status != "active" || f.last.ClientID != "" {
 			t.Fatalf("forwarded user: %+v", got)
 		}
-		looked, err := f.hs.Users.Lookup(ctx, sdk.Scope{TenantID: mlab.ID, ModuleID: "results"}, u.ID, "")
+		looked, err := f.hs.Users.Lookup(ctx, host.Scope{TenantID: mlab.ID, ModuleID: "results"}, u.ID, "")
 		if err != nil || looked.Profile["pro_number"] != "10001234567" || looked.SecretQuestion == "" || looked.BirthDate != "1985-03-14" {
 			t.Fatalf("lookup: %+v %v", looked, err)
 		}
@@ -74,8 +75,8 @@ func TestModulesSeeTheIdentityAndTheirFields(t *testing.T) {
 			grants, err = e.srv.Authz.Grants(ctx, sc)
 			return err
 		})
-		if !grants["lab_staff"][authz.PermAdminComplaints] || grants["lab_staff"][authz.PermAdminSettings] {
-			t.Fatalf("lab_staff grants: %v", grants["lab_staff"])
+		if !grants["results.lab_staff"][authz.PermAdminComplaints] || grants["results.lab_staff"][authz.PermAdminSettings] {
+			t.Fatalf("lab_staff grants: %v", grants["results.lab_staff"])
 		}
 	})
 }
@@ -91,12 +92,12 @@ func TestHostAPIAuditListAndRoles(t *testing.T) {
 		mlab := e.tenant("mlab")
 		patient, _ := e.srv.Accounts.ByEmail(ctx, mlab.ID, "user@mlab.localhost")
 		admin, _ := e.srv.Accounts.ByEmail(ctx, mlab.ID, "admin@mlab.localhost")
-		sc := sdk.Scope{TenantID: mlab.ID, ModuleID: "results"}
+		sc := host.Scope{TenantID: mlab.ID, ModuleID: "results"}
 		k, _, err := e.srv.APIKeys.Create(ctx, mlab.ID, "SIL", []string{"results.manage"}, admin.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec := func(actor sdk.Scope, action string) {
+		rec := func(actor host.Scope, action string) {
 			if err := f.hs.Audit.Record(ctx, actor, sdk.AuditRecord{Action: action, Subject: patient.ID, Resource: "result:1"}); err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +125,7 @@ func TestHostAPIAuditListAndRoles(t *testing.T) {
 			t.Fatalf("limit 1: %d", len(list))
 		}
 		// Another tenant's module sees none of it.
-		if list, _ := f.hs.Audit.List(ctx, sdk.Scope{TenantID: e.tenant("elekarze").ID, ModuleID: "results"}, patient.ID, 0); len(list) != 0 {
+		if list, _ := f.hs.Audit.List(ctx, host.Scope{TenantID: e.tenant("elekarze").ID, ModuleID: "results"}, patient.ID, 0); len(list) != 0 {
 			t.Fatalf("another tenant: %+v", list)
 		}
 		// Roles: its own assignable role, not the core's nor an unknown one.
@@ -165,7 +166,7 @@ func TestModuleMessageLinksReachThePersonsPortal(t *testing.T) {
 		}
 		pro, _ := e.srv.Accounts.ByEmail(ctx, mlab.ID, "pro@example.org")
 		patient, _ := e.srv.Accounts.ByEmail(ctx, mlab.ID, "user@mlab.localhost")
-		sc := sdk.Scope{TenantID: mlab.ID, ModuleID: "results"}
+		sc := host.Scope{TenantID: mlab.ID, ModuleID: "results"}
 		for _, u := range []string{pro.ID, patient.ID} {
 			if _, err := f.hs.Messages.Send(ctx, sc, sdk.Message{UserID: u, Template: "complaint_received", Link: "/results/mine",
 				Data: map[string]any{"Reference": "R-1", "Date": "demain"}}); err != nil {

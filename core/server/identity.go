@@ -38,7 +38,7 @@ type secretCheck struct{ Match bool }
 // in a stable order; a field no running module declares any more keeps its name as label.
 func (s *Server) profileRows(st *State, u *accounts.User) []profileRow {
 	labels := map[string]string{}
-	for _, f := range s.RegistrationFields(st.Tenant) {
+	for _, f := range s.Modules.RegistrationFields(st.Tenant) {
 		labels[f.Name] = f.LabelKey
 	}
 	names := make([]string, 0, len(u.Profile))

@@ -13,7 +13,6 @@ import (
 	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/tenancy"
-	"carenet.dev/platform/plugins/sdk"
 )
 
 // coreJob is a job of the core itself, run per tenant.
@@ -111,7 +110,7 @@ func (s *Server) enqueueSchedules(ctx context.Context, t *tenancy.Tenant) error 
 		}
 	}
 	for _, id := range t.EnabledModules() {
-		man := s.manifest(id)
+		man := s.Modules.Manifest(id)
 		if man == nil {
 			continue
 		}
@@ -132,13 +131,10 @@ func (s *Server) runJob(ctx context.Context, t *tenancy.Tenant, j jobs.Job) erro
 		}
 		return cj.Run(ctx, s, t, j.Payload)
 	}
-	man := s.manifest(j.Module)
-	if man == nil || s.host == nil {
-		return fmt.Errorf("module %s is not running", j.Module)
+	if err := s.Modules.RunJob(ctx, t, j); err != nil {
+		return fmt.Errorf("module %s: %w", j.Module, err)
 	}
-	ten := s.sdkTenant(nil, t, j.Module, man)
-	return s.host.RunJob(ctx, j.Module, sdk.Scope{TenantID: t.ID}, sdk.Call{Tenant: ten},
-		&sdk.Job{ID: j.ID, Name: j.Name, Payload: j.Payload, Tenant: ten})
+	return nil
 }
 
 // maxDeliveries is how many times a message is tried before it is marked failed.

@@ -32,9 +32,6 @@ type Maintenance struct {
 	CreatedAt time.Time `bun:"created_at"`
 }
 
-// OwnerTenant marks maintenance_windows as a tenant table.
-func (m *Maintenance) OwnerTenant() string { return m.TenantID }
-
 func (s *Server) bindMaintenance() {
 	s.get("/platform/maintenance", authz.PermPlatformTenants, s.platformMaintenance)
 	s.post("/platform/maintenance", authz.PermPlatformTenants, s.platformScheduleMaintenance)

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -79,6 +80,38 @@ var mailHTML = template.Must(template.New("mail").Parse(`<!doctype html><html la
 <p>{{.Greeting}}</p>{{range .Lines}}<p>{{.}}</p>{{end}}
 {{with .Link}}<p><a href="{{.}}">{{$.LinkText}}</a></p>{{end}}
 <p>{{.Signature}}</p></body></html>`))
+
+// mailer is what the modules' HostAPI needs of the server's messages and links.
+type mailer struct{ s *Server }
+
+func (m mailer) SendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, kv ...any) (string, error) {
+	return m.s.sendMailID(ctx, t, to, name, lang, tmpl, link, kv...)
+}
+
+func (m mailer) PortalLink(t *tenancy.Tenant, portal, path string) string {
+	return m.s.absLink(t, portal, path)
+}
+
+func (m mailer) FormatDay(lang string, at time.Time, t *tenancy.Tenant) string {
+	return formatDay(lang, at, t)
+}
+
+// absLink makes a path of a module's message a link the person can follow: on the hostname
+// of the portal he registered through, else on the tenant's first hostname (or the
+// /t/<slug>/ fallback). A module does not know the public address of the platform.
+func (s *Server) absLink(t *tenancy.Tenant, portal, link string) string {
+	if !strings.HasPrefix(link, "/") || strings.HasPrefix(link, "//") {
+		return link
+	}
+	if portal != "" {
+		for _, h := range t.Hostnames {
+			if h.Portal == portal {
+				return s.hostURL(h.Hostname, link)
+			}
+		}
+	}
+	return s.tenantURL(t, link)
+}
 
 // sendMail renders the message "mail.<tmpl>.*" in lang and sends it to one person.
 func (s *Server) sendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, kv ...any) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/pluginhost"
 )
 
 type metrics struct {
@@ -51,9 +52,9 @@ func (m *metrics) observe(tenant, method, route string, status int, d time.Durat
 }
 
 type readiness struct {
-	Status  string        `json:"status"`
-	DB      string        `json:"database"`
-	Modules []ModuleState `json:"modules"`
+	Status  string              `json:"status"`
+	DB      string              `json:"database"`
+	Modules []pluginhost.Status `json:"modules"`
 }
 
 // bindOps mounts the operational endpoints, which belong to no tenant.
@@ -64,16 +65,15 @@ func (s *Server) bindOps() {
 	s.route(fiber.MethodGet, "/readyz", authz.PermPublic, func(c *fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 		defer cancel()
-		r := readiness{Status: "ok", DB: "ok", Modules: []ModuleState{}}
+		r := readiness{Status: "ok", DB: "ok", Modules: []pluginhost.Status{}}
 		if err := s.DB.Ping(ctx); err != nil {
 			r.Status, r.DB = "degraded", "down"
 		}
-		if s.Modules != nil {
-			r.Modules = s.Modules()
-			for _, m := range r.Modules {
-				if m.State != "running" {
-					r.Status = "degraded"
-				}
+		for _, m := range s.Modules.Statuses() {
+			m.Error = "" // the cause is in the log, not on a public endpoint
+			r.Modules = append(r.Modules, m)
+			if m.State != pluginhost.StateRunning {
+				r.Status = "degraded"
 			}
 		}
 		code := fiber.StatusOK

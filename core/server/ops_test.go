@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/core/pluginhost"
 	"carenet.dev/platform/core/server"
 )
 
@@ -26,16 +27,14 @@ func TestOperations(t *testing.T) {
 		}
 		r := c.get("/readyz")
 		var ready struct {
-			Status  string               `json:"status"`
-			Modules []server.ModuleState `json:"modules"`
+			Status  string              `json:"status"`
+			Modules []pluginhost.Status `json:"modules"`
 		}
 		if err := json.Unmarshal([]byte(r.Body), &ready); err != nil || r.Status != 200 || ready.Status != "ok" || ready.Modules == nil {
 			t.Fatalf("readyz: %d %s", r.Status, r.Body)
 		}
 		// A module that does not run makes the platform degraded.
-		e.srv.Modules = func() []server.ModuleState {
-			return []server.ModuleState{{ID: "results", State: "failed", Restarts: 3}}
-		}
+		e.srv.Modules.SetHost(&fakeHost{man: fakeResults(), state: pluginhost.StateFailed})
 		r = c.get("/readyz")
 		if r.Status != 503 || !strings.Contains(r.Body, `"status":"degraded"`) || !strings.Contains(r.Body, `"id":"results"`) {
 			t.Fatalf("readyz with a failed module: %d %s", r.Status, r.Body)

@@ -197,8 +197,8 @@ func (s *Server) platformSaveModules(c *fiber.Ctx) error {
 			return err
 		}
 		// A module no tenant used before gets its process now.
-		if contains(on, id) && s.launch != nil && s.manifest(id) == nil {
-			if err := s.launch(c.UserContext(), id); err != nil {
+		if contains(on, id) && s.Launch != nil && s.Modules.Manifest(id) == nil {
+			if err := s.Launch(c.UserContext(), id); err != nil {
 				s.Log.Error("module launch failed", "module", id, "err", err)
 			}
 		}
@@ -207,7 +207,7 @@ func (s *Server) platformSaveModules(c *fiber.Ctx) error {
 	if t, err = s.Tenants.ByID(c.UserContext(), t.ID); err != nil {
 		return err
 	}
-	if err := s.installGrantsFor(c.UserContext(), t); err != nil {
+	if err := s.Modules.InstallGrantsFor(c.UserContext(), t); err != nil {
 		return err
 	}
 	if err := s.Tenants.BumpPolicy(c.UserContext(), t.ID); err != nil {

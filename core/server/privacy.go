@@ -11,7 +11,7 @@ import (
 
 	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/authz"
-	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/core/modules"
 )
 
 const ActDataExported = "account.data_exported"
@@ -63,14 +63,10 @@ func (s *Server) exportData(c *fiber.Ctx) error {
 	}
 	raw := map[string][]byte{}
 	for _, id := range st.Tenant.EnabledModules() {
-		man := s.manifest(id)
-		if man == nil {
-			return s.moduleDown(c) // an incomplete export would mislead: try again when it runs
-		}
-		ten := s.sdkTenant(st, st.Tenant, id, man)
-		data, err := s.host.ExportUser(ctx, id, sdk.Scope{TenantID: st.Tenant.ID, UserID: u.ID, RequestID: st.RequestID, IP: c.IP()},
-			sdk.Call{RequestID: st.RequestID, Tenant: ten}, u.ID)
+		data, err := s.Modules.Export(ctx, st.Tenant, id, modules.Caller{User: u, Roles: st.Roles, RequestID: st.RequestID, IP: c.IP(),
+			Lang: st.Lang, Portal: st.Portal, Base: st.Base})
 		if err != nil {
+			// An incomplete export would mislead: the person tries again when it runs.
 			s.Log.Error("module export", "module", id, "err", err)
 			return s.moduleDown(c)
 		}

@@ -17,6 +17,7 @@ import (
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/core/web"
 	"carenet.dev/platform/locales"
+	"carenet.dev/platform/plugins/kit/view"
 )
 
 // Views holds one parsed template set per page: the layout, the partials and the page.
@@ -56,6 +57,7 @@ type Page struct {
 	Maintenance *Maintenance
 
 	can func(perm string) bool
+	h   view.Helpers
 }
 
 // Form is a submitted form: its values and, per field, what is wrong.
@@ -76,53 +78,38 @@ type LangItem struct {
 	Current    bool
 }
 
+// The helpers a page prints with are the ones module pages print with (plugins/kit/view):
+// Page only hands them the request's language, zone, prefix and form.
+
 // T translates a message id in the request's language.
-func (p *Page) T(id string, kv ...any) string { return p.Loc.T(id, kv...) }
+func (p *Page) T(id string, kv ...any) string { return p.h.T(id, kv...) }
 
 // TN translates a message id in the plural form for n.
-func (p *Page) TN(id string, n int, kv ...any) string { return p.Loc.TN(id, n, kv...) }
+func (p *Page) TN(id string, n int, kv ...any) string { return p.h.TN(id, n, kv...) }
 
 // V returns a submitted form value.
-func (p *Page) V(field string) string {
-	if p.Form == nil {
-		return ""
-	}
-	return p.Form.Values[field]
-}
+func (p *Page) V(field string) string { return p.h.V(field) }
 
 // E returns the translated error of a field, or "".
-func (p *Page) E(field string) string {
-	if p.Form == nil || p.Form.Errors == nil || !p.Form.Errors.Has(field) {
-		return ""
-	}
-	return p.Loc.T(p.Form.Errors[field])
-}
+func (p *Page) E(field string) string { return p.h.E(field) }
 
 // HasErrors reports whether the form came back with errors.
-func (p *Page) HasErrors() bool { return p.Form != nil && len(p.Form.Errors) > 0 }
+func (p *Page) HasErrors() bool { return p.h.HasErrors() }
 
 // Date formats a date in the tenant's time zone and the page's language.
-func (p *Page) Date(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return locales.FormatDate(p.Lang, t, p.loc())
-}
+func (p *Page) Date(t time.Time) string { return p.h.Date(t) }
 
 // DateTime formats a date and time in the tenant's time zone and the page's language.
-func (p *Page) DateTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return locales.FormatDateTime(p.Lang, t, p.loc())
-}
+func (p *Page) DateTime(t time.Time) string { return p.h.DateTime(t) }
 
-func (p *Page) loc() *time.Location {
-	if p.Tenant == nil {
-		return time.UTC
-	}
-	return p.Tenant.Location()
-}
+// Clock formats a time of day in the tenant's time zone.
+func (p *Page) Clock(t time.Time) string { return p.h.Clock(t) }
+
+// Day formats a calendar date stored as YYYY-MM-DD (a birth date) in the page's language.
+func (p *Page) Day(iso string) string { return p.h.Day(iso) }
+
+// Money formats an amount in minor units of a currency in the page's language.
+func (p *Page) Money(minor int64, currency string) string { return p.h.Money(minor, currency) }
 
 // Can reports whether the signed-in user holds a permission here (to show a link).
 func (p *Page) Can(perm string) bool {
@@ -131,12 +118,18 @@ func (p *Page) Can(perm string) bool {
 
 // render writes a page in the tenant's layout, titled by a message id.
 func (s *Server) render(c *fiber.Ctx, status int, name, titleKey string, data any, f *Form) error {
+	return s.renderPage(c, status, name, s.loc(c).T(titleKey), data, f)
+}
+
+// loc is the request's localizer: for a request that belongs to no tenant, the language
+// its browser asks for.
+func (s *Server) loc(c *fiber.Ctx) *i18n.Localizer {
 	st := St(c)
 	if st.Loc == nil {
 		st.Lang = i18n.Negotiate(locales.Supported, "", "", c.Get("Accept-Language"), "fr")
 		st.Loc = s.I18n.For(st.Lang)
 	}
-	return s.renderPage(c, status, name, st.Loc.T(titleKey), data, f)
+	return st.Loc
 }
 
 // renderPage writes a page in the tenant's layout with a title already in the page's language.
@@ -144,6 +137,14 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, name, title string, data a
 	st := St(c)
 	p := &Page{State: st, Title: title, Data: data, Form: f, Status: status, Bare: st.Tenant == nil,
 		can: func(perm string) bool { return s.can(c, perm) }}
+	zone := time.UTC
+	if st.Tenant != nil {
+		zone = st.Tenant.Location()
+	}
+	p.h = view.New(s.loc(c), zone, st.Base, st.CSRF)
+	if f != nil {
+		p.h = p.h.WithForm(f.Values, f.Errors)
+	}
 	if flash := c.Cookies("flash"); flash != "" && s.I18n.Has(st.Lang, flash) {
 		p.Flash = st.Loc.T(flash)
 		s.clearCookie(c, "flash")
@@ -214,17 +215,4 @@ func (p *Page) RoleName(role string) string {
 
 func formatDay(lang string, t time.Time, tn *tenancy.Tenant) string {
 	return locales.FormatDate(lang, t, tn.Location())
-}
-
-// Clock formats a time of day in the tenant's time zone.
-func (p *Page) Clock(t time.Time) string { return t.In(p.loc()).Format("15:04") }
-
-// Day formats a calendar date stored as YYYY-MM-DD (a birth date) in the page's language.
-// No time zone applies: a calendar date is the same day everywhere.
-func (p *Page) Day(iso string) string {
-	d, err := time.Parse("2006-01-02", iso)
-	if err != nil {
-		return iso
-	}
-	return locales.FormatDate(p.Lang, d, nil)
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	"carenet.dev/platform/core/i18n"
 	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/mail"
+	"carenet.dev/platform/core/modules"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/core/terms"
 )
@@ -53,15 +55,6 @@ type Config struct {
 	Dev bool
 }
 
-// ModuleState is one module's health as /readyz and the admin pages show it. The module
-// host (next step) fills it in.
-type ModuleState struct {
-	ID       string `json:"id"`
-	State    string `json:"state"`
-	PID      int    `json:"pid"`
-	Restarts int    `json:"restarts"`
-}
-
 // Server is the core's web application.
 type Server struct {
 	App        *fiber.App
@@ -79,13 +72,11 @@ type Server struct {
 	APIKeys    *apikeys.Service
 	Views      *Views
 	Log        *slog.Logger
-	// Modules reports the modules' health; nil until the module host is running.
-	Modules func() []ModuleState
-	// RegistrationFields returns the extra registration fields the tenant's modules ask for.
-	RegistrationFields func(t *tenancy.Tenant) []accounts.Field
+	// Modules are the business modules: their manifests, calls, HostAPI and events.
+	Modules *modules.Service
+	// Launch starts a module no tenant ran when a tenant switches it on (set by the command).
+	Launch ModuleLauncher
 
-	host    ModuleHost
-	launch  ModuleLauncher
 	secret  []byte
 	routes  []Route
 	metrics *metrics
@@ -112,8 +103,18 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s := &Server{
 		Cfg: cfg, DB: d, Tenants: &tenancy.Store{DB: d}, Authz: az, Accounts: accounts.NewService(d, az),
 		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Jobs: jobs.NewStore(d), Trail: audit.New(d), Terms: terms.New(d), Complaints: complaints.New(d), APIKeys: apikeys.New(d), Views: views, Log: log,
-		RegistrationFields: func(*tenancy.Tenant) []accounts.Field { return nil },
 	}
+	s.Modules = &modules.Service{DB: d, Tenants: s.Tenants, Accounts: s.Accounts, Authz: az, Trail: s.Trail, Jobs: s.Jobs, Terms: s.Terms,
+		Complaints: s.Complaints, APIKeys: s.APIKeys, I18n: bundle, Outbox: s.Mail, Mailer: mailer{s}, Log: log,
+		Blobs: &modules.Blobs{DB: d, Dir: filepath.Join(cfg.DataDir, "blobs"), Max: 50 << 20}}
+	s.Tenants.ValidateModule = s.Modules.ValidateRules
+	// What changes an account is told to the modules in the same transaction (P11: an erasure
+	// reaches every module, even one that is down when it happens).
+	s.Accounts.Changed = func(ctx context.Context, sc *db.Scope, t *tenancy.Tenant, kind, userID string) error {
+		return s.Modules.Tell(ctx, sc, t, kind, []byte(userID))
+	}
+	// A core event is retried until the module acknowledges it.
+	s.Jobs.Forever = modules.IsEvent
 	if cfg.SMTP != nil {
 		s.Mail.Email = cfg.SMTP
 	}
@@ -187,6 +188,10 @@ func (s *Server) Prepare(ctx context.Context, defaultLocale string) error {
 	}
 	return s.Tenants.BumpPolicy(ctx, "")
 }
+
+// InstallModuleGrants installs the running modules' default grants in every tenant that
+// switched them on.
+func (s *Server) InstallModuleGrants(ctx context.Context) error { return s.Modules.InstallGrants(ctx) }
 
 // Routes lists the route table: the core's routes and the running modules' manifest routes.
 func (s *Server) Routes() []Route {

@@ -11,7 +11,6 @@ import (
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
-	"carenet.dev/platform/plugins/sdk"
 )
 
 // settingsField is a text setting of the tenant edited by its admin.
@@ -57,7 +56,7 @@ func (s *Server) renderSettings(c *fiber.Ctx, status int, f *Form) error {
 			f.Values[sf.Name] = *sf.Get(&t.Settings)
 		}
 		for _, r := range tenancy.CoreRules {
-			if r.Type == sdk.RuleBool {
+			if r.Type == "bool" {
 				f.Values[ruleField(r.Name)] = strconv.FormatBool(t.BoolRule(r.Name))
 			} else {
 				f.Values[ruleField(r.Name)] = strconv.FormatInt(t.IntRule(r.Name), 10)
@@ -66,7 +65,7 @@ func (s *Server) renderSettings(c *fiber.Ctx, status int, f *Form) error {
 	}
 	var rules []ruleView
 	for _, r := range tenancy.CoreRules {
-		rv := ruleView{Name: r.Name, Field: ruleField(r.Name), Value: f.Values[ruleField(r.Name)], Min: r.Min, Max: r.Max, Bool: r.Type == sdk.RuleBool}
+		rv := ruleView{Name: r.Name, Field: ruleField(r.Name), Value: f.Values[ruleField(r.Name)], Min: r.Min, Max: r.Max, Bool: r.Type == "bool"}
 		if f.Errors.Has(rv.Field) {
 			rv.Error = st.Loc.T(f.Errors[rv.Field], "Min", r.Min, "Max", r.Max)
 		}
@@ -112,7 +111,7 @@ func (s *Server) saveSettings(c *fiber.Ctx) error {
 		field := ruleField(r.Name)
 		v := strings.TrimSpace(c.FormValue(field))
 		f.Values[field] = v
-		if r.Type == sdk.RuleBool {
+		if r.Type == "bool" {
 			if v != "true" && v != "false" {
 				f.Errors.Add(field, "form.invalid_choice")
 				continue

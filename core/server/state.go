@@ -6,6 +6,7 @@ import (
 	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/i18n"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // State is what the middleware chain resolved for one request: tenant, portal, user,
@@ -31,6 +32,10 @@ type State struct {
 	// API is set when the request goes to a module's API route (R3a): a machine with an API
 	// key, no session, no CSRF token, no terms gate.
 	API bool
+	// ModuleRoute is the module route the request matched (nil: none); ModulePathFound
+	// tells a path of another method (405) from an unknown one (404).
+	ModuleRoute     *sdk.Route
+	ModulePathFound bool
 }
 
 const stateKey = "core:state"

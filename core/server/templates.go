@@ -33,9 +33,6 @@ type MessageTemplate struct {
 	UpdatedAt time.Time `bun:"updated_at"`
 }
 
-// OwnerTenant marks message_templates as a tenant table.
-func (m *MessageTemplate) OwnerTenant() string { return m.TenantID }
-
 // coreTemplates are the e-mails of the core.
 var coreTemplates = []string{"verify", "exists", "reset", "deleted", "blocked", "closed_inactive", "terms_published",
 	"maintenance", "complaint_received", "complaint_answer"}
@@ -72,12 +69,7 @@ func (s *Server) bindTemplates() {
 }
 
 func (s *Server) templateIDs(c *fiber.Ctx) []string {
-	out := append([]string(nil), coreTemplates...)
-	for _, id := range St(c).Tenant.EnabledModules() {
-		if man := s.manifest(id); man != nil {
-			out = append(out, man.Templates...)
-		}
-	}
+	out := append(append([]string(nil), coreTemplates...), s.Modules.Templates(St(c).Tenant)...)
 	sort.Strings(out)
 	return out
 }

@@ -108,9 +108,6 @@ type Module struct {
 	UpdatedAt time.Time      `bun:"updated_at"`
 }
 
-// OwnerTenant marks tenant_modules as a tenant table.
-func (m *Module) OwnerTenant() string { return m.TenantID }
-
 // Location is the tenant's time zone (UTC if it cannot be loaded).
 func (t *Tenant) Location() *time.Location {
 	loc, err := time.LoadLocation(t.Settings.TimeZone)

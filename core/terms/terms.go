@@ -55,9 +55,6 @@ type Version struct {
 	PublishedBy string    `bun:"published_by"`
 }
 
-// OwnerTenant marks terms_versions as a tenant table.
-func (v *Version) OwnerTenant() string { return v.TenantID }
-
 // Text is a version's text in one language (Markdown).
 type Text struct {
 	bun.BaseModel `bun:"table:terms_texts,alias:tt"`
@@ -68,9 +65,6 @@ type Text struct {
 	Title     string `bun:"title"`
 	Body      string `bun:"body"`
 }
-
-// OwnerTenant marks terms_texts as a tenant table.
-func (t *Text) OwnerTenant() string { return t.TenantID }
 
 // Acceptance records that a user accepted a version.
 type Acceptance struct {
@@ -88,9 +82,6 @@ type Acceptance struct {
 	How        string    `bun:"how"`
 }
 
-// OwnerTenant marks terms_acceptances as a tenant table.
-func (a *Acceptance) OwnerTenant() string { return a.TenantID }
-
 // Consent is one grant or withdrawal of a consent; the latest per kind is in force.
 type Consent struct {
 	bun.BaseModel `bun:"table:consents,alias:cs"`
@@ -103,9 +94,6 @@ type Consent struct {
 	At       time.Time `bun:"at"`
 	IP       string    `bun:"ip"`
 }
-
-// OwnerTenant marks consents as a tenant table.
-func (c *Consent) OwnerTenant() string { return c.TenantID }
 
 // Service reads and writes terms and consents.
 type Service struct {

@@ -6,40 +6,35 @@ package billing
 import (
 	"embed"
 
-	"carenet.dev/platform/plugins/kit/modbase"
+	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/sdk"
 )
 
 //go:embed migrations
 var migrations embed.FS
 
-// Manifest declares the module: roles, permissions and their default grants, and the rules
-// with the defaults REQUIREMENTS.md gives.
-func Manifest() sdk.Manifest {
-	return sdk.Manifest{
-		ID: "billing", Version: "0.1.0",
+// Rules, with the defaults REQUIREMENTS.md gives; each tenant may change them.
+var (
+	tariffNoticeMonths           = kit.Int("billing.tariff_notice_months", 1, 0, 12, "B4")
+	tariffRefusalDays            = kit.Int("billing.tariff_refusal_days", 10, 0, 90, "B4")
+	paymentDay                   = kit.Int("billing.payment_day", 5, 1, 28, "B5")
+	latePenaltyLegalRateMultiple = kit.Int("billing.late_penalty_legal_rate_multiple", 2, 0, 10, "B6")
+	formalNoticeDays             = kit.Int("billing.formal_notice_days", 15, 1, 90, "B6")
+	terminationNoticeMonths      = kit.Int("billing.termination_notice_months", 3, 0, 24, "B8")
+	recordingRetentionMonths     = kit.Int("billing.recording_retention_months", 2, 0, 120, "B2")
+)
+
+// New returns the module: for now its landing page, on the module frame.
+func New() sdk.Module {
+	return kit.New(kit.Spec{
+		ID: "billing", Version: "0.1.0", Migrations: migrations,
 		Roles: []sdk.Role{{ID: "billing_clerk"}, {ID: "secretariat_agent"}},
 		Permissions: []sdk.Permission{
 			{Name: "billing.view_own", Grants: []string{"user"}},                                   // B1, B5
 			{Name: "billing.manage", Grants: []string{"billing_clerk", "tenant_admin"}},            // B3–B8
 			{Name: "billing.record_usage", Grants: []string{"secretariat_agent", "billing_clerk"}}, // B3
 		},
-		Routes: []sdk.Route{{Method: "GET", Path: "/billing", Public: true}},
-		Rules: []sdk.Rule{
-			{Name: "billing.tariff_notice_months", Type: sdk.RuleInt, Default: int64(1), Min: 0, Max: 12, Ref: "B4"},
-			{Name: "billing.tariff_refusal_days", Type: sdk.RuleInt, Default: int64(10), Min: 0, Max: 90, Ref: "B4"},
-			{Name: "billing.payment_day", Type: sdk.RuleInt, Default: int64(5), Min: 1, Max: 28, Ref: "B5"},
-			{Name: "billing.late_penalty_legal_rate_multiple", Type: sdk.RuleInt, Default: int64(2), Min: 0, Max: 10, Ref: "B6"},
-			{Name: "billing.formal_notice_days", Type: sdk.RuleInt, Default: int64(15), Min: 1, Max: 90, Ref: "B6"},
-			{Name: "billing.termination_notice_months", Type: sdk.RuleInt, Default: int64(3), Min: 0, Max: 24, Ref: "B8"},
-			{Name: "billing.recording_retention_months", Type: sdk.RuleInt, Default: int64(2), Min: 0, Max: 120, Ref: "B2"},
-		},
-	}
-}
-
-// New returns the module.
-func New() sdk.Module {
-	m := modbase.New(Manifest(), migrations)
-	m.Mux.HandleFunc("GET /billing", m.Landing)
-	return m
+		Rules:  []kit.Rule{tariffNoticeMonths, tariffRefusalDays, paymentDay, latePenaltyLegalRateMultiple, formalNoticeDays, terminationNoticeMonths, recordingRetentionMonths},
+		Routes: []kit.Route{kit.Public("GET /billing", kit.Landing)},
+	})
 }

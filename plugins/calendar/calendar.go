@@ -6,18 +6,28 @@ package calendar
 import (
 	"embed"
 
-	"carenet.dev/platform/plugins/kit/modbase"
+	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/sdk"
 )
 
 //go:embed migrations
 var migrations embed.FS
 
-// Manifest declares the module: roles, permissions and their default grants, and the rules
-// with the defaults REQUIREMENTS.md gives.
-func Manifest() sdk.Manifest {
-	return sdk.Manifest{
-		ID: "calendar", Version: "0.1.0",
+// Rules, with the defaults REQUIREMENTS.md gives; each tenant may change them.
+var (
+	anonymousConfirmMinutes  = kit.Int("calendar.anonymous_confirm_minutes", 30, 5, 1440, "C6")
+	reminderHours            = kit.Int("calendar.reminder_hours", 24, 1, 168, "C7")
+	maxBookingsPerDoctorDay  = kit.Int("calendar.max_bookings_per_doctor_day", 2, 1, 20, "C8")
+	blacklistCancelPercent   = kit.Int("calendar.blacklist_cancel_percent", 50, 1, 100, "C12")
+	blacklistMinBookings     = kit.Int("calendar.blacklist_min_bookings", 4, 1, 100, "C12")
+	blacklistAnswerDays      = kit.Int("calendar.blacklist_answer_days", 7, 1, 90, "C12")
+	adminBlacklistAnswerDays = kit.Int("calendar.admin_blacklist_answer_days", 14, 1, 90, "C13")
+)
+
+// New returns the module: for now its landing page, on the module frame.
+func New() sdk.Module {
+	return kit.New(kit.Spec{
+		ID: "calendar", Version: "0.1.0", Migrations: migrations,
 		Roles: []sdk.Role{{ID: "doctor"}, {ID: "facility"}},
 		Permissions: []sdk.Permission{
 			{Name: "calendar.book", Grants: []string{"user"}},                     // C5, C11
@@ -25,22 +35,7 @@ func Manifest() sdk.Manifest {
 			{Name: "calendar.blacklist", Grants: []string{"doctor"}},              // C12
 			{Name: "calendar.admin_blacklist", Grants: []string{"tenant_admin"}},  // C13
 		},
-		Routes: []sdk.Route{{Method: "GET", Path: "/calendar", Public: true}},
-		Rules: []sdk.Rule{
-			{Name: "calendar.anonymous_confirm_minutes", Type: sdk.RuleInt, Default: int64(30), Min: 5, Max: 1440, Ref: "C6"},
-			{Name: "calendar.reminder_hours", Type: sdk.RuleInt, Default: int64(24), Min: 1, Max: 168, Ref: "C7"},
-			{Name: "calendar.max_bookings_per_doctor_day", Type: sdk.RuleInt, Default: int64(2), Min: 1, Max: 20, Ref: "C8"},
-			{Name: "calendar.blacklist_cancel_percent", Type: sdk.RuleInt, Default: int64(50), Min: 1, Max: 100, Ref: "C12"},
-			{Name: "calendar.blacklist_min_bookings", Type: sdk.RuleInt, Default: int64(4), Min: 1, Max: 100, Ref: "C12"},
-			{Name: "calendar.blacklist_answer_days", Type: sdk.RuleInt, Default: int64(7), Min: 1, Max: 90, Ref: "C12"},
-			{Name: "calendar.admin_blacklist_answer_days", Type: sdk.RuleInt, Default: int64(14), Min: 1, Max: 90, Ref: "C13"},
-		},
-	}
-}
-
-// New returns the module.
-func New() sdk.Module {
-	m := modbase.New(Manifest(), migrations)
-	m.Mux.HandleFunc("GET /calendar", m.Landing)
-	return m
+		Rules:  []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays},
+		Routes: []kit.Route{kit.Public("GET /calendar", kit.Landing)},
+	})
 }

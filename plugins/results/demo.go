@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"carenet.dev/platform/locales"
+	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/pdfdoc"
+	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -37,7 +39,7 @@ func (m *Module) reportPDF(t sdk.Tenant, lang string, in *Incoming) ([]byte, err
 	for _, v := range in.Values {
 		ref := v.RefText
 		if v.Low != nil && v.High != nil {
-			ref = decimal(*v.Low) + " – " + decimal(*v.High)
+			ref = locales.FormatMeasure(lang, *v.Low) + " – " + locales.FormatMeasure(lang, *v.High)
 		}
 		flag := ""
 		if v.Flag != "" && v.Flag != "N" {
@@ -54,21 +56,21 @@ func (m *Module) reportPDF(t sdk.Tenant, lang string, in *Incoming) ([]byte, err
 func f(x float64) *float64 { return &x }
 
 // seedDemo gives the demo tenant's accounts something to see (--demo only): the demo user is
-// a patient with four reports over two years (for the trends), the demo professional
+// a patient with four reports over five years (for the trends), the demo professional
 // prescribed them, and a lab record "Marie DURAND, née MARTIN, 1985-03-02" waits for whoever
 // registers with that identity. Reports have fixed ids: running it again adds nothing.
-func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, seed sdk.DemoSeed) error {
+func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.DemoAccount) error {
 	host := sdk.HostFrom(ctx)
 	var patient, pro *sdk.User
-	for _, a := range seed.Accounts {
-		u, err := host.Users.Lookup(ctx, a.ID)
+	for _, a := range accounts {
+		u, err := host.User(ctx, a.ID)
 		if err != nil {
 			return err
 		}
 		switch a.Role {
 		case "user":
 			patient = u
-		case "professional":
+		case roleProfessional:
 			pro = u
 		}
 	}
@@ -77,22 +79,27 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, seed sdk.DemoSeed) 
 	}
 	now := m.now()
 	const proNumber = "10000000001"
-	p := &Professional{TenantID: t.ID, UserID: pro.ID, Name: pro.Name, DeclaredNumber: proNumber, RegisterNumber: proNumber,
-		Status: proActive, DecidedBy: "demo", CreatedAt: now}
-	if _, err := m.DB.NewInsert().Model(p).On("CONFLICT (tenant_id, user_id) DO NOTHING").Exec(ctx); err != nil {
-		return err
-	}
 	first, last, _ := strings.Cut(patient.Name, " ")
 	if last == "" {
 		last = first
 	}
 	me := IncomingPatient{LabPatientID: "DEMO-P-0001", LastName: last, FirstName: first, BirthName: last, BirthDate: patient.BirthDate}
-	a := &Account{TenantID: t.ID, UserID: patient.ID, State: stateNoRecord, Name: patient.Name, BirthName: last, BirthDate: patient.BirthDate,
-		MatchKey: labKey(me.LastName, me.FirstName, me.BirthName, me.BirthDate), CreatedAt: now, UpdatedAt: now}
-	if _, err := m.DB.NewInsert().Model(a).On("CONFLICT (tenant_id, user_id) DO NOTHING").Exec(ctx); err != nil {
+	var lp *LabPatient
+	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		p := &Professional{TenantID: t.ID, UserID: pro.ID, Name: pro.Name, DeclaredNumber: proNumber, RegisterNumber: proNumber,
+			Status: proActive, DecidedBy: "demo", CreatedAt: now}
+		if _, err := sc.Insert(p).On("CONFLICT (tenant_id, user_id) DO NOTHING").Exec(ctx); err != nil {
+			return err
+		}
+		a := &Account{TenantID: t.ID, UserID: patient.ID, State: stateNoRecord, Name: patient.Name, BirthName: last, BirthDate: patient.BirthDate,
+			MatchKey: labKey(me.LastName, me.FirstName, me.BirthName, me.BirthDate), CreatedAt: now, UpdatedAt: now}
+		if _, err := sc.Insert(a).On("CONFLICT (tenant_id, user_id) DO NOTHING").Exec(ctx); err != nil {
+			return err
+		}
+		var err error
+		lp, err = upsertLabPatient(ctx, sc, me, now)
 		return err
-	}
-	lp, err := upsertLabPatient(ctx, m.DB, t.ID, me, now)
+	})
 	if err != nil {
 		return err
 	}
@@ -135,7 +142,7 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, seed sdk.DemoSeed) 
 }
 
 func (m *Module) seedReport(ctx context.Context, t sdk.Tenant, in *Incoming) error {
-	if _, err := m.reportByLabID(ctx, t.ID, in.ReportID); err == nil {
+	if _, err := m.reportByLabID(ctx, t, in.ReportID); err == nil {
 		return nil
 	}
 	pdf, err := m.reportPDF(t, t.Locale, in)
@@ -151,7 +158,8 @@ func (m *Module) seedReport(ctx context.Context, t sdk.Tenant, in *Incoming) err
 		return err
 	}
 	// A demo report was published the day after its collection, as a real one would be.
-	_, err = m.DB.NewUpdate().Model((*Report)(nil)).Set("published_at = ?", in.collected.Add(24*time.Hour)).
-		Where("tenant_id = ? AND id = ?", t.ID, res.Report.ID).Exec(ctx)
-	return err
+	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		_, err := sc.Update((*Report)(nil)).Set("published_at = ?", in.collected.Add(24*time.Hour)).Where("rp.id = ?", res.Report.ID).Exec(ctx)
+		return err
+	})
 }

@@ -2,53 +2,52 @@ package results
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
+	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
 
-// ExportUser returns what the module holds of a user (P11): his identity as the module
-// matched it, the lab records linked to his account with their reports and values, his
-// professional file, and the core events that named him.
-func (m *Module) ExportUser(ctx context.Context, t sdk.Tenant, userID string) ([]byte, error) {
-	out := map[string]any{"module": m.Man.ID}
-	if a, err := account(ctx, m.DB, t.ID, userID); err == nil {
-		out["account"] = a
-	} else if !errors.Is(err, errNotFound) {
-		return nil, err
-	}
-	if p, err := professional(ctx, m.DB, t.ID, userID); err == nil {
-		out["professional"] = p
-	} else if !errors.Is(err, errNotFound) {
-		return nil, err
-	}
-	var records []LabPatient
-	if err := m.DB.NewSelect().Model(&records).Where("tenant_id = ? AND user_id = ?", t.ID, userID).Scan(ctx); err != nil {
-		return nil, err
-	}
-	out["lab_records"] = records
-	var reports []map[string]any
-	for _, lp := range records {
-		reps, err := reportsWhere(ctx, m.DB, t.ID, 10000, "rp.patient_id = ?", lp.ID)
-		if err != nil {
-			return nil, err
+// export is what the module holds of a user (P11): his identity as the module matched it,
+// the lab records linked to his account with their reports and values, and his professional
+// file (the frame adds the core events that named him).
+func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[string]any, error) {
+	out := map[string]any{}
+	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		if a, err := account(ctx, sc, userID); err == nil {
+			out["account"] = a
+		} else if !errors.Is(err, kit.ErrNotFound) {
+			return err
 		}
-		for _, r := range reps {
-			var vals []Value
-			if err := m.DB.NewSelect().Model(&vals).Where("tenant_id = ? AND report_id = ?", t.ID, r.ID).Order("seq").Scan(ctx); err != nil {
-				return nil, err
+		if p, err := professional(ctx, sc, userID); err == nil {
+			out["professional"] = p
+		} else if !errors.Is(err, kit.ErrNotFound) {
+			return err
+		}
+		var records []LabPatient
+		if err := sc.Select(&records).Where("lp.user_id = ?", userID).Scan(ctx); err != nil {
+			return err
+		}
+		out["lab_records"] = records
+		var reports []map[string]any
+		for _, lp := range records {
+			reps, err := reportsWhere(ctx, sc, 10000, "rp.patient_id = ?", lp.ID)
+			if err != nil {
+				return err
 			}
-			reports = append(reports, map[string]any{"id": r.ID, "report_id": r.ReportID, "collected_at": r.CollectedAt,
-				"published_at": r.PublishedAt, "lab": r.LabSite, "prescriber": r.PrescriberName, "status": r.Status,
-				"pdf": r.PDFName, "values": vals})
+			for _, r := range reps {
+				var vals []Value
+				if err := sc.Select(&vals).Where("rv.report_id = ?", r.ID).Order("rv.seq").Scan(ctx); err != nil {
+					return err
+				}
+				reports = append(reports, map[string]any{"id": r.ID, "report_id": r.ReportID, "collected_at": r.CollectedAt,
+					"published_at": r.PublishedAt, "lab": r.LabSite, "prescriber": r.PrescriberName, "status": r.Status,
+					"pdf": r.PDFName, "values": vals})
+			}
 		}
-	}
-	out["reports"] = reports
-	evs, err := m.Module.ExportUser(ctx, t, userID)
-	if err != nil {
-		return nil, err
-	}
-	out["events"] = json.RawMessage(evs)
-	return json.Marshal(out)
+		out["reports"] = reports
+		return nil
+	})
+	return out, err
 }

@@ -16,8 +16,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
 
+	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -219,13 +220,13 @@ var errDuplicate = errors.New("duplicate report id")
 // PDF goes to the core's blob store; the patient record is created or refreshed from the
 // LIS identity, then matched to an account; the patient is told when linked (R10).
 func (m *Module) importReport(ctx context.Context, t sdk.Tenant, in *Incoming, source string) (*importResult, error) {
-	if r, err := m.reportByLabID(ctx, t.ID, in.ReportID); err == nil {
+	if r, err := m.reportByLabID(ctx, t, in.ReportID); err == nil {
 		return &importResult{Report: r}, nil
-	} else if !errors.Is(err, errNotFound) {
+	} else if !errors.Is(err, kit.ErrNotFound) {
 		return nil, err
 	}
 	host := sdk.HostFrom(ctx)
-	blobID, err := host.Blobs.Put(ctx, sdk.Blob{Name: in.PDFName, ContentType: "application/pdf", Data: in.PDF})
+	blobID, err := host.PutBlob(ctx, sdk.Blob{Name: in.PDFName, ContentType: "application/pdf", Data: in.PDF})
 	if err != nil {
 		return nil, err
 	}
@@ -235,14 +236,14 @@ func (m *Module) importReport(ctx context.Context, t sdk.Tenant, in *Incoming, s
 		PrescriberName: in.Prescriber.Name, LabSite: in.Lab, Status: in.Status, CollectedAt: in.collected, PublishedAt: now,
 		BlobID: blobID, PDFName: in.PDFName, PDFSHA256: hex.EncodeToString(sum[:]), PDFSize: int64(len(in.PDF)), Source: source}
 	var patient *LabPatient
-	err = m.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		var err error
-		patient, err = upsertLabPatient(ctx, tx, t.ID, in.Patient, now)
+		patient, err = upsertLabPatient(ctx, sc, in.Patient, now)
 		if err != nil {
 			return err
 		}
 		rep.PatientID = patient.ID
-		res, err := tx.NewInsert().Model(rep).On("CONFLICT (tenant_id, report_id) DO NOTHING").Exec(ctx)
+		res, err := sc.Insert(rep).On("CONFLICT (tenant_id, report_id) DO NOTHING").Exec(ctx)
 		if err != nil {
 			return err
 		}
@@ -252,7 +253,7 @@ func (m *Module) importReport(ctx context.Context, t sdk.Tenant, in *Incoming, s
 		for i, v := range in.Values {
 			row := &Value{TenantID: t.ID, ReportID: rep.ID, Seq: i + 1, Code: strings.ToUpper(v.Code), Label: v.Label, Value: v.Value,
 				Numeric: numeric(v.Value), Unit: v.Unit, RefLow: nullable(v.Low), RefHigh: nullable(v.High), RefText: v.RefText, Flag: v.Flag}
-			if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+			if _, err := sc.Insert(row).Exec(ctx); err != nil {
 				return err
 			}
 		}
@@ -260,15 +261,15 @@ func (m *Module) importReport(ctx context.Context, t sdk.Tenant, in *Incoming, s
 	})
 	if errors.Is(err, errDuplicate) {
 		// Another import of the same report won the race: keep its copy, drop this PDF.
-		_ = host.Blobs.Delete(ctx, blobID)
-		r, err := m.reportByLabID(ctx, t.ID, in.ReportID)
+		_ = host.DeleteBlob(ctx, blobID)
+		r, err := m.reportByLabID(ctx, t, in.ReportID)
 		if err != nil {
 			return nil, err
 		}
 		return &importResult{Report: r}, nil
 	}
 	if err != nil {
-		_ = host.Blobs.Delete(ctx, blobID)
+		_ = host.DeleteBlob(ctx, blobID)
 		return nil, err
 	}
 	rep.Patient = patient
@@ -285,24 +286,26 @@ func (m *Module) importReport(ctx context.Context, t sdk.Tenant, in *Incoming, s
 	return &importResult{Report: rep, Created: true, Linked: patient.UserID != ""}, nil
 }
 
-func (m *Module) reportByLabID(ctx context.Context, tenantID, reportID string) (*Report, error) {
+func (m *Module) reportByLabID(ctx context.Context, t sdk.Tenant, reportID string) (*Report, error) {
 	r := &Report{}
-	err := m.DB.NewSelect().Model(r).Where("tenant_id = ? AND report_id = ?", tenantID, reportID).Scan(ctx)
+	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(r).Where("rp.report_id = ?", reportID).Scan(ctx)
+	})
 	return r, notFound(err)
 }
 
 // upsertLabPatient creates the lab record of p, or refreshes its identity from the LIS (the
 // LIS is the source of truth for it); a link to an account stays as it is.
-func upsertLabPatient(ctx context.Context, tx bun.IDB, tenantID string, p IncomingPatient, now time.Time) (*LabPatient, error) {
-	lp := &LabPatient{TenantID: tenantID, ID: uuid.NewString(), LabPatientID: p.LabPatientID, LastName: p.LastName, FirstName: p.FirstName,
+func upsertLabPatient(ctx context.Context, sc *store.Scope, p IncomingPatient, now time.Time) (*LabPatient, error) {
+	lp := &LabPatient{TenantID: sc.TenantID, ID: uuid.NewString(), LabPatientID: p.LabPatientID, LastName: p.LastName, FirstName: p.FirstName,
 		BirthName: p.BirthName, BirthDate: p.BirthDate, MatchKey: labKey(p.LastName, p.FirstName, p.BirthName, p.BirthDate), CreatedAt: now}
-	_, err := tx.NewInsert().Model(lp).On("CONFLICT (tenant_id, lab_patient_id) DO UPDATE").
+	_, err := sc.Insert(lp).On("CONFLICT (tenant_id, lab_patient_id) DO UPDATE").
 		Set("last_name = EXCLUDED.last_name, first_name = EXCLUDED.first_name, birth_name = EXCLUDED.birth_name").
 		Set("birth_date = EXCLUDED.birth_date, match_key = EXCLUDED.match_key").Exec(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := &LabPatient{}
-	err = tx.NewSelect().Model(out).Where("tenant_id = ? AND lab_patient_id = ?", tenantID, p.LabPatientID).Scan(ctx)
+	err = sc.Select(out).Where("lp.lab_patient_id = ?", p.LabPatientID).Scan(ctx)
 	return out, err
 }

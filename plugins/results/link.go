@@ -4,9 +4,11 @@ import (
 	"context"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
+	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -20,7 +22,7 @@ const portalPros = "professionals"
 // onVerified takes a newly active account in: a professional waits for the lab to check
 // him; a patient is matched to the lab's records (R3).
 func (m *Module) onVerified(ctx context.Context, t sdk.Tenant, userID string) error {
-	u, err := sdk.HostFrom(ctx).Users.Lookup(ctx, userID)
+	u, err := sdk.HostFrom(ctx).User(ctx, userID)
 	if err != nil {
 		return err
 	}
@@ -28,15 +30,21 @@ func (m *Module) onVerified(ctx context.Context, t sdk.Tenant, userID string) er
 	if u.Portal == portalPros {
 		p := &Professional{TenantID: t.ID, UserID: u.ID, Name: u.Name, DeclaredNumber: strings.TrimSpace(u.Profile[fieldProNumber]),
 			Status: proPending, CreatedAt: now}
-		_, err := m.DB.NewInsert().Model(p).On("CONFLICT (tenant_id, user_id) DO NOTHING").Exec(ctx)
-		return err
+		return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Insert(p).On("CONFLICT (tenant_id, user_id) DO NOTHING").Exec(ctx)
+			return err
+		})
 	}
 	a := &Account{TenantID: t.ID, UserID: u.ID, State: stateNoRecord, Name: u.Name, BirthName: u.Profile[fieldBirthName],
 		BirthDate: u.BirthDate, MatchKey: matchKey(u.Name, u.Profile[fieldBirthName], u.BirthDate), CreatedAt: now, UpdatedAt: now}
-	if _, err := m.DB.NewInsert().Model(a).On("CONFLICT (tenant_id, user_id) DO NOTHING").Exec(ctx); err != nil {
+	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		if _, err := sc.Insert(a).On("CONFLICT (tenant_id, user_id) DO NOTHING").Exec(ctx); err != nil {
+			return err
+		}
+		a, err = account(ctx, sc, u.ID)
 		return err
-	}
-	if a, err = account(ctx, m.DB, t.ID, u.ID); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	_, err = m.matchAccount(ctx, t, a)
@@ -48,17 +56,19 @@ func (m *Module) onVerified(ctx context.Context, t sdk.Tenant, userID string) er
 // "no record" or "ambiguous".
 func (m *Module) matchAccount(ctx context.Context, t sdk.Tenant, a *Account) (bool, error) {
 	var cands []LabPatient
-	if err := m.DB.NewSelect().Model(&cands).Where("tenant_id = ? AND match_key = ?", t.ID, a.MatchKey).Scan(ctx); err != nil {
+	if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(&cands).Where("lp.match_key = ?", a.MatchKey).Scan(ctx)
+	}); err != nil {
 		return false, err
 	}
 	for _, c := range cands {
 		if c.UserID == a.UserID {
-			return true, m.setState(ctx, t.ID, a.UserID, stateLinked)
+			return true, m.setState(ctx, t, a.UserID, stateLinked)
 		}
 	}
 	switch {
 	case len(cands) == 0:
-		return false, m.setState(ctx, t.ID, a.UserID, stateNoRecord)
+		return false, m.setState(ctx, t, a.UserID, stateNoRecord)
 	case len(cands) == 1 && cands[0].UserID == "":
 		ok, err := m.link(ctx, t, &cands[0], a.UserID, "match")
 		if err != nil || !ok {
@@ -66,13 +76,15 @@ func (m *Module) matchAccount(ctx context.Context, t sdk.Tenant, a *Account) (bo
 		}
 		return true, m.notifyNew(ctx, t, a.UserID)
 	}
-	return false, m.setState(ctx, t.ID, a.UserID, stateAmbiguous)
+	return false, m.setState(ctx, t, a.UserID, stateAmbiguous)
 }
 
 // matchRecord tries the accounts waiting in the queue with the identity of a new lab record.
 func (m *Module) matchRecord(ctx context.Context, t sdk.Tenant, p *LabPatient) (bool, error) {
 	var waiting []Account
-	err := m.DB.NewSelect().Model(&waiting).Where("tenant_id = ? AND match_key = ? AND state <> ?", t.ID, p.MatchKey, stateLinked).Scan(ctx)
+	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(&waiting).Where("ac.match_key = ? AND ac.state <> ?", p.MatchKey, stateLinked).Scan(ctx)
+	})
 	if err != nil || len(waiting) != 1 {
 		return false, err
 	}
@@ -87,65 +99,78 @@ func (m *Module) matchRecord(ctx context.Context, t sdk.Tenant, p *LabPatient) (
 // free), so two links racing for one record cannot both win.
 func (m *Module) link(ctx context.Context, t sdk.Tenant, p *LabPatient, userID, by string) (bool, error) {
 	now := m.now()
-	res, err := m.DB.NewUpdate().Model((*LabPatient)(nil)).Set("user_id = ?", userID).Set("linked_at = ?", now).Set("linked_by = ?", by).
-		Where("tenant_id = ? AND id = ? AND user_id = ''", t.ID, p.ID).Exec(ctx)
-	if err != nil {
+	won := false
+	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		res, err := sc.Update((*LabPatient)(nil)).Set("user_id = ?", userID).Set("linked_at = ?", now).Set("linked_by = ?", by).
+			Where("lp.id = ? AND lp.user_id = ''", p.ID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		won = true
+		return setState(ctx, sc, userID, stateLinked, now)
+	})
+	if err != nil || !won {
 		return false, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil
 	}
 	p.UserID = userID
-	if err := m.setState(ctx, t.ID, userID, stateLinked); err != nil {
-		return false, err
-	}
-	return true, sdk.HostFrom(ctx).Audit.Record(ctx, sdk.AuditRecord{Action: "results.linked", Subject: userID,
+	return true, sdk.HostFrom(ctx).Record(ctx, sdk.AuditRecord{Action: "results.linked", Subject: userID,
 		Resource: "patient:" + p.LabPatientID, Detail: map[string]any{"by": by}})
 }
 
 // unlink takes a lab record away from its account (staff correcting a wrong link).
 func (m *Module) unlink(ctx context.Context, t sdk.Tenant, p *LabPatient) error {
 	userID := p.UserID
-	_, err := m.DB.NewUpdate().Model((*LabPatient)(nil)).Set("user_id = ''").Set("linked_at = NULL").Set("linked_by = ''").
-		Where("tenant_id = ? AND id = ?", t.ID, p.ID).Exec(ctx)
+	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		_, err := sc.Update((*LabPatient)(nil)).Set("user_id = ''").Set("linked_at = NULL").Set("linked_by = ''").
+			Where("lp.id = ?", p.ID).Exec(ctx)
+		if err != nil || userID == "" {
+			return err
+		}
+		left, err := patientIDsOf(ctx, sc, userID)
+		if err != nil || len(left) > 0 {
+			return err
+		}
+		return setState(ctx, sc, userID, stateNoRecord, m.now())
+	})
 	if err != nil || userID == "" {
 		return err
 	}
-	left, err := patientIDsOf(ctx, m.DB, t.ID, userID)
-	if err != nil {
-		return err
-	}
-	if len(left) == 0 {
-		if err := m.setState(ctx, t.ID, userID, stateNoRecord); err != nil {
-			return err
-		}
-	}
-	return sdk.HostFrom(ctx).Audit.Record(ctx, sdk.AuditRecord{Action: "results.unlinked", Subject: userID, Resource: "patient:" + p.LabPatientID})
+	return sdk.HostFrom(ctx).Record(ctx, sdk.AuditRecord{Action: "results.unlinked", Subject: userID, Resource: "patient:" + p.LabPatientID})
 }
 
-func (m *Module) setState(ctx context.Context, tenantID, userID, state string) error {
-	_, err := m.DB.NewUpdate().Model((*Account)(nil)).Set("state = ?", state).Set("updated_at = ?", m.now()).
-		Where("tenant_id = ? AND user_id = ?", tenantID, userID).Exec(ctx)
+func (m *Module) setState(ctx context.Context, t sdk.Tenant, userID, state string) error {
+	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error { return setState(ctx, sc, userID, state, m.now()) })
+}
+
+func setState(ctx context.Context, sc *store.Scope, userID, state string, now time.Time) error {
+	_, err := sc.Update((*Account)(nil)).Set("state = ?", state).Set("updated_at = ?", now).Where("ac.user_id = ?", userID).Exec(ctx)
 	return err
 }
 
 // notifyNew tells a patient that new results wait for him (R10): an e-mail with no health
 // data, only a link to sign in, for the reports not announced yet.
 func (m *Module) notifyNew(ctx context.Context, t sdk.Tenant, userID string) error {
-	ids, err := patientIDsOf(ctx, m.DB, t.ID, userID)
-	if err != nil || len(ids) == 0 {
-		return err
-	}
-	res, err := m.DB.NewUpdate().Model((*Report)(nil)).Set("notified_at = ?", m.now()).
-		Where("tenant_id = ? AND patient_id IN (?) AND notified_at IS NULL", t.ID, bun.In(ids)).Exec(ctx)
-	if err != nil {
-		return err
-	}
-	n, _ := res.RowsAffected()
-	if n == 0 || !t.BoolRule("results.notify_new_result", true) {
+	var n int64
+	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		ids, err := patientIDsOf(ctx, sc, userID)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		res, err := sc.Update((*Report)(nil)).Set("notified_at = ?", m.now()).
+			Where("rp.patient_id IN (?) AND rp.notified_at IS NULL", bun.In(ids)).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
 		return nil
+	})
+	if err != nil || n == 0 || !notifyNew.Of(t) {
+		return err
 	}
-	_, err = sdk.HostFrom(ctx).Messages.Send(ctx, sdk.Message{UserID: userID, Template: "results.published",
+	_, err = sdk.HostFrom(ctx).Send(ctx, sdk.Message{UserID: userID, Template: "results.published",
 		Link: "/login?next=/results/mine", Data: map[string]any{"Count": n}})
 	return err
 }
@@ -154,13 +179,15 @@ func (m *Module) notifyNew(ctx context.Context, t sdk.Tenant, userID string) err
 // records (the records and reports stay the lab's, for the prescribers, and are no longer
 // reachable by anyone through that account), its identity copy and its professional file.
 func (m *Module) forget(ctx context.Context, t sdk.Tenant, userID string) error {
-	if _, err := m.DB.NewUpdate().Model((*LabPatient)(nil)).Set("user_id = ''").Set("linked_at = NULL").Set("linked_by = ''").
-		Where("tenant_id = ? AND user_id = ?", t.ID, userID).Exec(ctx); err != nil {
+	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		if _, err := sc.Update((*LabPatient)(nil)).Set("user_id = ''").Set("linked_at = NULL").Set("linked_by = ''").
+			Where("lp.user_id = ?", userID).Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := sc.Delete((*Account)(nil)).Where("ac.user_id = ?", userID).Exec(ctx); err != nil {
+			return err
+		}
+		_, err := sc.Delete((*Professional)(nil)).Where("pr.user_id = ?", userID).Exec(ctx)
 		return err
-	}
-	if _, err := m.DB.NewDelete().Model((*Account)(nil)).Where("tenant_id = ? AND user_id = ?", t.ID, userID).Exec(ctx); err != nil {
-		return err
-	}
-	_, err := m.DB.NewDelete().Model((*Professional)(nil)).Where("tenant_id = ? AND user_id = ?", t.ID, userID).Exec(ctx)
-	return err
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -24,44 +25,45 @@ const (
 
 var audPrefix = map[string]string{audPatient: "/results/r/", audPro: "/results/pro/r/", audStaff: "/results/staff/r/"}
 
-func hasStaffRole(u *sdk.User) bool { return u.HasRole("lab_staff") || u.HasRole("tenant_admin") }
+func hasStaffRole(u *sdk.User) bool { return u.HasRole(roleLabStaff) || u.HasRole("tenant_admin") }
 
 // home is the module's entry: what the service is for someone signed out, and for someone
 // signed in the page of his audience.
-func (m *Module) home(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
-	u := req.User
+func (m *Module) home(c *kit.Ctx) error {
+	u, t := c.User(), c.Tenant()
 	switch {
 	case u == nil:
-	case req.Tenant.Portal == portalPros && u.HasRole("professional"):
-		http.Redirect(w, r, req.Tenant.Base+"/results/pro", http.StatusSeeOther)
-		return
-	case req.Tenant.Portal != portalPros && !hasStaffRole(u):
-		http.Redirect(w, r, req.Tenant.Base+"/results/mine", http.StatusSeeOther)
-		return
+	case t.Portal == portalPros && u.HasRole(roleProfessional):
+		return c.Redirect("/results/pro", "")
+	case t.Portal != portalPros && !hasStaffRole(u):
+		return c.Redirect("/results/mine", "")
 	}
-	v := m.view(r, "module.results.name")
-	v.Data["Pros"] = req.Tenant.Portal == portalPros
-	v.Data["Years"] = req.Tenant.IntRule("results.retention_years", 5)
-	if u != nil && req.Tenant.Portal == portalPros && !u.HasRole("professional") {
-		p, err := professional(r.Context(), m.DB, req.Tenant.ID, u.ID)
-		if err != nil && !errors.Is(err, errNotFound) {
-			m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-			return
-		}
-		if err == nil {
-			v.Data["ProStatus"] = p.Status
-		} else {
-			v.Data["ProStatus"] = "none"
+	v := c.View("module.results.name")
+	v.Data["Pros"] = t.Portal == portalPros
+	v.Data["Years"] = retentionYears.Of(t)
+	if u != nil && t.Portal == portalPros && !u.HasRole(roleProfessional) {
+		v.Data["ProStatus"] = "none"
+		err := c.In(func(ctx context.Context, sc *store.Scope) error {
+			p, err := professional(ctx, sc, u.ID)
+			if err == nil {
+				v.Data["ProStatus"] = p.Status
+			}
+			if errors.Is(err, kit.ErrNotFound) {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return err
 		}
 	}
-	v.render(w, http.StatusOK, "home")
+	return c.Render(200, "home", v)
 }
 
 // retention is when a report leaves the service, and whether the patient should be told.
 func (m *Module) retention(t sdk.Tenant, rep *Report) (time.Time, bool) {
-	end := rep.PublishedAt.AddDate(int(t.IntRule("results.retention_years", 5)), 0, 0)
-	notice := time.Duration(t.IntRule("results.retention_notice_days", 30)) * 24 * time.Hour
+	end := rep.PublishedAt.AddDate(int(retentionYears.Of(t)), 0, 0)
+	notice := time.Duration(retentionNotice.Of(t)) * 24 * time.Hour
 	return end, end.Sub(m.now()) <= notice
 }
 
@@ -80,34 +82,36 @@ func (m *Module) rows(t sdk.Tenant, rs []Report) []reportRow {
 	return out
 }
 
+// ownReports are the reports of the lab records linked to a user, newest first.
+func ownReports(ctx context.Context, sc *store.Scope, userID string) (ids []string, reports []Report, err error) {
+	if ids, err = patientIDsOf(ctx, sc, userID); err != nil || len(ids) == 0 {
+		return ids, nil, err
+	}
+	reports, err = reportsWhere(ctx, sc, 1000, "rp.patient_id IN (?)", bun.In(ids))
+	return ids, reports, err
+}
+
 // mine lists the patient's results, newest first (R4), with the removal notice (R4).
-func (m *Module) mine(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	v := m.view(r, "results.mine.title")
-	acc, err := account(ctx, m.DB, req.Tenant.ID, req.User.ID)
-	switch {
-	case errors.Is(err, errNotFound):
-		v.Data["State"] = "none"
-	case err != nil:
-		m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-		return
-	default:
-		v.Data["State"] = acc.State
-	}
-	ids, err := patientIDsOf(ctx, m.DB, req.Tenant.ID, req.User.ID)
-	if err != nil {
-		m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-		return
-	}
+func (m *Module) mine(c *kit.Ctx) error {
+	v := c.View("results.mine.title")
 	var reports []Report
-	if len(ids) > 0 {
-		if reports, err = reportsWhere(ctx, m.DB, req.Tenant.ID, 1000, "rp.patient_id IN (?)", bun.In(ids)); err != nil {
-			m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-			return
+	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+		acc, err := account(ctx, sc, c.User().ID)
+		switch {
+		case errors.Is(err, kit.ErrNotFound):
+			v.Data["State"] = "none"
+		case err != nil:
+			return err
+		default:
+			v.Data["State"] = acc.State
 		}
+		_, reports, err = ownReports(ctx, sc, c.User().ID)
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	rows := m.rows(req.Tenant, reports)
+	rows := m.rows(c.Tenant(), reports)
 	soon := 0
 	for _, x := range rows {
 		if x.Soon {
@@ -115,71 +119,72 @@ func (m *Module) mine(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	v.Data["Rows"], v.Data["Soon"] = rows, soon
-	v.Data["Years"] = req.Tenant.IntRule("results.retention_years", 5)
-	v.render(w, http.StatusOK, "mine")
+	v.Data["Years"] = retentionYears.Of(c.Tenant())
+	return c.Render(200, "mine", v)
 }
 
-// ownReport is a report of the signed-in patient, or errNotFound (never "forbidden": the
-// page does not say whether another patient's report exists).
-func (m *Module) ownReport(ctx context.Context, req *sdk.Request, id string) (*Report, error) {
-	rep, err := report(ctx, m.DB, req.Tenant.ID, id)
+// finder reads the report a path names for the signed-in person, or kit.ErrNotFound (never
+// "forbidden": the page does not say whether another patient's report exists).
+type finder func(ctx context.Context, sc *store.Scope, u *sdk.User, id string) (*Report, error)
+
+// ownReport is a report of the signed-in patient.
+func ownReport(ctx context.Context, sc *store.Scope, u *sdk.User, id string) (*Report, error) {
+	rep, err := report(ctx, sc, id)
 	if err != nil {
 		return nil, err
 	}
-	if rep.Patient == nil || rep.Patient.UserID == "" || rep.Patient.UserID != req.User.ID {
-		return nil, errNotFound
+	if rep.Patient == nil || rep.Patient.UserID == "" || rep.Patient.UserID != u.ID {
+		return nil, kit.ErrNotFound
 	}
 	return rep, nil
 }
 
 // activePro is the signed-in professional's file when the lab activated it.
-func (m *Module) activePro(ctx context.Context, req *sdk.Request) (*Professional, error) {
-	p, err := professional(ctx, m.DB, req.Tenant.ID, req.User.ID)
+func activePro(ctx context.Context, sc *store.Scope, u *sdk.User) (*Professional, error) {
+	p, err := professional(ctx, sc, u.ID)
 	if err != nil {
 		return nil, err
 	}
 	if p.Status != proActive || p.RegisterNumber == "" {
-		return nil, errNotFound
+		return nil, kit.ErrNotFound
 	}
 	return p, nil
 }
 
-// prescribedReport is a report the signed-in professional prescribed (R5), or errNotFound.
-func (m *Module) prescribedReport(ctx context.Context, req *sdk.Request, id string) (*Report, error) {
-	p, err := m.activePro(ctx, req)
+// prescribedReport is a report the signed-in professional prescribed (R5).
+func prescribedReport(ctx context.Context, sc *store.Scope, u *sdk.User, id string) (*Report, error) {
+	p, err := activePro(ctx, sc, u)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := report(ctx, m.DB, req.Tenant.ID, id)
+	rep, err := report(ctx, sc, id)
 	if err != nil {
 		return nil, err
 	}
 	if rep.PrescriberNumber == "" || rep.PrescriberNumber != p.RegisterNumber {
-		return nil, errNotFound
+		return nil, kit.ErrNotFound
 	}
 	return rep, nil
 }
 
-func (m *Module) staffReportByID(ctx context.Context, req *sdk.Request, id string) (*Report, error) {
-	return report(ctx, m.DB, req.Tenant.ID, id)
+func staffReport(ctx context.Context, sc *store.Scope, _ *sdk.User, id string) (*Report, error) {
+	return report(ctx, sc, id)
 }
 
-type finder func(ctx context.Context, req *sdk.Request, id string) (*Report, error)
+func (m *Module) find(c *kit.Ctx, find finder) (rep *Report, err error) {
+	err = c.In(func(ctx context.Context, sc *store.Scope) error {
+		rep, err = find(ctx, sc, c.User(), c.Param("id"))
+		return err
+	})
+	return rep, err
+}
 
-func (m *Module) patientReport(w http.ResponseWriter, r *http.Request) {
-	m.showReport(w, r, audPatient, m.ownReport)
-}
-func (m *Module) proReport(w http.ResponseWriter, r *http.Request) {
-	m.showReport(w, r, audPro, m.prescribedReport)
-}
-func (m *Module) staffReport(w http.ResponseWriter, r *http.Request) {
-	m.showReport(w, r, audStaff, m.staffReportByID)
-}
-func (m *Module) patientPDF(w http.ResponseWriter, r *http.Request) { m.sendPDF(w, r, m.ownReport) }
-func (m *Module) proPDF(w http.ResponseWriter, r *http.Request)     { m.sendPDF(w, r, m.prescribedReport) }
-func (m *Module) staffPDF(w http.ResponseWriter, r *http.Request) {
-	m.sendPDF(w, r, m.staffReportByID)
-}
+func (m *Module) patientReport(c *kit.Ctx) error { return m.showReport(c, audPatient, ownReport) }
+func (m *Module) proReport(c *kit.Ctx) error     { return m.showReport(c, audPro, prescribedReport) }
+func (m *Module) staffReport(c *kit.Ctx) error   { return m.showReport(c, audStaff, staffReport) }
+func (m *Module) patientPDF(c *kit.Ctx) error    { return m.sendPDF(c, ownReport) }
+func (m *Module) proPDF(c *kit.Ctx) error        { return m.sendPDF(c, prescribedReport) }
+func (m *Module) staffPDF(c *kit.Ctx) error      { return m.sendPDF(c, staffReport) }
 
 // auditSubject is whose data a report is: the patient's account, or, while the lab record
 // has none, the record itself (the patient sees those accesses too once linked).
@@ -191,30 +196,23 @@ func auditSubject(rep *Report) string {
 }
 
 // access records one access to a report (R9, P9) before it is shown: no record, no data.
-func access(ctx context.Context, action string, rep *Report) error {
-	return sdk.HostFrom(ctx).Audit.Record(ctx, sdk.AuditRecord{Action: action, Subject: auditSubject(rep),
+func access(c *kit.Ctx, action string, rep *Report) error {
+	return c.Host().Record(c.Context(), sdk.AuditRecord{Action: action, Subject: auditSubject(rep),
 		Resource: "result:" + rep.ID, Detail: map[string]any{"report": rep.ReportID}})
 }
 
 // showReport shows one report to its audience: structured values with reference ranges and
 // flags, the PDF inline and as a download (R4).
-func (m *Module) showReport(w http.ResponseWriter, r *http.Request, aud string, find finder) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	rep, err := find(ctx, req, r.PathValue("id"))
-	if errors.Is(err, errNotFound) {
-		m.fail(w, r, http.StatusNotFound, "results.error.not_found")
-		return
-	}
-	if err == nil {
-		err = access(ctx, "results.view", rep)
-	}
+func (m *Module) showReport(c *kit.Ctx, aud string, find finder) error {
+	rep, err := m.find(c, find)
 	if err != nil {
-		m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-		return
+		return err
 	}
-	v := m.view(r, "results.report.title")
-	end, soon := m.retention(req.Tenant, rep)
+	if err := access(c, "results.view", rep); err != nil {
+		return err
+	}
+	v := c.View("results.report.title")
+	end, soon := m.retention(c.Tenant(), rep)
 	v.Data["Report"], v.Data["Removal"], v.Data["Soon"] = rep, end, soon
 	v.Data["Audience"], v.Data["Prefix"] = aud, audPrefix[aud]
 	abnormal := 0
@@ -224,41 +222,32 @@ func (m *Module) showReport(w http.ResponseWriter, r *http.Request, aud string, 
 		}
 	}
 	v.Data["Abnormal"] = abnormal
-	v.render(w, http.StatusOK, "report")
+	return c.Render(200, "report", v)
 }
 
 // sendPDF sends a report's PDF, inline or as a download, never cached by the browser or a
 // proxy; each time is recorded (R9).
-func (m *Module) sendPDF(w http.ResponseWriter, r *http.Request, find finder) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	rep, err := find(ctx, req, r.PathValue("id"))
-	if errors.Is(err, errNotFound) {
-		m.fail(w, r, http.StatusNotFound, "results.error.not_found")
-		return
-	}
+func (m *Module) sendPDF(c *kit.Ctx, find finder) error {
+	rep, err := m.find(c, find)
 	if err != nil {
-		m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-		return
+		return err
 	}
-	blob, err := sdk.HostFrom(ctx).Blobs.Get(ctx, rep.BlobID)
+	blob, err := c.Host().Blob(c.Context(), rep.BlobID)
 	if err != nil {
-		m.fail(w, r, http.StatusNotFound, "results.error.not_found")
-		return
+		return fmt.Errorf("report %s: %w: %w", rep.ID, kit.ErrNotFound, err)
 	}
-	download := r.URL.Query().Get("download") == "1"
 	action, disp := "results.view_pdf", "inline"
-	if download {
+	if c.Query("download") == "1" {
 		action, disp = "results.download", "attachment"
 	}
-	if err := access(ctx, action, rep); err != nil {
-		m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-		return
+	if err := access(c, action, rep); err != nil {
+		return err
 	}
-	w.Header().Set("Content-Type", "application/pdf")
-	w.Header().Set("Content-Disposition", fmt.Sprintf("%s; filename=%q; filename*=UTF-8''%s", disp, asciiName(rep.PDFName), url.PathEscape(rep.PDFName)))
-	w.Header().Set("Cache-Control", "private, no-store")
-	_, _ = w.Write(blob.Data)
+	c.W.Header().Set("Content-Type", "application/pdf")
+	c.W.Header().Set("Content-Disposition", fmt.Sprintf("%s; filename=%q; filename*=UTF-8''%s", disp, asciiName(rep.PDFName), url.PathEscape(rep.PDFName)))
+	c.W.Header().Set("Cache-Control", "private, no-store")
+	_, err = c.W.Write(blob.Data)
+	return err
 }
 
 func asciiName(s string) string {
@@ -273,96 +262,99 @@ func asciiName(s string) string {
 // accessActions are the audit actions that read a patient's results.
 var accessActions = map[string]bool{"results.view": true, "results.view_pdf": true, "results.download": true, "results.trend": true}
 
+// accessRow is one access to a patient's results, as the access log shows it.
+type accessRow struct {
+	sdk.AuditRecord
+	Self        bool
+	RoleMessage string
+	Report      *Report
+}
+
 // accessLog shows the patient who read his results and when (R9).
-func (m *Module) accessLog(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	ids, err := patientIDsOf(ctx, m.DB, req.Tenant.ID, req.User.ID)
-	if err != nil {
-		m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-		return
+func (m *Module) accessLog(c *kit.Ctx) error {
+	ctx, u := c.Context(), c.User()
+	var ids []string
+	var reps []Report
+	if err := c.In(func(ctx context.Context, sc *store.Scope) (err error) {
+		ids, reps, err = ownReports(ctx, sc, u.ID)
+		return err
+	}); err != nil {
+		return err
 	}
-	host := sdk.HostFrom(ctx)
-	entries, err := host.Audit.List(ctx, req.User.ID, 500)
+	entries, err := c.Host().AuditTrail(ctx, u.ID, 500)
 	if err != nil {
-		m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-		return
+		return err
 	}
 	for _, id := range ids {
-		more, err := host.Audit.List(ctx, "labpatient:"+id, 500)
+		more, err := c.Host().AuditTrail(ctx, "labpatient:"+id, 500)
 		if err != nil {
-			m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-			return
+			return err
 		}
 		entries = append(entries, more...)
 	}
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.After(entries[j].At) })
 	// Name the reports by their date: the resource is "result:<id>".
-	var reps []Report
-	if len(ids) > 0 {
-		if reps, err = reportsWhere(ctx, m.DB, req.Tenant.ID, 1000, "rp.patient_id IN (?)", bun.In(ids)); err != nil {
-			m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-			return
-		}
-	}
 	byID := map[string]*Report{}
 	for i := range reps {
 		byID["result:"+reps[i].ID] = &reps[i]
 	}
-	type row struct {
-		sdk.AuditEntry
-		Self   bool
-		Role   string
-		Report *Report
-	}
-	var rows []row
+	var rows []accessRow
 	for _, e := range entries {
 		if !accessActions[e.Action] {
 			continue
 		}
-		x := row{AuditEntry: e, Self: e.ActorKind == "user" && e.ActorID == req.User.ID, Report: byID[e.Resource]}
-		for _, role := range []string{"professional", "lab_staff", "tenant_admin"} {
+		x := accessRow{AuditRecord: e, Self: e.ActorKind == "user" && e.ActorID == u.ID, Report: byID[e.Resource]}
+		for _, role := range []string{roleProfessional, roleLabStaff, "tenant_admin"} {
 			for _, have := range e.ActorRoles {
-				if have == role && x.Role == "" {
-					x.Role = role
+				if have == role && x.RoleMessage == "" {
+					x.RoleMessage = m.roleMessage(role)
 				}
 			}
 		}
 		rows = append(rows, x)
 	}
-	v := m.view(r, "results.access.title")
+	v := c.View("results.access.title")
 	v.Data["Rows"] = rows
-	v.render(w, http.StatusOK, "access")
+	return c.Render(200, "access", v)
+}
+
+// roleMessage is the message id of a role's name as the access log shows it.
+func (m *Module) roleMessage(role string) string {
+	if role == "tenant_admin" {
+		return "role.tenant_admin"
+	}
+	return kit.RoleMessage(m.ID(), sdk.Role{ID: role})
 }
 
 // proList lists the results of the professional's patients (R5): only the reports he
 // prescribed, found by his register number the lab checked.
-func (m *Module) proList(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	v := m.view(r, "results.pro.title")
-	p, err := m.activePro(ctx, req)
-	if errors.Is(err, errNotFound) {
-		v.Data["Pending"] = true
-		v.render(w, http.StatusOK, "pro")
-		return
-	}
-	if err != nil {
-		m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-		return
-	}
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
+func (m *Module) proList(c *kit.Ctx) error {
+	v := c.View("results.pro.title")
+	q := strings.TrimSpace(c.Query("q"))
 	v.Values["q"] = q
-	where, args := "rp.prescriber_number = ?", []any{p.RegisterNumber}
-	if q != "" {
-		where += " AND rp.patient_id IN (SELECT id FROM results_lab_patients WHERE tenant_id = ? AND match_key LIKE ?)"
-		args = append(args, req.Tenant.ID, "%"+strings.ReplaceAll(fold(q), "%", "")+"%")
+	var p *Professional
+	var reps []Report
+	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+		var err error
+		if p, err = activePro(ctx, sc, c.User()); err != nil {
+			return err
+		}
+		where, args := "rp.prescriber_number = ?", []any{p.RegisterNumber}
+		if q != "" {
+			named := sc.Select((*LabPatient)(nil)).Column("id").Where("lp.match_key LIKE ?", "%"+strings.ReplaceAll(fold(q), "%", "")+"%")
+			where += " AND rp.patient_id IN (?)"
+			args = append(args, named)
+		}
+		reps, err = reportsWhere(ctx, sc, 500, where, args...)
+		return err
+	})
+	if errors.Is(err, kit.ErrNotFound) {
+		v.Data["Pending"] = true
+		return c.Render(200, "pro", v)
 	}
-	reps, err := reportsWhere(ctx, m.DB, req.Tenant.ID, 500, where, args...)
 	if err != nil {
-		m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-		return
+		return err
 	}
-	v.Data["Rows"], v.Data["Pro"] = m.rows(req.Tenant, reps), p
-	v.render(w, http.StatusOK, "pro")
+	v.Data["Rows"], v.Data["Pro"] = m.rows(c.Tenant(), reps), p
+	return c.Render(200, "pro", v)
 }

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"carenet.dev/platform/plugins/kit/pdfdoc"
+	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/host"
 	"carenet.dev/platform/plugins/sdk/sdktest"
 )
 
@@ -23,7 +25,7 @@ type fixture struct {
 	h    *sdktest.Harness
 	m    *Module
 	A, B sdk.Tenant
-	lis  *sdk.Client
+	lis  string // the LIS's API key
 	now  time.Time
 }
 
@@ -33,10 +35,10 @@ func tenant(id, slug string) sdk.Tenant {
 
 func setup(t *testing.T, b storetest.Backend) *fixture {
 	m := newModule()
-	f := &fixture{t: t, m: m, A: tenant("tA", "a"), B: tenant("tB", "b"), lis: &sdk.Client{ID: "key1", Name: "LIS"},
+	f := &fixture{t: t, m: m, A: tenant("tA", "a"), B: tenant("tB", "b"), lis: "key1",
 		now: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
 	m.now = func() time.Time { return f.now }
-	f.h = sdktest.New(t, m, storetest.Env(t, b))
+	f.h = sdktest.New(t, m, storetest.Env(t, b, "results"))
 	return f
 }
 
@@ -49,7 +51,7 @@ func (f *fixture) user(ten sdk.Tenant, u sdk.User) *sdk.User {
 func (f *fixture) patient(ten sdk.Tenant, id, name, birthName, birth string) *sdk.User {
 	u := f.user(ten, sdk.User{ID: id, Email: id + "@example.org", Name: name, BirthDate: birth, Portal: "patients",
 		Profile: map[string]string{fieldBirthName: birthName}, Roles: []string{"user"}})
-	if err := f.h.Event(context.Background(), ten, sdk.EventUserVerified, []byte(id)); err != nil {
+	if err := f.h.Event(context.Background(), ten, host.EventUserVerified, []byte(id)); err != nil {
 		f.t.Fatal(err)
 	}
 	return u
@@ -75,8 +77,8 @@ func (f *fixture) api(ten sdk.Tenant, in *Incoming) (*sdk.Response, map[string]a
 	f.t.Helper()
 	in.PDFBase64 = base64.StdEncoding.EncodeToString(in.PDF)
 	body, _ := json.Marshal(in)
-	res, err := f.h.Send(context.Background(), ten, nil, f.lis, &sdk.Request{Method: "POST", Path: "/results/api/reports", Body: body,
-		Header: http.Header{"Content-Type": {"application/json"}}})
+	res, err := f.h.Send(context.Background(), ten, nil, &sdk.Request{Method: "POST", Path: "/results/api/reports", Body: body,
+		Header: http.Header{"Content-Type": {"application/json"}}, ClientID: f.lis, ClientName: "LIS"})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -105,10 +107,38 @@ func (f *fixture) post(ten sdk.Tenant, u *sdk.User, path string, form url.Values
 
 func (f *fixture) reportIDs(ten sdk.Tenant) []string {
 	var ids []string
-	if err := f.m.DB.NewSelect().Model((*Report)(nil)).Column("id").Where("tenant_id = ?", ten.ID).Order("collected_at DESC").Scan(context.Background(), &ids); err != nil {
+	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select((*Report)(nil)).Column("id").Order("collected_at DESC").Scan(ctx, &ids)
+	})
+	return ids
+}
+
+// in runs fn in a scope of tenant ten, failing the test on an error.
+func (f *fixture) in(ten sdk.Tenant, fn func(ctx context.Context, sc *store.Scope) error) {
+	f.t.Helper()
+	if err := f.m.In(context.Background(), ten, fn); err != nil {
 		f.t.Fatal(err)
 	}
-	return ids
+}
+
+// count counts the rows of model in tenant ten matching where.
+func (f *fixture) count(ten sdk.Tenant, model any, where string) int {
+	var n int64
+	f.in(ten, func(ctx context.Context, sc *store.Scope) (err error) {
+		n, err = sc.Select(model).Where(where).Count(ctx)
+		return err
+	})
+	return int(n)
+}
+
+// report reads a report of ten.
+func (f *fixture) report(ten sdk.Tenant, id string) *Report {
+	var r *Report
+	f.in(ten, func(ctx context.Context, sc *store.Scope) (err error) {
+		r, err = report(ctx, sc, id)
+		return err
+	})
+	return r
 }
 
 func (f *fixture) audits(action string) int {
@@ -159,12 +189,12 @@ func TestImportAPIIsValidatedAndIdempotent(t *testing.T) {
 			t.Fatal("a refused import stored something")
 		}
 		// Malformed JSON is a 400, never a 500.
-		res, err := f.h.Send(context.Background(), f.A, nil, f.lis, &sdk.Request{Method: "POST", Path: "/results/api/reports", Body: []byte("{")})
+		res, err := f.h.Send(context.Background(), f.A, nil, &sdk.Request{Method: "POST", Path: "/results/api/reports", Body: []byte("{"), ClientID: f.lis})
 		if err != nil || res.Status != http.StatusBadRequest {
 			t.Fatalf("malformed: %v %d", err, res.Status)
 		}
 		// Without the API client (a browser session) the route refuses.
-		res, _ = f.h.Send(context.Background(), f.A, &sdk.User{ID: "u"}, nil, &sdk.Request{Method: "POST", Path: "/results/api/reports", Body: []byte("{}")})
+		res, _ = f.h.Send(context.Background(), f.A, &sdk.User{ID: "u"}, &sdk.Request{Method: "POST", Path: "/results/api/reports", Body: []byte("{}")})
 		if res.Status != http.StatusUnauthorized {
 			t.Fatalf("without a client: %d", res.Status)
 		}
@@ -226,9 +256,7 @@ func TestAccountsAreLinkedOnExactIdentity(t *testing.T) {
 		late := f.patient(f.A, "u-late", "Anna Nowak", "Kowalska", "1990-06-15")
 		states := map[string]string{}
 		var accs []Account
-		if err := f.m.DB.NewSelect().Model(&accs).Where("tenant_id = ?", f.A.ID).Scan(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&accs).Scan(ctx) })
 		for _, a := range accs {
 			states[a.UserID] = a.State
 		}
@@ -292,7 +320,7 @@ func TestPatientSeesOwnResultsAndEveryAccessIsAudited(t *testing.T) {
 		ids := f.reportIDs(f.A) // newest first: R-NEW, R-OTHER (same date), R-OLD
 		var mine []string
 		for _, id := range ids {
-			r, _ := report(context.Background(), f.m.DB, f.A.ID, id)
+			r := f.report(f.A, id)
 			if r.Patient.UserID == marie.ID {
 				mine = append(mine, id)
 			}
@@ -377,7 +405,7 @@ func TestProfessionalSeesOnlyWhatHePrescribed(t *testing.T) {
 		f := setup(t, b)
 		pro := f.user(f.A, sdk.User{ID: "u-pro", Name: "Dr Jean Petit", Portal: portalPros, Roles: []string{"user"},
 			Profile: map[string]string{fieldProNumber: "10101010101"}})
-		if err := f.h.Event(context.Background(), f.A, sdk.EventUserVerified, []byte(pro.ID)); err != nil {
+		if err := f.h.Event(context.Background(), f.A, host.EventUserVerified, []byte(pro.ID)); err != nil {
 			t.Fatal(err)
 		}
 		staff := f.user(f.A, sdk.User{ID: "u-staff", Name: "Lab", Roles: []string{"user", "lab_staff"}})
@@ -386,7 +414,7 @@ func TestProfessionalSeesOnlyWhatHePrescribed(t *testing.T) {
 		ids := f.reportIDs(f.A)
 		var his, notHis string
 		for _, id := range ids {
-			r, _ := report(context.Background(), f.m.DB, f.A.ID, id)
+			r := f.report(f.A, id)
 			if r.PrescriberNumber == "10101010101" {
 				his = id
 			} else {
@@ -500,7 +528,7 @@ func TestRetentionRemovesOldResultsAfterNotice(t *testing.T) {
 		if len(f.reportIDs(f.A)) != 0 || len(f.h.Host.Blobs) != 0 || f.audits("results.expired") != 1 {
 			t.Fatalf("after retention: %d reports, %d blobs", len(f.reportIDs(f.A)), len(f.h.Host.Blobs))
 		}
-		n, _ := f.m.DB.NewSelect().Model((*Value)(nil)).Where("tenant_id = ?", f.A.ID).Count(context.Background())
+		n := f.count(f.A, (*Value)(nil), "1 = 1")
 		if n != 0 {
 			t.Fatalf("%d values left", n)
 		}
@@ -518,14 +546,14 @@ func TestCancelledAccountLosesAccessAtOnce(t *testing.T) {
 		f.api(f.A, f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", ""))
 		marie := f.patient(f.A, "u-marie", "Marie Durand", "Martin", "1985-03-02")
 		id := f.reportIDs(f.A)[0]
-		if err := f.h.Event(context.Background(), f.A, sdk.EventUserDeleted, []byte(marie.ID)); err != nil {
+		if err := f.h.Event(context.Background(), f.A, host.EventUserDeleted, []byte(marie.ID)); err != nil {
 			t.Fatal(err)
 		}
 		if res := f.get(f.A, marie, "/results/r/"+id); res.Status != http.StatusNotFound {
 			t.Fatalf("deleted account reads its result: %d", res.Status)
 		}
-		n, _ := f.m.DB.NewSelect().Model((*Account)(nil)).Where("tenant_id = ?", f.A.ID).Count(context.Background())
-		linked, _ := f.m.DB.NewSelect().Model((*LabPatient)(nil)).Where("tenant_id = ? AND user_id <> ''", f.A.ID).Count(context.Background())
+		n := f.count(f.A, (*Account)(nil), "1 = 1")
+		linked := f.count(f.A, (*LabPatient)(nil), "user_id <> ''")
 		if n != 0 || linked != 0 {
 			t.Fatalf("left: %d accounts, %d links", n, linked)
 		}

@@ -3,40 +3,57 @@ package results
 import (
 	"context"
 
+	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
+
+func (m *Module) retentionJob(ctx context.Context, job *sdk.Job) error {
+	_, err := m.expire(ctx, job.Tenant)
+	return err
+}
 
 // expire removes the reports older than the tenant's retention (R4: five years), their PDFs
 // and values, and the lab records left with no report and no account. It runs every night;
 // the patient has seen the date on his results page beforehand.
 func (m *Module) expire(ctx context.Context, t sdk.Tenant) (int, error) {
-	cutoff := m.now().AddDate(-int(t.IntRule("results.retention_years", 5)), 0, 0)
+	cutoff := m.now().AddDate(-int(retentionYears.Of(t)), 0, 0)
 	host := sdk.HostFrom(ctx)
 	n := 0
 	for {
-		old, err := reportsWhere(ctx, m.DB, t.ID, 200, "rp.published_at < ?", cutoff)
+		var old []Report
+		err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) (err error) {
+			old, err = reportsWhere(ctx, sc, 200, "rp.published_at < ?", cutoff)
+			return err
+		})
 		if err != nil || len(old) == 0 {
 			return n, err
 		}
 		for i := range old {
 			rep := &old[i]
-			if err := host.Blobs.Delete(ctx, rep.BlobID); err != nil {
+			if err := host.DeleteBlob(ctx, rep.BlobID); err != nil {
 				return n, err
 			}
-			if _, err := m.DB.NewDelete().Model((*Value)(nil)).Where("tenant_id = ? AND report_id = ?", t.ID, rep.ID).Exec(ctx); err != nil {
+			err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+				if _, err := sc.Delete((*Value)(nil)).Where("rv.report_id = ?", rep.ID).Exec(ctx); err != nil {
+					return err
+				}
+				_, err := sc.Delete((*Report)(nil)).Where("rp.id = ?", rep.ID).Exec(ctx)
+				return err
+			})
+			if err != nil {
 				return n, err
 			}
-			if _, err := m.DB.NewDelete().Model((*Report)(nil)).Where("tenant_id = ? AND id = ?", t.ID, rep.ID).Exec(ctx); err != nil {
-				return n, err
-			}
-			if err := host.Audit.Record(ctx, sdk.AuditRecord{Action: "results.expired", Subject: auditSubject(rep), Resource: "result:" + rep.ID,
+			if err := host.Record(ctx, sdk.AuditRecord{Action: "results.expired", Subject: auditSubject(rep), Resource: "result:" + rep.ID,
 				Detail: map[string]any{"report": rep.ReportID, "published": rep.PublishedAt}}); err != nil {
 				return n, err
 			}
 			n++
 		}
-		_, err = m.DB.NewDelete().TableExpr("results_lab_patients").Where("tenant_id = ? AND user_id = ''", t.ID).
-			Where("NOT EXISTS (SELECT 1 FROM results_reports AS r WHERE r.tenant_id = results_lab_patients.tenant_id AND r.patient_id = results_lab_patients.id)").Exec(ctx)
+		err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Delete((*LabPatient)(nil)).Where("lp.user_id = ''").
+				Where("NOT EXISTS (SELECT 1 FROM results_reports AS r WHERE r.tenant_id = lp.tenant_id AND r.patient_id = lp.id)").Exec(ctx)
+			return err
+		})
 		if err != nil {
 			return n, err
 		}

@@ -4,77 +4,36 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/uptrace/bun"
 
+	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
 
-// pathAccount is the waiting account the path names, or false after answering 404 or 500.
-func (m *Module) pathAccount(w http.ResponseWriter, r *http.Request) (*Account, bool) {
-	a, err := account(r.Context(), m.DB, sdk.RequestFrom(r).Tenant.ID, r.PathValue("id"))
-	return a, m.found(w, r, err)
-}
-
-// pathPatient is the lab record the path names, or false after answering 404 or 500.
-func (m *Module) pathPatient(w http.ResponseWriter, r *http.Request) (*LabPatient, bool) {
-	p := &LabPatient{}
-	err := m.DB.NewSelect().Model(p).Where("tenant_id = ? AND id = ?", sdk.RequestFrom(r).Tenant.ID, r.PathValue("id")).Scan(r.Context())
-	return p, m.found(w, r, notFound(err))
-}
-
-// found answers 404 for errNotFound and 500 for any other error; true when err is nil.
-func (m *Module) found(w http.ResponseWriter, r *http.Request, err error) bool {
-	switch {
-	case errors.Is(err, errNotFound):
-		m.fail(w, r, http.StatusNotFound, "results.error.not_found")
-	case err != nil:
-		m.internal(w, r)
-	default:
-		return true
-	}
-	return false
-}
-
-func (m *Module) internal(w http.ResponseWriter, r *http.Request) {
-	m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-}
-
-// seeOther redirects within the tenant with a confirmation.
-func seeOther(w http.ResponseWriter, r *http.Request, path, done string) {
-	req := sdk.RequestFrom(r)
-	if done != "" {
-		sep := "?"
-		if strings.Contains(path, "?") {
-			sep = "&"
-		}
-		path += sep + "done=" + done
-	}
-	http.Redirect(w, r, req.Tenant.Base+path, http.StatusSeeOther)
-}
+// errKey is the message id of an error code of the module ("required").
+func errKey(code string) string { return "results.err." + code }
 
 // staffHome is the lab staff's desk: the queue, the professionals to check, the upload form
 // and the patient search.
-func (m *Module) staffHome(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	queue, err := m.DB.NewSelect().Model((*Account)(nil)).Where("tenant_id = ? AND state <> ?", req.Tenant.ID, stateLinked).Count(ctx)
+func (m *Module) staffHome(c *kit.Ctx) error {
+	v := c.View("results.staff.title")
+	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+		queue, err := sc.Select((*Account)(nil)).Where("ac.state <> ?", stateLinked).Count(ctx)
+		if err != nil {
+			return err
+		}
+		pending, err := sc.Select((*Professional)(nil)).Where("pr.status = ?", proPending).Count(ctx)
+		v.Data["Queue"], v.Data["Pending"] = queue, pending
+		return err
+	})
 	if err != nil {
-		m.internal(w, r)
-		return
+		return err
 	}
-	pending, err := m.DB.NewSelect().Model((*Professional)(nil)).Where("tenant_id = ? AND status = ?", req.Tenant.ID, proPending).Count(ctx)
-	if err != nil {
-		m.internal(w, r)
-		return
-	}
-	v := m.view(r, "results.staff.title")
-	v.Data["Queue"], v.Data["Pending"] = queue, pending
-	v.render(w, http.StatusOK, "staff")
+	return c.Render(200, "staff", v)
 }
 
 type queueItem struct {
@@ -84,68 +43,70 @@ type queueItem struct {
 }
 
 // queue lists the accounts no lab record matched, or several did (R3), each with the lab
-// records of people born the same day, for staff to decide after checking who
-// the person is (secret question).
-func (m *Module) queue(w http.ResponseWriter, r *http.Request) {
-	m.renderQueue(w, r, http.StatusOK, "", "", "")
-}
+// records of people born the same day, for staff to decide after checking who the person
+// is (secret question).
+func (m *Module) queue(c *kit.Ctx) error { return m.renderQueue(c, 200, "", "", "") }
 
-func (m *Module) renderQueue(w http.ResponseWriter, r *http.Request, status int, checked, result, linkErr string) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
+func (m *Module) renderQueue(c *kit.Ctx, status int, checked, result, linkErr string) error {
 	var accs []Account
-	err := m.DB.NewSelect().Model(&accs).Where("tenant_id = ? AND state <> ?", req.Tenant.ID, stateLinked).Order("created_at").Limit(200).Scan(ctx)
-	if err != nil {
-		m.internal(w, r)
-		return
-	}
-	// The candidates of every waiting account in one query: the records born the same day.
 	var cands []LabPatient
-	if len(accs) > 0 {
+	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+		if err := sc.Select(&accs).Where("ac.state <> ?", stateLinked).Order("ac.created_at").Limit(200).Scan(ctx); err != nil {
+			return err
+		}
+		if len(accs) == 0 {
+			return nil
+		}
+		// The candidates of every waiting account in one query: the records born the same day.
 		days := make([]string, len(accs))
 		for i, a := range accs {
 			days[i] = a.BirthDate
 		}
-		err = m.DB.NewSelect().Model(&cands).Where("tenant_id = ? AND birth_date IN (?)", req.Tenant.ID, bun.In(days)).
-			Order("last_name", "first_name").Limit(2000).Scan(ctx)
-		if err != nil {
-			m.internal(w, r)
-			return
-		}
+		return sc.Select(&cands).Where("lp.birth_date IN (?)", bun.In(days)).Order("lp.last_name", "lp.first_name").Limit(2000).Scan(ctx)
+	})
+	if err != nil {
+		return err
 	}
 	items := make([]queueItem, len(accs))
 	for i, a := range accs {
 		items[i].Account = a
-		for _, c := range cands {
-			if c.BirthDate == a.BirthDate && len(items[i].Candidates) < 20 {
-				items[i].Candidates = append(items[i].Candidates, c)
+		for _, x := range cands {
+			if x.BirthDate == a.BirthDate && len(items[i].Candidates) < 20 {
+				items[i].Candidates = append(items[i].Candidates, x)
 			}
 		}
 		if a.UserID == checked {
 			items[i].Check = result
 		}
 	}
-	v := m.view(r, "results.queue.title")
+	v := c.View("results.queue.title")
 	v.Data["Items"] = items
 	if linkErr != "" {
-		v.Errors["lab_patient_id"] = linkErr
+		v.Errors["lab_patient_id"] = errKey(linkErr)
 		v.Values["user"] = checked
 	}
-	v.render(w, status, "queue")
+	return c.Render(status, "queue", v)
+}
+
+// pathAccount is the waiting account the path names.
+func (m *Module) pathAccount(c *kit.Ctx) (a *Account, err error) {
+	err = c.In(func(ctx context.Context, sc *store.Scope) error {
+		a, err = account(ctx, sc, c.Param("id"))
+		return err
+	})
+	return a, err
 }
 
 // checkSecret checks the answer a caller gives to his secret question (P2, R2): the core
 // compares it with the stored hash and records the check.
-func (m *Module) checkSecret(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	a, ok := m.pathAccount(w, r)
-	if !ok {
-		return
-	}
-	match, has, err := sdk.HostFrom(ctx).Users.CheckSecret(ctx, a.UserID, r.FormValue("answer"))
+func (m *Module) checkSecret(c *kit.Ctx) error {
+	a, err := m.pathAccount(c)
 	if err != nil {
-		m.internal(w, r)
-		return
+		return err
+	}
+	match, has, err := c.Host().CheckSecret(c.Context(), a.UserID, c.Form("answer"))
+	if err != nil {
+		return err
 	}
 	result := "mismatch"
 	switch {
@@ -154,111 +115,106 @@ func (m *Module) checkSecret(w http.ResponseWriter, r *http.Request) {
 	case match:
 		result = "match"
 	}
-	m.renderQueue(w, r, http.StatusOK, a.UserID, result, "")
+	return m.renderQueue(c, 200, a.UserID, result, "")
 }
 
 // linkFromQueue links an account to the lab record staff chose (by the lab's patient id).
-func (m *Module) linkFromQueue(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	a, ok := m.pathAccount(w, r)
-	if !ok {
-		return
+func (m *Module) linkFromQueue(c *kit.Ctx) error {
+	a, err := m.pathAccount(c)
+	if err != nil {
+		return err
 	}
-	labID := strings.TrimSpace(r.FormValue("lab_patient_id"))
+	labID := strings.TrimSpace(c.Form("lab_patient_id"))
 	p := &LabPatient{}
-	err := m.DB.NewSelect().Model(p).Where("tenant_id = ? AND lab_patient_id = ?", req.Tenant.ID, labID).Scan(ctx)
-	if err != nil {
-		if errors.Is(notFound(err), errNotFound) {
-			m.renderQueue(w, r, http.StatusUnprocessableEntity, a.UserID, "", "unknown_patient")
-			return
-		}
-		m.internal(w, r)
-		return
+	err = c.In(func(ctx context.Context, sc *store.Scope) error {
+		return notFound(sc.Select(p).Where("lp.lab_patient_id = ?", labID).Scan(ctx))
+	})
+	if errors.Is(err, kit.ErrNotFound) {
+		return m.renderQueue(c, 422, a.UserID, "", "unknown_patient")
 	}
-	linked, err := m.link(ctx, req.Tenant, p, a.UserID, "staff:"+req.User.ID)
 	if err != nil {
-		m.internal(w, r)
-		return
+		return err
+	}
+	linked, err := m.link(c.Context(), c.Tenant(), p, a.UserID, "staff:"+c.User().ID)
+	if err != nil {
+		return err
 	}
 	if !linked {
-		m.renderQueue(w, r, http.StatusConflict, a.UserID, "", "already_linked")
-		return
+		return m.renderQueue(c, 409, a.UserID, "", "already_linked")
 	}
-	if err := m.notifyNew(ctx, req.Tenant, a.UserID); err != nil {
-		m.internal(w, r)
-		return
+	if err := m.notifyNew(c.Context(), c.Tenant(), a.UserID); err != nil {
+		return err
 	}
-	seeOther(w, r, "/results/staff/queue", "linked")
+	return c.Redirect("/results/staff/queue", "linked")
 }
 
 // patients searches the lab records by name, lab id or date of birth.
-func (m *Module) patients(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	v := m.view(r, "results.patients.title")
+func (m *Module) patients(c *kit.Ctx) error {
+	q := strings.TrimSpace(c.Query("q"))
+	v := c.View("results.patients.title")
 	v.Values["q"] = q
 	if q != "" {
 		var ps []LabPatient
 		like := "%" + strings.ReplaceAll(fold(q), "%", "") + "%"
-		err := m.DB.NewSelect().Model(&ps).Where("tenant_id = ?", req.Tenant.ID).
-			Where("(lab_patient_id = ? OR birth_date = ? OR match_key LIKE ?)", q, q, like).
-			Order("last_name", "first_name").Limit(100).Scan(ctx)
+		err := c.In(func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&ps).Where("(lp.lab_patient_id = ? OR lp.birth_date = ? OR lp.match_key LIKE ?)", q, q, like).
+				Order("lp.last_name", "lp.first_name").Limit(100).Scan(ctx)
+		})
 		if err != nil {
-			m.internal(w, r)
-			return
+			return err
 		}
 		v.Data["Patients"] = ps
 	}
-	v.render(w, http.StatusOK, "patients")
+	return c.Render(200, "patients", v)
 }
 
 // patientFile shows a lab record: identity, linked account, reports.
-func (m *Module) patientFile(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	p, ok := m.pathPatient(w, r)
-	if !ok {
-		return
-	}
-	reps, err := reportsWhere(ctx, m.DB, req.Tenant.ID, 1000, "rp.patient_id = ?", p.ID)
+func (m *Module) patientFile(c *kit.Ctx) error {
+	var p *LabPatient
+	var reps []Report
+	err := c.In(func(ctx context.Context, sc *store.Scope) (err error) {
+		if p, err = labPatient(ctx, sc, c.Param("id")); err != nil {
+			return err
+		}
+		reps, err = reportsWhere(ctx, sc, 1000, "rp.patient_id = ?", p.ID)
+		return err
+	})
 	if err != nil {
-		m.internal(w, r)
-		return
+		return err
 	}
-	v := m.view(r, "results.patient.title")
-	v.Data["Patient"], v.Data["Rows"] = p, m.rows(req.Tenant, reps)
+	v := c.View("results.patient.title")
+	v.Data["Patient"], v.Data["Rows"] = p, m.rows(c.Tenant(), reps)
 	if p.UserID != "" {
-		if u, err := sdk.HostFrom(ctx).Users.Lookup(ctx, p.UserID); err == nil {
+		if u, err := c.Host().User(c.Context(), p.UserID); err == nil {
 			v.Data["Account"] = u
 		}
 	}
-	v.render(w, http.StatusOK, "patient")
+	return c.Render(200, "patient", v)
 }
 
-func (m *Module) unlinkPatient(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	p, ok := m.pathPatient(w, r)
-	if !ok {
-		return
+func (m *Module) unlinkPatient(c *kit.Ctx) error {
+	var p *LabPatient
+	err := c.In(func(ctx context.Context, sc *store.Scope) (err error) {
+		p, err = labPatient(ctx, sc, c.Param("id"))
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	if err := m.unlink(ctx, req.Tenant, p); err != nil {
-		m.internal(w, r)
-		return
+	if err := m.unlink(c.Context(), c.Tenant(), p); err != nil {
+		return err
 	}
-	seeOther(w, r, "/results/staff/patients/"+p.ID, "unlinked")
+	return c.Redirect("/results/staff/patients/"+p.ID, "unlinked")
 }
 
 // uploadFields are the fields of the staff upload form, in the order they are shown.
 var uploadFields = []string{"report_id", "lab_patient_id", "last_name", "birth_name", "first_name", "birth_date",
 	"prescriber_number", "prescriber_name", "collected_at", "lab", "status", "values"}
 
-func (m *Module) uploadForm(w http.ResponseWriter, r *http.Request) {
-	v := m.view(r, "results.upload.title")
+func (m *Module) uploadForm(c *kit.Ctx) error {
+	v := c.View("results.upload.title")
 	v.Values["status"] = "final"
-	v.render(w, http.StatusOK, "upload")
+	return c.Render(200, "upload", v)
 }
 
 // formField maps an import error's field to the upload form's field.
@@ -268,30 +224,27 @@ var formField = map[string]string{"patient.lab_patient_id": "lab_patient_id", "p
 
 // upload is the lab staff's way to publish a report (R3b): the same checks and the same
 // import as the API.
-func (m *Module) upload(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	maxPDF := req.Tenant.IntRule("results.max_pdf_mb", 20) << 20
-	if err := r.ParseMultipartForm(maxPDF + (1 << 20)); err != nil {
-		m.fail(w, r, http.StatusBadRequest, "results.error.bad_request")
-		return
+func (m *Module) upload(c *kit.Ctx) error {
+	maxPDF := maxPDFMB.Of(c.Tenant()) << 20
+	if err := c.R.ParseMultipartForm(maxPDF + (1 << 20)); err != nil {
+		return kit.ErrBadRequest
 	}
-	v := m.view(r, "results.upload.title")
+	v := c.View("results.upload.title")
 	for _, f := range uploadFields {
-		v.Values[f] = r.FormValue(f)
+		v.Values[f] = c.Form(f)
 	}
-	in := &Incoming{ReportID: r.FormValue("report_id"), CollectedAt: r.FormValue("collected_at"), Lab: r.FormValue("lab"), Status: r.FormValue("status"),
-		Patient: IncomingPatient{LabPatientID: r.FormValue("lab_patient_id"), LastName: r.FormValue("last_name"), BirthName: r.FormValue("birth_name"),
-			FirstName: r.FormValue("first_name"), BirthDate: r.FormValue("birth_date")},
-		Prescriber: IncomingPro{RegisterNumber: r.FormValue("prescriber_number"), Name: r.FormValue("prescriber_name")}}
+	in := &Incoming{ReportID: c.Form("report_id"), CollectedAt: c.Form("collected_at"), Lab: c.Form("lab"), Status: c.Form("status"),
+		Patient: IncomingPatient{LabPatientID: c.Form("lab_patient_id"), LastName: c.Form("last_name"), BirthName: c.Form("birth_name"),
+			FirstName: c.Form("first_name"), BirthDate: c.Form("birth_date")},
+		Prescriber: IncomingPro{RegisterNumber: c.Form("prescriber_number"), Name: c.Form("prescriber_name")}}
 	valErr := ""
-	in.Values, valErr = parseValueLines(r.FormValue("values"))
-	if f, fh, err := r.FormFile("pdf"); err == nil {
+	in.Values, valErr = parseValueLines(c.Form("values"))
+	if f, fh, err := c.R.FormFile("pdf"); err == nil {
 		in.PDF, _ = io.ReadAll(io.LimitReader(f, maxPDF+1))
 		in.PDFName = fh.Filename
 		f.Close()
 	}
-	errs := in.check(maxPDF, m.now(), tenantLoc(req.Tenant))
+	errs := in.check(maxPDF, m.now(), tenantLoc(c.Tenant()))
 	for k, code := range errs {
 		field := k
 		if ff, ok := formField[k]; ok {
@@ -300,30 +253,27 @@ func (m *Module) upload(w http.ResponseWriter, r *http.Request) {
 			field = "values"
 		}
 		if _, dup := v.Errors[field]; !dup {
-			v.Errors[field] = code
+			v.Errors[field] = errKey(code)
 		}
 	}
 	if valErr != "" {
-		v.Errors["values"] = valErr
+		v.Errors["values"] = errKey(valErr)
 	}
 	if len(v.Errors) > 0 {
-		v.render(w, http.StatusUnprocessableEntity, "upload")
-		return
+		return kit.Invalid("upload", v)
 	}
-	res, err := m.importReport(ctx, req.Tenant, in, "staff:"+req.User.ID)
+	res, err := m.importReport(c.Context(), c.Tenant(), in, "staff:"+c.User().ID)
 	if err != nil {
-		m.internal(w, r)
-		return
+		return err
 	}
 	done := "duplicate"
 	if res.Created {
 		done = "imported"
-		if err := m.recordImport(ctx, res); err != nil {
-			m.internal(w, r)
-			return
+		if err := m.recordImport(c.Context(), res); err != nil {
+			return err
 		}
 	}
-	seeOther(w, r, "/results/staff/patients/"+res.Report.PatientID, done)
+	return c.Redirect("/results/staff/patients/"+res.Report.PatientID, done)
 }
 
 // parseValueLines reads the structured values typed in the upload form, one per line:
@@ -359,105 +309,104 @@ func parseValueLines(s string) ([]IncomingValue, string) {
 }
 
 func (m *Module) recordImport(ctx context.Context, res *importResult) error {
-	return sdk.HostFrom(ctx).Audit.Record(ctx, sdk.AuditRecord{Action: "results.imported", Subject: auditSubject(res.Report),
+	return sdk.HostFrom(ctx).Record(ctx, sdk.AuditRecord{Action: "results.imported", Subject: auditSubject(res.Report),
 		Resource: "result:" + res.Report.ID, Detail: map[string]any{"report": res.Report.ReportID, "source": res.Report.Source}})
 }
 
-func tenantLoc(t sdk.Tenant) *time.Location {
-	if l, err := time.LoadLocation(t.TimeZone); err == nil {
-		return l
-	}
-	return time.UTC
-}
-
 // professionals lists the professional accounts: those waiting for the lab's check first.
-func (m *Module) professionals(w http.ResponseWriter, r *http.Request) {
-	m.renderPros(w, r, http.StatusOK, "", "")
-}
+func (m *Module) professionals(c *kit.Ctx) error { return m.renderPros(c, 200, "", "") }
 
-func (m *Module) renderPros(w http.ResponseWriter, r *http.Request, status int, userID, errCode string) {
-	req := sdk.RequestFrom(r)
+func (m *Module) renderPros(c *kit.Ctx, status int, userID, errCode string) error {
 	var ps []Professional
-	err := m.DB.NewSelect().Model(&ps).Where("tenant_id = ?", req.Tenant.ID).
-		OrderExpr("CASE status WHEN 'pending' THEN 0 WHEN 'active' THEN 1 ELSE 2 END").Order("created_at").Limit(500).Scan(r.Context())
+	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(&ps).OrderExpr("CASE pr.status WHEN 'pending' THEN 0 WHEN 'active' THEN 1 ELSE 2 END").
+			Order("pr.created_at").Limit(500).Scan(ctx)
+	})
 	if err != nil {
-		m.internal(w, r)
-		return
+		return err
 	}
-	v := m.view(r, "results.pros.title")
+	v := c.View("results.pros.title")
 	v.Data["Pros"] = ps
 	if errCode != "" {
-		v.Errors["register_number"] = errCode
+		v.Errors["register_number"] = errKey(errCode)
 		v.Values["user"] = userID
-		v.Values["register_number"] = r.FormValue("register_number")
+		v.Values["register_number"] = c.Form("register_number")
 	}
-	v.render(w, status, "pros")
+	return c.Render(status, "pros", v)
+}
+
+// pathPro is the professional file the path names.
+func (m *Module) pathPro(c *kit.Ctx) (p *Professional, err error) {
+	err = c.In(func(ctx context.Context, sc *store.Scope) error {
+		p, err = professional(ctx, sc, c.Param("id"))
+		return err
+	})
+	return p, err
 }
 
 // activate records the register number the lab checked and gives the account the
 // professional role (R1): from then on he sees the results he prescribed.
-func (m *Module) activate(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	p, err := professional(ctx, m.DB, req.Tenant.ID, r.PathValue("id"))
+func (m *Module) activate(c *kit.Ctx) error {
+	p, err := m.pathPro(c)
 	if err != nil {
-		m.fail(w, r, http.StatusNotFound, "results.error.not_found")
-		return
+		return err
 	}
-	num := strings.TrimSpace(r.FormValue("register_number"))
+	num := strings.TrimSpace(c.Form("register_number"))
 	if !proNumberRe.MatchString(num) {
-		m.renderPros(w, r, http.StatusUnprocessableEntity, p.UserID, "invalid_register_number")
-		return
+		return m.renderPros(c, 422, p.UserID, "invalid_register_number")
 	}
-	now := m.now()
-	_, err = m.DB.NewUpdate().Model((*Professional)(nil)).Set("register_number = ?", num).Set("status = ?", proActive).
-		Set("decided_by = ?", req.User.ID).Set("decided_at = ?", now).Where("tenant_id = ? AND user_id = ?", req.Tenant.ID, p.UserID).Exec(ctx)
-	if err != nil {
-		// The unique index: another professional holds this number.
-		if n, _ := m.DB.NewSelect().Model((*Professional)(nil)).Where("tenant_id = ? AND register_number = ? AND user_id <> ?", req.Tenant.ID, num, p.UserID).Count(ctx); n > 0 {
-			m.renderPros(w, r, http.StatusConflict, p.UserID, "register_number_taken")
-			return
+	taken := false
+	err = c.In(func(ctx context.Context, sc *store.Scope) error {
+		// The unique index holds the number for one professional; asking first gives the
+		// person a sentence rather than a failure.
+		n, err := sc.Select((*Professional)(nil)).Where("pr.register_number = ? AND pr.user_id <> ?", num, p.UserID).Count(ctx)
+		if err != nil || n > 0 {
+			taken = n > 0
+			return err
 		}
-		m.internal(w, r)
-		return
+		_, err = sc.Update((*Professional)(nil)).Set("register_number = ?", num).Set("status = ?", proActive).
+			Set("decided_by = ?", c.User().ID).Set("decided_at = ?", m.now()).Where("pr.user_id = ?", p.UserID).Exec(ctx)
+		return err
+	})
+	if store.IsUniqueViolation(err) {
+		taken, err = true, nil
 	}
-	host := sdk.HostFrom(ctx)
-	if err := host.Users.SetRole(ctx, p.UserID, "professional", true); err != nil {
-		m.internal(w, r)
-		return
+	if err != nil {
+		return err
 	}
-	if err := host.Audit.Record(ctx, sdk.AuditRecord{Action: "results.professional_activated", Subject: p.UserID,
+	if taken {
+		return m.renderPros(c, 409, p.UserID, "register_number_taken")
+	}
+	if err := c.Host().SetRole(c.Context(), p.UserID, roleProfessional, true); err != nil {
+		return err
+	}
+	if err := c.Host().Record(c.Context(), sdk.AuditRecord{Action: "results.professional_activated", Subject: p.UserID,
 		Resource: "professional:" + num}); err != nil {
-		m.internal(w, r)
-		return
+		return err
 	}
-	seeOther(w, r, "/results/staff/professionals", "activated")
+	return c.Redirect("/results/staff/professionals", "activated")
 }
 
 // suspend takes the professional role away (R6: the lab may refuse access to anyone).
-func (m *Module) suspend(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	p, err := professional(ctx, m.DB, req.Tenant.ID, r.PathValue("id"))
+func (m *Module) suspend(c *kit.Ctx) error {
+	p, err := m.pathPro(c)
 	if err != nil {
-		m.fail(w, r, http.StatusNotFound, "results.error.not_found")
-		return
+		return err
 	}
-	_, err = m.DB.NewUpdate().Model((*Professional)(nil)).Set("status = ?", proSuspended).Set("decided_by = ?", req.User.ID).
-		Set("decided_at = ?", m.now()).Where("tenant_id = ? AND user_id = ?", req.Tenant.ID, p.UserID).Exec(ctx)
+	err = c.In(func(ctx context.Context, sc *store.Scope) error {
+		_, err := sc.Update((*Professional)(nil)).Set("status = ?", proSuspended).Set("decided_by = ?", c.User().ID).
+			Set("decided_at = ?", m.now()).Where("pr.user_id = ?", p.UserID).Exec(ctx)
+		return err
+	})
 	if err != nil {
-		m.internal(w, r)
-		return
+		return err
 	}
-	host := sdk.HostFrom(ctx)
-	if err := host.Users.SetRole(ctx, p.UserID, "professional", false); err != nil {
-		m.internal(w, r)
-		return
+	if err := c.Host().SetRole(c.Context(), p.UserID, roleProfessional, false); err != nil {
+		return err
 	}
-	if err := host.Audit.Record(ctx, sdk.AuditRecord{Action: "results.professional_suspended", Subject: p.UserID,
+	if err := c.Host().Record(c.Context(), sdk.AuditRecord{Action: "results.professional_suspended", Subject: p.UserID,
 		Resource: "professional:" + p.RegisterNumber}); err != nil {
-		m.internal(w, r)
-		return
+		return err
 	}
-	seeOther(w, r, "/results/staff/professionals", "suspended")
+	return c.Redirect("/results/staff/professionals", "suspended")
 }

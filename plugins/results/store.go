@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/store"
 )
 
 // Account states.
@@ -120,30 +123,29 @@ type Value struct {
 	Flag     string          `bun:"flag"`
 }
 
-var errNotFound = errors.New("results: not found")
-
+// notFound is kit.ErrNotFound for a missing row.
 func notFound(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return errNotFound
+		return kit.ErrNotFound
 	}
 	return err
 }
 
-// reportsWhere lists a tenant's reports matching where (with its args), newest first,
+// reportsWhere lists the tenant's reports matching where (with its args), newest first,
 // with their patient.
-func reportsWhere(ctx context.Context, db bun.IDB, tenantID string, limit int, where string, args ...any) ([]Report, error) {
+func reportsWhere(ctx context.Context, sc *store.Scope, limit int, where string, args ...any) ([]Report, error) {
 	var out []Report
-	q := db.NewSelect().Model(&out).Where("rp.tenant_id = ?", tenantID).Order("rp.collected_at DESC", "rp.id").Limit(int64(limit))
+	q := sc.Select(&out).Order("rp.collected_at DESC", "rp.id").Limit(int64(limit))
 	if where != "" {
 		q = q.Where(where, args...)
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, err
 	}
-	return out, attachPatients(ctx, db, tenantID, out)
+	return out, attachPatients(ctx, sc, out)
 }
 
-func attachPatients(ctx context.Context, db bun.IDB, tenantID string, rs []Report) error {
+func attachPatients(ctx context.Context, sc *store.Scope, rs []Report) error {
 	ids := map[string]bool{}
 	var list []string
 	for _, r := range rs {
@@ -156,7 +158,7 @@ func attachPatients(ctx context.Context, db bun.IDB, tenantID string, rs []Repor
 		return nil
 	}
 	var ps []LabPatient
-	if err := db.NewSelect().Model(&ps).Where("tenant_id = ? AND id IN (?)", tenantID, bun.In(list)).Scan(ctx); err != nil {
+	if err := sc.Select(&ps).Where("lp.id IN (?)", bun.In(list)).Scan(ctx); err != nil {
 		return err
 	}
 	byID := map[string]*LabPatient{}
@@ -170,37 +172,43 @@ func attachPatients(ctx context.Context, db bun.IDB, tenantID string, rs []Repor
 }
 
 // report reads one report of the tenant with its patient and values.
-func report(ctx context.Context, db bun.IDB, tenantID, id string) (*Report, error) {
+func report(ctx context.Context, sc *store.Scope, id string) (*Report, error) {
 	r := &Report{}
-	if err := db.NewSelect().Model(r).Where("tenant_id = ? AND id = ?", tenantID, id).Scan(ctx); err != nil {
+	if err := sc.Select(r).Where("rp.id = ?", id).Scan(ctx); err != nil {
 		return nil, notFound(err)
 	}
 	rs := []Report{*r}
-	if err := attachPatients(ctx, db, tenantID, rs); err != nil {
+	if err := attachPatients(ctx, sc, rs); err != nil {
 		return nil, err
 	}
 	r = &rs[0]
-	if err := db.NewSelect().Model(&r.Values).Where("tenant_id = ? AND report_id = ?", tenantID, id).Order("seq").Scan(ctx); err != nil {
+	if err := sc.Select(&r.Values).Where("rv.report_id = ?", id).Order("rv.seq").Scan(ctx); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
 // patientIDsOf are the lab records linked to a user.
-func patientIDsOf(ctx context.Context, db bun.IDB, tenantID, userID string) ([]string, error) {
+func patientIDsOf(ctx context.Context, sc *store.Scope, userID string) ([]string, error) {
 	var ids []string
-	err := db.NewSelect().Model((*LabPatient)(nil)).Column("id").Where("tenant_id = ? AND user_id = ?", tenantID, userID).Scan(ctx, &ids)
+	err := sc.Select((*LabPatient)(nil)).Column("id").Where("lp.user_id = ?", userID).Scan(ctx, &ids)
 	return ids, err
 }
 
-func account(ctx context.Context, db bun.IDB, tenantID, userID string) (*Account, error) {
+func account(ctx context.Context, sc *store.Scope, userID string) (*Account, error) {
 	a := &Account{}
-	err := db.NewSelect().Model(a).Where("tenant_id = ? AND user_id = ?", tenantID, userID).Scan(ctx)
+	err := sc.Select(a).Where("ac.user_id = ?", userID).Scan(ctx)
 	return a, notFound(err)
 }
 
-func professional(ctx context.Context, db bun.IDB, tenantID, userID string) (*Professional, error) {
+func professional(ctx context.Context, sc *store.Scope, userID string) (*Professional, error) {
 	p := &Professional{}
-	err := db.NewSelect().Model(p).Where("tenant_id = ? AND user_id = ?", tenantID, userID).Scan(ctx)
+	err := sc.Select(p).Where("pr.user_id = ?", userID).Scan(ctx)
+	return p, notFound(err)
+}
+
+func labPatient(ctx context.Context, sc *store.Scope, id string) (*LabPatient, error) {
+	p := &LabPatient{}
+	err := sc.Select(p).Where("lp.id = ?", id).Scan(ctx)
 	return p, notFound(err)
 }

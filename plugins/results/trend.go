@@ -1,15 +1,17 @@
 package results
 
 import (
+	"context"
 	"fmt"
 	"html/template"
 	"math"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
 
+	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -22,57 +24,50 @@ type point struct {
 
 // trend shows one analyte of the patient over time (R4): a chart drawn on the server (no
 // script needed) and the same values as a table.
-func (m *Module) trend(w http.ResponseWriter, r *http.Request) {
-	req := sdk.RequestFrom(r)
-	ctx := r.Context()
-	code := strings.ToUpper(r.PathValue("code"))
+func (m *Module) trend(c *kit.Ctx) error {
+	code := strings.ToUpper(c.Param("code"))
 	if !codeRe.MatchString(code) {
-		m.fail(w, r, http.StatusNotFound, "results.error.not_found")
-		return
-	}
-	ids, err := patientIDsOf(ctx, m.DB, req.Tenant.ID, req.User.ID)
-	if err != nil {
-		m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-		return
+		return kit.ErrNotFound
 	}
 	var pts []point
-	if len(ids) > 0 {
+	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+		ids, err := patientIDsOf(ctx, sc, c.User().ID)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
 		var rows []struct {
 			Value
 			CollectedAt time.Time `bun:"collected_at"`
 		}
-		err = m.DB.NewSelect().TableExpr("results_values AS rv").ColumnExpr("rv.*, rp.collected_at").
+		err = sc.Select((*Value)(nil)).ColumnExpr("rv.*, rp.collected_at").
 			Join("JOIN results_reports AS rp ON rp.tenant_id = rv.tenant_id AND rp.id = rv.report_id").
-			Where("rv.tenant_id = ? AND rv.code = ? AND rp.patient_id IN (?)", req.Tenant.ID, code, bun.In(ids)).
-			Order("rp.collected_at").Scan(ctx, &rows)
-		if err != nil {
-			m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-			return
-		}
+			Where("rv.code = ? AND rp.patient_id IN (?)", code, bun.In(ids)).Order("rp.collected_at").Scan(ctx, &rows)
 		for _, x := range rows {
 			pts = append(pts, point{At: x.CollectedAt, ReportID: x.ReportID, Value: x.Value})
 		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if len(pts) == 0 {
-		m.fail(w, r, http.StatusNotFound, "results.error.not_found")
-		return
+		return kit.ErrNotFound
 	}
-	err = sdk.HostFrom(ctx).Audit.Record(ctx, sdk.AuditRecord{Action: "results.trend", Subject: req.User.ID, Resource: "analyte:" + code,
+	err = c.Host().Record(c.Context(), sdk.AuditRecord{Action: "results.trend", Subject: c.User().ID, Resource: "analyte:" + code,
 		Detail: map[string]any{"values": len(pts)}})
 	if err != nil {
-		m.fail(w, r, http.StatusInternalServerError, "results.error.internal")
-		return
+		return err
 	}
-	v := m.view(r, "results.trend.title")
+	v := c.View("results.trend.title")
 	last := pts[len(pts)-1].Value
 	v.Title = v.T("results.trend.title_of", "Analyte", last.Label)
 	v.Data["Points"], v.Data["Label"], v.Data["Unit"] = pts, last.Label, last.Unit
 	v.Data["Chart"] = chart(v, pts)
-	v.render(w, http.StatusOK, "trend")
+	return c.Render(200, "trend", v)
 }
 
 // chart draws the numeric values as an SVG line with the last reference range as a band.
-func chart(v *view, pts []point) template.HTML {
+func chart(v *kit.View, pts []point) template.HTML {
 	var xs []time.Time
 	var ys []float64
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -123,10 +118,10 @@ func chart(v *view, pts []point) template.HTML {
 	fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="#0a6e8a" stroke-width="2"/>`, strings.TrimSpace(path.String()))
 	for i := range ys {
 		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="4" fill="#0a6e8a"><title>%s: %s</title></circle>`, x(xs[i]), y(ys[i]),
-			template.HTMLEscapeString(v.Day(xs[i])), v.Num(ys[i]))
+			template.HTMLEscapeString(v.Date(xs[i])), v.Num(ys[i]))
 	}
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#333">%s</text>`, L, H-12, template.HTMLEscapeString(v.Day(xs[0])))
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" text-anchor="end" fill="#333">%s</text>`, W-R, H-12, template.HTMLEscapeString(v.Day(xs[len(xs)-1])))
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#333">%s</text>`, L, H-12, template.HTMLEscapeString(v.Date(xs[0])))
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" text-anchor="end" fill="#333">%s</text>`, W-R, H-12, template.HTMLEscapeString(v.Date(xs[len(xs)-1])))
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }

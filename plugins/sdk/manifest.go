@@ -3,8 +3,11 @@ package sdk
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"regexp"
 	"strings"
+
+	"carenet.dev/platform/plugins/sdk/internal/wire"
 )
 
 // Manifest declares what a module is and needs: read by the host once per start.
@@ -18,72 +21,69 @@ type Manifest struct {
 	Routes []Route `json:"routes"`
 	// Permissions the module's routes use, with the roles they are granted to by default.
 	Permissions []Permission `json:"permissions"`
-	// Roles the module brings (lab_staff, patient…), with a message id for their name.
+	// Roles the module brings (lab_staff, doctor…): each is the module's own in the tenant.
 	Roles []Role `json:"roles"`
 	// Rules are the module's configuration per tenant, with their defaults and bounds.
 	Rules []Rule `json:"rules"`
-	// Jobs are the module's scheduled jobs (cron specs, run per tenant).
-	Jobs []ScheduledJob `json:"jobs"`
+	// Jobs are the module's scheduled jobs (Name and Cron), run for every tenant.
+	Jobs []Job `json:"jobs"`
 	// Templates are the notification templates the module sends through the HostAPI.
 	Templates []string `json:"templates"`
 	// AuditActions are the actions the module records through the HostAPI.
 	AuditActions []string `json:"audit_actions"`
 	// RegistrationFields are mandatory identity fields the module adds to registration.
 	RegistrationFields []Field `json:"registration_fields"`
-	// CoreGrants give the module's roles core permissions by default (lab staff may block
-	// accounts and answer complaints). Only CoreGrantable permissions are accepted.
-	CoreGrants []CoreGrant `json:"core_grants"`
 }
 
-// CoreGrant grants a core permission to one of the module's roles by default.
-type CoreGrant struct {
-	Role       string `json:"role"`
-	Permission string `json:"permission"`
-}
-
-// CoreGrantable are the core permissions a module may grant its roles: the staff work of a
-// tenant (users, complaints, mailbox, audit), never its settings, roles or platform rights.
-var CoreGrantable = map[string]bool{"admin.users": true, "admin.complaints": true, "admin.mailbox": true, "admin.audit": true}
-
-// Route is one module route. Path is a pattern under "/<module id>" with ":name"
-// parameters and a final "*" wildcard ("/results/r/:id").
+// Route is one module route: its method, its pattern under "/<module id>" in Go's ServeMux
+// syntax ("/results/r/{id}", a final "{rest...}" for the rest of the path), and who may call
+// it: anyone (Public), a signed-in user holding Permission, or, for an API route, a machine
+// presenting one of the tenant's API keys that holds Permission ("Authorization: Bearer
+// <key>"; no session, no CSRF token, no terms gate; the request names the key, never a
+// user).
+//
+// Since protocol version 1.
 type Route struct {
-	Method string `json:"method"`
-	Path   string `json:"path"`
-	// Public routes need no sign-in; every other route needs Permission.
+	Method     string `json:"method"`
+	Path       string `json:"path"`
 	Public     bool   `json:"public"`
 	Permission string `json:"permission"`
-	// API routes are called by machines with "Authorization: Bearer <API key>", a key of
-	// the tenant that holds Permission; no session, no CSRF token, no terms gate. The
-	// request carries the Client, never a User.
-	API bool `json:"api"`
+	API        bool   `json:"api"`
 }
 
-// Permission is a module permission ("results.read_own") and the roles it is granted to
-// by default in each tenant that switches the module on.
+// Permission is a module permission ("results.read_own") and the roles it is granted to by
+// default in each tenant that switches the module on: the module's own roles, or the core's
+// "user" (every signed-in account) and "tenant_admin".
+//
+// Since protocol version 1.
 type Permission struct {
 	Name   string   `json:"name"`
 	Grants []string `json:"grants"`
 }
 
-// Role is a role a module brings.
+// Role is a role a module brings. It is the module's own: two modules that both declare
+// "lab_staff" have two roles, each granting only its module's permissions — unless both
+// declare it Shared, for a tenant's staff who work with both (one lab's staff in results
+// and in the e-shop). Implicit roles are held by every signed-in user of a tenant that runs
+// the module; the others are assigned by the tenant admin (or by the module, Host.SetRole).
+// CoreGrants are the core permissions the role holds by default: the staff work of a tenant
+// ("admin.users", "admin.complaints", "admin.mailbox", "admin.audit"), never its settings,
+// roles or platform rights.
+//
+// Since protocol version 1.
 type Role struct {
-	ID string `json:"id"`
-	// Implicit roles are held by every signed-in user of a tenant that enabled the module
-	// (a patient of a results portal); others are assigned by the tenant admin.
-	Implicit bool `json:"implicit"`
+	ID         string   `json:"id"`
+	Implicit   bool     `json:"implicit,omitempty"`
+	Shared     bool     `json:"shared,omitempty"`
+	CoreGrants []string `json:"core_grants,omitempty"`
 }
 
-// Rule types.
-const (
-	RuleInt    = "int"
-	RuleBool   = "bool"
-	RuleString = "string"
-)
-
-// Rule declares one configurable rule: its name, type, default and validation. The
-// default is the value REQUIREMENTS.md gives; tenants change it in tenant.toml or on the
-// admin page, validated by Validate.
+// Rule declares one configurable rule: its name, type ("int", "bool" or "string"), default
+// and validation. The default is the value REQUIREMENTS.md gives; tenants change it in
+// tenant.toml or on the admin page, validated by Validate. plugins/kit declares typed rules
+// that produce these entries and read the tenant's values.
+//
+// Since protocol version 1.
 type Rule struct {
 	Name    string `json:"name"`
 	Type    string `json:"type"`
@@ -101,7 +101,7 @@ type Rule struct {
 // Since protocol version 1.
 func (r Rule) Validate(v any) (any, error) {
 	switch r.Type {
-	case RuleInt:
+	case "int":
 		var n int64
 		switch x := v.(type) {
 		case int64:
@@ -120,13 +120,13 @@ func (r Rule) Validate(v any) (any, error) {
 			return nil, fmt.Errorf("rule %s: %d is outside %d–%d", r.Name, n, r.Min, r.Max)
 		}
 		return n, nil
-	case RuleBool:
+	case "bool":
 		b, ok := v.(bool)
 		if !ok {
 			return nil, fmt.Errorf("rule %s: %v is not true or false", r.Name, v)
 		}
 		return b, nil
-	case RuleString:
+	case "string":
 		s, ok := v.(string)
 		if !ok {
 			return nil, fmt.Errorf("rule %s: %v is not text", r.Name, v)
@@ -144,13 +144,10 @@ func (r Rule) Validate(v any) (any, error) {
 	return nil, fmt.Errorf("rule %s: unknown type %q", r.Name, r.Type)
 }
 
-// ScheduledJob is a job the host runs for each tenant on a cron schedule.
-type ScheduledJob struct {
-	Name string `json:"name"`
-	Cron string `json:"cron"`
-}
-
-// Field is a mandatory identity field a module adds to the registration form.
+// Field is a mandatory identity field a module adds to the registration form, with the
+// message id of its label.
+//
+// Since protocol version 1.
 type Field struct {
 	Name     string `json:"name"`
 	LabelKey string `json:"label_key"`
@@ -164,7 +161,7 @@ type Field struct {
 var (
 	idRe    = regexp.MustCompile(`^[a-z][a-z0-9_]{1,30}$`)
 	nameRe  = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
-	pathRe  = regexp.MustCompile(`^(/[a-z0-9_.-]+|/:[a-z_]+)*(/\*)?/?$`)
+	pathRe  = regexp.MustCompile(`^(/[a-z0-9_.-]+|/\{[a-z_]+\})*(/\{[a-z_]+\.\.\.\})?$`)
 	methods = map[string]bool{"GET": true, "POST": true}
 )
 
@@ -185,7 +182,15 @@ func (m *Manifest) Check() error {
 	}
 	roles := map[string]bool{}
 	for _, r := range m.Roles {
+		if !idRe.MatchString(r.ID) || r.ID == "user" || r.ID == "tenant_admin" || r.ID == "platform_admin" || roles[r.ID] {
+			return fmt.Errorf("manifest %s: role id %q (a new id, not one of the core's)", m.ID, r.ID)
+		}
 		roles[r.ID] = true
+		for _, g := range r.CoreGrants {
+			if !wire.CoreGrantable[g] {
+				return fmt.Errorf("manifest %s: core permission %q cannot be granted by a module", m.ID, g)
+			}
+		}
 	}
 	for _, p := range m.Permissions {
 		for _, g := range p.Grants {
@@ -197,7 +202,12 @@ func (m *Manifest) Check() error {
 			}
 		}
 	}
+	seen := map[string]bool{}
 	for _, r := range m.Routes {
+		if seen[r.Method+" "+r.Path] {
+			return fmt.Errorf("manifest %s: route %s %s declared twice", m.ID, r.Method, r.Path)
+		}
+		seen[r.Method+" "+r.Path] = true
 		if !methods[r.Method] {
 			return fmt.Errorf("manifest %s: route method %q", m.ID, r.Method)
 		}
@@ -214,13 +224,8 @@ func (m *Manifest) Check() error {
 			return fmt.Errorf("manifest %s: route %s %s uses undeclared permission %q", m.ID, r.Method, r.Path, r.Permission)
 		}
 	}
-	for _, g := range m.CoreGrants {
-		if !CoreGrantable[g.Permission] {
-			return fmt.Errorf("manifest %s: core permission %q cannot be granted by a module", m.ID, g.Permission)
-		}
-		if !roles[g.Role] {
-			return fmt.Errorf("manifest %s: core permission %s granted to undeclared role %q", m.ID, g.Permission, g.Role)
-		}
+	if err := routesConflict(m.Routes); err != nil {
+		return fmt.Errorf("manifest %s: %w", m.ID, err)
 	}
 	for _, r := range m.Rules {
 		if !nameRe.MatchString(r.Name) && !idRe.MatchString(r.Name) {
@@ -229,6 +234,22 @@ func (m *Manifest) Check() error {
 		if _, err := r.Validate(r.Default); err != nil {
 			return fmt.Errorf("manifest %s: default of %w", m.ID, err)
 		}
+	}
+	return nil
+}
+
+// routesConflict reports two routes that the module's router (net/http's ServeMux, the
+// host's too) could not tell apart.
+func routesConflict(routes []Route) (err error) {
+	mux := http.NewServeMux()
+	nop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("routes conflict: %v", p)
+		}
+	}()
+	for _, r := range routes {
+		mux.Handle(r.Method+" "+r.Path, nop)
 	}
 	return nil
 }

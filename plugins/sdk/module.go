@@ -1,177 +1,198 @@
 package sdk
 
 import (
-	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
 	"net/http"
-	"net/http/httptest"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"carenet.dev/platform/plugins/sdk/internal/pb"
+	"carenet.dev/platform/plugins/sdk/internal/wire"
 )
 
-// Module is what a business module implements.
+// Module is what a business module implements (plugins/kit gives the frame that does most
+// of it). Every method gets the context of the host's call: its deadline, and the scope its
+// HostAPI calls act in (HostFrom).
 //
 // Since protocol version 1.
 type Module interface {
+	// Init opens the module's database and runs its migrations; the host calls it once per
+	// start, before anything else.
+	Init(ctx context.Context, env Env) error
 	// Manifest returns the module's static declaration. It is called once per start.
 	Manifest() Manifest
 	// Handle answers one HTTP request to one of the module's routes. An error is logged by
 	// the host and shown to the person as a localized error page, without details.
 	Handle(ctx context.Context, req *Request) (*Response, error)
 	// RunJob runs a scheduled or one-off job for one tenant. An error makes the host retry
-	// it later.
+	// it later, with backoff.
 	RunJob(ctx context.Context, job *Job) error
-	// OnEvent handles a core event for one tenant (rules changed, user deleted…).
+	// OnEvent handles a core event for one tenant. An error makes the host deliver it again
+	// later; an event it already handled (same ID) must change nothing.
 	OnEvent(ctx context.Context, ev *Event) error
+	// ExportUser returns, as JSON, everything the module holds of one user of the tenant
+	// (P11): "{}" when it holds nothing of anyone.
+	ExportUser(ctx context.Context, tenant Tenant, userID string) ([]byte, error)
 }
 
-// Env is what a module gets when it starts: where its data lives. Modules that implement
-// Initializer receive it before any other call.
+// Env is what a module gets when it starts: where its data lives.
 //
 // Since protocol version 1.
 type Env struct {
 	// DSN of the module's own database: a SQLite file, or a PostgreSQL DSN whose search_path
-	// is the module's own schema. Empty if the host gives the module no database.
+	// is the module's own schema, for a role that owns nothing (row-level security holds it).
+	// Empty if the host gives the module no database.
 	DSN string
+	// OwnerDSN, on PostgreSQL, connects as the owner of the module's schema: the module
+	// migrates with it and then closes it.
+	OwnerDSN string
 	// DBKind is "sqlite" or "postgres".
 	DBKind string
 	// DataDir is a directory only this module writes to.
 	DataDir string
 }
 
-// Initializer is implemented by modules that open their database and run their
-// migrations when the host starts them.
-type Initializer interface {
-	Init(ctx context.Context, env Env) error
-}
-
-// UserDataExporter is implemented by modules that hold personal data: ExportUser returns,
-// as JSON, everything the module holds of one user of the tenant (P11). A module that does
-// not implement it holds nothing of anyone.
+// Serve runs m as a plugin process: it answers the host's handshake on stdout and serves
+// until the host goes away. Call it from main and print nothing to stdout before.
 //
 // Since protocol version 1.
-type UserDataExporter interface {
-	ExportUser(ctx context.Context, tenant Tenant, userID string) ([]byte, error)
+func Serve(m Module) { serve(m, ProtocolVersion) }
+
+func serve(m Module, version int) {
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  wire.Handshake(version),
+		VersionedPlugins: map[int]plugin.PluginSet{version: {wire.PluginName: &modulePlugin{impl: m}}},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(wire.MaxMessageBytes), grpc.MaxSendMsgSize(wire.MaxMessageBytes))...)
+		},
+		Logger: hclog.New(&hclog.LoggerOptions{Name: "module." + m.Manifest().ID, Output: os.Stderr,
+			Level: hclog.Info, JSONFormat: true}),
+	})
 }
 
-// HandlerFunc adapts a function to the Handle method.
-type HandlerFunc func(ctx context.Context, req *Request) (*Response, error)
-
-// JobFunc adapts a function to the RunJob method.
-type JobFunc func(ctx context.Context, job *Job) error
-
-// EventFunc adapts a function to the OnEvent method.
-type EventFunc func(ctx context.Context, ev *Event) error
-
-// Base is a Module built from functions: embed it, or fill its fields. A nil Jobs or
-// Events does nothing.
-type Base struct {
-	Man     Manifest
-	Handler HandlerFunc
-	Jobs    JobFunc
-	Events  EventFunc
-}
-
-// Manifest returns Man.
-//
-// Since protocol version 1.
-func (b *Base) Manifest() Manifest { return b.Man }
-
-// Handle calls Handler, or answers 404 without one.
-//
-// Since protocol version 1.
-func (b *Base) Handle(ctx context.Context, req *Request) (*Response, error) {
-	if b.Handler == nil {
-		return &Response{Status: http.StatusNotFound}, nil
-	}
-	return b.Handler(ctx, req)
-}
-
-// RunJob calls Jobs.
-//
-// Since protocol version 1.
-func (b *Base) RunJob(ctx context.Context, job *Job) error {
-	if b.Jobs == nil {
+func init() {
+	wire.RegisterModule = func(impl any, broker *plugin.GRPCBroker, s *grpc.Server) error {
+		pb.RegisterModuleServer(s, &moduleServer{impl: impl.(Module), broker: broker})
 		return nil
 	}
-	return b.Jobs(ctx, job)
+	wire.Serve = func(impl any, v int) { serve(impl.(Module), v) }
 }
 
-// OnEvent calls Events.
-//
-// Since protocol version 1.
-func (b *Base) OnEvent(ctx context.Context, ev *Event) error {
-	if b.Events == nil {
-		return nil
+// modulePlugin is the module's end of the go-plugin glue.
+type modulePlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	impl Module
+}
+
+func (p *modulePlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
+	return wire.RegisterModule(p.impl, broker, s)
+}
+
+func (p *modulePlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, status.Error(codes.Unimplemented, "a module does not dial modules")
+}
+
+type moduleServer struct {
+	pb.UnimplementedModuleServer
+	impl   Module
+	broker *plugin.GRPCBroker
+	host   *Host
+}
+
+func (s *moduleServer) Init(ctx context.Context, req *pb.InitRequest) (*pb.Empty, error) {
+	conn, err := s.broker.Dial(req.HostBrokerId)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "dial host: %v", err)
 	}
-	return b.Events(ctx, ev)
-}
-
-type requestKey struct{}
-
-// RequestFrom returns the module Request of an http.Request served through HTTPHandler.
-//
-// Since protocol version 1.
-func RequestFrom(r *http.Request) *Request {
-	req, _ := r.Context().Value(requestKey{}).(*Request)
-	return req
-}
-
-// CSRFHeader carries, in every Request, the CSRF token the module prints in its forms as a
-// hidden field named "_csrf"; the core checks it on every state-changing request.
-//
-// Since protocol version 1.
-const CSRFHeader = "X-Platform-Csrf"
-
-// FragmentHeader is set by an http.Handler (served through HTTPHandler) on an HTML
-// response that is a fragment for the tenant's layout; its value is the page title.
-const FragmentHeader = "X-Platform-Fragment-Title"
-
-// HTTPHandler lets a module route with an ordinary http.Handler (net/http's ServeMux, or any
-// router): the Request becomes an *http.Request (RequestFrom gives it back, with tenant and
-// user), and what the handler writes becomes the Response. A handler that sets
-// FragmentHeader answers an HTML fragment with that title.
-//
-// Since protocol version 1.
-func HTTPHandler(h http.Handler) HandlerFunc {
-	return func(ctx context.Context, req *Request) (*Response, error) {
-		target := req.Path
-		if req.Query != "" {
-			target += "?" + req.Query
-		}
-		hr, err := http.NewRequestWithContext(context.WithValue(ctx, requestKey{}, req), req.Method, target, bytes.NewReader(req.Body))
-		if err != nil {
-			return nil, err
-		}
-		for k, vs := range req.Header {
-			hr.Header[k] = append([]string(nil), vs...)
-		}
-		hr.RemoteAddr = req.RemoteIP + ":0"
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, hr)
-		res := rec.Result()
-		out := &Response{Status: res.StatusCode, Header: res.Header.Clone(), Body: rec.Body.Bytes()}
-		if title := out.Header.Get(FragmentHeader); title != "" {
-			out.Fragment, out.Title = true, title
-			out.Header.Del(FragmentHeader)
-		}
-		return out, nil
+	s.host = newHost(conn)
+	if err := s.impl.Init(ctx, Env{DSN: req.Dsn, OwnerDSN: req.OwnerDsn, DBKind: req.DbKind, DataDir: req.DataDir}); err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "init: %v", err)
 	}
+	return &pb.Empty{}, nil
 }
 
-// HTML returns a fragment response: the core wraps body in the tenant's layout with title.
-//
-// Since protocol version 1.
-func HTML(status int, title, body string) *Response {
-	return &Response{Status: status, Title: title, Fragment: true, Body: []byte(body),
-		Header: http.Header{"Content-Type": {"text/html; charset=utf-8"}}}
+func (s *moduleServer) Manifest(context.Context, *pb.Empty) (*pb.ManifestReply, error) {
+	b, err := json.Marshal(s.impl.Manifest())
+	if err != nil {
+		return nil, err
+	}
+	return &pb.ManifestReply{Json: b}, nil
 }
 
-// Redirect returns a 303 to a path of the tenant (the base prefix is added).
-//
-// Since protocol version 1.
-func Redirect(req *Request, path string) *Response {
-	return &Response{Status: http.StatusSeeOther, Header: http.Header{"Location": {req.Tenant.Base + path}}}
+func (s *moduleServer) scoped(ctx context.Context, call *pb.Call) context.Context {
+	return context.WithValue(ctx, hostKey{}, &Host{c: s.host.c, token: call.GetToken()})
 }
 
-// ErrNoHost is returned by HostAPI calls made outside a host call (no scope to act in).
-var ErrNoHost = errors.New("sdk: HostAPI call outside a request, job or event of the host")
+func (s *moduleServer) Handle(ctx context.Context, r *pb.HTTPRequest) (*pb.HTTPResponse, error) {
+	hdr := wire.HeaderFromPB(r.Headers)
+	req := &Request{Method: r.Method, Path: r.Path, Query: r.Query, Header: hdr, Body: r.Body, CSRF: hdr.Get(wire.CSRFHeader),
+		RemoteIP: r.RemoteIp, RequestID: r.Call.GetRequestId(), Tenant: tenantFromPB(r.Call.GetTenant())}
+	hdr.Del(wire.CSRFHeader)
+	if u := r.Call.GetUser(); u != nil && u.Id != "" {
+		req.User = userFromPB(u)
+	}
+	if c := r.Call.GetClient(); c != nil && c.Id != "" {
+		req.ClientID, req.ClientName = c.Id, c.Name
+	}
+	res, err := s.impl.Handle(s.scoped(ctx, r.Call), req)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "handle: %v", err)
+	}
+	if res == nil {
+		res = &Response{Status: http.StatusNoContent}
+	}
+	if res.Status == 0 {
+		res.Status = http.StatusOK
+	}
+	return &pb.HTTPResponse{Status: int32(res.Status), Headers: wire.HeaderToPB(res.Header), Body: res.Body,
+		Title: res.Title, Fragment: res.Fragment}, nil
+}
+
+func (s *moduleServer) RunJob(ctx context.Context, r *pb.JobRequest) (*pb.Empty, error) {
+	err := s.impl.RunJob(s.scoped(ctx, r.Call), &Job{ID: r.JobId, Name: r.Name, Payload: r.Payload, Tenant: tenantFromPB(r.Call.GetTenant())})
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "job %s: %v", r.Name, err)
+	}
+	return &pb.Empty{}, nil
+}
+
+func (s *moduleServer) OnEvent(ctx context.Context, r *pb.EventRequest) (*pb.Empty, error) {
+	err := s.impl.OnEvent(s.scoped(ctx, r.Call), &Event{ID: r.Id, Kind: r.Kind, Payload: r.Payload, Tenant: tenantFromPB(r.Call.GetTenant())})
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "event %s: %v", r.Kind, err)
+	}
+	return &pb.Empty{}, nil
+}
+
+func (s *moduleServer) Ping(context.Context, *pb.Empty) (*pb.Empty, error) { return &pb.Empty{}, nil }
+
+func (s *moduleServer) ExportUser(ctx context.Context, r *pb.ExportRequest) (*pb.ExportReply, error) {
+	b, err := s.impl.ExportUser(s.scoped(ctx, r.Call), tenantFromPB(r.Call.GetTenant()), r.UserId)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "export: %v", err)
+	}
+	return &pb.ExportReply{Json: b}, nil
+}
+
+func tenantFromPB(t *pb.Tenant) Tenant {
+	if t == nil {
+		return Tenant{}
+	}
+	out := Tenant{ID: t.Id, Slug: t.Slug, Name: t.Name, Locale: t.Locale, TimeZone: t.TimeZone, Currency: t.Currency,
+		Country: t.Country, Portal: t.Portal, Base: t.Base, Rules: map[string]any{}}
+	if len(t.RulesJson) > 0 {
+		_ = json.Unmarshal(t.RulesJson, &out.Rules)
+	}
+	return out
+}
+
+func userFromPB(u *pb.User) *User {
+	return &User{ID: u.Id, Email: u.Email, Name: u.Name, Locale: u.Locale, Roles: u.Roles, BirthDate: u.BirthDate,
+		Profile: u.Profile, Portal: u.Portal, SecretQuestion: u.SecretQuestion, Status: u.Status}
+}

@@ -1,38 +1,43 @@
 // Package sdk is the plugin SDK of the platform: the only package of this repository a
-// business module imports (besides plugins/kit and locales). A module is a separate
-// process; it implements Module in plain Go and calls Serve from its main. This package
-// owns the handshake, the manifest types, the request/response structs, the HostAPI client
-// and the conversion to and from the wire types, which a module never sees.
+// business module imports (besides plugins/kit, the module frame, and locales). A module is
+// a separate process; it implements Module in plain Go and calls Serve from its main.
+// Protobuf never shows here: the wire types stay inside the SDK.
+//
+// What a module author reads, 24 names (a test keeps the count at 25 at most):
+//
+//   - the protocol: ProtocolVersion, Serve, Module, Env;
+//   - the manifest: Manifest, Route, Permission, Role, Rule, Field;
+//   - the calls the host makes: Tenant, User, Request, Response, Job, Event;
+//   - the HostAPI: Host, HostFrom, and what it carries: AuditRecord, Message, Blob, Terms,
+//     Complaint, FieldErrors.
+//
+// What only the host needs (its end of the wire, the call scope, the services it implements,
+// the handshake) is in plugins/sdk/host; an in-process test harness is in plugins/sdk/sdktest.
 //
 // It must not import anything of core/ or of a module.
 package sdk
 
 import (
 	"net/http"
-	"strconv"
-)
-
-// Handshake values. They NEVER change: a host and a plugin that disagree on them are not
-// talking about the same thing at all. Breaking changes of the protocol bump
-// ProtocolVersion instead.
-const (
-	// MagicCookieKey is the environment variable the host sets for a plugin it launches.
-	MagicCookieKey = "PLATFORM_MODULE_PLUGIN"
-	// MagicCookieValue is its value.
-	MagicCookieValue = "5d1f9a3e-health-platform-module"
-	// PluginName is the name of the one plugin a module process serves.
-	PluginName = "module"
+	"time"
 )
 
 // ProtocolVersion is the version of the protocol between host and module. It is bumped on
-// any breaking change; the host refuses a plugin that speaks another version.
+// any breaking change; the host refuses a plugin that speaks another version, with a log line
+// that says so.
+//
+// Version 2: module roles are the module's own (namespaced in the tenant), core events are
+// delivered at least once with an id (Event.ID) until the module acknowledges them, the
+// module migrates with its schema owner and runs as a role under row-level security
+// (Env.OwnerDSN), and the manifest carries its core grants on its roles.
 //
 // Since protocol version 1.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
-// Tenant is the tenant a request or job belongs to, as the module sees it: its id and slug,
-// the request's language, its time zone, currency and country, the portal (audience) the
-// request came through, the path prefix of its pages, and its rules for this module.
+// Tenant is the tenant a request, job or event belongs to, as the module sees it: its id and
+// slug, the request's language, its time zone, currency and country, the portal (audience)
+// the request came through, the path prefix of its pages, and its values of the module's
+// rules (every declared rule, defaults included).
 //
 // Since protocol version 1.
 type Tenant struct {
@@ -50,47 +55,9 @@ type Tenant struct {
 	Rules map[string]any
 }
 
-// IntRule returns an integer rule of this module for the tenant, or def if the tenant has
-// no value (the host always sends every declared rule, defaults included).
-//
-// Since protocol version 1.
-func (t Tenant) IntRule(name string, def int64) int64 {
-	switch v := t.Rules[name].(type) {
-	case float64:
-		return int64(v)
-	case int64:
-		return v
-	case int:
-		return int64(v)
-	case string:
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return n
-		}
-	}
-	return def
-}
-
-// StringRule returns a string rule of this module for the tenant, or def.
-//
-// Since protocol version 1.
-func (t Tenant) StringRule(name, def string) string {
-	if v, ok := t.Rules[name].(string); ok {
-		return v
-	}
-	return def
-}
-
-// BoolRule returns a boolean rule of this module for the tenant, or def.
-//
-// Since protocol version 1.
-func (t Tenant) BoolRule(name string, def bool) bool {
-	if v, ok := t.Rules[name].(bool); ok {
-		return v
-	}
-	return def
-}
-
-// User is the signed-in user of a request, with his roles in the tenant.
+// User is the signed-in user of a request, or a user the module looked up, with his roles in
+// the tenant as the module sees them: the core's ("user", "tenant_admin") and the module's
+// own, by the ids the manifest declares them with; never another module's.
 //
 // Since protocol version 1.
 type User struct {
@@ -106,18 +73,10 @@ type User struct {
 	// Portal is the portal (audience) the account registered through ("patients").
 	Portal string
 	// SecretQuestion is the person's secret question, if he chose one; the answer never
-	// leaves the core: check it with UsersClient.CheckSecret.
+	// leaves the core: check it with Host.CheckSecret.
 	SecretQuestion string
 	// Status is "active", "blocked" or "unverified".
 	Status string
-}
-
-// Client is a machine caller of an API route, authenticated by one of the tenant's API keys.
-//
-// Since protocol version 1.
-type Client struct {
-	ID   string
-	Name string
 }
 
 // HasRole reports whether the user holds role in the tenant.
@@ -136,7 +95,7 @@ func (u *User) HasRole(role string) bool {
 }
 
 // Request is one HTTP request to a module route, after the core resolved the tenant, the
-// session, the language and checked the route's permission.
+// session and the language, and checked the route's permission.
 //
 // Since protocol version 1.
 type Request struct {
@@ -147,15 +106,19 @@ type Request struct {
 	Body      []byte
 	RemoteIP  string
 	RequestID string
-	Tenant    Tenant
-	User      *User // nil for an anonymous request to a public route
-	// Client is the machine caller of an API route (User is then nil).
-	Client *Client
+	// CSRF is the token the module prints in its forms as a hidden field "_csrf"; the core
+	// checks it on every state-changing request before the module sees it.
+	CSRF   string
+	Tenant Tenant
+	// User is nil for an anonymous request to a public route, and for an API route.
+	User *User
+	// ClientID and ClientName name the API key a machine called an API route with.
+	ClientID, ClientName string
 }
 
-// Response is a module's answer. For an HTML page, set Fragment with Title and the HTML of
+// Response is a module's answer. For an HTML page, set Fragment, with Title and the HTML of
 // the page's content in Body: the core wraps it in the tenant's layout. Any other content
-// (PDF, JSON, a redirect, a file) passes through as it is.
+// (PDF, JSON, a redirect within the tenant, a file) passes through as it is.
 //
 // Since protocol version 1.
 type Response struct {
@@ -166,53 +129,38 @@ type Response struct {
 	Fragment bool
 }
 
-// Job is a scheduled or one-off job run for one tenant.
+// Job is a piece of the module's work run for one tenant. The manifest declares the
+// scheduled ones with Name and Cron (run for every tenant that switched the module on); a
+// module schedules a one-off one with Host.Schedule, giving Name, At, Key (scheduling the
+// same Key twice is one job; Host.Cancel names it) and Payload. RunJob receives it with ID
+// and Tenant.
 //
 // Since protocol version 1.
 type Job struct {
-	ID      string
-	Name    string
-	Payload []byte
-	Tenant  Tenant
+	Name string `json:"name"`
+	Cron string `json:"cron,omitempty"`
+
+	ID      string    `json:"-"`
+	At      time.Time `json:"-"`
+	Key     string    `json:"-"`
+	Payload []byte    `json:"-"`
+	Tenant  Tenant    `json:"-"`
 }
 
-// Event kinds the core sends to modules.
-const (
-	EventRulesChanged = "tenant.rules_changed"
-	EventUserDeleted  = "user.deleted"  // erase that user's data; Payload is the user id
-	EventUserVerified = "user.verified" // an account became active; Payload is the user id
-	// EventDemoSeeded tells a module, once per tenant, that the platform runs with --demo and
-	// created the demo accounts; Payload is a DemoSeed as JSON. A module may then create its
-	// demonstration data for them (never outside --demo).
-	EventDemoSeeded      = "platform.demo_seeded"
-	EventUserBlocked     = "user.blocked"
-	EventTermsPublished  = "terms.published"
-	EventUserDataRequest = "user.data_requested"
-)
-
-// Event is a core event for one tenant.
+// Event is a core event for one tenant, delivered at least once until OnEvent returns nil:
+// a module handles it once in effect by remembering ID. Kind is one of
+//
+//   - "user.verified": an account became active (Payload: the user id);
+//   - "user.deleted": erase what the module holds of that user (Payload: the user id);
+//   - "user.blocked": the account was blocked (Payload: the user id);
+//   - "tenant.rules_changed": the tenant changed the module's rules;
+//   - "platform.demo_seeded": `serve --demo` created the tenant's demo accounts (Payload:
+//     {"accounts":[{"id","email","name","role"}]}), for the module's demonstration data.
 //
 // Since protocol version 1.
 type Event struct {
+	ID      string
 	Kind    string
 	Payload []byte
 	Tenant  Tenant
-}
-
-// DemoSeed is the payload of EventDemoSeeded: the demo accounts of the tenant.
-//
-// Since protocol version 1.
-type DemoSeed struct {
-	Accounts []DemoAccount `json:"accounts"`
-}
-
-// DemoAccount is one demo account: its id, e-mail, name and the role it was created for
-// ("user", "tenant_admin" or one of the module roles).
-//
-// Since protocol version 1.
-type DemoAccount struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
-	Name  string `json:"name"`
-	Role  string `json:"role"`
 }

@@ -1,6 +1,7 @@
 // Package sdktest runs a module in the test's own process over a real gRPC connection
 // (go-plugin's TestPluginGRPCConn), with a fake host behind the HostAPI that records what
-// the module asked for. Module tests use it; it imports nothing of the core.
+// the module asked for; and gives tests a module made of functions. Module tests and the
+// host's tests use it; it imports nothing of the core.
 package sdktest
 
 import (
@@ -18,11 +19,56 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/host"
 )
+
+// Module is a module made of functions (a probe in the host's tests). A nil Handler answers
+// 404; nil Jobs and Events do nothing; it holds nothing of anyone.
+type Module struct {
+	Man     sdk.Manifest
+	Handler func(ctx context.Context, req *sdk.Request) (*sdk.Response, error)
+	Jobs    func(ctx context.Context, job *sdk.Job) error
+	Events  func(ctx context.Context, ev *sdk.Event) error
+}
+
+// Init does nothing: a function module has no database.
+func (m *Module) Init(context.Context, sdk.Env) error { return nil }
+
+// Manifest returns Man.
+func (m *Module) Manifest() sdk.Manifest { return m.Man }
+
+// Handle calls Handler.
+func (m *Module) Handle(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
+	if m.Handler == nil {
+		return &sdk.Response{Status: http.StatusNotFound}, nil
+	}
+	return m.Handler(ctx, req)
+}
+
+// RunJob calls Jobs.
+func (m *Module) RunJob(ctx context.Context, job *sdk.Job) error {
+	if m.Jobs == nil {
+		return nil
+	}
+	return m.Jobs(ctx, job)
+}
+
+// OnEvent calls Events.
+func (m *Module) OnEvent(ctx context.Context, ev *sdk.Event) error {
+	if m.Events == nil {
+		return nil
+	}
+	return m.Events(ctx, ev)
+}
+
+// ExportUser holds nothing.
+func (m *Module) ExportUser(context.Context, sdk.Tenant, string) ([]byte, error) {
+	return []byte("{}"), nil
+}
 
 // Harness is a module served in-process.
 type Harness struct {
-	Client   *sdk.ModuleClient
+	Client   *host.Client
 	Host     *FakeHost
 	Manifest *sdk.Manifest
 }
@@ -30,61 +76,57 @@ type Harness struct {
 // New serves m in-process, initialises it with env and reads its manifest.
 func New(t testing.TB, m sdk.Module, env sdk.Env) *Harness {
 	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{sdk.PluginName: &sdk.GRPCPlugin{Impl: m}})
+	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{host.PluginName: &host.Plugin{Impl: m}})
 	t.Cleanup(func() { client.Close(); server.Stop() })
-	raw, err := client.Dispense(sdk.PluginName)
+	raw, err := client.Dispense(host.PluginName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc := raw.(*sdk.ModuleClient)
-	host := NewFakeHost()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	mc := raw.(*host.Client)
+	fake := NewFakeHost()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := mc.Init(ctx, host.Services(), env); err != nil {
+	if err := mc.Init(ctx, fake.Services(), env); err != nil {
 		t.Fatal(err)
 	}
 	man, err := mc.Manifest(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Harness{Client: mc, Host: host, Manifest: man}
+	return &Harness{Client: mc, Host: fake, Manifest: man}
 }
 
-// Do sends one request as user (nil: anonymous) of tenant, with a fresh call scope.
-func (h *Harness) Do(ctx context.Context, tenant sdk.Tenant, user *sdk.User, method, path string, body []byte) (*sdk.Response, error) {
+func (h *Harness) withRules(tenant sdk.Tenant) sdk.Tenant {
 	if tenant.Rules == nil {
-		rules, err := h.Manifest.ValidateRules(nil)
-		if err != nil {
-			return nil, err
-		}
-		tenant.Rules = rules
+		tenant.Rules, _ = h.Manifest.ValidateRules(nil)
 	}
+	return tenant
+}
+
+// Do sends one request as user (nil: anonymous) of tenant, with a fresh call scope; a POST
+// body is a form.
+func (h *Harness) Do(ctx context.Context, tenant sdk.Tenant, user *sdk.User, method, path string, body []byte) (*sdk.Response, error) {
 	hdr := http.Header{}
 	if method == http.MethodPost {
 		hdr.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	return h.Send(ctx, tenant, user, nil, &sdk.Request{Method: method, Path: path, Header: hdr, Body: body})
+	return h.Send(ctx, tenant, user, &sdk.Request{Method: method, Path: path, Header: hdr, Body: body})
 }
 
-// Send sends req as user or as the API client (both nil: anonymous) of tenant, with a fresh
-// call scope; the query is taken from a path with "?".
-func (h *Harness) Send(ctx context.Context, tenant sdk.Tenant, user *sdk.User, client *sdk.Client, req *sdk.Request) (*sdk.Response, error) {
-	if tenant.Rules == nil {
-		rules, err := h.Manifest.ValidateRules(nil)
-		if err != nil {
-			return nil, err
-		}
-		tenant.Rules = rules
-	}
+// Send sends req as user, or as the API client req names (ClientID), of tenant, with a
+// fresh call scope; the query is taken from a path with "?". The request carries a CSRF
+// token, as the core's do.
+func (h *Harness) Send(ctx context.Context, tenant sdk.Tenant, user *sdk.User, req *sdk.Request) (*sdk.Response, error) {
+	tenant = h.withRules(tenant)
 	call := h.Host.Open(tenant, user, h.Manifest.ID)
 	defer h.Host.Close(call.Token)
-	if client != nil {
+	if req.ClientID != "" {
 		h.Host.mu.Lock()
 		sc := h.Host.calls[call.Token]
-		sc.ClientID = client.ID
+		sc.ClientID = req.ClientID
 		h.Host.calls[call.Token] = sc
 		h.Host.mu.Unlock()
-		call.Client = client
+		call.ClientID, call.ClientName = req.ClientID, req.ClientName
 	}
 	if i := strings.IndexByte(req.Path, '?'); i >= 0 {
 		req.Path, req.Query = req.Path[:i], req.Path[i+1:]
@@ -92,25 +134,30 @@ func (h *Harness) Send(ctx context.Context, tenant sdk.Tenant, user *sdk.User, c
 	if req.Header == nil {
 		req.Header = http.Header{}
 	}
-	req.Tenant, req.User, req.Client, req.RequestID = tenant, user, client, call.RequestID
+	if req.CSRF == "" && req.ClientID == "" {
+		req.CSRF = "csrf-" + call.Token[:8]
+	}
+	req.Tenant, req.User, req.RequestID = tenant, user, call.RequestID
 	return h.Client.Handle(ctx, call, req)
 }
 
-// Event delivers a core event to the module, in a fresh call scope of tenant.
+// Event delivers a core event with a fresh id to the module, in a fresh call scope of tenant.
 func (h *Harness) Event(ctx context.Context, tenant sdk.Tenant, kind string, payload []byte) error {
-	if tenant.Rules == nil {
-		tenant.Rules, _ = h.Manifest.ValidateRules(nil)
-	}
+	return h.Deliver(ctx, tenant, sdk.Event{ID: newToken()[:16], Kind: kind, Payload: payload})
+}
+
+// Deliver delivers ev (with its id: delivering it again is a redelivery) to the module.
+func (h *Harness) Deliver(ctx context.Context, tenant sdk.Tenant, ev sdk.Event) error {
+	tenant = h.withRules(tenant)
 	call := h.Host.Open(tenant, nil, h.Manifest.ID)
 	defer h.Host.Close(call.Token)
-	return h.Client.OnEvent(ctx, call, &sdk.Event{Kind: kind, Payload: payload, Tenant: tenant})
+	ev.Tenant = tenant
+	return h.Client.OnEvent(ctx, call, &ev)
 }
 
 // Job runs a job of the module, in a fresh call scope of tenant.
 func (h *Harness) Job(ctx context.Context, tenant sdk.Tenant, name string, payload []byte) error {
-	if tenant.Rules == nil {
-		tenant.Rules, _ = h.Manifest.ValidateRules(nil)
-	}
+	tenant = h.withRules(tenant)
 	call := h.Host.Open(tenant, nil, h.Manifest.ID)
 	defer h.Host.Close(call.Token)
 	return h.Client.RunJob(ctx, call, &sdk.Job{ID: "job-" + call.Token[:8], Name: name, Payload: payload, Tenant: tenant})
@@ -118,43 +165,47 @@ func (h *Harness) Job(ctx context.Context, tenant sdk.Tenant, name string, paylo
 
 // Scoped is something the module asked for, with the scope it was asked in.
 type Scoped[T any] struct {
-	Scope sdk.Scope
+	Scope host.Scope
 	Value T
 }
 
 // FakeHost implements the HostAPI in memory and records every call.
 type FakeHost struct {
 	mu       sync.Mutex
-	calls    map[string]sdk.Scope
+	calls    map[string]host.Scope
 	Users    map[string][]sdk.User // by tenant id
 	Audits   []Scoped[sdk.AuditRecord]
 	Messages []Scoped[sdk.Message]
-	Jobs     []Scoped[sdk.JobSpec]
+	Jobs     []Scoped[sdk.Job]
 	Blobs    map[string]Scoped[sdk.Blob]
 	// Secrets are the users' secret answers (by user id), compared case-insensitively.
 	Secrets    map[string]string
 	RoleSets   []Scoped[[3]string] // user, role, "on"/"off"
-	Complaints []Scoped[sdk.ComplaintDraft]
+	Complaints []Scoped[sdk.Complaint]
 }
 
 // NewFakeHost returns an empty fake host.
 func NewFakeHost() *FakeHost {
-	return &FakeHost{calls: map[string]sdk.Scope{}, Users: map[string][]sdk.User{}, Blobs: map[string]Scoped[sdk.Blob]{}, Secrets: map[string]string{}}
+	return &FakeHost{calls: map[string]host.Scope{}, Users: map[string][]sdk.User{}, Blobs: map[string]Scoped[sdk.Blob]{}, Secrets: map[string]string{}}
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Open starts a call scope for tenant and user and returns the call to send.
-func (f *FakeHost) Open(tenant sdk.Tenant, user *sdk.User, module string) sdk.Call {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	tok := hex.EncodeToString(b[:])
-	sc := sdk.Scope{TenantID: tenant.ID, ModuleID: module, RequestID: "req-" + tok[:8]}
+func (f *FakeHost) Open(tenant sdk.Tenant, user *sdk.User, module string) host.Call {
+	tok := newToken()
+	sc := host.Scope{TenantID: tenant.ID, ModuleID: module, RequestID: "req-" + tok[:8]}
 	if user != nil {
 		sc.UserID = user.ID
 	}
 	f.mu.Lock()
 	f.calls[tok] = sc
 	f.mu.Unlock()
-	return sdk.Call{Token: tok, RequestID: sc.RequestID, Tenant: tenant, User: user}
+	return host.Call{Token: tok, RequestID: sc.RequestID, Tenant: tenant, User: user}
 }
 
 // Close ends a call scope: HostAPI calls with its token are refused from then on.
@@ -165,13 +216,13 @@ func (f *FakeHost) Close(token string) {
 }
 
 // Services returns the fake host's HostAPI implementation.
-func (f *FakeHost) Services() sdk.HostServices {
-	return sdk.HostServices{
-		Resolve: func(tok string) (sdk.Scope, bool) {
+func (f *FakeHost) Services() host.Services {
+	return host.Services{
+		Resolve: func(ctx context.Context, tok string) (context.Context, host.Scope, bool) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			sc, ok := f.calls[tok]
-			return sc, ok
+			return ctx, sc, ok
 		},
 		Terms: fakeTerms{}, Users: fakeUsers{f}, Audit: fakeAudit{f}, Messages: fakeMessages{f}, Jobs: fakeJobs{f}, Blobs: fakeBlobs{f},
 		Complaints: fakeComplaints{f},
@@ -180,7 +231,7 @@ func (f *FakeHost) Services() sdk.HostServices {
 
 type fakeUsers struct{ f *FakeHost }
 
-func (u fakeUsers) Lookup(_ context.Context, sc sdk.Scope, id, email string) (*sdk.User, error) {
+func (u fakeUsers) Lookup(_ context.Context, sc host.Scope, id, email string) (*sdk.User, error) {
 	u.f.mu.Lock()
 	defer u.f.mu.Unlock()
 	for _, x := range u.f.Users[sc.TenantID] {
@@ -192,14 +243,14 @@ func (u fakeUsers) Lookup(_ context.Context, sc sdk.Scope, id, email string) (*s
 	return nil, errors.New("no such user in this tenant")
 }
 
-func (u fakeUsers) CheckSecret(_ context.Context, sc sdk.Scope, userID, answer string) (bool, bool, error) {
+func (u fakeUsers) CheckSecret(_ context.Context, sc host.Scope, userID, answer string) (bool, bool, error) {
 	u.f.mu.Lock()
 	defer u.f.mu.Unlock()
 	want, ok := u.f.Secrets[userID]
 	return ok && strings.EqualFold(strings.TrimSpace(answer), want), ok, nil
 }
 
-func (u fakeUsers) SetRole(_ context.Context, sc sdk.Scope, userID, role string, on bool) error {
+func (u fakeUsers) SetRole(_ context.Context, sc host.Scope, userID, role string, on bool) error {
 	u.f.mu.Lock()
 	defer u.f.mu.Unlock()
 	state := "off"
@@ -228,18 +279,21 @@ func (u fakeUsers) SetRole(_ context.Context, sc sdk.Scope, userID, role string,
 
 type fakeAudit struct{ f *FakeHost }
 
-func (a fakeAudit) List(_ context.Context, sc sdk.Scope, subject string, limit int) ([]sdk.AuditEntry, error) {
+func (a fakeAudit) List(_ context.Context, sc host.Scope, subject string, limit int) ([]sdk.AuditRecord, error) {
 	a.f.mu.Lock()
 	defer a.f.mu.Unlock()
-	var out []sdk.AuditEntry
+	var out []sdk.AuditRecord
 	for i := len(a.f.Audits) - 1; i >= 0 && len(out) < limit; i-- {
 		x := a.f.Audits[i]
 		if x.Scope.TenantID != sc.TenantID || x.Scope.ModuleID != sc.ModuleID || x.Value.Subject != subject {
 			continue
 		}
-		e := sdk.AuditEntry{Action: x.Value.Action, Resource: x.Value.Resource, ActorID: x.Scope.UserID, ActorKind: "user"}
-		if x.Scope.ClientID != "" {
+		e := sdk.AuditRecord{Action: x.Value.Action, Subject: subject, Resource: x.Value.Resource, ActorID: x.Scope.UserID, ActorKind: "user"}
+		switch {
+		case x.Scope.ClientID != "":
 			e.ActorID, e.ActorKind = x.Scope.ClientID, "client"
+		case x.Scope.UserID == "":
+			e.ActorKind = "system"
 		}
 		for _, u := range a.f.Users[sc.TenantID] {
 			if u.ID == e.ActorID {
@@ -251,7 +305,7 @@ func (a fakeAudit) List(_ context.Context, sc sdk.Scope, subject string, limit i
 	return out, nil
 }
 
-func (a fakeAudit) Record(_ context.Context, sc sdk.Scope, r sdk.AuditRecord) error {
+func (a fakeAudit) Record(_ context.Context, sc host.Scope, r sdk.AuditRecord) error {
 	a.f.mu.Lock()
 	defer a.f.mu.Unlock()
 	a.f.Audits = append(a.f.Audits, Scoped[sdk.AuditRecord]{sc, r})
@@ -260,7 +314,7 @@ func (a fakeAudit) Record(_ context.Context, sc sdk.Scope, r sdk.AuditRecord) er
 
 type fakeMessages struct{ f *FakeHost }
 
-func (m fakeMessages) Send(_ context.Context, sc sdk.Scope, msg sdk.Message) (string, error) {
+func (m fakeMessages) Send(_ context.Context, sc host.Scope, msg sdk.Message) (string, error) {
 	m.f.mu.Lock()
 	defer m.f.mu.Unlock()
 	m.f.Messages = append(m.f.Messages, Scoped[sdk.Message]{sc, msg})
@@ -269,23 +323,23 @@ func (m fakeMessages) Send(_ context.Context, sc sdk.Scope, msg sdk.Message) (st
 
 type fakeJobs struct{ f *FakeHost }
 
-func (j fakeJobs) Schedule(_ context.Context, sc sdk.Scope, spec sdk.JobSpec) (string, error) {
+func (j fakeJobs) Schedule(_ context.Context, sc host.Scope, job sdk.Job) (string, error) {
 	j.f.mu.Lock()
 	defer j.f.mu.Unlock()
 	for i, x := range j.f.Jobs {
-		if x.Scope.TenantID == sc.TenantID && x.Value.IdempotencyKey == spec.IdempotencyKey {
+		if x.Scope.TenantID == sc.TenantID && x.Value.Key == job.Key {
 			return fmt.Sprintf("job-%d", i+1), nil
 		}
 	}
-	j.f.Jobs = append(j.f.Jobs, Scoped[sdk.JobSpec]{sc, spec})
+	j.f.Jobs = append(j.f.Jobs, Scoped[sdk.Job]{sc, job})
 	return fmt.Sprintf("job-%d", len(j.f.Jobs)), nil
 }
 
-func (j fakeJobs) Cancel(_ context.Context, sc sdk.Scope, key string) error {
+func (j fakeJobs) Cancel(_ context.Context, sc host.Scope, key string) error {
 	j.f.mu.Lock()
 	defer j.f.mu.Unlock()
 	for i, x := range j.f.Jobs {
-		if x.Scope.TenantID == sc.TenantID && x.Value.IdempotencyKey == key {
+		if x.Scope.TenantID == sc.TenantID && x.Value.Key == key {
 			j.f.Jobs = append(j.f.Jobs[:i], j.f.Jobs[i+1:]...)
 			return nil
 		}
@@ -295,15 +349,15 @@ func (j fakeJobs) Cancel(_ context.Context, sc sdk.Scope, key string) error {
 
 type fakeBlobs struct{ f *FakeHost }
 
-func (b fakeBlobs) Put(_ context.Context, sc sdk.Scope, blob sdk.Blob) (string, error) {
+func (b fakeBlobs) Put(_ context.Context, sc host.Scope, blob sdk.Blob) (string, error) {
 	b.f.mu.Lock()
 	defer b.f.mu.Unlock()
-	id := fmt.Sprintf("blob-%d", len(b.f.Blobs)+1)
+	id := "blob-" + newToken()[:12]
 	b.f.Blobs[id] = Scoped[sdk.Blob]{sc, blob}
 	return id, nil
 }
 
-func (b fakeBlobs) Get(_ context.Context, sc sdk.Scope, id string) (*sdk.Blob, error) {
+func (b fakeBlobs) Get(_ context.Context, sc host.Scope, id string) (*sdk.Blob, error) {
 	b.f.mu.Lock()
 	defer b.f.mu.Unlock()
 	x, ok := b.f.Blobs[id]
@@ -313,7 +367,7 @@ func (b fakeBlobs) Get(_ context.Context, sc sdk.Scope, id string) (*sdk.Blob, e
 	return &x.Value, nil
 }
 
-func (b fakeBlobs) Delete(_ context.Context, sc sdk.Scope, id string) error {
+func (b fakeBlobs) Delete(_ context.Context, sc host.Scope, id string) error {
 	b.f.mu.Lock()
 	defer b.f.mu.Unlock()
 	if x, ok := b.f.Blobs[id]; ok && x.Scope.TenantID == sc.TenantID && x.Scope.ModuleID == sc.ModuleID {
@@ -324,29 +378,30 @@ func (b fakeBlobs) Delete(_ context.Context, sc sdk.Scope, id string) error {
 
 type fakeComplaints struct{ f *FakeHost }
 
-func (c fakeComplaints) Lodge(_ context.Context, sc sdk.Scope, d sdk.ComplaintDraft) (*sdk.ComplaintReceipt, error) {
+func (c fakeComplaints) Lodge(_ context.Context, sc host.Scope, d sdk.Complaint) (*sdk.Complaint, error) {
 	if strings.TrimSpace(d.Body) == "" {
 		return nil, sdk.FieldErrors{"body": "form.required"}
 	}
 	c.f.mu.Lock()
 	defer c.f.mu.Unlock()
-	c.f.Complaints = append(c.f.Complaints, Scoped[sdk.ComplaintDraft]{sc, d})
-	return &sdk.ComplaintReceipt{ID: fmt.Sprintf("cp-%d", len(c.f.Complaints)), Reference: fmt.Sprintf("C-%d", len(c.f.Complaints)), Due: d.Due}, nil
+	c.f.Complaints = append(c.f.Complaints, Scoped[sdk.Complaint]{sc, d})
+	d.ID, d.Reference = fmt.Sprintf("cp-%d", len(c.f.Complaints)), fmt.Sprintf("C-%d", len(c.f.Complaints))
+	return &d, nil
 }
 
 type fakeTerms struct{}
 
-func (fakeTerms) Current(_ context.Context, sc sdk.Scope, doc string) (*sdk.TermsVersion, error) {
+func (fakeTerms) Current(_ context.Context, sc host.Scope, doc string) (*sdk.Terms, error) {
 	if doc == "" {
 		doc = sc.ModuleID
 	}
-	return &sdk.TermsVersion{ID: "v1-" + doc, Doc: doc, Version: 1, Title: "Terms " + doc}, nil
+	return &sdk.Terms{VersionID: "v1-" + doc, Doc: doc, Version: 1, Title: "Terms " + doc}, nil
 }
 
-func (fakeTerms) Accepted(_ context.Context, sc sdk.Scope, doc, userID string) (*sdk.TermsAcceptance, error) {
-	return &sdk.TermsAcceptance{VersionID: "v1", Version: 1}, nil
+func (fakeTerms) Accepted(_ context.Context, sc host.Scope, doc, userID string) (*sdk.Terms, error) {
+	return &sdk.Terms{VersionID: "v1", Version: 1}, nil
 }
 
-func (fakeTerms) Accept(_ context.Context, sc sdk.Scope, doc, userID string) (*sdk.TermsAcceptance, error) {
-	return &sdk.TermsAcceptance{Accepted: true, VersionID: "v1", Version: 1, At: time.Now()}, nil
+func (fakeTerms) Accept(_ context.Context, sc host.Scope, doc, userID string) (*sdk.Terms, error) {
+	return &sdk.Terms{Accepted: true, VersionID: "v1", Version: 1, AcceptedAt: time.Now()}, nil
 }

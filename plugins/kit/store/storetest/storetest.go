@@ -1,20 +1,19 @@
 // Package storetest gives module tests a database of their own on every backend the
 // machine has: a SQLite file always, and a fresh PostgreSQL database when
-// PLATFORM_TEST_POSTGRES names a server (the same variable the core's tests read).
+// PLATFORM_TEST_POSTGRES names a server (the same variable the core's tests read), with the
+// module's schema, owner and runtime role provisioned the way the host provisions them.
 package storetest
 
 import (
+	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/uptrace/bun/driver/pgdriver"
-
+	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -37,9 +36,10 @@ func Each(t *testing.T, fn func(t *testing.T, b Backend)) {
 	}
 }
 
-// Env returns a module environment with an empty database of kind b, dropped at the end of
-// the test.
-func Env(t testing.TB, b Backend) sdk.Env {
+// Env returns the environment of module id with an empty database of kind b, dropped at
+// the end of the test. On PostgreSQL, AdminDSN(env) connects to the same database as the
+// server's administrator (to look at it from outside the module).
+func Env(t testing.TB, b Backend, id string) sdk.Env {
 	t.Helper()
 	dir := t.TempDir()
 	if b == "sqlite" {
@@ -49,20 +49,38 @@ func Env(t testing.TB, b Backend) sdk.Env {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	name := "modtest_" + hex.EncodeToString(rnd[:])
-	adb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(admin), pgdriver.WithTimeout(10*time.Second)))
-	if _, err := adb.Exec("CREATE DATABASE " + name); err != nil {
+	ctx := context.Background()
+	adb := store.OpenPostgres(admin, 2)
+	if _, err := adb.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		adb.Close()
 		t.Fatalf("create database: %v", err)
 	}
 	t.Cleanup(func() {
-		_, _ = adb.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		_, _ = adb.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 		adb.Close()
 	})
-	return sdk.Env{DSN: withDatabase(admin, name), DBKind: "postgres", DataDir: dir}
+	dsn := WithDatabase(admin, name)
+	tdb := store.OpenPostgres(dsn, 2)
+	defer tdb.Close()
+	rt, owner, err := store.ProvisionPostgres(ctx, tdb, dsn, id, "")
+	if err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	return sdk.Env{DSN: rt, OwnerDSN: owner, DBKind: "postgres", DataDir: dir}
 }
 
-// withDatabase replaces the database of a postgres:// DSN.
-func withDatabase(dsn, name string) string {
+// AdminDSN is the administrator's DSN of the PostgreSQL database of env.
+func AdminDSN(env sdk.Env) string {
+	name := env.DSN
+	if i := strings.IndexByte(name, '?'); i >= 0 {
+		name = name[:i]
+	}
+	name = name[strings.LastIndexByte(name, '/')+1:]
+	return WithDatabase(os.Getenv("PLATFORM_TEST_POSTGRES"), name)
+}
+
+// WithDatabase replaces the database of a postgres:// DSN.
+func WithDatabase(dsn, name string) string {
 	q := ""
 	if i := strings.IndexByte(dsn, '?'); i >= 0 {
 		dsn, q = dsn[:i], dsn[i:]

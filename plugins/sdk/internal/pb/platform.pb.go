@@ -158,11 +158,14 @@ func (x *ExportReply) GetJson() []byte {
 }
 
 type InitRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	HostBrokerId  uint32                 `protobuf:"varint,1,opt,name=host_broker_id,json=hostBrokerId,proto3" json:"host_broker_id,omitempty"`
-	Dsn           string                 `protobuf:"bytes,2,opt,name=dsn,proto3" json:"dsn,omitempty"`
-	DataDir       string                 `protobuf:"bytes,3,opt,name=data_dir,json=dataDir,proto3" json:"data_dir,omitempty"`
-	DbKind        string                 `protobuf:"bytes,4,opt,name=db_kind,json=dbKind,proto3" json:"db_kind,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	HostBrokerId uint32                 `protobuf:"varint,1,opt,name=host_broker_id,json=hostBrokerId,proto3" json:"host_broker_id,omitempty"`
+	Dsn          string                 `protobuf:"bytes,2,opt,name=dsn,proto3" json:"dsn,omitempty"`
+	DataDir      string                 `protobuf:"bytes,3,opt,name=data_dir,json=dataDir,proto3" json:"data_dir,omitempty"`
+	DbKind       string                 `protobuf:"bytes,4,opt,name=db_kind,json=dbKind,proto3" json:"db_kind,omitempty"`
+	// The DSN of the schema's owner on PostgreSQL: the module migrates with it, then runs
+	// with dsn (a role that owns nothing, under row-level security).
+	OwnerDsn      string `protobuf:"bytes,5,opt,name=owner_dsn,json=ownerDsn,proto3" json:"owner_dsn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -221,6 +224,13 @@ func (x *InitRequest) GetDataDir() string {
 func (x *InitRequest) GetDbKind() string {
 	if x != nil {
 		return x.DbKind
+	}
+	return ""
+}
+
+func (x *InitRequest) GetOwnerDsn() string {
+	if x != nil {
+		return x.OwnerDsn
 	}
 	return ""
 }
@@ -923,10 +933,12 @@ func (x *JobRequest) GetJobId() string {
 }
 
 type EventRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Call          *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	Payload       []byte                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Call    *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
+	Kind    string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Payload []byte                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	// Since protocol version 2: the event's id, the same at every delivery of it.
+	Id            string `protobuf:"bytes,4,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -980,6 +992,13 @@ func (x *EventRequest) GetPayload() []byte {
 		return x.Payload
 	}
 	return nil
+}
+
+func (x *EventRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
 }
 
 type CheckSecretRequest struct {
@@ -2333,12 +2352,13 @@ const file_platform_proto_rawDesc = "" +
 	"\x04call\x18\x01 \x01(\v2\x18.platform.plugin.v1.CallR\x04call\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\"!\n" +
 	"\vExportReply\x12\x12\n" +
-	"\x04json\x18\x01 \x01(\fR\x04json\"y\n" +
+	"\x04json\x18\x01 \x01(\fR\x04json\"\x96\x01\n" +
 	"\vInitRequest\x12$\n" +
 	"\x0ehost_broker_id\x18\x01 \x01(\rR\fhostBrokerId\x12\x10\n" +
 	"\x03dsn\x18\x02 \x01(\tR\x03dsn\x12\x19\n" +
 	"\bdata_dir\x18\x03 \x01(\tR\adataDir\x12\x17\n" +
-	"\adb_kind\x18\x04 \x01(\tR\x06dbKind\"#\n" +
+	"\adb_kind\x18\x04 \x01(\tR\x06dbKind\x12\x1b\n" +
+	"\towner_dsn\x18\x05 \x01(\tR\bownerDsn\"#\n" +
 	"\rManifestReply\x12\x12\n" +
 	"\x04json\x18\x01 \x01(\fR\x04json\"4\n" +
 	"\x06Header\x12\x12\n" +
@@ -2402,11 +2422,12 @@ const file_platform_proto_rawDesc = "" +
 	"\x04call\x18\x01 \x01(\v2\x18.platform.plugin.v1.CallR\x04call\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\apayload\x18\x03 \x01(\fR\apayload\x12\x15\n" +
-	"\x06job_id\x18\x04 \x01(\tR\x05jobId\"j\n" +
+	"\x06job_id\x18\x04 \x01(\tR\x05jobId\"z\n" +
 	"\fEventRequest\x12,\n" +
 	"\x04call\x18\x01 \x01(\v2\x18.platform.plugin.v1.CallR\x04call\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
-	"\apayload\x18\x03 \x01(\fR\apayload\"E\n" +
+	"\apayload\x18\x03 \x01(\fR\apayload\x12\x0e\n" +
+	"\x02id\x18\x04 \x01(\tR\x02id\"E\n" +
 	"\x12CheckSecretRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x16\n" +
 	"\x06answer\x18\x02 \x01(\tR\x06answer\"G\n" +
