@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"time"
 
@@ -131,6 +132,16 @@ func New(spec Spec) *Module {
 
 // ID is the module's id.
 func (m *Module) ID() string { return m.spec.ID }
+
+// Routes is the module's route table, as declared.
+func (m *Module) Routes() []Route { return append([]Route(nil), m.spec.Routes...) }
+
+// Pattern is the pattern of the route the module's router sends method and path to, or ""
+// when none (the frame's tests compare it with the host's match).
+func (m *Module) Pattern(method, path string) string {
+	_, p := m.mux.Handler(&http.Request{Method: method, URL: &url.URL{Path: path}, Host: "module"})
+	return p
+}
 
 // Init opens the module's database and runs its migrations.
 func (m *Module) Init(ctx context.Context, env sdk.Env) error {

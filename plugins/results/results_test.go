@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"carenet.dev/platform/plugins/kit/kittest"
 	"carenet.dev/platform/plugins/kit/pdfdoc"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
@@ -654,4 +655,24 @@ func TestExportHoldsWhatTheModuleKnows(t *testing.T) {
 	if out.Account.UserID != marie.ID || len(out.LabRecords) != 1 || len(out.Reports) != 1 || out.Reports[0].ReportID != "R-1" || len(out.Reports[0].Values) != 2 {
 		t.Fatalf("export: %s", b)
 	}
+}
+
+// TestFrameHolds: every route of the manifest reaches its handler and the host matches it
+// the same way; every table of the module is reached only through a tenant scope; on
+// PostgreSQL, with reports, values, records, accounts and a professional in tenant A, the
+// module's runtime role sees none of them in tenant B's scope and cannot switch row-level
+// security off.
+func TestFrameHolds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		kittest.CheckRoutes(t, f.m.Module)
+		kittest.CheckScoped(t, f.m.Module, (*LabPatient)(nil), (*Account)(nil), (*Professional)(nil), (*Report)(nil), (*Value)(nil))
+		f.api(f.A, f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", "10101010101"))
+		f.patient(f.A, "u-marie", "Marie Durand", "Martin", "1985-03-02")
+		f.user(f.A, sdk.User{ID: "u-pro", Name: "Dr Petit", Portal: portalPros, Profile: map[string]string{fieldProNumber: "10101010101"}})
+		if err := f.h.Event(context.Background(), f.A, host.EventUserVerified, []byte("u-pro")); err != nil {
+			t.Fatal(err)
+		}
+		kittest.CheckIsolation(t, "results", f.h.Env, f.A, f.B)
+	})
 }

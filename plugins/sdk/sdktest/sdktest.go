@@ -71,6 +71,8 @@ type Harness struct {
 	Client   *host.Client
 	Host     *FakeHost
 	Manifest *sdk.Manifest
+	// Env is what the module was started with.
+	Env sdk.Env
 }
 
 // New serves m in-process, initialises it with env and reads its manifest.
@@ -93,7 +95,7 @@ func New(t testing.TB, m sdk.Module, env sdk.Env) *Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Harness{Client: mc, Host: fake, Manifest: man}
+	return &Harness{Client: mc, Host: fake, Manifest: man, Env: env}
 }
 
 func (h *Harness) withRules(tenant sdk.Tenant) sdk.Tenant {
