@@ -198,31 +198,30 @@ func (s *Service) Notify(ctx context.Context, t *tenancy.Tenant, id, kind string
 	return nil
 }
 
-// Deliver delivers the tenant's events due now. A module that is down keeps its events for
-// later: the job runner delivers them when it is back (and Started makes them due at once).
+// Deliver delivers the tenant's events due now (a batch: the job runner delivers the rest).
+// A module that is down keeps its events for later: the job runner delivers them when it is
+// back (and Started makes them due at once).
 func (s *Service) Deliver(ctx context.Context, t *tenancy.Tenant) {
-	for {
-		claimed, err := s.Jobs.ClaimNamed(ctx, t.ID, eventPrefix, 50)
-		if err != nil {
-			s.Log.Error("events: claim", "tenant", t.Slug, "err", err)
-			return
+	claimed, err := s.Jobs.ClaimNamed(ctx, t.ID, eventPrefix, 50)
+	if err != nil {
+		s.Log.Error("events: claim", "tenant", t.Slug, "err", err)
+		return
+	}
+	down := map[string]bool{}
+	for _, j := range claimed {
+		runErr := ErrUnavailable
+		if !down[j.Module] {
+			runErr = s.RunJob(ctx, t, j)
 		}
-		if len(claimed) == 0 {
-			return
+		if errors.Is(runErr, ErrUnavailable) {
+			down[j.Module] = true // the rest of its events wait with it
+		} else if runErr != nil {
+			s.Log.Warn("event not delivered yet", "tenant", t.Slug, "module", j.Module, "event", strings.TrimPrefix(j.Name, eventPrefix),
+				"attempt", j.Attempts, "err", runErr)
 		}
-		for _, j := range claimed {
-			runErr := s.RunJob(ctx, t, j)
-			if runErr != nil {
-				s.Log.Warn("event not delivered yet", "tenant", t.Slug, "module", j.Module, "event", strings.TrimPrefix(j.Name, eventPrefix),
-					"attempt", j.Attempts, "err", runErr)
-			}
-			if err := s.Jobs.Finish(ctx, j, runErr); err != nil {
-				s.Log.Error("events: finish", "tenant", t.Slug, "err", err)
-				return
-			}
-			if errors.Is(runErr, ErrUnavailable) {
-				return // the module is down: the rest waits with it
-			}
+		if err := s.Jobs.Finish(ctx, j, runErr); err != nil {
+			s.Log.Error("events: finish", "tenant", t.Slug, "err", err)
+			return
 		}
 	}
 }

@@ -64,6 +64,9 @@ func servePlugin(id string) {
 	switch id {
 	case "badversion":
 		host.ServeVersion(echoModule(id), sdk.ProtocolVersion+1)
+	case "oldversion":
+		// A module built before protocol 2 (its roles were not its own, events came once).
+		host.ServeVersion(echoModule(id), sdk.ProtocolVersion-1)
 	default:
 		sdk.Serve(echoModule(id))
 	}
@@ -254,16 +257,18 @@ func waitState(t *testing.T, h *pluginhost.Host, id string, ok func(pluginhost.S
 	}
 }
 
-// TestVersionMismatchRefused: a plugin speaking another protocol version is refused with a
-// clear log line and never relaunched (P5).
+// TestVersionMismatchRefused: a plugin speaking another protocol version, newer or older, is
+// refused with a clear log line and never relaunched (P5).
 func TestVersionMismatchRefused(t *testing.T) {
-	h, _, logs := newHost(t, pluginhost.Config{}, pluginhost.Spec{ID: "badversion", Command: self("badversion")})
-	s := status(h, "badversion")
-	if s.State != "failed" || s.Restarts != 0 {
-		t.Fatalf("status: %+v", s)
-	}
-	if !strings.Contains(logs.String(), "module refused: it speaks another protocol version") {
-		t.Fatalf("log:\n%s", logs.String())
+	for _, id := range []string{"badversion", "oldversion"} {
+		h, _, logs := newHost(t, pluginhost.Config{}, pluginhost.Spec{ID: id, Command: self(id)})
+		s := status(h, id)
+		if s.State != "failed" || s.Restarts != 0 {
+			t.Fatalf("%s status: %+v", id, s)
+		}
+		if !strings.Contains(logs.String(), "module refused: it speaks another protocol version") {
+			t.Fatalf("%s log:\n%s", id, logs.String())
+		}
 	}
 }
 

@@ -115,6 +115,9 @@ func New(spec Spec) *Module {
 		m.man.Routes = append(m.man.Routes, r.manifest())
 		m.mux.HandleFunc(r.Pattern(), m.serve(r))
 	}
+	// The host matched the route on the same patterns before forwarding: a path the module
+	// does not declare is never what a person should see as a bare "404 page not found".
+	m.mux.HandleFunc("/", m.serve(&Route{Handle: func(*Ctx) error { return ErrNotFound }}))
 	for _, r := range spec.Rules {
 		m.man.Rules = append(m.man.Rules, r.Rule())
 	}
@@ -189,13 +192,7 @@ func (m *Module) Handle(ctx context.Context, req *sdk.Request) (*sdk.Response, e
 	}
 	hr.RemoteAddr = req.RemoteIP + ":0"
 	rec := httptest.NewRecorder()
-	if _, pattern := m.mux.Handler(hr); pattern == "" {
-		// The host matched the route on the same patterns: this is a module answering a
-		// path it does not declare, never what a person should see as a bare "404".
-		m.fail(&Ctx{W: rec, R: hr, Req: req, m: m}, ErrNotFound)
-	} else {
-		m.mux.ServeHTTP(rec, hr)
-	}
+	m.mux.ServeHTTP(rec, hr)
 	res := rec.Result()
 	out := &sdk.Response{Status: res.StatusCode, Header: res.Header.Clone(), Body: rec.Body.Bytes()}
 	if title := out.Header.Get(fragmentHeader); title != "" {

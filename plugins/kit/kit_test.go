@@ -155,6 +155,11 @@ func TestErrorsAreMappedInOnePlace(t *testing.T) {
 			!strings.Contains(string(res.Body), `href="/t/alpha/kittest"`) {
 			t.Fatalf("not found: %d %q", res.Status, res.Body)
 		}
+		// A path the module does not declare: the same localized page, never a bare 404.
+		res, _ = h.Do(ctx, tenantA, user, "GET", "/kittest/nothing/here", nil)
+		if res.Status != 404 || !res.Fragment || !strings.Contains(string(res.Body), fr.T("error.not_found.text")) {
+			t.Fatalf("undeclared path: %d %q", res.Status, res.Body)
+		}
 		res, _ = h.Do(ctx, tenantA, user, "GET", "/kittest/files/a/b", nil)
 		if res.Status != 400 || !strings.Contains(string(res.Body), fr.T("error.bad_request.text")) {
 			t.Fatalf("bad request: %d %q", res.Status, res.Body)
