@@ -13,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only on --pprof's own address
 	"net/url"
 	"os"
 	"os/signal"
@@ -174,6 +176,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	smtpFlag := fs.String("smtp", env("PLATFORM_SMTP", ""), "SMTP server for e-mail: smtp://user:password@host:port?tls=starttls|tls|none; empty writes .eml files under <data>/mail [PLATFORM_SMTP]")
 	smsFlag := fs.String("sms-url", env("PLATFORM_SMS_URL", ""), "SMS gateway URL (JSON POST, bearer token in PLATFORM_SMS_TOKEN); empty writes .sms.txt files [PLATFORM_SMS_URL]")
 	modulesFlag := fs.String("modules", env("PLATFORM_MODULES", ""), "external modules: <id>=<path>:<sha256>, comma-separated; checked before every start [PLATFORM_MODULES]")
+	pprofAddr := fs.String("pprof", env("PLATFORM_PPROF", ""), "address of a CPU and memory profile endpoint (/debug/pprof/), e.g. 127.0.0.1:6060; off when empty [PLATFORM_PPROF]")
+	cacheBound := fs.Duration("cache-bound", envDuration("PLATFORM_CACHE_BOUND", tenancy.DefaultBound), "how long a change made on another instance may go unseen by this one (tenants, rules, windows, terms) [PLATFORM_CACHE_BOUND]")
 	proxies := fs.String("trusted-proxies", env("PLATFORM_TRUSTED_PROXIES", ""), "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed [PLATFORM_TRUSTED_PROXIES]")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -193,6 +197,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer ln.Close()
+	if *pprofAddr != "" {
+		// What a request costs, profiled (go tool pprof http://<addr>/debug/pprof/profile).
+		pl, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return err
+		}
+		defer pl.Close()
+		go func() { _ = http.Serve(pl, http.DefaultServeMux) }()
+	}
 	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	if *publicURL == "" {
 		*publicURL = "http://localhost:" + port
@@ -234,6 +247,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	srv.Tenants.Bound = *cacheBound
+	go srv.Tenants.Watch(ctx)
 	specs, err := moduleSpecs(ctx, srv, d.tenants, external)
 	if err != nil {
 		return err
@@ -412,4 +427,14 @@ func verifyAudit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%d audit trail(s) broken", broken)
 	}
 	return nil
+}
+
+// envDuration reads a duration from the environment, or def.
+func envDuration(name string, def time.Duration) time.Duration {
+	if v := os.Getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
 }

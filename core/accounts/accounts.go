@@ -94,6 +94,9 @@ type Session struct {
 	ExpiresAt  time.Time `bun:"expires_at"`
 	IP         string    `bun:"ip"`
 	UserAgent  string    `bun:"user_agent"`
+
+	// User is the account, read with the session in one statement (SessionUser).
+	User *User `bun:"rel:belongs-to,join:tenant_id=tenant_id,join:user_id=id" json:"-"`
 }
 
 // Token is a single-use link token (verification, reset). Only its SHA-256 is stored.
@@ -148,7 +151,10 @@ func (f Field) ForPortal(portal string) bool {
 type Service struct {
 	DB    *db.DB
 	Authz *authz.Service
-	Now   func() time.Time
+	// Tenants is the tenant store whose cache a change of roles invalidates at once (the
+	// server's); other instances see it within their cache bound.
+	Tenants *tenancy.Store
+	Now     func() time.Time
 	// Changed, when set, is told in the same transaction when an account becomes active,
 	// is deleted or is blocked (kind "user.verified", "user.deleted", "user.blocked"): what it
 	// records (the events for the modules) exists if and only if the change does.
@@ -164,7 +170,7 @@ func NewService(d *db.DB, az *authz.Service) *Service {
 	if err != nil {
 		panic(err) // only fails if the system's random source fails
 	}
-	return &Service{DB: d, Authz: az, Now: func() time.Time { return time.Now().UTC() }, dummyHash: h}
+	return &Service{DB: d, Authz: az, Tenants: &tenancy.Store{DB: d}, Now: func() time.Time { return time.Now().UTC() }, dummyHash: h}
 }
 
 // NewToken returns a random URL-safe token and the hash stored for it.
@@ -335,7 +341,7 @@ func (s *Service) Register(ctx context.Context, t *tenancy.Tenant, in RegisterIn
 // ByEmail finds an account of the tenant by e-mail.
 func (s *Service) ByEmail(ctx context.Context, tenantID, email string) (*User, error) {
 	var u User
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&u).Where("email = ?", strings.ToLower(strings.TrimSpace(email))).Scan(ctx)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -347,7 +353,7 @@ func (s *Service) ByEmail(ctx context.Context, tenantID, email string) (*User, e
 // ByID finds an account of the tenant by id.
 func (s *Service) ByID(ctx context.Context, tenantID, id string) (*User, error) {
 	var u User
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&u).Where("id = ?", id).Scan(ctx)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -422,7 +428,7 @@ func (s *Service) changed(ctx context.Context, sc *db.Scope, t *tenancy.Tenant, 
 }
 
 func (s *Service) bump(ctx context.Context, tenantID string) error {
-	return (&tenancy.Store{DB: s.DB}).BumpPolicy(ctx, tenantID)
+	return s.Tenants.BumpPolicy(ctx, tenantID)
 }
 
 // LoginResult is a new session.
@@ -484,33 +490,36 @@ func (s *Service) SessionUser(ctx context.Context, tenantID, token string) (*Ses
 	if token == "" || len(token) > 100 {
 		return nil, nil, nil
 	}
-	var sess Session
-	var u User
+	var row Session
 	now := s.Now()
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		err := sc.Select(&sess).Where("token_hash = ? AND expires_at > ?", HashToken(token), now).Scan(ctx)
-		if err != nil {
-			return err
-		}
-		if err := sc.Select(&u).Where("id = ?", sess.UserID).Scan(ctx); err != nil {
-			return err
-		}
-		if now.Sub(sess.LastSeenAt) > time.Minute {
-			sess.LastSeenAt = now
-			_, err = sc.Update(&sess).Column("last_seen_at").WherePK().Exec(ctx)
-		}
-		return err
+	// One read: the session and its account (a revoked session or a blocked account is
+	// refused on the very next request).
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&row).Relation("User").Where("s.token_hash = ? AND s.expires_at > ?", HashToken(token), now).Scan(ctx)
 	})
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && row.User == nil) {
 		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, err
 	}
+	sess, u := row, row.User
+	sess.User = nil
 	if u.Status != StatusActive {
 		return nil, nil, nil
 	}
-	return &sess, &u, nil
+	// Seen at most once a minute: a page that reads does not write on every request.
+	if now.Sub(sess.LastSeenAt) > time.Minute {
+		sess.LastSeenAt = now
+		err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+			_, err := sc.Update(&sess).Column("last_seen_at").WherePK().Exec(ctx)
+			return err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return &sess, u, nil
 }
 
 // Logout ends the session of a token.
@@ -524,7 +533,7 @@ func (s *Service) Logout(ctx context.Context, tenantID, token string) error {
 // Sessions lists a user's open sessions, newest first.
 func (s *Service) Sessions(ctx context.Context, tenantID, userID string) ([]Session, error) {
 	var out []Session
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&out).Where("user_id = ? AND expires_at > ?", userID, s.Now()).Order("last_seen_at DESC").Scan(ctx)
 	})
 	return out, err

@@ -189,7 +189,7 @@ func (s *Service) Authenticate(ctx context.Context, tenantID, token string) (*Ke
 // List returns the tenant's keys, newest first.
 func (s *Service) List(ctx context.Context, tenantID string) ([]Key, error) {
 	var out []Key
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&out).Order("created_at DESC").Limit(1000).Scan(ctx)
 	})
 	return out, err
@@ -198,7 +198,7 @@ func (s *Service) List(ctx context.Context, tenantID string) ([]Key, error) {
 // Get returns one key of the tenant, or ErrNotFound.
 func (s *Service) Get(ctx context.Context, tenantID, id string) (*Key, error) {
 	var k Key
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&k).Where("id = ?", id).Scan(ctx)
 	})
 	if errors.Is(err, sql.ErrNoRows) {

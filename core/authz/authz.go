@@ -167,7 +167,7 @@ type adapter struct {
 
 func (a *adapter) LoadPolicy(m model.Model) error {
 	var rules []Rule
-	err := a.db.InTenant(context.WithoutCancel(a.ctx), a.tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := a.db.ReadTenant(context.WithoutCancel(a.ctx), a.tenantID, func(ctx context.Context, sc *db.Scope) error {
 		// The one read that spans two scopes: the tenant's rules and the platform's ("*").
 		// Row-level security allows exactly these two on PostgreSQL.
 		return sc.Tx.NewSelect().Model(&rules).Where("tenant_id IN (?, ?)", a.tenantID, db.PlatformDomain).
@@ -263,6 +263,31 @@ func (s *Service) UserRoles(ctx context.Context, sc *db.Scope, userID string) ([
 		Where("tenant_id IN (?, ?) AND ptype = 'g' AND v0 = ?", sc.TenantID, db.PlatformDomain, Subject(userID)).
 		Order("v1").Scan(ctx, &roles)
 	return roles, err
+}
+
+// Roles lists the roles a user holds in a tenant (the platform's included), from the
+// tenant's rules in memory (the enforcer Allowed uses, reloaded when rev moves).
+func (s *Service) Roles(ctx context.Context, tenantID string, rev int64, userID string) ([]string, error) {
+	e, err := s.enforcer(ctx, tenantID, rev)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, dom := range []string{tenantID, db.PlatformDomain} {
+		roles, err := e.GetRolesForUser(Subject(userID), dom)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range roles {
+			if !seen[r] {
+				seen[r] = true
+				out = append(out, r)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // TenantRoles lists the roles that have a grant in the scope's tenant, sorted.

@@ -244,7 +244,7 @@ func (s *Service) Get(ctx context.Context, tenantID, id string) (*Complaint, err
 // File returns one supporting document of a complaint of the tenant.
 func (s *Service) File(ctx context.Context, tenantID, complaintID, fileID string) (*File, error) {
 	var f File
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&f).Where("id = ? AND complaint_id = ?", fileID, complaintID).Scan(ctx)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -315,7 +315,7 @@ func (s *Service) Answer(ctx context.Context, tenantID, id, by, answer string) (
 // ByUser lists the complaints a user lodged (for his data export).
 func (s *Service) ByUser(ctx context.Context, tenantID, userID string) ([]Complaint, error) {
 	var out []Complaint
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&out).Where("user_id = ?", userID).Order("received_at").Scan(ctx)
 	})
 	return out, err

@@ -86,7 +86,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 }
 
 // Close releases the connections.
-func (d *DB) Close() error { return d.Bun.Close() }
+func (d *DB) Close() error { return d.st.Close() }
 
 // Ping reports whether the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.Bun.PingContext(ctx) }
@@ -107,7 +107,12 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 		b.Close()
 		return nil, err
 	}
-	return &DB{Bun: b, Kind: SQLite, cfg: cfg, st: store.New(b, SQLite)}, nil
+	r, err := store.OpenSQLiteReader(path)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	return &DB{Bun: b, Kind: SQLite, cfg: cfg, st: store.NewSplit(b, r, SQLite)}, nil
 }
 
 func migrateDB(ctx context.Context, b *bun.DB, kind Kind) error {

@@ -34,6 +34,15 @@ func (d *DB) InTenant(ctx context.Context, tenantID string, fn func(ctx context.
 	return d.st.InTenant(ctx, tenantID, fn)
 }
 
+// ReadTenant runs fn in a read-only transaction scoped to tenantID: it never takes SQLite's
+// write lock, and within a request every read of the tenant shares it (store.WithRequest).
+func (d *DB) ReadTenant(ctx context.Context, tenantID string, fn func(ctx context.Context, s *Scope) error) error {
+	return d.st.ReadTenant(ctx, tenantID, fn)
+}
+
+// GlobalRead returns the handle for reading the tables of no tenant on the read connections.
+func (d *DB) GlobalRead() *Global { return d.st.GlobalRead() }
+
 // InPlatform runs fn in the platform-wide scope ('*'): it sees only platform-wide rows.
 func (d *DB) InPlatform(ctx context.Context, fn func(ctx context.Context, s *Scope) error) error {
 	return d.InTenant(ctx, PlatformDomain, fn)

@@ -241,7 +241,7 @@ func (s *Store) Retry(ctx context.Context, tenantID, id string) error {
 // Get returns one job of the tenant.
 func (s *Store) Get(ctx context.Context, tenantID, id string) (*Job, error) {
 	var j Job
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&j).Where("id = ?", id).Scan(ctx)
 	})
 	if errors.Is(err, sql.ErrNoRows) {

@@ -196,7 +196,7 @@ func compose(t *tenancy.Tenant, e *Entry) (*gomail.Msg, error) {
 // List returns the tenant's most recent messages, newest first.
 func (o *Outbox) List(ctx context.Context, tenantID string, limit int) ([]Entry, error) {
 	var out []Entry
-	err := o.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&out).Order("created_at DESC").Limit(int64(limit)).Scan(ctx)
 	})
 	return out, err
@@ -205,7 +205,7 @@ func (o *Outbox) List(ctx context.Context, tenantID string, limit int) ([]Entry,
 // Get returns one message of the tenant.
 func (o *Outbox) Get(ctx context.Context, tenantID, id string) (*Entry, error) {
 	var e Entry
-	err := o.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&e).Where("id = ?", id).Scan(ctx)
 	})
 	return &e, err
@@ -230,7 +230,7 @@ func From(t *tenancy.Tenant) (name, addr string) {
 // ListTo returns the tenant's messages to one recipient, oldest first (a person's data).
 func (o *Outbox) ListTo(ctx context.Context, tenantID, recipient string) ([]Entry, error) {
 	var out []Entry
-	err := o.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&out).Where("lower(recipient) = lower(?)", recipient).Order("created_at").Scan(ctx)
 	})
 	return out, err

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -38,20 +36,27 @@ func (s *Server) bindMaintenance() {
 }
 
 // upcomingMaintenance returns the tenant's next or current window (only announced ones
-// when announced is set), if it ends in the future.
-func (s *Server) upcomingMaintenance(ctx context.Context, tenantID string, announced bool) (*Maintenance, error) {
-	var m Maintenance
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		q := sc.Select(&m).Where("ends_at > ?", time.Now().UTC()).Order("starts_at").Limit(1)
-		if announced {
-			q = q.Where("announced")
-		}
-		return q.Scan(ctx)
+// when announced is set), if it ends in the future. The windows are read once per revision
+// of the tenant (planning one bumps it).
+func (s *Server) upcomingMaintenance(ctx context.Context, t *tenancy.Tenant, announced bool) (*Maintenance, error) {
+	windows, err := s.maintenance.Get(t, func() ([]Maintenance, error) {
+		var out []Maintenance
+		err := s.DB.ReadTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+			return sc.Select(&out).Where("ends_at > ?", time.Now().UTC()).Order("starts_at").Scan(ctx)
+		})
+		return out, err
 	})
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+	if err != nil {
+		return nil, err
 	}
-	return &m, err
+	now := time.Now()
+	for i := range windows {
+		if windows[i].EndsAt.After(now) && (!announced || windows[i].Announced) {
+			m := windows[i]
+			return &m, nil
+		}
+	}
+	return nil, nil
 }
 
 // checkMaintenance applies the tenant's rules to a window: an interruption longer than the
@@ -95,7 +100,7 @@ func (s *Server) renderMaintenance(c *fiber.Ctx, status int, f *Form) error {
 			continue
 		}
 		tenants = append(tenants, t)
-		m, err := s.upcomingMaintenance(c.UserContext(), t.ID, false)
+		m, err := s.upcomingMaintenance(c.UserContext(), t, false)
 		if err != nil {
 			return err
 		}
@@ -167,6 +172,10 @@ func (s *Server) platformScheduleMaintenance(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
+		// Every page shows the banner: every instance reads the tenant's windows again.
+		if err := s.Tenants.Touch(c.UserContext(), p.t.ID); err != nil {
+			return err
+		}
 		if err := s.record(c, p.t.ID, ActMaintenancePlanned, "", "maintenance:"+m.ID, map[string]any{
 			"start": m.StartsAt.Format(time.RFC3339), "end": m.EndsAt.Format(time.RFC3339), "announced": p.announce}); err != nil {
 			return err
@@ -185,7 +194,7 @@ func (s *Server) platformScheduleMaintenance(c *fiber.Ctx) error {
 // notifyMaintenance tells every active user of the tenant of a planned interruption.
 func (s *Server) notifyMaintenance(ctx context.Context, t *tenancy.Tenant, id string) error {
 	var m Maintenance
-	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&m).Where("id = ?", id).Scan(ctx)
 	})
 	if err != nil {

@@ -2,19 +2,16 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/authz"
-	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/modules"
 	"carenet.dev/platform/core/pluginhost"
@@ -163,6 +160,7 @@ func (s *Server) forward(c *fiber.Ctx, id, clientID, clientName string) error {
 		}
 		return s.render(c, fiber.StatusBadGateway, "error", "error.generic.title", errorData{Message: "error.generic.text"}, nil)
 	}
+	st.ModuleStatements = res.Statements
 	if res.Fragment {
 		return s.renderFragment(c, res.Status, res.Title, template.HTML(res.Body)) //nolint:gosec // modules are trusted code, registered by checksum
 	}
@@ -281,11 +279,7 @@ func (s *Server) saveModuleRules(c *fiber.Ctx) error {
 	if len(errs) > 0 {
 		return s.renderModuleRules(c, fiber.StatusUnprocessableEntity, id, man, values, errs)
 	}
-	err = s.DB.InTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {
-		_, err := sc.Update((*tenancy.Module)(nil)).Set("rules = ?", jsonValue(rules)).Set("updated_at = ?", nowUTC()).
-			Where("module_id = ?", id).Exec(ctx)
-		return err
-	})
+	err = s.Tenants.SetModuleRules(c.UserContext(), st.Tenant.ID, id, rules)
 	if err != nil {
 		return err
 	}
@@ -302,16 +296,6 @@ func (s *Server) saveModuleRules(c *fiber.Ctx) error {
 	s.flash(c, "admin.settings.saved")
 	return c.Redirect(st.URL("/admin/modules/"+id), fiber.StatusSeeOther)
 }
-
-func jsonValue(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "{}"
-	}
-	return string(b)
-}
-
-func nowUTC() time.Time { return time.Now().UTC() }
 
 func (s *Server) platformModules(c *fiber.Ctx) error {
 	return s.render(c, fiber.StatusOK, "platform_modules", "platform.modules.title", map[string]any{"Modules": s.Modules.Statuses()}, nil)

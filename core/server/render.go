@@ -150,7 +150,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, name, title string, data a
 		s.clearCookie(c, "flash")
 	}
 	if st.Tenant != nil {
-		if m, err := s.upcomingMaintenance(c.UserContext(), st.Tenant.ID, true); err == nil && m != nil {
+		if m, err := s.upcomingMaintenance(c.UserContext(), st.Tenant, true); err == nil && m != nil {
 			p.Maintenance = m
 		}
 		p.Nav = s.nav(c, st)

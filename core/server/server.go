@@ -80,6 +80,9 @@ type Server struct {
 	secret  []byte
 	routes  []Route
 	metrics *metrics
+	// What every page of a tenant reads, kept per revision of the tenant.
+	maintenance  tenancy.Memo[[]Maintenance]
+	termsInForce tenancy.Memo[[]terms.Version]
 }
 
 // Route is an entry of the route table: every route declares the permission it needs.
@@ -108,6 +111,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 		Complaints: s.Complaints, APIKeys: s.APIKeys, I18n: bundle, Outbox: s.Mail, Mailer: mailer{s}, Log: log,
 		Blobs: &modules.Blobs{DB: d, Dir: filepath.Join(cfg.DataDir, "blobs"), Max: 50 << 20}}
 	s.Tenants.ValidateModule = s.Modules.ValidateRules
+	s.Accounts.Tenants = s.Tenants
 	// What changes an account is told to the modules in the same transaction (P11: an erasure
 	// reaches every module, even one that is down when it happens).
 	s.Accounts.Changed = func(ctx context.Context, sc *db.Scope, t *tenancy.Tenant, kind, userID string) error {

@@ -36,6 +36,8 @@ type State struct {
 	// tells a path of another method (405) from an unknown one (404).
 	ModuleRoute     *sdk.Route
 	ModulePathFound bool
+	// ModuleStatements is what the request cost the module's database.
+	ModuleStatements int
 }
 
 const stateKey = "core:state"

@@ -40,7 +40,7 @@ var coreTemplates = []string{"verify", "exists", "reset", "deleted", "blocked", 
 // tenantTemplate returns the tenant's wording of a message, if it has one.
 func (s *Server) tenantTemplate(ctx context.Context, tenantID, tmpl, lang string) (*MessageTemplate, error) {
 	var m MessageTemplate
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&m).Where("template = ? AND locale = ?", tmpl, lang).Scan(ctx)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -77,7 +77,7 @@ func (s *Server) templateIDs(c *fiber.Ctx) []string {
 func (s *Server) adminTemplates(c *fiber.Ctx) error {
 	st := St(c)
 	var own []MessageTemplate
-	err := s.DB.InTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&own).Scan(ctx)
 	})
 	if err != nil {

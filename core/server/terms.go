@@ -47,6 +47,9 @@ func (s *Server) ImportTenants(ctx context.Context, dir string) ([]tenancy.Impor
 				return res, err
 			}
 		}
+		if err := s.Tenants.Touch(ctx, t.ID); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
 }
@@ -144,42 +147,36 @@ func (s *Server) termsPage(c *fiber.Ctx) error {
 	return s.renderPage(c, fiber.StatusOK, "terms_doc", v.Title, map[string]any{"Doc": v}, nil)
 }
 
-// requiredDocs are the documents a signed-in user must have accepted in their version in
-// force: the account's, and each module document he accepted a version of before.
-func (s *Server) requiredDocs(ctx context.Context, st *State) ([]string, error) {
-	accepted, err := s.Terms.AcceptedDocs(ctx, st.Tenant.ID, st.User.ID)
+// inForce are the versions in force of the tenant's documents now, from the versions read
+// once per revision of the tenant (publishing one bumps it).
+func (s *Server) inForce(ctx context.Context, t *tenancy.Tenant) (map[string]*terms.Version, error) {
+	all, err := s.termsInForce.Get(t, func() ([]terms.Version, error) { return s.Terms.All(ctx, t.ID) })
 	if err != nil {
 		return nil, err
 	}
-	out := []string{terms.DocPlatform}
-	for _, d := range st.Tenant.EnabledModules() {
-		if accepted[d] {
-			out = append(out, d)
-		}
-	}
-	return out, nil
+	return s.Terms.InForceOf(all), nil
 }
 
-// pendingTerms lists the versions in force the user has not accepted.
+// pendingTerms lists the versions in force the user has not accepted: of the account's terms,
+// and of each module's whose terms he accepted some version of. One read: his acceptances.
 func (s *Server) pendingTerms(ctx context.Context, st *State) ([]*terms.Version, error) {
-	docs, err := s.requiredDocs(ctx, st)
+	current, err := s.inForce(ctx, st.Tenant)
 	if err != nil {
 		return nil, err
 	}
+	docs, accepted, err := s.Terms.AcceptedBy(ctx, st.Tenant.ID, st.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	required := []string{terms.DocPlatform}
+	for _, d := range st.Tenant.EnabledModules() {
+		if docs[d] {
+			required = append(required, d)
+		}
+	}
 	var out []*terms.Version
-	for _, d := range docs {
-		v, err := s.Terms.InForce(ctx, st.Tenant.ID, d)
-		if errors.Is(err, terms.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		a, err := s.Terms.Accepted(ctx, st.Tenant.ID, st.User.ID, v.ID)
-		if err != nil {
-			return nil, err
-		}
-		if a == nil {
+	for _, d := range required {
+		if v := current[d]; v != nil && !accepted[v.ID] {
 			out = append(out, v)
 		}
 	}
@@ -407,6 +404,10 @@ func (s *Server) adminTermsPublish(c *fiber.Ctx) error {
 	}
 	notice := time.Duration(st.Tenant.IntRule("terms.notice_days")) * 24 * time.Hour
 	v, err := s.Terms.Publish(c.UserContext(), st.Tenant.ID, d, st.Tenant.Settings.Locales, notice, st.Tenant.Location())
+	if err == nil {
+		// The terms gate of every page reads the versions: every instance reads them again.
+		err = s.Tenants.Touch(c.UserContext(), st.Tenant.ID)
+	}
 	var ferr form.Errors
 	if errors.As(err, &ferr) {
 		f.Errors = ferr
@@ -431,7 +432,7 @@ func (s *Server) adminTermsPublish(c *fiber.Ctx) error {
 // the account's terms, those who accepted the module's terms for a module's.
 func (s *Server) notifyTerms(ctx context.Context, t *tenancy.Tenant, versionID string) error {
 	var v terms.Version
-	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&v).Where("id = ?", versionID).Scan(ctx)
 	})
 	if err != nil {

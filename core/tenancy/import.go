@@ -252,6 +252,7 @@ func (s *Store) validateModules(f *File) error {
 // Import creates the tenant of f unless a tenant with its slug exists. It reports whether
 // it created one. Concurrent imports of the same file create it once (unique slug).
 func (s *Store) Import(ctx context.Context, f *File, logo []byte, logoType string) (bool, error) {
+	defer s.invalidate("")
 	if _, err := s.BySlug(ctx, f.Slug); err == nil {
 		return false, nil
 	} else if !errors.Is(err, ErrNotFound) {
@@ -305,6 +306,7 @@ func (s *Store) Import(ctx context.Context, f *File, logo []byte, logoType strin
 // EnsureConsole creates the platform administration console tenant on hostname if it does
 // not exist yet, and makes sure hostname points to it.
 func (s *Store) EnsureConsole(ctx context.Context, hostname, defaultLocale string) (*Tenant, error) {
+	defer s.invalidate("")
 	t, err := s.BySlug(ctx, ConsoleSlug)
 	if errors.Is(err, ErrNotFound) {
 		now := time.Now().UTC()
@@ -318,6 +320,7 @@ func (s *Store) EnsureConsole(ctx context.Context, hostname, defaultLocale strin
 		if _, err := s.DB.Global().Insert(t).Exec(ctx); err != nil && !db.IsUniqueViolation(err) {
 			return nil, fmt.Errorf("create console: %w", err)
 		}
+		s.invalidate("")
 		if t, err = s.BySlug(ctx, ConsoleSlug); err != nil {
 			return nil, err
 		}
@@ -328,6 +331,9 @@ func (s *Store) EnsureConsole(ctx context.Context, hostname, defaultLocale strin
 		h := &Hostname{Hostname: NormalizeHost(hostname), TenantID: t.ID, Portal: "console"}
 		if _, err := s.DB.Global().Insert(h).On("CONFLICT (hostname) DO NOTHING").Exec(ctx); err != nil {
 			return nil, fmt.Errorf("console hostname: %w", err)
+		}
+		if err := s.Touch(ctx, t.ID); err != nil {
+			return nil, err
 		}
 	}
 	return s.BySlug(ctx, ConsoleSlug)

@@ -6,6 +6,7 @@ package tenancy
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -16,6 +17,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/plugins/kit/view"
 )
 
 // Kinds of tenant.
@@ -73,14 +75,16 @@ type Settings struct {
 type Tenant struct {
 	bun.BaseModel `bun:"table:tenants,alias:t"`
 
-	ID        string    `bun:"id,pk"`
-	Slug      string    `bun:"slug"`
-	Kind      string    `bun:"kind"`
-	Status    string    `bun:"status"`
-	Settings  Settings  `bun:"settings,type:json"`
-	Logo      []byte    `bun:"logo"`
-	LogoType  string    `bun:"logo_type"`
-	PolicyRev int64     `bun:"policy_rev"`
+	ID        string   `bun:"id,pk"`
+	Slug      string   `bun:"slug"`
+	Kind      string   `bun:"kind"`
+	Status    string   `bun:"status"`
+	Settings  Settings `bun:"settings,type:json"`
+	Logo      []byte   `bun:"logo"`
+	LogoType  string   `bun:"logo_type"`
+	PolicyRev int64    `bun:"policy_rev"`
+	// Rev moves with every change to what the tenant's pages read on every request.
+	Rev       int64     `bun:"rev"`
 	CreatedAt time.Time `bun:"created_at"`
 	UpdatedAt time.Time `bun:"updated_at"`
 
@@ -108,14 +112,8 @@ type Module struct {
 	UpdatedAt time.Time      `bun:"updated_at"`
 }
 
-// Location is the tenant's time zone (UTC if it cannot be loaded).
-func (t *Tenant) Location() *time.Location {
-	loc, err := time.LoadLocation(t.Settings.TimeZone)
-	if err != nil {
-		return time.UTC
-	}
-	return loc
-}
+// Location is the tenant's time zone (UTC if it cannot be loaded), read once per process.
+func (t *Tenant) Location() *time.Location { return view.Zone(t.Settings.TimeZone) }
 
 // AllowsLocale reports whether lang is one of the tenant's locales.
 func (t *Tenant) AllowsLocale(lang string) bool {
@@ -165,46 +163,21 @@ type Store struct {
 	// (its manifest) and returns them normalised. Nil until the modules run: then only the
 	// known module ids are checked.
 	ValidateModule func(id string, rules map[string]any) (map[string]any, error)
+	// Bound is how long a change made on another instance may go unseen (DefaultBound when
+	// zero); see cache.go.
+	Bound time.Duration
+
+	cache cache
 }
 
 // NewID returns a random, time-ordered id (UUIDv7) for rows exposed in URLs.
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
-// ByHost resolves a Host header (port ignored, case-insensitive).
-func (s *Store) ByHost(ctx context.Context, host string) (*Tenant, *Hostname, error) {
-	host = NormalizeHost(host)
-	var h Hostname
-	err := s.DB.Global().Select(&h).Where("hostname = ?", host).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("resolve host: %w", err)
-	}
-	t, err := s.ByID(ctx, h.TenantID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return t, &h, nil
-}
-
-// BySlug resolves a tenant by its slug.
-func (s *Store) BySlug(ctx context.Context, slug string) (*Tenant, error) {
-	var t Tenant
-	err := s.DB.Global().Select(&t).Where("slug = ?", slug).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("tenant by slug: %w", err)
-	}
-	return &t, s.load(ctx, &t)
-}
-
-// ByID loads a tenant with its hostnames and modules.
+// ByID reads a tenant with its hostnames and modules from the database: a copy of one's own,
+// to edit and Save.
 func (s *Store) ByID(ctx context.Context, id string) (*Tenant, error) {
 	var t Tenant
-	err := s.DB.Global().Select(&t).Where("id = ?", id).Scan(ctx)
+	err := s.DB.GlobalRead().Select(&t).Where("id = ?", id).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -215,39 +188,30 @@ func (s *Store) ByID(ctx context.Context, id string) (*Tenant, error) {
 }
 
 func (s *Store) load(ctx context.Context, t *Tenant) error {
-	if err := s.DB.Global().Select(&t.Hostnames).Where("tenant_id = ?", t.ID).Order("hostname").Scan(ctx); err != nil {
+	if err := s.DB.GlobalRead().Select(&t.Hostnames).Where("tenant_id = ?", t.ID).Order("hostname").Scan(ctx); err != nil {
 		return fmt.Errorf("tenant hostnames: %w", err)
 	}
-	return s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+	return s.DB.ReadTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&t.Modules).Order("module_id").Scan(ctx)
 	})
-}
-
-// List returns every tenant (the console last), with hostnames and modules.
-func (s *Store) List(ctx context.Context) ([]*Tenant, error) {
-	var ts []*Tenant
-	if err := s.DB.Global().Select(&ts).Order("kind DESC", "slug").Scan(ctx); err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	for _, t := range ts {
-		if err := s.load(ctx, t); err != nil {
-			return nil, err
-		}
-	}
-	return ts, nil
 }
 
 // Save writes the tenant's settings (validated by the caller) and bumps updated_at.
 func (s *Store) Save(ctx context.Context, t *Tenant) error {
 	t.UpdatedAt = time.Now().UTC()
-	_, err := s.DB.Global().Update(t).Column("settings", "status", "updated_at").WherePK().Exec(ctx)
+	_, err := s.DB.Global().Update(t).Column("settings", "status", "updated_at").Set("rev = rev + 1").WherePK().Exec(ctx)
+	s.invalidate(t.ID)
 	return err
 }
 
 // SetHostnames replaces the tenant's hostnames; a hostname taken by another tenant fails.
 func (s *Store) SetHostnames(ctx context.Context, tenantID string, hs []Hostname) error {
+	defer s.invalidate(tenantID)
 	return s.DB.Bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		g := db.GlobalTx(tx)
+		if err := touchIn(ctx, g, tenantID); err != nil {
+			return err
+		}
 		if _, err := g.Delete((*Hostname)(nil)).Where("tenant_id = ?", tenantID).Exec(ctx); err != nil {
 			return err
 		}
@@ -265,11 +229,32 @@ func (s *Store) SetHostnames(ctx context.Context, tenantID string, hs []Hostname
 
 // SetModule switches a module on or off for a tenant, keeping its rules.
 func (s *Store) SetModule(ctx context.Context, tenantID, moduleID string, enabled bool) error {
+	defer s.invalidate(tenantID)
 	return s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		m := &Module{TenantID: tenantID, ModuleID: moduleID, Enabled: enabled, Rules: map[string]any{}, UpdatedAt: time.Now().UTC()}
 		_, err := sc.Insert(m).On("CONFLICT (tenant_id, module_id) DO UPDATE").
 			Set("enabled = EXCLUDED.enabled").Set("updated_at = EXCLUDED.updated_at").Exec(ctx)
-		return err
+		if err != nil {
+			return err
+		}
+		return touchIn(ctx, db.GlobalTx(sc.Tx), tenantID)
+	})
+}
+
+// SetModuleRules stores a tenant's rules of a module (validated by the caller).
+func (s *Store) SetModuleRules(ctx context.Context, tenantID, moduleID string, rules map[string]any) error {
+	defer s.invalidate(tenantID)
+	return s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		b, err := json.Marshal(rules)
+		if err != nil {
+			return err
+		}
+		_, err = sc.Update((*Module)(nil)).Set("rules = ?", string(b)).Set("updated_at = ?", time.Now().UTC()).
+			Where("module_id = ?", moduleID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		return touchIn(ctx, db.GlobalTx(sc.Tx), tenantID)
 	})
 }
 
@@ -283,13 +268,14 @@ func (s *Store) BumpPolicy(ctx context.Context, tenantID string) error {
 		q = q.Where("1 = 1")
 	}
 	_, err := q.Exec(ctx)
+	s.invalidate(tenantID)
 	return err
 }
 
 // IDs lists the ids of every tenant, for work that visits each tenant in its own scope.
 func (s *Store) IDs(ctx context.Context) ([]string, error) {
 	var ids []string
-	err := s.DB.Global().Select((*Tenant)(nil)).Column("id").Order("slug").Scan(ctx, &ids)
+	err := s.DB.GlobalRead().Select((*Tenant)(nil)).Column("id").Order("slug").Scan(ctx, &ids)
 	return ids, err
 }
 

@@ -132,10 +132,53 @@ func (s *Service) InForceIn(ctx context.Context, sc *db.Scope, doc string) (*Ver
 	return &v, err
 }
 
+// All lists every published version of every document of the tenant, newest first.
+func (s *Service) All(ctx context.Context, tenantID string) ([]Version, error) {
+	var out []Version
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&out).Order("doc", "version DESC").Scan(ctx)
+	})
+	return out, err
+}
+
+// InForceOf picks, from versions (as All lists them), the version in force of each document
+// now: the latest whose effective date has come.
+func (s *Service) InForceOf(versions []Version) map[string]*Version {
+	now := s.Now()
+	out := map[string]*Version{}
+	for i := range versions {
+		v := &versions[i]
+		if v.EffectiveAt.After(now) {
+			continue
+		}
+		if cur, ok := out[v.Doc]; !ok || v.Version > cur.Version {
+			out[v.Doc] = v
+		}
+	}
+	return out
+}
+
+// AcceptedBy lists, in one read, the documents the user accepted some version of and the
+// versions he accepted.
+func (s *Service) AcceptedBy(ctx context.Context, tenantID, userID string) (docs, versions map[string]bool, err error) {
+	var rows []struct {
+		Doc       string `bun:"doc"`
+		VersionID string `bun:"version_id"`
+	}
+	err = s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select((*Acceptance)(nil)).Column("doc", "version_id").Where("user_id = ?", userID).Scan(ctx, &rows)
+	})
+	docs, versions = map[string]bool{}, map[string]bool{}
+	for _, r := range rows {
+		docs[r.Doc], versions[r.VersionID] = true, true
+	}
+	return docs, versions, err
+}
+
 // Upcoming returns the published version of doc that is not in force yet, if any.
 func (s *Service) Upcoming(ctx context.Context, tenantID, doc string) (*Version, error) {
 	var v Version
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&v).Where("doc = ? AND effective_at > ?", doc, s.Now()).Order("version DESC").Limit(1).Scan(ctx)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -147,7 +190,7 @@ func (s *Service) Upcoming(ctx context.Context, tenantID, doc string) (*Version,
 // Versions lists every version of doc, newest first.
 func (s *Service) Versions(ctx context.Context, tenantID, doc string) ([]Version, error) {
 	var out []Version
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&out).Where("doc = ?", doc).Order("version DESC").Scan(ctx)
 	})
 	return out, err
@@ -156,7 +199,7 @@ func (s *Service) Versions(ctx context.Context, tenantID, doc string) ([]Version
 // Text returns a version's text in locale, or in fallback when it has none in locale.
 func (s *Service) Text(ctx context.Context, tenantID, versionID, locale, fallback string) (*Text, error) {
 	var texts []Text
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&texts).Where("version_id = ?", versionID).Scan(ctx)
 	})
 	if err != nil {
@@ -274,7 +317,7 @@ func (s *Service) AcceptNow(ctx context.Context, tenantID, userID string, v *Ver
 // Accepted returns the user's acceptance of version v, or nil.
 func (s *Service) Accepted(ctx context.Context, tenantID, userID, versionID string) (*Acceptance, error) {
 	var a Acceptance
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&a).Where("user_id = ? AND version_id = ?", userID, versionID).Scan(ctx)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -286,7 +329,7 @@ func (s *Service) Accepted(ctx context.Context, tenantID, userID, versionID stri
 // AcceptedDocs lists the documents the user accepted some version of.
 func (s *Service) AcceptedDocs(ctx context.Context, tenantID, userID string) (map[string]bool, error) {
 	var docs []string
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select((*Acceptance)(nil)).ColumnExpr("DISTINCT doc").Where("user_id = ?", userID).Scan(ctx, &docs)
 	})
 	out := map[string]bool{}
@@ -299,7 +342,7 @@ func (s *Service) AcceptedDocs(ctx context.Context, tenantID, userID string) (ma
 // Acceptances lists the user's acceptances, newest first.
 func (s *Service) Acceptances(ctx context.Context, tenantID, userID string) ([]Acceptance, error) {
 	var out []Acceptance
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&out).Where("user_id = ?", userID).Order("accepted_at DESC").Scan(ctx)
 	})
 	return out, err
@@ -326,7 +369,7 @@ func (s *Service) SetConsent(ctx context.Context, sc *db.Scope, userID, kind str
 // ConsentHistory returns every consent answer of the user, oldest first.
 func (s *Service) ConsentHistory(ctx context.Context, tenantID, userID string) ([]Consent, error) {
 	var all []Consent
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&all).Where("user_id = ?", userID).Order("at", "id").Scan(ctx)
 	})
 	return all, err
@@ -335,7 +378,7 @@ func (s *Service) ConsentHistory(ctx context.Context, tenantID, userID string) (
 // Consents returns the consent in force of each kind the user ever answered.
 func (s *Service) Consents(ctx context.Context, tenantID, userID string) (map[string]Consent, error) {
 	var all []Consent
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&all).Where("user_id = ?", userID).Order("at", "id").Scan(ctx)
 	})
 	out := map[string]Consent{}

@@ -165,9 +165,15 @@ func (m *Module) Init(ctx context.Context, env sdk.Env) error {
 // Manifest is derived from the Spec.
 func (m *Module) Manifest() sdk.Manifest { return m.man }
 
-// In runs fn in a transaction scoped to tenant t.
+// In runs fn in a write transaction scoped to tenant t.
 func (m *Module) In(ctx context.Context, t sdk.Tenant, fn func(ctx context.Context, sc *store.Scope) error) error {
 	return m.Store.InTenant(ctx, t.ID, fn)
+}
+
+// Read runs fn in a read-only transaction scoped to tenant t: it never takes SQLite's write
+// lock, and the reads of one request share it.
+func (m *Module) Read(ctx context.Context, t sdk.Tenant, fn func(ctx context.Context, sc *store.Scope) error) error {
+	return m.Store.ReadTenant(ctx, t.ID, fn)
 }
 
 type requestKey struct{}
@@ -183,6 +189,9 @@ func (m *Module) Handle(ctx context.Context, req *sdk.Request) (*sdk.Response, e
 	if req.Query != "" {
 		target += "?" + req.Query
 	}
+	// The request's reads share one read transaction, and its statements are counted.
+	ctx, cost := store.WithRequest(ctx)
+	defer cost.Close()
 	hr, err := http.NewRequestWithContext(context.WithValue(ctx, requestKey{}, req), req.Method, target, bytes.NewReader(req.Body))
 	if err != nil {
 		return nil, err
@@ -194,7 +203,8 @@ func (m *Module) Handle(ctx context.Context, req *sdk.Request) (*sdk.Response, e
 	rec := httptest.NewRecorder()
 	m.mux.ServeHTTP(rec, hr)
 	res := rec.Result()
-	out := &sdk.Response{Status: res.StatusCode, Header: res.Header.Clone(), Body: rec.Body.Bytes()}
+	cost.Close()
+	out := &sdk.Response{Status: res.StatusCode, Header: res.Header.Clone(), Body: rec.Body.Bytes(), Statements: int(cost.Statements())}
 	if title := out.Header.Get(fragmentHeader); title != "" {
 		out.Fragment, out.Title = true, title
 		out.Header.Del(fragmentHeader)

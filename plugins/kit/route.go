@@ -115,9 +115,15 @@ func (c *Ctx) Loc() *locales.Localizer { return c.m.Msgs.For(c.Req.Tenant.Locale
 // T translates a message id into the request's language.
 func (c *Ctx) T(id string, kv ...any) string { return c.Loc().T(id, kv...) }
 
-// In runs fn in a transaction scoped to the request's tenant.
+// In runs fn in a write transaction scoped to the request's tenant.
 func (c *Ctx) In(fn func(ctx context.Context, sc *store.Scope) error) error {
 	return c.m.In(c.Context(), c.Req.Tenant, fn)
+}
+
+// Read runs fn in the request's read transaction, scoped to its tenant (it never takes
+// SQLite's write lock; every read of the request shares it).
+func (c *Ctx) Read(fn func(ctx context.Context, sc *store.Scope) error) error {
+	return c.m.Read(c.Context(), c.Req.Tenant, fn)
 }
 
 // View starts the data of a page titled by a message id. A redirect that asked for a

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
@@ -43,7 +41,7 @@ func (m *Module) home(c *kit.Ctx) error {
 	v.Data["Years"] = retentionYears.Of(t)
 	if u != nil && t.Portal == portalPros && !u.HasRole(roleProfessional) {
 		v.Data["ProStatus"] = "none"
-		err := c.In(func(ctx context.Context, sc *store.Scope) error {
+		err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 			p, err := professional(ctx, sc, u.ID)
 			if err == nil {
 				v.Data["ProStatus"] = p.Status
@@ -82,20 +80,18 @@ func (m *Module) rows(t sdk.Tenant, rs []Report) []reportRow {
 	return out
 }
 
-// ownReports are the reports of the lab records linked to a user, newest first.
-func ownReports(ctx context.Context, sc *store.Scope, userID string) (ids []string, reports []Report, err error) {
-	if ids, err = patientIDsOf(ctx, sc, userID); err != nil || len(ids) == 0 {
-		return ids, nil, err
-	}
-	reports, err = reportsWhere(ctx, sc, 1000, "rp.patient_id IN (?)", bun.In(ids))
-	return ids, reports, err
+// ownReports are the reports of the lab records linked to a user, newest first, in one
+// statement.
+func ownReports(ctx context.Context, sc *store.Scope, userID string) ([]Report, error) {
+	return reportsWhere(ctx, sc, 1000, "patient.user_id = ?", userID)
 }
 
 // mine lists the patient's results, newest first (R4), with the removal notice (R4).
 func (m *Module) mine(c *kit.Ctx) error {
 	v := c.View("results.mine.title")
 	var reports []Report
-	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+	// Two reads: the account's state and the reports with their patient.
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		acc, err := account(ctx, sc, c.User().ID)
 		switch {
 		case errors.Is(err, kit.ErrNotFound):
@@ -105,7 +101,7 @@ func (m *Module) mine(c *kit.Ctx) error {
 		default:
 			v.Data["State"] = acc.State
 		}
-		_, reports, err = ownReports(ctx, sc, c.User().ID)
+		reports, err = ownReports(ctx, sc, c.User().ID)
 		return err
 	})
 	if err != nil {
@@ -172,7 +168,7 @@ func staffReport(ctx context.Context, sc *store.Scope, _ *sdk.User, id string) (
 }
 
 func (m *Module) find(c *kit.Ctx, find finder) (rep *Report, err error) {
-	err = c.In(func(ctx context.Context, sc *store.Scope) error {
+	err = c.Read(func(ctx context.Context, sc *store.Scope) error {
 		rep, err = find(ctx, sc, c.User(), c.Param("id"))
 		return err
 	})
@@ -275,8 +271,11 @@ func (m *Module) accessLog(c *kit.Ctx) error {
 	ctx, u := c.Context(), c.User()
 	var ids []string
 	var reps []Report
-	if err := c.In(func(ctx context.Context, sc *store.Scope) (err error) {
-		ids, reps, err = ownReports(ctx, sc, u.ID)
+	if err := c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
+		if ids, err = patientIDsOf(ctx, sc, u.ID); err != nil {
+			return err
+		}
+		reps, err = ownReports(ctx, sc, u.ID)
 		return err
 	}); err != nil {
 		return err
@@ -334,7 +333,7 @@ func (m *Module) proList(c *kit.Ctx) error {
 	v.Values["q"] = q
 	var p *Professional
 	var reps []Report
-	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		var err error
 		if p, err = activePro(ctx, sc, c.User()); err != nil {
 			return err

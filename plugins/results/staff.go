@@ -21,7 +21,7 @@ func errKey(code string) string { return "results.err." + code }
 // and the patient search.
 func (m *Module) staffHome(c *kit.Ctx) error {
 	v := c.View("results.staff.title")
-	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		queue, err := sc.Select((*Account)(nil)).Where("ac.state <> ?", stateLinked).Count(ctx)
 		if err != nil {
 			return err
@@ -50,7 +50,7 @@ func (m *Module) queue(c *kit.Ctx) error { return m.renderQueue(c, 200, "", "", 
 func (m *Module) renderQueue(c *kit.Ctx, status int, checked, result, linkErr string) error {
 	var accs []Account
 	var cands []LabPatient
-	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		if err := sc.Select(&accs).Where("ac.state <> ?", stateLinked).Order("ac.created_at").Limit(200).Scan(ctx); err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func (m *Module) renderQueue(c *kit.Ctx, status int, checked, result, linkErr st
 
 // pathAccount is the waiting account the path names.
 func (m *Module) pathAccount(c *kit.Ctx) (a *Account, err error) {
-	err = c.In(func(ctx context.Context, sc *store.Scope) error {
+	err = c.Read(func(ctx context.Context, sc *store.Scope) error {
 		a, err = account(ctx, sc, c.Param("id"))
 		return err
 	})
@@ -126,7 +126,7 @@ func (m *Module) linkFromQueue(c *kit.Ctx) error {
 	}
 	labID := strings.TrimSpace(c.Form("lab_patient_id"))
 	p := &LabPatient{}
-	err = c.In(func(ctx context.Context, sc *store.Scope) error {
+	err = c.Read(func(ctx context.Context, sc *store.Scope) error {
 		return notFound(sc.Select(p).Where("lp.lab_patient_id = ?", labID).Scan(ctx))
 	})
 	if errors.Is(err, kit.ErrNotFound) {
@@ -156,7 +156,7 @@ func (m *Module) patients(c *kit.Ctx) error {
 	if q != "" {
 		var ps []LabPatient
 		like := "%" + strings.ReplaceAll(fold(q), "%", "") + "%"
-		err := c.In(func(ctx context.Context, sc *store.Scope) error {
+		err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 			return sc.Select(&ps).Where("(lp.lab_patient_id = ? OR lp.birth_date = ? OR lp.match_key LIKE ?)", q, q, like).
 				Order("lp.last_name", "lp.first_name").Limit(100).Scan(ctx)
 		})
@@ -172,7 +172,7 @@ func (m *Module) patients(c *kit.Ctx) error {
 func (m *Module) patientFile(c *kit.Ctx) error {
 	var p *LabPatient
 	var reps []Report
-	err := c.In(func(ctx context.Context, sc *store.Scope) (err error) {
+	err := c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
 		if p, err = labPatient(ctx, sc, c.Param("id")); err != nil {
 			return err
 		}
@@ -194,7 +194,7 @@ func (m *Module) patientFile(c *kit.Ctx) error {
 
 func (m *Module) unlinkPatient(c *kit.Ctx) error {
 	var p *LabPatient
-	err := c.In(func(ctx context.Context, sc *store.Scope) (err error) {
+	err := c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
 		p, err = labPatient(ctx, sc, c.Param("id"))
 		return err
 	})
@@ -318,7 +318,7 @@ func (m *Module) professionals(c *kit.Ctx) error { return m.renderPros(c, 200, "
 
 func (m *Module) renderPros(c *kit.Ctx, status int, userID, errCode string) error {
 	var ps []Professional
-	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		return sc.Select(&ps).OrderExpr("CASE pr.status WHEN 'pending' THEN 0 WHEN 'active' THEN 1 ELSE 2 END").
 			Order("pr.created_at").Limit(500).Scan(ctx)
 	})
@@ -337,7 +337,7 @@ func (m *Module) renderPros(c *kit.Ctx, status int, userID, errCode string) erro
 
 // pathPro is the professional file the path names.
 func (m *Module) pathPro(c *kit.Ctx) (p *Professional, err error) {
-	err = c.In(func(ctx context.Context, sc *store.Scope) error {
+	err = c.Read(func(ctx context.Context, sc *store.Scope) error {
 		p, err = professional(ctx, sc, c.Param("id"))
 		return err
 	})

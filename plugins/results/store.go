@@ -101,7 +101,8 @@ type Report struct {
 	NotifiedAt       bun.NullTime `bun:"notified_at"`
 	Source           string       `bun:"source"`
 
-	Patient *LabPatient `bun:"-"`
+	// Patient is read with the report, in the same statement.
+	Patient *LabPatient `bun:"rel:belongs-to,join:tenant_id=tenant_id,join:patient_id=id"`
 	Values  []Value     `bun:"-"`
 }
 
@@ -132,56 +133,22 @@ func notFound(err error) error {
 }
 
 // reportsWhere lists the tenant's reports matching where (with its args), newest first,
-// with their patient.
+// each with its patient, in one statement ("patient." names the patient's columns).
 func reportsWhere(ctx context.Context, sc *store.Scope, limit int, where string, args ...any) ([]Report, error) {
 	var out []Report
-	q := sc.Select(&out).Order("rp.collected_at DESC", "rp.id").Limit(int64(limit))
+	q := sc.Select(&out).Relation("Patient").Order("rp.collected_at DESC", "rp.id").Limit(int64(limit))
 	if where != "" {
 		q = q.Where(where, args...)
 	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, err
-	}
-	return out, attachPatients(ctx, sc, out)
-}
-
-func attachPatients(ctx context.Context, sc *store.Scope, rs []Report) error {
-	ids := map[string]bool{}
-	var list []string
-	for _, r := range rs {
-		if !ids[r.PatientID] {
-			ids[r.PatientID] = true
-			list = append(list, r.PatientID)
-		}
-	}
-	if len(list) == 0 {
-		return nil
-	}
-	var ps []LabPatient
-	if err := sc.Select(&ps).Where("lp.id IN (?)", bun.In(list)).Scan(ctx); err != nil {
-		return err
-	}
-	byID := map[string]*LabPatient{}
-	for i := range ps {
-		byID[ps[i].ID] = &ps[i]
-	}
-	for i := range rs {
-		rs[i].Patient = byID[rs[i].PatientID]
-	}
-	return nil
+	return out, q.Scan(ctx)
 }
 
 // report reads one report of the tenant with its patient and values.
 func report(ctx context.Context, sc *store.Scope, id string) (*Report, error) {
 	r := &Report{}
-	if err := sc.Select(r).Where("rp.id = ?", id).Scan(ctx); err != nil {
+	if err := sc.Select(r).Relation("Patient").Where("rp.id = ?", id).Scan(ctx); err != nil {
 		return nil, notFound(err)
 	}
-	rs := []Report{*r}
-	if err := attachPatients(ctx, sc, rs); err != nil {
-		return nil, err
-	}
-	r = &rs[0]
 	if err := sc.Select(&r.Values).Where("rv.report_id = ?", id).Order("rv.seq").Scan(ctx); err != nil {
 		return nil, err
 	}

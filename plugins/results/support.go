@@ -38,7 +38,7 @@ func (m *Module) supportForm(c *kit.Ctx) error {
 func (m *Module) supportView(c *kit.Ctx) (*kit.View, error) {
 	v := c.View("results.support.title")
 	var ids []string
-	err := c.In(func(ctx context.Context, sc *store.Scope) (err error) {
+	err := c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
 		ids, err = patientIDsOf(ctx, sc, c.User().ID)
 		return err
 	})

@@ -30,7 +30,7 @@ func (m *Module) trend(c *kit.Ctx) error {
 		return kit.ErrNotFound
 	}
 	var pts []point
-	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		ids, err := patientIDsOf(ctx, sc, c.User().ID)
 		if err != nil || len(ids) == 0 {
 			return err

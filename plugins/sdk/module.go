@@ -151,7 +151,7 @@ func (s *moduleServer) Handle(ctx context.Context, r *pb.HTTPRequest) (*pb.HTTPR
 		res.Status = http.StatusOK
 	}
 	return &pb.HTTPResponse{Status: int32(res.Status), Headers: wire.HeaderToPB(res.Header), Body: res.Body,
-		Title: res.Title, Fragment: res.Fragment}, nil
+		Title: res.Title, Fragment: res.Fragment, Statements: int32(res.Statements)}, nil
 }
 
 func (s *moduleServer) RunJob(ctx context.Context, r *pb.JobRequest) (*pb.Empty, error) {

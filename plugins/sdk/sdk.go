@@ -127,6 +127,9 @@ type Response struct {
 	Body     []byte
 	Title    string
 	Fragment bool
+	// Statements is what the request cost the module's database (the frame counts them):
+	// the host logs it with the request.
+	Statements int
 }
 
 // Job is a piece of the module's work run for one tenant. The manifest declares the

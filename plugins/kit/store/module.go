@@ -116,7 +116,12 @@ func Open(ctx context.Context, module string, env sdk.Env, fsys fs.FS) (*DB, err
 			b.Close()
 			return nil, err
 		}
-		return New(b, SQLite), nil
+		r, err := OpenSQLiteReader(env.DSN)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		return NewSplit(b, r, SQLite), nil
 	case Postgres:
 		if env.OwnerDSN == "" {
 			return nil, fmt.Errorf("store %s: no owner DSN to migrate with: row-level security cannot be set up", module)

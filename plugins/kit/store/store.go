@@ -57,22 +57,38 @@ var ErrTenantMismatch = errors.New("store: row belongs to another tenant")
 // timeout instead of "database is locked", foreign keys on, and write transactions that take
 // the lock when they begin (so that two writers never deadlock on an upgrade).
 func OpenSQLite(path string) (*bun.DB, error) {
+	return openSQLite(path, "&_txlock=immediate", 4)
+}
+
+// OpenSQLiteReader opens the read side of a SQLite file: its transactions begin deferred, so
+// reads never queue behind the write lock (WAL lets them read while a write goes on), and
+// its connections refuse to write.
+func OpenSQLiteReader(path string) (*bun.DB, error) {
+	return openSQLite(path, "&_txlock=deferred&_pragma=query_only(1)", 16)
+}
+
+func openSQLite(path, extra string, conns int) (*bun.DB, error) {
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)" + extra
 	sqldb, err := sql.Open(sqliteshim.ShimName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
-	// One writer at a time is SQLite's rule; a few connections let readers run beside it.
-	sqldb.SetMaxOpenConns(8)
-	return bun.NewDB(sqldb, sqlitedialect.New()), nil
+	sqldb.SetMaxOpenConns(conns)
+	sqldb.SetMaxIdleConns(conns)
+	b := bun.NewDB(sqldb, sqlitedialect.New())
+	b.AddQueryHook(counter{})
+	return b, nil
 }
 
 // OpenPostgres opens a PostgreSQL database with the platform's settings.
 func OpenPostgres(dsn string, maxConns int) *bun.DB {
 	sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn), pgdriver.WithTimeout(10*time.Second)))
 	sqldb.SetMaxOpenConns(maxConns)
-	return bun.NewDB(sqldb, pgdialect.New())
+	sqldb.SetMaxIdleConns(maxConns)
+	b := bun.NewDB(sqldb, pgdialect.New())
+	b.AddQueryHook(counter{})
+	return b
 }
 
 // IsPostgres reports whether dsn names a PostgreSQL database.
@@ -111,20 +127,30 @@ func Migrate(ctx context.Context, b *bun.DB, fsys fs.FS, prefix string) error {
 }
 
 // DB is a database with the platform's discipline: tenant tables are reached only through
-// InTenant (or, for the tables of no tenant, through Global).
+// InTenant and ReadTenant (or, for the tables of no tenant, through Global).
 type DB struct {
-	b    *bun.DB
+	b    *bun.DB // writes, and everything on PostgreSQL
+	r    *bun.DB // reads: on SQLite deferred, query-only connections
 	kind Kind
 }
 
-// New wraps an opened database.
-func New(b *bun.DB, kind Kind) *DB { return &DB{b: b, kind: kind} }
+// New wraps an opened database: reads and writes share its connections.
+func New(b *bun.DB, kind Kind) *DB { return &DB{b: b, r: b, kind: kind} }
+
+// NewSplit wraps a database whose reads go through their own connections (SQLite: reader
+// connections never take the write lock).
+func NewSplit(writer, reader *bun.DB, kind Kind) *DB { return &DB{b: writer, r: reader, kind: kind} }
 
 // Kind is the engine behind the database.
 func (d *DB) Kind() Kind { return d.kind }
 
 // Close releases the connections.
-func (d *DB) Close() error { return d.b.Close() }
+func (d *DB) Close() error {
+	if d.r != d.b {
+		_ = d.r.Close()
+	}
+	return d.b.Close()
+}
 
 // Ping reports whether the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.b.PingContext(ctx) }
@@ -138,19 +164,63 @@ type Scope struct {
 	TenantID string
 }
 
-// InTenant runs fn in a transaction scoped to tenantID; fn's error rolls it back.
+// InTenant runs fn in a write transaction scoped to tenantID (on SQLite it takes the write
+// lock when it begins); fn's error rolls it back. The reads of the request after it see what
+// it wrote.
 func (d *DB) InTenant(ctx context.Context, tenantID string, fn func(ctx context.Context, s *Scope) error) error {
 	if tenantID == "" {
 		return ErrUnscoped
 	}
+	if r := requestOf(ctx); r != nil {
+		r.endRead()
+	}
 	return d.b.RunInTx(ctx, &sql.TxOptions{}, func(ctx context.Context, tx bun.Tx) error {
-		if d.kind == Postgres {
-			if _, err := tx.ExecContext(ctx, "SELECT set_config(?, ?, true)", TenantSetting, tenantID); err != nil {
-				return fmt.Errorf("set tenant: %w", err)
-			}
+		if err := d.setTenant(ctx, tx, tenantID); err != nil {
+			return err
 		}
 		return fn(ctx, &Scope{Tx: tx, TenantID: tenantID})
 	})
+}
+
+// setTenant sets the tenant row-level security filters on, for the transaction (PostgreSQL).
+// It is the transaction's bookkeeping, like BEGIN: not counted as a statement of the request.
+func (d *DB) setTenant(ctx context.Context, tx bun.Tx, tenantID string) error {
+	if d.kind != Postgres {
+		return nil
+	}
+	if _, err := tx.Tx.ExecContext(ctx, "SELECT set_config($1, $2, true)", TenantSetting, tenantID); err != nil {
+		return fmt.Errorf("set tenant: %w", err)
+	}
+	return nil
+}
+
+// ReadTenant runs fn in a read-only transaction scoped to tenantID, which never takes
+// SQLite's write lock. Within a request (Request), every read of one tenant shares one such
+// transaction until the request writes; fn must not write.
+func (d *DB) ReadTenant(ctx context.Context, tenantID string, fn func(ctx context.Context, s *Scope) error) error {
+	if tenantID == "" {
+		return ErrUnscoped
+	}
+	r := requestOf(ctx)
+	if r == nil {
+		return d.r.RunInTx(ctx, &sql.TxOptions{ReadOnly: true}, func(ctx context.Context, tx bun.Tx) error {
+			if err := d.setTenant(ctx, tx, tenantID); err != nil {
+				return err
+			}
+			return fn(ctx, &Scope{Tx: tx, TenantID: tenantID})
+		})
+	}
+	tx, err := r.readTx(ctx, d, tenantID)
+	if err != nil {
+		return err
+	}
+	err = fn(ctx, &Scope{Tx: tx, TenantID: tenantID})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		// A failed statement may have aborted the transaction (PostgreSQL): the next read
+		// begins a new one.
+		r.endRead()
+	}
+	return err
 }
 
 // Select starts a SELECT on model filtered to this tenant.
@@ -245,6 +315,10 @@ type Global struct{ db bun.IDB }
 
 // Global returns the handle for the tables of no tenant.
 func (d *DB) Global() *Global { return &Global{db: d.b} }
+
+// GlobalRead returns the handle for reading the tables of no tenant, on the read
+// connections.
+func (d *DB) GlobalRead() *Global { return &Global{db: d.r} }
 
 // GlobalTx returns the Global handle inside an existing transaction.
 func GlobalTx(tx bun.IDB) *Global { return &Global{db: tx} }

@@ -150,7 +150,8 @@ func (m *Client) Handle(ctx context.Context, call Call, req *sdk.Request) (*sdk.
 	if err != nil {
 		return nil, err
 	}
-	return &sdk.Response{Status: int(r.Status), Header: wire.HeaderFromPB(r.Headers), Body: r.Body, Title: r.Title, Fragment: r.Fragment}, nil
+	return &sdk.Response{Status: int(r.Status), Header: wire.HeaderFromPB(r.Headers), Body: r.Body, Title: r.Title, Fragment: r.Fragment,
+		Statements: int(r.Statements)}, nil
 }
 
 // RunJob runs a job in the module.

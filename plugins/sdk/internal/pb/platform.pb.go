@@ -793,8 +793,10 @@ type HTTPResponse struct {
 	Headers []*Header              `protobuf:"bytes,2,rep,name=headers,proto3" json:"headers,omitempty"`
 	Body    []byte                 `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
 	// For HTML: the page title and the fragment the core wraps in the tenant's layout.
-	Title         string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
-	Fragment      bool   `protobuf:"varint,5,opt,name=fragment,proto3" json:"fragment,omitempty"`
+	Title    string `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	Fragment bool   `protobuf:"varint,5,opt,name=fragment,proto3" json:"fragment,omitempty"`
+	// Since protocol version 2: the statements the request ran on the module's database.
+	Statements    int32 `protobuf:"varint,6,opt,name=statements,proto3" json:"statements,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -862,6 +864,13 @@ func (x *HTTPResponse) GetFragment() bool {
 		return x.Fragment
 	}
 	return false
+}
+
+func (x *HTTPResponse) GetStatements() int32 {
+	if x != nil {
+		return x.Statements
+	}
+	return 0
 }
 
 type JobRequest struct {
@@ -2410,13 +2419,16 @@ const file_platform_proto_rawDesc = "" +
 	"\x05query\x18\x04 \x01(\tR\x05query\x124\n" +
 	"\aheaders\x18\x05 \x03(\v2\x1a.platform.plugin.v1.HeaderR\aheaders\x12\x12\n" +
 	"\x04body\x18\x06 \x01(\fR\x04body\x12\x1b\n" +
-	"\tremote_ip\x18\a \x01(\tR\bremoteIp\"\xa2\x01\n" +
+	"\tremote_ip\x18\a \x01(\tR\bremoteIp\"\xc2\x01\n" +
 	"\fHTTPResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x124\n" +
 	"\aheaders\x18\x02 \x03(\v2\x1a.platform.plugin.v1.HeaderR\aheaders\x12\x12\n" +
 	"\x04body\x18\x03 \x01(\fR\x04body\x12\x14\n" +
 	"\x05title\x18\x04 \x01(\tR\x05title\x12\x1a\n" +
-	"\bfragment\x18\x05 \x01(\bR\bfragment\"\x7f\n" +
+	"\bfragment\x18\x05 \x01(\bR\bfragment\x12\x1e\n" +
+	"\n" +
+	"statements\x18\x06 \x01(\x05R\n" +
+	"statements\"\x7f\n" +
 	"\n" +
 	"JobRequest\x12,\n" +
 	"\x04call\x18\x01 \x01(\v2\x18.platform.plugin.v1.CallR\x04call\x12\x12\n" +
