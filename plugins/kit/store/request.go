@@ -34,7 +34,9 @@ func WithRequest(ctx context.Context) (context.Context, *Request) {
 
 // Detach returns ctx without its Request: work done on behalf of no request in particular
 // (a cache refresh) is not counted as one's.
-func Detach(ctx context.Context) context.Context { return context.WithValue(ctx, requestKey{}, (*Request)(nil)) }
+func Detach(ctx context.Context) context.Context {
+	return context.WithValue(ctx, requestKey{}, (*Request)(nil))
+}
 
 func requestOf(ctx context.Context) *Request {
 	r, _ := ctx.Value(requestKey{}).(*Request)
