@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/BurntSushi/toml"
@@ -18,6 +19,9 @@ type Bundle struct {
 	b   *goi18n.Bundle
 	ids map[string]map[string]bool // locale → message ids
 	raw map[string]map[string]string
+	// plain holds, per locale, the messages that are the same whatever they are given (one
+	// form, no placeholder): T answers them without go-i18n's work.
+	plain map[string]map[string]string
 
 	mu      sync.Mutex
 	missing map[string]bool
@@ -31,10 +35,11 @@ func Load() (*Bundle, error) { return LoadFS(Files) }
 func LoadFS(fsys fs.FS) (*Bundle, error) {
 	b := goi18n.NewBundle(language.French)
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	out := &Bundle{b: b, ids: map[string]map[string]bool{}, raw: map[string]map[string]string{}, missing: map[string]bool{}, locs: map[string]*Localizer{}}
+	out := &Bundle{b: b, ids: map[string]map[string]bool{}, raw: map[string]map[string]string{}, plain: map[string]map[string]string{}, missing: map[string]bool{}, locs: map[string]*Localizer{}}
 	for _, l := range Supported {
 		out.ids[l] = map[string]bool{}
 		out.raw[l] = map[string]string{}
+		out.plain[l] = map[string]string{}
 		names, err := FileNames(fsys, l)
 		if err != nil {
 			return nil, err
@@ -54,6 +59,9 @@ func LoadFS(fsys fs.FS) (*Bundle, error) {
 				}
 				out.ids[l][m.ID] = true
 				out.raw[l][m.ID] = m.Other
+				if m.Zero == "" && m.One == "" && m.Two == "" && m.Few == "" && m.Many == "" && m.LeftDelim == "" && !strings.Contains(m.Other, "{{") {
+					out.plain[l][m.ID] = m.Other
+				}
 			}
 		}
 	}
@@ -101,6 +109,7 @@ type Localizer struct {
 	Lang   string
 	bundle *Bundle
 	l      *goi18n.Localizer
+	plain  map[string]string
 }
 
 // For returns the localizer of lang (a supported locale).
@@ -110,7 +119,7 @@ func (b *Bundle) For(lang string) *Localizer {
 	if l, ok := b.locs[lang]; ok {
 		return l
 	}
-	l := &Localizer{Lang: lang, bundle: b, l: goi18n.NewLocalizer(b.b, lang)}
+	l := &Localizer{Lang: lang, bundle: b, l: goi18n.NewLocalizer(b.b, lang), plain: b.plain[lang]}
 	b.locs[lang] = l
 	return l
 }
@@ -123,6 +132,9 @@ func (l *Localizer) T(id string, kv ...any) string { return l.tr(id, nil, kv) }
 func (l *Localizer) TN(id string, n int, kv ...any) string { return l.tr(id, n, kv) }
 
 func (l *Localizer) tr(id string, count any, kv []any) string {
+	if s, ok := l.plain[id]; ok && count == nil {
+		return s
+	}
 	data := map[string]any{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		data[fmt.Sprint(kv[i])] = kv[i+1]

@@ -84,6 +84,7 @@ func run() error {
 	dur := flag.Duration("d", 8*time.Second, "duration of each round")
 	rounds := flag.Int("rounds", 1, "rounds per target (alternating)")
 	dsn := flag.String("db", "", "PostgreSQL server DSN (a database is created on it); SQLite when empty")
+	profiles := flag.String("profile", "", "directory to write CPU profiles of the platform and of the results module to, one per page and round (go tool pprof -top <file>)")
 	flag.Parse()
 
 	tmp, err := os.MkdirTemp("", "platform-bench-")
@@ -112,6 +113,16 @@ func run() error {
 		return err
 	}
 	args = append(args, "--addr", platformAddr)
+	var pprofAddr string
+	if *profiles != "" {
+		if err := os.MkdirAll(*profiles, 0o755); err != nil {
+			return err
+		}
+		if pprofAddr, err = freeAddr(); err != nil {
+			return err
+		}
+		args = append(args, "--pprof", pprofAddr)
+	}
 	logs, err := os.Create(filepath.Join(tmp, "platform.log"))
 	if err != nil {
 		return err
@@ -119,6 +130,9 @@ func run() error {
 	platform := exec.Command(bin, args...)
 	platform.Stdout, platform.Stderr = io.Discard, logs
 	platform.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if *profiles != "" {
+		platform.Env = append(os.Environ(), "PLATFORM_PPROF_MODULES="+*profiles)
+	}
 	if err := platform.Start(); err != nil {
 		return err
 	}
@@ -172,8 +186,22 @@ func run() error {
 	order := []target{bare, anon, account, echo, modulePage}
 	results := map[string]*result{}
 	for r := 0; r < *rounds; r++ {
-		for _, t := range order {
+		for i, t := range order {
+			var wait func() error
+			if *profiles != "" && t.host != "" {
+				wait = profile(pprofAddr, *profiles, fmt.Sprintf("round%d-%d-core", r+1, i), *dur)
+				if t == modulePage {
+					waitModule := profileModule(*profiles, fmt.Sprintf("round%d-%d-results", r+1, i), *dur)
+					waitCore := wait
+					wait = func() error { return errors.Join(waitCore(), waitModule()) }
+				}
+			}
 			res, err := load(t, *conns, *dur)
+			if wait != nil {
+				if err := wait(); err != nil {
+					fmt.Fprintln(os.Stderr, "bench: profile:", err)
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
@@ -220,6 +248,39 @@ func run() error {
 		fmt.Printf("platform log: %d bytes for %d requests (%.0f bytes a request)\n", st.Size(), total, float64(st.Size())/float64(max(total, 1)))
 	}
 	return nil
+}
+
+// profile records a CPU profile of the process serving pprof at addr while a round runs
+// (it starts with the round's warm-up second and ends with the round), into dir/name.pprof.
+func profile(addr, dir, name string, d time.Duration) (wait func() error) {
+	done := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Second) // the warm-up
+		res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(int(d.Seconds()), 1)))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer res.Body.Close()
+		f, err := os.Create(filepath.Join(dir, name+".pprof"))
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, res.Body)
+		done <- errors.Join(err, f.Close())
+	}()
+	return func() error { return <-done }
+}
+
+// profileModule is profile for the results module, whose address its process wrote to
+// dir/results.addr (PLATFORM_PPROF_MODULES).
+func profileModule(dir, name string, d time.Duration) (wait func() error) {
+	addr, err := os.ReadFile(filepath.Join(dir, "results.addr"))
+	if err != nil {
+		return func() error { return err }
+	}
+	return profile(strings.TrimSpace(string(addr)), dir, name, d)
 }
 
 func freeAddr() (string, error) {

@@ -317,6 +317,7 @@ type browser struct {
 	p    *platform
 	host string
 	c    *http.Client
+	last http.Header // the headers of the last response
 }
 
 func (p *platform) browser(host string) *browser {
@@ -345,6 +346,7 @@ func (b *browser) do(method, path string, form url.Values) (int, string) {
 		return 0, err.Error()
 	}
 	defer res.Body.Close()
+	b.last = res.Header
 	data, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(data)
 }

@@ -20,23 +20,26 @@ import (
 	"carenet.dev/platform/plugins/kit/view"
 )
 
-// Views holds one parsed template set per page: the layout, the partials and the page.
-type Views struct{ pages map[string]*template.Template }
+// Views holds, per page, its template set (the layout, the partials and the page) once per
+// language, the words that never change already translated in it (view.Sets).
+type Views struct{ pages map[string]*view.Sets }
 
 // LoadViews parses every page under web.Templates.
-func LoadViews() (*Views, error) {
+func LoadViews(msgs *i18n.Bundle) (*Views, error) {
 	pages, err := fs.Glob(web.Templates, "templates/pages/*.html")
 	if err != nil {
 		return nil, err
 	}
-	v := &Views{pages: map[string]*template.Template{}}
+	v := &Views{pages: map[string]*view.Sets{}}
 	for _, p := range pages {
 		name := strings.TrimSuffix(path.Base(p), ".html")
-		t, err := template.New(name).ParseFS(web.Templates, "templates/layout.html", "templates/partials/*.html", p)
+		sets, err := view.NewSets(msgs, func() (*template.Template, error) {
+			return template.New(name).ParseFS(web.Templates, "templates/layout.html", "templates/partials/*.html", p)
+		})
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", p, err)
 		}
-		v.pages[name] = t
+		v.pages[name] = sets
 	}
 	return v, nil
 }
@@ -158,12 +161,12 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, name, title string, data a
 			p.Langs = append(p.Langs, LangItem{Code: l, Name: locales.NativeName(l), Current: l == st.Lang})
 		}
 	}
-	t, ok := s.Views.pages[name]
+	sets, ok := s.Views.pages[name]
 	if !ok {
 		return fmt.Errorf("render: no page %q", name)
 	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+	if err := sets.For(st.Lang).ExecuteTemplate(&buf, "layout", p); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	c.Status(status)

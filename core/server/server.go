@@ -98,7 +98,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	if err != nil {
 		return nil, err
 	}
-	views, err := LoadViews()
+	views, err := LoadViews(bundle)
 	if err != nil {
 		return nil, err
 	}

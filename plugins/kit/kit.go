@@ -32,6 +32,7 @@ import (
 
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit/store"
+	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -87,7 +88,7 @@ type Module struct {
 	spec  Spec
 	man   sdk.Manifest
 	mux   *http.ServeMux
-	pages *template.Template
+	pages *view.Sets
 	jobs  map[string]Job
 }
 
@@ -104,10 +105,13 @@ func New(spec Spec) *Module {
 	for k, f := range spec.Funcs {
 		funcs[k] = f
 	}
-	m.pages = template.New("").Funcs(funcs)
-	if spec.Templates != nil {
-		m.pages = template.Must(m.pages.ParseFS(spec.Templates, spec.Pattern))
-	}
+	m.pages = view.MustSets(msgs, func() (*template.Template, error) {
+		t := template.New("").Funcs(funcs)
+		if spec.Templates == nil {
+			return t, nil
+		}
+		return t.ParseFS(spec.Templates, spec.Pattern)
+	})
 	m.man = sdk.Manifest{ID: spec.ID, Version: spec.Version, Roles: spec.Roles, Permissions: spec.Permissions,
 		Templates: spec.Notifications, AuditActions: spec.AuditActions, RegistrationFields: spec.RegistrationFields}
 	for i := range spec.Routes {

@@ -159,7 +159,7 @@ func (v *View) User() *sdk.User { return v.user }
 // Render answers the page template name with v, in the tenant's layout.
 func (c *Ctx) Render(status int, name string, v *View) error {
 	var b bytes.Buffer
-	if err := c.m.pages.ExecuteTemplate(&b, name, v); err != nil {
+	if err := c.m.pages.For(c.Req.Tenant.Locale).ExecuteTemplate(&b, name, v); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	return c.fragment(status, v.Title, b.Bytes())

@@ -3,8 +3,11 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
+	_ "net/http/pprof" // served only when PLATFORM_PPROF_MODULES asks for it
 	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -65,6 +68,7 @@ type Env struct {
 func Serve(m Module) { serve(m, ProtocolVersion) }
 
 func serve(m Module, version int) {
+	profile(m.Manifest().ID)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  wire.Handshake(version),
 		VersionedPlugins: map[int]plugin.PluginSet{version: {wire.PluginName: &modulePlugin{impl: m}}},
@@ -74,6 +78,26 @@ func serve(m Module, version int) {
 		Logger: hclog.New(&hclog.LoggerOptions{Name: "module." + m.Manifest().ID, Output: os.Stderr,
 			Level: hclog.Info, JSONFormat: true}),
 	})
+}
+
+// profile serves the module's CPU and memory profiles (/debug/pprof/) on a loopback port of
+// its own when PLATFORM_PPROF_MODULES names a directory, writing the address to
+// <directory>/<module id>.addr: what a module's request costs is then measured the way the
+// core's is (serve --pprof; go run ./cmd/bench -profile).
+func profile(id string) {
+	dir := os.Getenv("PLATFORM_PPROF_MODULES")
+	if dir == "" {
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return
+	}
+	if os.WriteFile(filepath.Join(dir, id+".addr"), []byte(ln.Addr().String()), 0o600) != nil {
+		ln.Close()
+		return
+	}
+	go func() { _ = http.Serve(ln, http.DefaultServeMux) }()
 }
 
 func init() {

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"carenet.dev/platform/core/db/dbtest"
+)
+
+// statements reads what the platform reports a request ran (X-Statements, development runs):
+// the statements of the core's databases and of the module's.
+func statements(t *testing.T, b *browser, what string) (core, module int) {
+	t.Helper()
+	h := b.last.Get("X-Statements")
+	if _, err := fmt.Sscanf(h, "core=%d module=%d", &core, &module); err != nil {
+		t.Fatalf("%s: no statement count in %q", what, h)
+	}
+	return core, module
+}
+
+// TestStatementBudget: once the instance has seen a tenant, an anonymous page runs at most
+// one statement, a signed-in core page at most three, and a signed-in module page at most
+// three in the core plus what the module needs (results' list of a patient's reports: two) —
+// on SQLite and on PostgreSQL, with the real modules (issue 10).
+func TestStatementBudget(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, backend dbtest.Backend) {
+		p := startPlatformOn(t, backend, filepath.Join("..", "..", "tenants"))
+		pages := []struct {
+			who, path, want string
+			core, module    int
+		}{
+			{"anonymous", "/", "Se connecter", 1, 0},
+			{"anonymous", "/login", `name="password"`, 1, 0},
+			{"signed in", "/", "Se déconnecter", 3, 0},
+			{"signed in", "/account", "Accès à mes données", 3, 0},
+			{"signed in", "/results/mine", "/results/r/", 3, 2},
+		}
+		anon := p.browser("mlab.localhost")
+		user := p.browser("mlab.localhost")
+		user.login("user@mlab.localhost", "demo-mlab-user")
+		// The module makes the demo patient's reports once it is told of her account.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if code, body := user.do("GET", "/results/mine", nil); code == 200 && strings.Contains(body, "/results/r/") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the demo patient's reports never appeared")
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		for _, pg := range pages {
+			b := anon
+			if pg.who == "signed in" {
+				b = user
+			}
+			// The second request is the one that counts: the first may fill the caches.
+			for i := 0; i < 2; i++ {
+				if code, body := b.do("GET", pg.path, nil); code != 200 || !strings.Contains(body, pg.want) {
+					t.Fatalf("%s %s: %d, want 200 with %q", pg.who, pg.path, code, pg.want)
+				}
+			}
+			core, module := statements(t, b, pg.who+" "+pg.path)
+			t.Logf("%s %s: %d statements in the core, %d in the module", pg.who, pg.path, core, module)
+			if core > pg.core {
+				t.Errorf("%s %s ran %d statements in the core, budget %d", pg.who, pg.path, core, pg.core)
+			}
+			if module > pg.module {
+				t.Errorf("%s %s ran %d statements in the module, budget %d", pg.who, pg.path, module, pg.module)
+			}
+		}
+	})
+}
