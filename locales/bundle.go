@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +23,9 @@ type Bundle struct {
 	// plain holds, per locale, the messages that are the same whatever they are given (one
 	// form, no placeholder): T answers them without go-i18n's work.
 	plain map[string]map[string]string
+	// filled holds the messages of one form whose placeholders are all {{.Name}}: T fills
+	// them in itself (TestFilledMessagesAsGoI18n holds it to go-i18n's output).
+	filled map[string]map[string]filling
 
 	mu      sync.Mutex
 	missing map[string]bool
@@ -35,11 +39,12 @@ func Load() (*Bundle, error) { return LoadFS(Files) }
 func LoadFS(fsys fs.FS) (*Bundle, error) {
 	b := goi18n.NewBundle(language.French)
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	out := &Bundle{b: b, ids: map[string]map[string]bool{}, raw: map[string]map[string]string{}, plain: map[string]map[string]string{}, missing: map[string]bool{}, locs: map[string]*Localizer{}}
+	out := &Bundle{b: b, ids: map[string]map[string]bool{}, raw: map[string]map[string]string{}, plain: map[string]map[string]string{}, filled: map[string]map[string]filling{}, missing: map[string]bool{}, locs: map[string]*Localizer{}}
 	for _, l := range Supported {
 		out.ids[l] = map[string]bool{}
 		out.raw[l] = map[string]string{}
 		out.plain[l] = map[string]string{}
+		out.filled[l] = map[string]filling{}
 		names, err := FileNames(fsys, l)
 		if err != nil {
 			return nil, err
@@ -59,8 +64,12 @@ func LoadFS(fsys fs.FS) (*Bundle, error) {
 				}
 				out.ids[l][m.ID] = true
 				out.raw[l][m.ID] = m.Other
-				if m.Zero == "" && m.One == "" && m.Two == "" && m.Few == "" && m.Many == "" && m.LeftDelim == "" && !strings.Contains(m.Other, "{{") {
-					out.plain[l][m.ID] = m.Other
+				if m.Zero == "" && m.One == "" && m.Two == "" && m.Few == "" && m.Many == "" && m.LeftDelim == "" {
+					if !strings.Contains(m.Other, "{{") {
+						out.plain[l][m.ID] = m.Other
+					} else if f, ok := parseFilling(m.Other); ok {
+						out.filled[l][m.ID] = f
+					}
 				}
 			}
 		}
@@ -110,6 +119,7 @@ type Localizer struct {
 	bundle *Bundle
 	l      *goi18n.Localizer
 	plain  map[string]string
+	filled map[string]filling
 }
 
 // For returns the localizer of lang (a supported locale).
@@ -119,7 +129,7 @@ func (b *Bundle) For(lang string) *Localizer {
 	if l, ok := b.locs[lang]; ok {
 		return l
 	}
-	l := &Localizer{Lang: lang, bundle: b, l: goi18n.NewLocalizer(b.b, lang), plain: b.plain[lang]}
+	l := &Localizer{Lang: lang, bundle: b, l: goi18n.NewLocalizer(b.b, lang), plain: b.plain[lang], filled: b.filled[lang]}
 	b.locs[lang] = l
 	return l
 }
@@ -132,8 +142,15 @@ func (l *Localizer) T(id string, kv ...any) string { return l.tr(id, nil, kv) }
 func (l *Localizer) TN(id string, n int, kv ...any) string { return l.tr(id, n, kv) }
 
 func (l *Localizer) tr(id string, count any, kv []any) string {
-	if s, ok := l.plain[id]; ok && count == nil {
-		return s
+	if count == nil {
+		if s, ok := l.plain[id]; ok {
+			return s
+		}
+		if f, ok := l.filled[id]; ok {
+			if s, ok := f.fill(kv); ok {
+				return s
+			}
+		}
 	}
 	data := map[string]any{}
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -167,3 +184,54 @@ func (l *Localizer) Raw(id string) string {
 
 // Has reports whether this language has a message id.
 func (l *Localizer) Has(id string) bool { return l.bundle.ids[l.Lang][id] }
+
+// filling is a message cut at its placeholders: text, name, text, name, …, text.
+type filling []string
+
+var placeholder = regexp.MustCompile(`\{\{\.([A-Za-z][A-Za-z0-9_]*)\}\}`)
+
+// parseFilling cuts text at its placeholders when every one is {{.Name}}.
+func parseFilling(text string) (filling, bool) {
+	var f filling
+	last := 0
+	for _, m := range placeholder.FindAllStringSubmatchIndex(text, -1) {
+		f = append(f, text[last:m[0]], text[m[2]:m[3]])
+		last = m[1]
+	}
+	f = append(f, text[last:])
+	for i := 0; i < len(f); i += 2 {
+		if strings.Contains(f[i], "{{") || strings.Contains(f[i], "}}") {
+			return nil, false
+		}
+	}
+	return f, true
+}
+
+// fill puts the values of kv (name, value, name, value…) in the placeholders, printed the way
+// a Go template prints them; it declines a value other than a string or a number.
+func (f filling) fill(kv []any) (string, bool) {
+	var b strings.Builder
+	for i, part := range f {
+		if i%2 == 0 {
+			b.WriteString(part)
+			continue
+		}
+		var v any // a name not given prints as a template prints a missing key
+		for j := 0; j+1 < len(kv); j += 2 {
+			if k, ok := kv[j].(string); ok && k == part {
+				v = kv[j+1]
+			}
+		}
+		switch v := v.(type) {
+		case nil:
+			b.WriteString("<no value>")
+		case string:
+			b.WriteString(v)
+		case int, int64, int32, uint, uint64, float64:
+			fmt.Fprint(&b, v)
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}

@@ -495,7 +495,8 @@ func (s *Service) SessionUser(ctx context.Context, tenantID, token string) (*Ses
 	// One read: the session and its account (a revoked session or a blocked account is
 	// refused on the very next request).
 	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		return sc.Select(&row).Relation("User").Where("s.token_hash = ? AND s.expires_at > ?", HashToken(token), now).Scan(ctx)
+		return sc.SelectBound(&row, HashToken(token), now).Relation("User").
+			Where("s.token_hash = ? AND s.expires_at > ?", db.Arg, db.Arg).Scan(ctx)
 	})
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && row.User == nil) {
 		return nil, nil, nil

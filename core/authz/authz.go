@@ -110,6 +110,31 @@ type Service struct {
 type tenantEnforcer struct {
 	rev int64
 	e   *casbin.SyncedEnforcer
+
+	// What the enforcer answered, per user and permission (and a user's roles), for as long
+	// as rev holds: a tenant's rules change only with a new rev, which makes a new enforcer.
+	mu        sync.Mutex
+	decisions map[string]bool
+	roles     map[string][]string
+}
+
+// maxDecisions bounds what a tenant's enforcer remembers; past it, it starts again.
+const maxDecisions = 100_000
+
+func (te *tenantEnforcer) decided(key string) (allowed, ok bool) {
+	te.mu.Lock()
+	defer te.mu.Unlock()
+	allowed, ok = te.decisions[key]
+	return allowed, ok
+}
+
+func (te *tenantEnforcer) decide(key string, allowed bool) {
+	te.mu.Lock()
+	defer te.mu.Unlock()
+	if te.decisions == nil || len(te.decisions) >= maxDecisions {
+		te.decisions = map[string]bool{}
+	}
+	te.decisions[key] = allowed
 }
 
 // NewService returns a Service over d.
@@ -124,19 +149,28 @@ func (s *Service) Allowed(ctx context.Context, tenantID string, rev int64, userI
 	if userID == "" {
 		return false, nil
 	}
-	e, err := s.enforcer(ctx, tenantID, rev)
+	te, err := s.enforcer(ctx, tenantID, rev)
 	if err != nil {
 		return false, err
 	}
-	return e.Enforce(Subject(userID), tenantID, perm)
+	key := userID + "\x00" + perm
+	if allowed, ok := te.decided(key); ok {
+		return allowed, nil
+	}
+	allowed, err := te.e.Enforce(Subject(userID), tenantID, perm)
+	if err != nil {
+		return false, err
+	}
+	te.decide(key, allowed)
+	return allowed, nil
 }
 
-func (s *Service) enforcer(ctx context.Context, tenantID string, rev int64) (*casbin.SyncedEnforcer, error) {
+func (s *Service) enforcer(ctx context.Context, tenantID string, rev int64) (*tenantEnforcer, error) {
 	s.mu.Lock()
 	te := s.enfs[tenantID]
 	s.mu.Unlock()
 	if te != nil && te.rev == rev {
-		return te.e, nil
+		return te, nil
 	}
 	m, err := model.NewModelFromString(modelText)
 	if err != nil {
@@ -150,10 +184,11 @@ func (s *Service) enforcer(ctx context.Context, tenantID string, rev int64) (*ca
 	if err := e.LoadPolicy(); err != nil {
 		return nil, fmt.Errorf("casbin load: %w", err)
 	}
+	te = &tenantEnforcer{rev: rev, e: e}
 	s.mu.Lock()
-	s.enfs[tenantID] = &tenantEnforcer{rev: rev, e: e}
+	s.enfs[tenantID] = te
 	s.mu.Unlock()
-	return e, nil
+	return te, nil
 }
 
 // adapter loads the rules of one tenant and the platform-wide rules. It is read-only: every
@@ -268,10 +303,17 @@ func (s *Service) UserRoles(ctx context.Context, sc *db.Scope, userID string) ([
 // Roles lists the roles a user holds in a tenant (the platform's included), from the
 // tenant's rules in memory (the enforcer Allowed uses, reloaded when rev moves).
 func (s *Service) Roles(ctx context.Context, tenantID string, rev int64, userID string) ([]string, error) {
-	e, err := s.enforcer(ctx, tenantID, rev)
+	te, err := s.enforcer(ctx, tenantID, rev)
 	if err != nil {
 		return nil, err
 	}
+	te.mu.Lock()
+	roles, ok := te.roles[userID]
+	te.mu.Unlock()
+	if ok {
+		return roles, nil
+	}
+	e := te.e
 	seen := map[string]bool{}
 	var out []string
 	for _, dom := range []string{tenantID, db.PlatformDomain} {
@@ -287,6 +329,12 @@ func (s *Service) Roles(ctx context.Context, tenantID string, rev int64, userID 
 		}
 	}
 	sort.Strings(out)
+	te.mu.Lock()
+	if te.roles == nil || len(te.roles) >= maxDecisions {
+		te.roles = map[string][]string{}
+	}
+	te.roles[userID] = out
+	te.mu.Unlock()
 	return out, nil
 }
 

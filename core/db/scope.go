@@ -24,6 +24,9 @@ var (
 	ErrTenantMismatch = store.ErrTenantMismatch
 )
 
+// Arg marks where a value goes in a read started with Scope.SelectBound.
+var Arg = store.Arg
+
 // PlatformDomain is the scope of platform-wide rows (Casbin rules of the platform admin).
 const PlatformDomain = store.PlatformDomain
 

@@ -165,8 +165,18 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, name, title string, data a
 	if !ok {
 		return fmt.Errorf("render: no page %q", name)
 	}
+	t := sets.For(st.Lang)
 	var buf bytes.Buffer
-	if err := sets.For(st.Lang).ExecuteTemplate(&buf, "layout", p); err != nil {
+	var err error
+	if p.Bare || s.noFrames {
+		err = t.ExecuteTemplate(&buf, "layout", p)
+	} else {
+		var f *frame
+		if f, err = s.frames.get(t, p); err == nil {
+			err = f.write(&buf, t, p, func() error { return t.ExecuteTemplate(&buf, "content", p) })
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	c.Status(status)

@@ -83,6 +83,10 @@ type Server struct {
 	// What every page of a tenant reads, kept per revision of the tenant.
 	maintenance  tenancy.Memo[[]Maintenance]
 	termsInForce tenancy.Memo[[]terms.Version]
+	// frames keeps the layout around pages (frame.go); noFrames renders it every time (tests
+	// compare the two).
+	frames   frames
+	noFrames bool
 }
 
 // Route is an entry of the route table: every route declares the permission it needs.

@@ -166,7 +166,7 @@ func (s *Service) AcceptedBy(ctx context.Context, tenantID, userID string) (docs
 		VersionID string `bun:"version_id"`
 	}
 	err = s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		return sc.Select((*Acceptance)(nil)).Column("doc", "version_id").Where("user_id = ?", userID).Scan(ctx, &rows)
+		return sc.SelectBound((*Acceptance)(nil), userID).Column("doc", "version_id").Where("user_id = ?", db.Arg).Scan(ctx, &rows)
 	})
 	docs, versions = map[string]bool{}, map[string]bool{}
 	for _, r := range rows {
@@ -379,7 +379,7 @@ func (s *Service) ConsentHistory(ctx context.Context, tenantID, userID string) (
 func (s *Service) Consents(ctx context.Context, tenantID, userID string) (map[string]Consent, error) {
 	var all []Consent
 	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		return sc.Select(&all).Where("user_id = ?", userID).Order("at", "id").Scan(ctx)
+		return sc.SelectBound(&all, userID).Where("user_id = ?", db.Arg).Order("at", "id").Scan(ctx)
 	})
 	out := map[string]Consent{}
 	for _, c := range all {

@@ -136,9 +136,14 @@ func notFound(err error) error {
 // each with its patient, in one statement ("patient." names the patient's columns).
 func reportsWhere(ctx context.Context, sc *store.Scope, limit int, where string, args ...any) ([]Report, error) {
 	var out []Report
-	q := sc.Select(&out).Relation("Patient").Order("rp.collected_at DESC", "rp.id").Limit(int64(limit))
+	// The values are bound apart from the text: the list is read on every visit.
+	marks := make([]any, len(args))
+	for i := range marks {
+		marks[i] = store.Arg
+	}
+	q := sc.SelectBound(&out, args...).Relation("Patient").Order("rp.collected_at DESC", "rp.id").Limit(int64(limit))
 	if where != "" {
-		q = q.Where(where, args...)
+		q = q.Where(where, marks...)
 	}
 	return out, q.Scan(ctx)
 }
@@ -164,7 +169,7 @@ func patientIDsOf(ctx context.Context, sc *store.Scope, userID string) ([]string
 
 func account(ctx context.Context, sc *store.Scope, userID string) (*Account, error) {
 	a := &Account{}
-	err := sc.Select(a).Where("ac.user_id = ?", userID).Scan(ctx)
+	err := sc.SelectBound(a, userID).Where("ac.user_id = ?", store.Arg).Scan(ctx)
 	return a, notFound(err)
 }
 

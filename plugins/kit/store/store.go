@@ -132,6 +132,8 @@ type DB struct {
 	b    *bun.DB // writes, and everything on PostgreSQL
 	r    *bun.DB // reads: on SQLite deferred, query-only connections
 	kind Kind
+	// ws and rs are the reads prepared on each pool (SelectBound).
+	ws, rs stmts
 }
 
 // New wraps an opened database: reads and writes share its connections.
@@ -146,6 +148,8 @@ func (d *DB) Kind() Kind { return d.kind }
 
 // Close releases the connections.
 func (d *DB) Close() error {
+	d.ws.close()
+	d.rs.close()
 	if d.r != d.b {
 		_ = d.r.Close()
 	}
@@ -162,6 +166,9 @@ func (d *DB) Ping(ctx context.Context) error { return d.b.PingContext(ctx) }
 type Scope struct {
 	Tx       bun.Tx
 	TenantID string
+
+	db    *DB  // where the transaction came from (nil: a scope made by hand)
+	write bool // from the writer's pool
 }
 
 // InTenant runs fn in a write transaction scoped to tenantID (on SQLite it takes the write
@@ -178,7 +185,7 @@ func (d *DB) InTenant(ctx context.Context, tenantID string, fn func(ctx context.
 		if err := d.setTenant(ctx, tx, tenantID); err != nil {
 			return err
 		}
-		return fn(ctx, &Scope{Tx: tx, TenantID: tenantID})
+		return fn(ctx, &Scope{Tx: tx, TenantID: tenantID, db: d, write: true})
 	})
 }
 
@@ -207,14 +214,14 @@ func (d *DB) ReadTenant(ctx context.Context, tenantID string, fn func(ctx contex
 			if err := d.setTenant(ctx, tx, tenantID); err != nil {
 				return err
 			}
-			return fn(ctx, &Scope{Tx: tx, TenantID: tenantID})
+			return fn(ctx, &Scope{Tx: tx, TenantID: tenantID, db: d, write: d.r == d.b})
 		})
 	}
 	tx, err := r.readTx(ctx, d, tenantID)
 	if err != nil {
 		return err
 	}
-	err = fn(ctx, &Scope{Tx: tx, TenantID: tenantID})
+	err = fn(ctx, &Scope{Tx: tx, TenantID: tenantID, db: d, write: d.r == d.b})
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		// A failed statement may have aborted the transaction (PostgreSQL): the next read
 		// begins a new one.
