@@ -79,6 +79,9 @@ type User struct {
 	CreatedAt        time.Time    `bun:"created_at"`
 	VerifiedAt       bun.NullTime `bun:"verified_at"`
 	LastLoginAt      bun.NullTime `bun:"last_login_at"`
+	// AcceptedRev moves with every terms acceptance of the account (terms.Accept): what the
+	// person accepted is read again only when it moved.
+	AcceptedRev int64 `bun:"accepted_rev"`
 }
 
 // Session is a signed-in browser. Only the SHA-256 of its token is stored.

@@ -92,6 +92,43 @@ func TestCachesHoldAcrossInstances(t *testing.T) {
 		}
 		within(t, "a role withdrawn on the other instance", bound, func() bool { return user.get("/admin/users").Status == 403 })
 
+		// Terms: a new version in force that must be accepted stops the user on the other
+		// instance within the bound; accepted on one instance, it lets him through on the
+		// other at the very next request.
+		e := one
+		e.setRule("mlab", "terms.notice_days", 15)
+		rules := e.tenant("mlab")
+		rules.Settings.Rules["terms.explicit_reacceptance"] = true
+		if err := e.srv.Tenants.Save(ctx, rules); err != nil {
+			t.Fatal(err)
+		}
+		form := url.Values{}
+		for _, l := range []string{"fr", "pl", "sk"} {
+			form.Set("title_"+l, "Conditions v2 "+l)
+			form.Set("body_"+l, "Texte "+l)
+		}
+		form.Set("effective", time.Now().In(ml.Location()).AddDate(0, 0, 15).Format("2006-01-02"))
+		if r := admin.post("/admin/terms/platform/new", "/admin/terms/platform", form); r.Status != 303 {
+			t.Fatalf("publish: %d", r.Status)
+		}
+		later := func() time.Time { return time.Now().UTC().AddDate(0, 0, 16) }
+		one.srv.Terms.Now, two.srv.Terms.Now = later, later
+		within(t, "new terms in force on the other instance", bound, func() bool {
+			r := user.get("/account")
+			return r.Status == 303 && strings.Contains(r.Location(), "/terms/accept")
+		})
+		desk := one.client("mlab.localhost")
+		desk.login("", "user@mlab.localhost", "demo-mlab-user")
+		if r := desk.post("/terms/accept?next=/account", "/terms/accept", url.Values{"next": {"/account"}, "accept": {"yes"}}); r.Status != 303 {
+			t.Fatalf("accept: %d", r.Status)
+		}
+		if r := user.get("/account"); r.Status != 200 {
+			t.Fatalf("terms accepted on one instance, the other's very next request: %d %s", r.Status, r.Location())
+		}
+		if r := admin.post("/terms/accept?next=/admin/users", "/terms/accept", url.Values{"next": {"/admin/users"}, "accept": {"yes"}}); r.Status != 303 {
+			t.Fatalf("the admin accepts: %d", r.Status)
+		}
+
 		// A session revoked from another device, on the first instance: the very next
 		// request on the second is not signed in.
 		phone := one.client("mlab.localhost")

@@ -83,6 +83,7 @@ type Server struct {
 	// What every page of a tenant reads, kept per revision of the tenant.
 	maintenance  tenancy.Memo[[]Maintenance]
 	termsInForce tenancy.Memo[[]terms.Version]
+	accepted     acceptedMemo
 	// frames keeps the layout around pages (frame.go); noFrames renders it every time (tests
 	// compare the two).
 	frames   frames

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -158,13 +159,16 @@ func (s *Server) inForce(ctx context.Context, t *tenancy.Tenant) (map[string]*te
 }
 
 // pendingTerms lists the versions in force the user has not accepted: of the account's terms,
-// and of each module's whose terms he accepted some version of. One read: his acceptances.
+// and of each module's whose terms he accepted some version of. His acceptances are read
+// again only when his AcceptedRev moved (read with the session on every request).
 func (s *Server) pendingTerms(ctx context.Context, st *State) ([]*terms.Version, error) {
 	current, err := s.inForce(ctx, st.Tenant)
 	if err != nil {
 		return nil, err
 	}
-	docs, accepted, err := s.Terms.AcceptedBy(ctx, st.Tenant.ID, st.User.ID)
+	docs, accepted, err := s.accepted.get(st.Tenant.ID, st.User, func() (map[string]bool, map[string]bool, error) {
+		return s.Terms.AcceptedBy(ctx, st.Tenant.ID, st.User.ID)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -449,4 +453,41 @@ func (s *Server) notifyTerms(ctx context.Context, t *tenancy.Tenant, versionID s
 		return s.sendMail(ctx, t, u.Email, u.Name, lang, "terms_published", link, "Document", docName(s.I18n.For(lang), v.Doc),
 			"Date", formatDay(lang, v.EffectiveAt, t))
 	})
+}
+
+// acceptedMemo keeps, per account, what it accepted, at the AcceptedRev it was read at: every
+// acceptance bumps that rev in its own transaction, and the session read of every request
+// brings the current one, so no instance ever uses an outdated list.
+type acceptedMemo struct {
+	mu sync.Mutex
+	m  map[string]acceptedEntry
+}
+
+type acceptedEntry struct {
+	rev            int64
+	docs, versions map[string]bool
+}
+
+// maxAccepted bounds the accounts remembered; past it, the memo starts again.
+const maxAccepted = 100_000
+
+func (a *acceptedMemo) get(tenantID string, u *accounts.User, load func() (map[string]bool, map[string]bool, error)) (map[string]bool, map[string]bool, error) {
+	key := tenantID + "/" + u.ID
+	a.mu.Lock()
+	e, ok := a.m[key]
+	a.mu.Unlock()
+	if ok && e.rev == u.AcceptedRev {
+		return e.docs, e.versions, nil
+	}
+	docs, versions, err := load()
+	if err != nil {
+		return nil, nil, err
+	}
+	a.mu.Lock()
+	if a.m == nil || len(a.m) >= maxAccepted {
+		a.m = map[string]acceptedEntry{}
+	}
+	a.m[key] = acceptedEntry{rev: u.AcceptedRev, docs: docs, versions: versions}
+	a.mu.Unlock()
+	return docs, versions, nil
 }

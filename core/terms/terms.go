@@ -303,7 +303,16 @@ func (s *Service) Seed(ctx context.Context, tenantID, doc string, texts map[stri
 func (s *Service) Accept(ctx context.Context, sc *db.Scope, userID string, v *Version, ip, locale, how string) error {
 	a := &Acceptance{TenantID: sc.TenantID, ID: newID(), UserID: userID, VersionID: v.ID, Doc: v.Doc, Version: v.Version,
 		AcceptedAt: s.Now(), IP: ip, Locale: locale, How: how}
-	_, err := sc.Insert(a).On("CONFLICT (tenant_id, user_id, version_id) DO NOTHING").Exec(ctx)
+	res, err := sc.Insert(a).On("CONFLICT (tenant_id, user_id, version_id) DO NOTHING").Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	// What the account accepted changed: every instance reads it again (AcceptedRev).
+	_, err = sc.Tx.NewUpdate().Table("users").Set("accepted_rev = accepted_rev + 1").
+		Where("tenant_id = ? AND id = ?", sc.TenantID, userID).Exec(ctx)
 	return err
 }
 

@@ -34,12 +34,17 @@ type boundConn struct {
 var errBoundWrite = errors.New("store: a bound read does not write")
 
 func (c *boundConn) QueryContext(ctx context.Context, query string, _ ...any) (*sql.Rows, error) {
+	if c.s.raw == nil { // a scope made by hand
+		return c.s.Tx.QueryContext(ctx, query, c.values...)
+	}
 	if st := c.s.prepared(query); st != nil {
 		if vals, ok := bindable(c.s.Tx.Dialect(), c.values); ok {
-			return c.s.Tx.Tx.StmtContext(ctx, st).QueryContext(ctx, vals...)
+			if tx, ok := c.s.raw.(*sql.Tx); ok {
+				return tx.StmtContext(ctx, st).QueryContext(ctx, vals...)
+			}
 		}
 	}
-	return c.s.Tx.Tx.QueryContext(ctx, schema.NewQueryGen(c.s.Tx.Dialect()).FormatQuery(query, c.values...))
+	return c.s.raw.QueryContext(ctx, schema.NewQueryGen(c.s.Tx.Dialect()).FormatQuery(query, c.values...))
 }
 
 func (c *boundConn) ExecContext(context.Context, string, ...any) (sql.Result, error) {
@@ -47,7 +52,10 @@ func (c *boundConn) ExecContext(context.Context, string, ...any) (sql.Result, er
 }
 
 func (c *boundConn) QueryRowContext(ctx context.Context, query string, _ ...any) *sql.Row {
-	return c.s.Tx.Tx.QueryRowContext(ctx, schema.NewQueryGen(c.s.Tx.Dialect()).FormatQuery(query, c.values...))
+	if c.s.raw == nil {
+		return c.s.Tx.QueryRowContext(ctx, query, c.values...)
+	}
+	return c.s.raw.QueryRowContext(ctx, schema.NewQueryGen(c.s.Tx.Dialect()).FormatQuery(query, c.values...))
 }
 
 // bindable converts values to what the driver binds them as, written as bun writes them into

@@ -83,7 +83,7 @@ func openSQLite(path, extra string, conns int) (*bun.DB, error) {
 
 // OpenPostgres opens a PostgreSQL database with the platform's settings.
 func OpenPostgres(dsn string, maxConns int) *bun.DB {
-	sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn), pgdriver.WithTimeout(10*time.Second)))
+	sqldb := sql.OpenDB(tenantConnector{pgdriver.NewConnector(pgdriver.WithDSN(dsn), pgdriver.WithTimeout(10*time.Second))})
 	sqldb.SetMaxOpenConns(maxConns)
 	sqldb.SetMaxIdleConns(maxConns)
 	b := bun.NewDB(sqldb, pgdialect.New())
@@ -159,16 +159,25 @@ func (d *DB) Close() error {
 // Ping reports whether the database answers.
 func (d *DB) Ping(ctx context.Context) error { return d.b.PingContext(ctx) }
 
-// Scope is a transaction bound to one tenant. Every query built from it is filtered on
-// tenant_id, rows handed to it must carry its tenant, and on PostgreSQL the transaction
-// carries app.tenant_id so that row-level security filters again. Tx is there for the rare
-// statement a builder cannot express; such a statement filters on tenant_id itself.
+// Scope is a tenant's view of the database. Every query built from it is filtered on
+// tenant_id, rows handed to it must carry its tenant, and on PostgreSQL row-level security
+// filters again (app.tenant_id). Tx runs the scope's statements — a transaction, or on
+// PostgreSQL for a read the pool itself, each statement carrying the tenant — and is there
+// for the rare statement a builder cannot express; such a statement filters on tenant_id
+// itself and runs with the context fn was given.
 type Scope struct {
-	Tx       bun.Tx
+	Tx       bun.IDB
 	TenantID string
 
-	db    *DB  // where the transaction came from (nil: a scope made by hand)
-	write bool // from the writer's pool
+	db    *DB    // where the statements go (nil: a scope made by hand)
+	write bool   // the writer's pool
+	raw   runner // Tx without bun: what a bound read runs on
+}
+
+// runner is a *sql.Tx or a *sql.DB.
+type runner interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // InTenant runs fn in a write transaction scoped to tenantID (on SQLite it takes the write
@@ -181,11 +190,12 @@ func (d *DB) InTenant(ctx context.Context, tenantID string, fn func(ctx context.
 	if r := requestOf(ctx); r != nil {
 		r.endRead()
 	}
+	ctx = context.WithValue(ctx, pgReadKey{}, "") // a write inside a read is a write
 	return d.b.RunInTx(ctx, &sql.TxOptions{}, func(ctx context.Context, tx bun.Tx) error {
 		if err := d.setTenant(ctx, tx, tenantID); err != nil {
 			return err
 		}
-		return fn(ctx, &Scope{Tx: tx, TenantID: tenantID, db: d, write: true})
+		return fn(ctx, &Scope{Tx: tx, TenantID: tenantID, db: d, write: true, raw: tx.Tx})
 	})
 }
 
@@ -201,30 +211,31 @@ func (d *DB) setTenant(ctx context.Context, tx bun.Tx, tenantID string) error {
 	return nil
 }
 
-// ReadTenant runs fn in a read-only transaction scoped to tenantID, which never takes
-// SQLite's write lock. Within a request (Request), every read of one tenant shares one such
-// transaction until the request writes; fn must not write.
+// ReadTenant runs fn reading tenantID's rows, never writing (fn must not write: the reads
+// refuse to). On SQLite it is a read-only transaction on the reader connections, which never
+// takes the write lock; within a request (Request) every read of one tenant shares one such
+// transaction until the request writes. On PostgreSQL each statement carries the tenant and
+// runs read-only on its own (pgread.go): no transaction round trips at all.
 func (d *DB) ReadTenant(ctx context.Context, tenantID string, fn func(ctx context.Context, s *Scope) error) error {
 	if tenantID == "" {
 		return ErrUnscoped
 	}
+	if d.kind == Postgres {
+		return fn(pgRead(ctx, tenantID), &Scope{Tx: d.r, TenantID: tenantID, db: d, raw: d.r.DB})
+	}
 	r := requestOf(ctx)
 	if r == nil {
 		return d.r.RunInTx(ctx, &sql.TxOptions{ReadOnly: true}, func(ctx context.Context, tx bun.Tx) error {
-			if err := d.setTenant(ctx, tx, tenantID); err != nil {
-				return err
-			}
-			return fn(ctx, &Scope{Tx: tx, TenantID: tenantID, db: d, write: d.r == d.b})
+			return fn(ctx, &Scope{Tx: tx, TenantID: tenantID, db: d, write: d.r == d.b, raw: tx.Tx})
 		})
 	}
 	tx, err := r.readTx(ctx, d, tenantID)
 	if err != nil {
 		return err
 	}
-	err = fn(ctx, &Scope{Tx: tx, TenantID: tenantID, db: d, write: d.r == d.b})
+	err = fn(ctx, &Scope{Tx: tx, TenantID: tenantID, db: d, write: d.r == d.b, raw: tx.Tx})
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		// A failed statement may have aborted the transaction (PostgreSQL): the next read
-		// begins a new one.
+		// A failed statement may have aborted the transaction: the next read begins anew.
 		r.endRead()
 	}
 	return err
