@@ -33,14 +33,15 @@ const bakeSrc = `{{define "page"}}<title>{{.T "title"}}</title>
 <style>p::after { content: "{{.T "title"}}" }</style>
 {{range .Items}}<li>{{$.T "title"}} {{.}}</li>{{end}}
 {{if .Name}}{{.T "hello" "Name" .Name}}{{else}}{{.T "title"}}{{end}}
+{{$p := .}}{{range .Items}}{{$p.T "quote"}}{{end}}
 {{with .Name}}{{$.T "missing"}}{{end}}
 {{template "part" .}}{{end}}
 {{define "part"}}<em>{{.T "title" | printf "%s"}}</em>{{end}}`
 
 // TestBakedTemplatesPrintWhatTheCallsPrinted: a page renders byte for byte the same with its
-// fixed words baked in as with the translation called at every request, in every context
-// html/template escapes differently (text, attribute, URL, script, style) — issue 10's
-// rendering item without changing a page.
+// fixed words baked in and folded into text as with the translation called at every request,
+// in every context html/template escapes differently (text, attribute, URL, script, style) —
+// issue 10's rendering item without changing a page.
 func TestBakedTemplatesPrintWhatTheCallsPrinted(t *testing.T) {
 	words := map[string]string{
 		"title": `Résultats & "analyses" <l'été> + 1`,
@@ -59,6 +60,17 @@ func TestBakedTemplatesPrintWhatTheCallsPrinted(t *testing.T) {
 	})
 	if calls < 10 {
 		t.Fatalf("only %d calls were baked", calls)
+	}
+	view.Fold(baked)
+	actions := 0
+	for _, tt := range baked.Templates() {
+		actions += strings.Count(tt.Tree.Root.String(), "{{")
+	}
+	for _, tt := range plain.Templates() {
+		actions -= strings.Count(tt.Tree.Root.String(), "{{")
+	}
+	if actions >= -5 {
+		t.Errorf("folding left %d more actions than it should", actions+5)
 	}
 	for _, data := range []page{{words: words, Items: []string{"x", "<y>"}}, {words: words, Name: "Zoé <3"}} {
 		var a, b bytes.Buffer
@@ -100,6 +112,27 @@ func TestSetsBakeEachLanguage(t *testing.T) {
 		}
 		if want := msgs.For(lang).T("nav.login"); b.String() != template.HTMLEscapeString(want) || want == "" {
 			t.Errorf("%s: %q, want %q", lang, b.String(), want)
+		}
+	}
+}
+
+// TestEscapeHTMLIsTheTemplates: EscapeHTML writes what html/template writes for a string in
+// text, in a quoted attribute and in a title, for every ASCII character and some others.
+func TestEscapeHTMLIsTheTemplates(t *testing.T) {
+	var all []string
+	for c := 0; c < 128; c++ {
+		all = append(all, "a"+string(rune(c))+"b")
+	}
+	all = append(all, "Zoé « l’été » + 1 & <b>", "", "\x00\x00", "\uFFFD \u2028 \U0001F600")
+	tmpl := template.Must(template.New("").Parse(`<title>{{.}}</title><p title="{{.}}">{{.}}</p>`))
+	for _, s := range all {
+		var b bytes.Buffer
+		if err := tmpl.Execute(&b, s); err != nil {
+			t.Fatal(err)
+		}
+		e := view.EscapeHTML(s)
+		if want := "<title>" + e + `</title><p title="` + e + `">` + e + "</p>"; b.String() != want {
+			t.Errorf("%q: html/template writes %q, EscapeHTML %q", s, b.String(), e)
 		}
 	}
 }
