@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"carenet.dev/platform/plugins/kit/view"
 )
 
 // The layout's top (head, header, navigation, language switcher) and bottom (footer) are the
@@ -15,7 +17,8 @@ import (
 // tenant revision × language × path prefix × navigation (which says signed in or not, what
 // the person may reach and where they are), with markers where those three go, and kept: a
 // page then executes only its own content. A change to the tenant bumps its revision, so
-// every instance renders the frame again.
+// every instance renders the frame again. The content of a page that shows every anonymous
+// visitor the same thing (the home page: renderKept) is kept the same way.
 
 // The markers: private-use characters, which html/template writes out as they are.
 const (
@@ -28,17 +31,26 @@ const (
 const maxFrames = 2048
 
 type frame struct {
-	parts [][]byte // the top's text around its holes
-	holes []byte   // what goes after parts[i]: 'T' title, 'U' user's name, 'C' CSRF token
+	top holed
 	// notices is "notices" without a maintenance banner or a flash message: what nearly
 	// every page shows there.
 	notices []byte
 	bottom  []byte
 }
 
+// holed is rendered text cut at its markers: parts[i], then what holes[i] names ('T' title,
+// 'U' user's name, 'C' CSRF token), …, then the last part.
+type holed struct {
+	parts [][]byte
+	holes []byte
+}
+
 type frames struct {
 	mu sync.RWMutex
 	m  map[string]*frame
+	// kept are the contents of pages that show every anonymous visitor the same thing
+	// (renderKept), by frame key and page.
+	kept map[string]holed
 }
 
 // frameKey names what a frame depends on besides the words of the language.
@@ -86,7 +98,8 @@ func (fs *frames) get(t *template.Template, p *Page) (*frame, error) {
 	return f, nil
 }
 
-func renderFrame(t *template.Template, p *Page) (*frame, error) {
+// sentinel returns p with markers where its title, its user's name and its CSRF token go.
+func sentinel(p *Page) *Page {
 	st := *p.State
 	st.CSRF = holeCSRF
 	if st.User != nil {
@@ -96,51 +109,95 @@ func renderFrame(t *template.Template, p *Page) (*frame, error) {
 	}
 	fp := *p
 	fp.State, fp.Title, fp.Maintenance, fp.Flash = &st, holeTitle, nil, ""
+	return &fp
+}
+
+func renderFrame(t *template.Template, p *Page) (*frame, error) {
+	fp := sentinel(p)
 	var top, notices, bottom bytes.Buffer
 	for _, part := range []struct {
 		name string
 		w    *bytes.Buffer
 	}{{"top", &top}, {"notices", &notices}, {"bottom", &bottom}} {
-		if err := t.ExecuteTemplate(part.w, part.name, &fp); err != nil {
+		if err := t.ExecuteTemplate(part.w, part.name, fp); err != nil {
 			return nil, fmt.Errorf("layout %s: %w", part.name, err)
 		}
 	}
 	if bytes.Contains(notices.Bytes(), []byte("\uE000")) || bytes.Contains(bottom.Bytes(), []byte("\uE000")) {
 		return nil, fmt.Errorf("layout: the title, name or token is printed outside the top")
 	}
-	f := &frame{notices: notices.Bytes(), bottom: bottom.Bytes()}
-	rest := top.Bytes()
+	h, err := cut(top.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	return &frame{top: h, notices: notices.Bytes(), bottom: bottom.Bytes()}, nil
+}
+
+// cut cuts rendered text at its markers.
+func cut(rest []byte) (holed, error) {
+	var h holed
 	for {
 		i := bytes.Index(rest, []byte("\uE000"))
 		if i < 0 {
-			f.parts = append(f.parts, rest)
-			return f, nil
+			h.parts = append(h.parts, rest)
+			return h, nil
 		}
 		if len(rest) < i+len(holeTitle) || !bytes.Equal(rest[i+len("\uE000")+1:i+len(holeTitle)], []byte("\uE001")) {
-			return nil, fmt.Errorf("layout: a marker was changed by its escaping")
+			return h, fmt.Errorf("layout: a marker was changed by its escaping")
 		}
-		f.parts = append(f.parts, rest[:i])
-		f.holes = append(f.holes, rest[i+len("\uE000")])
+		h.parts = append(h.parts, rest[:i])
+		h.holes = append(h.holes, rest[i+len("\uE000")])
 		rest = rest[i+len(holeTitle):]
 	}
 }
 
-// write puts the page into w: the kept frame around the page's own content.
-func (f *frame) write(w *bytes.Buffer, t *template.Template, p *Page, content func() error) error {
-	for i, part := range f.parts {
+// write puts h into w with p's title, name and token in its holes.
+func (h holed) write(w *bytes.Buffer, p *Page) {
+	for i, part := range h.parts {
 		w.Write(part)
-		if i == len(f.holes) {
+		if i == len(h.holes) {
 			break
 		}
-		switch f.holes[i] {
+		switch h.holes[i] {
 		case 'T':
-			escape(w, p.Title)
+			w.WriteString(view.EscapeHTML(p.Title))
 		case 'U':
-			escape(w, p.User.Name)
+			w.WriteString(view.EscapeHTML(p.User.Name))
 		case 'C':
-			escape(w, p.CSRF)
+			w.WriteString(view.EscapeHTML(p.CSRF))
 		}
 	}
+}
+
+// content returns the kept content of page name for p, rendering it with t when there is none.
+func (fs *frames) content(t *template.Template, p *Page, name string) (holed, error) {
+	key := frameKey(p) + "|" + name
+	fs.mu.RLock()
+	h, ok := fs.kept[key]
+	fs.mu.RUnlock()
+	if ok {
+		return h, nil
+	}
+	var b bytes.Buffer
+	if err := t.ExecuteTemplate(&b, "content", sentinel(p)); err != nil {
+		return holed{}, err
+	}
+	h, err := cut(b.Bytes())
+	if err != nil {
+		return holed{}, err
+	}
+	fs.mu.Lock()
+	if fs.kept == nil || len(fs.kept) >= maxFrames {
+		fs.kept = map[string]holed{}
+	}
+	fs.kept[key] = h
+	fs.mu.Unlock()
+	return h, nil
+}
+
+// write puts the page into w: the kept frame around the page's own content.
+func (f *frame) write(w *bytes.Buffer, t *template.Template, p *Page, content func() error) error {
+	f.top.write(w, p)
 	if p.Maintenance != nil || p.Flash != "" {
 		if err := t.ExecuteTemplate(w, "notices", p); err != nil {
 			return err
@@ -153,35 +210,4 @@ func (f *frame) write(w *bytes.Buffer, t *template.Template, p *Page, content fu
 	}
 	w.Write(f.bottom)
 	return nil
-}
-
-// escape writes s as html/template writes a string in text, in RCDATA (a title) and in a
-// quoted attribute: the same replacements (TestLayoutFrameIsTheLayout compares them).
-func escape(w *bytes.Buffer, s string) {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		var r string
-		switch s[i] {
-		case 0:
-			r = "\uFFFD"
-		case '"':
-			r = "&#34;"
-		case '&':
-			r = "&amp;"
-		case '\'':
-			r = "&#39;"
-		case '+':
-			r = "&#43;"
-		case '<':
-			r = "&lt;"
-		case '>':
-			r = "&gt;"
-		default:
-			continue
-		}
-		w.WriteString(s[last:i])
-		w.WriteString(r)
-		last = i + 1
-	}
-	w.WriteString(s[last:])
 }

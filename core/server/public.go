@@ -40,7 +40,8 @@ func (s *Server) bindStatic() {
 }
 
 func (s *Server) home(c *fiber.Ctx) error {
-	return s.render(c, fiber.StatusOK, "home", "home.title", map[string]any{"Modules": St(c).Tenant.EnabledModules()}, nil)
+	// The same for every anonymous visitor of the tenant in one language: kept.
+	return s.renderKept(c, "home", "home.title", map[string]any{"Modules": St(c).Tenant.EnabledModules()})
 }
 
 // switchLang records an explicit language choice in a cookie (and as the signed-in user's

@@ -135,8 +135,18 @@ func (s *Server) loc(c *fiber.Ctx) *i18n.Localizer {
 	return st.Loc
 }
 
+// renderKept writes a page whose content, for an anonymous visitor, depends only on the
+// tenant (its revision) and the language: it is rendered once and kept (frame.go).
+func (s *Server) renderKept(c *fiber.Ctx, name, titleKey string, data any) error {
+	return s.page(c, fiber.StatusOK, name, s.loc(c).T(titleKey), data, nil, St(c).User == nil)
+}
+
 // renderPage writes a page in the tenant's layout with a title already in the page's language.
 func (s *Server) renderPage(c *fiber.Ctx, status int, name, title string, data any, f *Form) error {
+	return s.page(c, status, name, title, data, f, false)
+}
+
+func (s *Server) page(c *fiber.Ctx, status int, name, title string, data any, f *Form, keep bool) error {
 	st := St(c)
 	p := &Page{State: st, Title: title, Data: data, Form: f, Status: status, Bare: st.Tenant == nil,
 		can: func(perm string) bool { return s.can(c, perm) }}
@@ -173,7 +183,14 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, name, title string, data a
 	} else {
 		var f *frame
 		if f, err = s.frames.get(t, p); err == nil {
-			err = f.write(&buf, t, p, func() error { return t.ExecuteTemplate(&buf, "content", p) })
+			err = f.write(&buf, t, p, func() error {
+				if keep {
+					h, err := s.frames.content(t, p, name)
+					h.write(&buf, p)
+					return err
+				}
+				return t.ExecuteTemplate(&buf, "content", p)
+			})
 		}
 	}
 	if err != nil {
