@@ -19,7 +19,8 @@ var Arg = bun.Safe("?")
 // written into it. Its text is then the same at every call, and SQLite parses it once per
 // connection rather than once per call (what a request's hottest reads cost most). It is
 // built, scanned, counted and logged like any other query (the log shows "?" where each value
-// goes). On PostgreSQL the values are written into the text as usual.
+// goes). On PostgreSQL the values are written into the text as usual. Every value of such a
+// read goes through Arg: one written into the text by hand could carry a "?" of its own.
 func (s *Scope) SelectBound(model any, values ...any) *bun.SelectQuery {
 	c := &boundConn{s: s, values: append([]any{s.TenantID}, values...)}
 	return s.Tx.NewSelect().Conn(c).Model(model).Where("?TableAlias.tenant_id = ?", Arg)
