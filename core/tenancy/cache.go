@@ -265,7 +265,7 @@ func (s *Store) List(ctx context.Context) ([]*Tenant, error) {
 // Touch records that something every page of the tenant reads changed (its maintenance
 // windows, its terms): every instance reads the tenant again.
 func (s *Store) Touch(ctx context.Context, tenantID string) error {
-	_, err := s.DB.Global().Update((*Tenant)(nil)).Set("rev = rev + 1").Where("id = ?", tenantID).Exec(ctx)
+	err := touchIn(ctx, s.DB.Global(), tenantID)
 	s.invalidate(tenantID)
 	return err
 }

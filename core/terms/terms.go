@@ -114,7 +114,7 @@ func newID() string { return uuid.Must(uuid.NewV7()).String() }
 // InForce returns the version of doc in force now (the latest whose effective date passed).
 func (s *Service) InForce(ctx context.Context, tenantID, doc string) (*Version, error) {
 	var v *Version
-	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		var err error
 		v, err = s.InForceIn(ctx, sc, doc)
 		return err

@@ -57,12 +57,9 @@ func (r *Request) readTx(ctx context.Context, d *DB, tenantID string) (bun.Tx, e
 		return *r.tx, nil
 	}
 	r.endLocked()
+	// SQLite only: a read on PostgreSQL carries its tenant itself (pgread.go).
 	tx, err := d.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return bun.Tx{}, err
-	}
-	if err := d.setTenant(ctx, tx, tenantID); err != nil {
-		_ = tx.Rollback()
 		return bun.Tx{}, err
 	}
 	r.tx, r.db, r.tenant = &tx, d, tenantID
