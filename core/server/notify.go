@@ -76,7 +76,7 @@ func (s *Server) mailActiveUsers(ctx context.Context, t *tenancy.Tenant, send fu
 	return nil
 }
 
-var mailHTML = template.Must(template.New("mail").Parse(`<!doctype html><html lang="{{.Lang}}"><body style="font-family:sans-serif;line-height:1.5">
+var mailHTML = template.Must(template.New("mail").Parse(`<!doctype html><html lang="{{.Lang}}"><head><meta charset="utf-8"><title>{{.Subject}}</title></head><body style="font-family:sans-serif;line-height:1.5">
 <p>{{.Greeting}}</p>{{range .Lines}}<p>{{.}}</p>{{end}}
 {{with .Link}}<p><a href="{{.}}">{{$.LinkText}}</a></p>{{end}}
 <p>{{.Signature}}</p></body></html>`))
@@ -160,7 +160,7 @@ func (s *Server) sendMailID(ctx context.Context, t *tenancy.Tenant, to, name, la
 	}
 	text.WriteString("\n" + signature + "\n")
 	var html bytes.Buffer
-	err := mailHTML.Execute(&html, map[string]any{"Lang": lang, "Greeting": greeting, "Lines": strings.Split(body, "\n"),
+	err := mailHTML.Execute(&html, map[string]any{"Lang": lang, "Subject": subject, "Greeting": greeting, "Lines": strings.Split(body, "\n"),
 		"Link": link, "LinkText": loc.T("mail."+tmpl+".action", args...), "Signature": signature})
 	if err != nil {
 		return "", err

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"carenet.dev/platform/core/browsertest"
+	"carenet.dev/platform/core/db/dbtest"
+)
+
+var (
+	adminUserRe = regexp.MustCompile(`href="/admin/users/([0-9a-f-]{36})"`)
+	mailboxRe   = regexp.MustCompile(`href="/admin/mailbox/([0-9a-f-]{36})"`)
+	complaintRe = regexp.MustCompile(`href="/admin/complaints/([0-9a-f-]{36})"`)
+	recordRe    = regexp.MustCompile(`href="/results/staff/patients/([0-9a-f-]{36})"`)
+	tenantRe    = regexp.MustCompile(`href="/platform/tenants/([0-9a-f-]{36})"`)
+)
+
+// TestHTMLValidateWantsLowercaseDoctype: the html-validate configuration the pages are
+// checked with has doctype-style on, lower case: `<!DOCTYPE html>` is an error, and
+// `<!doctype html>` is not (issue 11.11).
+func TestHTMLValidateWantsLowercaseDoctype(t *testing.T) {
+	checks := browsertest.NeedChecks(t)
+	body := "\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Essai</title></head><body><main><h1>Essai</h1></main></body></html>\n"
+	problems, err := checks.ValidateHTML(map[string]string{"upper": "<!DOCTYPE html>" + body, "lower": "<!doctype html>" + body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var upper, lower []string
+	for _, p := range problems {
+		switch p.Page {
+		case "upper":
+			upper = append(upper, p.Rule)
+		case "lower":
+			lower = append(lower, p.Rule)
+		}
+	}
+	if strings.Join(upper, ",") != "doctype-style" {
+		t.Errorf("<!DOCTYPE html>: html-validate reports %v, want doctype-style only", upper)
+	}
+	if len(lower) != 0 {
+		t.Errorf("<!doctype html>: html-validate reports %v, want nothing", lower)
+	}
+}
+
+// TestPagesAreValidHTML (issue 11.11): every kind of page the platform serves — the layout
+// of each tenant and of the console, the error pages (unknown host, not found, forbidden),
+// the core's pages for each role, the results module's pages and the other modules' landing
+// pages, and a mail's HTML as the mailbox shows it — is valid HTML as html-validate's
+// recommended rules see it, with its doctype in lower case (`<!doctype html>`).
+func TestPagesAreValidHTML(t *testing.T) {
+	checks := browsertest.NeedChecks(t)
+	p := startPlatformOn(t, dbtest.Backends()[0], filepath.Join("..", "..", "tenants"))
+	reportID, trendPath := phoneData(t, p)
+	pages := map[string]string{}
+	get := func(b *browser, who, path string, want int) string {
+		t.Helper()
+		code, body := b.do("GET", path, nil)
+		if code != want {
+			t.Fatalf("%s GET %s%s: %d, want %d\n%s", who, b.host, path, code, want, body)
+		}
+		pages[who+" "+b.host+path] = body
+		return body
+	}
+	find := func(re *regexp.Regexp, body, what string) string {
+		t.Helper()
+		m := re.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no %s found", what)
+		}
+		return m[1]
+	}
+
+	// Nobody signed in: each tenant's public pages, the module landing pages, the errors.
+	for _, host := range []string{"mlab.localhost", "elekarze.localhost", "unilabs.localhost", "secretaires.localhost"} {
+		anon := p.browser(host)
+		for _, path := range []string{"/", "/login", "/register", "/reset", "/legal", "/terms", "/complaints/new"} {
+			get(anon, "anonymous", path, 200)
+		}
+		get(anon, "anonymous", "/no-such-page", 404)
+	}
+	get(p.browser("pro.mlab.localhost"), "anonymous", "/register", 200)
+	get(p.browser("mlab.localhost"), "anonymous", "/results", 200)
+	get(p.browser("elekarze.localhost"), "anonymous", "/calendar", 200)
+	get(p.browser("unilabs.localhost"), "anonymous", "/eshop", 200)
+	get(p.browser("secretaires.localhost"), "anonymous", "/billing", 200)
+	get(p.browser("nobody.localhost"), "anonymous", "/", 404)
+	get(p.browser("admin.localhost"), "anonymous", "/login", 200)
+
+	// The patient: her account and her results.
+	user := p.browser("mlab.localhost")
+	user.login("user@mlab.localhost", "demo-mlab-user")
+	for _, path := range []string{"/account", "/account/sessions", "/account/access", "/account/delete", "/results/mine",
+		"/results/r/" + reportID, trendPath, "/results/access", "/results/support"} {
+		get(user, "patient", path, 200)
+	}
+	get(user, "patient", "/admin/users", 403)
+
+	// The tenant admin.
+	admin := p.browser("mlab.localhost")
+	admin.login("admin@mlab.localhost", "demo-mlab-admin")
+	users := get(admin, "tenant admin", "/admin/users", 200)
+	mailbox := get(admin, "tenant admin", "/admin/mailbox", 200)
+	complaints := get(admin, "tenant admin", "/admin/complaints", 200)
+	for _, path := range []string{"/admin/roles", "/admin/api-keys", "/admin/audit", "/admin/jobs", "/admin/settings",
+		"/admin/messages", "/admin/messages/reset/fr", "/admin/terms", "/admin/modules/results",
+		"/admin/users/" + find(adminUserRe, users, "user"), "/admin/complaints/" + find(complaintRe, complaints, "complaint")} {
+		get(admin, "tenant admin", path, 200)
+	}
+	mailID := find(mailboxRe, mailbox, "mail")
+	get(admin, "tenant admin", "/admin/mailbox/"+mailID, 200)
+	get(admin, "tenant admin", "/admin/mailbox/"+mailID+"/html", 200)
+
+	// The lab staff and the professional: the results module's own pages.
+	staff := p.browser("mlab.localhost")
+	staff.login("lab-staff@mlab.localhost", "demo-mlab-lab_staff")
+	records := get(staff, "lab staff", "/results/staff/patients?q=DURAND", 200)
+	for _, path := range []string{"/results/staff", "/results/staff/queue", "/results/staff/patients",
+		"/results/staff/patients/" + find(recordRe, records, "patient record"), "/results/staff/professionals",
+		"/results/staff/upload", "/results/staff/r/" + reportID} {
+		get(staff, "lab staff", path, 200)
+	}
+	pro := p.browser("pro.mlab.localhost")
+	pro.login("professional@mlab.localhost", "demo-mlab-professional")
+	get(pro, "professional", "/results/pro", 200)
+
+	// The platform admin's console.
+	console := p.browser("admin.localhost")
+	console.login("admin@platform.localhost", "demo-platform-admin")
+	tenants := get(console, "platform admin", "/platform/tenants", 200)
+	for _, path := range []string{"/platform/modules", "/platform/users", "/platform/jobs", "/platform/maintenance",
+		"/platform/tenants/" + find(tenantRe, tenants, "tenant")} {
+		get(console, "platform admin", path, 200)
+	}
+
+	for name, body := range pages {
+		if !strings.HasPrefix(body, "<!doctype html>") {
+			t.Errorf("%s does not start with <!doctype html>: %.60q", name, body)
+		}
+	}
+	problems, err := checks.ValidateHTML(pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pr := range problems {
+		// A mail carries its style inline: mail readers drop style sheets.
+		if pr.Rule == "no-inline-style" && strings.HasSuffix(pr.Page, "/html") && strings.Contains(pr.Page, "/admin/mailbox/") {
+			continue
+		}
+		t.Errorf("%s", pr)
+	}
+	t.Logf("%d pages checked, %d problems", len(pages), len(problems))
+}
