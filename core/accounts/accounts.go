@@ -46,6 +46,7 @@ var (
 	ErrUnverified     = errors.New("accounts: e-mail not verified yet")
 	ErrTokenInvalid   = errors.New("accounts: link invalid, used or expired")
 	ErrNotFound       = errors.New("accounts: no such account")
+	ErrNoSession      = errors.New("accounts: no such session of the user")
 )
 
 // BlockedError is returned at login for a blocked account; Reason is shown to the user.
@@ -546,8 +547,15 @@ func (s *Service) Sessions(ctx context.Context, tenantID, userID string) ([]Sess
 // RevokeSession ends one of the user's own sessions; another user's session id does nothing.
 func (s *Service) RevokeSession(ctx context.Context, tenantID, userID, sessionID string) error {
 	return s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		_, err := sc.Delete((*Session)(nil)).Where("id = ? AND user_id = ?", sessionID, userID).Exec(ctx)
-		return err
+		res, err := sc.Delete((*Session)(nil)).Where("id = ? AND user_id = ?", sessionID, userID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		// Another person's session, or another tenant's, is not the user's to end.
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return ErrNoSession
+		}
+		return nil
 	})
 }
 

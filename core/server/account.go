@@ -403,7 +403,9 @@ func (s *Server) revokeSession(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Accounts.RevokeSession(c.UserContext(), st.Tenant.ID, st.User.ID, id); err != nil {
+	if err := s.Accounts.RevokeSession(c.UserContext(), st.Tenant.ID, st.User.ID, id); errors.Is(err, accounts.ErrNoSession) {
+		return fiber.ErrNotFound
+	} else if err != nil {
 		return err
 	}
 	s.flash(c, "account.sessions.revoked")
