@@ -1,0 +1,207 @@
+package main
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"carenet.dev/platform/core/db/dbtest"
+)
+
+var (
+	queueCheckRe = regexp.MustCompile(`action="/results/staff/queue/([0-9a-f-]{36})/check"`)
+	proActionRe  = regexp.MustCompile(`action="/results/staff/professionals/([0-9a-f-]{36})/(?:suspend|activate)"`)
+)
+
+// copyTenants copies the demo tenants into a temporary directory, with the results module
+// switched on for elekarze too: two tenants of the same module.
+func copyTenants(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join("..", "..", "tenants")
+	dst := t.TempDir()
+	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if fi.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if rel == filepath.Join("elekarze", "tenant.toml") {
+			b = append(b, "\n[modules.results]\nenabled = true\n"...)
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// TestModuleTenantIsolation (issue 11.20, P1): two tenants run the results module (mlab, A,
+// and elekarze, B). Each route of the module's manifest that takes an id is used on A's host
+// by the person of A who holds the route's permission (A's patient, professional or lab
+// staff) with the real id of one of B's objects — a report, a patient record, an account
+// waiting in B's queue, a professional — and answers exactly 404, and nothing of B changes.
+// The routes come from the module's manifest: a new route with an id and no case here
+// fails the test. On SQLite and PostgreSQL.
+func TestModuleTenantIsolation(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
+		p := startPlatformOn(t, be, copyTenants(t))
+
+		// B's objects: its demo patient's report, its waiting lab record, an account in its
+		// queue, its demo professional.
+		bUser := p.browser("elekarze.localhost")
+		bUser.login("user@elekarze.localhost", "demo-elekarze-user")
+		_, body := bUser.do("GET", "/results/mine", nil)
+		m := reportRe.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("B's demo patient has no result:\n%s", body)
+		}
+		bReport := m[1]
+		reg := p.browser("elekarze.localhost")
+		form := url.Values{"email": {"anna.nowak@example.org"}, "password": {"Correct-Horse-46"}, "password2": {"Correct-Horse-46"},
+			"name": {"Anna Nowak"}, "birth_date": {"1985-03-02"}, "birth_name": {"Kowalska"}, "accept_terms": {"yes"},
+			"consent_data_processing": {"yes"}}
+		if code, body := reg.post("/register", "/register", form); code != 200 {
+			t.Fatalf("register in B: %d\n%s", code, body)
+		}
+		v, _ := url.Parse(linkRe.FindString(p.lastMailTo(t, "elekarze", "anna.nowak@example.org")))
+		if code, body := reg.post(v.RequestURI(), "/verify", url.Values{"token": {v.Query().Get("token")}}); code != 200 {
+			t.Fatalf("verify in B: %d\n%s", code, body)
+		}
+		bStaff := p.browser("elekarze.localhost")
+		bStaff.login("lab-staff@elekarze.localhost", "demo-elekarze-lab_staff")
+		_, queue := bStaff.do("GET", "/results/staff/queue", nil)
+		_, records := bStaff.do("GET", "/results/staff/patients?q=DURAND", nil)
+		_, pros := bStaff.do("GET", "/results/staff/professionals", nil)
+		find := func(re *regexp.Regexp, body, what string) string {
+			t.Helper()
+			m := re.FindStringSubmatch(body)
+			if m == nil {
+				t.Fatalf("no %s of B found:\n%s", what, body)
+			}
+			return m[1]
+		}
+		bQueued := find(queueCheckRe, queue, "queued account")
+		bRecord := find(recordRe, records, "patient record")
+		bPro := find(proActionRe, pros, "professional")
+
+		// A's people, on A's hosts.
+		patient := p.browser("mlab.localhost")
+		patient.login("user@mlab.localhost", "demo-mlab-user")
+		pro := p.browser("pro.mlab.localhost")
+		pro.login("professional@mlab.localhost", "demo-mlab-professional")
+		staff := p.browser("mlab.localhost")
+		staff.login("lab-staff@mlab.localhost", "demo-mlab-lab_staff")
+
+		// The same routes with A's own report answer: a 404 below is B's id, not a refusal.
+		_, mine := patient.do("GET", "/results/mine", nil)
+		aReport := find(reportRe, mine, "report (of A)")
+		for _, c := range []struct {
+			who  *browser
+			path string
+		}{{patient, "/results/r/" + aReport}, {pro, "/results/pro/r/" + aReport}, {staff, "/results/staff/r/" + aReport}} {
+			if code, _ := c.who.do("GET", c.path, nil); code != 200 {
+				t.Fatalf("A's own report at %s on %s: %d", c.path, c.who.host, code)
+			}
+		}
+
+		type use struct {
+			who       *browser
+			path      string
+			page      string // the page whose form gives the CSRF token, for a POST
+			form      url.Values
+			want      int
+			exemption string
+		}
+		cases := map[string]use{
+			"GET /results/r/{id}":                             {who: patient, path: "/results/r/" + bReport, want: 404},
+			"GET /results/r/{id}/pdf":                         {who: patient, path: "/results/r/" + bReport + "/pdf", want: 404},
+			"GET /results/pro/r/{id}":                         {who: pro, path: "/results/pro/r/" + bReport, want: 404},
+			"GET /results/pro/r/{id}/pdf":                     {who: pro, path: "/results/pro/r/" + bReport + "/pdf", want: 404},
+			"GET /results/staff/r/{id}":                       {who: staff, path: "/results/staff/r/" + bReport, want: 404},
+			"GET /results/staff/r/{id}/pdf":                   {who: staff, path: "/results/staff/r/" + bReport + "/pdf", want: 404},
+			"GET /results/staff/patients/{id}":                {who: staff, path: "/results/staff/patients/" + bRecord, want: 404},
+			"POST /results/staff/patients/{id}/unlink":        {who: staff, path: "/results/staff/patients/" + bRecord + "/unlink", page: "/results/staff/patients", want: 404},
+			"POST /results/staff/queue/{id}/link":             {who: staff, path: "/results/staff/queue/" + bQueued + "/link", page: "/results/staff/queue", form: url.Values{"lab_patient_id": {"P-1"}}, want: 404},
+			"POST /results/staff/queue/{id}/check":            {who: staff, path: "/results/staff/queue/" + bQueued + "/check", page: "/results/staff/queue", form: url.Values{"answer": {"x"}}, want: 404},
+			"POST /results/staff/professionals/{id}/activate": {who: staff, path: "/results/staff/professionals/" + bPro + "/activate", page: "/results/staff/professionals", form: url.Values{"register_number": {"10000000001"}}, want: 404},
+			"POST /results/staff/professionals/{id}/suspend":  {who: staff, path: "/results/staff/professionals/" + bPro + "/suspend", page: "/results/staff/professionals", want: 404},
+			"GET /results/trend/{code}":                       {exemption: "an analyte code, not an object: the patient's own values of that analyte"},
+		}
+
+		var routes []string
+		for id, mk := range builtins {
+			if id == "probe" {
+				continue // this test binary's probe module (TestMain), not a module of the platform
+			}
+			for _, r := range mk().Manifest().Routes {
+				if strings.Contains(r.Path, "{") {
+					routes = append(routes, r.Method+" "+r.Path)
+				}
+			}
+		}
+		sort.Strings(routes)
+		seen := map[string]bool{}
+		for _, k := range routes {
+			seen[k] = true
+			c, ok := cases[k]
+			if !ok {
+				t.Errorf("module route %s takes an id and has no isolation case", k)
+				continue
+			}
+			if c.exemption != "" {
+				continue
+			}
+			var code int
+			var body string
+			if strings.HasPrefix(k, "GET ") {
+				code, body = c.who.do("GET", c.path, nil)
+			} else {
+				if c.form == nil {
+					c.form = url.Values{}
+				}
+				code, body = c.who.post(c.page, c.path, c.form)
+			}
+			if code != c.want {
+				t.Errorf("%s as %s on %s: %d, want %d", k, c.path, c.who.host, code, c.want)
+			}
+			for _, leak := range []string{"Anna Nowak", "Kowalska", "elekarze"} {
+				if strings.Contains(body, leak) {
+					t.Errorf("%s as %s shows B's %q", k, c.path, leak)
+				}
+			}
+		}
+		for k := range cases {
+			if !seen[k] {
+				t.Errorf("isolation case %s names no route of a module's manifest", k)
+			}
+		}
+
+		// Nothing of B changed: the account still waits, the record is as it was, the
+		// professional keeps his state, the patient still reads her result.
+		if _, after := bStaff.do("GET", "/results/staff/queue", nil); !strings.Contains(after, bQueued) {
+			t.Error("B's queued account left the queue")
+		}
+		if _, after := bStaff.do("GET", "/results/staff/patients?q=DURAND", nil); after != records {
+			if strings.Count(after, "/results/staff/patients/") != strings.Count(records, "/results/staff/patients/") {
+				t.Error("B's records changed")
+			}
+		}
+		if _, after := bStaff.do("GET", "/results/staff/professionals", nil); proActionRe.FindString(after) != proActionRe.FindString(pros) {
+			t.Errorf("B's professional changed state")
+		}
+		if code, _ := bUser.do("GET", "/results/r/"+bReport, nil); code != 200 {
+			t.Errorf("B's patient lost her result: %d", code)
+		}
+	})
+}
