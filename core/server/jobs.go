@@ -37,6 +37,10 @@ var coreJobs = map[string]coreJob{
 	"core.forget_rate_limits": {Cron: "@hourly", Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, _ []byte) error {
 		return s.SweepRateLimits(ctx, t.ID)
 	}},
+	// A signed checkpoint of the tenant's audit chain, at the tenant's interval (P9).
+	"core.audit_checkpoint": {Cron: "*/5 * * * *", Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, _ []byte) error {
+		return s.checkpointAudit(ctx, t)
+	}},
 	"core.deliver": {Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, payload []byte) error {
 		return s.Mail.Deliver(ctx, t, string(payload))
 	}},
