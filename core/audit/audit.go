@@ -80,6 +80,9 @@ func digest(e *Entry) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Digest is the hash record e must carry, for a tool that checks a trail on its own.
+func Digest(e *Entry) string { return digest(e) }
+
 // Append adds e at the end of the tenant's chain.
 func (t *Trail) Append(ctx context.Context, tenantID string, e Entry) error {
 	if e.Action == "" {
