@@ -49,7 +49,10 @@ commands:
   migrate          create or upgrade the database, then exit
   tenants import   import tenants/<slug>/tenant.toml (existing tenants are left as they are)
   audit verify     check every tenant's audit trail (or --tenant <slug>): an edited, deleted
-                   or reordered record is reported and the command fails
+                   or reordered record, or a chain that no longer matches its signed
+                   checkpoints (--audit-key, and --checkpoints <file> downloaded earlier),
+                   is reported and the command fails
+  audit rotate-key add a new signing key to the --audit-key file; earlier keys stay to verify
   admins create    create a platform admin on the console (--email, --name; the password
                    comes from PLATFORM_ADMIN_PASSWORD or is generated and printed once)
 `
@@ -76,6 +79,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return servePlugin(args[1])
 	case "audit":
+		if len(args) >= 2 && args[1] == "rotate-key" {
+			return rotateAuditKey(args[2:], stdout, stderr)
+		}
 		if len(args) < 2 || args[1] != "verify" {
 			fmt.Fprint(stderr, usage)
 			return errors.New("unknown audit command")
@@ -178,6 +184,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	modulesFlag := fs.String("modules", env("PLATFORM_MODULES", ""), "external modules: <id>=<path>:<sha256>, comma-separated; checked before every start [PLATFORM_MODULES]")
 	pprofAddr := fs.String("pprof", env("PLATFORM_PPROF", ""), "address of a CPU and memory profile endpoint (/debug/pprof/), e.g. 127.0.0.1:6060; off when empty [PLATFORM_PPROF]")
 	cacheBound := fs.Duration("cache-bound", envDuration("PLATFORM_CACHE_BOUND", tenancy.DefaultBound), "how long a change made on another instance may go unseen by this one (tenants, rules, windows, terms) [PLATFORM_CACHE_BOUND]")
+	auditKey := fs.String("audit-key", env("PLATFORM_AUDIT_KEY", ""), "file of the Ed25519 keys that sign the audit checkpoints, kept outside the database (default in --demo and development: <data>/audit-key.pem, created if absent) [PLATFORM_AUDIT_KEY]")
 	proxies := fs.String("trusted-proxies", env("PLATFORM_TRUSTED_PROXIES", ""), "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed [PLATFORM_TRUSTED_PROXIES]")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -239,10 +246,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *smsFlag != "" {
 		sms = &mail.HTTPSMS{URL: *smsFlag, Token: os.Getenv("PLATFORM_SMS_TOKEN")}
 	}
+	auditKeys, err := serveAuditKeys(*auditKey, d.data, *demo || smtp == nil, log)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := server.New(ctx, server.Config{DataDir: d.data, ConsoleHost: *console, PublicURL: *publicURL,
-		TrustedProxies: trusted, SMTP: smtp, SMS: sms, Dev: smtp == nil},
+		TrustedProxies: trusted, SMTP: smtp, SMS: sms, Dev: smtp == nil, AuditKeys: auditKeys},
 		database, log, reg)
 	if err != nil {
 		return err
@@ -396,32 +407,128 @@ func createAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
+// defaultAuditKey is where --demo and development runs keep their audit key.
+func defaultAuditKey(dataDir string) string { return filepath.Join(dataDir, "audit-key.pem") }
+
+// serveAuditKeys loads the keys that sign the audit checkpoints. A production run must be
+// given the file (a key in the data directory sits beside the database it protects); a
+// --demo or development run creates one in the data directory, readable by its owner only.
+func serveAuditKeys(path, dataDir string, dev bool, log *slog.Logger) (*audit.Keyring, error) {
+	if path == "" {
+		if !dev {
+			return nil, errors.New("--audit-key (or PLATFORM_AUDIT_KEY) is required: the file of the key that signs the audit checkpoints, kept outside the database; create it with `platform audit rotate-key --audit-key <file>`")
+		}
+		path = defaultAuditKey(dataDir)
+	}
+	if dev {
+		created, err := audit.EnsureKeyFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			log.Warn("audit key created in the data directory: give production runs --audit-key", "file", absPath(path))
+		}
+	}
+	keys, err := audit.LoadKeyring(path)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := keys.Signer()
+	if err != nil {
+		return nil, fmt.Errorf("--audit-key %s: %w", path, err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the audit key file is readable by others than its owner", "file", absPath(path), "mode", fi.Mode().Perm().String())
+	}
+	log.Info("audit checkpoints signed", "key", signer.ID, "keys", len(keys.Keys))
+	return keys, nil
+}
+
+func rotateAuditKey(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("audit rotate-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", env("PLATFORM_DATA", "./data"), "data directory [PLATFORM_DATA]")
+	path := fs.String("audit-key", env("PLATFORM_AUDIT_KEY", ""), "key file (default <data>/audit-key.pem) [PLATFORM_AUDIT_KEY]")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		*path = defaultAuditKey(*data)
+	}
+	id, err := audit.RotateKeyFile(*path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "new audit signing key %s in %s (restart the platform to sign with it; earlier keys now only verify)\n", id, *path)
+	return nil
+}
+
 func verifyAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var only *string
-	database, _, err := openFor(ctx, "audit verify", args, stderr, func(fs *flag.FlagSet) {
+	var only, keyFile, cpFile *string
+	database, d, err := openFor(ctx, "audit verify", args, stderr, func(fs *flag.FlagSet) {
 		only = fs.String("tenant", "", "verify only this tenant (slug)")
+		keyFile = fs.String("audit-key", env("PLATFORM_AUDIT_KEY", ""), "file of the audit keys (public keys are enough; default <data>/audit-key.pem when present) [PLATFORM_AUDIT_KEY]")
+		cpFile = fs.String("checkpoints", "", "a file of checkpoints downloaded from Administration → Audit, kept outside the database: its tenant is checked against it too")
 	})
 	if err != nil {
 		return err
 	}
 	defer database.Close()
+	keys := &audit.Keyring{}
+	path := *keyFile
+	if path == "" {
+		if _, err := os.Stat(defaultAuditKey(d.data)); err == nil {
+			path = defaultAuditKey(d.data)
+		}
+	}
+	if path != "" {
+		k, err := audit.LoadKeyring(path)
+		if err != nil {
+			return err
+		}
+		keys.Merge(k)
+	}
+	var ext *audit.Export
+	if *cpFile != "" {
+		data, err := os.ReadFile(*cpFile)
+		if err != nil {
+			return err
+		}
+		e, fileKeys, err := audit.ParseExport(data)
+		if err != nil {
+			return err
+		}
+		ext = e
+		keys.Merge(fileKeys)
+	}
 	ts, err := (&tenancy.Store{DB: database}).List(ctx)
 	if err != nil {
 		return err
 	}
 	trail := audit.New(database)
-	broken := 0
+	broken, fileUsed := 0, false
 	for _, t := range ts {
 		if *only != "" && t.Slug != *only {
 			continue
 		}
-		n, err := trail.Verify(ctx, t.ID)
+		var external []audit.Checkpoint
+		if ext != nil && ext.TenantID == t.ID {
+			external, fileUsed = ext.Checkpoints, true
+		}
+		res, err := trail.VerifyAnchored(ctx, t.ID, keys, external)
 		if err != nil {
 			broken++
-			fmt.Fprintf(stdout, "%-12s BROKEN after %d good records: %v\n", t.Slug, n, err)
+			fmt.Fprintf(stdout, "%-12s BROKEN after %d good records: %v\n", t.Slug, res.Records, err)
 			continue
 		}
-		fmt.Fprintf(stdout, "%-12s ok, %d records\n", t.Slug, n)
+		if res.Checkpoints == 0 {
+			fmt.Fprintf(stdout, "%-12s ok, %d records, no signed checkpoint yet\n", t.Slug, res.Records)
+			continue
+		}
+		fmt.Fprintf(stdout, "%-12s ok, %d records, signed up to record %d (%d checkpoints)\n", t.Slug, res.Records, res.UpTo, res.Checkpoints)
+	}
+	if ext != nil && !fileUsed {
+		return fmt.Errorf("the checkpoint file is of tenant %s (%s), which was not verified", ext.Tenant, ext.TenantID)
 	}
 	if broken > 0 {
 		return fmt.Errorf("%d audit trail(s) broken", broken)

@@ -80,6 +80,9 @@ func digest(e *Entry) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Digest is the hash record e must carry, for a tool that checks a trail on its own.
+func Digest(e *Entry) string { return digest(e) }
+
 // Append adds e at the end of the tenant's chain.
 func (t *Trail) Append(ctx context.Context, tenantID string, e Entry) error {
 	if e.Action == "" {
@@ -170,7 +173,16 @@ var ErrBroken = errors.New("audit trail broken")
 // Verify walks the tenant's chain from the first record and reports the first record that
 // was edited (its hash no longer matches), deleted (a sequence number is missing) or
 // reordered (it does not link to the record before it). It returns the number of records.
+// A chain rebuilt whole (every hash recomputed) passes here: VerifyAnchored checks it
+// against the signed checkpoints.
 func (t *Trail) Verify(ctx context.Context, tenantID string) (int64, error) {
+	entries, err := t.verifyChain(ctx, tenantID)
+	return int64(len(entries)), err
+}
+
+// verifyChain reads and checks the tenant's chain; on a break it returns the good records
+// before it.
+func (t *Trail) verifyChain(ctx context.Context, tenantID string) ([]Entry, error) {
 	var entries []Entry
 	var h head
 	err := t.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
@@ -184,24 +196,57 @@ func (t *Trail) Verify(ctx context.Context, tenantID string) (int64, error) {
 		return err
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
+	}
+	if err := verifyEntries(entries, 1, ""); err != nil {
+		return entries[:goodBefore(entries, err)], err
 	}
 	prev := ""
+	if len(entries) > 0 {
+		prev = entries[len(entries)-1].Hash
+	}
+	if int64(len(entries)) != h.Seq || prev != h.Hash {
+		return entries, fmt.Errorf("%w: the last %d record(s) were removed", ErrBroken, h.Seq-int64(len(entries)))
+	}
+	return entries, nil
+}
+
+// brokenAt is a break in the chain at the i-th record checked.
+type brokenAt struct {
+	i   int
+	err error
+}
+
+func (b *brokenAt) Error() string { return b.err.Error() }
+func (b *brokenAt) Unwrap() error { return b.err }
+
+func goodBefore(entries []Entry, err error) int {
+	var b *brokenAt
+	if errors.As(err, &b) {
+		return b.i
+	}
+	return len(entries)
+}
+
+// verifyEntries checks records that should be numbered from first on, the first linking to
+// prev.
+func verifyEntries(entries []Entry, first int64, prev string) error {
 	for i := range entries {
 		e := &entries[i]
-		want := int64(i + 1)
+		want := first + int64(i)
+		var err error
 		switch {
 		case e.Seq != want:
-			return int64(i), fmt.Errorf("%w: record %d is missing (found %d)", ErrBroken, want, e.Seq)
+			err = fmt.Errorf("%w: record %d is missing (found %d)", ErrBroken, want, e.Seq)
 		case e.PrevHash != prev:
-			return int64(i), fmt.Errorf("%w: record %d does not follow record %d", ErrBroken, e.Seq, e.Seq-1)
+			err = fmt.Errorf("%w: record %d does not follow record %d", ErrBroken, e.Seq, e.Seq-1)
 		case digest(e) != e.Hash:
-			return int64(i), fmt.Errorf("%w: record %d was changed", ErrBroken, e.Seq)
+			err = fmt.Errorf("%w: record %d was changed", ErrBroken, e.Seq)
+		}
+		if err != nil {
+			return &brokenAt{i: i, err: err}
 		}
 		prev = e.Hash
 	}
-	if int64(len(entries)) != h.Seq || prev != h.Hash {
-		return int64(len(entries)), fmt.Errorf("%w: the last %d record(s) were removed", ErrBroken, h.Seq-int64(len(entries)))
-	}
-	return int64(len(entries)), nil
+	return nil
 }

@@ -148,6 +148,9 @@ func ensureAppRole(ctx context.Context, owner *bun.DB, cfg Config) error {
 		// The audit trail is append-only for the running platform.
 		fmt.Sprintf("REVOKE UPDATE, DELETE ON audit_log FROM %s", role),
 		fmt.Sprintf("REVOKE DELETE ON audit_heads FROM %s", role),
+		fmt.Sprintf("REVOKE UPDATE, DELETE ON audit_checkpoints FROM %s", role),
+		// The job runner's one cross-tenant statement: it returns tenant and id only.
+		fmt.Sprintf("GRANT EXECUTE ON FUNCTION claim_due_jobs(TEXT, TIMESTAMPTZ, TIMESTAMPTZ, INTEGER) TO %s", role),
 	}
 	for _, s := range stmts {
 		if err := store.ExecRetry(ctx, owner, s); err != nil {

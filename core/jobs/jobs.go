@@ -184,6 +184,105 @@ func (s *Store) ClaimNamed(ctx context.Context, tenantID, prefix string, limit i
 	return claimed, err
 }
 
+// ClaimDue reserves up to limit due jobs of any tenant for this instance, without visiting
+// the tenants one by one: one statement finds and marks them (jobs whose lease ran out
+// first), then each job is loaded inside its own tenant's scope (one read per tenant of the
+// batch). On PostgreSQL the first statement is claim_due_jobs, a narrow SECURITY DEFINER
+// function that returns only the tenant and id of what it claimed: the runtime role still
+// reads no other tenant's job rows. On SQLite (no row-level security) it is an immediate
+// write transaction. Either way a job is claimed by one caller only (SKIP LOCKED and the
+// guarded update on PostgreSQL, the write lock on SQLite).
+func (s *Store) ClaimDue(ctx context.Context, limit int) ([]Job, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	now := s.Now()
+	var keys []jobKey
+	var err error
+	if s.DB.Kind == db.Postgres {
+		keys, err = s.claimDuePostgres(ctx, now, limit)
+	} else {
+		keys, err = s.claimDueSQLite(ctx, now, limit)
+	}
+	if err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	byTenant := map[string][]string{}
+	var order []string
+	for _, k := range keys {
+		if _, ok := byTenant[k.tenant]; !ok {
+			order = append(order, k.tenant)
+		}
+		byTenant[k.tenant] = append(byTenant[k.tenant], k.id)
+	}
+	out := make([]Job, 0, len(keys))
+	for _, tid := range order {
+		var got []Job
+		err := s.DB.ReadTenant(ctx, tid, func(ctx context.Context, sc *db.Scope) error {
+			return sc.Select(&got).Where("id IN (?)", bun.In(byTenant[tid])).Where("claimed_by = ?", s.Instance).Scan(ctx)
+		})
+		if err != nil {
+			return out, fmt.Errorf("jobs: load claimed jobs: %w", err)
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+type jobKey struct{ tenant, id string }
+
+func (s *Store) claimDuePostgres(ctx context.Context, now time.Time, limit int) ([]jobKey, error) {
+	rows, err := s.DB.Bun.QueryContext(ctx, "SELECT job_tenant, job_id FROM claim_due_jobs(?, ?, ?, ?)",
+		s.Instance, now, now.Add(s.Lease), limit)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: claim due: %w", err)
+	}
+	defer rows.Close()
+	var keys []jobKey
+	for rows.Next() {
+		var k jobKey
+		if err := rows.Scan(&k.tenant, &k.id); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// claimDueSQLite is the cross-tenant claim on SQLite: the only statements of the core that
+// read the jobs table outside a tenant scope, and they return tenant and id only.
+func (s *Store) claimDueSQLite(ctx context.Context, now time.Time, limit int) ([]jobKey, error) {
+	var keys []jobKey
+	err := s.DB.Bun.RunInTx(ctx, &sql.TxOptions{}, func(ctx context.Context, tx bun.Tx) error {
+		// One statement each: the write lock is held from BEGIN, so no other runner picks
+		// the same rows in between.
+		pick := func(where string, order string, n int) error {
+			var rows []struct {
+				TenantID string `bun:"tenant_id"`
+				ID       string `bun:"id"`
+			}
+			err := tx.NewRaw("UPDATE jobs SET status = ?, lease_until = ?, attempts = attempts + 1, claimed_by = ? "+
+				"WHERE rowid IN (SELECT rowid FROM jobs WHERE "+where+" ORDER BY "+order+" LIMIT ?) RETURNING tenant_id, id",
+				Running, now.Add(s.Lease), s.Instance, now, n).Scan(ctx, &rows)
+			for _, r := range rows {
+				keys = append(keys, jobKey{r.TenantID, r.ID})
+			}
+			return err
+		}
+		if err := pick("status = '"+Running+"' AND lease_until < ?", "lease_until", limit); err != nil {
+			return err
+		}
+		if len(keys) < limit {
+			return pick("status = '"+Pending+"' AND run_at <= ?", "run_at", limit-len(keys))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: claim due: %w", err)
+	}
+	return keys, nil
+}
+
 // Backoff is the wait before the next attempt of a job that failed attempts times.
 func Backoff(attempts int) time.Duration {
 	if attempts > 12 {

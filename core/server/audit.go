@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/tenancy"
 )
 
 // Core audit actions (P9). Modules report theirs through the HostAPI.
@@ -67,6 +70,7 @@ func (s *Server) record(c *fiber.Ctx, tenantID, action, subject, resource string
 func (s *Server) bindAudit() {
 	s.get("/admin/audit", authz.PermAdminAudit, s.adminAudit)
 	s.get("/admin/audit.csv", authz.PermAdminAudit, s.adminAuditCSV)
+	s.get("/admin/audit/checkpoints.json", authz.PermAdminAudit, s.adminAuditCheckpoints)
 	s.get("/account/access", authz.PermAccount, s.accountAccess)
 }
 
@@ -194,6 +198,46 @@ func (s *Server) adminAuditCSV(c *fiber.Ctx) error {
 	}
 	w.Flush()
 	return w.Error()
+}
+
+// checkpointAudit signs the tenant's audit chain head when the tenant's interval
+// (audit.checkpoint_minutes) has passed since the last checkpoint and the chain grew (P9).
+func (s *Server) checkpointAudit(ctx context.Context, t *tenancy.Tenant) error {
+	if s.Cfg.AuditKeys == nil {
+		return nil // no key configured (tests, one-off commands): nothing to sign with
+	}
+	every := time.Duration(t.IntRule("audit.checkpoint_minutes")) * time.Minute
+	cp, err := s.Trail.Checkpoint(ctx, t.ID, s.Cfg.AuditKeys, every)
+	if err != nil {
+		return fmt.Errorf("audit checkpoint: %w", err)
+	}
+	if cp != nil {
+		s.Log.Info("audit checkpoint signed", "tenant", t.Slug, "seq", cp.Seq, "key", cp.KeyID)
+	}
+	return nil
+}
+
+// adminAuditCheckpoints downloads the tenant's signed checkpoints with the public keys that
+// verify them: kept outside the platform, the file lets anyone detect a rebuilt trail
+// (platform audit verify --checkpoints <file>).
+func (s *Server) adminAuditCheckpoints(c *fiber.Ctx) error {
+	st := St(c)
+	cps, err := s.Trail.Checkpoints(c.UserContext(), st.Tenant.ID)
+	if err != nil {
+		return err
+	}
+	if cps == nil {
+		cps = []audit.Checkpoint{}
+	}
+	now := time.Now().UTC()
+	body, err := json.MarshalIndent(audit.Export{Format: audit.ExportFormat, Tenant: st.Tenant.Slug, TenantID: st.Tenant.ID,
+		ExportedAt: now, Keys: s.Cfg.AuditKeys.PublicKeys(), Checkpoints: cps}, "", "  ")
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/json")
+	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="audit-checkpoints-%s-%s.json"`, st.Tenant.Slug, now.Format("20060102")))
+	return c.Send(body)
 }
 
 // accountAccess shows a person who accessed his data (P9, R9).

@@ -53,6 +53,9 @@ type Config struct {
 	SMS mail.Transport
 	// Dev marks a development run: mail is written to files and logs are verbose.
 	Dev bool
+	// AuditKeys sign the audit trail's checkpoints (the newest private key) and verify them
+	// (every key). Kept outside the database; without them no checkpoint is signed.
+	AuditKeys *audit.Keyring
 }
 
 // Server is the core's web application.

@@ -34,6 +34,7 @@ var CoreRules = []sdk.Rule{
 	{Name: "complaints.require_documents", Type: "bool", Default: false, Ref: "P10"},
 	{Name: "terms.notice_days", Type: "int", Default: int64(7), Min: 0, Max: 365, Ref: "P6"},
 	{Name: "terms.explicit_reacceptance", Type: "bool", Default: false, Ref: "P6"},
+	{Name: "audit.checkpoint_minutes", Type: "int", Default: int64(60), Min: 5, Max: 24 * 60, Ref: "P9"},
 }
 
 func coreRule(name string) (sdk.Rule, bool) {
