@@ -30,7 +30,7 @@ func TestTenantMessageTemplates(t *testing.T) {
 			t.Fatalf("save: %d", r.Status)
 		}
 		e.client("mlab.localhost").post("/reset", "/reset", url.Values{"email": {"user@mlab.localhost"}})
-	e.runJobs()
+		e.runJobs()
 		e.runJobs()
 		ms := e.mails("mlab")
 		last := ms[len(ms)-1]
