@@ -163,6 +163,9 @@ type Service struct {
 	// is deleted or is blocked (kind "user.verified", "user.deleted", "user.blocked"): what it
 	// records (the events for the modules) exists if and only if the change does.
 	Changed func(ctx context.Context, sc *db.Scope, t *tenancy.Tenant, kind, userID string) error
+	// Sleep waits before a sign-in attempt is evaluated (the throttle's delay); tests give
+	// one that advances their clock instead.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// dummyHash is compared against when an e-mail is unknown, so that a login answers in
 	// the same time whether the account exists or not.
 	dummyHash string
@@ -174,7 +177,7 @@ func NewService(d *db.DB, az *authz.Service) *Service {
 	if err != nil {
 		panic(err) // only fails if the system's random source fails
 	}
-	return &Service{DB: d, Authz: az, Tenants: &tenancy.Store{DB: d}, Now: func() time.Time { return time.Now().UTC() }, dummyHash: h}
+	return &Service{DB: d, Authz: az, Tenants: &tenancy.Store{DB: d}, Now: func() time.Time { return time.Now().UTC() }, Sleep: sleep, dummyHash: h}
 }
 
 // NewToken returns a random URL-safe token and the hash stored for it.
@@ -443,19 +446,35 @@ type LoginResult struct {
 }
 
 // Login checks the password and opens a new session (a new id every time: the session id
-// rotates at login). Unknown e-mails take the same time as wrong passwords.
+// rotates at login). Unknown e-mails take the same time and the same statements as wrong
+// passwords. Attempts are throttled (throttle.go): an address that failed too often for the
+// account gets a ThrottledError, and each failure on the account delays the next attempt.
 func (s *Service) Login(ctx context.Context, t *tenancy.Tenant, email, password, ip, ua string) (*LoginResult, error) {
-	u, err := s.ByEmail(ctx, t.ID, email)
-	if errors.Is(err, ErrNotFound) {
-		_, _ = argon2id.ComparePasswordAndHash(password, s.dummyHash)
-		return nil, ErrBadCredentials
-	}
+	account, addr := throttleKeys(email, ip)
+	wait, err := s.gate(ctx, t, account, addr)
 	if err != nil {
 		return nil, err
 	}
-	ok, err := argon2id.ComparePasswordAndHash(password, u.PasswordHash)
-	if err != nil || !ok {
+	if err := s.Sleep(ctx, wait); err != nil {
+		return nil, err
+	}
+	u, err := s.ByEmail(ctx, t.ID, email)
+	hash := s.dummyHash
+	switch {
+	case err == nil:
+		hash = u.PasswordHash
+	case !errors.Is(err, ErrNotFound):
+		return nil, err
+	}
+	ok, cerr := argon2id.ComparePasswordAndHash(password, hash)
+	if u == nil || cerr != nil || !ok {
+		if err := s.failed(ctx, t, account); err != nil {
+			return nil, err
+		}
 		return nil, ErrBadCredentials
+	}
+	if err := s.succeeded(ctx, t, account, addr); err != nil {
+		return nil, err
 	}
 	switch u.Status {
 	case StatusBlocked:
@@ -575,9 +594,22 @@ func (s *Service) RequestReset(ctx context.Context, t *tenancy.Tenant, email str
 	if err != nil {
 		return nil, "", err
 	}
+	return s.resetToken(ctx, t, u)
+}
+
+// ResetToken returns a reset token for the account userID, or ErrNotFound.
+func (s *Service) ResetToken(ctx context.Context, t *tenancy.Tenant, userID string) (*User, string, error) {
+	u, err := s.ByID(ctx, t.ID, userID)
+	if err != nil {
+		return nil, "", err
+	}
+	return s.resetToken(ctx, t, u)
+}
+
+func (s *Service) resetToken(ctx context.Context, t *tenancy.Tenant, u *User) (*User, string, error) {
 	token, th := NewToken()
 	now := s.Now()
-	err = s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
 		tok := &Token{TenantID: t.ID, TokenHash: th, UserID: u.ID, Purpose: PurposeReset, CreatedAt: now,
 			ExpiresAt: now.Add(time.Duration(t.IntRule("account.reset_link_minutes")) * time.Minute)}
 		_, err := sc.Insert(tok).Exec(ctx)

@@ -453,3 +453,77 @@ func (s *Service) knownRole(ctx context.Context, sc *db.Scope, role string) erro
 	}
 	return nil
 }
+
+// reach is what a user can do in a tenant, for deciding whose account he may act on.
+type reach struct {
+	platform bool            // a platform admin: every right everywhere
+	tenant   bool            // holds the right to manage grants: every right of the tenant in effect
+	perms    map[string]bool // the permissions his roles are granted in the tenant
+}
+
+// reachOf reads the user's roles in the scope's tenant, leaving out except, and the
+// permissions those roles are granted there (grants maps a role to them).
+func (s *Service) reachOf(ctx context.Context, sc *db.Scope, userID, except string, grants map[string]map[string]bool) (reach, error) {
+	roles, err := s.UserRoles(ctx, sc, userID)
+	if err != nil {
+		return reach{}, err
+	}
+	r := reach{perms: map[string]bool{}}
+	for _, role := range roles {
+		if role == except {
+			continue
+		}
+		if role == RolePlatformAdmin {
+			r.platform = true
+		}
+		for p := range grants[role] {
+			r.perms[p] = true
+		}
+	}
+	// Whoever may change grants may give himself any permission of the tenant (never a
+	// platform one): he holds them all in effect.
+	r.tenant = r.perms[PermAdminRoles]
+	return r, nil
+}
+
+// MayActOn reports whether actorID may act on targetID's account in the scope's tenant —
+// block or unblock it, change its roles, check its secret answer, or anything else done to
+// another person's account (P3). The rule: every permission the target holds in the tenant,
+// the actor holds too. A platform admin acts on anyone and only a platform admin acts on
+// one; whoever may manage grants holds every permission of the tenant in effect. except
+// names a role left out of the target's (the role a module gives or takes away, which the
+// module's own permission governs); "" leaves out none. Acting on one's own account passes
+// the rule: the pages refuse what would lock a person out of his own account.
+func (s *Service) MayActOn(ctx context.Context, sc *db.Scope, actorID, targetID, except string) (bool, error) {
+	if actorID == "" || targetID == "" {
+		return false, nil
+	}
+	grants, err := s.Grants(ctx, sc)
+	if err != nil {
+		return false, err
+	}
+	actor, err := s.reachOf(ctx, sc, actorID, "", grants)
+	if err != nil {
+		return false, err
+	}
+	target, err := s.reachOf(ctx, sc, targetID, except, grants)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case actor.platform:
+		return true, nil
+	case target.platform:
+		return false, nil
+	case actor.tenant:
+		return true, nil
+	case target.tenant:
+		return false, nil
+	}
+	for p := range target.perms {
+		if !actor.perms[p] {
+			return false, nil
+		}
+	}
+	return true, nil
+}

@@ -166,6 +166,9 @@ func (s *Service) record(ctx context.Context, sc host.Scope, e audit.Entry) erro
 // CheckSecret compares an answer with the user's secret answer (P2, R2) and records the
 // check with its outcome; the answer never leaves the core.
 func (h *hostAPI) CheckSecret(ctx context.Context, sc host.Scope, userID, answer string) (bool, bool, error) {
+	if err := h.mayAct(ctx, sc, userID, ""); err != nil {
+		return false, false, err
+	}
 	match, has, err := h.s.Accounts.CheckSecret(ctx, sc.TenantID, userID, answer)
 	if err != nil {
 		return false, false, notFound(err)
@@ -197,6 +200,12 @@ func (h *hostAPI) SetRole(ctx context.Context, sc host.Scope, userID, local stri
 	}
 	changed := false
 	err := h.s.DB.InTenant(ctx, sc.TenantID, func(ctx context.Context, dsc *db.Scope) error {
+		// The person acting may change the module's role of this account only if the
+		// account holds no other right he lacks (P3); the role itself is the module's to
+		// govern (its own permission on the route).
+		if err := h.mayActIn(ctx, dsc, sc, userID, role); err != nil {
+			return err
+		}
 		held, err := h.s.Authz.UserRoles(ctx, dsc, userID)
 		if err != nil {
 			return err
@@ -221,6 +230,35 @@ func (h *hostAPI) SetRole(ctx context.Context, sc host.Scope, userID, local stri
 		action = audit.ActRoleRemoved
 	}
 	return h.s.record(ctx, sc, audit.Entry{Action: action, Subject: userID, Resource: "role:" + role, Detail: map[string]any{"role": role}})
+}
+
+// ErrOutOfReach refuses a HostAPI call that acts on an account holding a right the person
+// the call acts for does not hold (authz.MayActOn).
+var ErrOutOfReach = errors.New("users: the account holds a right the person acting does not hold")
+
+// mayAct applies authz.MayActOn to a call made for a signed-in person; calls of a job, an
+// event or a machine act for nobody and pass.
+func (h *hostAPI) mayAct(ctx context.Context, sc host.Scope, userID, except string) error {
+	if sc.UserID == "" {
+		return nil
+	}
+	return h.s.DB.ReadTenant(ctx, sc.TenantID, func(ctx context.Context, dsc *db.Scope) error {
+		return h.mayActIn(ctx, dsc, sc, userID, except)
+	})
+}
+
+func (h *hostAPI) mayActIn(ctx context.Context, dsc *db.Scope, sc host.Scope, userID, except string) error {
+	if sc.UserID == "" {
+		return nil
+	}
+	ok, err := h.s.Authz.MayActOn(ctx, dsc, sc.UserID, userID, except)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrOutOfReach
+	}
+	return nil
 }
 
 func contains(list []string, s string) bool {

@@ -1,7 +1,12 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -11,6 +16,8 @@ import (
 	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/jobs"
+	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/core/terms"
 )
 
@@ -170,19 +177,16 @@ func (s *Server) login(c *fiber.Ctx) error {
 		f.Errors.Add("email", "form.email.invalid")
 		return s.render(c, fiber.StatusUnprocessableEntity, "login", "account.login.title", map[string]any{}, f)
 	}
-	// The bucket names the account by a hash: the counter table holds no address.
-	over, err := s.overLimit(c, "login:account:"+accounts.HashToken(accounts.NormalizeEmail(email))[:32], "security.login_per_account")
-	if err != nil {
-		return err
-	}
-	if over {
-		c.Set("Retry-After", "60")
-		f.Errors.Add("password", "account.login.too_many")
-		return s.render(c, fiber.StatusTooManyRequests, "login", "account.login.title", map[string]any{}, f)
-	}
 	res, err := s.Accounts.Login(c.UserContext(), st.Tenant, email, c.FormValue("password"), c.IP(), c.Get("User-Agent"))
 	var blocked *accounts.BlockedError
+	var throttled *accounts.ThrottledError
 	switch {
+	case errors.As(err, &throttled):
+		// This address failed too often for this account: it waits for its window to end;
+		// the owner elsewhere is not held (P2).
+		c.Set("Retry-After", strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds()))))
+		return s.render(c, fiber.StatusTooManyRequests, "login", "account.login.title",
+			map[string]any{"Throttled": int(math.Ceil(throttled.RetryAfter.Minutes()))}, f)
 	case errors.As(err, &blocked):
 		// The reason, and the way to appeal against the block (P2, R6).
 		return s.render(c, fiber.StatusForbidden, "login", "account.login.title", map[string]any{"Blocked": blocked.Reason,
@@ -230,20 +234,65 @@ func (s *Server) resetRequest(c *fiber.Ctx) error {
 		return s.render(c, fiber.StatusUnprocessableEntity, "reset_request", "account.reset.title", nil,
 			&Form{Values: values(c, "email"), Errors: form.Errors{"email": "form.email.invalid"}})
 	}
-	u, token, err := s.Accounts.RequestReset(c.UserContext(), st.Tenant, email)
+	// The same answer and the same work whether the address has an account or not, so that
+	// neither the page nor its timing tells (P2): one lookup and one job. The job makes the
+	// link and sends it after the answer; for an unknown address it does nothing.
+	u, err := s.Accounts.ByEmail(c.UserContext(), st.Tenant.ID, email)
+	job := resetJob{Lang: st.Lang, Link: s.absURL(c, "/reset/confirm?token=")}
 	switch {
-	case errors.Is(err, accounts.ErrNotFound):
-		// Same answer as for an existing account.
-	case err != nil:
+	case err == nil:
+		job.User = u.ID
+	case !errors.Is(err, accounts.ErrNotFound):
 		return err
-	default:
-		err = s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Tenant.Lang(u.Locale, st.Lang), "reset",
-			s.absURL(c, "/reset/confirm?token="+token), "Minutes", st.Tenant.IntRule("account.reset_link_minutes"))
-		if err != nil {
-			return err
-		}
+	}
+	payload, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	_, err = s.Jobs.Enqueue(c.UserContext(), st.Tenant.ID, jobs.Spec{Module: jobs.CoreModule, Name: jobResetLink,
+		Key: "reset:" + uuid.Must(uuid.NewV7()).String(), At: time.Now(), Payload: payload})
+	if err != nil {
+		return err
 	}
 	return s.message(c, fiber.StatusOK, "account.reset.sent_title", messageData{Lines: []string{"account.reset.sent_text"}})
+}
+
+// jobResetLink is the core job that sends a reset link (resetRequest).
+const jobResetLink = "core.reset_link"
+
+// resetJob is what a reset request leaves its job: the account (none for an unknown
+// address), the language of the request and the link on the host it came through, without
+// its token. No e-mail address.
+type resetJob struct {
+	User string `json:"user"`
+	Lang string `json:"lang"`
+	Link string `json:"link"`
+}
+
+func init() {
+	coreJobs[jobResetLink] = coreJob{Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, payload []byte) error {
+		return s.sendResetLink(ctx, t, payload)
+	}}
+}
+
+// sendResetLink makes a reset token for the account of a reset request and mails the link.
+func (s *Server) sendResetLink(ctx context.Context, t *tenancy.Tenant, payload []byte) error {
+	var job resetJob
+	if err := json.Unmarshal(payload, &job); err != nil {
+		return fmt.Errorf("reset job: %w", err)
+	}
+	if job.User == "" {
+		return nil // an address without an account: nothing to send
+	}
+	u, token, err := s.Accounts.ResetToken(ctx, t, job.User)
+	if errors.Is(err, accounts.ErrNotFound) {
+		return nil // deleted since
+	}
+	if err != nil {
+		return err
+	}
+	return s.sendMail(ctx, t, u.Email, u.Name, t.Lang(u.Locale, job.Lang), "reset", job.Link+token,
+		"Minutes", t.IntRule("account.reset_link_minutes"))
 }
 
 // renderReset shows the new-password form; when the tenant asks for secret answers and the

@@ -69,6 +69,7 @@ func TestAccountLifecycle(t *testing.T) {
 		// Reset by e-mail, from another browser.
 		other := e.client("mlab.localhost")
 		r = other.post("/reset", "/reset", url.Values{"email": {"jeanne@example.org"}})
+		e.runJobs()
 		mustContain(t, r, "Si un compte existe pour cette adresse")
 		link = e.lastLink("mlab", "jeanne@example.org")
 		if !strings.Contains(link, "/reset/confirm?token=") {

@@ -72,6 +72,53 @@ func (s *Server) subject(c *fiber.Ctx) (*accounts.User, error) {
 	return u, err
 }
 
+// mayAct applies the one rule of whose account a person may act on (authz.MayActOn): the
+// signed-in person on u, in the request's tenant.
+func (s *Server) mayAct(c *fiber.Ctx, u *accounts.User) (bool, error) {
+	st := St(c)
+	if st.User == nil {
+		return false, nil
+	}
+	var ok bool
+	err := s.DB.ReadTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {
+		var err error
+		ok, err = s.Authz.MayActOn(ctx, sc, st.User.ID, u.ID, "")
+		return err
+	})
+	return ok, err
+}
+
+// errOutOfReach refuses an action on an account that holds a right the actor does not hold.
+var errOutOfReach = errors.New("the account holds a right the actor does not hold")
+
+// actOn loads the user named in the path for an action on his account (block, unblock,
+// roles, secret-answer check…), or errOutOfReach when the signed-in person may not act on
+// that account (P3). Handlers pass its error through outOfReach.
+func (s *Server) actOn(c *fiber.Ctx) (*accounts.User, error) {
+	u, err := s.subject(c)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.mayAct(c, u)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errOutOfReach
+	}
+	return u, nil
+}
+
+// outOfReach answers errOutOfReach with 403 and a localized page (nothing was changed);
+// any other error goes on to the error handler.
+func (s *Server) outOfReach(c *fiber.Ctx, err error) error {
+	if !errors.Is(err, errOutOfReach) {
+		return err
+	}
+	return s.message(c, fiber.StatusForbidden, "admin.users.refused_title", messageData{
+		Lines: []string{"admin.users.refused_text"}, LinkKey: "admin.users.back", LinkHref: "/admin/users"})
+}
+
 func (s *Server) renderAdminUser(c *fiber.Ctx, status int, u *accounts.User, f *Form) error {
 	return s.renderAdminUserCheck(c, status, u, f, nil)
 }
@@ -96,9 +143,15 @@ func (s *Server) renderAdminUserCheck(c *fiber.Ctx, status int, u *accounts.User
 	if err != nil {
 		return err
 	}
+	// The page offers no action the person may not take on this account.
+	canAct, err := s.mayAct(c, u)
+	if err != nil {
+		return err
+	}
+	id := s.identity(st, u, st.URL("/admin/users/"+u.ID+"/secret"), check)
+	id.CanAct = canAct
 	return s.render(c, status, "admin_user", "admin.users.one_title",
-		map[string]any{"Subject": u, "UserRoles": userRoles, "Assignable": assignable,
-			"Identity": s.identity(st, u, st.URL("/admin/users/"+u.ID+"/secret"), check)}, f)
+		map[string]any{"Subject": u, "UserRoles": userRoles, "Assignable": assignable, "CanAct": canAct, "Identity": id}, f)
 }
 
 func contains(xs []string, x string) bool {
@@ -120,9 +173,9 @@ func (s *Server) adminUser(c *fiber.Ctx) error {
 
 func (s *Server) adminBlock(c *fiber.Ctx) error {
 	st := St(c)
-	u, err := s.subject(c)
+	u, err := s.actOn(c)
 	if err != nil {
-		return err
+		return s.outOfReach(c, err)
 	}
 	if u.ID == st.User.ID {
 		return s.renderAdminUser(c, fiber.StatusUnprocessableEntity, u, &Form{Values: values(c, "reason"),
@@ -153,9 +206,9 @@ func (s *Server) adminBlock(c *fiber.Ctx) error {
 
 func (s *Server) adminUnblock(c *fiber.Ctx) error {
 	st := St(c)
-	u, err := s.subject(c)
+	u, err := s.actOn(c)
 	if err != nil {
-		return err
+		return s.outOfReach(c, err)
 	}
 	if err := s.Accounts.Unblock(c.UserContext(), st.Tenant, u.ID); errors.Is(err, accounts.ErrNotFound) {
 		s.flash(c, "admin.users.unblocked")
@@ -191,9 +244,9 @@ var errDemoteSelf = errors.New("an admin cannot withdraw his own admin role")
 // and makes every instance reload the tenant's rules.
 func (s *Server) changeRole(c *fiber.Ctx, action string, change func(ctx context.Context, sc *db.Scope, userID, role string) error) error {
 	st := St(c)
-	u, err := s.subject(c)
+	u, err := s.actOn(c)
 	if err != nil {
-		return err
+		return s.outOfReach(c, err)
 	}
 	role := c.FormValue("role")
 	err = s.DB.InTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {

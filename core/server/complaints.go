@@ -163,7 +163,11 @@ func (s *Server) renderComplaintCheck(c *fiber.Ctx, status int, cp *complaints.C
 		return err
 	}
 	if u != nil {
-		data["Identity"] = s.identity(st, u, st.URL("/admin/complaints/"+cp.ID+"/secret"), check)
+		id := s.identity(st, u, st.URL("/admin/complaints/"+cp.ID+"/secret"), check)
+		if id.CanAct, err = s.mayAct(c, u); err != nil {
+			return err
+		}
+		data["Identity"] = id
 	}
 	return s.render(c, status, "admin_complaint", "admin.complaints.one_title", data, f)
 }

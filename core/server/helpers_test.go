@@ -17,7 +17,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/server"
@@ -29,6 +31,19 @@ type env struct {
 	t       *testing.T
 	srv     *server.Server
 	dataDir string
+
+	mu    sync.Mutex
+	waits []time.Duration // the sign-in throttle's delays, in order
+}
+
+// lastWait is the delay the last sign-in attempt was held for.
+func (e *env) lastWait() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.waits) == 0 {
+		return -1
+	}
+	return e.waits[len(e.waits)-1]
 }
 
 func newEnv(t *testing.T, b dbtest.Backend) *env { return newEnvWith(t, b, nil) }
@@ -60,13 +75,31 @@ func newEnvWith(t *testing.T, b dbtest.Backend, tweak func(*server.Config)) *env
 	if _, err := srv.SeedDemo(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The sign-in throttle's delays are not slept in tests (issue 11.5): they are recorded,
+	// and a test that checks them reads them from e.waits.
+	e := &env{t: t, srv: srv, dataDir: dataDir}
+	srv.Accounts.Sleep = func(_ context.Context, d time.Duration) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.waits = append(e.waits, d)
+		return nil
+	}
 	// P4: a page or mail that asked for a message some locale lacks fails the test.
 	t.Cleanup(func() {
 		if m := srv.I18n.Missing(); len(m) > 0 {
 			t.Errorf("messages asked for but missing: %v", m)
 		}
 	})
-	return &env{t: t, srv: srv, dataDir: dataDir}
+	return e
+}
+
+// runJobs runs the jobs that are due, as the platform's runner does every second (a reset
+// link is made and mailed by a job).
+func (e *env) runJobs() {
+	e.t.Helper()
+	if err := e.srv.RunJobsOnce(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // tenant returns a demo tenant, freshly loaded.

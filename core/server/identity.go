@@ -26,6 +26,9 @@ type identityView struct {
 	// CheckAction is where the secret-answer check form posts.
 	CheckAction string
 	Check       *secretCheck
+	// CanAct tells whether the person looking may act on this account (authz.MayActOn):
+	// the check form is offered only then.
+	CanAct bool
 }
 
 // profileRow is one registration field of a module, with its label in the page's language.
@@ -83,9 +86,9 @@ func (s *Server) checkSecret(c *fiber.Ctx, u *accounts.User) (*secretCheck, form
 
 // adminCheckSecret is the check form of the tenant admin's user page.
 func (s *Server) adminCheckSecret(c *fiber.Ctx) error {
-	u, err := s.subject(c)
+	u, err := s.actOn(c)
 	if err != nil {
-		return err
+		return s.outOfReach(c, err)
 	}
 	check, ferr, err := s.checkSecret(c, u)
 	if err != nil {
@@ -133,6 +136,12 @@ func (s *Server) complaintCheckSecret(c *fiber.Ctx) error {
 	}
 	if u == nil {
 		return fiber.ErrNotFound
+	}
+	// The person behind a complaint may hold rights the staff member does not (P3).
+	if ok, err := s.mayAct(c, u); err != nil {
+		return err
+	} else if !ok {
+		return s.outOfReach(c, errOutOfReach)
 	}
 	check, ferr, err := s.checkSecret(c, u)
 	if err != nil {

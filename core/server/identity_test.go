@@ -80,6 +80,7 @@ func TestResetNeedsTheSecretAnswer(t *testing.T) {
 		e.setRule("mlab", "security.reset_per_ip", 3)
 		c := e.client("mlab.localhost")
 		c.post("/reset", "/reset", url.Values{"email": {"paul@example.org"}}) // 1st attempt of the address
+		e.runJobs()
 		link := e.lastLink("mlab", "paul@example.org")
 		token := link[strings.Index(link, "token=")+6:]
 		mustContain(t, c.get(pathOf(link)), "Nom de mon premier chat ?", `name="secret_answer"`)

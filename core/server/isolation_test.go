@@ -106,6 +106,7 @@ func TestTenantIsolation(t *testing.T) {
 			t.Fatalf("victim sessions: %d", len(sessions))
 		}
 		e.client("elekarze.localhost").post("/reset", "/reset", url.Values{"email": {"user@elekarze.localhost"}})
+		e.runJobs()
 		mails, _ := e.srv.Mail.List(ctx, pl.ID, 10)
 		if len(mails) != 1 {
 			t.Fatalf("elekarze outbox: %d", len(mails))

@@ -53,11 +53,20 @@ func (s *Server) limitByIP(name, rule string) fiber.Handler {
 	}
 }
 
-// SweepRateLimits forgets windows older than a day.
+// SweepRateLimits forgets windows older than a day, and the sign-in throttle's counters
+// that no longer count.
 func (s *Server) SweepRateLimits(ctx context.Context, tenantID string) error {
 	cutoff := time.Now().Add(-24 * time.Hour).Unix()
-	return s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		_, err := sc.Tx.NewRaw("DELETE FROM rate_limits WHERE tenant_id = ? AND window_start < ?", sc.TenantID, cutoff).Exec(ctx)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	t, err := s.Tenants.ByID(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	return s.Accounts.SweepThrottles(ctx, t)
 }

@@ -30,6 +30,7 @@ func TestTenantMessageTemplates(t *testing.T) {
 			t.Fatalf("save: %d", r.Status)
 		}
 		e.client("mlab.localhost").post("/reset", "/reset", url.Values{"email": {"user@mlab.localhost"}})
+		e.runJobs()
 		ms := e.mails("mlab")
 		last := ms[len(ms)-1]
 		if last.Subject != "MLab : votre nouveau mot de passe" || !strings.Contains(last.Text, "Bonjour Demo User, le lien expire dans 60 minutes.") {
@@ -37,6 +38,7 @@ func TestTenantMessageTemplates(t *testing.T) {
 		}
 		// Another tenant keeps the platform's wording.
 		e.client("secretaires.localhost").post("/reset", "/reset", url.Values{"email": {"user@secretaires.localhost"}})
+		e.runJobs()
 		sm := e.mails("secretaires")
 		if s := sm[len(sm)-1].Subject; !strings.Contains(s, "Réinitialisation") {
 			t.Fatalf("other tenant: %q", s)
@@ -51,6 +53,7 @@ func TestRedactedMessageShownLocalized(t *testing.T) {
 	ctx := context.Background()
 	ml := e.tenant("mlab")
 	e.client("mlab.localhost").post("/reset", "/reset", url.Values{"email": {"user@mlab.localhost"}})
+	e.runJobs()
 	list, _ := e.srv.Mail.List(ctx, ml.ID, 1)
 	err := e.srv.DB.InTenant(ctx, ml.ID, func(ctx context.Context, sc *db.Scope) error {
 		_, err := sc.Update((*mail.Entry)(nil)).Set("text_body = ?", mail.Redacted).Set("html_body = ''").Where("id = ?", list[0].ID).Exec(ctx)

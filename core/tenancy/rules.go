@@ -19,7 +19,12 @@ var CoreRules = []sdk.Rule{
 	{Name: "account.secret_question", Type: "bool", Default: false, Ref: "P2"},
 	{Name: "security.rate_window_minutes", Type: "int", Default: int64(15), Min: 1, Max: 24 * 60, Ref: "P2"},
 	{Name: "security.login_per_ip", Type: "int", Default: int64(30), Min: 1, Max: 100000, Ref: "P2"},
-	{Name: "security.login_per_account", Type: "int", Default: int64(8), Min: 1, Max: 100000, Ref: "P2"},
+	// Sign-in throttling without lock-out (accounts/throttle.go): failures of one address on
+	// one account within the window before that address is refused for it; the delay before
+	// the account's next attempt after a failure, doubled with each failure, and its cap.
+	{Name: "security.login_failures_per_address", Type: "int", Default: int64(5), Min: 1, Max: 1000, Ref: "P2"},
+	{Name: "security.login_delay_seconds", Type: "int", Default: int64(1), Min: 0, Max: 60, Ref: "P2"},
+	{Name: "security.login_delay_max_seconds", Type: "int", Default: int64(20), Min: 0, Max: 600, Ref: "P2"},
 	{Name: "security.registration_per_ip", Type: "int", Default: int64(10), Min: 1, Max: 100000, Ref: "P2"},
 	{Name: "security.reset_per_ip", Type: "int", Default: int64(10), Min: 1, Max: 100000, Ref: "P2"},
 	{Name: "maintenance.announce_over_hours", Type: "int", Default: int64(5), Min: 0, Max: 168, Ref: "P7"},
