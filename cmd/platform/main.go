@@ -178,7 +178,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	modulesFlag := fs.String("modules", env("PLATFORM_MODULES", ""), "external modules: <id>=<path>:<sha256>, comma-separated; checked before every start [PLATFORM_MODULES]")
 	pprofAddr := fs.String("pprof", env("PLATFORM_PPROF", ""), "address of a CPU and memory profile endpoint (/debug/pprof/), e.g. 127.0.0.1:6060; off when empty [PLATFORM_PPROF]")
 	cacheBound := fs.Duration("cache-bound", envDuration("PLATFORM_CACHE_BOUND", tenancy.DefaultBound), "how long a change made on another instance may go unseen by this one (tenants, rules, windows, terms) [PLATFORM_CACHE_BOUND]")
-	proxies := fs.String("trusted-proxies", env("PLATFORM_TRUSTED_PROXIES", ""), "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed [PLATFORM_TRUSTED_PROXIES]")
+	proxies := fs.String("trusted-proxies", env("PLATFORM_TRUSTED_PROXIES", ""), "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (from no one else) [PLATFORM_TRUSTED_PROXIES]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -120,6 +120,12 @@ func (s *Server) resolveTenant(c *fiber.Ctx) error {
 	if st.Tenant.Status != "active" {
 		return fiber.ErrServiceUnavailable
 	}
+	// What a tenant answers depends on the host it was asked at: a shared cache must not
+	// give one tenant's public answer (branding, logo, a module's public file) to another's.
+	c.Vary(fiber.HeaderHost)
+	if len(s.Cfg.TrustedProxies) > 0 {
+		c.Vary(fiber.HeaderXForwardedHost)
+	}
 	return c.Next()
 }
 

@@ -143,10 +143,21 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ReadBufferSize:        16 << 10,
-		// Forwarded headers count only from configured proxies.
-		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		// Forwarded headers (X-Forwarded-Host, -Proto, -For) count only from configured
+		// proxies, always: without the check Fiber believes them from anyone, and a client
+		// could pick another tenant's host or make a cookie Secure over plain HTTP. With no
+		// proxy configured, no address is trusted.
+		EnableTrustedProxyCheck: true,
 		TrustedProxies:          cfg.TrustedProxies,
 		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
+		// Every string Fiber hands out (method, path, params, query, headers, cookies, form
+		// values, host, IP) is a copy, not a view into fasthttp's buffers, which are reused
+		// by the next request: such strings outlive the handler in metrics labels, logs,
+		// caches, maps and goroutines, and a view kept by mistake corrupts them silently.
+		// One setting holds for every present and future reader, where copying at each
+		// place it is kept would rely on every author remembering; it costs a few small
+		// allocations per request.
+		Immutable: true,
 	})
 	s.App.Use(s.requestLog)
 	s.App.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
