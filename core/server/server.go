@@ -79,6 +79,7 @@ type Server struct {
 
 	secret  []byte
 	routes  []Route
+	pages   map[string]pageRoute // the GET routes, by path: the pages forms are on
 	metrics *metrics
 	// What every page of a tenant reads, kept per revision of the tenant.
 	maintenance  tenancy.Memo[[]Maintenance]
@@ -225,7 +226,18 @@ func (s *Server) route(method, path, perm string, handlers ...fiber.Handler) {
 		panic("server: route " + method + " " + path + " declares no permission")
 	}
 	s.routes = append(s.routes, Route{Method: method, Path: path, Perm: perm})
-	s.App.Add(method, path, append([]fiber.Handler{s.authorize(perm)}, handlers...)...)
+	if perm == PermModuleRoute {
+		// A module's forms and bodies are checked by the module frame.
+		s.App.Add(method, path, append([]fiber.Handler{s.authorize(perm)}, handlers...)...)
+		return
+	}
+	if method == fiber.MethodGet && len(handlers) == 1 {
+		if s.pages == nil {
+			s.pages = map[string]pageRoute{}
+		}
+		s.pages[path] = pageRoute{perm: perm, h: handlers[0]}
+	}
+	s.App.Add(method, path, append([]fiber.Handler{s.authorize(perm), s.checkText(method, path)}, handlers...)...)
 }
 
 func (s *Server) get(path, perm string, h ...fiber.Handler) {
