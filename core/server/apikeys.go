@@ -50,6 +50,10 @@ func (s *Server) markAPI(c *fiber.Ctx) error {
 	// The one match of the request against the module's routes: dispatch uses it.
 	st.ModuleRoute, st.ModulePathFound = s.Modules.Match(id, c.Method(), modulePath(c))
 	st.API = st.ModuleRoute != nil && st.ModuleRoute.API
+	if st.ModuleRoute == nil && s.wantsJSON(c) {
+		// A machine's request to no route of the API: its 404 or 405 in JSON, no CSRF form.
+		st.API = true
+	}
 	return c.Next()
 }
 

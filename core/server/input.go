@@ -49,7 +49,10 @@ func (s *Server) checkText(method, path string) fiber.Handler {
 				}
 			}
 		}
-		errs := form.Text(posted, multilineFields)
+		errs := form.Errors{}
+		for k, v := range form.Text(posted, multilineFields) {
+			errs[k] = v
+		}
 		for k, v := range query {
 			errs.Add(k, v)
 		}

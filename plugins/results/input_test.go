@@ -62,8 +62,8 @@ func TestImportAPIRefusesWhatIsNotText(t *testing.T) {
 				[]string{"prescriber.name", "values.0.unit"}, text},
 			"invalid utf-8": {map[string]string{`"Martin"`: "\"Mar\xfftin\"", `"R-1"`: "\"R-\xc3\x28\""},
 				[]string{"patient.birth_name", "report_id"}, text},
-			"key": {map[string]string{`"lab":`: `"la\u0000b":`}, []string{"lab"}, text},
-			"wrong type": {map[string]string{`"Durand"`: `12`}, []string{"patient.last_name"}, f.m.Msgs.For("fr").T("form.type.invalid")},
+			"key":                  {map[string]string{`"lab":`: `"la\u0000b":`}, []string{"lab"}, text},
+			"wrong type":           {map[string]string{`"Durand"`: `12`}, []string{"patient.last_name"}, f.m.Msgs.For("fr").T("form.type.invalid")},
 			"wrong type in a list": {map[string]string{`"6,4"`: `{"x":1}`}, []string{"values.0.value"}, f.m.Msgs.For("fr").T("form.type.invalid")},
 		} {
 			res, out := send(body(tc.repl))
