@@ -185,7 +185,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pprofAddr := fs.String("pprof", env("PLATFORM_PPROF", ""), "address of a CPU and memory profile endpoint (/debug/pprof/), e.g. 127.0.0.1:6060; off when empty [PLATFORM_PPROF]")
 	cacheBound := fs.Duration("cache-bound", envDuration("PLATFORM_CACHE_BOUND", tenancy.DefaultBound), "how long a change made on another instance may go unseen by this one (tenants, rules, windows, terms) [PLATFORM_CACHE_BOUND]")
 	auditKey := fs.String("audit-key", env("PLATFORM_AUDIT_KEY", ""), "file of the Ed25519 keys that sign the audit checkpoints, kept outside the database (default in --demo and development: <data>/audit-key.pem, created if absent) [PLATFORM_AUDIT_KEY]")
-	proxies := fs.String("trusted-proxies", env("PLATFORM_TRUSTED_PROXIES", ""), "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed [PLATFORM_TRUSTED_PROXIES]")
+	proxies := fs.String("trusted-proxies", env("PLATFORM_TRUSTED_PROXIES", ""), "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (from no one else) [PLATFORM_TRUSTED_PROXIES]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -75,6 +75,7 @@ func newProbe() sdk.Module {
 				{Method: "GET", Path: "/probe/lookup/{id}", Permission: "probe.see"},
 				{Method: "GET", Path: "/probe/staff", Permission: "probe.staff"},
 				{Method: "GET", Path: "/probe/page", Public: true},
+				{Method: "GET", Path: "/probe/slow", Public: true},
 				{Method: "POST", Path: "/probe/job", Permission: "probe.see"},
 				{Method: "POST", Path: "/probe/blob", Permission: "probe.see"},
 				{Method: "GET", Path: "/probe/blob/{id}", Permission: "probe.see"},
@@ -145,6 +146,13 @@ func newProbe() sdk.Module {
 					return &sdk.Response{Status: 404}, nil
 				}
 				return &sdk.Response{Status: 200, Header: http.Header{"Content-Type": {b.ContentType}}, Body: b.Data}, nil
+			case req.Path == "/probe/slow":
+				// A request still in the module when the test kills it.
+				select {
+				case <-ctx.Done():
+				case <-time.After(30 * time.Second):
+				}
+				return &sdk.Response{Status: 200, Body: []byte("slow")}, nil
 			case req.Path == "/probe/page":
 				return &sdk.Response{Status: 200, Fragment: true, Title: "Probe page", Header: http.Header{"Content-Type": {"text/html; charset=utf-8"}},
 					Body: []byte("<p id=probe>fragment for " + req.Tenant.Slug + "</p>")}, nil
@@ -283,13 +291,15 @@ func startPlatformData(t *testing.T, tenantsDir, data string, extra ...string) *
 }
 
 type readiness struct {
-	Status  string `json:"status"`
-	Modules []struct {
-		ID       string `json:"id"`
-		State    string `json:"state"`
-		PID      int    `json:"pid"`
-		Restarts int    `json:"restarts"`
-	} `json:"modules"`
+	Status  string            `json:"status"`
+	Modules []readinessModule `json:"modules"`
+}
+
+type readinessModule struct {
+	ID       string `json:"id"`
+	State    string `json:"state"`
+	PID      int    `json:"pid"`
+	Restarts int    `json:"restarts"`
 }
 
 func (p *platform) ready() readiness {
@@ -486,6 +496,80 @@ func TestKilledModuleAnswers503AndComesBack(t *testing.T) {
 		t.Logf("first 503 after %s; back after %s", saw503, back)
 	})
 }
+
+// TestRequestInFlightWhenModuleDies: issue 11.8 (P5). A request that is in the module when
+// its process is killed gets the localized 503 page (never a bad gateway), and once the
+// module is failed /readyz shows no pid of a dead process.
+func TestRequestInFlightWhenModuleDies(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
+		p := startPlatformOn(t, be, writeProbeTenants(t))
+		b := p.browser("alpha.localhost")
+		for i := 1; i <= 3; i++ {
+			var pid int
+			deadline := time.Now().Add(10 * time.Second)
+			for pid = p.pid("probe"); pid == 0 || !processAlive(pid); pid = p.pid("probe") {
+				if time.Now().After(deadline) {
+					t.Fatalf("kill %d: probe not running: %+v", i, p.ready())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			type answer struct {
+				code int
+				body string
+			}
+			done := make(chan answer, 1)
+			go func() { c, body := b.do("GET", "/probe/slow", nil); done <- answer{c, body} }()
+			time.Sleep(500 * time.Millisecond) // the request is in the module now
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case a := <-done:
+				// alpha's language is Slovak.
+				if a.code != 503 || !strings.Contains(a.body, "Služba je dočasne nedostupná") {
+					t.Fatalf("kill %d: request in flight got %d, want the localized 503: %.400s", i, a.code, a.body)
+				}
+			case <-time.After(8 * time.Second):
+				t.Fatalf("kill %d: the request in flight did not end", i)
+			}
+			if i < 3 {
+				deadline := time.Now().Add(10 * time.Second)
+				for np := p.pid("probe"); np == 0 || np == pid; np = p.pid("probe") {
+					if time.Now().After(deadline) {
+						t.Fatalf("kill %d: probe not relaunched: %+v", i, p.ready())
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}
+		// Three failures within the window: failed, and no pid of a dead process.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r := p.ready()
+			var st *readinessModule
+			for i := range r.Modules {
+				if r.Modules[i].ID == "probe" {
+					st = &r.Modules[i]
+				}
+			}
+			if st != nil && st.State == "failed" {
+				if st.PID != 0 {
+					t.Fatalf("failed module shows pid %d (alive: %v)", st.PID, processAlive(st.PID))
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("probe not failed: %+v", r)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if code, body := b.do("GET", "/probe/page", nil); code != 503 || !strings.Contains(body, "Služba je dočasne nedostupná") {
+			t.Fatalf("failed module's route: %d", code)
+		}
+	})
+}
+
+func processAlive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
 func writeProbeTenants(t *testing.T) string {
 	dir := t.TempDir()

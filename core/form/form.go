@@ -5,6 +5,8 @@ package form
 import (
 	"sort"
 	"strings"
+
+	"carenet.dev/platform/plugins/kit/input"
 )
 
 // Errors maps a field name to the message key explaining what is wrong with it.
@@ -37,4 +39,12 @@ func (e Errors) Error() string {
 	}
 	sort.Strings(parts)
 	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Text checks every name and value of a submitted form or query (input.Check: no control
+// character, valid UTF-8, no bidirectional override; line breaks only in the multi-line
+// fields lines names): field → message key. Every page form and query of the core passes
+// through it before its handler runs.
+func Text(vals map[string][]string, lines input.Fields) Errors {
+	return Errors(input.Values(vals, lines))
 }

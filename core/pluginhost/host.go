@@ -22,6 +22,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"carenet.dev/platform/plugins/sdk"
 	"carenet.dev/platform/plugins/sdk/host"
@@ -250,7 +252,8 @@ func (h *Host) fail(m *module, cause error) {
 	m.failures = append(recent, now)
 	m.lastErr = cause.Error()
 	client, pid := m.client, m.pid
-	m.client, m.mc = nil, nil
+	// The process is killed below (or already dead): no pid is shown for it any more.
+	m.client, m.mc, m.pid = nil, nil, 0
 	// A plugin of another protocol version, or whose checksum is wrong, will not get
 	// better by relaunching it.
 	give := len(m.failures) >= h.cfg.RestartBudget || permanent(cause)
@@ -519,23 +522,30 @@ func (h *Host) do(ctx context.Context, id, method string, fn func(context.Contex
 	h.metrics.latency.WithLabelValues(id, method).Observe(time.Since(start).Seconds())
 	if err != nil {
 		h.metrics.errors.WithLabelValues(id, method).Inc()
-		if !h.alive(id) {
-			return ErrUnavailable
+		if h.lost(id, mc, err) {
+			return fmt.Errorf("%w: %s: %s", ErrUnavailable, id, err.Error())
 		}
 	}
 	return err
 }
 
-// alive reports whether the module's process still runs (a failed call to a dead process
-// is an unavailable module, not a module error).
-func (h *Host) alive(id string) bool {
+// lost reports whether a failed call failed because the process it went to is gone, not
+// because of the module's own error: a call in flight when the process dies is an
+// unavailable module (the person gets the module's 503, never a bad gateway). The process
+// may die before the supervisor notices, and be relaunched before the caller looks: so
+// the transport's own word counts (gRPC's Unavailable: the connection broke), and so does
+// any change of the client the call went through.
+func (h *Host) lost(id string, used *host.Client, err error) bool {
+	if status.Code(err) == codes.Unavailable {
+		return true
+	}
 	m := h.get(id)
 	if m == nil {
-		return false
+		return true
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.state == StateRunning && m.client != nil && !m.client.Exited()
+	return m.state != StateRunning || m.mc != used || m.client == nil || m.client.Exited()
 }
 
 type metrics struct {

@@ -383,3 +383,35 @@ func TestNoOrphanWhenHostIsKilled(t *testing.T) {
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestCallInFlightWhenModuleDies: issue 11.8 (P5). A call in flight when its module's process
+// is killed is an unavailable module (the caller answers its 503), whether or not the
+// supervisor noticed the death first; and a module marked failed shows no pid of a process
+// that is gone.
+func TestCallInFlightWhenModuleDies(t *testing.T) {
+	h, _, _ := newHost(t, pluginhost.Config{}, pluginhost.Spec{ID: "alpha", Command: self("alpha")})
+	for i := 1; i <= 3; i++ {
+		s := waitRunning(t, h, "alpha")
+		errc := make(chan error, 1)
+		go func() { _, err := call(h, "alpha", "/alpha/hang"); errc <- err }()
+		time.Sleep(300 * time.Millisecond) // the call is in the module now
+		if err := syscall.Kill(s.PID, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-errc:
+			if !errors.Is(err, pluginhost.ErrUnavailable) {
+				t.Fatalf("kill %d: call in flight ended with %v, want unavailable", i, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("kill %d: the call in flight did not end", i)
+		}
+		if i < 3 {
+			waitState(t, h, "alpha", func(x pluginhost.Status) bool { return x.State == "running" && x.PID != s.PID })
+		}
+	}
+	s := waitState(t, h, "alpha", func(x pluginhost.Status) bool { return x.State == "failed" })
+	if s.PID != 0 {
+		t.Fatalf("failed module shows pid %d (alive: %v)", s.PID, alive(s.PID))
+	}
+}

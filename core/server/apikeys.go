@@ -50,6 +50,10 @@ func (s *Server) markAPI(c *fiber.Ctx) error {
 	// The one match of the request against the module's routes: dispatch uses it.
 	st.ModuleRoute, st.ModulePathFound = s.Modules.Match(id, c.Method(), modulePath(c))
 	st.API = st.ModuleRoute != nil && st.ModuleRoute.API
+	if st.ModuleRoute == nil && s.wantsJSON(c) {
+		// A machine's request to no route of the API: its 404 or 405 in JSON, no CSRF form.
+		st.API = true
+	}
 	return c.Next()
 }
 
@@ -62,21 +66,82 @@ func bearer(c *fiber.Ctx) string {
 	return strings.TrimSpace(token)
 }
 
-// apiError answers a machine in JSON: a stable code and a sentence in the request's language.
+// APIError is what an API answers when it refuses a request, the same for every status and
+// for the core and the modules alike: a stable code, a sentence in the request's language,
+// and a sentence per field at fault (none: an empty object).
+type APIError struct {
+	Error   string            `json:"error"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields"`
+}
+
+// apiError answers a machine in JSON (APIError).
 func (s *Server) apiError(c *fiber.Ctx, status int, code, msg string) error {
 	st := St(c)
-	text := msg
-	if st.Loc != nil {
-		text = st.Loc.T(msg)
-	}
+	text := s.loc(c).T(msg)
 	if status == fiber.StatusUnauthorized {
-		challenge := `Bearer realm="` + st.Tenant.Slug + `"`
+		realm := "platform"
+		if st.Tenant != nil {
+			realm = st.Tenant.Slug
+		}
+		challenge := `Bearer realm="` + realm + `"`
 		if code == "invalid_token" {
 			challenge += `, error="invalid_token"`
 		}
 		c.Set(fiber.HeaderWWWAuthenticate, challenge)
 	}
-	return c.Status(status).JSON(fiber.Map{"error": text, "code": code})
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(status).JSON(APIError{Error: code, Message: text, Fields: map[string]string{}})
+}
+
+// apiErrorCode is the code and message of an error status in an API answer, and its status
+// (a server error is a 500, whatever it was).
+func apiErrorCode(status int) (int, string, string) {
+	switch status {
+	case fiber.StatusBadRequest:
+		return status, "bad_request", "error.bad_request.text"
+	case fiber.StatusUnauthorized:
+		return status, "unauthorized", "error.api.key_missing"
+	case fiber.StatusForbidden:
+		return status, "forbidden", "error.forbidden.text"
+	case fiber.StatusNotFound:
+		return status, "not_found", "error.not_found.text"
+	case fiber.StatusMethodNotAllowed:
+		return status, "method_not_allowed", "error.method.text"
+	case fiber.StatusRequestEntityTooLarge:
+		return status, "too_large", "error.too_large.text"
+	case fiber.StatusUnprocessableEntity:
+		return status, "invalid", "error.invalid.text"
+	case fiber.StatusTooManyRequests:
+		return status, "rate_limited", "error.rate_limited.text"
+	case fiber.StatusServiceUnavailable:
+		return status, "unavailable", "error.unavailable.text"
+	}
+	if status >= 400 && status < 500 {
+		return fiber.StatusBadRequest, "bad_request", "error.bad_request.text"
+	}
+	return fiber.StatusInternalServerError, "internal", "error.generic.text"
+}
+
+// wantsJSON reports whether a request goes to a module's API: it matched an API route, or
+// it is in a module's path space under "api/" or with a bearer key. Its errors are JSON
+// (APIError), even those raised before the request reached a tenant (a body too large).
+func (s *Server) wantsJSON(c *fiber.Ctx) bool {
+	st := St(c)
+	if st.API {
+		return true
+	}
+	path := c.Path()
+	if st.Tenant == nil {
+		if m := prefixRe.FindStringSubmatch(path); m != nil {
+			path = m[2]
+		}
+	}
+	parts := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 3)
+	if !tenancy.IsKnownModule(parts[0]) {
+		return false
+	}
+	return bearer(c) != "" || (len(parts) > 1 && parts[1] == "api")
 }
 
 // dispatchAPI checks the API key of a request to an API route and forwards it with the key

@@ -231,7 +231,7 @@ func TestAPIKeysOpenOnlyAPIRoutes(t *testing.T) {
 		mustContain(t, admin.get("/admin/audit?action=results."), "Clé d’API « SIL du labo »")
 		// While the module is down, a machine learns it in JSON (and may retry).
 		f.down = true
-		if r := e.api("POST", "mlab.localhost", "/results/api/import", key); r.Status != 503 || !strings.Contains(r.Body, `"code":"unavailable"`) {
+		if r := e.api("POST", "mlab.localhost", "/results/api/import", key); r.Status != 503 || !strings.Contains(r.Body, `"error":"unavailable"`) {
 			t.Fatalf("module down: %d %s", r.Status, r.Body)
 		}
 		f.down = false

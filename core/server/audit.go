@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -173,7 +174,23 @@ func (s *Server) adminAudit(c *fiber.Ctx) error {
 		rows = s.auditRows(c, entries)
 	}
 	return s.render(c, status, "admin_audit", "admin.audit.title", map[string]any{"Rows": rows,
-		"Query": string(c.Request().URI().QueryString())}, f)
+		"CSV": St(c).URL(auditCSVPath(f.Values))}, f)
+}
+
+// auditCSVPath is the export link of a search: the same filters, encoded once. (The page
+// once pasted the raw query string after "?" in the template, which escaped it a second
+// time: the export then ignored every filter.)
+func auditCSVPath(filters map[string]string) string {
+	q := url.Values{}
+	for k, v := range filters {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if len(q) == 0 {
+		return "/admin/audit.csv"
+	}
+	return "/admin/audit.csv?" + q.Encode()
 }
 
 // adminAuditCSV exports the search as CSV (UTF-8, with the times in the tenant's zone).

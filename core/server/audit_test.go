@@ -3,7 +3,9 @@ package server_test
 import (
 	"context"
 	"encoding/csv"
+	"html"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -67,6 +69,54 @@ func TestAdminActionsAreAudited(t *testing.T) {
 		// A plain user cannot read the trail.
 		if r := user.get("/admin/audit"); r.Status != 403 {
 			t.Fatalf("user on audit: %d", r.Status)
+		}
+	})
+}
+
+var csvLinkRe = regexp.MustCompile(`href="([^"]*/admin/audit\.csv[^"]*)"`)
+
+// TestAuditExportKeepsFilters: issue 11.7 (P9). The export link of a filtered audit page,
+// followed as the page shows it, returns only the rows the page shows.
+func TestAuditExportKeepsFilters(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		ml := e.tenant("mlab")
+		u, _ := e.srv.Accounts.ByEmail(ctx, ml.ID, "user@mlab.localhost")
+		admin := e.client("mlab.localhost")
+		admin.login("", "admin@mlab.localhost", "demo-mlab-admin")
+		admin.post("/admin/users/"+u.ID, "/admin/users/"+u.ID+"/block", url.Values{"reason": {"Fraude"}})
+		admin.post("/admin/users/"+u.ID, "/admin/users/"+u.ID+"/unblock", nil)
+		admin.post("/admin/users/"+u.ID, "/admin/users/"+u.ID+"/roles", url.Values{"role": {"tenant_admin"}})
+		admin.post("/admin/roles", "/admin/roles", url.Values{"role": {"user"}, "perm": {"admin.mailbox"}, "on": {"1"}})
+
+		page := admin.get("/admin/audit?action=admin.user_blocked&subject=user%40mlab.localhost&from=&to=")
+		if page.Status != 200 {
+			t.Fatalf("audit page: %d", page.Status)
+		}
+		m := csvLinkRe.FindStringSubmatch(page.Body)
+		if m == nil {
+			t.Fatal("no export link on the page")
+		}
+		link := html.UnescapeString(m[1])
+		r := admin.get(link)
+		if r.Status != 200 {
+			t.Fatalf("export %s: %d", link, r.Status)
+		}
+		rows, err := csv.NewReader(strings.NewReader(r.Body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 2 {
+			t.Fatalf("export %s: %d rows, want the header and the one block: %v", link, len(rows), rows)
+		}
+		if rows[1][4] != "admin.user_blocked" || rows[1][5] != u.ID {
+			t.Fatalf("export %s: row %v", link, rows[1])
+		}
+		// Unfiltered, the link exports everything.
+		m = csvLinkRe.FindStringSubmatch(admin.get("/admin/audit").Body)
+		if m == nil || html.UnescapeString(m[1]) != "/admin/audit.csv" {
+			t.Fatalf("unfiltered export link: %v", m)
 		}
 	})
 }

@@ -120,6 +120,12 @@ func (s *Server) resolveTenant(c *fiber.Ctx) error {
 	if st.Tenant.Status != "active" {
 		return fiber.ErrServiceUnavailable
 	}
+	// What a tenant answers depends on the host it was asked at: a shared cache must not
+	// give one tenant's public answer (branding, logo, a module's public file) to another's.
+	c.Vary(fiber.HeaderHost)
+	if len(s.Cfg.TrustedProxies) > 0 {
+		c.Vary(fiber.HeaderXForwardedHost)
+	}
 	return c.Next()
 }
 
@@ -308,8 +314,19 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		code = fe.Code
 	}
 	if code >= 500 && code != fiber.StatusServiceUnavailable {
-		s.Log.Error("request failed", "request_id", st.RequestID, "path", c.Path(), "err", err)
+		tenant, module := "-", "-"
+		if st.Tenant != nil {
+			tenant = st.Tenant.Slug
+		}
+		if id, _, _ := strings.Cut(strings.TrimPrefix(c.Path(), "/"), "/"); tenancy.IsKnownModule(id) {
+			module = id
+		}
+		s.Log.Error("request failed", "request_id", st.RequestID, "tenant", tenant, "module", module, "method", c.Method(), "path", c.Path(), "err", err)
 		code = fiber.StatusInternalServerError
+	}
+	if s.wantsJSON(c) {
+		status, code, msg := apiErrorCode(code)
+		return s.apiError(c, status, code, msg)
 	}
 	key := "error.generic"
 	switch code {

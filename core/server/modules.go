@@ -148,6 +148,7 @@ func (s *Server) forward(c *fiber.Ctx, id, clientID, clientName string) error {
 	}
 	res, err := s.Modules.Forward(c.UserContext(), st.Tenant, id, who, req)
 	if errors.Is(err, pluginhost.ErrUnavailable) {
+		s.Log.Warn("module unavailable", "request_id", st.RequestID, "tenant", st.Tenant.Slug, "module", id, "err", err)
 		if clientID != "" {
 			return s.apiError(c, fiber.StatusServiceUnavailable, "unavailable", "error.module_down.text")
 		}

@@ -148,6 +148,30 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, name, title string, data a
 
 func (s *Server) page(c *fiber.Ctx, status int, name, title string, data any, f *Form, keep bool) error {
 	st := St(c)
+	if st.InputErrors != nil && !st.inputShown {
+		// The text of some fields was refused (checkText): this page shows them, each
+		// message next to its field, with what else was typed.
+		st.inputShown, keep = true, false
+		if f == nil {
+			f = &Form{}
+		}
+		if f.Values == nil {
+			f.Values = map[string]string{}
+		}
+		if f.Errors == nil {
+			f.Errors = form.Errors{}
+		}
+		for k, v := range st.InputValues {
+			f.Values[k] = v
+		}
+		for k, v := range st.InputErrors {
+			f.Values[k] = ""
+			f.Errors[k] = v
+		}
+		if status < 400 {
+			status = fiber.StatusUnprocessableEntity
+		}
+	}
 	p := &Page{State: st, Title: title, Data: data, Form: f, Status: status, Bare: st.Tenant == nil,
 		can: func(perm string) bool { return s.can(c, perm) }}
 	zone := time.UTC

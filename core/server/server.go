@@ -82,6 +82,7 @@ type Server struct {
 
 	secret  []byte
 	routes  []Route
+	pages   map[string]pageRoute // the GET routes, by path: the pages forms are on
 	metrics *metrics
 	// What every page of a tenant reads, kept per revision of the tenant.
 	maintenance  tenancy.Memo[[]Maintenance]
@@ -146,10 +147,21 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ReadBufferSize:        16 << 10,
-		// Forwarded headers count only from configured proxies.
-		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		// Forwarded headers (X-Forwarded-Host, -Proto, -For) count only from configured
+		// proxies, always: without the check Fiber believes them from anyone, and a client
+		// could pick another tenant's host or make a cookie Secure over plain HTTP. With no
+		// proxy configured, no address is trusted.
+		EnableTrustedProxyCheck: true,
 		TrustedProxies:          cfg.TrustedProxies,
 		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
+		// Every string Fiber hands out (method, path, params, query, headers, cookies, form
+		// values, host, IP) is a copy, not a view into fasthttp's buffers, which are reused
+		// by the next request: such strings outlive the handler in metrics labels, logs,
+		// caches, maps and goroutines, and a view kept by mistake corrupts them silently.
+		// One setting holds for every present and future reader, where copying at each
+		// place it is kept would rely on every author remembering; it costs a few small
+		// allocations per request.
+		Immutable: true,
 	})
 	s.App.Use(s.requestLog)
 	s.App.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
@@ -217,7 +229,18 @@ func (s *Server) route(method, path, perm string, handlers ...fiber.Handler) {
 		panic("server: route " + method + " " + path + " declares no permission")
 	}
 	s.routes = append(s.routes, Route{Method: method, Path: path, Perm: perm})
-	s.App.Add(method, path, append([]fiber.Handler{s.authorize(perm)}, handlers...)...)
+	if perm == PermModuleRoute {
+		// A module's forms and bodies are checked by the module frame.
+		s.App.Add(method, path, append([]fiber.Handler{s.authorize(perm)}, handlers...)...)
+		return
+	}
+	if method == fiber.MethodGet && len(handlers) == 1 {
+		if s.pages == nil {
+			s.pages = map[string]pageRoute{}
+		}
+		s.pages[path] = pageRoute{perm: perm, h: handlers[0]}
+	}
+	s.App.Add(method, path, append([]fiber.Handler{s.authorize(perm), s.checkText(method, path)}, handlers...)...)
 }
 
 func (s *Server) get(path, perm string, h ...fiber.Handler) {

@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/i18n"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/plugins/sdk"
@@ -38,6 +39,11 @@ type State struct {
 	ModulePathFound bool
 	// ModuleStatements is what the request cost the module's database.
 	ModuleStatements int
+	// InputErrors are the fields whose text was refused (checkText), InputValues what the
+	// form held otherwise: the page shows them (422). inputShown: a page did.
+	InputErrors form.Errors
+	InputValues map[string]string
+	inputShown  bool
 }
 
 const stateKey = "core:state"

@@ -14,21 +14,6 @@ import (
 	"carenet.dev/platform/core/db/dbtest"
 )
 
-// listen serves the platform on a real port: the in-memory test connection has no remote
-// address, and the sign-in throttle counts per address.
-func (e *env) listen() string {
-	e.t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { e.srv.Listen(ctx, ln); close(done) }()
-	e.t.Cleanup(func() { cancel(); <-done })
-	return ln.Addr().String()
-}
-
 // netClient is a browser on a real connection from its own loopback address (127.0.0.x:
 // every one of them reaches the listener, each is a different client address).
 type netClient struct {
@@ -84,7 +69,7 @@ func TestLoginThrottleLetsTheOwnerIn(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
 		e := newEnv(t, b)
 		e.setRule("mlab", "security.login_failures_per_address", 3)
-		addr := e.listen()
+		addr := strings.TrimPrefix(e.listen(), "http://")
 		attacker := e.netClient(addr, "mlab.localhost", "127.0.0.2")
 		owner := e.netClient(addr, "mlab.localhost", "127.0.0.3")
 		for i := 1; i <= 3; i++ {

@@ -182,7 +182,7 @@ func TestErrorsAreMappedInOnePlace(t *testing.T) {
 		}
 
 		res, _ = h.Send(ctx, tenantB, nil, &sdk.Request{Method: "GET", Path: "/kittest/api/boom", ClientID: "k1"})
-		var api map[string]string
+		var api map[string]any // the API error shape: error, message, fields
 		if res.Status != 500 || json.Unmarshal(res.Body, &api) != nil || api["error"] != "internal" || api["message"] != p.Msgs.For("pl").T("error.generic.text") {
 			t.Fatalf("API internal: %d %s", res.Status, res.Body)
 		}

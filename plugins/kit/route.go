@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"carenet.dev/platform/locales"
+	"carenet.dev/platform/plugins/kit/input"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/sdk"
@@ -26,6 +28,18 @@ type Route struct {
 	Perm         string
 	Public, API  bool
 	Handle       Handler
+	// Lines are the fields that may hold line breaks and tabs (text areas; for a JSON body,
+	// dotted paths with "*" for a list's index). Every other text is one line.
+	Lines input.Fields
+}
+
+// Multiline declares the route's multi-line fields (see Route.Lines).
+func (r Route) Multiline(fields ...string) Route {
+	r.Lines = input.Fields{}
+	for _, f := range fields {
+		r.Lines[f] = true
+	}
+	return r
 }
 
 // Pattern is the route's ServeMux pattern ("GET /results/r/{id}").
@@ -79,6 +93,12 @@ func (e *invalid) Error() string { return "invalid form: " + fmt.Sprint(e.view.E
 // Invalid is the error that shows the form of template again with v's errors (422).
 func Invalid(template string, v *View) error { return &invalid{template, v} }
 
+// FieldErrors is a refused API body: each field at fault (its dotted path) with the id of
+// its message. The frame answers it as a 422 in the API's error shape.
+type FieldErrors map[string]string
+
+func (e FieldErrors) Error() string { return "invalid fields: " + fmt.Sprint(map[string]string(e)) }
+
 // Ctx is one request to a route.
 type Ctx struct {
 	W     http.ResponseWriter
@@ -86,6 +106,11 @@ type Ctx struct {
 	Req   *sdk.Request
 	m     *Module
 	route *Route
+	// The fields whose text the frame refused, what the form held otherwise, and whether a
+	// page showed them (checkInput).
+	inputErrs  map[string]string
+	inputVals  map[string]string
+	inputShown bool
 }
 
 // Context is the request's context: its deadline, and the scope of its HostAPI calls.
@@ -131,6 +156,12 @@ func (c *Ctx) Read(fn func(ctx context.Context, sc *store.Scope) error) error {
 func (c *Ctx) View(titleKey string) *View {
 	t := c.Req.Tenant
 	v := &View{Values: map[string]string{}, Errors: map[string]string{}, Data: map[string]any{}, user: c.Req.User}
+	for k, val := range c.inputVals {
+		v.Values[k] = val
+	}
+	for k, id := range c.inputErrs {
+		v.Errors[k] = id
+	}
 	v.Helpers = view.New(c.Loc(), view.Zone(t.TimeZone), t.Base, c.Req.CSRF).WithForm(v.Values, v.Errors)
 	v.Title = v.T(titleKey)
 	if done := c.Query("done"); done != "" {
@@ -158,11 +189,25 @@ func (v *View) User() *sdk.User { return v.user }
 
 // Render answers the page template name with v, in the tenant's layout.
 func (c *Ctx) Render(status int, name string, v *View) error {
+	if c.inputErrs != nil && !c.inputShown {
+		c.inputShown = true
+		if status < 400 {
+			status = http.StatusUnprocessableEntity
+		}
+	}
 	var b bytes.Buffer
 	if err := c.m.pages.For(c.Req.Tenant.Locale).ExecuteTemplate(&b, name, v); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
-	return c.fragment(status, v.Title, b.Bytes())
+	out := b.Bytes()
+	for f := range c.inputErrs {
+		if !bytes.Contains(out, []byte(`id="e-`+f+`"`)) {
+			// A refused field the page has no place for: the person is told all the same.
+			out = append([]byte(`<p class="error" role="alert">`+template.HTMLEscapeString(v.T("form.text.invalid_form"))+"</p>\n"), out...)
+			break
+		}
+	}
+	return c.fragment(status, v.Title, out)
 }
 
 func (c *Ctx) fragment(status int, title string, body []byte) error {
@@ -199,16 +244,148 @@ func (m *Module) serve(r *Route) http.HandlerFunc {
 	return func(w http.ResponseWriter, hr *http.Request) {
 		req, _ := hr.Context().Value(requestKey{}).(*sdk.Request)
 		c := &Ctx{W: w, R: hr, Req: req, m: m, route: r}
+		if r.Method != "" {
+			if err := m.checkInput(c); err != nil {
+				m.fail(c, err)
+				return
+			}
+		}
 		if err := r.Handle(c); err != nil {
 			m.fail(c, err)
 		}
 	}
 }
 
+// DecodeJSON reads the request's JSON body into v: a body that is not JSON is a bad request
+// (400), a value of the wrong type a 422 naming its field. (The frame already refused any
+// string in it that is not text.)
+func (c *Ctx) DecodeJSON(v any) error {
+	if err := json.Unmarshal(c.Req.Body, v); err != nil {
+		if f := input.TypeField(c.Req.Body, err); f != "" {
+			return FieldErrors{f: input.MessageType}
+		}
+		return ErrBadRequest
+	}
+	return nil
+}
+
+// checkInput is the one check of the text a module receives, before any handler: every
+// query value, form field and file name, and every string of a JSON body (input.Check). An
+// API request with such text gets a 422 naming the fields; a page's query loses the bad
+// values and the page shows the message next to their fields (422); a form posted with
+// them gets the page it is on again, each message next to its field, nothing changed.
+func (m *Module) checkInput(c *Ctx) error {
+	hr, r := c.R, c.route
+	query := input.Values(hr.URL.Query(), r.Lines)
+	posted := map[string][]string{}
+	var errs map[string]string
+	ct := hr.Header.Get("Content-Type")
+	switch {
+	case hr.Method == http.MethodGet || hr.Method == http.MethodHead || len(c.Req.Body) == 0:
+	case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
+		vals, err := url.ParseQuery(string(c.Req.Body))
+		if err != nil {
+			return ErrBadRequest
+		}
+		posted = vals
+	case strings.HasPrefix(ct, "multipart/form-data"):
+		if err := hr.ParseMultipartForm(32 << 20); err != nil {
+			return ErrBadRequest
+		}
+		for k, vs := range hr.MultipartForm.Value {
+			posted[k] = append(posted[k], vs...)
+		}
+		for k, fs := range hr.MultipartForm.File {
+			for _, f := range fs {
+				posted[k] = append(posted[k], f.Filename)
+			}
+		}
+	case r.API || strings.HasPrefix(ct, "application/json"):
+		var err error
+		if errs, err = input.JSON(c.Req.Body, r.Lines); err != nil {
+			return ErrBadRequest
+		}
+	}
+	if errs == nil {
+		errs = input.Values(posted, r.Lines)
+	}
+	for k, v := range query {
+		if errs == nil {
+			errs = map[string]string{}
+		}
+		errs[k] = v
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	m.Log.Info("input refused", "request_id", c.Req.RequestID, "tenant", c.Req.Tenant.Slug, "module", m.spec.ID,
+		"method", hr.Method, "path", hr.URL.Path, "fields", fmt.Sprint(errs))
+	if r.API {
+		return FieldErrors(errs)
+	}
+	c.inputErrs, c.inputVals = errs, map[string]string{}
+	for k, vs := range posted {
+		if _, bad := errs[k]; !bad && len(vs) > 0 && k != "_csrf" && !strings.Contains(k, "password") && !strings.Contains(k, "answer") {
+			c.inputVals[k] = vs[0]
+		}
+	}
+	var err error
+	if hr.Method == http.MethodGet || hr.Method == http.MethodHead {
+		q := hr.URL.Query()
+		for k := range query {
+			q.Del(k)
+		}
+		hr.URL.RawQuery = q.Encode()
+		err = r.Handle(c)
+	} else if page := m.formPage(r.Path); page != nil {
+		get := hr.Clone(hr.Context())
+		get.Method = http.MethodGet
+		pc := &Ctx{W: c.W, R: get, Req: c.Req, m: m, route: page, inputErrs: c.inputErrs, inputVals: c.inputVals}
+		err = page.Handle(pc)
+		c.inputShown = pc.inputShown
+	}
+	if err != nil {
+		return err
+	}
+	if !c.inputShown {
+		return FieldErrors(errs)
+	}
+	return errHandled
+}
+
+// errHandled: the frame answered the request itself.
+var errHandled = errors.New("handled")
+
+// formPage is the GET route of the page a form posted to path is on: the route of the same
+// path, or of the nearest shorter one.
+func (m *Module) formPage(path string) *Route {
+	for path != "" && path != "/" {
+		for i := range m.spec.Routes {
+			if r := &m.spec.Routes[i]; r.Method == http.MethodGet && r.Path == path {
+				return r
+			}
+		}
+		i := strings.LastIndexByte(path, '/')
+		if i <= 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return nil
+}
+
 // fail is the one place a handler's error becomes what the person (or machine) sees: a
 // form again with its errors (422), a localized 404 or 400, or — for anything else, logged
 // with the request id, tenant, module and cause — the localized 500.
 func (m *Module) fail(c *Ctx, err error) {
+	if errors.Is(err, errHandled) {
+		return
+	}
+	var fe FieldErrors
+	if errors.As(err, &fe) {
+		m.refuseFields(c, fe)
+		return
+	}
 	var inv *invalid
 	if errors.As(err, &inv) {
 		if rerr := c.Render(http.StatusUnprocessableEntity, inv.template, inv.view); rerr == nil {
@@ -230,7 +407,7 @@ func (m *Module) fail(c *Ctx, err error) {
 	loc := c.Loc()
 	text := m.message(loc, m.spec.ID+".error."+code, coreErrorText[code])
 	if c.route != nil && c.route.API {
-		_ = c.JSON(status, map[string]string{"error": code, "message": text})
+		_ = c.JSON(status, APIError{Error: code, Message: text, Fields: map[string]string{}})
 		return
 	}
 	v := c.View(m.spec.ID + ".error.title")
@@ -260,4 +437,41 @@ func (m *Module) message(loc *locales.Localizer, ids ...string) string {
 		}
 	}
 	return loc.T(ids[len(ids)-1])
+}
+
+// APIError is what an API answers when it refuses a request, the same shape as the core's
+// for every status: a stable code, a sentence in the tenant's language, and a sentence per
+// field at fault (none: an empty object).
+type APIError struct {
+	Error   string            `json:"error"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields"`
+}
+
+// APIInvalid answers a 422 in the API's shape: code, and for each field the message id of
+// what is wrong with it, translated.
+func (c *Ctx) APIInvalid(code string, fields map[string]string) error {
+	loc := c.Loc()
+	out := APIError{Error: code, Message: loc.T("error.invalid.text"), Fields: map[string]string{}}
+	for f, id := range fields {
+		out.Fields[f] = c.m.message(loc, id, "error.invalid.text")
+	}
+	return c.JSON(http.StatusUnprocessableEntity, out)
+}
+
+// refuseFields answers fields whose input was refused: a 422 in the API's shape on an API
+// route; on a page, the generic sentence (no page of the form was found to show them on).
+func (m *Module) refuseFields(c *Ctx, fe FieldErrors) {
+	if c.route != nil && c.route.API {
+		_ = c.APIInvalid("invalid", fe)
+		return
+	}
+	loc := c.Loc()
+	v := c.View("error.invalid.title")
+	v.Data["Message"], v.Data["Back"], v.Data["Home"] = loc.T("form.text.invalid_form"), m.message(loc, m.spec.ID+".back", "error.back_home"), v.URL("/"+m.spec.ID)
+	var b bytes.Buffer
+	if err := errorPage.Execute(&b, v); err != nil {
+		m.Log.Error("module error page", "module", m.spec.ID, "err", err.Error())
+	}
+	_ = c.fragment(http.StatusUnprocessableEntity, v.Title, b.Bytes())
 }

@@ -171,19 +171,16 @@ func TestImportAPIIsValidatedAndIdempotent(t *testing.T) {
 		if res.Status != http.StatusUnprocessableEntity {
 			t.Fatalf("status %d: %s", res.Status, res.Body)
 		}
-		got := map[string]string{}
-		for _, e := range out["errors"].([]any) {
-			m := e.(map[string]any)
-			got[m["field"].(string)] = m["code"].(string)
-			if m["message"] == "" || strings.HasPrefix(m["message"].(string), "results.") {
-				t.Errorf("error without a message: %v", m)
-			}
+		// The API's one error shape: a code, a sentence, and a sentence per field.
+		got, _ := out["fields"].(map[string]any)
+		if out["error"] != "invalid_report" || out["message"] == "" || got == nil {
+			t.Fatalf("422 body: %s", res.Body)
 		}
 		want := map[string]string{"patient.lab_patient_id": "required", "patient.last_name": "required", "patient.birth_date": "invalid_date",
 			"prescriber.register_number": "invalid_register_number", "pdf": "not_pdf"}
 		for k, v := range want {
-			if got[k] != v {
-				t.Errorf("%s: got %q, want %q (all: %v)", k, got[k], v, got)
+			if msg := f.m.Msgs.For("fr").T(errKey(v)); got[k] != msg {
+				t.Errorf("%s: got %q, want %q (all: %v)", k, got[k], msg, got)
 			}
 		}
 		if len(f.reportIDs(f.A)) != 0 || len(f.h.Host.Blobs) != 0 {
