@@ -182,7 +182,10 @@ func (s *Server) login(c *fiber.Ctx) error {
 	}
 	res, err := s.Accounts.Login(c.UserContext(), st.Tenant, email, c.FormValue("password"), c.IP(), c.Get("User-Agent"))
 	var blocked *accounts.BlockedError
+	var second *accounts.SecondStepError // issue 11: the password was right, a second step follows (mfa.go)
 	switch {
+	case errors.As(err, &second):
+		return s.startSecondStep(c, second)
 	case errors.As(err, &blocked):
 		// The reason, and the way to appeal against the block (P2, R6).
 		return s.render(c, fiber.StatusForbidden, "login", "account.login.title", map[string]any{"Blocked": blocked.Reason,
