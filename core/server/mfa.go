@@ -29,12 +29,12 @@ const cookieSecondStep = "mfa"
 
 // Audit actions of the second factor.
 const (
-	ActTOTPEnabled      = "account.mfa_totp_enabled"
-	ActTOTPRemoved      = "account.mfa_totp_removed"
-	ActPasskeyAdded     = "account.mfa_passkey_added"
-	ActPasskeyRemoved   = "account.mfa_passkey_removed"
-	ActRecoveryRenewed  = "account.mfa_recovery_renewed"
-	ActRecoveryUsed     = "account.mfa_recovery_used"
+	ActTOTPEnabled       = "account.mfa_totp_enabled"
+	ActTOTPRemoved       = "account.mfa_totp_removed"
+	ActPasskeyAdded      = "account.mfa_passkey_added"
+	ActPasskeyRemoved    = "account.mfa_passkey_removed"
+	ActRecoveryRenewed   = "account.mfa_recovery_renewed"
+	ActRecoveryUsed      = "account.mfa_recovery_used"
 	ActSecondFactorReset = "admin.mfa_reset"
 )
 
