@@ -336,6 +336,10 @@ func (s *Server) enrolForm(c *fiber.Ctx) error {
 		return c.Redirect(St(c).URL("/login/second"), fiber.StatusSeeOther)
 	}
 	data, err := s.totpData(c, u, "/login/enrol")
+	if errors.Is(err, accounts.ErrFactorExists) {
+		// Set up meanwhile (another tab): start again from the password.
+		return s.secondStepCancel(c)
+	}
 	if err != nil {
 		return err
 	}
@@ -355,6 +359,9 @@ func (s *Server) enrol(c *fiber.Ctx) error {
 		return c.Redirect(st.URL("/login/second"), fiber.StatusSeeOther)
 	}
 	codes, done, err := s.confirmTOTP(c, u, "/login/enrol", true)
+	if errors.Is(err, accounts.ErrFactorExists) {
+		return s.secondStepCancel(c)
+	}
 	if done {
 		return err
 	}
