@@ -594,6 +594,8 @@ time_zone = "Europe/Bratislava"
 currency = "EUR"
 [legal]
 company = "%s s.r.o."
+[rules]
+"security.second_factor_roles" = ""  # as the demo catalog: admins sign in with a password alone
 [[hostnames]]
 host = "%s.localhost"
 portal = "patients"

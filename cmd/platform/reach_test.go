@@ -215,6 +215,16 @@ func TestWhoMayActOnWhom(t *testing.T) {
 					} else {
 						refused("secret check", code, body)
 					}
+
+					// Reset the second factor: the same rule (issue 11.14 under 11.4).
+					code, body = post(page+"/second-factor/reset", url.Values{})
+					if manage && reach {
+						if code != 303 {
+							t.Fatalf("%s second-factor reset: %d", pair, code)
+						}
+					} else {
+						refused("second-factor reset", code, body)
+					}
 				}
 			}
 			// Every refused secret check left no record: only the allowed ones were audited.

@@ -482,6 +482,11 @@ func (s *Service) Login(ctx context.Context, t *tenancy.Tenant, email, password,
 	case StatusUnverified:
 		return nil, ErrUnverified
 	}
+	// issue 11: an account with a second factor, or that must have one, passes a second step
+	// before any session opens (*SecondStepError; mfa.go).
+	if err := s.secondStep(ctx, t, u); err != nil {
+		return nil, err
+	}
 	return s.openSession(ctx, t, u, ip, ua)
 }
 

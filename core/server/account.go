@@ -179,8 +179,11 @@ func (s *Server) login(c *fiber.Ctx) error {
 	}
 	res, err := s.Accounts.Login(c.UserContext(), st.Tenant, email, c.FormValue("password"), c.IP(), c.Get("User-Agent"))
 	var blocked *accounts.BlockedError
+	var second *accounts.SecondStepError // issue 11: the password was right, a second step follows (mfa.go)
 	var throttled *accounts.ThrottledError
 	switch {
+	case errors.As(err, &second):
+		return s.startSecondStep(c, second)
 	case errors.As(err, &throttled):
 		// This address failed too often for this account: it waits for its window to end;
 		// the owner elsewhere is not held (P2).

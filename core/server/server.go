@@ -186,6 +186,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.bindTemplates()
 	s.bindIdentity()
 	s.bindAPIKeys()
+	s.bindSecondFactor()
 	return s, nil
 }
 

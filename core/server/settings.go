@@ -40,6 +40,8 @@ type ruleView struct {
 	Name, Field, Value, Error string
 	Min, Max                  int64
 	Bool                      bool
+	// Roles are the choices of a rule that lists roles (issue 11; mfa_settings.go).
+	Roles []roleChoice
 }
 
 func (s *Server) bindSettings() {
@@ -58,14 +60,22 @@ func (s *Server) renderSettings(c *fiber.Ctx, status int, f *Form) error {
 		for _, r := range tenancy.CoreRules {
 			if r.Type == "bool" {
 				f.Values[ruleField(r.Name)] = strconv.FormatBool(t.BoolRule(r.Name))
+			} else if r.Type == "string" {
+				f.Values[ruleField(r.Name)] = t.StringRule(r.Name)
 			} else {
 				f.Values[ruleField(r.Name)] = strconv.FormatInt(t.IntRule(r.Name), 10)
 			}
 		}
 	}
 	var rules []ruleView
+	var err error
 	for _, r := range tenancy.CoreRules {
 		rv := ruleView{Name: r.Name, Field: ruleField(r.Name), Value: f.Values[ruleField(r.Name)], Min: r.Min, Max: r.Max, Bool: r.Type == "bool"}
+		if r.Type == "string" {
+			if rv.Roles, err = s.roleChoices(c, rv.Value); err != nil {
+				return err
+			}
+		}
 		if f.Errors.Has(rv.Field) {
 			rv.Error = st.Loc.T(f.Errors[rv.Field], "Min", r.Min, "Max", r.Max)
 		}
@@ -111,6 +121,14 @@ func (s *Server) saveSettings(c *fiber.Ctx) error {
 		field := ruleField(r.Name)
 		v := strings.TrimSpace(c.FormValue(field))
 		f.Values[field] = v
+		if r.Type == "string" { // a list of roles (issue 11; mfa_settings.go)
+			if f.Values[field], err = s.rolesFromForm(c, field); err != nil {
+				f.Errors.Add(field, "form.invalid_choice")
+				continue
+			}
+			next.Rules[r.Name] = f.Values[field]
+			continue
+		}
 		if r.Type == "bool" {
 			if v != "true" && v != "false" {
 				f.Errors.Add(field, "form.invalid_choice")

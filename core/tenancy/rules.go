@@ -40,7 +40,16 @@ var CoreRules = []sdk.Rule{
 	{Name: "terms.notice_days", Type: "int", Default: int64(7), Min: 0, Max: 365, Ref: "P6"},
 	{Name: "terms.explicit_reacceptance", Type: "bool", Default: false, Ref: "P6"},
 	{Name: "audit.checkpoint_minutes", Type: "int", Default: int64(60), Min: 5, Max: 24 * 60, Ref: "P9"},
+	// issue 11 — second factor. The roles that must sign in with a second factor: role ids
+	// separated by commas, "*" for every role beyond the plain user role (tenant admins and
+	// every module role: staff, professionals), "" for none.
+	{Name: RuleSecondFactorRoles, Type: "string", Default: "*", Ref: "P2"},
+	{Name: "account.second_step_minutes", Type: "int", Default: int64(5), Min: 1, Max: 30, Ref: "P2"},
+	{Name: "security.second_factor_per_account", Type: "int", Default: int64(5), Min: 1, Max: 1000, Ref: "P2"},
 }
+
+// RuleSecondFactorRoles names the roles that must have a second factor (issue 11).
+const RuleSecondFactorRoles = "security.second_factor_roles"
 
 func coreRule(name string) (sdk.Rule, bool) {
 	for _, r := range CoreRules {
@@ -105,4 +114,18 @@ func (t *Tenant) IntRule(name string) int64 {
 		}
 	}
 	return spec.Default.(int64)
+}
+
+// StringRule returns the tenant's value of a core text rule, or its declared default.
+func (t *Tenant) StringRule(name string) string {
+	spec, ok := coreRule(name)
+	if !ok {
+		panic("tenancy: undeclared core rule " + name) // a programming error, never input
+	}
+	if v, ok := t.Settings.Rules[name]; ok {
+		if s, err := spec.Validate(v); err == nil {
+			return s.(string)
+		}
+	}
+	return spec.Default.(string)
 }
