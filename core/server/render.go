@@ -61,6 +61,8 @@ type Page struct {
 
 	can func(perm string) bool
 	h   view.Helpers
+	// word is a module's name or summary in the page's language (catalog.go).
+	word func(id, what string) string
 }
 
 // Form is a submitted form: its values and, per field, what is wrong.
@@ -149,7 +151,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, name, title string, data a
 func (s *Server) page(c *fiber.Ctx, status int, name, title string, data any, f *Form, keep bool) error {
 	st := St(c)
 	p := &Page{State: st, Title: title, Data: data, Form: f, Status: status, Bare: st.Tenant == nil,
-		can: func(perm string) bool { return s.can(c, perm) }}
+		can: func(perm string) bool { return s.can(c, perm) }, word: func(id, what string) string { return s.moduleWord(st, id, what) }}
 	zone := time.UTC
 	if st.Tenant != nil {
 		zone = st.Tenant.Location()
@@ -209,7 +211,9 @@ func (s *Server) nav(c *fiber.Ctx, st *State) []NavItem {
 	}
 	items := []NavItem{item("nav.home", "/")}
 	for _, m := range st.Tenant.EnabledModules() {
-		items = append(items, item("module."+m+".name", "/"+m))
+		it := item("nav.home", "/"+m)
+		it.Label = s.moduleName(st, m)
+		items = append(items, it)
 	}
 	if st.User != nil {
 		items = append(items, item("nav.account", "/account"))
@@ -233,6 +237,24 @@ type FieldView struct {
 func (p *Page) F(name, labelKey, typ, autocomplete string, required bool) FieldView {
 	return FieldView{Name: name, Label: p.T(labelKey), Type: typ, Value: p.V(name), Error: p.E(name),
 		Autocomplete: autocomplete, Required: required}
+}
+
+// ModuleName is a module's name in the page's language: the platform's words for it, or
+// the name its manifest gives (an external module).
+func (p *Page) ModuleName(id string) string {
+	if p.word == nil {
+		return id
+	}
+	return p.word(id, "name")
+}
+
+// ModuleSummary is a module's one line about itself in the page's language ("" when it has
+// none).
+func (p *Page) ModuleSummary(id string) string {
+	if p.word == nil {
+		return ""
+	}
+	return p.word(id, "summary")
 }
 
 // RoleName is the translated name of a role ("role.<id>"), or its id when it has none.

@@ -17,6 +17,11 @@ type Manifest struct {
 	// ID is the module's stable id ("results"); its routes live under "/<ID>".
 	ID      string `json:"id"`
 	Version string `json:"version"`
+	// Name and Summary are the module's name and one line about it, per language ("fr",
+	// "pl", "sk"), shown in the navigation, on the home page and on the console where the
+	// platform has no words of its own for the module (an external module brings them).
+	Name    map[string]string `json:"name,omitempty"`
+	Summary map[string]string `json:"summary,omitempty"`
 	// Routes the core mounts for every tenant that switched the module on.
 	Routes []Route `json:"routes"`
 	// Permissions the module's routes use, with the roles they are granted to by default.
