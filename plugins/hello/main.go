@@ -70,6 +70,8 @@ func (hello) RunJob(context.Context, *sdk.Job) error { return nil }
 
 func (hello) OnEvent(context.Context, *sdk.Event) error { return nil }
 
-func (hello) ExportUser(context.Context, sdk.Tenant, string) ([]byte, error) { return []byte("{}"), nil }
+func (hello) ExportUser(context.Context, sdk.Tenant, string) ([]byte, error) {
+	return []byte("{}"), nil
+}
 
 func main() { sdk.Serve(hello{}) }
