@@ -214,6 +214,21 @@ func TestExternalModuleCatalog(t *testing.T) {
 		if !strings.Contains(body, ">Dobrý deň</a>") {
 			t.Errorf("navigation lacks the module's own name:\n%s", body)
 		}
+		// Its rule is the tenant's: the tenant admin reads it by the module's own label and sets it.
+		a := p.browser("alpha.localhost")
+		a.login("admin@alpha.localhost", "demo-alpha-admin")
+		if code, body := a.do("GET", "/admin/modules/hello", nil); code != 200 || !strings.Contains(body, "Počet pozdravov na stránke") {
+			t.Fatalf("rules page of hello: %d %s", code, body)
+		}
+		if code, body := a.do("GET", "/admin/roles", nil); code != 200 || !strings.Contains(body, "Dostať pozdrav") {
+			t.Fatalf("roles page lacks hello's permission by its label: %d", code)
+		}
+		if code, _ := a.post("/admin/modules/hello", "/admin/modules/hello", url.Values{"rule_hello_repeat": {"3"}}); code != 303 {
+			t.Fatalf("set hello.repeat: %d", code)
+		}
+		if _, body := u.do("GET", "/hello", nil); strings.Count(body, "Dobrý deň, ") != 3 {
+			t.Fatalf("hello.repeat = 3 not applied:\n%s", body)
+		}
 		if code, _ := p.browser("beta.localhost").do("GET", "/hello", nil); code != 404 {
 			t.Fatalf("hello for beta, who did not switch it on: %d", code)
 		}
@@ -334,4 +349,27 @@ func TestModulesFlagPreRegisters(t *testing.T) {
 			t.Fatalf("console row: %s", row)
 		}
 	})
+}
+
+// TestHelloUsesTheSDKOnly: the example external module is built against the SDK alone:
+// nothing of the module frame, of the core or of another module (issue 11.17, P5).
+func TestHelloUsesTheSDKOnly(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "carenet.dev/platform/plugins/hello").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	sdk := false
+	for _, pkg := range strings.Fields(string(out)) {
+		rest, ours := strings.CutPrefix(pkg, "carenet.dev/platform/")
+		if !ours || rest == "plugins/hello" {
+			continue
+		}
+		if !strings.HasPrefix(rest, "plugins/sdk") {
+			t.Errorf("hello depends on %s", pkg)
+		}
+		sdk = sdk || rest == "plugins/sdk"
+	}
+	if !sdk {
+		t.Fatalf("hello does not use the SDK: %s", out)
+	}
 }

@@ -224,6 +224,18 @@ func (s *Server) moduleName(st *State, id string) string {
 }
 
 func (s *Server) moduleWord(st *State, id, what string) string {
+	if what == "perm" {
+		// id is a permission "<module>.<name>": its label in the module's manifest.
+		module, _, _ := strings.Cut(id, ".")
+		if man := s.Modules.Manifest(module); man != nil {
+			for _, p := range man.Permissions {
+				if p.Name == id {
+					return p.Label[st.Lang]
+				}
+			}
+		}
+		return ""
+	}
 	key := "module." + id + "." + what
 	if st.Loc != nil && st.Loc.Has(key) {
 		return st.Loc.T(key)

@@ -18,6 +18,7 @@ import (
 	"carenet.dev/platform/core/web"
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit/view"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // Views holds, per page, its template set (the layout, the partials and the page) once per
@@ -255,6 +256,32 @@ func (p *Page) ModuleSummary(id string) string {
 		return ""
 	}
 	return p.word(id, "summary")
+}
+
+// PermName is what a permission lets a person do, in the page's language: the platform's
+// words ("perm.<name>"), or the label the module's manifest gives it, or its name.
+func (p *Page) PermName(perm string) string {
+	if p.Loc.Has("perm." + perm) {
+		return p.T("perm." + perm)
+	}
+	if p.word != nil {
+		if w := p.word(perm, "perm"); w != "" {
+			return w
+		}
+	}
+	return perm
+}
+
+// RuleName is a rule's name in the page's language: the platform's words ("rule.<name>"),
+// or the label the module's manifest gives it, or its name.
+func (p *Page) RuleName(r sdk.Rule) string {
+	if p.Loc.Has("rule." + r.Name) {
+		return p.T("rule." + r.Name)
+	}
+	if w := r.Label[p.Lang]; w != "" {
+		return w
+	}
+	return r.Name
 }
 
 // RoleName is the translated name of a role ("role.<id>"), or its id when it has none.

@@ -23,10 +23,13 @@ import (
 var build = "1"
 
 // words are the module's own texts per language.
-var words = map[string]struct{ name, summary, title, hello, build string }{
-	"fr": {"Bonjour", "Un module d’exemple qui vous salue.", "Bonjour", "Bonjour, %s !", "Version de démonstration %s"},
-	"pl": {"Dzień dobry", "Przykładowy moduł, który Cię wita.", "Dzień dobry", "Dzień dobry, %s!", "Wersja demonstracyjna %s"},
-	"sk": {"Dobrý deň", "Ukážkový modul, ktorý vás pozdraví.", "Dobrý deň", "Dobrý deň, %s!", "Ukážková verzia %s"},
+var words = map[string]struct{ name, summary, title, hello, build, greet, repeat string }{
+	"fr": {"Bonjour", "Un module d’exemple qui vous salue.", "Bonjour", "Bonjour, %s !", "Version de démonstration %s",
+		"Être salué", "Nombre de salutations sur la page"},
+	"pl": {"Dzień dobry", "Przykładowy moduł, który Cię wita.", "Dzień dobry", "Dzień dobry, %s!", "Wersja demonstracyjna %s",
+		"Otrzymywanie powitania", "Liczba powitań na stronie"},
+	"sk": {"Dobrý deň", "Ukážkový modul, ktorý vás pozdraví.", "Dobrý deň", "Dobrý deň, %s!", "Ukážková verzia %s",
+		"Dostať pozdrav", "Počet pozdravov na stránke"},
 }
 
 type hello struct{}
@@ -34,14 +37,14 @@ type hello struct{}
 func (hello) Init(context.Context, sdk.Env) error { return nil }
 
 func (hello) Manifest() sdk.Manifest {
+	greet := sdk.Permission{Name: "hello.greet", Grants: []string{"user"}, Label: map[string]string{}}
+	repeat := sdk.Rule{Name: "hello.repeat", Type: "int", Default: int64(1), Min: 1, Max: 5, Label: map[string]string{}}
 	m := sdk.Manifest{ID: "hello", Version: "1.0.0", Name: map[string]string{}, Summary: map[string]string{},
-		Routes:      []sdk.Route{{Method: "GET", Path: "/hello", Permission: "hello.greet"}},
-		Permissions: []sdk.Permission{{Name: "hello.greet", Grants: []string{"user"}}},
-		Rules:       []sdk.Rule{{Name: "hello.repeat", Type: "int", Default: int64(1), Min: 1, Max: 5}},
-	}
+		Routes: []sdk.Route{{Method: "GET", Path: "/hello", Permission: "hello.greet"}}}
 	for lang, w := range words {
-		m.Name[lang], m.Summary[lang] = w.name, w.summary
+		m.Name[lang], m.Summary[lang], greet.Label[lang], repeat.Label[lang] = w.name, w.summary, w.greet, w.repeat
 	}
+	m.Permissions, m.Rules = []sdk.Permission{greet}, []sdk.Rule{repeat}
 	return m
 }
 

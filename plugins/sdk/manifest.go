@@ -64,6 +64,9 @@ type Route struct {
 type Permission struct {
 	Name   string   `json:"name"`
 	Grants []string `json:"grants"`
+	// Label is what the permission lets a person do, per language, shown to tenant admins
+	// where the platform has no words for it (an external module's).
+	Label map[string]string `json:"label,omitempty"`
 }
 
 // Role is a role a module brings. It is the module's own: two modules that both declare
@@ -99,6 +102,9 @@ type Rule struct {
 	Choices []string `json:"choices,omitempty"`
 	// Ref cites the requirement the default comes from ("R4").
 	Ref string `json:"ref,omitempty"`
+	// Label names the rule per language on the tenant admin's page where the platform has
+	// no words for it (an external module's).
+	Label map[string]string `json:"label,omitempty"`
 }
 
 // Validate converts v (from TOML, JSON or a form) to the rule's type and checks it.
