@@ -260,7 +260,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	srv.Tenants.Bound = *cacheBound
 	go srv.Tenants.Watch(ctx)
-	specs, err := moduleSpecs(ctx, srv, d.tenants, external)
+	if err := preRegister(ctx, srv, log, external); err != nil {
+		return err
+	}
+	specs, err := moduleSpecs(ctx, srv, d.tenants)
 	if err != nil {
 		return err
 	}
@@ -274,7 +277,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	host.Start(ctx, specs)
 	defer host.Stop()
 	srv.Launch = func(ctx context.Context, id string) error {
-		spec, ok := moduleSpec(id, external)
+		spec, ok, err := moduleSpec(ctx, srv, id)
+		if err != nil {
+			return err
+		}
 		if !ok {
 			return fmt.Errorf("no module %q to launch", id)
 		}

@@ -2,15 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/modules"
 	"carenet.dev/platform/core/pluginhost"
 	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
@@ -39,9 +41,10 @@ func servePlugin(id string) error {
 	return nil
 }
 
-// externalModules parses --module id=/path/to/exe:sha256hex entries.
-func externalModules(list string) ([]pluginhost.Spec, error) {
-	var out []pluginhost.Spec
+// externalModules parses --modules id=/path/to/exe:sha256hex entries: the command line's
+// pre-registration of external modules, stored in the module catalog at start (preRegister).
+func externalModules(list string) ([]modules.CatalogEntry, error) {
+	var out []modules.CatalogEntry
 	for _, item := range strings.Split(list, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -49,26 +52,41 @@ func externalModules(list string) ([]pluginhost.Spec, error) {
 		}
 		id, rest, ok := strings.Cut(item, "=")
 		path, sum, ok2 := strings.Cut(rest, ":")
-		if !ok || !ok2 || !tenancy.IsKnownModule(id) {
-			return nil, fmt.Errorf("--modules %q: want <known module id>=<path>:<sha256 hex>", item)
+		if !ok || !ok2 || !tenancy.ValidModuleID(id) {
+			return nil, fmt.Errorf("--modules %q: want <module id>=<path>:<sha256 hex>, the id in lowercase letters, digits and _", item)
 		}
-		raw, err := hex.DecodeString(sum)
-		if err != nil || len(raw) != 32 {
+		sum, good := modules.NormalizeSum(sum)
+		if !good {
 			return nil, fmt.Errorf("--modules %q: the SHA-256 must be 64 hex digits", item)
 		}
 		abs, err := filepath.Abs(path)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, pluginhost.Spec{ID: id, SHA256: raw, Command: func() *exec.Cmd { return exec.Command(abs) }})
+		out = append(out, modules.CatalogEntry{ID: id, Path: abs, SHA256: sum, RegisteredAt: time.Now().UTC()})
 	}
 	return out, nil
 }
 
+// preRegister stores the command line's external modules in the module catalog (an entry
+// of the same id takes the executable and checksum the command line gives) and makes them
+// known.
+func preRegister(ctx context.Context, srv *server.Server, log *slog.Logger, list []modules.CatalogEntry) error {
+	for i := range list {
+		e := &list[i]
+		if err := srv.Catalog().Put(ctx, e); err != nil {
+			return fmt.Errorf("--modules %s: %w", e.ID, err)
+		}
+		srv.Tenants.Known.Add(e.ID)
+		log.Info("module registered from the command line", "module", e.ID, "path", e.Path, "sha256", e.SHA256)
+	}
+	return nil
+}
+
 // moduleSpecs lists the modules to launch: each one that at least one tenant switched on,
-// in the database or in the tenant catalog about to be imported. An external module
-// replaces the built-in of the same id.
-func moduleSpecs(ctx context.Context, srv *server.Server, tenantsDir string, external []pluginhost.Spec) ([]pluginhost.Spec, error) {
+// in the database or in the tenant catalog about to be imported. A registered external
+// module replaces the built-in of the same id.
+func moduleSpecs(ctx context.Context, srv *server.Server, tenantsDir string) ([]pluginhost.Spec, error) {
 	enabled := map[string]bool{}
 	ts, err := srv.Tenants.List(ctx)
 	if err != nil {
@@ -92,7 +110,11 @@ func moduleSpecs(ctx context.Context, srv *server.Server, tenantsDir string, ext
 	}
 	var out []pluginhost.Spec
 	for id := range enabled {
-		if s, ok := moduleSpec(id, external); ok {
+		s, ok, err := moduleSpec(ctx, srv, id)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			out = append(out, s)
 		}
 	}
@@ -100,22 +122,26 @@ func moduleSpecs(ctx context.Context, srv *server.Server, tenantsDir string, ext
 	return out, nil
 }
 
-// moduleSpec says how to launch module id: the external module registered under that id,
-// else the built-in, re-executing this binary.
-func moduleSpec(id string, external []pluginhost.Spec) (pluginhost.Spec, bool) {
-	for _, e := range external {
-		if e.ID == id {
-			return e, true
-		}
+// moduleSpec says how to launch module id: the external module the catalog registered
+// under that id (its SHA-256 checked before every start), else the built-in, re-executing
+// this binary.
+func moduleSpec(ctx context.Context, srv *server.Server, id string) (pluginhost.Spec, bool, error) {
+	e, err := srv.Catalog().Get(ctx, id)
+	if err != nil {
+		return pluginhost.Spec{}, false, err
+	}
+	if e != nil {
+		path := e.Path
+		return pluginhost.Spec{ID: id, SHA256: e.Sum(), Command: func() *exec.Cmd { return exec.Command(path) }}, true, nil
 	}
 	if _, ok := builtins[id]; !ok {
-		return pluginhost.Spec{}, false
+		return pluginhost.Spec{}, false, nil
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return pluginhost.Spec{}, false
+		return pluginhost.Spec{}, false, err
 	}
-	return pluginhost.Spec{ID: id, Command: func() *exec.Cmd { return exec.Command(exe, "plugin", id) }}, true
+	return pluginhost.Spec{ID: id, Command: func() *exec.Cmd { return exec.Command(exe, "plugin", id) }}, true, nil
 }
 
 // moduleEnv gives each module its own database and directory.

@@ -249,6 +249,12 @@ func startPlatform(t *testing.T, tenantsDir string, extra ...string) *platform {
 // startPlatformData starts the platform on the data directory data.
 func startPlatformData(t *testing.T, tenantsDir, data string, extra ...string) *platform {
 	t.Helper()
+	return startPlatformUntil(t, "/readyz", tenantsDir, data, extra...)
+}
+
+// startPlatformUntil starts the platform and waits until ready (a path) answers 200.
+func startPlatformUntil(t *testing.T, ready, tenantsDir, data string, extra ...string) *platform {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +282,7 @@ func startPlatformData(t *testing.T, tenantsDir, data string, extra ...string) *
 	t.Cleanup(p.stop)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		res, err := http.Get(p.base + "/readyz")
+		res, err := http.Get(p.base + ready)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {

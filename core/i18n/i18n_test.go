@@ -214,7 +214,7 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	for _, r := range tenancy.CoreRules {
 		used["rule."+r.Name] = "admin settings"
 	}
-	for _, st := range []string{"starting", "running", "down", "failed", "stopped"} {
+	for _, st := range []string{"starting", "running", "down", "failed", "stopped", "idle"} {
 		used["platform.modules.state."+st] = "platform modules"
 	}
 	for _, a := range server.CoreAuditActions {

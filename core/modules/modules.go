@@ -212,7 +212,7 @@ func (s *Service) ModuleRoles(id string, roles []string) []string {
 func (s *Service) ValidateRules(id string, rules map[string]any) (map[string]any, error) {
 	man := s.Manifest(id)
 	if man == nil {
-		if !tenancy.IsKnownModule(id) {
+		if !s.Tenants.Known.Has(id) {
 			return nil, &unknownModule{id}
 		}
 		// The module did not start: its rules are checked when it runs (each request

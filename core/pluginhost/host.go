@@ -7,11 +7,15 @@
 package pluginhost
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -40,6 +44,10 @@ const (
 
 // ErrUnavailable is returned for a call to a module that is not running.
 var ErrUnavailable = errors.New("module unavailable")
+
+// ErrChecksum is (wrapped in) the error of a start refused because the module's executable
+// does not have its registered SHA-256.
+var ErrChecksum = plugin.ErrChecksumsDoNotMatch
 
 // Spec says how to launch one module.
 type Spec struct {
@@ -171,9 +179,46 @@ func (h *Host) Add(ctx context.Context, s Spec) error {
 	return nil
 }
 
+// ChecksumError says that an external module's executable is not the one registered: the
+// host refuses to start it, at its first start as at every relaunch.
+type ChecksumError struct {
+	Module, Path     string
+	Expected, Actual []byte
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("module %s: %s has SHA-256 %x, the registered one is %x", e.Module, e.Path, e.Actual, e.Expected)
+}
+
+// Unwrap makes it go-plugin's checksum error: a permanent failure.
+func (e *ChecksumError) Unwrap() error { return plugin.ErrChecksumsDoNotMatch }
+
+// checkSum reads the executable cmd runs and compares its SHA-256 with the registered one.
+// go-plugin checks it again as it starts the process; this check names both checksums.
+func checkSum(id string, cmd *exec.Cmd, want []byte) error {
+	f, err := os.Open(cmd.Path)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	defer f.Close()
+	hash := sha256.New()
+	if _, err := io.Copy(hash, f); err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	if got := hash.Sum(nil); !bytes.Equal(got, want) {
+		return &ChecksumError{Module: id, Path: cmd.Path, Expected: want, Actual: got}
+	}
+	return nil
+}
+
 // launch starts a new process for m with a new client.
 func (h *Host) launch(ctx context.Context, m *module) error {
 	cmd := m.spec.Command()
+	if len(m.spec.SHA256) > 0 {
+		if err := checkSum(m.spec.ID, cmd, m.spec.SHA256); err != nil {
+			return err
+		}
+	}
 	// Plugins die with the host, even on SIGKILL (Pdeathsig), and live in their own
 	// process group so that nothing of theirs is orphaned or signalled by accident.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -276,8 +321,15 @@ func (h *Host) fail(m *module, cause error) {
 			"host_protocol", sdk.ProtocolVersion, "cause", cause.Error())
 		return
 	}
+	var sum *ChecksumError
+	if give && errors.As(cause, &sum) {
+		h.log.Error("module refused: its executable does not have the registered SHA-256", "module", m.spec.ID,
+			"path", sum.Path, "expected_sha256", hex.EncodeToString(sum.Expected), "found_sha256", hex.EncodeToString(sum.Actual))
+		return
+	}
 	if give && errors.Is(cause, plugin.ErrChecksumsDoNotMatch) {
-		h.log.Error("module refused: its executable does not have the registered SHA-256", "module", m.spec.ID, "cause", cause.Error())
+		h.log.Error("module refused: its executable does not have the registered SHA-256", "module", m.spec.ID,
+			"expected_sha256", hex.EncodeToString(m.spec.SHA256), "cause", cause.Error())
 		return
 	}
 	if give {

@@ -415,3 +415,73 @@ func TestCallInFlightWhenModuleDies(t *testing.T) {
 		t.Fatalf("failed module shows pid %d (alive: %v)", s.PID, alive(s.PID))
 	}
 }
+
+// TestChecksumCheckedAtEveryRelaunch: the checksum of an external module is checked again
+// when the host relaunches it after a crash and when an admin restarts it: an executable
+// swapped while it ran is refused, the module is failed, and the log line names the module,
+// the registered and the found SHA-256 (issue 11.17, P5).
+func TestChecksumCheckedAtEveryRelaunch(t *testing.T) {
+	exe, _ := os.Executable()
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/alpha"
+	if err := os.WriteFile(path, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	cmd := func() *exec.Cmd { return exec.Command(path, "plugin", "alpha") }
+	h, _, logs := newHost(t, pluginhost.Config{}, pluginhost.Spec{ID: "alpha", Command: cmd, SHA256: sum[:]})
+	s := status(h, "alpha")
+	if s.State != "running" || s.PID == 0 {
+		t.Fatalf("registered executable: %+v", s)
+	}
+	// Another build takes the executable's place (a new file: the running one is busy),
+	// then the module crashes.
+	swapped := append(append([]byte(nil), data...), []byte("another build")...)
+	if err := os.WriteFile(path+".new", swapped, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	found := sha256.Sum256(swapped)
+	syscall.Kill(s.PID, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for status(h, "alpha").State != pluginhost.StateFailed {
+		if time.Now().After(deadline) {
+			t.Fatalf("swapped executable not refused after a crash: %+v\n%s", status(h, "alpha"), logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	line := ""
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "does not have the registered SHA-256") {
+			line = l
+		}
+	}
+	for _, want := range []string{"module=alpha", fmt.Sprintf("expected_sha256=%x", sum), fmt.Sprintf("found_sha256=%x", found)} {
+		if !strings.Contains(line, want) {
+			t.Fatalf("log line %q lacks %q\n%s", line, want, logs.String())
+		}
+	}
+	// The admin's restart checks it too: refused while the executable is not the registered one.
+	if err := h.Restart(context.Background(), "alpha"); !errors.Is(err, pluginhost.ErrChecksum) {
+		t.Fatalf("restart of a swapped executable: %v", err)
+	}
+	if s := status(h, "alpha"); s.State != pluginhost.StateFailed {
+		t.Fatalf("after refused restart: %+v", s)
+	}
+	// The registered build back in place: the restart starts it.
+	if err := os.WriteFile(path+".new", data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(path+".new", path)
+	if err := h.Restart(context.Background(), "alpha"); err != nil {
+		t.Fatalf("restart of the registered executable: %v", err)
+	}
+	if s := status(h, "alpha"); s.State != pluginhost.StateRunning {
+		t.Fatalf("after restart: %+v", s)
+	}
+}

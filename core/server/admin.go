@@ -296,7 +296,7 @@ func (s *Server) tenantPermissions(t *tenancy.Tenant) []string {
 	var out []string
 	for _, p := range s.Permissions() {
 		module, _, _ := strings.Cut(p, ".")
-		if tenancy.IsKnownModule(module) && !contains(t.EnabledModules(), module) {
+		if s.Tenants.Known.Has(module) && !contains(t.EnabledModules(), module) {
 			continue
 		}
 		out = append(out, p)

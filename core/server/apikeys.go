@@ -37,7 +37,7 @@ func (s *Server) bindAPIKeys() {
 func (s *Server) markAPI(c *fiber.Ctx) error {
 	st := St(c)
 	id, _, _ := strings.Cut(strings.TrimPrefix(c.Path(), "/"), "/")
-	if !tenancy.IsKnownModule(id) {
+	if !s.Tenants.Known.Has(id) {
 		return c.Next()
 	}
 	if !contains(st.Tenant.EnabledModules(), id) {

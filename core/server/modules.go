@@ -67,9 +67,11 @@ func (s *Server) bindModules() {
 			s.route(fiber.MethodPost, p, PermModuleRoute, h)
 		}
 	}
+	s.App.Use(s.externalModule)
 	s.get("/admin/modules/:module", authz.PermAdminSettings, s.moduleRulesPage)
 	s.post("/admin/modules/:module", authz.PermAdminSettings, s.saveModuleRules)
 	s.get("/platform/modules", authz.PermPlatformModules, s.platformModules)
+	s.post("/platform/modules", authz.PermPlatformModules, s.platformRegisterModule)
 	s.post("/platform/modules/:module/restart", authz.PermPlatformModules, s.platformRestartModule)
 }
 
@@ -299,7 +301,7 @@ func (s *Server) saveModuleRules(c *fiber.Ctx) error {
 }
 
 func (s *Server) platformModules(c *fiber.Ctx) error {
-	return s.render(c, fiber.StatusOK, "platform_modules", "platform.modules.title", map[string]any{"Modules": s.Modules.Statuses()}, nil)
+	return s.renderCatalog(c, fiber.StatusOK, nil)
 }
 
 func (s *Server) platformRestartModule(c *fiber.Ctx) error {

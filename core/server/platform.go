@@ -55,7 +55,7 @@ func (s *Server) renderTenant(c *fiber.Ctx, status int, t *tenancy.Tenant, f *Fo
 		all = append(all, LangItem{Code: l, Name: locales.NativeName(l), Current: t.AllowsLocale(l)})
 	}
 	var mods []moduleChoice
-	for _, id := range tenancy.KnownModules {
+	for _, id := range s.Tenants.Known.IDs() {
 		mods = append(mods, moduleChoice{ID: id, Enabled: contains(t.EnabledModules(), id)})
 	}
 	if f == nil {
@@ -188,11 +188,11 @@ func (s *Server) platformSaveModules(c *fiber.Ctx) error {
 		on = append(on, string(m))
 	}
 	for _, id := range on {
-		if !contains(tenancy.KnownModules, id) {
+		if !s.Tenants.Known.Has(id) {
 			return fiber.NewError(fiber.StatusBadRequest, "unknown module")
 		}
 	}
-	for _, id := range tenancy.KnownModules {
+	for _, id := range s.Tenants.Known.IDs() {
 		if err := s.Tenants.SetModule(c.UserContext(), t.ID, id, contains(on, id)); err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 	"carenet.dev/platform/core/web"
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit/view"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // Views holds, per page, its template set (the layout, the partials and the page) once per
@@ -61,6 +62,8 @@ type Page struct {
 
 	can func(perm string) bool
 	h   view.Helpers
+	// word is a module's name or summary in the page's language (catalog.go).
+	word func(id, what string) string
 }
 
 // Form is a submitted form: its values and, per field, what is wrong.
@@ -173,7 +176,7 @@ func (s *Server) page(c *fiber.Ctx, status int, name, title string, data any, f 
 		}
 	}
 	p := &Page{State: st, Title: title, Data: data, Form: f, Status: status, Bare: st.Tenant == nil,
-		can: func(perm string) bool { return s.can(c, perm) }}
+		can: func(perm string) bool { return s.can(c, perm) }, word: func(id, what string) string { return s.moduleWord(st, id, what) }}
 	zone := time.UTC
 	if st.Tenant != nil {
 		zone = st.Tenant.Location()
@@ -233,7 +236,9 @@ func (s *Server) nav(c *fiber.Ctx, st *State) []NavItem {
 	}
 	items := []NavItem{item("nav.home", "/")}
 	for _, m := range st.Tenant.EnabledModules() {
-		items = append(items, item("module."+m+".name", "/"+m))
+		it := item("nav.home", "/"+m)
+		it.Label = s.moduleName(st, m)
+		items = append(items, it)
 	}
 	if st.User != nil {
 		items = append(items, item("nav.account", "/account"))
@@ -257,6 +262,50 @@ type FieldView struct {
 func (p *Page) F(name, labelKey, typ, autocomplete string, required bool) FieldView {
 	return FieldView{Name: name, Label: p.T(labelKey), Type: typ, Value: p.V(name), Error: p.E(name),
 		Autocomplete: autocomplete, Required: required}
+}
+
+// ModuleName is a module's name in the page's language: the platform's words for it, or
+// the name its manifest gives (an external module).
+func (p *Page) ModuleName(id string) string {
+	if p.word == nil {
+		return id
+	}
+	return p.word(id, "name")
+}
+
+// ModuleSummary is a module's one line about itself in the page's language ("" when it has
+// none).
+func (p *Page) ModuleSummary(id string) string {
+	if p.word == nil {
+		return ""
+	}
+	return p.word(id, "summary")
+}
+
+// PermName is what a permission lets a person do, in the page's language: the platform's
+// words ("perm.<name>"), or the label the module's manifest gives it, or its name.
+func (p *Page) PermName(perm string) string {
+	if p.Loc.Has("perm." + perm) {
+		return p.T("perm." + perm)
+	}
+	if p.word != nil {
+		if w := p.word(perm, "perm"); w != "" {
+			return w
+		}
+	}
+	return perm
+}
+
+// RuleName is a rule's name in the page's language: the platform's words ("rule.<name>"),
+// or the label the module's manifest gives it, or its name.
+func (p *Page) RuleName(r sdk.Rule) string {
+	if p.Loc.Has("rule." + r.Name) {
+		return p.T("rule." + r.Name)
+	}
+	if w := r.Label[p.Lang]; w != "" {
+		return w
+	}
+	return r.Name
 }
 
 // RoleName is the translated name of a role ("role.<id>"), or its id when it has none.

@@ -120,6 +120,9 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 		Complaints: s.Complaints, APIKeys: s.APIKeys, I18n: bundle, Outbox: s.Mail, Mailer: mailer{s}, Log: log,
 		Blobs: &modules.Blobs{DB: d, Dir: filepath.Join(cfg.DataDir, "blobs"), Max: 50 << 20}}
 	s.Tenants.ValidateModule = s.Modules.ValidateRules
+	if err := s.loadCatalog(ctx); err != nil {
+		return nil, err
+	}
 	s.Accounts.Tenants = s.Tenants
 	// What changes an account is told to the modules in the same transaction (P11: an erasure
 	// reaches every module, even one that is down when it happens).

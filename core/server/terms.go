@@ -82,12 +82,20 @@ type docView struct {
 	Count    int
 }
 
-func (s *Server) docName(st *State, doc string) string { return docName(st.Loc, doc) }
+func (s *Server) docName(st *State, doc string) string {
+	if doc == terms.DocPlatform {
+		return docName(st.Loc, doc)
+	}
+	return s.moduleName(st, doc)
+}
 
 // docName is the name of a terms document in a language.
 func docName(loc *i18n.Localizer, doc string) string {
 	if doc == terms.DocPlatform {
 		return loc.T("terms.doc.platform")
+	}
+	if !loc.Has("module." + doc + ".name") {
+		return doc // an external module without the platform's words for it
 	}
 	return loc.T("module." + doc + ".name")
 }

@@ -38,11 +38,11 @@ type ModuleConfig struct {
 	Rules   map[string]any `toml:"rules"`
 }
 
-// KnownModules are the business modules of this platform. The module host (plugins) will
-// bring their manifests and rule declarations; until then a tenant may only name these.
+// KnownModules are the built-in business modules of this platform (compiled into the
+// platform binary). External modules join them through the module catalog (Store.Known).
 var KnownModules = []string{"results", "calendar", "eshop", "billing"}
 
-// IsKnownModule reports whether id is one of KnownModules.
+// IsKnownModule reports whether id is one of the built-in KnownModules.
 func IsKnownModule(id string) bool {
 	for _, k := range KnownModules {
 		if k == id {
@@ -134,8 +134,9 @@ func LoadFile(dir string) (*File, []byte, string, error) {
 		}
 	}
 	for id := range f.Modules {
-		if !IsKnownModule(id) {
-			return nil, nil, "", fmt.Errorf("%s: %w: unknown module %q", path, ErrInvalid, id)
+		// Whether the platform knows the module is the store's to say (Store.Known).
+		if !ValidModuleID(id) {
+			return nil, nil, "", fmt.Errorf("%s: %w: module id %q", path, ErrInvalid, id)
 		}
 	}
 	var logo []byte
@@ -172,7 +173,7 @@ func loadTerms(dir string, allowed []string) (map[string]map[string]TermsText, e
 		if !ok || !locales.IsSupported(locale) {
 			return nil, fmt.Errorf("%w: terms file %q: want <doc>.<fr|pl|sk>.md", ErrInvalid, name)
 		}
-		if doc != "platform" && !IsKnownModule(doc) {
+		if doc != "platform" && !ValidModuleID(doc) {
 			return nil, fmt.Errorf("%w: terms file %q: unknown document %q", ErrInvalid, name, doc)
 		}
 		raw, err := os.ReadFile(filepath.Join(dir, name))
@@ -221,6 +222,9 @@ func (s *Store) ImportDir(ctx context.Context, root string) ([]ImportResult, err
 		if err != nil {
 			return out, err
 		}
+		if err := s.knownModules(f); err != nil {
+			return out, fmt.Errorf("%s: %w", filepath.Join(d, "tenant.toml"), err)
+		}
 		if err := s.validateModules(f); err != nil {
 			return out, fmt.Errorf("%s: %w", filepath.Join(d, "tenant.toml"), err)
 		}
@@ -231,6 +235,22 @@ func (s *Store) ImportDir(ctx context.Context, root string) ([]ImportResult, err
 		out = append(out, ImportResult{Slug: f.Slug, Created: created, File: f})
 	}
 	return out, nil
+}
+
+// knownModules checks that every module f names (switched on, or with terms) is a built-in
+// or a registered module.
+func (s *Store) knownModules(f *File) error {
+	for id := range f.Modules {
+		if !s.Known.Has(id) {
+			return fmt.Errorf("%w: unknown module %q", ErrInvalid, id)
+		}
+	}
+	for doc := range f.Terms {
+		if doc != "platform" && !s.Known.Has(doc) {
+			return fmt.Errorf("%w: terms of an unknown document %q", ErrInvalid, doc)
+		}
+	}
+	return nil
 }
 
 // validateModules checks every module's rules of f against the module's declaration.

@@ -52,7 +52,7 @@ func TestTenantFileValidation(t *testing.T) {
 		"currency":          {`currency = "EUR"`, `currency = "USD"`},
 		"time zone":         {`time_zone = "Europe/Bratislava"`, `time_zone = "Mars/Olympus"`},
 		"hostname":          {`host = "Lab.Example.org"`, `host = "lab example"`},
-		"module":            {`[modules.eshop]`, `[modules.casino]`},
+		"module id":         {`[modules.eshop]`, `[modules."Casino!"]`},
 		"unknown rule":      {`"account.verification_hours" = 48`, `"account.nope" = 48`},
 		"rule out of range": {`"account.verification_hours" = 48`, `"account.verification_hours" = 0`},
 		"rule type":         {`"account.verification_hours" = 48`, `"account.verification_hours" = "soon"`},
@@ -117,6 +117,34 @@ func TestImportOnceThenDatabaseRules(t *testing.T) {
 		}
 		if mods := tn.EnabledModules(); len(mods) != 1 || mods[0] != "eshop" {
 			t.Fatalf("modules: %v", mods)
+		}
+	})
+}
+
+// TestImportKnowsRegisteredModules: a tenant file may switch on a built-in or a module of
+// the platform's catalog, any other id is refused (issue 11.17, P5).
+func TestImportKnowsRegisteredModules(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		d := b.Open(t)
+		s := &tenancy.Store{DB: d}
+		ctx := context.Background()
+		root := filepath.Dir(writeTenant(t, strings.Replace(good, "[modules.eshop]", "[modules.casino]", 1)))
+		if _, err := s.ImportDir(ctx, root); err == nil || !strings.Contains(err.Error(), "casino") {
+			t.Fatalf("unknown module imported: %v", err)
+		}
+		if _, err := s.BySlug(ctx, "lab"); !errors.Is(err, tenancy.ErrNotFound) {
+			t.Fatalf("tenant of a refused file stored: %v", err)
+		}
+		s.Known.Add("casino")
+		if res, err := s.ImportDir(ctx, root); err != nil || len(res) != 1 || !res[0].Created {
+			t.Fatalf("registered module refused: %v %v", res, err)
+		}
+		tn, _ := s.BySlug(ctx, "lab")
+		if mods := tn.EnabledModules(); len(mods) != 1 || mods[0] != "casino" {
+			t.Fatalf("modules: %v", mods)
+		}
+		if ids := s.Known.IDs(); len(ids) != len(tenancy.KnownModules)+1 || ids[len(ids)-1] != "casino" {
+			t.Fatalf("known: %v", ids)
 		}
 	})
 }

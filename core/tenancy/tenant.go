@@ -166,6 +166,9 @@ type Store struct {
 	// Bound is how long a change made on another instance may go unseen (DefaultBound when
 	// zero); see cache.go.
 	Bound time.Duration
+	// Known are the module ids a tenant may switch on: the built-ins and the registered
+	// external modules.
+	Known ModuleSet
 
 	cache cache
 }

@@ -17,6 +17,11 @@ type Manifest struct {
 	// ID is the module's stable id ("results"); its routes live under "/<ID>".
 	ID      string `json:"id"`
 	Version string `json:"version"`
+	// Name and Summary are the module's name and one line about it, per language ("fr",
+	// "pl", "sk"), shown in the navigation, on the home page and on the console where the
+	// platform has no words of its own for the module (an external module brings them).
+	Name    map[string]string `json:"name,omitempty"`
+	Summary map[string]string `json:"summary,omitempty"`
 	// Routes the core mounts for every tenant that switched the module on.
 	Routes []Route `json:"routes"`
 	// Permissions the module's routes use, with the roles they are granted to by default.
@@ -59,6 +64,9 @@ type Route struct {
 type Permission struct {
 	Name   string   `json:"name"`
 	Grants []string `json:"grants"`
+	// Label is what the permission lets a person do, per language, shown to tenant admins
+	// where the platform has no words for it (an external module's).
+	Label map[string]string `json:"label,omitempty"`
 }
 
 // Role is a role a module brings. It is the module's own: two modules that both declare
@@ -94,6 +102,9 @@ type Rule struct {
 	Choices []string `json:"choices,omitempty"`
 	// Ref cites the requirement the default comes from ("R4").
 	Ref string `json:"ref,omitempty"`
+	// Label names the rule per language on the tenant admin's page where the platform has
+	// no words for it (an external module's).
+	Label map[string]string `json:"label,omitempty"`
 }
 
 // Validate converts v (from TOML, JSON or a form) to the rule's type and checks it.
