@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/complaints"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
@@ -28,7 +29,7 @@ type isolationCase struct {
 // bObjects are tenant B's objects, each created for the test, by their real ids.
 type bObjects struct {
 	user, session, mail, key, complaint, file, job string
-	tenant                                         string
+	tenant, passkey                                string
 }
 
 // isolationCases lists, for every route of the core that takes a parameter, how tenant A's
@@ -69,6 +70,9 @@ func isolationCases(o bObjects) map[string]isolationCase {
 		"POST /platform/tenants/:id/modules":     {path: "/platform/tenants/" + o.tenant + "/modules", page: "/admin/users", want: 404},
 		"POST /platform/jobs/:tenant/:id/retry":  {path: "/platform/jobs/" + o.tenant + "/" + o.job + "/retry", page: "/admin/users", want: 404},
 		"POST /platform/modules/:module/restart": {path: "/platform/modules/calendar/restart", page: "/admin/users", want: 404},
+		"POST /account/security/passkeys/:id/remove": {path: "/account/security/passkeys/" + o.passkey + "/remove", page: "/account/security",
+			form: f("passkey_password", "demo-mlab-admin"), want: 404},
+		"POST /admin/users/:id/second-factor/reset": {path: "/admin/users/" + o.user + "/second-factor/reset", page: "/admin/users", want: 404},
 		// Parameters that name no tenant object: A gets A's own page.
 		"GET /static/:file":                {path: "/static/style.css", want: 200},
 		"GET /terms/:doc":                  {path: "/terms/" + terms.DocPlatform, want: 200},
@@ -153,8 +157,20 @@ func TestTenantIsolation(t *testing.T) {
 			pl.Settings.Locales, 0, time.UTC); err != nil {
 			t.Fatal(err)
 		}
+		// B's user's second factors: a TOTP secret being set up and a passkey.
+		if _, err := e.srv.Accounts.BeginTOTP(ctx, pl, victim); err != nil {
+			t.Fatal(err)
+		}
+		pk := &accounts.Passkey{TenantID: pl.ID, ID: "pk-isolation-probe", UserID: victim.ID, CredentialID: "cred-isolation-probe",
+			Credential: "{}", Name: "B's key", CreatedAt: time.Now()}
+		if err := e.srv.DB.InTenant(ctx, pl.ID, func(ctx context.Context, sc *db.Scope) error {
+			_, err := sc.Insert(pk).Exec(ctx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 		o := bObjects{user: victim.ID, session: sessions[0].ID, mail: mails[0].ID, key: key.ID, complaint: cp.ID,
-			file: cpBefore.Files[0].ID, job: jobID, tenant: pl.ID}
+			file: cpBefore.Files[0].ID, job: jobID, tenant: pl.ID, passkey: pk.ID}
 
 		// The mlab admin, signed in on mlab.
 		admin := e.client("mlab.localhost")
@@ -234,6 +250,12 @@ func TestTenantIsolation(t *testing.T) {
 		}
 		if got, _ := e.srv.Tenants.BySlug(ctx, "elekarze"); got.Settings.Name != pl.Settings.Name || len(got.Hostnames) != len(pl.Hostnames) {
 			t.Errorf("B's tenant changed: %+v", got.Settings)
+		}
+		if n := count(t, e, pl.ID, "user_passkeys", victim.ID); n != 1 {
+			t.Errorf("B's passkey removed from A: %d left", n)
+		}
+		if n := count(t, e, pl.ID, "user_totp", victim.ID); n != 1 {
+			t.Errorf("B's TOTP reset from A: %d left", n)
 		}
 		if r := bAdmin.get("/admin/messages/reset/pl"); !strings.Contains(r.Body, "ELEKARZE-ONLY hasło") {
 			t.Errorf("B's wording changed from A: %d", r.Status)
