@@ -36,6 +36,7 @@ import (
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/pdfdoc"
 	"carenet.dev/platform/plugins/sdk"
 	"carenet.dev/platform/plugins/sdk/sdktest"
 )
@@ -134,7 +135,7 @@ func newProbe() sdk.Module {
 				}
 				return &sdk.Response{Status: 200, Body: []byte(id)}, nil
 			case req.Path == "/probe/blob" && req.Method == "POST":
-				id, err := host.PutBlob(ctx, sdk.Blob{Name: "r.pdf", ContentType: "application/pdf", Data: []byte("%PDF-" + req.Tenant.Slug)})
+				id, err := host.PutBlob(ctx, sdk.Blob{Name: "r.pdf", ContentType: "application/pdf", Data: probePDF(req.Tenant.Slug)})
 				if err != nil {
 					return nil, err
 				}
@@ -735,7 +736,7 @@ func TestModuleJobsAndBlobs(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("put blob: %d %s", code, blobID)
 		}
-		if code, body := a.do("GET", "/probe/blob/"+blobID, nil); code != 200 || body != "%PDF-alpha" {
+		if code, body := a.do("GET", "/probe/blob/"+blobID, nil); code != 200 || body != string(probePDF("alpha")) {
 			t.Fatalf("get blob: %d %q", code, body)
 		}
 		b := p.browser("beta.localhost")
@@ -1106,4 +1107,16 @@ func TestDataExportAndErasureReachEveryModule(t *testing.T) {
 			}
 		}
 	}
+}
+
+// probePDF is the probe module's file of a tenant: a real PDF, as the host stores only files
+// that are what they say (issue 11.9).
+func probePDF(slug string) []byte {
+	d := pdfdoc.New("Probe "+slug, "probe", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
+	d.Text("probe file of " + slug)
+	b, err := d.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -20,6 +20,7 @@ import (
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/kit/upload"
 	"carenet.dev/platform/plugins/kit/workdays"
 )
 
@@ -35,7 +36,7 @@ func RulesOf(t *tenancy.Tenant) Rules {
 		Location:          t.Location(),
 		MaxFileBytes:      5 << 20,
 		MaxFilesPerClaim:  5,
-		AllowedFileTypes:  []string{"application/pdf", "image/jpeg", "image/png", "text/plain"},
+		AllowedFileTypes:  []upload.Kind{upload.PDF, upload.JPEG, upload.PNG},
 		AllowedCategories: Categories,
 	}
 }
@@ -102,7 +103,7 @@ type Rules struct {
 	Location          *time.Location
 	MaxFileBytes      int
 	MaxFilesPerClaim  int
-	AllowedFileTypes  []string
+	AllowedFileTypes  []upload.Kind // what a supporting document may be, checked on its bytes
 	AllowedCategories []string
 }
 
@@ -176,12 +177,20 @@ func (s *Service) Lodge(ctx context.Context, tenantID string, r Rules, d Draft, 
 	if len(d.Files) > r.MaxFilesPerClaim {
 		errs.Add("files", "complaints.too_many_files")
 	}
-	for _, f := range d.Files {
+	for i := range d.Files {
+		f := &d.Files[i]
 		if len(f.Data) > r.MaxFileBytes {
 			errs.Add("files", "complaints.file_too_large")
-		} else if !contains(r.AllowedFileTypes, f.ContentType) {
-			errs.Add("files", "complaints.file_type")
+			continue
 		}
+		// What the file is comes from its bytes alone; the name the person gave is kept,
+		// cleaned, to show staff, never as a path or a type (issue 11.9).
+		k, err := upload.Check(f.Data, r.AllowedFileTypes...)
+		if err != nil {
+			errs.Add("files", "upload.refused")
+			continue
+		}
+		f.ContentType, f.Name = k.ContentType, upload.DisplayName(f.Name)
 	}
 	now := s.Now()
 	if !d.Due.IsZero() && !d.Due.After(now) {

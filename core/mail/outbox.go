@@ -1,15 +1,14 @@
 // Package mail owns the outbox: every e-mail the platform sends is recorded in the tenant's
-// outbox and delivered. Without an SMTP server (development) delivery writes the message as
-// an .eml file under <data>/mail/<tenant>/, which the admin mailbox page lists. It must not
-// know about templates or HTTP: callers hand it finished, localized text.
+// outbox and delivered. Without an SMTP server (development) delivery keeps the composed
+// message (the .eml, or the SMS text) in the outbox row itself, which the admin mailbox page
+// lists and serves: every instance of the platform reads the same mailbox. It must not know
+// about templates or HTTP: callers hand it finished, localized text.
 package mail
 
 import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -57,6 +56,9 @@ type Entry struct {
 	Attempts  int          `bun:"attempts"`
 	LastError string       `bun:"last_error"`
 	Secret    bool         `bun:"secret"`
+	// Raw is the message as the development mailbox keeps it (RFC 5322 for e-mail, text for
+	// SMS); read only by Raw, never listed.
+	Raw []byte `bun:"raw" json:"-"`
 }
 
 // Transport delivers one message. Email transports take the composed RFC 5322 bytes.
@@ -66,44 +68,36 @@ type Transport interface {
 	Deliver(ctx context.Context, t *tenancy.Tenant, e *Entry, msg *gomail.Msg) (string, error)
 }
 
-// Outbox records and delivers messages: e-mail through Email, SMS through SMS. A delivery
+// Outbox records and delivers messages: e-mail through Email, SMS through SMS, or without
+// them into the development mailbox (the outbox row keeps the composed message). A delivery
 // that fails is retried later by the job runner (Retry), with backoff.
 type Outbox struct {
 	DB    *db.DB
-	Dir   string // <data>/mail, where the development transports write
 	Email Transport
 	SMS   Transport
 	// Retry schedules another attempt of a message that could not be delivered.
 	Retry func(ctx context.Context, tenantID, entryID string, attempts int) error
 }
 
-// Files is the development transport: each message becomes a file under Dir/<tenant>/,
-// .eml for e-mail and .sms.txt for SMS, which the admin mailbox lists.
-type Files struct{ Dir string }
+// mailbox is the development transport: the composed message is kept in the outbox row
+// (column raw), named as the file a mail reader would open, and the mailbox page reads it
+// from the database, the same on every instance.
+type mailbox struct{ raw []byte }
 
-// Deliver writes the message to a file.
-func (f Files) Deliver(_ context.Context, t *tenancy.Tenant, e *Entry, msg *gomail.Msg) (string, error) {
-	dir := filepath.Join(f.Dir, t.Slug)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", fmt.Errorf("mail dir: %w", err)
-	}
+// Deliver composes the message; Outbox.Deliver stores it with the row.
+func (b *mailbox) Deliver(_ context.Context, t *tenancy.Tenant, e *Entry, msg *gomail.Msg) (string, error) {
 	ext := ".eml"
-	var raw []byte
 	if e.Channel == "sms" || msg == nil {
 		ext = ".sms.txt"
-		raw = []byte("To: " + e.Recipient + "\n\n" + e.TextBody + "\n")
+		b.raw = []byte("To: " + e.Recipient + "\n\n" + e.TextBody + "\n")
 	} else {
 		var buf bytes.Buffer
 		if _, err := msg.WriteTo(&buf); err != nil {
 			return "", err
 		}
-		raw = buf.Bytes()
+		b.raw = buf.Bytes()
 	}
-	name := e.CreatedAt.Format("20060102-150405") + "-" + e.ID + ext
-	if err := os.WriteFile(filepath.Join(dir, name), raw, 0o640); err != nil {
-		return "", fmt.Errorf("write mail: %w", err)
-	}
-	return filepath.Join(t.Slug, name), nil
+	return t.Slug + "/" + e.CreatedAt.Format("20060102-150405") + "-" + e.ID + ext, nil
 }
 
 // Send records m in the tenant's outbox and tries to deliver it at once; a failed delivery
@@ -140,8 +134,10 @@ func (o *Outbox) Deliver(ctx context.Context, t *tenancy.Tenant, id string) erro
 	if e.Channel == "sms" {
 		tr = o.SMS
 	}
+	var dev *mailbox
 	if tr == nil {
-		tr = Files{Dir: o.Dir}
+		dev = &mailbox{}
+		tr = dev
 	}
 	var msg *gomail.Msg
 	if e.Channel == "email" {
@@ -163,8 +159,9 @@ func (o *Outbox) Deliver(ctx context.Context, t *tenancy.Tenant, id string) erro
 			return o.Retry(ctx, t.ID, e.ID, e.Attempts+1)
 		}
 		status := "sent"
-		if _, ok := tr.(Files); ok {
+		if dev != nil {
 			status = "written"
+			q = q.Set("raw = ?", dev.raw)
 		} else if e.Secret {
 			q = q.Set("text_body = ?", Redacted).Set("html_body = ''")
 		}
@@ -197,13 +194,23 @@ func compose(t *tenancy.Tenant, e *Entry) (*gomail.Msg, error) {
 func (o *Outbox) List(ctx context.Context, tenantID string, limit int) ([]Entry, error) {
 	var out []Entry
 	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		return sc.Select(&out).Order("created_at DESC").Limit(int64(limit)).Scan(ctx)
+		return sc.Select(&out).ExcludeColumn("raw").Order("created_at DESC").Limit(int64(limit)).Scan(ctx)
 	})
 	return out, err
 }
 
 // Get returns one message of the tenant.
 func (o *Outbox) Get(ctx context.Context, tenantID, id string) (*Entry, error) {
+	var e Entry
+	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&e).ExcludeColumn("raw").Where("id = ?", id).Scan(ctx)
+	})
+	return &e, err
+}
+
+// Raw returns a message of the tenant as the development mailbox keeps it (nil when it went
+// through a real transport).
+func (o *Outbox) Raw(ctx context.Context, tenantID, id string) (*Entry, error) {
 	var e Entry
 	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&e).Where("id = ?", id).Scan(ctx)
@@ -231,7 +238,7 @@ func From(t *tenancy.Tenant) (name, addr string) {
 func (o *Outbox) ListTo(ctx context.Context, tenantID, recipient string) ([]Entry, error) {
 	var out []Entry
 	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		return sc.Select(&out).Where("lower(recipient) = lower(?)", recipient).Order("created_at").Scan(ctx)
+		return sc.Select(&out).ExcludeColumn("raw").Where("lower(recipient) = lower(?)", recipient).Order("created_at").Scan(ctx)
 	})
 	return out, err
 }

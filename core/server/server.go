@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -110,11 +109,11 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	az := authz.NewService(d)
 	s := &Server{
 		Cfg: cfg, DB: d, Tenants: &tenancy.Store{DB: d}, Authz: az, Accounts: accounts.NewService(d, az),
-		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Jobs: jobs.NewStore(d), Trail: audit.New(d), Terms: terms.New(d), Complaints: complaints.New(d), APIKeys: apikeys.New(d), Views: views, Log: log,
+		I18n: bundle, Mail: &mail.Outbox{DB: d}, Jobs: jobs.NewStore(d), Trail: audit.New(d), Terms: terms.New(d), Complaints: complaints.New(d), APIKeys: apikeys.New(d), Views: views, Log: log,
 	}
 	s.Modules = &modules.Service{DB: d, Tenants: s.Tenants, Accounts: s.Accounts, Authz: az, Trail: s.Trail, Jobs: s.Jobs, Terms: s.Terms,
 		Complaints: s.Complaints, APIKeys: s.APIKeys, I18n: bundle, Outbox: s.Mail, Mailer: mailer{s}, Log: log,
-		Blobs: &modules.Blobs{DB: d, Dir: filepath.Join(cfg.DataDir, "blobs"), Max: 50 << 20}}
+		Blobs: &modules.Blobs{DB: d, Store: modules.DBBlobs{}, Max: 50 << 20}}
 	s.Tenants.ValidateModule = s.Modules.ValidateRules
 	s.Accounts.Tenants = s.Tenants
 	// What changes an account is told to the modules in the same transaction (P11: an erasure
