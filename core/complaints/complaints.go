@@ -338,3 +338,21 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// Erase removes, in the transaction of an erasure, the complaints the person lodged (by his
+// account, or from his e-mail address without one) with their files and answers: they hold
+// his words and address, and nothing requires keeping them once he leaves.
+func Erase(ctx context.Context, sc *db.Scope, userID, email string) (int64, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	// One condition, grouped, so that it stays inside the scope's tenant filter.
+	const his = "((user_id = ? AND user_id <> '') OR (lower(reply_to) = ? AND ? <> ''))"
+	if _, err := sc.Delete((*File)(nil)).Where("complaint_id IN (SELECT id FROM complaints WHERE tenant_id = ? AND "+his+")",
+		sc.TenantID, userID, email, email).Exec(ctx); err != nil {
+		return 0, err
+	}
+	res, err := sc.Delete((*Complaint)(nil)).Where(his, userID, email, email).Exec(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

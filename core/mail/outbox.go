@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -31,6 +32,9 @@ type Message struct {
 	// delivered through a real transport its text is no longer kept, so that nobody who
 	// reads the outbox (an admin, a database copy) can use the link.
 	Secret bool
+	// Forget removes the message from the outbox once delivered (the confirmation sent to a
+	// person whose account was just erased: nothing of him stays behind).
+	Forget bool
 }
 
 // Redacted replaces the text of a delivered secret message.
@@ -56,6 +60,7 @@ type Entry struct {
 	Attempts  int          `bun:"attempts"`
 	LastError string       `bun:"last_error"`
 	Secret    bool         `bun:"secret"`
+	Forget    bool         `bun:"forget"`
 	// Raw is the message as the development mailbox keeps it (RFC 5322 for e-mail, text for
 	// SMS); read only by Raw, never listed.
 	Raw []byte `bun:"raw" json:"-"`
@@ -109,7 +114,7 @@ func (o *Outbox) Send(ctx context.Context, t *tenancy.Tenant, m Message) (*Entry
 	}
 	e := &Entry{TenantID: t.ID, ID: tenancy.NewID(), Channel: ch, Recipient: m.To, Subject: m.Subject,
 		TextBody: m.Text, HTMLBody: m.HTML, Template: m.Template, Locale: m.Locale, Status: "queued",
-		CreatedAt: time.Now().UTC(), Secret: m.Secret}
+		CreatedAt: time.Now().UTC(), Secret: m.Secret, Forget: m.Forget}
 	err := o.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
 		_, err := sc.Insert(e).Exec(ctx)
 		return err
@@ -157,6 +162,10 @@ func (o *Outbox) Deliver(ctx context.Context, t *tenancy.Tenant, id string) erro
 				return derr
 			}
 			return o.Retry(ctx, t.ID, e.ID, e.Attempts+1)
+		}
+		if e.Forget {
+			_, err := sc.Delete((*Entry)(nil)).Where("id = ?", e.ID).Exec(ctx)
+			return err
 		}
 		status := "sent"
 		if dev != nil {
@@ -241,4 +250,24 @@ func (o *Outbox) ListTo(ctx context.Context, tenantID, recipient string) ([]Entr
 		return sc.Select(&out).ExcludeColumn("raw").Where("lower(recipient) = lower(?)", recipient).Order("created_at").Scan(ctx)
 	})
 	return out, err
+}
+
+// EraseTo removes, in the transaction of an erasure, every message of the tenant to one of
+// the person's addresses (e-mail compared without case, mobile numbers without spaces):
+// recipient, subject and bodies name him, and nothing requires keeping them.
+func EraseTo(ctx context.Context, sc *db.Scope, addresses ...string) (int64, error) {
+	var n int64
+	for _, a := range addresses {
+		a = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(a), " ", ""))
+		if a == "" {
+			continue
+		}
+		res, err := sc.Delete((*Entry)(nil)).Where("lower(replace(recipient, ' ', '')) = ?", a).Exec(ctx)
+		if err != nil {
+			return n, err
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
 }

@@ -121,6 +121,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.Accounts.Changed = func(ctx context.Context, sc *db.Scope, t *tenancy.Tenant, kind, userID string) error {
 		return s.Modules.Tell(ctx, sc, t, kind, []byte(userID))
 	}
+	s.Accounts.Erase = s.erasePerson
 	// A core event is retried until the module acknowledges it.
 	s.Jobs.Forever = modules.IsEvent
 	if cfg.SMTP != nil {
