@@ -1085,13 +1085,19 @@ func TestDataExportAndErasureReachEveryModule(t *testing.T) {
 			}
 			names[f.Name] = string(b)
 		}
-		for _, want := range []string{"account.json", "sessions.json", "terms_acceptances.json", "consents.json", "access_log.json", "complaints.json", "messages.json"} {
+		for _, want := range []string{"account.json", "sessions.json", "terms_acceptances.json", "consents.json", "access_log.json", "complaints.json", "messages.json", "kept_after_erasure.json"} {
 			if _, ok := names[want]; !ok {
 				t.Errorf("%s: export lacks %s", tc.slug, want)
 			}
 		}
 		if !strings.Contains(names["account.json"], "user@"+tc.slug+".localhost") || !strings.Contains(names["access_log.json"], "admin.user_blocked") {
 			t.Errorf("%s: export content", tc.slug)
+		}
+		// What an erasure keeps, and why, in the person's language (issue 11.12, P11, P9).
+		var keptNotes []struct{ What, Why string }
+		if err := json.Unmarshal([]byte(names["kept_after_erasure.json"]), &keptNotes); err != nil || len(keptNotes) != 2 ||
+			keptNotes[0].What == "" || keptNotes[0].Why == "" || strings.Contains(keptNotes[0].Why, "privacy.") {
+			t.Errorf("%s: what an erasure keeps: %v %s", tc.slug, err, names["kept_after_erasure.json"])
 		}
 		for _, m := range ten.EnabledModules() {
 			if !strings.Contains(names["modules/"+m+".json"], "user.blocked") {
