@@ -189,6 +189,15 @@ func TestImportAPIIsValidatedAndIdempotent(t *testing.T) {
 		if len(f.reportIDs(f.A)) != 0 || len(f.h.Host.Blobs) != 0 {
 			t.Fatal("a refused import stored something")
 		}
+		// A "PDF" that is HTML after its header is refused: the PDF must parse (issue 11.9).
+		html := f.incoming("R-2", "P-2", "Durand", "Marie", "Martin", "1985-03-02", "10000000001")
+		html.PDF = []byte("%PDF-1.4\n<html><body><script>alert(document.cookie)</script></body></html>")
+		if res, out := f.api(f.A, html); res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), `"not_pdf"`) {
+			t.Fatalf("HTML behind a PDF header: %d %v", res.Status, out)
+		}
+		if len(f.reportIDs(f.A)) != 0 || len(f.h.Host.Blobs) != 0 {
+			t.Fatal("a refused import stored something")
+		}
 		// Malformed JSON is a 400, never a 500.
 		res, err := f.h.Send(context.Background(), f.A, nil, &sdk.Request{Method: "POST", Path: "/results/api/reports", Body: []byte("{"), ClientID: f.lis})
 		if err != nil || res.Status != http.StatusBadRequest {
@@ -350,6 +359,9 @@ func TestPatientSeesOwnResultsAndEveryAccessIsAudited(t *testing.T) {
 		}
 		pdf := f.get(f.A, marie, "/results/r/"+mine[0]+"/pdf")
 		accesses++
+		if pdf.Header.Get("X-Content-Type-Options") != "nosniff" || pdf.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("PDF served without nosniff or a policy (issue 11.9): %v", pdf.Header)
+		}
 		if pdf.Header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(pdf.Header.Get("Content-Disposition"), "inline") ||
 			!strings.Contains(pdf.Header.Get("Cache-Control"), "no-store") {
 			t.Fatalf("inline PDF headers %v", pdf.Header)
