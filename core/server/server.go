@@ -50,7 +50,7 @@ type Config struct {
 	SMTP *mail.SMTP
 	// SMS delivers SMS when set; otherwise they are written as files (development).
 	SMS mail.Transport
-	// Dev marks a development run: mail is written to files and logs are verbose.
+	// Dev marks a development run: mail goes to the development mailbox and logs are verbose.
 	Dev bool
 }
 
