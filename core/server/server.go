@@ -46,9 +46,9 @@ type Config struct {
 	// the platform: only from them are X-Forwarded-For and X-Forwarded-Proto believed, for
 	// rate limits by client address and for Secure cookies behind TLS termination.
 	TrustedProxies []string
-	// SMTP delivers e-mail when set; otherwise messages are written as files (development).
+	// SMTP delivers e-mail when set; otherwise messages go to the development mailbox.
 	SMTP *mail.SMTP
-	// SMS delivers SMS when set; otherwise they are written as files (development).
+	// SMS delivers SMS when set; otherwise they go to the development mailbox.
 	SMS mail.Transport
 	// Dev marks a development run: mail goes to the development mailbox and logs are verbose.
 	Dev bool
