@@ -736,7 +736,7 @@ func TestModuleJobsAndBlobs(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("put blob: %d %s", code, blobID)
 		}
-		if code, body := a.do("GET", "/probe/blob/"+blobID, nil); code != 200 || body != string(probePDF("alpha")) {
+		if code, body := a.do("GET", "/probe/blob/"+blobID, nil); code != 200 || !strings.Contains(pdftotext(t, []byte(body)), "probe file of alpha") {
 			t.Fatalf("get blob: %d %q", code, body)
 		}
 		b := p.browser("beta.localhost")
@@ -1116,7 +1116,8 @@ func TestDataExportAndErasureReachEveryModule(t *testing.T) {
 }
 
 // probePDF is the probe module's file of a tenant: a real PDF, as the host stores only files
-// that are what they say (issue 11.9).
+// that are what they say (issue 11.9). Two processes may write different bytes for it (the
+// font subset's order): compare what it says.
 func probePDF(slug string) []byte {
 	d := pdfdoc.New("Probe "+slug, "probe", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
 	d.Text("probe file of " + slug)
