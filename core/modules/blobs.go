@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -87,6 +89,10 @@ type Blobs struct {
 	Store BlobStore
 	// Max is the largest file accepted (bytes).
 	Max int
+	// LegacyDir is where files stored before they lived in the database are
+	// (<dir>/<tenant>/<module>/<id>): such a file is read there once, checked against its
+	// checksum and moved into the store.
+	LegacyDir string
 }
 
 func (b *Blobs) store() BlobStore {
@@ -146,8 +152,24 @@ func (b *Blobs) Get(ctx context.Context, sc host.Scope, id string) (*sdk.Blob, e
 	if err != nil {
 		return nil, fmt.Errorf("blobs: %w", err)
 	}
+	legacy := data == nil && b.LegacyDir != ""
+	if legacy {
+		// The row and module ids are the core's own: safe in a path.
+		if data, err = os.ReadFile(filepath.Join(b.LegacyDir, row.TenantID, row.Module, row.ID)); err != nil {
+			return nil, fmt.Errorf("blobs: file %s of tenant %s has no bytes: %w", row.ID, row.TenantID, err)
+		}
+	}
 	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != row.SHA256 {
 		return nil, fmt.Errorf("blobs: file %s of tenant %s does not match its checksum", row.ID, row.TenantID)
+	}
+	if legacy {
+		err := b.DB.InTenant(ctx, sc.TenantID, func(ctx context.Context, dsc *db.Scope) error {
+			return b.store().Write(ctx, dsc, &row, data)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("blobs: move file %s into the store: %w", row.ID, err)
+		}
+		_ = os.Remove(filepath.Join(b.LegacyDir, row.TenantID, row.Module, row.ID))
 	}
 	return &sdk.Blob{Name: row.Name, ContentType: row.ContentType, Data: data}, nil
 }

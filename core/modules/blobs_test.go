@@ -92,5 +92,34 @@ func TestBlobsLiveInTheDatabase(t *testing.T) {
 		if _, err := bl.Get(ctx, sc, id); !errors.Is(err, host.ErrNotFound) {
 			t.Fatalf("after delete: %v", err)
 		}
+
+		// A file stored on disk before files lived in the database is read there once,
+		// checked, and moved into the database.
+		legacy := t.TempDir()
+		bl.LegacyDir = legacy
+		old, err := bl.Put(ctx, sc, sdk.Blob{Name: "old.pdf", Data: pdf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = d.InTenant(ctx, ids[0], func(ctx context.Context, s *db.Scope) error {
+			_, err := s.Update((*blobData)(nil)).Set("data = NULL").Where("id = ?", old).Exec(ctx)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(legacy, ids[0], "results", old)
+		os.MkdirAll(filepath.Dir(path), 0o750)
+		if err := os.WriteFile(path, pdf, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ {
+			if got, err := bl.Get(ctx, sc, old); err != nil || string(got.Data) != string(pdf) {
+				t.Fatalf("legacy file, read %d: %v", i, err)
+			}
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Fatalf("the legacy file stayed on disk: %v", err)
+			}
+		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -113,7 +114,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	}
 	s.Modules = &modules.Service{DB: d, Tenants: s.Tenants, Accounts: s.Accounts, Authz: az, Trail: s.Trail, Jobs: s.Jobs, Terms: s.Terms,
 		Complaints: s.Complaints, APIKeys: s.APIKeys, I18n: bundle, Outbox: s.Mail, Mailer: mailer{s}, Log: log,
-		Blobs: &modules.Blobs{DB: d, Store: modules.DBBlobs{}, Max: 50 << 20}}
+		Blobs: &modules.Blobs{DB: d, Store: modules.DBBlobs{}, Max: 50 << 20, LegacyDir: filepath.Join(cfg.DataDir, "blobs")}}
 	s.Tenants.ValidateModule = s.Modules.ValidateRules
 	s.Accounts.Tenants = s.Tenants
 	// What changes an account is told to the modules in the same transaction (P11: an erasure
