@@ -1,10 +1,12 @@
 package results
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -506,6 +508,31 @@ func TestStaffQueueAndUpload(t *testing.T) {
 		res := f.post(f.A, staff, "/results/staff/upload", url.Values{"report_id": {"U-1"}})
 		if res.Status != http.StatusBadRequest && res.Status != http.StatusUnprocessableEntity {
 			t.Fatalf("upload without multipart: %d", res.Status)
+		}
+		// A "PDF" that is HTML after its header: refused next to the file field, in the
+		// staff's language, nothing stored (issue 11.9).
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for k, v := range map[string]string{"report_id": "U-2", "lab_patient_id": "P-9", "last_name": "Durand", "first_name": "Marie",
+			"birth_name": "Martin", "birth_date": "1985-03-02", "collected_at": "2026-11-19", "lab": "Site", "status": "final",
+			"values": "FER;Ferritine;9;µg/L;15;150"} {
+			mw.WriteField(k, v)
+		}
+		fw, _ := mw.CreateFormFile("pdf", "compte-rendu.pdf")
+		fw.Write([]byte("%PDF-1.4\n<html><body><script>alert(document.cookie)</script></body></html>"))
+		mw.Close()
+		before := len(f.reportIDs(f.A))
+		res, err := f.h.Send(context.Background(), f.A, staff, &sdk.Request{Method: "POST", Path: "/results/staff/upload",
+			Header: http.Header{"Content-Type": {mw.FormDataContentType()}}, Body: body.Bytes()})
+		if err != nil || res.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("polyglot upload: %v %d", err, res.Status)
+		}
+		notPDF := f.m.Msgs.For("fr").T("results.err.not_pdf")
+		if page := string(res.Body); !strings.Contains(page, `id="e-pdf"`) || !strings.Contains(page, notPDF) {
+			t.Fatalf("no error next to the file field:\n%s", page)
+		}
+		if len(f.reportIDs(f.A)) != before {
+			t.Fatal("a refused upload stored a report")
 		}
 		f.noMissingMessages()
 	})
