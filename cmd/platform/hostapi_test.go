@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -278,10 +277,9 @@ func lodgeAndDeleteBlobs(t *testing.T, p *platform) {
 		!strings.Contains(body, `"reply_to":"form.email.invalid"`) {
 		t.Fatalf("invalid draft: %d %s", code, body)
 	}
-	mails, _ := filepath.Glob(filepath.Join(p.data, "mail", "alpha", "*.eml"))
 	found := false
-	for _, m := range mails {
-		if b, _ := os.ReadFile(m); strings.Contains(string(b), rc.Reference) {
+	for _, b := range p.mailbox(t, "alpha") {
+		if strings.Contains(string(b), rc.Reference) {
 			found = true
 		}
 	}

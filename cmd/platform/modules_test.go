@@ -36,6 +36,7 @@ import (
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/pdfdoc"
 	"carenet.dev/platform/plugins/sdk"
 	"carenet.dev/platform/plugins/sdk/sdktest"
 )
@@ -135,7 +136,7 @@ func newProbe() sdk.Module {
 				}
 				return &sdk.Response{Status: 200, Body: []byte(id)}, nil
 			case req.Path == "/probe/blob" && req.Method == "POST":
-				id, err := host.PutBlob(ctx, sdk.Blob{Name: "r.pdf", ContentType: "application/pdf", Data: []byte("%PDF-" + req.Tenant.Slug)})
+				id, err := host.PutBlob(ctx, sdk.Blob{Name: "r.pdf", ContentType: "application/pdf", Data: probePDF(req.Tenant.Slug)})
 				if err != nil {
 					return nil, err
 				}
@@ -827,7 +828,7 @@ func TestModuleJobsAndBlobs(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("put blob: %d %s", code, blobID)
 		}
-		if code, body := a.do("GET", "/probe/blob/"+blobID, nil); code != 200 || body != "%PDF-alpha" {
+		if code, body := a.do("GET", "/probe/blob/"+blobID, nil); code != 200 || !strings.Contains(pdftotext(t, []byte(body)), "probe file of alpha") {
 			t.Fatalf("get blob: %d %q", code, body)
 		}
 		b := p.browser("beta.localhost")
@@ -1176,13 +1177,19 @@ func TestDataExportAndErasureReachEveryModule(t *testing.T) {
 			}
 			names[f.Name] = string(b)
 		}
-		for _, want := range []string{"account.json", "sessions.json", "terms_acceptances.json", "consents.json", "access_log.json", "complaints.json", "messages.json"} {
+		for _, want := range []string{"account.json", "sessions.json", "terms_acceptances.json", "consents.json", "access_log.json", "complaints.json", "messages.json", "kept_after_erasure.json"} {
 			if _, ok := names[want]; !ok {
 				t.Errorf("%s: export lacks %s", tc.slug, want)
 			}
 		}
 		if !strings.Contains(names["account.json"], "user@"+tc.slug+".localhost") || !strings.Contains(names["access_log.json"], "admin.user_blocked") {
 			t.Errorf("%s: export content", tc.slug)
+		}
+		// What an erasure keeps, and why, in the person's language (issue 11.12, P11, P9).
+		var keptNotes []struct{ What, Why string }
+		if err := json.Unmarshal([]byte(names["kept_after_erasure.json"]), &keptNotes); err != nil || len(keptNotes) != 2 ||
+			keptNotes[0].What == "" || keptNotes[0].Why == "" || strings.Contains(keptNotes[0].Why, "privacy.") {
+			t.Errorf("%s: what an erasure keeps: %v %s", tc.slug, err, names["kept_after_erasure.json"])
 		}
 		for _, m := range ten.EnabledModules() {
 			if !strings.Contains(names["modules/"+m+".json"], "user.blocked") {
@@ -1198,4 +1205,17 @@ func TestDataExportAndErasureReachEveryModule(t *testing.T) {
 			}
 		}
 	}
+}
+
+// probePDF is the probe module's file of a tenant: a real PDF, as the host stores only files
+// that are what they say (issue 11.9). Two processes may write different bytes for it (the
+// font subset's order): compare what it says.
+func probePDF(slug string) []byte {
+	d := pdfdoc.New("Probe "+slug, "probe", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
+	d.Text("probe file of " + slug)
+	b, err := d.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

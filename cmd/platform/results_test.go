@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -10,30 +11,54 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
+	coremail "carenet.dev/platform/core/mail"
+	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/plugins/kit/pdfdoc"
 )
+
+// mailbox returns the e-mails the development mailbox holds for a tenant, oldest first, read
+// from the platform's database (where every instance reads them) through a connection of
+// its own.
+func (p *platform) mailbox(t *testing.T, slug string) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.Open(ctx, db.Config{DSN: p.dsn, DataDir: p.data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ten, err := (&tenancy.Store{DB: d}).BySlug(ctx, slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []coremail.Entry
+	err = d.ReadTenant(ctx, ten.ID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&rows).Where("channel = 'email' AND status = 'written'").Order("id").Scan(ctx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, r := range rows {
+		out = append(out, r.Raw)
+	}
+	return out
+}
 
 // mailTexts returns the decoded text of every message written for a tenant, oldest first,
 // with its subject and recipient on the first lines.
 func (p *platform) mailTexts(t *testing.T, slug string) []string {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(p.data, "mail", slug, "*.eml"))
-	sort.Strings(files)
 	var out []string
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, raw := range p.mailbox(t, slug) {
 		msg, err := mail.ReadMessage(bytes.NewReader(raw))
 		if err != nil {
 			t.Fatal(err)

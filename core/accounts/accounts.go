@@ -166,6 +166,9 @@ type Service struct {
 	// Sleep waits before a sign-in attempt is evaluated (the throttle's delay); tests give
 	// one that advances their clock instead.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Erase, when set, removes in the transaction of a deletion what the other core tables
+	// hold of the person (messages to him, his complaints…), before his row goes (P11).
+	Erase func(ctx context.Context, sc *db.Scope, t *tenancy.Tenant, u *User) error
 	// dummyHash is compared against when an e-mail is unknown, so that a login answers in
 	// the same time whether the account exists or not.
 	dummyHash string
@@ -739,13 +742,25 @@ func (s *Service) SetLocale(ctx context.Context, tenantID, userID, locale string
 	})
 }
 
-// Delete erases an account: the user row and, by cascade, its sessions and tokens; its role
-// rules. A deletion record keeps the date, who asked and the optional reason — no identity.
+// Delete erases an account: what Erase removes elsewhere, the user row and, by cascade, its
+// sessions, tokens, terms acceptances and consents; its role rules. A deletion record keeps
+// the date, who asked and the optional reason — no identity.
 func (s *Service) Delete(ctx context.Context, t *tenancy.Tenant, userID, initiator, reason string) error {
 	if utf8.RuneCountInString(reason) > 2000 {
 		return form.Errors{"reason": "form.too_long"}
 	}
 	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		var u User
+		if err := sc.Select(&u).Where("id = ?", userID).Scan(ctx); errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if s.Erase != nil {
+			if err := s.Erase(ctx, sc, t, &u); err != nil {
+				return err
+			}
+		}
 		res, err := sc.Delete((*User)(nil)).Where("id = ?", userID).Exec(ctx)
 		if err != nil {
 			return err
@@ -827,6 +842,18 @@ func (s *Service) SweepUnverified(ctx context.Context, t *tenancy.Tenant) (int64
 	cutoff := s.Now().Add(-time.Duration(t.IntRule("account.verification_hours")) * time.Hour)
 	var n int64
 	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		if s.Erase != nil {
+			// The verification mail and anything else sent to them goes too (P11).
+			var gone []User
+			if err := sc.Select(&gone).Where("status = ? AND created_at < ?", StatusUnverified, cutoff).Scan(ctx); err != nil {
+				return err
+			}
+			for i := range gone {
+				if err := s.Erase(ctx, sc, t, &gone[i]); err != nil {
+					return err
+				}
+			}
+		}
 		res, err := sc.Delete((*User)(nil)).Where("status = ? AND created_at < ?", StatusUnverified, cutoff).Exec(ctx)
 		if err != nil {
 			return err

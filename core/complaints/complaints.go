@@ -20,6 +20,7 @@ import (
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/kit/upload"
 	"carenet.dev/platform/plugins/kit/workdays"
 )
 
@@ -35,7 +36,7 @@ func RulesOf(t *tenancy.Tenant) Rules {
 		Location:          t.Location(),
 		MaxFileBytes:      5 << 20,
 		MaxFilesPerClaim:  5,
-		AllowedFileTypes:  []string{"application/pdf", "image/jpeg", "image/png", "text/plain"},
+		AllowedFileTypes:  []upload.Kind{upload.PDF, upload.JPEG, upload.PNG},
 		AllowedCategories: Categories,
 	}
 }
@@ -102,7 +103,7 @@ type Rules struct {
 	Location          *time.Location
 	MaxFileBytes      int
 	MaxFilesPerClaim  int
-	AllowedFileTypes  []string
+	AllowedFileTypes  []upload.Kind // what a supporting document may be, checked on its bytes
 	AllowedCategories []string
 }
 
@@ -176,12 +177,20 @@ func (s *Service) Lodge(ctx context.Context, tenantID string, r Rules, d Draft, 
 	if len(d.Files) > r.MaxFilesPerClaim {
 		errs.Add("files", "complaints.too_many_files")
 	}
-	for _, f := range d.Files {
+	for i := range d.Files {
+		f := &d.Files[i]
 		if len(f.Data) > r.MaxFileBytes {
 			errs.Add("files", "complaints.file_too_large")
-		} else if !contains(r.AllowedFileTypes, f.ContentType) {
-			errs.Add("files", "complaints.file_type")
+			continue
 		}
+		// What the file is comes from its bytes alone; the name the person gave is kept,
+		// cleaned, to show staff, never as a path or a type (issue 11.9).
+		k, err := upload.Check(f.Data, r.AllowedFileTypes...)
+		if err != nil {
+			errs.Add("files", "upload.refused")
+			continue
+		}
+		f.ContentType, f.Name = k.ContentType, upload.DisplayName(f.Name)
 	}
 	now := s.Now()
 	if !d.Due.IsZero() && !d.Due.After(now) {
@@ -328,4 +337,22 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// Erase removes, in the transaction of an erasure, the complaints the person lodged (by his
+// account, or from his e-mail address without one) with their files and answers: they hold
+// his words and address, and nothing requires keeping them once he leaves.
+func Erase(ctx context.Context, sc *db.Scope, userID, email string) (int64, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	// One condition, grouped, so that it stays inside the scope's tenant filter.
+	const his = "((user_id = ? AND user_id <> '') OR (lower(reply_to) = ? AND ? <> ''))"
+	if _, err := sc.Delete((*File)(nil)).Where("complaint_id IN (SELECT id FROM complaints WHERE tenant_id = ? AND "+his+")",
+		sc.TenantID, userID, email, email).Exec(ctx); err != nil {
+		return 0, err
+	}
+	res, err := sc.Delete((*Complaint)(nil)).Where(his, userID, email, email).Exec(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

@@ -73,7 +73,7 @@ func setup(t *testing.T, b dbtest.Backend) (*mail.Outbox, *tenancy.Tenant) {
 		t.Fatal(err)
 	}
 	tn, _ := st.BySlug(context.Background(), "lab")
-	return &mail.Outbox{DB: d, Dir: t.TempDir()}, tn
+	return &mail.Outbox{DB: d}, tn
 }
 
 // TestEmailThroughARealSMTPServer: with SMTP configured, messages go to the server, composed

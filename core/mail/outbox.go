@@ -1,15 +1,15 @@
 // Package mail owns the outbox: every e-mail the platform sends is recorded in the tenant's
-// outbox and delivered. Without an SMTP server (development) delivery writes the message as
-// an .eml file under <data>/mail/<tenant>/, which the admin mailbox page lists. It must not
-// know about templates or HTTP: callers hand it finished, localized text.
+// outbox and delivered. Without an SMTP server (development) delivery keeps the composed
+// message (the .eml, or the SMS text) in the outbox row itself, which the admin mailbox page
+// lists and serves: every instance of the platform reads the same mailbox. It must not know
+// about templates or HTTP: callers hand it finished, localized text.
 package mail
 
 import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -32,6 +32,9 @@ type Message struct {
 	// delivered through a real transport its text is no longer kept, so that nobody who
 	// reads the outbox (an admin, a database copy) can use the link.
 	Secret bool
+	// Forget removes the message from the outbox once delivered (the confirmation sent to a
+	// person whose account was just erased: nothing of him stays behind).
+	Forget bool
 }
 
 // Redacted replaces the text of a delivered secret message.
@@ -57,6 +60,10 @@ type Entry struct {
 	Attempts  int          `bun:"attempts"`
 	LastError string       `bun:"last_error"`
 	Secret    bool         `bun:"secret"`
+	Forget    bool         `bun:"forget"`
+	// Raw is the message as the development mailbox keeps it (RFC 5322 for e-mail, text for
+	// SMS); read only by Raw, never listed.
+	Raw []byte `bun:"raw" json:"-"`
 }
 
 // Transport delivers one message. Email transports take the composed RFC 5322 bytes.
@@ -66,44 +73,36 @@ type Transport interface {
 	Deliver(ctx context.Context, t *tenancy.Tenant, e *Entry, msg *gomail.Msg) (string, error)
 }
 
-// Outbox records and delivers messages: e-mail through Email, SMS through SMS. A delivery
+// Outbox records and delivers messages: e-mail through Email, SMS through SMS, or without
+// them into the development mailbox (the outbox row keeps the composed message). A delivery
 // that fails is retried later by the job runner (Retry), with backoff.
 type Outbox struct {
 	DB    *db.DB
-	Dir   string // <data>/mail, where the development transports write
 	Email Transport
 	SMS   Transport
 	// Retry schedules another attempt of a message that could not be delivered.
 	Retry func(ctx context.Context, tenantID, entryID string, attempts int) error
 }
 
-// Files is the development transport: each message becomes a file under Dir/<tenant>/,
-// .eml for e-mail and .sms.txt for SMS, which the admin mailbox lists.
-type Files struct{ Dir string }
+// mailbox is the development transport: the composed message is kept in the outbox row
+// (column raw), named as the file a mail reader would open, and the mailbox page reads it
+// from the database, the same on every instance.
+type mailbox struct{ raw []byte }
 
-// Deliver writes the message to a file.
-func (f Files) Deliver(_ context.Context, t *tenancy.Tenant, e *Entry, msg *gomail.Msg) (string, error) {
-	dir := filepath.Join(f.Dir, t.Slug)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", fmt.Errorf("mail dir: %w", err)
-	}
+// Deliver composes the message; Outbox.Deliver stores it with the row.
+func (b *mailbox) Deliver(_ context.Context, t *tenancy.Tenant, e *Entry, msg *gomail.Msg) (string, error) {
 	ext := ".eml"
-	var raw []byte
 	if e.Channel == "sms" || msg == nil {
 		ext = ".sms.txt"
-		raw = []byte("To: " + e.Recipient + "\n\n" + e.TextBody + "\n")
+		b.raw = []byte("To: " + e.Recipient + "\n\n" + e.TextBody + "\n")
 	} else {
 		var buf bytes.Buffer
 		if _, err := msg.WriteTo(&buf); err != nil {
 			return "", err
 		}
-		raw = buf.Bytes()
+		b.raw = buf.Bytes()
 	}
-	name := e.CreatedAt.Format("20060102-150405") + "-" + e.ID + ext
-	if err := os.WriteFile(filepath.Join(dir, name), raw, 0o640); err != nil {
-		return "", fmt.Errorf("write mail: %w", err)
-	}
-	return filepath.Join(t.Slug, name), nil
+	return t.Slug + "/" + e.CreatedAt.Format("20060102-150405") + "-" + e.ID + ext, nil
 }
 
 // Send records m in the tenant's outbox and tries to deliver it at once; a failed delivery
@@ -115,7 +114,7 @@ func (o *Outbox) Send(ctx context.Context, t *tenancy.Tenant, m Message) (*Entry
 	}
 	e := &Entry{TenantID: t.ID, ID: tenancy.NewID(), Channel: ch, Recipient: m.To, Subject: m.Subject,
 		TextBody: m.Text, HTMLBody: m.HTML, Template: m.Template, Locale: m.Locale, Status: "queued",
-		CreatedAt: time.Now().UTC(), Secret: m.Secret}
+		CreatedAt: time.Now().UTC(), Secret: m.Secret, Forget: m.Forget}
 	err := o.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
 		_, err := sc.Insert(e).Exec(ctx)
 		return err
@@ -140,8 +139,10 @@ func (o *Outbox) Deliver(ctx context.Context, t *tenancy.Tenant, id string) erro
 	if e.Channel == "sms" {
 		tr = o.SMS
 	}
+	var dev *mailbox
 	if tr == nil {
-		tr = Files{Dir: o.Dir}
+		dev = &mailbox{}
+		tr = dev
 	}
 	var msg *gomail.Msg
 	if e.Channel == "email" {
@@ -162,9 +163,14 @@ func (o *Outbox) Deliver(ctx context.Context, t *tenancy.Tenant, id string) erro
 			}
 			return o.Retry(ctx, t.ID, e.ID, e.Attempts+1)
 		}
+		if e.Forget {
+			_, err := sc.Delete((*Entry)(nil)).Where("id = ?", e.ID).Exec(ctx)
+			return err
+		}
 		status := "sent"
-		if _, ok := tr.(Files); ok {
+		if dev != nil {
 			status = "written"
+			q = q.Set("raw = ?", dev.raw)
 		} else if e.Secret {
 			q = q.Set("text_body = ?", Redacted).Set("html_body = ''")
 		}
@@ -197,13 +203,23 @@ func compose(t *tenancy.Tenant, e *Entry) (*gomail.Msg, error) {
 func (o *Outbox) List(ctx context.Context, tenantID string, limit int) ([]Entry, error) {
 	var out []Entry
 	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		return sc.Select(&out).Order("created_at DESC").Limit(int64(limit)).Scan(ctx)
+		return sc.Select(&out).ExcludeColumn("raw").Order("created_at DESC").Limit(int64(limit)).Scan(ctx)
 	})
 	return out, err
 }
 
 // Get returns one message of the tenant.
 func (o *Outbox) Get(ctx context.Context, tenantID, id string) (*Entry, error) {
+	var e Entry
+	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&e).ExcludeColumn("raw").Where("id = ?", id).Scan(ctx)
+	})
+	return &e, err
+}
+
+// Raw returns a message of the tenant as the development mailbox keeps it (nil when it went
+// through a real transport).
+func (o *Outbox) Raw(ctx context.Context, tenantID, id string) (*Entry, error) {
 	var e Entry
 	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&e).Where("id = ?", id).Scan(ctx)
@@ -231,7 +247,27 @@ func From(t *tenancy.Tenant) (name, addr string) {
 func (o *Outbox) ListTo(ctx context.Context, tenantID, recipient string) ([]Entry, error) {
 	var out []Entry
 	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		return sc.Select(&out).Where("lower(recipient) = lower(?)", recipient).Order("created_at").Scan(ctx)
+		return sc.Select(&out).ExcludeColumn("raw").Where("lower(recipient) = lower(?)", recipient).Order("created_at").Scan(ctx)
 	})
 	return out, err
+}
+
+// EraseTo removes, in the transaction of an erasure, every message of the tenant to one of
+// the person's addresses (e-mail compared without case, mobile numbers without spaces):
+// recipient, subject and bodies name him, and nothing requires keeping them.
+func EraseTo(ctx context.Context, sc *db.Scope, addresses ...string) (int64, error) {
+	var n int64
+	for _, a := range addresses {
+		a = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(a), " ", ""))
+		if a == "" {
+			continue
+		}
+		res, err := sc.Delete((*Entry)(nil)).Where("lower(replace(recipient, ' ', '')) = ?", a).Exec(ctx)
+		if err != nil {
+			return n, err
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
 }

@@ -250,6 +250,11 @@ func TestInactiveAccountsClosed(t *testing.T) {
 		}
 		e.srv.Accounts.Now = func() time.Time { return time.Now().UTC().Add(366 * 24 * time.Hour) }
 		defer func() { e.srv.Accounts.Now = func() time.Time { return time.Now().UTC() } }()
+		// The notice leaves through a real SMTP server: once delivered, the outbox forgets it
+		// (nothing of the erased person stays, issue 11.12).
+		smtpd := startSMTP(t)
+		e.srv.Mail.Email = smtpd.transport()
+		defer func() { e.srv.Mail.Email = nil }()
 		if err := e.srv.Sweep(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -257,13 +262,16 @@ func TestInactiveAccountsClosed(t *testing.T) {
 			t.Fatalf("inactive account kept: %v", err)
 		}
 		var found bool
-		for _, m := range e.mails("unilabs") {
+		for _, m := range smtpd.messages(t) {
 			if strings.Contains(m.To, "user@unilabs.localhost") && strings.Contains(m.Text, "viac ako 365 dní") {
 				found = true
 			}
 		}
 		if !found {
 			t.Fatal("no closure notice in Slovak")
+		}
+		if left, _ := e.srv.Mail.ListTo(ctx, e.tenant("unilabs").ID, "user@unilabs.localhost"); len(left) != 0 {
+			t.Fatalf("the outbox still holds %d messages to the erased person", len(left))
 		}
 		if _, err := e.srv.Accounts.ByEmail(ctx, e.tenant("mlab").ID, "user@mlab.localhost"); err != nil {
 			t.Fatal("an account of a tenant without the rule was closed")

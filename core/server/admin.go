@@ -29,6 +29,7 @@ func (s *Server) bindAdmin() {
 	s.get("/admin/mailbox", authz.PermAdminMailbox, s.adminMailbox)
 	s.get("/admin/mailbox/:id", authz.PermAdminMailbox, s.adminMail)
 	s.get("/admin/mailbox/:id/html", authz.PermAdminMailbox, s.adminMailHTML)
+	s.get("/admin/mailbox/:id/raw", authz.PermAdminMailbox, s.adminMailRaw)
 }
 
 func (s *Server) roleMembers(ctx context.Context, tenantID string) (map[string][]string, error) {
@@ -373,6 +374,29 @@ func (s *Server) adminMailHTML(c *fiber.Ctx) error {
 	c.Set("X-Frame-Options", "SAMEORIGIN")
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.SendString(m.HTMLBody)
+}
+
+// adminMailRaw downloads a message as the development mailbox keeps it, in the database (the
+// same from every instance): the .eml a mail reader opens, or an SMS's text.
+func (s *Server) adminMailRaw(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	m, err := s.Mail.Raw(c.UserContext(), St(c).Tenant.ID, id)
+	if err != nil || len(m.Raw) == 0 {
+		return fiber.ErrNotFound
+	}
+	typ, name := "message/rfc822", m.ID+".eml"
+	if m.Channel == "sms" {
+		typ, name = "text/plain; charset=utf-8", m.ID+".sms.txt"
+	}
+	c.Set(fiber.HeaderContentType, typ)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	return c.Send(m.Raw)
 }
 
 func (s *Server) adminMail(c *fiber.Ctx) error {

@@ -2,9 +2,7 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,6 +13,7 @@ import (
 	"carenet.dev/platform/core/complaints"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/kit/upload"
 )
 
 // complaintRules are the tenant's complaint rules (P10).
@@ -88,8 +87,9 @@ func (s *Server) lodgeComplaint(c *fiber.Ctx) error {
 			if err != nil {
 				return fiber.ErrBadRequest
 			}
-			// The type is what the bytes are, not what the browser says.
-			d.Files = append(d.Files, complaints.File{Name: fh.Filename, ContentType: sniff(data), Data: data})
+			// The type is what the bytes are (complaints.Lodge checks them), not what the
+			// browser says.
+			d.Files = append(d.Files, complaints.File{Name: fh.Filename, Data: data})
 		}
 	}
 	rules := complaintRules(st.Tenant)
@@ -109,16 +109,6 @@ func (s *Server) lodgeComplaint(c *fiber.Ctx) error {
 	}
 	return s.message(c, fiber.StatusOK, "complaints.received_title", messageData{Lines: []string{"complaints.received_text"},
 		Detail: st.Loc.T("complaints.received_detail", "Reference", cp.Reference, "Date", due)})
-}
-
-// sniff names the type of a file from its first bytes.
-func sniff(data []byte) string {
-	t := http.DetectContentType(data)
-	switch {
-	case len(t) >= 10 && t[:10] == "text/plain":
-		return "text/plain"
-	}
-	return t
 }
 
 func (s *Server) complaintQueue(c *fiber.Ctx) error {
@@ -192,9 +182,18 @@ func (s *Server) complaintFile(c *fiber.Ctx) error {
 	if err != nil {
 		return fiber.ErrNotFound
 	}
-	c.Set(fiber.HeaderContentType, f.ContentType)
-	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", f.Name))
-	c.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	// Served as what it was found to be when it was received, as a download, never run.
+	k, ok := upload.Of(f.ContentType)
+	if !ok {
+		return fiber.ErrNotFound
+	}
+	if _, err := upload.Check(f.Data, k); err != nil {
+		// Stored before uploads were checked: it is not served (issue 11.9).
+		s.Log.Warn("complaint file refused on read", "tenant", St(c).Tenant.Slug, "file", f.ID, "request_id", St(c).RequestID)
+		return fiber.ErrNotFound
+	}
+	upload.Serve(c.Set, k, upload.DownloadName(f.Name, cp.Reference, k), false)
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	return c.Send(f.Data)
 }
 

@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"image"
+	"image/png"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/plugins/kit/pdfdoc"
 )
 
 // postMultipart submits the complaint form with files, as a browser does.
@@ -48,7 +51,16 @@ func (c *client) postMultipart(page, path string, fields url.Values, files map[s
 	return &response{Status: res.StatusCode, Body: string(b), Header: res.Header}
 }
 
-var pdf = []byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF")
+// pdf is a real one-page PDF: an upload must parse as what it is (issue 11.9).
+var pdf = func() []byte {
+	d := pdfdoc.New("Facture", "Test", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
+	d.Text("Facture n° 12")
+	b, err := d.Bytes()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
 
 // TestComplaintsFollowTheTenantsRules: the form asks what the tenant's rules require (001:
 // client identifier and documents); the receipt gives the due date from the rule (14 days
@@ -68,7 +80,7 @@ func TestComplaintsFollowTheTenantsRules(t *testing.T) {
 		r = sec.postMultipart("/complaints/new", "/complaints", url.Values{"module": {"billing"}, "category": {"billing"},
 			"body": {"Facture erronée"}, "reply_to": {"client@example.org"}, "client_ref": {"CLI-42"}},
 			map[string][]byte{"script.pdf": []byte("<html><script>alert(1)</script>")})
-		if r.Status != 422 || !strings.Contains(r.Body, "PDF, JPEG, PNG") {
+		if r.Status != 422 || !strings.Contains(r.Body, "seuls des PDF lisibles et des images JPEG ou PNG") {
 			t.Fatalf("a file that is not what it says: %d", r.Status)
 		}
 		r = sec.postMultipart("/complaints/new", "/complaints", url.Values{"module": {"billing"}, "category": {"billing"},
@@ -136,6 +148,64 @@ func TestComplaintsFollowTheTenantsRules(t *testing.T) {
 		}
 		if r := admin.get("/admin/complaints/" + c1.ID + "/files/" + c1.Files[0].ID); r.Status != 404 {
 			t.Fatalf("another tenant's file: %d", r.Status)
+		}
+	})
+}
+
+// TestComplaintUploadsAreWhatTheyAre: an SVG carrying a script and HTML behind a "%PDF-"
+// header are refused with a localized message next to the field and nothing is stored; a
+// real image is kept under a name the server chose, the person's file name only cleaned for
+// display, and is served as what its bytes are, as a download under a policy that runs
+// nothing (issue 11.9, P10, P11).
+func TestComplaintUploadsAreWhatTheyAre(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		sec := e.client("secretaires.localhost")
+		fields := url.Values{"module": {"billing"}, "category": {"billing"}, "body": {"Facture erronée"},
+			"reply_to": {"client@example.org"}, "client_ref": {"CLI-42"}}
+		st := e.tenant("secretaires")
+		for name, data := range map[string][]byte{
+			"scan.svg":    []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>`),
+			"facture.pdf": []byte("%PDF-1.4\n<html><body><script>alert(document.cookie)</script></body></html>"),
+		} {
+			r := sec.postMultipart("/complaints/new", "/complaints", fields, map[string][]byte{name: data})
+			if r.Status != 422 {
+				t.Fatalf("%s: %d, want 422", name, r.Status)
+			}
+			mustContain(t, r, `id="e-files"`, "Ce fichier n’a pas été accepté")
+			if l, _ := e.srv.Complaints.Queue(ctx, st.ID, ""); len(l) != 0 {
+				t.Fatalf("%s: a complaint was stored", name)
+			}
+		}
+		img := image.NewRGBA(image.Rect(0, 0, 2, 2))
+		var pngb bytes.Buffer
+		if err := png.Encode(&pngb, img); err != nil {
+			t.Fatal(err)
+		}
+		r := sec.postMultipart("/complaints/new", "/complaints", fields, map[string][]byte{"../../photo\"<b>.svg": pngb.Bytes()})
+		if r.Status != 200 {
+			t.Fatalf("a real image: %d %s", r.Status, mainOf(r.Body))
+		}
+		l, _ := e.srv.Complaints.Queue(ctx, st.ID, "")
+		c1, err := e.srv.Complaints.Get(ctx, st.ID, l[0].ID)
+		if err != nil || len(c1.Files) != 1 {
+			t.Fatalf("stored: %v %+v", err, c1)
+		}
+		if f := c1.Files[0]; f.Name != "photo__b_.svg" || f.ContentType != "image/png" {
+			t.Fatalf("stored as %q %q", f.Name, f.ContentType)
+		}
+		sa := e.client("secretaires.localhost")
+		sa.login("", "admin@secretaires.localhost", "demo-secretaires-admin")
+		g := sa.get("/admin/complaints/" + c1.ID + "/files/" + c1.Files[0].ID)
+		if g.Status != 200 || g.Body != pngb.String() {
+			t.Fatalf("file: %d", g.Status)
+		}
+		for k, want := range map[string]string{"Content-Type": "image/png", "X-Content-Type-Options": "nosniff",
+			"Content-Disposition": "attachment; filename=photo__b_.png", "Content-Security-Policy": "default-src 'none'; sandbox; frame-ancestors 'none'"} {
+			if got := g.Header.Get(k); got != want {
+				t.Errorf("%s: %q, want %q", k, got, want)
+			}
 		}
 	})
 }

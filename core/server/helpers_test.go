@@ -10,18 +10,19 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/mail"
+	netmail "net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
 )
@@ -212,20 +213,22 @@ type mailMsg struct {
 	To, Subject, Lang, Text, HTML string
 }
 
-// mails returns the messages written for a tenant, oldest first.
+// mails returns the e-mails the development mailbox holds for a tenant, oldest first, read
+// from the database as the mailbox page reads them.
 func (e *env) mails(slug string) []mailMsg {
 	e.t.Helper()
-	files, _ := filepath.Glob(filepath.Join(e.dataDir, "mail", slug, "*.eml"))
-	sort.Strings(files)
+	var rows []mail.Entry
+	err := e.srv.DB.ReadTenant(context.Background(), e.tenant(slug).ID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&rows).Where("channel = 'email' AND status = 'written'").Order("id").Scan(ctx)
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	var out []mailMsg
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
+	for _, r := range rows {
+		m, err := parseMail(r.Raw)
 		if err != nil {
-			e.t.Fatal(err)
-		}
-		m, err := parseMail(raw)
-		if err != nil {
-			e.t.Fatalf("%s: %v", f, err)
+			e.t.Fatalf("%s: %v", r.File, err)
 		}
 		out = append(out, m)
 	}
@@ -234,7 +237,7 @@ func (e *env) mails(slug string) []mailMsg {
 
 // parseMail decodes an RFC 5322 message with a text and an HTML alternative.
 func parseMail(raw []byte) (mailMsg, error) {
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		return mailMsg{}, err
 	}

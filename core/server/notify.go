@@ -166,7 +166,9 @@ func (s *Server) sendMailID(ctx context.Context, t *tenancy.Tenant, to, name, la
 		return "", err
 	}
 	e, err := s.Mail.Send(ctx, t, mail.Message{To: to, Subject: subject, Text: text.String(), HTML: html.String(),
-		Template: tmpl, Locale: lang, Secret: tmpl == "verify" || tmpl == "reset"})
+		Template: tmpl, Locale: lang, Secret: tmpl == "verify" || tmpl == "reset",
+		// The confirmation of an erasure leaves nothing of the person once delivered (P11).
+		Forget: tmpl == "deleted" || tmpl == "closed_inactive"})
 	if err != nil {
 		return "", err
 	}

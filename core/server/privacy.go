@@ -3,15 +3,21 @@ package server
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/authz"
+	"carenet.dev/platform/core/complaints"
+	"carenet.dev/platform/core/db"
+	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/modules"
+	"carenet.dev/platform/core/tenancy"
 )
 
 const ActDataExported = "account.data_exported"
@@ -22,7 +28,7 @@ func (s *Server) bindPrivacy() {
 
 // exportData gives a person all his data as a ZIP of JSON files (P11): his account, sessions,
 // terms acceptances and consents, who accessed his data, his complaints, the messages sent to
-// him, and what each module of the tenant holds of him.
+// him, what each module of the tenant holds of him, and what an erasure keeps and why.
 func (s *Server) exportData(c *fiber.Ctx) error {
 	st := St(c)
 	ctx := c.UserContext()
@@ -60,6 +66,11 @@ func (s *Server) exportData(c *fiber.Ctx) error {
 	}
 	if files["messages.json"], err = s.Mail.ListTo(ctx, st.Tenant.ID, u.Email); err != nil {
 		return err
+	}
+	// What an erasure of this account would keep, and why (P9, P11).
+	files["kept_after_erasure.json"] = []map[string]any{
+		{"what": st.Loc.T("privacy.kept.audit_what"), "why": st.Loc.T("privacy.kept.audit_why"), "records": len(acc)},
+		{"what": st.Loc.T("privacy.kept.deletion_what"), "why": st.Loc.T("privacy.kept.deletion_why")},
 	}
 	raw := map[string][]byte{}
 	for _, id := range st.Tenant.EnabledModules() {
@@ -103,4 +114,29 @@ func (s *Server) exportData(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "application/zip")
 	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s-data-%s.zip"`, st.Tenant.Slug, time.Now().Format("20060102")))
 	return c.Send(buf.Bytes())
+}
+
+// erasePerson removes, in the transaction that deletes an account, what the core's other
+// tables hold of the person (P11): every message to his e-mail address or mobile number
+// (recipient, subject, bodies, the development mailbox's copy), his complaints with their
+// files and answers, and the login counter keyed on his address. The user row then goes with
+// its sessions, tokens, acceptances and consents (cascade) and his role rules.
+//
+// Kept on purpose: the audit trail (P9 requires a tamper-evident record of who accessed
+// health data and of every admin action; it names the account by its internal id only, which
+// nothing links to the person once his row is gone, and rewriting it would break its hash
+// chain), the deletion record (date, who asked, reason; no identity), and the core events
+// that carry the account id to the modules so that each erases what it holds.
+func (s *Server) erasePerson(ctx context.Context, sc *db.Scope, t *tenancy.Tenant, u *accounts.User) error {
+	if _, err := mail.EraseTo(ctx, sc, u.Email, u.Profile["mobile"]); err != nil {
+		return fmt.Errorf("erase messages: %w", err)
+	}
+	if _, err := complaints.Erase(ctx, sc, u.ID, u.Email); err != nil {
+		return fmt.Errorf("erase complaints: %w", err)
+	}
+	bucket := "login:account:" + accounts.HashToken(accounts.NormalizeEmail(u.Email))[:32]
+	if _, err := sc.Tx.NewDelete().Table("rate_limits").Where("tenant_id = ? AND bucket = ?", sc.TenantID, bucket).Exec(ctx); err != nil {
+		return fmt.Errorf("erase login counter: %w", err)
+	}
+	return nil
 }

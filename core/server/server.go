@@ -47,11 +47,11 @@ type Config struct {
 	// the platform: only from them are X-Forwarded-For and X-Forwarded-Proto believed, for
 	// rate limits by client address and for Secure cookies behind TLS termination.
 	TrustedProxies []string
-	// SMTP delivers e-mail when set; otherwise messages are written as files (development).
+	// SMTP delivers e-mail when set; otherwise messages go to the development mailbox.
 	SMTP *mail.SMTP
-	// SMS delivers SMS when set; otherwise they are written as files (development).
+	// SMS delivers SMS when set; otherwise they go to the development mailbox.
 	SMS mail.Transport
-	// Dev marks a development run: mail is written to files and logs are verbose.
+	// Dev marks a development run: mail goes to the development mailbox and logs are verbose.
 	Dev bool
 	// AuditKeys sign the audit trail's checkpoints (the newest private key) and verify them
 	// (every key). Kept outside the database; without them no checkpoint is signed.
@@ -114,11 +114,11 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	az := authz.NewService(d)
 	s := &Server{
 		Cfg: cfg, DB: d, Tenants: &tenancy.Store{DB: d}, Authz: az, Accounts: accounts.NewService(d, az),
-		I18n: bundle, Mail: &mail.Outbox{DB: d, Dir: cfg.DataDir + "/mail"}, Jobs: jobs.NewStore(d), Trail: audit.New(d), Terms: terms.New(d), Complaints: complaints.New(d), APIKeys: apikeys.New(d), Views: views, Log: log,
+		I18n: bundle, Mail: &mail.Outbox{DB: d}, Jobs: jobs.NewStore(d), Trail: audit.New(d), Terms: terms.New(d), Complaints: complaints.New(d), APIKeys: apikeys.New(d), Views: views, Log: log,
 	}
 	s.Modules = &modules.Service{DB: d, Tenants: s.Tenants, Accounts: s.Accounts, Authz: az, Trail: s.Trail, Jobs: s.Jobs, Terms: s.Terms,
 		Complaints: s.Complaints, APIKeys: s.APIKeys, I18n: bundle, Outbox: s.Mail, Mailer: mailer{s}, Log: log,
-		Blobs: &modules.Blobs{DB: d, Dir: filepath.Join(cfg.DataDir, "blobs"), Max: 50 << 20}}
+		Blobs: &modules.Blobs{DB: d, Store: modules.DBBlobs{}, Max: 50 << 20, LegacyDir: filepath.Join(cfg.DataDir, "blobs")}}
 	s.Tenants.ValidateModule = s.Modules.ValidateRules
 	if err := s.loadCatalog(ctx); err != nil {
 		return nil, err
@@ -129,6 +129,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.Accounts.Changed = func(ctx context.Context, sc *db.Scope, t *tenancy.Tenant, kind, userID string) error {
 		return s.Modules.Tell(ctx, sc, t, kind, []byte(userID))
 	}
+	s.Accounts.Erase = s.erasePerson
 	// A core event is retried until the module acknowledges it.
 	s.Jobs.Forever = modules.IsEvent
 	if cfg.SMTP != nil {

@@ -1,7 +1,6 @@
 package results
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -19,6 +18,7 @@ import (
 
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
+	"carenet.dev/platform/plugins/kit/upload"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -152,13 +152,14 @@ func (in *Incoming) check(maxPDF int64, now time.Time, loc *time.Location) field
 		f.add("pdf", "required")
 	case int64(len(in.PDF)) > maxPDF:
 		f.add("pdf", "too_large")
-	case !bytes.HasPrefix(in.PDF, []byte("%PDF-")):
-		f.add("pdf", "not_pdf")
+	default:
+		// A PDF that parses, whatever its first bytes claim (issue 11.9).
+		if _, err := upload.Check(in.PDF, upload.PDF); err != nil {
+			f.add("pdf", "not_pdf")
+		}
 	}
-	in.PDFName = strings.TrimSpace(in.PDFName)
-	if in.PDFName == "" || utf8.RuneCountInString(in.PDFName) > 120 || strings.ContainsAny(in.PDFName, "/\\\"\r\n") {
-		in.PDFName = in.ReportID + ".pdf"
-	}
+	// The sender's file name is display metadata only, offered as the download's name.
+	in.PDFName = upload.DownloadName(in.PDFName, upload.DisplayName(in.ReportID), upload.PDF)
 	if len(in.Values) > 500 {
 		f.add("values", "too_many")
 	}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
 
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
+	"carenet.dev/platform/plugins/kit/upload"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -239,20 +239,12 @@ func (m *Module) sendPDF(c *kit.Ctx, find finder) error {
 	if err := access(c, action, rep); err != nil {
 		return err
 	}
-	c.W.Header().Set("Content-Type", "application/pdf")
-	c.W.Header().Set("Content-Disposition", fmt.Sprintf("%s; filename=%q; filename*=UTF-8''%s", disp, asciiName(rep.PDFName), url.PathEscape(rep.PDFName)))
+	// Served as the PDF it was checked to be on import: detected type, nosniff, a policy
+	// under which nothing runs, inline only because it is a PDF (issue 11.9).
+	upload.Serve(c.W.Header().Set, upload.PDF, upload.DownloadName(rep.PDFName, "report", upload.PDF), disp == "inline")
 	c.W.Header().Set("Cache-Control", "private, no-store")
 	_, err = c.W.Write(blob.Data)
 	return err
-}
-
-func asciiName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
-			return '_'
-		}
-		return r
-	}, s)
 }
 
 // accessActions are the audit actions that read a patient's results.

@@ -1,10 +1,12 @@
 package results
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -186,6 +188,15 @@ func TestImportAPIIsValidatedAndIdempotent(t *testing.T) {
 		if len(f.reportIDs(f.A)) != 0 || len(f.h.Host.Blobs) != 0 {
 			t.Fatal("a refused import stored something")
 		}
+		// A "PDF" that is HTML after its header is refused: the PDF must parse (issue 11.9).
+		html := f.incoming("R-2", "P-2", "Durand", "Marie", "Martin", "1985-03-02", "10000000001")
+		html.PDF = []byte("%PDF-1.4\n<html><body><script>alert(document.cookie)</script></body></html>")
+		if res, out := f.api(f.A, html); res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), `"not_pdf"`) {
+			t.Fatalf("HTML behind a PDF header: %d %v", res.Status, out)
+		}
+		if len(f.reportIDs(f.A)) != 0 || len(f.h.Host.Blobs) != 0 {
+			t.Fatal("a refused import stored something")
+		}
 		// Malformed JSON is a 400, never a 500.
 		res, err := f.h.Send(context.Background(), f.A, nil, &sdk.Request{Method: "POST", Path: "/results/api/reports", Body: []byte("{"), ClientID: f.lis})
 		if err != nil || res.Status != http.StatusBadRequest {
@@ -347,6 +358,9 @@ func TestPatientSeesOwnResultsAndEveryAccessIsAudited(t *testing.T) {
 		}
 		pdf := f.get(f.A, marie, "/results/r/"+mine[0]+"/pdf")
 		accesses++
+		if pdf.Header.Get("X-Content-Type-Options") != "nosniff" || pdf.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("PDF served without nosniff or a policy (issue 11.9): %v", pdf.Header)
+		}
 		if pdf.Header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(pdf.Header.Get("Content-Disposition"), "inline") ||
 			!strings.Contains(pdf.Header.Get("Cache-Control"), "no-store") {
 			t.Fatalf("inline PDF headers %v", pdf.Header)
@@ -491,6 +505,31 @@ func TestStaffQueueAndUpload(t *testing.T) {
 		res := f.post(f.A, staff, "/results/staff/upload", url.Values{"report_id": {"U-1"}})
 		if res.Status != http.StatusBadRequest && res.Status != http.StatusUnprocessableEntity {
 			t.Fatalf("upload without multipart: %d", res.Status)
+		}
+		// A "PDF" that is HTML after its header: refused next to the file field, in the
+		// staff's language, nothing stored (issue 11.9).
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for k, v := range map[string]string{"report_id": "U-2", "lab_patient_id": "P-9", "last_name": "Durand", "first_name": "Marie",
+			"birth_name": "Martin", "birth_date": "1985-03-02", "collected_at": "2026-11-19", "lab": "Site", "status": "final",
+			"values": "FER;Ferritine;9;µg/L;15;150"} {
+			mw.WriteField(k, v)
+		}
+		fw, _ := mw.CreateFormFile("pdf", "compte-rendu.pdf")
+		fw.Write([]byte("%PDF-1.4\n<html><body><script>alert(document.cookie)</script></body></html>"))
+		mw.Close()
+		before := len(f.reportIDs(f.A))
+		res, err := f.h.Send(context.Background(), f.A, staff, &sdk.Request{Method: "POST", Path: "/results/staff/upload",
+			Header: http.Header{"Content-Type": {mw.FormDataContentType()}}, Body: body.Bytes()})
+		if err != nil || res.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("polyglot upload: %v %d", err, res.Status)
+		}
+		notPDF := f.m.Msgs.For("fr").T("results.err.not_pdf")
+		if page := string(res.Body); !strings.Contains(page, `id="e-pdf"`) || !strings.Contains(page, notPDF) {
+			t.Fatalf("no error next to the file field:\n%s", page)
+		}
+		if len(f.reportIDs(f.A)) != before {
+			t.Fatal("a refused upload stored a report")
 		}
 		f.noMissingMessages()
 	})
