@@ -129,15 +129,18 @@ func (s *Server) demoModuleRoles(ctx context.Context, t *tenancy.Tenant) ([]demo
 	return out, nil
 }
 
-// demoAccepts records that the tenant's demo accounts accepted the account terms in force.
+// demoAccepts records that the tenant's demo accounts accepted the terms in force: the
+// account's and its modules' (which a new account accepts at its first visit to a module).
 func (s *Server) demoAccepts(ctx context.Context, t *tenancy.Tenant, logins []DemoLogin) error {
-	v, err := s.Terms.InForce(ctx, t.ID, terms.DocPlatform)
-	if err != nil {
-		return nil // no terms: nothing to accept
-	}
-	for _, l := range logins {
-		if err := s.Terms.AcceptNow(ctx, t.ID, l.ID, v, "", t.Settings.DefaultLocale, terms.Explicit); err != nil {
-			return err
+	for _, doc := range termsDocs(t) {
+		v, err := s.Terms.InForce(ctx, t.ID, doc)
+		if err != nil {
+			continue // no terms: nothing to accept
+		}
+		for _, l := range logins {
+			if err := s.Terms.AcceptNow(ctx, t.ID, l.ID, v, "", t.Settings.DefaultLocale, terms.Explicit); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -229,7 +229,11 @@ func (s *Server) termsAcceptPage(c *fiber.Ctx) error {
 
 func (s *Server) renderTermsAccept(c *fiber.Ctx, status int, f *Form) error {
 	st := St(c)
-	pending, err := s.pendingTerms(c.UserContext(), st)
+	doc := c.Query("doc")
+	if f != nil {
+		doc = f.Values["doc"]
+	}
+	pending, err := s.pendingAt(c.UserContext(), st, doc)
 	if err != nil {
 		return err
 	}
@@ -245,7 +249,7 @@ func (s *Server) renderTermsAccept(c *fiber.Ctx, status int, f *Form) error {
 		docs = append(docs, dv)
 	}
 	if f == nil {
-		f = &Form{Values: map[string]string{"next": c.Query("next")}}
+		f = &Form{Values: map[string]string{"next": c.Query("next"), "doc": doc}}
 	}
 	return s.render(c, status, "terms_accept", "terms.accept.title", map[string]any{"Docs": docs}, f)
 }
@@ -253,10 +257,10 @@ func (s *Server) renderTermsAccept(c *fiber.Ctx, status int, f *Form) error {
 func (s *Server) termsAccept(c *fiber.Ctx) error {
 	st := St(c)
 	if c.FormValue("accept") != "yes" {
-		return s.renderTermsAccept(c, fiber.StatusUnprocessableEntity, &Form{Values: values(c, "next"),
+		return s.renderTermsAccept(c, fiber.StatusUnprocessableEntity, &Form{Values: values(c, "next", "doc"),
 			Errors: form.Errors{"accept": "terms.accept.required"}})
 	}
-	pending, err := s.pendingTerms(c.UserContext(), st)
+	pending, err := s.pendingAt(c.UserContext(), st, c.FormValue("doc"))
 	if err != nil {
 		return err
 	}

@@ -79,13 +79,16 @@ func newModule() *Module {
 			{Name: permImport}, // R3: API keys only
 		},
 		Rules: []kit.Rule{retentionYears, retentionNotice, notifyNew, supportOpens, supportCloses, supportHours, maxPDFMB},
-		Routes: []kit.Route{
-			kit.Public("GET /results", m.home),
+		// A patient accepts the module's terms at his first visit, and again when a new
+		// version comes into force (P6): the core asks him before these routes run.
+		Routes: append(kit.RequireTerms("results",
 			kit.Perm("GET /results/mine", permOwn, m.mine),
 			kit.Perm("GET /results/r/{id}", permOwn, m.patientReport),
 			kit.Perm("GET /results/r/{id}/pdf", permOwn, m.patientPDF),
 			kit.Perm("GET /results/trend/{code}", permOwn, m.trend),
 			kit.Perm("GET /results/access", permOwn, m.accessLog),
+		),
+			kit.Public("GET /results", m.home),
 			kit.Perm("GET /results/support", permSupport, m.supportForm),
 			kit.Perm("POST /results/support", permSupport, m.support),
 			kit.Perm("GET /results/pro", permPrescribed, m.proList),
@@ -106,7 +109,7 @@ func newModule() *Module {
 			kit.Perm("POST /results/staff/professionals/{id}/activate", permManage, m.activate),
 			kit.Perm("POST /results/staff/professionals/{id}/suspend", permManage, m.suspend),
 			kit.API("POST /results/api/reports", permImport, m.apiImport),
-		},
+		),
 		Jobs:          []kit.Job{{Name: jobRetention, Cron: "17 3 * * *", Run: m.retentionJob}},
 		Notifications: []string{"results.published"},
 		AuditActions: []string{"results.view", "results.view_pdf", "results.download", "results.trend", "results.imported",
