@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -134,8 +135,11 @@ func (s *Server) demoModuleRoles(ctx context.Context, t *tenancy.Tenant) ([]demo
 func (s *Server) demoAccepts(ctx context.Context, t *tenancy.Tenant, logins []DemoLogin) error {
 	for _, doc := range termsDocs(t) {
 		v, err := s.Terms.InForce(ctx, t.ID, doc)
-		if err != nil {
+		if errors.Is(err, terms.ErrNotFound) {
 			continue // no terms: nothing to accept
+		}
+		if err != nil {
+			return err
 		}
 		for _, l := range logins {
 			if err := s.Terms.AcceptNow(ctx, t.ID, l.ID, v, "", t.Settings.DefaultLocale, terms.Explicit); err != nil {
