@@ -34,6 +34,11 @@ var CoreRules = []sdk.Rule{
 	{Name: "complaints.require_documents", Type: "bool", Default: false, Ref: "P10"},
 	{Name: "terms.notice_days", Type: "int", Default: int64(7), Min: 0, Max: 365, Ref: "P6"},
 	{Name: "terms.explicit_reacceptance", Type: "bool", Default: false, Ref: "P6"},
+	// Notice periods of the other kinds of change (terms.notice_days is the general one).
+	{Name: "terms.notice_days_fees", Type: "int", Default: int64(7), Min: 0, Max: 365, Ref: "P6"},
+	{Name: "terms.notice_days_closing", Type: "int", Default: int64(30), Min: 0, Max: 365, Ref: "P6"},
+	// SMS are sent only by a tenant that switched them on (P7).
+	{Name: "notifications.sms", Type: "bool", Default: false, Ref: "P7"},
 }
 
 func coreRule(name string) (sdk.Rule, bool) {
