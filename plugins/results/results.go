@@ -24,6 +24,7 @@ var templates embed.FS
 const (
 	fieldBirthName = "birth_name"
 	fieldProNumber = "professional_number"
+	fieldMobile    = "mobile"
 )
 
 // Roles of the module: its own in the tenant (a lab's staff of another module are not).
@@ -117,6 +118,9 @@ func newModule() *Module {
 		RegistrationFields: []sdk.Field{
 			{Name: fieldBirthName, LabelKey: "results.field.birth_name", Type: "text", Required: true, MaxLen: 100, Portals: []string{"patients", ""}},
 			{Name: fieldProNumber, LabelKey: "results.field.professional_number", Type: "text", Required: true, MaxLen: 14, Portals: []string{portalPros}},
+			// A mobile number, for the SMS telling a patient a result waits (R10, P7), where
+			// the tenant sends SMS; optional.
+			{Name: fieldMobile, LabelKey: "results.field.mobile", Type: "tel", MaxLen: 32, Portals: []string{"patients", ""}},
 		},
 		OnUserVerified: m.onVerified,
 		OnUserDeleted:  m.forget,
