@@ -68,7 +68,10 @@ func (s *Server) routeTerms(c *fiber.Ctx, route *sdk.Route) (version string, don
 		return v.ID, false, nil
 	}
 	if c.Method() == fiber.MethodGet {
-		next := st.URL(c.OriginalURL()[len(st.Base):])
+		next := c.Path() // with the tenant's base, if any
+		if q := c.Request().URI().QueryString(); len(q) > 0 {
+			next += "?" + string(q)
+		}
 		return "", true, c.Redirect(st.URL("/terms/accept?doc="+url.QueryEscape(route.Terms)+"&next="+url.QueryEscape(next)), fiber.StatusSeeOther)
 	}
 	return "", true, s.render(c, fiber.StatusForbidden, "error", "terms.gate.title", errorData{Message: "terms.gate.text"}, nil)
