@@ -150,3 +150,35 @@ func TestResultsTermsAtFirstVisitAndSMS(t *testing.T) {
 		}
 	})
 }
+
+// acceptModuleTerms: the first visit of path sends the signed-in person to the terms of its
+// module (issue 11.16), which she accepts; she is sent back to path.
+func (b *browser) acceptModuleTerms(doc, path string) {
+	b.p.t.Helper()
+	code, _ := b.do("GET", path, nil)
+	accept := b.last.Get("Location")
+	if code != 303 || !strings.HasPrefix(accept, "/terms/accept?doc="+doc+"&") {
+		b.p.t.Fatalf("first visit of %s: %d %q, want the terms of %s", path, code, accept, doc)
+	}
+	if code, _ := b.post(accept, "/terms/accept", url.Values{"next": {path}, "doc": {doc}, "accept": {"yes"}}); code != 303 || b.last.Get("Location") != path {
+		b.p.t.Fatalf("accept the terms of %s: %d %s", doc, code, b.last.Get("Location"))
+	}
+}
+
+// newAccount registers an account on host (a tenant without the secret question), verifies
+// it and signs it in.
+func (p *platform) newAccount(host, slug, email string) *browser {
+	p.t.Helper()
+	b := p.browser(host)
+	if code, page := b.post("/register", "/register", url.Values{"email": {email}, "password": {"Correct-Horse-42"},
+		"password2": {"Correct-Horse-42"}, "name": {"Nova Tester"}, "birth_date": {"1980-01-01"}, "accept_terms": {"yes"},
+		"consent_data_processing": {"yes"}}); code != 200 {
+		p.t.Fatalf("register %s: %d\n%s", email, code, page)
+	}
+	verify, _ := url.Parse(linkRe.FindString(p.lastMailTo(p.t, slug, email)))
+	if code, _ := b.post(verify.RequestURI(), "/verify", url.Values{"token": {verify.Query().Get("token")}}); code != 200 {
+		p.t.Fatalf("verify %s: %d", email, code)
+	}
+	b.login(email, "Correct-Horse-42")
+	return b
+}
