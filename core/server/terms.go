@@ -251,6 +251,10 @@ func (s *Server) renderTermsAccept(c *fiber.Ctx, status int, f *Form) error {
 	if f == nil {
 		f = &Form{Values: map[string]string{"next": c.Query("next"), "doc": doc}}
 	}
+	// Asked by a module's route (its first use, or a new version): said so (P6).
+	if f.Values["doc"] != "" {
+		return s.render(c, status, "terms_accept", "terms.accept.title_use", map[string]any{"Docs": docs, "AtUse": true}, f)
+	}
 	return s.render(c, status, "terms_accept", "terms.accept.title", map[string]any{"Docs": docs}, f)
 }
 
