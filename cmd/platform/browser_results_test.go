@@ -336,7 +336,12 @@ func TestBrowserResults(t *testing.T) {
 	}, claireMail)
 	claire.load("open the login form", 200, chromedp.Click(chromedp.CSS(`main a[href$="/login"]`)))
 	claire.login(claireMail, clairePass, "Claire Lefèvre")
-	claire.open("her results before the lab's record arrives", claire.url(patients, "/results/mine"), 200)
+	// Her first visit to the results: their terms first, then back (P6).
+	claire.open("her first visit to the results", claire.url(patients, "/results/mine"), 200)
+	claire.wantAt(patients, "/terms/accept")
+	claire.do("tick the results terms", chromedp.Click(chromedp.CSS(`main input[name=accept]`)))
+	claire.load("accept the results terms", 200, chromedp.Click(chromedp.CSS(`main form[action$="/terms/accept"] button[type=submit]`)))
+	claire.wantAt(patients, "/results/mine")
 	claire.wantIn("main", "Nous n’avons pas encore trouvé votre dossier")
 	// She signs out: the e-mail finds her later, signed out.
 	claire.load("sign out", 200, chromedp.Click(chromedp.CSS(`header .session form button[type=submit]`)))

@@ -179,6 +179,7 @@ func TestCoreEventsWaitForADownModule(t *testing.T) {
 		}
 		// Marie sees her result.
 		marie.login("marie@example.org", "Correct-Horse-42")
+		marie.acceptModuleTerms("results", "/results/mine")
 		if _, page := marie.do("GET", "/results/mine", nil); !strings.Contains(page, "/results/r/") {
 			t.Fatalf("Marie's results:\n%s", page)
 		}

@@ -180,7 +180,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	publicURL := fs.String("public-url", env("PLATFORM_PUBLIC_URL", ""), "how people reach the platform, e.g. https://example.org (default http://localhost:<port>) [PLATFORM_PUBLIC_URL]")
 	logFormat := fs.String("log", env("PLATFORM_LOG", "text"), "log format: text or json [PLATFORM_LOG]")
 	smtpFlag := fs.String("smtp", env("PLATFORM_SMTP", ""), "SMTP server for e-mail: smtp://user:password@host:port?tls=starttls|tls|none; empty keeps e-mail in the development mailbox (database) [PLATFORM_SMTP]")
-	smsFlag := fs.String("sms-url", env("PLATFORM_SMS_URL", ""), "SMS gateway URL (JSON POST, bearer token in PLATFORM_SMS_TOKEN); empty keeps SMS in the development mailbox (database) [PLATFORM_SMS_URL]")
+	smsFlag := fs.String("sms-url", env("PLATFORM_SMS_URL", ""), "SMSAPI endpoint for SMS, e.g. https://api.smsapi.com/sms.do (OAuth token in PLATFORM_SMS_TOKEN); empty keeps SMS in the development mailbox (database) [PLATFORM_SMS_URL]")
+	smsSender := fs.String("sms-sender", env("PLATFORM_SMS_SENDER", ""), "sender name of SMS, as registered with the provider; empty: the account's default [PLATFORM_SMS_SENDER]")
 	modulesFlag := fs.String("modules", env("PLATFORM_MODULES", ""), "external modules: <id>=<path>:<sha256>, comma-separated; checked before every start [PLATFORM_MODULES]")
 	pprofAddr := fs.String("pprof", env("PLATFORM_PPROF", ""), "address of a CPU and memory profile endpoint (/debug/pprof/), e.g. 127.0.0.1:6060; off when empty [PLATFORM_PPROF]")
 	cacheBound := fs.Duration("cache-bound", envDuration("PLATFORM_CACHE_BOUND", tenancy.DefaultBound), "how long a change made on another instance may go unseen by this one (tenants, rules, windows, terms) [PLATFORM_CACHE_BOUND]")
@@ -244,7 +245,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var sms mail.Transport
 	if *smsFlag != "" {
-		sms = &mail.HTTPSMS{URL: *smsFlag, Token: os.Getenv("PLATFORM_SMS_TOKEN")}
+		sms = &mail.SMSAPI{URL: *smsFlag, Token: os.Getenv("PLATFORM_SMS_TOKEN"), Sender: *smsSender}
 	}
 	auditKeys, err := serveAuditKeys(*auditKey, d.data, *demo || smtp == nil, log)
 	if err != nil {

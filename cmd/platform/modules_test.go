@@ -1093,8 +1093,8 @@ func TestJobsSurviveARestart(t *testing.T) {
 // and records a user's acceptance of its own; it cannot record the account's (P6).
 func TestModuleTermsThroughHostAPI(t *testing.T) {
 	p := startPlatform(t, writeProbeTenants(t))
-	u := p.browser("alpha.localhost")
-	u.login("user@alpha.localhost", "demo-alpha-user")
+	// A new account (the demo accounts accepted every document in force when they were made).
+	u := p.newAccount("alpha.localhost", "alpha", "nova@example.org")
 	if code, body := u.do("GET", "/probe/terms/own", nil); code != 200 || body != `probe v1 "Probe terms alpha sk" accepted=false` {
 		t.Fatalf("own terms: %d %s", code, body)
 	}

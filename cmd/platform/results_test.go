@@ -166,6 +166,7 @@ func TestResultsEndToEnd(t *testing.T) {
 			t.Fatalf("verify: %d\n%s", code, page)
 		}
 		pat.login("claire@example.org", "Correct-Horse-42")
+		pat.acceptModuleTerms("results", "/results/mine")
 		if _, page := pat.do("GET", "/results/mine", nil); !strings.Contains(page, "Nous n’avons pas encore trouvé votre dossier") {
 			t.Fatalf("before the record arrives:\n%s", page)
 		}

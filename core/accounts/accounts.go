@@ -131,7 +131,7 @@ type Deletion struct {
 type Field struct {
 	Name     string
 	LabelKey string
-	Type     string // "text", "date", "tel"
+	Type     string // "text", "date", "tel" (a mobile number, stored in E.164)
 	Required bool
 	MaxLen   int
 	// Portals limits the field to registrations through these portals; empty: every portal.
@@ -276,10 +276,19 @@ func (s *Service) ValidateRegistration(t *tenancy.Tenant, in *RegisterInput, ext
 	}
 	for _, f := range extra {
 		v := strings.TrimSpace(in.Extra[f.Name])
-		if f.Required && v == "" {
+		switch {
+		case f.Required && v == "":
 			errs.Add(f.Name, "form.required")
-		} else if f.MaxLen > 0 && utf8.RuneCountInString(v) > f.MaxLen {
+		case f.MaxLen > 0 && utf8.RuneCountInString(v) > f.MaxLen:
 			errs.Add(f.Name, "form.too_long")
+		case f.Type == "tel" && v != "":
+			// A mobile number, kept in E.164 whatever way it was typed; the tenant's
+			// country is the default for one without its country code (P7).
+			if e164, key := NormalizeMobile(v, t.Settings.Country); key != "" {
+				errs.Add(f.Name, key)
+			} else {
+				in.Extra[f.Name] = e164
+			}
 		}
 	}
 	if t.BoolRule(RuleSecretQuestion) {

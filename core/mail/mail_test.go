@@ -2,7 +2,6 @@ package mail_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -10,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	netmail "net/mail"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -176,33 +176,67 @@ func TestFailedDeliveryIsRetried(t *testing.T) {
 	})
 }
 
-// TestSMSThroughTheHTTPProvider: an SMS goes to the provider as JSON with the bearer token;
-// without a provider (development) it is written as a .sms.txt file (P7).
-func TestSMSThroughTheHTTPProvider(t *testing.T) {
-	b := dbtest.Backends()[0]
-	o, tn := setup(t, b)
-	var got map[string]string
-	var auth string
-	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth = r.Header.Get("Authorization")
-		json.NewDecoder(r.Body).Decode(&got)
-		fmt.Fprint(w, `{"id":"gw-42"}`)
-	}))
-	defer gw.Close()
-	o.SMS = &mail.HTTPSMS{URL: gw.URL, Token: "secret"}
-	e, err := o.Send(context.Background(), tn, mail.Message{Channel: "sms", To: "+421900000001", Text: "Výsledok je pripravený", Template: "t", Locale: "sk"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if auth != "Bearer secret" || got["to"] != "+421900000001" || got["text"] != "Výsledok je pripravený" {
-		t.Fatalf("gateway got %v (%s)", got, auth)
-	}
-	if x, _ := o.Get(context.Background(), tn.ID, e.ID); x.File != "sms:gw-42" || x.Status != "sent" {
-		t.Fatalf("entry: %+v", x)
-	}
-	o.SMS = nil
-	e, _ = o.Send(context.Background(), tn, mail.Message{Channel: "sms", To: "+421900000001", Text: "dev", Template: "t", Locale: "sk"})
-	if x, _ := o.Get(context.Background(), tn.ID, e.ID); !strings.HasSuffix(x.File, ".sms.txt") || x.Status != "written" {
-		t.Fatalf("dev sms: %+v", x)
-	}
+// TestSMSThroughSMSAPI: an SMS goes to SMSAPI's sms.do as a form with the bearer token, the
+// number without its "+", the text and the sender; a 5xx or an error code from the provider
+// leaves it queued with the error and asks for another attempt, which delivers it; without a
+// provider (development) it is written as a .sms.txt file (issue 11.15, P7).
+func TestSMSThroughSMSAPI(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		o, tn := setup(t, b)
+		var mu sync.Mutex
+		var got []url.Values
+		var auth, path string
+		answers := []func(w http.ResponseWriter){
+			func(w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) },
+			func(w http.ResponseWriter) { fmt.Fprint(w, `{"error":8,"message":"Error in request"}`) },
+			func(w http.ResponseWriter) {
+				fmt.Fprint(w, `{"count":1,"list":[{"id":"gw-42","points":0.16,"number":"421900123456","status":"QUEUED"}]}`)
+			},
+		}
+		gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			auth, path = r.Header.Get("Authorization"), r.URL.Path
+			r.ParseForm()
+			got = append(got, r.PostForm)
+			answers[len(got)-1](w)
+		}))
+		defer gw.Close()
+		var retries []int
+		o.Retry = func(_ context.Context, _, _ string, attempts int) error {
+			retries = append(retries, attempts)
+			return nil
+		}
+		o.SMS = &mail.SMSAPI{URL: gw.URL + "/sms.do", Token: "secret", Sender: "MLab"}
+		ctx := context.Background()
+		e, err := o.Send(ctx, tn, mail.Message{Channel: "sms", To: "+421900123456", Text: "Výsledok je pripravený", Template: "t", Locale: "sk"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x, _ := o.Get(ctx, tn.ID, e.ID); x.Status != "queued" || !strings.Contains(x.LastError, "503") || len(retries) != 1 {
+			t.Fatalf("after a 503: %+v, retries %v", x, retries)
+		}
+		if err := o.Deliver(ctx, tn, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		if x, _ := o.Get(ctx, tn.ID, e.ID); x.Status != "queued" || !strings.Contains(x.LastError, "error 8") || len(retries) != 2 {
+			t.Fatalf("after an error code: %+v, retries %v", x, retries)
+		}
+		if err := o.Deliver(ctx, tn, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		f := got[len(got)-1]
+		if auth != "Bearer secret" || path != "/sms.do" || f.Get("to") != "421900123456" || f.Get("message") != "Výsledok je pripravený" ||
+			f.Get("from") != "MLab" || f.Get("format") != "json" || len(got) != 3 {
+			t.Fatalf("provider got %v (%s %s)", got, auth, path)
+		}
+		if x, _ := o.Get(ctx, tn.ID, e.ID); x.File != "sms:gw-42" || x.Status != "sent" || x.Attempts != 3 {
+			t.Fatalf("entry: %+v", x)
+		}
+		o.SMS = nil
+		e, _ = o.Send(ctx, tn, mail.Message{Channel: "sms", To: "+421900000001", Text: "dev", Template: "t", Locale: "sk"})
+		if x, _ := o.Get(ctx, tn.ID, e.ID); !strings.HasSuffix(x.File, ".sms.txt") || x.Status != "written" {
+			t.Fatalf("dev sms: %+v", x)
+		}
+	})
 }

@@ -151,18 +151,24 @@ func (o *Outbox) Deliver(ctx context.Context, t *tenancy.Tenant, id string) erro
 		}
 	}
 	where, derr := tr.Deliver(ctx, t, e, msg)
+	if derr != nil {
+		err := o.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+			_, err := sc.Update((*Entry)(nil)).Where("id = ?", e.ID).Set("attempts = attempts + 1").
+				Set("last_error = ?", derr.Error()).Exec(ctx)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if o.Retry == nil {
+			return derr
+		}
+		// Once the attempt is recorded: the retry has a transaction of its own (on SQLite,
+		// one nested in the other would wait for the write lock it holds).
+		return o.Retry(ctx, t.ID, e.ID, e.Attempts+1)
+	}
 	return o.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
 		q := sc.Update((*Entry)(nil)).Where("id = ?", e.ID).Set("attempts = attempts + 1")
-		if derr != nil {
-			q = q.Set("last_error = ?", derr.Error())
-			if _, err := q.Exec(ctx); err != nil {
-				return err
-			}
-			if o.Retry == nil {
-				return derr
-			}
-			return o.Retry(ctx, t.ID, e.ID, e.Attempts+1)
-		}
 		if e.Forget {
 			_, err := sc.Delete((*Entry)(nil)).Where("id = ?", e.ID).Exec(ctx)
 			return err

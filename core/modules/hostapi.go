@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"carenet.dev/platform/core/accounts"
@@ -366,7 +365,7 @@ func (s *Service) auditActor(ctx context.Context, sc host.Scope, actor string) (
 
 // Send renders the module's template in the recipient's language and sends it: by e-mail
 // ("mail.<template>.*"), or by SMS ("sms.<template>") to the number given or the user's
-// mobile.
+// mobile (sendSMS).
 func (h *hostAPI) Send(ctx context.Context, sc host.Scope, msg sdk.Message) (string, error) {
 	if msg.Channel != "" && msg.Channel != "email" && msg.Channel != "sms" {
 		return "", fmt.Errorf("messages: unknown channel %q", msg.Channel)
@@ -384,7 +383,7 @@ func (h *hostAPI) Send(ctx context.Context, sc host.Scope, msg sdk.Message) (str
 		lang, portal = t.Lang(u.Locale, ""), u.Portal
 	}
 	if msg.Channel == "sms" {
-		return h.sendSMS(ctx, t, u, lang, portal, msg)
+		return h.sendSMS(ctx, sc, t, u, lang, portal, msg)
 	}
 	to, name := msg.To, ""
 	if u != nil {
@@ -403,25 +402,46 @@ func (h *hostAPI) Send(ctx context.Context, sc host.Scope, msg sdk.Message) (str
 	return h.s.Mailer.SendMail(ctx, t, to, name, lang, msg.Template, h.s.Mailer.PortalLink(t, portal, msg.Link), kv...)
 }
 
-var phoneRe = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
+// MobileField is the registration field (Type "tel") a module asks for when it sends SMS to
+// its users: the HostAPI sends to the number it holds.
+const MobileField = "mobile"
 
-func (h *hostAPI) sendSMS(ctx context.Context, t *tenancy.Tenant, u *accounts.User, lang, portal string, msg sdk.Message) (string, error) {
-	to := strings.ReplaceAll(msg.To, " ", "")
-	if to == "" && u != nil {
-		to = strings.ReplaceAll(u.Profile["mobile"], " ", "")
-	}
-	if !phoneRe.MatchString(to) {
-		return "", errors.New("messages: no valid mobile number (E.164, +country…)")
-	}
+// sendSMS sends "sms.<template>" (or the tenant's own wording of it) to the number given or
+// to the user's mobile, in E.164. A tenant that has not switched SMS on
+// (notifications.sms), or a user without a mobile number, gets none: nothing is queued, the
+// log says why, and the module is answered an empty id (P7).
+func (h *hostAPI) sendSMS(ctx context.Context, sc host.Scope, t *tenancy.Tenant, u *accounts.User, lang, portal string, msg sdk.Message) (string, error) {
 	if !h.s.I18n.Has(lang, "sms."+msg.Template) {
 		return "", fmt.Errorf("messages: unknown SMS template %q", msg.Template)
+	}
+	if !t.BoolRule("notifications.sms") {
+		h.s.Log.Info("sms not sent: the tenant has not switched SMS on (rule notifications.sms)", "tenant", t.Slug,
+			"module", sc.ModuleID, "template", msg.Template)
+		return "", nil
+	}
+	raw := msg.To
+	if raw == "" && u != nil {
+		raw = u.Profile[MobileField]
+		if strings.TrimSpace(raw) == "" {
+			h.s.Log.Info("sms not sent: the user gave no mobile number", "tenant", t.Slug, "module", sc.ModuleID,
+				"template", msg.Template, "user", u.ID)
+			return "", nil
+		}
+	}
+	to, key := accounts.NormalizeMobile(raw, t.Settings.Country)
+	if key != "" {
+		return "", errors.New("messages: no valid mobile number")
 	}
 	kv := []any{"Tenant", t.Settings.Branding.Name, "Link", h.s.Mailer.PortalLink(t, portal, msg.Link)}
 	for k, v := range msg.Data {
 		kv = append(kv, k, v)
 	}
+	text, err := h.s.Mailer.SMSText(ctx, t, lang, msg.Template, kv...)
+	if err != nil {
+		return "", err
+	}
 	e, err := h.s.Outbox.Send(ctx, t, mail.Message{Channel: "sms", To: to, Subject: msg.Template,
-		Text: h.s.I18n.For(lang).T("sms."+msg.Template, kv...), Template: msg.Template, Locale: lang})
+		Text: text, Template: msg.Template, Locale: lang})
 	if err != nil {
 		return "", err
 	}

@@ -50,6 +50,9 @@ type Mailer interface {
 	// SendMail renders the message "mail.<tmpl>.*" in lang and queues it for to; it returns
 	// the message's id.
 	SendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, kv ...any) (string, error)
+	// SMSText renders the SMS "sms.<tmpl>" in lang: the tenant's own wording, when it has
+	// one, or the platform's.
+	SMSText(ctx context.Context, t *tenancy.Tenant, lang, tmpl string, kv ...any) (string, error)
 	// PortalLink turns a path into a link on the tenant's hostname of portal (or its first).
 	PortalLink(t *tenancy.Tenant, portal, path string) string
 	// FormatDay writes a date as lang writes it, in the tenant's time zone.

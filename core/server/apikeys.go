@@ -163,7 +163,7 @@ func (s *Server) dispatchAPI(c *fiber.Ctx, id string, route *sdk.Route) error {
 	if !k.Allows(route.Permission) {
 		return s.apiError(c, fiber.StatusForbidden, "insufficient_scope", "error.api.key_forbidden")
 	}
-	return s.forward(c, id, k.ID, k.Name)
+	return s.forward(c, id, k.ID, k.Name, "")
 }
 
 // apiPermissions are the permissions an API key of the tenant may hold: those of the API

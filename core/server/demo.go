@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -129,15 +130,21 @@ func (s *Server) demoModuleRoles(ctx context.Context, t *tenancy.Tenant) ([]demo
 	return out, nil
 }
 
-// demoAccepts records that the tenant's demo accounts accepted the account terms in force.
+// demoAccepts records that the tenant's demo accounts accepted the terms in force: the
+// account's and its modules' (which a new account accepts at its first visit to a module).
 func (s *Server) demoAccepts(ctx context.Context, t *tenancy.Tenant, logins []DemoLogin) error {
-	v, err := s.Terms.InForce(ctx, t.ID, terms.DocPlatform)
-	if err != nil {
-		return nil // no terms: nothing to accept
-	}
-	for _, l := range logins {
-		if err := s.Terms.AcceptNow(ctx, t.ID, l.ID, v, "", t.Settings.DefaultLocale, terms.Explicit); err != nil {
+	for _, doc := range termsDocs(t) {
+		v, err := s.Terms.InForce(ctx, t.ID, doc)
+		if errors.Is(err, terms.ErrNotFound) {
+			continue // no terms: nothing to accept
+		}
+		if err != nil {
 			return err
+		}
+		for _, l := range logins {
+			if err := s.Terms.AcceptNow(ctx, t.ID, l.ID, v, "", t.Settings.DefaultLocale, terms.Explicit); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

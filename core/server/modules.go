@@ -116,7 +116,11 @@ func (s *Server) dispatch(id string) fiber.Handler {
 		if refused, err := s.require(c, perm); refused || err != nil {
 			return err
 		}
-		return s.forward(c, id, "", "")
+		version, done, err := s.routeTerms(c, route)
+		if done || err != nil {
+			return err
+		}
+		return s.forward(c, id, "", "", version)
 	}
 }
 
@@ -132,7 +136,8 @@ var returnedHeaders = []string{"Content-Type", "Content-Disposition", "Cache-Con
 
 // forward passes the request to the module: with the signed-in user, or, for an API route,
 // with the machine client that presented an API key (never both).
-func (s *Server) forward(c *fiber.Ctx, id, clientID, clientName string) error {
+// termsVersion is the version of the route's terms the user accepted (routeTerms).
+func (s *Server) forward(c *fiber.Ctx, id, clientID, clientName, termsVersion string) error {
 	st := St(c)
 	hdr := http.Header{}
 	for _, k := range forwardedHeaders {
@@ -141,7 +146,7 @@ func (s *Server) forward(c *fiber.Ctx, id, clientID, clientName string) error {
 		}
 	}
 	req := &sdk.Request{Method: c.Method(), Path: modulePath(c), Query: string(c.Request().URI().QueryString()), Header: hdr,
-		Body: append([]byte(nil), c.Body()...)}
+		Body: append([]byte(nil), c.Body()...), TermsVersion: termsVersion}
 	who := modules.Caller{User: st.User, Roles: st.Roles, ClientID: clientID, ClientName: clientName, RequestID: st.RequestID,
 		IP: c.IP(), Lang: st.Lang, Portal: st.Portal, Base: st.Base}
 	if clientID == "" {

@@ -88,6 +88,23 @@ func (m mailer) SendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang,
 	return m.s.sendMailID(ctx, t, to, name, lang, tmpl, link, kv...)
 }
 
+// SMSText renders an SMS: the tenant's wording of "sms.<tmpl>" in lang when it has one (P7),
+// else the platform's.
+func (m mailer) SMSText(ctx context.Context, t *tenancy.Tenant, lang, tmpl string, kv ...any) (string, error) {
+	own, err := m.s.tenantTemplate(ctx, t.ID, smsTemplate(tmpl), lang)
+	if err != nil {
+		return "", err
+	}
+	if own == nil {
+		return m.s.I18n.For(lang).T("sms."+tmpl, kv...), nil
+	}
+	data := map[string]any{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		data[fmt.Sprint(kv[i])] = kv[i+1]
+	}
+	return fill(own.Body, data)
+}
+
 func (m mailer) PortalLink(t *tenancy.Tenant, portal, path string) string {
 	return m.s.absLink(t, portal, path)
 }

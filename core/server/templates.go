@@ -69,10 +69,24 @@ func (s *Server) bindTemplates() {
 }
 
 func (s *Server) templateIDs(c *fiber.Ctx) []string {
-	out := append(append([]string(nil), coreTemplates...), s.Modules.Templates(St(c).Tenant)...)
+	st := St(c)
+	modTemplates := s.Modules.Templates(st.Tenant)
+	out := append(append([]string(nil), coreTemplates...), modTemplates...)
+	// A module's message that also goes by SMS has an SMS wording of its own (P7).
+	for _, t := range modTemplates {
+		if s.I18n.Has(st.Tenant.Settings.DefaultLocale, smsTemplate(t)) {
+			out = append(out, smsTemplate(t))
+		}
+	}
 	sort.Strings(out)
 	return out
 }
+
+// smsTemplate is the id of the SMS wording of a message ("sms.results.published"): its key
+// in the message files, and its template in a tenant's own wordings.
+func smsTemplate(tmpl string) string { return "sms." + tmpl }
+
+func isSMSTemplate(tmpl string) bool { return strings.HasPrefix(tmpl, "sms.") }
 
 func (s *Server) adminTemplates(c *fiber.Ctx) error {
 	st := St(c)
@@ -113,6 +127,10 @@ func (s *Server) renderTemplate(c *fiber.Ctx, status int, tmpl, lang string, f *
 			f.Values["subject"], f.Values["body"] = m.Subject, m.Body
 		}
 	}
+	if isSMSTemplate(tmpl) {
+		return s.render(c, status, "admin_message", "admin.messages.one_title", map[string]any{"Template": tmpl, "Lang": lang,
+			"SMS": true, "DefaultBody": loc.Raw(tmpl)}, f)
+	}
 	return s.render(c, status, "admin_message", "admin.messages.one_title", map[string]any{"Template": tmpl, "Lang": lang,
 		"DefaultSubject": loc.Raw("mail." + tmpl + ".subject"), "DefaultBody": loc.Raw("mail." + tmpl + ".body")}, f)
 }
@@ -134,7 +152,10 @@ func (s *Server) saveTemplate(c *fiber.Ctx) error {
 	}
 	subject, body := strings.TrimSpace(c.FormValue("subject")), strings.TrimSpace(c.FormValue("body"))
 	f := &Form{Values: values(c, "subject", "body"), Errors: form.Errors{}}
-	if (subject == "") != (body == "") {
+	if isSMSTemplate(tmpl) {
+		// An SMS has a text and no subject: an empty text goes back to the platform's.
+		subject = ""
+	} else if (subject == "") != (body == "") {
 		f.Errors.Add("body", "admin.messages.both")
 	}
 	for field, v := range map[string]string{"subject": subject, "body": body} {
@@ -151,8 +172,8 @@ func (s *Server) saveTemplate(c *fiber.Ctx) error {
 		if _, err := sc.Delete((*MessageTemplate)(nil)).Where("template = ? AND locale = ?", tmpl, lang).Exec(ctx); err != nil {
 			return err
 		}
-		if subject == "" {
-			return nil
+		if body == "" {
+			return nil // back to the platform's wording
 		}
 		_, err := sc.Insert(&MessageTemplate{TenantID: st.Tenant.ID, Template: tmpl, Locale: lang, Subject: subject, Body: body,
 			UpdatedAt: time.Now().UTC()}).Exec(ctx)

@@ -237,7 +237,11 @@ func (s *Server) termsAcceptPage(c *fiber.Ctx) error {
 
 func (s *Server) renderTermsAccept(c *fiber.Ctx, status int, f *Form) error {
 	st := St(c)
-	pending, err := s.pendingTerms(c.UserContext(), st)
+	doc := c.Query("doc")
+	if f != nil {
+		doc = f.Values["doc"]
+	}
+	pending, err := s.pendingAt(c.UserContext(), st, doc)
 	if err != nil {
 		return err
 	}
@@ -253,7 +257,11 @@ func (s *Server) renderTermsAccept(c *fiber.Ctx, status int, f *Form) error {
 		docs = append(docs, dv)
 	}
 	if f == nil {
-		f = &Form{Values: map[string]string{"next": c.Query("next")}}
+		f = &Form{Values: map[string]string{"next": c.Query("next"), "doc": doc}}
+	}
+	// Asked by a module's route (its first use, or a new version): said so (P6).
+	if f.Values["doc"] != "" {
+		return s.render(c, status, "terms_accept", "terms.accept.title_use", map[string]any{"Docs": docs, "AtUse": true}, f)
 	}
 	return s.render(c, status, "terms_accept", "terms.accept.title", map[string]any{"Docs": docs}, f)
 }
@@ -261,10 +269,10 @@ func (s *Server) renderTermsAccept(c *fiber.Ctx, status int, f *Form) error {
 func (s *Server) termsAccept(c *fiber.Ctx) error {
 	st := St(c)
 	if c.FormValue("accept") != "yes" {
-		return s.renderTermsAccept(c, fiber.StatusUnprocessableEntity, &Form{Values: values(c, "next"),
+		return s.renderTermsAccept(c, fiber.StatusUnprocessableEntity, &Form{Values: values(c, "next", "doc"),
 			Errors: form.Errors{"accept": "terms.accept.required"}})
 	}
-	pending, err := s.pendingTerms(c.UserContext(), st)
+	pending, err := s.pendingAt(c.UserContext(), st, c.FormValue("doc"))
 	if err != nil {
 		return err
 	}
@@ -365,11 +373,29 @@ func (s *Server) adminTerms(c *fiber.Ctx) error {
 		"Notice": int(st.Tenant.IntRule("terms.notice_days"))}, nil)
 }
 
+// noticeRules are the tenant rules that give the notice period of each kind of change (P6).
+var noticeRules = map[string]string{terms.ChangeGeneral: "terms.notice_days", terms.ChangeFees: "terms.notice_days_fees",
+	terms.ChangeClosing: "terms.notice_days_closing"}
+
+// noticeDays is the tenant's notice period of a kind of change, in days.
+func noticeDays(t *tenancy.Tenant, change string) int {
+	return int(t.IntRule(noticeRules[change]))
+}
+
+type noticeView struct {
+	Change string
+	Days   int
+}
+
 func (s *Server) renderTermsForm(c *fiber.Ctx, status int, doc string, f *Form) error {
 	st := St(c)
+	var notices []noticeView
+	for _, ch := range terms.Changes {
+		notices = append(notices, noticeView{Change: ch, Days: noticeDays(st.Tenant, ch)})
+	}
 	if f == nil {
-		f = &Form{Values: map[string]string{}}
-		earliest := s.Terms.Now().In(st.Tenant.Location()).AddDate(0, 0, int(st.Tenant.IntRule("terms.notice_days")))
+		f = &Form{Values: map[string]string{"change": terms.ChangeGeneral}}
+		earliest := s.Terms.Now().In(st.Tenant.Location()).AddDate(0, 0, noticeDays(st.Tenant, terms.ChangeGeneral))
 		f.Values["effective"] = earliest.Format("2006-01-02")
 		if cur, err := s.Terms.InForce(c.UserContext(), st.Tenant.ID, doc); err == nil {
 			for _, l := range st.Tenant.Settings.Locales {
@@ -380,7 +406,7 @@ func (s *Server) renderTermsForm(c *fiber.Ctx, status int, doc string, f *Form) 
 		}
 	}
 	return s.render(c, status, "admin_terms_new", "admin.terms.new_title", map[string]any{"Doc": doc, "Name": s.docName(st, doc),
-		"Locales": st.Tenant.Settings.Locales, "Notice": int(st.Tenant.IntRule("terms.notice_days"))}, f)
+		"Locales": st.Tenant.Settings.Locales, "Notices": notices}, f)
 }
 
 func (s *Server) adminTermsNew(c *fiber.Ctx) error {
@@ -398,8 +424,15 @@ func (s *Server) adminTermsPublish(c *fiber.Ctx) error {
 	if !contains(termsDocs(st.Tenant), doc) {
 		return fiber.ErrNotFound
 	}
-	f := &Form{Values: values(c, "effective"), Errors: form.Errors{}}
-	d := terms.Draft{Doc: doc, By: st.User.ID, Texts: map[string]terms.Text{}}
+	f := &Form{Values: values(c, "effective", "change"), Errors: form.Errors{}}
+	change := f.Values["change"]
+	if change == "" {
+		change = terms.ChangeGeneral
+	}
+	if _, ok := noticeRules[change]; !ok {
+		f.Errors.Add("change", "form.invalid")
+	}
+	d := terms.Draft{Doc: doc, Change: change, By: st.User.ID, Texts: map[string]terms.Text{}}
 	for _, l := range st.Tenant.Settings.Locales {
 		f.Values["title_"+l], f.Values["body_"+l] = c.FormValue("title_"+l), c.FormValue("body_"+l)
 		d.Texts[l] = terms.Text{Title: c.FormValue("title_" + l), Body: c.FormValue("body_" + l)}
@@ -414,7 +447,8 @@ func (s *Server) adminTermsPublish(c *fiber.Ctx) error {
 	if len(f.Errors) > 0 {
 		return s.renderTermsForm(c, fiber.StatusUnprocessableEntity, doc, f)
 	}
-	notice := time.Duration(st.Tenant.IntRule("terms.notice_days")) * 24 * time.Hour
+	// Each kind of change has its own notice period (P6): general, new fees, closing.
+	notice := time.Duration(noticeDays(st.Tenant, change)) * 24 * time.Hour
 	v, err := s.Terms.Publish(c.UserContext(), st.Tenant.ID, d, st.Tenant.Settings.Locales, notice, st.Tenant.Location())
 	if err == nil {
 		// The terms gate of every page reads the versions: every instance reads them again.
@@ -429,7 +463,7 @@ func (s *Server) adminTermsPublish(c *fiber.Ctx) error {
 		return err
 	}
 	if err := s.record(c, "", ActTermsPublished, "", "terms:"+doc, map[string]any{"version": v.Version,
-		"effective": v.EffectiveAt.Format(time.RFC3339)}); err != nil {
+		"effective": v.EffectiveAt.Format(time.RFC3339), "change": v.Change}); err != nil {
 		return err
 	}
 	if _, err := s.Jobs.Enqueue(c.UserContext(), st.Tenant.ID, jobs.Spec{Module: jobs.CoreModule, Name: "core.terms_notify",

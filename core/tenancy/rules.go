@@ -46,6 +46,11 @@ var CoreRules = []sdk.Rule{
 	{Name: RuleSecondFactorRoles, Type: "string", Default: "*", Ref: "P2"},
 	{Name: "account.second_step_minutes", Type: "int", Default: int64(5), Min: 1, Max: 30, Ref: "P2"},
 	{Name: "security.second_factor_per_account", Type: "int", Default: int64(5), Min: 1, Max: 1000, Ref: "P2"},
+	// Notice periods of the other kinds of change (terms.notice_days is the general one).
+	{Name: "terms.notice_days_fees", Type: "int", Default: int64(7), Min: 0, Max: 365, Ref: "P6"},
+	{Name: "terms.notice_days_closing", Type: "int", Default: int64(30), Min: 0, Max: 365, Ref: "P6"},
+	// SMS are sent only by a tenant that switched them on (P7).
+	{Name: "notifications.sms", Type: "bool", Default: false, Ref: "P7"},
 }
 
 // RuleSecondFactorRoles names the roles that must have a second factor (issue 11).

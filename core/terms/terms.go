@@ -53,7 +53,20 @@ type Version struct {
 	PublishedAt time.Time `bun:"published_at"`
 	EffectiveAt time.Time `bun:"effective_at"`
 	PublishedBy string    `bun:"published_by"`
+	// Change is the kind of change the version brings (ChangeGeneral, ChangeFees,
+	// ChangeClosing): each has its own notice period.
+	Change string `bun:"change"`
 }
+
+// Kinds of change a new version brings, each with its own notice period (P6).
+const (
+	ChangeGeneral = "general"
+	ChangeFees    = "fees"
+	ChangeClosing = "closing"
+)
+
+// Changes are the kinds of change, in the order an admin sees them.
+var Changes = []string{ChangeGeneral, ChangeFees, ChangeClosing}
 
 // Text is a version's text in one language (Markdown).
 type Text struct {
@@ -221,6 +234,7 @@ func (s *Service) Text(ctx context.Context, tenantID, versionID, locale, fallbac
 // Draft is a new version an admin publishes.
 type Draft struct {
 	Doc       string
+	Change    string // one of Changes; "" is ChangeGeneral
 	Effective time.Time
 	By        string
 	// Texts by locale; every locale the tenant allows must have a title and a body.
@@ -256,7 +270,10 @@ func (s *Service) Publish(ctx context.Context, tenantID string, d Draft, locales
 }
 
 func (s *Service) insert(ctx context.Context, tenantID string, d Draft, locales []string, now time.Time) (*Version, error) {
-	v := &Version{TenantID: tenantID, ID: newID(), Doc: d.Doc, PublishedAt: now, EffectiveAt: d.Effective.UTC(), PublishedBy: d.By}
+	if d.Change == "" {
+		d.Change = ChangeGeneral
+	}
+	v := &Version{TenantID: tenantID, ID: newID(), Doc: d.Doc, PublishedAt: now, EffectiveAt: d.Effective.UTC(), PublishedBy: d.By, Change: d.Change}
 	err := s.DB.InTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
 		var last int
 		if err := sc.Select((*Version)(nil)).ColumnExpr("COALESCE(MAX(version), 0)").Where("doc = ?", d.Doc).Scan(ctx, &last); err != nil {

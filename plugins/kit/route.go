@@ -27,7 +27,10 @@ type Route struct {
 	Method, Path string
 	Perm         string
 	Public, API  bool
-	Handle       Handler
+	// Terms is the module's terms document a signed-in user must have accepted, in its
+	// version in force, before the route runs (RequireTerms).
+	Terms  string
+	Handle Handler
 	// Lines are the fields that may hold line breaks and tabs (text areas; for a JSON body,
 	// dotted paths with "*" for a list's index). Every other text is one line.
 	Lines input.Fields
@@ -46,7 +49,7 @@ func (r Route) Multiline(fields ...string) Route {
 func (r *Route) Pattern() string { return r.Method + " " + r.Path }
 
 func (r *Route) manifest() sdk.Route {
-	return sdk.Route{Method: r.Method, Path: r.Path, Public: r.Public, Permission: r.Perm, API: r.API}
+	return sdk.Route{Method: r.Method, Path: r.Path, Public: r.Public, Permission: r.Perm, API: r.API, Terms: r.Terms}
 }
 
 func split(pattern string) (method, path string) {
@@ -70,6 +73,19 @@ func Perm(pattern, perm string, h Handler) Route {
 func API(pattern, perm string, h Handler) Route {
 	m, p := split(pattern)
 	return Route{Method: m, Path: p, Perm: perm, API: true, Handle: h}
+}
+
+// RequireTerms marks routes for signed-in users (Perm) as needing the module's terms doc
+// (its id): the core sends a user who has not accepted their version in force to accept it,
+// then back; the handler reads the version accepted with Ctx.TermsVersion and keeps it with
+// the record it makes — a booking, an order (P6).
+func RequireTerms(doc string, routes ...Route) []Route {
+	out := make([]Route, len(routes))
+	for i, r := range routes {
+		r.Terms = doc
+		out[i] = r
+	}
+	return out
 }
 
 // Errors a handler returns to say what the person should see.
@@ -124,6 +140,11 @@ func (c *Ctx) User() *sdk.User { return c.Req.User }
 
 // Host is the HostAPI, in the request's scope.
 func (c *Ctx) Host() *sdk.Host { return sdk.HostFrom(c.R.Context()) }
+
+// TermsVersion is, on a route that requires terms (RequireTerms), the id of their version in
+// force that the user accepted: keep it with what the request makes. "" elsewhere, or when
+// the tenant published no such terms.
+func (c *Ctx) TermsVersion() string { return c.Req.TermsVersion }
 
 // Param is a path parameter of the route's pattern.
 func (c *Ctx) Param(name string) string { return c.R.PathValue(name) }

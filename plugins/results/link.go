@@ -170,8 +170,14 @@ func (m *Module) notifyNew(ctx context.Context, t sdk.Tenant, userID string) err
 	if err != nil || n == 0 || !notifyNew.Of(t) {
 		return err
 	}
-	_, err = sdk.HostFrom(ctx).Send(ctx, sdk.Message{UserID: userID, Template: "results.published",
-		Link: "/login?next=/results/mine", Data: map[string]any{"Count": n}})
+	msg := sdk.Message{UserID: userID, Template: "results.published", Link: "/login?next=/results/mine", Data: map[string]any{"Count": n}}
+	if _, err = sdk.HostFrom(ctx).Send(ctx, msg); err != nil {
+		return err
+	}
+	// And by SMS, to the mobile number the patient gave, where the tenant sends SMS (the
+	// host sends none otherwise): the same words, no health data (R10, P7).
+	msg.Channel = "sms"
+	_, err = sdk.HostFrom(ctx).Send(ctx, msg)
 	return err
 }
 

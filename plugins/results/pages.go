@@ -90,11 +90,14 @@ func ownReports(ctx context.Context, sc *store.Scope, userID string) ([]Report, 
 func (m *Module) mine(c *kit.Ctx) error {
 	v := c.View("results.mine.title")
 	var reports []Report
+	var acc *Account
 	// Two reads: the account's state and the reports with their patient.
 	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
-		acc, err := account(ctx, sc, c.User().ID)
+		var err error
+		acc, err = account(ctx, sc, c.User().ID)
 		switch {
 		case errors.Is(err, kit.ErrNotFound):
+			acc = nil
 			v.Data["State"] = "none"
 		case err != nil:
 			return err
@@ -106,6 +109,18 @@ func (m *Module) mine(c *kit.Ctx) error {
 	})
 	if err != nil {
 		return err
+	}
+	// The version of the module's terms the patient accepted stays with his account (P6):
+	// written once per version, at his first visit after accepting it.
+	if tv := c.TermsVersion(); acc != nil && tv != "" && acc.TermsVersionID != tv {
+		err := c.In(func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Account)(nil)).Set("terms_version_id = ?", tv).Set("updated_at = ?", m.now()).
+				Where("ac.user_id = ?", acc.UserID).Exec(ctx)
+			return err
+		})
+		if err != nil {
+			return err
+		}
 	}
 	rows := m.rows(c.Tenant(), reports)
 	soon := 0

@@ -24,6 +24,7 @@ var templates embed.FS
 const (
 	fieldBirthName = "birth_name"
 	fieldProNumber = "professional_number"
+	fieldMobile    = "mobile"
 )
 
 // Roles of the module: its own in the tenant (a lab's staff of another module are not).
@@ -79,13 +80,16 @@ func newModule() *Module {
 			{Name: permImport}, // R3: API keys only
 		},
 		Rules: []kit.Rule{retentionYears, retentionNotice, notifyNew, supportOpens, supportCloses, supportHours, maxPDFMB},
-		Routes: []kit.Route{
-			kit.Public("GET /results", m.home),
+		// A patient accepts the module's terms at his first visit, and again when a new
+		// version comes into force (P6): the core asks him before these routes run.
+		Routes: append(kit.RequireTerms("results",
 			kit.Perm("GET /results/mine", permOwn, m.mine),
 			kit.Perm("GET /results/r/{id}", permOwn, m.patientReport),
 			kit.Perm("GET /results/r/{id}/pdf", permOwn, m.patientPDF),
 			kit.Perm("GET /results/trend/{code}", permOwn, m.trend),
 			kit.Perm("GET /results/access", permOwn, m.accessLog),
+		),
+			kit.Public("GET /results", m.home),
 			kit.Perm("GET /results/support", permSupport, m.supportForm),
 			kit.Perm("POST /results/support", permSupport, m.support).Multiline("body"),
 			kit.Perm("GET /results/pro", permPrescribed, m.proList),
@@ -107,7 +111,7 @@ func newModule() *Module {
 			kit.Perm("POST /results/staff/professionals/{id}/suspend", permManage, m.suspend),
 			// A LIS may wrap its base64 in lines.
 			kit.API("POST /results/api/reports", permImport, m.apiImport).Multiline("pdf_base64"),
-		},
+		),
 		Jobs:          []kit.Job{{Name: jobRetention, Cron: "17 3 * * *", Run: m.retentionJob}},
 		Notifications: []string{"results.published"},
 		AuditActions: []string{"results.view", "results.view_pdf", "results.download", "results.trend", "results.imported",
@@ -115,6 +119,9 @@ func newModule() *Module {
 		RegistrationFields: []sdk.Field{
 			{Name: fieldBirthName, LabelKey: "results.field.birth_name", Type: "text", Required: true, MaxLen: 100, Portals: []string{"patients", ""}},
 			{Name: fieldProNumber, LabelKey: "results.field.professional_number", Type: "text", Required: true, MaxLen: 14, Portals: []string{portalPros}},
+			// A mobile number, for the SMS telling a patient a result waits (R10, P7), where
+			// the tenant sends SMS; optional.
+			{Name: fieldMobile, LabelKey: "results.field.mobile", Type: "tel", MaxLen: 32, Portals: []string{"patients", ""}},
 		},
 		OnUserVerified: m.onVerified,
 		OnUserDeleted:  m.forget,

@@ -63,6 +63,8 @@ type Account struct {
 	MatchKey  string    `bun:"match_key"`
 	CreatedAt time.Time `bun:"created_at"`
 	UpdatedAt time.Time `bun:"updated_at"`
+	// TermsVersionID is the version of the module's terms the patient accepted last (P6).
+	TermsVersionID string `bun:"terms_version_id"`
 }
 
 // Professional is a partner professional's account.

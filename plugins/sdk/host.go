@@ -201,7 +201,10 @@ type Message struct {
 }
 
 // Send renders one of the module's templates in the recipient's language and queues it;
-// it returns the message's id.
+// it returns the message's id. An SMS ("sms.<template>", no health data in it) goes to the
+// number given or to the user's registration field "mobile" (a Field of Type "tel", kept in
+// E.164); none is queued, and the id is "", when the tenant has not switched SMS on or the
+// user gave no mobile number (the host's log says which).
 //
 // Since protocol version 1.
 func (h *Host) Send(ctx context.Context, msg Message) (string, error) {

@@ -54,6 +54,11 @@ type Route struct {
 	Public     bool   `json:"public"`
 	Permission string `json:"permission"`
 	API        bool   `json:"api"`
+	// Terms names the module's terms document (its id) that a signed-in user must have
+	// accepted, in its version in force, before this route runs: the core sends him to accept
+	// it first and tells the module the version (Request.TermsVersion). Not on a public or an
+	// API route.
+	Terms string `json:"terms,omitempty"`
 }
 
 // Permission is a module permission ("results.read_own") and the roles it is granted to by
@@ -230,6 +235,9 @@ func (m *Manifest) Check() error {
 		}
 		if r.API && r.Public {
 			return fmt.Errorf("manifest %s: API route %s %s must name a permission", m.ID, r.Method, r.Path)
+		}
+		if r.Terms != "" && (r.Terms != m.ID || r.Public || r.API) {
+			return fmt.Errorf("manifest %s: route %s %s: terms %q must be the module's own, on a route for signed-in users", m.ID, r.Method, r.Path, r.Terms)
 		}
 		if !r.Public && !perms[r.Permission] {
 			return fmt.Errorf("manifest %s: route %s %s uses undeclared permission %q", m.ID, r.Method, r.Path, r.Permission)

@@ -156,7 +156,7 @@ func (s *moduleServer) scoped(ctx context.Context, call *pb.Call) context.Contex
 func (s *moduleServer) Handle(ctx context.Context, r *pb.HTTPRequest) (*pb.HTTPResponse, error) {
 	hdr := wire.HeaderFromPB(r.Headers)
 	req := &Request{Method: r.Method, Path: r.Path, Query: r.Query, Header: hdr, Body: r.Body, CSRF: hdr.Get(wire.CSRFHeader),
-		RemoteIP: r.RemoteIp, RequestID: r.Call.GetRequestId(), Tenant: tenantFromPB(r.Call.GetTenant())}
+		RemoteIP: r.RemoteIp, RequestID: r.Call.GetRequestId(), Tenant: tenantFromPB(r.Call.GetTenant()), TermsVersion: r.TermsVersion}
 	hdr.Del(wire.CSRFHeader)
 	if u := r.Call.GetUser(); u != nil && u.Id != "" {
 		req.User = userFromPB(u)

@@ -114,6 +114,10 @@ type Request struct {
 	User *User
 	// ClientID and ClientName name the API key a machine called an API route with.
 	ClientID, ClientName string
+	// TermsVersion is, on a route that names Terms, the id of the version in force of that
+	// document which the user accepted (the core sent him to accept it first): the module
+	// keeps it with the record the request makes (a booking, an order) (P6).
+	TermsVersion string
 }
 
 // Response is a module's answer. For an HTML page, set Fragment, with Title and the HTML of

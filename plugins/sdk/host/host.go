@@ -146,7 +146,7 @@ func (m *Client) Handle(ctx context.Context, call Call, req *sdk.Request) (*sdk.
 		hdr.Set(wire.CSRFHeader, req.CSRF)
 	}
 	r, err := m.c.Handle(ctx, &pb.HTTPRequest{Call: callToPB(call), Method: req.Method, Path: req.Path, Query: req.Query,
-		Headers: wire.HeaderToPB(hdr), Body: req.Body, RemoteIp: req.RemoteIP})
+		Headers: wire.HeaderToPB(hdr), Body: req.Body, RemoteIp: req.RemoteIP, TermsVersion: req.TermsVersion})
 	if err != nil {
 		return nil, err
 	}

@@ -696,14 +696,17 @@ func (x *Call) GetClient() *Client {
 }
 
 type HTTPRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Call          *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
-	Method        string                 `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
-	Path          string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
-	Query         string                 `protobuf:"bytes,4,opt,name=query,proto3" json:"query,omitempty"`
-	Headers       []*Header              `protobuf:"bytes,5,rep,name=headers,proto3" json:"headers,omitempty"`
-	Body          []byte                 `protobuf:"bytes,6,opt,name=body,proto3" json:"body,omitempty"`
-	RemoteIp      string                 `protobuf:"bytes,7,opt,name=remote_ip,json=remoteIp,proto3" json:"remote_ip,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Call     *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
+	Method   string                 `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	Path     string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	Query    string                 `protobuf:"bytes,4,opt,name=query,proto3" json:"query,omitempty"`
+	Headers  []*Header              `protobuf:"bytes,5,rep,name=headers,proto3" json:"headers,omitempty"`
+	Body     []byte                 `protobuf:"bytes,6,opt,name=body,proto3" json:"body,omitempty"`
+	RemoteIp string                 `protobuf:"bytes,7,opt,name=remote_ip,json=remoteIp,proto3" json:"remote_ip,omitempty"`
+	// Since protocol version 2 (addition): the version of the route's terms document the user
+	// accepted (the route's Terms), "" when the route names none.
+	TermsVersion  string `protobuf:"bytes,8,opt,name=terms_version,json=termsVersion,proto3" json:"terms_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -783,6 +786,13 @@ func (x *HTTPRequest) GetBody() []byte {
 func (x *HTTPRequest) GetRemoteIp() string {
 	if x != nil {
 		return x.RemoteIp
+	}
+	return ""
+}
+
+func (x *HTTPRequest) GetTermsVersion() string {
+	if x != nil {
+		return x.TermsVersion
 	}
 	return ""
 }
@@ -2411,7 +2421,7 @@ const file_platform_proto_rawDesc = "" +
 	"request_id\x18\x02 \x01(\tR\trequestId\x122\n" +
 	"\x06tenant\x18\x03 \x01(\v2\x1a.platform.plugin.v1.TenantR\x06tenant\x12,\n" +
 	"\x04user\x18\x04 \x01(\v2\x18.platform.plugin.v1.UserR\x04user\x122\n" +
-	"\x06client\x18\x05 \x01(\v2\x1a.platform.plugin.v1.ClientR\x06client\"\xe4\x01\n" +
+	"\x06client\x18\x05 \x01(\v2\x1a.platform.plugin.v1.ClientR\x06client\"\x89\x02\n" +
 	"\vHTTPRequest\x12,\n" +
 	"\x04call\x18\x01 \x01(\v2\x18.platform.plugin.v1.CallR\x04call\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x12\n" +
@@ -2419,7 +2429,8 @@ const file_platform_proto_rawDesc = "" +
 	"\x05query\x18\x04 \x01(\tR\x05query\x124\n" +
 	"\aheaders\x18\x05 \x03(\v2\x1a.platform.plugin.v1.HeaderR\aheaders\x12\x12\n" +
 	"\x04body\x18\x06 \x01(\fR\x04body\x12\x1b\n" +
-	"\tremote_ip\x18\a \x01(\tR\bremoteIp\"\xc2\x01\n" +
+	"\tremote_ip\x18\a \x01(\tR\bremoteIp\x12#\n" +
+	"\rterms_version\x18\b \x01(\tR\ftermsVersion\"\xc2\x01\n" +
 	"\fHTTPResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x124\n" +
 	"\aheaders\x18\x02 \x03(\v2\x1a.platform.plugin.v1.HeaderR\aheaders\x12\x12\n" +
