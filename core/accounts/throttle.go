@@ -49,6 +49,19 @@ type throttleRow struct {
 	Succeeded   int64 `bun:"succeeded"`
 }
 
+// ThrottleAccount is the name the sign-in throttle gives an account: a hash of its e-mail.
+func ThrottleAccount(email string) string {
+	account, _ := throttleKeys(email, "")
+	return account
+}
+
+// EraseThrottles removes what the sign-in throttle keeps of an account, every address's row
+// with it, when the person is erased (P11).
+func EraseThrottles(ctx context.Context, sc *db.Scope, email string) error {
+	_, err := sc.Tx.NewDelete().Table("login_throttles").Where("tenant_id = ? AND account = ?", sc.TenantID, ThrottleAccount(email)).Exec(ctx)
+	return err
+}
+
 // throttleKeys name an account and an address by hashes: the table holds neither.
 func throttleKeys(email, ip string) (account, addr string) {
 	if ip == "" {

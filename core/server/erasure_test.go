@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uptrace/bun/driver/pgdriver"
 
@@ -58,7 +59,18 @@ var columns = map[string]string{
 	"consents.*": erased, "casbin_rule.*": erased, "outbox.*": erased, "complaints.*": erased,
 	"complaint_files.*":     erased,
 	"rate_limits.tenant_id": none, "rate_limits.window_start": none, "rate_limits.hits": none,
-	"rate_limits.bucket": erased, // his login counter (keyed on his address) goes
+	"rate_limits.bucket": erased, // counters keyed on an address (hashed where they name an account)
+	"login_throttles.*":  erased, // the sign-in throttle's rows of his account (a hash of his e-mail)
+	// his second factors and half-signed sign-ins
+	"user_totp.*": erased, "user_passkeys.*": erased, "user_recovery_codes.*": erased,
+	"mfa_challenges.*": erased, "webauthn_ceremonies.*": erased,
+	// signed checkpoints of the audit chain: tenant, sequence, hash, signature
+	"audit_checkpoints.*":   none,
+	"terms_versions.change": none,
+	// the module catalog is the platform's: who registered a module is a platform admin
+	"module_catalog.id": none, "module_catalog.version": none, "module_catalog.path": none,
+	"module_catalog.sha256": none, "module_catalog.registered_at": none,
+	"module_catalog.registered_by": kept, "module_catalog.registered_by_email": kept,
 	// the deletion record: no identity
 	"account_deletions.tenant_id": none, "account_deletions.id": none, "account_deletions.deleted_at": none,
 	"account_deletions.initiator": kept, "account_deletions.reason": kept,
@@ -244,8 +256,7 @@ func TestErasureReachesEveryColumn(t *testing.T) {
 		// A failed login counts against his address.
 		c := e.client("secretaires.localhost")
 		c.login("", email, "not his password")
-		loginBucket := "login:account:" + accounts.HashToken(accounts.NormalizeEmail(email))[:32]
-
+		loginBucket := accounts.ThrottleAccount(email)
 		probes := map[string]string{"e-mail": email, "name": name, "birth date": birth, "mobile": mobile,
 			"complaint words": words, "user agent": agent, "secret question": quest, "login counter": loginBucket,
 			"account id": u.ID, "request address": ip}
@@ -261,7 +272,7 @@ func TestErasureReachesEveryColumn(t *testing.T) {
 			}
 		}
 		for _, want := range []string{"users", "sessions", "user_tokens", "terms_acceptances", "consents", "casbin_rule", "outbox",
-			"complaints", "complaint_files", "rate_limits", "audit_log"} {
+			"complaints", "complaint_files", "login_throttles", "audit_log"} {
 			found := false
 			for _, cols := range before {
 				for _, c := range cols {
@@ -277,6 +288,29 @@ func TestErasureReachesEveryColumn(t *testing.T) {
 		c = e.client("secretaires.localhost")
 		if r := c.login("", email, "first password!"); r.Status != 303 {
 			t.Fatalf("login: %d", r.Status)
+		}
+		// Signed in: his second factors (set up now, as the sign-in above asked for none), and a sign-in waiting for its second step.
+		if _, err := e.srv.Accounts.BeginTOTP(ctx, tn, u); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.srv.Accounts.NewRecoveryCodes(ctx, tn, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.srv.Accounts.StartChallenge(ctx, tn, u.ID, false, "/account"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.srv.DB.InTenant(ctx, tn.ID, func(ctx context.Context, sc *db.Scope) error {
+			_, err := sc.Insert(&accounts.Passkey{TenantID: tn.ID, ID: "pk-erasure-probe", UserID: u.ID, CredentialID: "cred-erasure-probe",
+				Credential: "{}", Name: name + "'s key", CreatedAt: time.Now()}).Exec(ctx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+
+		for tb, n := range map[string]int{"user_totp": 1, "user_recovery_codes": 10, "user_passkeys": 1, "mfa_challenges": 1} {
+			if got := count(t, e, tn.ID, tb, u.ID); got != n {
+				t.Fatalf("seeding put %d rows of his in %s, want %d", got, tb, n)
+			}
 		}
 		if r := c.post("/account/delete", "/account/delete", url.Values{"reason": {"plus besoin"}, "password": {"first password!"}}); r.Status != 200 {
 			t.Fatalf("delete: %d %s", r.Status, mainOf(r.Body))

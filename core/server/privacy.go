@@ -134,9 +134,8 @@ func (s *Server) erasePerson(ctx context.Context, sc *db.Scope, t *tenancy.Tenan
 	if _, err := complaints.Erase(ctx, sc, u.ID, u.Email); err != nil {
 		return fmt.Errorf("erase complaints: %w", err)
 	}
-	bucket := "login:account:" + accounts.HashToken(accounts.NormalizeEmail(u.Email))[:32]
-	if _, err := sc.Tx.NewDelete().Table("rate_limits").Where("tenant_id = ? AND bucket = ?", sc.TenantID, bucket).Exec(ctx); err != nil {
-		return fmt.Errorf("erase login counter: %w", err)
+	if err := accounts.EraseThrottles(ctx, sc, u.Email); err != nil {
+		return fmt.Errorf("erase sign-in throttle: %w", err)
 	}
 	return nil
 }
