@@ -191,7 +191,8 @@ func TestImportAPIIsValidatedAndIdempotent(t *testing.T) {
 		// A "PDF" that is HTML after its header is refused: the PDF must parse (issue 11.9).
 		html := f.incoming("R-2", "P-2", "Durand", "Marie", "Martin", "1985-03-02", "10000000001")
 		html.PDF = []byte("%PDF-1.4\n<html><body><script>alert(document.cookie)</script></body></html>")
-		if res, out := f.api(f.A, html); res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), `"not_pdf"`) {
+		if res, out := f.api(f.A, html); res.Status != http.StatusUnprocessableEntity ||
+			!strings.Contains(string(res.Body), `"pdf":"`+f.m.Msgs.For("fr").T(errKey("not_pdf"))+`"`) {
 			t.Fatalf("HTML behind a PDF header: %d %v", res.Status, out)
 		}
 		if len(f.reportIDs(f.A)) != 0 || len(f.h.Host.Blobs) != 0 {
