@@ -62,7 +62,9 @@ var errUnknownRole = errors.New("unknown role")
 func (s *Server) rolesFromForm(c *fiber.Ctx, field string) (string, error) {
 	st := St(c)
 	sent := c.Request().PostArgs().PeekMulti(field)
-	if len(sent) == 0 {
+	// The page sends <field>_shown with the boxes: with no box ticked, it still says the
+	// list was on the form (and so means "nobody").
+	if len(sent) == 0 && len(c.Request().PostArgs().Peek(field+"_shown")) == 0 {
 		return st.Tenant.StringRule(tenancy.RuleSecondFactorRoles), nil
 	}
 	roles, err := s.ruleRoles(c.UserContext(), st.Tenant.ID)
@@ -76,7 +78,6 @@ func (s *Server) rolesFromForm(c *fiber.Ctx, field string) (string, error) {
 	ticked := map[string]bool{}
 	for _, v := range sent {
 		switch r := string(v); {
-		case r == "-":
 		case known[r]:
 			ticked[r] = true
 		default:

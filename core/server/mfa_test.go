@@ -277,7 +277,8 @@ func TestSecondFactorRuleByRole(t *testing.T) {
 		for _, tc := range []struct {
 			ticked []string
 			want   string
-		}{{[]string{"-", "tenant_admin"}, "*"}, {[]string{"-"}, ""}, {[]string{"-", "tenant_admin"}, "*"}} {
+		}{{[]string{"tenant_admin"}, "*"}, {nil, ""}, {[]string{"tenant_admin"}, "*"}} {
+			form["rule_security_second_factor_roles_shown"] = []string{"1"}
 			form["rule_security_second_factor_roles"] = tc.ticked
 			if r := c.post("/admin/settings", "/admin/settings", form); r.Status != 303 {
 				t.Fatalf("settings: %d\n%s", r.Status, r.Body)
@@ -286,7 +287,7 @@ func TestSecondFactorRuleByRole(t *testing.T) {
 				t.Fatalf("boxes %v saved as %q, want %q", tc.ticked, got, tc.want)
 			}
 		}
-		form["rule_security_second_factor_roles"] = []string{"-", "no_such_role"}
+		form["rule_security_second_factor_roles"] = []string{"no_such_role"}
 		if r := c.post("/admin/settings", "/admin/settings", form); r.Status != 422 {
 			t.Fatalf("unknown role: %d", r.Status)
 		}
