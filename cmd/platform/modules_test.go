@@ -573,6 +573,18 @@ func TestRequestInFlightWhenModuleDies(t *testing.T) {
 		if code, body := b.do("GET", "/probe/page", nil); code != 503 || !strings.Contains(body, "Služba je dočasne nedostupná") {
 			t.Fatalf("failed module's route: %d", code)
 		}
+		// The console says it in words; the cause (a Go error, in English) is in the log only.
+		c := p.browser("admin.localhost")
+		c.login("admin@platform.localhost", "demo-platform-admin")
+		_, page := c.do("GET", "/platform/modules", nil)
+		if !strings.Contains(page, "Le module s’est arrêté de façon inattendue") {
+			t.Fatalf("console does not say the module stopped:\n%s", page)
+		}
+		for _, raw := range []string{"plugin exited", "exit status", "rpc error", "connection"} {
+			if strings.Contains(page, raw) {
+				t.Fatalf("console shows the raw cause %q", raw)
+			}
+		}
 	})
 }
 

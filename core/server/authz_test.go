@@ -255,6 +255,9 @@ func TestPlatformAdminEditsTenants(t *testing.T) {
 		}
 		r := c.get("/platform/tenants")
 		mustContain(t, r, "mlab", "pro.mlab.localhost", "elekarze.localhost", "unilabs", "secretaires")
+		// A tenant's state in words, not its internal value.
+		mustContain(t, r, `data-label="État">Actif</td>`)
+		mustNotContain(t, r, `>active</td>`)
 		page := "/platform/tenants/" + ml.ID
 		r = c.post(page, page, url.Values{"name": {"MLab"}, "locales": {"pl"}, "default_locale": {"fr"}, "status": {"active"}})
 		if r.Status != 422 {
