@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
@@ -47,6 +48,13 @@ func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[s
 			}
 		}
 		out["reports"] = reports
+		// What an erasure keeps here, and why, in every language (P11): the lab's reports
+		// stay the lab's records, unlinked from the account, until their retention ends.
+		kept := map[string]string{}
+		for _, l := range locales.Supported {
+			kept[l] = m.Msgs.For(l).TN("results.export.kept", int(retentionYears.Of(t)))
+		}
+		out["kept_after_erasure"] = kept
 		return nil
 	})
 	return out, err

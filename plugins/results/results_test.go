@@ -688,12 +688,20 @@ func TestExportHoldsWhatTheModuleKnows(t *testing.T) {
 			ReportID string `json:"report_id"`
 			Values   []Value
 		}
+		Kept map[string]string `json:"kept_after_erasure"`
 	}
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
 	if out.Account.UserID != marie.ID || len(out.LabRecords) != 1 || len(out.Reports) != 1 || out.Reports[0].ReportID != "R-1" || len(out.Reports[0].Values) != 2 {
 		t.Fatalf("export: %s", b)
+	}	// It says what an erasure keeps and why, in every language, with the tenant's retention
+	// (issue 11.12, P11, R4).
+	if want := "le laboratoire les conserve 5 ans après leur publication"; !strings.Contains(out.Kept["fr"], want) {
+		t.Fatalf("export's kept_after_erasure in French: %q", out.Kept["fr"])
+	}
+	if !strings.Contains(out.Kept["pl"], "przez 5 lat") || !strings.Contains(out.Kept["sk"], "5 rokov") {
+		t.Fatalf("export's kept_after_erasure: %v", out.Kept)
 	}
 }
 
