@@ -96,8 +96,17 @@ func TestAuditVerifyChecksSignedCheckpoints(t *testing.T) {
 		if _, err := owner.NewDelete().Table("audit_checkpoints").Where("tenant_id = ?", ml.ID).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := verify("--audit-key", keyFile); err != nil {
+		if got, err := verify("--audit-key", keyFile); err != nil || strings.Contains(got, "WARNING") {
 			t.Fatalf("with the checkpoints deleted the database alone cannot tell, yet it failed: %v\n%s", err, got)
+		}
+		// …unless the records are older than the checkpoint job would have let them be: then
+		// it warns, and fails with --strict (issue 11.13).
+		ageChain(t, owner, ml.ID, 3*time.Hour)
+		if got, err := verify("--audit-key", keyFile, "--tenant", "mlab"); err != nil || !strings.Contains(got, "mlab         WARNING: the records since") {
+			t.Fatalf("old unsigned records: %v\n%s", err, got)
+		}
+		if got, err := verify("--audit-key", keyFile, "--tenant", "mlab", "--strict"); err == nil {
+			t.Fatalf("old unsigned records passed --strict:\n%s", got)
 		}
 		got, err = verify("--checkpoints", file, "--tenant", "mlab")
 		if err == nil || !strings.Contains(got, "record 4 does not match the checkpoint") {
@@ -108,6 +117,32 @@ func TestAuditVerifyChecksSignedCheckpoints(t *testing.T) {
 			t.Fatalf("a file of another tenant passed: %s", got)
 		}
 	})
+}
+
+// ageChain moves every record of the tenant d into the past and recomputes the chain, as the
+// database owner could.
+func ageChain(t *testing.T, o *bun.DB, tid string, d time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	var entries []audit.Entry
+	if err := o.NewSelect().Model(&entries).Where("tenant_id = ?", tid).Order("seq").Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	prev := ""
+	for i := range entries {
+		e := &entries[i]
+		e.At = e.At.Add(-d)
+		e.PrevHash = prev
+		e.Hash = audit.Digest(e)
+		if _, err := o.NewUpdate().Table("audit_log").Set("at = ?", e.At).Set("prev_hash = ?", e.PrevHash).
+			Set("hash = ?", e.Hash).Where("tenant_id = ? AND seq = ?", tid, e.Seq).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		prev = e.Hash
+	}
+	if _, err := o.NewUpdate().Table("audit_heads").Set("hash = ?", prev).Where("tenant_id = ?", tid).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // rebuildChain rewrites record seq and recomputes every hash after it and the head, as the

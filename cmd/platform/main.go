@@ -472,10 +472,12 @@ func rotateAuditKey(args []string, stdout, stderr io.Writer) error {
 
 func verifyAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var only, keyFile, cpFile *string
+	var strict *bool
 	database, d, err := openFor(ctx, "audit verify", args, stderr, func(fs *flag.FlagSet) {
 		only = fs.String("tenant", "", "verify only this tenant (slug)")
 		keyFile = fs.String("audit-key", env("PLATFORM_AUDIT_KEY", ""), "file of the audit keys (public keys are enough; default <data>/audit-key.pem when present) [PLATFORM_AUDIT_KEY]")
 		cpFile = fs.String("checkpoints", "", "a file of checkpoints downloaded from Administration → Audit, kept outside the database: its tenant is checked against it too")
+		strict = fs.Bool("strict", false, "fail, not only warn, when records older than twice the tenant's checkpoint interval have no signed checkpoint")
 	})
 	if err != nil {
 		return err
@@ -530,9 +532,20 @@ func verifyAudit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		if res.Checkpoints == 0 {
 			fmt.Fprintf(stdout, "%-12s ok, %d records, no signed checkpoint yet\n", t.Slug, res.Records)
-			continue
+		} else {
+			fmt.Fprintf(stdout, "%-12s ok, %d records, signed up to record %d (%d checkpoints)\n", t.Slug, res.Records, res.UpTo, res.Checkpoints)
 		}
-		fmt.Fprintf(stdout, "%-12s ok, %d records, signed up to record %d (%d checkpoints)\n", t.Slug, res.Records, res.UpTo, res.Checkpoints)
+		// The checkpoint job signs within the tenant's interval (and its own 5-minute tick):
+		// records older than twice that and unsigned mean deleted checkpoints, or a platform
+		// that stopped soon after writing them.
+		grace := 2*time.Duration(t.IntRule("audit.checkpoint_minutes"))*time.Minute + 5*time.Minute
+		if !res.UnsignedSince.IsZero() && time.Since(res.UnsignedSince) > grace {
+			fmt.Fprintf(stdout, "%-12s WARNING: the records since %s have no signed checkpoint; if the platform ran since, checkpoints were deleted: verify with a checkpoint file kept outside the database\n",
+				t.Slug, res.UnsignedSince.UTC().Format(time.RFC3339))
+			if *strict {
+				broken++
+			}
+		}
 	}
 	if ext != nil && !fileUsed {
 		return fmt.Errorf("the checkpoint file is of tenant %s (%s), which was not verified", ext.Tenant, ext.TenantID)

@@ -419,6 +419,10 @@ type Anchored struct {
 	Records     int64 // records in the chain
 	Checkpoints int   // signed checkpoints checked (the database's and the file's)
 	UpTo        int64 // the highest record a checkpoint covers
+	// UnsignedSince is the time of the first record no checkpoint covers (zero when every
+	// record is signed): records left unsigned long after the checkpoint job should have
+	// signed them mean checkpoints were deleted, or the platform has not run since.
+	UnsignedSince time.Time
 }
 
 // VerifyAnchored is Verify, then every signed checkpoint of the tenant (those in the
@@ -460,6 +464,9 @@ func (t *Trail) VerifyAnchored(ctx context.Context, tenantID string, keys *Keyri
 		if c.Seq > res.UpTo {
 			res.UpTo = c.Seq
 		}
+	}
+	if res.UpTo < res.Records {
+		res.UnsignedSince = entries[res.UpTo].At
 	}
 	return res, nil
 }
