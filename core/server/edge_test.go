@@ -177,3 +177,25 @@ func TestMetricsAfterConcurrentRequests(t *testing.T) {
 		}
 	})
 }
+
+// TestHeadAnswersAsGet: HEAD on a page, a tenant's style sheet, a static file and the health
+// check answers as GET does, without a body (RFC 9110 §9.3.2); before, every one was a 405.
+func TestHeadAnswersAsGet(t *testing.T) {
+	e := newEnv(t, dbtest.Backends()[0])
+	base := e.listen()
+	for _, path := range []string{"/", "/login", "/branding.css", "/static/style.css", "/healthz"} {
+		get, getBody := roundTrip(t, base, "GET", "mlab.localhost", path, nil)
+		head, headBody := roundTrip(t, base, "HEAD", "mlab.localhost", path, nil)
+		if get.StatusCode != 200 || head.StatusCode != 200 {
+			t.Errorf("%s: GET %d, HEAD %d", path, get.StatusCode, head.StatusCode)
+			continue
+		}
+		if head.Header.Get("Content-Type") != get.Header.Get("Content-Type") || headBody != "" || getBody == "" {
+			t.Errorf("%s: HEAD %q (%d bytes), GET %q", path, head.Header.Get("Content-Type"), len(headBody), get.Header.Get("Content-Type"))
+		}
+	}
+	// A form's POST route is not a GET: HEAD there stays refused.
+	if r, _ := roundTrip(t, base, "HEAD", "mlab.localhost", "/logout", nil); r.StatusCode != 405 && r.StatusCode != 404 {
+		t.Errorf("HEAD /logout: %d", r.StatusCode)
+	}
+}

@@ -167,7 +167,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 		// allocations per request.
 		Immutable: true,
 	})
-	s.App.Use(s.requestLog)
+	s.App.Use(s.requestLog, headAsGet)
 	s.App.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		s.Log.Error("panic", "request_id", St(c).RequestID, "panic", fmt.Sprint(e), "stack", string(debug.Stack()))
 	}}))
@@ -303,4 +303,15 @@ func proxyHeader(trusted []string) string {
 		return ""
 	}
 	return fiber.HeaderXForwardedFor
+}
+
+// headAsGet answers HEAD as the GET of the same resource, without its body (RFC 9110
+// §9.3.2): pages, files, health checks and module pages all answer it, as monitors, link
+// checkers and caches expect. The route table declares GET only; fasthttp leaves the body
+// out because the request on the wire is still a HEAD.
+func headAsGet(c *fiber.Ctx) error {
+	if c.Method() == fiber.MethodHead {
+		c.Method(fiber.MethodGet)
+	}
+	return c.Next()
 }
