@@ -168,3 +168,69 @@ func TestInstancesShareFilesAndMailbox(t *testing.T) {
 		t.Errorf("the mailbox wrote to A's disk: %v", files)
 	}
 }
+
+// TestInstancesFollowTheCatalog: on two instances of one PostgreSQL database, a module a
+// platform admin registers through the first and switches on for a tenant there is listed
+// on the second's console and serves the tenant's page from the second too, within the
+// instances' bound, without a restart (issue 11.17, 11.19, P5).
+func TestInstancesFollowTheCatalog(t *testing.T) {
+	var pg *dbtest.Backend
+	for _, b := range dbtest.Backends() {
+		if b.Name == "postgres" {
+			b := b
+			pg = &b
+		}
+	}
+	if pg == nil {
+		t.Skip("PLATFORM_TEST_POSTGRES not set")
+	}
+	cfg := pg.Config(t)
+	tenants := writeProbeTenants(t)
+	a := startPlatformUntil(t, "/readyz", tenants, t.TempDir(), "--db", cfg.DSN)
+	b := startSecond(t, tenants, cfg.DSN)
+	exe := filepath.Join(t.TempDir(), "hello")
+	sum := buildHello(t, exe, "one")
+
+	consoleA := a.browser("admin.localhost")
+	consoleA.login("admin@platform.localhost", "demo-platform-admin")
+	consoleB := b.browser("admin.localhost")
+	consoleB.login("admin@platform.localhost", "demo-platform-admin")
+	if _, body := consoleB.do("GET", "/platform/modules", nil); strings.Contains(body, `id="module-hello"`) {
+		t.Fatal("hello listed before it was registered")
+	}
+	if code, body := consoleA.post("/platform/modules", "/platform/modules",
+		url.Values{"id": {"hello"}, "version": {"1.0.0"}, "path": {exe}, "sha256": {sum}}); code != 303 {
+		t.Fatalf("register on A: %d %s", code, body)
+	}
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 15 s\n%s", what, b.logs.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	eventually("B's console lists the module registered on A", func() bool {
+		_, body := consoleB.do("GET", "/platform/modules", nil)
+		return strings.Contains(body, `id="module-hello"`)
+	})
+
+	// Switched on for alpha through A: B launches it and serves its page.
+	_, tenantsPage := consoleA.do("GET", "/platform/tenants", nil)
+	m := regexp.MustCompile(`/platform/tenants/([0-9a-f-]{36})">alpha<`).FindStringSubmatch(tenantsPage)
+	if m == nil {
+		t.Fatalf("no alpha on the console:\n%s", tenantsPage)
+	}
+	page := "/platform/tenants/" + m[1]
+	if code, _ := consoleA.post(page, page+"/modules", url.Values{"modules": {"probe", "hello"}}); code != 303 {
+		t.Fatalf("switch on through A: %d", code)
+	}
+	u := b.browser("alpha.localhost")
+	u.login("user@alpha.localhost", "demo-alpha-user")
+	eventually("hello's page served by B", func() bool {
+		code, body := u.do("GET", "/hello", nil)
+		return code == 200 && strings.Contains(body, "Ukážková verzia one")
+	})
+}

@@ -260,7 +260,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	srv.Tenants.Bound = *cacheBound
-	go srv.Tenants.Watch(ctx)
 	if err := preRegister(ctx, srv, log, external); err != nil {
 		return err
 	}
@@ -287,6 +286,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return host.Add(ctx, spec)
 	}
+	// What another instance changes (a module registered, a module switched on for a
+	// tenant) moves a tenant's revision: this one follows within its bound.
+	srv.Tenants.Moved = func(ids []string) { srv.FollowModules(context.WithoutCancel(ctx), ids) }
+	go srv.Tenants.Watch(ctx)
 	if _, err := os.Stat(d.tenants); err == nil {
 		res, err := srv.ImportTenants(ctx, d.tenants)
 		if err != nil {

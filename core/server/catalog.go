@@ -208,6 +208,11 @@ func (s *Server) platformRegisterModule(c *fiber.Ctx) error {
 		return err
 	}
 	s.Tenants.Known.Add(id)
+	// The console's revision moves: the other instances see it within their bound and read
+	// the catalog again (FollowModules).
+	if err := s.Tenants.Touch(ctx, st.Tenant.ID); err != nil {
+		return err
+	}
 	if err := s.record(c, "", ActModuleRegistered, "", "module:"+id, map[string]any{"version": version, "path": path, "sha256": sum}); err != nil {
 		return err
 	}
@@ -260,4 +265,33 @@ func (s *Server) moduleWord(st *State, id, what string) string {
 		return id
 	}
 	return ""
+}
+
+// FollowModules brings this instance up to what another one changed (issue 11.17, 11.19):
+// called with the tenants whose revision moved, it reads the module catalog again (a
+// registration moves the console's revision) and launches every module those tenants have
+// switched on that runs nowhere here yet. A module switched on through another instance
+// thus serves from this one too, and the console here lists a module registered there.
+func (s *Server) FollowModules(ctx context.Context, tenantIDs []string) {
+	if _, err := s.Catalog().Load(ctx, &s.Tenants.Known); err != nil {
+		s.Log.Error("module catalog: read again after a change elsewhere", "err", err)
+		return
+	}
+	if s.Launch == nil {
+		return
+	}
+	for _, tid := range tenantIDs {
+		t, err := s.Tenants.ByID(ctx, tid)
+		if err != nil {
+			continue // gone since
+		}
+		for _, id := range t.EnabledModules() {
+			if s.Modules.Manifest(id) != nil {
+				continue
+			}
+			if err := s.Launch(ctx, id); err != nil {
+				s.Log.Error("module launch failed", "module", id, "tenant", t.Slug, "err", err)
+			}
+		}
+	}
 }

@@ -86,6 +86,12 @@ func (s *Store) fresh(ctx context.Context) error {
 	if err := s.DB.GlobalRead().Select((*Tenant)(nil)).Column("id", "rev", "policy_rev").Scan(ctx, &rows); err != nil {
 		return fmt.Errorf("tenant revisions: %w", err)
 	}
+	var moved []string
+	defer func() {
+		if len(moved) > 0 && s.Moved != nil {
+			go s.Moved(moved)
+		}
+	}()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	revs := make(map[string][2]int64, len(rows))
@@ -96,6 +102,9 @@ func (s *Store) fresh(ctx context.Context) error {
 		if old, ok := c.revs[r.ID]; !ok || old != rv {
 			changed = true
 			delete(c.tenants, r.ID)
+			if c.revs != nil {
+				moved = append(moved, r.ID)
+			}
 		}
 	}
 	for id := range c.revs {

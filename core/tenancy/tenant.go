@@ -169,6 +169,9 @@ type Store struct {
 	// Known are the module ids a tenant may switch on: the built-ins and the registered
 	// external modules.
 	Known ModuleSet
+	// Moved, when set, is told (in a goroutine of its own) the tenants whose revision moved
+	// since the last reading: changes made through another instance, which this one follows.
+	Moved func(tenantIDs []string)
 
 	cache cache
 }
