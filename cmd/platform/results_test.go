@@ -91,17 +91,23 @@ var (
 	reportRe = regexp.MustCompile(`/results/r/([0-9a-f-]{36})"`)
 )
 
-// lastMailTo is the text of the newest message to addr.
+// lastMailTo is the text of the newest message to addr, waiting a few seconds for it (a
+// registration's mail leaves with its job, which the runner takes within a second).
 func (p *platform) lastMailTo(t *testing.T, slug, addr string) string {
 	t.Helper()
-	ms := p.mailTexts(t, slug)
-	for i := len(ms) - 1; i >= 0; i-- {
-		if strings.Contains(strings.SplitN(ms[i], "\n", 2)[0], addr) {
-			return ms[i]
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ms := p.mailTexts(t, slug)
+		for i := len(ms) - 1; i >= 0; i-- {
+			if strings.Contains(strings.SplitN(ms[i], "\n", 2)[0], addr) {
+				return ms[i]
+			}
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no mail to %s", addr)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("no mail to %s", addr)
-	return ""
 }
 
 // lisImport posts a report to the import API with key, as the lab's system does.

@@ -308,27 +308,57 @@ func (s *Service) Register(ctx context.Context, t *tenancy.Tenant, in RegisterIn
 	if errs := s.ValidateRegistration(t, &in, extra); len(errs) > 0 {
 		return nil, "", false, errs
 	}
+	p, err := s.Prepare(t, in, extra)
+	if err != nil {
+		return nil, "", false, err
+	}
+	return s.Create(ctx, t, p, after)
+}
+
+// Pending is a registration checked (ValidateRegistration) and hashed, as it waits for the
+// account to be made: nothing in it is the password or the secret answer in clear.
+type Pending struct {
+	Email, Name, BirthDate, Locale, Portal string
+	Profile                                map[string]string
+	PasswordHash                           string
+	SecretQuestion, SecretAnswerHash       string
+	// At is when the person sent the form.
+	At time.Time
+}
+
+// Prepare hashes a checked registration: the same work whatever the address (P2).
+func (s *Service) Prepare(t *tenancy.Tenant, in RegisterInput, extra []Field) (*Pending, error) {
 	hash, err := argon2id.CreateHash(in.Password, Params)
 	if err != nil {
-		return nil, "", false, fmt.Errorf("register: hash: %w", err)
+		return nil, fmt.Errorf("register: hash: %w", err)
 	}
 	question, answerHash := "", ""
 	if t.BoolRule(RuleSecretQuestion) {
 		question = in.SecretQuestion
 		if answerHash, err = hashSecret(in.SecretAnswer); err != nil {
-			return nil, "", false, fmt.Errorf("register: hash: %w", err)
+			return nil, fmt.Errorf("register: hash: %w", err)
 		}
 	}
-	now := s.Now()
 	profile := map[string]string{}
 	for _, f := range extra {
 		if v := strings.TrimSpace(in.Extra[f.Name]); v != "" {
 			profile[f.Name] = v
 		}
 	}
-	u = &User{TenantID: t.ID, ID: tenancy.NewID(), Email: NormalizeEmail(in.Email), PasswordHash: hash,
-		Name: in.Name, BirthDate: in.BirthDate, Locale: in.Locale, Status: StatusUnverified,
-		Profile: profile, Portal: in.Portal, SecretQuestion: question, SecretAnswerHash: answerHash, CreatedAt: now}
+	return &Pending{Email: NormalizeEmail(in.Email), Name: in.Name, BirthDate: in.BirthDate, Locale: in.Locale,
+		Portal: in.Portal, Profile: profile, PasswordHash: hash, SecretQuestion: question, SecretAnswerHash: answerHash,
+		At: s.Now()}, nil
+}
+
+// Create makes the unverified account of a pending registration with its verification
+// token, and after records in the same transaction what the person accepted. An address
+// that has an account already returns that account with created false: nothing is made.
+func (s *Service) Create(ctx context.Context, t *tenancy.Tenant, p *Pending,
+	after func(ctx context.Context, sc *db.Scope, userID string) error) (u *User, token string, created bool, err error) {
+	now := s.Now()
+	u = &User{TenantID: t.ID, ID: tenancy.NewID(), Email: p.Email, PasswordHash: p.PasswordHash,
+		Name: p.Name, BirthDate: p.BirthDate, Locale: p.Locale, Status: StatusUnverified,
+		Profile: p.Profile, Portal: p.Portal, SecretQuestion: p.SecretQuestion, SecretAnswerHash: p.SecretAnswerHash, CreatedAt: now}
 	token, th := NewToken()
 	err = s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
 		if _, err := sc.Insert(u).Exec(ctx); err != nil {
@@ -345,7 +375,7 @@ func (s *Service) Register(ctx context.Context, t *tenancy.Tenant, in RegisterIn
 		return nil
 	})
 	if db.IsUniqueViolation(err) {
-		existing, ferr := s.ByEmail(ctx, t.ID, in.Email)
+		existing, ferr := s.ByEmail(ctx, t.ID, p.Email)
 		if ferr != nil {
 			return nil, "", false, ferr
 		}

@@ -117,23 +117,10 @@ func (s *Server) register(c *fiber.Ctx) error {
 		return s.render(c, fiber.StatusUnprocessableEntity, "register", "account.register.title", s.registerData(c),
 			&Form{Values: checkboxValues(c, values(c, names...)), Errors: errs})
 	}
-	u, token, created, err := s.Accounts.Register(c.UserContext(), st.Tenant, in, extra, s.recordRegistration(c))
-	var ferr form.Errors
-	if errors.As(err, &ferr) {
-		return s.render(c, fiber.StatusUnprocessableEntity, "register", "account.register.title", s.registerData(c),
-			&Form{Values: checkboxValues(c, values(c, names...)), Errors: ferr})
-	}
-	if err != nil {
-		return err
-	}
-	if created {
-		err = s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Lang, "verify",
-			s.absURL(c, "/verify?token="+token), "Hours", st.Tenant.IntRule("account.verification_hours"))
-	} else {
-		// The address has an account already: tell its owner, not the person at the form.
-		err = s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Tenant.Lang(u.Locale, st.Lang), "exists", s.absURL(c, "/reset"))
-	}
-	if err != nil {
+	// The same answer and the same work whether the address has an account or not, so that
+	// neither the page nor its timing tells (P2): the hashes, one waiting row and one job.
+	// The job makes the account and mails the link, or tells the address's owner.
+	if err := s.queueRegistration(c, in, extra); err != nil {
 		return err
 	}
 	return s.message(c, fiber.StatusOK, "account.register.done_title", messageData{

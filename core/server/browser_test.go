@@ -85,6 +85,9 @@ func newLiveEnv(t *testing.T, b dbtest.Backend) *liveEnv {
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Listen(sctx, ln) }()
+	// The job runner, as a serving platform runs it (registrations, resets…).
+	jobsDone := make(chan struct{})
+	go func() { srv.RunJobs(sctx, 100*time.Millisecond); close(jobsDone) }()
 	// Registered after b.Open's cleanup, so it runs first: the server stops before its
 	// database closes.
 	t.Cleanup(func() {
@@ -97,6 +100,7 @@ func newLiveEnv(t *testing.T, b dbtest.Backend) *liveEnv {
 		case <-time.After(15 * time.Second):
 			t.Error("server did not shut down within 15 s")
 		}
+		<-jobsDone
 	})
 	return &liveEnv{env: &env{t: t, srv: srv, dataDir: dataDir}, port: port}
 }

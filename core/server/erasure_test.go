@@ -60,6 +60,7 @@ var columns = map[string]string{
 	"complaint_files.*":     erased,
 	"rate_limits.tenant_id": none, "rate_limits.window_start": none, "rate_limits.hits": none,
 	"rate_limits.bucket": erased, // counters keyed on an address (hashed where they name an account)
+	"registrations.*":    erased, // a registration waiting for its job, which deletes it
 	"login_throttles.*":  erased, // the sign-in throttle's rows of his account (a hash of his e-mail)
 	// his second factors and half-signed sign-ins
 	"user_totp.*": erased, "user_passkeys.*": erased, "user_recovery_codes.*": erased,

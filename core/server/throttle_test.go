@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 )
 
@@ -182,6 +184,50 @@ func TestResetDoesTheSameWorkForAnyAddress(t *testing.T) {
 		same := norm(k) == strings.ReplaceAll(norm(u), "nobody@example.org", "admin@mlab.localhost")
 		if k.Status != u.Status || statementsOf(t, k) != statementsOf(t, u) || !same {
 			t.Fatalf("sign-in: known %d %s, unknown %d %s", k.Status, statementsOf(t, k), u.Status, statementsOf(t, u))
+		}
+	})
+}
+
+// TestRegistrationDoesTheSameWorkForAnyAddress: P2, issue 11.6. Registering with an address
+// that has an account ran 7 statements, a new one 12–13: the account, its token and its
+// acceptances were made in the request. Now the request hashes the form, keeps it and queues
+// one job either way, and answers the same; the job makes the account and mails its link,
+// or tells the owner of the known address.
+func TestRegistrationDoesTheSameWorkForAnyAddress(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		e.setRule("mlab", "security.registration_per_ip", 100)
+		for i := 0; i < 3; i++ { // the same on every try, not on average
+			known := e.client("mlab.localhost").post("/register", "/register", registerForm("user@mlab.localhost"))
+			addr := fmt.Sprintf("new-%d@example.org", i)
+			unknown := e.client("mlab.localhost").post("/register", "/register", registerForm(addr))
+			if statementsOf(t, known) != statementsOf(t, unknown) {
+				t.Fatalf("registration statements: known address %s, new %s", statementsOf(t, known), statementsOf(t, unknown))
+			}
+			if known.Status != 200 || known.Status != unknown.Status || csrfRe.ReplaceAllString(mainOf(known.Body), "") != csrfRe.ReplaceAllString(mainOf(unknown.Body), "") ||
+				cookieNames(known) != cookieNames(unknown) {
+				t.Fatalf("registration answers differ: %d %d, cookies %q %q", known.Status, unknown.Status, cookieNames(known), cookieNames(unknown))
+			}
+			// The job (run here at once) made the new account and mailed its link.
+			if _, err := e.srv.Accounts.ByEmail(context.Background(), e.tenant("mlab").ID, addr); err != nil {
+				t.Fatalf("no account for %s after the job: %v", addr, err)
+			}
+			e.lastLink("mlab", addr)
+		}
+		told := 0
+		for _, m := range e.mails("mlab") {
+			if strings.Contains(m.To, "user@mlab.localhost") && strings.Contains(m.Subject, "Tentative d’inscription") {
+				told++
+			}
+		}
+		if told != 3 {
+			t.Fatalf("the owner of the known address was told %d times, want 3", told)
+		}
+		var waiting int
+		if err := e.srv.DB.ReadTenant(context.Background(), e.tenant("mlab").ID, func(ctx context.Context, sc *db.Scope) error {
+			return sc.Tx.NewRaw("SELECT COUNT(*) FROM registrations WHERE tenant_id = ?", sc.TenantID).Scan(ctx, &waiting)
+		}); err != nil || waiting != 0 {
+			t.Fatalf("%d registrations left waiting after their jobs (%v)", waiting, err)
 		}
 	})
 }

@@ -318,8 +318,14 @@ func (s *Service) Seed(ctx context.Context, tenantID, doc string, texts map[stri
 
 // Accept records that user accepted version v (once; accepting again does nothing).
 func (s *Service) Accept(ctx context.Context, sc *db.Scope, userID string, v *Version, ip, locale, how string) error {
+	return s.AcceptAt(ctx, sc, userID, v, ip, locale, how, s.Now())
+}
+
+// AcceptAt is Accept at the time the person accepted (a registration's form, recorded by the
+// job that creates the account a moment later).
+func (s *Service) AcceptAt(ctx context.Context, sc *db.Scope, userID string, v *Version, ip, locale, how string, at time.Time) error {
 	a := &Acceptance{TenantID: sc.TenantID, ID: newID(), UserID: userID, VersionID: v.ID, Doc: v.Doc, Version: v.Version,
-		AcceptedAt: s.Now(), IP: ip, Locale: locale, How: how}
+		AcceptedAt: at, IP: ip, Locale: locale, How: how}
 	res, err := sc.Insert(a).On("CONFLICT (tenant_id, user_id, version_id) DO NOTHING").Exec(ctx)
 	if err != nil {
 		return err
