@@ -294,30 +294,6 @@ func consentKinds(t *tenancy.Tenant) []string {
 	return out
 }
 
-// recordRegistration records, with the new account, its acceptance of the account terms in
-// force and its consents.
-func (s *Server) recordRegistration(c *fiber.Ctx) func(ctx context.Context, sc *db.Scope, userID string) error {
-	st := St(c)
-	return func(ctx context.Context, sc *db.Scope, userID string) error {
-		if v, err := s.Terms.InForceIn(ctx, sc, terms.DocPlatform); err == nil {
-			if err := s.Terms.Accept(ctx, sc, userID, v, c.IP(), st.Lang, terms.Explicit); err != nil {
-				return err
-			}
-		} else if !errors.Is(err, terms.ErrNotFound) {
-			return err
-		}
-		if err := s.Terms.SetConsent(ctx, sc, userID, terms.ConsentDataProcessing, true, c.IP()); err != nil {
-			return err
-		}
-		for _, k := range consentKinds(st.Tenant) {
-			if err := s.Terms.SetConsent(ctx, sc, userID, k, c.FormValue("consent_"+k) == "yes", c.IP()); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
-
 // saveConsents records the user's optional consents as the account page sets them; each
 // change is a new record (the history stays).
 func (s *Server) saveConsents(c *fiber.Ctx) error {
