@@ -259,18 +259,8 @@ func (s *Server) secondStepPasskeyFinish(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if over, err := s.codeLimited(c, u.ID); err != nil || over {
-		if err == nil {
-			err = s.jsonError(c, fiber.StatusTooManyRequests, "account.mfa.too_many")
-		}
-		return err
-	}
-	var body ceremonyBody
-	if err := json.Unmarshal(c.Body(), &body); err != nil || body.Ceremony == "" {
-		return s.jsonError(c, fiber.StatusBadRequest, "account.mfa.passkey_failed")
-	}
-	rp, err := s.relyingParty(c)
-	if err != nil {
+	body, rp, answered, err := s.ceremonyAnswer(c, u.ID)
+	if answered || err != nil {
 		return err
 	}
 	err = s.Accounts.FinishPasskeyLogin(c.UserContext(), st.Tenant, u, rp, body.Ceremony, body.Credential)
@@ -499,6 +489,23 @@ func (s *Server) totpRemove(c *fiber.Ctx) error {
 	return s.factorRemoved(c, err, "totp_password", ActTOTPRemoved, "user:"+st.User.ID)
 }
 
+// ceremonyAnswer reads the browser's answer to a passkey ceremony of account userID, within
+// the account's attempt limit, and the relying party it was made for. answered is true when
+// it has refused the request itself (too many attempts, a malformed answer).
+func (s *Server) ceremonyAnswer(c *fiber.Ctx, userID string) (body ceremonyBody, rp accounts.RP, answered bool, err error) {
+	if over, err := s.codeLimited(c, userID); err != nil || over {
+		if err == nil {
+			err = s.jsonError(c, fiber.StatusTooManyRequests, "account.mfa.too_many")
+		}
+		return body, rp, true, err
+	}
+	if err := json.Unmarshal(c.Body(), &body); err != nil || body.Ceremony == "" {
+		return body, rp, true, s.jsonError(c, fiber.StatusBadRequest, "account.mfa.passkey_failed")
+	}
+	rp, err = s.relyingParty(c)
+	return body, rp, false, err
+}
+
 func (s *Server) passkeyBegin(c *fiber.Ctx) error {
 	st := St(c)
 	rp, err := s.relyingParty(c)
@@ -514,18 +521,8 @@ func (s *Server) passkeyBegin(c *fiber.Ctx) error {
 
 func (s *Server) passkeyFinish(c *fiber.Ctx) error {
 	st := St(c)
-	if over, err := s.codeLimited(c, st.User.ID); err != nil || over {
-		if err == nil {
-			err = s.jsonError(c, fiber.StatusTooManyRequests, "account.mfa.too_many")
-		}
-		return err
-	}
-	var body ceremonyBody
-	if err := json.Unmarshal(c.Body(), &body); err != nil || body.Ceremony == "" {
-		return s.jsonError(c, fiber.StatusBadRequest, "account.mfa.passkey_failed")
-	}
-	rp, err := s.relyingParty(c)
-	if err != nil {
+	body, rp, answered, err := s.ceremonyAnswer(c, st.User.ID)
+	if answered || err != nil {
 		return err
 	}
 	err = s.Accounts.FinishPasskey(c.UserContext(), st.Tenant, st.User, rp, body.Ceremony, body.Credential)
