@@ -105,13 +105,19 @@ func (s *Server) challenge(c *fiber.Ctx) (ch *accounts.Challenge, u *accounts.Us
 // codeLimited counts an attempt at a code of the account and reports whether it is over
 // the tenant's rule (the answer, a 429 page, is then written).
 func (s *Server) codeLimited(c *fiber.Ctx, userID string) (bool, error) {
-	over, err := s.overLimit(c, "mfa:account:"+userID, "security.second_factor_per_account")
+	over, err := s.overLimit(c, codeBucket(userID), "security.second_factor_per_account")
 	if err != nil || !over {
 		return false, err
 	}
 	c.Set("Retry-After", "60")
 	return true, nil
 }
+
+func codeBucket(userID string) string { return "mfa:account:" + userID }
+
+// codeRight takes back the attempt of a code (or passkey) that was right: only wrong ones use
+// up the account's limit.
+func (s *Server) codeRight(c *fiber.Ctx, userID string) error { return s.unhit(c, codeBucket(userID)) }
 
 // finishSignIn opens the signed-in browser after the second step: the session's cookie (a
 // new session id), the person's language, and the half-signed state's cookie gone.
@@ -123,6 +129,10 @@ func (s *Server) finishSignIn(c *fiber.Ctx, u *accounts.User) error {
 	}
 	s.clearCookie(c, cookieSecondStep)
 	s.setCookie(c, cookieSession, res.Token, time.Until(res.Session.ExpiresAt))
+	// A page this request still shows (the recovery codes, shown once) carries the new
+	// session's form token: its language switch and its sign-out must not expire.
+	st.Session, st.Token, st.User = res.Session, res.Token, u
+	st.CSRF = s.csrfToken(st.Tenant.ID, "s:"+res.Session.ID)
 	if u.Locale != "" && st.Tenant.AllowsLocale(u.Locale) {
 		s.setCookie(c, cookieLang, u.Locale, 365*24*time.Hour)
 	}
@@ -180,6 +190,9 @@ func (s *Server) secondStepCode(c *fiber.Ctx) error {
 		return s.render(c, fiber.StatusUnprocessableEntity, "login_second", "account.mfa.second_title", data, f)
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.codeRight(c, u.ID); err != nil {
 		return err
 	}
 	if err := s.finishSignIn(c, u); err != nil {
@@ -269,6 +282,9 @@ func (s *Server) secondStepPasskeyFinish(c *fiber.Ctx) error {
 		return s.jsonError(c, fiber.StatusBadRequest, "account.mfa.passkey_failed")
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.codeRight(c, u.ID); err != nil {
 		return err
 	}
 	if err := s.finishSignIn(c, u); err != nil {
@@ -391,7 +407,7 @@ func (s *Server) confirmTOTP(c *fiber.Ctx, u *accounts.User, action string, requ
 	if err != nil {
 		return nil, true, err
 	}
-	return codes, false, nil
+	return codes, false, s.codeRight(c, u.ID)
 }
 
 // showRecovery shows new recovery codes, once (they are stored hashed).
@@ -531,6 +547,9 @@ func (s *Server) passkeyFinish(c *fiber.Ctx) error {
 		return s.jsonError(c, fiber.StatusBadRequest, "account.mfa.passkey_failed")
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.codeRight(c, st.User.ID); err != nil {
 		return err
 	}
 	if err := s.record(c, "", ActPasskeyAdded, st.User.ID, "user:"+st.User.ID, nil); err != nil {

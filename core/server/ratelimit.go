@@ -34,6 +34,20 @@ func (s *Server) overLimit(c *fiber.Ctx, bucket, rule string) (bool, error) {
 	return int64(n) > t.IntRule(rule), nil
 }
 
+// unhit takes back the attempt overLimit counted for bucket when it succeeded: a limit on
+// codes is used up by wrong ones only, so that a person who types correct codes is never
+// held. The attempt was counted first, so racing wrong attempts still meet the limit.
+func (s *Server) unhit(c *fiber.Ctx, bucket string) error {
+	t := St(c).Tenant
+	window := time.Duration(t.IntRule("security.rate_window_minutes")) * time.Minute
+	start := time.Now().UTC().Truncate(window).Unix()
+	return s.DB.InTenant(c.UserContext(), t.ID, func(ctx context.Context, sc *db.Scope) error {
+		_, err := sc.Tx.NewRaw(`UPDATE rate_limits SET hits = hits - 1 WHERE tenant_id = ? AND bucket = ? AND window_start = ? AND hits > 0`,
+			sc.TenantID, bucket, start).Exec(ctx)
+		return err
+	})
+}
+
 // limitByIP refuses a state-changing request once the client's address has used up the
 // tenant's rule in the current window.
 func (s *Server) limitByIP(name, rule string) fiber.Handler {
