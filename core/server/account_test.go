@@ -181,6 +181,12 @@ func TestSameAnswerWhetherEmailExists(t *testing.T) {
 		if len(ms) != 2 || !strings.Contains(ms[0].Subject+ms[1].Subject, "Tentative d’inscription") {
 			t.Fatalf("the owner of the known address was not told (%d mails)", len(ms))
 		}
+		// The mailbox says each message's state in words, not its internal value.
+		admin := e.client("mlab.localhost")
+		admin.login("", "admin@mlab.localhost", "demo-mlab-admin")
+		box := admin.get("/admin/mailbox")
+		mustContain(t, box, ">Dans la boîte de développement (non envoyé)</td>")
+		mustNotContain(t, box, ">written</td>")
 		known = c.post("/reset", "/reset", url.Values{"email": {"user@mlab.localhost"}})
 		unknown = c.post("/reset", "/reset", url.Values{"email": {"nobody2@example.org"}})
 		if known.Status != unknown.Status || mainOf(known.Body) != mainOf(unknown.Body) {
