@@ -402,6 +402,10 @@ func TestSecondFactorAccountPage(t *testing.T) {
 		// An admin the rule covers keeps at least one factor.
 		e.setRoleRule("mlab", "*")
 		admin, _, _ := enrolAdmin(t, e, now)
+		// The page does not offer what would be refused: it says why instead.
+		page := admin.get("/account/security")
+		mustNotContain(t, page, `action="/account/security/totp/remove"`)
+		mustContain(t, page, "ajoutez une autre méthode")
 		r = admin.post("/account/security", "/account/security/totp/remove", url.Values{"totp_password": {"demo-mlab-admin"}})
 		if r.Status != 422 {
 			t.Fatalf("last factor of a covered admin removed: %d", r.Status)

@@ -83,7 +83,7 @@ func TestLoginThrottleLetsTheOwnerIn(t *testing.T) {
 		if r.Status != 429 {
 			t.Fatalf("the attacker's address after 3 failures, right password: %d", r.Status)
 		}
-		mustContain(t, r, "Trop de tentatives de connexion à ce compte depuis votre connexion. Réessayez dans 15 minutes.")
+		mustContain(t, r, "Trop de tentatives de connexion à ce compte depuis votre adresse IP. Réessayez dans 15 minutes.")
 		if ra := r.Header.Get("Retry-After"); ra < "800" || ra > "900" || len(ra) != 3 {
 			t.Fatalf("Retry-After %q", ra)
 		}
