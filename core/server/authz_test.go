@@ -258,6 +258,9 @@ func TestPlatformAdminEditsTenants(t *testing.T) {
 		// A tenant's state in words, not its internal value.
 		mustContain(t, r, `data-label="État">Actif</td>`)
 		mustNotContain(t, r, `>active</td>`)
+		// A hostname's portal in words too.
+		mustContain(t, r, "pro.mlab.localhost (professionnels)")
+		mustNotContain(t, r, "(professionals)")
 		page := "/platform/tenants/" + ml.ID
 		r = c.post(page, page, url.Values{"name": {"MLab"}, "locales": {"pl"}, "default_locale": {"fr"}, "status": {"active"}})
 		if r.Status != 422 {

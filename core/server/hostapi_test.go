@@ -67,7 +67,7 @@ func TestModulesSeeTheIdentityAndTheirFields(t *testing.T) {
 		// The identity panel labels the module's fields.
 		admin := e.client("mlab.localhost")
 		admin.login("", "admin@mlab.localhost", "demo-mlab-admin")
-		mustContain(t, admin.get("/admin/users/"+u.ID), "Immatriculation", "10001234567", "professionals")
+		mustContain(t, admin.get("/admin/users/"+u.ID), "Immatriculation", "10001234567", "professionnels")
 		// Core grants of the module: the grantable one only.
 		var grants map[string]map[string]bool
 		e.srv.DB.InTenant(ctx, mlab.ID, func(ctx context.Context, sc *db.Scope) error {

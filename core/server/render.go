@@ -282,6 +282,15 @@ func (p *Page) ModuleSummary(id string) string {
 	return p.word(id, "summary")
 }
 
+// PortalName is a hostname's portal in the page's language ("portal.<name>": patients,
+// professionals…), or the name the operator gave it when the platform has no words for it.
+func (p *Page) PortalName(portal string) string {
+	if p.Loc.Has("portal." + portal) {
+		return p.T("portal." + portal)
+	}
+	return portal
+}
+
 // PermName is what a permission lets a person do, in the page's language: the platform's
 // words ("perm.<name>"), or the label the module's manifest gives it, or its name.
 func (p *Page) PermName(perm string) string {
