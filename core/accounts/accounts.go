@@ -898,7 +898,9 @@ func (s *Service) SweepUnverified(ctx context.Context, t *tenancy.Tenant) (int64
 			return err
 		}
 		n, _ = res.RowsAffected()
-		return nil
+		// A registration its job never acted on (it failed for good) is not kept either.
+		_, err = sc.Tx.NewDelete().Table("registrations").Where("tenant_id = ? AND created_at < ?", sc.TenantID, cutoff).Exec(ctx)
+		return err
 	})
 	return n, err
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 )
 
@@ -220,8 +221,29 @@ func TestUnverifiedAccountsRemoved(t *testing.T) {
 		e.srv.Accounts.Now = func() time.Time { return u.CreatedAt.Add(25 * time.Hour) }
 		defer func() { e.srv.Accounts.Now = func() time.Time { return time.Now().UTC() } }()
 		c.post("/register", "/register", registerForm("fresh@example.org"))
+		// A registration its job never acted on (failed for good), 25 hours old, and one
+		// that just came: the sweep takes the old one only.
+		waiting := func() (n int) {
+			e.srv.DB.ReadTenant(ctx, tid, func(ctx context.Context, sc *db.Scope) error {
+				return sc.Tx.NewRaw("SELECT COUNT(*) FROM registrations WHERE tenant_id = ?", tid).Scan(ctx, &n)
+			})
+			return n
+		}
+		if err := e.srv.DB.InTenant(ctx, tid, func(ctx context.Context, sc *db.Scope) error {
+			for id, at := range map[string]time.Time{"stale": u.CreatedAt.Add(-time.Hour), "recent": u.CreatedAt.Add(24 * time.Hour)} {
+				if _, err := sc.Tx.NewRaw("INSERT INTO registrations (tenant_id, id, data, created_at) VALUES (?, ?, '{}', ?)", tid, id, at).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 		if err := e.srv.Sweep(ctx); err != nil {
 			t.Fatal(err)
+		}
+		if n := waiting(); n != 1 {
+			t.Fatalf("%d registrations left after the sweep, want the recent one only", n)
 		}
 		if _, err := e.srv.Accounts.ByEmail(ctx, tid, "late@example.org"); err != accounts.ErrNotFound {
 			t.Fatalf("unverified account older than 24 h kept: %v", err)

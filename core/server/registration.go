@@ -88,17 +88,14 @@ func (s *Server) queueRegistration(c *fiber.Ctx, in accounts.RegisterInput, extr
 	})
 }
 
-// actOnRegistration takes a waiting registration (once: the row goes in the same
-// transaction), makes its account and mails the verification link — or, when the address
-// has an account already, tells its owner instead of the person at the form.
+// actOnRegistration makes the account of a waiting registration and mails the verification
+// link — or, when the address has an account already, tells its owner instead of the person
+// at the form. The row goes in the transaction that makes the account (a failure leaves it
+// for the job's next attempt), or once the owner of a known address is told.
 func (s *Server) actOnRegistration(ctx context.Context, t *tenancy.Tenant, id string) error {
 	var r registration
-	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
-		if err := sc.Select(&r).Where("id = ?", id).Scan(ctx); err != nil {
-			return err
-		}
-		_, err := sc.Delete((*registration)(nil)).Where("id = ?", id).Exec(ctx)
-		return err
+	err := s.DB.ReadTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&r).Where("id = ?", id).Scan(ctx)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // acted on already
@@ -106,11 +103,18 @@ func (s *Server) actOnRegistration(ctx context.Context, t *tenancy.Tenant, id st
 	if err != nil {
 		return err
 	}
+	forget := func(ctx context.Context, sc *db.Scope) error {
+		_, err := sc.Delete((*registration)(nil)).Where("id = ?", id).Exec(ctx)
+		return err
+	}
 	var d registrationData
 	if err := json.Unmarshal([]byte(r.Data), &d); err != nil {
 		return fmt.Errorf("registration %s: %w", id, err)
 	}
 	u, token, created, err := s.Accounts.Create(ctx, t, &d.Account, func(ctx context.Context, sc *db.Scope, userID string) error {
+		if err := forget(ctx, sc); err != nil {
+			return err
+		}
 		if d.TermsID != "" {
 			v := &terms.Version{ID: d.TermsID, Doc: d.TermsDoc, Version: d.TermsVersion}
 			if err := s.Terms.AcceptAt(ctx, sc, userID, v, d.IP, d.Lang, terms.Explicit, d.Account.At); err != nil {
@@ -132,5 +136,8 @@ func (s *Server) actOnRegistration(ctx context.Context, t *tenancy.Tenant, id st
 			"Hours", t.IntRule("account.verification_hours"))
 	}
 	// The address has an account already: tell its owner, not the person at the form.
+	if err := s.DB.InTenant(ctx, t.ID, forget); err != nil {
+		return err
+	}
 	return s.sendMail(ctx, t, u.Email, u.Name, t.Lang(u.Locale, d.Lang), "exists", d.ResetLink)
 }
