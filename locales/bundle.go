@@ -26,6 +26,10 @@ type Bundle struct {
 	// filled holds the messages of one form whose placeholders are all {{.Name}}: T fills
 	// them in itself (TestFilledMessagesAsGoI18n holds it to go-i18n's output).
 	filled map[string]map[string]filling
+	// zero holds, per locale, the zero form of counted messages: CLDR gives many languages no
+	// category for 0 (French puts it in "one": "Un compte attend."), so TN(id, 0) takes the
+	// message's own zero form when it has one ("Aucun compte n’attend.").
+	zero map[string]map[string]string
 
 	mu      sync.Mutex
 	missing map[string]bool
@@ -39,12 +43,14 @@ func Load() (*Bundle, error) { return LoadFS(Files) }
 func LoadFS(fsys fs.FS) (*Bundle, error) {
 	b := goi18n.NewBundle(language.French)
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	out := &Bundle{b: b, ids: map[string]map[string]bool{}, raw: map[string]map[string]string{}, plain: map[string]map[string]string{}, filled: map[string]map[string]filling{}, missing: map[string]bool{}, locs: map[string]*Localizer{}}
+	out := &Bundle{b: b, ids: map[string]map[string]bool{}, raw: map[string]map[string]string{}, plain: map[string]map[string]string{}, filled: map[string]map[string]filling{},
+		zero: map[string]map[string]string{}, missing: map[string]bool{}, locs: map[string]*Localizer{}}
 	for _, l := range Supported {
 		out.ids[l] = map[string]bool{}
 		out.raw[l] = map[string]string{}
 		out.plain[l] = map[string]string{}
 		out.filled[l] = map[string]filling{}
+		out.zero[l] = map[string]string{}
 		names, err := FileNames(fsys, l)
 		if err != nil {
 			return nil, err
@@ -64,6 +70,9 @@ func LoadFS(fsys fs.FS) (*Bundle, error) {
 				}
 				out.ids[l][m.ID] = true
 				out.raw[l][m.ID] = m.Other
+				if m.Zero != "" {
+					out.zero[l][m.ID] = m.Zero
+				}
 				if m.Zero == "" && m.One == "" && m.Two == "" && m.Few == "" && m.Many == "" && m.LeftDelim == "" {
 					if !strings.Contains(m.Other, "{{") {
 						out.plain[l][m.ID] = m.Other
@@ -158,6 +167,11 @@ func (l *Localizer) tr(id string, count any, kv []any) string {
 	}
 	if count != nil {
 		data["Count"] = count
+		if n, ok := count.(int); ok && n == 0 {
+			if z, ok := l.bundle.zero[l.Lang][id]; ok {
+				return fillZero(z, data)
+			}
+		}
 	}
 	if !l.bundle.ids[l.Lang][id] {
 		l.bundle.mu.Lock()
@@ -234,4 +248,27 @@ func (f filling) fill(kv []any) (string, bool) {
 		}
 	}
 	return b.String(), true
+}
+
+// HasZero reports whether a counted message has its own zero form in locale.
+func (b *Bundle) HasZero(locale, id string) bool { _, ok := b.zero[locale][id]; return ok }
+
+// fillZero fills a zero form's {{.Name}} placeholders; a form that is no such simple text
+// comes back as it is.
+func fillZero(z string, data map[string]any) string {
+	if !strings.Contains(z, "{{") {
+		return z
+	}
+	f, ok := parseFilling(z)
+	if !ok {
+		return z
+	}
+	var kv []any
+	for k, v := range data {
+		kv = append(kv, k, v)
+	}
+	if s, ok := f.fill(kv); ok {
+		return s
+	}
+	return z
 }

@@ -72,7 +72,11 @@ func TestEveryLocaleHasEveryMessage(t *testing.T) {
 			case map[string]any:
 				var forms []string
 				for f := range v {
-					forms = append(forms, f)
+					// A zero form is a message's own answer for 0, whatever CLDR says
+					// (TestCountsHaveAZeroForm in locales says which need one).
+					if f != "zero" {
+						forms = append(forms, f)
+					}
 				}
 				sort.Strings(forms)
 				want := append([]string(nil), pluralForms[lang]...)
@@ -107,7 +111,7 @@ func TestPluralsFollowCLDR(t *testing.T) {
 		n    int
 		want string
 	}{
-		{"fr", 1, "1 session ouverte"}, {"fr", 0, "0 session ouverte"}, {"fr", 2, "2 sessions ouvertes"},
+		{"fr", 1, "1 session ouverte"}, {"fr", 0, "Aucune session ouverte"}, {"fr", 2, "2 sessions ouvertes"},
 		{"pl", 1, "1 "}, {"pl", 2, "2 "}, {"pl", 5, "5 "}, {"pl", 22, "22 "},
 		{"sk", 1, "1 "}, {"sk", 3, "3 "}, {"sk", 5, "5 "},
 	}
