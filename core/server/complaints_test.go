@@ -109,6 +109,9 @@ func TestComplaintsFollowTheTenantsRules(t *testing.T) {
 		q := admin.get("/admin/complaints")
 		mustContain(t, q, "C-")
 		mustNotContain(t, q, ref) // another tenant's complaint
+		// What it is about, in words: the module's name, not its id (issue 12.13).
+		mustNotContain(t, q, `">calendar</td>`)
+		mustContain(t, q, `">Wizyty</td>`)
 		list, _ := e.srv.Complaints.Queue(ctx, plt.ID, "open")
 		if len(list) != 1 {
 			t.Fatalf("queue: %d", len(list))
