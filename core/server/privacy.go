@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -85,8 +86,13 @@ func (s *Server) exportData(c *fiber.Ctx) error {
 	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
+	// Each entry carries the export's date (zip.Create would leave it at 1980).
+	now := time.Now()
+	create := func(name string) (io.Writer, error) {
+		return zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: now})
+	}
 	for name, v := range files {
-		w, err := zw.Create(name)
+		w, err := create(name)
 		if err != nil {
 			return err
 		}
@@ -97,7 +103,7 @@ func (s *Server) exportData(c *fiber.Ctx) error {
 		}
 	}
 	for name, data := range raw {
-		w, err := zw.Create(name)
+		w, err := create(name)
 		if err != nil {
 			return err
 		}
