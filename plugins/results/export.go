@@ -42,9 +42,13 @@ func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[s
 				if err := sc.Select(&vals).Where("rv.report_id = ?", r.ID).Order("rv.seq").Scan(ctx); err != nil {
 					return err
 				}
+				out := make([]exportValue, 0, len(vals))
+				for _, v := range vals {
+					out = append(out, exportOf(v))
+				}
 				reports = append(reports, map[string]any{"id": r.ID, "report_id": r.ReportID, "collected_at": r.CollectedAt,
 					"published_at": r.PublishedAt, "lab": r.LabSite, "prescriber": r.PrescriberName, "status": r.Status,
-					"pdf": r.PDFName, "values": vals})
+					"pdf": r.PDFName, "values": out})
 			}
 		}
 		out["reports"] = reports
@@ -58,4 +62,28 @@ func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[s
 		return nil
 	})
 	return out, err
+}
+
+// exportValue is a value as the export shows it: the import API's own names, a missing
+// bound left out (not the database's {"Float64":…,"Valid":…}).
+type exportValue struct {
+	Code    string   `json:"code"`
+	Label   string   `json:"label"`
+	Value   string   `json:"value"`
+	Unit    string   `json:"unit,omitempty"`
+	Low     *float64 `json:"low,omitempty"`
+	High    *float64 `json:"high,omitempty"`
+	RefText string   `json:"ref_text,omitempty"`
+	Flag    string   `json:"flag,omitempty"`
+}
+
+func exportOf(v Value) exportValue {
+	e := exportValue{Code: v.Code, Label: v.Label, Value: v.Value, Unit: v.Unit, RefText: v.RefText, Flag: v.Flag}
+	if v.RefLow.Valid {
+		e.Low = &v.RefLow.Float64
+	}
+	if v.RefHigh.Valid {
+		e.High = &v.RefHigh.Float64
+	}
+	return e
 }

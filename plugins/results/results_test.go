@@ -695,6 +695,10 @@ func TestExportHoldsWhatTheModuleKnows(t *testing.T) {
 	}
 	if out.Account.UserID != marie.ID || len(out.LabRecords) != 1 || len(out.Reports) != 1 || out.Reports[0].ReportID != "R-1" || len(out.Reports[0].Values) != 2 {
 		t.Fatalf("export: %s", b)
+	}
+	// Values under the import API's names, without the database's wrappers (issue 12.16).
+	if strings.Contains(string(b), `"Valid"`) || strings.Contains(string(b), `"Float64"`) || !strings.Contains(string(b), `"code":`) {
+		t.Fatalf("export values in the database's shape: %s", b)
 	} // It says what an erasure keeps and why, in every language, with the tenant's retention
 	// (issue 11.12, P11, R4).
 	if want := "le laboratoire les conserve 5 ans après leur publication"; !strings.Contains(out.Kept["fr"], want) {
