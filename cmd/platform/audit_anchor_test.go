@@ -16,6 +16,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/core/audit"
+	"carenet.dev/platform/core/audit/audittest"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/tenancy"
@@ -122,57 +123,17 @@ func TestAuditVerifyChecksSignedCheckpoints(t *testing.T) {
 // ageChain moves every record of the tenant d into the past and recomputes the chain, as the
 // database owner could.
 func ageChain(t *testing.T, o *bun.DB, tid string, d time.Duration) {
-	t.Helper()
-	ctx := context.Background()
-	var entries []audit.Entry
-	if err := o.NewSelect().Model(&entries).Where("tenant_id = ?", tid).Order("seq").Scan(ctx); err != nil {
-		t.Fatal(err)
-	}
-	prev := ""
-	for i := range entries {
-		e := &entries[i]
-		e.At = e.At.Add(-d)
-		e.PrevHash = prev
-		e.Hash = audit.Digest(e)
-		if _, err := o.NewUpdate().Table("audit_log").Set("at = ?", e.At).Set("prev_hash = ?", e.PrevHash).
-			Set("hash = ?", e.Hash).Where("tenant_id = ? AND seq = ?", tid, e.Seq).Exec(ctx); err != nil {
-			t.Fatal(err)
-		}
-		prev = e.Hash
-	}
-	if _, err := o.NewUpdate().Table("audit_heads").Set("hash = ?", prev).Where("tenant_id = ?", tid).Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
+	audittest.Rewrite(t, o, tid, 1, func(e *audit.Entry) { e.At = e.At.Add(-d) })
 }
 
 // rebuildChain rewrites record seq and recomputes every hash after it and the head, as the
 // database owner could.
 func rebuildChain(t *testing.T, o *bun.DB, tid string, seq int64) {
-	t.Helper()
-	ctx := context.Background()
-	var entries []audit.Entry
-	if err := o.NewSelect().Model(&entries).Where("tenant_id = ?", tid).Order("seq").Scan(ctx); err != nil {
-		t.Fatal(err)
-	}
-	prev := ""
-	for i := range entries {
-		e := &entries[i]
+	audittest.Rewrite(t, o, tid, seq, func(e *audit.Entry) {
 		if e.Seq == seq {
 			e.Subject = "someone else"
 		}
-		if e.Seq >= seq {
-			e.PrevHash = prev
-			e.Hash = audit.Digest(e)
-			if _, err := o.NewUpdate().Table("audit_log").Set("subject = ?", e.Subject).Set("prev_hash = ?", e.PrevHash).
-				Set("hash = ?", e.Hash).Where("tenant_id = ? AND seq = ?", tid, e.Seq).Exec(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		prev = e.Hash
-	}
-	if _, err := o.NewUpdate().Table("audit_heads").Set("hash = ?", prev).Where("tenant_id = ?", tid).Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 // TestServeAuditKey: a production run without --audit-key refuses to start; a development

@@ -77,16 +77,7 @@ var mailIDRe = regexp.MustCompile(`/admin/mailbox/([0-9a-f-]{36})"`)
 // message the first writes to the development mailbox is listed and downloaded from either
 // (issue 11.19, P8, R3). On SQLite there is one instance by construction (one file).
 func TestInstancesShareFilesAndMailbox(t *testing.T) {
-	var pg *dbtest.Backend
-	for _, b := range dbtest.Backends() {
-		if b.Name == "postgres" {
-			b := b
-			pg = &b
-		}
-	}
-	if pg == nil {
-		t.Skip("PLATFORM_TEST_POSTGRES not set")
-	}
+	pg := dbtest.Postgres(t)
 	cfg := pg.Config(t)
 	tenants := filepath.Join("..", "..", "tenants")
 	a := startPlatform(t, tenants, "--db", cfg.DSN)
@@ -174,16 +165,7 @@ func TestInstancesShareFilesAndMailbox(t *testing.T) {
 // on the second's console and serves the tenant's page from the second too, within the
 // instances' bound, without a restart (issue 11.17, 11.19, P5).
 func TestInstancesFollowTheCatalog(t *testing.T) {
-	var pg *dbtest.Backend
-	for _, b := range dbtest.Backends() {
-		if b.Name == "postgres" {
-			b := b
-			pg = &b
-		}
-	}
-	if pg == nil {
-		t.Skip("PLATFORM_TEST_POSTGRES not set")
-	}
+	pg := dbtest.Postgres(t)
 	cfg := pg.Config(t)
 	tenants := writeProbeTenants(t)
 	a := startPlatformUntil(t, "/readyz", tenants, t.TempDir(), "--db", cfg.DSN)

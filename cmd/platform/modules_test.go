@@ -793,16 +793,7 @@ func TestModuleMessagesExist(t *testing.T) {
 // TestModulesOnPostgres: on PostgreSQL each module runs its migrations in a schema of its
 // own and serves its tenants (P5).
 func TestModulesOnPostgres(t *testing.T) {
-	var pg *dbtest.Backend
-	for _, b := range dbtest.Backends() {
-		if b.Name == "postgres" {
-			b := b
-			pg = &b
-		}
-	}
-	if pg == nil {
-		t.Skip("PLATFORM_TEST_POSTGRES not set")
-	}
+	pg := dbtest.Postgres(t)
 	cfg := pg.Config(t)
 	p := startPlatform(t, filepath.Join("..", "..", "tenants"), "--db", cfg.DSN)
 	if r := p.ready(); r.Status != "ok" || len(r.Modules) != 4 {
@@ -966,16 +957,7 @@ func TestSwitchingOnAModuleLaunchesIt(t *testing.T) {
 // TestJobsRunOnceAcrossTwoInstances: two `platform serve` processes on one PostgreSQL run
 // each job exactly once (P8).
 func TestJobsRunOnceAcrossTwoInstances(t *testing.T) {
-	var pg *dbtest.Backend
-	for _, b := range dbtest.Backends() {
-		if b.Name == "postgres" {
-			b := b
-			pg = &b
-		}
-	}
-	if pg == nil {
-		t.Skip("PLATFORM_TEST_POSTGRES not set")
-	}
+	pg := dbtest.Postgres(t)
 	cfg := pg.Config(t)
 	tenants := writeProbeTenants(t)
 	// The first instance runs in this process; the second is another process.

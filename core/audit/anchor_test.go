@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/core/audit"
+	"carenet.dev/platform/core/audit/audittest"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/plugins/kit/store"
@@ -45,31 +46,11 @@ func openBoth(t *testing.T, b dbtest.Backend) (*db.DB, *bun.DB) {
 // rebuild rewrites record seq of the tenant and recomputes the hash of every record after
 // it and of the chain head, as the database owner could: the chain alone still verifies.
 func rebuild(t *testing.T, o *bun.DB, tid string, seq int64) {
-	t.Helper()
-	ctx := context.Background()
-	var entries []audit.Entry
-	if err := o.NewSelect().Model(&entries).Where("tenant_id = ?", tid).Order("seq").Scan(ctx); err != nil {
-		t.Fatal(err)
-	}
-	prev := ""
-	for i := range entries {
-		e := &entries[i]
+	audittest.Rewrite(t, o, tid, seq, func(e *audit.Entry) {
 		if e.Seq == seq {
 			e.Resource = "result:rewritten"
 		}
-		if e.Seq >= seq {
-			e.PrevHash = prev
-			e.Hash = audit.Digest(e)
-			if _, err := o.NewUpdate().Table("audit_log").Set("resource = ?", e.Resource).Set("prev_hash = ?", e.PrevHash).
-				Set("hash = ?", e.Hash).Where("tenant_id = ? AND seq = ?", tid, e.Seq).Exec(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		prev = e.Hash
-	}
-	if _, err := o.NewUpdate().Table("audit_heads").Set("hash = ?", prev).Where("tenant_id = ?", tid).Exec(ctx); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 func keyring(t *testing.T) (*audit.Keyring, string) {

@@ -196,16 +196,7 @@ func TestTenantIDFirstInPrimaryKey(t *testing.T) {
 // owns no table, and row-level security hides other tenants' rows even from a raw query
 // that forgets the tenant filter (ARCHITECTURE "Data").
 func TestRowLevelSecurity(t *testing.T) {
-	var pg *dbtest.Backend
-	for _, b := range dbtest.Backends() {
-		if b.Name == "postgres" {
-			b := b
-			pg = &b
-		}
-	}
-	if pg == nil {
-		t.Skip("PLATFORM_TEST_POSTGRES not set")
-	}
+	pg := dbtest.Postgres(t)
 	d := pg.Open(t)
 	ctx := context.Background()
 	ta, tb := seed(t, d)

@@ -50,6 +50,19 @@ func Backends() []Backend {
 	return bs
 }
 
+// Postgres is the PostgreSQL backend, for a test that needs it alone (several instances on
+// one database, row-level security); the test is skipped when none is configured.
+func Postgres(t testing.TB) Backend {
+	t.Helper()
+	for _, b := range Backends() {
+		if b.Name == "postgres" {
+			return b
+		}
+	}
+	t.Skip("PLATFORM_TEST_POSTGRES not set")
+	return Backend{}
+}
+
 // Each runs fn once per backend as a subtest named after it.
 func Each(t *testing.T, fn func(t *testing.T, b Backend)) {
 	for _, b := range Backends() {
