@@ -8,8 +8,9 @@ import (
 )
 
 // apiImport is the LIS's door (R3a): POST /results/api/reports with a JSON report, called
-// with one of the tenant's API keys (the core checks it). The same report id twice stores
-// one report: the second call answers 200 with the first one's id.
+// with one of the tenant's API keys (the core checks it). The same report id names one
+// report: the same content again answers 200 "unchanged", other content 200 "amended" with
+// the new version (R3, issue 12.2).
 func (m *Module) apiImport(c *kit.Ctx) error {
 	if c.Req.ClientID == "" {
 		return c.JSON(http.StatusUnauthorized, kit.APIError{Error: "unauthorized", Message: c.T("error.api.key_missing"), Fields: map[string]string{}})
@@ -41,12 +42,15 @@ func (m *Module) apiImport(c *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
-	status, what := http.StatusOK, "unchanged"
+	// The answer says what the import did: created (201), amended (a new version of a known
+	// report) or unchanged (the same content again).
+	status := http.StatusOK
 	if res.Created {
-		status, what = http.StatusCreated, "created"
+		status = http.StatusCreated
 		if err := m.recordImport(c.Context(), res); err != nil {
 			return err
 		}
 	}
-	return c.JSON(status, map[string]any{"id": res.Report.ID, "report_id": res.Report.ReportID, "status": what, "linked": res.Linked})
+	return c.JSON(status, map[string]any{"id": res.Report.ID, "report_id": res.Report.ReportID, "status": res.What(),
+		"version": res.Report.Version, "linked": res.Linked})
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -15,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
@@ -206,41 +208,121 @@ func nullable(p *float64) sql.NullFloat64 {
 	return sql.NullFloat64{Float64: *p, Valid: true}
 }
 
-// importResult says what an import did.
+// importResult says what an import did: created (a new report, version 1), amended (a new
+// version of a known report) or neither (the same content again: nothing changed).
 type importResult struct {
 	Report  *Report
-	Created bool // false: the lab's report id was known, nothing changed
+	Created bool // a new report
+	Amended bool // a new version of a known report (Report.Version says which)
 	Linked  bool // the report's patient has an account
+}
+
+// What says what an import did, as the API answers it.
+func (r *importResult) What() string {
+	switch {
+	case r.Created:
+		return "created"
+	case r.Amended:
+		return "amended"
+	}
+	return "unchanged"
 }
 
 // errDuplicate is internal: the lab's report id is already stored.
 var errDuplicate = errors.New("duplicate report id")
 
-// importReport stores an incoming report (checked by the caller): idempotent on the lab's
-// report id, held by the unique key (tenant, report id) even when two imports race. The
-// PDF goes to the core's blob store; the patient record is created or refreshed from the
-// LIS identity, then matched to an account; the patient is told when linked (R10).
-func (m *Module) importReport(ctx context.Context, t sdk.Tenant, in *Incoming, source string) (*importResult, error) {
-	if r, err := m.reportByLabID(ctx, t, in.ReportID); err == nil {
-		return &importResult{Report: r}, nil
-	} else if !errors.Is(err, kit.ErrNotFound) {
-		return nil, err
+// errRaced is internal: another import of the same report changed it meanwhile; read it
+// again and decide anew.
+var errRaced = errors.New("report changed meanwhile")
+
+// contentSum is what makes two versions of a report differ (R3, issue 12.2): the PDF, the
+// status and the values. The same content again is the same version.
+func contentSum(status, pdfSHA256 string, vals []exportValue) string {
+	b, _ := json.Marshal(struct {
+		Status string        `json:"status"`
+		PDF    string        `json:"pdf"`
+		Values []exportValue `json:"values"`
+	}{status, pdfSHA256, vals})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// incomingValues are the values of in as they are stored.
+func incomingValues(in *Incoming) []exportValue {
+	out := make([]exportValue, len(in.Values))
+	for i, v := range in.Values {
+		out[i] = exportValue{Code: strings.ToUpper(v.Code), Label: v.Label, Value: v.Value, Unit: v.Unit, Low: v.Low, High: v.High,
+			RefText: v.RefText, Flag: v.Flag}
 	}
+	return out
+}
+
+// importReport stores an incoming report (checked by the caller). The lab's report id
+// names one report: the same content again changes nothing, other content (PDF, status or
+// values) is a new version that replaces what the patient and the prescriber see (R3, issue
+// 12.2), held by the unique keys (tenant, report id) and (report, content) even when
+// imports race. The PDF goes to the core's blob store; the patient record is created or
+// refreshed from the LIS identity, then matched to an account; the patient is told (R10).
+// A new report is audited by the caller ("results.imported"), a new version here
+// ("results.amended").
+func (m *Module) importReport(ctx context.Context, t sdk.Tenant, in *Incoming, source string) (*importResult, error) {
+	sum := sha256.Sum256(in.PDF)
+	pdfSum := hex.EncodeToString(sum[:])
+	vals := incomingValues(in)
+	content := contentSum(in.Status, pdfSum, vals)
+	for attempt := 0; attempt < 8; attempt++ {
+		cur, err := m.reportByLabID(ctx, t, in.ReportID)
+		var res *importResult
+		switch {
+		case errors.Is(err, kit.ErrNotFound):
+			res, err = m.createReport(ctx, t, in, source, pdfSum, content, vals)
+		case err != nil:
+			return nil, err
+		default:
+			res, err = m.amendReport(ctx, t, cur, in, source, pdfSum, content, vals)
+		}
+		if errors.Is(err, errDuplicate) || errors.Is(err, errRaced) {
+			continue
+		}
+		return res, err
+	}
+	return nil, fmt.Errorf("results: report %s: imports kept racing", in.ReportID)
+}
+
+// putPDF stores the PDF of in; drop deletes it again when what it was for did not happen.
+func putPDF(ctx context.Context, in *Incoming) (blobID string, drop func(), err error) {
 	host := sdk.HostFrom(ctx)
-	blobID, err := host.PutBlob(ctx, sdk.Blob{Name: in.PDFName, ContentType: "application/pdf", Data: in.PDF})
+	blobID, err = host.PutBlob(ctx, sdk.Blob{Name: in.PDFName, ContentType: "application/pdf", Data: in.PDF})
+	return blobID, func() { _ = host.DeleteBlob(ctx, blobID) }, err
+}
+
+// versionOf is the version row of a report's current content.
+func versionOf(rep *Report, vals []exportValue, at time.Time) (*ReportVersion, error) {
+	b, err := json.Marshal(vals)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(in.PDF)
+	return &ReportVersion{TenantID: rep.TenantID, ReportID: rep.ID, Version: rep.Version, ContentSHA256: rep.ContentSHA256,
+		Status: rep.Status, CollectedAt: rep.CollectedAt, PrescriberNumber: rep.PrescriberNumber, PrescriberName: rep.PrescriberName,
+		LabSite: rep.LabSite, BlobID: rep.BlobID, PDFName: rep.PDFName, PDFSHA256: rep.PDFSHA256, PDFSize: rep.PDFSize,
+		Values: string(b), ReceivedAt: at, Source: rep.Source}, nil
+}
+
+// createReport stores a report the LIS sends for the first time: version 1.
+func (m *Module) createReport(ctx context.Context, t sdk.Tenant, in *Incoming, source, pdfSum, content string, vals []exportValue) (*importResult, error) {
+	blobID, drop, err := putPDF(ctx, in)
+	if err != nil {
+		return nil, err
+	}
 	now := m.now()
 	rep := &Report{TenantID: t.ID, ID: uuid.NewString(), ReportID: in.ReportID, PrescriberNumber: in.Prescriber.RegisterNumber,
 		PrescriberName: in.Prescriber.Name, LabSite: in.Lab, Status: in.Status, CollectedAt: in.collected, PublishedAt: now,
-		BlobID: blobID, PDFName: in.PDFName, PDFSHA256: hex.EncodeToString(sum[:]), PDFSize: int64(len(in.PDF)), Source: source}
+		BlobID: blobID, PDFName: in.PDFName, PDFSHA256: pdfSum, PDFSize: int64(len(in.PDF)), Source: source,
+		Version: 1, ContentSHA256: content}
 	var patient *LabPatient
 	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		var err error
-		patient, err = upsertLabPatient(ctx, sc, in.Patient, now)
-		if err != nil {
+		if patient, err = upsertLabPatient(ctx, sc, in.Patient, now); err != nil {
 			return err
 		}
 		rep.PatientID = patient.ID
@@ -251,40 +333,170 @@ func (m *Module) importReport(ctx context.Context, t sdk.Tenant, in *Incoming, s
 		if n, _ := res.RowsAffected(); n == 0 {
 			return errDuplicate
 		}
-		for i, v := range in.Values {
-			row := &Value{TenantID: t.ID, ReportID: rep.ID, Seq: i + 1, Code: strings.ToUpper(v.Code), Label: v.Label, Value: v.Value,
-				Numeric: numeric(v.Value), Unit: v.Unit, RefLow: nullable(v.Low), RefHigh: nullable(v.High), RefText: v.RefText, Flag: v.Flag}
-			if _, err := sc.Insert(row).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
+		return m.storeContent(ctx, sc, rep, vals, now)
 	})
-	if errors.Is(err, errDuplicate) {
-		// Another import of the same report won the race: keep its copy, drop this PDF.
-		_ = host.DeleteBlob(ctx, blobID)
-		r, err := m.reportByLabID(ctx, t, in.ReportID)
-		if err != nil {
-			return nil, err
-		}
-		return &importResult{Report: r}, nil
-	}
 	if err != nil {
-		_ = host.DeleteBlob(ctx, blobID)
+		// Another import of the same report won the race: the caller reads it again.
+		drop()
 		return nil, err
 	}
 	rep.Patient = patient
-	if patient.UserID == "" {
-		if _, err := m.matchRecord(ctx, t, patient); err != nil {
-			return nil, err
-		}
+	linked, err := m.matchRecord(ctx, t, patient)
+	if err != nil {
+		return nil, err
 	}
-	if patient.UserID != "" {
+	if linked {
 		if err := m.notifyNew(ctx, t, patient.UserID); err != nil {
 			return nil, err
 		}
 	}
-	return &importResult{Report: rep, Created: true, Linked: patient.UserID != ""}, nil
+	return &importResult{Report: rep, Created: true, Linked: linked}, nil
+}
+
+// storeContent writes the values of rep's current version and its version row.
+func (m *Module) storeContent(ctx context.Context, sc *store.Scope, rep *Report, vals []exportValue, now time.Time) error {
+	for i, v := range vals {
+		row := &Value{TenantID: rep.TenantID, ReportID: rep.ID, Seq: i + 1, Code: v.Code, Label: v.Label, Value: v.Value,
+			Numeric: numeric(v.Value), Unit: v.Unit, RefLow: nullable(v.Low), RefHigh: nullable(v.High), RefText: v.RefText, Flag: v.Flag}
+		if _, err := sc.Insert(row).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	ver, err := versionOf(rep, vals, now)
+	if err != nil {
+		return err
+	}
+	res, err := sc.Insert(ver).On("CONFLICT DO NOTHING").Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		// The same content, or the same version number, was stored meanwhile.
+		return errRaced
+	}
+	return nil
+}
+
+// amendReport stores other content under a known report id as its next version (R3,
+// issue 12.2), or nothing when the content is one the report had already.
+func (m *Module) amendReport(ctx context.Context, t sdk.Tenant, cur *Report, in *Incoming, source, pdfSum, content string, vals []exportValue) (*importResult, error) {
+	var known int64
+	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		// A report stored before versions were kept has no content sum and no version row:
+		// both are made from what it holds, so that it stays readable as version 1.
+		if cur.ContentSHA256 == "" {
+			var stored []Value
+			if err := sc.Select(&stored).Where("rv.report_id = ?", cur.ID).Order("rv.seq").Scan(ctx); err != nil {
+				return err
+			}
+			old := make([]exportValue, len(stored))
+			for i, v := range stored {
+				old[i] = exportOf(v)
+			}
+			cur.ContentSHA256 = contentSum(cur.Status, cur.PDFSHA256, old)
+			if _, err := sc.Update((*Report)(nil)).Set("content_sha256 = ?", cur.ContentSHA256).
+				Where("rp.id = ? AND rp.content_sha256 = ''", cur.ID).Exec(ctx); err != nil {
+				return err
+			}
+			ver, err := versionOf(cur, old, cur.PublishedAt)
+			if err != nil {
+				return err
+			}
+			if _, err := sc.Insert(ver).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+				return err
+			}
+		}
+		n, err := sc.Select((*ReportVersion)(nil)).Where("rvv.report_id = ? AND rvv.content_sha256 = ?", cur.ID, content).Count(ctx)
+		known = n
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if known > 0 || cur.ContentSHA256 == content {
+		r, err := m.reportWithPatient(ctx, t, cur.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &importResult{Report: r, Linked: r.Patient != nil && r.Patient.UserID != ""}, nil
+	}
+	blobID, drop, err := putPDF(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	rep := *cur
+	rep.Patient, rep.Values = nil, nil
+	rep.PrescriberNumber, rep.PrescriberName, rep.LabSite, rep.Status, rep.CollectedAt = in.Prescriber.RegisterNumber, in.Prescriber.Name, in.Lab, in.Status, in.collected
+	rep.BlobID, rep.PDFName, rep.PDFSHA256, rep.PDFSize, rep.Source = blobID, in.PDFName, pdfSum, int64(len(in.PDF)), source
+	rep.Version, rep.ContentSHA256, rep.AmendedAt = cur.Version+1, content, bun.NullTime{Time: now}
+	var patient *LabPatient
+	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		var err error
+		if patient, err = upsertLabPatient(ctx, sc, in.Patient, now); err != nil {
+			return err
+		}
+		rep.PatientID = patient.ID
+		// Guarded on the version read: of two amendments racing, one writes, the other
+		// reads the report again.
+		res, err := sc.Update(&rep).Column("patient_id", "prescriber_number", "prescriber_name", "lab_site", "status", "collected_at",
+			"blob_id", "pdf_name", "pdf_sha256", "pdf_size", "source", "version", "content_sha256", "amended_at").
+			WherePK().Where("rp.version = ?", cur.Version).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errRaced
+		}
+		if _, err := sc.Delete((*Value)(nil)).Where("rv.report_id = ?", rep.ID).Exec(ctx); err != nil {
+			return err
+		}
+		return m.storeContent(ctx, sc, &rep, vals, now)
+	})
+	if err != nil {
+		drop()
+		return nil, err
+	}
+	rep.Patient = patient
+	linked, err := m.matchRecord(ctx, t, patient)
+	if err != nil {
+		return nil, err
+	}
+	host := sdk.HostFrom(ctx)
+	if err := host.Record(ctx, sdk.AuditRecord{Action: "results.amended", Subject: auditSubject(&rep), Resource: "result:" + rep.ID,
+		Detail: map[string]any{"report": rep.ReportID, "version": rep.Version, "status": rep.Status, "source": source}}); err != nil {
+		return nil, err
+	}
+	if linked {
+		if err := m.notifyAmended(ctx, t, patient.UserID); err != nil {
+			return nil, err
+		}
+	}
+	return &importResult{Report: &rep, Amended: true, Linked: linked}, nil
+}
+
+// notifyAmended tells a patient that one of his results was updated (R10, issue 12.2):
+// no health data, only a link to sign in.
+func (m *Module) notifyAmended(ctx context.Context, t sdk.Tenant, userID string) error {
+	if !notifyNew.Of(t) {
+		return nil
+	}
+	msg := sdk.Message{UserID: userID, Template: "results.amended", Link: "/login?next=/results/mine"}
+	if _, err := sdk.HostFrom(ctx).Send(ctx, msg); err != nil {
+		return err
+	}
+	msg.Channel = "sms"
+	_, err := sdk.HostFrom(ctx).Send(ctx, msg)
+	return err
+}
+
+// reportWithPatient reads one report of the tenant with its patient.
+func (m *Module) reportWithPatient(ctx context.Context, t sdk.Tenant, id string) (*Report, error) {
+	r := &Report{}
+	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(r).Relation("Patient").Where("rp.id = ?", id).Scan(ctx)
+	})
+	return r, notFound(err)
 }
 
 func (m *Module) reportByLabID(ctx context.Context, t sdk.Tenant, reportID string) (*Report, error) {
@@ -307,6 +519,16 @@ func upsertLabPatient(ctx context.Context, sc *store.Scope, p IncomingPatient, n
 		return nil, err
 	}
 	out := &LabPatient{}
-	err = sc.Select(out).Where("lp.lab_patient_id = ?", p.LabPatientID).Scan(ctx)
-	return out, err
+	if err := sc.Select(out).Where("lp.lab_patient_id = ?", p.LabPatientID).Scan(ctx); err != nil || out.MergedInto == "" {
+		return out, err
+	}
+	// A record merged into another (the same person twice in the LIS): the report goes to
+	// the record it was merged into, while that one exists.
+	root, err := labPatient(ctx, sc, out.MergedInto)
+	if errors.Is(err, kit.ErrNotFound) {
+		_, err = sc.Update((*LabPatient)(nil)).Set("merged_into = ''").Where("lp.id = ?", out.ID).Exec(ctx)
+		out.MergedInto = ""
+		return out, err
+	}
+	return root, err
 }

@@ -2,7 +2,9 @@ package results
 
 import (
 	"context"
+	"errors"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -53,11 +55,12 @@ func (m *Module) onVerified(ctx context.Context, t sdk.Tenant, userID string) er
 
 // matchAccount links an account when exactly one lab record carries its identity and no
 // other account holds that record; otherwise the account waits in the staff queue, as
-// "no record" or "ambiguous".
+// "no record" or "ambiguous". Records merged into another, or taken away from an account by
+// staff, are not matched automatically.
 func (m *Module) matchAccount(ctx context.Context, t sdk.Tenant, a *Account) (bool, error) {
 	var cands []LabPatient
 	if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		return sc.Select(&cands).Where("lp.match_key = ?", a.MatchKey).Scan(ctx)
+		return sc.Select(&cands).Where("lp.match_key = ? AND lp.merged_into = ''", a.MatchKey).Scan(ctx)
 	}); err != nil {
 		return false, err
 	}
@@ -69,8 +72,8 @@ func (m *Module) matchAccount(ctx context.Context, t sdk.Tenant, a *Account) (bo
 	switch {
 	case len(cands) == 0:
 		return false, m.setState(ctx, t, a.UserID, stateNoRecord)
-	case len(cands) == 1 && cands[0].UserID == "":
-		ok, err := m.link(ctx, t, &cands[0], a.UserID, "match")
+	case len(cands) == 1 && cands[0].UserID == "" && cands[0].UnlinkedBy == "":
+		ok, err := m.link(ctx, t, &cands[0], a.UserID, byMatch)
 		if err != nil || !ok {
 			return false, err
 		}
@@ -79,30 +82,40 @@ func (m *Module) matchAccount(ctx context.Context, t sdk.Tenant, a *Account) (bo
 	return false, m.setState(ctx, t, a.UserID, stateAmbiguous)
 }
 
-// matchRecord tries the accounts waiting in the queue with the identity of a new lab record.
+// byMatch is the "by" of a link the identity match made (staff links carry "staff:<id>").
+const byMatch = "match"
+
+// matchRecord links a lab record that has no account to the one account carrying its
+// identity, whether that account is linked to other records already or waits in the queue
+// (R3, issue 12.1): a report never waits silently for a patient who has an account. No
+// account, or several, and the record stays in the staff queue of records.
 func (m *Module) matchRecord(ctx context.Context, t sdk.Tenant, p *LabPatient) (bool, error) {
-	var waiting []Account
+	if p.UserID != "" || p.MergedInto != "" || p.UnlinkedBy != "" {
+		return p.UserID != "", nil
+	}
+	var accs []Account
 	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		return sc.Select(&waiting).Where("ac.match_key = ? AND ac.state <> ?", p.MatchKey, stateLinked).Scan(ctx)
+		return sc.Select(&accs).Where("ac.match_key = ?", p.MatchKey).Limit(2).Scan(ctx)
 	})
-	if err != nil || len(waiting) != 1 {
+	if err != nil || len(accs) != 1 {
 		return false, err
 	}
-	ok, err := m.matchAccount(ctx, t, &waiting[0])
-	if ok {
-		p.UserID = waiting[0].UserID
-	}
-	return ok, err
+	return m.link(ctx, t, p, accs[0].UserID, byMatch)
 }
 
 // link gives a lab record to an account. The update is guarded (the record must still be
-// free), so two links racing for one record cannot both win.
+// free and not merged; the automatic match also leaves alone a record staff took away from
+// an account), so two links racing for one record cannot both win.
 func (m *Module) link(ctx context.Context, t sdk.Tenant, p *LabPatient, userID, by string) (bool, error) {
 	now := m.now()
 	won := false
 	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		res, err := sc.Update((*LabPatient)(nil)).Set("user_id = ?", userID).Set("linked_at = ?", now).Set("linked_by = ?", by).
-			Where("lp.id = ? AND lp.user_id = ''", p.ID).Exec(ctx)
+		q := sc.Update((*LabPatient)(nil)).Set("user_id = ?", userID).Set("linked_at = ?", now).Set("linked_by = ?", by).
+			Set("unlinked_by = ''").Where("lp.id = ? AND lp.user_id = '' AND lp.merged_into = ''", p.ID)
+		if by == byMatch {
+			q = q.Where("lp.unlinked_by = ''")
+		}
+		res, err := q.Exec(ctx)
 		if err != nil {
 			return err
 		}
@@ -115,17 +128,18 @@ func (m *Module) link(ctx context.Context, t sdk.Tenant, p *LabPatient, userID, 
 	if err != nil || !won {
 		return false, err
 	}
-	p.UserID = userID
+	p.UserID, p.UnlinkedBy = userID, ""
 	return true, sdk.HostFrom(ctx).Record(ctx, sdk.AuditRecord{Action: "results.linked", Subject: userID,
 		Resource: "patient:" + p.LabPatientID, Detail: map[string]any{"by": by}})
 }
 
-// unlink takes a lab record away from its account (staff correcting a wrong link).
-func (m *Module) unlink(ctx context.Context, t sdk.Tenant, p *LabPatient) error {
+// unlink takes a lab record away from its account (staff correcting a wrong link); the
+// automatic match leaves the record alone from then on.
+func (m *Module) unlink(ctx context.Context, t sdk.Tenant, p *LabPatient, by string) error {
 	userID := p.UserID
 	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		_, err := sc.Update((*LabPatient)(nil)).Set("user_id = ''").Set("linked_at = NULL").Set("linked_by = ''").
-			Where("lp.id = ?", p.ID).Exec(ctx)
+			Set("unlinked_by = ?", by).Where("lp.id = ?", p.ID).Exec(ctx)
 		if err != nil || userID == "" {
 			return err
 		}
@@ -138,7 +152,80 @@ func (m *Module) unlink(ctx context.Context, t sdk.Tenant, p *LabPatient) error 
 	if err != nil || userID == "" {
 		return err
 	}
-	return sdk.HostFrom(ctx).Record(ctx, sdk.AuditRecord{Action: "results.unlinked", Subject: userID, Resource: "patient:" + p.LabPatientID})
+	return sdk.HostFrom(ctx).Record(ctx, sdk.AuditRecord{Action: "results.unlinked", Subject: userID, Resource: "patient:" + p.LabPatientID,
+		Detail: map[string]any{"by": by}})
+}
+
+// Why a merge was refused.
+var (
+	errMergeSelf     = errors.New("a record cannot be merged into itself")
+	errMergeGone     = errors.New("a record was merged meanwhile")
+	errMergeAccounts = errors.New("the records belong to two accounts")
+)
+
+// merge moves the lab record from into the record into: one person the LIS holds twice
+// (R3, issue 12.1). Its reports move, later reports under its lab id go to into, and into
+// keeps the account either of them had. Both rows are taken in the order of their ids
+// with a guarded update before anything changes, so that two merges racing over the same
+// records (even crosswise) never both win and never leave a cycle.
+func (m *Module) merge(ctx context.Context, t sdk.Tenant, from, into *LabPatient, by string) (moved int64, err error) {
+	if from.ID == into.ID {
+		return 0, errMergeSelf
+	}
+	now := m.now()
+	var user string
+	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		ids := []string{from.ID, into.ID}
+		sort.Strings(ids)
+		for _, id := range ids {
+			res, err := sc.Update((*LabPatient)(nil)).Set("merged_into = ''").Where("lp.id = ? AND lp.merged_into = ''", id).Exec(ctx)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return errMergeGone
+			}
+		}
+		f, err := labPatient(ctx, sc, from.ID)
+		if err != nil {
+			return err
+		}
+		i, err := labPatient(ctx, sc, into.ID)
+		if err != nil {
+			return err
+		}
+		if f.UserID != "" && i.UserID != "" && f.UserID != i.UserID {
+			return errMergeAccounts
+		}
+		user = i.UserID
+		res, err := sc.Update((*Report)(nil)).Set("patient_id = ?", i.ID).Where("rp.patient_id = ?", f.ID).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		moved, _ = res.RowsAffected()
+		if _, err := sc.Update((*LabPatient)(nil)).Set("merged_into = ?", i.ID).Where("lp.merged_into = ?", f.ID).Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := sc.Update((*LabPatient)(nil)).Set("merged_into = ?", i.ID).Set("user_id = ''").Set("linked_at = NULL").
+			Set("linked_by = ''").Where("lp.id = ?", f.ID).Exec(ctx); err != nil {
+			return err
+		}
+		if i.UserID == "" && f.UserID != "" {
+			user = f.UserID
+			_, err = sc.Update((*LabPatient)(nil)).Set("user_id = ?", user).Set("linked_at = ?", now).Set("linked_by = ?", by).
+				Set("unlinked_by = ''").Where("lp.id = ?", i.ID).Exec(ctx)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	subject := "labpatient:" + into.ID
+	if user != "" {
+		subject = user
+	}
+	return moved, sdk.HostFrom(ctx).Record(ctx, sdk.AuditRecord{Action: "results.merged", Subject: subject,
+		Resource: "patient:" + from.LabPatientID, Detail: map[string]any{"into": into.LabPatientID, "by": by, "reports": moved}})
 }
 
 func (m *Module) setState(ctx context.Context, t sdk.Tenant, userID, state string) error {

@@ -226,6 +226,9 @@ func (m *Module) showReport(c *kit.Ctx, aud string, find finder) error {
 	end, soon := m.retention(c.Tenant(), rep)
 	v.Data["Report"], v.Data["Removal"], v.Data["Soon"] = rep, end, soon
 	v.Data["Audience"], v.Data["Prefix"] = aud, audPrefix[aud]
+	if err := m.reportExtras(c, aud, rep, v); err != nil {
+		return err
+	}
 	abnormal := 0
 	for _, x := range rep.Values {
 		if x.Flag != "" && x.Flag != "N" {

@@ -26,8 +26,12 @@ func (m *Module) staffHome(c *kit.Ctx) error {
 		if err != nil {
 			return err
 		}
+		records, err := waitingRecords(sc).Count(ctx)
+		if err != nil {
+			return err
+		}
 		pending, err := sc.Select((*Professional)(nil)).Where("pr.status = ?", proPending).Count(ctx)
-		v.Data["Queue"], v.Data["Pending"] = queue, pending
+		v.Data["Queue"], v.Data["Records"], v.Data["Pending"] = queue, records, pending
 		return err
 	})
 	if err != nil {
@@ -36,21 +40,63 @@ func (m *Module) staffHome(c *kit.Ctx) error {
 	return c.Render(200, "staff", v)
 }
 
-type queueItem struct {
+// Person is an account holder as staff see him to check who he is on the phone (R3, issue
+// 12.3): his identity, e-mail, mobile number and secret question (never its answer).
+type Person struct {
 	Account
+	Email, Mobile, Question string
+}
+
+// personOf completes a with what the core knows of the person.
+func personOf(ctx context.Context, h *sdk.Host, a Account) Person {
+	p := Person{Account: a}
+	if u, err := h.User(ctx, a.UserID); err == nil {
+		p.Email, p.Mobile, p.Question = u.Email, u.Profile[fieldMobile], u.SecretQuestion
+	}
+	return p
+}
+
+type queueItem struct {
+	Person
 	Candidates []LabPatient
 	Check      string // result of a secret-answer check just made: "match", "mismatch", "none"
 }
 
-// queue lists the accounts no lab record matched, or several did (R3), each with the lab
-// records of people born the same day, for staff to decide after checking who the person
-// is (secret question).
+// recordItem is a lab record waiting for an account, and why (R3, issue 12.1).
+type recordItem struct {
+	LabPatient
+	Reason string // "no_account", "several_accounts", "held" (staff took it away from an account), "to_check"
+}
+
+// waitingRecords selects the lab records no account holds (merged ones are part of another).
+func waitingRecords(sc *store.Scope) *bun.SelectQuery {
+	return sc.Select((*LabPatient)(nil)).Where("lp.user_id = '' AND lp.merged_into = ''").
+		Where("EXISTS (SELECT 1 FROM results_reports AS r WHERE r.tenant_id = lp.tenant_id AND r.patient_id = lp.id)")
+}
+
+// queue lists the accounts no lab record matched, or several did, each with the lab records
+// of people born the same day and what staff need to check who the person is; then the lab
+// records with reports that no account holds: no account matched them, or several did
+// (R3). Staff decide after checking the identity (secret question).
 func (m *Module) queue(c *kit.Ctx) error { return m.renderQueue(c, 200, "", "", "") }
 
 func (m *Module) renderQueue(c *kit.Ctx, status int, checked, result, linkErr string) error {
 	var accs []Account
-	var cands []LabPatient
+	var cands, recs []LabPatient
+	var keys []Account
 	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
+		if err := waitingRecords(sc).Model(&recs).Order("lp.created_at DESC").Limit(200).Scan(ctx); err != nil {
+			return err
+		}
+		if len(recs) > 0 {
+			ks := make([]string, len(recs))
+			for i, r := range recs {
+				ks[i] = r.MatchKey
+			}
+			if err := sc.Select(&keys).Column("user_id", "match_key").Where("ac.match_key IN (?)", bun.In(ks)).Scan(ctx); err != nil {
+				return err
+			}
+		}
 		if err := sc.Select(&accs).Where("ac.state <> ?", stateLinked).Order("ac.created_at").Limit(200).Scan(ctx); err != nil {
 			return err
 		}
@@ -62,14 +108,15 @@ func (m *Module) renderQueue(c *kit.Ctx, status int, checked, result, linkErr st
 		for i, a := range accs {
 			days[i] = a.BirthDate
 		}
-		return sc.Select(&cands).Where("lp.birth_date IN (?)", bun.In(days)).Order("lp.last_name", "lp.first_name").Limit(2000).Scan(ctx)
+		return sc.Select(&cands).Where("lp.birth_date IN (?) AND lp.merged_into = ''", bun.In(days)).
+			Order("lp.last_name", "lp.first_name").Limit(2000).Scan(ctx)
 	})
 	if err != nil {
 		return err
 	}
 	items := make([]queueItem, len(accs))
 	for i, a := range accs {
-		items[i].Account = a
+		items[i].Person = personOf(c.Context(), c.Host(), a)
 		for _, x := range cands {
 			if x.BirthDate == a.BirthDate && len(items[i].Candidates) < 20 {
 				items[i].Candidates = append(items[i].Candidates, x)
@@ -79,13 +126,34 @@ func (m *Module) renderQueue(c *kit.Ctx, status int, checked, result, linkErr st
 			items[i].Check = result
 		}
 	}
+	holders := map[string]int{}
+	for _, k := range keys {
+		holders[k.MatchKey]++
+	}
+	records := make([]recordItem, len(recs))
+	for i, r := range recs {
+		records[i] = recordItem{LabPatient: r, Reason: recordReason(r, holders[r.MatchKey])}
+	}
 	v := c.View("results.queue.title")
-	v.Data["Items"] = items
+	v.Data["Items"], v.Data["Records"] = items, records
 	if linkErr != "" {
 		v.Errors["lab_patient_id"] = errKey(linkErr)
 		v.Values["user"] = checked
 	}
 	return c.Render(status, "queue", v)
+}
+
+// recordReason is why a record waits, given how many accounts carry its identity.
+func recordReason(r LabPatient, accounts int) string {
+	switch {
+	case r.UnlinkedBy != "":
+		return "held"
+	case accounts == 0:
+		return "no_account"
+	case accounts > 1:
+		return "several_accounts"
+	}
+	return "to_check"
 }
 
 // pathAccount is the waiting account the path names.
@@ -98,7 +166,7 @@ func (m *Module) pathAccount(c *kit.Ctx) (a *Account, err error) {
 }
 
 // checkSecret checks the answer a caller gives to his secret question (P2, R2): the core
-// compares it with the stored hash and records the check.
+// compares it with the stored hash and records the check, as failed when it does not match.
 func (m *Module) checkSecret(c *kit.Ctx) error {
 	a, err := m.pathAccount(c)
 	if err != nil {
@@ -140,7 +208,11 @@ func (m *Module) linkFromQueue(c *kit.Ctx) error {
 		return err
 	}
 	if !linked {
-		return m.renderQueue(c, 409, a.UserID, "", "already_linked")
+		code := "already_linked"
+		if p.MergedInto != "" {
+			code = "merged"
+		}
+		return m.renderQueue(c, 409, a.UserID, "", code)
 	}
 	if err := m.notifyNew(c.Context(), c.Tenant(), a.UserID); err != nil {
 		return err
@@ -168,43 +240,157 @@ func (m *Module) patients(c *kit.Ctx) error {
 	return c.Render(200, "patients", v)
 }
 
-// patientFile shows a lab record: identity, linked account, reports.
-func (m *Module) patientFile(c *kit.Ctx) error {
+// patientFile shows a lab record: identity, linked account, reports; for a record without
+// account, the accounts it may be attached to (the same birth date or the same family
+// name), each with what staff need to check the person's identity; and the other records
+// it may be merged with (the same birth date) (R3, issue 12.1).
+func (m *Module) patientFile(c *kit.Ctx) error { return m.renderPatient(c, 200, "") }
+
+func (m *Module) renderPatient(c *kit.Ctx, status int, errCode string) error {
 	var p *LabPatient
 	var reps []Report
+	var accs []Account
+	var others []LabPatient
+	var into *LabPatient
 	err := c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
 		if p, err = labPatient(ctx, sc, c.Param("id")); err != nil {
 			return err
 		}
-		reps, err = reportsWhere(ctx, sc, 1000, "rp.patient_id = ?", p.ID)
-		return err
+		if p.MergedInto != "" {
+			if into, err = labPatient(ctx, sc, p.MergedInto); err != nil && !errors.Is(err, kit.ErrNotFound) {
+				return err
+			}
+			return nil
+		}
+		if reps, err = reportsWhere(ctx, sc, 1000, "rp.patient_id = ?", p.ID); err != nil {
+			return err
+		}
+		if p.UserID == "" {
+			family := "%" + strings.ReplaceAll(fold(p.LastName), "%", "") + "%"
+			if err := sc.Select(&accs).Where("(ac.birth_date = ? OR ac.match_key = ? OR ac.match_key LIKE ?)", p.BirthDate, p.MatchKey, family).
+				Order("ac.name").Limit(20).Scan(ctx); err != nil {
+				return err
+			}
+		}
+		return sc.Select(&others).Where("lp.birth_date = ? AND lp.id <> ? AND lp.merged_into = ''", p.BirthDate, p.ID).
+			Order("lp.last_name", "lp.first_name").Limit(20).Scan(ctx)
 	})
 	if err != nil {
 		return err
 	}
 	v := c.View("results.patient.title")
-	v.Data["Patient"], v.Data["Rows"] = p, m.rows(c.Tenant(), reps)
+	v.Data["Patient"], v.Data["Rows"], v.Data["Others"], v.Data["Into"] = p, m.rows(c.Tenant(), reps), others, into
 	if p.UserID != "" {
 		if u, err := c.Host().User(c.Context(), p.UserID); err == nil {
 			v.Data["Account"] = u
 		}
 	}
-	return c.Render(200, "patient", v)
+	people := make([]Person, len(accs))
+	for i, a := range accs {
+		people[i] = personOf(c.Context(), c.Host(), a)
+	}
+	v.Data["Candidates"] = people
+	if errCode != "" {
+		v.Errors["record"] = errKey(errCode)
+	}
+	return c.Render(status, "patient", v)
 }
 
-func (m *Module) unlinkPatient(c *kit.Ctx) error {
-	var p *LabPatient
-	err := c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
+// pathPatient is the lab record the path names.
+func (m *Module) pathPatient(c *kit.Ctx) (p *LabPatient, err error) {
+	err = c.Read(func(ctx context.Context, sc *store.Scope) error {
 		p, err = labPatient(ctx, sc, c.Param("id"))
 		return err
 	})
+	return p, err
+}
+
+func (m *Module) unlinkPatient(c *kit.Ctx) error {
+	p, err := m.pathPatient(c)
 	if err != nil {
 		return err
 	}
-	if err := m.unlink(c.Context(), c.Tenant(), p); err != nil {
+	if err := m.unlink(c.Context(), c.Tenant(), p, "staff:"+c.User().ID); err != nil {
 		return err
 	}
 	return c.Redirect("/results/staff/patients/"+p.ID, "unlinked")
+}
+
+// attachPatient gives the lab record to the account staff chose after checking the
+// Person's identity (R3, issue 12.1); the patient is told of the results waiting.
+func (m *Module) attachPatient(c *kit.Ctx) error {
+	p, err := m.pathPatient(c)
+	if err != nil {
+		return err
+	}
+	var a *Account
+	err = c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
+		a, err = account(ctx, sc, strings.TrimSpace(c.Form("user")))
+		return err
+	})
+	if errors.Is(err, kit.ErrNotFound) {
+		return m.renderPatient(c, 422, "unknown_account")
+	}
+	if err != nil {
+		return err
+	}
+	linked, err := m.link(c.Context(), c.Tenant(), p, a.UserID, "staff:"+c.User().ID)
+	if err != nil {
+		return err
+	}
+	if !linked {
+		return m.renderPatient(c, 409, "already_linked")
+	}
+	if err := m.notifyNew(c.Context(), c.Tenant(), a.UserID); err != nil {
+		return err
+	}
+	return c.Redirect("/results/staff/patients/"+p.ID, "linked")
+}
+
+// mergePatient merges another lab record of the same Person into this one: its reports
+// move here (R3, issue 12.1).
+func (m *Module) mergePatient(c *kit.Ctx) error {
+	into, err := m.pathPatient(c)
+	if err != nil {
+		return err
+	}
+	var from *LabPatient
+	err = c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
+		from, err = labPatient(ctx, sc, strings.TrimSpace(c.Form("from")))
+		return err
+	})
+	if errors.Is(err, kit.ErrNotFound) {
+		return m.renderPatient(c, 422, "unknown_patient")
+	}
+	if err != nil {
+		return err
+	}
+	_, err = m.merge(c.Context(), c.Tenant(), from, into, "staff:"+c.User().ID)
+	switch {
+	case errors.Is(err, errMergeSelf):
+		return m.renderPatient(c, 422, "merge_self")
+	case errors.Is(err, errMergeGone):
+		return m.renderPatient(c, 409, "merged")
+	case errors.Is(err, errMergeAccounts):
+		return m.renderPatient(c, 409, "merge_accounts")
+	case err != nil:
+		return err
+	}
+	// The merged record may now match an account its half did not.
+	if into, err = m.pathPatient(c); err != nil {
+		return err
+	}
+	if into.UserID == "" {
+		if _, err := m.matchRecord(c.Context(), c.Tenant(), into); err != nil {
+			return err
+		}
+	}
+	if into.UserID != "" {
+		if err := m.notifyNew(c.Context(), c.Tenant(), into.UserID); err != nil {
+			return err
+		}
+	}
+	return c.Redirect("/results/staff/patients/"+into.ID, "merged")
 }
 
 // uploadFields are the fields of the staff upload form, in the order they are shown.
@@ -358,7 +544,7 @@ func (m *Module) activate(c *kit.Ctx) error {
 	taken := false
 	err = c.In(func(ctx context.Context, sc *store.Scope) error {
 		// The unique index holds the number for one professional; asking first gives the
-		// person a sentence rather than a failure.
+		// Person a sentence rather than a failure.
 		n, err := sc.Select((*Professional)(nil)).Where("pr.register_number = ? AND pr.user_id <> ?", num, p.UserID).Count(ctx)
 		if err != nil || n > 0 {
 			taken = n > 0

@@ -42,6 +42,12 @@ type LabPatient struct {
 	LinkedAt     bun.NullTime `bun:"linked_at"`
 	LinkedBy     string       `bun:"linked_by"`
 	CreatedAt    time.Time    `bun:"created_at"`
+	// MergedInto is the record this one was merged into (the same person twice in the LIS):
+	// its reports moved there, and the LIS's later reports under this id go there too.
+	MergedInto string `bun:"merged_into"`
+	// UnlinkedBy is who took the record away from an account: from then on only staff
+	// link it again, never the automatic match.
+	UnlinkedBy string `bun:"unlinked_by"`
 }
 
 // BornOther reports whether the birth name differs from the current family name (worth
@@ -102,10 +108,38 @@ type Report struct {
 	PDFSize          int64        `bun:"pdf_size"`
 	NotifiedAt       bun.NullTime `bun:"notified_at"`
 	Source           string       `bun:"source"`
+	// Version is the report's version (1, then one more per amendment); PublishedAt stays
+	// the first publication, AmendedAt is the latest version's arrival.
+	Version       int          `bun:"version"`
+	ContentSHA256 string       `bun:"content_sha256"`
+	AmendedAt     bun.NullTime `bun:"amended_at"`
 
 	// Patient is read with the report, in the same statement.
 	Patient *LabPatient `bun:"rel:belongs-to,join:tenant_id=tenant_id,join:patient_id=id"`
 	Values  []Value     `bun:"-"`
+}
+
+// ReportVersion is one version of a report (R3, issue 12.2), the current one included:
+// the earlier ones stay readable to staff.
+type ReportVersion struct {
+	bun.BaseModel `bun:"table:results_report_versions,alias:rvv"`
+
+	TenantID         string    `bun:"tenant_id,pk"`
+	ReportID         string    `bun:"report_id,pk"` // the report's id (not the lab's report id)
+	Version          int       `bun:"version,pk"`
+	ContentSHA256    string    `bun:"content_sha256"`
+	Status           string    `bun:"status"`
+	CollectedAt      time.Time `bun:"collected_at"`
+	PrescriberNumber string    `bun:"prescriber_number"`
+	PrescriberName   string    `bun:"prescriber_name"`
+	LabSite          string    `bun:"lab_site"`
+	BlobID           string    `bun:"blob_id"`
+	PDFName          string    `bun:"pdf_name"`
+	PDFSHA256        string    `bun:"pdf_sha256"`
+	PDFSize          int64     `bun:"pdf_size"`
+	Values           string    `bun:"vals"` // JSON, the import API's names
+	ReceivedAt       time.Time `bun:"received_at"`
+	Source           string    `bun:"source"`
 }
 
 // Value is one structured value of a report.
@@ -162,10 +196,13 @@ func report(ctx context.Context, sc *store.Scope, id string) (*Report, error) {
 	return r, nil
 }
 
-// patientIDsOf are the lab records linked to a user.
+// patientIDsOf are the lab records linked to a user, and those merged into them (what was
+// recorded under a merged record stays the person's).
 func patientIDsOf(ctx context.Context, sc *store.Scope, userID string) ([]string, error) {
 	var ids []string
-	err := sc.Select((*LabPatient)(nil)).Column("id").Where("lp.user_id = ?", userID).Scan(ctx, &ids)
+	linked := sc.Select((*LabPatient)(nil)).Column("id").Where("lp.user_id = ?", userID)
+	err := sc.Select((*LabPatient)(nil)).Column("id").Where("lp.user_id = ? OR lp.merged_into IN (?)", userID, linked).
+		Order("lp.id").Scan(ctx, &ids)
 	return ids, err
 }
 
