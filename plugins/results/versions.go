@@ -107,4 +107,3 @@ func (v *ReportVersion) values() ([]Value, error) {
 	}
 	return out, nil
 }
-
