@@ -58,7 +58,18 @@ const (
 	ActRoleAssigned  = "admin.role_assigned"
 	ActRoleRemoved   = "admin.role_removed"
 	ActSecretChecked = "account.secret_checked"
+	// ActSecretCheckFailed is a check whose answer did not match: recorded as failed, never
+	// as verified (issue 12.3).
+	ActSecretCheckFailed = "account.secret_check_failed"
 )
+
+// SecretCheckAction is the action that records a check of a secret answer, by its outcome.
+func SecretCheckAction(match bool) string {
+	if match {
+		return ActSecretChecked
+	}
+	return ActSecretCheckFailed
+}
 
 // Trail appends to and reads the audit trails.
 type Trail struct {

@@ -163,7 +163,8 @@ func (s *Service) record(ctx context.Context, sc host.Scope, e audit.Entry) erro
 }
 
 // CheckSecret compares an answer with the user's secret answer (P2, R2) and records the
-// check with its outcome; the answer never leaves the core.
+// check with its outcome, a failed one as failed (issue 12.3); the answer never leaves the
+// core.
 func (h *hostAPI) CheckSecret(ctx context.Context, sc host.Scope, userID, answer string) (bool, bool, error) {
 	if err := h.mayAct(ctx, sc, userID, ""); err != nil {
 		return false, false, err
@@ -172,7 +173,7 @@ func (h *hostAPI) CheckSecret(ctx context.Context, sc host.Scope, userID, answer
 	if err != nil {
 		return false, false, notFound(err)
 	}
-	err = h.s.record(ctx, sc, audit.Entry{Action: audit.ActSecretChecked, Subject: userID, Resource: "user:" + userID,
+	err = h.s.record(ctx, sc, audit.Entry{Action: audit.SecretCheckAction(match), Subject: userID, Resource: "user:" + userID,
 		Detail: map[string]any{"match": match, "has_secret": has}})
 	return match, has, err
 }

@@ -39,6 +39,7 @@ const (
 	ActTemplateChanged    = "admin.template_changed"
 	ActSecretChanged      = "account.secret_changed"
 	ActSecretChecked      = audit.ActSecretChecked
+	ActSecretCheckFailed  = audit.ActSecretCheckFailed
 	ActAPIKeyCreated      = "admin.api_key_created"
 	ActAPIKeyRevoked      = "admin.api_key_revoked"
 )
@@ -47,7 +48,7 @@ const (
 var CoreAuditActions = []string{ActUserBlocked, ActUserUnblocked, ActRoleAssigned, ActRoleRemoved, ActGrantChanged,
 	ActSettingsChanged, ActModuleRules, ActJobRetried, ActTenantChanged, ActHostnamesChanged, ActModulesChanged,
 	ActModuleRestarted, ActAccountDeleted, ActTermsPublished, ActMaintenancePlanned, ActComplaintExtended, ActComplaintAnswered, ActDataExported, ActTemplateChanged,
-	ActSecretChanged, ActSecretChecked, ActAPIKeyCreated, ActAPIKeyRevoked}
+	ActSecretChanged, ActSecretChecked, ActSecretCheckFailed, ActAPIKeyCreated, ActAPIKeyRevoked}
 
 // record appends an action of the signed-in user to the audit trail of tenantID (the
 // request's tenant when empty).

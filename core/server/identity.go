@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/complaints"
 	"carenet.dev/platform/core/form"
@@ -78,7 +79,7 @@ func (s *Server) checkSecret(c *fiber.Ctx, u *accounts.User) (*secretCheck, form
 	if !has {
 		return nil, form.Errors{"secret_answer": "admin.identity.no_secret"}, nil
 	}
-	if err := s.record(c, "", ActSecretChecked, u.ID, "user:"+u.ID, map[string]any{"match": match}); err != nil {
+	if err := s.record(c, "", audit.SecretCheckAction(match), u.ID, "user:"+u.ID, map[string]any{"match": match}); err != nil {
 		return nil, nil, err
 	}
 	return &secretCheck{Match: match}, nil, nil

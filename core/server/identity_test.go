@@ -162,8 +162,10 @@ func TestStaffChecksTheSecretAnswer(t *testing.T) {
 		if r := admin.post(page, page+"/secret", url.Values{"secret_answer": {""}}); r.Status != 422 {
 			t.Fatalf("empty answer: %d", r.Status)
 		}
-		entries, _ := e.srv.Trail.Search(ctx, tn.ID, audit.Filter{Subject: u.ID, Action: "account.secret_checked"})
-		if len(entries) != 2 || entries[0].Detail["match"] != true || entries[1].Detail["match"] != false {
+		// A failed check is recorded as failed, never as verified (issue 12.3); newest first.
+		entries, _ := e.srv.Trail.Search(ctx, tn.ID, audit.Filter{Subject: u.ID, Action: "account.secret_check"})
+		if len(entries) != 2 || entries[0].Detail["match"] != true || entries[1].Detail["match"] != false ||
+			entries[0].Action != "account.secret_checked" || entries[1].Action != "account.secret_check_failed" {
 			t.Fatalf("audit: %+v", entries)
 		}
 		// A user without a secret: no check form.
