@@ -30,8 +30,18 @@ func (m *Module) expire(ctx context.Context, t sdk.Tenant) (int, error) {
 		}
 		for i := range old {
 			rep := &old[i]
-			if err := host.DeleteBlob(ctx, rep.BlobID); err != nil {
+			// The PDFs of every version (issue 12.2), the current one last.
+			var blobs []string
+			if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+				return sc.Select((*ReportVersion)(nil)).Column("blob_id").Where("rvv.report_id = ? AND rvv.blob_id <> ?", rep.ID, rep.BlobID).
+					Scan(ctx, &blobs)
+			}); err != nil {
 				return n, err
+			}
+			for _, b := range append(blobs, rep.BlobID) {
+				if err := host.DeleteBlob(ctx, b); err != nil {
+					return n, err
+				}
 			}
 			err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 				if _, err := sc.Delete((*Value)(nil)).Where("rv.report_id = ?", rep.ID).Exec(ctx); err != nil {
@@ -50,8 +60,14 @@ func (m *Module) expire(ctx context.Context, t sdk.Tenant) (int, error) {
 			n++
 		}
 		err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-			_, err := sc.Delete((*LabPatient)(nil)).Where("lp.user_id = ''").
+			_, err := sc.Delete((*LabPatient)(nil)).Where("lp.user_id = '' AND lp.merged_into = ''").
 				Where("NOT EXISTS (SELECT 1 FROM results_reports AS r WHERE r.tenant_id = lp.tenant_id AND r.patient_id = lp.id)").Exec(ctx)
+			if err != nil {
+				return err
+			}
+			// A merged record lives as long as the record it was merged into (issue 12.1).
+			_, err = sc.Delete((*LabPatient)(nil)).Where("lp.merged_into <> ''").
+				Where("NOT EXISTS (SELECT 1 FROM results_lab_patients AS r WHERE r.tenant_id = lp.tenant_id AND r.id = lp.merged_into)").Exec(ctx)
 			return err
 		})
 		if err != nil {
