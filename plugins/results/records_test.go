@@ -393,3 +393,38 @@ func TestAmendedReportsAreVersioned(t *testing.T) {
 		f.noMissingMessages()
 	})
 }
+
+// TestRecordPagesInEveryLanguage (R3, issue 12.1–12.3): the queue, a record's page with its
+// candidates and records to merge, and an amended report's versions read in fr, pl and sk,
+// with no message missing.
+func TestRecordPagesInEveryLanguage(t *testing.T) {
+	f := setup(t, "sqlite")
+	staff := f.user(f.A, sdk.User{ID: "u-staff", Name: "Lab", Roles: []string{"user", "lab_staff"}})
+	f.patient(f.A, "u-typo", "Marie Durant", "Martin", "1985-03-02")
+	f.api(f.A, f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", ""))
+	f.api(f.A, f.incoming("R-2", "P-2", "Durand", "Maria", "Martin", "1985-03-02", ""))
+	amended := f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", "")
+	amended.Values[0].Value = "7"
+	f.api(f.A, amended)
+	rep, p1 := f.reportOf(f.A, "R-1"), f.labRecord(f.A, "P-1")
+	f.post(f.A, staff, "/results/staff/patients/"+p1.ID+"/merge", url.Values{"from": {f.labRecord(f.A, "P-2").ID}})
+	p2 := f.labRecord(f.A, "P-2")
+	for _, lang := range []string{"fr", "pl", "sk"} {
+		ten := f.A
+		ten.Locale = lang
+		msgs := f.m.Msgs.For(lang)
+		for p, want := range map[string]string{
+			"/results/staff/queue":                msgs.T("results.queue.records"),
+			"/results/staff/patients/" + p1.ID:    msgs.T("results.patient.attach"),
+			"/results/staff/patients/" + p2.ID:    msgs.T("results.patient.merged_into"),
+			"/results/staff/r/" + rep.ID:          msgs.T("results.versions.title"),
+			"/results/staff/r/" + rep.ID + "/v/1": msgs.T("results.version.title"),
+			"/results/staff":                      msgs.TN("results.staff.records_count", 1),
+		} {
+			if res := f.get(ten, staff, p); res.Status != 200 || !strings.Contains(string(res.Body), want) {
+				t.Errorf("%s %s: %d, without %q", lang, p, res.Status, want)
+			}
+		}
+	}
+	f.noMissingMessages()
+}

@@ -718,7 +718,8 @@ func TestFrameHolds(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
 		kittest.CheckRoutes(t, f.m.Module)
-		kittest.CheckScoped(t, f.m.Module, (*LabPatient)(nil), (*Account)(nil), (*Professional)(nil), (*Report)(nil), (*Value)(nil))
+		kittest.CheckScoped(t, f.m.Module, (*LabPatient)(nil), (*Account)(nil), (*Professional)(nil), (*Report)(nil), (*Value)(nil),
+			(*ReportVersion)(nil)) // issue 12.2
 		f.api(f.A, f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", "10101010101"))
 		f.patient(f.A, "u-marie", "Marie Durand", "Martin", "1985-03-02")
 		f.user(f.A, sdk.User{ID: "u-pro", Name: "Dr Petit", Portal: portalPros, Profile: map[string]string{fieldProNumber: "10101010101"}})

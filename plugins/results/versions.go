@@ -40,6 +40,10 @@ func (m *Module) staffVersion(c *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if ver.Version == rep.Version {
+		// The current version is the report page itself.
+		return c.Redirect("/results/staff/r/"+rep.ID, "")
+	}
 	vals, err := ver.values()
 	if err != nil {
 		return err
