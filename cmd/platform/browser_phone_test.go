@@ -212,6 +212,7 @@ func TestBrowserPhoneTables(t *testing.T) {
 	}
 	port := base.Port()
 	reportID, trendPath := phoneData(t, p)
+	recordPath, versionPath := recordPages(t, p)
 
 	first := browsertest.Start(t, execPath, phoneTablesTimeout)
 	type page struct {
@@ -238,6 +239,7 @@ func TestBrowserPhoneTables(t *testing.T) {
 			pages: []page{
 				{"queue", "/results/staff/queue", true}, {"records", "/results/staff/patients?q=DURAND", true},
 				{"professionals", "/results/staff/professionals", true}, {"a result", "/results/staff/r/" + reportID, true},
+				{"a record without account", recordPath, true}, {"an earlier version", versionPath, true}, // issue 12.1, 12.2
 			}},
 		{name: "patient", host: "mlab.localhost", email: "user@mlab.localhost", password: "demo-mlab-user", shown: "Demo User",
 			pages: []page{
