@@ -1,7 +1,15 @@
 package main
 
 import (
+	"fmt"
+	"net/url"
+	"path/filepath"
 	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"carenet.dev/platform/core/browsertest"
+	"carenet.dev/platform/core/db/dbtest"
 )
 
 // recordPages (R3, issue 12.1, 12.2) gives the staff pages of the records queue at phone
@@ -38,4 +46,42 @@ func recordPages(t *testing.T, p *platform) (recordPath, versionPath string) {
 		t.Fatalf("the staff's report page links no record:\n%s", body)
 	}
 	return "/results/staff/patients/" + m[1], "/results/staff/r/" + id + "/v/1"
+}
+
+// TestBrowserStaffAttachesARecord (R3, issue 12.1–12.3): lab staff, on a 390 px phone in
+// Chromium, find in the queue the record the LIS sent for nobody's account, open it, read
+// the candidate's e-mail, phone and secret question to check her identity on the phone,
+// attach the record to her account, and read the earlier version of its amended report.
+func TestBrowserStaffAttachesARecord(t *testing.T) {
+	execPath := browsertest.Need(t)
+	p := startPlatformOn(t, dbtest.Backends()[0], filepath.Join("..", "..", "tenants")) // a browser run is slow: SQLite only
+	base, err := url.Parse(p.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phoneData(t, p) // registers Marie Durant, born 1985-03-02, secret question "Ville natale ?"
+	recordPath, versionPath := recordPages(t, p)
+
+	first := browsertest.Start(t, execPath, phoneTablesTimeout)
+	staff := newPerson(t, first, "lab staff", base.Port())
+	staff.do("phone viewport", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	staff.open("open the login form", staff.url("mlab.localhost", "/login"), 200)
+	staff.login("lab-staff@mlab.localhost", "demo-mlab-lab_staff", "Demo lab staff")
+	staff.open("the queue", staff.url("mlab.localhost", "/results/staff/queue"), 200)
+	staff.wantIn("main", "Dossiers sans compte", "P-991", "Aucun compte ne correspond", "marie.durant@example.org", "Ville natale ?")
+	staff.load("open the waiting record", 200, chromedp.Click(chromedp.CSS(`main a[href="`+recordPath+`"]`)))
+	staff.wantIn("main", "Rattacher à un compte", "Marie Durant", "marie.durant@example.org", "Ville natale ?")
+	if !eval[bool](staff, "Marie Durant's attach button", `(() => {
+		const b = [...document.querySelectorAll('main form[action$="/attach"] button')].find(x => x.textContent.includes("Marie Durant"));
+		if (!b) return false;
+		b.id = "attach-marie";
+		return true;
+	})()`) {
+		staff.fatal("attach", fmt.Errorf("no attach button for Marie Durant"))
+	}
+	staff.load("attach the record", 200, chromedp.Click(chromedp.CSS("#attach-marie")))
+	staff.wantIn("main", "Le compte est rattaché au dossier du laboratoire.", "Marie Durant <marie.durant@example.org>")
+	staff.wantNotIn("main", "Rattacher à un compte")
+	staff.open("an earlier version", staff.url("mlab.localhost", versionPath), 200)
+	staff.wantIn("main", "Version précédente du compte rendu", "Version 1", "Partiel", "9")
 }
