@@ -341,16 +341,21 @@ func (m *Module) createReport(ctx context.Context, t sdk.Tenant, in *Incoming, s
 		return nil, err
 	}
 	rep.Patient = patient
-	linked, err := m.matchRecord(ctx, t, patient)
+	linked, err := m.reach(ctx, t, patient, m.notifyNew)
 	if err != nil {
 		return nil, err
 	}
-	if linked {
-		if err := m.notifyNew(ctx, t, patient.UserID); err != nil {
-			return nil, err
-		}
-	}
 	return &importResult{Report: rep, Created: true, Linked: linked}, nil
+}
+
+// reach links the record of an imported report when exactly one account carries its
+// identity (matchRecord), and tells the patient with tell when the record is his.
+func (m *Module) reach(ctx context.Context, t sdk.Tenant, p *LabPatient, tell func(context.Context, sdk.Tenant, string) error) (bool, error) {
+	linked, err := m.matchRecord(ctx, t, p)
+	if err != nil || !linked {
+		return false, err
+	}
+	return true, tell(ctx, t, p.UserID)
 }
 
 // storeContent writes the values of rep's current version and its version row.
@@ -458,19 +463,13 @@ func (m *Module) amendReport(ctx context.Context, t sdk.Tenant, cur *Report, in 
 		return nil, err
 	}
 	rep.Patient = patient
-	linked, err := m.matchRecord(ctx, t, patient)
+	linked, err := m.reach(ctx, t, patient, m.notifyAmended)
 	if err != nil {
 		return nil, err
 	}
-	host := sdk.HostFrom(ctx)
-	if err := host.Record(ctx, sdk.AuditRecord{Action: "results.amended", Subject: auditSubject(&rep), Resource: "result:" + rep.ID,
+	if err := sdk.HostFrom(ctx).Record(ctx, sdk.AuditRecord{Action: "results.amended", Subject: auditSubject(&rep), Resource: "result:" + rep.ID,
 		Detail: map[string]any{"report": rep.ReportID, "version": rep.Version, "status": rep.Status, "source": source}}); err != nil {
 		return nil, err
-	}
-	if linked {
-		if err := m.notifyAmended(ctx, t, patient.UserID); err != nil {
-			return nil, err
-		}
 	}
 	return &importResult{Report: &rep, Amended: true, Linked: linked}, nil
 }

@@ -53,14 +53,20 @@ func (m *Module) onVerified(ctx context.Context, t sdk.Tenant, userID string) er
 	return err
 }
 
-// matchAccount links an account when exactly one lab record carries its identity and no
-// other account holds that record; otherwise the account waits in the staff queue, as
+// matchAccount links an account when exactly one lab record carries its identity, no other
+// account holds that record and no other account carries the same identity; otherwise the account waits in the staff queue, as
 // "no record" or "ambiguous". Records merged into another, or taken away from an account by
 // staff, are not matched automatically.
 func (m *Module) matchAccount(ctx context.Context, t sdk.Tenant, a *Account) (bool, error) {
 	var cands []LabPatient
-	if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		return sc.Select(&cands).Where("lp.match_key = ? AND lp.merged_into = ''", a.MatchKey).Scan(ctx)
+	var holders int64
+	if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) (err error) {
+		if err = sc.Select(&cands).Where("lp.match_key = ? AND lp.merged_into = ''", a.MatchKey).Scan(ctx); err != nil {
+			return err
+		}
+		// Another account with the same identity: the record is not given to either.
+		holders, err = sc.Select((*Account)(nil)).Where("ac.match_key = ?", a.MatchKey).Count(ctx)
+		return err
 	}); err != nil {
 		return false, err
 	}
@@ -72,7 +78,7 @@ func (m *Module) matchAccount(ctx context.Context, t sdk.Tenant, a *Account) (bo
 	switch {
 	case len(cands) == 0:
 		return false, m.setState(ctx, t, a.UserID, stateNoRecord)
-	case len(cands) == 1 && cands[0].UserID == "" && cands[0].UnlinkedBy == "":
+	case len(cands) == 1 && cands[0].UserID == "" && cands[0].UnlinkedBy == "" && holders == 1:
 		ok, err := m.link(ctx, t, &cands[0], a.UserID, byMatch)
 		if err != nil || !ok {
 			return false, err

@@ -35,6 +35,19 @@ func (f *fixture) reportOf(ten sdk.Tenant, reportID string) *Report {
 	return f.report(ten, r.ID)
 }
 
+// parallel runs fn(0) … fn(n-1) at once and waits for them all: a race.
+func parallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			fn(i)
+		}(i)
+	}
+	wg.Wait()
+}
+
 // told counts the e-mails of template sent to a user.
 func (f *fixture) told(userID, template string) int {
 	n := 0
@@ -81,6 +94,11 @@ func TestReportUnderAnotherLabIDReachesItsPatient(t *testing.T) {
 			if res, out := f.api(f.A, in); res.Status != http.StatusCreated || out["linked"] != false {
 				t.Fatalf("%s: %d %v", in.ReportID, res.Status, out)
 			}
+		}
+		// A third account of that identity registering later is not given the record either.
+		f.patient(f.A, "u-jean3", "Jean Dupont", "Dupont", "1970-01-01")
+		if p := f.labRecord(f.A, "P-4"); p.UserID != "" {
+			t.Fatalf("a record several accounts match went to %s", p.UserID)
 		}
 	})
 }
@@ -228,16 +246,10 @@ func TestLinkAndMergeRacesHeldByTheDatabase(t *testing.T) {
 		f.api(f.A, f.incoming("R-1", "P-1", "Nowak", "Anna", "Kowalska", "1990-06-15", ""))
 		f.api(f.A, f.incoming("R-2", "P-2", "Nowak", "Ana", "Kowalska", "1990-06-15", ""))
 		p1, p2 := f.labRecord(f.A, "P-1"), f.labRecord(f.A, "P-2")
-		var wg sync.WaitGroup
 		codes := make([]int, 3)
-		for i := range codes {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				codes[i] = f.post(f.A, staff, "/results/staff/patients/"+p1.ID+"/attach", url.Values{"user": {"u-" + string(rune('a'+i))}}).Status
-			}(i)
-		}
-		wg.Wait()
+		parallel(len(codes), func(i int) {
+			codes[i] = f.post(f.A, staff, "/results/staff/patients/"+p1.ID+"/attach", url.Values{"user": {"u-" + string(rune('a'+i))}}).Status
+		})
 		won := 0
 		for _, c := range codes {
 			if c == http.StatusSeeOther {
@@ -251,15 +263,11 @@ func TestLinkAndMergeRacesHeldByTheDatabase(t *testing.T) {
 		}
 		// Crosswise merges.
 		f.post(f.A, staff, "/results/staff/patients/"+p1.ID+"/unlink", nil)
+		pairs := [][2]string{{p1.ID, p2.ID}, {p2.ID, p1.ID}}
 		codes = make([]int, 2)
-		for i, pair := range [][2]string{{p1.ID, p2.ID}, {p2.ID, p1.ID}} {
-			wg.Add(1)
-			go func(i int, into, from string) {
-				defer wg.Done()
-				codes[i] = f.post(f.A, staff, "/results/staff/patients/"+into+"/merge", url.Values{"from": {from}}).Status
-			}(i, pair[0], pair[1])
-		}
-		wg.Wait()
+		parallel(len(pairs), func(i int) {
+			codes[i] = f.post(f.A, staff, "/results/staff/patients/"+pairs[i][0]+"/merge", url.Values{"from": {pairs[i][1]}}).Status
+		})
 		if !(codes[0] == http.StatusSeeOther) != (codes[1] == http.StatusSeeOther) || (codes[0] != http.StatusConflict && codes[1] != http.StatusConflict) {
 			t.Fatalf("crosswise merges: %v", codes)
 		}
@@ -354,18 +362,12 @@ func TestAmendedReportsAreVersioned(t *testing.T) {
 		third := f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", "")
 		third.Values[1].Value = "14.2"
 		blobs := len(f.h.Host.Blobs)
-		var wg sync.WaitGroup
 		whats := make([]any, 6)
-		for i := range whats {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				c := *third
-				_, out := f.api(f.A, &c)
-				whats[i] = out["status"]
-			}(i)
-		}
-		wg.Wait()
+		parallel(len(whats), func(i int) {
+			c := *third
+			_, out := f.api(f.A, &c)
+			whats[i] = out["status"]
+		})
 		amended := 0
 		for _, w := range whats {
 			if w == "amended" {

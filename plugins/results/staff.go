@@ -305,6 +305,16 @@ func (m *Module) pathPatient(c *kit.Ctx) (p *LabPatient, err error) {
 	return p, err
 }
 
+// formRow reads the row of the tenant that a form field names (kit.ErrNotFound when none).
+func formRow[T any](c *kit.Ctx, field string, read func(context.Context, *store.Scope, string) (T, error)) (T, error) {
+	var out T
+	err := c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
+		out, err = read(ctx, sc, strings.TrimSpace(c.Form(field)))
+		return err
+	})
+	return out, err
+}
+
 func (m *Module) unlinkPatient(c *kit.Ctx) error {
 	p, err := m.pathPatient(c)
 	if err != nil {
@@ -317,17 +327,13 @@ func (m *Module) unlinkPatient(c *kit.Ctx) error {
 }
 
 // attachPatient gives the lab record to the account staff chose after checking the
-// Person's identity (R3, issue 12.1); the patient is told of the results waiting.
+// person's identity (R3, issue 12.1); the patient is told of the results waiting.
 func (m *Module) attachPatient(c *kit.Ctx) error {
 	p, err := m.pathPatient(c)
 	if err != nil {
 		return err
 	}
-	var a *Account
-	err = c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
-		a, err = account(ctx, sc, strings.TrimSpace(c.Form("user")))
-		return err
-	})
+	a, err := formRow(c, "user", account)
 	if errors.Is(err, kit.ErrNotFound) {
 		return m.renderPatient(c, 422, "unknown_account")
 	}
@@ -347,18 +353,14 @@ func (m *Module) attachPatient(c *kit.Ctx) error {
 	return c.Redirect("/results/staff/patients/"+p.ID, "linked")
 }
 
-// mergePatient merges another lab record of the same Person into this one: its reports
+// mergePatient merges another lab record of the same person into this one: its reports
 // move here (R3, issue 12.1).
 func (m *Module) mergePatient(c *kit.Ctx) error {
 	into, err := m.pathPatient(c)
 	if err != nil {
 		return err
 	}
-	var from *LabPatient
-	err = c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
-		from, err = labPatient(ctx, sc, strings.TrimSpace(c.Form("from")))
-		return err
-	})
+	from, err := formRow(c, "from", labPatient)
 	if errors.Is(err, kit.ErrNotFound) {
 		return m.renderPatient(c, 422, "unknown_patient")
 	}
