@@ -149,6 +149,17 @@ func TestRecordsWithoutAccountWaitInTheStaffQueue(t *testing.T) {
 				t.Fatalf("record page lacks %q:\n%s", want, page)
 			}
 		}
+		// An account whose identity is further off is found by the person's e-mail.
+		f.patient(f.A, "u-claire", "Claire Moreau", "Moreau", "1979-04-12")
+		if page := string(f.get(f.A, staff, "/results/staff/patients/"+p1.ID).Body); strings.Contains(page, "Claire Moreau") {
+			t.Fatal("an unrelated account offered without a search")
+		}
+		if page := string(f.get(f.A, staff, "/results/staff/patients/"+p1.ID+"?email=u-claire@example.org").Body); !strings.Contains(page, fr.T("results.patient.attach_to", "Name", "Claire Moreau")) {
+			t.Fatalf("the account found by e-mail is not offered:\n%s", page)
+		}
+		if page := string(f.get(f.A, staff, "/results/staff/patients/"+p1.ID+"?email=nobody@example.org").Body); !strings.Contains(page, fr.T("results.err.unknown_account")) {
+			t.Fatalf("an unknown e-mail is not said:\n%s", page)
+		}
 		// Bad input: an unknown account is refused next to the form, nothing changes.
 		if res := f.post(f.A, staff, "/results/staff/patients/"+p1.ID+"/attach", url.Values{"user": {"nobody"}}); res.Status != http.StatusUnprocessableEntity ||
 			!strings.Contains(string(res.Body), fr.T("results.err.unknown_account")) || f.labRecord(f.A, "P-1").UserID != "" {

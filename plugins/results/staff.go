@@ -285,15 +285,51 @@ func (m *Module) renderPatient(c *kit.Ctx, status int, errCode string) error {
 			v.Data["Account"] = u
 		}
 	}
-	people := make([]Person, len(accs))
-	for i, a := range accs {
-		people[i] = personOf(c.Context(), c.Host(), a)
+	// An account staff look for by the person's e-mail (the identity may differ more than a
+	// birth date or a family name): shown first, with the rest of his identity.
+	if email := strings.TrimSpace(c.Query("email")); email != "" && p.UserID == "" && p.MergedInto == "" {
+		v.Values["email"] = email
+		found, err := m.accountByEmail(c, email)
+		if err != nil {
+			return err
+		}
+		if found == nil {
+			v.Errors["email"] = errKey("unknown_account")
+		} else {
+			accs = append([]Account{*found}, accs...)
+		}
+	}
+	people := make([]Person, 0, len(accs))
+	seen := map[string]bool{}
+	for _, a := range accs {
+		if !seen[a.UserID] {
+			seen[a.UserID] = true
+			people = append(people, personOf(c.Context(), c.Host(), a))
+		}
 	}
 	v.Data["Candidates"] = people
 	if errCode != "" {
 		v.Errors["record"] = errKey(errCode)
 	}
 	return c.Render(status, "patient", v)
+}
+
+// accountByEmail is the patient account of the person with that e-mail, or nil.
+func (m *Module) accountByEmail(c *kit.Ctx, email string) (*Account, error) {
+	u, err := c.Host().UserByEmail(c.Context(), email)
+	if err != nil {
+		// The host answers "not found" as an error: no such person in the tenant.
+		return nil, nil
+	}
+	var a *Account
+	err = c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
+		a, err = account(ctx, sc, u.ID)
+		return err
+	})
+	if errors.Is(err, kit.ErrNotFound) {
+		return nil, nil
+	}
+	return a, err
 }
 
 // pathPatient is the lab record the path names.
