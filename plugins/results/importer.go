@@ -385,45 +385,37 @@ func (m *Module) storeContent(ctx context.Context, sc *store.Scope, rep *Report,
 // amendReport stores other content under a known report id as its next version (R3,
 // issue 12.2), or nothing when the content is one the report had already.
 func (m *Module) amendReport(ctx context.Context, t sdk.Tenant, cur *Report, in *Incoming, source, pdfSum, content string, vals []exportValue) (*importResult, error) {
-	var known int64
-	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		// A report stored before versions were kept has no content sum and no version row:
-		// both are made from what it holds, so that it stays readable as version 1.
-		if cur.ContentSHA256 == "" {
-			var stored []Value
-			if err := sc.Select(&stored).Where("rv.report_id = ?", cur.ID).Order("rv.seq").Scan(ctx); err != nil {
-				return err
-			}
-			old := make([]exportValue, len(stored))
-			for i, v := range stored {
-				old[i] = exportOf(v)
-			}
-			cur.ContentSHA256 = contentSum(cur.Status, cur.PDFSHA256, old)
-			if _, err := sc.Update((*Report)(nil)).Set("content_sha256 = ?", cur.ContentSHA256).
-				Where("rp.id = ? AND rp.content_sha256 = ''", cur.ID).Exec(ctx); err != nil {
-				return err
-			}
-			ver, err := versionOf(cur, old, cur.PublishedAt)
-			if err != nil {
-				return err
-			}
-			if _, err := sc.Insert(ver).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
-				return err
-			}
-		}
-		n, err := sc.Select((*ReportVersion)(nil)).Where("rvv.report_id = ? AND rvv.content_sha256 = ?", cur.ID, content).Count(ctx)
-		known = n
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if known > 0 || cur.ContentSHA256 == content {
+	unchanged := func() (*importResult, error) {
 		r, err := m.reportWithPatient(ctx, t, cur.ID)
 		if err != nil {
 			return nil, err
 		}
 		return &importResult{Report: r, Linked: r.Patient != nil && r.Patient.UserID != ""}, nil
+	}
+	if cur.ContentSHA256 == content {
+		return unchanged()
+	}
+	if cur.ContentSHA256 == "" {
+		// A report stored before versions were kept has no content sum and no version row:
+		// both are made from what it holds, so that it stays readable as version 1.
+		if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error { return backfillVersion(ctx, sc, cur) }); err != nil {
+			return nil, err
+		}
+		if cur.ContentSHA256 == content {
+			return unchanged()
+		}
+	}
+	// Content the report had in an earlier version: nothing changes either.
+	var known int64
+	err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) (err error) {
+		known, err = sc.Select((*ReportVersion)(nil)).Where("rvv.report_id = ? AND rvv.content_sha256 = ?", cur.ID, content).Count(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if known > 0 {
+		return unchanged()
 	}
 	blobID, drop, err := putPDF(ctx, in)
 	if err != nil {
@@ -472,6 +464,30 @@ func (m *Module) amendReport(ctx context.Context, t sdk.Tenant, cur *Report, in 
 		return nil, err
 	}
 	return &importResult{Report: &rep, Amended: true, Linked: linked}, nil
+}
+
+// backfillVersion gives a report stored before versions were kept its content sum and its
+// version row.
+func backfillVersion(ctx context.Context, sc *store.Scope, cur *Report) error {
+	var stored []Value
+	if err := sc.Select(&stored).Where("rv.report_id = ?", cur.ID).Order("rv.seq").Scan(ctx); err != nil {
+		return err
+	}
+	old := make([]exportValue, len(stored))
+	for i, v := range stored {
+		old[i] = exportOf(v)
+	}
+	cur.ContentSHA256 = contentSum(cur.Status, cur.PDFSHA256, old)
+	if _, err := sc.Update((*Report)(nil)).Set("content_sha256 = ?", cur.ContentSHA256).
+		Where("rp.id = ? AND rp.content_sha256 = ''", cur.ID).Exec(ctx); err != nil {
+		return err
+	}
+	ver, err := versionOf(cur, old, cur.PublishedAt)
+	if err != nil {
+		return err
+	}
+	_, err = sc.Insert(ver).On("CONFLICT DO NOTHING").Exec(ctx)
+	return err
 }
 
 // notifyAmended tells a patient that one of his results was updated (R10, issue 12.2):

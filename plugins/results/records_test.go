@@ -441,3 +441,35 @@ func TestRecordPagesInEveryLanguage(t *testing.T) {
 	}
 	f.noMissingMessages()
 }
+
+// TestReportStoredBeforeVersionsIsAmended (R3, issue 12.2): a report imported before the
+// module kept versions (no content sum, no version row) is still "unchanged" when the LIS
+// sends it again, and its amendment keeps it readable to staff as version 1.
+func TestReportStoredBeforeVersionsIsAmended(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		staff := f.user(f.A, sdk.User{ID: "u-staff", Name: "Lab", Roles: []string{"user", "lab_staff"}})
+		in := f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", "")
+		f.api(f.A, in)
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			if _, err := sc.Delete((*ReportVersion)(nil)).Where("1 = 1").Exec(ctx); err != nil {
+				return err
+			}
+			_, err := sc.Update((*Report)(nil)).Set("content_sha256 = ''").Where("1 = 1").Exec(ctx)
+			return err
+		})
+		again := *in
+		if res, out := f.api(f.A, &again); res.Status != http.StatusOK || out["status"] != "unchanged" {
+			t.Fatalf("the same report again: %d %v", res.Status, out)
+		}
+		amended := f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", "")
+		amended.Values[0].Value = "5,0"
+		if res, out := f.api(f.A, amended); res.Status != http.StatusOK || out["status"] != "amended" || out["version"] != float64(2) {
+			t.Fatalf("amendment: %d %v", res.Status, out)
+		}
+		id := f.reportOf(f.A, "R-1").ID
+		if v1 := f.get(f.A, staff, "/results/staff/r/"+id+"/v/1"); v1.Status != 200 || !strings.Contains(string(v1.Body), "6,4") {
+			t.Fatalf("version 1: %d", v1.Status)
+		}
+	})
+}
