@@ -34,6 +34,9 @@ type Route struct {
 	// Lines are the fields that may hold line breaks and tabs (text areas; for a JSON body,
 	// dotted paths with "*" for a list's index). Every other text is one line.
 	Lines input.Fields
+	// Raw: an API route whose body is not JSON (an HL7 v2 message); the frame leaves the body
+	// to the handler, which checks each text it takes from it with input.Check.
+	Raw bool
 }
 
 // Multiline declares the route's multi-line fields (see Route.Lines).
@@ -42,6 +45,12 @@ func (r Route) Multiline(fields ...string) Route {
 	for _, f := range fields {
 		r.Lines[f] = true
 	}
+	return r
+}
+
+// RawBody declares an API route whose body is not JSON (see Route.Raw).
+func (r Route) RawBody() Route {
+	r.Raw = true
 	return r
 }
 
@@ -303,6 +312,7 @@ func (m *Module) checkInput(c *Ctx) error {
 	ct := hr.Header.Get("Content-Type")
 	switch {
 	case hr.Method == http.MethodGet || hr.Method == http.MethodHead || len(c.Req.Body) == 0:
+	case r.API && r.Raw:
 	case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
 		vals, err := url.ParseQuery(string(c.Req.Body))
 		if err != nil {
