@@ -1,6 +1,7 @@
 package results
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/input"
 )
 
 // fhirImport is the LIS's FHIR door (R3, issue 12.12): POST /results/api/fhir with a FHIR
@@ -24,6 +26,20 @@ func (m *Module) fhirImport(c *kit.Ctx) error {
 	}
 	if bodyTooLarge(c) {
 		return m.fhirOutcome(c, http.StatusRequestEntityTooLarge, fhir.IssueTypeTooLong, c.T("error.too_large.text"))
+	}
+	// The one check of the text a module receives (the frame's, for a JSON body), answered
+	// in FHIR: a body that is not JSON, or a string that is not text, named by its path.
+	bad, err := input.JSON(c.Req.Body, fhirLines)
+	if err != nil {
+		return m.fhirOutcome(c, http.StatusBadRequest, fhir.IssueTypeStructure, c.T("results.lis.fhir_not_bundle"))
+	}
+	if len(bad) > 0 {
+		out := fhir.OperationOutcome{}
+		for _, f := range sortedFields(bad) {
+			out.Issue = append(out.Issue, fhir.OperationOutcomeIssue{Severity: fhir.IssueSeverityError, Code: fhir.IssueTypeInvalid,
+				Diagnostics: ptrTo(c.T(bad[f])), Expression: []string{f}})
+		}
+		return c.JSON(http.StatusUnprocessableEntity, out)
 	}
 	in, paths, pre, problem := readFHIR(c.Req.Body)
 	if problem != "" {
@@ -58,6 +74,11 @@ func (m *Module) fhirImport(c *kit.Ctx) error {
 	return c.JSON(status, fhir.Bundle{Type: fhir.BundleTypeTransactionResponse, Entry: []fhir.BundleEntry{{
 		Response: &fhir.BundleEntryResponse{Status: line, Location: ptrTo("DiagnosticReport/" + res.Report.ID), Outcome: outcome}}}})
 }
+
+// fhirLines are the texts of a Bundle that may hold line breaks: the narrative, notes,
+// conclusions, and base64 data, which senders wrap.
+var fhirLines = input.Fields{"entry.*.resource.presentedForm.*.data": true, "entry.*.resource.text.div": true,
+	"entry.*.resource.conclusion": true, "entry.*.resource.note.*.text": true}
 
 // fhirOutcome answers one problem as an OperationOutcome.
 func (m *Module) fhirOutcome(c *kit.Ctx, status int, code fhir.IssueType, text string) error {
@@ -110,6 +131,22 @@ func readFHIR(body []byte) (in *Incoming, paths fhirPaths, pre fieldErrs, proble
 	if err := json.Unmarshal(body, &head); err != nil || head.Type != "Bundle" {
 		return nil, nil, nil, "results.lis.fhir_not_bundle"
 	}
+	// The models read a code as its raw JSON: "\u003c" (an escaped "<", as many encoders
+	// write it) would be an unknown comparator. Written again without escapes, each code
+	// reads as the text it is.
+	var doc any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, nil, nil, "results.lis.fhir_not_bundle"
+	}
+	var plain bytes.Buffer
+	enc := json.NewEncoder(&plain)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return nil, nil, nil, "results.lis.fhir_not_bundle"
+	}
+	body = plain.Bytes()
 	b, err := fhir.UnmarshalBundle(body)
 	if err != nil || (b.Type != fhir.BundleTypeTransaction && b.Type != fhir.BundleTypeCollection) {
 		return nil, nil, nil, "results.lis.fhir_not_bundle"

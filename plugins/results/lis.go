@@ -42,7 +42,7 @@ func (m *Module) receive(c *kit.Ctx, in *Incoming, pre fieldErrs, source string)
 }
 
 // sortedFields are the fields of errs in order, for an answer that reads the same each time.
-func sortedFields(errs fieldErrs) []string {
+func sortedFields[M ~map[string]string](errs M) []string {
 	out := make([]string, 0, len(errs))
 	for f := range errs {
 		out = append(out, f)
