@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"golang.org/x/text/encoding/charmap"
 
 	"carenet.dev/platform/plugins/kit"
@@ -129,7 +130,7 @@ func (a *hl7Ack) encode(now time.Time) []byte {
 	ts := now.UTC().Format("20060102150405") + "+0000"
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "MSH|^~\\&|%s|%s|%s|%s|%s||ACK^R01^ACK|%s|%s|%s\r", sendApp, sendFac, recvApp, recvFac, ts,
-		"ACK"+now.UTC().Format("20060102150405.000000"), hl7Escape(processing), hl7Escape(version))
+		strings.ReplaceAll(uuid.NewString(), "-", "")[:20], hl7Escape(processing), hl7Escape(version))
 	fmt.Fprintf(&b, "MSA|%s|%s|%s\r", a.code, hl7Escape(control), hl7Escape(a.text))
 	for _, e := range a.errs {
 		fmt.Fprintf(&b, "ERR||%s|%s^%s^HL70357|E||||%s\r", e.loc, e.code, hl7ErrNames[e.code], hl7Escape(e.text))
