@@ -87,22 +87,6 @@ func (m *Module) fhirOutcome(c *kit.Ctx, status int, code fhir.IssueType, text s
 
 func ptrTo[T any](v T) *T { return &v }
 
-// fhirPaths names, for each field of an Incoming, where it came from in the Bundle (a FHIRPath
-// expression), so that an OperationOutcome points the LIS at its own data.
-type fhirPaths map[string]string
-
-func (p fhirPaths) of(field string) string {
-	if e, ok := p[field]; ok {
-		return e
-	}
-	if i := strings.LastIndexByte(field, '.'); i > 0 {
-		if e, ok := p[field[:i+1]]; ok { // a value's field: its Observation
-			return e
-		}
-	}
-	return p[""]
-}
-
 // fhirStatus maps a DiagnosticReport's status onto the module's: a preliminary or partial
 // report is "partial"; a final, amended or corrected one is "final" (a newer version of the
 // same report id). Any other status (registered, cancelled, entered-in-error…) is refused.
@@ -126,7 +110,7 @@ type resource struct {
 // readFHIR reads a Bundle into an Incoming. problem is the message id of what makes the body
 // no Bundle the module can read (400); pre holds the problems of fields it read (422, with
 // the check's), paths where each field came from.
-func readFHIR(body []byte) (in *Incoming, paths fhirPaths, pre fieldErrs, problem string) {
+func readFHIR(body []byte) (in *Incoming, paths sources, pre fieldErrs, problem string) {
 	var head resource
 	if err := json.Unmarshal(body, &head); err != nil || head.Type != "Bundle" {
 		return nil, nil, nil, "results.lis.fhir_not_bundle"
@@ -196,7 +180,7 @@ func readFHIR(body []byte) (in *Incoming, paths fhirPaths, pre fieldErrs, proble
 
 	in = &Incoming{}
 	pre = fieldErrs{}
-	paths = fhirPaths{"": "Bundle", "report_id": "DiagnosticReport.identifier", "status": "DiagnosticReport.status",
+	paths = sources{"": "Bundle", "report_id": "DiagnosticReport.identifier", "status": "DiagnosticReport.status",
 		"collected_at": "DiagnosticReport.effective", "pdf": "DiagnosticReport.presentedForm", "lab": "DiagnosticReport.performer",
 		"patient.lab_patient_id": "Patient.identifier", "patient.last_name": "Patient.name.family", "patient.first_name": "Patient.name.given",
 		"patient.birth_name": "Patient.name", "patient.birth_date": "Patient.birthDate", "values": "DiagnosticReport.result",

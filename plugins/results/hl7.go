@@ -284,22 +284,6 @@ func (m *er7) text(v string) string {
 	return strings.TrimSpace(b.String())
 }
 
-// hl7Locs names, for each field of an Incoming, where it is in the message (ERR-2: segment,
-// its occurrence, field, repetition, component).
-type hl7Locs map[string]string
-
-func (l hl7Locs) of(field string) string {
-	if e, ok := l[field]; ok {
-		return e
-	}
-	if i := strings.LastIndexByte(field, '.'); i > 0 {
-		if e, ok := l[field[:i+1]]; ok {
-			return e
-		}
-	}
-	return ""
-}
-
 // hl7Problem is a message the module does not take (AR).
 type hl7Problem struct{ loc, code, text string }
 
@@ -312,7 +296,7 @@ var (
 // (ORC/OBR: the filler order number is the report id, OBR-7 the collection, OBR-16 the
 // prescriber, OBR-25 the status), its results (OBX: NM, SN, ST, TX, FT, CE/CWE values with
 // their units, ranges and abnormal flags) and its PDF (an OBX of type ED, base64).
-func readORU(m *er7, loc *time.Location) (in *Incoming, locs hl7Locs, pre fieldErrs, problem *hl7Problem) {
+func readORU(m *er7, loc *time.Location) (in *Incoming, locs sources, pre fieldErrs, problem *hl7Problem) {
 	msh := m.first("MSH")
 	if typ, ev := m.text(msh.comp(9, 1)), m.text(msh.comp(9, 2)); typ != "ORU" {
 		return nil, nil, nil, &hl7Problem{"MSH^1^9^1^1", hl7ErrMessageType, "results.lis.hl7_not_oru"}
@@ -325,7 +309,7 @@ func readORU(m *er7, loc *time.Location) (in *Incoming, locs hl7Locs, pre fieldE
 	var pid, firstOBR *er7Seg
 	var obrs, obxs int
 	in, pre = &Incoming{}, fieldErrs{}
-	locs = hl7Locs{"report_id": "OBR^1^3", "status": "OBR^1^25", "collected_at": "OBR^1^7", "lab": "OBX^1^23",
+	locs = sources{"report_id": "OBR^1^3", "status": "OBR^1^25", "collected_at": "OBR^1^7", "lab": "OBX^1^23",
 		"patient.lab_patient_id": "PID^1^3", "patient.last_name": "PID^1^5^1^1", "patient.first_name": "PID^1^5^1^2",
 		"patient.birth_name": "PID^1^5", "patient.birth_date": "PID^1^7", "prescriber.register_number": "OBR^1^16^1^1",
 		"prescriber.name": "OBR^1^16", "pdf": "OBX", "values": "OBX"}

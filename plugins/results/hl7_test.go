@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -202,32 +201,14 @@ func TestStandardImportsRaceToOneReport(t *testing.T) {
 		f := setup(t, b)
 		msg := f.hl7Example("nist-oru-r01-2.5.1-case1.hl7")
 		bundle := f.fhirExample("diagnosticreport-example-lipids.json")
-		var wg sync.WaitGroup
-		statuses := make([]int, 8)
-		for i := range statuses {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				if i%2 == 0 {
-					res, _ := f.hl7(f.A, msg)
-					statuses[i] = res.Status
-				} else {
-					res, _ := f.fhir(f.A, bundle)
-					statuses[i] = res.Status
-				}
-			}(i)
-		}
-		wg.Wait()
-		created := 0
-		for _, s := range statuses {
-			switch s {
-			case http.StatusCreated:
-				created++
-			case http.StatusOK:
-			default:
-				t.Fatalf("statuses %v", statuses)
+		created := f.race(8, func(i int) int {
+			if i%2 == 0 {
+				res, _ := f.hl7(f.A, msg)
+				return res.Status
 			}
-		}
+			res, _ := f.fhir(f.A, bundle)
+			return res.Status
+		})
 		if created != 2 || len(f.reportIDs(f.A)) != 2 || len(f.h.Host.Blobs) != 2 || f.audits("results.imported") != 2 {
 			t.Fatalf("created %d, stored %d, PDFs %d: one report per message", created, len(f.reportIDs(f.A)), len(f.h.Host.Blobs))
 		}

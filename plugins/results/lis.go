@@ -2,6 +2,7 @@ package results
 
 import (
 	"sort"
+	"strings"
 
 	"carenet.dev/platform/plugins/kit"
 )
@@ -49,4 +50,21 @@ func sortedFields[M ~map[string]string](errs M) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// sources names, for each field of an Incoming, where it came from in what the LIS sent (a
+// FHIRPath expression, an HL7 location "PID^1^7"), so that an answer points at its own
+// data; a value's field falls back on its value's ("values.2."), then on the whole ("").
+type sources map[string]string
+
+func (s sources) of(field string) string {
+	if e, ok := s[field]; ok {
+		return e
+	}
+	if i := strings.LastIndexByte(field, '.'); i > 0 {
+		if e, ok := s[field[:i+1]]; ok {
+			return e
+		}
+	}
+	return s[""]
 }
