@@ -125,9 +125,10 @@ func TestFHIRBundleImportsThroughTheOneImportPath(t *testing.T) {
 			t.Fatal("a Bundle sent twice was stored twice")
 		}
 
-		// The general health panel: its results are panels whose members are the values,
-		// some flagged; a preliminary report is stored as partial.
+		// The general health panel, sent as a transaction: its results are panels whose
+		// members are the values, some flagged; a preliminary report is stored as partial.
 		ghp := f.fhirExample("diagnosticreport-example-ghp.json")
+		ghp["type"] = "transaction"
 		fhirEntry(ghp, "DiagnosticReport")["status"] = "preliminary"
 		if res, _ := f.fhir(f.A, ghp); res.Status != http.StatusCreated {
 			t.Fatalf("ghp: %d %s", res.Status, res.Body)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
 )
@@ -213,4 +215,84 @@ func TestStandardImportsRaceToOneReport(t *testing.T) {
 			t.Fatalf("created %d, stored %d, PDFs %d: one report per message", created, len(f.reportIDs(f.A)), len(f.h.Host.Blobs))
 		}
 	})
+}
+
+// TestER7ReadsAsTheStandardSays: the ER7 reader takes the separators MSH declares, decodes
+// escapes, reads ISO 8859-1 where MSH-18 says so, and maps structured numeric values,
+// coded answers, ranges and statuses as HL7 v2.5 defines them (R3, issue 12.12).
+func TestER7ReadsAsTheStandardSays(t *testing.T) {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	read := func(msg []byte) (*Incoming, fieldErrs, *hl7Problem) {
+		t.Helper()
+		m, err := parseER7(msg)
+		if err != nil {
+			t.Fatalf("parse %q: %v", msg, err)
+		}
+		in, _, pre, problem := readORU(m, paris)
+		return in, pre, problem
+	}
+	// Other separators, an escaped separator in a name, ISO 8859-1, a time with no zone.
+	latin := []byte("MSH#:!?@#LIS#LAB#####ORU:R01#1#P#2.5######8859/1\r" +
+		"PID###P-9:::::MR##Lef\xe8vre?T?Dupont:Ana\xefs:::::L!Martin::::::M##19790412\r" +
+		"OBR#1##R-9######################F\r" +
+		"OBX#1#SN#5066-6:BRUCELLA ABORTUS AB:LN##:100:?S?:150#mcg/dL##H!POS###F\r")
+	in, pre, problem := read(latin)
+	if problem != nil || len(pre) != 0 {
+		t.Fatalf("problem %v %v", problem, pre)
+	}
+	if in.Patient.LastName != "Lefèvre@Dupont" || in.Patient.FirstName != "Anaïs" || in.Patient.BirthName != "Martin" ||
+		in.Patient.LabPatientID != "P-9" || in.Patient.BirthDate != "1979-04-12" || in.ReportID != "R-9" || in.Status != "final" {
+		t.Fatalf("incoming %+v", in)
+	}
+	if v := in.Values[0]; v.Value != "100:150" || v.Unit != "mcg/dL" || v.Flag != "H" || v.Label != "BRUCELLA ABORTUS AB" {
+		t.Fatalf("SN %+v", v)
+	}
+	if got := hl7Time("200808151030", paris); got != "2008-08-15T10:30:00+02:00" {
+		t.Errorf("time without a zone: %s", got)
+	}
+	if got := hl7Time("200808151030-0700", paris); got != "2008-08-15T10:30:00-07:00" {
+		t.Errorf("time with a zone: %s", got)
+	}
+
+	// Published OBX segments (HL7's own ORU test messages of 2005, in the FHIR repository's
+	// diagnosticreport sources): SN with a range and a flag, a coded answer, a correction.
+	base := "MSH|^~\\&|LIS|LAB|||200511221912||ORU^R01^ORM_R01|C1|D|2.5\rPID|1||P-1^^^^MR||Doe^Jane||19840201|F\r"
+	for obr25, want := range map[string]string{"F": "final", "C": "final", "P": "partial", "A": "partial", "X": "OBR-25 X"} {
+		in, _, _ := read([]byte(base + "OBR|1||EM-83|^^^160218^Rubeola Antibodies, IgM^L|||200511220100|||||||200511220755|||||||||||" + obr25 + "\r" +
+			"OBX|1|SN|7963-2^RUBEOLA VIRUS AB.IGM^2.16.840.1.113883.6.1^160219^Rubeola Antibodies, IgM^L||^5.60|AU|0.00-0.89|H|||F|||20051121100258|^LABCORP BURLINGTON^CLIA||\r" +
+			"OBX|2|CE|13951-9^HEPATITIS A VIRUS AB^2.16.840.1.113883.6.1^006726^Hep A Ab, Total^L||^^^P^POSITIVE^L|||A|||F|||20051122|34D0655059^LABCORP BURLINGTON^CLIA||EIA\r"))
+		if in.Status != want {
+			t.Errorf("OBR-25 %s: status %q, want %q", obr25, in.Status, want)
+		}
+		if obr25 != "F" {
+			continue
+		}
+		sn, ce := in.Values[0], in.Values[1]
+		if sn.Value != "5.60" || sn.Unit != "AU" || *sn.Low != 0 || *sn.High != 0.89 || sn.Flag != "H" || sn.Code != "7963-2" {
+			t.Errorf("SN %+v", sn)
+		}
+		// OBX-15 names the producer, not the performing lab (OBX-23): the lab is the sender's.
+		if ce.Value != "POSITIVE" || ce.Flag != "A" || ce.Low != nil || in.Lab != "LAB" {
+			t.Errorf("CE %+v, lab %q", ce, in.Lab)
+		}
+	}
+	for name, msg := range map[string]string{"no MSH": "PID|1\r", "separators": "MSH|^^\\&|A\r", "charset": "MSH|^~\\&|A|B|||||ORU^R01|1|P|2.5||||||EBCDIC\r"} {
+		if _, err := parseER7([]byte(msg)); err == nil {
+			t.Errorf("%s: read", name)
+		}
+	}
+}
+
+// TestFHIRStatusesMapOntoTheModules: preliminary and partial reports are partial; final,
+// amended and corrected final (a later version of the same report id); any other status is
+// none of the module's, refused by the check (R3, issue 12.12).
+func TestFHIRStatusesMapOntoTheModules(t *testing.T) {
+	want := map[fhir.DiagnosticReportStatus]string{fhir.DiagnosticReportStatusPreliminary: "partial", fhir.DiagnosticReportStatusPartial: "partial",
+		fhir.DiagnosticReportStatusFinal: "final", fhir.DiagnosticReportStatusAmended: "final", fhir.DiagnosticReportStatusCorrected: "final"}
+	for s := fhir.DiagnosticReportStatusRegistered; s <= fhir.DiagnosticReportStatusUnknown; s++ {
+		got := fhirStatus(s)
+		if w, ok := want[s]; ok && got != w || !ok && statuses[got] {
+			t.Errorf("%s: %q", s.Code(), got)
+		}
+	}
 }
