@@ -61,13 +61,9 @@ func (m *Module) fhirImport(c *kit.Ctx) error {
 		}
 		return c.JSON(http.StatusUnprocessableEntity, out)
 	}
-	status, line := http.StatusOK, "200 OK"
+	status, line, what := http.StatusOK, "200 OK", "results.lis.unchanged"
 	if res.Created {
-		status, line = http.StatusCreated, "201 Created"
-	}
-	what := "results.lis.unchanged"
-	if res.Created {
-		what = "results.lis.created"
+		status, line, what = http.StatusCreated, "201 Created", "results.lis.created"
 	}
 	outcome, _ := json.Marshal(fhir.OperationOutcome{Issue: []fhir.OperationOutcomeIssue{{Severity: fhir.IssueSeverityInformation,
 		Code: fhir.IssueTypeInformational, Diagnostics: ptrTo(c.T(what))}}})
@@ -105,6 +101,7 @@ type resource struct {
 	Type string `json:"resourceType"`
 	ID   string `json:"id"`
 	raw  json.RawMessage
+	n    int // its entry's index
 }
 
 // readFHIR reads a Bundle into an Incoming. problem is the message id of what makes the body
@@ -138,12 +135,12 @@ func readFHIR(body []byte) (in *Incoming, paths sources, pre fieldErrs, problem 
 	// Each entry by the names a reference may use: its fullUrl, and "Type/id".
 	byRef := map[string]resource{}
 	var reports []resource
-	for _, e := range b.Entry {
+	for i, e := range b.Entry {
 		var r resource
 		if err := json.Unmarshal(e.Resource, &r); err != nil || r.Type == "" {
 			return nil, nil, nil, "results.lis.fhir_not_bundle"
 		}
-		r.raw = e.Resource
+		r.raw, r.n = e.Resource, i
 		if e.FullUrl != nil {
 			byRef[*e.FullUrl] = r
 		}
@@ -289,7 +286,7 @@ func readFHIR(body []byte) (in *Incoming, paths sources, pre fieldErrs, problem 
 	}
 
 	// The values: each result, a panel's members in their order.
-	seen := map[string]bool{}
+	seen := map[int]bool{}
 	var walk func(refs []fhir.Reference, depth int) bool
 	walk = func(refs []fhir.Reference, depth int) bool {
 		for _, ref := range refs {
@@ -299,10 +296,10 @@ func readFHIR(body []byte) (in *Incoming, paths sources, pre fieldErrs, problem 
 				paths["values"] = "DiagnosticReport.result"
 				continue
 			}
-			if seen[r.ID] || depth > 3 {
+			if seen[r.n] || depth > 3 {
 				continue
 			}
-			seen[r.ID] = true
+			seen[r.n] = true
 			o, err := fhir.UnmarshalObservation(r.raw)
 			if err != nil {
 				return false
@@ -314,7 +311,7 @@ func readFHIR(body []byte) (in *Incoming, paths sources, pre fieldErrs, problem 
 				continue
 			}
 			if v, ok := fhirValue(o); ok {
-				paths[fmt.Sprintf("values.%d.", len(in.Values))] = "Bundle.entry.resource.where(id='" + r.ID + "')"
+				paths[fmt.Sprintf("values.%d.", len(in.Values))] = fmt.Sprintf("Bundle.entry[%d].resource", r.n)
 				in.Values = append(in.Values, v)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -213,7 +214,7 @@ func TestFHIRRefusesWhatItCannotImport(t *testing.T) {
 			got[is["expression"].([]any)[0].(string)] = is["diagnostics"].(string)
 		}
 		want := map[string]string{"Patient.birthDate": "invalid_date", "DiagnosticReport.status": "invalid_choice",
-			"Bundle.entry.resource.where(id='cholesterol')": "required"}
+			"Bundle.entry[1].resource": "required"}
 		for path, code := range want {
 			if got[path] != fr.T(errKey(code)) {
 				t.Errorf("%s: %q, want %q (all %v)", path, got[path], fr.T(errKey(code)), got)
@@ -236,5 +237,39 @@ func TestFHIRRefusesWhatItCannotImport(t *testing.T) {
 			t.Fatalf("without a client: %d", res.Status)
 		}
 		f.noMissingMessages()
+	})
+}
+
+// TestFHIRTransactionReferencesByFullURL: in a transaction Bundle as a LIS builds one, the
+// resources have no id yet and refer to each other by their entries' "urn:uuid:" fullUrls;
+// each is found all the same, Observations without an id each one value (R3, issue 12.12).
+func TestFHIRTransactionReferencesByFullURL(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		bundle := f.fhirExample("diagnosticreport-example-lipids.json")
+		bundle["type"] = "transaction"
+		urls := map[string]string{}
+		for i, e := range bundle["entry"].([]any) {
+			entry := e.(map[string]any)
+			r := entry["resource"].(map[string]any)
+			u := fmt.Sprintf("urn:uuid:6a79bb01-6289-4665-a23c-f0f0704dd9d%d", i)
+			urls[r["resourceType"].(string)+"/"+r["id"].(string)] = u
+			delete(r, "id")
+			entry["fullUrl"] = u
+			entry["request"] = map[string]any{"method": "POST", "url": r["resourceType"]}
+		}
+		dr := fhirEntry(bundle, "DiagnosticReport")
+		dr["subject"].(map[string]any)["reference"] = urls["Patient/pat2"]
+		for _, ref := range dr["result"].([]any) {
+			ref.(map[string]any)["reference"] = urls[ref.(map[string]any)["reference"].(string)]
+		}
+		raw, _ := json.Marshal(bundle)
+		in, _, pre, problem := readFHIR(raw)
+		if problem != "" || len(pre) != 0 || in.Patient.LastName != "Chalmers" || len(in.Values) != 4 || in.Values[3].Code != "13457-7" {
+			t.Fatalf("%s %v %+v", problem, pre, in)
+		}
+		if res, _ := f.fhir(f.A, bundle); res.Status != http.StatusCreated {
+			t.Fatalf("%d %s", res.Status, res.Body)
+		}
 	})
 }
