@@ -432,8 +432,7 @@ func (m *Module) fail(c *Ctx, err error) {
 	case errors.Is(err, ErrBadRequest):
 		status, code = http.StatusBadRequest, "bad_request"
 	default:
-		m.Log.Error("module request failed", "request_id", c.Req.RequestID, "tenant", c.Req.Tenant.Slug, "module", m.spec.ID,
-			"method", c.R.Method, "path", c.R.URL.Path, "err", err.Error())
+		c.LogFailure(err)
 	}
 	loc := c.Loc()
 	text := m.message(loc, m.spec.ID+".error."+code, coreErrorText[code])
@@ -451,6 +450,14 @@ func (m *Module) fail(c *Ctx, err error) {
 		m.Log.Error("module error page", "module", m.spec.ID, "err", err.Error())
 	}
 	_ = c.fragment(status, v.Title, b.Bytes())
+}
+
+// LogFailure logs the cause of a request that failed (a 500), with the request id, tenant and
+// module: for a handler that answers such a failure in its own shape (an HL7 ACK, a FHIR
+// OperationOutcome) instead of returning it.
+func (c *Ctx) LogFailure(err error) {
+	c.m.Log.Error("module request failed", "request_id", c.Req.RequestID, "tenant", c.Req.Tenant.Slug, "module", c.m.spec.ID,
+		"method", c.R.Method, "path", c.R.URL.Path, "err", err.Error())
 }
 
 // coreErrorText are the core's sentences for what a module has no sentence of its own for.

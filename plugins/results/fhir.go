@@ -47,7 +47,9 @@ func (m *Module) fhirImport(c *kit.Ctx) error {
 	}
 	errs, res, err := m.receive(c, in, pre, "fhir:"+c.Req.ClientID)
 	if err != nil {
-		return err
+		// Logged as every 500; the LIS reads an OperationOutcome.
+		c.LogFailure(err)
+		return m.fhirOutcome(c, http.StatusInternalServerError, fhir.IssueTypeException, c.T("error.generic.text"))
 	}
 	if len(errs) > 0 {
 		out := fhir.OperationOutcome{}

@@ -42,7 +42,11 @@ func (m *Module) hl7Import(c *kit.Ctx) error {
 	}
 	errs, res, err := m.receive(c, in, pre, "hl7:"+c.Req.ClientID)
 	if err != nil {
-		return err
+		// Logged as every 500; the LIS reads an ACK, and sends the message again.
+		c.LogFailure(err)
+		ack.code, ack.text = "AE", c.T("error.generic.text")
+		ack.errs = append(ack.errs, hl7Err{code: hl7ErrInternal, text: ack.text})
+		return m.hl7Answer(c, http.StatusInternalServerError, ack)
 	}
 	if len(errs) > 0 {
 		ack.code = "AE"

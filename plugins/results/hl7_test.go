@@ -1,8 +1,10 @@
 package results
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
+	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
 )
@@ -295,4 +298,41 @@ func TestFHIRStatusesMapOntoTheModules(t *testing.T) {
 			t.Errorf("%s: %q", s.Code(), got)
 		}
 	}
+}
+
+// TestStandardImportsAnswerAFailureInTheirShape: when the report cannot be stored (here its
+// values' table is gone), the cause is logged as every 500's, the LIS reads an HL7 ACK (AE,
+// error 207) or a FHIR OperationOutcome with a sentence in the tenant's language, and
+// nothing is kept (R3, issue 12.12).
+func TestStandardImportsAnswerAFailureInTheirShape(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		var logs bytes.Buffer
+		f.m.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+		if b != "sqlite" {
+			// The module's role does not own its tables on PostgreSQL; the path is the same.
+			t.Skip("a table is removed on SQLite only")
+		}
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Select((*Value)(nil)).NewRaw("ALTER TABLE results_values RENAME TO results_values_gone").Exec(ctx)
+			return err
+		})
+		generic := f.m.Msgs.For("fr").T("error.generic.text")
+		res, ack := f.hl7(f.A, f.hl7Example("nist-oru-r01-2.5.1-case1.hl7"))
+		if res.Status != http.StatusInternalServerError || ack["MSA"][1] != "AE" || ack["ERR"][3] != "207^Application internal error^HL70357" ||
+			ack["ERR"][8] != hl7Escape(generic) || strings.Contains(string(res.Body), "results_values") {
+			t.Fatalf("HL7: %d %q", res.Status, res.Body)
+		}
+		res, out := f.fhir(f.A, f.fhirExample("diagnosticreport-example-lipids.json"))
+		if res.Status != http.StatusInternalServerError || out["resourceType"] != "OperationOutcome" ||
+			!strings.Contains(string(res.Body), generic) || strings.Contains(string(res.Body), "results_values") {
+			t.Fatalf("FHIR: %d %s", res.Status, res.Body)
+		}
+		if n := strings.Count(logs.String(), `"msg":"module request failed"`); n != 2 || !strings.Contains(logs.String(), "results_values") {
+			t.Fatalf("causes logged %d times: %s", n, logs.String())
+		}
+		if len(f.h.Host.Blobs) != 0 {
+			t.Fatalf("%d PDFs kept", len(f.h.Host.Blobs))
+		}
+	})
 }
