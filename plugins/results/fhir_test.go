@@ -228,15 +228,7 @@ func TestFHIRRefusesWhatItCannotImport(t *testing.T) {
 			!strings.Contains(string(res.Body), fr.T(errKey("link_not_accepted"))) || issue(out)["expression"] == nil {
 			t.Fatalf("link: %d %s", res.Status, res.Body)
 		}
-		if len(f.reportIDs(f.A)) != 0 || len(f.h.Host.Blobs) != 0 {
-			t.Fatal("a refused Bundle stored something")
-		}
-		// The import permission's API client only.
-		res, _ = f.h.Send(context.Background(), f.A, &sdk.User{ID: "u"}, &sdk.Request{Method: "POST", Path: "/results/api/fhir", Body: []byte("{}")})
-		if res.Status != http.StatusUnauthorized {
-			t.Fatalf("without a client: %d", res.Status)
-		}
-		f.noMissingMessages()
+		f.storedNothing("/results/api/fhir", []byte("{}"))
 	})
 }
 
@@ -272,4 +264,19 @@ func TestFHIRTransactionReferencesByFullURL(t *testing.T) {
 			t.Fatalf("%d %s", res.Status, res.Body)
 		}
 	})
+}
+
+// storedNothing checks that the refused requests of a test stored no report and no PDF, that
+// path answers a signed-in person (no API client) 401 with body, and that every message
+// asked for exists.
+func (f *fixture) storedNothing(path string, body []byte) {
+	f.t.Helper()
+	if len(f.reportIDs(f.A)) != 0 || len(f.h.Host.Blobs) != 0 {
+		f.t.Fatal("a refused import stored something")
+	}
+	res, _ := f.h.Send(context.Background(), f.A, &sdk.User{ID: "u"}, &sdk.Request{Method: "POST", Path: path, Body: body})
+	if res.Status != http.StatusUnauthorized {
+		f.t.Fatalf("without a client: %d", res.Status)
+	}
+	f.noMissingMessages()
 }
