@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -62,6 +63,8 @@ func newProbe(t *testing.T) *probe {
 			kit.Perm("GET /kittest/boom", "kittest.use", func(c *kit.Ctx) error { return errors.New("the database exploded") }),
 			kit.API("GET /kittest/api/boom", "kittest.use", func(c *kit.Ctx) error { return errors.New("the database exploded") }),
 			kit.API("GET /kittest/api/notes/{id}", "kittest.use", p.show),
+			kit.API("POST /kittest/api/echo", "kittest.use", echo),
+			kit.API("POST /kittest/api/raw", "kittest.use", echo).RawBody(),
 			kit.Perm("GET /kittest/files/{rest...}", "kittest.use", func(c *kit.Ctx) error { return kit.ErrBadRequest }),
 		},
 		OnUserVerified: func(ctx context.Context, _ sdk.Tenant, userID string) error {
@@ -114,6 +117,34 @@ func (p *probe) add(c *kit.Ctx) error {
 		return err
 	}
 	return c.Redirect("/kittest/notes/"+c.Form("id"), "")
+}
+
+// echo answers the body it was given.
+func echo(c *kit.Ctx) error {
+	c.W.Header().Set("Content-Type", "text/plain")
+	_, err := c.W.Write(c.Req.Body)
+	return err
+}
+
+// TestRawBodyReachesItsHandler: an API route's JSON body is checked by the frame (400 when
+// it is not JSON); a route declared RawBody — an HL7 v2 message — gets its body as sent,
+// its handler checking what it takes from it (issue 12.12).
+func TestRawBodyReachesItsHandler(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		p := newProbe(t)
+		h := sdktest.New(t, p, storetest.Env(t, b, "kittest"))
+		msg := []byte("MSH|^~\\&|LIS|LAB\rPID|1||P-1\r")
+		res, _ := h.Send(context.Background(), tenantA, nil, &sdk.Request{Method: "POST", Path: "/kittest/api/echo", Body: msg, ClientID: "k1",
+			Header: http.Header{"Content-Type": {"text/plain"}}})
+		if res.Status != 400 {
+			t.Fatalf("a JSON route took a body that is not JSON: %d %s", res.Status, res.Body)
+		}
+		res, _ = h.Send(context.Background(), tenantA, nil, &sdk.Request{Method: "POST", Path: "/kittest/api/raw", Body: msg, ClientID: "k1",
+			Header: http.Header{"Content-Type": {"text/plain"}}})
+		if res.Status != 200 || !bytes.Equal(res.Body, msg) {
+			t.Fatalf("raw: %d %q", res.Status, res.Body)
+		}
+	})
 }
 
 type syncBuffer struct {

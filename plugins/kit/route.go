@@ -34,6 +34,9 @@ type Route struct {
 	// Lines are the fields that may hold line breaks and tabs (text areas; for a JSON body,
 	// dotted paths with "*" for a list's index). Every other text is one line.
 	Lines input.Fields
+	// Raw: an API route whose body is not JSON (an HL7 v2 message); the frame leaves the body
+	// to the handler, which checks each text it takes from it with input.Check.
+	Raw bool
 }
 
 // Multiline declares the route's multi-line fields (see Route.Lines).
@@ -42,6 +45,12 @@ func (r Route) Multiline(fields ...string) Route {
 	for _, f := range fields {
 		r.Lines[f] = true
 	}
+	return r
+}
+
+// RawBody declares an API route whose body is not JSON (see Route.Raw).
+func (r Route) RawBody() Route {
+	r.Raw = true
 	return r
 }
 
@@ -303,6 +312,7 @@ func (m *Module) checkInput(c *Ctx) error {
 	ct := hr.Header.Get("Content-Type")
 	switch {
 	case hr.Method == http.MethodGet || hr.Method == http.MethodHead || len(c.Req.Body) == 0:
+	case r.API && r.Raw:
 	case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
 		vals, err := url.ParseQuery(string(c.Req.Body))
 		if err != nil {
@@ -422,8 +432,7 @@ func (m *Module) fail(c *Ctx, err error) {
 	case errors.Is(err, ErrBadRequest):
 		status, code = http.StatusBadRequest, "bad_request"
 	default:
-		m.Log.Error("module request failed", "request_id", c.Req.RequestID, "tenant", c.Req.Tenant.Slug, "module", m.spec.ID,
-			"method", c.R.Method, "path", c.R.URL.Path, "err", err.Error())
+		c.LogFailure(err)
 	}
 	loc := c.Loc()
 	text := m.message(loc, m.spec.ID+".error."+code, coreErrorText[code])
@@ -441,6 +450,14 @@ func (m *Module) fail(c *Ctx, err error) {
 		m.Log.Error("module error page", "module", m.spec.ID, "err", err.Error())
 	}
 	_ = c.fragment(status, v.Title, b.Bytes())
+}
+
+// LogFailure logs the cause of a request that failed (a 500), with the request id, tenant and
+// module: for a handler that answers such a failure in its own shape (an HL7 ACK, a FHIR
+// OperationOutcome) instead of returning it.
+func (c *Ctx) LogFailure(err error) {
+	c.m.Log.Error("module request failed", "request_id", c.Req.RequestID, "tenant", c.Req.Tenant.Slug, "module", c.m.spec.ID,
+		"method", c.R.Method, "path", c.R.URL.Path, "err", err.Error())
 }
 
 // coreErrorText are the core's sentences for what a module has no sentence of its own for.

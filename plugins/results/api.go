@@ -15,8 +15,7 @@ func (m *Module) apiImport(c *kit.Ctx) error {
 	if c.Req.ClientID == "" {
 		return c.JSON(http.StatusUnauthorized, kit.APIError{Error: "unauthorized", Message: c.T("error.api.key_missing"), Fields: map[string]string{}})
 	}
-	maxPDF := maxPDFMB.Of(c.Tenant()) << 20
-	if int64(len(c.Req.Body)) > maxPDF*4/3+(1<<20) {
+	if bodyTooLarge(c) {
 		return c.JSON(http.StatusRequestEntityTooLarge, kit.APIError{Error: "too_large", Message: c.T("error.too_large.text"), Fields: map[string]string{}})
 	}
 	// The frame refused any string that is not text; a value of the wrong type is named.
@@ -24,12 +23,16 @@ func (m *Module) apiImport(c *kit.Ctx) error {
 	if err := c.DecodeJSON(&in); err != nil {
 		return err
 	}
+	pre := fieldErrs{}
 	var err error
 	in.PDF, err = base64.StdEncoding.DecodeString(in.PDFBase64)
 	in.PDFBase64 = ""
-	errs := in.check(maxPDF, m.now(), tenantLoc(c.Tenant()))
 	if err != nil {
-		errs["pdf"] = "invalid_base64"
+		pre["pdf"] = "invalid_base64"
+	}
+	errs, res, err := m.receive(c, &in, pre, "api:"+c.Req.ClientID)
+	if err != nil {
+		return err
 	}
 	if len(errs) > 0 {
 		fields := map[string]string{}
@@ -38,18 +41,11 @@ func (m *Module) apiImport(c *kit.Ctx) error {
 		}
 		return c.APIInvalid("invalid_report", fields)
 	}
-	res, err := m.importReport(c.Context(), c.Tenant(), &in, "api:"+c.Req.ClientID)
-	if err != nil {
-		return err
-	}
 	// The answer says what the import did: created (201), amended (a new version of a known
 	// report) or unchanged (the same content again).
 	status := http.StatusOK
 	if res.Created {
 		status = http.StatusCreated
-		if err := m.recordImport(c.Context(), res); err != nil {
-			return err
-		}
 	}
 	return c.JSON(status, map[string]any{"id": res.Report.ID, "report_id": res.Report.ReportID, "status": res.What(),
 		"version": res.Report.Version, "linked": res.Linked})

@@ -115,6 +115,11 @@ func newModule() *Module {
 			kit.Perm("POST /results/staff/professionals/{id}/suspend", permManage, m.suspend),
 			// A LIS may wrap its base64 in lines.
 			kit.API("POST /results/api/reports", permImport, m.apiImport).Multiline("pdf_base64"),
+			// The same import from a LIS that speaks a standard (issue 12.12): a FHIR R4
+			// Bundle, or an HL7 v2.5 ORU^R01 message, which is not JSON.
+			// Both answer in their standard's shape, even a body the frame would refuse.
+			kit.API("POST /results/api/fhir", permImport, m.fhirImport).RawBody(),
+			kit.API("POST /results/api/hl7", permImport, m.hl7Import).RawBody(),
 		),
 		Jobs:          []kit.Job{{Name: jobRetention, Cron: "17 3 * * *", Run: m.retentionJob}},
 		Notifications: []string{"results.published", "results.amended"},

@@ -90,6 +90,33 @@ func (f *fixture) api(ten sdk.Tenant, in *Incoming) (*sdk.Response, map[string]a
 	return res, out
 }
 
+// race sends n requests at once (send answers the status of the i-th) and counts those
+// that created something; any answer but 201 or 200 fails the test.
+func (f *fixture) race(n int, send func(i int) int) int {
+	f.t.Helper()
+	var wg sync.WaitGroup
+	statuses := make([]int, n)
+	for i := range statuses {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			statuses[i] = send(i)
+		}(i)
+	}
+	wg.Wait()
+	created := 0
+	for _, s := range statuses {
+		switch s {
+		case http.StatusCreated:
+			created++
+		case http.StatusOK:
+		default:
+			f.t.Fatalf("statuses %v", statuses)
+		}
+	}
+	return created
+}
+
 func (f *fixture) get(ten sdk.Tenant, u *sdk.User, path string) *sdk.Response {
 	f.t.Helper()
 	res, err := f.h.Do(context.Background(), ten, u, "GET", path, nil)
@@ -210,28 +237,11 @@ func TestImportAPIIsValidatedAndIdempotent(t *testing.T) {
 		}
 
 		in := f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", "10101010101")
-		var wg sync.WaitGroup
-		statuses := make([]int, 8)
-		for i := range statuses {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				c := *in
-				res, _ := f.api(f.A, &c)
-				statuses[i] = res.Status
-			}(i)
-		}
-		wg.Wait()
-		created := 0
-		for _, s := range statuses {
-			switch s {
-			case http.StatusCreated:
-				created++
-			case http.StatusOK:
-			default:
-				t.Fatalf("statuses %v", statuses)
-			}
-		}
+		created := f.race(8, func(int) int {
+			c := *in
+			res, _ := f.api(f.A, &c)
+			return res.Status
+		})
 		if created != 1 || len(f.reportIDs(f.A)) != 1 {
 			t.Fatalf("created %d, stored %d: one report per lab report id", created, len(f.reportIDs(f.A)))
 		}
