@@ -163,6 +163,19 @@ func TestFHIRBundleImportsThroughTheOneImportPath(t *testing.T) {
 		if v := byCode["2887-8"]; v.Value != "Negative" {
 			t.Errorf("coded answer: %+v", v)
 		}
+
+		// The lab then sends the same report as final: a new version of it, which replaces
+		// the preliminary one, not a second report nor an "unchanged" (R3, issue 12.2).
+		fhirEntry(ghp, "DiagnosticReport")["status"] = "final"
+		res, out = f.fhir(f.A, ghp)
+		entry = out["entry"].([]any)[0].(map[string]any)["response"].(map[string]any)
+		if res.Status != http.StatusOK || entry["location"] != "DiagnosticReport/"+rep2.ID ||
+			!strings.Contains(string(res.Body), f.m.Msgs.For("fr").T("results.lis.amended")) {
+			t.Fatalf("final after preliminary: %d %s", res.Status, res.Body)
+		}
+		if amended := f.report(f.A, rep2.ID); amended.Status != "final" || amended.Version != 2 || len(f.reportIDs(f.A)) != 2 {
+			t.Fatalf("amended report %+v", amended)
+		}
 	})
 }
 
