@@ -6,51 +6,16 @@ import (
 	"strings"
 	"time"
 
-	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
-	"carenet.dev/platform/plugins/kit/pdfdoc"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
 
 // reportPDF writes a report as the lab's system would print it, in lang: the demo's reports
-// and the tests' are real PDFs.
+// and the tests' are real PDFs, printed as the module prints its own (the same words,
+// numbers, flags and column widths), marked as made up.
 func (m *Module) reportPDF(t sdk.Tenant, lang string, in *Incoming) ([]byte, error) {
-	loc := m.Msgs.For(lang)
-	collected, _ := time.Parse(time.RFC3339, in.CollectedAt)
-	if collected.IsZero() {
-		collected, _ = parseDay(in.CollectedAt)
-	}
-	d := pdfdoc.New(loc.T("results.pdf.title"), t.Name, collected)
-	d.Heading(t.Name, 16)
-	d.Heading(loc.T("results.pdf.title"), 13)
-	d.Pair(loc.T("results.pdf.patient"), strings.ToUpper(in.Patient.LastName)+" "+in.Patient.FirstName)
-	if in.Patient.BirthName != "" {
-		d.Pair(loc.T("results.field.birth_name"), strings.ToUpper(in.Patient.BirthName))
-	}
-	if bd, ok := parseDay(in.Patient.BirthDate); ok {
-		d.Pair(loc.T("results.pdf.birth_date"), locales.FormatDate(lang, bd, time.UTC))
-	}
-	d.Pair(loc.T("results.pdf.report_id"), in.ReportID)
-	d.Pair(loc.T("results.pdf.prescriber"), in.Prescriber.Name)
-	d.Pair(loc.T("results.pdf.collected"), locales.FormatDateTime(lang, collected, tenantLoc(t)))
-	d.Pair(loc.T("results.pdf.lab"), in.Lab)
-	var rows [][]string
-	for _, v := range in.Values {
-		ref := v.RefText
-		if v.Low != nil && v.High != nil {
-			ref = locales.FormatMeasure(lang, *v.Low) + " – " + locales.FormatMeasure(lang, *v.High)
-		}
-		flag := ""
-		if v.Flag != "" && v.Flag != "N" {
-			flag = loc.T("results.flag." + v.Flag)
-		}
-		rows = append(rows, []string{v.Label, v.Value, v.Unit, ref, flag})
-	}
-	d.Table([]string{loc.T("results.values.analyte"), loc.T("results.values.value"), loc.T("results.values.unit"),
-		loc.T("results.values.range"), loc.T("results.values.flag")}, rows, []float64{58, 28, 26, 36, 26}, true)
-	d.Text(loc.T("results.pdf.footer"))
-	return d.Bytes()
+	return m.printed(t, lang, incomingReport(in, tenantLoc(t)), true)
 }
 
 func f(x float64) *float64 { return &x }

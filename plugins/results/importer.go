@@ -34,6 +34,8 @@ type Incoming struct {
 	PDFName     string          `json:"pdf_name"`
 	PDFBase64   string          `json:"pdf_base64"`
 	Values      []IncomingValue `json:"values"`
+	// ValidatedBy is the lab's biologist who validated the report (optional).
+	ValidatedBy *IncomingValidator `json:"validated_by,omitempty"`
 
 	PDF       []byte    `json:"-"`
 	collected time.Time // parsed
@@ -160,6 +162,7 @@ func (in *Incoming) check(maxPDF int64, now time.Time, loc *time.Location) field
 	}
 	// The sender's file name is display metadata only, offered as the download's name.
 	in.PDFName = upload.DownloadName(in.PDFName, upload.DisplayName(in.ReportID), upload.PDF)
+	in.checkValidator(f, now)
 	if len(in.Values) > 500 {
 		f.add("values", "too_many")
 	}
@@ -236,6 +239,7 @@ func (m *Module) importReport(ctx context.Context, t sdk.Tenant, in *Incoming, s
 	rep := &Report{TenantID: t.ID, ID: uuid.NewString(), ReportID: in.ReportID, PrescriberNumber: in.Prescriber.RegisterNumber,
 		PrescriberName: in.Prescriber.Name, LabSite: in.Lab, Status: in.Status, CollectedAt: in.collected, PublishedAt: now,
 		BlobID: blobID, PDFName: in.PDFName, PDFSHA256: hex.EncodeToString(sum[:]), PDFSize: int64(len(in.PDF)), Source: source}
+	rep.ValidatedBy, rep.TimeUnknown = in.validator(), !in.timeKnown()
 	var patient *LabPatient
 	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		var err error

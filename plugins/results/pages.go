@@ -196,6 +196,9 @@ func (m *Module) staffReport(c *kit.Ctx) error   { return m.showReport(c, audSta
 func (m *Module) patientPDF(c *kit.Ctx) error    { return m.sendPDF(c, ownReport) }
 func (m *Module) proPDF(c *kit.Ctx) error        { return m.sendPDF(c, prescribedReport) }
 func (m *Module) staffPDF(c *kit.Ctx) error      { return m.sendPDF(c, staffReport) }
+func (m *Module) patientPrint(c *kit.Ctx) error  { return m.sendPrinted(c, ownReport) }
+func (m *Module) proPrint(c *kit.Ctx) error      { return m.sendPrinted(c, prescribedReport) }
+func (m *Module) staffPrint(c *kit.Ctx) error    { return m.sendPrinted(c, staffReport) }
 
 // auditSubject is whose data a report is: the patient's account, or, while the lab record
 // has none, the record itself (the patient sees those accesses too once linked).
@@ -228,11 +231,12 @@ func (m *Module) showReport(c *kit.Ctx, aud string, find finder) error {
 	v.Data["Audience"], v.Data["Prefix"] = aud, audPrefix[aud]
 	abnormal := 0
 	for _, x := range rep.Values {
-		if x.Flag != "" && x.Flag != "N" {
+		if x.Abnormal() {
 			abnormal++
 		}
 	}
 	v.Data["Abnormal"] = abnormal
+	v.Data["Collected"] = rep.Collected(v.Lang(), tenantLoc(c.Tenant()))
 	return c.Render(200, "report", v)
 }
 

@@ -102,6 +102,10 @@ type Report struct {
 	PDFSize          int64        `bun:"pdf_size"`
 	NotifiedAt       bun.NullTime `bun:"notified_at"`
 	Source           string       `bun:"source"`
+	// ValidatedBy is the lab's biologist who validated the report, when the LIS says
+	// ("name, qualification"); TimeUnknown: the lab sent the collection's day only.
+	ValidatedBy string `bun:"validated_by"`
+	TimeUnknown bool   `bun:"collected_time_unknown"`
 
 	// Patient is read with the report, in the same statement.
 	Patient *LabPatient `bun:"rel:belongs-to,join:tenant_id=tenant_id,join:patient_id=id"`
