@@ -2,11 +2,15 @@ package results
 
 import (
 	"bytes"
+	"context"
+	"mime/multipart"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"carenet.dev/platform/plugins/kit/store/storetest"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // pdftotext reads a PDF back with poppler's pdftotext, keeping the layout (a table's row
@@ -99,6 +103,92 @@ func TestPrintedReportInTheReadersLanguage(t *testing.T) {
 		// Each printout read is recorded as the lab's PDF is (R9).
 		if n := f.audits("results.download"); n != 3 {
 			t.Fatalf("%d download records for 3 printouts", n)
+		}
+		f.noMissingMessages()
+	})
+}
+
+// multipartPost posts fields (and a PDF when pdf is not nil) as the upload form does.
+func (f *fixture) multipartPost(ten sdk.Tenant, u *sdk.User, path string, fields map[string]string, pdf []byte) *sdk.Response {
+	f.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	if pdf != nil {
+		fw, _ := mw.CreateFormFile("pdf", "cr.pdf")
+		fw.Write(pdf)
+	}
+	mw.Close()
+	res, err := f.h.Send(context.Background(), ten, u, &sdk.Request{Method: "POST", Path: path,
+		Header: http.Header{"Content-Type": {mw.FormDataContentType()}}, Body: body.Bytes()})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res
+}
+
+// TestUploadFormTakesValuesPerRow: the staff upload form takes the values one row per
+// analyte, with more rows on request and no script; numbers are read and shown in the
+// page's language; an empty required cell says "required" next to it; a collection given
+// as a day is shown without a time (issue 12.8, R3).
+func TestUploadFormTakesValuesPerRow(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		staff := f.user(f.A, sdk.User{ID: "u-staff", Name: "Lab", Roles: []string{"user", "lab_staff"}})
+		form := string(f.get(f.A, staff, "/results/staff/upload").Body)
+		if !strings.Contains(form, `name="code.3"`) || strings.Contains(form, `name="code.4"`) || strings.Contains(form, "<textarea") {
+			t.Fatalf("the form does not offer four rows of cells:\n%s", form)
+		}
+		// More rows: what was typed stays, nothing is stored.
+		more := f.multipartPost(f.A, staff, "/results/staff/upload", map[string]string{"rows": "4", "more": "1", "code.0": "FER", "last_name": "Durand"}, nil)
+		if page := string(more.Body); more.Status != 200 || !strings.Contains(page, `name="code.7"`) || !strings.Contains(page, `value="FER"`) ||
+			!strings.Contains(page, `value="Durand"`) || strings.Contains(page, `class="error"`) {
+			t.Fatalf("more rows: %d\n%s", more.Status, page)
+		}
+		pdf := f.incoming("U-1", "P-9", "Durand", "Marie", "Martin", "1985-03-02", "").PDF
+		fields := map[string]string{"rows": "4", "report_id": "U-1", "lab_patient_id": "P-9", "first_name": "Marie",
+			"birth_date": "1985-03-02", "collected_at": "2026-11-19", "status": "final",
+			"code.0": "FER", "low.1": "abc", "code.1": "HB", "label.1": "Hémoglobine", "value.1": "14.1"}
+		bad := f.multipartPost(f.A, staff, "/results/staff/upload", fields, pdf)
+		required := f.m.Msgs.For("fr").T("results.err.required")
+		page := string(bad.Body)
+		for _, id := range []string{"e-last_name", "e-label-0", "e-value-0", "e-low-1"} {
+			if !strings.Contains(page, `id="`+id+`"`) {
+				t.Errorf("no error %s:\n%s", id, page)
+			}
+		}
+		if bad.Status != http.StatusUnprocessableEntity || !strings.Contains(page, `<p class="error" id="e-label-0">`+required+`</p>`) ||
+			!strings.Contains(page, f.m.Msgs.For("fr").T("results.err.invalid_number")) || len(f.reportIDs(f.A)) != 0 {
+			t.Fatalf("refused upload: %d\n%s", bad.Status, page)
+		}
+		fields["last_name"], fields["label.0"], fields["value.0"], fields["unit.0"] = "Durand", "Ferritine", "12,5", "µg/L"
+		fields["low.0"], fields["high.0"], fields["flag.0"], fields["low.1"], fields["high.1"] = "15", "150,5", "L", "12", "16"
+		if ok := f.multipartPost(f.A, staff, "/results/staff/upload", fields, pdf); ok.Status != http.StatusSeeOther {
+			t.Fatalf("upload: %d\n%s", ok.Status, ok.Body)
+		}
+		ids := f.reportIDs(f.A)
+		if len(ids) != 1 {
+			t.Fatalf("%d reports", len(ids))
+		}
+		rep := f.report(f.A, ids[0])
+		if len(rep.Values) != 2 || !rep.Values[0].RefHigh.Valid || rep.Values[0].RefHigh.Float64 != 150.5 || !rep.TimeUnknown {
+			t.Fatalf("stored: %+v", rep)
+		}
+		for lang, want := range map[string][]string{"fr": {"12,5", "14,1", "15 – 150,5", ">19/11/2026<"}, "pl": {"12,5", "14,1", ">19.11.2026<"},
+			"sk": {"12,5", "14,1", ">19. 11. 2026<"}} {
+			ten := f.A
+			ten.Locale = lang
+			page := string(f.get(ten, staff, "/results/staff/r/"+ids[0]).Body)
+			for _, w := range want {
+				if !strings.Contains(page, w) {
+					t.Errorf("%s report page lacks %q", lang, w)
+				}
+			}
+			if strings.Contains(page, "14.1") || strings.Contains(page, "00:00") {
+				t.Errorf("%s report page shows 14.1 or a time the lab did not give:\n%s", lang, page)
+			}
 		}
 		f.noMissingMessages()
 	})

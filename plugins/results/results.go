@@ -108,7 +108,7 @@ func newModule() *Module {
 			kit.Perm("GET /results/staff/r/{id}/pdf", permManage, m.staffPDF),
 			kit.Perm("GET /results/staff/r/{id}/print", permManage, m.staffPrint),
 			kit.Perm("GET /results/staff/upload", permManage, m.uploadForm),
-			kit.Perm("POST /results/staff/upload", permManage, m.upload).Multiline("values"),
+			kit.Perm("POST /results/staff/upload", permManage, m.upload),
 			kit.Perm("GET /results/staff/professionals", permManage, m.professionals),
 			kit.Perm("POST /results/staff/professionals/{id}/activate", permManage, m.activate),
 			kit.Perm("POST /results/staff/professionals/{id}/suspend", permManage, m.suspend),

@@ -516,7 +516,7 @@ func TestStaffQueueAndUpload(t *testing.T) {
 		mw := multipart.NewWriter(&body)
 		for k, v := range map[string]string{"report_id": "U-2", "lab_patient_id": "P-9", "last_name": "Durand", "first_name": "Marie",
 			"birth_name": "Martin", "birth_date": "1985-03-02", "collected_at": "2026-11-19", "lab": "Site", "status": "final",
-			"values": "FER;Ferritine;9;µg/L;15;150"} {
+			"code.0": "FER", "label.0": "Ferritine", "value.0": "9", "unit.0": "µg/L", "low.0": "15", "high.0": "150"} {
 			mw.WriteField(k, v)
 		}
 		fw, _ := mw.CreateFormFile("pdf", "compte-rendu.pdf")
