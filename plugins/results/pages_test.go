@@ -5,12 +5,15 @@ import (
 	"context"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/host"
 )
 
 // pdftotext reads a PDF back with poppler's pdftotext, keeping the layout (a table's row
@@ -189,6 +192,128 @@ func TestUploadFormTakesValuesPerRow(t *testing.T) {
 			if strings.Contains(page, "14.1") || strings.Contains(page, "00:00") {
 				t.Errorf("%s report page shows 14.1 or a time the lab did not give:\n%s", lang, page)
 			}
+		}
+		f.noMissingMessages()
+	})
+}
+
+// rowOf is the table row of a page holding needle.
+func rowOf(page, needle string) string {
+	i := strings.Index(page, needle)
+	if i < 0 {
+		return ""
+	}
+	start := strings.LastIndex(page[:i], "<tr")
+	end := strings.Index(page[i:], "</tr>")
+	if start < 0 || end < 0 {
+		return ""
+	}
+	return page[start : i+end]
+}
+
+// TestProfessionalHomeMarkersAndTrends: a professional hears by e-mail that the lab opened
+// his account; his home on his portal lists his patients' results marked when values are out
+// of range and when they are new since his previous visit (stored by the module); he finds
+// them by a date written as the page writes it, in fr, pl and sk; he follows a patient's
+// analyte over the reports he prescribed, each view recorded (issue 12.7, R1, R5, R9).
+func TestProfessionalHomeMarkersAndTrends(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		pros := f.A
+		pros.Portal = portalPros
+		pro := f.user(f.A, sdk.User{ID: "u-pro", Name: "Dr Jean Petit", Portal: portalPros, Roles: []string{"user"},
+			Profile: map[string]string{fieldProNumber: "10101010101"}})
+		if err := f.h.Event(context.Background(), f.A, host.EventUserVerified, []byte(pro.ID)); err != nil {
+			t.Fatal(err)
+		}
+		// Pending: his portal's home says so and offers no patient's page.
+		if home := string(f.get(pros, pro, "/results").Body); strings.Contains(home, `href="/results/mine"`) {
+			t.Fatalf("the professionals' home offers the patients' page:\n%s", home)
+		}
+		staff := f.user(f.A, sdk.User{ID: "u-staff", Name: "Lab", Roles: []string{"user", "lab_staff"}})
+		if res := f.post(f.A, staff, "/results/staff/professionals/"+pro.ID+"/activate", url.Values{"register_number": {"10101010101"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("activate: %d", res.Status)
+		}
+		var mail []sdk.Message
+		for _, m := range f.h.Host.Messages {
+			if m.Value.Template == "results.professional_activated" {
+				mail = append(mail, m.Value)
+			}
+		}
+		if len(mail) != 1 || mail[0].UserID != pro.ID || mail[0].Link != "/login?next=/results/pro" {
+			t.Fatalf("activation e-mail: %+v", mail)
+		}
+		pro.Roles = append(pro.Roles, roleProfessional)
+		if res := f.get(pros, pro, "/results"); res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/results/pro" {
+			t.Fatalf("a professional's home: %d %v", res.Status, res.Header)
+		}
+		f.api(f.A, f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", "10101010101"))
+		other := f.incoming("R-2", "P-2", "Dupont", "Jean", "", "1970-01-01", "10101010101")
+		other.CollectedAt, other.Values = "2026-10-01T08:00:00Z", other.Values[1:]
+		f.api(f.A, other)
+		f.api(f.A, f.incoming("R-X", "P-1", "Durand", "Marie", "Martin", "1985-03-02", "20202020202"))
+		id := map[string]string{}
+		for _, rid := range f.reportIDs(f.A) {
+			id[f.report(f.A, rid).ReportID] = rid
+		}
+		first := string(f.get(pros, pro, "/results/pro").Body)
+		if strings.Count(first, ">Nouveau<") != 2 || strings.Contains(first, id["R-X"]) {
+			t.Fatalf("first visit: every result of his is new, none of another's:\n%s", first)
+		}
+		if r := rowOf(first, id["R-1"]); !strings.Contains(r, "Une valeur anormale") {
+			t.Fatalf("R-1 not marked abnormal: %s", r)
+		}
+		if r := rowOf(first, id["R-2"]); strings.Contains(r, "anormale") {
+			t.Fatalf("R-2 marked abnormal: %s", r)
+		}
+		// Within the same visit nothing changes; a new report after it is the one new.
+		f.now = f.now.Add(10 * time.Minute)
+		if again := string(f.get(pros, pro, "/results/pro").Body); strings.Count(again, ">Nouveau<") != 2 {
+			t.Fatalf("the same visit lost its new markers:\n%s", again)
+		}
+		f.now = f.now.Add(2 * time.Hour)
+		third := f.incoming("R-3", "P-1", "Durand", "Marie", "Martin", "1985-03-02", "10101010101")
+		third.CollectedAt = "2026-11-20T07:00:00Z"
+		third.Values[0].Value = "7,1"
+		f.api(f.A, third)
+		for _, rid := range f.reportIDs(f.A) {
+			id[f.report(f.A, rid).ReportID] = rid
+		}
+		next := string(f.get(pros, pro, "/results/pro").Body)
+		if strings.Count(next, ">Nouveau<") != 1 || !strings.Contains(rowOf(next, id["R-3"]), ">Nouveau<") ||
+			!strings.Contains(next, "Un nouveau résultat depuis votre dernière visite (20/11/2026 11:10)") {
+			t.Fatalf("second visit:\n%s", next)
+		}
+		// Search by the date as the page writes it: the collection's, or the birth's.
+		for lang, q := range map[string][]string{"fr": {"19/11/2026", "02/03/1985"}, "pl": {"19.11.2026", "2.03.1985"}, "sk": {"19. 11. 2026", "2. 3. 1985"}} {
+			ten := pros
+			ten.Locale = lang
+			day := string(f.get(ten, pro, "/results/pro?q="+url.QueryEscape(q[0])).Body)
+			if !strings.Contains(day, id["R-1"]) || strings.Contains(day, id["R-2"]) || strings.Contains(day, id["R-3"]) {
+				t.Errorf("%s search %q:\n%s", lang, q[0], day)
+			}
+			born := string(f.get(ten, pro, "/results/pro?q="+url.QueryEscape(q[1])).Body)
+			if !strings.Contains(born, id["R-1"]) || !strings.Contains(born, id["R-3"]) || strings.Contains(born, id["R-2"]) {
+				t.Errorf("%s search %q:\n%s", lang, q[1], born)
+			}
+		}
+		// His patient's glucose over the reports he prescribed (not R-X), recorded.
+		p1 := f.report(f.A, id["R-1"]).PatientID
+		before := f.audits("results.trend")
+		tr := f.get(pros, pro, "/results/pro/p/"+p1+"/trend/GLU")
+		if tr.Status != 200 || strings.Count(string(tr.Body), "<title>") != 2 || !strings.Contains(string(tr.Body), "mmol/L") ||
+			!strings.Contains(string(tr.Body), "/results/pro/r/"+id["R-3"]) || f.audits("results.trend") != before+1 {
+			t.Fatalf("professional's trend: %d\n%s", tr.Status, tr.Body)
+		}
+		for _, a := range f.h.Host.Audits {
+			if a.Value.Action == "results.trend" && a.Value.Subject != "labpatient:"+p1 {
+				t.Fatalf("trend recorded about %q", a.Value.Subject)
+			}
+		}
+		// No value of that analyte he prescribed for P-2: nothing.
+		p2 := f.report(f.A, id["R-2"]).PatientID
+		if res := f.get(pros, pro, "/results/pro/p/"+p2+"/trend/GLU"); res.Status != http.StatusNotFound {
+			t.Fatalf("trend without values: %d", res.Status)
 		}
 		f.noMissingMessages()
 	})

@@ -51,6 +51,9 @@ var (
 	supportCloses   = kit.Int("results.support_closes_hour", 18, 1, 24, "R8")
 	supportHours    = kit.Int("results.support_answer_hours", 8, 1, 200, "R8")
 	maxPDFMB        = kit.Int("results.max_pdf_mb", 20, 1, 50, "R3")
+	// A professional's visit ends after this long without opening his patients' results:
+	// what the lab published since the previous visit began is "new" (issue 12.7).
+	proVisitGap = kit.Int("results.pro_visit_gap_minutes", 30, 1, 1440, "R5")
 )
 
 const jobRetention = "results.retention"
@@ -79,7 +82,7 @@ func newModule() *Module {
 			{Name: permSupport, Grants: []string{"user"}},                      // R8
 			{Name: permImport}, // R3: API keys only
 		},
-		Rules: []kit.Rule{retentionYears, retentionNotice, notifyNew, supportOpens, supportCloses, supportHours, maxPDFMB},
+		Rules: []kit.Rule{retentionYears, retentionNotice, notifyNew, supportOpens, supportCloses, supportHours, maxPDFMB, proVisitGap},
 		// A patient accepts the module's terms at his first visit, and again when a new
 		// version comes into force (P6): the core asks him before these routes run.
 		Routes: append(kit.RequireTerms("results",
@@ -97,6 +100,7 @@ func newModule() *Module {
 			kit.Perm("GET /results/pro/r/{id}", permPrescribed, m.proReport),
 			kit.Perm("GET /results/pro/r/{id}/pdf", permPrescribed, m.proPDF),
 			kit.Perm("GET /results/pro/r/{id}/print", permPrescribed, m.proPrint),
+			kit.Perm("GET /results/pro/p/{id}/trend/{code}", permPrescribed, m.proTrend),
 			kit.Perm("GET /results/staff", permManage, m.staffHome),
 			kit.Perm("GET /results/staff/queue", permManage, m.queue),
 			kit.Perm("POST /results/staff/queue/{id}/link", permManage, m.linkFromQueue),
@@ -116,7 +120,7 @@ func newModule() *Module {
 			kit.API("POST /results/api/reports", permImport, m.apiImport).Multiline("pdf_base64"),
 		),
 		Jobs:          []kit.Job{{Name: jobRetention, Cron: "17 3 * * *", Run: m.retentionJob}},
-		Notifications: []string{"results.published"},
+		Notifications: []string{"results.published", "results.professional_activated"},
 		AuditActions: []string{"results.view", "results.view_pdf", "results.download", "results.trend", "results.imported",
 			"results.linked", "results.unlinked", "results.expired", "results.professional_activated", "results.professional_suspended"},
 		RegistrationFields: []sdk.Field{

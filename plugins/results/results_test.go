@@ -406,7 +406,8 @@ func TestPatientSeesOwnResultsAndEveryAccessIsAudited(t *testing.T) {
 		}
 		// Trend of glucose over Marie's two reports: a chart with two points.
 		tr := f.get(f.A, marie, "/results/trend/glu")
-		if tr.Status != 200 || strings.Count(string(tr.Body), "<circle") != 2 {
+		// (each point carries its date and value as a tooltip; out-of-range ones are diamonds).
+		if tr.Status != 200 || strings.Count(string(tr.Body), "<title>") != 2 || strings.Count(string(tr.Body), `class="out"`) != 2 {
 			t.Fatalf("trend: %d\n%s", tr.Status, tr.Body)
 		}
 		f.noMissingMessages()

@@ -277,6 +277,11 @@ func (m *Module) activate(c *kit.Ctx) error {
 	if err := c.Host().SetRole(c.Context(), p.UserID, roleProfessional, true); err != nil {
 		return err
 	}
+	// He hears that his account is open (R1), in his language, with the way in.
+	if _, err := c.Host().Send(c.Context(), sdk.Message{UserID: p.UserID, Template: "results.professional_activated",
+		Link: "/login?next=/results/pro", Data: map[string]any{"Number": num}}); err != nil {
+		return err
+	}
 	if err := c.Host().Record(c.Context(), sdk.AuditRecord{Action: "results.professional_activated", Subject: p.UserID,
 		Resource: "professional:" + num}); err != nil {
 		return err

@@ -80,6 +80,10 @@ type Professional struct {
 	DecidedBy      string       `bun:"decided_by"`
 	DecidedAt      bun.NullTime `bun:"decided_at"`
 	CreatedAt      time.Time    `bun:"created_at"`
+	// SeenAt is when he last opened his patients' results; LastVisitAt when his previous
+	// visit began: what was published since is "new" to him (issue 12.7).
+	SeenAt      bun.NullTime `bun:"seen_at"`
+	LastVisitAt bun.NullTime `bun:"last_visit_at"`
 }
 
 // Report is one result report.
