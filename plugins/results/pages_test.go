@@ -3,6 +3,7 @@ package results
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -317,4 +318,49 @@ func TestProfessionalHomeMarkersAndTrends(t *testing.T) {
 		}
 		f.noMissingMessages()
 	})
+}
+
+// TestExportCarriesTheReportPDFs: the personal data export holds each report's PDFs, the
+// lab's signed original byte for byte and the printout in the person's language, named in
+// the report's JSON; the host takes them out of the JSON as files (issue 12.16, P11).
+func TestExportCarriesTheReportPDFs(t *testing.T) {
+	f := setup(t, "sqlite")
+	in := f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", "")
+	original := in.PDF
+	f.api(f.A, in)
+	marie := f.patient(f.A, "u-marie", "Marie Durand", "Martin", "1985-03-02")
+	ten := f.A
+	ten.Locale = "pl"
+	b, err := f.h.Export(context.Background(), ten, marie.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, files, err := host.SplitExport(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Reports []struct {
+			PDFFile      string `json:"pdf_file"`
+			PrintoutFile string `json:"printout_file"`
+		}
+	}
+	if err := json.Unmarshal(js, &out); err != nil || len(out.Reports) != 1 || strings.Contains(string(js), `"files"`) {
+		t.Fatalf("export JSON: %v %s", err, js)
+	}
+	byName := map[string][]byte{}
+	for _, x := range files {
+		byName[x.Name] = x.Data
+	}
+	r := out.Reports[0]
+	if len(files) != 2 || !bytes.Equal(byName[r.PDFFile], original) || r.PDFFile != "reports/R-1-oryginal-laboratorium.pdf" {
+		t.Fatalf("export files %v, report %+v", len(files), r)
+	}
+	if r.PrintoutFile != "reports/R-1-sprawozdanie-19-11-2026.pdf" {
+		t.Fatalf("printout named %q", r.PrintoutFile)
+	}
+	text := pdftotext(t, byName[r.PrintoutFile])
+	if !strings.Contains(text, "Sprawozdanie z badań") || !strings.Contains(text, "DURAND Marie") || !strings.Contains(text, "W normie") {
+		t.Fatalf("printout in Polish:\n%s", text)
+	}
 }

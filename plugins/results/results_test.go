@@ -678,7 +678,7 @@ func TestExportHoldsWhatTheModuleKnows(t *testing.T) {
 	f := setup(t, "sqlite")
 	f.api(f.A, f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", ""))
 	marie := f.patient(f.A, "u-marie", "Marie Durand", "Martin", "1985-03-02")
-	b, err := f.m.ExportUser(context.Background(), f.A, marie.ID)
+	b, err := f.h.Export(context.Background(), f.A, marie.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
