@@ -105,6 +105,12 @@ func axRoles(b *person) map[string]int {
 func phonePage(b *person, checks *browsertest.Checks, name, u string, wantTable bool) {
 	b.t.Helper()
 	b.open(name, u, 200)
+	phoneHere(b, checks, name, u, wantTable)
+}
+
+// phoneHere checks the page the phone shows now, as phonePage does.
+func phoneHere(b *person, checks *browsertest.Checks, name, u string, wantTable bool) {
+	b.t.Helper()
 	var m tableCheck
 	if err := json.Unmarshal([]byte(eval[string](b, "measure "+name, tableJS)), &m); err != nil {
 		b.fatal("measure "+name, err)
