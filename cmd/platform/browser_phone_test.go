@@ -146,6 +146,35 @@ func phoneHere(b *person, checks *browsertest.Checks, name, u string, wantTable 
 	b.t.Logf("%s: %d px wide, %d tables, %d labelled cells, %d axe-core findings (none serious)", name, m.Width, m.Tables, m.Labelled, len(vs))
 }
 
+// phoneStop is a page a person opens on the phone, and whether it shows a table.
+type phoneStop struct {
+	name, path string
+	table      bool
+}
+
+// phoneVisit is a person signed in on the phone and the pages he opens there.
+type phoneVisit struct {
+	name, host, email, password, shown string
+	pages                              []phoneStop
+}
+
+// onPhone signs who in on a 390 px phone and checks each of his pages with phonePage; then
+// runs after (when not nil) on each page he opened.
+func onPhone(t *testing.T, first context.Context, port string, checks *browsertest.Checks, who phoneVisit, after func(b *person, pg phoneStop)) {
+	t.Run(who.name, func(t *testing.T) {
+		b := newPerson(t, first, who.name, port)
+		b.do("phone viewport", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
+		b.open("open the login form", b.url(who.host, "/login"), 200)
+		b.login(who.email, who.password, who.shown)
+		for _, pg := range who.pages {
+			phonePage(b, checks, pg.name, b.url(who.host, pg.path), pg.table)
+			if after != nil {
+				after(b, pg)
+			}
+		}
+	})
+}
+
 var trendRe = regexp.MustCompile(`href="(/results/trend/[^"]+)"`)
 
 // phoneData gives every table of the test something to show: an API key, a complaint, a
@@ -220,14 +249,8 @@ func TestBrowserPhoneTables(t *testing.T) {
 	reportID, trendPath := phoneData(t, p)
 
 	first := browsertest.Start(t, execPath, phoneTablesTimeout)
-	type page struct {
-		name, path string
-		table      bool
-	}
-	for _, who := range []struct {
-		name, host, email, password, shown string
-		pages                              []page
-	}{
+	type page = phoneStop
+	for _, who := range []phoneVisit{
 		{name: "tenant admin", host: "mlab.localhost", email: "admin@mlab.localhost", password: "demo-mlab-admin", shown: "Admin",
 			pages: []page{
 				{"users", "/admin/users", true}, {"audit", "/admin/audit", true}, {"API keys", "/admin/api-keys", true},
@@ -253,15 +276,7 @@ func TestBrowserPhoneTables(t *testing.T) {
 		{name: "professional", host: "pro.mlab.localhost", email: "professional@mlab.localhost", password: "demo-mlab-professional", shown: "Demo professional",
 			pages: []page{{"his patients' results", "/results/pro", true}}},
 	} {
-		t.Run(who.name, func(t *testing.T) {
-			b := newPerson(t, first, who.name, port)
-			b.do("phone viewport", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
-			b.open("open the login form", b.url(who.host, "/login"), 200)
-			b.login(who.email, who.password, who.shown)
-			for _, pg := range who.pages {
-				phonePage(b, checks, pg.name, b.url(who.host, pg.path), pg.table)
-			}
-		})
+		onPhone(t, first, port, checks, who, nil)
 	}
 	if t.Failed() {
 		return

@@ -117,14 +117,8 @@ func TestBrowserPhoneResults(t *testing.T) {
 	}
 
 	first := browsertest.Start(t, execPath, phoneTablesTimeout)
-	type page struct {
-		name, path string
-		table      bool
-	}
-	for _, who := range []struct {
-		name, host, email, password, shown string
-		pages                              []page
-	}{
+	type page = phoneStop
+	for _, who := range []phoneVisit{
 		{name: "patient", host: "mlab.localhost", email: "user@mlab.localhost", password: "demo-mlab-user", shown: "Demo User",
 			pages: []page{{"results", "/results/mine", true}, {"a result", "/results/r/" + reportID, true},
 				{"a trend", trendPath, true}, {"access log", "/results/access", true}}},
@@ -137,26 +131,19 @@ func TestBrowserPhoneResults(t *testing.T) {
 				{"a result", "/results/staff/r/" + reportID, true}, {"professionals", "/results/staff/professionals", true},
 				{"upload form", "/results/staff/upload", true}}},
 	} {
-		t.Run(who.name, func(t *testing.T) {
-			b := newPerson(t, first, who.name, port)
-			b.do("phone viewport", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
-			b.open("open the login form", b.url(who.host, "/login"), 200)
-			b.login(who.email, who.password, who.shown)
-			for _, pg := range who.pages {
-				phonePage(b, checks, pg.name, b.url(who.host, pg.path), pg.table)
-				if strings.Contains(pg.path, "/trend/") {
-					// The demo's glucose went above its range once.
-					checkChart(b, pg.name, "mmol/L", true)
-				}
-			}
-			if who.name == "lab staff" {
+		onPhone(t, first, port, checks, who, func(b *person, pg phoneStop) {
+			switch {
+			case strings.Contains(pg.path, "/trend/"):
+				// The demo's glucose went above its range once.
+				checkChart(b, pg.name, "mmol/L", true)
+			case pg.path == "/results/staff/upload":
 				// More rows, without a script: the form comes back longer and still fits.
 				rows := eval[int](b, "count the rows", `document.querySelectorAll("table.entry tbody tr").length`)
 				b.load("more rows", 200, chromedp.Click(chromedp.CSS(`button[name=more]`)))
 				if after := eval[int](b, "count the rows", `document.querySelectorAll("table.entry tbody tr").length`); after <= rows {
-					t.Errorf("more rows: %d rows, then %d", rows, after)
+					b.t.Errorf("more rows: %d rows, then %d", rows, after)
 				}
-				phoneHere(b, checks, "upload form with more rows", b.url(who.host, "/results/staff/upload"), true)
+				phoneHere(b, checks, "upload form with more rows", b.url(who.host, pg.path), true)
 			}
 		})
 	}
