@@ -9,9 +9,11 @@ import (
 	"net/url"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
 	"carenet.dev/platform/plugins/sdk/host"
@@ -363,4 +365,46 @@ func TestExportCarriesTheReportPDFs(t *testing.T) {
 	if !strings.Contains(text, "Sprawozdanie z badań") || !strings.Contains(text, "DURAND Marie") || !strings.Contains(text, "W normie") {
 		t.Fatalf("printout in Polish:\n%s", text)
 	}
+}
+
+// TestProfessionalVisitHeldByTheDatabase: when a professional opens his results at once in
+// several tabs after a pause, one new visit begins (its "since" is the previous visit's
+// last view), not one per request: the guarded update holds it (issue 12.7).
+func TestProfessionalVisitHeldByTheDatabase(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		pros := f.A
+		pros.Portal = portalPros
+		pro := f.user(f.A, sdk.User{ID: "u-pro", Name: "Dr Jean Petit", Portal: portalPros, Roles: []string{"user"},
+			Profile: map[string]string{fieldProNumber: "10101010101"}})
+		if err := f.h.Event(context.Background(), f.A, host.EventUserVerified, []byte(pro.ID)); err != nil {
+			t.Fatal(err)
+		}
+		staff := f.user(f.A, sdk.User{ID: "u-staff", Name: "Lab", Roles: []string{"user", "lab_staff"}})
+		f.post(f.A, staff, "/results/staff/professionals/"+pro.ID+"/activate", url.Values{"register_number": {"10101010101"}})
+		pro.Roles = append(pro.Roles, roleProfessional)
+		first := f.now
+		f.get(pros, pro, "/results/pro")
+		f.now = first.Add(3 * time.Hour)
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := f.h.Do(context.Background(), pros, pro, "GET", "/results/pro", nil)
+				if err != nil || res.Status != 200 {
+					t.Errorf("concurrent visit: %v %v", err, res)
+				}
+			}()
+		}
+		wg.Wait()
+		var p *Professional
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
+			p, err = professional(ctx, sc, pro.ID)
+			return err
+		})
+		if !p.LastVisitAt.Time.Equal(first) || !p.SeenAt.Time.Equal(f.now) {
+			t.Fatalf("after concurrent views: last visit %v (want %v), seen %v (want %v)", p.LastVisitAt.Time, first, p.SeenAt.Time, f.now)
+		}
+	})
 }
