@@ -2,6 +2,7 @@ package results
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,17 +56,22 @@ func (in *Incoming) timeKnown() bool {
 	return err == nil
 }
 
-var decimalRe = regexp.MustCompile(`^[+-]?[0-9]+(?:[.,]([0-9]+))?$`)
+// decimalRe is a number as a lab writes it, maybe after a comparison ("<0.5", "≥ 12,5").
+var decimalRe = regexp.MustCompile(`^([<>≤≥]=?\s*)?([+-]?[0-9]+(?:[.,]([0-9]+))?)$`)
 
 // In is the value as lang writes it: a number with the decimals the lab gave and the
-// language's separator ("13.9" reads "13,9" in French); anything else ("<0.1", "positif")
-// as the lab wrote it.
+// language's separator ("13.9" reads "13,9" in French, "<0.5" "<0,5"); anything else
+// ("positif") as the lab wrote it.
 func (v Value) In(lang string) string {
 	m := decimalRe.FindStringSubmatch(strings.TrimSpace(v.Value))
-	if m == nil || !v.Numeric.Valid {
+	if m == nil {
 		return v.Value
 	}
-	return locales.FormatDecimal(lang, v.Numeric.Float64, len(m[1]))
+	n, err := strconv.ParseFloat(strings.Replace(m[2], ",", ".", 1), 64)
+	if err != nil {
+		return v.Value
+	}
+	return m[1] + locales.FormatDecimal(lang, n, len(m[3]))
 }
 
 // Range is the value's reference range as lang writes it.
