@@ -75,6 +75,8 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.Demo
 	}
 	marie := IncomingPatient{LabPatientID: "DEMO-P-0002", LastName: "Durand", FirstName: "Marie", BirthName: "Martin", BirthDate: "1985-03-02"}
 	doctor := IncomingPro{RegisterNumber: proNumber, Name: pro.Name}
+	// The lab's validating biologist, as a LIS names him (issue 12.6).
+	biologist := &IncomingValidator{Name: "Dr Hélène Garnier", Qualification: "biologiste médicale"}
 	glucose := []float64{5.1, 5.6, 6.2, 5.8}
 	ldl := []float64{3.1, 3.6, 4.2, 3.4}
 	// The oldest report is close to the end of its retention: its removal is announced.
@@ -90,7 +92,7 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.Demo
 			ldlFlag = "H"
 		}
 		in := &Incoming{ReportID: fmt.Sprintf("DEMO-R-%04d", i+1), Patient: me, Prescriber: doctor, CollectedAt: at.Format(time.RFC3339),
-			Lab: t.Name, Status: "final", PDFName: fmt.Sprintf("compte-rendu-%s.pdf", at.Format("2006-01-02")),
+			Lab: t.Name, Status: "final", PDFName: fmt.Sprintf("compte-rendu-%s.pdf", at.Format("2006-01-02")), ValidatedBy: biologist,
 			Values: []IncomingValue{
 				{Code: "GLU", Label: "Glycémie à jeun", Value: strings.ReplaceAll(fmt.Sprintf("%.1f", glucose[i]), ".", ","), Unit: "mmol/L", Low: f(3.9), High: f(6.1), Flag: flag},
 				{Code: "LDL", Label: "Cholestérol LDL", Value: strings.ReplaceAll(fmt.Sprintf("%.1f", ldl[i]), ".", ","), Unit: "mmol/L", Low: f(0), High: f(4.1), Flag: ldlFlag},

@@ -313,6 +313,17 @@ func TestProfessionalHomeMarkersAndTrends(t *testing.T) {
 				t.Fatalf("trend recorded about %q", a.Value.Subject)
 			}
 		}
+		// His pages in every language (each message exists in fr, pl and sk).
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			ten := pros
+			ten.Locale = lang
+			for _, path := range []string{"/results/pro", "/results/pro/r/" + id["R-1"], "/results/pro/p/" + p1 + "/trend/GLU",
+				"/results/pro/r/" + id["R-1"] + "/print"} {
+				if res := f.get(ten, pro, path); res.Status != 200 {
+					t.Errorf("%s %s: %d", lang, path, res.Status)
+				}
+			}
+		}
 		// No value of that analyte he prescribed for P-2: nothing.
 		p2 := f.report(f.A, id["R-2"]).PatientID
 		if res := f.get(pros, pro, "/results/pro/p/"+p2+"/trend/GLU"); res.Status != http.StatusNotFound {
