@@ -214,6 +214,29 @@ func rowOf(page, needle string) string {
 	return page[start : i+end]
 }
 
+// pendingPro registers a professional "10101010101" on the professionals' portal of tenant
+// A, waiting for the lab's check; it returns that portal's tenant and him.
+func (f *fixture) pendingPro() (sdk.Tenant, *sdk.User) {
+	f.t.Helper()
+	pros := f.A
+	pros.Portal = portalPros
+	pro := f.user(f.A, sdk.User{ID: "u-pro", Name: "Dr Jean Petit", Portal: portalPros, Roles: []string{"user"},
+		Profile: map[string]string{fieldProNumber: "10101010101"}})
+	if err := f.h.Event(context.Background(), f.A, host.EventUserVerified, []byte(pro.ID)); err != nil {
+		f.t.Fatal(err)
+	}
+	return pros, pro
+}
+
+// activate has lab staff activate pro with the number he declared.
+func (f *fixture) activate(pro *sdk.User) {
+	f.t.Helper()
+	staff := f.user(f.A, sdk.User{ID: "u-staff", Name: "Lab", Roles: []string{"user", "lab_staff"}})
+	if res := f.post(f.A, staff, "/results/staff/professionals/"+pro.ID+"/activate", url.Values{"register_number": {pro.Profile[fieldProNumber]}}); res.Status != http.StatusSeeOther {
+		f.t.Fatalf("activate: %d", res.Status)
+	}
+}
+
 // TestProfessionalHomeMarkersAndTrends: a professional hears by e-mail that the lab opened
 // his account; his home on his portal lists his patients' results marked when values are out
 // of range and when they are new since his previous visit (stored by the module); he finds
@@ -222,21 +245,12 @@ func rowOf(page, needle string) string {
 func TestProfessionalHomeMarkersAndTrends(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		pros := f.A
-		pros.Portal = portalPros
-		pro := f.user(f.A, sdk.User{ID: "u-pro", Name: "Dr Jean Petit", Portal: portalPros, Roles: []string{"user"},
-			Profile: map[string]string{fieldProNumber: "10101010101"}})
-		if err := f.h.Event(context.Background(), f.A, host.EventUserVerified, []byte(pro.ID)); err != nil {
-			t.Fatal(err)
-		}
+		pros, pro := f.pendingPro()
 		// Pending: his portal's home says so and offers no patient's page.
 		if home := string(f.get(pros, pro, "/results").Body); strings.Contains(home, `href="/results/mine"`) {
 			t.Fatalf("the professionals' home offers the patients' page:\n%s", home)
 		}
-		staff := f.user(f.A, sdk.User{ID: "u-staff", Name: "Lab", Roles: []string{"user", "lab_staff"}})
-		if res := f.post(f.A, staff, "/results/staff/professionals/"+pro.ID+"/activate", url.Values{"register_number": {"10101010101"}}); res.Status != http.StatusSeeOther {
-			t.Fatalf("activate: %d", res.Status)
-		}
+		f.activate(pro)
 		var mail []sdk.Message
 		for _, m := range f.h.Host.Messages {
 			if m.Value.Template == "results.professional_activated" {
@@ -384,15 +398,8 @@ func TestExportCarriesTheReportPDFs(t *testing.T) {
 func TestProfessionalVisitHeldByTheDatabase(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		pros := f.A
-		pros.Portal = portalPros
-		pro := f.user(f.A, sdk.User{ID: "u-pro", Name: "Dr Jean Petit", Portal: portalPros, Roles: []string{"user"},
-			Profile: map[string]string{fieldProNumber: "10101010101"}})
-		if err := f.h.Event(context.Background(), f.A, host.EventUserVerified, []byte(pro.ID)); err != nil {
-			t.Fatal(err)
-		}
-		staff := f.user(f.A, sdk.User{ID: "u-staff", Name: "Lab", Roles: []string{"user", "lab_staff"}})
-		f.post(f.A, staff, "/results/staff/professionals/"+pro.ID+"/activate", url.Values{"register_number": {"10101010101"}})
+		pros, pro := f.pendingPro()
+		f.activate(pro)
 		pro.Roles = append(pro.Roles, roleProfessional)
 		first := f.now
 		f.get(pros, pro, "/results/pro")
