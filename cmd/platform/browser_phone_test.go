@@ -105,6 +105,12 @@ func axRoles(b *person) map[string]int {
 func phonePage(b *person, checks *browsertest.Checks, name, u string, wantTable bool) {
 	b.t.Helper()
 	b.open(name, u, 200)
+	phoneHere(b, checks, name, u, wantTable)
+}
+
+// phoneHere checks the page the phone shows now, as phonePage does.
+func phoneHere(b *person, checks *browsertest.Checks, name, u string, wantTable bool) {
+	b.t.Helper()
 	var m tableCheck
 	if err := json.Unmarshal([]byte(eval[string](b, "measure "+name, tableJS)), &m); err != nil {
 		b.fatal("measure "+name, err)
@@ -138,6 +144,35 @@ func phonePage(b *person, checks *browsertest.Checks, name, u string, wantTable 
 		b.t.Errorf("%s (%s): axe-core: %s", name, u, v)
 	}
 	b.t.Logf("%s: %d px wide, %d tables, %d labelled cells, %d axe-core findings (none serious)", name, m.Width, m.Tables, m.Labelled, len(vs))
+}
+
+// phoneStop is a page a person opens on the phone, and whether it shows a table.
+type phoneStop struct {
+	name, path string
+	table      bool
+}
+
+// phoneVisit is a person signed in on the phone and the pages he opens there.
+type phoneVisit struct {
+	name, host, email, password, shown string
+	pages                              []phoneStop
+}
+
+// onPhone signs who in on a 390 px phone and checks each of his pages with phonePage; then
+// runs after (when not nil) on each page he opened.
+func onPhone(t *testing.T, first context.Context, port string, checks *browsertest.Checks, who phoneVisit, after func(b *person, pg phoneStop)) {
+	t.Run(who.name, func(t *testing.T) {
+		b := newPerson(t, first, who.name, port)
+		b.do("phone viewport", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
+		b.open("open the login form", b.url(who.host, "/login"), 200)
+		b.login(who.email, who.password, who.shown)
+		for _, pg := range who.pages {
+			phonePage(b, checks, pg.name, b.url(who.host, pg.path), pg.table)
+			if after != nil {
+				after(b, pg)
+			}
+		}
+	})
 }
 
 var trendRe = regexp.MustCompile(`href="(/results/trend/[^"]+)"`)
@@ -215,14 +250,8 @@ func TestBrowserPhoneTables(t *testing.T) {
 	recordPath, versionPath := recordPages(t, p)
 
 	first := browsertest.Start(t, execPath, phoneTablesTimeout)
-	type page struct {
-		name, path string
-		table      bool
-	}
-	for _, who := range []struct {
-		name, host, email, password, shown string
-		pages                              []page
-	}{
+	type page = phoneStop
+	for _, who := range []phoneVisit{
 		{name: "tenant admin", host: "mlab.localhost", email: "admin@mlab.localhost", password: "demo-mlab-admin", shown: "Admin",
 			pages: []page{
 				{"users", "/admin/users", true}, {"audit", "/admin/audit", true}, {"API keys", "/admin/api-keys", true},
@@ -249,15 +278,7 @@ func TestBrowserPhoneTables(t *testing.T) {
 		{name: "professional", host: "pro.mlab.localhost", email: "professional@mlab.localhost", password: "demo-mlab-professional", shown: "Demo professional",
 			pages: []page{{"his patients' results", "/results/pro", true}}},
 	} {
-		t.Run(who.name, func(t *testing.T) {
-			b := newPerson(t, first, who.name, port)
-			b.do("phone viewport", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
-			b.open("open the login form", b.url(who.host, "/login"), 200)
-			b.login(who.email, who.password, who.shown)
-			for _, pg := range who.pages {
-				phonePage(b, checks, pg.name, b.url(who.host, pg.path), pg.table)
-			}
-		})
+		onPhone(t, first, port, checks, who, nil)
 	}
 	if t.Failed() {
 		return

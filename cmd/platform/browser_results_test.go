@@ -411,8 +411,9 @@ func TestBrowserResults(t *testing.T) {
 			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dl, EventsEnabled: &events})
 		return err
 	}))
-	claire.wantIn(`main a[download]`, "Télécharger le PDF")
-	claire.do("download the PDF", chromedp.Click(chromedp.CSS(`main a[download]`)))
+	// (The lab's signed original; its printout in her language is the other download.)
+	claire.wantIn(`main a[download][href$="/pdf?download=1"]`, "Télécharger le PDF")
+	claire.do("download the PDF", chromedp.Click(chromedp.CSS(`main a[download][href$="/pdf?download=1"]`)))
 	var suggested string
 	for ev, err := range begin {
 		if err != nil {

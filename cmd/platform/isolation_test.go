@@ -140,6 +140,10 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"POST /results/staff/queue/{id}/check":            {who: staff, path: "/results/staff/queue/" + bQueued + "/check", page: "/results/staff/queue", form: url.Values{"answer": {"x"}}, want: 404},
 			"POST /results/staff/professionals/{id}/activate": {who: staff, path: "/results/staff/professionals/" + bPro + "/activate", page: "/results/staff/professionals", form: url.Values{"register_number": {"10000000001"}}, want: 404},
 			"POST /results/staff/professionals/{id}/suspend":  {who: staff, path: "/results/staff/professionals/" + bPro + "/suspend", page: "/results/staff/professionals", want: 404},
+			"GET /results/r/{id}/print":                       {who: patient, path: "/results/r/" + bReport + "/print", want: 404},
+			"GET /results/pro/r/{id}/print":                   {who: pro, path: "/results/pro/r/" + bReport + "/print", want: 404},
+			"GET /results/staff/r/{id}/print":                 {who: staff, path: "/results/staff/r/" + bReport + "/print", want: 404},
+			"GET /results/pro/p/{id}/trend/{code}":            {who: pro, path: "/results/pro/p/" + bRecord + "/trend/GLU", want: 404},
 			"GET /results/trend/{code}":                       {exemption: "an analyte code, not an object: the patient's own values of that analyte"},
 		}
 

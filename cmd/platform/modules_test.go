@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -1170,7 +1171,12 @@ func TestDataExportAndErasureReachEveryModule(t *testing.T) {
 			rc, _ := f.Open()
 			b, _ := io.ReadAll(rc)
 			rc.Close()
-			if !json.Valid(b) {
+			// JSON, but for the modules' files: a report's PDFs (issue 12.16).
+			if strings.HasSuffix(f.Name, ".pdf") {
+				if !bytes.HasPrefix(b, []byte("%PDF-")) {
+					t.Errorf("%s is not a PDF", f.Name)
+				}
+			} else if !json.Valid(b) {
 				t.Errorf("%s is not JSON", f.Name)
 			}
 			names[f.Name] = string(b)
@@ -1188,6 +1194,29 @@ func TestDataExportAndErasureReachEveryModule(t *testing.T) {
 		if err := json.Unmarshal([]byte(names["kept_after_erasure.json"]), &keptNotes); err != nil || len(keptNotes) != 2 ||
 			keptNotes[0].What == "" || keptNotes[0].Why == "" || strings.Contains(keptNotes[0].Why, "privacy.") {
 			t.Errorf("%s: what an erasure keeps: %v %s", tc.slug, err, names["kept_after_erasure.json"])
+		}
+		// The results module's reports come with their PDFs: the lab's original and the
+		// printout in the person's language, each named in the module's JSON (issue 12.16).
+		if tc.slug == "mlab" {
+			var pdfs []string
+			for n := range names {
+				if strings.HasPrefix(n, "modules/results/reports/") && strings.HasSuffix(n, ".pdf") {
+					pdfs = append(pdfs, n)
+					if !strings.Contains(names["modules/results.json"], strings.TrimPrefix(n, "modules/results/")) {
+						t.Errorf("%s not named in the module's JSON", n)
+					}
+				}
+			}
+			if len(pdfs) < 8 {
+				t.Errorf("mlab export: %d report PDFs, want the lab's and the printout of each of 4 reports: %v", len(pdfs), pdfs)
+			}
+			for _, n := range pdfs {
+				text := pdftotext(t, []byte(names[n]))
+				if !strings.Contains(text, "Compte rendu d’analyses") && !strings.Contains(text, "Sprawozdanie z badań") &&
+					!strings.Contains(text, "Výsledkový list") {
+					t.Errorf("%s does not read as a report:\n%s", n, text)
+				}
+			}
 		}
 		for _, m := range ten.EnabledModules() {
 			if !strings.Contains(names["modules/"+m+".json"], "user.blocked") {

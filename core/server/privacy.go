@@ -19,6 +19,7 @@ import (
 	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/modules"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/sdk/host"
 )
 
 const ActDataExported = "account.data_exported"
@@ -82,7 +83,16 @@ func (s *Server) exportData(c *fiber.Ctx) error {
 			s.Log.Error("module export", "module", id, "err", err)
 			return s.moduleDown(c)
 		}
-		raw["modules/"+id+".json"] = data
+		// A module's files (a report's PDF) go beside its JSON, under its folder (issue 12.16).
+		js, moduleFiles, err := host.SplitExport(data)
+		if err != nil {
+			s.Log.Error("module export files", "module", id, "err", err)
+			return s.moduleDown(c)
+		}
+		raw["modules/"+id+".json"] = js
+		for _, f := range moduleFiles {
+			raw["modules/"+id+"/"+f.Name] = f.Data
+		}
 	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)

@@ -34,6 +34,7 @@ import (
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/host"
 )
 
 // Spec is everything a module declares, once.
@@ -64,7 +65,8 @@ type Spec struct {
 	OnUserVerified func(ctx context.Context, t sdk.Tenant, userID string) error
 	OnUserDeleted  func(ctx context.Context, t sdk.Tenant, userID string) error
 	OnDemo         func(ctx context.Context, t sdk.Tenant, accounts []DemoAccount) error
-	// Export returns what the module holds of a user (P11), beside the events that named him.
+	// Export returns what the module holds of a user (P11), beside the events that named him;
+	// its files (a report's PDF) under the key ExportFiles, as []sdk.ExportFile.
 	Export func(ctx context.Context, t sdk.Tenant, userID string) (map[string]any, error)
 }
 
@@ -319,6 +321,10 @@ func (m *Module) Events(ctx context.Context, t sdk.Tenant) ([]Event, error) {
 	})
 	return out, err
 }
+
+// ExportFiles is the key of an Export's map under which the module lists the files of the
+// person's archive ([]sdk.ExportFile): the host writes each beside the module's JSON.
+const ExportFiles = host.ExportFiles
 
 // ExportUser returns what the module holds of a user: what the module's Export gives, and
 // the events that named him.

@@ -6,51 +6,16 @@ import (
 	"strings"
 	"time"
 
-	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
-	"carenet.dev/platform/plugins/kit/pdfdoc"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
 
 // reportPDF writes a report as the lab's system would print it, in lang: the demo's reports
-// and the tests' are real PDFs.
+// and the tests' are real PDFs, printed as the module prints its own (the same words,
+// numbers, flags and column widths), marked as made up.
 func (m *Module) reportPDF(t sdk.Tenant, lang string, in *Incoming) ([]byte, error) {
-	loc := m.Msgs.For(lang)
-	collected, _ := time.Parse(time.RFC3339, in.CollectedAt)
-	if collected.IsZero() {
-		collected, _ = parseDay(in.CollectedAt)
-	}
-	d := pdfdoc.New(loc.T("results.pdf.title"), t.Name, collected)
-	d.Heading(t.Name, 16)
-	d.Heading(loc.T("results.pdf.title"), 13)
-	d.Pair(loc.T("results.pdf.patient"), strings.ToUpper(in.Patient.LastName)+" "+in.Patient.FirstName)
-	if in.Patient.BirthName != "" {
-		d.Pair(loc.T("results.field.birth_name"), strings.ToUpper(in.Patient.BirthName))
-	}
-	if bd, ok := parseDay(in.Patient.BirthDate); ok {
-		d.Pair(loc.T("results.pdf.birth_date"), locales.FormatDate(lang, bd, time.UTC))
-	}
-	d.Pair(loc.T("results.pdf.report_id"), in.ReportID)
-	d.Pair(loc.T("results.pdf.prescriber"), in.Prescriber.Name)
-	d.Pair(loc.T("results.pdf.collected"), locales.FormatDateTime(lang, collected, tenantLoc(t)))
-	d.Pair(loc.T("results.pdf.lab"), in.Lab)
-	var rows [][]string
-	for _, v := range in.Values {
-		ref := v.RefText
-		if v.Low != nil && v.High != nil {
-			ref = locales.FormatMeasure(lang, *v.Low) + " – " + locales.FormatMeasure(lang, *v.High)
-		}
-		flag := ""
-		if v.Flag != "" && v.Flag != "N" {
-			flag = loc.T("results.flag." + v.Flag)
-		}
-		rows = append(rows, []string{v.Label, v.Value, v.Unit, ref, flag})
-	}
-	d.Table([]string{loc.T("results.values.analyte"), loc.T("results.values.value"), loc.T("results.values.unit"),
-		loc.T("results.values.range"), loc.T("results.values.flag")}, rows, []float64{58, 28, 26, 36, 26}, true)
-	d.Text(loc.T("results.pdf.footer"))
-	return d.Bytes()
+	return m.printed(t, lang, incomingReport(in, tenantLoc(t)), true)
 }
 
 func f(x float64) *float64 { return &x }
@@ -110,6 +75,8 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.Demo
 	}
 	marie := IncomingPatient{LabPatientID: "DEMO-P-0002", LastName: "Durand", FirstName: "Marie", BirthName: "Martin", BirthDate: "1985-03-02"}
 	doctor := IncomingPro{RegisterNumber: proNumber, Name: pro.Name}
+	// The lab's validating biologist, as a LIS names him (issue 12.6).
+	biologist := &IncomingValidator{Name: "Dr Hélène Garnier", Qualification: "biologiste médicale"}
 	glucose := []float64{5.1, 5.6, 6.2, 5.8}
 	ldl := []float64{3.1, 3.6, 4.2, 3.4}
 	// The oldest report is close to the end of its retention: its removal is announced.
@@ -125,7 +92,7 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.Demo
 			ldlFlag = "H"
 		}
 		in := &Incoming{ReportID: fmt.Sprintf("DEMO-R-%04d", i+1), Patient: me, Prescriber: doctor, CollectedAt: at.Format(time.RFC3339),
-			Lab: t.Name, Status: "final", PDFName: fmt.Sprintf("compte-rendu-%s.pdf", at.Format("2006-01-02")),
+			Lab: t.Name, Status: "final", PDFName: fmt.Sprintf("compte-rendu-%s.pdf", at.Format("2006-01-02")), ValidatedBy: biologist,
 			Values: []IncomingValue{
 				{Code: "GLU", Label: "Glycémie à jeun", Value: strings.ReplaceAll(fmt.Sprintf("%.1f", glucose[i]), ".", ","), Unit: "mmol/L", Low: f(3.9), High: f(6.1), Flag: flag},
 				{Code: "LDL", Label: "Cholestérol LDL", Value: strings.ReplaceAll(fmt.Sprintf("%.1f", ldl[i]), ".", ","), Unit: "mmol/L", Low: f(0), High: f(4.1), Flag: ldlFlag},

@@ -3,6 +3,8 @@ package results
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
 
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
@@ -15,6 +17,7 @@ import (
 // file (the frame adds the core events that named him).
 func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[string]any, error) {
 	out := map[string]any{}
+	var printable []Report
 	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		if a, err := account(ctx, sc, userID); err == nil {
 			out["account"] = a
@@ -33,6 +36,7 @@ func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[s
 		out["lab_records"] = records
 		var reports []map[string]any
 		for _, lp := range records {
+			lp := lp
 			reps, err := reportsWhere(ctx, sc, 10000, "rp.patient_id = ?", lp.ID)
 			if err != nil {
 				return err
@@ -46,9 +50,12 @@ func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[s
 				for _, v := range vals {
 					out = append(out, exportOf(v))
 				}
+				r.Values, r.Patient = vals, &lp
+				original, printout := m.exportNames(t, &r)
 				reports = append(reports, map[string]any{"id": r.ID, "report_id": r.ReportID, "collected_at": r.CollectedAt,
 					"published_at": r.PublishedAt, "lab": r.LabSite, "prescriber": r.PrescriberName, "status": r.Status,
-					"pdf": r.PDFName, "values": out})
+					"validated_by": r.ValidatedBy, "pdf": r.PDFName, "pdf_file": original, "printout_file": printout, "values": out})
+				printable = append(printable, r)
 			}
 		}
 		out["reports"] = reports
@@ -61,8 +68,38 @@ func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[s
 		out["kept_after_erasure"] = kept
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// The reports' PDFs go into the archive (issue 12.16): the lab's signed original as it
+	// was sent, and the module's printout in the person's language.
+	var files []sdk.ExportFile
+	for i := range printable {
+		r := &printable[i]
+		blob, err := sdk.HostFrom(ctx).Blob(ctx, r.BlobID)
+		if err != nil {
+			return nil, fmt.Errorf("report %s: %w", r.ID, err)
+		}
+		printed, err := m.printed(t, t.Locale, r, false)
+		if err != nil {
+			return nil, err
+		}
+		original, printout := m.exportNames(t, r)
+		files = append(files, sdk.ExportFile{Name: original, Data: blob.Data}, sdk.ExportFile{Name: printout, Data: printed})
+	}
+	out[kit.ExportFiles] = files
+	return out, nil
 }
+
+// exportNames are the names of a report's two PDFs in the person's archive, in his language:
+// "reports/R-1-original-laboratoire.pdf", "reports/R-1-compte-rendu-19-11-2026.pdf".
+func (m *Module) exportNames(t sdk.Tenant, r *Report) (original, printout string) {
+	id := unsafeName.ReplaceAllString(r.ReportID, "-")
+	lab := m.Msgs.For(t.Locale).T("results.export.original_file")
+	return "reports/" + id + "-" + lab + ".pdf", "reports/" + id + "-" + unsafeName.ReplaceAllString(m.printName(t, t.Locale, r), "-")
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // exportValue is a value as the export shows it: the import API's own names, a missing
 // bound left out (not the database's {"Float64":…,"Valid":…}).

@@ -36,6 +36,8 @@ type Incoming struct {
 	PDFName     string          `json:"pdf_name"`
 	PDFBase64   string          `json:"pdf_base64"`
 	Values      []IncomingValue `json:"values"`
+	// ValidatedBy is the lab's biologist who validated the report (optional).
+	ValidatedBy *IncomingValidator `json:"validated_by,omitempty"`
 
 	PDF       []byte    `json:"-"`
 	collected time.Time // parsed
@@ -162,6 +164,7 @@ func (in *Incoming) check(maxPDF int64, now time.Time, loc *time.Location) field
 	}
 	// The sender's file name is display metadata only, offered as the download's name.
 	in.PDFName = upload.DownloadName(in.PDFName, upload.DisplayName(in.ReportID), upload.PDF)
+	in.checkValidator(f, now)
 	if len(in.Values) > 500 {
 		f.add("values", "too_many")
 	}
@@ -319,6 +322,7 @@ func (m *Module) createReport(ctx context.Context, t sdk.Tenant, in *Incoming, s
 		PrescriberName: in.Prescriber.Name, LabSite: in.Lab, Status: in.Status, CollectedAt: in.collected, PublishedAt: now,
 		BlobID: blobID, PDFName: in.PDFName, PDFSHA256: pdfSum, PDFSize: int64(len(in.PDF)), Source: source,
 		Version: 1, ContentSHA256: content}
+	rep.ValidatedBy, rep.TimeUnknown = in.validator(), !in.timeKnown()
 	var patient *LabPatient
 	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		var err error
@@ -427,6 +431,7 @@ func (m *Module) amendReport(ctx context.Context, t sdk.Tenant, cur *Report, in 
 	rep.PrescriberNumber, rep.PrescriberName, rep.LabSite, rep.Status, rep.CollectedAt = in.Prescriber.RegisterNumber, in.Prescriber.Name, in.Lab, in.Status, in.collected
 	rep.BlobID, rep.PDFName, rep.PDFSHA256, rep.PDFSize, rep.Source = blobID, in.PDFName, pdfSum, int64(len(in.PDF)), source
 	rep.Version, rep.ContentSHA256, rep.AmendedAt = cur.Version+1, content, bun.NullTime{Time: now}
+	rep.ValidatedBy, rep.TimeUnknown = in.validator(), !in.timeKnown()
 	var patient *LabPatient
 	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		var err error
@@ -437,7 +442,8 @@ func (m *Module) amendReport(ctx context.Context, t sdk.Tenant, cur *Report, in 
 		// Guarded on the version read: of two amendments racing, one writes, the other
 		// reads the report again.
 		res, err := sc.Update(&rep).Column("patient_id", "prescriber_number", "prescriber_name", "lab_site", "status", "collected_at",
-			"blob_id", "pdf_name", "pdf_sha256", "pdf_size", "source", "version", "content_sha256", "amended_at").
+			"blob_id", "pdf_name", "pdf_sha256", "pdf_size", "source", "version", "content_sha256", "amended_at",
+			"validated_by", "collected_time_unknown").
 			WherePK().Where("rp.version = ?", cur.Version).Exec(ctx)
 		if err != nil {
 			return err

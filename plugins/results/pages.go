@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"carenet.dev/platform/plugins/kit"
@@ -196,6 +195,9 @@ func (m *Module) staffReport(c *kit.Ctx) error   { return m.showReport(c, audSta
 func (m *Module) patientPDF(c *kit.Ctx) error    { return m.sendPDF(c, ownReport) }
 func (m *Module) proPDF(c *kit.Ctx) error        { return m.sendPDF(c, prescribedReport) }
 func (m *Module) staffPDF(c *kit.Ctx) error      { return m.sendPDF(c, staffReport) }
+func (m *Module) patientPrint(c *kit.Ctx) error  { return m.sendPrinted(c, ownReport) }
+func (m *Module) proPrint(c *kit.Ctx) error      { return m.sendPrinted(c, prescribedReport) }
+func (m *Module) staffPrint(c *kit.Ctx) error    { return m.sendPrinted(c, staffReport) }
 
 // auditSubject is whose data a report is: the patient's account, or, while the lab record
 // has none, the record itself (the patient sees those accesses too once linked).
@@ -231,11 +233,12 @@ func (m *Module) showReport(c *kit.Ctx, aud string, find finder) error {
 	}
 	abnormal := 0
 	for _, x := range rep.Values {
-		if x.Flag != "" && x.Flag != "N" {
+		if x.Abnormal() {
 			abnormal++
 		}
 	}
 	v.Data["Abnormal"] = abnormal
+	v.Data["Collected"] = rep.Collected(v.Lang(), tenantLoc(c.Tenant()))
 	return c.Render(200, "report", v)
 }
 
@@ -333,37 +336,4 @@ func (m *Module) roleMessage(role string) string {
 		return "role.tenant_admin"
 	}
 	return kit.RoleMessage(m.ID(), sdk.Role{ID: role})
-}
-
-// proList lists the results of the professional's patients (R5): only the reports he
-// prescribed, found by his register number the lab checked.
-func (m *Module) proList(c *kit.Ctx) error {
-	v := c.View("results.pro.title")
-	q := strings.TrimSpace(c.Query("q"))
-	v.Values["q"] = q
-	var p *Professional
-	var reps []Report
-	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
-		var err error
-		if p, err = activePro(ctx, sc, c.User()); err != nil {
-			return err
-		}
-		where, args := "rp.prescriber_number = ?", []any{p.RegisterNumber}
-		if q != "" {
-			named := sc.Select((*LabPatient)(nil)).Column("id").Where("lp.match_key LIKE ?", "%"+strings.ReplaceAll(fold(q), "%", "")+"%")
-			where += " AND rp.patient_id IN (?)"
-			args = append(args, named)
-		}
-		reps, err = reportsWhere(ctx, sc, 500, where, args...)
-		return err
-	})
-	if errors.Is(err, kit.ErrNotFound) {
-		v.Data["Pending"] = true
-		return c.Render(200, "pro", v)
-	}
-	if err != nil {
-		return err
-	}
-	v.Data["Rows"], v.Data["Pro"] = m.rows(c.Tenant(), reps), p
-	return c.Render(200, "pro", v)
 }

@@ -51,6 +51,9 @@ var (
 	supportCloses   = kit.Int("results.support_closes_hour", 18, 1, 24, "R8")
 	supportHours    = kit.Int("results.support_answer_hours", 8, 1, 200, "R8")
 	maxPDFMB        = kit.Int("results.max_pdf_mb", 20, 1, 50, "R3")
+	// A professional's visit ends after this long without opening his patients' results:
+	// what the lab published since the previous visit began is "new" (issue 12.7).
+	proVisitGap = kit.Int("results.pro_visit_gap_minutes", 30, 1, 1440, "R5")
 )
 
 const jobRetention = "results.retention"
@@ -79,13 +82,14 @@ func newModule() *Module {
 			{Name: permSupport, Grants: []string{"user"}},                      // R8
 			{Name: permImport}, // R3: API keys only
 		},
-		Rules: []kit.Rule{retentionYears, retentionNotice, notifyNew, supportOpens, supportCloses, supportHours, maxPDFMB},
+		Rules: []kit.Rule{retentionYears, retentionNotice, notifyNew, supportOpens, supportCloses, supportHours, maxPDFMB, proVisitGap},
 		// A patient accepts the module's terms at his first visit, and again when a new
 		// version comes into force (P6): the core asks him before these routes run.
 		Routes: append(kit.RequireTerms("results",
 			kit.Perm("GET /results/mine", permOwn, m.mine),
 			kit.Perm("GET /results/r/{id}", permOwn, m.patientReport),
 			kit.Perm("GET /results/r/{id}/pdf", permOwn, m.patientPDF),
+			kit.Perm("GET /results/r/{id}/print", permOwn, m.patientPrint),
 			kit.Perm("GET /results/trend/{code}", permOwn, m.trend),
 			kit.Perm("GET /results/access", permOwn, m.accessLog),
 		),
@@ -95,6 +99,8 @@ func newModule() *Module {
 			kit.Perm("GET /results/pro", permPrescribed, m.proList),
 			kit.Perm("GET /results/pro/r/{id}", permPrescribed, m.proReport),
 			kit.Perm("GET /results/pro/r/{id}/pdf", permPrescribed, m.proPDF),
+			kit.Perm("GET /results/pro/r/{id}/print", permPrescribed, m.proPrint),
+			kit.Perm("GET /results/pro/p/{id}/trend/{code}", permPrescribed, m.proTrend),
 			kit.Perm("GET /results/staff", permManage, m.staffHome),
 			kit.Perm("GET /results/staff/queue", permManage, m.queue),
 			kit.Perm("POST /results/staff/queue/{id}/link", permManage, m.linkFromQueue),
@@ -108,8 +114,9 @@ func newModule() *Module {
 			kit.Perm("GET /results/staff/r/{id}/pdf", permManage, m.staffPDF),
 			kit.Perm("GET /results/staff/r/{id}/v/{version}", permManage, m.staffVersion),
 			kit.Perm("GET /results/staff/r/{id}/v/{version}/pdf", permManage, m.staffVersionPDF),
+			kit.Perm("GET /results/staff/r/{id}/print", permManage, m.staffPrint),
 			kit.Perm("GET /results/staff/upload", permManage, m.uploadForm),
-			kit.Perm("POST /results/staff/upload", permManage, m.upload).Multiline("values"),
+			kit.Perm("POST /results/staff/upload", permManage, m.upload),
 			kit.Perm("GET /results/staff/professionals", permManage, m.professionals),
 			kit.Perm("POST /results/staff/professionals/{id}/activate", permManage, m.activate),
 			kit.Perm("POST /results/staff/professionals/{id}/suspend", permManage, m.suspend),
@@ -122,7 +129,7 @@ func newModule() *Module {
 			kit.API("POST /results/api/hl7", permImport, m.hl7Import).RawBody(),
 		),
 		Jobs:          []kit.Job{{Name: jobRetention, Cron: "17 3 * * *", Run: m.retentionJob}},
-		Notifications: []string{"results.published", "results.amended"},
+		Notifications: []string{"results.published", "results.amended", "results.professional_activated"},
 		AuditActions: []string{"results.view", "results.view_pdf", "results.download", "results.trend", "results.imported",
 			"results.linked", "results.unlinked", "results.merged", "results.amended", "results.expired", "results.professional_activated", "results.professional_suspended"},
 		RegistrationFields: []sdk.Field{

@@ -416,7 +416,8 @@ func TestPatientSeesOwnResultsAndEveryAccessIsAudited(t *testing.T) {
 		}
 		// Trend of glucose over Marie's two reports: a chart with two points.
 		tr := f.get(f.A, marie, "/results/trend/glu")
-		if tr.Status != 200 || strings.Count(string(tr.Body), "<circle") != 2 {
+		// (each point carries its date and value as a tooltip; out-of-range ones are diamonds).
+		if tr.Status != 200 || strings.Count(string(tr.Body), "<title>") != 2 || strings.Count(string(tr.Body), `class="out"`) != 2 {
 			t.Fatalf("trend: %d\n%s", tr.Status, tr.Body)
 		}
 		f.noMissingMessages()
@@ -526,7 +527,7 @@ func TestStaffQueueAndUpload(t *testing.T) {
 		mw := multipart.NewWriter(&body)
 		for k, v := range map[string]string{"report_id": "U-2", "lab_patient_id": "P-9", "last_name": "Durand", "first_name": "Marie",
 			"birth_name": "Martin", "birth_date": "1985-03-02", "collected_at": "2026-11-19", "lab": "Site", "status": "final",
-			"values": "FER;Ferritine;9;µg/L;15;150"} {
+			"code.0": "FER", "label.0": "Ferritine", "value.0": "9", "unit.0": "µg/L", "low.0": "15", "high.0": "150"} {
 			mw.WriteField(k, v)
 		}
 		fw, _ := mw.CreateFormFile("pdf", "compte-rendu.pdf")
@@ -687,7 +688,7 @@ func TestExportHoldsWhatTheModuleKnows(t *testing.T) {
 	f := setup(t, "sqlite")
 	f.api(f.A, f.incoming("R-1", "P-1", "Durand", "Marie", "Martin", "1985-03-02", ""))
 	marie := f.patient(f.A, "u-marie", "Marie Durand", "Martin", "1985-03-02")
-	b, err := f.m.ExportUser(context.Background(), f.A, marie.ID)
+	b, err := f.h.Export(context.Background(), f.A, marie.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,6 +86,10 @@ type Professional struct {
 	DecidedBy      string       `bun:"decided_by"`
 	DecidedAt      bun.NullTime `bun:"decided_at"`
 	CreatedAt      time.Time    `bun:"created_at"`
+	// SeenAt is when he last opened his patients' results; LastVisitAt when his previous
+	// visit began: what was published since is "new" to him (issue 12.7).
+	SeenAt      bun.NullTime `bun:"seen_at"`
+	LastVisitAt bun.NullTime `bun:"last_visit_at"`
 }
 
 // Report is one result report.
@@ -113,6 +117,10 @@ type Report struct {
 	Version       int          `bun:"version"`
 	ContentSHA256 string       `bun:"content_sha256"`
 	AmendedAt     bun.NullTime `bun:"amended_at"`
+	// ValidatedBy is the lab's biologist who validated the report, when the LIS says
+	// ("name, qualification"); TimeUnknown: the lab sent the collection's day only.
+	ValidatedBy string `bun:"validated_by"`
+	TimeUnknown bool   `bun:"collected_time_unknown"`
 
 	// Patient is read with the report, in the same statement.
 	Patient *LabPatient `bun:"rel:belongs-to,join:tenant_id=tenant_id,join:patient_id=id"`

@@ -35,3 +35,41 @@ func Text(t testing.TB, b []byte) string {
 	}
 	return s
 }
+
+// TestTableColumnsFitTheirContent: without widths, each column is as wide as its widest
+// text, so that every cell reads on one line; a table wider than the page keeps to the page,
+// its widest column wrapping, and loses no word (issue 12.6: a truncated range column).
+func TestTableColumnsFitTheirContent(t *testing.T) {
+	d := New("t", "t", time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC))
+	header := []string{"Analyse", "Résultat", "Unité", "Valeurs de référence", "Indicateur"}
+	rows := [][]string{{"Hémoglobine", "13,9", "g/dL", "12 – 16", "Normal"},
+		{"Protéine C réactive", "<0,5", "mg/L", "inférieur à 5 chez l’adulte", "Très élevé"}}
+	w := d.fit(header, rows, 1.5)
+	d.f.SetFont(font, "B", 9)
+	for _, r := range append([][]string{header}, rows...) {
+		for i, c := range r {
+			if n := len(d.f.SplitText(c, w[i])); n != 1 {
+				t.Errorf("%q takes %d lines in a column of %.1f mm", c, n, w[i])
+			}
+		}
+	}
+	long := strings.Repeat("valeur de référence selon l’âge et le sexe ", 8)
+	rows = append(rows, []string{"Ferritine", "12", "µg/L", long, "Bas"})
+	w = d.fit(header, rows, 1.5)
+	sum := 0.0
+	for _, x := range w {
+		sum += x
+	}
+	if sum > d.usable()+0.01 {
+		t.Fatalf("columns %.1f mm wide on a page of %.1f mm", sum, d.usable())
+	}
+	d.Table(header, rows, nil, true)
+	b, err := d.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(Text(t, b)), " ")
+	if !strings.Contains(text, strings.Join(strings.Fields(long), " ")) || !strings.Contains(text, "Très élevé") {
+		t.Fatalf("a wrapped cell lost words:\n%s", text)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -238,4 +240,46 @@ func wireErr(err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	}
 	return status.Error(codes.FailedPrecondition, err.Error())
+}
+
+// ExportFiles is the key of a module's export object under which it lists its files
+// ([]sdk.ExportFile).
+const ExportFiles = "files"
+
+// exportName is a file name an export may carry: letters, digits and ".-_" in each part of
+// a relative path, no part "." or "..".
+var exportName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$`)
+
+// SplitExport takes the files out of a module's export: the JSON without its "files" key,
+// and the files, each under a safe relative name (a name that is not is refused, and two
+// files of one name are an error). A module's export without files is returned as it is.
+func SplitExport(b []byte) ([]byte, []sdk.ExportFile, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, nil, fmt.Errorf("export: %w", err)
+	}
+	raw, ok := obj[ExportFiles]
+	if !ok {
+		return b, nil, nil
+	}
+	var files []sdk.ExportFile
+	if err := json.Unmarshal(raw, &files); err != nil {
+		return nil, nil, fmt.Errorf("export files: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		parts := strings.Split(f.Name, "/")
+		for _, p := range parts {
+			if !exportName.MatchString(p) || p == "." || p == ".." {
+				return nil, nil, fmt.Errorf("export file name %q", f.Name)
+			}
+		}
+		if seen[f.Name] {
+			return nil, nil, fmt.Errorf("export file %q twice", f.Name)
+		}
+		seen[f.Name] = true
+	}
+	delete(obj, ExportFiles)
+	out, err := json.Marshal(obj)
+	return out, files, err
 }

@@ -165,6 +165,15 @@ func (h *Harness) Job(ctx context.Context, tenant sdk.Tenant, name string, paylo
 	return h.Client.RunJob(ctx, call, &sdk.Job{ID: "job-" + call.Token[:8], Name: name, Payload: payload, Tenant: tenant})
 }
 
+// Export asks the module for what it holds of a user of tenant (P11), in a fresh call scope,
+// as the host does for a person's data export.
+func (h *Harness) Export(ctx context.Context, tenant sdk.Tenant, userID string) ([]byte, error) {
+	tenant = h.withRules(tenant)
+	call := h.Host.Open(tenant, nil, h.Manifest.ID)
+	defer h.Host.Close(call.Token)
+	return h.Client.ExportUser(ctx, call, userID)
+}
+
 // Scoped is something the module asked for, with the scope it was asked in.
 type Scoped[T any] struct {
 	Scope host.Scope
