@@ -123,6 +123,9 @@ func newModule() *Module {
 			// the tenant sends SMS; optional.
 			{Name: fieldMobile, LabelKey: "results.field.mobile", Type: "tel", MaxLen: 32, Portals: []string{"patients", ""}},
 		},
+		// After signing in, staff land on their queue, a professional on his patients'
+		// results, a patient on his own (issue 12.11).
+		Landings:       []sdk.Landing{{Path: "/results/staff/queue"}, {Path: "/results/pro"}, {Path: "/results/mine"}},
 		OnUserVerified: m.onVerified,
 		OnUserDeleted:  m.forget,
 		OnDemo:         m.seedDemo,

@@ -3,10 +3,11 @@
 // a separate process; it implements Module in plain Go and calls Serve from its main.
 // Protobuf never shows here: the wire types stay inside the SDK.
 //
-// What a module author reads, 24 names (a test keeps the count at 25 at most):
+// What a module author reads, 25 names (a test keeps the count at 25 at most):
 //
 //   - the protocol: ProtocolVersion, Serve, Module, Env;
-//   - the manifest: Manifest, Route, Permission, Role, Rule, Field;
+//   - the manifest: Manifest, Route, Permission, Role, Rule, Field,
+//     Landing;
 //   - the calls the host makes: Tenant, User, Request, Response, Job, Event;
 //   - the HostAPI: Host, HostFrom, and what it carries: AuditRecord, Message, Blob, Terms,
 //     Complaint, FieldErrors.
