@@ -134,8 +134,8 @@ type Filter struct {
 	// ExactAction matches Action as a whole action, not as a prefix ("results.view" without
 	// "results.view_pdf").
 	ExactAction bool
-	From, To               time.Time
-	Limit                  int
+	From, To    time.Time
+	Limit       int
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
