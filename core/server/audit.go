@@ -52,7 +52,7 @@ var CoreAuditActions = []string{ActUserBlocked, ActUserUnblocked, ActRoleAssigne
 	ActModuleRestarted, ActAccountDeleted, ActTermsPublished, ActMaintenancePlanned, ActComplaintExtended, ActComplaintAnswered, ActDataExported, ActTemplateChanged,
 	ActSecretChanged, ActSecretChecked, ActAPIKeyCreated, ActAPIKeyRevoked,
 	ActTOTPEnabled, ActTOTPRemoved, ActPasskeyAdded, ActPasskeyRemoved, ActRecoveryRenewed, ActRecoveryUsed, ActSecondFactorReset,
-	ActModuleRegistered}
+	ActModuleRegistered, ActClosureAppealGranted, ActClosureAppealRefused}
 
 // record appends an action of the signed-in user to the audit trail of tenantID (the
 // request's tenant when empty).
