@@ -1,9 +1,17 @@
 package main
 
 import (
-	"net/url"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
+
+	"net/url"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"carenet.dev/platform/core/db/dbtest"
 )
@@ -42,4 +50,45 @@ func TestLoginLandsWhereThePersonWorks(t *testing.T) {
 			}
 		}
 	})
+}
+
+var totpSecretRe = regexp.MustCompile(`<code id="totp-secret" class="secret">([A-Z2-7 ]+)</code>`)
+
+// TestSecondFactorSignInLandsWhereThePersonWorks (issue 12.11): where the tenant requires a
+// second factor, the sign-in ends after it, and so does the landing: lab staff setting up
+// their authenticator at their first sign-in are sent on to their queue, not home.
+func TestSecondFactorSignInLandsWhereThePersonWorks(t *testing.T) {
+	dir := copyTenants(t)
+	toml := filepath.Join(dir, "mlab", "tenant.toml")
+	b, err := os.ReadFile(toml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const off = `"security.second_factor_roles" = ""`
+	if !strings.Contains(string(b), off) {
+		t.Fatalf("mlab's tenant.toml no longer says %s", off)
+	}
+	if err := os.WriteFile(toml, []byte(strings.Replace(string(b), off, `"security.second_factor_roles" = "*"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startPlatform(t, dir)
+	staff := p.browser("mlab.localhost")
+	code, _ := staff.post("/login", "/login", url.Values{"email": {"lab-staff@mlab.localhost"}, "password": {"demo-mlab-lab_staff"}})
+	if code != 303 || staff.last.Get("Location") != "/login/enrol" {
+		t.Fatalf("password of lab staff: %d → %q, want the enrolment", code, staff.last.Get("Location"))
+	}
+	_, page := staff.do("GET", "/login/enrol", nil)
+	m := totpSecretRe.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no TOTP secret on the enrolment page:\n%s", mainPart(page))
+	}
+	otpCode, err := totp.GenerateCodeCustom(strings.ReplaceAll(m[1], " ", ""), time.Now(),
+		totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, page = staff.post("/login/enrol", "/login/enrol", url.Values{"code": {otpCode}})
+	if code != 200 || !strings.Contains(page, `class="button" href="/results/staff/queue"`) {
+		t.Fatalf("after the second factor: %d, want the way on to the queue:\n%s", code, mainPart(page))
+	}
 }
