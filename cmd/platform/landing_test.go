@@ -1,14 +1,13 @@
 package main
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"net/url"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
