@@ -36,27 +36,18 @@ func TestAccessPagesNameWhatWasReadInWords(t *testing.T) {
 		p := startPlatformOn(t, be, filepath.Join("..", "..", "tenants"))
 		user := p.browser("mlab.localhost")
 		user.login("user@mlab.localhost", "demo-mlab-user")
-		_, body := user.do("GET", "/results/mine", nil)
-		m := reportRe.FindStringSubmatch(body)
-		if m == nil {
-			t.Fatalf("the demo patient has no result:\n%s", body)
-		}
-		_, body = user.do("GET", "/results/r/"+m[1], nil)
-		tr := trendRe.FindStringSubmatch(body)
-		if tr == nil {
-			t.Fatalf("the demo result links no trend:\n%s", body)
-		}
-		for _, path := range []string{m[1] + "/pdf?download=1", m[1] + "/pdf"} {
+		report, trend := demoReport(t, user)
+		for _, path := range []string{report + "/pdf?download=1", report + "/pdf"} {
 			if code, _ := user.do("GET", "/results/r/"+path, nil); code != 200 {
 				t.Fatalf("%s: %d", path, code)
 			}
 		}
-		if code, _ := user.do("GET", tr[1], nil); code != 200 {
-			t.Fatalf("%s: %d", tr[1], code)
+		if code, _ := user.do("GET", trend, nil); code != 200 {
+			t.Fatalf("%s: %d", trend, code)
 		}
 		staff := p.browser("mlab.localhost")
 		staff.login("lab-staff@mlab.localhost", "demo-mlab-lab_staff")
-		if code, _ := staff.do("GET", "/results/staff/r/"+m[1], nil); code != 200 {
+		if code, _ := staff.do("GET", "/results/staff/r/"+report, nil); code != 200 {
 			t.Fatalf("staff read: %d", code)
 		}
 		admin := p.browser("mlab.localhost")
