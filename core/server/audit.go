@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
 
 	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/audit"
@@ -261,7 +263,9 @@ func (s *Server) auditActions(st *State) []option {
 			}
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Label < out[j].Label })
+	// In the order of the reader's alphabet ("Échec" among the E, not after "Z").
+	col := collate.New(language.Make(st.Lang))
+	sort.SliceStable(out, func(i, j int) bool { return col.CompareString(out[i].Label, out[j].Label) < 0 })
 	return out
 }
 
