@@ -43,6 +43,9 @@ func TestLoginLandsWhereThePersonWorks(t *testing.T) {
 			// An explicit safe page wins; a page on another site is not followed.
 			{"mlab.localhost", "lab-staff@mlab.localhost", "demo-mlab-lab_staff", "/account", "/account"},
 			{"mlab.localhost", "user@mlab.localhost", "demo-mlab-user", "//evil.example/x", "/results/mine"},
+			// Nothing of the results for a person on the professionals' portal who is not one
+			// (yet): home.
+			{"pro.mlab.localhost", "user@mlab.localhost", "demo-mlab-user", "", "/"},
 		} {
 			if got := land(c.host, c.email, c.password, c.next); got != c.want {
 				t.Errorf("%s on %s (next %q) lands on %q, want %q", c.email, c.host, c.next, got, c.want)
