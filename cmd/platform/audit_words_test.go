@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"carenet.dev/platform/core/browsertest"
 	"carenet.dev/platform/core/db/dbtest"
 )
 
@@ -91,6 +92,17 @@ func TestAccessPagesNameWhatWasReadInWords(t *testing.T) {
 						t.Errorf("%s, %s: %q missing:\n%s", lang, name, w, mainPart(c.page))
 					}
 				}
+			}
+			if lang == "fr" {
+				t.Run("valid HTML", func(t *testing.T) {
+					problems, err := browsertest.NeedChecks(t).ValidateHTML(map[string]string{"results access": mod, "account access": core, "admin audit": audit})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, p := range problems {
+						t.Error(p)
+					}
+				})
 			}
 			if strings.Contains(audit, "début du nom") || strings.Contains(audit, "początek nazwy") || strings.Contains(audit, "začiatok názvu") {
 				t.Errorf("%s: the audit search still asks for the start of an action's name", lang)

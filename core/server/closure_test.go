@@ -11,6 +11,7 @@ import (
 
 	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/audit"
+	"carenet.dev/platform/core/browsertest"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 )
@@ -101,10 +102,19 @@ func TestClosedPersonAppeals(t *testing.T) {
 		mustNotContain(t, r, zoe+"/answer")
 
 		// A decision without its choice: said next to it, nothing decided.
-		r = admin.post(zoe, zoe+"/closure", url.Values{"answer": {"Votre compte est resté inutilisé plus d’un an."}})
-		if r.Status != 422 || !strings.Contains(r.Body, `id="e-decision"`) {
-			t.Fatalf("decision without a choice: %d %s", r.Status, mainOf(r.Body))
+		bad := admin.post(zoe, zoe+"/closure", url.Values{"answer": {"Votre compte est resté inutilisé plus d’un an."}})
+		if bad.Status != 422 || !strings.Contains(bad.Body, `id="e-decision"`) {
+			t.Fatalf("decision without a choice: %d %s", bad.Status, mainOf(bad.Body))
 		}
+		t.Run("valid HTML", func(t *testing.T) {
+			problems, err := browsertest.NeedChecks(t).ValidateHTML(map[string]string{"appeal": r.Body, "appeal with an error": bad.Body})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range problems {
+				t.Error(p)
+			}
+		})
 		// Two staff members refuse at the same time: one decision, one e-mail.
 		other := e.client("mlab.localhost")
 		other.login("", "admin@mlab.localhost", "demo-mlab-admin")
