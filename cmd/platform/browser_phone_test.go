@@ -217,6 +217,13 @@ func phoneData(t *testing.T, p *platform) (reportID, trendPath string) {
 		"password2": {"Correct-Horse-45"}, "name": {"Jeanne Roux"}, "birth_date": {"1972-06-06"}, "professional_number": {"10202020202"},
 		"secret_question": {"Ville natale ?"}, "secret_answer": {"Nantes"}, "accept_terms": {"yes"}, "consent_data_processing": {"yes"}})
 
+	return demoReport(t, user)
+}
+
+// demoReport opens the demo patient's newest report, as he does from his results, and
+// returns its id and the link to the trend it offers.
+func demoReport(t *testing.T, user *browser) (reportID, trendPath string) {
+	t.Helper()
 	_, body := user.do("GET", "/results/mine", nil)
 	m := reportRe.FindStringSubmatch(body)
 	if m == nil {

@@ -781,6 +781,10 @@ func TestModuleMessagesExist(t *testing.T) {
 		for _, r := range man.Rules {
 			keys = append(keys, "rule."+r.Name)
 		}
+		// Every audit action the module records has its words (issue 12.5).
+		for _, a := range man.AuditActions {
+			keys = append(keys, "audit.action."+a)
+		}
 		for _, k := range keys {
 			for _, l := range locales.Supported {
 				if !b.Has(l, k) {

@@ -789,37 +789,45 @@ func (s *Service) Delete(ctx context.Context, t *tenancy.Tenant, userID, initiat
 		return form.Errors{"reason": "form.too_long"}
 	}
 	err := s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
-		var u User
-		if err := sc.Select(&u).Where("id = ?", userID).Scan(ctx); errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		} else if err != nil {
-			return err
-		}
-		if s.Erase != nil {
-			if err := s.Erase(ctx, sc, t, &u); err != nil {
-				return err
-			}
-		}
-		res, err := sc.Delete((*User)(nil)).Where("id = ?", userID).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return ErrNotFound
-		}
-		if err := s.Authz.RevokeAll(ctx, sc, userID); err != nil {
-			return err
-		}
-		d := &Deletion{TenantID: t.ID, ID: tenancy.NewID(), DeletedAt: s.Now(), Initiator: initiator, Reason: strings.TrimSpace(reason)}
-		if _, err = sc.Insert(d).Exec(ctx); err != nil {
-			return err
-		}
-		return s.changed(ctx, sc, t, EventDeleted, userID)
+		_, err := s.deleteIn(ctx, sc, t, userID, initiator, reason)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	return s.bump(ctx, t.ID)
+}
+
+// deleteIn deletes an account in the transaction of sc: what the core's other tables hold of
+// the person (Erase), the account with its rows, its roles, and records the deletion (no
+// identity) and the event that tells the modules. It returns the account as it was.
+func (s *Service) deleteIn(ctx context.Context, sc *db.Scope, t *tenancy.Tenant, userID, initiator, reason string) (*User, error) {
+	var u User
+	if err := sc.Select(&u).Where("id = ?", userID).Scan(ctx); errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	if s.Erase != nil {
+		if err := s.Erase(ctx, sc, t, &u); err != nil {
+			return nil, err
+		}
+	}
+	res, err := sc.Delete((*User)(nil)).Where("id = ?", userID).Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil, ErrNotFound
+	}
+	if err := s.Authz.RevokeAll(ctx, sc, userID); err != nil {
+		return nil, err
+	}
+	d := &Deletion{TenantID: t.ID, ID: tenancy.NewID(), DeletedAt: s.Now(), Initiator: initiator, Reason: strings.TrimSpace(reason)}
+	if _, err = sc.Insert(d).Exec(ctx); err != nil {
+		return nil, err
+	}
+	return &u, s.changed(ctx, sc, t, EventDeleted, userID)
 }
 
 // Block suspends an account for a stated reason and ends its sessions.

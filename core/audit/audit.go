@@ -142,8 +142,11 @@ func (t *Trail) Append(ctx context.Context, tenantID string, e Entry) error {
 // Filter selects records of one tenant.
 type Filter struct {
 	Actor, Subject, Action string
-	From, To               time.Time
-	Limit                  int
+	// ExactAction matches Action as a whole action, not as a prefix ("results.view" without
+	// "results.view_pdf").
+	ExactAction bool
+	From, To    time.Time
+	Limit       int
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
@@ -160,7 +163,9 @@ func (t *Trail) Search(ctx context.Context, tenantID string, f Filter) ([]Entry,
 		if f.Subject != "" {
 			q = q.Where("subject = ?", f.Subject)
 		}
-		if f.Action != "" {
+		if f.Action != "" && f.ExactAction {
+			q = q.Where("action = ?", f.Action)
+		} else if f.Action != "" {
 			// A prefix taken literally: "_" and "%" match themselves, not any character.
 			q = q.Where(`action LIKE ? ESCAPE '\'`, likeEscaper.Replace(f.Action)+"%")
 		}

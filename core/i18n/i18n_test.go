@@ -224,6 +224,10 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	for _, a := range server.CoreAuditActions {
 		used["audit.action."+a] = "audit"
 	}
+	for _, k := range []string{"granted", "refused"} { // decisions on appeals against a closure (R6)
+		used["admin.complaints.appeal."+k] = "admin complaint"
+	}
+	used["admin.complaints.closure_reason.inactivity"] = "admin complaint"
 	for _, k := range complaints.Categories { // support (R8) and appeal (P2, R6) among them
 		used["complaints.category."+k] = "complaints"
 	}
@@ -233,7 +237,8 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	for _, st := range []string{"pending", "running", "done", "failed", "cancelled"} {
 		used["admin.jobs.state."+st] = "admin jobs"
 	}
-	for _, tmpl := range []string{"verify", "exists", "reset", "deleted", "blocked", "closed_inactive", "terms_published", "maintenance", "complaint_received", "complaint_answer"} {
+	for _, tmpl := range []string{"verify", "exists", "reset", "deleted", "blocked", "closed_inactive", "terms_published", "maintenance", "complaint_received", "complaint_answer",
+		"closure_appeal_granted", "closure_appeal_refused"} {
 		for _, part := range []string{"subject", "body", "action"} {
 			used["mail."+tmpl+"."+part] = "mail"
 		}

@@ -313,7 +313,7 @@ func (h *hostAPI) List(ctx context.Context, sc host.Scope, subject string, limit
 			}
 			actors[e.Actor] = a
 		}
-		out = append(out, sdk.AuditRecord{At: e.At, Action: e.Action, Subject: subject, Resource: e.Resource, ActorID: e.Actor,
+		out = append(out, sdk.AuditRecord{At: e.At, Action: e.Action, Subject: subject, Resource: e.Resource, Detail: e.Detail, ActorID: e.Actor,
 			ActorName: a.ActorName, ActorKind: a.ActorKind, ActorRoles: a.ActorRoles})
 	}
 	return out, nil

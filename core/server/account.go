@@ -200,7 +200,44 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if res.User.Locale != "" && st.Tenant.AllowsLocale(res.User.Locale) {
 		s.setCookie(c, cookieLang, res.User.Locale, 365*24*time.Hour)
 	}
-	return c.Redirect(safeNext(st, c.FormValue("next")), fiber.StatusSeeOther)
+	return c.Redirect(s.landing(c, res.User, c.FormValue("next")), fiber.StatusSeeOther)
+}
+
+// landing is where u goes once signed in: the safe page he asked for (next), else the first
+// landing page a module of the tenant declares that he may open on this portal (a patient
+// his results, a professional his patients', lab staff their queue: issue 12.11), else home.
+func (s *Server) landing(c *fiber.Ctx, u *accounts.User, next string) string {
+	st := St(c)
+	if next != "" {
+		if to := safeNext(st, next); to != st.URL("/") || next == st.URL("/") {
+			return to
+		}
+	}
+	for _, id := range st.Tenant.EnabledModules() {
+		man := s.Modules.Manifest(id)
+		if man == nil {
+			continue // down: home, which says so, rather than an error page
+		}
+		for _, l := range man.Landings {
+			if len(l.Portals) > 0 && !contains(l.Portals, st.Portal) {
+				continue
+			}
+			route, _ := s.Modules.Match(id, fiber.MethodGet, l.Path)
+			if route == nil || route.Public || route.API {
+				continue
+			}
+			ok, err := s.Authz.Allowed(c.UserContext(), st.Tenant.ID, st.Tenant.PolicyRev, u.ID, route.Permission)
+			if err != nil {
+				// Home is a fine place to land: the cause is logged, the sign-in goes on.
+				s.Log.Error("landing page", "request_id", st.RequestID, "module", id, "err", err)
+				return st.URL("/")
+			}
+			if ok {
+				return st.URL(l.Path)
+			}
+		}
+	}
+	return st.URL("/")
 }
 
 func (s *Server) logout(c *fiber.Ctx) error {

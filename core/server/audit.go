@@ -4,17 +4,22 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
 
 	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/kit/view"
 )
 
 // Core audit actions (P9). Modules report theirs through the HostAPI.
@@ -48,7 +53,9 @@ const (
 var CoreAuditActions = []string{ActUserBlocked, ActUserUnblocked, ActRoleAssigned, ActRoleRemoved, ActGrantChanged,
 	ActSettingsChanged, ActModuleRules, ActJobRetried, ActTenantChanged, ActHostnamesChanged, ActModulesChanged,
 	ActModuleRestarted, ActAccountDeleted, ActTermsPublished, ActMaintenancePlanned, ActComplaintExtended, ActComplaintAnswered, ActDataExported, ActTemplateChanged,
-	ActSecretChanged, ActSecretChecked, ActSecretCheckFailed, ActAPIKeyCreated, ActAPIKeyRevoked}
+	ActSecretChanged, ActSecretChecked, ActSecretCheckFailed, ActAPIKeyCreated, ActAPIKeyRevoked,
+	ActTOTPEnabled, ActTOTPRemoved, ActPasskeyAdded, ActPasskeyRemoved, ActRecoveryRenewed, ActRecoveryUsed, ActSecondFactorReset,
+	ActModuleRegistered, ActClosureAppealGranted, ActClosureAppealRefused}
 
 // record appends an action of the signed-in user to the audit trail of tenantID (the
 // request's tenant when empty).
@@ -84,7 +91,10 @@ func (s *Server) auditFilter(c *fiber.Ctx) (audit.Filter, *Form, error) {
 		f.Values[k] = c.Query(k)
 	}
 	f.Errors = map[string]string{}
+	// An action chosen from the list is that action; a module's prefix ("results.") all of
+	// its actions.
 	flt := audit.Filter{Action: strings.TrimSpace(f.Values["action"]), Limit: 500}
+	flt.ExactAction = !strings.HasSuffix(flt.Action, ".")
 	person := func(field string) string {
 		v := strings.TrimSpace(f.Values[field])
 		if v == "" {
@@ -118,12 +128,24 @@ func (s *Server) auditFilter(c *fiber.Ctx) (audit.Filter, *Form, error) {
 
 type auditRow struct {
 	audit.Entry
-	ActorName, SubjectName, ActionLabel string
+	// Who acted, whose data it was, what was done and to what, in the reader's words:
+	// never an id (issue 12.5).
+	ActorName, SubjectName, ActionLabel, What string
 }
 
-// auditRows names the people of the records and labels their actions.
-func (s *Server) auditRows(c *fiber.Ctx, entries []audit.Entry) []auditRow {
+// auditRows names the people of the records (name and roles; "you" on the person's own
+// page, mine), labels their actions and names what each was about in words.
+func (s *Server) auditRows(c *fiber.Ctx, entries []audit.Entry, mine bool) []auditRow {
 	st := St(c)
+	ctx := c.UserContext()
+	// The page's words for roles, permissions and modules.
+	p := &Page{State: st, h: view.New(st.Loc, st.Tenant.Location(), st.Base, ""),
+		word: func(id, what string) string { return s.moduleWord(st, id, what) }}
+	members, err := s.roleMembers(ctx, st.Tenant.ID)
+	if err != nil {
+		// Names without roles rather than no page: the cause is logged.
+		s.Log.Error("audit roles", "request_id", st.RequestID, "err", err)
+	}
 	names := map[string]string{}
 	name := func(id string) string {
 		if id == "" {
@@ -133,33 +155,123 @@ func (s *Server) auditRows(c *fiber.Ctx, entries []audit.Entry) []auditRow {
 			return n
 		}
 		n := st.Loc.T("admin.audit.former_user")
-		if strings.HasPrefix(id, "platform:") {
+		switch {
+		case mine && id == st.User.ID:
+			n = st.Loc.T("audit.actor.you")
+		case strings.HasPrefix(id, "platform:"):
 			n = st.Loc.T("role.platform_admin")
-		} else if strings.HasPrefix(id, actorAPIKey) {
+		case strings.HasPrefix(id, actorAPIKey):
 			// A machine's call (R3a): the key's name, even once revoked.
-			name := strings.TrimPrefix(id, actorAPIKey)
-			if k, err := s.APIKeys.Get(c.UserContext(), st.Tenant.ID, name); err == nil {
-				name = k.Name
+			key := strings.TrimPrefix(id, actorAPIKey)
+			if k, err := s.APIKeys.Get(ctx, st.Tenant.ID, key); err == nil {
+				key = k.Name
+			} else {
+				key = "?"
 			}
-			n = st.Loc.T("admin.audit.api_key", "Name", name)
-		} else if u, err := s.Accounts.ByID(c.UserContext(), st.Tenant.ID, id); err == nil {
-			n = u.Name + " <" + u.Email + ">"
-		} else if err != accounts.ErrNotFound {
-			n = id
+			if mine {
+				n = st.Loc.T("audit.actor.machine", "Name", key)
+			} else {
+				n = st.Loc.T("admin.audit.api_key", "Name", key)
+			}
+		default:
+			u, err := s.Accounts.ByID(ctx, st.Tenant.ID, id)
+			if err != nil {
+				if !errors.Is(err, accounts.ErrNotFound) {
+					s.Log.Error("audit actor", "request_id", st.RequestID, "err", err)
+				}
+				break
+			}
+			n = u.Name
+			if !mine {
+				n += " <" + u.Email + ">"
+			}
+			var roles []string
+			for _, r := range members[id] {
+				if r != authz.RoleUser {
+					roles = append(roles, p.RoleName(r))
+				}
+			}
+			if len(roles) > 0 {
+				n += " (" + strings.Join(roles, ", ") + ")"
+			}
 		}
 		names[id] = n
 		return n
 	}
 	out := make([]auditRow, len(entries))
 	for i, e := range entries {
-		label := e.Action
-		if st.Loc.Has("audit.action." + e.Action) {
-			label = st.Loc.T("audit.action." + e.Action)
+		actor := name(e.Actor)
+		if e.Actor == "" {
+			// A job or an event of the platform: the operator's own processing.
+			actor = st.Loc.T("audit.actor.system", "Name", st.Tenant.Settings.Name)
 		}
-		out[i] = auditRow{Entry: e, ActorName: name(e.Actor), SubjectName: name(e.Subject), ActionLabel: label}
+		out[i] = auditRow{Entry: e, ActorName: actor, SubjectName: name(e.Subject), ActionLabel: s.auditActionLabel(st, e.Action),
+			What: s.auditWhat(p, e)}
 	}
 	return out
 }
+
+// auditActionLabel is an action's name in the reader's language: the core's or the module's
+// "audit.action.<id>", else the words an external module's manifest gives none of: its name.
+func (s *Server) auditActionLabel(st *State, action string) string {
+	if st.Loc.Has("audit.action." + action) {
+		return st.Loc.T("audit.action." + action)
+	}
+	module, _, _ := strings.Cut(action, ".")
+	return st.Loc.T("audit.action.other", "Module", s.moduleWord(st, module, "name"))
+}
+
+// auditWhat names what a record was about in words: the sentence its action declares
+// ("audit.what.<action>", filled with the detail recorded when it happened: the report's
+// date, the analyte's name), else what its resource is when the platform has words for it
+// (a role, a permission, a complaint's reference, a module); "" rather than an identifier.
+func (s *Server) auditWhat(p *Page, e audit.Entry) string {
+	if w := p.Loc.AuditWhat(e.Action, e.Detail); w != "" {
+		return w
+	}
+	kind, v, _ := strings.Cut(e.Resource, ":")
+	switch kind {
+	case "role":
+		return p.T("audit.what_role", "Role", p.RoleName(v))
+	case "permission":
+		return p.PermName(v)
+	case "complaint":
+		return p.T("audit.what_complaint", "Reference", v)
+	case "module":
+		return p.ModuleName(v)
+	}
+	return ""
+}
+
+// auditActions are the actions the search form offers, by their names: the core's and
+// those of the tenant's modules.
+func (s *Server) auditActions(st *State) []option {
+	seen := map[string]bool{}
+	var out []option
+	add := func(a string) {
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, option{ID: a, Label: s.auditActionLabel(st, a)})
+		}
+	}
+	for _, a := range CoreAuditActions {
+		add(a)
+	}
+	for _, id := range st.Tenant.EnabledModules() {
+		if man := s.Modules.Manifest(id); man != nil {
+			for _, a := range man.AuditActions {
+				add(a)
+			}
+		}
+	}
+	// In the order of the reader's alphabet ("Échec" among the E, not after "Z").
+	col := collate.New(language.Make(st.Lang))
+	sort.SliceStable(out, func(i, j int) bool { return col.CompareString(out[i].Label, out[j].Label) < 0 })
+	return out
+}
+
+// option is one choice of a list: its value and its words.
+type option struct{ ID, Label string }
 
 func (s *Server) adminAudit(c *fiber.Ctx) error {
 	flt, f, _ := s.auditFilter(c)
@@ -172,10 +284,10 @@ func (s *Server) adminAudit(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		rows = s.auditRows(c, entries)
+		rows = s.auditRows(c, entries, false)
 	}
 	return s.render(c, status, "admin_audit", "admin.audit.title", map[string]any{"Rows": rows,
-		"CSV": St(c).URL(auditCSVPath(f.Values))}, f)
+		"CSV": St(c).URL(auditCSVPath(f.Values)), "Actions": s.auditActions(St(c))}, f)
 }
 
 // auditCSVPath is the export link of a search: the same filters, encoded once. (The page
@@ -210,7 +322,7 @@ func (s *Server) adminAuditCSV(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="audit-%s-%s.csv"`, st.Tenant.Slug, time.Now().Format("20060102")))
 	w := csv.NewWriter(c.Response().BodyWriter())
 	w.Write([]string{"seq", "time", "actor_id", "actor", "action", "subject_id", "subject", "resource", "module", "request_id", "ip", "hash"})
-	for _, r := range s.auditRows(c, entries) {
+	for _, r := range s.auditRows(c, entries, false) {
 		w.Write([]string{fmt.Sprint(r.Seq), r.At.In(st.Tenant.Location()).Format(time.RFC3339), r.Actor, r.ActorName, r.Action,
 			r.Subject, r.SubjectName, r.Resource, r.Module, r.RequestID, r.IP, r.Hash})
 	}
@@ -265,5 +377,5 @@ func (s *Server) accountAccess(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, fiber.StatusOK, "account_access", "account.access.title", map[string]any{"Rows": s.auditRows(c, entries)}, nil)
+	return s.render(c, fiber.StatusOK, "account_access", "account.access.title", map[string]any{"Rows": s.auditRows(c, entries, true), "Mine": true}, nil)
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -27,6 +29,7 @@ func (s *Server) bindComplaints() {
 	s.get("/admin/complaints/:id/files/:file", authz.PermAdminComplaints, s.complaintFile)
 	s.post("/admin/complaints/:id/extend", authz.PermAdminComplaints, s.extendComplaint)
 	s.post("/admin/complaints/:id/answer", authz.PermAdminComplaints, s.answerComplaint)
+	s.post("/admin/complaints/:id/closure", authz.PermAdminComplaints, s.decideClosureAppeal)
 }
 
 // complaintModule is the module a complaint is about: "platform" or one the tenant runs.
@@ -102,6 +105,13 @@ func (s *Server) lodgeComplaint(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if d.Category == "appeal" && st.User == nil {
+		// An appeal against the closure of an account (R6): tied to what was kept of it, which
+		// waits for the decision.
+		if _, err := s.Accounts.AppealClosure(c.UserContext(), st.Tenant.ID, cp.ReplyTo, cp.ID); err != nil {
+			return err
+		}
+	}
 	due := formatDay(st.Lang, cp.DueAt, st.Tenant)
 	if err := s.sendMail(c.UserContext(), st.Tenant, cp.ReplyTo, "", st.Lang, "complaint_received", "",
 		"Reference", cp.Reference, "Date", due); err != nil {
@@ -158,6 +168,16 @@ func (s *Server) renderComplaintCheck(c *fiber.Ctx, status int, cp *complaints.C
 			return err
 		}
 		data["Identity"] = id
+	} else {
+		// No account: an appeal against the closure of one shows what was kept of it and
+		// asks for the decision (R6).
+		cl, err := s.Accounts.ClosureOfAppeal(c.UserContext(), st.Tenant.ID, cp.ID)
+		if err != nil && !errors.Is(err, accounts.ErrNotFound) {
+			return err
+		}
+		if cl != nil {
+			data["Closure"], data["AppealPending"] = cl, cl.DecidedAt.IsZero()
+		}
 	}
 	return s.render(c, status, "admin_complaint", "admin.complaints.one_title", data, f)
 }
@@ -242,5 +262,70 @@ func (s *Server) answerComplaint(c *fiber.Ctx) error {
 		return err
 	}
 	s.flash(c, "admin.complaints.answered")
+	return c.Redirect(st.URL("/admin/complaints/"+cp.ID), fiber.StatusSeeOther)
+}
+
+// Audit actions of the decisions on appeals against a closure (R6).
+const (
+	ActClosureAppealGranted = "admin.closure_appeal_granted"
+	ActClosureAppealRefused = "admin.closure_appeal_refused"
+)
+
+// decideClosureAppeal records the decision on an appeal against the closure of an account
+// (R6), answers the appeal with it, and writes it to the person in his language: granted, he
+// is invited to open an account again (the closed one was deleted with its data); refused,
+// he reads why. Two staff members deciding at once: one decision only.
+func (s *Server) decideClosureAppeal(c *fiber.Ctx) error {
+	st := St(c)
+	ctx := c.UserContext()
+	cp, err := s.complaintSubject(c)
+	if err != nil {
+		return err
+	}
+	cl, err := s.Accounts.ClosureOfAppeal(ctx, st.Tenant.ID, cp.ID)
+	if errors.Is(err, accounts.ErrNotFound) {
+		return fiber.ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	f := &Form{Values: values(c, "decision", "answer"), Errors: form.Errors{}}
+	decision, answer := c.FormValue("decision"), strings.TrimSpace(c.FormValue("answer"))
+	if decision != accounts.AppealGranted && decision != accounts.AppealRefused {
+		f.Errors.Add("decision", "form.required")
+	}
+	switch {
+	case answer == "":
+		f.Errors.Add("answer", "form.required")
+	case utf8.RuneCountInString(answer) > 20000:
+		f.Errors.Add("answer", "form.too_long")
+	}
+	if len(f.Errors) > 0 {
+		return s.renderComplaint(c, fiber.StatusUnprocessableEntity, cp, f)
+	}
+	if err := s.Accounts.DecideAppeal(ctx, st.Tenant.ID, cl.ID, decision, st.User.ID); errors.Is(err, accounts.ErrNotFound) {
+		f.Errors.Add("decision", "admin.complaints.appeal_already_decided")
+		return s.renderComplaint(c, fiber.StatusConflict, cp, f)
+	} else if err != nil {
+		return err
+	}
+	var ferr form.Errors
+	if _, err := s.Complaints.Answer(ctx, st.Tenant.ID, cp.ID, st.User.ID, answer); errors.As(err, &ferr) {
+		// Answered meanwhile through the answer form: the decision stands and is sent.
+		s.Log.Info("appeal decided after its complaint was answered", "request_id", st.RequestID, "complaint", cp.Reference)
+	} else if err != nil {
+		return err
+	}
+	action, link := ActClosureAppealRefused, ""
+	if decision == accounts.AppealGranted {
+		action, link = ActClosureAppealGranted, s.absLink(st.Tenant, cl.Portal, "/register")
+	}
+	if err := s.record(c, "", action, "", "complaint:"+cp.Reference, map[string]any{"closed_at": cl.ClosedAt}); err != nil {
+		return err
+	}
+	if err := s.sendMail(ctx, st.Tenant, cl.Email, cl.Name, st.Tenant.Lang(cl.Locale, ""), "closure_appeal_"+decision, link,
+		"Answer", answer, "Date", formatDay(st.Tenant.Lang(cl.Locale, ""), cl.ClosedAt, st.Tenant)); err != nil {
+		return err
+	}
+	s.flash(c, "admin.complaints.appeal_decided")
 	return c.Redirect(st.URL("/admin/complaints/"+cp.ID), fiber.StatusSeeOther)
 }

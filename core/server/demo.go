@@ -175,19 +175,28 @@ func (s *Server) AnnounceDemo(ctx context.Context, logins []DemoLogin) error {
 	return nil
 }
 
-// closeInactive closes the accounts inactive beyond the tenant's rule and tells each person.
+// closeInactive closes the accounts inactive beyond the tenant's rule and tells each person,
+// with the way to appeal until the end of the tenant's appeal period (R6); it first erases
+// what was kept of the closures whose appeal period ended.
 func (s *Server) closeInactive(ctx context.Context, t *tenancy.Tenant) error {
+	if n, err := s.Accounts.EraseClosures(ctx, t.ID); err != nil {
+		return fmt.Errorf("erase closures: %w", err)
+	} else if n > 0 {
+		s.Log.Info("closures erased after their appeal period", "tenant", t.Slug, "count", n)
+	}
 	users, err := s.Accounts.Inactive(ctx, t)
 	if err != nil {
 		return err
 	}
 	for _, u := range users {
-		if err := s.Accounts.Delete(ctx, t, u.ID, "inactivity", ""); err != nil {
+		cl, err := s.Accounts.Close(ctx, t, u.ID, "inactivity", int(t.IntRule("account.closed_appeal_days")))
+		if err != nil {
 			return err
 		}
 		s.Modules.Deliver(ctx, t)
-		if err := s.sendMail(ctx, t, u.Email, u.Name, t.Lang(u.Locale, ""), "closed_inactive", "",
-			"Count", t.IntRule("account.inactive_close_days")); err != nil {
+		lang := t.Lang(u.Locale, "")
+		if err := s.sendMail(ctx, t, u.Email, u.Name, lang, "closed_inactive", s.absLink(t, u.Portal, appealPath),
+			"Count", t.IntRule("account.inactive_close_days"), "Until", formatDay(lang, cl.AppealUntil, t)); err != nil {
 			return err
 		}
 		s.Log.Info("inactive account closed", "tenant", t.Slug)

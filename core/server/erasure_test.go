@@ -72,6 +72,11 @@ var columns = map[string]string{
 	"module_catalog.id": none, "module_catalog.version": none, "module_catalog.path": none,
 	"module_catalog.sha256": none, "module_catalog.registered_at": none,
 	"module_catalog.registered_by": kept, "module_catalog.registered_by_email": kept,
+	// what a closure keeps for the person's appeal (R6, issue 12.10): his address, name,
+	// language and portal, erased when the appeal period ends (or its appeal is decided
+	// after it); an account he deletes himself leaves no such row
+	"account_closures.*":          erased,
+	"account_closures.decided_by": kept, // the staff member's account id
 	// the deletion record: no identity
 	"account_deletions.tenant_id": none, "account_deletions.id": none, "account_deletions.deleted_at": none,
 	"account_deletions.initiator": kept, "account_deletions.reason": kept,

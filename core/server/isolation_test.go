@@ -62,6 +62,7 @@ func isolationCases(o bObjects) map[string]isolationCase {
 		"POST /admin/complaints/:id/extend":      {path: "/admin/complaints/" + o.complaint + "/extend", page: "/admin/complaints", form: f("days", "2", "reason", "x"), want: 404},
 		"POST /admin/complaints/:id/answer":      {path: "/admin/complaints/" + o.complaint + "/answer", page: "/admin/complaints", form: f("answer", "cross-tenant answer"), want: 404},
 		"POST /admin/complaints/:id/secret":      {path: "/admin/complaints/" + o.complaint + "/secret", page: "/admin/complaints", form: f("answer", "x"), want: 404},
+		"POST /admin/complaints/:id/closure":     {path: "/admin/complaints/" + o.complaint + "/closure", page: "/admin/complaints", form: f("decision", "granted", "answer", "cross-tenant decision"), want: 404},
 		"POST /admin/jobs/:id/retry":             {path: "/admin/jobs/" + o.job + "/retry", page: "/admin/jobs", want: 404},
 		"GET /admin/modules/:module":             {path: "/admin/modules/calendar", want: 404}, // B's module, not A's
 		"POST /admin/modules/:module":            {path: "/admin/modules/calendar", page: "/admin/users", want: 404},

@@ -204,7 +204,7 @@ func (s *Server) secondStepCode(c *fiber.Ctx) error {
 		}
 		s.flash(c, "account.mfa.recovery_used")
 	}
-	return c.Redirect(safeNext(st, ch.Next), fiber.StatusSeeOther)
+	return c.Redirect(s.landing(c, u, ch.Next), fiber.StatusSeeOther)
 }
 
 func (s *Server) secondStepCancel(c *fiber.Ctx) error {
@@ -290,7 +290,7 @@ func (s *Server) secondStepPasskeyFinish(c *fiber.Ctx) error {
 	if err := s.finishSignIn(c, u); err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"redirect": safeNext(st, ch.Next)})
+	return c.JSON(fiber.Map{"redirect": s.landing(c, u, ch.Next)})
 }
 
 // qrImage is the QR code of an otpauth:// URL as a PNG data URL.
@@ -378,7 +378,7 @@ func (s *Server) enrol(c *fiber.Ctx) error {
 	if err := s.record(c, "", ActTOTPEnabled, u.ID, "user:"+u.ID, nil); err != nil {
 		return err
 	}
-	return s.showRecovery(c, codes, safeNext(st, ch.Next))
+	return s.showRecovery(c, codes, s.landing(c, u, ch.Next))
 }
 
 // confirmTOTP checks the first code of a TOTP set-up; done is true when the answer (the form

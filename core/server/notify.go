@@ -185,7 +185,8 @@ func (s *Server) sendMailID(ctx context.Context, t *tenancy.Tenant, to, name, la
 	e, err := s.Mail.Send(ctx, t, mail.Message{To: to, Subject: subject, Text: text.String(), HTML: html.String(),
 		Template: tmpl, Locale: lang, Secret: tmpl == "verify" || tmpl == "reset",
 		// The confirmation of an erasure leaves nothing of the person once delivered (P11).
-		Forget: tmpl == "deleted" || tmpl == "closed_inactive"})
+		// So does the decision on the appeal of a closed account: he has no account here.
+		Forget: tmpl == "deleted" || tmpl == "closed_inactive" || strings.HasPrefix(tmpl, "closure_appeal_")})
 	if err != nil {
 		return "", err
 	}

@@ -16,6 +16,9 @@ var CoreRules = []sdk.Rule{
 	{Name: "account.reset_link_minutes", Type: "int", Default: int64(60), Min: 5, Max: 24 * 60, Ref: "P2"},
 	{Name: "account.session_days", Type: "int", Default: int64(14), Min: 1, Max: 365, Ref: "P2"},
 	{Name: "account.inactive_close_days", Type: "int", Default: int64(0), Min: 0, Max: 3650, Ref: "P2"},
+	// How long a person whose account was closed may appeal (R6); what the appeal needs of
+	// him is kept that long, then erased.
+	{Name: "account.closed_appeal_days", Type: "int", Default: int64(30), Min: 1, Max: 365, Ref: "R6"},
 	{Name: "account.secret_question", Type: "bool", Default: false, Ref: "P2"},
 	{Name: "security.rate_window_minutes", Type: "int", Default: int64(15), Min: 1, Max: 24 * 60, Ref: "P2"},
 	{Name: "security.login_per_ip", Type: "int", Default: int64(30), Min: 1, Max: 100000, Ref: "P2"},

@@ -60,6 +60,10 @@ type Spec struct {
 	Notifications      []string
 	AuditActions       []string
 	RegistrationFields []sdk.Field
+	// Landings are the module's pages where a person lands after signing in, narrowest
+	// audience first (sdk.Landing): "/results/staff/queue", then "/results/pro", then
+	// "/results/mine".
+	Landings []sdk.Landing
 
 	// What the module does on core events, each optional.
 	OnUserVerified func(ctx context.Context, t sdk.Tenant, userID string) error
@@ -115,7 +119,8 @@ func New(spec Spec) *Module {
 		return t.ParseFS(spec.Templates, spec.Pattern)
 	})
 	m.man = sdk.Manifest{ID: spec.ID, Version: spec.Version, Roles: spec.Roles, Permissions: spec.Permissions,
-		Templates: spec.Notifications, AuditActions: spec.AuditActions, RegistrationFields: spec.RegistrationFields}
+		Templates: spec.Notifications, AuditActions: spec.AuditActions, RegistrationFields: spec.RegistrationFields,
+		Landings: spec.Landings}
 	for i := range spec.Routes {
 		r := &spec.Routes[i]
 		m.man.Routes = append(m.man.Routes, r.manifest())

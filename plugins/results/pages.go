@@ -10,6 +10,7 @@ import (
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/upload"
+	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -209,9 +210,23 @@ func auditSubject(rep *Report) string {
 }
 
 // access records one access to a report (R9, P9) before it is shown: no record, no data.
+// The detail names the report as the patient knows it, by its collection date (in the
+// tenant's zone), for the pages that show who read what ("audit.what.results.*", issue 12.5).
 func access(c *kit.Ctx, action string, rep *Report) error {
 	return c.Host().Record(c.Context(), sdk.AuditRecord{Action: action, Subject: auditSubject(rep),
-		Resource: "result:" + rep.ID, Detail: map[string]any{"report": rep.ReportID}})
+		Resource: "result:" + rep.ID, Detail: map[string]any{"report": rep.ReportID, "collected_date": collectedDate(c.Tenant(), rep.CollectedAt)}})
+}
+
+// accessTrend records one reading of an analyte's trend (R9, P9), named by the analyte's
+// label as the lab printed it (issue 12.5).
+func accessTrend(c *kit.Ctx, subject, code, label string, values int) error {
+	return c.Host().Record(c.Context(), sdk.AuditRecord{Action: "results.trend", Subject: subject, Resource: "analyte:" + code,
+		Detail: map[string]any{"values": values, "analyte": label}})
+}
+
+// collectedDate is the day of a collection in the tenant's zone, as the audit detail keeps it.
+func collectedDate(t sdk.Tenant, at time.Time) string {
+	return at.In(view.Zone(t.TimeZone)).Format(time.DateOnly)
 }
 
 // showReport shows one report to its audience: structured values with reference ranges and
@@ -276,7 +291,8 @@ type accessRow struct {
 	sdk.AuditRecord
 	Self        bool
 	RoleMessage string
-	Report      *Report
+	// What names what was read in words: the report's collection date, the analyte's name.
+	What string
 }
 
 // accessLog shows the patient who read his results and when (R9).
@@ -315,8 +331,12 @@ func (m *Module) accessLog(c *kit.Ctx) error {
 		if !accessActions[e.Action] {
 			continue
 		}
-		x := accessRow{AuditRecord: e, Self: e.ActorKind == "user" && e.ActorID == u.ID, Report: byID[e.Resource]}
-		for _, role := range []string{roleProfessional, roleLabStaff, "tenant_admin"} {
+		x := accessRow{AuditRecord: e, Self: e.ActorKind == "user" && e.ActorID == u.ID, What: c.Loc().AuditWhat(e.Action, e.Detail)}
+		if rep := byID[e.Resource]; x.What == "" && rep != nil {
+			// Recorded before the detail named the report: its date, from the report itself.
+			x.What = c.Loc().AuditWhat(e.Action, map[string]any{"collected_date": collectedDate(c.Tenant(), rep.CollectedAt)})
+		}
+		for _, role := range []string{roleProfessional, roleLabStaff, "tenant_admin", "platform_admin"} {
 			for _, have := range e.ActorRoles {
 				if have == role && x.RoleMessage == "" {
 					x.RoleMessage = m.roleMessage(role)
@@ -332,8 +352,8 @@ func (m *Module) accessLog(c *kit.Ctx) error {
 
 // roleMessage is the message id of a role's name as the access log shows it.
 func (m *Module) roleMessage(role string) string {
-	if role == "tenant_admin" {
-		return "role.tenant_admin"
+	if role == "tenant_admin" || role == "platform_admin" {
+		return "role." + role
 	}
 	return kit.RoleMessage(m.ID(), sdk.Role{ID: role})
 }

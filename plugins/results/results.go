@@ -139,6 +139,11 @@ func newModule() *Module {
 			// the tenant sends SMS; optional.
 			{Name: fieldMobile, LabelKey: "results.field.mobile", Type: "tel", MaxLen: 32, Portals: []string{"patients", ""}},
 		},
+		// After signing in, staff land on their queue, a professional on his patients'
+		// results, a patient on his own (issue 12.11); a professional the lab has not
+		// activated yet, on the professionals' portal, lands home.
+		Landings: []sdk.Landing{{Path: "/results/staff/queue"}, {Path: "/results/pro"},
+			{Path: "/results/mine", Portals: []string{"patients", ""}}},
 		OnUserVerified: m.onVerified,
 		OnUserDeleted:  m.forget,
 		OnDemo:         m.seedDemo,

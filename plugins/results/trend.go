@@ -12,7 +12,6 @@ import (
 
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
-	"carenet.dev/platform/plugins/sdk"
 )
 
 // point is one value of an analyte over time.
@@ -114,9 +113,7 @@ func (m *Module) showTrend(c *kit.Ctx, code string, pts []point, subject, patien
 	if len(pts) == 0 {
 		return kit.ErrNotFound
 	}
-	err := c.Host().Record(c.Context(), sdk.AuditRecord{Action: "results.trend", Subject: subject, Resource: "analyte:" + code,
-		Detail: map[string]any{"values": len(pts)}})
-	if err != nil {
+	if err := accessTrend(c, subject, code, pts[len(pts)-1].Value.Label, len(pts)); err != nil {
 		return err
 	}
 	v := c.View("results.trend.title")

@@ -128,7 +128,15 @@ func (h *Host) SetRole(ctx context.Context, userID, role string, on bool) error 
 // Subject (the user whose data was touched, if any), Resource and Detail; the host adds who
 // acted, when, the request and the address. In the records AuditTrail returns, the host fills
 // At and the actor: ActorKind is "user" (an account), "client" (an API key) or "system" (a
-// job or an event), with the actor's name and his roles as the module sees them.
+// job or an event), with the actor's name and his roles as the module sees them, and the
+// record's Detail.
+//
+// Detail carries, beside what the record proves, the words a page names what was read with
+// (issue 12.5): the core's pages show a record with the module's message
+// "audit.what.<action>" (its locale file), given Detail; a value under a key ending in
+// "_date" ("2006-01-02") is shown as a date in the reader's language. Record the words when
+// the access happens (the report's collection date, the analyte's name): the core shows them
+// without asking the module, even once the thing read is gone. Never an identifier alone.
 //
 // Since protocol version 1.
 type AuditRecord struct {
@@ -177,8 +185,12 @@ func (h *Host) AuditTrail(ctx context.Context, subject string, limit int) ([]Aud
 	}
 	out := make([]AuditRecord, 0, len(r.Entries))
 	for _, e := range r.Entries {
+		var detail map[string]any
+		if len(e.DetailJson) > 0 {
+			_ = json.Unmarshal(e.DetailJson, &detail) // a detail the host could not give back is shown without it
+		}
 		out = append(out, AuditRecord{At: time.Unix(e.AtUnix, 0).UTC(), Action: e.Action, Subject: subject, Resource: e.Resource,
-			ActorID: e.ActorId, ActorName: e.ActorName, ActorKind: e.ActorKind, ActorRoles: e.ActorRoles})
+			ActorID: e.ActorId, ActorName: e.ActorName, ActorKind: e.ActorKind, ActorRoles: e.ActorRoles, Detail: detail})
 	}
 	return out, nil
 }

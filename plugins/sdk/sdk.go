@@ -6,7 +6,8 @@
 // What a module author reads, 25 names (a test keeps the count at 25 at most):
 //
 //   - the protocol: ProtocolVersion, Serve, Module, Env;
-//   - the manifest: Manifest, Route, Permission, Role, Rule, Field;
+//   - the manifest: Manifest, Route, Permission, Role, Rule, Field,
+//     Landing;
 //   - the calls the host makes: Tenant, User, Request, Response, Job, Event;
 //   - the HostAPI: Host, HostFrom, and what it carries: AuditRecord, Message, Blob, Terms,
 //     Complaint, FieldErrors;

@@ -218,6 +218,15 @@ func Check(t *testing.T, newModule func() *kit.Module, models ...any) {
 				}
 			}
 		}
+		// Each audit action has its words in every language: the pages that show who did
+		// what never show an action's code (issue 12.5).
+		for _, a := range m.Manifest().AuditActions {
+			for _, lang := range []string{"fr", "pl", "sk"} {
+				if !m.Msgs.Has(lang, "audit.action."+a) {
+					t.Errorf("audit action %s has no words in %s (audit.action.%s)", a, lang, a)
+				}
+			}
+		}
 		if miss := m.Msgs.Missing(); len(miss) > 0 {
 			t.Errorf("messages asked for but missing: %v", miss)
 		}

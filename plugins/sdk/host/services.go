@@ -207,8 +207,14 @@ func (s *auditServer) List(ctx context.Context, r *pb.AuditListRequest) (*pb.Aud
 	}
 	out := &pb.AuditListReply{}
 	for _, e := range es {
+		var detail []byte
+		if len(e.Detail) > 0 {
+			if detail, err = json.Marshal(e.Detail); err != nil {
+				return nil, wireErr(err)
+			}
+		}
 		out.Entries = append(out.Entries, &pb.AuditEntry{AtUnix: e.At.Unix(), Action: e.Action, Resource: e.Resource, ActorId: e.ActorID,
-			ActorName: e.ActorName, ActorKind: e.ActorKind, ActorRoles: e.ActorRoles})
+			ActorName: e.ActorName, ActorKind: e.ActorKind, ActorRoles: e.ActorRoles, DetailJson: detail})
 	}
 	return out, nil
 }

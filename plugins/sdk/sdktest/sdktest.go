@@ -299,7 +299,8 @@ func (a fakeAudit) List(_ context.Context, sc host.Scope, subject string, limit 
 		if x.Scope.TenantID != sc.TenantID || x.Scope.ModuleID != sc.ModuleID || x.Value.Subject != subject {
 			continue
 		}
-		e := sdk.AuditRecord{Action: x.Value.Action, Subject: subject, Resource: x.Value.Resource, ActorID: x.Scope.UserID, ActorKind: "user"}
+		e := sdk.AuditRecord{Action: x.Value.Action, Subject: subject, Resource: x.Value.Resource, Detail: x.Value.Detail,
+			ActorID: x.Scope.UserID, ActorKind: "user"}
 		switch {
 		case x.Scope.ClientID != "":
 			e.ActorID, e.ActorKind = x.Scope.ClientID, "client"

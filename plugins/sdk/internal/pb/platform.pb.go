@@ -1289,14 +1289,17 @@ func (x *AuditListRequest) GetLimit() int32 {
 }
 
 type AuditEntry struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AtUnix        int64                  `protobuf:"varint,1,opt,name=at_unix,json=atUnix,proto3" json:"at_unix,omitempty"`
-	Action        string                 `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
-	Resource      string                 `protobuf:"bytes,3,opt,name=resource,proto3" json:"resource,omitempty"`
-	ActorId       string                 `protobuf:"bytes,4,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
-	ActorName     string                 `protobuf:"bytes,5,opt,name=actor_name,json=actorName,proto3" json:"actor_name,omitempty"`
-	ActorKind     string                 `protobuf:"bytes,6,opt,name=actor_kind,json=actorKind,proto3" json:"actor_kind,omitempty"`
-	ActorRoles    []string               `protobuf:"bytes,7,rep,name=actor_roles,json=actorRoles,proto3" json:"actor_roles,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	AtUnix     int64                  `protobuf:"varint,1,opt,name=at_unix,json=atUnix,proto3" json:"at_unix,omitempty"`
+	Action     string                 `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	Resource   string                 `protobuf:"bytes,3,opt,name=resource,proto3" json:"resource,omitempty"`
+	ActorId    string                 `protobuf:"bytes,4,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	ActorName  string                 `protobuf:"bytes,5,opt,name=actor_name,json=actorName,proto3" json:"actor_name,omitempty"`
+	ActorKind  string                 `protobuf:"bytes,6,opt,name=actor_kind,json=actorKind,proto3" json:"actor_kind,omitempty"`
+	ActorRoles []string               `protobuf:"bytes,7,rep,name=actor_roles,json=actorRoles,proto3" json:"actor_roles,omitempty"`
+	// The record's detail, as the module gave it (JSON): the words its page names what was
+	// read with (issue 12.5).
+	DetailJson    []byte `protobuf:"bytes,8,opt,name=detail_json,json=detailJson,proto3" json:"detail_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1376,6 +1379,13 @@ func (x *AuditEntry) GetActorKind() string {
 func (x *AuditEntry) GetActorRoles() []string {
 	if x != nil {
 		return x.ActorRoles
+	}
+	return nil
+}
+
+func (x *AuditEntry) GetDetailJson() []byte {
+	if x != nil {
+		return x.DetailJson
 	}
 	return nil
 }
@@ -2467,7 +2477,7 @@ const file_platform_proto_rawDesc = "" +
 	"\x05email\x18\x02 \x01(\tR\x05email\"B\n" +
 	"\x10AuditListRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\xd3\x01\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\xf4\x01\n" +
 	"\n" +
 	"AuditEntry\x12\x17\n" +
 	"\aat_unix\x18\x01 \x01(\x03R\x06atUnix\x12\x16\n" +
@@ -2479,7 +2489,9 @@ const file_platform_proto_rawDesc = "" +
 	"\n" +
 	"actor_kind\x18\x06 \x01(\tR\tactorKind\x12\x1f\n" +
 	"\vactor_roles\x18\a \x03(\tR\n" +
-	"actorRoles\"J\n" +
+	"actorRoles\x12\x1f\n" +
+	"\vdetail_json\x18\b \x01(\fR\n" +
+	"detailJson\"J\n" +
 	"\x0eAuditListReply\x128\n" +
 	"\aentries\x18\x01 \x03(\v2\x1e.platform.plugin.v1.AuditEntryR\aentries\"|\n" +
 	"\vAuditRecord\x12\x16\n" +

@@ -1,0 +1,27 @@
+-- What is kept of an account the operator closed (P2: inactivity) so that the person may
+-- appeal (R6): his address, name, language and portal, for the tenant's appeal period and
+-- while an appeal lodged in time waits for its decision; then the row is erased.
+CREATE TABLE account_closures (
+    tenant_id    TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    id           TEXT NOT NULL,
+    email        TEXT NOT NULL,
+    name         TEXT NOT NULL DEFAULT '',
+    locale       TEXT NOT NULL DEFAULT '',
+    portal       TEXT NOT NULL DEFAULT '',
+    reason       TEXT NOT NULL,
+    closed_at    TIMESTAMPTZ NOT NULL,
+    appeal_until TIMESTAMPTZ NOT NULL,
+    complaint_id TEXT NOT NULL DEFAULT '',
+    decision     TEXT NOT NULL DEFAULT '',
+    decided_at   TIMESTAMPTZ,
+    decided_by   TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (tenant_id, id)
+);
+--bun:split
+CREATE INDEX account_closures_email ON account_closures (tenant_id, email);
+--bun:split
+ALTER TABLE account_closures ENABLE ROW LEVEL SECURITY;
+--bun:split
+ALTER TABLE account_closures FORCE ROW LEVEL SECURITY;
+--bun:split
+CREATE POLICY tenant_isolation ON account_closures USING (tenant_id = current_setting('app.tenant_id', true)) WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
