@@ -352,7 +352,11 @@ func (s *Server) accountData(c *fiber.Ctx, which, locale string) map[string]any 
 	if err != nil {
 		s.Log.Error("consents", "request_id", st.RequestID, "err", err)
 	}
-	return map[string]any{"Locale": locale, "Form": which, "Consents": cs,
+	deps, err := s.dependantViews(c)
+	if err != nil {
+		s.Log.Error("dependants", "request_id", st.RequestID, "err", err)
+	}
+	return map[string]any{"Locale": locale, "Form": which, "Consents": cs, "Dependants": deps,
 		"Secret": st.Tenant.BoolRule(accounts.RuleSecretQuestion) || st.User.SecretAnswerHash != ""}
 }
 
