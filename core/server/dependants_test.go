@@ -12,6 +12,7 @@ import (
 	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/plugins/sdk/host"
 )
 
 // childForm is a complete "person I represent" form for a child.
@@ -213,4 +214,57 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestHostAPIGivesDependants (P2, issue 12.9): a module reads through the HostAPI the people
+// a user represents, with the day a minor comes of age under the tenant's rule read at each
+// call and whether he is represented today; the user himself, the tenant's admin and its
+// jobs read them, another plain user does not, and another tenant's scope finds none.
+func TestHostAPIGivesDependants(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		ml, pl := e.tenant("mlab"), e.tenant("elekarze")
+		holder, _ := e.srv.Accounts.ByEmail(ctx, ml.ID, "user@mlab.localhost")
+		stranger, _ := e.srv.Accounts.CreateActive(ctx, ml, "voisin@example.org", "long enough password", "Voisin Curieux", "1970-01-01", "fr")
+		now := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+		e.srv.Accounts.Now = func() time.Time { return now }
+		if _, err := e.srv.Accounts.AddDependant(ctx, ml, holder.ID, accounts.DependantInput{FirstName: "Hugo", LastName: "Martin",
+			BirthName: "Durand", BirthDate: "2008-12-01", Relationship: "parent", LegalStatus: accounts.LegalMinor, Sex: "male",
+			NationalID: "108120112345", Consent: true}); err != nil {
+			t.Fatal(err)
+		}
+		users := e.srv.Modules.Services().Users
+		self := host.Scope{TenantID: ml.ID, ModuleID: "results", UserID: holder.ID}
+		got, err := users.Dependants(ctx, self, holder.ID)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("own: %v %+v", err, got)
+		}
+		d := got[0]
+		if d.FirstName != "Hugo" || d.BirthName != "Durand" || d.BirthDate != "2008-12-01" || d.NationalID != "108120112345" || d.Sex != "male" ||
+			d.Relationship != "parent" || d.LegalStatus != "minor" || d.ConsentAt.IsZero() || d.OfAgeOn != "2026-12-01" || !d.Represented {
+			t.Fatalf("as the module sees him: %+v", d)
+		}
+		if !d.RepresentedOn("2026-11-30") || d.RepresentedOn("2026-12-01") {
+			t.Errorf("RepresentedOn around his birthday")
+		}
+		// The rule is read at each call.
+		e.setRule("mlab", "account.majority_age", 16)
+		if got, _ := users.Dependants(ctx, self, holder.ID); len(got) != 1 || got[0].Represented || got[0].OfAgeOn != "2024-12-01" {
+			t.Errorf("majority at 16: %+v", got)
+		}
+		if got, err := users.Dependants(ctx, host.Scope{TenantID: ml.ID, ModuleID: "results"}, holder.ID); err != nil || len(got) != 1 {
+			t.Errorf("a job of the tenant: %v %d", err, len(got))
+		}
+		if got, err := users.Dependants(ctx, host.Scope{TenantID: ml.ID, ModuleID: "results", UserID: stranger.ID}, holder.ID); err == nil {
+			t.Errorf("another plain user read them: %+v", got)
+		}
+		admin, _ := e.srv.Accounts.ByEmail(ctx, ml.ID, "admin@mlab.localhost")
+		if got, err := users.Dependants(ctx, host.Scope{TenantID: ml.ID, ModuleID: "results", UserID: admin.ID}, holder.ID); err != nil || len(got) != 1 {
+			t.Errorf("the tenant's admin: %v %d", err, len(got))
+		}
+		if got, err := users.Dependants(ctx, host.Scope{TenantID: pl.ID, ModuleID: "calendar"}, holder.ID); err != nil || len(got) != 0 {
+			t.Errorf("another tenant's scope: %v %+v", err, got)
+		}
+	})
 }

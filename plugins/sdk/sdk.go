@@ -3,13 +3,13 @@
 // a separate process; it implements Module in plain Go and calls Serve from its main.
 // Protobuf never shows here: the wire types stay inside the SDK.
 //
-// What a module author reads, 24 names (a test keeps the count at 25 at most):
+// What a module author reads, 25 names (a test keeps the count at 25 at most):
 //
 //   - the protocol: ProtocolVersion, Serve, Module, Env;
 //   - the manifest: Manifest, Route, Permission, Role, Rule, Field;
 //   - the calls the host makes: Tenant, User, Request, Response, Job, Event;
 //   - the HostAPI: Host, HostFrom, and what it carries: AuditRecord, Message, Blob, Terms,
-//     Complaint, FieldErrors.
+//     Complaint, FieldErrors, Dependant.
 //
 // What only the host needs (its end of the wire, the call scope, the services it implements,
 // the handshake) is in plugins/sdk/host; an in-process test harness is in plugins/sdk/sdktest.
