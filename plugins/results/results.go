@@ -88,6 +88,9 @@ func newModule() *Module {
 			kit.Perm("GET /results/r/{id}/pdf", permOwn, m.patientPDF),
 			kit.Perm("GET /results/trend/{code}", permOwn, m.trend),
 			kit.Perm("GET /results/access", permOwn, m.accessLog),
+			// The results of the people the patient represents (P2, issue 12.9; family.go).
+			kit.Perm("GET /results/family/r/{id}", permOwn, m.familyReport),
+			kit.Perm("GET /results/family/r/{id}/pdf", permOwn, m.familyPDF),
 		),
 			kit.Public("GET /results", m.home),
 			kit.Perm("GET /results/support", permSupport, m.supportForm),

@@ -1,0 +1,159 @@
+package results
+
+import (
+	"context"
+
+	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/store"
+	"carenet.dev/platform/plugins/sdk"
+)
+
+// Family access (P2, P3 "a patient sees only his own results and his dependants'", R4,
+// issue 12.9): a patient sees the results of each person he represents — a child until the
+// tenant's age of majority, an adult under guardianship or curatorship — as he declared them
+// on his account page (the core's dependants). The person's lab record is found by the same
+// identity rule as an account's (identity.go: every name, the birth name and the date of
+// birth, exactly once); several records of one identity are not guessed between. Each view
+// and download is recorded as the representative's access (he is the actor) with the
+// person as its subject, as any access to that record is (R9). The access ends the day the
+// child comes of age, and when the representative removes him from his account.
+
+// audFamily is a report read by a representative; its routes are under familyPrefix.
+const audFamily = "family"
+
+func init() { audPrefix[audFamily] = "/results/family/r/" }
+
+// Family match states of a represented person.
+const (
+	familyFound     = "found"     // one lab record carries his identity
+	familyNone      = "none"      // none yet
+	familyAmbiguous = "ambiguous" // several: the lab must sort them out
+)
+
+// familyMember is a represented person and his results, as the patient's page shows them.
+type familyMember struct {
+	Name      string
+	BirthDate string
+	OfAgeOn   string // "" for an adult under protection
+	State     string
+	Rows      []reportRow
+	key       string
+	recordID  string
+}
+
+// represented are the people the signed-in patient represents today, by the module's clock
+// in the tenant's time zone.
+func (m *Module) represented(c *kit.Ctx) ([]sdk.Dependant, error) {
+	all, err := c.Host().Dependants(c.Context(), c.User().ID)
+	if err != nil {
+		return nil, err
+	}
+	today := m.now().In(tenantLoc(c.Tenant())).Format("2006-01-02")
+	var out []sdk.Dependant
+	for _, d := range all {
+		if d.RepresentedOn(today) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// dependantKey is the identity a represented person is matched on, as a lab record's.
+func dependantKey(d *sdk.Dependant) string {
+	return labKey(d.LastName, d.FirstName, d.BirthName, d.BirthDate)
+}
+
+// familyRecords finds, for each represented person, the one lab record of his identity.
+func familyRecords(ctx context.Context, sc *store.Scope, deps []sdk.Dependant) ([]familyMember, error) {
+	out := make([]familyMember, len(deps))
+	for i := range deps {
+		d := &deps[i]
+		out[i] = familyMember{Name: d.FirstName + " " + d.LastName, BirthDate: d.BirthDate, OfAgeOn: d.OfAgeOn,
+			State: familyNone, key: dependantKey(d)}
+		var ids []string
+		if err := sc.Select((*LabPatient)(nil)).Column("id").Where("lp.match_key = ?", out[i].key).Limit(2).Scan(ctx, &ids); err != nil {
+			return nil, err
+		}
+		switch len(ids) {
+		case 1:
+			out[i].State, out[i].recordID = familyFound, ids[0]
+		case 2:
+			out[i].State = familyAmbiguous
+		}
+	}
+	return out, nil
+}
+
+// family is the "people I represent" part of the patient's results page: each person with
+// his reports, newest first.
+func (m *Module) family(c *kit.Ctx) ([]familyMember, error) {
+	deps, err := m.represented(c)
+	if err != nil || len(deps) == 0 {
+		return nil, err
+	}
+	var members []familyMember
+	err = c.Read(func(ctx context.Context, sc *store.Scope) error {
+		if members, err = familyRecords(ctx, sc, deps); err != nil {
+			return err
+		}
+		for i := range members {
+			if members[i].recordID == "" {
+				continue
+			}
+			reps, err := reportsWhere(ctx, sc, 1000, "rp.patient_id = ?", members[i].recordID)
+			if err != nil {
+				return err
+			}
+			members[i].Rows = m.rows(c.Tenant(), reps)
+		}
+		return nil
+	})
+	return members, err
+}
+
+// familyFinder finds a report of one of the people the signed-in patient represents today,
+// or kit.ErrNotFound — whether the report exists or not, as for any report not his.
+func (m *Module) familyFinder(c *kit.Ctx) (finder, error) {
+	deps, err := m.represented(c)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, sc *store.Scope, _ *sdk.User, id string) (*Report, error) {
+		if len(deps) == 0 {
+			return nil, kit.ErrNotFound
+		}
+		members, err := familyRecords(ctx, sc, deps)
+		if err != nil {
+			return nil, err
+		}
+		rep, err := report(ctx, sc, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range members {
+			if x.recordID != "" && x.recordID == rep.PatientID {
+				return rep, nil
+			}
+		}
+		return nil, kit.ErrNotFound
+	}, nil
+}
+
+// familyReport shows a represented person's report to his representative; each view is
+// recorded, the representative as actor and the person as subject (R9).
+func (m *Module) familyReport(c *kit.Ctx) error {
+	find, err := m.familyFinder(c)
+	if err != nil {
+		return err
+	}
+	return m.showReport(c, audFamily, find)
+}
+
+// familyPDF sends a represented person's report PDF to his representative, recorded alike.
+func (m *Module) familyPDF(c *kit.Ctx) error {
+	find, err := m.familyFinder(c)
+	if err != nil {
+		return err
+	}
+	return m.sendPDF(c, find)
+}
