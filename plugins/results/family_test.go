@@ -45,7 +45,7 @@ func TestParentSeesHisChildrensResultsUntilTheyComeOfAge(t *testing.T) {
 		f.api(f.A, f.incoming("R-LEA", "P-LEA", "DURAND", "Léa", "", "2015-04-09", ""))
 		f.api(f.A, f.incoming("R-HUGO", "P-HUGO", "Durand", "Hugo", "", "2008-11-25", ""))
 		f.api(f.A, f.incoming("R-PAUL", "P-PAUL", "Martin", "Paul", "Martin", "1960-05-05", "")) // under guardianship
-		f.api(f.A, f.incoming("R-NOE", "P-NOE", "Durand", "Noé", "", "2017-01-01", ""))        // not his child
+		f.api(f.A, f.incoming("R-NOE", "P-NOE", "Durand", "Noé", "", "2017-01-01", ""))          // not his child
 		f.api(f.A, f.incoming("R-TWIN", "P-TWIN1", "Petit", "Jules", "", "2016-02-02", ""))
 		f.api(f.A, f.incoming("R-TWIN2", "P-TWIN2", "Petit", "Jules", "", "2016-02-02", "")) // the LIS has him twice
 		f.api(f.A, f.incoming("R-MARIE", "P-MARIE", "Durand", "Marie", "Martin", "1985-03-02", ""))
