@@ -13,10 +13,11 @@ import (
 )
 
 var (
-	queueCheckRe   = regexp.MustCompile(`action="/results/staff/queue/([0-9a-f-]{36})/check"`)
-	proActionRe    = regexp.MustCompile(`action="/results/staff/professionals/([0-9a-f-]{36})/(?:suspend|activate)"`)
-	familyReportRe = regexp.MustCompile(`href="/results/family/r/([0-9a-f-]{36})"`)
-	staffReportRe  = regexp.MustCompile(`href="/results/staff/r/([0-9a-f-]{36})"`)
+	queueCheckRe    = regexp.MustCompile(`action="/results/staff/queue/([0-9a-f-]{36})/check"`)
+	proActionRe     = regexp.MustCompile(`action="/results/staff/professionals/([0-9a-f-]{36})/(?:suspend|activate)"`)
+	familyReportRe  = regexp.MustCompile(`href="/results/family/r/([0-9a-f-]{36})"`)
+	staffReportRe   = regexp.MustCompile(`href="/results/staff/r/([0-9a-f-]{36})"`)
+	dependantLinkRe = regexp.MustCompile(`href="/account/dependants/([0-9a-f-]{36})"`)
 )
 
 // copyTenants copies the demo tenants into a temporary directory, with the results module
