@@ -49,10 +49,11 @@ func TestBrowserPeopleIRepresent(t *testing.T) {
 		}
 	}
 
+	newHolder(t, e.env, e.tenant("mlab"))
 	p.navigate("open the sign-in form", e.url("mlab.localhost", "/login"))
 	p.do("fill the sign-in form",
-		typeText(`input[name=email]`, "user@mlab.localhost"),
-		typeText(`input[name=password]`, "demo-mlab-user"))
+		typeText(`input[name=email]`, "jeanne.martin@example.org"),
+		typeText(`input[name=password]`, "correct horse battery"))
 	p.load("sign in", 200, chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
 	p.navigate("open the account page", e.url("mlab.localhost", "/account"))
 	p.wantText("#dependants h2", msg(t, m, "account.dependants.title"))

@@ -12,6 +12,7 @@ import (
 	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/plugins/sdk/host"
 )
 
@@ -43,12 +44,9 @@ func TestDependantsOnTheAccountPage(t *testing.T) {
 		e := newEnv(t, b)
 		ctx := context.Background()
 		ml := e.tenant("mlab")
-		holder, err := e.srv.Accounts.ByEmail(ctx, ml.ID, "user@mlab.localhost")
-		if err != nil {
-			t.Fatal(err)
-		}
+		holder := newHolder(t, e, ml)
 		c := e.client("mlab.localhost")
-		if r := c.login("", "user@mlab.localhost", "demo-mlab-user"); r.Status != 303 {
+		if r := c.login("", "jeanne.martin@example.org", "correct horse battery"); r.Status != 303 {
 			t.Fatalf("login: %d", r.Status)
 		}
 		r := c.get("/account")
@@ -225,7 +223,7 @@ func TestHostAPIGivesDependants(t *testing.T) {
 		e := newEnv(t, b)
 		ctx := context.Background()
 		ml, pl := e.tenant("mlab"), e.tenant("elekarze")
-		holder, _ := e.srv.Accounts.ByEmail(ctx, ml.ID, "user@mlab.localhost")
+		holder := newHolder(t, e, ml)
 		stranger, _ := e.srv.Accounts.CreateActive(ctx, ml, "voisin@example.org", "long enough password", "Voisin Curieux", "1970-01-01", "fr")
 		now := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
 		e.srv.Accounts.Now = func() time.Time { return now }
@@ -267,4 +265,23 @@ func TestHostAPIGivesDependants(t *testing.T) {
 			t.Errorf("another tenant's scope: %v %+v", err, got)
 		}
 	})
+}
+
+// newHolder is an active account of the tenant that represents nobody yet and accepted the
+// terms in force (jeanne.martin@example.org, "correct horse battery").
+func newHolder(t *testing.T, e *env, tn *tenancy.Tenant) *accounts.User {
+	t.Helper()
+	ctx := context.Background()
+	u, err := e.srv.Accounts.CreateActive(ctx, tn, "jeanne.martin@example.org", "correct horse battery", "Jeanne Martin", "1984-02-02", "fr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.srv.Terms.InForce(ctx, tn.ID, "platform")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Terms.AcceptNow(ctx, tn.ID, u.ID, v, "127.0.0.1", "fr", "registration"); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -2,6 +2,8 @@ package results
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
@@ -156,4 +158,32 @@ func (m *Module) familyPDF(c *kit.Ctx) error {
 		return err
 	}
 	return m.sendPDF(c, find)
+}
+
+// seedFamilyDemo gives each minor the demo patient represents a report of her own, so that
+// the demo shows his family's results (issue 12.9).
+func (m *Module) seedFamilyDemo(ctx context.Context, t sdk.Tenant, patientID string, doctor IncomingPro) error {
+	deps, err := sdk.HostFrom(ctx).Dependants(ctx, patientID)
+	if err != nil {
+		return err
+	}
+	f := func(x float64) *float64 { return &x }
+	for i, d := range deps {
+		if !d.Represented {
+			continue
+		}
+		at := m.now().AddDate(0, 0, -10).Truncate(24 * time.Hour).Add(9 * time.Hour)
+		in := &Incoming{ReportID: fmt.Sprintf("DEMO-R-F%03d", i+1), Prescriber: doctor, CollectedAt: at.Format(time.RFC3339),
+			Patient: IncomingPatient{LabPatientID: fmt.Sprintf("DEMO-P-F%03d", i+1), LastName: d.LastName, FirstName: d.FirstName,
+				BirthName: d.BirthName, BirthDate: d.BirthDate},
+			Lab: t.Name, Status: "final", PDFName: "compte-rendu-" + at.Format("2006-01-02") + ".pdf",
+			Values: []IncomingValue{
+				{Code: "HB", Label: "Hémoglobine", Value: "12,8", Unit: "g/dL", Low: f(11.5), High: f(15.5), Flag: "N"},
+				{Code: "FER", Label: "Ferritine", Value: "11", Unit: "µg/L", Low: f(15), High: f(120), Flag: "L"},
+			}}
+		if err := m.seedReport(ctx, t, in); err != nil {
+			return err
+		}
+	}
+	return nil
 }
