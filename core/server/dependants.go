@@ -160,12 +160,13 @@ func (s *Server) dependantRemove(c *fiber.Ctx) error {
 	return s.dependantDone(c, ActDependantRemoved, d, "account.dependants.removed")
 }
 
-// dependantDone records the change (the holder is its subject; the record names the
-// dependant by id and legal status only, no identity) and goes back to the account page.
+// dependantDone records the change (the holder's account is its subject and resource, as
+// for his other account changes; the detail names the dependant by id, legal status and
+// relationship only, no identity) and goes back to the account page.
 func (s *Server) dependantDone(c *fiber.Ctx, action string, d *accounts.Dependant, flash string) error {
 	st := St(c)
-	if err := s.record(c, "", action, st.User.ID, "dependant:"+d.ID, map[string]any{"legal_status": d.LegalStatus,
-		"relationship": d.Relationship}); err != nil {
+	if err := s.record(c, "", action, st.User.ID, "user:"+st.User.ID, map[string]any{"dependant": d.ID,
+		"legal_status": d.LegalStatus, "relationship": d.Relationship}); err != nil {
 		return err
 	}
 	s.flash(c, flash)

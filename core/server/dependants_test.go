@@ -141,7 +141,7 @@ func TestDependantsOnTheAccountPage(t *testing.T) {
 		// Audited, the holder as subject, no identity of the child in the record.
 		for _, act := range []string{"account.dependant_added", "account.dependant_changed", "account.dependant_removed"} {
 			got, err := e.srv.Trail.Search(ctx, ml.ID, audit.Filter{Action: act, Subject: holder.ID})
-			if err != nil || len(got) != 1 || got[0].Actor != holder.ID || got[0].Resource != "dependant:"+child.ID {
+			if err != nil || len(got) != 1 || got[0].Actor != holder.ID || got[0].Detail["dependant"] != child.ID {
 				t.Errorf("%s: %v %+v", act, err, got)
 			}
 			for _, x := range got {
