@@ -17,21 +17,30 @@ import (
 	"carenet.dev/platform/plugins/kit/pdfdoc"
 )
 
-// auditEntries reads a tenant's audit trail, oldest first.
-func (p *platform) auditEntries(t *testing.T, slug string) []audit.Entry {
+// tenantDB opens the platform's database through a connection of its own, which the caller
+// closes, and reads the tenant slug names.
+func (p *platform) tenantDB(t *testing.T, slug string) (*db.DB, *tenancy.Tenant) {
 	t.Helper()
 	ctx := context.Background()
 	d, err := db.Open(ctx, db.Config{DSN: p.dsn, DataDir: p.data})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
 	ten, err := (&tenancy.Store{DB: d}).BySlug(ctx, slug)
 	if err != nil {
+		d.Close()
 		t.Fatal(err)
 	}
+	return d, ten
+}
+
+// auditEntries reads a tenant's audit trail, oldest first.
+func (p *platform) auditEntries(t *testing.T, slug string) []audit.Entry {
+	t.Helper()
+	d, ten := p.tenantDB(t, slug)
+	defer d.Close()
 	var rows []audit.Entry
-	if err := d.InTenant(ctx, ten.ID, func(ctx context.Context, sc *db.Scope) error {
+	if err := d.InTenant(context.Background(), ten.ID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&rows).Order("at").Scan(ctx)
 	}); err != nil {
 		t.Fatal(err)

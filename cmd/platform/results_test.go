@@ -20,7 +20,6 @@ import (
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 	coremail "carenet.dev/platform/core/mail"
-	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/plugins/kit/pdfdoc"
 )
 
@@ -29,18 +28,10 @@ import (
 // its own.
 func (p *platform) mailbox(t *testing.T, slug string) [][]byte {
 	t.Helper()
-	ctx := context.Background()
-	d, err := db.Open(ctx, db.Config{DSN: p.dsn, DataDir: p.data})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, ten := p.tenantDB(t, slug)
 	defer d.Close()
-	ten, err := (&tenancy.Store{DB: d}).BySlug(ctx, slug)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rows []coremail.Entry
-	err = d.ReadTenant(ctx, ten.ID, func(ctx context.Context, sc *db.Scope) error {
+	err := d.ReadTenant(context.Background(), ten.ID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&rows).Where("channel = 'email' AND status = 'written'").Order("id").Scan(ctx)
 	})
 	if err != nil {

@@ -144,20 +144,13 @@ func (s *Service) ValidateDependant(t *tenancy.Tenant, in *DependantInput) form.
 		errs.Add("legal_status", "form.invalid_choice")
 	}
 	in.BirthDate = strings.TrimSpace(in.BirthDate)
-	if in.BirthDate == "" {
-		errs.Add("birth_date", "form.required")
-	} else if b, err := time.Parse("2006-01-02", in.BirthDate); err != nil {
-		errs.Add("birth_date", "form.date.invalid")
-	} else {
-		today := s.Now().In(t.Location())
-		age := int64(Age(b, today))
+	if age, ok := s.birthAge(t, errs, "birth_date", in.BirthDate); ok {
+		adult := age >= t.IntRule(RuleMajorityAge)
 		switch {
-		case b.After(today) || b.Year() < 1900:
-			errs.Add("birth_date", "form.date.invalid")
-		case in.LegalStatus == LegalMinor && age >= t.IntRule(RuleMajorityAge):
+		case in.LegalStatus == LegalMinor && adult:
 			// Of age: represented only under a protection measure.
 			errs.Add("birth_date", "account.dependants.of_age")
-		case (in.LegalStatus == LegalDeprived || in.LegalStatus == LegalRestricted) && age < t.IntRule(RuleMajorityAge):
+		case (in.LegalStatus == LegalDeprived || in.LegalStatus == LegalRestricted) && !adult:
 			errs.Add("legal_status", "account.dependants.not_adult")
 		}
 	}

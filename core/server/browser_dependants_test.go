@@ -33,13 +33,7 @@ func TestBrowserPeopleIRepresent(t *testing.T) {
 	p.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
 	checkPage := func(what string) {
 		t.Helper()
-		w, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
-		if err != nil {
-			p.fatal(what, err)
-		}
-		if w > 390 {
-			p.fatal(what, fmt.Errorf("page is %d px wide on a 390 px phone", w))
-		}
+		p.fitsPhone(what)
 		vs, err := checks.Axe(p.ctx)
 		if err != nil {
 			p.fatal("axe-core on "+what, err)

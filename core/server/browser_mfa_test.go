@@ -51,16 +51,6 @@ func TestBrowserSecondFactor(t *testing.T) {
 					IsUserVerified: true, AutomaticPresenceSimulation: true}})
 			return err
 		}))
-	fitsPhone := func(what string) {
-		t.Helper()
-		w, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
-		if err != nil {
-			p.fatal(what, err)
-		}
-		if w > 390 {
-			p.fatal(what, fmt.Errorf("page is %d px wide on a 390 px phone", w))
-		}
-	}
 	signIn := func(what string) {
 		t.Helper()
 		p.navigate("open the sign-in form", e.url("mlab.localhost", "/login"))
@@ -81,7 +71,7 @@ func TestBrowserSecondFactor(t *testing.T) {
 		p.fatal("after the password", fmt.Errorf("at %s, want the set-up", loc))
 	}
 	p.wantText("main h1", msg(t, m, "account.mfa.enrol_title"))
-	fitsPhone("set-up page")
+	p.fitsPhone("set-up page")
 	p.screenshot(shots, "mfa-enrol-390.png", 390)
 	qr, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.querySelector("img.qr").naturalWidth`))
 	if err != nil || qr < 100 {
@@ -99,7 +89,7 @@ func TestBrowserSecondFactor(t *testing.T) {
 	if err != nil || n != 10 {
 		p.fatal("recovery codes", fmt.Errorf("%d shown (%v)", n, err))
 	}
-	fitsPhone("recovery codes page")
+	p.fitsPhone("recovery codes page")
 	p.load("continue", 200, chromedp.Click(chromedp.CSS(`main a.button`)))
 	if !strings.Contains(p.text("header"), "Admin") {
 		p.fatal("signed in", fmt.Errorf("header %q", p.text("header")))
@@ -109,7 +99,7 @@ func TestBrowserSecondFactor(t *testing.T) {
 	signOut()
 	signIn("sign in again with the password")
 	p.wantText("main h1", msg(t, m, "account.mfa.second_title"))
-	fitsPhone("second step page")
+	p.fitsPhone("second step page")
 	p.do("type the next code", typeText(`input[name=code]`, totpCode(t, secret, enrolled.Add(30*time.Second))))
 	p.load("send the code", 200, chromedp.Click(chromedp.CSS(`main form[action$="/login/second"] button[type=submit]`)))
 	if loc := p.location(); strings.Contains(loc, "/login") {
@@ -118,7 +108,7 @@ func TestBrowserSecondFactor(t *testing.T) {
 
 	// 3. A passkey from the account page.
 	p.navigate("open the second-factor page", e.url("mlab.localhost", "/account/security"))
-	fitsPhone("second-factor page")
+	p.fitsPhone("second-factor page")
 	p.screenshot(shots, "mfa-account-390.png", 390)
 	p.load("add a passkey", 200, chromedp.Click(chromedp.CSS(`button[data-passkey=create]`)))
 	if !strings.Contains(p.text("main"), strings.SplitN(msg(t, m, "account.mfa.passkey_added_on", "Date", ""), " le", 2)[0]) {

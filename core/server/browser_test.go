@@ -204,6 +204,19 @@ func (p *page) location() string {
 	return loc
 }
 
+// fitsPhone fails the scenario when the page is wider than a 390 px phone (it scrolls
+// sideways).
+func (p *page) fitsPhone(what string) {
+	p.t.Helper()
+	w, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	if err != nil {
+		p.fatal(what, err)
+	}
+	if w > 390 {
+		p.fatal(what, fmt.Errorf("page is %d px wide on a 390 px phone", w))
+	}
+}
+
 // fatal stops the scenario, saying where the browser was and what the page said.
 func (p *page) fatal(what string, err error) {
 	p.t.Helper()
