@@ -56,13 +56,7 @@ func (p *platform) auditEntries(t *testing.T, slug string) []audit.Entry {
 func TestFamilyResultsEndToEnd(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
 		p := startPlatformOn(t, be, filepath.Join("..", "..", "tenants"))
-		admin := p.browser("mlab.localhost")
-		admin.login("admin@mlab.localhost", "demo-mlab-admin")
-		code, page := admin.post("/admin/api-keys", "/admin/api-keys", url.Values{"name": {"LIS"}, "permissions": {"results.import"}})
-		key := apiKeyRe.FindString(page)
-		if code != 200 || key == "" {
-			t.Fatalf("create key: %d\n%s", code, page)
-		}
+		key := p.lisKey(t, "mlab")
 
 		father := p.browser("mlab.localhost")
 		father.login("user@mlab.localhost", "demo-mlab-user")
@@ -90,7 +84,7 @@ func TestFamilyResultsEndToEnd(t *testing.T) {
 			t.Fatalf("import: %d %v", code, out)
 		}
 
-		_, page = father.do("GET", "/results/mine", nil)
+		_, page := father.do("GET", "/results/mine", nil)
 		// His own demo daughter's comes first: the boy's is in his section.
 		m := familyReportRe.FindStringSubmatch(page[max(strings.Index(page, "Léo Bernard"), 0):])
 		if m == nil || !strings.Contains(page, "Léo Bernard") || !strings.Contains(page, "Accès jusqu’à sa majorité, le 05/05/2034.") {

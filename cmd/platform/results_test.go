@@ -121,6 +121,20 @@ func (p *platform) lisImport(t *testing.T, host, key string, report map[string]a
 	return res.StatusCode, out
 }
 
+// lisKey is a new API key of the tenant for the lab's system (results.import), created by
+// its demo admin on the API keys page (R3a).
+func (p *platform) lisKey(t *testing.T, slug string) string {
+	t.Helper()
+	admin := p.browser(slug + ".localhost")
+	admin.login("admin@"+slug+".localhost", "demo-"+slug+"-admin")
+	code, page := admin.post("/admin/api-keys", "/admin/api-keys", url.Values{"name": {"LIS"}, "permissions": {"results.import"}})
+	key := apiKeyRe.FindString(page)
+	if code != 200 || key == "" {
+		t.Fatalf("create key: %d\n%s", code, page)
+	}
+	return key
+}
+
 func samplePDF(t *testing.T, name string) string {
 	d := pdfdoc.New("Compte rendu", "MLab", time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC))
 	d.Heading("Compte rendu d’analyses — "+name, 14)
@@ -141,13 +155,9 @@ func TestResultsEndToEnd(t *testing.T) {
 		p := startPlatformOn(t, be, filepath.Join("..", "..", "tenants"))
 
 		// The tenant admin creates the LIS's key (R3a).
-		admin := p.browser("mlab.localhost")
-		admin.login("admin@mlab.localhost", "demo-mlab-admin")
-		code, page := admin.post("/admin/api-keys", "/admin/api-keys", url.Values{"name": {"LIS"}, "permissions": {"results.import"}})
-		key := apiKeyRe.FindString(page)
-		if code != 200 || key == "" {
-			t.Fatalf("create key: %d\n%s", code, page)
-		}
+		key := p.lisKey(t, "mlab")
+		var code int
+		var page string
 
 		// A patient registers on the patients' portal (R2).
 		pat := p.browser("mlab.localhost")

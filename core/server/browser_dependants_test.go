@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -24,12 +23,7 @@ func TestBrowserPeopleIRepresent(t *testing.T) {
 	e := newLiveEnv(t, dbtest.Backends()[0]) // a browser run is slow: SQLite only
 	p := &page{t: t, ctx: browsertest.Start(t, execPath, browserScenarioTimeout)}
 	m := messages(t, "fr")
-	shots := os.Getenv("PLATFORM_TEST_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	p.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
 	checkPage := func(what string) {
 		t.Helper()

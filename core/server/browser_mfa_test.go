@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -33,12 +32,7 @@ func TestBrowserSecondFactor(t *testing.T) {
 	e.setRoleRule("mlab", "*")
 	p := &page{t: t, ctx: browsertest.Start(t, execPath, 2*browserScenarioTimeout)}
 	m := messages(t, "fr")
-	shots := os.Getenv("PLATFORM_TEST_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	p.do("phone viewport and a virtual authenticator",
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {

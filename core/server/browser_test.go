@@ -294,12 +294,7 @@ func (p *page) screenshot(dir, name string, width int) string {
 // and keeps a desktop and a mobile screenshot of the account page in the new language.
 func TestBrowserAccountJourney(t *testing.T) {
 	execPath := browsertest.Need(t)
-	shots := os.Getenv("PLATFORM_TEST_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	sqlite := dbtest.Backends()[0] // a browser run is slow: SQLite only
 	for _, tc := range []struct {
 		slug, host, lang, switchTo, name, email string
