@@ -150,6 +150,16 @@ func TestDependantsOnTheAccountPage(t *testing.T) {
 				}
 			}
 		}
+		// The form speaks the person's language (P4): its labels and messages in pl and sk.
+		for lang, want := range map[string][]string{
+			"pl": {"Dodaj osobę, którą reprezentuję", "Imię (imiona)", "Zaznacz to pole: osobę może dodać tylko jej przedstawiciel ustawowy."},
+			"sk": {"Pridať osobu, ktorú zastupujem", "Meno (mená)", "Začiarknite toto pole: osobu môže pridať len jej zákonný zástupca."},
+		} {
+			if r := c.post("/account", "/lang", url.Values{"lang": {lang}, "next": {"/account"}}); r.Status != 303 {
+				t.Fatalf("switch to %s: %d", lang, r.Status)
+			}
+			mustContain(t, c.post("/account/dependants/new", "/account/dependants", url.Values{"first_name": {"Ala"}}), want...)
+		}
 		// The audit page reads the actions in words.
 		admin := other
 		mustContain(t, admin.get("/admin/audit?action=account.dependant"), "Personne représentée ajoutée", "Personne représentée retirée")

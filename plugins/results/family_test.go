@@ -85,6 +85,16 @@ func TestParentSeesHisChildrensResultsUntilTheyComeOfAge(t *testing.T) {
 			}
 		}
 
+		// In Polish and Slovak too (P4).
+		for lang, want := range map[string]string{"pl": "Wyniki osób, które reprezentuję", "sk": "Výsledky osôb, ktoré zastupujem"} {
+			ten := f.A
+			ten.Locale = lang
+			if body := string(f.get(ten, parent, "/results/mine").Body); !strings.Contains(body, want) ||
+				!strings.Contains(body, "/results/family/r/"+lea) {
+				t.Errorf("%s: the family part lacks %q", lang, want)
+			}
+		}
+
 		// He opens and downloads Léa's report; each access is his, about her.
 		if r := f.get(f.A, parent, "/results/family/r/"+lea); r.Status != 200 || !strings.Contains(string(r.Body), "Glycémie") ||
 			!strings.Contains(string(r.Body), `href="/results/mine"`) {
