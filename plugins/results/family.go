@@ -15,7 +15,8 @@ import (
 // tenant's age of majority, an adult under guardianship or curatorship — as he declared them
 // on his account page (the core's dependants). The person's lab record is found by the same
 // identity rule as an account's (identity.go: every name, the birth name and the date of
-// birth, exactly once); several records of one identity are not guessed between. Each view
+// birth, exactly once); several records of one identity are not guessed between, and a record
+// linked to an account of its own is that account holder's alone. Each view
 // and download is recorded as the representative's access (he is the actor) with the
 // person as its subject, as any access to that record is (R9). The access ends the day the
 // child comes of age, and when the representative removes him from his account.
@@ -30,6 +31,9 @@ const (
 	familyFound     = "found"     // one lab record carries his identity
 	familyNone      = "none"      // none yet
 	familyAmbiguous = "ambiguous" // several: the lab must sort them out
+	// familyOwn: the record is linked to an account of its own. An account holder declared
+	// full legal capacity (P2), so nobody reads his results on his behalf.
+	familyOwn = "own"
 )
 
 // familyMember is a represented person and his results, as the patient's page shows them.
@@ -72,15 +76,17 @@ func familyRecords(ctx context.Context, sc *store.Scope, deps []sdk.Dependant) (
 		d := &deps[i]
 		out[i] = familyMember{Name: d.FirstName + " " + d.LastName, BirthDate: d.BirthDate, OfAgeOn: d.OfAgeOn,
 			State: familyNone, key: dependantKey(d)}
-		var ids []string
-		if err := sc.Select((*LabPatient)(nil)).Column("id").Where("lp.match_key = ?", out[i].key).Limit(2).Scan(ctx, &ids); err != nil {
+		var recs []LabPatient
+		if err := sc.Select(&recs).Column("id", "user_id").Where("lp.match_key = ?", out[i].key).Limit(2).Scan(ctx); err != nil {
 			return nil, err
 		}
-		switch len(ids) {
-		case 1:
-			out[i].State, out[i].recordID = familyFound, ids[0]
-		case 2:
+		switch {
+		case len(recs) == 2:
 			out[i].State = familyAmbiguous
+		case len(recs) == 1 && recs[0].UserID != "":
+			out[i].State = familyOwn
+		case len(recs) == 1:
+			out[i].State, out[i].recordID = familyFound, recs[0].ID
 		}
 	}
 	return out, nil

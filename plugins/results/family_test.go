@@ -37,7 +37,8 @@ func (f *fixture) reportOf(ten sdk.Tenant, reportID string) string {
 // downloads them; each access is recorded with the parent as actor and the child as subject.
 // He sees no other child's results, nor his own through these routes; another patient and
 // another tenant see none of it; several records of one identity are not guessed between; an
-// adult under guardianship stays represented; the access ends the day a child comes of age
+// adult under guardianship stays represented until he holds an account of his own (an
+// account holder has full legal capacity); the access ends the day a child comes of age
 // (the module's clock) and when the parent removes him.
 func TestParentSeesHisChildrensResultsUntilTheyComeOfAge(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
@@ -145,6 +146,17 @@ func TestParentSeesHisChildrensResultsUntilTheyComeOfAge(t *testing.T) {
 		}
 		if len(f.h.Host.Audits) != before {
 			t.Errorf("a refused access was recorded")
+		}
+
+		// Paul opens his own account (he has his legal capacity back): his results are his
+		// alone, whatever his former guardian still declares.
+		f.patient(f.A, "u-paul", "Paul Martin", "Martin", "1960-05-05")
+		if r := f.get(f.A, parent, "/results/family/r/"+paul); r.Status != http.StatusNotFound {
+			t.Errorf("the report of a person with his own account: %d", r.Status)
+		}
+		if body := string(f.get(f.A, parent, "/results/mine").Body); !strings.Contains(body, "Cette personne a son propre compte") ||
+			strings.Contains(body, "/results/family/r/"+paul) {
+			t.Errorf("the page still shows Paul's results to his former guardian")
 		}
 
 		// Hugo comes of age on 25 November, midnight in Paris: his results are his alone.
