@@ -61,7 +61,7 @@ func TestFamilyResultsEndToEnd(t *testing.T) {
 		father := p.browser("mlab.localhost")
 		father.login("user@mlab.localhost", "demo-mlab-user")
 		son := url.Values{"first_name": {"Léo"}, "last_name": {"Bernard"}, "birth_date": {"2016-05-05"}, "relationship": {"parent"},
-			"legal_status": {"minor"}, "sex": {"male"}, "nationality": {"française"}, "address": {"5 quai Perrache, 69002 Lyon"}}
+			"legal_status": {"minor"}, "sex": {"male"}, "nationality": {"française"}, "permanent_address": {"5 quai Perrache, 69002 Lyon"}}
 		if code, page := father.post("/account/dependants/new", "/account/dependants", son); code != 422 ||
 			!strings.Contains(page, `id="e-consent"`) {
 			t.Fatalf("without the representative's consent: %d", code)

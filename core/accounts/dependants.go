@@ -126,7 +126,7 @@ func (s *Service) ValidateDependant(t *tenancy.Tenant, in *DependantInput) form.
 	text("birth_name", &in.BirthName, false, 100)
 	text("national_id", &in.NationalID, false, 32)
 	text("nationality", &in.Nationality, false, 100)
-	text("address", &in.Address, false, 500)
+	text("permanent_address", &in.Address, false, 500)
 	in.Sex, in.Relationship, in.LegalStatus = strings.TrimSpace(in.Sex), strings.TrimSpace(in.Relationship), strings.TrimSpace(in.LegalStatus)
 	if in.Sex != "" && !oneOf(in.Sex, Sexes) {
 		errs.Add("sex", "form.invalid_choice")

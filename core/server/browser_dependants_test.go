@@ -68,7 +68,7 @@ func TestBrowserPeopleIRepresent(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`#f-relationship`), "parent"),
 		chromedp.SetValue(chromedp.CSS(`#f-sex`), "female"),
 		typeText(`#f-nationality`, "française"),
-		typeText(`#f-address`, "8 place Bellecour, 69002 Lyon"),
+		typeText(`#f-permanent_address`, "8 place Bellecour, 69002 Lyon"),
 		chromedp.Click(chromedp.CSS(`input[name=consent]`)),
 	)
 	p.load("save", 200, chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))

@@ -27,7 +27,7 @@ func init() {
 
 // dependantFields are the fields of the form, as their values come back.
 var dependantFields = []string{"first_name", "last_name", "birth_name", "birth_date", "national_id", "sex", "nationality",
-	"address", "relationship", "legal_status"}
+	"permanent_address", "relationship", "legal_status"}
 
 func (s *Server) bindDependants() {
 	s.get("/account/dependants/new", authz.PermAccount, s.dependantNew)
@@ -65,7 +65,7 @@ func (s *Server) dependantViews(c *fiber.Ctx) ([]dependantView, error) {
 func dependantInput(c *fiber.Ctx) accounts.DependantInput {
 	return accounts.DependantInput{FirstName: c.FormValue("first_name"), LastName: c.FormValue("last_name"),
 		BirthName: c.FormValue("birth_name"), BirthDate: c.FormValue("birth_date"), NationalID: c.FormValue("national_id"),
-		Sex: c.FormValue("sex"), Nationality: c.FormValue("nationality"), Address: c.FormValue("address"),
+		Sex: c.FormValue("sex"), Nationality: c.FormValue("nationality"), Address: c.FormValue("permanent_address"),
 		Relationship: c.FormValue("relationship"), LegalStatus: c.FormValue("legal_status"), Consent: c.FormValue("consent") == "yes"}
 }
 
@@ -104,7 +104,7 @@ func (s *Server) dependantEdit(c *fiber.Ctx) error {
 	}
 	return s.renderDependant(c, fiber.StatusOK, d.ID, &Form{Values: map[string]string{"first_name": d.FirstName,
 		"last_name": d.LastName, "birth_name": d.BirthName, "birth_date": d.BirthDate, "national_id": d.NationalID, "sex": d.Sex,
-		"nationality": d.Nationality, "address": d.Address, "relationship": d.Relationship, "legal_status": d.LegalStatus}})
+		"nationality": d.Nationality, "permanent_address": d.Address, "relationship": d.Relationship, "legal_status": d.LegalStatus}})
 }
 
 // dependantFailed shows the form again with its errors next to the fields, nothing saved.

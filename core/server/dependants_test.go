@@ -19,7 +19,7 @@ import (
 // childForm is a complete "person I represent" form for a child.
 func childForm() url.Values {
 	return url.Values{"first_name": {"Léa"}, "last_name": {"Martin"}, "birth_date": {"2015-04-09"}, "relationship": {"parent"},
-		"legal_status": {"minor"}, "sex": {"female"}, "nationality": {"française"}, "address": {"3 rue des Lilas, 69003 Lyon"},
+		"legal_status": {"minor"}, "sex": {"female"}, "nationality": {"française"}, "permanent_address": {"3 rue des Lilas, 69003 Lyon"},
 		"national_id": {""}, "consent": {"yes"}}
 }
 
@@ -82,6 +82,16 @@ func TestDependantsOnTheAccountPage(t *testing.T) {
 		}
 		if list, _ := e.srv.Accounts.Dependants(ctx, ml.ID, holder.ID); len(list) != 0 {
 			t.Fatalf("refused forms saved %d dependants", len(list))
+		}
+		// A control character: the form again, the message next to its field (issue 11.3);
+		// the address keeps its line break.
+		bad = childForm()
+		bad.Set("first_name", "Léa\x00")
+		bad.Set("permanent_address", "3 rue des Lilas\n69003 Lyon")
+		r = c.post("/account/dependants/new", "/account/dependants", bad)
+		if r.Status != 422 || errorNextTo(r.Body, "first_name") == "" || errorNextTo(r.Body, "permanent_address") != "" ||
+			!strings.Contains(r.Body, "<h1>Ajouter une personne que je représente</h1>") {
+			t.Errorf("a control character: %d %s", r.Status, mainOf(r.Body))
 		}
 		// Without the form's CSRF token, nothing is saved either.
 		if r := c.do("POST", "/account/dependants", childForm()); r.Status == 303 {
