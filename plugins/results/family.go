@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
@@ -69,31 +71,40 @@ func dependantKey(d *sdk.Dependant) string {
 	return labKey(d.LastName, d.FirstName, d.BirthName, d.BirthDate)
 }
 
-// familyRecords finds, for each represented person, the one lab record of his identity.
+// familyRecords finds, for each represented person, the one lab record of his identity, in
+// one statement for them all.
 func familyRecords(ctx context.Context, sc *store.Scope, deps []sdk.Dependant) ([]familyMember, error) {
 	out := make([]familyMember, len(deps))
+	keys := make([]string, len(deps))
 	for i := range deps {
 		d := &deps[i]
+		keys[i] = dependantKey(d)
 		out[i] = familyMember{Name: d.FirstName + " " + d.LastName, BirthDate: d.BirthDate, OfAgeOn: d.OfAgeOn,
-			State: familyNone, key: dependantKey(d)}
-		var recs []LabPatient
-		if err := sc.Select(&recs).Column("id", "user_id").Where("lp.match_key = ?", out[i].key).Limit(2).Scan(ctx); err != nil {
-			return nil, err
-		}
-		switch {
-		case len(recs) == 2:
+			State: familyNone, key: keys[i]}
+	}
+	var recs []LabPatient
+	if err := sc.Select(&recs).Column("id", "user_id", "match_key").Where("lp.match_key IN (?)", bun.In(keys)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	byKey := map[string][]LabPatient{}
+	for _, r := range recs {
+		byKey[r.MatchKey] = append(byKey[r.MatchKey], r)
+	}
+	for i := range out {
+		switch rs := byKey[out[i].key]; {
+		case len(rs) > 1:
 			out[i].State = familyAmbiguous
-		case len(recs) == 1 && recs[0].UserID != "":
+		case len(rs) == 1 && rs[0].UserID != "":
 			out[i].State = familyOwn
-		case len(recs) == 1:
-			out[i].State, out[i].recordID = familyFound, recs[0].ID
+		case len(rs) == 1:
+			out[i].State, out[i].recordID = familyFound, rs[0].ID
 		}
 	}
 	return out, nil
 }
 
 // family is the "people I represent" part of the patient's results page: each person with
-// his reports, newest first.
+// his reports, newest first — two statements, however many people.
 func (m *Module) family(c *kit.Ctx) ([]familyMember, error) {
 	deps, err := m.represented(c)
 	if err != nil || len(deps) == 0 {
@@ -104,15 +115,27 @@ func (m *Module) family(c *kit.Ctx) ([]familyMember, error) {
 		if members, err = familyRecords(ctx, sc, deps); err != nil {
 			return err
 		}
+		var ids []string
+		for _, x := range members {
+			if x.recordID != "" {
+				ids = append(ids, x.recordID)
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		reps, err := reportsWhere(ctx, sc, 1000*len(ids), "rp.patient_id IN (?)", bun.In(ids))
+		if err != nil {
+			return err
+		}
 		for i := range members {
-			if members[i].recordID == "" {
-				continue
+			var own []Report
+			for _, r := range reps {
+				if r.PatientID == members[i].recordID {
+					own = append(own, r)
+				}
 			}
-			reps, err := reportsWhere(ctx, sc, 1000, "rp.patient_id = ?", members[i].recordID)
-			if err != nil {
-				return err
-			}
-			members[i].Rows = m.rows(c.Tenant(), reps)
+			members[i].Rows = m.rows(c.Tenant(), own)
 		}
 		return nil
 	})
