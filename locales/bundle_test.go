@@ -68,6 +68,7 @@ var neverZero = map[string]string{
 	"results.home.free":           "results.retention_years is 1 at least",
 	"results.mine.retention":      "results.retention_years is 1 at least",
 	"results.export.kept":         "results.retention_years is 1 at least",
+	"account.dependants.who":      "account.majority_age is 14 at least",
 }
 
 // TestCountsHaveAZeroForm: issue 12.4, P4. French CLDR puts 0 in "one", so "Un compte attend."

@@ -255,6 +255,14 @@ func TestBrowserPhoneTables(t *testing.T) {
 	port := base.Port()
 	reportID, trendPath := phoneData(t, p)
 	recordPath, versionPath := recordPages(t, p)
+	// The demo patient's daughter's result, on his page under her name (issue 12.9).
+	parent := p.browser("mlab.localhost")
+	parent.login("user@mlab.localhost", "demo-mlab-user")
+	_, mine := parent.do("GET", "/results/mine", nil)
+	fm := familyReportRe.FindStringSubmatch(mine)
+	if fm == nil {
+		t.Fatalf("the demo patient's page shows no result of his daughter:\n%s", mine)
+	}
 
 	first := browsertest.Start(t, execPath, phoneTablesTimeout)
 	type page = phoneStop
@@ -281,6 +289,7 @@ func TestBrowserPhoneTables(t *testing.T) {
 			pages: []page{
 				{"results", "/results/mine", true}, {"a result", "/results/r/" + reportID, true},
 				{"a trend", trendPath, true}, {"access log", "/results/access", true},
+				{"his daughter's result", "/results/family/r/" + fm[1], true},
 			}},
 		{name: "professional", host: "pro.mlab.localhost", email: "professional@mlab.localhost", password: "demo-mlab-professional", shown: "Demo professional",
 			pages: []page{{"his patients' results", "/results/pro", true}}},

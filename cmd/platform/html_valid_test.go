@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -92,6 +93,20 @@ func TestPagesAreValidHTML(t *testing.T) {
 	// The patient: her account and her results.
 	user := p.browser("mlab.localhost")
 	user.login("user@mlab.localhost", "demo-mlab-user")
+	// …and the person she represents (issue 12.9): the form, with its errors, and his results.
+	if code, _ := user.post("/account/dependants/new", "/account/dependants", url.Values{"first_name": {"Marie"}, "last_name": {"Durand"},
+		"birth_name": {"Martin"}, "birth_date": {"1985-03-02"}, "relationship": {"guardian"}, "legal_status": {"deprived"},
+		"consent": {"yes"}}); code != 303 {
+		t.Fatalf("add the person she represents: %d", code)
+	}
+	code, body := user.post("/account/dependants/new", "/account/dependants", url.Values{"first_name": {"Marie"}})
+	if code != 422 {
+		t.Fatalf("incomplete form: %d", code)
+	}
+	pages["patient mlab.localhost/account/dependants (errors)"] = body
+	get(user, "patient", "/account/dependants/new", 200)
+	get(user, "patient", "/account/dependants/"+find(dependantLinkRe, get(user, "patient", "/account", 200), "dependant"), 200)
+	get(user, "patient", "/results/family/r/"+find(familyReportRe, get(user, "patient", "/results/mine", 200), "family report"), 200)
 	for _, path := range []string{"/account", "/account/sessions", "/account/access", "/account/delete", "/results/mine",
 		"/results/r/" + reportID, trendPath, "/results/access", "/results/support"} {
 		get(user, "patient", path, 200)

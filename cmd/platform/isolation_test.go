@@ -13,8 +13,11 @@ import (
 )
 
 var (
-	queueCheckRe = regexp.MustCompile(`action="/results/staff/queue/([0-9a-f-]{36})/check"`)
-	proActionRe  = regexp.MustCompile(`action="/results/staff/professionals/([0-9a-f-]{36})/(?:suspend|activate)"`)
+	queueCheckRe    = regexp.MustCompile(`action="/results/staff/queue/([0-9a-f-]{36})/check"`)
+	proActionRe     = regexp.MustCompile(`action="/results/staff/professionals/([0-9a-f-]{36})/(?:suspend|activate)"`)
+	familyReportRe  = regexp.MustCompile(`href="/results/family/r/([0-9a-f-]{36})"`)
+	staffReportRe   = regexp.MustCompile(`href="/results/staff/r/([0-9a-f-]{36})"`)
+	dependantLinkRe = regexp.MustCompile(`href="/account/dependants/([0-9a-f-]{36})"`)
 )
 
 // copyTenants copies the demo tenants into a temporary directory, with the results module
@@ -115,6 +118,21 @@ func TestModuleTenantIsolation(t *testing.T) {
 			}
 		}
 
+		// A's patient represents Marie Durand, an adult under guardianship (P2, issue 12.9),
+		// whose identity B's lab holds too: he reads A's report of her, never B's.
+		if code, body := patient.post("/account/dependants/new", "/account/dependants", url.Values{"first_name": {"Marie"},
+			"last_name": {"Durand"}, "birth_name": {"Martin"}, "birth_date": {"1985-03-02"}, "relationship": {"guardian"},
+			"legal_status": {"deprived"}, "consent": {"yes"}}); code != 303 {
+			t.Fatalf("A's patient adds the person he represents: %d\n%s", code, body)
+		}
+		_, mine = patient.do("GET", "/results/mine", nil)
+		aFamily := find(familyReportRe, mine, "report of a represented person (of A)")
+		if code, _ := patient.do("GET", "/results/family/r/"+aFamily, nil); code != 200 {
+			t.Fatalf("A's represented person's report: %d", code)
+		}
+		_, bFile := bStaff.do("GET", "/results/staff/patients/"+bRecord, nil)
+		bFamily := find(staffReportRe, bFile, "report of Marie Durand (of B)")
+
 		type use struct {
 			who       *browser
 			path      string
@@ -144,6 +162,8 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"GET /results/pro/r/{id}/print":                   {who: pro, path: "/results/pro/r/" + bReport + "/print", want: 404},
 			"GET /results/staff/r/{id}/print":                 {who: staff, path: "/results/staff/r/" + bReport + "/print", want: 404},
 			"GET /results/pro/p/{id}/trend/{code}":            {who: pro, path: "/results/pro/p/" + bRecord + "/trend/GLU", want: 404},
+			"GET /results/family/r/{id}":                      {who: patient, path: "/results/family/r/" + bFamily, want: 404},
+			"GET /results/family/r/{id}/pdf":                  {who: patient, path: "/results/family/r/" + bFamily + "/pdf", want: 404},
 			"GET /results/trend/{code}":                       {exemption: "an analyte code, not an object: the patient's own values of that analyte"},
 		}
 

@@ -29,7 +29,6 @@ import (
 	_ "modernc.org/sqlite"
 
 	"carenet.dev/platform/core/accounts"
-	"carenet.dev/platform/core/audit"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
@@ -864,25 +863,8 @@ func TestModuleJobsAndBlobs(t *testing.T) {
 // auditActions lists "action:resource" of a tenant's audit trail, read through a second
 // connection to the platform's database.
 func (p *platform) auditActions(t *testing.T, slug string) string {
-	ctx := context.Background()
-	d, err := db.Open(ctx, db.Config{DSN: p.dsn, DataDir: p.data})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	ten, err := (&tenancy.Store{DB: d}).BySlug(ctx, slug)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []audit.Entry
-	err = d.InTenant(ctx, ten.ID, func(ctx context.Context, sc *db.Scope) error {
-		return sc.Select(&rows).Order("at").Scan(ctx)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, r := range rows {
+	for _, r := range p.auditEntries(t, slug) {
 		out = append(out, r.Action+":"+r.Resource)
 	}
 	return strings.Join(out, " ")

@@ -20,7 +20,6 @@ import (
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 	coremail "carenet.dev/platform/core/mail"
-	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/plugins/kit/pdfdoc"
 )
 
@@ -29,18 +28,10 @@ import (
 // its own.
 func (p *platform) mailbox(t *testing.T, slug string) [][]byte {
 	t.Helper()
-	ctx := context.Background()
-	d, err := db.Open(ctx, db.Config{DSN: p.dsn, DataDir: p.data})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, ten := p.tenantDB(t, slug)
 	defer d.Close()
-	ten, err := (&tenancy.Store{DB: d}).BySlug(ctx, slug)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rows []coremail.Entry
-	err = d.ReadTenant(ctx, ten.ID, func(ctx context.Context, sc *db.Scope) error {
+	err := d.ReadTenant(context.Background(), ten.ID, func(ctx context.Context, sc *db.Scope) error {
 		return sc.Select(&rows).Where("channel = 'email' AND status = 'written'").Order("id").Scan(ctx)
 	})
 	if err != nil {
@@ -130,6 +121,20 @@ func (p *platform) lisImport(t *testing.T, host, key string, report map[string]a
 	return res.StatusCode, out
 }
 
+// lisKey is a new API key of the tenant for the lab's system (results.import), created by
+// its demo admin on the API keys page (R3a).
+func (p *platform) lisKey(t *testing.T, slug string) string {
+	t.Helper()
+	admin := p.browser(slug + ".localhost")
+	admin.login("admin@"+slug+".localhost", "demo-"+slug+"-admin")
+	code, page := admin.post("/admin/api-keys", "/admin/api-keys", url.Values{"name": {"LIS"}, "permissions": {"results.import"}})
+	key := apiKeyRe.FindString(page)
+	if code != 200 || key == "" {
+		t.Fatalf("create key: %d\n%s", code, page)
+	}
+	return key
+}
+
 func samplePDF(t *testing.T, name string) string {
 	d := pdfdoc.New("Compte rendu", "MLab", time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC))
 	d.Heading("Compte rendu d’analyses — "+name, 14)
@@ -150,13 +155,9 @@ func TestResultsEndToEnd(t *testing.T) {
 		p := startPlatformOn(t, be, filepath.Join("..", "..", "tenants"))
 
 		// The tenant admin creates the LIS's key (R3a).
-		admin := p.browser("mlab.localhost")
-		admin.login("admin@mlab.localhost", "demo-mlab-admin")
-		code, page := admin.post("/admin/api-keys", "/admin/api-keys", url.Values{"name": {"LIS"}, "permissions": {"results.import"}})
-		key := apiKeyRe.FindString(page)
-		if code != 200 || key == "" {
-			t.Fatalf("create key: %d\n%s", code, page)
-		}
+		key := p.lisKey(t, "mlab")
+		var code int
+		var page string
 
 		// A patient registers on the patients' portal (R2).
 		pat := p.browser("mlab.localhost")

@@ -243,6 +243,23 @@ func Age(birth, now time.Time) int {
 	return years
 }
 
+// birthAge reads a date of birth typed in a form's field: required, a real date, not in the
+// future, not before 1900. It returns the age on the tenant's today, or false with the
+// field's error added.
+func (s *Service) birthAge(t *tenancy.Tenant, errs form.Errors, field, v string) (int64, bool) {
+	if v == "" {
+		errs.Add(field, "form.required")
+		return 0, false
+	}
+	b, err := time.Parse("2006-01-02", v)
+	today := s.Now().In(t.Location())
+	if err != nil || b.After(today) || b.Year() < 1900 {
+		errs.Add(field, "form.date.invalid")
+		return 0, false
+	}
+	return int64(Age(b, today)), true
+}
+
 // ValidateRegistration checks every field and returns all problems at once.
 func (s *Service) ValidateRegistration(t *tenancy.Tenant, in *RegisterInput, extra []Field) form.Errors {
 	errs := form.Errors{}
@@ -262,17 +279,8 @@ func (s *Service) ValidateRegistration(t *tenancy.Tenant, in *RegisterInput, ext
 	case utf8.RuneCountInString(in.Name) > 200:
 		errs.Add("name", "form.too_long")
 	}
-	if in.BirthDate == "" {
-		errs.Add("birth_date", "form.required")
-	} else if b, err := time.Parse("2006-01-02", in.BirthDate); err != nil {
-		errs.Add("birth_date", "form.date.invalid")
-	} else {
-		today := s.Now().In(t.Location())
-		if b.After(today) || b.Year() < 1900 {
-			errs.Add("birth_date", "form.date.invalid")
-		} else if int64(Age(b, today)) < t.IntRule("account.min_age") {
-			errs.Add("birth_date", "account.register.too_young")
-		}
+	if age, ok := s.birthAge(t, errs, "birth_date", in.BirthDate); ok && age < t.IntRule("account.min_age") {
+		errs.Add("birth_date", "account.register.too_young")
 	}
 	for _, f := range extra {
 		v := strings.TrimSpace(in.Extra[f.Name])

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/core/terms"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // messageData is the data of the generic message page.
@@ -203,6 +205,19 @@ func (s *Server) login(c *fiber.Ctx) error {
 	return c.Redirect(s.landing(c, res.User, c.FormValue("next")), fiber.StatusSeeOther)
 }
 
+// landings are a module's landing pages by rank (the manifest check made each a GET page
+// for signed-in users without parameters).
+func landings(man *sdk.Manifest) []sdk.Route {
+	var out []sdk.Route
+	for _, r := range man.Routes {
+		if r.Landing > 0 && !r.Public && !r.API {
+			out = append(out, r)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b sdk.Route) int { return a.Landing - b.Landing })
+	return out
+}
+
 // landing is where u goes once signed in: the safe page he asked for (next), else the first
 // landing page a module of the tenant declares that he may open on this portal (a patient
 // his results, a professional his patients', lab staff their queue: issue 12.11), else home.
@@ -218,12 +233,8 @@ func (s *Server) landing(c *fiber.Ctx, u *accounts.User, next string) string {
 		if man == nil {
 			continue // down: home, which says so, rather than an error page
 		}
-		for _, l := range man.Landings {
-			if len(l.Portals) > 0 && !contains(l.Portals, st.Portal) {
-				continue
-			}
-			route, _ := s.Modules.Match(id, fiber.MethodGet, l.Path)
-			if route == nil || route.Public || route.API {
+		for _, route := range landings(man) {
+			if len(route.LandingPortals) > 0 && !contains(route.LandingPortals, st.Portal) {
 				continue
 			}
 			ok, err := s.Authz.Allowed(c.UserContext(), st.Tenant.ID, st.Tenant.PolicyRev, u.ID, route.Permission)
@@ -233,7 +244,7 @@ func (s *Server) landing(c *fiber.Ctx, u *accounts.User, next string) string {
 				return st.URL("/")
 			}
 			if ok {
-				return st.URL(l.Path)
+				return st.URL(route.Path)
 			}
 		}
 	}
@@ -389,7 +400,11 @@ func (s *Server) accountData(c *fiber.Ctx, which, locale string) map[string]any 
 	if err != nil {
 		s.Log.Error("consents", "request_id", st.RequestID, "err", err)
 	}
-	return map[string]any{"Locale": locale, "Form": which, "Consents": cs,
+	deps, err := s.dependantViews(c)
+	if err != nil {
+		s.Log.Error("dependants", "request_id", st.RequestID, "err", err)
+	}
+	return map[string]any{"Locale": locale, "Form": which, "Consents": cs, "Dependants": deps,
 		"Secret": st.Tenant.BoolRule(accounts.RuleSecretQuestion) || st.User.SecretAnswerHash != ""}
 }
 

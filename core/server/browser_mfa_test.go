@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -33,12 +32,7 @@ func TestBrowserSecondFactor(t *testing.T) {
 	e.setRoleRule("mlab", "*")
 	p := &page{t: t, ctx: browsertest.Start(t, execPath, 2*browserScenarioTimeout)}
 	m := messages(t, "fr")
-	shots := os.Getenv("PLATFORM_TEST_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	p.do("phone viewport and a virtual authenticator",
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -51,16 +45,6 @@ func TestBrowserSecondFactor(t *testing.T) {
 					IsUserVerified: true, AutomaticPresenceSimulation: true}})
 			return err
 		}))
-	fitsPhone := func(what string) {
-		t.Helper()
-		w, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
-		if err != nil {
-			p.fatal(what, err)
-		}
-		if w > 390 {
-			p.fatal(what, fmt.Errorf("page is %d px wide on a 390 px phone", w))
-		}
-	}
 	signIn := func(what string) {
 		t.Helper()
 		p.navigate("open the sign-in form", e.url("mlab.localhost", "/login"))
@@ -81,7 +65,7 @@ func TestBrowserSecondFactor(t *testing.T) {
 		p.fatal("after the password", fmt.Errorf("at %s, want the set-up", loc))
 	}
 	p.wantText("main h1", msg(t, m, "account.mfa.enrol_title"))
-	fitsPhone("set-up page")
+	p.fitsPhone("set-up page")
 	p.screenshot(shots, "mfa-enrol-390.png", 390)
 	qr, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.querySelector("img.qr").naturalWidth`))
 	if err != nil || qr < 100 {
@@ -99,7 +83,7 @@ func TestBrowserSecondFactor(t *testing.T) {
 	if err != nil || n != 10 {
 		p.fatal("recovery codes", fmt.Errorf("%d shown (%v)", n, err))
 	}
-	fitsPhone("recovery codes page")
+	p.fitsPhone("recovery codes page")
 	p.load("continue", 200, chromedp.Click(chromedp.CSS(`main a.button`)))
 	if !strings.Contains(p.text("header"), "Admin") {
 		p.fatal("signed in", fmt.Errorf("header %q", p.text("header")))
@@ -109,7 +93,7 @@ func TestBrowserSecondFactor(t *testing.T) {
 	signOut()
 	signIn("sign in again with the password")
 	p.wantText("main h1", msg(t, m, "account.mfa.second_title"))
-	fitsPhone("second step page")
+	p.fitsPhone("second step page")
 	p.do("type the next code", typeText(`input[name=code]`, totpCode(t, secret, enrolled.Add(30*time.Second))))
 	p.load("send the code", 200, chromedp.Click(chromedp.CSS(`main form[action$="/login/second"] button[type=submit]`)))
 	if loc := p.location(); strings.Contains(loc, "/login") {
@@ -118,7 +102,7 @@ func TestBrowserSecondFactor(t *testing.T) {
 
 	// 3. A passkey from the account page.
 	p.navigate("open the second-factor page", e.url("mlab.localhost", "/account/security"))
-	fitsPhone("second-factor page")
+	p.fitsPhone("second-factor page")
 	p.screenshot(shots, "mfa-account-390.png", 390)
 	p.load("add a passkey", 200, chromedp.Click(chromedp.CSS(`button[data-passkey=create]`)))
 	if !strings.Contains(p.text("main"), strings.SplitN(msg(t, m, "account.mfa.passkey_added_on", "Date", ""), " le", 2)[0]) {

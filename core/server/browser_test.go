@@ -204,6 +204,19 @@ func (p *page) location() string {
 	return loc
 }
 
+// fitsPhone fails the scenario when the page is wider than a 390 px phone (it scrolls
+// sideways).
+func (p *page) fitsPhone(what string) {
+	p.t.Helper()
+	w, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	if err != nil {
+		p.fatal(what, err)
+	}
+	if w > 390 {
+		p.fatal(what, fmt.Errorf("page is %d px wide on a 390 px phone", w))
+	}
+}
+
 // fatal stops the scenario, saying where the browser was and what the page said.
 func (p *page) fatal(what string, err error) {
 	p.t.Helper()
@@ -281,12 +294,7 @@ func (p *page) screenshot(dir, name string, width int) string {
 // and keeps a desktop and a mobile screenshot of the account page in the new language.
 func TestBrowserAccountJourney(t *testing.T) {
 	execPath := browsertest.Need(t)
-	shots := os.Getenv("PLATFORM_TEST_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	shots := screenshotDir(t)
 	sqlite := dbtest.Backends()[0] // a browser run is slow: SQLite only
 	for _, tc := range []struct {
 		slug, host, lang, switchTo, name, email string

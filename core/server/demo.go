@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"carenet.dev/platform/core/accounts"
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/modules"
@@ -71,6 +72,9 @@ func (s *Server) SeedDemo(ctx context.Context) ([]DemoLogin, error) {
 			l.ID, l.Name = u.ID, u.Name
 		}
 		if err := s.demoAccepts(ctx, t, logins); err != nil {
+			return nil, err
+		}
+		if err := s.demoChild(ctx, t, logins); err != nil {
 			return nil, err
 		}
 		out = append(out, logins...)
@@ -200,6 +204,33 @@ func (s *Server) closeInactive(ctx context.Context, t *tenancy.Tenant) error {
 			return err
 		}
 		s.Log.Info("inactive account closed", "tenant", t.Slug)
+	}
+	return nil
+}
+
+// demoAddress is where the demo user and his daughter live, in the tenant's country.
+var demoAddress = map[string][2]string{
+	"FR": {"française", "12 rue des Lilas, 69003 Lyon"},
+	"PL": {"polska", "ul. Lipowa 12, 00-316 Warszawa"},
+	"SK": {"slovenská", "Lipová 12, 811 01 Bratislava"},
+}
+
+// demoChild gives the demo user of a tenant a daughter he represents (P2, issue 12.9), once:
+// the modules find her with the HostAPI (the results module seeds a report of hers).
+func (s *Server) demoChild(ctx context.Context, t *tenancy.Tenant, logins []DemoLogin) error {
+	for _, l := range logins {
+		if l.Role != authz.RoleUser {
+			continue
+		}
+		have, err := s.Accounts.Dependants(ctx, t.ID, l.ID)
+		if err != nil || len(have) > 0 {
+			return err
+		}
+		where := demoAddress[t.Settings.Country]
+		_, err = s.Accounts.AddDependant(ctx, t, l.ID, accounts.DependantInput{FirstName: "Chloé", LastName: "User",
+			BirthDate: "2016-03-08", Sex: "female", Nationality: where[0], Address: where[1], Relationship: "parent",
+			LegalStatus: accounts.LegalMinor, Consent: true})
+		return err
 	}
 	return nil
 }

@@ -65,6 +65,8 @@ var columns = map[string]string{
 	// his second factors and half-signed sign-ins
 	"user_totp.*": erased, "user_passkeys.*": erased, "user_recovery_codes.*": erased,
 	"mfa_challenges.*": erased, "webauthn_ceremonies.*": erased,
+	// the people he represents (P2, issue 12.9): deleted with his account
+	"dependants.*": erased,
 	// signed checkpoints of the audit chain: tenant, sequence, hash, signature
 	"audit_checkpoints.*":   none,
 	"terms_versions.change": none,
@@ -259,26 +261,33 @@ func TestErasureReachesEveryColumn(t *testing.T) {
 			Resource: "user:" + u.ID, IP: ip}); err != nil {
 			t.Fatal(err)
 		}
+		// A child he represents (P2, issue 12.9): goes with his account.
+		if _, err := e.srv.Accounts.AddDependant(ctx, tn, u.ID, accounts.DependantInput{FirstName: "Oriane", LastName: "Quillfeather",
+			BirthDate: "2019-06-01", NationalID: "QF-190601-77", Address: "7 allée des Plumes, Lyon", Relationship: "parent",
+			LegalStatus: accounts.LegalMinor, Consent: true}); err != nil {
+			t.Fatal(err)
+		}
 		// A failed login counts against his address.
 		c := e.client("secretaires.localhost")
 		c.login("", email, "not his password")
 		loginBucket := accounts.ThrottleAccount(email)
 		probes := map[string]string{"e-mail": email, "name": name, "birth date": birth, "mobile": mobile,
 			"complaint words": words, "user agent": agent, "secret question": quest, "login counter": loginBucket,
-			"account id": u.ID, "request address": ip}
+			"account id": u.ID, "request address": ip, "child's id number": "QF-190601-77", "child's address": "allée des Plumes"}
 		// Where a probe may still be found after the erasure, on purpose.
 		keptMay := map[string][]string{
 			"account id":      {"audit_log.actor", "audit_log.subject", "audit_log.resource", "jobs.payload", "jobs.idempotency_key"},
 			"request address": {"audit_log.ip"},
 		}
 		before := find(t, whole, schema, probes)
-		for _, p := range []string{"e-mail", "name", "birth date", "mobile", "complaint words", "user agent", "secret question", "login counter"} {
+		for _, p := range []string{"e-mail", "name", "birth date", "mobile", "complaint words", "user agent", "secret question", "login counter",
+			"child's id number", "child's address"} {
 			if len(before[p]) == 0 {
 				t.Fatalf("seeding left no %s to erase", p)
 			}
 		}
 		for _, want := range []string{"users", "sessions", "user_tokens", "terms_acceptances", "consents", "casbin_rule", "outbox",
-			"complaints", "complaint_files", "login_throttles", "audit_log"} {
+			"complaints", "complaint_files", "login_throttles", "audit_log", "dependants"} {
 			found := false
 			for _, cols := range before {
 				for _, c := range cols {

@@ -30,6 +30,7 @@ type isolationCase struct {
 type bObjects struct {
 	user, session, mail, key, complaint, file, job string
 	tenant, passkey                                string
+	dependant                                      string
 }
 
 // isolationCases lists, for every route of the core that takes a parameter, how tenant A's
@@ -75,6 +76,12 @@ func isolationCases(o bObjects) map[string]isolationCase {
 		"POST /account/security/passkeys/:id/remove": {path: "/account/security/passkeys/" + o.passkey + "/remove", page: "/account/security",
 			form: f("passkey_password", "demo-mlab-admin"), want: 404},
 		"POST /admin/users/:id/second-factor/reset": {path: "/admin/users/" + o.user + "/second-factor/reset", page: "/admin/users", want: 404},
+		// B's user's child (P2, issue 12.9): neither shown, changed nor removed from A.
+		"GET /account/dependants/:id": {path: "/account/dependants/" + o.dependant, want: 404},
+		"POST /account/dependants/:id": {path: "/account/dependants/" + o.dependant, page: "/account/dependants/new",
+			form: f("first_name", "Zmieniony", "last_name", "Nowak", "birth_date", "2016-02-03", "relationship", "parent",
+				"legal_status", "minor", "consent", "yes"), want: 404},
+		"POST /account/dependants/:id/delete": {path: "/account/dependants/" + o.dependant + "/delete", page: "/account/dependants/new", want: 404},
 		// Parameters that name no tenant object: A gets A's own page.
 		"GET /static/:file":                {path: "/static/style.css", want: 200},
 		"GET /terms/:doc":                  {path: "/terms/" + terms.DocPlatform, want: 200},
@@ -171,8 +178,13 @@ func TestTenantIsolation(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+		child, err := e.srv.Accounts.AddDependant(ctx, pl, victim.ID, accounts.DependantInput{FirstName: "Zosia", LastName: "ELEKARZE-Nowak",
+			BirthDate: "2016-02-03", Relationship: "parent", LegalStatus: accounts.LegalMinor, Consent: true})
+		if err != nil {
+			t.Fatal(err)
+		}
 		o := bObjects{user: victim.ID, session: sessions[0].ID, mail: mails[0].ID, key: key.ID, complaint: cp.ID,
-			file: cpBefore.Files[0].ID, job: jobID, tenant: pl.ID, passkey: pk.ID}
+			file: cpBefore.Files[0].ID, job: jobID, tenant: pl.ID, passkey: pk.ID, dependant: child.ID}
 
 		// The mlab admin, signed in on mlab.
 		admin := e.client("mlab.localhost")
@@ -258,6 +270,9 @@ func TestTenantIsolation(t *testing.T) {
 		}
 		if n := count(t, e, pl.ID, "user_totp", victim.ID); n != 1 {
 			t.Errorf("B's TOTP reset from A: %d left", n)
+		}
+		if d, err := e.srv.Accounts.Dependant(ctx, pl.ID, victim.ID, child.ID); err != nil || d.FirstName != "Zosia" {
+			t.Errorf("B's user's child changed or removed from A: %v %+v", err, d)
 		}
 		if r := bAdmin.get("/admin/messages/reset/pl"); !strings.Contains(r.Body, "ELEKARZE-ONLY hasło") {
 			t.Errorf("B's wording changed from A: %d", r.Status)

@@ -58,6 +58,9 @@ func (s *Server) exportData(c *fiber.Ctx) error {
 	if files["consents.json"], err = s.Terms.ConsentHistory(ctx, st.Tenant.ID, u.ID); err != nil {
 		return err
 	}
+	if files["dependants.json"], err = s.exportDependants(c); err != nil {
+		return err
+	}
 	var acc []audit.Entry
 	if acc, err = s.Trail.Search(ctx, st.Tenant.ID, audit.Filter{Subject: u.ID}); err != nil {
 		return err

@@ -177,6 +177,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.App.Use(s.resolveTenant, s.markAPI, s.loadSession, s.negotiateLocale, s.csrf, s.termsGate)
 	s.bindPublic()
 	s.bindAccount()
+	s.bindDependants()
 	s.bindAdmin()
 	s.bindSettings()
 	s.bindPlatform()

@@ -12,6 +12,9 @@ import (
 // tenant's tenant.toml or its admin may change them.
 var CoreRules = []sdk.Rule{
 	{Name: "account.min_age", Type: "int", Default: int64(18), Min: 0, Max: 120, Ref: "P2"},
+	// The age of majority: a minor the account holder represents is represented until that
+	// birthday (P2, issue 12.9).
+	{Name: "account.majority_age", Type: "int", Default: int64(18), Min: 14, Max: 25, Ref: "P2"},
 	{Name: "account.verification_hours", Type: "int", Default: int64(24), Min: 1, Max: 24 * 30, Ref: "P2"},
 	{Name: "account.reset_link_minutes", Type: "int", Default: int64(60), Min: 5, Max: 24 * 60, Ref: "P2"},
 	{Name: "account.session_days", Type: "int", Default: int64(14), Min: 1, Max: 365, Ref: "P2"},

@@ -60,17 +60,12 @@ type Spec struct {
 	Notifications      []string
 	AuditActions       []string
 	RegistrationFields []sdk.Field
-	// Landings are the module's pages where a person lands after signing in, narrowest
-	// audience first (sdk.Landing): "/results/staff/queue", then "/results/pro", then
-	// "/results/mine".
-	Landings []sdk.Landing
-
 	// What the module does on core events, each optional.
 	OnUserVerified func(ctx context.Context, t sdk.Tenant, userID string) error
 	OnUserDeleted  func(ctx context.Context, t sdk.Tenant, userID string) error
 	OnDemo         func(ctx context.Context, t sdk.Tenant, accounts []DemoAccount) error
 	// Export returns what the module holds of a user (P11), beside the events that named him;
-	// its files (a report's PDF) under the key ExportFiles, as []sdk.ExportFile.
+	// its files (a report's PDF) under the key ExportFiles, as []sdk.Blob.
 	Export func(ctx context.Context, t sdk.Tenant, userID string) (map[string]any, error)
 }
 
@@ -119,8 +114,7 @@ func New(spec Spec) *Module {
 		return t.ParseFS(spec.Templates, spec.Pattern)
 	})
 	m.man = sdk.Manifest{ID: spec.ID, Version: spec.Version, Roles: spec.Roles, Permissions: spec.Permissions,
-		Templates: spec.Notifications, AuditActions: spec.AuditActions, RegistrationFields: spec.RegistrationFields,
-		Landings: spec.Landings}
+		Templates: spec.Notifications, AuditActions: spec.AuditActions, RegistrationFields: spec.RegistrationFields}
 	for i := range spec.Routes {
 		r := &spec.Routes[i]
 		m.man.Routes = append(m.man.Routes, r.manifest())
@@ -328,7 +322,7 @@ func (m *Module) Events(ctx context.Context, t sdk.Tenant) ([]Event, error) {
 }
 
 // ExportFiles is the key of an Export's map under which the module lists the files of the
-// person's archive ([]sdk.ExportFile): the host writes each beside the module's JSON.
+// person's archive ([]sdk.Blob): the host writes each beside the module's JSON.
 const ExportFiles = host.ExportFiles
 
 // ExportUser returns what the module holds of a user: what the module's Export gives, and

@@ -37,6 +37,17 @@ type Route struct {
 	// Raw: an API route whose body is not JSON (an HL7 v2 message); the frame leaves the body
 	// to the handler, which checks each text it takes from it with input.Check.
 	Raw bool
+	// Landing and LandingPortals: the route is a page a person lands on after signing in
+	// (see sdk.Route.Landing; Route.Lands).
+	Landing        int
+	LandingPortals []string
+}
+
+// Lands makes the route a landing page of rank rank (1 first: the narrowest audience),
+// on these portals only when any are named (see sdk.Route.Landing).
+func (r Route) Lands(rank int, portals ...string) Route {
+	r.Landing, r.LandingPortals = rank, portals
+	return r
 }
 
 // Multiline declares the route's multi-line fields (see Route.Lines).
@@ -58,7 +69,8 @@ func (r Route) RawBody() Route {
 func (r *Route) Pattern() string { return r.Method + " " + r.Path }
 
 func (r *Route) manifest() sdk.Route {
-	return sdk.Route{Method: r.Method, Path: r.Path, Public: r.Public, Permission: r.Perm, API: r.API, Terms: r.Terms}
+	return sdk.Route{Method: r.Method, Path: r.Path, Public: r.Public, Permission: r.Perm, API: r.API, Terms: r.Terms,
+		Landing: r.Landing, LandingPortals: r.LandingPortals}
 }
 
 func split(pattern string) (method, path string) {

@@ -105,7 +105,10 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.Demo
 	in := &Incoming{ReportID: "DEMO-R-0100", Patient: marie, Prescriber: doctor, CollectedAt: now.AddDate(0, 0, -1).Format(time.RFC3339),
 		Lab: t.Name, Status: "final", PDFName: "compte-rendu-durand.pdf",
 		Values: []IncomingValue{{Code: "FER", Label: "Ferritine", Value: "12", Unit: "µg/L", Low: f(15), High: f(150), Flag: "L"}}}
-	return m.seedReport(ctx, t, in)
+	if err := m.seedReport(ctx, t, in); err != nil {
+		return err
+	}
+	return m.seedFamilyDemo(ctx, t, patient.ID, doctor) // family.go
 }
 
 func (m *Module) seedReport(ctx context.Context, t sdk.Tenant, in *Incoming) error {

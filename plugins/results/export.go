@@ -73,7 +73,7 @@ func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[s
 	}
 	// The reports' PDFs go into the archive (issue 12.16): the lab's signed original as it
 	// was sent, and the module's printout in the person's language.
-	var files []sdk.ExportFile
+	var files []sdk.Blob
 	for i := range printable {
 		r := &printable[i]
 		blob, err := sdk.HostFrom(ctx).Blob(ctx, r.BlobID)
@@ -85,7 +85,7 @@ func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[s
 			return nil, err
 		}
 		original, printout := m.exportNames(t, r)
-		files = append(files, sdk.ExportFile{Name: original, Data: blob.Data}, sdk.ExportFile{Name: printout, Data: printed})
+		files = append(files, sdk.Blob{Name: original, Data: blob.Data}, sdk.Blob{Name: printout, Data: printed})
 	}
 	out[kit.ExportFiles] = files
 	return out, nil

@@ -131,6 +131,9 @@ func (m *Module) mine(c *kit.Ctx) error {
 	}
 	v.Data["Rows"], v.Data["Soon"] = rows, soon
 	v.Data["Years"] = retentionYears.Of(c.Tenant())
+	if v.Data["Family"], err = m.family(c); err != nil { // family.go
+		return err
+	}
 	return c.Render(200, "mine", v)
 }
 

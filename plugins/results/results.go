@@ -86,23 +86,29 @@ func newModule() *Module {
 		// A patient accepts the module's terms at his first visit, and again when a new
 		// version comes into force (P6): the core asks him before these routes run.
 		Routes: append(kit.RequireTerms("results",
-			kit.Perm("GET /results/mine", permOwn, m.mine),
+			// After signing in, staff land on their queue, a professional on his patients'
+			// results, a patient on his own (issue 12.11); a professional the lab has not
+			// activated yet, on the professionals' portal, lands home.
+			kit.Perm("GET /results/mine", permOwn, m.mine).Lands(3, "patients", ""),
 			kit.Perm("GET /results/r/{id}", permOwn, m.patientReport),
 			kit.Perm("GET /results/r/{id}/pdf", permOwn, m.patientPDF),
 			kit.Perm("GET /results/r/{id}/print", permOwn, m.patientPrint),
 			kit.Perm("GET /results/trend/{code}", permOwn, m.trend),
 			kit.Perm("GET /results/access", permOwn, m.accessLog),
+			// The results of the people the patient represents (P2, issue 12.9; family.go).
+			kit.Perm("GET /results/family/r/{id}", permOwn, m.familyReport),
+			kit.Perm("GET /results/family/r/{id}/pdf", permOwn, m.familyPDF),
 		),
 			kit.Public("GET /results", m.home),
 			kit.Perm("GET /results/support", permSupport, m.supportForm),
 			kit.Perm("POST /results/support", permSupport, m.support).Multiline("body"),
-			kit.Perm("GET /results/pro", permPrescribed, m.proList),
+			kit.Perm("GET /results/pro", permPrescribed, m.proList).Lands(2),
 			kit.Perm("GET /results/pro/r/{id}", permPrescribed, m.proReport),
 			kit.Perm("GET /results/pro/r/{id}/pdf", permPrescribed, m.proPDF),
 			kit.Perm("GET /results/pro/r/{id}/print", permPrescribed, m.proPrint),
 			kit.Perm("GET /results/pro/p/{id}/trend/{code}", permPrescribed, m.proTrend),
 			kit.Perm("GET /results/staff", permManage, m.staffHome),
-			kit.Perm("GET /results/staff/queue", permManage, m.queue),
+			kit.Perm("GET /results/staff/queue", permManage, m.queue).Lands(1),
 			kit.Perm("POST /results/staff/queue/{id}/link", permManage, m.linkFromQueue),
 			kit.Perm("POST /results/staff/queue/{id}/check", permManage, m.checkSecret),
 			kit.Perm("GET /results/staff/patients", permManage, m.patients),
@@ -139,11 +145,6 @@ func newModule() *Module {
 			// the tenant sends SMS; optional.
 			{Name: fieldMobile, LabelKey: "results.field.mobile", Type: "tel", MaxLen: 32, Portals: []string{"patients", ""}},
 		},
-		// After signing in, staff land on their queue, a professional on his patients'
-		// results, a patient on his own (issue 12.11); a professional the lab has not
-		// activated yet, on the professionals' portal, lands home.
-		Landings: []sdk.Landing{{Path: "/results/staff/queue"}, {Path: "/results/pro"},
-			{Path: "/results/mine", Portals: []string{"patients", ""}}},
 		OnUserVerified: m.onVerified,
 		OnUserDeleted:  m.forget,
 		OnDemo:         m.seedDemo,

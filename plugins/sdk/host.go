@@ -121,6 +121,80 @@ func (h *Host) SetRole(ctx context.Context, userID, role string, on bool) error 
 	return err
 }
 
+// Dependant is a person a user represents as his legal representative (P2): a minor, or an
+// adult deprived of ("deprived") or restricted in ("restricted") legal capacity, recorded by
+// the user on his account page with the relationship and his consent as representative, and
+// deleted with his account. A module gives the user access on the person's behalf only while
+// Represented holds; it never lets an adult with full capacity be acted for.
+//
+// Since protocol version 2 (addition).
+type Dependant struct {
+	ID        string
+	FirstName string
+	LastName  string
+	// BirthName is the family name at birth when it differs from LastName, "" otherwise.
+	BirthName string
+	BirthDate string // "2006-01-02"
+	// NationalID is the national identification number, "" when none was given.
+	NationalID  string
+	Sex         string // "female", "male" or ""
+	Nationality string
+	Address     string // the permanent address
+	// Relationship is "parent", "guardian", "curator" or "other".
+	Relationship string
+	// LegalStatus is "minor", "deprived" or "restricted".
+	LegalStatus string
+	// ConsentAt is when the user last gave his consent as the person's representative.
+	ConsentAt time.Time
+	// OfAgeOn is the day a minor comes of age under the tenant's rule ("2006-01-02"); "" for
+	// an adult under protection.
+	OfAgeOn string
+	// Represented is whether the user represents the person on the day of the call: always
+	// for an adult under protection, for a minor until OfAgeOn.
+	Represented bool
+}
+
+// RepresentedOn reports whether the user represents the person on day ("2006-01-02", in the
+// tenant's time zone): the day of an order or an appointment, or today by the module's clock.
+//
+// Since protocol version 2 (addition).
+func (d *Dependant) RepresentedOn(day string) bool {
+	if d.LegalStatus != "minor" {
+		return true
+	}
+	return d.OfAgeOn != "" && day < d.OfAgeOn
+}
+
+// Dependants returns the people userID represents in the current tenant, by name; none for
+// an unknown user.
+//
+// Since protocol version 2 (addition).
+func (h *Host) Dependants(ctx context.Context, userID string) ([]Dependant, error) {
+	ctx, err := h.out(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.c.users.Dependants(ctx, &pb.DependantsRequest{UserId: userID})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Dependant, len(r.Dependants))
+	for i, d := range r.Dependants {
+		out[i] = dependantFromPB(d)
+	}
+	return out, nil
+}
+
+func dependantFromPB(d *pb.Dependant) Dependant {
+	out := Dependant{ID: d.Id, FirstName: d.FirstName, LastName: d.LastName, BirthName: d.BirthName, BirthDate: d.BirthDate,
+		NationalID: d.NationalId, Sex: d.Sex, Nationality: d.Nationality, Address: d.Address, Relationship: d.Relationship,
+		LegalStatus: d.LegalStatus, OfAgeOn: d.OfAgeOn, Represented: d.Represented}
+	if d.ConsentUnix != 0 {
+		out.ConsentAt = time.Unix(d.ConsentUnix, 0).UTC()
+	}
+	return out
+}
+
 // ---- audit ----
 
 // AuditRecord is an access or action in the tenant's audit trail (P9): who did what to

@@ -38,25 +38,6 @@ type Manifest struct {
 	AuditActions []string `json:"audit_actions"`
 	// RegistrationFields are mandatory identity fields the module adds to registration.
 	RegistrationFields []Field `json:"registration_fields"`
-	// Landings are the module's pages where a person lands after signing in, in order of
-	// preference: the core sends him to the first one he may open (see Landing).
-	Landings []Landing `json:"landings,omitempty"`
-}
-
-// Landing is a page a person lands on after signing in when he asked for no page of his own
-// (a login without a safe "next"): a patient on his results, a professional on his
-// patients', lab staff on their queue. Path is one of the manifest's GET routes, without
-// parameters and not public; who may land there is who may open it: the route's permission.
-// The core goes through the tenant's modules in their order, and through each module's
-// landings in theirs, and picks the first one the person holds the permission of, on the
-// portal he signed in through: list the narrowest audience first (staff, then
-// professionals, then every user). Portals limits a landing to these portals; empty: every
-// portal.
-//
-// Since protocol version 1 (optional: a host that does not know it sends everyone home).
-type Landing struct {
-	Path    string   `json:"path"`
-	Portals []string `json:"portals,omitempty"`
 }
 
 // Route is one module route: its method, its pattern under "/<module id>" in Go's ServeMux
@@ -78,6 +59,19 @@ type Route struct {
 	// it first and tells the module the version (Request.TermsVersion). Not on a public or an
 	// API route.
 	Terms string `json:"terms,omitempty"`
+	// Landing makes the route a page a person lands on after signing in when he asked for
+	// no page of his own (a login without a safe "next"): a patient on his results, a
+	// professional on his patients', lab staff on their queue. It is the page's rank among
+	// the module's landing pages (1 first; 0: not one): the core goes through the tenant's
+	// modules in their order, through each module's landing pages by rank, and picks the
+	// first one the person holds the permission of, on the portal he signed in through —
+	// rank the narrowest audience first (staff, then professionals, then every user). Only
+	// a GET route without parameters, for signed-in users. LandingPortals limits it to these
+	// portals; empty: every portal.
+	//
+	// Since protocol version 1 (optional: a host that does not know it sends everyone home).
+	Landing        int      `json:"landing,omitempty"`
+	LandingPortals []string `json:"landing_portals,omitempty"`
 }
 
 // Permission is a module permission ("results.read_own") and the roles it is granted to by
@@ -262,14 +256,12 @@ func (m *Manifest) Check() error {
 			return fmt.Errorf("manifest %s: route %s %s uses undeclared permission %q", m.ID, r.Method, r.Path, r.Permission)
 		}
 	}
-	for _, l := range m.Landings {
-		if !seen["GET "+l.Path] || strings.Contains(l.Path, "{") {
-			return fmt.Errorf("manifest %s: landing %q must be one of its GET routes, without parameters", m.ID, l.Path)
+	for _, r := range m.Routes {
+		if r.Landing < 0 || r.Landing == 0 && len(r.LandingPortals) > 0 {
+			return fmt.Errorf("manifest %s: route %s %s: landing rank %d", m.ID, r.Method, r.Path, r.Landing)
 		}
-		for _, r := range m.Routes {
-			if r.Method == "GET" && r.Path == l.Path && (r.Public || r.API) {
-				return fmt.Errorf("manifest %s: landing %q must be a page for signed-in users", m.ID, l.Path)
-			}
+		if r.Landing > 0 && (r.Method != "GET" || strings.Contains(r.Path, "{") || r.Public || r.API) {
+			return fmt.Errorf("manifest %s: landing %s %s must be a GET page for signed-in users, without parameters", m.ID, r.Method, r.Path)
 		}
 	}
 	if err := routesConflict(m.Routes); err != nil {

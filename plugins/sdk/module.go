@@ -41,8 +41,9 @@ type Module interface {
 	OnEvent(ctx context.Context, ev *Event) error
 	// ExportUser returns, as JSON, everything the module holds of one user of the tenant
 	// (P11): "{}" when it holds nothing of anyone. Files (a report's PDF) go in the JSON
-	// object's "files" key, a list of ExportFile: the host writes each into the person's
-	// archive beside the JSON.
+	// object's "files" key, a list of Blob whose Name is a path under the module's folder of
+	// the archive ("reports/2026-11-19-original.pdf"): the host writes each into the
+	// person's archive beside the JSON.
 	ExportUser(ctx context.Context, tenant Tenant, userID string) ([]byte, error)
 }
 
@@ -221,14 +222,4 @@ func tenantFromPB(t *pb.Tenant) Tenant {
 func userFromPB(u *pb.User) *User {
 	return &User{ID: u.Id, Email: u.Email, Name: u.Name, Locale: u.Locale, Roles: u.Roles, BirthDate: u.BirthDate,
 		Profile: u.Profile, Portal: u.Portal, SecretQuestion: u.SecretQuestion, Status: u.Status}
-}
-
-// ExportFile is a file of a person's data export (P11): its name, a path under the module's
-// folder of the archive ("reports/2026-11-19-original.pdf"), and its bytes (base64 in the
-// export's JSON). A module lists them under the key "files" of its ExportUser object.
-//
-// Since protocol version 2.
-type ExportFile struct {
-	Name string `json:"name"`
-	Data []byte `json:"data"`
 }

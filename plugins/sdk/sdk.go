@@ -6,12 +6,10 @@
 // What a module author reads, 25 names (a test keeps the count at 25 at most):
 //
 //   - the protocol: ProtocolVersion, Serve, Module, Env;
-//   - the manifest: Manifest, Route, Permission, Role, Rule, Field,
-//     Landing;
+//   - the manifest: Manifest, Route, Permission, Role, Rule, Field;
 //   - the calls the host makes: Tenant, User, Request, Response, Job, Event;
 //   - the HostAPI: Host, HostFrom, and what it carries: AuditRecord, Message, Blob, Terms,
-//     Complaint, FieldErrors;
-//   - a person's data export: ExportFile.
+//     Complaint, FieldErrors, Dependant (a person's data export lists its files as Blob).
 //
 // What only the host needs (its end of the wire, the call scope, the services it implements,
 // the handshake) is in plugins/sdk/host; an in-process test harness is in plugins/sdk/sdktest.

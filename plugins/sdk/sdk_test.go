@@ -21,10 +21,9 @@ func newEcho(saved chan context.Context) *sdktest.Module {
 			Roles:       []sdk.Role{{ID: "echo_staff", CoreGrants: []string{"admin.complaints"}}},
 			Permissions: []sdk.Permission{{Name: "echo.use", Grants: []string{"echo_staff"}}},
 			Routes: []sdk.Route{{Method: "GET", Path: "/echo/hello", Public: true},
-				{Method: "POST", Path: "/echo/audit", Permission: "echo.use"}, {Method: "GET", Path: "/echo/pdf", Permission: "echo.use"},
+				{Method: "POST", Path: "/echo/audit", Permission: "echo.use"}, {Method: "GET", Path: "/echo/pdf", Permission: "echo.use", Landing: 1},
 				{Method: "GET", Path: "/echo/r/{id}", Permission: "echo.use"}},
-			Rules:    []sdk.Rule{{Name: "echo.days", Type: "int", Default: int64(30), Min: 1, Max: 90}},
-			Landings: []sdk.Landing{{Path: "/echo/pdf"}},
+			Rules: []sdk.Rule{{Name: "echo.days", Type: "int", Default: int64(30), Min: 1, Max: 90}},
 		},
 		Handler: func(ctx context.Context, req *sdk.Request) (*sdk.Response, error) {
 			switch req.Path {
@@ -151,10 +150,11 @@ func TestManifestCheck(t *testing.T) {
 		"settings core grant":     func(m *sdk.Manifest) { m.Roles[0].CoreGrants = []string{"admin.settings"} },
 		"route twice":             func(m *sdk.Manifest) { m.Routes = append(m.Routes, m.Routes[0]) },
 		// issue 12.11: a landing page is a page of the module a signed-in person may open.
-		"landing not a route":     func(m *sdk.Manifest) { m.Landings[0].Path = "/echo/nowhere" },
-		"landing with parameters": func(m *sdk.Manifest) { m.Landings[0].Path = "/echo/r/{id}" },
-		"landing public":          func(m *sdk.Manifest) { m.Landings[0].Path = "/echo/hello" },
-		"landing a POST":          func(m *sdk.Manifest) { m.Landings[0].Path = "/echo/audit" },
+		"landing rank below 1":    func(m *sdk.Manifest) { m.Routes[2].Landing = -1 },
+		"portals of no landing":   func(m *sdk.Manifest) { m.Routes[0].LandingPortals = []string{"patients"} },
+		"landing with parameters": func(m *sdk.Manifest) { m.Routes[3].Landing = 2 },
+		"landing public":          func(m *sdk.Manifest) { m.Routes[0].Landing = 2 },
+		"landing a POST":          func(m *sdk.Manifest) { m.Routes[1].Landing = 2 },
 		"routes that conflict": func(m *sdk.Manifest) {
 			m.Routes = append(m.Routes, sdk.Route{Method: "GET", Path: "/echo/{x}/pdf", Permission: "echo.use"},
 				sdk.Route{Method: "GET", Path: "/echo/r/{y}", Permission: "echo.use"})

@@ -12,7 +12,7 @@ import (
 // takes them out of the JSON with their names, and refuses a name that would leave the
 // module's folder of the archive (issue 12.16, P11).
 func TestSplitExportTakesTheFilesOut(t *testing.T) {
-	b, _ := json.Marshal(map[string]any{"module": "results", ExportFiles: []sdk.ExportFile{{Name: "reports/a.pdf", Data: []byte("%PDF-a")}}})
+	b, _ := json.Marshal(map[string]any{"module": "results", ExportFiles: []sdk.Blob{{Name: "reports/a.pdf", Data: []byte("%PDF-a")}}})
 	js, files, err := SplitExport(b)
 	if err != nil || len(files) != 1 || files[0].Name != "reports/a.pdf" || string(files[0].Data) != "%PDF-a" {
 		t.Fatalf("%v %v", err, files)
@@ -25,12 +25,12 @@ func TestSplitExportTakesTheFilesOut(t *testing.T) {
 		t.Fatalf("an export without files changed: %s %v %v", js, files, err)
 	}
 	for _, bad := range []string{"../account.json", "/etc/passwd", "reports/../../x", "a//b", "", "r\\x.pdf"} {
-		b, _ := json.Marshal(map[string]any{ExportFiles: []sdk.ExportFile{{Name: bad, Data: []byte("x")}}})
+		b, _ := json.Marshal(map[string]any{ExportFiles: []sdk.Blob{{Name: bad, Data: []byte("x")}}})
 		if _, _, err := SplitExport(b); err == nil {
 			t.Errorf("file name %q taken", bad)
 		}
 	}
-	b, _ = json.Marshal(map[string]any{ExportFiles: []sdk.ExportFile{{Name: "a.pdf"}, {Name: "a.pdf"}}})
+	b, _ = json.Marshal(map[string]any{ExportFiles: []sdk.Blob{{Name: "a.pdf"}, {Name: "a.pdf"}}})
 	if _, _, err := SplitExport(b); err == nil {
 		t.Error("two files of one name taken")
 	}

@@ -243,7 +243,7 @@ func wireErr(err error) error {
 }
 
 // ExportFiles is the key of a module's export object under which it lists its files
-// ([]sdk.ExportFile).
+// ([]sdk.Blob).
 const ExportFiles = "files"
 
 // exportName is a file name an export may carry: letters, digits and ".-_" in each part of
@@ -253,7 +253,7 @@ var exportName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$`)
 // SplitExport takes the files out of a module's export: the JSON without its "files" key,
 // and the files, each under a safe relative name (a name that is not is refused, and two
 // files of one name are an error). A module's export without files is returned as it is.
-func SplitExport(b []byte) ([]byte, []sdk.ExportFile, error) {
+func SplitExport(b []byte) ([]byte, []sdk.Blob, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(b, &obj); err != nil {
 		return nil, nil, fmt.Errorf("export: %w", err)
@@ -262,7 +262,7 @@ func SplitExport(b []byte) ([]byte, []sdk.ExportFile, error) {
 	if !ok {
 		return b, nil, nil
 	}
-	var files []sdk.ExportFile
+	var files []sdk.Blob
 	if err := json.Unmarshal(raw, &files); err != nil {
 		return nil, nil, fmt.Errorf("export files: %w", err)
 	}

@@ -58,6 +58,9 @@ type UsersService interface {
 	Lookup(ctx context.Context, sc Scope, id, email string) (*sdk.User, error)
 	CheckSecret(ctx context.Context, sc Scope, userID, answer string) (match, hasSecret bool, err error)
 	SetRole(ctx context.Context, sc Scope, userID, role string, on bool) error
+	// Dependants lists the people userID represents (P2), with whether he represents each
+	// on the day of the call under the tenant's rules.
+	Dependants(ctx context.Context, sc Scope, userID string) ([]sdk.Dependant, error)
 }
 
 // AuditService records in the scope's tenant's audit trail and lists a subject's records of
@@ -184,6 +187,21 @@ func (s *usersServer) CheckSecret(ctx context.Context, r *pb.CheckSecretRequest)
 
 func (s *usersServer) SetRole(ctx context.Context, r *pb.SetRoleRequest) (*pb.Empty, error) {
 	return &pb.Empty{}, wireErr(s.svc.SetRole(ctx, scopeOf(ctx), r.UserId, r.Role, r.On))
+}
+
+func (s *usersServer) Dependants(ctx context.Context, r *pb.DependantsRequest) (*pb.DependantsReply, error) {
+	list, err := s.svc.Dependants(ctx, scopeOf(ctx), r.UserId)
+	if err != nil {
+		return nil, wireErr(err)
+	}
+	out := &pb.DependantsReply{}
+	for _, d := range list {
+		out.Dependants = append(out.Dependants, &pb.Dependant{Id: d.ID, FirstName: d.FirstName, LastName: d.LastName,
+			BirthName: d.BirthName, BirthDate: d.BirthDate, NationalId: d.NationalID, Sex: d.Sex, Nationality: d.Nationality,
+			Address: d.Address, Relationship: d.Relationship, LegalStatus: d.LegalStatus, ConsentUnix: unixOrZero(d.ConsentAt),
+			OfAgeOn: d.OfAgeOn, Represented: d.Represented})
+	}
+	return out, nil
 }
 
 type auditServer struct {

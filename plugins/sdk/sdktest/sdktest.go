@@ -193,11 +193,15 @@ type FakeHost struct {
 	Secrets    map[string]string
 	RoleSets   []Scoped[[3]string] // user, role, "on"/"off"
 	Complaints []Scoped[sdk.Complaint]
+	// Dependants are the people each user represents, by tenant id then user id; the fake
+	// returns them as they are (Represented as the test sets it).
+	Dependants map[string]map[string][]sdk.Dependant
 }
 
 // NewFakeHost returns an empty fake host.
 func NewFakeHost() *FakeHost {
-	return &FakeHost{calls: map[string]host.Scope{}, Users: map[string][]sdk.User{}, Blobs: map[string]Scoped[sdk.Blob]{}, Secrets: map[string]string{}}
+	return &FakeHost{calls: map[string]host.Scope{}, Users: map[string][]sdk.User{}, Blobs: map[string]Scoped[sdk.Blob]{}, Secrets: map[string]string{},
+		Dependants: map[string]map[string][]sdk.Dependant{}}
 }
 
 func newToken() string {
@@ -286,6 +290,12 @@ func (u fakeUsers) SetRole(_ context.Context, sc host.Scope, userID, role string
 		return nil
 	}
 	return errors.New("no such user in this tenant")
+}
+
+func (u fakeUsers) Dependants(_ context.Context, sc host.Scope, userID string) ([]sdk.Dependant, error) {
+	u.f.mu.Lock()
+	defer u.f.mu.Unlock()
+	return append([]sdk.Dependant(nil), u.f.Dependants[sc.TenantID][userID]...), nil
 }
 
 type fakeAudit struct{ f *FakeHost }

@@ -1020,6 +1020,243 @@ func (x *EventRequest) GetId() string {
 	return ""
 }
 
+type DependantsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DependantsRequest) Reset() {
+	*x = DependantsRequest{}
+	mi := &file_platform_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DependantsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DependantsRequest) ProtoMessage() {}
+
+func (x *DependantsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DependantsRequest.ProtoReflect.Descriptor instead.
+func (*DependantsRequest) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DependantsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// Dependant is a person a user represents as his legal representative (P2).
+type Dependant struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	FirstName     string                 `protobuf:"bytes,2,opt,name=first_name,json=firstName,proto3" json:"first_name,omitempty"`
+	LastName      string                 `protobuf:"bytes,3,opt,name=last_name,json=lastName,proto3" json:"last_name,omitempty"`
+	BirthName     string                 `protobuf:"bytes,4,opt,name=birth_name,json=birthName,proto3" json:"birth_name,omitempty"`
+	BirthDate     string                 `protobuf:"bytes,5,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
+	NationalId    string                 `protobuf:"bytes,6,opt,name=national_id,json=nationalId,proto3" json:"national_id,omitempty"`
+	Sex           string                 `protobuf:"bytes,7,opt,name=sex,proto3" json:"sex,omitempty"`
+	Nationality   string                 `protobuf:"bytes,8,opt,name=nationality,proto3" json:"nationality,omitempty"`
+	Address       string                 `protobuf:"bytes,9,opt,name=address,proto3" json:"address,omitempty"`
+	Relationship  string                 `protobuf:"bytes,10,opt,name=relationship,proto3" json:"relationship,omitempty"`
+	LegalStatus   string                 `protobuf:"bytes,11,opt,name=legal_status,json=legalStatus,proto3" json:"legal_status,omitempty"`
+	ConsentUnix   int64                  `protobuf:"varint,12,opt,name=consent_unix,json=consentUnix,proto3" json:"consent_unix,omitempty"`
+	OfAgeOn       string                 `protobuf:"bytes,13,opt,name=of_age_on,json=ofAgeOn,proto3" json:"of_age_on,omitempty"`
+	Represented   bool                   `protobuf:"varint,14,opt,name=represented,proto3" json:"represented,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Dependant) Reset() {
+	*x = Dependant{}
+	mi := &file_platform_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Dependant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Dependant) ProtoMessage() {}
+
+func (x *Dependant) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Dependant.ProtoReflect.Descriptor instead.
+func (*Dependant) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Dependant) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Dependant) GetFirstName() string {
+	if x != nil {
+		return x.FirstName
+	}
+	return ""
+}
+
+func (x *Dependant) GetLastName() string {
+	if x != nil {
+		return x.LastName
+	}
+	return ""
+}
+
+func (x *Dependant) GetBirthName() string {
+	if x != nil {
+		return x.BirthName
+	}
+	return ""
+}
+
+func (x *Dependant) GetBirthDate() string {
+	if x != nil {
+		return x.BirthDate
+	}
+	return ""
+}
+
+func (x *Dependant) GetNationalId() string {
+	if x != nil {
+		return x.NationalId
+	}
+	return ""
+}
+
+func (x *Dependant) GetSex() string {
+	if x != nil {
+		return x.Sex
+	}
+	return ""
+}
+
+func (x *Dependant) GetNationality() string {
+	if x != nil {
+		return x.Nationality
+	}
+	return ""
+}
+
+func (x *Dependant) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Dependant) GetRelationship() string {
+	if x != nil {
+		return x.Relationship
+	}
+	return ""
+}
+
+func (x *Dependant) GetLegalStatus() string {
+	if x != nil {
+		return x.LegalStatus
+	}
+	return ""
+}
+
+func (x *Dependant) GetConsentUnix() int64 {
+	if x != nil {
+		return x.ConsentUnix
+	}
+	return 0
+}
+
+func (x *Dependant) GetOfAgeOn() string {
+	if x != nil {
+		return x.OfAgeOn
+	}
+	return ""
+}
+
+func (x *Dependant) GetRepresented() bool {
+	if x != nil {
+		return x.Represented
+	}
+	return false
+}
+
+type DependantsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dependants    []*Dependant           `protobuf:"bytes,1,rep,name=dependants,proto3" json:"dependants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DependantsReply) Reset() {
+	*x = DependantsReply{}
+	mi := &file_platform_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DependantsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DependantsReply) ProtoMessage() {}
+
+func (x *DependantsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DependantsReply.ProtoReflect.Descriptor instead.
+func (*DependantsReply) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DependantsReply) GetDependants() []*Dependant {
+	if x != nil {
+		return x.Dependants
+	}
+	return nil
+}
+
 type CheckSecretRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
@@ -1030,7 +1267,7 @@ type CheckSecretRequest struct {
 
 func (x *CheckSecretRequest) Reset() {
 	*x = CheckSecretRequest{}
-	mi := &file_platform_proto_msgTypes[14]
+	mi := &file_platform_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1279,7 @@ func (x *CheckSecretRequest) String() string {
 func (*CheckSecretRequest) ProtoMessage() {}
 
 func (x *CheckSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[14]
+	mi := &file_platform_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +1292,7 @@ func (x *CheckSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckSecretRequest.ProtoReflect.Descriptor instead.
 func (*CheckSecretRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{14}
+	return file_platform_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CheckSecretRequest) GetUserId() string {
@@ -1082,7 +1319,7 @@ type CheckSecretReply struct {
 
 func (x *CheckSecretReply) Reset() {
 	*x = CheckSecretReply{}
-	mi := &file_platform_proto_msgTypes[15]
+	mi := &file_platform_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1331,7 @@ func (x *CheckSecretReply) String() string {
 func (*CheckSecretReply) ProtoMessage() {}
 
 func (x *CheckSecretReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[15]
+	mi := &file_platform_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1344,7 @@ func (x *CheckSecretReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckSecretReply.ProtoReflect.Descriptor instead.
 func (*CheckSecretReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{15}
+	return file_platform_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CheckSecretReply) GetMatch() bool {
@@ -1135,7 +1372,7 @@ type SetRoleRequest struct {
 
 func (x *SetRoleRequest) Reset() {
 	*x = SetRoleRequest{}
-	mi := &file_platform_proto_msgTypes[16]
+	mi := &file_platform_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1147,7 +1384,7 @@ func (x *SetRoleRequest) String() string {
 func (*SetRoleRequest) ProtoMessage() {}
 
 func (x *SetRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[16]
+	mi := &file_platform_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1160,7 +1397,7 @@ func (x *SetRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRoleRequest.ProtoReflect.Descriptor instead.
 func (*SetRoleRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{16}
+	return file_platform_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SetRoleRequest) GetUserId() string {
@@ -1194,7 +1431,7 @@ type LookupUserRequest struct {
 
 func (x *LookupUserRequest) Reset() {
 	*x = LookupUserRequest{}
-	mi := &file_platform_proto_msgTypes[17]
+	mi := &file_platform_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1443,7 @@ func (x *LookupUserRequest) String() string {
 func (*LookupUserRequest) ProtoMessage() {}
 
 func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[17]
+	mi := &file_platform_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1456,7 @@ func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupUserRequest.ProtoReflect.Descriptor instead.
 func (*LookupUserRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{17}
+	return file_platform_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LookupUserRequest) GetId() string {
@@ -1246,7 +1483,7 @@ type AuditListRequest struct {
 
 func (x *AuditListRequest) Reset() {
 	*x = AuditListRequest{}
-	mi := &file_platform_proto_msgTypes[18]
+	mi := &file_platform_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +1495,7 @@ func (x *AuditListRequest) String() string {
 func (*AuditListRequest) ProtoMessage() {}
 
 func (x *AuditListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[18]
+	mi := &file_platform_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +1508,7 @@ func (x *AuditListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditListRequest.ProtoReflect.Descriptor instead.
 func (*AuditListRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{18}
+	return file_platform_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AuditListRequest) GetSubject() string {
@@ -1306,7 +1543,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_platform_proto_msgTypes[19]
+	mi := &file_platform_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1555,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[19]
+	mi := &file_platform_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1568,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{19}
+	return file_platform_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AuditEntry) GetAtUnix() int64 {
@@ -1399,7 +1636,7 @@ type AuditListReply struct {
 
 func (x *AuditListReply) Reset() {
 	*x = AuditListReply{}
-	mi := &file_platform_proto_msgTypes[20]
+	mi := &file_platform_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1648,7 @@ func (x *AuditListReply) String() string {
 func (*AuditListReply) ProtoMessage() {}
 
 func (x *AuditListReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[20]
+	mi := &file_platform_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1661,7 @@ func (x *AuditListReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditListReply.ProtoReflect.Descriptor instead.
 func (*AuditListReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{20}
+	return file_platform_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AuditListReply) GetEntries() []*AuditEntry {
@@ -1446,7 +1683,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_platform_proto_msgTypes[21]
+	mi := &file_platform_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1695,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[21]
+	mi := &file_platform_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1708,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{21}
+	return file_platform_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AuditRecord) GetAction() string {
@@ -1516,7 +1753,7 @@ type MessageRequest struct {
 
 func (x *MessageRequest) Reset() {
 	*x = MessageRequest{}
-	mi := &file_platform_proto_msgTypes[22]
+	mi := &file_platform_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1528,7 +1765,7 @@ func (x *MessageRequest) String() string {
 func (*MessageRequest) ProtoMessage() {}
 
 func (x *MessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[22]
+	mi := &file_platform_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1541,7 +1778,7 @@ func (x *MessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageRequest.ProtoReflect.Descriptor instead.
 func (*MessageRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{22}
+	return file_platform_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *MessageRequest) GetChannel() string {
@@ -1595,7 +1832,7 @@ type MessageReply struct {
 
 func (x *MessageReply) Reset() {
 	*x = MessageReply{}
-	mi := &file_platform_proto_msgTypes[23]
+	mi := &file_platform_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1607,7 +1844,7 @@ func (x *MessageReply) String() string {
 func (*MessageReply) ProtoMessage() {}
 
 func (x *MessageReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[23]
+	mi := &file_platform_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1620,7 +1857,7 @@ func (x *MessageReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageReply.ProtoReflect.Descriptor instead.
 func (*MessageReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{23}
+	return file_platform_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MessageReply) GetId() string {
@@ -1642,7 +1879,7 @@ type ScheduleJobRequest struct {
 
 func (x *ScheduleJobRequest) Reset() {
 	*x = ScheduleJobRequest{}
-	mi := &file_platform_proto_msgTypes[24]
+	mi := &file_platform_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1654,7 +1891,7 @@ func (x *ScheduleJobRequest) String() string {
 func (*ScheduleJobRequest) ProtoMessage() {}
 
 func (x *ScheduleJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[24]
+	mi := &file_platform_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1667,7 +1904,7 @@ func (x *ScheduleJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleJobRequest.ProtoReflect.Descriptor instead.
 func (*ScheduleJobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{24}
+	return file_platform_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ScheduleJobRequest) GetName() string {
@@ -1707,7 +1944,7 @@ type ScheduleJobReply struct {
 
 func (x *ScheduleJobReply) Reset() {
 	*x = ScheduleJobReply{}
-	mi := &file_platform_proto_msgTypes[25]
+	mi := &file_platform_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1956,7 @@ func (x *ScheduleJobReply) String() string {
 func (*ScheduleJobReply) ProtoMessage() {}
 
 func (x *ScheduleJobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[25]
+	mi := &file_platform_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1969,7 @@ func (x *ScheduleJobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleJobReply.ProtoReflect.Descriptor instead.
 func (*ScheduleJobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{25}
+	return file_platform_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ScheduleJobReply) GetId() string {
@@ -1751,7 +1988,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_platform_proto_msgTypes[26]
+	mi := &file_platform_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +2000,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[26]
+	mi := &file_platform_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +2013,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{26}
+	return file_platform_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CancelJobRequest) GetIdempotencyKey() string {
@@ -1797,7 +2034,7 @@ type PutBlobRequest struct {
 
 func (x *PutBlobRequest) Reset() {
 	*x = PutBlobRequest{}
-	mi := &file_platform_proto_msgTypes[27]
+	mi := &file_platform_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1809,7 +2046,7 @@ func (x *PutBlobRequest) String() string {
 func (*PutBlobRequest) ProtoMessage() {}
 
 func (x *PutBlobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[27]
+	mi := &file_platform_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1822,7 +2059,7 @@ func (x *PutBlobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlobRequest.ProtoReflect.Descriptor instead.
 func (*PutBlobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{27}
+	return file_platform_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PutBlobRequest) GetName() string {
@@ -1855,7 +2092,7 @@ type PutBlobReply struct {
 
 func (x *PutBlobReply) Reset() {
 	*x = PutBlobReply{}
-	mi := &file_platform_proto_msgTypes[28]
+	mi := &file_platform_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +2104,7 @@ func (x *PutBlobReply) String() string {
 func (*PutBlobReply) ProtoMessage() {}
 
 func (x *PutBlobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[28]
+	mi := &file_platform_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +2117,7 @@ func (x *PutBlobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlobReply.ProtoReflect.Descriptor instead.
 func (*PutBlobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{28}
+	return file_platform_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PutBlobReply) GetId() string {
@@ -1899,7 +2136,7 @@ type GetBlobRequest struct {
 
 func (x *GetBlobRequest) Reset() {
 	*x = GetBlobRequest{}
-	mi := &file_platform_proto_msgTypes[29]
+	mi := &file_platform_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1911,7 +2148,7 @@ func (x *GetBlobRequest) String() string {
 func (*GetBlobRequest) ProtoMessage() {}
 
 func (x *GetBlobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[29]
+	mi := &file_platform_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1924,7 +2161,7 @@ func (x *GetBlobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlobRequest.ProtoReflect.Descriptor instead.
 func (*GetBlobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{29}
+	return file_platform_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetBlobRequest) GetId() string {
@@ -1945,7 +2182,7 @@ type GetBlobReply struct {
 
 func (x *GetBlobReply) Reset() {
 	*x = GetBlobReply{}
-	mi := &file_platform_proto_msgTypes[30]
+	mi := &file_platform_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1957,7 +2194,7 @@ func (x *GetBlobReply) String() string {
 func (*GetBlobReply) ProtoMessage() {}
 
 func (x *GetBlobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[30]
+	mi := &file_platform_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1970,7 +2207,7 @@ func (x *GetBlobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlobReply.ProtoReflect.Descriptor instead.
 func (*GetBlobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{30}
+	return file_platform_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetBlobReply) GetName() string {
@@ -2004,7 +2241,7 @@ type TermsRequest struct {
 
 func (x *TermsRequest) Reset() {
 	*x = TermsRequest{}
-	mi := &file_platform_proto_msgTypes[31]
+	mi := &file_platform_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2016,7 +2253,7 @@ func (x *TermsRequest) String() string {
 func (*TermsRequest) ProtoMessage() {}
 
 func (x *TermsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[31]
+	mi := &file_platform_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2029,7 +2266,7 @@ func (x *TermsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsRequest.ProtoReflect.Descriptor instead.
 func (*TermsRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{31}
+	return file_platform_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TermsRequest) GetDoc() string {
@@ -2052,7 +2289,7 @@ type TermsVersion struct {
 
 func (x *TermsVersion) Reset() {
 	*x = TermsVersion{}
-	mi := &file_platform_proto_msgTypes[32]
+	mi := &file_platform_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2064,7 +2301,7 @@ func (x *TermsVersion) String() string {
 func (*TermsVersion) ProtoMessage() {}
 
 func (x *TermsVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[32]
+	mi := &file_platform_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2077,7 +2314,7 @@ func (x *TermsVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsVersion.ProtoReflect.Descriptor instead.
 func (*TermsVersion) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{32}
+	return file_platform_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TermsVersion) GetId() string {
@@ -2125,7 +2362,7 @@ type TermsUserRequest struct {
 
 func (x *TermsUserRequest) Reset() {
 	*x = TermsUserRequest{}
-	mi := &file_platform_proto_msgTypes[33]
+	mi := &file_platform_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2137,7 +2374,7 @@ func (x *TermsUserRequest) String() string {
 func (*TermsUserRequest) ProtoMessage() {}
 
 func (x *TermsUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[33]
+	mi := &file_platform_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2150,7 +2387,7 @@ func (x *TermsUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsUserRequest.ProtoReflect.Descriptor instead.
 func (*TermsUserRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{33}
+	return file_platform_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TermsUserRequest) GetDoc() string {
@@ -2179,7 +2416,7 @@ type TermsAcceptance struct {
 
 func (x *TermsAcceptance) Reset() {
 	*x = TermsAcceptance{}
-	mi := &file_platform_proto_msgTypes[34]
+	mi := &file_platform_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2191,7 +2428,7 @@ func (x *TermsAcceptance) String() string {
 func (*TermsAcceptance) ProtoMessage() {}
 
 func (x *TermsAcceptance) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[34]
+	mi := &file_platform_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2204,7 +2441,7 @@ func (x *TermsAcceptance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsAcceptance.ProtoReflect.Descriptor instead.
 func (*TermsAcceptance) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{34}
+	return file_platform_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TermsAcceptance) GetAccepted() bool {
@@ -2248,7 +2485,7 @@ type LodgeRequest struct {
 
 func (x *LodgeRequest) Reset() {
 	*x = LodgeRequest{}
-	mi := &file_platform_proto_msgTypes[35]
+	mi := &file_platform_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2260,7 +2497,7 @@ func (x *LodgeRequest) String() string {
 func (*LodgeRequest) ProtoMessage() {}
 
 func (x *LodgeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[35]
+	mi := &file_platform_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2273,7 +2510,7 @@ func (x *LodgeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LodgeRequest.ProtoReflect.Descriptor instead.
 func (*LodgeRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{35}
+	return file_platform_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *LodgeRequest) GetCategory() string {
@@ -2322,7 +2559,7 @@ type LodgeReply struct {
 
 func (x *LodgeReply) Reset() {
 	*x = LodgeReply{}
-	mi := &file_platform_proto_msgTypes[36]
+	mi := &file_platform_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2334,7 +2571,7 @@ func (x *LodgeReply) String() string {
 func (*LodgeReply) ProtoMessage() {}
 
 func (x *LodgeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[36]
+	mi := &file_platform_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2347,7 +2584,7 @@ func (x *LodgeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LodgeReply.ProtoReflect.Descriptor instead.
 func (*LodgeReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{36}
+	return file_platform_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *LodgeReply) GetId() string {
@@ -2460,7 +2697,33 @@ const file_platform_proto_rawDesc = "" +
 	"\x04call\x18\x01 \x01(\v2\x18.platform.plugin.v1.CallR\x04call\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
 	"\apayload\x18\x03 \x01(\fR\apayload\x12\x0e\n" +
-	"\x02id\x18\x04 \x01(\tR\x02id\"E\n" +
+	"\x02id\x18\x04 \x01(\tR\x02id\",\n" +
+	"\x11DependantsRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"\xac\x03\n" +
+	"\tDependant\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"first_name\x18\x02 \x01(\tR\tfirstName\x12\x1b\n" +
+	"\tlast_name\x18\x03 \x01(\tR\blastName\x12\x1d\n" +
+	"\n" +
+	"birth_name\x18\x04 \x01(\tR\tbirthName\x12\x1d\n" +
+	"\n" +
+	"birth_date\x18\x05 \x01(\tR\tbirthDate\x12\x1f\n" +
+	"\vnational_id\x18\x06 \x01(\tR\n" +
+	"nationalId\x12\x10\n" +
+	"\x03sex\x18\a \x01(\tR\x03sex\x12 \n" +
+	"\vnationality\x18\b \x01(\tR\vnationality\x12\x18\n" +
+	"\aaddress\x18\t \x01(\tR\aaddress\x12\"\n" +
+	"\frelationship\x18\n" +
+	" \x01(\tR\frelationship\x12!\n" +
+	"\flegal_status\x18\v \x01(\tR\vlegalStatus\x12!\n" +
+	"\fconsent_unix\x18\f \x01(\x03R\vconsentUnix\x12\x1a\n" +
+	"\tof_age_on\x18\r \x01(\tR\aofAgeOn\x12 \n" +
+	"\vrepresented\x18\x0e \x01(\bR\vrepresented\"P\n" +
+	"\x0fDependantsReply\x12=\n" +
+	"\n" +
+	"dependants\x18\x01 \x03(\v2\x1d.platform.plugin.v1.DependantR\n" +
+	"dependants\"E\n" +
 	"\x12CheckSecretRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x16\n" +
 	"\x06answer\x18\x02 \x01(\tR\x06answer\"G\n" +
@@ -2566,11 +2829,13 @@ const file_platform_proto_rawDesc = "" +
 	"\aOnEvent\x12 .platform.plugin.v1.EventRequest\x1a\x19.platform.plugin.v1.Empty\x12<\n" +
 	"\x04Ping\x12\x19.platform.plugin.v1.Empty\x1a\x19.platform.plugin.v1.Empty\x12P\n" +
 	"\n" +
-	"ExportUser\x12!.platform.plugin.v1.ExportRequest\x1a\x1f.platform.plugin.v1.ExportReply2\xf9\x01\n" +
+	"ExportUser\x12!.platform.plugin.v1.ExportRequest\x1a\x1f.platform.plugin.v1.ExportReply2\xd3\x02\n" +
 	"\x05Users\x12I\n" +
 	"\x06Lookup\x12%.platform.plugin.v1.LookupUserRequest\x1a\x18.platform.plugin.v1.User\x12[\n" +
 	"\vCheckSecret\x12&.platform.plugin.v1.CheckSecretRequest\x1a$.platform.plugin.v1.CheckSecretReply\x12H\n" +
-	"\aSetRole\x12\".platform.plugin.v1.SetRoleRequest\x1a\x19.platform.plugin.v1.Empty2\x9f\x01\n" +
+	"\aSetRole\x12\".platform.plugin.v1.SetRoleRequest\x1a\x19.platform.plugin.v1.Empty\x12X\n" +
+	"\n" +
+	"Dependants\x12%.platform.plugin.v1.DependantsRequest\x1a#.platform.plugin.v1.DependantsReply2\x9f\x01\n" +
 	"\x05Audit\x12D\n" +
 	"\x06Record\x12\x1f.platform.plugin.v1.AuditRecord\x1a\x19.platform.plugin.v1.Empty\x12P\n" +
 	"\x04List\x12$.platform.plugin.v1.AuditListRequest\x1a\".platform.plugin.v1.AuditListReply2X\n" +
@@ -2603,7 +2868,7 @@ func file_platform_proto_rawDescGZIP() []byte {
 	return file_platform_proto_rawDescData
 }
 
-var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_platform_proto_goTypes = []any{
 	(*Empty)(nil),              // 0: platform.plugin.v1.Empty
 	(*ExportRequest)(nil),      // 1: platform.plugin.v1.ExportRequest
@@ -2619,34 +2884,37 @@ var file_platform_proto_goTypes = []any{
 	(*HTTPResponse)(nil),       // 11: platform.plugin.v1.HTTPResponse
 	(*JobRequest)(nil),         // 12: platform.plugin.v1.JobRequest
 	(*EventRequest)(nil),       // 13: platform.plugin.v1.EventRequest
-	(*CheckSecretRequest)(nil), // 14: platform.plugin.v1.CheckSecretRequest
-	(*CheckSecretReply)(nil),   // 15: platform.plugin.v1.CheckSecretReply
-	(*SetRoleRequest)(nil),     // 16: platform.plugin.v1.SetRoleRequest
-	(*LookupUserRequest)(nil),  // 17: platform.plugin.v1.LookupUserRequest
-	(*AuditListRequest)(nil),   // 18: platform.plugin.v1.AuditListRequest
-	(*AuditEntry)(nil),         // 19: platform.plugin.v1.AuditEntry
-	(*AuditListReply)(nil),     // 20: platform.plugin.v1.AuditListReply
-	(*AuditRecord)(nil),        // 21: platform.plugin.v1.AuditRecord
-	(*MessageRequest)(nil),     // 22: platform.plugin.v1.MessageRequest
-	(*MessageReply)(nil),       // 23: platform.plugin.v1.MessageReply
-	(*ScheduleJobRequest)(nil), // 24: platform.plugin.v1.ScheduleJobRequest
-	(*ScheduleJobReply)(nil),   // 25: platform.plugin.v1.ScheduleJobReply
-	(*CancelJobRequest)(nil),   // 26: platform.plugin.v1.CancelJobRequest
-	(*PutBlobRequest)(nil),     // 27: platform.plugin.v1.PutBlobRequest
-	(*PutBlobReply)(nil),       // 28: platform.plugin.v1.PutBlobReply
-	(*GetBlobRequest)(nil),     // 29: platform.plugin.v1.GetBlobRequest
-	(*GetBlobReply)(nil),       // 30: platform.plugin.v1.GetBlobReply
-	(*TermsRequest)(nil),       // 31: platform.plugin.v1.TermsRequest
-	(*TermsVersion)(nil),       // 32: platform.plugin.v1.TermsVersion
-	(*TermsUserRequest)(nil),   // 33: platform.plugin.v1.TermsUserRequest
-	(*TermsAcceptance)(nil),    // 34: platform.plugin.v1.TermsAcceptance
-	(*LodgeRequest)(nil),       // 35: platform.plugin.v1.LodgeRequest
-	(*LodgeReply)(nil),         // 36: platform.plugin.v1.LodgeReply
-	nil,                        // 37: platform.plugin.v1.User.ProfileEntry
+	(*DependantsRequest)(nil),  // 14: platform.plugin.v1.DependantsRequest
+	(*Dependant)(nil),          // 15: platform.plugin.v1.Dependant
+	(*DependantsReply)(nil),    // 16: platform.plugin.v1.DependantsReply
+	(*CheckSecretRequest)(nil), // 17: platform.plugin.v1.CheckSecretRequest
+	(*CheckSecretReply)(nil),   // 18: platform.plugin.v1.CheckSecretReply
+	(*SetRoleRequest)(nil),     // 19: platform.plugin.v1.SetRoleRequest
+	(*LookupUserRequest)(nil),  // 20: platform.plugin.v1.LookupUserRequest
+	(*AuditListRequest)(nil),   // 21: platform.plugin.v1.AuditListRequest
+	(*AuditEntry)(nil),         // 22: platform.plugin.v1.AuditEntry
+	(*AuditListReply)(nil),     // 23: platform.plugin.v1.AuditListReply
+	(*AuditRecord)(nil),        // 24: platform.plugin.v1.AuditRecord
+	(*MessageRequest)(nil),     // 25: platform.plugin.v1.MessageRequest
+	(*MessageReply)(nil),       // 26: platform.plugin.v1.MessageReply
+	(*ScheduleJobRequest)(nil), // 27: platform.plugin.v1.ScheduleJobRequest
+	(*ScheduleJobReply)(nil),   // 28: platform.plugin.v1.ScheduleJobReply
+	(*CancelJobRequest)(nil),   // 29: platform.plugin.v1.CancelJobRequest
+	(*PutBlobRequest)(nil),     // 30: platform.plugin.v1.PutBlobRequest
+	(*PutBlobReply)(nil),       // 31: platform.plugin.v1.PutBlobReply
+	(*GetBlobRequest)(nil),     // 32: platform.plugin.v1.GetBlobRequest
+	(*GetBlobReply)(nil),       // 33: platform.plugin.v1.GetBlobReply
+	(*TermsRequest)(nil),       // 34: platform.plugin.v1.TermsRequest
+	(*TermsVersion)(nil),       // 35: platform.plugin.v1.TermsVersion
+	(*TermsUserRequest)(nil),   // 36: platform.plugin.v1.TermsUserRequest
+	(*TermsAcceptance)(nil),    // 37: platform.plugin.v1.TermsAcceptance
+	(*LodgeRequest)(nil),       // 38: platform.plugin.v1.LodgeRequest
+	(*LodgeReply)(nil),         // 39: platform.plugin.v1.LodgeReply
+	nil,                        // 40: platform.plugin.v1.User.ProfileEntry
 }
 var file_platform_proto_depIdxs = []int32{
 	9,  // 0: platform.plugin.v1.ExportRequest.call:type_name -> platform.plugin.v1.Call
-	37, // 1: platform.plugin.v1.User.profile:type_name -> platform.plugin.v1.User.ProfileEntry
+	40, // 1: platform.plugin.v1.User.profile:type_name -> platform.plugin.v1.User.ProfileEntry
 	6,  // 2: platform.plugin.v1.Call.tenant:type_name -> platform.plugin.v1.Tenant
 	7,  // 3: platform.plugin.v1.Call.user:type_name -> platform.plugin.v1.User
 	8,  // 4: platform.plugin.v1.Call.client:type_name -> platform.plugin.v1.Client
@@ -2655,56 +2923,59 @@ var file_platform_proto_depIdxs = []int32{
 	5,  // 7: platform.plugin.v1.HTTPResponse.headers:type_name -> platform.plugin.v1.Header
 	9,  // 8: platform.plugin.v1.JobRequest.call:type_name -> platform.plugin.v1.Call
 	9,  // 9: platform.plugin.v1.EventRequest.call:type_name -> platform.plugin.v1.Call
-	19, // 10: platform.plugin.v1.AuditListReply.entries:type_name -> platform.plugin.v1.AuditEntry
-	3,  // 11: platform.plugin.v1.Module.Init:input_type -> platform.plugin.v1.InitRequest
-	0,  // 12: platform.plugin.v1.Module.Manifest:input_type -> platform.plugin.v1.Empty
-	10, // 13: platform.plugin.v1.Module.Handle:input_type -> platform.plugin.v1.HTTPRequest
-	12, // 14: platform.plugin.v1.Module.RunJob:input_type -> platform.plugin.v1.JobRequest
-	13, // 15: platform.plugin.v1.Module.OnEvent:input_type -> platform.plugin.v1.EventRequest
-	0,  // 16: platform.plugin.v1.Module.Ping:input_type -> platform.plugin.v1.Empty
-	1,  // 17: platform.plugin.v1.Module.ExportUser:input_type -> platform.plugin.v1.ExportRequest
-	17, // 18: platform.plugin.v1.Users.Lookup:input_type -> platform.plugin.v1.LookupUserRequest
-	14, // 19: platform.plugin.v1.Users.CheckSecret:input_type -> platform.plugin.v1.CheckSecretRequest
-	16, // 20: platform.plugin.v1.Users.SetRole:input_type -> platform.plugin.v1.SetRoleRequest
-	21, // 21: platform.plugin.v1.Audit.Record:input_type -> platform.plugin.v1.AuditRecord
-	18, // 22: platform.plugin.v1.Audit.List:input_type -> platform.plugin.v1.AuditListRequest
-	22, // 23: platform.plugin.v1.Messages.Send:input_type -> platform.plugin.v1.MessageRequest
-	24, // 24: platform.plugin.v1.Jobs.Schedule:input_type -> platform.plugin.v1.ScheduleJobRequest
-	26, // 25: platform.plugin.v1.Jobs.Cancel:input_type -> platform.plugin.v1.CancelJobRequest
-	27, // 26: platform.plugin.v1.Blobs.Put:input_type -> platform.plugin.v1.PutBlobRequest
-	29, // 27: platform.plugin.v1.Blobs.Get:input_type -> platform.plugin.v1.GetBlobRequest
-	29, // 28: platform.plugin.v1.Blobs.Delete:input_type -> platform.plugin.v1.GetBlobRequest
-	31, // 29: platform.plugin.v1.Terms.Current:input_type -> platform.plugin.v1.TermsRequest
-	33, // 30: platform.plugin.v1.Terms.Accepted:input_type -> platform.plugin.v1.TermsUserRequest
-	33, // 31: platform.plugin.v1.Terms.Accept:input_type -> platform.plugin.v1.TermsUserRequest
-	35, // 32: platform.plugin.v1.Complaints.Lodge:input_type -> platform.plugin.v1.LodgeRequest
-	0,  // 33: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
-	4,  // 34: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
-	11, // 35: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
-	0,  // 36: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
-	0,  // 37: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
-	0,  // 38: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
-	2,  // 39: platform.plugin.v1.Module.ExportUser:output_type -> platform.plugin.v1.ExportReply
-	7,  // 40: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
-	15, // 41: platform.plugin.v1.Users.CheckSecret:output_type -> platform.plugin.v1.CheckSecretReply
-	0,  // 42: platform.plugin.v1.Users.SetRole:output_type -> platform.plugin.v1.Empty
-	0,  // 43: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
-	20, // 44: platform.plugin.v1.Audit.List:output_type -> platform.plugin.v1.AuditListReply
-	23, // 45: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
-	25, // 46: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
-	0,  // 47: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
-	28, // 48: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
-	30, // 49: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
-	0,  // 50: platform.plugin.v1.Blobs.Delete:output_type -> platform.plugin.v1.Empty
-	32, // 51: platform.plugin.v1.Terms.Current:output_type -> platform.plugin.v1.TermsVersion
-	34, // 52: platform.plugin.v1.Terms.Accepted:output_type -> platform.plugin.v1.TermsAcceptance
-	34, // 53: platform.plugin.v1.Terms.Accept:output_type -> platform.plugin.v1.TermsAcceptance
-	36, // 54: platform.plugin.v1.Complaints.Lodge:output_type -> platform.plugin.v1.LodgeReply
-	33, // [33:55] is the sub-list for method output_type
-	11, // [11:33] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	15, // 10: platform.plugin.v1.DependantsReply.dependants:type_name -> platform.plugin.v1.Dependant
+	22, // 11: platform.plugin.v1.AuditListReply.entries:type_name -> platform.plugin.v1.AuditEntry
+	3,  // 12: platform.plugin.v1.Module.Init:input_type -> platform.plugin.v1.InitRequest
+	0,  // 13: platform.plugin.v1.Module.Manifest:input_type -> platform.plugin.v1.Empty
+	10, // 14: platform.plugin.v1.Module.Handle:input_type -> platform.plugin.v1.HTTPRequest
+	12, // 15: platform.plugin.v1.Module.RunJob:input_type -> platform.plugin.v1.JobRequest
+	13, // 16: platform.plugin.v1.Module.OnEvent:input_type -> platform.plugin.v1.EventRequest
+	0,  // 17: platform.plugin.v1.Module.Ping:input_type -> platform.plugin.v1.Empty
+	1,  // 18: platform.plugin.v1.Module.ExportUser:input_type -> platform.plugin.v1.ExportRequest
+	20, // 19: platform.plugin.v1.Users.Lookup:input_type -> platform.plugin.v1.LookupUserRequest
+	17, // 20: platform.plugin.v1.Users.CheckSecret:input_type -> platform.plugin.v1.CheckSecretRequest
+	19, // 21: platform.plugin.v1.Users.SetRole:input_type -> platform.plugin.v1.SetRoleRequest
+	14, // 22: platform.plugin.v1.Users.Dependants:input_type -> platform.plugin.v1.DependantsRequest
+	24, // 23: platform.plugin.v1.Audit.Record:input_type -> platform.plugin.v1.AuditRecord
+	21, // 24: platform.plugin.v1.Audit.List:input_type -> platform.plugin.v1.AuditListRequest
+	25, // 25: platform.plugin.v1.Messages.Send:input_type -> platform.plugin.v1.MessageRequest
+	27, // 26: platform.plugin.v1.Jobs.Schedule:input_type -> platform.plugin.v1.ScheduleJobRequest
+	29, // 27: platform.plugin.v1.Jobs.Cancel:input_type -> platform.plugin.v1.CancelJobRequest
+	30, // 28: platform.plugin.v1.Blobs.Put:input_type -> platform.plugin.v1.PutBlobRequest
+	32, // 29: platform.plugin.v1.Blobs.Get:input_type -> platform.plugin.v1.GetBlobRequest
+	32, // 30: platform.plugin.v1.Blobs.Delete:input_type -> platform.plugin.v1.GetBlobRequest
+	34, // 31: platform.plugin.v1.Terms.Current:input_type -> platform.plugin.v1.TermsRequest
+	36, // 32: platform.plugin.v1.Terms.Accepted:input_type -> platform.plugin.v1.TermsUserRequest
+	36, // 33: platform.plugin.v1.Terms.Accept:input_type -> platform.plugin.v1.TermsUserRequest
+	38, // 34: platform.plugin.v1.Complaints.Lodge:input_type -> platform.plugin.v1.LodgeRequest
+	0,  // 35: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
+	4,  // 36: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
+	11, // 37: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
+	0,  // 38: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
+	0,  // 39: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
+	0,  // 40: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
+	2,  // 41: platform.plugin.v1.Module.ExportUser:output_type -> platform.plugin.v1.ExportReply
+	7,  // 42: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
+	18, // 43: platform.plugin.v1.Users.CheckSecret:output_type -> platform.plugin.v1.CheckSecretReply
+	0,  // 44: platform.plugin.v1.Users.SetRole:output_type -> platform.plugin.v1.Empty
+	16, // 45: platform.plugin.v1.Users.Dependants:output_type -> platform.plugin.v1.DependantsReply
+	0,  // 46: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
+	23, // 47: platform.plugin.v1.Audit.List:output_type -> platform.plugin.v1.AuditListReply
+	26, // 48: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
+	28, // 49: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
+	0,  // 50: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
+	31, // 51: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
+	33, // 52: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
+	0,  // 53: platform.plugin.v1.Blobs.Delete:output_type -> platform.plugin.v1.Empty
+	35, // 54: platform.plugin.v1.Terms.Current:output_type -> platform.plugin.v1.TermsVersion
+	37, // 55: platform.plugin.v1.Terms.Accepted:output_type -> platform.plugin.v1.TermsAcceptance
+	37, // 56: platform.plugin.v1.Terms.Accept:output_type -> platform.plugin.v1.TermsAcceptance
+	39, // 57: platform.plugin.v1.Complaints.Lodge:output_type -> platform.plugin.v1.LodgeReply
+	35, // [35:58] is the sub-list for method output_type
+	12, // [12:35] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_platform_proto_init() }
@@ -2718,7 +2989,7 @@ func file_platform_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_platform_proto_rawDesc), len(file_platform_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   8,
 		},

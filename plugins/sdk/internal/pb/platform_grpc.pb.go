@@ -360,6 +360,7 @@ const (
 	Users_Lookup_FullMethodName      = "/platform.plugin.v1.Users/Lookup"
 	Users_CheckSecret_FullMethodName = "/platform.plugin.v1.Users/CheckSecret"
 	Users_SetRole_FullMethodName     = "/platform.plugin.v1.Users/SetRole"
+	Users_Dependants_FullMethodName  = "/platform.plugin.v1.Users/Dependants"
 )
 
 // UsersClient is the client API for Users service.
@@ -369,6 +370,8 @@ type UsersClient interface {
 	Lookup(ctx context.Context, in *LookupUserRequest, opts ...grpc.CallOption) (*User, error)
 	CheckSecret(ctx context.Context, in *CheckSecretRequest, opts ...grpc.CallOption) (*CheckSecretReply, error)
 	SetRole(ctx context.Context, in *SetRoleRequest, opts ...grpc.CallOption) (*Empty, error)
+	// Since protocol version 2 (addition): the people a user represents (P2).
+	Dependants(ctx context.Context, in *DependantsRequest, opts ...grpc.CallOption) (*DependantsReply, error)
 }
 
 type usersClient struct {
@@ -409,6 +412,16 @@ func (c *usersClient) SetRole(ctx context.Context, in *SetRoleRequest, opts ...g
 	return out, nil
 }
 
+func (c *usersClient) Dependants(ctx context.Context, in *DependantsRequest, opts ...grpc.CallOption) (*DependantsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DependantsReply)
+	err := c.cc.Invoke(ctx, Users_Dependants_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // UsersServer is the server API for Users service.
 // All implementations must embed UnimplementedUsersServer
 // for forward compatibility.
@@ -416,6 +429,8 @@ type UsersServer interface {
 	Lookup(context.Context, *LookupUserRequest) (*User, error)
 	CheckSecret(context.Context, *CheckSecretRequest) (*CheckSecretReply, error)
 	SetRole(context.Context, *SetRoleRequest) (*Empty, error)
+	// Since protocol version 2 (addition): the people a user represents (P2).
+	Dependants(context.Context, *DependantsRequest) (*DependantsReply, error)
 	mustEmbedUnimplementedUsersServer()
 }
 
@@ -434,6 +449,9 @@ func (UnimplementedUsersServer) CheckSecret(context.Context, *CheckSecretRequest
 }
 func (UnimplementedUsersServer) SetRole(context.Context, *SetRoleRequest) (*Empty, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetRole not implemented")
+}
+func (UnimplementedUsersServer) Dependants(context.Context, *DependantsRequest) (*DependantsReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method Dependants not implemented")
 }
 func (UnimplementedUsersServer) mustEmbedUnimplementedUsersServer() {}
 func (UnimplementedUsersServer) testEmbeddedByValue()               {}
@@ -510,6 +528,24 @@ func _Users_SetRole_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Users_Dependants_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DependantsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UsersServer).Dependants(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Users_Dependants_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UsersServer).Dependants(ctx, req.(*DependantsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Users_ServiceDesc is the grpc.ServiceDesc for Users service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -528,6 +564,10 @@ var Users_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetRole",
 			Handler:    _Users_SetRole_Handler,
+		},
+		{
+			MethodName: "Dependants",
+			Handler:    _Users_Dependants_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
