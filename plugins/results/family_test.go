@@ -19,17 +19,6 @@ func child(id, first, last, birthName, birth string) sdk.Dependant {
 		LegalStatus: "minor", OfAgeOn: b.AddDate(18, 0, 0).Format("2006-01-02"), Represented: true}
 }
 
-// reportOf is the id of the report the LIS sent as reportID.
-func (f *fixture) reportOf(ten sdk.Tenant, reportID string) string {
-	for _, id := range f.reportIDs(ten) {
-		if f.report(ten, id).ReportID == reportID {
-			return id
-		}
-	}
-	f.t.Fatalf("no report %s", reportID)
-	return ""
-}
-
 // TestParentSeesHisChildrensResultsUntilTheyComeOfAge (P2, P3 "a patient sees only his own
 // results and his dependants'", R4, R9, issue 12.9): a parent sees, on his results page and
 // per person, the results of each child he represents, matched to the child's identity by
@@ -61,8 +50,8 @@ func TestParentSeesHisChildrensResultsUntilTheyComeOfAge(t *testing.T) {
 			child("d-jules", "Jules", "Petit", "", "2016-02-02"),
 			child("d-zoe", "Zoé", "Durand", "", "2020-07-07"), // no record yet
 		}}
-		lea, hugo, paul := f.reportOf(f.A, "R-LEA"), f.reportOf(f.A, "R-HUGO"), f.reportOf(f.A, "R-PAUL")
-		noe, twin, own := f.reportOf(f.A, "R-NOE"), f.reportOf(f.A, "R-TWIN"), f.reportOf(f.A, "R-MARIE")
+		lea, hugo, paul := f.reportOf(f.A, "R-LEA").ID, f.reportOf(f.A, "R-HUGO").ID, f.reportOf(f.A, "R-PAUL").ID
+		noe, twin, own := f.reportOf(f.A, "R-NOE").ID, f.reportOf(f.A, "R-TWIN").ID, f.reportOf(f.A, "R-MARIE").ID
 
 		// The results page: his own, then each person he represents with hers.
 		page := f.get(f.A, parent, "/results/mine")
