@@ -80,7 +80,7 @@ func (s *Server) exportData(c *fiber.Ctx) error {
 		if err != nil {
 			// An incomplete export would mislead: the person tries again when it runs.
 			s.Log.Error("module export", "module", id, "err", err)
-			return s.moduleDown(c)
+			return s.moduleDown(c, id)
 		}
 		raw["modules/"+id+".json"] = data
 	}
