@@ -224,6 +224,9 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 	for _, a := range server.CoreAuditActions {
 		used["audit.action."+a] = "audit"
 	}
+	for _, k := range server.Countries { // the console's new-tenant form (issue 12.14)
+		used["country."+k.Code] = "platform tenants"
+	}
 	for _, k := range complaints.Categories { // support (R8) and appeal (P2, R6) among them
 		used["complaints.category."+k] = "complaints"
 	}

@@ -58,6 +58,10 @@ var slugRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
 var hostRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
 var colorRe = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 
+// ValidSlug reports whether slug can name a new tenant: 2 to 31 lower-case letters, digits
+// and dashes, starting with a letter, and not the console's.
+func ValidSlug(slug string) bool { return slugRe.MatchString(slug) && slug != ConsoleSlug }
+
 // ValidColor reports whether c is a #rrggbb colour.
 func ValidColor(c string) bool { return colorRe.MatchString(c) }
 
@@ -131,7 +135,7 @@ func LoadFS(fsys fs.FS, dir string) (*File, []byte, string, error) {
 	if und := md.Undecoded(); len(und) > 0 {
 		return nil, nil, "", fmt.Errorf("%s: %w: unknown keys %v", path, ErrInvalid, und)
 	}
-	if !slugRe.MatchString(f.Slug) || f.Slug == ConsoleSlug {
+	if !ValidSlug(f.Slug) {
 		return nil, nil, "", fmt.Errorf("%s: %w: slug %q", path, ErrInvalid, f.Slug)
 	}
 	if err := f.Settings.Validate(); err != nil {
