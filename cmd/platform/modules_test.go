@@ -33,6 +33,7 @@ import (
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/jobs"
+	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
@@ -756,7 +757,9 @@ func TestPlatformAdminSeesAndRestartsModules(t *testing.T) {
 }
 
 // TestModuleMessagesExist: every role, permission and rule a built-in module declares, and
-// its landing page, has its message in fr, pl and sk (P4).
+// its landing page, has its message in fr, pl and sk (P4); so have its jobs and message
+// templates (with their SMS wordings), by the names the jobs and messages pages show, and
+// its portals, by the names the console offers (issue 12.13, 12.14).
 func TestModuleMessagesExist(t *testing.T) {
 	b, err := locales.Load()
 	if err != nil {
@@ -779,6 +782,15 @@ func TestModuleMessagesExist(t *testing.T) {
 		}
 		for _, r := range man.Rules {
 			keys = append(keys, "rule."+r.Name)
+		}
+		for _, j := range man.Jobs {
+			keys = append(keys, server.JobNameKey(id, j.Name))
+		}
+		for _, tmpl := range man.Templates {
+			keys = append(keys, server.TemplateNameKey(tmpl), server.TemplateNameKey("sms."+tmpl))
+		}
+		for _, p := range man.Portals {
+			keys = append(keys, "portal."+p)
 		}
 		for _, k := range keys {
 			for _, l := range locales.Supported {

@@ -17,6 +17,7 @@ import (
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/locales"
 )
 
 // MessageTemplate is a tenant's own wording of a message in one language (P7): it replaces
@@ -81,6 +82,31 @@ func (s *Server) templateIDs(c *fiber.Ctx) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TemplateNameKey is the message that names a message template in words (issue 12.13):
+// "mail.<template>.name", in the core's message files or, for a module's template
+// ("results.published"), in the module's.
+func TemplateNameKey(tmpl string) string { return "mail." + strings.TrimPrefix(tmpl, "sms.") + ".name" }
+
+// TemplateName is a message template in the page's language: its name, "(SMS)" added for
+// the SMS wording; an external module's template with no words keeps its id.
+func (p *Page) TemplateName(tmpl string) string {
+	k := TemplateNameKey(tmpl)
+	name := strings.TrimPrefix(tmpl, "sms.")
+	if p.Loc.Has(k) {
+		name = p.T(k)
+	}
+	if isSMSTemplate(tmpl) {
+		return p.T("admin.messages.sms_name", "Name", name)
+	}
+	return name
+}
+
+// LangName is a language by its own name ("Polski"), where a code ("pl") was shown.
+func (p *Page) LangName(code string) string { return locales.NativeName(code) }
+
+// CoreTemplates lists the core's e-mails.
+func CoreTemplates() []string { return append([]string(nil), coreTemplates...) }
 
 // smsTemplate is the id of the SMS wording of a message ("sms.results.published"): its key
 // in the message files, and its template in a tenant's own wordings.
