@@ -52,11 +52,11 @@ func (s *Server) switchLang(c *fiber.Ctx) error {
 	if !st.Tenant.AllowsLocale(lang) {
 		return fiber.NewError(fiber.StatusBadRequest, "unknown language")
 	}
+	// The browser's choice, for the pages before sign-in; signed in, the session's only:
+	// the account's preferred language (its e-mails') changes on the account page alone.
 	s.setCookie(c, cookieLang, lang, 365*24*time.Hour)
-	if st.User != nil {
-		if err := s.Accounts.SetLocale(c.UserContext(), st.Tenant.ID, st.User.ID, lang); err != nil {
-			return err
-		}
+	if st.User != nil && st.Session != nil {
+		s.setSessionLang(c, st, lang)
 	}
 	back := st.URL("/")
 	if ref := c.Get("Referer"); ref != "" {
