@@ -217,7 +217,7 @@ func (s *Server) termsGate(c *fiber.Ctx) error {
 	p := c.Path()
 	// What a person may reach before accepting: the terms themselves, leaving (logout,
 	// account deletion), the language, the legal notice, and the page's own assets.
-	for _, free := range []string{"/terms", "/logout", "/lang", "/account/delete", "/legal", "/branding.css", "/branding/logo"} {
+	for _, free := range []string{"/terms", "/logout", "/lang", "/account/delete", "/legal", "/branding.css", "/branding/logo", "/favicon.ico"} {
 		if p == free || strings.HasPrefix(p, free+"/") {
 			return c.Next()
 		}
