@@ -13,10 +13,13 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/uptrace/bun"
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
 
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/i18n"
 	"carenet.dev/platform/locales"
 )
 
@@ -90,14 +93,16 @@ func TemplateNameKey(tmpl string) string { return "mail." + strings.TrimPrefix(t
 
 // TemplateName is a message template in the page's language: its name, "(SMS)" added for
 // the SMS wording; an external module's template with no words keeps its id.
-func (p *Page) TemplateName(tmpl string) string {
+func (p *Page) TemplateName(tmpl string) string { return templateName(p.Loc, tmpl) }
+
+func templateName(loc *i18n.Localizer, tmpl string) string {
 	k := TemplateNameKey(tmpl)
 	name := strings.TrimPrefix(tmpl, "sms.")
-	if p.Loc.Has(k) {
-		name = p.T(k)
+	if loc.Has(k) {
+		name = loc.T(k)
 	}
 	if isSMSTemplate(tmpl) {
-		return p.T("admin.messages.sms_name", "Name", name)
+		return loc.T("admin.messages.sms_name", "Name", name)
 	}
 	return name
 }
@@ -127,7 +132,13 @@ func (s *Server) adminTemplates(c *fiber.Ctx) error {
 	for _, m := range own {
 		custom[m.Template+"/"+m.Locale] = true
 	}
-	return s.render(c, fiber.StatusOK, "admin_messages", "admin.messages.title", map[string]any{"Templates": s.templateIDs(c),
+	// Listed by their names in the reader's language.
+	ids := s.templateIDs(c)
+	coll := collate.New(language.Make(st.Lang))
+	sort.SliceStable(ids, func(i, j int) bool {
+		return coll.CompareString(templateName(st.Loc, ids[i]), templateName(st.Loc, ids[j])) < 0
+	})
+	return s.render(c, fiber.StatusOK, "admin_messages", "admin.messages.title", map[string]any{"Templates": ids,
 		"Locales": st.Tenant.Settings.Locales, "Custom": custom}, nil)
 }
 
