@@ -802,6 +802,37 @@ func TestModuleMessagesExist(t *testing.T) {
 	}
 }
 
+// TestPortalNamesAreDistinct: issue 12.14. The console offers a hostname's portal by its
+// name: two portals the modules declare never share a name in a language (French once
+// called both the e-shop's customers and the secretariat's clients "clients").
+func TestPortalNamesAreDistinct(t *testing.T) {
+	b, err := locales.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	portals := map[string]bool{}
+	for id, mk := range builtins {
+		if id != "probe" {
+			for _, p := range mk().Manifest().Portals {
+				portals[p] = true
+			}
+		}
+	}
+	if len(portals) < 4 {
+		t.Fatalf("the modules declare %d portals", len(portals))
+	}
+	for _, l := range locales.Supported {
+		seen := map[string]string{}
+		for p := range portals {
+			name := b.For(l).T("portal." + p)
+			if other, ok := seen[name]; ok {
+				t.Errorf("%s: portals %s and %s are both %q", l, p, other, name)
+			}
+			seen[name] = p
+		}
+	}
+}
+
 // TestModulesOnPostgres: on PostgreSQL each module runs its migrations in a schema of its
 // own and serves its tenants (P5).
 func TestModulesOnPostgres(t *testing.T) {
