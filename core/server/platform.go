@@ -206,19 +206,7 @@ func (s *Server) platformSaveTenant(c *fiber.Ctx) error {
 	} else if len(name) > 200 {
 		errs.Add("name", "form.too_long")
 	}
-	var langs []string
-	for _, l := range c.Context().PostArgs().PeekMulti("locales") {
-		if locales.IsSupported(string(l)) && !contains(langs, string(l)) {
-			langs = append(langs, string(l))
-		}
-	}
-	if len(langs) == 0 {
-		errs.Add("locales", "platform.tenants.locales_required")
-	}
-	def := c.FormValue("default_locale")
-	if !contains(langs, def) {
-		errs.Add("default_locale", "platform.tenants.default_not_allowed")
-	}
+	langs, def := readLocales(c, errs)
 	status := c.FormValue("status")
 	if status != "active" && status != "suspended" {
 		errs.Add("status", "form.invalid_choice")
@@ -238,6 +226,35 @@ func (s *Server) platformSaveTenant(c *fiber.Ctx) error {
 	}
 	s.flash(c, "platform.tenants.saved")
 	return c.Redirect(St(c).URL("/platform/tenants/"+t.ID), fiber.StatusSeeOther)
+}
+
+// readLocales reads a tenant form's languages and default language, each error next to its
+// field.
+func readLocales(c *fiber.Ctx, errs form.Errors) (langs []string, def string) {
+	for _, l := range c.Context().PostArgs().PeekMulti("locales") {
+		if locales.IsSupported(string(l)) && !contains(langs, string(l)) {
+			langs = append(langs, string(l))
+		}
+	}
+	if len(langs) == 0 {
+		errs.Add("locales", "platform.tenants.locales_required")
+	}
+	def = c.FormValue("default_locale")
+	if !contains(langs, def) {
+		errs.Add("default_locale", "platform.tenants.default_not_allowed")
+	}
+	return langs, def
+}
+
+// launchModules starts the process of each module of ids that no tenant used before.
+func (s *Server) launchModules(ctx context.Context, ids []string, tenant string) {
+	for _, id := range ids {
+		if s.Launch != nil && s.Modules.Manifest(id) == nil {
+			if err := s.Launch(ctx, id); err != nil {
+				s.Log.Error("module launch failed", "module", id, "tenant", tenant, "err", err)
+			}
+		}
+	}
 }
 
 func (s *Server) platformSaveHostnames(c *fiber.Ctx) error {
@@ -296,13 +313,9 @@ func (s *Server) platformSaveModules(c *fiber.Ctx) error {
 		if err := s.Tenants.SetModule(c.UserContext(), t.ID, id, contains(on, id)); err != nil {
 			return err
 		}
-		// A module no tenant used before gets its process now.
-		if contains(on, id) && s.Launch != nil && s.Modules.Manifest(id) == nil {
-			if err := s.Launch(c.UserContext(), id); err != nil {
-				s.Log.Error("module launch failed", "module", id, "err", err)
-			}
-		}
 	}
+	// A module no tenant used before gets its process now.
+	s.launchModules(c.UserContext(), on, t.Slug)
 	// A module switched on brings its default grants into the tenant.
 	if t, err = s.Tenants.ByID(c.UserContext(), t.ID); err != nil {
 		return err
@@ -435,19 +448,7 @@ func (s *Server) platformCreateTenant(c *fiber.Ctx) error {
 	if set.Country == "" {
 		f.Errors.Add("country", "form.invalid_choice")
 	}
-	var langs []string
-	for _, l := range c.Context().PostArgs().PeekMulti("locales") {
-		if locales.IsSupported(string(l)) && !contains(langs, string(l)) {
-			langs = append(langs, string(l))
-		}
-	}
-	if len(langs) == 0 {
-		f.Errors.Add("locales", "platform.tenants.locales_required")
-	}
-	def := f.Values["default_locale"]
-	if !contains(langs, def) {
-		f.Errors.Add("default_locale", "platform.tenants.default_not_allowed")
-	}
+	langs, def := readLocales(c, f.Errors)
 	var mods []string
 	for _, m := range c.Context().PostArgs().PeekMulti("modules") {
 		if !s.Tenants.Known.Has(string(m)) {
@@ -491,14 +492,7 @@ func (s *Server) platformCreateTenant(c *fiber.Ctx) error {
 	}); err != nil {
 		return fmt.Errorf("core grants of a new tenant: %w", err)
 	}
-	for _, id := range mods {
-		// A module no tenant used before gets its process now.
-		if s.Launch != nil && s.Modules.Manifest(id) == nil {
-			if err := s.Launch(ctx, id); err != nil {
-				s.Log.Error("module launch failed", "module", id, "tenant", slug, "err", err)
-			}
-		}
-	}
+	s.launchModules(ctx, mods, slug)
 	if err := s.Modules.InstallGrantsFor(ctx, t); err != nil {
 		return err
 	}
