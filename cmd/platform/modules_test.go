@@ -985,7 +985,7 @@ func TestSwitchingOnAModuleLaunchesIt(t *testing.T) {
 			t.Fatalf("switch on: %d", code)
 		}
 		if p.pid("results") == 0 {
-			t.Fatal("results not launched")
+			t.Fatalf("results not launched\n%s", p.logs.String())
 		}
 		u := p.browser("alpha.localhost")
 		if code, body := u.do("GET", "/results", nil); code != 200 || !strings.Contains(body, "<h1>") {
