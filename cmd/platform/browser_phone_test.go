@@ -278,6 +278,7 @@ func TestBrowserPhoneTables(t *testing.T) {
 			pages: []page{
 				{"tenants", "/platform/tenants", true}, {"modules", "/platform/modules", true}, {"all users", "/platform/users", true},
 				{"failed jobs", "/platform/jobs", false}, {"maintenance", "/platform/maintenance", false},
+				{"new tenant", "/platform/tenants/new", false}, // issue 12.14
 			}},
 		{name: "lab staff", host: "mlab.localhost", email: "lab-staff@mlab.localhost", password: "demo-mlab-lab_staff", shown: "Demo lab staff",
 			pages: []page{

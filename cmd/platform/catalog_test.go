@@ -272,7 +272,7 @@ func TestExternalModuleCatalog(t *testing.T) {
 				t.Fatalf("refusal after the crash: log line %q lacks %q\n%s", line, want, p.logs.String())
 			}
 		}
-		if code, body := u.do("GET", "/hello", nil); code != 503 || !strings.Contains(body, msgs.For("sk").T("error.module_down.text")) {
+		if code, body := u.do("GET", "/hello", nil); code != 503 || !strings.Contains(body, msgs.For("sk").T("error.module_stopped.text")) { // issue 12.14: a failed module waits for an admin
 			t.Fatalf("page of the refused module: %d", code)
 		}
 		// The admin's restart checks it too.

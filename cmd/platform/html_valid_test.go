@@ -146,7 +146,7 @@ func TestPagesAreValidHTML(t *testing.T) {
 	console.login("admin@platform.localhost", "demo-platform-admin")
 	tenants := get(console, "platform admin", "/platform/tenants", 200)
 	for _, path := range []string{"/platform/modules", "/platform/users", "/platform/jobs", "/platform/maintenance",
-		"/platform/tenants/" + find(tenantRe, tenants, "tenant")} {
+		"/platform/tenants/" + find(tenantRe, tenants, "tenant"), "/platform/tenants/new"} {
 		get(console, "platform admin", path, 200)
 	}
 

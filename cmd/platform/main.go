@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,6 +34,7 @@ import (
 	"carenet.dev/platform/core/pluginhost"
 	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/tenants"
 )
 
 func main() {
@@ -47,7 +49,9 @@ const usage = `usage: platform <command> [flags]
 commands:
   serve            serve the platform (flags: platform serve -h)
   migrate          create or upgrade the database, then exit
-  tenants import   import tenants/<slug>/tenant.toml (existing tenants are left as they are)
+  tenants import   import the tenant catalog: <slug>/tenant.toml of --tenants DIR, or the
+                   demonstration catalog built into the binary (existing tenants are left
+                   as they are)
   audit verify     check every tenant's audit trail (or --tenant <slug>): an edited, deleted
                    or reordered record, or a chain that no longer matches its signed
                    checkpoints (--audit-key, and --checkpoints <file> downloaded earlier),
@@ -117,7 +121,22 @@ func (d *dataFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&d.data, "data", env("PLATFORM_DATA", "./data"), "data directory (SQLite files, mail) [PLATFORM_DATA]")
 	fs.StringVar(&d.dsn, "db", env("PLATFORM_DB", ""), "database: empty for SQLite in the data directory, or a postgres:// DSN (its user owns the tables) [PLATFORM_DB]")
 	fs.StringVar(&d.appRole, "db-app-role", env("PLATFORM_DB_APP_ROLE", db.DefaultAppRole), "PostgreSQL role the platform runs as (not superuser, no BYPASSRLS) [PLATFORM_DB_APP_ROLE]")
-	fs.StringVar(&d.tenants, "tenants", env("PLATFORM_TENANTS", "./tenants"), "tenant catalog directory [PLATFORM_TENANTS]")
+	fs.StringVar(&d.tenants, "tenants", env("PLATFORM_TENANTS", ""), "tenant catalog directory (default: the demonstration catalog built into the binary) [PLATFORM_TENANTS]")
+}
+
+// catalog is the tenant catalog to import: the --tenants directory, or the one built into
+// the binary (found whatever directory the command is started from), and its name for
+// messages.
+func (d *dataFlags) catalog() (fs.FS, string, error) {
+	if d.tenants == "" {
+		return tenants.Catalog, "built-in catalog", nil
+	}
+	if st, err := os.Stat(d.tenants); err != nil {
+		return nil, "", fmt.Errorf("tenant catalog: %w", err)
+	} else if !st.IsDir() {
+		return nil, "", fmt.Errorf("tenant catalog: %s is not a directory", d.tenants)
+	}
+	return os.DirFS(d.tenants), d.tenants, nil
 }
 
 func (d *dataFlags) open(ctx context.Context) (*db.DB, error) {
@@ -158,7 +177,11 @@ func importTenants(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	defer database.Close()
 	store := &tenancy.Store{DB: database}
-	res, err := store.ImportDir(ctx, d.tenants)
+	catalog, where, err := d.catalog()
+	if err != nil {
+		return err
+	}
+	res, err := store.ImportFS(ctx, catalog, where)
 	for _, r := range res {
 		state := "exists, left unchanged"
 		if r.Created {
@@ -263,7 +286,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := preRegister(ctx, srv, log, external); err != nil {
 		return err
 	}
-	specs, err := moduleSpecs(ctx, srv, d.tenants)
+	catalog, where, err := d.catalog()
+	if err != nil {
+		return err
+	}
+	specs, err := moduleSpecs(ctx, srv, catalog)
 	if err != nil {
 		return err
 	}
@@ -290,18 +317,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// tenant) moves a tenant's revision: this one follows within its bound.
 	srv.Tenants.Moved = func(ids []string) { srv.FollowModules(context.WithoutCancel(ctx), ids) }
 	go srv.Tenants.Watch(ctx)
-	if _, err := os.Stat(d.tenants); err == nil {
-		res, err := srv.ImportTenants(ctx, d.tenants)
-		if err != nil {
-			return err
+	res, err := srv.ImportCatalog(ctx, catalog, where)
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r.Created {
+			log.Info("tenant imported", "tenant", r.Slug, "catalog", where)
 		}
-		for _, r := range res {
-			if r.Created {
-				log.Info("tenant imported", "tenant", r.Slug)
-			}
-		}
-	} else {
-		log.Warn("no tenant catalog", "dir", d.tenants)
 	}
 	if err := srv.Prepare(ctx, "fr"); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -51,8 +52,11 @@ func TestMigrateAndImportAreIdempotent(t *testing.T) {
 }
 
 // TestServeDemoAndCleanShutdown: `serve --demo` imports the demo tenants, prints their URLs
-// and logins, serves them, and stops cleanly when its context ends (SIGINT/SIGTERM).
+// and logins, serves them, and stops cleanly when its context ends (SIGINT/SIGTERM). It is
+// started from a directory with no tenants/ in it and no --tenants: the demonstration
+// catalog is built into the binary (issue 12.19).
 func TestServeDemoAndCleanShutdown(t *testing.T) {
+	t.Chdir(t.TempDir())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -63,8 +67,7 @@ func TestServeDemoAndCleanShutdown(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--demo", "--addr", addr, "--data", t.TempDir(),
-			"--tenants", filepath.Join("..", "..", "tenants")}, &out, &errOut)
+		done <- run(ctx, []string{"serve", "--demo", "--addr", addr, "--data", t.TempDir()}, &out, &errOut)
 	}()
 	var res *http.Response
 	for i := 0; i < 100; i++ {
@@ -97,6 +100,45 @@ func TestServeDemoAndCleanShutdown(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no clean shutdown")
 	}
+}
+
+// TestTenantsFlagOverridesTheBuiltInCatalog: without --tenants, `tenants import` started
+// anywhere imports the catalog built into the binary; --tenants DIR imports DIR's tenants
+// alone, and a --tenants that does not exist is an error, not a silent empty catalog
+// (issue 12.19).
+func TestTenantsFlagOverridesTheBuiltInCatalog(t *testing.T) {
+	repo, err := filepath.Abs(filepath.Join("..", "..", "tenants"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		t.Chdir(t.TempDir())
+		ctx := context.Background()
+		// One tenant of the catalog copied into a directory of its own.
+		own := filepath.Join(t.TempDir(), "catalog")
+		if err := os.CopyFS(filepath.Join(own, "elekarze"), os.DirFS(filepath.Join(repo, "elekarze"))); err != nil {
+			t.Fatal(err)
+		}
+		cfg := b.Config(t)
+		var out bytes.Buffer
+		args := []string{"tenants", "import", "--data", cfg.DataDir, "--db", cfg.DSN}
+		if err := run(ctx, append(args, "--tenants", own), &out, &out); err != nil {
+			t.Fatalf("import --tenants: %v\n%s", err, out.String())
+		}
+		if strings.Count(out.String(), "created") != 1 || !strings.Contains(out.String(), "elekarze") {
+			t.Fatalf("--tenants DIR imports DIR's tenants alone:\n%s", out.String())
+		}
+		out.Reset()
+		if err := run(ctx, args, &out, &out); err != nil {
+			t.Fatalf("import of the built-in catalog: %v\n%s", err, out.String())
+		}
+		if strings.Count(out.String(), "created") != 3 || strings.Count(out.String(), "left unchanged") != 1 {
+			t.Fatalf("built-in catalog from another directory:\n%s", out.String())
+		}
+		if err := run(ctx, append(args, "--tenants", filepath.Join(t.TempDir(), "none")), &out, &out); err == nil {
+			t.Fatal("a --tenants directory that does not exist was accepted")
+		}
+	})
 }
 
 // TestImportRule: cmd → core → plugins/sdk; a module imports only plugins/sdk, plugins/kit

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -86,7 +87,7 @@ func preRegister(ctx context.Context, srv *server.Server, log *slog.Logger, list
 // moduleSpecs lists the modules to launch: each one that at least one tenant switched on,
 // in the database or in the tenant catalog about to be imported. A registered external
 // module replaces the built-in of the same id.
-func moduleSpecs(ctx context.Context, srv *server.Server, tenantsDir string) ([]pluginhost.Spec, error) {
+func moduleSpecs(ctx context.Context, srv *server.Server, catalog fs.FS) ([]pluginhost.Spec, error) {
 	enabled := map[string]bool{}
 	ts, err := srv.Tenants.List(ctx)
 	if err != nil {
@@ -97,9 +98,9 @@ func moduleSpecs(ctx context.Context, srv *server.Server, tenantsDir string) ([]
 			enabled[id] = true
 		}
 	}
-	if entries, err := os.ReadDir(tenantsDir); err == nil {
-		for _, e := range entries {
-			if f, _, _, err := tenancy.LoadFile(filepath.Join(tenantsDir, e.Name())); err == nil {
+	if dirs, err := tenancy.CatalogDirs(catalog); err == nil {
+		for _, dir := range dirs {
+			if f, _, _, err := tenancy.LoadFS(catalog, dir); err == nil {
 				for id, m := range f.Modules {
 					if m.Enabled {
 						enabled[id] = true

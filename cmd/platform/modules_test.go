@@ -33,6 +33,7 @@ import (
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/jobs"
+	"carenet.dev/platform/core/server"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
@@ -756,7 +757,9 @@ func TestPlatformAdminSeesAndRestartsModules(t *testing.T) {
 }
 
 // TestModuleMessagesExist: every role, permission and rule a built-in module declares, and
-// its landing page, has its message in fr, pl and sk (P4).
+// its landing page, has its message in fr, pl and sk (P4); so have its jobs and message
+// templates (with their SMS wordings), by the names the jobs and messages pages show, and
+// its portals, by the names the console offers (issue 12.13, 12.14).
 func TestModuleMessagesExist(t *testing.T) {
 	b, err := locales.Load()
 	if err != nil {
@@ -784,12 +787,52 @@ func TestModuleMessagesExist(t *testing.T) {
 		for _, a := range man.AuditActions {
 			keys = append(keys, "audit.action."+a)
 		}
+		for _, j := range man.Jobs {
+			keys = append(keys, server.JobNameKey(id, j.Name))
+		}
+		for _, tmpl := range man.Templates {
+			keys = append(keys, server.TemplateNameKey(tmpl), server.TemplateNameKey("sms."+tmpl))
+		}
+		for _, p := range man.Portals {
+			keys = append(keys, "portal."+p)
+		}
 		for _, k := range keys {
 			for _, l := range locales.Supported {
 				if !b.Has(l, k) {
 					t.Errorf("%s: %q missing in %s", id, k, l)
 				}
 			}
+		}
+	}
+}
+
+// TestPortalNamesAreDistinct: issue 12.14. The console offers a hostname's portal by its
+// name: two portals the modules declare never share a name in a language (French once
+// called both the e-shop's customers and the secretariat's clients "clients").
+func TestPortalNamesAreDistinct(t *testing.T) {
+	b, err := locales.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	portals := map[string]bool{}
+	for id, mk := range builtins {
+		if id != "probe" {
+			for _, p := range mk().Manifest().Portals {
+				portals[p] = true
+			}
+		}
+	}
+	if len(portals) < 4 {
+		t.Fatalf("the modules declare %d portals", len(portals))
+	}
+	for _, l := range locales.Supported {
+		seen := map[string]string{}
+		for p := range portals {
+			name := b.For(l).T("portal." + p)
+			if other, ok := seen[name]; ok {
+				t.Errorf("%s: portals %s and %s are both %q", l, p, other, name)
+			}
+			seen[name] = p
 		}
 	}
 }
@@ -929,7 +972,7 @@ func TestSwitchingOnAModuleLaunchesIt(t *testing.T) {
 			t.Fatalf("switch on: %d", code)
 		}
 		if p.pid("results") == 0 {
-			t.Fatal("results not launched")
+			t.Fatalf("results not launched\n%s", p.logs.String())
 		}
 		u := p.browser("alpha.localhost")
 		if code, body := u.do("GET", "/results", nil); code != 200 || !strings.Contains(body, "<h1>") {

@@ -228,6 +228,9 @@ func TestTemplatesAndCodeUseKnownKeys(t *testing.T) {
 		used["admin.complaints.appeal."+k] = "admin complaint"
 	}
 	used["admin.complaints.closure_reason.inactivity"] = "admin complaint"
+	for _, k := range server.Countries { // the console's new-tenant form (issue 12.14)
+		used["country."+k.Code] = "platform tenants"
+	}
 	for _, k := range complaints.Categories { // support (R8) and appeal (P2, R6) among them
 		used["complaints.category."+k] = "complaints"
 	}

@@ -114,6 +114,9 @@ type module struct {
 	restarts int
 	failures []time.Time
 	lastErr  string
+	// added is closed once the first launch that Add began is over (nil for a module
+	// Start launched): another Add of the same module waits for it.
+	added chan struct{}
 }
 
 // Host runs the modules.
@@ -163,15 +166,27 @@ func (h *Host) Start(ctx context.Context, specs []Spec) {
 
 // Add launches a module that is not running yet (a tenant just switched it on); a module
 // the host already has is left as it is.
+//
+// Two callers may add the same module at once (the request that switched it on, and this
+// instance following the tenant's change): the second waits until the first's launch is
+// over, so that neither returns while the module is still starting.
 func (h *Host) Add(ctx context.Context, s Spec) error {
 	h.mu.Lock()
-	if _, ok := h.modules[s.ID]; ok {
+	if m, ok := h.modules[s.ID]; ok {
 		h.mu.Unlock()
+		if m.added != nil {
+			select {
+			case <-m.added:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		return nil
 	}
-	m := &module{spec: s, state: StateStarting}
+	m := &module{spec: s, state: StateStarting, added: make(chan struct{})}
 	h.modules[s.ID] = m
 	h.mu.Unlock()
+	defer close(m.added)
 	if err := h.launch(ctx, m); err != nil {
 		h.fail(m, err)
 		return err

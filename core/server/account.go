@@ -428,6 +428,8 @@ func (s *Server) updateProfile(c *fiber.Ctx) error {
 	if st.User.Locale != "" {
 		s.setCookie(c, cookieLang, st.User.Locale, 365*24*time.Hour)
 	}
+	// The pages follow the preference just chosen, not a choice the switcher made before.
+	s.clearCookie(c, cookieSessionLang)
 	s.flash(c, "account.profile.saved")
 	return c.Redirect(st.URL("/account"), fiber.StatusSeeOther)
 }

@@ -18,6 +18,8 @@ import (
 
 // bindAdmin mounts the tenant admin's pages: users, blocks, roles and grants, mailbox.
 func (s *Server) bindAdmin() {
+	s.get("/admin", authz.PermAccount, s.adminHome)
+	s.get("/platform", authz.PermAccount, s.adminHome)
 	s.get("/admin/users", authz.PermAdminUsers, s.adminUsers)
 	s.get("/admin/users/:id", authz.PermAdminUsers, s.adminUser)
 	s.post("/admin/users/:id/block", authz.PermAdminUsers, s.adminBlock)
@@ -30,6 +32,35 @@ func (s *Server) bindAdmin() {
 	s.get("/admin/mailbox/:id", authz.PermAdminMailbox, s.adminMail)
 	s.get("/admin/mailbox/:id/html", authz.PermAdminMailbox, s.adminMailHTML)
 	s.get("/admin/mailbox/:id/raw", authz.PermAdminMailbox, s.adminMailRaw)
+}
+
+// adminHomes are the administration's pages in the order of their menu: /admin (and
+// /platform) lead to the first one the person may open.
+var adminHomes = []struct{ perm, path string }{
+	{authz.PermPlatformTenants, "/platform/tenants"},
+	{authz.PermPlatformUsers, "/platform/users"},
+	{authz.PermPlatformModules, "/platform/modules"},
+	{authz.PermPlatformJobs, "/platform/jobs"},
+	{authz.PermAdminUsers, "/admin/users"},
+	{authz.PermAdminRoles, "/admin/roles"},
+	{authz.PermAdminMailbox, "/admin/mailbox"},
+	{authz.PermAdminJobs, "/admin/jobs"},
+	{authz.PermAdminAudit, "/admin/audit"},
+	{authz.PermAdminTerms, "/admin/terms"},
+	{authz.PermAdminComplaints, "/admin/complaints"},
+	{authz.PermAdminAPIKeys, "/admin/api-keys"},
+	{authz.PermAdminSettings, "/admin/settings"},
+}
+
+// adminHome sends /admin and /platform to the administration's first page the person may
+// open (issue 12.14: both were a 404); someone who may open none gets the 404 he had.
+func (s *Server) adminHome(c *fiber.Ctx) error {
+	for _, h := range adminHomes {
+		if s.can(c, h.perm) {
+			return c.Redirect(St(c).URL(h.path), fiber.StatusSeeOther)
+		}
+	}
+	return fiber.ErrNotFound
 }
 
 func (s *Server) roleMembers(ctx context.Context, tenantID string) (map[string][]string, error) {

@@ -109,6 +109,7 @@ func fakeResults() *sdk.Manifest {
 			{Method: "POST", Path: "/results/echo", Permission: "results.read_own"},
 			{Method: "POST", Path: "/results/api/import", Permission: "results.manage", API: true},
 			{Method: "GET", Path: "/results/api/support", Permission: "results.support", API: true}},
+		Portals: []string{"patients", "professionals"},
 		RegistrationFields: []sdk.Field{{Name: "address", LabelKey: "legal.address", Type: "text", Required: true, MaxLen: 200},
 			{Name: "pro_number", LabelKey: "legal.registration", Type: "text", Required: true, MaxLen: 20, Portals: []string{"professionals"}}},
 	}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -274,21 +275,39 @@ func TestPlatformAdminEditsTenants(t *testing.T) {
 		if r := e.client("mlab.localhost").get("/"); !strings.Contains(r.Body, `<html lang="sk">`) {
 			t.Fatal("new default locale not applied")
 		}
-		// Hostnames: an invalid one or one of another tenant is refused.
-		r = c.post(page, page+"/hostnames", url.Values{"hostnames": {"not a host!"}})
+		// Hostnames: an invalid one or one of another tenant is refused, next to its field.
+		fr := e.srv.I18n.For("fr")
+		r = c.post(page, page+"/hostnames", url.Values{"hostname_0": {"not a host!"}})
 		if r.Status != 422 {
 			t.Fatalf("bad hostname: %d", r.Status)
 		}
-		r = c.post(page, page+"/hostnames", url.Values{"hostnames": {"mlab.localhost patients\nelekarze.localhost"}})
-		if r.Status != 409 {
+		mustContain(t, r, `<p class="error" id="e-hostname_0">`+html.EscapeString(fr.T("platform.tenants.hostname_invalid")))
+		r = c.post(page, page+"/hostnames", url.Values{"hostname_0": {"mlab.localhost"}, "portal_0": {"patients"}, "hostname_1": {"elekarze.localhost"}})
+		if r.Status != 422 {
 			t.Fatalf("hostname of another tenant: %d", r.Status)
 		}
+		mustContain(t, r, `<p class="error" id="e-hostname_1">`+html.EscapeString(fr.T("platform.tenants.hostname_taken")))
+		// Issue 12.14: the portal is one the tenant's modules declare, chosen in a list of
+		// their names; a word typed or translated ("professionnels") is refused next to the
+		// field, where it once silently made a patients' portal.
+		r = c.get(page)
+		mustContain(t, r, `<select id="f-portal_1" name="portal_1">`, `<option value="professionals" selected>professionnels</option>`)
+		r = c.post(page, page+"/hostnames", url.Values{"hostname_0": {"mlab.localhost"}, "portal_0": {"patients"},
+			"hostname_1": {"labo.localhost"}, "portal_1": {"professionnels"}})
+		if r.Status != 422 {
+			t.Fatalf("a portal no module declares: %d", r.Status)
+		}
+		mustContain(t, r, `<p class="error" id="e-portal_1">`+html.EscapeString(fr.T("platform.tenants.portal_invalid")))
 		if r := e.client("pro.mlab.localhost").get("/"); r.Status != 200 {
 			t.Fatal("a refused edit changed the hostnames")
 		}
-		r = c.post(page, page+"/hostnames", url.Values{"hostnames": {"mlab.localhost patients\nlabo.localhost professionals"}})
+		r = c.post(page, page+"/hostnames", url.Values{"hostname_0": {"mlab.localhost"}, "portal_0": {"patients"},
+			"hostname_1": {"labo.localhost"}, "portal_1": {"professionals"}})
 		if r.Status != 303 {
-			t.Fatalf("hostnames: %d", r.Status)
+			t.Fatalf("hostnames: %d %s", r.Status, mainOf(r.Body))
+		}
+		if h := e.tenant("mlab").Hostnames; len(h) != 2 || h[0].Hostname != "labo.localhost" || h[0].Portal != "professionals" {
+			t.Fatalf("hostnames saved: %+v", h)
 		}
 		if r := e.client("labo.localhost").get("/"); r.Status != 200 {
 			t.Fatalf("new hostname: %d", r.Status)

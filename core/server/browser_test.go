@@ -369,7 +369,8 @@ func TestBrowserAccountJourney(t *testing.T) {
 			p.wantText(`header nav a[href$="/account"]`, msg(t, n, "nav.account"))
 			p.wantText(`header .session button`, msg(t, n, "nav.logout"))
 			p.wantText("header .who", msg(t, n, "layout.signed_in_as", "Name", tc.name))
-			// The choice is the user's preference: it holds on the next page too.
+			// The choice holds for the session: on the next page too (issue 12.15: the account's
+			// preference, its e-mails' language, changes on the account page alone).
 			p.load("open the home page", 200, chromedp.Click(chromedp.CSS(`header .brand a`)))
 			p.wantLang(tc.switchTo)
 			p.load("back to the account page", 200, chromedp.Click(chromedp.CSS(`header nav a[href$="/account"]`)))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,6 +15,7 @@ import (
 	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/mail"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/sdk/host"
 )
 
 // coreJob is a job of the core itself, run per tenant.
@@ -50,6 +53,51 @@ var coreJobs = map[string]coreJob{
 	"core.terms_notify": {Run: func(ctx context.Context, s *Server, t *tenancy.Tenant, payload []byte) error {
 		return s.notifyTerms(ctx, t, string(payload))
 	}},
+}
+
+// CoreEventKinds are the core events a module is told of through a durable job (its name is
+// "event:<kind>").
+var CoreEventKinds = []string{host.EventUserVerified, host.EventUserDeleted, host.EventUserBlocked, host.EventRulesChanged, host.EventDemoSeeded}
+
+// CoreJobNames lists the core's jobs, scheduled and one-off.
+func CoreJobNames() []string {
+	out := make([]string, 0, len(coreJobs))
+	for name := range coreJobs {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// JobNameKey is the message that names a job in words (issue 12.13): "job.<name>" for the
+// core's and a module's own ("core.remove_unverified", "results.retention"), kept in the
+// core's or the module's message files; "job.event.<kind>" for a core event carried to a
+// module; "job.<module>.<name>" for a module's job named without its prefix.
+func JobNameKey(module, name string) string {
+	if kind, ok := strings.CutPrefix(name, "event:"); ok {
+		return "job.event." + kind
+	}
+	if strings.HasPrefix(name, module+".") {
+		return "job." + name
+	}
+	return "job." + module + "." + name
+}
+
+// JobName is a job in the page's language; a job of an external module that brings no
+// words keeps its own name.
+func (p *Page) JobName(module, name string) string {
+	if k := JobNameKey(module, name); p.Loc.Has(k) {
+		return p.T(k)
+	}
+	return name
+}
+
+// JobOwner is who runs a job, in words: the platform, or the module by its name.
+func (p *Page) JobOwner(module string) string {
+	if module == jobs.CoreModule {
+		return p.T("admin.jobs.platform")
+	}
+	return p.ModuleName(module)
 }
 
 // RunJobs runs the durable jobs until ctx ends: every tick it enqueues what the schedules

@@ -177,6 +177,10 @@ func (s *Server) negotiateLocale(c *fiber.Ctx) error {
 	pref := ""
 	if st.User != nil {
 		pref = st.User.Locale
+		// The switcher's choice in this session comes before the account's preference.
+		if l := s.sessionLang(c, st); l != "" {
+			pref = l
+		}
 	}
 	st.Lang = i18n.Negotiate(st.Tenant.Settings.Locales, pref, c.Cookies(cookieLang), c.Get("Accept-Language"), st.Tenant.Settings.DefaultLocale)
 	st.Loc = s.I18n.For(st.Lang)

@@ -95,9 +95,9 @@ func (s *Server) dispatch(id string) fiber.Handler {
 		}
 		if s.Modules.Manifest(id) == nil {
 			if st.API {
-				return s.apiError(c, fiber.StatusServiceUnavailable, "unavailable", "error.module_down.text")
+				return s.apiError(c, fiber.StatusServiceUnavailable, "unavailable", s.moduleDownText(id))
 			}
-			return s.moduleDown(c)
+			return s.moduleDown(c, id)
 		}
 		route := st.ModuleRoute
 		if route == nil {
@@ -124,8 +124,24 @@ func (s *Server) dispatch(id string) fiber.Handler {
 	}
 }
 
-func (s *Server) moduleDown(c *fiber.Ctx) error {
-	return s.render(c, fiber.StatusServiceUnavailable, "error", "error.module_down.title", errorData{Message: "error.module_down.text"}, nil)
+func (s *Server) moduleDown(c *fiber.Ctx, id string) error {
+	return s.render(c, fiber.StatusServiceUnavailable, "error", "error.module_down.title", errorData{Message: s.moduleDownText(id)}, nil)
+}
+
+// moduleDownText says the truth about a module that does not answer (issue 12.14): the host
+// relaunches one that is starting or crashed within its restart budget ("down"); one that
+// failed past it, was refused (checksum, protocol) or stopped waits for a platform admin to
+// restart it, and the page does not promise it comes back by itself.
+func (s *Server) moduleDownText(id string) string {
+	for _, st := range s.Modules.Statuses() {
+		if st.ID == id {
+			switch st.State {
+			case pluginhost.StateDown, pluginhost.StateStarting, pluginhost.StateRunning:
+				return "error.module_down.text"
+			}
+		}
+	}
+	return "error.module_stopped.text"
 }
 
 // forwardedHeaders are the request headers a module sees: never the cookies.
@@ -157,9 +173,9 @@ func (s *Server) forward(c *fiber.Ctx, id, clientID, clientName, termsVersion st
 	if errors.Is(err, pluginhost.ErrUnavailable) {
 		s.Log.Warn("module unavailable", "request_id", st.RequestID, "tenant", st.Tenant.Slug, "module", id, "err", err)
 		if clientID != "" {
-			return s.apiError(c, fiber.StatusServiceUnavailable, "unavailable", "error.module_down.text")
+			return s.apiError(c, fiber.StatusServiceUnavailable, "unavailable", s.moduleDownText(id))
 		}
-		return s.moduleDown(c)
+		return s.moduleDown(c, id)
 	}
 	if err != nil {
 		s.Log.Error("module call failed", "request_id", st.RequestID, "tenant", st.Tenant.Slug, "module", id, "err", err)

@@ -83,14 +83,14 @@ func (s *Server) exportData(c *fiber.Ctx) error {
 			Lang: st.Lang, Portal: st.Portal, Base: st.Base})
 		if err != nil {
 			// An incomplete export would mislead: the person tries again when it runs.
-			s.Log.Error("module export", "module", id, "err", err)
-			return s.moduleDown(c)
+			s.Log.Error("module export", "request_id", st.RequestID, "tenant", st.Tenant.Slug, "module", id, "err", err)
+			return s.moduleDown(c, id)
 		}
 		// A module's files (a report's PDF) go beside its JSON, under its folder (issue 12.16).
 		js, moduleFiles, err := host.SplitExport(data)
 		if err != nil {
-			s.Log.Error("module export files", "module", id, "err", err)
-			return s.moduleDown(c)
+			s.Log.Error("module export files", "request_id", st.RequestID, "tenant", st.Tenant.Slug, "module", id, "err", err)
+			return s.moduleDown(c, id)
 		}
 		raw["modules/"+id+".json"] = js
 		for _, f := range moduleFiles {

@@ -23,6 +23,7 @@ func (s *Server) bindPublic() {
 	s.post("/lang", authz.PermPublic, s.switchLang)
 	s.get("/branding.css", authz.PermPublic, s.brandingCSS)
 	s.get("/branding/logo", authz.PermPublic, s.logo)
+	s.get("/favicon.ico", authz.PermPublic, s.favicon)
 }
 
 // bindOps mounts static files before tenant resolution (they belong to no tenant).
@@ -44,19 +45,19 @@ func (s *Server) home(c *fiber.Ctx) error {
 	return s.renderKept(c, "home", "home.title", map[string]any{"Modules": St(c).Tenant.EnabledModules()})
 }
 
-// switchLang records an explicit language choice in a cookie (and as the signed-in user's
-// preference), then returns to the page the switcher was on.
+// switchLang records an explicit language choice (the browser's, and the signed-in session's;
+// never the account's preference), then returns to the page the switcher was on.
 func (s *Server) switchLang(c *fiber.Ctx) error {
 	st := St(c)
 	lang := c.FormValue("lang")
 	if !st.Tenant.AllowsLocale(lang) {
 		return fiber.NewError(fiber.StatusBadRequest, "unknown language")
 	}
+	// The browser's choice, for the pages before sign-in; signed in, the session's only:
+	// the account's preferred language (its e-mails') changes on the account page alone.
 	s.setCookie(c, cookieLang, lang, 365*24*time.Hour)
-	if st.User != nil {
-		if err := s.Accounts.SetLocale(c.UserContext(), st.Tenant.ID, st.User.ID, lang); err != nil {
-			return err
-		}
+	if st.User != nil && st.Session != nil {
+		s.setSessionLang(c, st, lang)
 	}
 	back := st.URL("/")
 	if ref := c.Get("Referer"); ref != "" {
@@ -80,6 +81,7 @@ func (s *Server) brandingCSS(c *fiber.Ctx) error {
 	}
 	css += " }\n"
 	c.Type("css")
+	c.Vary(fiber.HeaderHost) // one URL, each tenant's colours
 	c.Set("Cache-Control", "public, max-age=300")
 	return c.SendString(css)
 }
@@ -94,9 +96,28 @@ func (s *Server) logo(c *fiber.Ctx) error {
 		typ = "application/octet-stream"
 	}
 	c.Set(fiber.HeaderContentType, typ)
+	c.Vary(fiber.HeaderHost) // one URL, each tenant's logo
 	// An SVG logo is shown as an image only: no script runs even if opened directly.
 	c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
 	c.Set("Cache-Control", "public, max-age=300")
 	c.Set("ETag", fmt.Sprintf(`"%d"`, t.UpdatedAt.Unix()))
 	return c.Send(t.Logo)
+}
+
+// favicon is the tenant's icon (issue 12.17): its logo, or the platform's default for a
+// tenant without one (and the console). One URL answers for every tenant: the answer varies
+// with the Host, and says so to caches.
+func (s *Server) favicon(c *fiber.Ctx) error {
+	t := St(c).Tenant
+	c.Vary(fiber.HeaderHost)
+	c.Set("Cache-Control", "public, max-age=300")
+	if len(t.Logo) == 0 {
+		data, err := fs.ReadFile(web.Static, "static/favicon.svg")
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, "image/svg+xml")
+		return c.Send(data)
+	}
+	return s.logo(c)
 }

@@ -13,10 +13,14 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/uptrace/bun"
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
 
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/i18n"
+	"carenet.dev/platform/locales"
 )
 
 // MessageTemplate is a tenant's own wording of a message in one language (P7): it replaces
@@ -82,6 +86,33 @@ func (s *Server) templateIDs(c *fiber.Ctx) []string {
 	return out
 }
 
+// TemplateNameKey is the message that names a message template in words (issue 12.13):
+// "mail.<template>.name", in the core's message files or, for a module's template
+// ("results.published"), in the module's.
+func TemplateNameKey(tmpl string) string { return "mail." + strings.TrimPrefix(tmpl, "sms.") + ".name" }
+
+// TemplateName is a message template in the page's language: its name, "(SMS)" added for
+// the SMS wording; an external module's template with no words keeps its id.
+func (p *Page) TemplateName(tmpl string) string { return templateName(p.Loc, tmpl) }
+
+func templateName(loc *i18n.Localizer, tmpl string) string {
+	k := TemplateNameKey(tmpl)
+	name := strings.TrimPrefix(tmpl, "sms.")
+	if loc.Has(k) {
+		name = loc.T(k)
+	}
+	if isSMSTemplate(tmpl) {
+		return loc.T("admin.messages.sms_name", "Name", name)
+	}
+	return name
+}
+
+// LangName is a language by its own name ("Polski"), where a code ("pl") was shown.
+func (p *Page) LangName(code string) string { return locales.NativeName(code) }
+
+// CoreTemplates lists the core's e-mails.
+func CoreTemplates() []string { return append([]string(nil), coreTemplates...) }
+
 // smsTemplate is the id of the SMS wording of a message ("sms.results.published"): its key
 // in the message files, and its template in a tenant's own wordings.
 func smsTemplate(tmpl string) string { return "sms." + tmpl }
@@ -101,7 +132,13 @@ func (s *Server) adminTemplates(c *fiber.Ctx) error {
 	for _, m := range own {
 		custom[m.Template+"/"+m.Locale] = true
 	}
-	return s.render(c, fiber.StatusOK, "admin_messages", "admin.messages.title", map[string]any{"Templates": s.templateIDs(c),
+	// Listed by their names in the reader's language.
+	ids := s.templateIDs(c)
+	coll := collate.New(language.Make(st.Lang))
+	sort.SliceStable(ids, func(i, j int) bool {
+		return coll.CompareString(templateName(st.Loc, ids[i]), templateName(st.Loc, ids[j])) < 0
+	})
+	return s.render(c, fiber.StatusOK, "admin_messages", "admin.messages.title", map[string]any{"Templates": ids,
 		"Locales": st.Tenant.Settings.Locales, "Custom": custom}, nil)
 }
 

@@ -3,8 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
+	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -22,10 +25,19 @@ import (
 	"carenet.dev/platform/core/terms"
 )
 
-// ImportTenants imports the tenant catalog and seeds each tenant's terms from its
-// terms/<doc>.<locale>.md files (version 1, in force at once) where it has none yet.
+// ImportTenants imports the tenant catalog of a directory (ImportCatalog).
 func (s *Server) ImportTenants(ctx context.Context, dir string) ([]tenancy.ImportResult, error) {
-	res, err := s.Tenants.ImportDir(ctx, dir)
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("import tenants: %w", err)
+	}
+	return s.ImportCatalog(ctx, os.DirFS(dir), dir)
+}
+
+// ImportCatalog imports a tenant catalog (a directory, or the one built into the binary)
+// and seeds each tenant's terms from its terms/<doc>.<locale>.md files (version 1, in force
+// at once) where it has none yet.
+func (s *Server) ImportCatalog(ctx context.Context, fsys fs.FS, where string) ([]tenancy.ImportResult, error) {
+	res, err := s.Tenants.ImportFS(ctx, fsys, where)
 	if err != nil {
 		return res, err
 	}
@@ -205,7 +217,7 @@ func (s *Server) termsGate(c *fiber.Ctx) error {
 	p := c.Path()
 	// What a person may reach before accepting: the terms themselves, leaving (logout,
 	// account deletion), the language, the legal notice, and the page's own assets.
-	for _, free := range []string{"/terms", "/logout", "/lang", "/account/delete", "/legal", "/branding.css", "/branding/logo"} {
+	for _, free := range []string{"/terms", "/logout", "/lang", "/account/delete", "/legal", "/branding.css", "/branding/logo", "/favicon.ico"} {
 		if p == free || strings.HasPrefix(p, free+"/") {
 			return c.Next()
 		}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"mime"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -55,6 +57,10 @@ func IsKnownModule(id string) bool {
 var slugRe = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
 var hostRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
 var colorRe = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+// ValidSlug reports whether slug can name a new tenant: 2 to 31 lower-case letters, digits
+// and dashes, starting with a letter, and not the console's.
+func ValidSlug(slug string) bool { return slugRe.MatchString(slug) && slug != ConsoleSlug }
 
 // ValidColor reports whether c is a #rrggbb colour.
 func ValidColor(c string) bool { return colorRe.MatchString(c) }
@@ -109,16 +115,27 @@ func ValidHostname(h string) bool { return len(h) <= 253 && hostRe.MatchString(h
 
 // LoadFile reads and validates one tenant directory.
 func LoadFile(dir string) (*File, []byte, string, error) {
+	f, logo, logoType, err := LoadFS(os.DirFS(dir), ".")
+	if err != nil {
+		// The directory's own path, not "./tenant.toml", in the message.
+		return nil, nil, "", fmt.Errorf("%s: %w", dir, err)
+	}
+	return f, logo, logoType, nil
+}
+
+// LoadFS reads and validates the tenant directory dir of fsys (a directory on disk, or the
+// catalog built into the binary).
+func LoadFS(fsys fs.FS, dir string) (*File, []byte, string, error) {
 	var f File
-	path := filepath.Join(dir, "tenant.toml")
-	md, err := toml.DecodeFile(path, &f)
+	path := pathpkg.Join(dir, "tenant.toml")
+	md, err := toml.DecodeFS(fsys, path, &f)
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		return nil, nil, "", fmt.Errorf("%s: %w: unknown keys %v", path, ErrInvalid, und)
 	}
-	if !slugRe.MatchString(f.Slug) || f.Slug == ConsoleSlug {
+	if !ValidSlug(f.Slug) {
 		return nil, nil, "", fmt.Errorf("%s: %w: slug %q", path, ErrInvalid, f.Slug)
 	}
 	if err := f.Settings.Validate(); err != nil {
@@ -142,22 +159,22 @@ func LoadFile(dir string) (*File, []byte, string, error) {
 	var logo []byte
 	var logoType string
 	if f.Branding.Logo != "" {
-		logo, err = os.ReadFile(filepath.Join(dir, filepath.Base(f.Branding.Logo)))
+		logo, err = fs.ReadFile(fsys, pathpkg.Join(dir, pathpkg.Base(f.Branding.Logo)))
 		if err != nil {
 			return nil, nil, "", fmt.Errorf("%s: logo: %w", path, err)
 		}
 		logoType = mime.TypeByExtension(filepath.Ext(f.Branding.Logo))
 	}
-	if f.Terms, err = loadTerms(filepath.Join(dir, "terms"), f.Locales); err != nil {
+	if f.Terms, err = loadTerms(fsys, pathpkg.Join(dir, "terms"), f.Locales); err != nil {
 		return nil, nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	return &f, logo, logoType, nil
 }
 
 // loadTerms reads terms/<doc>.<locale>.md files.
-func loadTerms(dir string, allowed []string) (map[string]map[string]TermsText, error) {
+func loadTerms(fsys fs.FS, dir string, allowed []string) (map[string]map[string]TermsText, error) {
 	out := map[string]map[string]TermsText{}
-	entries, err := os.ReadDir(dir)
+	entries, err := fs.ReadDir(fsys, dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return out, nil
 	}
@@ -176,7 +193,7 @@ func loadTerms(dir string, allowed []string) (map[string]map[string]TermsText, e
 		if doc != "platform" && !ValidModuleID(doc) {
 			return nil, fmt.Errorf("%w: terms file %q: unknown document %q", ErrInvalid, name, doc)
 		}
-		raw, err := os.ReadFile(filepath.Join(dir, name))
+		raw, err := fs.ReadFile(fsys, pathpkg.Join(dir, name))
 		if err != nil {
 			return nil, err
 		}
@@ -203,30 +220,31 @@ type ImportResult struct {
 // ImportDir imports every tenants/<slug>/tenant.toml under root. A tenant that already
 // exists is left as it is: after import the database is the source of truth.
 func (s *Store) ImportDir(ctx context.Context, root string) ([]ImportResult, error) {
-	entries, err := os.ReadDir(root)
+	if _, err := os.Stat(root); err != nil {
+		return nil, fmt.Errorf("import tenants: %w", err)
+	}
+	return s.ImportFS(ctx, os.DirFS(root), root)
+}
+
+// ImportFS imports every <slug>/tenant.toml of fsys (a catalog on disk, or the one built
+// into the binary); where names the catalog in error messages.
+func (s *Store) ImportFS(ctx context.Context, fsys fs.FS, where string) ([]ImportResult, error) {
+	dirs, err := CatalogDirs(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("import tenants: %w", err)
 	}
-	var dirs []string
-	for _, e := range entries {
-		if e.IsDir() {
-			if _, err := os.Stat(filepath.Join(root, e.Name(), "tenant.toml")); err == nil {
-				dirs = append(dirs, filepath.Join(root, e.Name()))
-			}
-		}
-	}
-	sort.Strings(dirs)
 	var out []ImportResult
 	for _, d := range dirs {
-		f, logo, logoType, err := LoadFile(d)
+		file := filepath.Join(where, d, "tenant.toml")
+		f, logo, logoType, err := LoadFS(fsys, d)
 		if err != nil {
-			return out, err
+			return out, fmt.Errorf("%s: %w", where, err)
 		}
 		if err := s.knownModules(f); err != nil {
-			return out, fmt.Errorf("%s: %w", filepath.Join(d, "tenant.toml"), err)
+			return out, fmt.Errorf("%s: %w", file, err)
 		}
 		if err := s.validateModules(f); err != nil {
-			return out, fmt.Errorf("%s: %w", filepath.Join(d, "tenant.toml"), err)
+			return out, fmt.Errorf("%s: %w", file, err)
 		}
 		created, err := s.Import(ctx, f, logo, logoType)
 		if err != nil {
@@ -235,6 +253,25 @@ func (s *Store) ImportDir(ctx context.Context, root string) ([]ImportResult, err
 		out = append(out, ImportResult{Slug: f.Slug, Created: created, File: f})
 	}
 	return out, nil
+}
+
+// CatalogDirs lists the tenant directories of a catalog: those holding a tenant.toml, in
+// name order.
+func CatalogDirs(fsys fs.FS) ([]string, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			if _, err := fs.Stat(fsys, pathpkg.Join(e.Name(), "tenant.toml")); err == nil {
+				dirs = append(dirs, e.Name())
+			}
+		}
+	}
+	sort.Strings(dirs)
+	return dirs, nil
 }
 
 // knownModules checks that every module f names (switched on, or with terms) is a built-in

@@ -28,7 +28,8 @@ var (
 func New() sdk.Module {
 	return kit.New(kit.Spec{
 		ID: "billing", Version: "0.1.0", Migrations: migrations,
-		Roles: []sdk.Role{{ID: "billing_clerk"}, {ID: "secretariat_agent"}},
+		Portals: []string{"clients"},
+		Roles:   []sdk.Role{{ID: "billing_clerk"}, {ID: "secretariat_agent"}},
 		Permissions: []sdk.Permission{
 			{Name: "billing.view_own", Grants: []string{"user"}},                                   // B1, B5
 			{Name: "billing.manage", Grants: []string{"billing_clerk", "tenant_admin"}},            // B3–B8

@@ -28,7 +28,8 @@ var (
 func New() sdk.Module {
 	return kit.New(kit.Spec{
 		ID: "calendar", Version: "0.1.0", Migrations: migrations,
-		Roles: []sdk.Role{{ID: "doctor"}, {ID: "facility"}},
+		Portals: []string{"patients"},
+		Roles:   []sdk.Role{{ID: "doctor"}, {ID: "facility"}},
 		Permissions: []sdk.Permission{
 			{Name: "calendar.book", Grants: []string{"user"}},                     // C5, C11
 			{Name: "calendar.manage_own", Grants: []string{"doctor", "facility"}}, // C4, C10

@@ -32,7 +32,8 @@ var (
 func New() sdk.Module {
 	return kit.New(kit.Spec{
 		ID: "eshop", Version: "0.1.0", Migrations: migrations,
-		Roles: []sdk.Role{{ID: "shop_manager"}, {ID: "lab_staff"}},
+		Portals: []string{"customers"},
+		Roles:   []sdk.Role{{ID: "shop_manager"}, {ID: "lab_staff"}},
 		Permissions: []sdk.Permission{
 			{Name: "eshop.order", Grants: []string{"user"}},                          // E4, E14.d
 			{Name: "eshop.manage", Grants: []string{"shop_manager", "tenant_admin"}}, // E1, E3, E14.f

@@ -60,6 +60,9 @@ type Spec struct {
 	Notifications      []string
 	AuditActions       []string
 	RegistrationFields []sdk.Field
+	// Portals are the audiences the module's hostnames serve ("patients", "professionals").
+	Portals []string
+
 	// What the module does on core events, each optional.
 	OnUserVerified func(ctx context.Context, t sdk.Tenant, userID string) error
 	OnUserDeleted  func(ctx context.Context, t sdk.Tenant, userID string) error
@@ -114,7 +117,7 @@ func New(spec Spec) *Module {
 		return t.ParseFS(spec.Templates, spec.Pattern)
 	})
 	m.man = sdk.Manifest{ID: spec.ID, Version: spec.Version, Roles: spec.Roles, Permissions: spec.Permissions,
-		Templates: spec.Notifications, AuditActions: spec.AuditActions, RegistrationFields: spec.RegistrationFields}
+		Templates: spec.Notifications, AuditActions: spec.AuditActions, RegistrationFields: spec.RegistrationFields, Portals: spec.Portals}
 	for i := range spec.Routes {
 		r := &spec.Routes[i]
 		m.man.Routes = append(m.man.Routes, r.manifest())

@@ -72,6 +72,8 @@ func newModule() *Module {
 	m.Module = kit.New(kit.Spec{
 		ID: "results", Version: "1.1.0",
 		Migrations: migrations, Templates: templates, Pattern: "templates/*.html",
+		// A tenant's hostnames serve patients or professionals (the console offers these).
+		Portals: []string{"patients", portalPros},
 		Roles: []sdk.Role{{ID: roleProfessional},
 			// Lab staff block accounts and answer support requests and appeals (R6, R8).
 			{ID: roleLabStaff, CoreGrants: []string{"admin.users", "admin.complaints"}}},

@@ -38,6 +38,11 @@ type Manifest struct {
 	AuditActions []string `json:"audit_actions"`
 	// RegistrationFields are mandatory identity fields the module adds to registration.
 	RegistrationFields []Field `json:"registration_fields"`
+	// Portals are the audiences a hostname of the tenant may serve for the module
+	// ("patients", "professionals"): the console offers them, and only them, when a platform
+	// admin gives a hostname its portal; the module reads it on each request
+	// (Tenant.Portal). Optional: a module without portals serves every hostname alike.
+	Portals []string `json:"portals,omitempty"`
 }
 
 // Route is one module route: its method, its pattern under "/<module id>" in Go's ServeMux
@@ -266,6 +271,11 @@ func (m *Manifest) Check() error {
 	}
 	if err := routesConflict(m.Routes); err != nil {
 		return fmt.Errorf("manifest %s: %w", m.ID, err)
+	}
+	for _, p := range m.Portals {
+		if !idRe.MatchString(p) || p == "console" {
+			return fmt.Errorf("manifest %s: portal %q", m.ID, p)
+		}
 	}
 	for _, r := range m.Rules {
 		if !nameRe.MatchString(r.Name) && !idRe.MatchString(r.Name) {
