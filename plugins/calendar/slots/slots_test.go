@@ -8,7 +8,13 @@ import (
 	_ "time/tzdata" // the zones do not depend on the machine's tzdata
 )
 
-func zone(t testing.TB, name string) *time.Location {
+// fataler is what the helpers need of a *testing.T, *testing.B or *rapid.T.
+type fataler interface {
+	Helper()
+	Fatal(...any)
+}
+
+func zone(t fataler, name string) *time.Location {
 	t.Helper()
 	z, err := time.LoadLocation(name)
 	if err != nil {
@@ -18,7 +24,7 @@ func zone(t testing.TB, name string) *time.Location {
 }
 
 // day returns local midnight of a 2006-01-02 day and the next midnight.
-func day(t testing.TB, d string, z *time.Location) (time.Time, time.Time) {
+func day(t fataler, d string, z *time.Location) (time.Time, time.Time) {
 	t.Helper()
 	v, err := time.ParseInLocation(time.DateOnly, d, z)
 	if err != nil {
