@@ -134,21 +134,24 @@ func TestC4FreeSlotsProperties(t *testing.T) {
 				t.Fatalf("two slots start at %s", label)
 			}
 			labels[label] = true
-			// Every instant of the slot (each minute and its end) reads a wall clock of the
-			// slot's day inside one window, and is the first instant reading it.
+			// Every instant of the slot (each minute, and the last instant before its end)
+			// reads a wall clock of the slot's day inside one window, and is the first instant
+			// reading it.
 			y, m, d := local.Date()
 			dayStart := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 			windows := windowsOf(spec, time.Date(y, m, d, 12, 0, 0, 0, z))
 			within := -1
-			for u := s.Start; !u.After(s.End); u = u.Add(time.Minute) {
+			instants := []time.Time{}
+			for u := s.Start; u.Before(s.End); u = u.Add(time.Minute) {
+				instants = append(instants, u)
+			}
+			for _, u := range append(instants, s.End.Add(-time.Second)) {
 				lu := u.In(z)
 				wall := int(time.Date(lu.Year(), lu.Month(), lu.Day(), lu.Hour(), lu.Minute(), 0, 0, time.UTC).Sub(dayStart) / time.Minute)
-				if u.Before(s.End) && u.Add(-time.Hour).In(z).Format("2006-01-02 15:04") == lu.Format("2006-01-02 15:04") {
+				if u.Add(-time.Hour).In(z).Format("2006-01-02 15:04") == lu.Format("2006-01-02 15:04") {
 					t.Fatalf("slot %s reaches the second pass of a repeated hour at %v", label, lu)
 				}
-				w := slices.IndexFunc(windows, func(w [2]int) bool {
-					return w[0] <= wall && (wall < w[1] || (wall == w[1] && u.Equal(s.End)))
-				})
+				w := slices.IndexFunc(windows, func(w [2]int) bool { return w[0] <= wall && wall < w[1] })
 				if w < 0 || (within >= 0 && w != within) {
 					t.Fatalf("slot %s: %v is outside the day's windows %v", label, lu, windows)
 				}
