@@ -117,7 +117,11 @@ func TestC4FreeSlotsProperties(t *testing.T) {
 			if s.End.Sub(s.Start) != spec.Length {
 				t.Fatalf("slot %d lasts %v, not %v", i, s.End.Sub(s.Start), spec.Length)
 			}
-			if i > 0 && s.Start.Before(got[i-1].End.Add(spec.Buffer)) {
+			gap := spec.Buffer // between two slots of a day; slots of two days only never overlap
+			if i > 0 && s.Start.In(z).Format(time.DateOnly) != got[i-1].Start.In(z).Format(time.DateOnly) {
+				gap = 0
+			}
+			if i > 0 && s.Start.Before(got[i-1].End.Add(gap)) {
 				t.Fatalf("slot %d (%v) overlaps or crowds slot %d (%v)", i, s.Start.In(z), i-1, got[i-1].Start.In(z))
 			}
 			for _, b := range busy {
@@ -156,6 +160,47 @@ func TestC4FreeSlotsProperties(t *testing.T) {
 					t.Fatalf("slot %s: %v is outside the day's windows %v", label, lu, windows)
 				}
 				within = w
+			}
+		}
+	})
+}
+
+// TestC4SlotsOfADayDoNotShiftWithTheViewOrTheTime: the slots of a range are those of its
+// whole days, less the ones starting before the range or sooner than the notice: a view
+// starting later or looked at later never shows other start times, and Offered accepts
+// exactly the starts Free lists (C4, issue 13.2).
+func TestC4SlotsOfADayDoNotShiftWithTheViewOrTheTime(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		spec, busy, from, to, now := genSpec(t)
+		z := spec.Zone
+		y, m, d := from.In(z).Date()
+		ly, lm, ld := to.Add(-time.Nanosecond).In(z).Date()
+		whole := Free(spec, busy, time.Date(y, m, d, 0, 0, 0, 0, z), time.Date(ly, lm, ld+1, 0, 0, 0, 0, z), past)
+		var want []Slot
+		for _, s := range whole {
+			if !s.Start.Before(from) && s.Start.Before(to) && !s.Start.Before(now.Add(spec.NoticeMin)) {
+				want = append(want, s)
+			}
+		}
+		got := Free(spec, busy, from, to, now)
+		if !slices.Equal(got, want) {
+			t.Fatalf("range gives %v, its whole days %v", got, want)
+		}
+		for _, s := range got {
+			if o, ok := Offered(spec, busy, s.Start, now); !ok || o != s {
+				t.Fatalf("Offered refuses the listed slot %v", s.Start.In(z))
+			}
+		}
+		for _, s := range whole {
+			if s.Start.Before(now.Add(spec.NoticeMin)) {
+				if _, ok := Offered(spec, busy, s.Start, now); ok {
+					t.Fatalf("Offered accepts %v, sooner than the notice", s.Start.In(z))
+				}
+			}
+			if off := s.Start.Add(time.Minute); !slices.ContainsFunc(whole, func(w Slot) bool { return w.Start.Equal(off) }) {
+				if _, ok := Offered(spec, busy, off, past); ok {
+					t.Fatalf("Offered accepts %v, not a listed start", off.In(z))
+				}
 			}
 		}
 	})

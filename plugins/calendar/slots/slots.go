@@ -21,7 +21,12 @@
 //
 // Slot starts follow a grid of Spec.Step from the window's start, in real time; the slots
 // returned never overlap each other (the earliest start wins) and keep Spec.Buffer clear on
-// both sides, from each other and from every busy interval.
+// both sides, from each other within a day and from every busy interval.
+//
+// Each local day is laid out on its own, from its first window, whatever the range asked and
+// whatever the time now: the slots of a day never shift because a view starts later or time
+// passed, they only drop out (when booked, when too soon); so a start shown in the week view
+// is the one Offered accepts at booking time.
 package slots
 
 import (
@@ -286,11 +291,28 @@ func Free(spec Spec, busy []Busy, from, to, now time.Time) []Slot {
 		if day.After(time.Date(ly, lm, ld, 12, 0, 0, 0, time.UTC)) {
 			break
 		}
+		g.prevEnd = time.Time{}
 		for _, sp := range p.spans(day) {
 			g.fill(day, sp)
 		}
 	}
 	return g.out
+}
+
+// Offered reports whether a visit starting at start is one of the free slots Free lists for
+// its day — what a booking checks before the database takes the slot (which alone decides
+// between two patients racing for it, C9).
+func Offered(spec Spec, busy []Busy, start, now time.Time) (Slot, bool) {
+	if spec.Zone == nil {
+		return Slot{}, false
+	}
+	y, m, d := start.In(spec.Zone).Date()
+	for _, s := range Free(spec, busy, at(y, m, d, 0, spec.Zone), at(y, m, d+1, 0, spec.Zone), now) {
+		if s.Start.Equal(start) {
+			return s, true
+		}
+	}
+	return Slot{}, false
 }
 
 // spans returns the windows of a local day (given as noon UTC of that date).
@@ -328,10 +350,6 @@ func (g *filler) fill(day time.Time, sp span) {
 	}
 	for t := ws; !t.Add(g.length).After(we) && t.Before(g.to); {
 		end := t.Add(g.length)
-		if t.Before(g.earliest) {
-			t = next(g.earliest)
-			continue
-		}
 		if !g.prevEnd.IsZero() && t.Before(g.prevEnd.Add(g.buffer)) {
 			t = next(g.prevEnd.Add(g.buffer))
 			continue
@@ -344,7 +362,9 @@ func (g *filler) fill(day time.Time, sp span) {
 			t = next(b.End)
 			continue
 		}
-		g.out = append(g.out, Slot{Start: t.UTC(), End: end.UTC()})
+		if !t.Before(g.earliest) {
+			g.out = append(g.out, Slot{Start: t.UTC(), End: end.UTC()})
+		}
 		g.prevEnd = end
 		t = next(end.Add(g.buffer))
 	}
