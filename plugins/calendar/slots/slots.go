@@ -271,8 +271,9 @@ func Days(from time.Time, n int, zone *time.Location) []string {
 // Free returns the free slots starting in [from, to) and not before now+NoticeMin, sorted by
 // start: within the day's windows (the exception of the day if any, else the weekly schedule,
 // nothing on a public holiday of Country), of exactly Length, never overlapping one another
-// nor any busy interval, with Buffer clear on both sides. A spec that Check refuses has no
-// free slots.
+// nor any busy interval, with Buffer clear on both sides (and between two slots of a day). A
+// spec that Check refuses has no free slots. The work grows with the range: a page bounds the
+// range a visitor may ask for (a week view asks for 7 days).
 func Free(spec Spec, busy []Busy, from, to, now time.Time) []Slot {
 	p, err := compile(spec)
 	if err != nil || !to.After(from) {
