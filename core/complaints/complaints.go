@@ -118,7 +118,7 @@ type Question struct {
 	Question    string       `bun:"question"`
 	AskedAt     time.Time    `bun:"asked_at"`
 	AskedBy     string       `bun:"asked_by"`
-	KeyHash     string       `bun:"key_hash"`
+	KeyHash     string       `bun:"key_hash" json:"-"`
 	Explanation string       `bun:"explanation"`
 	ExplainedAt bun.NullTime `bun:"explained_at"`
 	PausedDays  int          `bun:"paused_days"`
@@ -561,7 +561,17 @@ func (s *Service) Answer(ctx context.Context, tenantID, id, by, answer string) (
 func (s *Service) ByUser(ctx context.Context, tenantID, userID string) ([]Complaint, error) {
 	var out []Complaint
 	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		return sc.Select(&out).Where("user_id = ?", userID).Order("received_at").Scan(ctx)
+		if err := sc.Select(&out).Where("user_id = ?", userID).Order("received_at").Scan(ctx); err != nil {
+			return err
+		}
+		// With the questions he was asked and his explanations (C17).
+		for i := range out {
+			if err := sc.Select(&out[i].Questions).ExcludeColumn("key_hash").Where("complaint_id = ?", out[i].ID).
+				Order("asked_at").Scan(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return out, err
 }
