@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"carenet.dev/platform/core/audit"
+	"carenet.dev/platform/core/browsertest"
 	"carenet.dev/platform/core/complaints"
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/form"
@@ -67,8 +68,10 @@ func TestComplaintClockC17(t *testing.T) {
 			!strings.Contains(m.Text, day(c1.DueAt)) || !strings.Contains(m.Text, "z przyczyn niezależnych od nas") {
 			t.Fatalf("extension mail: %+v", m)
 		}
+		pages := map[string]string{}
 		p := admin.get(page)
 		mustContain(t, p, "Przedłużono o 5 dni", "z przyczyn niezależnych od nas")
+		pages["extended"] = p.Body
 		mustNotContain(t, p, "outside_control")
 
 		// Staff ask; the person is e-mailed the question with the link to his complaint's page.
@@ -101,10 +104,13 @@ func TestComplaintClockC17(t *testing.T) {
 			t.Fatalf("the complaint's page: %d", g.Status)
 		}
 		mustContain(t, g, "Proszę podać nazwisko lekarza.", "Termin wstrzymany od "+day(time.Now()))
+		pages["question"] = g.Body
+		pages["paused"] = admin.get(page).Body
 		if r := person.post(pathOf(link), pathOf(link), url.Values{"explanation": {" "}}); r.Status != 422 {
 			t.Fatalf("an empty answer: %d", r.Status)
 		} else {
 			mustContain(t, r, `id="e-explanation"`)
+			pages["question with an error"] = r.Body
 		}
 		r = person.post(pathOf(link), pathOf(link), url.Values{"explanation": {"Dr Anna Nowak."}})
 		if r.Status != 200 {
@@ -125,11 +131,21 @@ func TestComplaintClockC17(t *testing.T) {
 		}
 		p = admin.get(page)
 		mustContain(t, p, "Dr Anna Nowak.", "Termin przesunięty o 25 dni oczekiwania", "Zostało 19 dni")
+		pages["explained"], pages["answered question"] = p.Body, person.get(pathOf(link)).Body
 		for _, a := range []string{"admin.complaint_extended", "admin.complaint_question", "complaint.explained"} {
 			if l, _ := e.srv.Trail.Search(ctx, tn.ID, audit.Filter{Action: a, ExactAction: true}); len(l) != 1 {
 				t.Fatalf("%s audited %d times", a, len(l))
 			}
 		}
+		t.Run("valid HTML", func(t *testing.T) {
+			problems, err := browsertest.NeedChecks(t).ValidateHTML(pages)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range problems {
+				t.Error(p)
+			}
+		})
 	})
 }
 
