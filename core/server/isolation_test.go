@@ -89,6 +89,7 @@ func isolationCases(o bObjects) map[string]isolationCase {
 		// Parameters that name no tenant object: A gets A's own page.
 		"GET /static/:file":                {path: "/static/style.css", want: 200},
 		"GET /terms/:doc":                  {path: "/terms/" + terms.DocPlatform, want: 200},
+		"GET /terms/:doc.pdf":              {path: "/terms/" + terms.DocPlatform + ".pdf", want: 200},
 		"GET /admin/terms/:doc/new":        {path: "/admin/terms/" + terms.DocPlatform + "/new", want: 200},
 		"POST /admin/terms/:doc":           {path: "/admin/terms/nonexistent-doc", page: "/admin/terms", want: 404},
 		"GET /admin/messages/:tmpl/:lang":  {path: "/admin/messages/reset/pl", want: 200}, // A's wording, not B's
