@@ -41,6 +41,8 @@ const (
 	ActMaintenancePlanned = "platform.maintenance_planned"
 	ActComplaintExtended  = "admin.complaint_extended"
 	ActComplaintAnswered  = "admin.complaint_answered"
+	ActComplaintQuestion  = "admin.complaint_question"
+	ActComplaintExplained = "complaint.explained"
 	ActTemplateChanged    = "admin.template_changed"
 	ActSecretChanged      = "account.secret_changed"
 	ActSecretChecked      = audit.ActSecretChecked
@@ -52,7 +54,7 @@ const (
 // CoreAuditActions lists the core's audit actions (each has a message "audit.action.<id>").
 var CoreAuditActions = []string{ActUserBlocked, ActUserUnblocked, ActRoleAssigned, ActRoleRemoved, ActGrantChanged,
 	ActSettingsChanged, ActModuleRules, ActJobRetried, ActTenantChanged, ActHostnamesChanged, ActModulesChanged,
-	ActModuleRestarted, ActAccountDeleted, ActTermsPublished, ActMaintenancePlanned, ActComplaintExtended, ActComplaintAnswered, ActDataExported, ActTemplateChanged,
+	ActModuleRestarted, ActAccountDeleted, ActTermsPublished, ActMaintenancePlanned, ActComplaintExtended, ActComplaintAnswered, ActComplaintQuestion, ActComplaintExplained, ActDataExported, ActTemplateChanged,
 	ActSecretChanged, ActSecretChecked, ActSecretCheckFailed, ActAPIKeyCreated, ActAPIKeyRevoked,
 	ActTOTPEnabled, ActTOTPRemoved, ActPasskeyAdded, ActPasskeyRemoved, ActRecoveryRenewed, ActRecoveryUsed, ActSecondFactorReset,
 	ActModuleRegistered, ActClosureAppealGranted, ActClosureAppealRefused}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -14,7 +15,9 @@ import (
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/complaints"
 	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/i18n"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit/upload"
 )
 
@@ -29,6 +32,9 @@ func (s *Server) bindComplaints() {
 	s.get("/admin/complaints/:id/files/:file", authz.PermAdminComplaints, s.complaintFile)
 	s.post("/admin/complaints/:id/extend", authz.PermAdminComplaints, s.extendComplaint)
 	s.post("/admin/complaints/:id/answer", authz.PermAdminComplaints, s.answerComplaint)
+	s.post("/admin/complaints/:id/question", authz.PermAdminComplaints, s.askComplainant)
+	s.get("/complaints/explain/:key", authz.PermPublic, s.explainForm)
+	s.post("/complaints/explain/:key", authz.PermPublic, s.limitByIP("complaint", "security.complaints_per_ip"), s.explainComplaint)
 	s.post("/admin/complaints/:id/closure", authz.PermAdminComplaints, s.decideClosureAppeal)
 }
 
@@ -157,7 +163,8 @@ func (s *Server) renderComplaint(c *fiber.Ctx, status int, cp *complaints.Compla
 func (s *Server) renderComplaintCheck(c *fiber.Ctx, status int, cp *complaints.Complaint, f *Form, check *secretCheck) error {
 	st := St(c)
 	r := complaintRules(st.Tenant)
-	data := map[string]any{"C": cp, "Now": s.Complaints.Now(), "MaxExtension": r.MaxExtensionDays}
+	data := map[string]any{"C": cp, "Now": s.Complaints.Now(), "MaxExtension": r.MaxExtensionDays,
+		"Reasons": complaints.ExtensionReasons, "Due": s.dueInWords(st.Loc, cp, st.Tenant)}
 	u, err := s.complaintPerson(c, cp)
 	if err != nil {
 		return err
@@ -217,6 +224,34 @@ func (s *Server) complaintFile(c *fiber.Ctx) error {
 	return c.Send(f.Data)
 }
 
+// dueInWords says where a complaint's clock stands, in the reader's words: days left, days
+// past, standing still while the person is asked, answered.
+func (s *Server) dueInWords(loc *i18n.Localizer, cp *complaints.Complaint, t *tenancy.Tenant) string {
+	now := s.Complaints.Now()
+	switch {
+	case cp.Status != complaints.Open:
+		return loc.T("complaints.clock.answered", "Date", locales.FormatDate(loc.Lang, cp.AnsweredAt.Time, t.Location()))
+	case cp.Paused():
+		return loc.T("complaints.clock.paused", "Date", locales.FormatDate(loc.Lang, cp.PausedAt.Time, t.Location()))
+	}
+	n := cp.DaysLeft(now, t.Location())
+	if n < 0 || cp.Overdue(now) {
+		return loc.TN("complaints.clock.overdue", -n, "Count", -n)
+	}
+	return loc.TN("complaints.clock.left", n, "Count", n)
+}
+
+// ExtensionReason names the reason of an extension in the reader's words; one written
+// before reasons were a choice is shown as staff wrote it.
+func (p *Page) ExtensionReason(reason string) string {
+	if contains(complaints.ExtensionReasons, reason) {
+		return p.T("complaints.extension_reason." + reason)
+	}
+	return reason
+}
+
+// extendComplaint extends a complaint's due date once, for the reason staff choose, and
+// tells the person the new date in his language (C17).
 func (s *Server) extendComplaint(c *fiber.Ctx) error {
 	st := St(c)
 	cp, err := s.complaintSubject(c)
@@ -224,19 +259,120 @@ func (s *Server) extendComplaint(c *fiber.Ctx) error {
 		return err
 	}
 	days, _ := strconv.Atoi(c.FormValue("days"))
-	err = s.Complaints.Extend(c.UserContext(), st.Tenant.ID, cp.ID, complaintRules(st.Tenant), days, c.FormValue("reason"))
+	reason := c.FormValue("reason")
+	done, err := s.Complaints.Extend(c.UserContext(), st.Tenant.ID, cp.ID, complaintRules(st.Tenant), days, reason)
 	var ferr form.Errors
 	if errors.As(err, &ferr) {
 		return s.renderComplaint(c, fiber.StatusUnprocessableEntity, cp, &Form{Values: values(c, "days", "reason"), Errors: ferr})
 	}
+	if errors.Is(err, complaints.ErrBusy) {
+		return s.renderComplaint(c, fiber.StatusConflict, cp, &Form{Values: values(c, "days", "reason"),
+			Errors: form.Errors{"days": "complaints.busy"}})
+	}
 	if err != nil {
 		return err
 	}
-	if err := s.record(c, "", ActComplaintExtended, cp.UserID, "complaint:"+cp.Reference, map[string]any{"days": days}); err != nil {
+	if err := s.record(c, "", ActComplaintExtended, cp.UserID, "complaint:"+cp.Reference, map[string]any{"days": days,
+		"reason": reason, "due_date": done.DueAt.In(st.Tenant.Location()).Format(time.DateOnly)}); err != nil {
+		return err
+	}
+	lang := st.Tenant.Lang(done.Locale, "")
+	if err := s.sendMail(c.UserContext(), st.Tenant, done.ReplyTo, "", lang, "complaint_extended", "",
+		"Reference", done.Reference, "Date", formatDay(lang, done.DueAt, st.Tenant),
+		"Reason", s.I18n.For(lang).T("complaints.extension_reason."+reason)); err != nil {
 		return err
 	}
 	s.flash(c, "admin.complaints.extended")
 	return c.Redirect(st.URL("/admin/complaints/"+cp.ID), fiber.StatusSeeOther)
+}
+
+// askComplainant sends staff's question to the person and stops the complaint's clock until
+// he answers from the link in the e-mail (C17).
+func (s *Server) askComplainant(c *fiber.Ctx) error {
+	st := St(c)
+	cp, err := s.complaintSubject(c)
+	if err != nil {
+		return err
+	}
+	done, key, err := s.Complaints.Ask(c.UserContext(), st.Tenant.ID, cp.ID, st.User.ID, c.FormValue("question"))
+	var ferr form.Errors
+	if errors.As(err, &ferr) {
+		return s.renderComplaint(c, fiber.StatusUnprocessableEntity, cp, &Form{Values: values(c, "question"), Errors: ferr})
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.record(c, "", ActComplaintQuestion, cp.UserID, "complaint:"+cp.Reference, nil); err != nil {
+		return err
+	}
+	lang := st.Tenant.Lang(done.Locale, "")
+	if err := s.sendMail(c.UserContext(), st.Tenant, done.ReplyTo, "", lang, "complaint_question",
+		s.absLink(st.Tenant, st.Portal, "/complaints/explain/"+key),
+		"Reference", done.Reference, "Question", done.Questions[len(done.Questions)-1].Question); err != nil {
+		return err
+	}
+	s.flash(c, "admin.complaints.asked")
+	return c.Redirect(st.URL("/admin/complaints/"+cp.ID), fiber.StatusSeeOther)
+}
+
+// complaintQuestion is the question a link opens; an unknown link is not found.
+func (s *Server) complaintQuestion(c *fiber.Ctx) (*complaints.Question, *complaints.Complaint, error) {
+	key := c.Params("key")
+	if len(key) < 20 || len(key) > 100 {
+		return nil, nil, fiber.ErrNotFound
+	}
+	q, cp, err := s.Complaints.Asked(c.UserContext(), St(c).Tenant.ID, key)
+	if errors.Is(err, complaints.ErrNotFound) {
+		return nil, nil, fiber.ErrNotFound
+	}
+	return q, cp, err
+}
+
+func (s *Server) renderExplain(c *fiber.Ctx, status int, q *complaints.Question, cp *complaints.Complaint, f *Form) error {
+	st := St(c)
+	return s.render(c, status, "complaint_explain", "complaints.explain_title", map[string]any{"Q": q, "C": cp,
+		"Waiting": q.ExplainedAt.IsZero() && cp.Status == complaints.Open, "Due": s.dueInWords(st.Loc, cp, st.Tenant),
+		"Action": st.URL("/complaints/explain/" + c.Params("key"))}, f)
+}
+
+// explainForm is the person's page of his complaint: the question he was asked and the
+// form for his answer, while the clock stands still (C17).
+func (s *Server) explainForm(c *fiber.Ctx) error {
+	q, cp, err := s.complaintQuestion(c)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	c.Set("Referrer-Policy", "no-referrer")
+	return s.renderExplain(c, fiber.StatusOK, q, cp, nil)
+}
+
+// explainComplaint records the person's answer; the clock starts again and the due date
+// moves by the days it stood still.
+func (s *Server) explainComplaint(c *fiber.Ctx) error {
+	st := St(c)
+	q, cp, err := s.complaintQuestion(c)
+	if err != nil {
+		return err
+	}
+	done, err := s.Complaints.Explain(c.UserContext(), st.Tenant.ID, complaintRules(st.Tenant), c.Params("key"), c.FormValue("explanation"))
+	var ferr form.Errors
+	if errors.As(err, &ferr) {
+		return s.renderExplain(c, fiber.StatusUnprocessableEntity, q, cp, &Form{Values: values(c, "explanation"), Errors: ferr})
+	}
+	if errors.Is(err, complaints.ErrBusy) {
+		return s.renderExplain(c, fiber.StatusConflict, q, cp, &Form{Values: values(c, "explanation"),
+			Errors: form.Errors{"explanation": "complaints.busy"}})
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.record(c, "", ActComplaintExplained, cp.UserID, "complaint:"+cp.Reference, map[string]any{
+		"due_date": done.DueAt.In(st.Tenant.Location()).Format(time.DateOnly)}); err != nil {
+		return err
+	}
+	return s.message(c, fiber.StatusOK, "complaints.explained_title", messageData{Lines: []string{"complaints.explained_text"},
+		Detail: st.Loc.T("complaints.received_detail", "Reference", done.Reference, "Date", formatDay(st.Lang, done.DueAt, st.Tenant))})
 }
 
 // answerComplaint records the answer and sends it to the address the complaint gave.

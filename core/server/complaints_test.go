@@ -117,13 +117,13 @@ func TestComplaintsFollowTheTenantsRules(t *testing.T) {
 			t.Fatalf("queue: %d", len(list))
 		}
 		page := "/admin/complaints/" + list[0].ID
-		if r := admin.post(page, page+"/extend", url.Values{"days": {"6"}, "reason": {"ekspertyza"}}); r.Status != 422 {
+		if r := admin.post(page, page+"/extend", url.Values{"days": {"6"}, "reason": {"special_knowledge"}}); r.Status != 422 {
 			t.Fatalf("extension beyond the rule: %d", r.Status)
 		}
-		if r := admin.post(page, page+"/extend", url.Values{"days": {"5"}, "reason": {"ekspertyza"}}); r.Status != 303 {
+		if r := admin.post(page, page+"/extend", url.Values{"days": {"5"}, "reason": {"special_knowledge"}}); r.Status != 303 {
 			t.Fatalf("extend: %d", r.Status)
 		}
-		if r := admin.post(page, page+"/extend", url.Values{"days": {"1"}, "reason": {"again"}}); r.Status != 422 && r.Status != 200 {
+		if r := admin.post(page, page+"/extend", url.Values{"days": {"1"}, "reason": {"outside_control"}}); r.Status != 422 && r.Status != 200 {
 			t.Fatalf("second extension: %d", r.Status)
 		}
 		got, _ := e.srv.Complaints.Get(ctx, plt.ID, list[0].ID)

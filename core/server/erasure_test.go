@@ -57,7 +57,7 @@ var columns = map[string]string{
 	// the person's own rows: deleted with him
 	"users.*": erased, "sessions.*": erased, "user_tokens.*": erased, "terms_acceptances.*": erased,
 	"consents.*": erased, "casbin_rule.*": erased, "outbox.*": erased, "complaints.*": erased,
-	"complaint_files.*":     erased,
+	"complaint_files.*": erased, "complaint_questions.*": erased,
 	"rate_limits.tenant_id": none, "rate_limits.window_start": none, "rate_limits.hits": none,
 	"rate_limits.bucket": erased, // counters keyed on an address (hashed where they name an account)
 	"registrations.*":    erased, // a registration waiting for its job, which deletes it
@@ -246,9 +246,16 @@ func TestErasureReachesEveryColumn(t *testing.T) {
 		_ = png.Encode(&pngb, img)
 		rules := complaints.RulesOf(tn)
 		valid := func(string) bool { return true }
-		if _, err := e.srv.Complaints.Lodge(ctx, tn.ID, rules, complaints.Draft{Module: "platform", Category: "billing", Body: words,
+		cp, err := e.srv.Complaints.Lodge(ctx, tn.ID, rules, complaints.Draft{Module: "platform", Category: "billing", Body: words,
 			ReplyTo: email, ClientRef: "CLI-" + name, UserID: u.ID, Locale: "fr",
-			Files: []complaints.File{{Name: name + ".png", Data: pngb.Bytes()}}}, valid); err != nil {
+			Files: []complaints.File{{Name: name + ".png", Data: pngb.Bytes()}}}, valid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Staff asked him a question; his explanation holds his words (C17).
+		if _, key, err := e.srv.Complaints.Ask(ctx, tn.ID, cp.ID, "staff", "Quelle facture ?"); err != nil {
+			t.Fatal(err)
+		} else if _, err := e.srv.Complaints.Explain(ctx, tn.ID, rules, key, "La facture de "+name); err != nil {
 			t.Fatal(err)
 		}
 		// …and one lodged without signing in, from his address.

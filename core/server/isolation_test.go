@@ -31,6 +31,7 @@ type bObjects struct {
 	user, session, mail, key, complaint, file, job string
 	tenant, passkey                                string
 	dependant                                      string
+	question                                       string // the secret of the link to B's complaint's question
 }
 
 // isolationCases lists, for every route of the core that takes a parameter, how tenant A's
@@ -63,6 +64,9 @@ func isolationCases(o bObjects) map[string]isolationCase {
 		"POST /admin/complaints/:id/extend":      {path: "/admin/complaints/" + o.complaint + "/extend", page: "/admin/complaints", form: f("days", "2", "reason", "x"), want: 404},
 		"POST /admin/complaints/:id/answer":      {path: "/admin/complaints/" + o.complaint + "/answer", page: "/admin/complaints", form: f("answer", "cross-tenant answer"), want: 404},
 		"POST /admin/complaints/:id/secret":      {path: "/admin/complaints/" + o.complaint + "/secret", page: "/admin/complaints", form: f("answer", "x"), want: 404},
+		"POST /admin/complaints/:id/question":    {path: "/admin/complaints/" + o.complaint + "/question", page: "/admin/complaints", form: f("question", "cross-tenant question"), want: 404},
+		"GET /complaints/explain/:key":           {path: "/complaints/explain/" + o.question, want: 404},
+		"POST /complaints/explain/:key":          {path: "/complaints/explain/" + o.question, page: "/complaints/new", form: f("explanation", "cross-tenant explanation"), want: 404},
 		"POST /admin/complaints/:id/closure":     {path: "/admin/complaints/" + o.complaint + "/closure", page: "/admin/complaints", form: f("decision", "granted", "answer", "cross-tenant decision"), want: 404},
 		"POST /admin/jobs/:id/retry":             {path: "/admin/jobs/" + o.job + "/retry", page: "/admin/jobs", want: 404},
 		"GET /admin/modules/:module":             {path: "/admin/modules/calendar", want: 404}, // B's module, not A's
@@ -85,6 +89,7 @@ func isolationCases(o bObjects) map[string]isolationCase {
 		// Parameters that name no tenant object: A gets A's own page.
 		"GET /static/:file":                {path: "/static/style.css", want: 200},
 		"GET /terms/:doc":                  {path: "/terms/" + terms.DocPlatform, want: 200},
+		"GET /terms/:doc.pdf":              {path: "/terms/" + terms.DocPlatform + ".pdf", want: 200},
 		"GET /admin/terms/:doc/new":        {path: "/admin/terms/" + terms.DocPlatform + "/new", want: 200},
 		"POST /admin/terms/:doc":           {path: "/admin/terms/nonexistent-doc", page: "/admin/terms", want: 404},
 		"GET /admin/messages/:tmpl/:lang":  {path: "/admin/messages/reset/pl", want: 200}, // A's wording, not B's
@@ -131,6 +136,10 @@ func TestTenantIsolation(t *testing.T) {
 		cp, err := e.srv.Complaints.Lodge(ctx, pl.ID, complaints.RulesOf(pl), complaints.Draft{Module: "platform", Category: "service",
 			Body: "Wizyta została odwołana bez uprzedzenia.", ReplyTo: "user@elekarze.localhost", ClientRef: "PL-778", UserID: victim.ID,
 			Locale: "pl", Files: []complaints.File{{Name: "skan.pdf", ContentType: "application/pdf", Data: pdf}}}, func(string) bool { return true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, question, err := e.srv.Complaints.Ask(ctx, pl.ID, cp.ID, "staff", "Który lekarz?")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,7 +193,7 @@ func TestTenantIsolation(t *testing.T) {
 			t.Fatal(err)
 		}
 		o := bObjects{user: victim.ID, session: sessions[0].ID, mail: mails[0].ID, key: key.ID, complaint: cp.ID,
-			file: cpBefore.Files[0].ID, job: jobID, tenant: pl.ID, passkey: pk.ID, dependant: child.ID}
+			file: cpBefore.Files[0].ID, job: jobID, tenant: pl.ID, passkey: pk.ID, dependant: child.ID, question: question}
 
 		// The mlab admin, signed in on mlab.
 		admin := e.client("mlab.localhost")
@@ -256,7 +265,8 @@ func TestTenantIsolation(t *testing.T) {
 			t.Errorf("B's API key was revoked from A: %+v", k)
 		}
 		cpAfter, _ := e.srv.Complaints.Get(ctx, pl.ID, cp.ID)
-		if cpAfter.Status != cpBefore.Status || !cpAfter.DueAt.Equal(cpBefore.DueAt) || cpAfter.Answer != "" {
+		if cpAfter.Status != cpBefore.Status || !cpAfter.DueAt.Equal(cpBefore.DueAt) || cpAfter.Answer != "" || !cpAfter.Paused() ||
+			cpAfter.Questions[0].Explanation != "" {
 			t.Errorf("B's complaint changed: %+v", cpAfter)
 		}
 		if j, _ := e.srv.Jobs.Get(ctx, pl.ID, jobID); j == nil || j.Status != jobs.Failed || j.Attempts != 8 {

@@ -39,7 +39,7 @@ type MessageTemplate struct {
 
 // coreTemplates are the e-mails of the core.
 var coreTemplates = []string{"verify", "exists", "reset", "deleted", "blocked", "closed_inactive", "terms_published",
-	"maintenance", "complaint_received", "complaint_answer", "closure_appeal_granted", "closure_appeal_refused"}
+	"maintenance", "complaint_received", "complaint_answer", "complaint_extended", "complaint_question", "closure_appeal_granted", "closure_appeal_refused"}
 
 // tenantTemplate returns the tenant's wording of a message, if it has one.
 func (s *Server) tenantTemplate(ctx context.Context, tenantID, tmpl, lang string) (*MessageTemplate, error) {

@@ -74,8 +74,10 @@ func termsDocs(t *tenancy.Tenant) []string {
 
 func (s *Server) bindTerms() {
 	s.get("/terms", authz.PermPublic, s.termsIndex)
+	s.get("/terms.pdf", authz.PermPublic, s.termsPDF)
 	s.get("/terms/accept", authz.PermAccount, s.termsAcceptPage)
 	s.post("/terms/accept", authz.PermAccount, s.termsAccept)
+	s.get("/terms/:doc.pdf", authz.PermPublic, s.termsDocPDF)
 	s.get("/terms/:doc", authz.PermPublic, s.termsPage)
 	s.post("/account/consents", authz.PermAccount, s.saveConsents)
 	s.get("/admin/terms", authz.PermAdminTerms, s.adminTerms)
