@@ -5,6 +5,10 @@ package calendar
 
 import (
 	"embed"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/sdk"
@@ -24,10 +28,19 @@ var (
 	adminBlacklistAnswerDays = kit.Int("calendar.admin_blacklist_answer_days", 14, 1, 90, "C13")
 )
 
-// New returns the module: for now its landing page, on the module frame.
-func New() sdk.Module {
-	return kit.New(kit.Spec{
-		ID: "calendar", Version: "0.1.0", Migrations: migrations,
+// Module is the calendar module.
+type Module struct {
+	*kit.Module
+	now func() time.Time
+}
+
+// New returns the module.
+func New() sdk.Module { return newModule() }
+
+func newModule() *Module {
+	m := &Module{now: func() time.Time { return time.Now().UTC() }}
+	m.Module = kit.New(kit.Spec{
+		ID: "calendar", Version: "0.2.0", Migrations: migrations,
 		Portals: []string{"patients"},
 		Roles:   []sdk.Role{{ID: "doctor"}, {ID: "facility"}},
 		Permissions: []sdk.Permission{
@@ -39,4 +52,11 @@ func New() sdk.Module {
 		Rules:  []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays},
 		Routes: []kit.Route{kit.Public("GET /calendar", kit.Landing)},
 	})
+	return m
 }
+
+// newID is a random id (C1: the directory's ids give nothing to enumerate).
+func newID() string { return uuid.NewString() }
+
+// bunIn is a list for an IN (?) clause.
+func bunIn(xs []string) any { return bun.In(xs) }

@@ -392,6 +392,13 @@ func IsUniqueViolation(err error) bool {
 	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "constraint failed: UNIQUE")
 }
 
+// IsExclusionViolation reports whether err is PostgreSQL's refusal of a row an exclusion
+// constraint excludes (two overlapping ranges of one key); SQLite has no such constraint.
+func IsExclusionViolation(err error) bool {
+	var pgErr pgdriver.Error
+	return errors.As(err, &pgErr) && pgErr.Field('C') == "23P01"
+}
+
 // PgIdent quotes a PostgreSQL identifier.
 func PgIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
