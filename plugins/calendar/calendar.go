@@ -4,7 +4,9 @@
 package calendar
 
 import (
+	"database/sql"
 	"embed"
+	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,6 +19,9 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
+//go:embed templates/*.html
+var templates embed.FS
+
 // Rules, with the defaults REQUIREMENTS.md gives; each tenant may change them.
 var (
 	anonymousConfirmMinutes  = kit.Int("calendar.anonymous_confirm_minutes", 30, 5, 1440, "C6")
@@ -27,6 +32,8 @@ var (
 	blacklistAnswerDays      = kit.Int("calendar.blacklist_answer_days", 7, 1, 90, "C12")
 	adminBlacklistAnswerDays = kit.Int("calendar.admin_blacklist_answer_days", 14, 1, 90, "C13")
 )
+
+const jobSweepRateHits = "calendar.sweep_rate_hits"
 
 // Module is the calendar module.
 type Module struct {
@@ -40,7 +47,7 @@ func New() sdk.Module { return newModule() }
 func newModule() *Module {
 	m := &Module{now: func() time.Time { return time.Now().UTC() }}
 	m.Module = kit.New(kit.Spec{
-		ID: "calendar", Version: "0.2.0", Migrations: migrations,
+		ID: "calendar", Version: "0.2.0", Migrations: migrations, Templates: templates, Pattern: "templates/*.html",
 		Portals: []string{"patients"},
 		Roles:   []sdk.Role{{ID: "doctor"}, {ID: "facility"}},
 		Permissions: []sdk.Permission{
@@ -49,8 +56,14 @@ func newModule() *Module {
 			{Name: "calendar.blacklist", Grants: []string{"doctor"}},              // C12
 			{Name: "calendar.admin_blacklist", Grants: []string{"tenant_admin"}},  // C13
 		},
-		Rules:  []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays},
-		Routes: []kit.Route{kit.Public("GET /calendar", kit.Landing)},
+		Rules:  []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
+			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages},
+		Routes: []kit.Route{
+			// The directory (C1): public, without JavaScript, within a budget per client and account.
+			kit.Public("GET /calendar", m.directory),
+			kit.Public("GET /calendar/doctors/{id}", m.doctorPage),
+		},
+		Jobs: []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits}},
 	})
 	return m
 }
@@ -60,3 +73,9 @@ func newID() string { return uuid.NewString() }
 
 // bunIn is a list for an IN (?) clause.
 func bunIn(xs []string) any { return bun.In(xs) }
+
+// urlq escapes a query value.
+func urlq(s string) string { return url.QueryEscape(s) }
+
+// sqlNoRows is what a select of one row finds when there is none.
+var sqlNoRows = sql.ErrNoRows
