@@ -40,13 +40,13 @@ func (m *Module) searchKey(d *Doctor, specs []string) string {
 			parts = append(parts, loc.T("calendar.specialty."+s), loc.T("calendar.search_terms."+s))
 		}
 	}
-	return " " + textfold.Plain(strings.Join(parts, " ")) + " "
+	return " " + fold(strings.Join(parts, " ")) + " "
 }
 
 // saveFacility stores f, new (no id) or changed.
 func (m *Module) saveFacility(ctx context.Context, t sdk.Tenant, f *Facility) error {
 	now := m.now()
-	f.TenantID, f.CityKey, f.UpdatedAt = t.ID, textfold.Plain(f.City), now
+	f.TenantID, f.CityKey, f.UpdatedAt = t.ID, fold(f.City), now
 	if f.OwnerKind == "" {
 		f.OwnerKind = ownerOperator
 	}
@@ -111,3 +111,10 @@ func (m *Module) saveService(ctx context.Context, t sdk.Tenant, s *Service) erro
 		return err
 	})
 }
+
+// strokes are the letters whose accent is not a combining mark (NFD leaves them whole):
+// "Łódź" is typed "lodz".
+var strokes = strings.NewReplacer("ł", "l", "đ", "d", "ø", "o", "ħ", "h", "ŀ", "l", "ß", "ss", "æ", "ae", "œ", "oe")
+
+// fold is what people type regardless of case, accents and spacing, for the directory.
+func fold(s string) string { return strokes.Replace(textfold.Plain(s)) }

@@ -14,7 +14,6 @@ import (
 
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
-	"carenet.dev/platform/plugins/kit/textfold"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -97,7 +96,7 @@ func readQuery(c *kit.Ctx) (query, map[string]string) {
 		errs["q"] = "calendar.search.err.too_long"
 		kw = ""
 	}
-	for _, w := range strings.Fields(textfold.Plain(kw)) {
+	for _, w := range strings.Fields(fold(kw)) {
 		if len(q.Words) < maxKeywordWords {
 			q.Words = append(q.Words, w)
 		}
@@ -112,7 +111,7 @@ func readQuery(c *kit.Ctx) (query, map[string]string) {
 	if city := strings.TrimSpace(c.Query("city")); len([]rune(city)) > maxQueryLen {
 		errs["city"] = "calendar.search.err.too_long"
 	} else {
-		q.City = textfold.Plain(city)
+		q.City = fold(city)
 	}
 	if p := c.Query("page"); p != "" {
 		n, err := strconv.Atoi(p)
@@ -351,6 +350,6 @@ func (m *Module) specialtyOptions(lang string) []option {
 	for i, s := range specialties {
 		out[i] = option{s, loc.T("calendar.specialty." + s)}
 	}
-	sort.Slice(out, func(i, j int) bool { return textfold.Plain(out[i].Label) < textfold.Plain(out[j].Label) })
+	sort.Slice(out, func(i, j int) bool { return fold(out[i].Label) < fold(out[j].Label) })
 	return out
 }
