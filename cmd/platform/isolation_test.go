@@ -18,6 +18,7 @@ var (
 	familyReportRe  = regexp.MustCompile(`href="/results/family/r/([0-9a-f-]{36})"`)
 	staffReportRe   = regexp.MustCompile(`href="/results/staff/r/([0-9a-f-]{36})"`)
 	dependantLinkRe = regexp.MustCompile(`href="/account/dependants/([0-9a-f-]{36})"`)
+	doctorLinkRe    = regexp.MustCompile(`href="/calendar/doctors/([0-9a-f-]{36})"`)
 )
 
 // copyTenants copies the demo tenants into a temporary directory, with the results module
@@ -133,6 +134,16 @@ func TestModuleTenantIsolation(t *testing.T) {
 		_, bFile := bStaff.do("GET", "/results/staff/patients/"+bRecord, nil)
 		bFamily := find(staffReportRe, bFile, "report of Marie Durand (of B)")
 
+		// The calendar runs on elekarze (B) and secretaires (A'): B's doctor, found by a
+		// search on B, is no one on A' (C1), while A's own doctor is there.
+		_, bSearch := bUser.do("GET", "/calendar?city=krakow", nil)
+		bDoctor := find(doctorLinkRe, bSearch, "doctor (of B)")
+		visitor := p.browser("secretaires.localhost")
+		_, aSearch := visitor.do("GET", "/calendar?city=lyon", nil)
+		if code, _ := visitor.do("GET", "/calendar/doctors/"+find(doctorLinkRe, aSearch, "doctor (of A')"), nil); code != 200 {
+			t.Fatalf("A's own doctor: %d", code)
+		}
+
 		type use struct {
 			who       *browser
 			path      string
@@ -164,6 +175,7 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"GET /results/pro/p/{id}/trend/{code}":            {who: pro, path: "/results/pro/p/" + bRecord + "/trend/GLU", want: 404},
 			"GET /results/family/r/{id}":                      {who: patient, path: "/results/family/r/" + bFamily, want: 404},
 			"GET /results/family/r/{id}/pdf":                  {who: patient, path: "/results/family/r/" + bFamily + "/pdf", want: 404},
+			"GET /calendar/doctors/{id}":                      {who: visitor, path: "/calendar/doctors/" + bDoctor, want: 404},
 			"GET /results/trend/{code}":                       {exemption: "an analyte code, not an object: the patient's own values of that analyte"},
 		}
 

@@ -56,14 +56,15 @@ func newModule() *Module {
 			{Name: "calendar.blacklist", Grants: []string{"doctor"}},              // C12
 			{Name: "calendar.admin_blacklist", Grants: []string{"tenant_admin"}},  // C13
 		},
-		Rules:  []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
+		Rules: []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
 			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages},
 		Routes: []kit.Route{
 			// The directory (C1): public, without JavaScript, within a budget per client and account.
 			kit.Public("GET /calendar", m.directory),
 			kit.Public("GET /calendar/doctors/{id}", m.doctorPage),
 		},
-		Jobs: []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits}},
+		OnDemo: m.seedDemo,
+		Jobs:   []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits}},
 	})
 	return m
 }
