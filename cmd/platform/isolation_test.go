@@ -19,6 +19,7 @@ var (
 	staffReportRe   = regexp.MustCompile(`href="/results/staff/r/([0-9a-f-]{36})"`)
 	dependantLinkRe = regexp.MustCompile(`href="/account/dependants/([0-9a-f-]{36})"`)
 	doctorLinkRe    = regexp.MustCompile(`href="/calendar/doctors/([0-9a-f-]{36})"`)
+	visitLinkRe     = regexp.MustCompile(`href="/calendar/visits/([0-9a-f-]{36})"`)
 )
 
 // copyTenants copies the demo tenants into a temporary directory, with the results module
@@ -138,7 +139,15 @@ func TestModuleTenantIsolation(t *testing.T) {
 		// search on B, is no one on A' (C1), while A's own doctor is there.
 		_, bSearch := bUser.do("GET", "/calendar?city=krakow", nil)
 		bDoctor := find(doctorLinkRe, bSearch, "doctor (of B)")
+		_, bVisits := bUser.do("GET", "/calendar/visits", nil)
+		bVisit := find(visitLinkRe, bVisits, "visit (of B)")
 		visitor := p.browser("secretaires.localhost")
+		aPatient := p.browser("secretaires.localhost")
+		aPatient.login("user@secretaires.localhost", "demo-secretaires-user")
+		_, aVisits := aPatient.do("GET", "/calendar/visits", nil)
+		if code, _ := aPatient.do("GET", "/calendar/visits/"+find(visitLinkRe, aVisits, "visit (of A')"), nil); code != 200 {
+			t.Fatalf("A's own visit: %d", code)
+		}
 		_, aSearch := visitor.do("GET", "/calendar?city=lyon", nil)
 		if code, _ := visitor.do("GET", "/calendar/doctors/"+find(doctorLinkRe, aSearch, "doctor (of A')"), nil); code != 200 {
 			t.Fatalf("A's own doctor: %d", code)
@@ -176,6 +185,10 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"GET /results/family/r/{id}":                      {who: patient, path: "/results/family/r/" + bFamily, want: 404},
 			"GET /results/family/r/{id}/pdf":                  {who: patient, path: "/results/family/r/" + bFamily + "/pdf", want: 404},
 			"GET /calendar/doctors/{id}":                      {who: visitor, path: "/calendar/doctors/" + bDoctor, want: 404},
+			"GET /calendar/doctors/{id}/book":                 {who: aPatient, path: "/calendar/doctors/" + bDoctor + "/book", want: 404},
+			"POST /calendar/doctors/{id}/book":                {who: aPatient, path: "/calendar/doctors/" + bDoctor + "/book", page: "/calendar/visits", form: url.Values{"service": {"x"}, "start": {"1"}}, want: 404},
+			"GET /calendar/visits/{id}":                       {who: aPatient, path: "/calendar/visits/" + bVisit, want: 404},
+			"POST /calendar/visits/{id}/cancel":               {who: aPatient, path: "/calendar/visits/" + bVisit + "/cancel", page: "/calendar/visits", want: 404},
 			"GET /results/trend/{code}":                       {exemption: "an analyte code, not an object: the patient's own values of that analyte"},
 		}
 

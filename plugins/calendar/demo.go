@@ -3,6 +3,8 @@ package calendar
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
@@ -72,19 +74,22 @@ var demoFR = struct {
 // doctors in several cities for a Polish tenant, a few French ones otherwise, each with two
 // services and weekday windows; the demo doctor account is the first doctor's. Seeding
 // twice adds nothing.
-func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.DemoAccount) error {
+func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.DemoAccount) (err error) {
 	data := demoFR
 	if t.Country == "PL" {
 		data = demoPL
 	}
-	doctorUser := ""
+	doctorUser, patientUser := "", ""
 	for _, a := range accounts {
-		if a.Role == "doctor" {
+		switch a.Role {
+		case "doctor":
 			doctorUser = a.ID
+		case "user":
+			patientUser = a.ID
 		}
 	}
 	var seeded int64
-	err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+	err = m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		var err error
 		seeded, err = sc.Select((*Doctor)(nil)).Where("dr.owner_kind = ?", ownerImport).Where("dr.owner_ref LIKE 'demo-%'").Count(ctx)
 		return err
@@ -92,6 +97,12 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.Demo
 	if err != nil || seeded > 0 {
 		return err
 	}
+	var first *Doctor
+	defer func() {
+		if err == nil && first != nil && patientUser != "" {
+			err = m.demoVisits(ctx, t, first, patientUser)
+		}
+	}()
 	facilities := make([]*Facility, len(data.cities))
 	for i, c := range data.cities {
 		facilities[i] = &Facility{Name: c.facility, Address: c.address, PostalCode: c.postal, City: c.city, Phone: c.phone,
@@ -105,7 +116,7 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.Demo
 			Competences: dd.competences, Languages: dd.langs, Bookable: i%6 != 5, OnlineCalendar: true,
 			OwnerKind: ownerImport, OwnerRef: fmt.Sprintf("demo-%d", i)}
 		if i == 0 {
-			d.UserID = doctorUser
+			d.UserID, first = doctorUser, d
 		}
 		fa := facilities[dd.city]
 		if err := m.saveDoctor(ctx, t, d, dd.specs, []string{fa.ID}); err != nil {
@@ -132,6 +143,42 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.Demo
 			return nil
 		})
 		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// demoVisits gives the demo patient a visit to come and a past one with the first doctor
+// (issue 13.11).
+func (m *Module) demoVisits(ctx context.Context, t sdk.Tenant, d *Doctor, userID string) error {
+	u, err := sdk.HostFrom(ctx).User(ctx, userID)
+	if err != nil {
+		return err
+	}
+	var svc Service
+	err = m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(&svc).Where("sv.doctor_id = ?", d.ID).Order("sv.duration_minutes DESC").Limit(1).Scan(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	loc := tenantZone(t)
+	now := m.now().In(loc)
+	first, last, _ := strings.Cut(u.Name, " ")
+	for k, days := range []int{3, -10} {
+		day := time.Date(now.Year(), now.Month(), now.Day(), 10, 0, 0, 0, loc).AddDate(0, 0, days)
+		for day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
+			day = day.AddDate(0, 0, 1)
+		}
+		b := &Booking{DoctorID: d.ID, FacilityID: svc.FacilityID, ServiceID: svc.ID, ServiceName: svc.Name, Specialty: svc.Specialty,
+			PriceMinor: svc.PriceMinor, Currency: svc.Currency, StartsAt: day, EndsAt: day.Add(time.Duration(svc.DurationMinutes) * time.Minute),
+			Status: statusConfirmed, PatientFirstName: first, PatientLastName: last, PESEL: "85030212345", Email: u.Email,
+			Mobile: "+48601234567", UserID: u.ID, BookedBy: u.ID, Consents: consentDoctorController, CreatedAt: m.now()}
+		if k == 1 {
+			b.Status = statusCompleted
+		}
+		if err := m.reserve(ctx, t, b); err != nil {
 			return err
 		}
 	}
