@@ -414,5 +414,3 @@ func (m *Module) agenda(c *kit.Ctx) error {
 	v.Data["From"], v.Data["To"] = from, to.AddDate(0, 0, -1)
 	return c.Render(http.StatusOK, "agenda", v)
 }
-
-
