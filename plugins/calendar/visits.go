@@ -107,7 +107,7 @@ func (m *Module) bookPage(c *kit.Ctx) error {
 		if err != nil {
 			return kit.ErrBadRequest
 		}
-		return m.bookForm(c, v, l, svc, time.Unix(at, 0).UTC())
+		return m.bookForm(c, http.StatusOK, v, l, svc, time.Unix(at, 0).UTC())
 	}
 	next := week.AddDate(0, 0, 7)
 	slots, err := m.freeSlots(c.Context(), t, slotQuery{DoctorID: l.Doctor.ID, FacilityID: svc.FacilityID,
@@ -135,14 +135,14 @@ func (m *Module) bookPage(c *kit.Ctx) error {
 }
 
 // bookForm shows the form for one start, if it is free.
-func (m *Module) bookForm(c *kit.Ctx, v *kit.View, l *Listed, svc *Service, at time.Time) error {
+func (m *Module) bookForm(c *kit.Ctx, status int, v *kit.View, l *Listed, svc *Service, at time.Time) error {
 	free, err := m.isFree(c, l, svc, at)
 	if err != nil {
 		return err
 	}
 	if !free {
 		v.Data["Gone"] = true
-		return c.Render(http.StatusOK, "book", v)
+		return c.Render(status, "book", v)
 	}
 	u := c.User()
 	if _, ok := v.Values["pesel"]; !ok {
@@ -155,7 +155,7 @@ func (m *Module) bookForm(c *kit.Ctx, v *kit.View, l *Listed, svc *Service, at t
 			v.Data["Facility"] = f
 		}
 	}
-	return c.Render(http.StatusOK, "bookform", v)
+	return c.Render(status, "bookform", v)
 }
 
 // isFree reports whether at is one of the free starts of svc (what the pages offer); the
@@ -204,10 +204,7 @@ func (m *Module) book(c *kit.Ctx) error {
 		v.Errors["consent_doctor"] = "calendar.book.err.consent"
 	}
 	if len(v.Errors) > 0 {
-		if err := m.bookForm(c, v, l, svc, start); err != nil {
-			return err
-		}
-		return nil
+		return m.bookForm(c, http.StatusUnprocessableEntity, v, l, svc, start)
 	}
 	if free, err := m.isFree(c, l, svc, start); err != nil {
 		return err
