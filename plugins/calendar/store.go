@@ -1,6 +1,7 @@
 package calendar
 
 import (
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -204,3 +205,20 @@ type slotCell struct {
 // models are the module's tenant tables on every engine (kittest checks them).
 var models = []any{(*Facility)(nil), (*Doctor)(nil), (*DoctorSpecialty)(nil), (*DoctorFacility)(nil),
 	(*Service)(nil), (*Window)(nil), (*Exception)(nil), (*Booking)(nil)}
+
+// telHref is a phone number for a tel: link; telText the same number that never breaks
+// across lines.
+func telHref(s string) string { return strings.NewReplacer(" ", "", "\u00a0", "").Replace(s) }
+func telText(s string) string { return strings.ReplaceAll(s, " ", "\u00a0") }
+
+// PhoneHref and PhoneText are the facility's phone for a link and its text.
+func (f Facility) PhoneHref() string { return telHref(f.Phone) }
+
+// PhoneText is the facility's phone as its link's text.
+func (f Facility) PhoneText() string { return telText(f.Phone) }
+
+// MobileHref and MobileText are the patient's mobile for a link and its text.
+func (b Booking) MobileHref() string { return telHref(b.Mobile) }
+
+// MobileText is the patient's mobile as its link's text.
+func (b Booking) MobileText() string { return telText(b.Mobile) }
