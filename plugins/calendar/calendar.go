@@ -86,8 +86,10 @@ func newModule() *Module {
 				kit.Perm("GET /calendar/doctors/{id}/book", permBook, m.bookPage),
 				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
 			)...),
-		OnDemo: m.seedDemo,
-		Jobs:   []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits}},
+		OnDemo:        m.seedDemo,
+		OnUserDeleted: m.forget,
+		Export:        m.export,
+		Jobs:          []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits}},
 	})
 	return m
 }
