@@ -79,6 +79,7 @@ func newModule() *Module {
 			kit.Perm("GET /calendar/visits/{id}", permBook, m.visitPage),
 			kit.Perm("POST /calendar/visits/{id}/cancel", permBook, m.cancelVisit),
 			kit.Perm("GET /calendar/agenda", permManageOwn, m.agenda),
+			kit.Perm("POST /calendar/agenda/online", permManageOwn, m.switchCalendar),
 		},
 			// A patient accepts the calendar's terms in force before he books (P6): the
 			// version stays with the booking.

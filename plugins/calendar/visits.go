@@ -368,6 +368,7 @@ func (m *Module) agenda(c *kit.Ctx) error {
 	to := from.AddDate(0, 0, 7)
 	var rows []Visit
 	var mine int
+	var online bool
 	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		var ds []Doctor
 		if err := sc.Select(&ds).Where("dr.user_id = ?", c.User().ID).Scan(ctx); err != nil {
@@ -377,6 +378,7 @@ func (m *Module) agenda(c *kit.Ctx) error {
 		if mine == 0 {
 			return nil
 		}
+		online = ds[0].OnlineCalendar
 		var ids []string
 		for _, d := range ds {
 			ids = append(ids, d.ID)
@@ -405,9 +407,37 @@ func (m *Module) agenda(c *kit.Ctx) error {
 		return err
 	}
 	v := c.View("calendar.agenda.title")
-	v.Data["Rows"], v.Data["Mine"] = rows, mine
+	v.Data["Rows"], v.Data["Mine"], v.Data["Online"] = rows, mine, online
 	v.Data["Prev"] = "/calendar/agenda?from=" + from.AddDate(0, 0, -7).Format(time.DateOnly)
 	v.Data["Next"] = "/calendar/agenda?from=" + to.Format(time.DateOnly)
 	v.Data["From"], v.Data["To"] = from, to.AddDate(0, 0, -1)
 	return c.Render(http.StatusOK, "agenda", v)
+}
+
+// switchCalendar stops or restarts the online calendar of the doctors the account is
+// (C15): stopped, he takes no online booking, and his patients' visits dated after the
+// stop show only their date and time, with the note that he no longer keeps an online
+// calendar.
+func (m *Module) switchCalendar(c *kit.Ctx) error {
+	on := c.Form("online") == "on"
+	if !on && c.Form("online") != "off" {
+		return kit.ErrBadRequest
+	}
+	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+		q := sc.Update((*Doctor)(nil)).Set("online_calendar = ?", on).Set("updated_at = ?", m.now()).Where("dr.user_id = ?", c.User().ID)
+		if on {
+			q = q.Set("calendar_stopped_at = NULL")
+		} else {
+			q = q.Set("calendar_stopped_at = ?", m.now()).Where("dr.online_calendar")
+		}
+		_, err := q.Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if on {
+		return c.Redirect("/calendar/agenda", "calendar_on")
+	}
+	return c.Redirect("/calendar/agenda", "calendar_off")
 }

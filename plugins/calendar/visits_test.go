@@ -159,3 +159,47 @@ func TestSlotsAcrossDaylightSaving(t *testing.T) {
 		}
 	})
 }
+
+// C15: when the doctor stops his online calendar, his patients' later visits show only
+// their date and time with the note, and he takes no online booking; restarted, all is
+// back.
+func TestDoctorStopsOnlineCalendar(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		f.window(2, 9*60, 10*60)
+		ctx := context.Background()
+		bk := f.booking(f.services[30], tuesday, "85030212345")
+		bk.UserID = "p1"
+		if err := f.m.reserve(ctx, f.A, bk); err != nil {
+			t.Fatal(err)
+		}
+		f.doctor.UserID = "doc1"
+		if err := f.m.saveDoctor(ctx, f.A, f.doctor, []string{"cardiology"}, []string{f.facility.ID}); err != nil {
+			t.Fatal(err)
+		}
+		doc := &sdk.User{ID: "doc1", Name: "Anna Kowalska", Roles: []string{"doctor"}}
+		u := &sdk.User{ID: "p1", Name: "Jan Nowak", Roles: []string{"user"}}
+		if res := f.send(doc, "POST", "/calendar/agenda/online", url.Values{"online": {"off"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("stop: %d", res.Status)
+		}
+		for _, path := range []string{"/calendar/visits", "/calendar/visits/" + bk.ID} {
+			body := string(f.send(u, "GET", path, nil).Body)
+			if !strings.Contains(body, "Lekarz nie prowadzi już kalendarza online") || strings.Contains(body, "Kowalska") || !strings.Contains(body, "01.12.2026") {
+				t.Fatalf("%s after the stop:\n%s", path, body)
+			}
+		}
+		if res := f.send(u, "GET", "/calendar/doctors/"+f.doctor.ID+"/book", nil); res.Status != 404 {
+			t.Fatalf("booking page after the stop: %d", res.Status)
+		}
+		if body := string(f.get(f.A, nil, "10.0.0.1", "/calendar/doctors/"+f.doctor.ID).Body); !strings.Contains(body, "nie prowadzi zapisów online") {
+			t.Fatal("the doctor's page does not say he takes no online booking")
+		}
+		f.send(doc, "POST", "/calendar/agenda/online", url.Values{"online": {"on"}})
+		if body := string(f.send(u, "GET", "/calendar/visits/"+bk.ID, nil).Body); !strings.Contains(body, "Kowalska") {
+			t.Fatalf("after the restart:\n%s", body)
+		}
+		if res := f.send(doc, "POST", "/calendar/agenda/online", url.Values{"online": {"maybe"}}); res.Status != 400 {
+			t.Fatalf("a bad switch: %d", res.Status)
+		}
+	})
+}
