@@ -163,12 +163,13 @@ func (m *Module) search(ctx context.Context, sc *store.Scope, q query, size, max
 		sel = sel.Where(`dr.search_key LIKE ? ESCAPE '\'`, "%"+likeWord(w)+"%")
 	}
 	if q.Specialty != "" {
-		sel = sel.Where("EXISTS (SELECT 1 FROM calendar_doctor_specialties AS ds WHERE ds.tenant_id = dr.tenant_id AND ds.doctor_id = dr.id AND ds.specialty = ?)", q.Specialty)
+		// IN, not EXISTS: the engines start from the specialty's index, not from every doctor.
+		sel = sel.Where("dr.id IN (SELECT ds.doctor_id FROM calendar_doctor_specialties AS ds WHERE ds.tenant_id = ? AND ds.specialty = ?)", sc.TenantID, q.Specialty)
 	}
 	if q.City != "" {
-		sel = sel.Where(`EXISTS (SELECT 1 FROM calendar_doctor_facilities AS df JOIN calendar_facilities AS fa
-			ON fa.tenant_id = df.tenant_id AND fa.id = df.facility_id
-			WHERE df.tenant_id = dr.tenant_id AND df.doctor_id = dr.id AND fa.city_key LIKE ? ESCAPE '\')`, likeWord(q.City)+"%")
+		sel = sel.Where(`dr.id IN (SELECT df.doctor_id FROM calendar_facilities AS fa JOIN calendar_doctor_facilities AS df
+			ON df.tenant_id = fa.tenant_id AND df.facility_id = fa.id
+			WHERE fa.tenant_id = ? AND fa.city_key LIKE ? ESCAPE '\')`, sc.TenantID, likeWord(q.City)+"%")
 	}
 	err := sel.Order("dr.last_name", "dr.first_name", "dr.id").Limit(int64(size + 1)).Offset(int64((q.Page - 1) * size)).Scan(ctx)
 	if err != nil {
