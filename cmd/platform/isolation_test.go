@@ -144,6 +144,8 @@ func TestModuleTenantIsolation(t *testing.T) {
 		visitor := p.browser("secretaires.localhost")
 		aPatient := p.browser("secretaires.localhost")
 		aPatient.login("user@secretaires.localhost", "demo-secretaires-user")
+		aDoctor := p.browser("secretaires.localhost")
+		aDoctor.login("doctor@secretaires.localhost", "demo-secretaires-doctor")
 		_, aVisits := aPatient.do("GET", "/calendar/visits", nil)
 		if code, _ := aPatient.do("GET", "/calendar/visits/"+find(visitLinkRe, aVisits, "visit (of A')"), nil); code != 200 {
 			t.Fatalf("A's own visit: %d", code)
@@ -187,6 +189,7 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"GET /calendar/doctors/{id}":                      {who: visitor, path: "/calendar/doctors/" + bDoctor, want: 404},
 			"GET /calendar/doctors/{id}/book":                 {who: aPatient, path: "/calendar/doctors/" + bDoctor + "/book", want: 404},
 			"POST /calendar/doctors/{id}/book":                {who: aPatient, path: "/calendar/doctors/" + bDoctor + "/book", page: "/calendar/visits", form: url.Values{"service": {"x"}, "start": {"1"}}, want: 404},
+			"POST /calendar/agenda/{id}/cancel":               {who: aDoctor, path: "/calendar/agenda/" + bVisit + "/cancel", page: "/calendar/agenda", form: url.Values{"reason": {"emergency"}}, want: 404},
 			"GET /calendar/visits/{id}":                       {who: aPatient, path: "/calendar/visits/" + bVisit, want: 404},
 			"POST /calendar/visits/{id}/cancel":               {who: aPatient, path: "/calendar/visits/" + bVisit + "/cancel", page: "/calendar/visits", want: 404},
 			"GET /results/trend/{code}":                       {exemption: "an analyte code, not an object: the patient's own values of that analyte"},

@@ -80,6 +80,7 @@ func newModule() *Module {
 			kit.Perm("POST /calendar/visits/{id}/cancel", permBook, m.cancelVisit),
 			kit.Perm("GET /calendar/agenda", permManageOwn, m.agenda),
 			kit.Perm("POST /calendar/agenda/online", permManageOwn, m.switchCalendar),
+			kit.Perm("POST /calendar/agenda/{id}/cancel", permManageOwn, m.cancelByDoctor),
 		},
 			// A patient accepts the calendar's terms in force before he books (P6): the
 			// version stays with the booking.
@@ -87,6 +88,7 @@ func newModule() *Module {
 				kit.Perm("GET /calendar/doctors/{id}/book", permBook, m.bookPage),
 				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
 			)...),
+		Notifications: []string{tmplCancelledByDoctor},
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,
 		Export:        m.export,

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // Consents a booking asks (C5, P6): the doctor's processing of the booking data as its
@@ -408,6 +410,7 @@ func (m *Module) agenda(c *kit.Ctx) error {
 	}
 	v := c.View("calendar.agenda.title")
 	v.Data["Rows"], v.Data["Mine"], v.Data["Online"] = rows, mine, online
+	v.Data["Reasons"], v.Data["Now"] = doctorCancelReasons, m.now()
 	v.Data["Prev"] = "/calendar/agenda?from=" + from.AddDate(0, 0, -7).Format(time.DateOnly)
 	v.Data["Next"] = "/calendar/agenda?from=" + to.Format(time.DateOnly)
 	v.Data["From"], v.Data["To"] = from, to.AddDate(0, 0, -1)
@@ -440,4 +443,58 @@ func (m *Module) switchCalendar(c *kit.Ctx) error {
 		return c.Redirect("/calendar/agenda", "calendar_on")
 	}
 	return c.Redirect("/calendar/agenda", "calendar_off")
+}
+
+// Reasons a doctor gives when he cancels a visit (C10), in the patient's words on his pages.
+var doctorCancelReasons = []string{"doctor_unavailable", "emergency", "facility_closed"}
+
+const tmplCancelledByDoctor = "calendar.cancelled_by_doctor"
+
+// cancelByDoctor is the doctor's (or his account's) cancellation of a visit to come, with
+// a reason (C10): the visit leaves his calendar, its time is free, and the patient gets an
+// e-mail.
+func (m *Module) cancelByDoctor(c *kit.Ctx) error {
+	reason := c.Form("reason")
+	known := false
+	for _, r := range doctorCancelReasons {
+		known = known || r == reason
+	}
+	if !known {
+		return kit.ErrBadRequest
+	}
+	var b Booking
+	var d Doctor
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
+		err := sc.Select(&b).Where("bk.id = ?", c.Param("id")).
+			Where("bk.doctor_id IN (SELECT dr.id FROM calendar_doctors AS dr WHERE dr.tenant_id = ? AND dr.user_id = ?)", sc.TenantID, c.User().ID).Scan(ctx)
+		if errors.Is(err, sqlNoRows) {
+			return kit.ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		return sc.Select(&d).Where("dr.id = ?", b.DoctorID).Scan(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	if !b.StartsAt.After(m.now()) {
+		return c.Redirect("/calendar/agenda", "not_cancellable")
+	}
+	if err := m.release(c.Context(), c.Tenant(), b.ID, statusCancelledDoctor, reason); errors.Is(err, errNotLive) {
+		return c.Redirect("/calendar/agenda", "not_cancellable")
+	} else if err != nil {
+		return err
+	}
+	loc := c.Loc()
+	msg := sdk.Message{UserID: b.UserID, Template: tmplCancelledByDoctor, Link: "/calendar",
+		Data: map[string]any{"Doctor": d.display(), "When": locales.FormatDateTime(loc.Lang, b.StartsAt, tenantZone(c.Tenant()))}}
+	if msg.UserID == "" {
+		msg.To = b.Email
+	}
+	if msg.UserID != "" || msg.To != "" {
+		if _, err := c.Host().Send(c.Context(), msg); err != nil {
+			return err
+		}
+	}
+	return c.Redirect("/calendar/agenda", "cancelled_by_doctor")
 }

@@ -203,3 +203,62 @@ func TestDoctorStopsOnlineCalendar(t *testing.T) {
 		}
 	})
 }
+
+// C10: the doctor cancels a visit to come with a reason: it leaves his calendar, its time
+// is free, the patient gets the e-mail (to his account, or to the address given at
+// booking) and reads the reason in his history; another doctor cannot cancel it.
+func TestDoctorCancelsAVisit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		ctx := context.Background()
+		mine := f.booking(f.services[30], tuesday, "85030212345")
+		mine.UserID = "p1"
+		anon := f.booking(f.services[30], tuesday.Add(time.Hour), "90010112345")
+		anon.Email = "ewa@example.org"
+		for _, bk := range []*Booking{mine, anon} {
+			if err := f.m.reserve(ctx, f.A, bk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.doctor.UserID = "doc1"
+		if err := f.m.saveDoctor(ctx, f.A, f.doctor, []string{"cardiology"}, []string{f.facility.ID}); err != nil {
+			t.Fatal(err)
+		}
+		doc := &sdk.User{ID: "doc1", Name: "Anna Kowalska", Roles: []string{"doctor"}}
+		other := &sdk.User{ID: "doc2", Name: "Inny Lekarz", Roles: []string{"doctor"}}
+		if res := f.send(other, "POST", "/calendar/agenda/"+mine.ID+"/cancel", url.Values{"reason": {"emergency"}}); res.Status != 404 {
+			t.Fatalf("another doctor: %d", res.Status)
+		}
+		if res := f.send(doc, "POST", "/calendar/agenda/"+mine.ID+"/cancel", url.Values{"reason": {"whim"}}); res.Status != 400 {
+			t.Fatalf("unknown reason: %d", res.Status)
+		}
+		if body := string(f.send(doc, "GET", "/calendar/agenda?from=2026-11-30", nil).Body); strings.Count(body, "/cancel\"") != 2 {
+			t.Fatalf("agenda offers %d cancellations", strings.Count(body, "/cancel\""))
+		}
+		for _, bk := range []*Booking{mine, anon} {
+			if res := f.send(doc, "POST", "/calendar/agenda/"+bk.ID+"/cancel", url.Values{"reason": {"emergency"}}); res.Status != http.StatusSeeOther {
+				t.Fatalf("cancel: %d", res.Status)
+			}
+		}
+		if n := len(f.live(f.A)); n != 0 {
+			t.Fatalf("%d live bookings after the doctor's cancellations", n)
+		}
+		var toUser, toAddress bool
+		for _, m := range f.h.Host.Messages {
+			if m.Value.Template != tmplCancelledByDoctor || m.Value.Data["Doctor"] != "dr n. med. Anna Kowalska" {
+				continue
+			}
+			toUser = toUser || m.Value.UserID == "p1"
+			toAddress = toAddress || m.Value.To == "ewa@example.org"
+		}
+		if !toUser || !toAddress {
+			t.Fatalf("messages: %+v", f.h.Host.Messages)
+		}
+		if body := string(f.send(&sdk.User{ID: "p1", Roles: []string{"user"}}, "GET", "/calendar/visits", nil).Body); !strings.Contains(body, "Odwołana przez lekarza (nagły wypadek)") {
+			t.Fatalf("patient's history:\n%s", body)
+		}
+		if err := f.m.reserve(ctx, f.A, f.booking(f.services[30], tuesday, pesel(5))); err != nil {
+			t.Fatalf("the freed time: %v", err)
+		}
+	})
+}
