@@ -51,6 +51,19 @@ func (m *Module) reserve(ctx context.Context, t sdk.Tenant, b *Booking) error {
 	b.StartsAt, b.EndsAt = b.StartsAt.UTC(), b.EndsAt.UTC()
 	b.VisitDay = b.StartsAt.In(tenantZone(t)).Format(time.DateOnly)
 	limit := int(maxBookingsPerDoctorDay.Of(t))
+	// Two concurrent inserts checking the exclusion constraint against each other may
+	// deadlock on PostgreSQL: it aborts one, which runs again and then meets the other's
+	// committed row (the slot is taken) or its absence.
+	for attempt := 1; ; attempt++ {
+		err := m.reserveOnce(ctx, t, b, limit)
+		if !store.IsDeadlock(err) || attempt == 5 {
+			return err
+		}
+	}
+}
+
+// reserveOnce is one transaction of reserve.
+func (m *Module) reserveOnce(ctx context.Context, t sdk.Tenant, b *Booking, limit int) error {
 	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		if m.Store.Kind() == store.SQLite {
 			var cells []slotCell

@@ -399,6 +399,14 @@ func IsExclusionViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Field('C') == "23P01"
 }
 
+// IsDeadlock reports whether PostgreSQL aborted the transaction to break a deadlock (two
+// inserts waiting on each other's rows, as an exclusion constraint may make them): the
+// transaction may run again, and then meets the other one's committed rows.
+func IsDeadlock(err error) bool {
+	var pgErr pgdriver.Error
+	return errors.As(err, &pgErr) && pgErr.Field('C') == "40P01"
+}
+
 // PgIdent quotes a PostgreSQL identifier.
 func PgIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
