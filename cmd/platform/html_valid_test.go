@@ -1,6 +1,7 @@
 package main
 
 import (
+	"html"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -22,6 +23,11 @@ var (
 // TestHTMLValidateWantsLowercaseDoctype: the html-validate configuration the pages are
 // checked with has doctype-style on, lower case: `<!DOCTYPE html>` is an error, and
 // `<!doctype html>` is not (issue 11.11).
+var (
+	bookServiceRe = regexp.MustCompile(`href="(/calendar/doctors/[0-9a-f-]{36}/book\?service=[0-9a-f-]{36})"`)
+	bookStartRe   = regexp.MustCompile(`href="(/calendar/doctors/[0-9a-f-]{36}/book\?service=[^"]+&amp;start=\d+)"`)
+)
+
 func TestHTMLValidateWantsLowercaseDoctype(t *testing.T) {
 	checks := browsertest.NeedChecks(t)
 	body := "\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Essai</title></head><body><main><h1>Essai</h1></main></body></html>\n"
@@ -86,6 +92,21 @@ func TestPagesAreValidHTML(t *testing.T) {
 	get(p.browser("mlab.localhost"), "anonymous", "/results", 200)
 	get(p.browser("elekarze.localhost"), "anonymous", "/calendar", 200)
 	get(p.browser("unilabs.localhost"), "anonymous", "/eshop", 200)
+	// The calendar (issue 13): a search, its cap, a refused field, a doctor; the patient's
+	// booking pages and visits; the doctor's agenda.
+	cal := p.browser("elekarze.localhost")
+	doctorPath := "/calendar/doctors/" + find(doctorLinkRe, get(cal, "anonymous", "/calendar?city=warszawa", 200), "doctor")
+	get(cal, "anonymous", "/calendar?city=krakow&page=99", 200)
+	get(cal, "anonymous", "/calendar?specialty=astrology", 422)
+	get(cal, "anonymous", doctorPath, 200)
+	calPatient := p.browser("elekarze.localhost")
+	calPatient.login("user@elekarze.localhost", "demo-elekarze-user")
+	get(calPatient, "patient", "/calendar/visits/"+find(visitLinkRe, get(calPatient, "patient", "/calendar/visits", 200), "visit"), 200)
+	week := html.UnescapeString(find(bookServiceRe, get(calPatient, "patient", doctorPath+"/book", 200), "service"))
+	get(calPatient, "patient", html.UnescapeString(find(bookStartRe, get(calPatient, "patient", week, 200), "free start")), 200)
+	calDoctor := p.browser("elekarze.localhost")
+	calDoctor.login("doctor@elekarze.localhost", "demo-elekarze-doctor")
+	get(calDoctor, "doctor", "/calendar/agenda", 200)
 	get(p.browser("secretaires.localhost"), "anonymous", "/billing", 200)
 	get(p.browser("nobody.localhost"), "anonymous", "/", 404)
 	get(p.browser("admin.localhost"), "anonymous", "/login", 200)

@@ -18,6 +18,8 @@ var (
 	familyReportRe  = regexp.MustCompile(`href="/results/family/r/([0-9a-f-]{36})"`)
 	staffReportRe   = regexp.MustCompile(`href="/results/staff/r/([0-9a-f-]{36})"`)
 	dependantLinkRe = regexp.MustCompile(`href="/account/dependants/([0-9a-f-]{36})"`)
+	doctorLinkRe    = regexp.MustCompile(`href="/calendar/doctors/([0-9a-f-]{36})"`)
+	visitLinkRe     = regexp.MustCompile(`href="/calendar/visits/([0-9a-f-]{36})"`)
 )
 
 // copyTenants copies the demo tenants into a temporary directory, with the results module
@@ -133,6 +135,26 @@ func TestModuleTenantIsolation(t *testing.T) {
 		_, bFile := bStaff.do("GET", "/results/staff/patients/"+bRecord, nil)
 		bFamily := find(staffReportRe, bFile, "report of Marie Durand (of B)")
 
+		// The calendar runs on elekarze (B) and secretaires (A'): B's doctor, found by a
+		// search on B, is no one on A' (C1), while A's own doctor is there.
+		_, bSearch := bUser.do("GET", "/calendar?city=krakow", nil)
+		bDoctor := find(doctorLinkRe, bSearch, "doctor (of B)")
+		_, bVisits := bUser.do("GET", "/calendar/visits", nil)
+		bVisit := find(visitLinkRe, bVisits, "visit (of B)")
+		visitor := p.browser("secretaires.localhost")
+		aPatient := p.browser("secretaires.localhost")
+		aPatient.login("user@secretaires.localhost", "demo-secretaires-user")
+		aDoctor := p.browser("secretaires.localhost")
+		aDoctor.login("doctor@secretaires.localhost", "demo-secretaires-doctor")
+		_, aVisits := aPatient.do("GET", "/calendar/visits", nil)
+		if code, _ := aPatient.do("GET", "/calendar/visits/"+find(visitLinkRe, aVisits, "visit (of A')"), nil); code != 200 {
+			t.Fatalf("A's own visit: %d", code)
+		}
+		_, aSearch := visitor.do("GET", "/calendar?city=lyon", nil)
+		if code, _ := visitor.do("GET", "/calendar/doctors/"+find(doctorLinkRe, aSearch, "doctor (of A')"), nil); code != 200 {
+			t.Fatalf("A's own doctor: %d", code)
+		}
+
 		type use struct {
 			who       *browser
 			path      string
@@ -164,6 +186,12 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"GET /results/pro/p/{id}/trend/{code}":            {who: pro, path: "/results/pro/p/" + bRecord + "/trend/GLU", want: 404},
 			"GET /results/family/r/{id}":                      {who: patient, path: "/results/family/r/" + bFamily, want: 404},
 			"GET /results/family/r/{id}/pdf":                  {who: patient, path: "/results/family/r/" + bFamily + "/pdf", want: 404},
+			"GET /calendar/doctors/{id}":                      {who: visitor, path: "/calendar/doctors/" + bDoctor, want: 404},
+			"GET /calendar/doctors/{id}/book":                 {who: aPatient, path: "/calendar/doctors/" + bDoctor + "/book", want: 404},
+			"POST /calendar/doctors/{id}/book":                {who: aPatient, path: "/calendar/doctors/" + bDoctor + "/book", page: "/calendar/visits", form: url.Values{"service": {"x"}, "start": {"1"}}, want: 404},
+			"POST /calendar/agenda/{id}/cancel":               {who: aDoctor, path: "/calendar/agenda/" + bVisit + "/cancel", page: "/calendar/agenda", form: url.Values{"reason": {"emergency"}}, want: 404},
+			"GET /calendar/visits/{id}":                       {who: aPatient, path: "/calendar/visits/" + bVisit, want: 404},
+			"POST /calendar/visits/{id}/cancel":               {who: aPatient, path: "/calendar/visits/" + bVisit + "/cancel", page: "/calendar/visits", want: 404},
 			"GET /results/trend/{code}":                       {exemption: "an analyte code, not an object: the patient's own values of that analyte"},
 		}
 

@@ -4,7 +4,13 @@
 package calendar
 
 import (
+	"database/sql"
 	"embed"
+	"net/url"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/sdk"
@@ -12,6 +18,9 @@ import (
 
 //go:embed migrations
 var migrations embed.FS
+
+//go:embed templates/*.html
+var templates embed.FS
 
 // Rules, with the defaults REQUIREMENTS.md gives; each tenant may change them.
 var (
@@ -24,19 +33,78 @@ var (
 	adminBlacklistAnswerDays = kit.Int("calendar.admin_blacklist_answer_days", 14, 1, 90, "C13")
 )
 
-// New returns the module: for now its landing page, on the module frame.
-func New() sdk.Module {
-	return kit.New(kit.Spec{
-		ID: "calendar", Version: "0.1.0", Migrations: migrations,
+// Permissions.
+const (
+	permBook      = "calendar.book"
+	permManageOwn = "calendar.manage_own"
+)
+
+const jobSweepRateHits = "calendar.sweep_rate_hits"
+
+// Module is the calendar module.
+type Module struct {
+	*kit.Module
+	now func() time.Time
+	// freeSlots gives the free starts the booking pages offer (windowSlots until the full
+	// computation is wired here).
+	freeSlots slotFinder
+	// checkPESEL and checkMobile say why a PESEL or a mobile number is refused (a message
+	// id), or "": the plain checks until plugins/calendar/pesel and phone are wired here.
+	checkPESEL, checkMobile func(string) string
+}
+
+// New returns the module.
+func New() sdk.Module { return newModule() }
+
+func newModule() *Module {
+	m := &Module{now: func() time.Time { return time.Now().UTC() }, checkPESEL: plainPESEL, checkMobile: plainMobile}
+	m.freeSlots = m.windowSlots
+	m.Module = kit.New(kit.Spec{
+		ID: "calendar", Version: "0.2.0", Migrations: migrations, Templates: templates, Pattern: "templates/*.html",
 		Portals: []string{"patients"},
 		Roles:   []sdk.Role{{ID: "doctor"}, {ID: "facility"}},
 		Permissions: []sdk.Permission{
-			{Name: "calendar.book", Grants: []string{"user"}},                     // C5, C11
-			{Name: "calendar.manage_own", Grants: []string{"doctor", "facility"}}, // C4, C10
-			{Name: "calendar.blacklist", Grants: []string{"doctor"}},              // C12
-			{Name: "calendar.admin_blacklist", Grants: []string{"tenant_admin"}},  // C13
+			{Name: permBook, Grants: []string{"user"}},                           // C5, C11
+			{Name: permManageOwn, Grants: []string{"doctor", "facility"}},        // C4, C10
+			{Name: "calendar.blacklist", Grants: []string{"doctor"}},             // C12
+			{Name: "calendar.admin_blacklist", Grants: []string{"tenant_admin"}}, // C13
 		},
-		Rules:  []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays},
-		Routes: []kit.Route{kit.Public("GET /calendar", kit.Landing)},
+		Rules: []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
+			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages},
+		Routes: append([]kit.Route{
+			// The directory (C1): public, without JavaScript, within a budget per client and account.
+			kit.Public("GET /calendar", m.directory),
+			kit.Public("GET /calendar/doctors/{id}", m.doctorPage),
+			kit.Perm("GET /calendar/visits", permBook, m.myVisits),
+			kit.Perm("GET /calendar/visits/{id}", permBook, m.visitPage),
+			kit.Perm("POST /calendar/visits/{id}/cancel", permBook, m.cancelVisit),
+			kit.Perm("GET /calendar/agenda", permManageOwn, m.agenda),
+			kit.Perm("POST /calendar/agenda/online", permManageOwn, m.switchCalendar),
+			kit.Perm("POST /calendar/agenda/{id}/cancel", permManageOwn, m.cancelByDoctor),
+		},
+			// A patient accepts the calendar's terms in force before he books (P6): the
+			// version stays with the booking.
+			kit.RequireTerms("calendar",
+				kit.Perm("GET /calendar/doctors/{id}/book", permBook, m.bookPage),
+				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
+			)...),
+		Notifications: []string{tmplCancelledByDoctor},
+		OnDemo:        m.seedDemo,
+		OnUserDeleted: m.forget,
+		Export:        m.export,
+		Jobs:          []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits}},
 	})
+	return m
 }
+
+// newID is a random id (C1: the directory's ids give nothing to enumerate).
+func newID() string { return uuid.NewString() }
+
+// bunIn is a list for an IN (?) clause.
+func bunIn(xs []string) any { return bun.In(xs) }
+
+// urlq escapes a query value.
+func urlq(s string) string { return url.QueryEscape(s) }
+
+// sqlNoRows is what a select of one row finds when there is none.
+var sqlNoRows = sql.ErrNoRows

@@ -65,6 +65,13 @@ func ProvisionPostgres(ctx context.Context, admin *bun.DB, adminDSN, id, passwor
 	for _, s := range []string{
 		fmt.Sprintf("CREATE SCHEMA IF NOT EXISTS %s AUTHORIZATION %s", PgIdent(schema), PgIdent(owner)),
 		fmt.Sprintf("GRANT CONNECT ON DATABASE %s TO %s, %s", PgIdent(dbname), PgIdent(owner), PgIdent(runtime)),
+		// A module's owner may not create extensions; btree_gist lets a module's migration
+		// hold "never two overlapping rows for one key" in an exclusion constraint (the
+		// calendar's slots, C9). Where the server lacks it, nothing is created, and only a
+		// migration that needs it fails, naming it.
+		"DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'btree_gist') THEN " +
+			"CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public; END IF; " +
+			"EXCEPTION WHEN unique_violation OR duplicate_object THEN NULL; END $$",
 	} {
 		if err := ExecRetry(ctx, admin, s); err != nil {
 			return "", "", fmt.Errorf("module schema: %w", err)

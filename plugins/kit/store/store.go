@@ -392,6 +392,21 @@ func IsUniqueViolation(err error) bool {
 	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "constraint failed: UNIQUE")
 }
 
+// IsExclusionViolation reports whether err is PostgreSQL's refusal of a row an exclusion
+// constraint excludes (two overlapping ranges of one key); SQLite has no such constraint.
+func IsExclusionViolation(err error) bool {
+	var pgErr pgdriver.Error
+	return errors.As(err, &pgErr) && pgErr.Field('C') == "23P01"
+}
+
+// IsDeadlock reports whether PostgreSQL aborted the transaction to break a deadlock (two
+// inserts waiting on each other's rows, as an exclusion constraint may make them): the
+// transaction may run again, and then meets the other one's committed rows.
+func IsDeadlock(err error) bool {
+	var pgErr pgdriver.Error
+	return errors.As(err, &pgErr) && pgErr.Field('C') == "40P01"
+}
+
 // PgIdent quotes a PostgreSQL identifier.
 func PgIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 

@@ -1,0 +1,186 @@
+package calendar
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/store"
+	"carenet.dev/platform/plugins/sdk"
+)
+
+// demoDoctor is a doctor of the demonstration directory.
+type demoDoctor struct {
+	first, last, title string
+	specs              []string
+	city               int // index in the tenant's demo cities
+	langs              string
+	competences        string
+}
+
+// demoCity is a facility of the demonstration directory.
+type demoCity struct{ facility, address, postal, city, phone, hours string }
+
+var demoPL = struct {
+	cities  []demoCity
+	doctors []demoDoctor
+	service [2]string
+}{
+	cities: []demoCity{
+		{"Centrum Medyczne Śródmieście", "ul. Marszałkowska 84", "00-514", "Warszawa", "+48 22 123 45 67", "pon.–pt. 8:00–20:00, sob. 9:00–14:00"},
+		{"Przychodnia Pod Wawelem", "ul. Grodzka 40", "31-044", "Kraków", "+48 12 234 56 78", "pon.–pt. 7:30–19:00"},
+		{"Poradnia Piotrkowska", "ul. Piotrkowska 120", "90-006", "Łódź", "+48 42 345 67 89", "pon.–pt. 8:00–18:00"},
+		{"Gabinety Rynek", "Rynek 15", "50-101", "Wrocław", "+48 71 456 78 90", "pon.–pt. 8:00–19:00"},
+		{"Centrum Zdrowia Oliwa", "ul. Grunwaldzka 500", "80-309", "Gdańsk", "+48 58 567 89 01", "pon.–pt. 8:00–18:00"},
+	},
+	doctors: []demoDoctor{
+		{"Anna", "Kowalska", "dr n. med.", []string{"cardiology"}, 0, "pl,en", "echokardiografia, nadciśnienie tętnicze"},
+		{"Piotr", "Nowak", "lek.", []string{"family_medicine"}, 0, "pl", "choroby przewlekłe, szczepienia dorosłych"},
+		{"Katarzyna", "Wiśniewska", "dr n. med.", []string{"dermatology"}, 1, "pl,en,de", "dermatoskopia, leczenie trądziku"},
+		{"Tomasz", "Wójcik", "lek.", []string{"orthopedics"}, 1, "pl", "urazy sportowe, kolano"},
+		{"Magdalena", "Kamińska", "lek.", []string{"pediatrics"}, 2, "pl,en", "alergie u dzieci, bilanse"},
+		{"Michał", "Lewandowski", "dr hab. n. med.", []string{"neurology"}, 2, "pl", "migrena, padaczka"},
+		{"Agnieszka", "Zielińska", "lek.", []string{"gynecology"}, 3, "pl,en", "prowadzenie ciąży, USG"},
+		{"Krzysztof", "Szymański", "lek.", []string{"ophthalmology"}, 3, "pl,uk", "zaćma, dobór okularów"},
+		{"Joanna", "Woźniak", "lek. dent.", []string{"dentistry"}, 4, "pl,en", "leczenie kanałowe, profilaktyka"},
+		{"Paweł", "Dąbrowski", "dr n. med.", []string{"psychiatry"}, 4, "pl,en", "depresja, zaburzenia lękowe"},
+		{"Ewa", "Kozłowska", "lek.", []string{"endocrinology", "family_medicine"}, 0, "pl", "tarczyca, cukrzyca typu 2"},
+		{"Marek", "Jankowski", "lek.", []string{"otolaryngology"}, 1, "pl,de", "zatoki, zaburzenia słuchu"},
+	},
+	service: [2]string{"Konsultacja", "Wizyta kontrolna"},
+}
+
+var demoFR = struct {
+	cities  []demoCity
+	doctors []demoDoctor
+	service [2]string
+}{
+	cities: []demoCity{
+		{"Cabinet médical Bellecour", "12 place Bellecour", "69002", "Lyon", "+33 4 78 00 00 01", "lun.–ven. 8 h–19 h"},
+		{"Maison de santé Saint-Michel", "5 boulevard Saint-Michel", "75005", "Paris", "+33 1 40 00 00 02", "lun.–sam. 8 h–20 h"},
+	},
+	doctors: []demoDoctor{
+		{"Claire", "Martin", "Dr", []string{"family_medicine"}, 0, "fr,en", "suivi des maladies chroniques"},
+		{"Julien", "Bernard", "Dr", []string{"cardiology"}, 1, "fr", "hypertension, rythmologie"},
+		{"Sophie", "Lefèvre", "Dr", []string{"dermatology"}, 1, "fr,en", "dermatoscopie, acné"},
+		{"Hélène", "Moreau", "Dr", []string{"pediatrics"}, 0, "fr", "nourrissons, vaccination"},
+	},
+	service: [2]string{"Consultation", "Consultation de suivi"},
+}
+
+// seedDemo gives a demonstration tenant a small but real directory (issue 13.11): Polish
+// doctors in several cities for a Polish tenant, a few French ones otherwise, each with two
+// services and weekday windows; the demo doctor account is the first doctor's. Seeding
+// twice adds nothing.
+func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.DemoAccount) (err error) {
+	data := demoFR
+	if t.Country == "PL" {
+		data = demoPL
+	}
+	doctorUser, patientUser := "", ""
+	for _, a := range accounts {
+		switch a.Role {
+		case "doctor":
+			doctorUser = a.ID
+		case "user":
+			patientUser = a.ID
+		}
+	}
+	var seeded int64
+	err = m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		var err error
+		seeded, err = sc.Select((*Doctor)(nil)).Where("dr.owner_kind = ?", ownerImport).Where("dr.owner_ref LIKE 'demo-%'").Count(ctx)
+		return err
+	})
+	if err != nil || seeded > 0 {
+		return err
+	}
+	var first *Doctor
+	defer func() {
+		if err == nil && first != nil && patientUser != "" {
+			err = m.demoVisits(ctx, t, first, patientUser)
+		}
+	}()
+	facilities := make([]*Facility, len(data.cities))
+	for i, c := range data.cities {
+		facilities[i] = &Facility{Name: c.facility, Address: c.address, PostalCode: c.postal, City: c.city, Phone: c.phone,
+			OpeningHours: c.hours, OwnerKind: ownerImport, OwnerRef: fmt.Sprintf("demo-f%d", i)}
+		if err := m.saveFacility(ctx, t, facilities[i]); err != nil {
+			return err
+		}
+	}
+	for i, dd := range data.doctors {
+		d := &Doctor{Title: dd.title, FirstName: dd.first, LastName: dd.last, LicenceNumber: fmt.Sprintf("%07d", 1000001+i*37),
+			Competences: dd.competences, Languages: dd.langs, Bookable: i%6 != 5, OnlineCalendar: true,
+			OwnerKind: ownerImport, OwnerRef: fmt.Sprintf("demo-%d", i)}
+		if i == 0 {
+			d.UserID, first = doctorUser, d
+		}
+		fa := facilities[dd.city]
+		if err := m.saveDoctor(ctx, t, d, dd.specs, []string{fa.ID}); err != nil {
+			return err
+		}
+		for k, minutes := range []int{30, 20} {
+			price := int64(25000 - k*10000 + i*500)
+			if t.Currency != "PLN" {
+				price = int64(6000 - k*2000)
+			}
+			if err := m.saveService(ctx, t, &Service{DoctorID: d.ID, FacilityID: fa.ID, Name: data.service[k], Specialty: dd.specs[0],
+				DurationMinutes: minutes, PriceMinor: price, VATIncluded: true, Active: true}); err != nil {
+				return err
+			}
+		}
+		err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+			for day := 1; day <= 5; day++ {
+				w := &Window{TenantID: t.ID, ID: newID(), DoctorID: d.ID, FacilityID: fa.ID, Weekday: day,
+					StartMinute: 8*60 + (i%3)*60, EndMinute: 14*60 + (i%3)*60}
+				if _, err := sc.Insert(w).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// demoVisits gives the demo patient a visit to come and a past one with the first doctor
+// (issue 13.11).
+func (m *Module) demoVisits(ctx context.Context, t sdk.Tenant, d *Doctor, userID string) error {
+	u, err := sdk.HostFrom(ctx).User(ctx, userID)
+	if err != nil {
+		return err
+	}
+	var svc Service
+	err = m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(&svc).Where("sv.doctor_id = ?", d.ID).Order("sv.duration_minutes DESC").Limit(1).Scan(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	loc := tenantZone(t)
+	now := m.now().In(loc)
+	first, last, _ := strings.Cut(u.Name, " ")
+	for k, days := range []int{3, -10} {
+		day := time.Date(now.Year(), now.Month(), now.Day(), 10, 0, 0, 0, loc).AddDate(0, 0, days)
+		for day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
+			day = day.AddDate(0, 0, 1)
+		}
+		b := &Booking{DoctorID: d.ID, FacilityID: svc.FacilityID, ServiceID: svc.ID, ServiceName: svc.Name, Specialty: svc.Specialty,
+			PriceMinor: svc.PriceMinor, Currency: svc.Currency, StartsAt: day, EndsAt: day.Add(time.Duration(svc.DurationMinutes) * time.Minute),
+			Status: statusConfirmed, PatientFirstName: first, PatientLastName: last, PESEL: "85030212345", Email: u.Email,
+			Mobile: "+48601234567", UserID: u.ID, BookedBy: u.ID, Consents: consentDoctorController, CreatedAt: m.now()}
+		if k == 1 {
+			b.Status = statusCompleted
+		}
+		if err := m.reserve(ctx, t, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}

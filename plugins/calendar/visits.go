@@ -1,0 +1,500 @@
+package calendar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"carenet.dev/platform/locales"
+	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/store"
+	"carenet.dev/platform/plugins/sdk"
+)
+
+// Consents a booking asks (C5, P6): the doctor's processing of the booking data as its
+// controller; required.
+const consentDoctorController = "doctor_controller"
+
+// plainPESEL refuses what is not 11 digits (the checksum and birth date are
+// plugins/calendar/pesel's, wired in checkPESEL).
+func plainPESEL(s string) string {
+	if len(s) != 11 || strings.Trim(s, "0123456789") != "" {
+		return "calendar.book.err.pesel"
+	}
+	return ""
+}
+
+// plainMobile refuses what is not a number of 9 to 15 digits, "+" allowed first (the full
+// check is plugins/calendar/phone's, wired in checkMobile).
+func plainMobile(s string) string {
+	d := strings.TrimPrefix(strings.NewReplacer(" ", "", "-", "").Replace(s), "+")
+	if len(d) < 9 || len(d) > 15 || strings.Trim(d, "0123456789") != "" {
+		return "calendar.book.err.mobile"
+	}
+	return ""
+}
+
+// bookable reads the doctor of the route, who must take bookings online, and the service
+// of the form or query (his, active), or ErrNotFound.
+func (m *Module) bookable(c *kit.Ctx, serviceID string) (*Listed, *Service, error) {
+	var l Listed
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
+		var d Doctor
+		if err := sc.Select(&d).Where("dr.id = ?", c.Param("id")).Scan(ctx); errors.Is(err, sqlNoRows) {
+			return kit.ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		out, err := m.complete(ctx, sc, []Doctor{d}, true)
+		if err == nil {
+			l = out[0]
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if !l.Books() {
+		return nil, nil, kit.ErrNotFound
+	}
+	for i := range l.Services {
+		if l.Services[i].ID == serviceID {
+			return &l, &l.Services[i], nil
+		}
+	}
+	return &l, nil, nil
+}
+
+// dayslots are a day's free starts.
+type dayslots struct {
+	Day   time.Time
+	Slots []time.Time
+}
+
+// bookPage is the booking of a signed-in patient for himself (C4, C5): the doctor's
+// services; for one, the week's free starts, week by week; for a start, the form.
+func (m *Module) bookPage(c *kit.Ctx) error {
+	l, svc, err := m.bookable(c, c.Query("service"))
+	if err != nil {
+		return err
+	}
+	t := c.Tenant()
+	v := c.View("calendar.book.title")
+	v.Data["L"], v.Data["Service"] = l, svc
+	if svc == nil {
+		return c.Render(http.StatusOK, "book", v)
+	}
+	loc := tenantZone(t)
+	now := m.now().In(loc)
+	monday := func(d time.Time) time.Time {
+		d = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)
+		return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
+	}
+	week := monday(now)
+	if w := c.Query("week"); w != "" {
+		d, err := time.ParseInLocation(time.DateOnly, w, loc)
+		if err != nil {
+			return kit.ErrBadRequest
+		}
+		if d = monday(d); d.After(week) {
+			week = d
+		}
+	}
+	if start := c.Query("start"); start != "" {
+		at, err := strconv.ParseInt(start, 10, 64)
+		if err != nil {
+			return kit.ErrBadRequest
+		}
+		return m.bookForm(c, http.StatusOK, v, l, svc, time.Unix(at, 0).UTC())
+	}
+	next := week.AddDate(0, 0, 7)
+	slots, err := m.freeSlots(c.Context(), t, slotQuery{DoctorID: l.Doctor.ID, FacilityID: svc.FacilityID,
+		Duration: time.Duration(svc.DurationMinutes) * time.Minute, From: week, To: next})
+	if err != nil {
+		return err
+	}
+	var days []dayslots
+	for d := week; d.Before(next); d = d.AddDate(0, 0, 1) {
+		ds := dayslots{Day: d}
+		for _, s := range slots {
+			if s.In(loc).Format(time.DateOnly) == d.Format(time.DateOnly) {
+				ds.Slots = append(ds.Slots, s)
+			}
+		}
+		days = append(days, ds)
+	}
+	base := fmt.Sprintf("/calendar/doctors/%s/book?service=%s", l.Doctor.ID, svc.ID)
+	v.Data["Days"], v.Data["Base"] = days, base
+	v.Data["Next"] = base + "&week=" + next.Format(time.DateOnly)
+	if week.After(monday(now)) {
+		v.Data["Prev"] = base + "&week=" + week.AddDate(0, 0, -7).Format(time.DateOnly)
+	}
+	return c.Render(http.StatusOK, "book", v)
+}
+
+// bookForm shows the form for one start, if it is free.
+func (m *Module) bookForm(c *kit.Ctx, status int, v *kit.View, l *Listed, svc *Service, at time.Time) error {
+	free, err := m.isFree(c, l, svc, at)
+	if err != nil {
+		return err
+	}
+	if !free {
+		v.Data["Gone"] = true
+		return c.Render(status, "book", v)
+	}
+	u := c.User()
+	if _, ok := v.Values["pesel"]; !ok {
+		v.Values["pesel"], v.Values["mobile"] = u.Profile["pesel"], u.Profile["mobile"]
+	}
+	v.Data["Start"], v.Data["End"] = at, at.Add(time.Duration(svc.DurationMinutes)*time.Minute)
+	v.Data["StartUnix"] = at.Unix()
+	for _, f := range l.Facilities {
+		if f.ID == svc.FacilityID {
+			v.Data["Facility"] = f
+		}
+	}
+	return c.Render(status, "bookform", v)
+}
+
+// isFree reports whether at is one of the free starts of svc (what the pages offer); the
+// database holds the slot itself when the booking is stored.
+func (m *Module) isFree(c *kit.Ctx, l *Listed, svc *Service, at time.Time) (bool, error) {
+	loc := tenantZone(c.Tenant())
+	day := at.In(loc)
+	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc)
+	slots, err := m.freeSlots(c.Context(), c.Tenant(), slotQuery{DoctorID: l.Doctor.ID, FacilityID: svc.FacilityID,
+		Duration: time.Duration(svc.DurationMinutes) * time.Minute, From: from, To: from.AddDate(0, 0, 1)})
+	for _, s := range slots {
+		if s.Equal(at) {
+			return true, err
+		}
+	}
+	return false, err
+}
+
+// book stores the signed-in patient's booking for himself (C5, C8, C9): confirmed at once,
+// with the terms version he accepted and the consents he gave (P6) and the service's
+// specialty; the database refuses a slot taken meanwhile or a day already full.
+func (m *Module) book(c *kit.Ctx) error {
+	l, svc, err := m.bookable(c, c.Form("service"))
+	if err != nil {
+		return err
+	}
+	if svc == nil {
+		return kit.ErrBadRequest
+	}
+	at, err := strconv.ParseInt(c.Form("start"), 10, 64)
+	if err != nil {
+		return kit.ErrBadRequest
+	}
+	start := time.Unix(at, 0).UTC()
+	v := c.View("calendar.book.title")
+	v.Data["L"], v.Data["Service"] = l, svc
+	pesel, mobile := strings.TrimSpace(c.Form("pesel")), strings.TrimSpace(c.Form("mobile"))
+	v.Values["pesel"], v.Values["mobile"] = pesel, mobile
+	if e := m.checkPESEL(pesel); e != "" {
+		v.Errors["pesel"] = e
+	}
+	if e := m.checkMobile(mobile); e != "" {
+		v.Errors["mobile"] = e
+	}
+	if c.Form("consent_doctor") != "yes" {
+		v.Errors["consent_doctor"] = "calendar.book.err.consent"
+	}
+	if len(v.Errors) > 0 {
+		return m.bookForm(c, http.StatusUnprocessableEntity, v, l, svc, start)
+	}
+	if free, err := m.isFree(c, l, svc, start); err != nil {
+		return err
+	} else if !free {
+		v.Data["Gone"] = true
+		return c.Render(http.StatusConflict, "book", v)
+	}
+	u := c.User()
+	first, last, _ := strings.Cut(u.Name, " ")
+	b := &Booking{DoctorID: l.Doctor.ID, FacilityID: svc.FacilityID, ServiceID: svc.ID, ServiceName: svc.Name, Specialty: svc.Specialty,
+		PriceMinor: svc.PriceMinor, Currency: svc.Currency, StartsAt: start, EndsAt: start.Add(time.Duration(svc.DurationMinutes) * time.Minute),
+		Status: statusConfirmed, PatientFirstName: first, PatientLastName: last, PESEL: pesel, Email: u.Email, Mobile: mobile,
+		UserID: u.ID, BookedBy: u.ID, TermsVersion: c.TermsVersion(), Consents: consentDoctorController, CreatedAt: m.now()}
+	b.ConfirmedAt.Time = b.CreatedAt
+	switch err := m.reserve(c.Context(), c.Tenant(), b); {
+	case errors.Is(err, errSlotTaken):
+		v.Data["Gone"] = true
+		return c.Render(http.StatusConflict, "book", v)
+	case errors.Is(err, errDayLimit):
+		v.Data["DayFull"] = maxBookingsPerDoctorDay.Of(c.Tenant())
+		return c.Render(http.StatusConflict, "book", v)
+	case err != nil:
+		return err
+	}
+	return c.Redirect("/calendar/visits/"+b.ID, "booked")
+}
+
+// Visit is a booking as its patient's pages show it.
+type Visit struct {
+	Booking
+	Doctor   Doctor
+	Facility Facility
+	// Hidden: the doctor stopped his online calendar before this visit (C15): only its
+	// date and time are shown, with the note.
+	Hidden bool
+}
+
+// visits reads the bookings the user made or is the patient of, newest first, with their
+// doctor and facility; id, when set, narrows to that one.
+func (m *Module) visits(c *kit.Ctx, id string) ([]Visit, error) {
+	u := c.User()
+	var out []Visit
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
+		var bs []Booking
+		q := sc.Select(&bs).Where("(bk.user_id = ? OR bk.booked_by = ?)", u.ID, u.ID)
+		if id != "" {
+			q = q.Where("bk.id = ?", id)
+		}
+		if err := q.Order("bk.starts_at DESC").Limit(500).Scan(ctx); err != nil {
+			return err
+		}
+		if len(bs) == 0 {
+			return nil
+		}
+		var dids, fids []string
+		for _, b := range bs {
+			dids, fids = append(dids, b.DoctorID), append(fids, b.FacilityID)
+		}
+		var ds []Doctor
+		var fs []Facility
+		if err := sc.Select(&ds).Where("dr.id IN (?)", bunIn(dids)).Scan(ctx); err != nil {
+			return err
+		}
+		if err := sc.Select(&fs).Where("fa.id IN (?)", bunIn(fids)).Scan(ctx); err != nil {
+			return err
+		}
+		for _, b := range bs {
+			v := Visit{Booking: b}
+			for _, d := range ds {
+				if d.ID == b.DoctorID {
+					v.Doctor = d
+				}
+			}
+			for _, f := range fs {
+				if f.ID == b.FacilityID {
+					v.Facility = f
+				}
+			}
+			v.Hidden = !v.Doctor.OnlineCalendar && !v.Doctor.CalendarStoppedAt.IsZero() && b.StartsAt.After(v.Doctor.CalendarStoppedAt.Time)
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Upcoming reports whether the visit is still to come and live: the patient may cancel it.
+func (v Visit) Upcoming(now time.Time) bool {
+	return v.StartsAt.After(now) && (v.Status == statusConfirmed || v.Status == statusAwaiting || v.Status == statusHeld)
+}
+
+// myVisits is "Upcoming visits", which he may cancel, and "Visit history" (C11).
+func (m *Module) myVisits(c *kit.Ctx) error {
+	all, err := m.visits(c, "")
+	if err != nil {
+		return err
+	}
+	now := m.now()
+	var upcoming, history []Visit
+	for _, v := range all {
+		if v.Upcoming(now) {
+			upcoming = append([]Visit{v}, upcoming...)
+		} else {
+			history = append(history, v)
+		}
+	}
+	v := c.View("calendar.visits.title")
+	v.Data["Upcoming"], v.Data["History"], v.Data["Now"] = upcoming, history, now
+	return c.Render(http.StatusOK, "visits", v)
+}
+
+// visitPage is one visit: the confirmation after booking (C5, C9).
+func (m *Module) visitPage(c *kit.Ctx) error {
+	vs, err := m.visits(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if len(vs) == 0 {
+		return kit.ErrNotFound
+	}
+	v := c.View("calendar.visit.title")
+	v.Data["V"], v.Data["Now"] = vs[0], m.now()
+	return c.Render(http.StatusOK, "visit", v)
+}
+
+// cancelVisit is the patient's cancellation of an upcoming visit (C11): the slot is free at
+// once and the visit is no longer counted in his day (C8, C9).
+func (m *Module) cancelVisit(c *kit.Ctx) error {
+	vs, err := m.visits(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if len(vs) == 0 {
+		return kit.ErrNotFound
+	}
+	if !vs[0].Upcoming(m.now()) {
+		return c.Redirect("/calendar/visits", "not_cancellable")
+	}
+	if err := m.release(c.Context(), c.Tenant(), vs[0].ID, statusCancelledPatient, ""); errors.Is(err, errNotLive) {
+		return c.Redirect("/calendar/visits", "not_cancellable")
+	} else if err != nil {
+		return err
+	}
+	return c.Redirect("/calendar/visits", "cancelled")
+}
+
+// agenda is the doctor's week (C9): the bookings of the doctors his account is, by day,
+// with their status and patient.
+func (m *Module) agenda(c *kit.Ctx) error {
+	t := c.Tenant()
+	loc := tenantZone(t)
+	now := m.now().In(loc)
+	from := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	if d := c.Query("from"); d != "" {
+		x, err := time.ParseInLocation(time.DateOnly, d, loc)
+		if err != nil {
+			return kit.ErrBadRequest
+		}
+		from = x
+	}
+	to := from.AddDate(0, 0, 7)
+	var rows []Visit
+	var mine int
+	var online bool
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
+		var ds []Doctor
+		if err := sc.Select(&ds).Where("dr.user_id = ?", c.User().ID).Scan(ctx); err != nil {
+			return err
+		}
+		mine = len(ds)
+		if mine == 0 {
+			return nil
+		}
+		online = ds[0].OnlineCalendar
+		var ids []string
+		for _, d := range ds {
+			ids = append(ids, d.ID)
+		}
+		var bs []Booking
+		if err := sc.Select(&bs).Where("bk.doctor_id IN (?)", bunIn(ids)).Where("bk.starts_at >= ? AND bk.starts_at < ?", from, to).
+			Order("bk.starts_at").Limit(1000).Scan(ctx); err != nil {
+			return err
+		}
+		var fs []Facility
+		if err := sc.Select(&fs).Scan(ctx); err != nil { // a tenant's facilities are few
+			return err
+		}
+		for _, b := range bs {
+			v := Visit{Booking: b}
+			for _, f := range fs {
+				if f.ID == b.FacilityID {
+					v.Facility = f
+				}
+			}
+			rows = append(rows, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	v := c.View("calendar.agenda.title")
+	v.Data["Rows"], v.Data["Mine"], v.Data["Online"] = rows, mine, online
+	v.Data["Reasons"], v.Data["Now"] = doctorCancelReasons, m.now()
+	v.Data["Prev"] = "/calendar/agenda?from=" + from.AddDate(0, 0, -7).Format(time.DateOnly)
+	v.Data["Next"] = "/calendar/agenda?from=" + to.Format(time.DateOnly)
+	v.Data["From"], v.Data["To"] = from, to.AddDate(0, 0, -1)
+	return c.Render(http.StatusOK, "agenda", v)
+}
+
+// switchCalendar stops or restarts the online calendar of the doctors the account is
+// (C15): stopped, he takes no online booking, and his patients' visits dated after the
+// stop show only their date and time, with the note that he no longer keeps an online
+// calendar.
+func (m *Module) switchCalendar(c *kit.Ctx) error {
+	on := c.Form("online") == "on"
+	if !on && c.Form("online") != "off" {
+		return kit.ErrBadRequest
+	}
+	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+		q := sc.Update((*Doctor)(nil)).Set("online_calendar = ?", on).Set("updated_at = ?", m.now()).Where("dr.user_id = ?", c.User().ID)
+		if on {
+			q = q.Set("calendar_stopped_at = NULL")
+		} else {
+			q = q.Set("calendar_stopped_at = ?", m.now()).Where("dr.online_calendar")
+		}
+		_, err := q.Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if on {
+		return c.Redirect("/calendar/agenda", "calendar_on")
+	}
+	return c.Redirect("/calendar/agenda", "calendar_off")
+}
+
+// Reasons a doctor gives when he cancels a visit (C10), in the patient's words on his pages.
+var doctorCancelReasons = []string{"doctor_unavailable", "emergency", "facility_closed"}
+
+const tmplCancelledByDoctor = "calendar.cancelled_by_doctor"
+
+// cancelByDoctor is the doctor's (or his account's) cancellation of a visit to come, with
+// a reason (C10): the visit leaves his calendar, its time is free, and the patient gets an
+// e-mail.
+func (m *Module) cancelByDoctor(c *kit.Ctx) error {
+	reason := c.Form("reason")
+	known := false
+	for _, r := range doctorCancelReasons {
+		known = known || r == reason
+	}
+	if !known {
+		return kit.ErrBadRequest
+	}
+	var b Booking
+	var d Doctor
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
+		err := sc.Select(&b).Where("bk.id = ?", c.Param("id")).
+			Where("bk.doctor_id IN (SELECT dr.id FROM calendar_doctors AS dr WHERE dr.tenant_id = ? AND dr.user_id = ?)", sc.TenantID, c.User().ID).Scan(ctx)
+		if errors.Is(err, sqlNoRows) {
+			return kit.ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		return sc.Select(&d).Where("dr.id = ?", b.DoctorID).Scan(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	if !b.StartsAt.After(m.now()) {
+		return c.Redirect("/calendar/agenda", "not_cancellable")
+	}
+	if err := m.release(c.Context(), c.Tenant(), b.ID, statusCancelledDoctor, reason); errors.Is(err, errNotLive) {
+		return c.Redirect("/calendar/agenda", "not_cancellable")
+	} else if err != nil {
+		return err
+	}
+	loc := c.Loc()
+	msg := sdk.Message{UserID: b.UserID, Template: tmplCancelledByDoctor, Link: "/calendar",
+		Data: map[string]any{"Doctor": d.display(), "When": locales.FormatDateTime(loc.Lang, b.StartsAt, tenantZone(c.Tenant()))}}
+	if msg.UserID == "" {
+		msg.To = b.Email
+	}
+	if msg.UserID != "" || msg.To != "" {
+		if _, err := c.Host().Send(c.Context(), msg); err != nil {
+			return err
+		}
+	}
+	return c.Redirect("/calendar/agenda", "cancelled_by_doctor")
+}
