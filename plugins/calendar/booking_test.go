@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"carenet.dev/platform/plugins/calendar/pesel"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
@@ -111,7 +113,11 @@ func (f *fixture) race(n int, mk func(i int) *Booking, allowed ...error) int {
 
 var tuesday = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) // 10:00 in Warsaw
 
-func pesel(i int) string { return fmt.Sprintf("9001011%04d", i) }
+// testPESEL is the i-th valid PESEL of people born on 1 January 1990.
+func testPESEL(i int) string {
+	first := fmt.Sprintf("900101%04d", i)
+	return first + strconv.Itoa(pesel.CheckDigit(first))
+}
 
 // C9: 100 patients book the same slot at once: exactly one holds it, the others are told
 // it is taken; on both databases, held by the database's own constraint.
@@ -119,7 +125,7 @@ func TestSameSlotIsHeldOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
 		s := f.services[30]
-		if n := f.race(100, func(i int) *Booking { return f.booking(s, tuesday, pesel(i)) }, errSlotTaken); n != 1 {
+		if n := f.race(100, func(i int) *Booking { return f.booking(s, tuesday, testPESEL(i)) }, errSlotTaken); n != 1 {
 			t.Fatalf("%d bookings hold the same slot, want 1", n)
 		}
 		if got := f.live(f.A); len(got) != 1 {
@@ -135,7 +141,7 @@ func TestOverlappingServicesNeverOverlap(t *testing.T) {
 		f := setup(t, b)
 		lengths := []int{15, 20, 30, 45}
 		n := f.race(100, func(i int) *Booking {
-			return f.booking(f.services[lengths[i%4]], tuesday.Add(time.Duration(i%24)*5*time.Minute), pesel(i))
+			return f.booking(f.services[lengths[i%4]], tuesday.Add(time.Duration(i%24)*5*time.Minute), testPESEL(i))
 		}, errSlotTaken)
 		got := f.live(f.A)
 		if n == 0 || len(got) != n {
@@ -155,11 +161,11 @@ func TestReleasedSlotIsFree(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
 		ctx := context.Background()
-		first := f.booking(f.services[30], tuesday, pesel(1))
+		first := f.booking(f.services[30], tuesday, testPESEL(1))
 		if err := f.m.reserve(ctx, f.A, first); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.m.reserve(ctx, f.A, f.booking(f.services[15], tuesday.Add(15*time.Minute), pesel(2))); !errors.Is(err, errSlotTaken) {
+		if err := f.m.reserve(ctx, f.A, f.booking(f.services[15], tuesday.Add(15*time.Minute), testPESEL(2))); !errors.Is(err, errSlotTaken) {
 			t.Fatalf("overlapping booking: %v", err)
 		}
 		if err := f.m.release(ctx, f.A, first.ID, statusCancelledPatient, ""); err != nil {
@@ -168,11 +174,11 @@ func TestReleasedSlotIsFree(t *testing.T) {
 		if err := f.m.release(ctx, f.A, first.ID, statusCancelledDoctor, "x"); !errors.Is(err, errNotLive) {
 			t.Fatalf("second release: %v", err)
 		}
-		if err := f.m.reserve(ctx, f.A, f.booking(f.services[15], tuesday.Add(15*time.Minute), pesel(2))); err != nil {
+		if err := f.m.reserve(ctx, f.A, f.booking(f.services[15], tuesday.Add(15*time.Minute), testPESEL(2))); err != nil {
 			t.Fatalf("booking the freed time: %v", err)
 		}
 		// An expiry ends only a booking awaiting confirmation (C6).
-		held := f.booking(f.services[15], tuesday.Add(time.Hour), pesel(3))
+		held := f.booking(f.services[15], tuesday.Add(time.Hour), testPESEL(3))
 		held.Status = statusAwaiting
 		if err := f.m.reserve(ctx, f.A, held); err != nil {
 			t.Fatal(err)
@@ -183,7 +189,7 @@ func TestReleasedSlotIsFree(t *testing.T) {
 		if err := f.m.release(ctx, f.A, held.ID, statusExpired, "", statusAwaiting); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.m.reserve(ctx, f.A, f.booking(f.services[15], tuesday.Add(time.Hour), pesel(4))); err != nil {
+		if err := f.m.reserve(ctx, f.A, f.booking(f.services[15], tuesday.Add(time.Hour), testPESEL(4))); err != nil {
 			t.Fatalf("booking an expired hold's time: %v", err)
 		}
 		// Another tenant's doctor time is its own: the same instants are free there.
@@ -202,30 +208,30 @@ func TestDayLimitPerPatientAndDoctor(t *testing.T) {
 		ctx := context.Background()
 		s := f.services[15]
 		at := func(i int) time.Time { return tuesday.Add(time.Duration(i) * 15 * time.Minute) }
-		if n := f.race(100, func(i int) *Booking { return f.booking(s, at(i%40), pesel(7)) }, errDayLimit, errSlotTaken); n != 2 {
+		if n := f.race(100, func(i int) *Booking { return f.booking(s, at(i%40), testPESEL(7)) }, errDayLimit, errSlotTaken); n != 2 {
 			t.Fatalf("%d bookings of one patient on one day, want 2", n)
 		}
 		got := f.live(f.A)
 		if err := f.m.release(ctx, f.A, got[0].ID, statusCancelledPatient, ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.m.reserve(ctx, f.A, f.booking(s, at(50), pesel(7))); err != nil {
+		if err := f.m.reserve(ctx, f.A, f.booking(s, at(50), testPESEL(7))); err != nil {
 			t.Fatalf("after a cancellation: %v", err)
 		}
-		if err := f.m.reserve(ctx, f.A, f.booking(s, at(51), pesel(7))); !errors.Is(err, errDayLimit) {
+		if err := f.m.reserve(ctx, f.A, f.booking(s, at(51), testPESEL(7))); !errors.Is(err, errDayLimit) {
 			t.Fatalf("a third booking: %v", err)
 		}
 		// Another patient, or the same patient the next day, has room.
-		if err := f.m.reserve(ctx, f.A, f.booking(s, at(52), pesel(8))); err != nil {
+		if err := f.m.reserve(ctx, f.A, f.booking(s, at(52), testPESEL(8))); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.m.reserve(ctx, f.A, f.booking(s, at(0).Add(24*time.Hour), pesel(7))); err != nil {
+		if err := f.m.reserve(ctx, f.A, f.booking(s, at(0).Add(24*time.Hour), testPESEL(7))); err != nil {
 			t.Fatal(err)
 		}
 		// A tenant whose rule allows 3.
 		three := f.A
 		three.Rules = map[string]any{maxBookingsPerDoctorDay.Rule().Name: int64(3)}
-		if err := f.m.reserve(ctx, three, f.booking(s, at(53), pesel(7))); err != nil {
+		if err := f.m.reserve(ctx, three, f.booking(s, at(53), testPESEL(7))); err != nil {
 			t.Fatalf("limit 3: %v", err)
 		}
 	})
@@ -235,7 +241,7 @@ func TestDayLimitPerPatientAndDoctor(t *testing.T) {
 func TestVisitDayIsTheTenants(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		bk := f.booking(f.services[15], time.Date(2026, 11, 30, 23, 30, 0, 0, time.UTC), pesel(1))
+		bk := f.booking(f.services[15], time.Date(2026, 11, 30, 23, 30, 0, 0, time.UTC), testPESEL(1))
 		if err := f.m.reserve(context.Background(), f.A, bk); err != nil {
 			t.Fatal(err)
 		}

@@ -48,16 +48,13 @@ type Module struct {
 	// freeSlots gives the free starts the booking pages offer (windowSlots until the full
 	// computation is wired here).
 	freeSlots slotFinder
-	// checkPESEL and checkMobile say why a PESEL or a mobile number is refused (a message
-	// id), or "": the plain checks until plugins/calendar/pesel and phone are wired here.
-	checkPESEL, checkMobile func(string) string
 }
 
 // New returns the module.
 func New() sdk.Module { return newModule() }
 
 func newModule() *Module {
-	m := &Module{now: func() time.Time { return time.Now().UTC() }, checkPESEL: plainPESEL, checkMobile: plainMobile}
+	m := &Module{now: func() time.Time { return time.Now().UTC() }}
 	m.freeSlots = m.windowSlots
 	m.Module = kit.New(kit.Spec{
 		ID: "calendar", Version: "0.2.0", Migrations: migrations, Templates: templates, Pattern: "templates/*.html",

@@ -173,7 +173,7 @@ func (m *Module) demoVisits(ctx context.Context, t sdk.Tenant, d *Doctor, userID
 		}
 		b := &Booking{DoctorID: d.ID, FacilityID: svc.FacilityID, ServiceID: svc.ID, ServiceName: svc.Name, Specialty: svc.Specialty,
 			PriceMinor: svc.PriceMinor, Currency: svc.Currency, StartsAt: day, EndsAt: day.Add(time.Duration(svc.DurationMinutes) * time.Minute),
-			Status: statusConfirmed, PatientFirstName: first, PatientLastName: last, PESEL: "85030212345", Email: u.Email,
+			Status: statusConfirmed, PatientFirstName: first, PatientLastName: last, PESEL: "85030212344", Email: u.Email,
 			Mobile: "+48601234567", UserID: u.ID, BookedBy: u.ID, Consents: consentDoctorController, CreatedAt: m.now()}
 		if k == 1 {
 			b.Status = statusCompleted

@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"carenet.dev/platform/locales"
+	"carenet.dev/platform/plugins/calendar/pesel"
+	"carenet.dev/platform/plugins/calendar/phone"
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
+	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -19,23 +22,33 @@ import (
 // controller; required.
 const consentDoctorController = "doctor_controller"
 
-// plainPESEL refuses what is not 11 digits (the checksum and birth date are
-// plugins/calendar/pesel's, wired in checkPESEL).
-func plainPESEL(s string) string {
-	if len(s) != 11 || strings.Trim(s, "0123456789") != "" {
-		return "calendar.book.err.pesel"
+// checkPESEL says why a PESEL is refused (C5): not 11 digits, a wrong check digit, or a
+// birth date that does not exist or is still to come; "" when it is valid.
+func checkPESEL(s string, now time.Time) string {
+	_, err := pesel.Parse(s, now)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, pesel.ErrChecksum):
+		return "calendar.book.err.pesel_checksum"
+	case errors.Is(err, pesel.ErrDate):
+		return "calendar.book.err.pesel_date"
 	}
-	return ""
+	return "calendar.book.err.pesel"
 }
 
-// plainMobile refuses what is not a number of 9 to 15 digits, "+" allowed first (the full
-// check is plugins/calendar/phone's, wired in checkMobile).
-func plainMobile(s string) string {
-	d := strings.TrimPrefix(strings.NewReplacer(" ", "", "-", "").Replace(s), "+")
-	if len(d) < 9 || len(d) > 15 || strings.Trim(d, "0123456789") != "" {
-		return "calendar.book.err.mobile"
+// checkMobile says why a mobile number is refused (C5): not a number of the tenant's
+// country nor an international one, or not a mobile (a landline cannot take an SMS);
+// "" when it is valid.
+func checkMobile(s, country string) string {
+	_, err := phone.Mobile(s, country)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, phone.ErrNotMobile):
+		return "calendar.book.err.mobile_landline"
 	}
-	return ""
+	return "calendar.book.err.mobile"
 }
 
 // bookable reads the doctor of the route, who must take bookings online, and the service
@@ -196,10 +209,10 @@ func (m *Module) book(c *kit.Ctx) error {
 	v.Data["L"], v.Data["Service"] = l, svc
 	pesel, mobile := strings.TrimSpace(c.Form("pesel")), strings.TrimSpace(c.Form("mobile"))
 	v.Values["pesel"], v.Values["mobile"] = pesel, mobile
-	if e := m.checkPESEL(pesel); e != "" {
+	if e := checkPESEL(pesel, m.now().In(view.Zone(c.Tenant().TimeZone))); e != "" {
 		v.Errors["pesel"] = e
 	}
-	if e := m.checkMobile(mobile); e != "" {
+	if e := checkMobile(mobile, c.Tenant().Country); e != "" {
 		v.Errors["mobile"] = e
 	}
 	if c.Form("consent_doctor") != "yes" {

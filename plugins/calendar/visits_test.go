@@ -71,7 +71,20 @@ func TestPatientBooksAndCancels(t *testing.T) {
 		if n := len(f.live(f.A)); n != 0 {
 			t.Fatalf("a refused form stored %d bookings", n)
 		}
-		form.Set("pesel", "85030212345")
+		// C5: a PESEL whose check digit is wrong, one whose birth date does not exist (month
+		// 13), and a Warsaw landline, each refused next to its field in the page's language.
+		for _, c := range []struct{ pesel, mobile, want string }{
+			{"85030212345", "+48601234567", "ostatnia nie zgadza się"},
+			{"85130212347", "+48601234567", "nie odpowiada żadnej możliwej dacie"},
+			{"85030212344", "+48 22 123 45 67", "numer telefonu stacjonarnego"},
+		} {
+			bad := url.Values{"service": {f.services[30].ID}, "start": {starts[0][2]}, "pesel": {c.pesel}, "mobile": {c.mobile}, "consent_doctor": {"yes"}}
+			if res := f.send(u, "POST", "/calendar/doctors/"+f.doctor.ID+"/book", bad); res.Status != http.StatusUnprocessableEntity ||
+				!strings.Contains(string(res.Body), c.want) || len(f.live(f.A)) != 0 {
+				t.Fatalf("%s %s: %d, want %q\n%s", c.pesel, c.mobile, res.Status, c.want, res.Body)
+			}
+		}
+		form.Set("pesel", "85030212344")
 		form.Set("consent_doctor", "yes")
 		res = f.send(u, "POST", "/calendar/doctors/"+f.doctor.ID+"/book", form)
 		m := visitPathRe.FindStringSubmatch(res.Header.Get("Location"))
@@ -80,7 +93,7 @@ func TestPatientBooksAndCancels(t *testing.T) {
 		}
 		got := f.live(f.A)
 		if len(got) != 1 || got[0].ID != m[1] || got[0].TermsVersion != "terms-v3" || got[0].Consents != consentDoctorController ||
-			got[0].Specialty != "cardiology" || got[0].Status != statusConfirmed || got[0].UserID != "p1" || got[0].PESEL != "85030212345" {
+			got[0].Specialty != "cardiology" || got[0].Status != statusConfirmed || got[0].UserID != "p1" || got[0].PESEL != "85030212344" {
 			t.Fatalf("stored %+v", got)
 		}
 		// The same start, booked again: told it is gone, nothing stored.
@@ -168,7 +181,7 @@ func TestDoctorStopsOnlineCalendar(t *testing.T) {
 		f := setup(t, b)
 		f.window(2, 9*60, 10*60)
 		ctx := context.Background()
-		bk := f.booking(f.services[30], tuesday, "85030212345")
+		bk := f.booking(f.services[30], tuesday, "85030212344")
 		bk.UserID = "p1"
 		if err := f.m.reserve(ctx, f.A, bk); err != nil {
 			t.Fatal(err)
@@ -211,9 +224,9 @@ func TestDoctorCancelsAVisit(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
 		ctx := context.Background()
-		mine := f.booking(f.services[30], tuesday, "85030212345")
+		mine := f.booking(f.services[30], tuesday, "85030212344")
 		mine.UserID = "p1"
-		anon := f.booking(f.services[30], tuesday.Add(time.Hour), "90010112345")
+		anon := f.booking(f.services[30], tuesday.Add(time.Hour), "90010112349")
 		anon.Email = "ewa@example.org"
 		for _, bk := range []*Booking{mine, anon} {
 			if err := f.m.reserve(ctx, f.A, bk); err != nil {
@@ -257,7 +270,7 @@ func TestDoctorCancelsAVisit(t *testing.T) {
 		if body := string(f.send(&sdk.User{ID: "p1", Roles: []string{"user"}}, "GET", "/calendar/visits", nil).Body); !strings.Contains(body, "Odwołana przez lekarza (nagły wypadek)") {
 			t.Fatalf("patient's history:\n%s", body)
 		}
-		if err := f.m.reserve(ctx, f.A, f.booking(f.services[30], tuesday, pesel(5))); err != nil {
+		if err := f.m.reserve(ctx, f.A, f.booking(f.services[30], tuesday, testPESEL(5))); err != nil {
 			t.Fatalf("the freed time: %v", err)
 		}
 	})
