@@ -35,7 +35,7 @@ func TestBrowserPhoneCalendar(t *testing.T) {
 	}
 	doctor := "/calendar/doctors/" + find(doctorLinkRe, "/calendar?city=warszawa")
 	week := find(bookServiceRe, doctor+"/book")
-	form := find(bookStartRe, week)
+	form := firstFreeStart(t, func(path string) string { _, body := patient.do("GET", path, nil); return body }, week)
 	visit := "/calendar/visits/" + find(visitLinkRe, "/calendar/visits")
 
 	first := browsertest.Start(t, execPath, phoneTablesTimeout)

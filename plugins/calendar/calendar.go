@@ -45,8 +45,8 @@ const jobSweepRateHits = "calendar.sweep_rate_hits"
 type Module struct {
 	*kit.Module
 	now func() time.Time
-	// freeSlots gives the free starts the booking pages offer (windowSlots until the full
-	// computation is wired here).
+	// freeSlots gives the free starts the booking pages offer (windowSlots; a test may
+	// replace it).
 	freeSlots slotFinder
 }
 

@@ -2,8 +2,12 @@ package calendar
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"strings"
 	"time"
+
+	"carenet.dev/platform/plugins/calendar/slots"
 
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
@@ -16,15 +20,14 @@ type slotQuery struct {
 	From, To             time.Time
 }
 
-// slotFinder gives the free starts a query asks for, in time order. Module.freeSlots is the
-// seam where the full computation (plugins/calendar/slots: exceptions' extra windows, the
-// country's public holidays, buffers) is wired; windowSlots is the plain one it replaces.
+// slotFinder gives the free starts a query asks for, in time order (Module.freeSlots).
 type slotFinder func(ctx context.Context, t sdk.Tenant, q slotQuery) ([]time.Time, error)
 
-// windowSlots is the plain computation: the doctor's weekly windows at the facility, in the
-// tenant's time zone (wall-clock times, so a window keeps its hours across a daylight-saving
-// change), cut into consecutive visits of the service's length, less the past, the
-// doctor's absences and the time live bookings hold (C4, C9).
+// windowSlots computes the free starts with plugins/calendar/slots: the doctor's weekly
+// windows at the facility, in the tenant's time zone (wall-clock times, so a window keeps its
+// hours across a daylight-saving change), closed on the country's public holidays, cut into
+// consecutive visits of the service's length, less the past, the doctor's absences and the
+// time live bookings hold (C4, C9).
 func (m *Module) windowSlots(ctx context.Context, t sdk.Tenant, q slotQuery) ([]time.Time, error) {
 	if q.Duration <= 0 || !q.From.Before(q.To) {
 		return nil, nil
@@ -46,20 +49,21 @@ func (m *Module) windowSlots(ctx context.Context, t sdk.Tenant, q slotQuery) ([]
 	if err != nil {
 		return nil, err
 	}
+	// The doctor's absences and the time live bookings hold are busy; the slots engine keeps
+	// the country's public holidays closed and lays each day out on its own, so a window
+	// valid from or until a date counts on the days it is valid (C4).
+	busyTimes := make([]slots.Busy, 0, len(absences)+len(busy))
+	for _, a := range absences {
+		busyTimes = append(busyTimes, slots.Busy{Start: a.StartsAt, End: a.EndsAt})
+	}
+	for _, b := range busy {
+		busyTimes = append(busyTimes, slots.Busy{Start: b.StartsAt, End: b.EndsAt})
+	}
 	loc := tenantZone(t)
 	now := m.now()
-	taken := func(s, e time.Time) bool {
-		for _, a := range absences {
-			if s.Before(a.EndsAt) && a.StartsAt.Before(e) {
-				return true
-			}
-		}
-		for _, b := range busy {
-			if s.Before(b.EndsAt) && b.StartsAt.Before(e) {
-				return true
-			}
-		}
-		return false
+	country := strings.ToUpper(t.Country)
+	if !holidayCountries[country] {
+		country = "" // no holiday calendar for it: every day is a working day
 	}
 	var out []time.Time
 	first := q.From.In(loc)
@@ -69,20 +73,33 @@ func (m *Module) windowSlots(ctx context.Context, t sdk.Tenant, q slotQuery) ([]
 		if wd == 0 {
 			wd = 7
 		}
+		var week slots.Week
 		for _, w := range windows {
 			if w.Weekday != wd || (w.ValidFrom != "" && date < w.ValidFrom) || (w.ValidUntil != "" && date > w.ValidUntil) {
 				continue
 			}
-			end := time.Date(day.Year(), day.Month(), day.Day(), w.EndMinute/60, w.EndMinute%60, 0, 0, loc)
-			for s := time.Date(day.Year(), day.Month(), day.Day(), w.StartMinute/60, w.StartMinute%60, 0, 0, loc); !s.Add(q.Duration).After(end); s = s.Add(q.Duration) {
-				e := s.Add(q.Duration)
-				if s.Before(q.From) || s.Before(now) || !s.Before(q.To) || taken(s, e) {
-					continue
-				}
-				out = append(out, s.UTC())
-			}
+			week = append(week, slots.Window{Weekday: day.Weekday(), Start: clock(w.StartMinute), End: clock(w.EndMinute)})
+		}
+		if len(week) == 0 {
+			continue
+		}
+		from, to := day, day.AddDate(0, 0, 1)
+		if from.Before(q.From) {
+			from = q.From
+		}
+		if to.After(q.To) {
+			to = q.To
+		}
+		for _, sl := range slots.Free(slots.Spec{Week: week, Country: country, Zone: loc, Length: q.Duration}, busyTimes, from, to, now) {
+			out = append(out, sl.Start.UTC())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
 	return out, nil
 }
+
+// holidayCountries are the countries whose public holidays the slots engine knows.
+var holidayCountries = map[string]bool{"PL": true, "FR": true, "SK": true}
+
+// clock is a minute of the day as the slots engine reads it ("09:30").
+func clock(minute int) string { return fmt.Sprintf("%02d:%02d", minute/60, minute%60) }
