@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"carenet.dev/platform/plugins/kit/store"
+	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -25,13 +26,9 @@ var (
 // doctor's time it touches.
 const cell = 5 * time.Minute
 
-// tenantZone is the tenant's time zone (visit days are counted in it, C8).
-func tenantZone(t sdk.Tenant) *time.Location {
-	if loc, err := time.LoadLocation(t.TimeZone); err == nil && t.TimeZone != "" {
-		return loc
-	}
-	return time.UTC
-}
+// tenantZone is the tenant's time zone (visit days are counted in it, C8), loaded once per
+// zone by the kit.
+func tenantZone(t sdk.Tenant) *time.Location { return view.Zone(t.TimeZone) }
 
 // reserve stores b, live, if the doctor's time is free and the patient's day with the
 // doctor has room, in one transaction in which the database itself holds both (C8, C9):

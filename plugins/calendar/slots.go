@@ -62,7 +62,7 @@ func (m *Module) windowSlots(ctx context.Context, t sdk.Tenant, q slotQuery) ([]
 	loc := tenantZone(t)
 	now := m.now()
 	country := strings.ToUpper(t.Country)
-	if !holidayCountries[country] {
+	if !slots.HasHolidays(country) {
 		country = "" // no holiday calendar for it: every day is a working day
 	}
 	var out []time.Time
@@ -97,9 +97,6 @@ func (m *Module) windowSlots(ctx context.Context, t sdk.Tenant, q slotQuery) ([]
 	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
 	return out, nil
 }
-
-// holidayCountries are the countries whose public holidays the slots engine knows.
-var holidayCountries = map[string]bool{"PL": true, "FR": true, "SK": true}
 
 // clock is a minute of the day as the slots engine reads it ("09:30").
 func clock(minute int) string { return fmt.Sprintf("%02d:%02d", minute/60, minute%60) }

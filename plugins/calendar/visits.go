@@ -498,9 +498,16 @@ func (m *Module) cancelByDoctor(c *kit.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	loc := c.Loc()
+	// The date in the patient's language (the message is his), not the doctor's page's: his
+	// account's, or the tenant's for a booking made without an account or one gone (C10).
+	lang := c.Tenant().Locale
+	if b.UserID != "" {
+		if u, err := c.Host().User(c.Context(), b.UserID); err == nil && u.Locale != "" {
+			lang = u.Locale
+		}
+	}
 	msg := sdk.Message{UserID: b.UserID, Template: tmplCancelledByDoctor, Link: "/calendar",
-		Data: map[string]any{"Doctor": d.display(), "When": locales.FormatDateTime(loc.Lang, b.StartsAt, tenantZone(c.Tenant()))}}
+		Data: map[string]any{"Doctor": d.display(), "When": locales.FormatDateTime(lang, b.StartsAt, tenantZone(c.Tenant()))}}
 	if msg.UserID == "" {
 		msg.To = b.Email
 	}

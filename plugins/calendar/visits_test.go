@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
@@ -233,6 +234,8 @@ func TestDoctorCancelsAVisit(t *testing.T) {
 		ctx := context.Background()
 		mine := f.booking(f.services[30], tuesday, "85030212344")
 		mine.UserID = "p1"
+		// The patient reads French, the doctor's page is Polish: the e-mail's date is his.
+		f.h.Host.Users[f.A.ID] = append(f.h.Host.Users[f.A.ID], sdk.User{ID: "p1", Name: "Jean Martin", Locale: "fr", Roles: []string{"user"}})
 		anon := f.booking(f.services[30], tuesday.Add(time.Hour), "90010112349")
 		anon.Email = "ewa@example.org"
 		for _, bk := range []*Booking{mine, anon} {
@@ -268,8 +271,8 @@ func TestDoctorCancelsAVisit(t *testing.T) {
 			if m.Value.Template != tmplCancelledByDoctor || m.Value.Data["Doctor"] != "dr n. med. Anna Kowalska" {
 				continue
 			}
-			toUser = toUser || m.Value.UserID == "p1"
-			toAddress = toAddress || m.Value.To == "ewa@example.org"
+			toUser = toUser || m.Value.UserID == "p1" && m.Value.Data["When"] == locales.FormatDateTime("fr", tuesday, tenantZone(f.A))
+			toAddress = toAddress || m.Value.To == "ewa@example.org" && m.Value.Data["When"] == locales.FormatDateTime(f.A.Locale, anon.StartsAt, tenantZone(f.A))
 		}
 		if !toUser || !toAddress {
 			t.Fatalf("messages: %+v", f.h.Host.Messages)

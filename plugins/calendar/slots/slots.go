@@ -111,6 +111,9 @@ const (
 // countries whose public holidays plugins/kit/workdays knows.
 var countries = map[string]bool{"": true, "FR": true, "PL": true, "SK": true}
 
+// HasHolidays reports whether the engine knows the public holidays of country ("PL").
+func HasHolidays(country string) bool { return country != "" && countries[country] }
+
 // Check reports the first thing wrong in the spec, as a *FieldError.
 func (s Spec) Check() error {
 	_, err := compile(s)
