@@ -227,6 +227,12 @@ func (m *Module) book(c *kit.Ctx) error {
 		v.Data["Gone"] = true
 		return c.Render(http.StatusConflict, "book", v)
 	}
+	if ground, err := m.barred(c.Context(), c.Tenant(), l.Doctor.ID, pesel); err != nil {
+		return err
+	} else if ground != "" {
+		v.Data["Barred"] = ground
+		return c.Render(http.StatusForbidden, "book", v)
+	}
 	u := c.User()
 	first, last, _ := strings.Cut(u.Name, " ")
 	b := &Booking{DoctorID: l.Doctor.ID, FacilityID: svc.FacilityID, ServiceID: svc.ID, ServiceName: svc.Name, Specialty: svc.Specialty,
@@ -243,6 +249,9 @@ func (m *Module) book(c *kit.Ctx) error {
 		return c.Render(http.StatusConflict, "book", v)
 	case err != nil:
 		return err
+	}
+	if err := m.booked(c.Context(), c.Tenant(), b); err != nil {
+		c.LogFailure(err) // the booking stands; the message is the outbox's to retry
 	}
 	return c.Redirect("/calendar/visits/"+b.ID, "booked")
 }
@@ -362,6 +371,9 @@ func (m *Module) cancelVisit(c *kit.Ctx) error {
 		return c.Redirect("/calendar/visits", "not_cancellable")
 	} else if err != nil {
 		return err
+	}
+	if err := m.freed(c.Context(), c.Tenant(), &vs[0].Booking); err != nil {
+		c.LogFailure(err)
 	}
 	return c.Redirect("/calendar/visits", "cancelled")
 }
