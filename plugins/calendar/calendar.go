@@ -67,8 +67,9 @@ func newModule() *Module {
 			{Name: "calendar.admin_blacklist", Grants: []string{"tenant_admin"}}, // C13
 		},
 		Rules: []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
-			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages},
-		Routes: append([]kit.Route{
+			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages,
+			adminBlacklistEnabled, adminBlacklistAutoApply},
+		Routes: append(append(append([]kit.Route{
 			// The directory (C1): public, without JavaScript, within a budget per client and account.
 			kit.Public("GET /calendar", m.directory),
 			kit.Public("GET /calendar/doctors/{id}", m.doctorPage),
@@ -84,12 +85,14 @@ func newModule() *Module {
 			kit.RequireTerms("calendar",
 				kit.Perm("GET /calendar/doctors/{id}/book", permBook, m.bookPage),
 				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
-			)...),
-		Notifications: []string{tmplCancelledByDoctor},
+			)...), m.blacklistRoutes()...), m.waitlistRoutes()...),
+		Notifications: []string{tmplCancelledByDoctor, tmplWaitlistOffer},
+		AuditActions:  blacklistAuditActions,
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,
 		Export:        m.export,
-		Jobs:          []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits}},
+		Jobs: []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits},
+			{Name: jobProposeBlacklists, Cron: "23 3 1 * *", Run: m.proposeBlacklists}},
 	})
 	return m
 }

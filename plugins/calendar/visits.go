@@ -337,6 +337,9 @@ func (m *Module) myVisits(c *kit.Ctx) error {
 	}
 	v := c.View("calendar.visits.title")
 	v.Data["Upcoming"], v.Data["History"], v.Data["Now"] = upcoming, history, now
+	if v.Data["Waiting"], err = m.waiting(c); err != nil { // the waitlist's entries
+		return err
+	}
 	return c.Render(http.StatusOK, "visits", v)
 }
 
