@@ -264,6 +264,23 @@ func (m *Module) offer(c *kit.Ctx) (*Offer, *Waiter, *Listed, *Service, error) {
 	return &o, &w, &l, svc, err
 }
 
+// lapsed reports whether the offer is no longer open: booked (by a claim), begun, the
+// doctor no longer booking online, or the start cancelled by the doctor since it was
+// offered (a time he freed is not offered again).
+func (m *Module) lapsed(c *kit.Ctx, o *Offer, l *Listed) (bool, error) {
+	if o.BookingID != "" || !o.StartsAt.After(m.now()) || !l.Books() {
+		return true, nil
+	}
+	var n int64
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
+		var err error
+		n, err = sc.Select((*Booking)(nil)).Where("bk.doctor_id = ?", o.DoctorID).Where("bk.starts_at = ?", o.StartsAt).
+			Where("bk.status = ?", statusCancelledDoctor).Where("bk.cancelled_at > ?", o.CreatedAt).Count(ctx)
+		return err
+	})
+	return n > 0, err
+}
+
 // offerPage shows an offered start and the button to claim it, or that it is gone: booked
 // by another (or by him), or begun.
 func (m *Module) offerPage(c *kit.Ctx) error {
@@ -274,7 +291,9 @@ func (m *Module) offerPage(c *kit.Ctx) error {
 	v := c.View("calendar.waitlist.offer_title")
 	v.Data["O"], v.Data["L"], v.Data["Service"] = o, l, svc
 	v.Data["End"] = o.StartsAt.Add(time.Duration(svc.DurationMinutes) * time.Minute)
-	if o.BookingID != "" || !o.StartsAt.After(m.now()) || !l.Books() {
+	if gone, err := m.lapsed(c, o, l); err != nil {
+		return err
+	} else if gone {
 		v.Data["Gone"] = true
 		return c.Render(http.StatusOK, "offer", v)
 	}
@@ -299,7 +318,9 @@ func (m *Module) claimOffer(c *kit.Ctx) error {
 	v := c.View("calendar.waitlist.offer_title")
 	v.Data["O"], v.Data["L"], v.Data["Service"] = o, l, svc
 	v.Data["End"] = o.StartsAt.Add(time.Duration(svc.DurationMinutes) * time.Minute)
-	if o.BookingID != "" || !o.StartsAt.After(m.now()) || !l.Books() {
+	if gone, err := m.lapsed(c, o, l); err != nil {
+		return err
+	} else if gone {
 		v.Data["Gone"] = true
 		return c.Render(http.StatusConflict, "offer", v)
 	}
@@ -331,7 +352,9 @@ func (m *Module) claimOffer(c *kit.Ctx) error {
 		return err
 	}
 	err = c.In(func(ctx context.Context, sc *store.Scope) error {
-		if _, err := sc.Update((*Offer)(nil)).Set("booking_id = ?", b.ID).Where("wo.id = ?", o.ID).Exec(ctx); err != nil {
+		// Every offer of this start lapses: it is booked.
+		if _, err := sc.Update((*Offer)(nil)).Set("booking_id = ?", b.ID).Where("wo.doctor_id = ?", o.DoctorID).
+			Where("wo.starts_at = ?", o.StartsAt).Where("wo.booking_id = ''").Exec(ctx); err != nil {
 			return err
 		}
 		_, err := sc.Delete((*Waiter)(nil)).Where("wl.id = ?", w.ID).Exec(ctx)
@@ -360,3 +383,4 @@ func (m *Module) waitlistRoutes() []kit.Route {
 		kit.Perm("POST /calendar/offers/{id}", permBook, m.claimOffer),
 	)...)
 }
+
