@@ -383,4 +383,3 @@ func (m *Module) waitlistRoutes() []kit.Route {
 		kit.Perm("POST /calendar/offers/{id}", permBook, m.claimOffer),
 	)...)
 }
-
