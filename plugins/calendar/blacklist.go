@@ -11,6 +11,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
@@ -70,6 +71,24 @@ const (
 )
 
 const jobProposeBlacklists = "calendar.propose_blacklists"
+
+// Messages of the removal requests: to the doctor, a request to decide; to the patient,
+// the decision.
+const (
+	tmplRemovalAsked   = "calendar.removal_asked"
+	tmplRemovalGranted = "calendar.removal_granted"
+	tmplRemovalRefused = "calendar.removal_refused"
+)
+
+// notifyLang is the language of a message to userID: his account's, or the tenant's.
+func notifyLang(ctx context.Context, h *sdk.Host, t sdk.Tenant, userID string) string {
+	if userID != "" {
+		if u, err := h.User(ctx, userID); err == nil && u.Locale != "" {
+			return u.Locale
+		}
+	}
+	return t.Locale
+}
 
 // Audit actions of the lists.
 const (
@@ -598,6 +617,7 @@ func (m *Module) answerRequest(list string) kit.Handler {
 			return kit.ErrBadRequest
 		}
 		var r RemovalRequest
+		var who string // the list's keeper, as the patient is told: the doctor, or the service
 		err := c.In(func(ctx context.Context, sc *store.Scope) error {
 			q := sc.Select(&r).Where("rq.id = ?", c.Param("id")).Where("rq.list = ?", list)
 			if list == listDoctor {
@@ -615,6 +635,14 @@ func (m *Module) answerRequest(list string) kit.Handler {
 			}
 			if n, _ := res.RowsAffected(); n != 1 {
 				return kit.ErrNotFound
+			}
+			who = c.Tenant().Name
+			if list == listDoctor {
+				var d Doctor
+				if err := sc.Select(&d).Where("dr.id = ?", r.DoctorID).Scan(ctx); err != nil {
+					return err
+				}
+				who = d.display()
 			}
 			if decision != requestGranted {
 				return nil
@@ -636,6 +664,17 @@ func (m *Module) answerRequest(list string) kit.Handler {
 			action, page = auditPortalAnswered, "/calendar/admin/blacklist"
 		}
 		m.record(c.Context(), action, r.UserID, r.ID, map[string]any{"patient": r.Name})
+		tmpl := tmplRemovalRefused
+		if decision == requestGranted {
+			tmpl = tmplRemovalGranted
+		}
+		msg := sdk.Message{UserID: r.UserID, Template: tmpl, Link: "/calendar", Data: map[string]any{"Who": who}}
+		if msg.UserID == "" {
+			msg.To = r.Email
+		}
+		if _, err := c.Host().Send(c.Context(), msg); err != nil {
+			c.LogFailure(err) // the decision stands
+		}
 		return c.Redirect(page, "request_"+decision)
 	}
 }
@@ -731,6 +770,15 @@ func (m *Module) askRemoval(c *kit.Ctx) error {
 		return c.Render(http.StatusUnprocessableEntity, "removal", v)
 	}
 	m.record(c.Context(), auditBlacklistAsked, r.UserID, r.ID, map[string]any{"patient": r.Name})
+	if d.UserID != "" {
+		// The doctor is told at once; the request waits on his list page, with its due date.
+		h := c.Host()
+		lang := notifyLang(c.Context(), h, t, d.UserID)
+		if _, err := h.Send(c.Context(), sdk.Message{UserID: d.UserID, Template: tmplRemovalAsked, Link: "/calendar/blacklist",
+			Data: map[string]any{"Patient": r.Name, "Due": locales.FormatDate(lang, r.DueAt, tenantZone(t))}}); err != nil {
+			c.LogFailure(err) // the request stands; the page shows it
+		}
+	}
 	v.Data["Sent"], v.Data["Due"] = true, r.DueAt
 	return c.Render(http.StatusOK, "removal", v)
 }

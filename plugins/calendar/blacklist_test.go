@@ -102,6 +102,18 @@ func (f *fixture) audited(action string) int {
 	return n
 }
 
+// message is the last message sent from template tmpl, or nil.
+func (f *fixture) message(tmpl string) *sdk.Message {
+	var out *sdk.Message
+	for _, m := range f.h.Host.Messages {
+		if m.Value.Template == tmpl {
+			v := m.Value
+			out = &v
+		}
+	}
+	return out
+}
+
 var november = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC) // a Monday, 10:00 in Warsaw
 
 // C12: a month's cancellations are counted by the visit's date in the tenant's zone, not
@@ -384,6 +396,10 @@ func TestC12RemovalRequestDeadline(t *testing.T) {
 		if len(rqs) != 1 || !rqs[0].DueAt.Equal(f.now.AddDate(0, 0, 7)) || rqs[0].Status != requestOpen || rqs[0].List != listDoctor {
 			t.Fatalf("stored: %+v", rqs)
 		}
+		// The doctor is told by e-mail, with the date by which to decide.
+		if m := f.message(tmplRemovalAsked); m == nil || m.UserID != "doc1" || m.Data["Due"] != "27.11.2026" || m.Data["Patient"] != "Jan Nowak" {
+			t.Fatalf("the doctor's message: %+v", m)
+		}
 		body := string(f.send(doc, "GET", "/calendar/blacklist", nil).Body)
 		if !strings.Contains(body, "Decyzja do 27.11.2026") || !strings.Contains(body, "To było nieporozumienie.") {
 			t.Fatalf("doctor's page:\n%s", body)
@@ -401,6 +417,10 @@ func TestC12RemovalRequestDeadline(t *testing.T) {
 		}
 		if g := f.ground(f.A, f.doctor.ID, testPESEL(1)); g != "" {
 			t.Fatalf("after granting: %q", g)
+		}
+		// The patient, who has no account, is told at the address he gave.
+		if m := f.message(tmplRemovalGranted); m == nil || m.To != "jan@example.org" || m.Data["Who"] != "dr n. med. Anna Kowalska" {
+			t.Fatalf("the patient's message: %+v", m)
 		}
 		if f.audited(auditBlacklistAsked) != 1 || f.audited(auditBlacklistAnswered) != 1 {
 			t.Fatalf("audit: %+v", f.h.Host.Audits)

@@ -86,7 +86,7 @@ func newModule() *Module {
 				kit.Perm("GET /calendar/doctors/{id}/book", permBook, m.bookPage),
 				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
 			)...), m.blacklistRoutes()...), m.waitlistRoutes()...),
-		Notifications: []string{tmplCancelledByDoctor, tmplWaitlistOffer},
+		Notifications: []string{tmplCancelledByDoctor, tmplWaitlistOffer, tmplRemovalAsked, tmplRemovalGranted, tmplRemovalRefused},
 		AuditActions:  blacklistAuditActions,
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,
