@@ -73,6 +73,9 @@ func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[s
 		}
 		return nil
 	})
+	if err == nil {
+		err = m.exportWaits(ctx, t, userID, out) // waitlist.go
+	}
 	return out, err
 }
 
@@ -81,6 +84,9 @@ func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[s
 // the account's upcoming visits are cancelled, freeing their time; a doctor's or a
 // facility's directory record is no longer his account's.
 func (m *Module) forget(ctx context.Context, t sdk.Tenant, userID string) error {
+	if err := m.forgetWaits(ctx, t, userID); err != nil { // waitlist.go
+		return err
+	}
 	var upcoming []Booking
 	err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		return sc.Select(&upcoming).Column("id").Where("bk.user_id = ?", userID).Where("bk.starts_at > ?", m.now()).

@@ -145,6 +145,14 @@ func (m *Module) joinWaitlist(c *kit.Ctx) error {
 	if len(v.Errors) > 0 {
 		return c.Render(http.StatusUnprocessableEntity, "waitlist", v)
 	}
+	// A patient barred from booking with the doctor is told why, rather than waiting for
+	// starts he could not claim (C12, C13).
+	if ground, err := m.barred(c.Context(), c.Tenant(), l.Doctor.ID, pesel); err != nil {
+		return err
+	} else if ground != "" {
+		v.Data["Barred"] = ground
+		return c.Render(http.StatusForbidden, "waitlist", v)
+	}
 	u := c.User()
 	err = c.In(func(ctx context.Context, sc *store.Scope) error {
 		w := &Waiter{TenantID: c.Tenant().ID, ID: newID(), DoctorID: l.Doctor.ID, ServiceID: svc.ID, UserID: u.ID, Name: u.Name, Email: u.Email,
@@ -382,4 +390,76 @@ func (m *Module) waitlistRoutes() []kit.Route {
 		kit.Perm("GET /calendar/offers/{id}", permBook, m.offerPage),
 		kit.Perm("POST /calendar/offers/{id}", permBook, m.claimOffer),
 	)...)
+}
+
+// forgetWaits takes a deleted account off every waitlist, with its offers (P11): they are
+// the account's own wish, not booking data a doctor keeps.
+func (m *Module) forgetWaits(ctx context.Context, t sdk.Tenant, userID string) error {
+	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		if _, err := sc.Delete((*Offer)(nil)).Where("wo.user_id = ?", userID).Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := sc.Delete((*Waiter)(nil)).Where("wl.user_id = ?", userID).Exec(ctx); err != nil {
+			return err
+		}
+		// His removal requests stay with the list's keeper, who must answer them, no longer
+		// linked to the account.
+		_, err := sc.Update((*RemovalRequest)(nil)).Set("user_id = ''").Where("rq.user_id = ?", userID).Exec(ctx)
+		return err
+	})
+}
+
+// exportWaits adds to a user's export (P11) his waitlists and his requests for removal
+// from a blacklist.
+func (m *Module) exportWaits(ctx context.Context, t sdk.Tenant, userID string, out map[string]any) error {
+	return m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		var ws []Waiter
+		if err := sc.Select(&ws).Where("wl.user_id = ?", userID).Order("wl.created_at").Scan(ctx); err != nil {
+			return err
+		}
+		type wait struct {
+			Doctor  string    `json:"doctor"`
+			Service string    `json:"service"`
+			PESEL   string    `json:"pesel"`
+			Mobile  string    `json:"mobile"`
+			Since   time.Time `json:"since"`
+		}
+		waits := make([]wait, 0, len(ws))
+		for _, w := range ws {
+			x := wait{PESEL: w.PESEL, Mobile: w.Mobile, Since: w.CreatedAt}
+			var d Doctor
+			if err := sc.Select(&d).Where("dr.id = ?", w.DoctorID).Scan(ctx); err == nil {
+				x.Doctor = d.display()
+			}
+			var sv Service
+			if err := sc.Select(&sv).Where("sv.id = ?", w.ServiceID).Scan(ctx); err == nil {
+				x.Service = sv.Name
+			}
+			waits = append(waits, x)
+		}
+		var rs []RemovalRequest
+		if err := sc.Select(&rs).Where("rq.user_id = ?", userID).Order("rq.created_at").Scan(ctx); err != nil {
+			return err
+		}
+		type request struct {
+			Name          string    `json:"name"`
+			PESEL         string    `json:"pesel"`
+			Email         string    `json:"email"`
+			Justification string    `json:"justification"`
+			Status        string    `json:"status"`
+			Made          time.Time `json:"made_at"`
+			Due           time.Time `json:"due_at"`
+		}
+		reqs := make([]request, 0, len(rs))
+		for _, r := range rs {
+			reqs = append(reqs, request{r.Name, r.PESEL, r.Email, r.Justification, r.Status, r.CreatedAt, r.DueAt})
+		}
+		if len(waits) > 0 {
+			out["waitlists"] = waits
+		}
+		if len(reqs) > 0 {
+			out["blacklist_removal_requests"] = reqs
+		}
+		return nil
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/host"
 )
 
 // offers are the waitlist messages sent so far: the offer id of each, by recipient.
@@ -170,6 +171,55 @@ func TestWaitlistOfferAndRace(t *testing.T) {
 		f.now = again.StartsAt.Add(time.Minute)
 		if res := f.send(users[loser], "POST", "/calendar/offers/"+late, form); res.Status != http.StatusConflict || len(f.live(f.A)) != 0 {
 			t.Fatalf("claiming a begun start: %d", res.Status)
+		}
+	})
+}
+
+// C12, P11, issue 13.9: a patient barred from booking with the doctor cannot wait for his
+// starts and is told why; a patient's waitlist is in his export, and goes with his account.
+func TestWaitlistBarredAndErasure(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		ctx := context.Background()
+		svc := f.services[30]
+		booked := f.visitOn(f.doctor.ID, testPESEL(50), november, statusCompleted)
+		if err := f.m.In(ctx, f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Insert(&BlacklistEntry{TenantID: f.A.ID, ID: newID(), DoctorID: f.doctor.ID, PESEL: testPESEL(50), Ground: groundTermsBreach,
+				BookingID: booked.ID, Status: entryActive, CreatedAt: f.now}).Exec(ctx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		waiting := func() int {
+			var n int
+			if err := f.m.Read(ctx, f.A, func(ctx context.Context, sc *store.Scope) error {
+				c, err := sc.Select((*Waiter)(nil)).Count(ctx)
+				n = int(c)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		join := "/calendar/doctors/" + f.doctor.ID + "/waitlist"
+		barred := &sdk.User{ID: "w50", Email: "w50@example.org", Name: "Jan Nowak", Roles: []string{"user"}}
+		res := f.send(barred, "POST", join, url.Values{"service": {svc.ID}, "pesel": {testPESEL(50)}, "mobile": {"+48601234567"}})
+		if res.Status != http.StatusForbidden || !strings.Contains(string(res.Body), "rażącego naruszenia regulaminu") || waiting() != 0 {
+			t.Fatalf("barred join: %d\n%s", res.Status, res.Body)
+		}
+		u := &sdk.User{ID: "w1", Email: "w1@example.org", Name: "Ewa Lis", Roles: []string{"user"}}
+		if res := f.send(u, "POST", join, url.Values{"service": {svc.ID}, "pesel": {testPESEL(1)}, "mobile": {"+48601234567"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("join: %d", res.Status)
+		}
+		raw, err := f.h.Export(ctx, f.A, "w1")
+		if err != nil || !strings.Contains(string(raw), `"waitlists"`) || !strings.Contains(string(raw), testPESEL(1)) {
+			t.Fatalf("export: %v %s", err, raw)
+		}
+		if err := f.h.Event(ctx, f.A, host.EventUserDeleted, []byte("w1")); err != nil {
+			t.Fatal(err)
+		}
+		if n := waiting(); n != 0 {
+			t.Fatalf("%d waiting after erasure", n)
 		}
 	})
 }
