@@ -731,6 +731,23 @@ func (m *Module) checkRequest(c *kit.Ctx, v *kit.View, withName bool) (name, pes
 	return
 }
 
+// insertRequest stores r, unless a request about the same entry is still open (the
+// database holds it): then the form says so next to the justification, and nothing changes.
+func (m *Module) insertRequest(ctx context.Context, sc *store.Scope, v *kit.View, r *RemovalRequest) error {
+	_, err := sc.Insert(r).On("CONFLICT (tenant_id, entry_id) WHERE status = 'open' DO NOTHING").Exec(ctx)
+	if err != nil {
+		return err
+	}
+	var open RemovalRequest
+	if err := sc.Select(&open).Where("rq.entry_id = ?", r.EntryID).Where("rq.status = ?", requestOpen).Scan(ctx); err != nil {
+		return err
+	}
+	if open.ID != r.ID {
+		v.Errors["justification"] = "calendar.removal.err.pending"
+	}
+	return nil
+}
+
 // askRemoval stores a removal request to the doctor, to be decided within the tenant's
 // days (C12): only a PESEL on his list can ask.
 func (m *Module) askRemoval(c *kit.Ctx) error {
@@ -759,8 +776,7 @@ func (m *Module) askRemoval(c *kit.Ctx) error {
 			if u := c.User(); u != nil {
 				r.UserID = u.ID
 			}
-			_, err = sc.Insert(r).Exec(ctx)
-			return err
+			return m.insertRequest(ctx, sc, v, r)
 		})
 		if err != nil {
 			return err
@@ -829,8 +845,7 @@ func (m *Module) askPortalRemoval(c *kit.Ctx) error {
 			now := m.now()
 			r = &RemovalRequest{TenantID: t.ID, ID: newID(), List: listPortal, EntryID: e.ID, PESEL: pesel, Name: u.Name, Email: u.Email,
 				UserID: u.ID, Justification: why, Status: requestOpen, CreatedAt: now, DueAt: now.AddDate(0, 0, int(adminBlacklistAnswerDays.Of(t)))}
-			_, err = sc.Insert(r).Exec(ctx)
-			return err
+			return m.insertRequest(ctx, sc, v, r)
 		})
 		if err != nil {
 			return err

@@ -389,6 +389,10 @@ func TestC12RemovalRequestDeadline(t *testing.T) {
 		if res.Status != 200 || !strings.Contains(string(res.Body), "Decyzja zostanie podjęta do 27.11.2026") {
 			t.Fatalf("sent: %d\n%s", res.Status, res.Body)
 		}
+		// Asking again while the first waits: told so, nothing stored.
+		if res := anon(form); res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "już czeka na decyzję") {
+			t.Fatalf("asked twice: %d\n%s", res.Status, res.Body)
+		}
 		var rqs []RemovalRequest
 		if err := f.m.Read(ctx, f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&rqs).Scan(ctx) }); err != nil {
 			t.Fatal(err)

@@ -62,6 +62,8 @@ CREATE TABLE calendar_blacklist_requests (
     CHECK (status IN ('open', 'granted', 'refused'))
 );
 CREATE INDEX calendar_blacklist_requests_due ON calendar_blacklist_requests (tenant_id, list, status, due_at);
+-- One open request per entry: asking again waits for the answer to the first.
+CREATE UNIQUE INDEX calendar_blacklist_requests_open ON calendar_blacklist_requests (tenant_id, entry_id) WHERE status = 'open';
 
 -- The waitlist: a signed-in patient waits for an earlier start of a doctor's service; a
 -- freed start is offered to each, and the first to claim it books it.
