@@ -432,17 +432,27 @@ func (m *Module) renderBlacklist(c *kit.Ctx, status int, v *kit.View, pesel stri
 			Order("bl.created_at DESC").Limit(1000).Scan(ctx); err != nil {
 			return err
 		}
+		var bids []string
 		for _, e := range es {
-			le := ListedEntry{BlacklistEntry: e, Doctor: names[e.DoctorID]}
+			if e.BookingID != "" {
+				bids = append(bids, e.BookingID)
+			}
+		}
+		byID := map[string]*Booking{}
+		if len(bids) > 0 {
+			var bs []Booking
+			if err := sc.Select(&bs).Where("bk.id IN (?)", bunIn(bids)).Scan(ctx); err != nil {
+				return err
+			}
+			for i := range bs {
+				byID[bs[i].ID] = &bs[i]
+			}
+		}
+		for _, e := range es {
+			le := ListedEntry{BlacklistEntry: e, Doctor: names[e.DoctorID], Booking: byID[e.BookingID]}
 			if from, _, ok := monthRange(e.Month); ok {
 				le.MonthFrom, _ = time.Parse(time.DateOnly, from)
 				le.MonthTo = le.MonthFrom.AddDate(0, 1, -1)
-			}
-			if e.BookingID != "" {
-				var b Booking
-				if err := sc.Select(&b).Where("bk.id = ?", e.BookingID).Scan(ctx); err == nil {
-					le.Booking = &b
-				}
 			}
 			if e.Status == entryProposed {
 				proposals = append(proposals, le)
@@ -891,12 +901,24 @@ func (m *Module) renderAdminBlacklist(c *kit.Ctx, status int, v *kit.View, pesel
 		if err := sc.Select(&es).Where("pb.status IN (?)", bunIn([]string{entryProposed, entryActive})).Order("pb.created_at DESC").Limit(1000).Scan(ctx); err != nil {
 			return err
 		}
-		for _, e := range es {
-			name, _, err := patientName(ctx, sc, "", e.PESEL)
-			if err != nil {
+		// The name each PESEL was last booked under.
+		names := map[string]string{}
+		if len(es) > 0 {
+			var ps []string
+			for _, e := range es {
+				ps = append(ps, e.PESEL)
+			}
+			var bs []Booking
+			if err := sc.Select(&bs).Column("pesel", "patient_first_name", "patient_last_name").Where("bk.pesel IN (?)", bunIn(ps)).
+				Order("bk.created_at").Scan(ctx); err != nil {
 				return err
 			}
-			pl := PortalListed{PortalEntry: e, Patient: name}
+			for _, b := range bs {
+				names[b.PESEL] = strings.TrimSpace(b.PatientFirstName + " " + b.PatientLastName)
+			}
+		}
+		for _, e := range es {
+			pl := PortalListed{PortalEntry: e, Patient: names[e.PESEL]}
 			if from, _, ok := monthRange(e.Month); ok {
 				pl.MonthFrom, _ = time.Parse(time.DateOnly, from)
 				pl.MonthTo = pl.MonthFrom.AddDate(0, 1, -1)
