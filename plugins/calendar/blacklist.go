@@ -8,6 +8,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
@@ -92,20 +93,26 @@ func notifyLang(ctx context.Context, h *sdk.Host, t sdk.Tenant, userID string) s
 
 // Audit actions of the lists.
 const (
-	auditBlacklistAdded     = "calendar.blacklist_added"
-	auditBlacklistRemoved   = "calendar.blacklist_removed"
-	auditBlacklistProposed  = "calendar.blacklist_proposed"
-	auditBlacklistRejected  = "calendar.blacklist_rejected"
-	auditBlacklistAsked     = "calendar.blacklist_removal_asked"
-	auditBlacklistAnswered  = "calendar.blacklist_removal_answered"
-	auditPortalAdded        = "calendar.portal_blacklist_added"
-	auditPortalRemoved      = "calendar.portal_blacklist_removed"
-	auditPortalProposed     = "calendar.portal_blacklist_proposed"
-	auditPortalRejected     = "calendar.portal_blacklist_rejected"
-	auditPortalAsked        = "calendar.portal_blacklist_removal_asked"
-	auditPortalAnswered     = "calendar.portal_blacklist_removal_answered"
-	auditWaitlistClaimed    = "calendar.waitlist_claimed"
-	listDoctor, listPortal  = "doctor", "portal"
+	auditBlacklistAdded    = "calendar.blacklist_added"
+	auditBlacklistRemoved  = "calendar.blacklist_removed"
+	auditBlacklistProposed = "calendar.blacklist_proposed"
+	auditBlacklistRejected = "calendar.blacklist_rejected"
+	auditBlacklistAsked    = "calendar.blacklist_removal_asked"
+	auditBlacklistAnswered = "calendar.blacklist_removal_answered"
+	auditPortalAdded       = "calendar.portal_blacklist_added"
+	auditPortalRemoved     = "calendar.portal_blacklist_removed"
+	auditPortalProposed    = "calendar.portal_blacklist_proposed"
+	auditPortalRejected    = "calendar.portal_blacklist_rejected"
+	auditPortalAsked       = "calendar.portal_blacklist_removal_asked"
+	auditPortalAnswered    = "calendar.portal_blacklist_removal_answered"
+	auditWaitlistClaimed   = "calendar.waitlist_claimed"
+)
+
+// The lists a removal request is about, and the longest justification it takes (in
+// characters, as the form's maxlength counts them).
+const (
+	listDoctor              = "doctor"
+	listPortal              = "portal"
 	blacklistRequestMaxText = 2000
 )
 
@@ -735,7 +742,7 @@ func (m *Module) checkRequest(c *kit.Ctx, v *kit.View, withName bool) (name, pes
 			v.Errors["email"] = "calendar.removal.err.email"
 		}
 	}
-	if why == "" || len(why) > blacklistRequestMaxText {
+	if why == "" || utf8.RuneCountInString(why) > blacklistRequestMaxText {
 		v.Errors["justification"] = "calendar.removal.err.justification"
 	}
 	return
