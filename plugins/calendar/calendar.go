@@ -78,6 +78,8 @@ func newModule() *Module {
 			kit.Perm("GET /calendar/agenda", permManageOwn, m.agenda),
 			kit.Perm("POST /calendar/agenda/online", permManageOwn, m.switchCalendar),
 			kit.Perm("POST /calendar/agenda/{id}/cancel", permManageOwn, m.cancelByDoctor),
+			kit.Perm("POST /calendar/agenda/{id}/outcome", permManageOwn, m.markOutcome),
+			kit.Perm("POST /calendar/agenda/{id}/documents", permManageOwn, m.requestDocuments).Multiline("note"),
 		},
 			// A patient accepts the calendar's terms in force before he books (P6): the
 			// version stays with the booking.
@@ -85,7 +87,7 @@ func newModule() *Module {
 				kit.Perm("GET /calendar/doctors/{id}/book", permBook, m.bookPage),
 				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
 			)...),
-		Notifications: []string{tmplCancelledByDoctor},
+		Notifications: []string{tmplCancelledByDoctor, tmplDocumentsRequested},
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,
 		Export:        m.export,
