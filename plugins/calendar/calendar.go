@@ -80,6 +80,19 @@ func newModule() *Module {
 			kit.Perm("POST /calendar/agenda/{id}/cancel", permManageOwn, m.cancelByDoctor),
 			kit.Perm("POST /calendar/agenda/{id}/outcome", permManageOwn, m.markOutcome),
 			kit.Perm("POST /calendar/agenda/{id}/documents", permManageOwn, m.requestDocuments).Multiline("note"),
+			// A doctor's profile and calendar, kept by him or his facility (C2, C4).
+			kit.Perm("GET /calendar/manage", permManageOwn, m.manageList),
+			kit.Perm("GET /calendar/manage/{id}", permManageOwn, m.managePage),
+			kit.Perm("POST /calendar/manage/{id}/profile", permManageOwn, m.saveProfile).Multiline("description"),
+			kit.Perm("POST /calendar/manage/{id}/photo", permManageOwn, m.savePhoto),
+			kit.Perm("POST /calendar/manage/{id}/services", permManageOwn, m.addService),
+			kit.Perm("POST /calendar/manage/{id}/services/{sid}/withdraw", permManageOwn, m.withdrawService),
+			kit.Perm("POST /calendar/manage/{id}/windows", permManageOwn, m.addWindow),
+			kit.Perm("POST /calendar/manage/{id}/windows/{wid}/remove", permManageOwn, m.removeWindow),
+			kit.Perm("POST /calendar/manage/{id}/absences", permManageOwn, m.addAbsence),
+			kit.Perm("POST /calendar/manage/{id}/absences/{eid}/remove", permManageOwn, m.removeAbsence),
+			kit.Perm("POST /calendar/manage/{id}/buffer", permManageOwn, m.saveBuffer),
+			kit.Public("GET /calendar/doctors/{id}/photo", m.photo),
 		},
 			// A patient accepts the calendar's terms in force before he books (P6): the
 			// version stays with the booking.
