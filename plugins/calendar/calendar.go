@@ -65,6 +65,7 @@ func newModule() *Module {
 			{Name: permManageOwn, Grants: []string{"doctor", "facility"}},        // C4, C10
 			{Name: "calendar.blacklist", Grants: []string{"doctor"}},             // C12
 			{Name: "calendar.admin_blacklist", Grants: []string{"tenant_admin"}}, // C13
+			{Name: permVerify, Grants: []string{"tenant_admin"}},                 // C2
 		},
 		Rules: []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
 			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages},
@@ -93,6 +94,13 @@ func newModule() *Module {
 			kit.Perm("POST /calendar/manage/{id}/absences/{eid}/remove", permManageOwn, m.removeAbsence),
 			kit.Perm("POST /calendar/manage/{id}/buffer", permManageOwn, m.saveBuffer),
 			kit.Public("GET /calendar/doctors/{id}/photo", m.photo),
+			// The doctor's and the facility's role only after the administrator's check (C2).
+			kit.Perm("GET /calendar/apply", permBook, m.applyPage),
+			kit.Perm("POST /calendar/apply", permBook, m.apply),
+			kit.Perm("GET /calendar/admin/applications", permVerify, m.applications),
+			kit.Perm("GET /calendar/admin/applications/{id}/documents/{n}", permVerify, m.applicationDocument),
+			kit.Perm("POST /calendar/admin/applications/{id}/approve", permVerify, m.approve),
+			kit.Perm("POST /calendar/admin/applications/{id}/refuse", permVerify, m.refuse).Multiline("reason"),
 		},
 			// A patient accepts the calendar's terms in force before he books (P6): the
 			// version stays with the booking.
@@ -100,7 +108,8 @@ func newModule() *Module {
 				kit.Perm("GET /calendar/doctors/{id}/book", permBook, m.bookPage),
 				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
 			)...),
-		Notifications: []string{tmplCancelledByDoctor, tmplDocumentsRequested},
+		Notifications: []string{tmplCancelledByDoctor, tmplDocumentsRequested, tmplApplicationApproved, tmplApplicationRefused},
+		AuditActions:  []string{auditApplicationApproved, auditApplicationRefused},
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,
 		Export:        m.export,
