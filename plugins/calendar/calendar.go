@@ -31,6 +31,7 @@ var (
 	blacklistMinBookings     = kit.Int("calendar.blacklist_min_bookings", 4, 1, 100, "C12")
 	blacklistAnswerDays      = kit.Int("calendar.blacklist_answer_days", 7, 1, 90, "C12")
 	adminBlacklistAnswerDays = kit.Int("calendar.admin_blacklist_answer_days", 14, 1, 90, "C13")
+	rightsAnswerDays         = kit.Int("calendar.rights_answer_days", 30, 1, 90, "C16")
 )
 
 // Permissions.
@@ -68,7 +69,7 @@ func newModule() *Module {
 			{Name: permVerify, Grants: []string{"tenant_admin"}},                 // C2
 		},
 		Rules: []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
-			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages},
+			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages, rightsAnswerDays},
 		Routes: append([]kit.Route{
 			// The directory (C1): public, without JavaScript, within a budget per client and account.
 			kit.Public("GET /calendar", m.directory),
@@ -101,6 +102,11 @@ func newModule() *Module {
 			kit.Perm("GET /calendar/admin/applications/{id}/documents/{n}", permVerify, m.applicationDocument),
 			kit.Perm("POST /calendar/admin/applications/{id}/approve", permVerify, m.approve),
 			kit.Perm("POST /calendar/admin/applications/{id}/refuse", permVerify, m.refuse).Multiline("reason"),
+			// Requests about the booking data a doctor keeps, from anyone (C16).
+			kit.Public("GET /calendar/doctors/{id}/rights", m.rightsForm),
+			kit.Public("POST /calendar/doctors/{id}/rights", m.submitRights).Multiline("message"),
+			kit.Perm("GET /calendar/requests", permManageOwn, m.rightsRequests),
+			kit.Perm("POST /calendar/requests/{id}/answer", permManageOwn, m.answerRights).Multiline("note"),
 		},
 			// A patient accepts the calendar's terms in force before he books (P6): the
 			// version stays with the booking.
@@ -108,7 +114,7 @@ func newModule() *Module {
 				kit.Perm("GET /calendar/doctors/{id}/book", permBook, m.bookPage),
 				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
 			)...),
-		Notifications: []string{tmplCancelledByDoctor, tmplDocumentsRequested, tmplApplicationApproved, tmplApplicationRefused},
+		Notifications: []string{tmplCancelledByDoctor, tmplDocumentsRequested, tmplApplicationApproved, tmplApplicationRefused, tmplRightsAnswered},
 		AuditActions:  []string{auditApplicationApproved, auditApplicationRefused},
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,

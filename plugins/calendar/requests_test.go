@@ -1,0 +1,112 @@
+package calendar
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"carenet.dev/platform/plugins/kit/store"
+	"carenet.dev/platform/plugins/kit/store/storetest"
+	"carenet.dev/platform/plugins/sdk"
+)
+
+// C16 (issue 13.10): a person without an account asks a doctor, from his page, about his
+// booking data; bad input is refused next to its field and nothing is stored; the request
+// reaches the doctor's and his facility's page with its due date (the tenant's rule, 30
+// days), and shows overdue once past it; the doctor refuses only with a reason, answers
+// once, and the person gets the answer by e-mail. Another doctor sees nothing of it.
+func TestRightsRequests(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f, _, _, _, second := agendaFixture(t, b)
+		ctx := context.Background()
+		path := "/calendar/doctors/" + f.doctor.ID + "/rights"
+		if body := string(f.get(f.A, nil, "10.0.0.1", "/calendar/doctors/"+f.doctor.ID).Body); !strings.Contains(body, path) {
+			t.Fatal("the doctor's page has no link to the form")
+		}
+		if res := f.get(f.A, nil, "10.0.0.1", path); res.Status != 200 || !strings.Contains(string(res.Body), "w ciągu 30 dni") {
+			t.Fatalf("form: %d\n%s", res.Status, res.Body)
+		}
+		post := func(form url.Values) *sdk.Response {
+			req := &sdk.Request{Method: "POST", Path: path, RemoteIP: "10.0.0.1", Header: http.Header{}, Body: []byte(form.Encode())}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			res, err := f.h.Send(ctx, f.A, nil, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		stored := func() []RightsRequest {
+			var out []RightsRequest
+			if err := f.m.Read(ctx, f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&out).Scan(ctx) }); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		res := post(url.Values{"name": {"Ewa Lis"}, "pesel": {"90010112340"}, "email": {"ewa@"}, "kind": {"everything"}})
+		if body := string(res.Body); res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, "ostatnia nie zgadza się") ||
+			!strings.Contains(body, "Podaj prawidłowy adres e-mail") || !strings.Contains(body, "Wybierz, czego dotyczy") || len(stored()) != 0 {
+			t.Fatalf("bad request: %d\n%s", res.Status, body)
+		}
+		res = post(url.Values{"name": {"Ewa Lis"}, "pesel": {"90010112349"}, "email": {"ewa@example.org"}, "kind": {"erasure"}, "message": {"Proszę usunąć moje dane."}})
+		if res.Status != http.StatusSeeOther || len(stored()) != 1 {
+			t.Fatalf("request: %d\n%s", res.Status, res.Body)
+		}
+		r := stored()[0]
+		if r.Status != "open" || r.UserID != "" || !r.DueAt.Equal(f.now.AddDate(0, 0, 30)) || r.DoctorID != f.doctor.ID {
+			t.Fatalf("stored: %+v", r)
+		}
+		doc := &sdk.User{ID: "doc1", Name: "Anna Kowalska", Roles: []string{"doctor"}}
+		fac := &sdk.User{ID: "fac1", Name: "Przychodnia", Roles: []string{"facility"}}
+		for _, u := range []*sdk.User{doc, fac} {
+			body := string(f.send(u, "GET", "/calendar/requests", nil).Body)
+			if !strings.Contains(body, "usunięcie danych") || !strings.Contains(body, "Ewa Lis") || !strings.Contains(body, "termin odpowiedzi: 20.12.2026") {
+				t.Fatalf("%s's requests:\n%s", u.ID, body)
+			}
+		}
+		second.UserID = "doc2"
+		if err := f.m.saveDoctor(ctx, f.A, second, []string{"cardiology"}, []string{f.facility.ID}); err != nil {
+			t.Fatal(err)
+		}
+		other := &sdk.User{ID: "doc2", Roles: []string{"doctor"}}
+		if body := string(f.send(other, "GET", "/calendar/requests", nil).Body); strings.Contains(body, "Ewa Lis") {
+			t.Fatal("another doctor sees the request")
+		}
+		if res := f.send(other, "POST", "/calendar/requests/"+r.ID+"/answer", url.Values{"outcome": {"done"}}); res.Status != 404 {
+			t.Fatalf("another doctor answers: %d", res.Status)
+		}
+		f.now = f.now.AddDate(0, 0, 31)
+		if body := string(f.send(doc, "GET", "/calendar/requests", nil).Body); !strings.Contains(body, "termin minął 20.12.2026") {
+			t.Fatalf("overdue:\n%s", body)
+		}
+		if res := f.send(doc, "POST", "/calendar/requests/"+r.ID+"/answer", url.Values{"outcome": {"refused"}}); res.Status != http.StatusUnprocessableEntity ||
+			!strings.Contains(string(res.Body), "Odmowa wymaga uzasadnienia") || stored()[0].Status != "open" {
+			t.Fatalf("a refusal without a reason: %d", res.Status)
+		}
+		if res := f.send(doc, "POST", "/calendar/requests/"+r.ID+"/answer", url.Values{"outcome": {"maybe"}}); res.Status != 400 {
+			t.Fatalf("an unknown outcome: %d", res.Status)
+		}
+		note := "Dane z rezerwacji przechowuję zgodnie z przepisami o dokumentacji medycznej."
+		if res := f.send(doc, "POST", "/calendar/requests/"+r.ID+"/answer", url.Values{"outcome": {"refused"}, "note": {note}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("answer: %d", res.Status)
+		}
+		if got := stored()[0]; got.Status != "refused" || got.Answer != note || got.AnsweredBy != "doc1" {
+			t.Fatalf("answered: %+v", got)
+		}
+		if res := f.send(fac, "POST", "/calendar/requests/"+r.ID+"/answer", url.Values{"outcome": {"done"}}); !strings.Contains(res.Header.Get("Location"), "already_answered") ||
+			stored()[0].Status != "refused" {
+			t.Fatalf("a second answer: %s", res.Header.Get("Location"))
+		}
+		sent := 0
+		for _, m := range f.h.Host.Messages {
+			if m.Value.Template == tmplRightsAnswered && m.Value.To == "ewa@example.org" && m.Value.Data["Kind"] == "usunięcie danych" &&
+				m.Value.Data["Outcome"] == "odmowa" && m.Value.Data["Note"] == note {
+				sent++
+			}
+		}
+		if sent != 1 {
+			t.Fatalf("%d answers sent: %+v", sent, f.h.Host.Messages)
+		}
+	})
+}
