@@ -361,3 +361,48 @@ func (m *Module) requestDocuments(c *kit.Ctx) error {
 	}
 	return c.Redirect(back, "documents_requested")
 }
+
+// demoAgenda gives the demo facility account the first doctor's facility, so it manages
+// the doctors working there (C2), and the first doctor's agenda a visit that has begun and
+// awaits its outcome (issue 13.6, 13.11): on the last weekday before today, at 11:00, for
+// a patient who booked without an account.
+func (m *Module) demoAgenda(ctx context.Context, t sdk.Tenant, d *Doctor, facilityUser string) error {
+	var svc Service
+	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		if facilityUser != "" {
+			if _, err := sc.Update((*Facility)(nil)).Set("user_id = ?", facilityUser).
+				Where("fa.id IN (SELECT df.facility_id FROM calendar_doctor_facilities AS df WHERE df.tenant_id = ? AND df.doctor_id = ?)", sc.TenantID, d.ID).
+				Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return sc.Select(&svc).Where("sv.doctor_id = ?", d.ID).Order("sv.duration_minutes DESC").Limit(1).Scan(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	at := demoPastVisit(m.now(), tenantZone(t))
+	first, last := "Jan", "Zieliński"
+	if t.Country != "PL" {
+		first, last = "Claire", "Bernard"
+	}
+	b := &Booking{DoctorID: d.ID, FacilityID: svc.FacilityID, ServiceID: svc.ID, ServiceName: svc.Name, Specialty: svc.Specialty,
+		PriceMinor: svc.PriceMinor, Currency: svc.Currency, StartsAt: at, EndsAt: at.Add(time.Duration(svc.DurationMinutes) * time.Minute),
+		Status: statusConfirmed, PatientFirstName: first, PatientLastName: last, PESEL: "90010112349", Email: "jan.zielinski@example.org",
+		Mobile: "+48601234568", Consents: consentDoctorController, CreatedAt: m.now()}
+	b.ConfirmedAt.Time = b.CreatedAt
+	if err := m.reserve(ctx, t, b); err != nil && !errors.Is(err, errSlotTaken) {
+		return err
+	}
+	return nil
+}
+
+// demoPastVisit is 11:00 on the last weekday (Monday to Friday) before now's day, in loc.
+func demoPastVisit(now time.Time, loc *time.Location) time.Time {
+	now = now.In(loc)
+	day := time.Date(now.Year(), now.Month(), now.Day(), 11, 0, 0, 0, loc).AddDate(0, 0, -1)
+	for day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
+		day = day.AddDate(0, 0, -1)
+	}
+	return day
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
@@ -233,6 +234,32 @@ func TestAgendaRequestsDocuments(t *testing.T) {
 		body := string(f.send(doc, "GET", "/calendar/agenda?from=2026-11-30&done=documents_requested", nil).Body)
 		if !strings.Contains(body, "Poproszono o dokumenty") || !strings.Contains(body, "Dowód osobisty pacjentki") || !strings.Contains(body, "Pacjent otrzyma prośbę") {
 			t.Fatalf("agenda after the request:\n%s", body)
+		}
+	})
+}
+
+// Issue 13.11, C2, 13.6: the demo facility account manages the doctors of the first demo
+// doctor's facility, and the demo doctor's week holds a begun visit he can mark.
+func TestDemoFacilityAndAgenda(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		ctx := context.Background()
+		accounts := []kit.DemoAccount{{ID: "dd", Role: "doctor"}, {ID: "ff", Role: "facility"}}
+		for range 2 {
+			if err := f.m.seedDemo(ctx, f.A, accounts); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fac := &sdk.User{ID: "ff", Roles: []string{"facility"}}
+		body := string(f.send(fac, "GET", "/calendar/manage", nil).Body)
+		if strings.Count(body, `href="/calendar/manage/`) < 2 || !strings.Contains(body, "Kozłowska") {
+			t.Fatalf("the demo facility's doctors:\n%s", body)
+		}
+		at := demoPastVisit(f.now, tenantZone(f.A))
+		doc := &sdk.User{ID: "dd", Roles: []string{"doctor"}}
+		body = string(f.send(doc, "GET", "/calendar/agenda?from="+at.Format(time.DateOnly), nil).Body)
+		if strings.Count(body, "/outcome\"") != 1 || !strings.Contains(body, "Zieliński") {
+			t.Fatalf("the demo doctor's week:\n%s", body)
 		}
 	})
 }
