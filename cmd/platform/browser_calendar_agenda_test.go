@@ -1,0 +1,75 @@
+package main
+
+import (
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"carenet.dev/platform/core/browsertest"
+	"carenet.dev/platform/core/db/dbtest"
+)
+
+// doctorAgendaTimeout bounds the agenda scenario, browser start included.
+const doctorAgendaTimeout = 2 * time.Minute
+
+// TestBrowserDoctorAgenda (issue 13.6, C10): the demo doctor signs in on elekarze, sees the
+// week of the visit that began yesterday (the last weekday) with its status and patient in
+// words, marks it a no-show, then opens the week of his demo patient's visit to come and
+// cancels it with a reason; each step shows its confirmation and the new status.
+func TestBrowserDoctorAgenda(t *testing.T) {
+	execPath := browsertest.Need(t)
+	p := startPlatformOn(t, dbtest.Backends()[0], filepath.Join("..", "..", "tenants")) // a browser run is slow: SQLite only
+	base, err := url.Parse(p.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const host = "elekarze.localhost"
+	waw, err := time.LoadLocation("Europe/Warsaw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The demo's dates (plugins/calendar demo.go, agenda.go): a begun visit at 11:00 on the
+	// last weekday before today, and the demo patient's visit three days on (a weekend day
+	// moves to the Monday after).
+	now := time.Now().In(waw)
+	past := time.Date(now.Year(), now.Month(), now.Day(), 11, 0, 0, 0, waw).AddDate(0, 0, -1)
+	for past.Weekday() == time.Saturday || past.Weekday() == time.Sunday {
+		past = past.AddDate(0, 0, -1)
+	}
+	coming := time.Date(now.Year(), now.Month(), now.Day(), 10, 0, 0, 0, waw).AddDate(0, 0, 3)
+	for coming.Weekday() == time.Saturday || coming.Weekday() == time.Sunday {
+		coming = coming.AddDate(0, 0, 1)
+	}
+
+	first := browsertest.Start(t, execPath, doctorAgendaTimeout)
+	doc := &person{t: t, who: "doctor", ctx: first, port: base.Port()}
+	doc.open("open the login form", doc.url(host, "/login"), 200)
+	doc.login("doctor@elekarze.localhost", "demo-elekarze-doctor", "Demo doctor")
+
+	doc.open("his week with the begun visit", doc.url(host, "/calendar/agenda?view=week&from="+past.Format(time.DateOnly)), 200)
+	doc.wantIn("main h1", "Mój kalendarz wizyt")
+	doc.wantIn("main", "Jan Zieliński", "PESEL 90010112349", "Potwierdzona", past.Format("02.01.2006"))
+	doc.wantNotIn("main", "confirmed", "no_show")
+	doc.load("mark the visit a no-show", 200, chromedp.Click(chromedp.CSS(`main form[action$="/outcome"] button[value=no_show]`)))
+	doc.wantIn("main .flash", "Zapisano, że pacjent nie przyszedł")
+	doc.wantIn("main", "Jan Zieliński", "Pacjent nie przyszedł")
+	if doc.has(`main form[action$="/outcome"]`) {
+		doc.fatal("after the mark", errNoSecondMark)
+	}
+
+	doc.open("the week of the visit to come", doc.url(host, "/calendar/agenda?view=week&from="+coming.Format(time.DateOnly)), 200)
+	doc.wantIn("main", "Demo User", "Potwierdzona", coming.Format("02.01.2006"))
+	doc.do("pick the reason", chromedp.SetValue(chromedp.CSS(`main form[action$="/cancel"] select[name=reason]`), "emergency"))
+	doc.load("cancel the visit", 200, chromedp.Click(chromedp.CSS(`main form[action$="/cancel"] button[type=submit]`)))
+	doc.wantIn("main .flash", "Wizyta została odwołana; pacjent otrzyma e-mail")
+	doc.wantIn("main", "Demo User", "Odwołana przez lekarza", "nagły wypadek")
+}
+
+var errNoSecondMark = errorString("the visit can still be marked")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
