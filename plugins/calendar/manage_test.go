@@ -199,6 +199,9 @@ func TestManagePhoto(t *testing.T) {
 		if res.Status != 200 || res.Header.Get("Content-Type") != "image/png" || !bytes.Equal(res.Body, img) || res.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Fatalf("served photo: %d %v", res.Status, res.Header)
 		}
+		if body := string(f.get(f.A, nil, "10.0.0.1", "/calendar/doctors/"+f.doctor.ID).Body); !strings.Contains(body, `src="/calendar/doctors/`+f.doctor.ID+`/photo"`) {
+			t.Fatalf("the doctor's page shows no photo:\n%s", body)
+		}
 		// A second photo replaces the first, whose blob is deleted.
 		if res := f.upload(doc, path, "photo", pngOf(t, 300, 300)); res.Status != http.StatusSeeOther || len(f.h.Host.Blobs) != 1 {
 			t.Fatalf("second photo: %d, %d blobs", res.Status, len(f.h.Host.Blobs))
