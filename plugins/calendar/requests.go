@@ -51,8 +51,21 @@ const (
 	maxRightsText      = 2000
 )
 
-// rightsDoctor reads the doctor of the route (any doctor of the directory), or ErrNotFound.
+// errLimitedShown: the directory's budget refused the request and the page said so.
+var errLimitedShown = errors.New("calendar: refused by the directory's budget")
+
+// rightsDoctor reads the doctor of the route (any doctor of the directory), or ErrNotFound;
+// like his page, it counts against the client's directory budget (C1: the form names the
+// doctor, so it must not open a way around the limits).
 func (m *Module) rightsDoctor(c *kit.Ctx) (*Doctor, error) {
+	if err := m.hit(c.Context(), c.Tenant(), c.Req.RemoteIP, c.User()); errors.Is(err, errLimited) {
+		if err := limited(c); err != nil {
+			return nil, err
+		}
+		return nil, errLimitedShown
+	} else if err != nil {
+		return nil, err
+	}
 	var d Doctor
 	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		err := sc.Select(&d).Where("dr.id = ?", c.Param("id")).Scan(ctx)
@@ -71,7 +84,9 @@ func (m *Module) rightsDoctor(c *kit.Ctx) (*Doctor, error) {
 // a person without an account.
 func (m *Module) rightsForm(c *kit.Ctx) error {
 	d, err := m.rightsDoctor(c)
-	if err != nil {
+	if errors.Is(err, errLimitedShown) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	v := c.View("calendar.rights.title")
@@ -90,7 +105,9 @@ func (m *Module) renderRights(c *kit.Ctx, status int, d *Doctor, v *kit.View) er
 // doctor's and his facility's pages show it until he answers.
 func (m *Module) submitRights(c *kit.Ctx) error {
 	d, err := m.rightsDoctor(c)
-	if err != nil {
+	if errors.Is(err, errLimitedShown) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	v := c.View("calendar.rights.title")

@@ -10,6 +10,7 @@ import (
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/host"
 )
 
 // C16 (issue 13.10): a person without an account asks a doctor, from his page, about his
@@ -107,6 +108,65 @@ func TestRightsRequests(t *testing.T) {
 		}
 		if sent != 1 {
 			t.Fatalf("%d answers sent: %+v", sent, f.h.Host.Messages)
+		}
+	})
+}
+
+// C16, P11: a signed-in person's data-rights request and application are in his export;
+// when his account is erased, the request stays with the doctor who must answer it,
+// detached from the account, and the application goes with its documents.
+func TestErasureKeepsRightsRequestsDropsApplications(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		ctx := context.Background()
+		u := &sdk.User{ID: "p1", Name: "Ewa Lis", Email: "ewa@example.org", Roles: []string{"user"}}
+		if res := f.send(u, "POST", "/calendar/doctors/"+f.doctor.ID+"/rights", url.Values{"name": {"Ewa Lis"}, "pesel": {"90010112349"},
+			"email": {"ewa@example.org"}, "kind": {"access"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("request: %d\n%s", res.Status, res.Body)
+		}
+		if res := f.multipart(u, "/calendar/apply", url.Values{"kind": {"doctor"}, "register_number": {"5425740"}}, "documents", pngOf(t, 200, 200)); res.Status != http.StatusSeeOther {
+			t.Fatalf("apply: %d", res.Status)
+		}
+		raw, err := f.h.Export(ctx, f.A, "p1")
+		if err != nil || !strings.Contains(string(raw), "5425740") || !strings.Contains(string(raw), "90010112349") {
+			t.Fatalf("export: %v %s", err, raw)
+		}
+		if err := f.h.Event(ctx, f.A, host.EventUserDeleted, []byte("p1")); err != nil {
+			t.Fatal(err)
+		}
+		var reqs []RightsRequest
+		var apps []Application
+		if err := f.m.Read(ctx, f.A, func(ctx context.Context, sc *store.Scope) error {
+			if err := sc.Select(&apps).Scan(ctx); err != nil {
+				return err
+			}
+			return sc.Select(&reqs).Scan(ctx)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(reqs) != 1 || reqs[0].UserID != "" || reqs[0].Email != "ewa@example.org" || len(apps) != 0 || len(f.h.Host.Blobs) != 0 {
+			t.Fatalf("after erasure: %+v, %d applications, %d blobs", reqs, len(apps), len(f.h.Host.Blobs))
+		}
+		if raw, _ := f.h.Export(ctx, f.A, "p1"); strings.Contains(string(raw), "5425740") || strings.Contains(string(raw), "90010112349") {
+			t.Fatalf("export after erasure: %s", raw)
+		}
+	})
+}
+
+// C1: the public data-rights form names a doctor, so it counts against the client's
+// directory budget like his page: a loop over it is cut off with a 429.
+func TestRightsFormCountsAgainstTheBudget(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		limit := int(directoryPerIP.Of(f.A))
+		for i := 0; i <= limit; i++ {
+			res := f.get(f.A, nil, "10.7.7.7", "/calendar/doctors/"+f.doctor.ID+"/rights")
+			if i < limit && res.Status != 200 {
+				t.Fatalf("request %d: %d", i+1, res.Status)
+			}
+			if i == limit && res.Status != http.StatusTooManyRequests {
+				t.Fatalf("request %d over the budget of %d: %d", i+1, limit, res.Status)
+			}
 		}
 	})
 }

@@ -342,18 +342,19 @@ func (m *Module) approve(c *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The role is given inside the transaction that decides: if the core refuses it, the
+	// application stays pending and the record unlinked.
 	var done bool
 	if err := c.In(func(ctx context.Context, sc *store.Scope) error {
-		done, err = m.decide(ctx, sc, a, appApproved, "", c.User().ID)
-		return err
+		if done, err = m.decide(ctx, sc, a, appApproved, "", c.User().ID); err != nil || !done {
+			return err
+		}
+		return c.Host().SetRole(c.Context(), a.UserID, a.Kind, true)
 	}); err != nil {
 		return err
 	}
 	if !done {
 		return c.Redirect("/calendar/admin/applications", "already_decided")
-	}
-	if err := c.Host().SetRole(c.Context(), a.UserID, a.Kind, true); err != nil {
-		return err
 	}
 	if err := c.Host().Record(c.Context(), sdk.AuditRecord{Action: auditApplicationApproved, Subject: a.UserID, Resource: "application:" + a.ID,
 		Detail: map[string]any{"register_number": a.RegisterNumber}}); err != nil {
@@ -399,4 +400,30 @@ func (m *Module) refuse(c *kit.Ctx) error {
 		return err
 	}
 	return c.Redirect("/calendar/admin/applications", "refused")
+}
+
+// forgetApplications deletes a deleted account's applications and their documents (P11):
+// the audit trail keeps the decisions.
+func (m *Module) forgetApplications(ctx context.Context, t sdk.Tenant, userID string) error {
+	var apps []Application
+	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		if err := sc.Select(&apps).Where("ap.user_id = ?", userID).Scan(ctx); err != nil {
+			return err
+		}
+		_, err := sc.Delete((*Application)(nil)).Where("ap.user_id = ?", userID).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, a := range apps {
+		for _, id := range strings.Split(a.Documents, ",") {
+			if id != "" {
+				if err := sdk.HostFrom(ctx).DeleteBlob(ctx, id); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
