@@ -73,3 +73,38 @@ var errNoSecondMark = errorString("the visit can still be marked")
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// TestBrowserPhoneCalendarManage (issue 13.1, 13.2, 13.6, 13.10): the doctor's, the
+// facility's and the administrator's calendar pages, and the application and data-rights
+// forms, on a 390 px phone in Chromium: none scrolls sideways, the agenda's table reflows
+// under its column names, axe-core finds nothing serious.
+func TestBrowserPhoneCalendarManage(t *testing.T) {
+	execPath := browsertest.Need(t)
+	checks := browsertest.NeedChecks(t)
+	p := startPlatformOn(t, dbtest.Backends()[0], filepath.Join("..", "..", "tenants")) // a browser run is slow: SQLite only
+	base, err := url.Parse(p.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patient := p.browser("elekarze.localhost")
+	patient.login("user@elekarze.localhost", "demo-elekarze-user")
+	_, body := patient.do("GET", "/calendar?city=warszawa", nil)
+	m := doctorLinkRe.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no doctor in Warsaw:\n%s", body)
+	}
+	first := browsertest.Start(t, execPath, phoneTablesTimeout)
+	type page = phoneStop
+	for _, who := range []phoneVisit{
+		{name: "patient", host: "elekarze.localhost", email: "user@elekarze.localhost", password: "demo-elekarze-user", shown: "Demo User",
+			pages: []page{{"the application", "/calendar/apply", false}, {"the data-rights form", "/calendar/doctors/" + m[1] + "/rights", false}}},
+		{name: "doctor", host: "elekarze.localhost", email: "doctor@elekarze.localhost", password: "demo-elekarze-doctor", shown: "Demo doctor",
+			pages: []page{{"his profile and calendar", "/calendar/manage", false}, {"the data-rights requests", "/calendar/requests", false}}},
+		{name: "facility", host: "elekarze.localhost", email: "facility@elekarze.localhost", password: "demo-elekarze-facility", shown: "Demo facility",
+			pages: []page{{"its doctors", "/calendar/manage", false}, {"its doctors' week", "/calendar/agenda", true}}},
+		{name: "admin", host: "elekarze.localhost", email: "admin@elekarze.localhost", password: "demo-elekarze-admin", shown: "Admin",
+			pages: []page{{"the applications", "/calendar/admin/applications", false}}},
+	} {
+		onPhone(t, first, base.Port(), checks, who, nil)
+	}
+}
