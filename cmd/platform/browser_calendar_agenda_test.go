@@ -3,6 +3,7 @@ package main
 import (
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -107,4 +108,87 @@ func TestBrowserPhoneCalendarManage(t *testing.T) {
 	} {
 		onPhone(t, first, base.Port(), checks, who, nil)
 	}
+}
+
+// manageIDRe finds a doctor's page of the profile and calendar.
+var manageIDRe = regexp.MustCompile(`href="/calendar/manage/([0-9a-f-]{36})"`)
+
+// TestCalendarManagePagesAreValidHTML (issue 13.1, 13.2, 13.6, 13.10): the pages of the
+// doctor's, the facility's and the administrator's side, each also with a refused form,
+// pass html-validate as every page of the platform does.
+func TestCalendarManagePagesAreValidHTML(t *testing.T) {
+	checks := browsertest.NeedChecks(t)
+	p := startPlatformOn(t, dbtest.Backends()[0], filepath.Join("..", "..", "tenants"))
+	pages := map[string]string{}
+	keep := func(who, path string, want, code int, body string) string {
+		t.Helper()
+		if code != want {
+			t.Fatalf("%s %s: %d, want %d\n%s", who, path, code, want, body)
+		}
+		pages[who+" "+path] = body
+		return body
+	}
+	get := func(b *browser, who, path string, want int) string {
+		t.Helper()
+		code, body := b.do("GET", path, nil)
+		return keep(who, path, want, code, body)
+	}
+	post := func(b *browser, who, page, path string, form url.Values, want int) string {
+		t.Helper()
+		code, body := b.post(page, path, form)
+		return keep(who, "POST "+path, want, code, body)
+	}
+	const host = "elekarze.localhost"
+	patient := p.browser(host)
+	patient.login("user@elekarze.localhost", "demo-elekarze-user")
+	m := doctorLinkRe.FindStringSubmatch(get(patient, "patient", "/calendar?city=warszawa", 200))
+	if m == nil {
+		t.Fatal("no doctor in Warsaw")
+	}
+	rights := "/calendar/doctors/" + m[1] + "/rights"
+	get(patient, "patient", "/calendar/apply", 200)
+	post(patient, "patient", "/calendar/apply", "/calendar/apply", url.Values{"kind": {"doctor"}, "register_number": {"1234567"}}, 422)
+	get(patient, "patient", rights, 200)
+	post(patient, "patient", rights, rights, url.Values{"name": {""}, "pesel": {"123"}, "email": {"x"}, "kind": {"access"}}, 422)
+
+	doc := p.browser(host)
+	doc.login("doctor@elekarze.localhost", "demo-elekarze-doctor")
+	get(doc, "doctor", "/calendar/agenda?view=day", 200)
+	get(doc, "doctor", "/calendar/requests", 200)
+	fac := p.browser(host)
+	fac.login("facility@elekarze.localhost", "demo-elekarze-facility")
+	list := get(fac, "facility", "/calendar/manage", 200)
+	id := manageIDRe.FindStringSubmatch(list)
+	if id == nil {
+		t.Fatalf("the facility manages no doctor:\n%s", list)
+	}
+	page := "/calendar/manage/" + id[1]
+	get(fac, "facility", page, 200)
+	post(fac, "facility", page, page+"/windows", url.Values{"win_facility": {facilityOf(t, get(fac, "facility", page, 200))}, "win_weekday": {"1"},
+		"win_from": {"12:00"}, "win_to": {"9:00"}}, 422)
+	get(fac, "facility", "/calendar/agenda", 200)
+	admin := p.browser(host)
+	admin.login("admin@elekarze.localhost", "demo-elekarze-admin")
+	get(admin, "admin", "/calendar/admin/applications", 200)
+
+	problems, err := checks.ValidateHTML(pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pr := range problems {
+		t.Errorf("%s", pr)
+	}
+	t.Logf("%d pages checked, %d problems", len(pages), len(problems))
+}
+
+var facilityOptionRe = regexp.MustCompile(`name="win_facility"><option value="([0-9a-f-]{36})"`)
+
+// facilityOf is the first facility the window form of a manage page offers.
+func facilityOf(t *testing.T, body string) string {
+	t.Helper()
+	m := facilityOptionRe.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no facility in the window form:\n%s", body)
+	}
+	return m[1]
 }
