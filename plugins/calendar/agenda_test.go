@@ -263,3 +263,39 @@ func TestDemoFacilityAndAgenda(t *testing.T) {
 		}
 	})
 }
+
+// Tenants never leak: the same account ids in another tenant manage nothing there and
+// reach none of tenant A's visits, profiles or requests.
+func TestAgendaStaysInItsTenant(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f, mine, _, _, _ := agendaFixture(t, b)
+		ctx := context.Background()
+		inB := func(u *sdk.User, method, path string, form url.Values) *sdk.Response {
+			req := &sdk.Request{Method: method, Path: path, RemoteIP: "10.9.9.9", Header: http.Header{}}
+			if form != nil {
+				req.Body = []byte(form.Encode())
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			res, err := f.h.Send(ctx, f.B, u, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		for _, id := range []string{"doc1", "fac1"} {
+			u := &sdk.User{ID: id, Roles: []string{"doctor", "facility"}}
+			if body := string(inB(u, "GET", "/calendar/agenda?from=2026-11-30", nil).Body); strings.Contains(body, "Nowak") || !strings.Contains(body, "nie jest powiązane") {
+				t.Fatalf("%s in tenant B sees:\n%s", id, body)
+			}
+			if res := inB(u, "GET", "/calendar/manage/"+f.doctor.ID, nil); res.Status != 404 {
+				t.Fatalf("%s in tenant B opens the doctor: %d", id, res.Status)
+			}
+			if res := inB(u, "POST", "/calendar/agenda/"+mine.ID+"/documents", url.Values{}); res.Status != 404 {
+				t.Fatalf("%s in tenant B asks for documents: %d", id, res.Status)
+			}
+		}
+		if !f.bookingByID(mine.ID).DocumentsRequestedAt.IsZero() {
+			t.Fatal("tenant B changed a booking of tenant A")
+		}
+	})
+}

@@ -170,3 +170,30 @@ func TestRightsFormCountsAgainstTheBudget(t *testing.T) {
 		}
 	})
 }
+
+// C16: the answer's due date is the tenant's rule: a tenant that gives its doctors 10 days
+// gets requests due in 10 days.
+func TestRightsDueDateIsTheTenantsRule(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		rules, err := f.h.Manifest.ValidateRules(map[string]any{"calendar.rights_answer_days": 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ten := f.A
+		ten.Rules = rules
+		form := url.Values{"name": {"Ewa Lis"}, "pesel": {"90010112349"}, "email": {"ewa@example.org"}, "kind": {"rectification"}}
+		req := &sdk.Request{Method: "POST", Path: "/calendar/doctors/" + f.doctor.ID + "/rights", RemoteIP: "10.0.0.2", Header: http.Header{}, Body: []byte(form.Encode())}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if res, err := f.h.Send(context.Background(), ten, nil, req); err != nil || res.Status != http.StatusSeeOther {
+			t.Fatalf("request: %v %+v", err, res)
+		}
+		var r RightsRequest
+		if err := f.m.Read(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&r).Scan(ctx) }); err != nil {
+			t.Fatal(err)
+		}
+		if !r.DueAt.Equal(f.now.AddDate(0, 0, 10)) {
+			t.Fatalf("due %v, want %v", r.DueAt, f.now.AddDate(0, 0, 10))
+		}
+	})
+}
