@@ -115,6 +115,9 @@ func (m *Module) renderManage(c *kit.Ctx, status int, d *Doctor, v *kit.View) er
 			if err := sc.Select(&p.Facility).Where("fa.id = ?", df.FacilityID).Scan(ctx); err != nil {
 				return err
 			}
+			if !self(c, d) && p.Facility.UserID != c.User().ID {
+				continue // a facility keeps the doctor's calendar at its own facilities only
+			}
 			if err := sc.Select(&p.Services).Where("sv.doctor_id = ? AND sv.facility_id = ? AND sv.active", d.ID, df.FacilityID).
 				Order("sv.name").Scan(ctx); err != nil {
 				return err
@@ -125,7 +128,8 @@ func (m *Module) renderManage(c *kit.Ctx, status int, d *Doctor, v *kit.View) er
 			}
 			places = append(places, p)
 		}
-		return sc.Select(&absences).Where("ex.doctor_id = ? AND ex.kind = 'absence'", d.ID).Where("ex.ends_at > ?", m.now()).
+		kept, args := keptWhere(c, d, sc, "ex")
+		return sc.Select(&absences).Where("ex.doctor_id = ? AND ex.kind = 'absence'", d.ID).Where("ex.ends_at > ?", m.now()).Where(kept, args...).
 			Order("ex.starts_at").Limit(200).Scan(ctx)
 	})
 	if err != nil {
@@ -140,7 +144,7 @@ func (m *Module) renderManage(c *kit.Ctx, status int, d *Doctor, v *kit.View) er
 	}
 	v.Data["D"], v.Data["Places"], v.Data["Absences"], v.Data["Specialties"] = d, places, absences, specs
 	v.Data["AllLanguages"], v.Data["Speaks"], v.Data["Weekdays"] = profileLanguages, langs, []int{1, 2, 3, 4, 5, 6, 7}
-	v.Data["Base"] = "/calendar/manage/" + d.ID
+	v.Data["Base"], v.Data["Self"] = "/calendar/manage/"+d.ID, self(c, d)
 	return c.Render(status, "manage", v)
 }
 
@@ -299,15 +303,32 @@ func (m *Module) photo(c *kit.Ctx) error {
 	return err
 }
 
-// worksAt reports whether the doctor works at the facility.
-func (m *Module) worksAt(c *kit.Ctx, doctorID, facilityID string) (bool, error) {
+// self reports whether the account is the doctor himself (not his facility).
+func self(c *kit.Ctx, d *Doctor) bool { return d.UserID != "" && d.UserID == c.User().ID }
+
+// mayKeep reports whether the account keeps the doctor's calendar at the facility (C2):
+// the doctor at any facility he works at; a facility's account only at its own.
+func (m *Module) mayKeep(c *kit.Ctx, d *Doctor, facilityID string) (bool, error) {
 	var n int64
 	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
+		q := sc.Select((*DoctorFacility)(nil)).Where("df.doctor_id = ? AND df.facility_id = ?", d.ID, facilityID)
+		if !self(c, d) {
+			q = q.Where("df.facility_id IN (SELECT fa.id FROM calendar_facilities AS fa WHERE fa.tenant_id = ? AND fa.user_id = ?)", sc.TenantID, c.User().ID)
+		}
 		var err error
-		n, err = sc.Select((*DoctorFacility)(nil)).Where("df.doctor_id = ? AND df.facility_id = ?", doctorID, facilityID).Count(ctx)
+		n, err = q.Count(ctx)
 		return err
 	})
 	return n == 1, err
+}
+
+// keptWhere narrows rows of the doctor's calendar (a table's alias) to the facilities the
+// account keeps: all for the doctor himself, its own for a facility.
+func keptWhere(c *kit.Ctx, d *Doctor, sc *store.Scope, alias string) (string, []any) {
+	if self(c, d) {
+		return "TRUE", nil
+	}
+	return alias + ".facility_id IN (SELECT fa.id FROM calendar_facilities AS fa WHERE fa.tenant_id = ? AND fa.user_id = ?)", []any{sc.TenantID, c.User().ID}
 }
 
 // parsePrice reads a gross price in the currency's major unit ("150", "150,50", "150.5")
@@ -336,7 +357,7 @@ func (m *Module) addService(c *kit.Ctx) error {
 		return err
 	}
 	v := formView(c, "svc_name", "svc_specialty", "svc_duration", "svc_price", "svc_facility")
-	ok, err := m.worksAt(c, d.ID, v.Values["svc_facility"])
+	ok, err := m.mayKeep(c, d, v.Values["svc_facility"])
 	if err != nil {
 		return err
 	}
@@ -377,7 +398,8 @@ func (m *Module) withdrawService(c *kit.Ctx) error {
 		return err
 	}
 	err = c.In(func(ctx context.Context, sc *store.Scope) error {
-		res, err := sc.Update((*Service)(nil)).Set("active = FALSE").Where("sv.id = ? AND sv.doctor_id = ?", c.Param("sid"), d.ID).Exec(ctx)
+		kept, args := keptWhere(c, d, sc, "sv")
+		res, err := sc.Update((*Service)(nil)).Set("active = FALSE").Where("sv.id = ? AND sv.doctor_id = ?", c.Param("sid"), d.ID).Where(kept, args...).Exec(ctx)
 		if err != nil {
 			return err
 		}
@@ -414,7 +436,7 @@ func (m *Module) addWindow(c *kit.Ctx) error {
 		return err
 	}
 	v := formView(c, "win_facility", "win_weekday", "win_from", "win_to")
-	ok, err := m.worksAt(c, d.ID, v.Values["win_facility"])
+	ok, err := m.mayKeep(c, d, v.Values["win_facility"])
 	if err != nil {
 		return err
 	}
@@ -453,7 +475,8 @@ func (m *Module) removeWindow(c *kit.Ctx) error {
 		return err
 	}
 	err = c.In(func(ctx context.Context, sc *store.Scope) error {
-		res, err := sc.Delete((*Window)(nil)).Where("wi.id = ? AND wi.doctor_id = ?", c.Param("wid"), d.ID).Exec(ctx)
+		kept, args := keptWhere(c, d, sc, "wi")
+		res, err := sc.Delete((*Window)(nil)).Where("wi.id = ? AND wi.doctor_id = ?", c.Param("wid"), d.ID).Where(kept, args...).Exec(ctx)
 		if err != nil {
 			return err
 		}
@@ -476,8 +499,10 @@ func (m *Module) addAbsence(c *kit.Ctx) error {
 		return err
 	}
 	v := formView(c, "abs_facility", "abs_from", "abs_to", "abs_note")
-	if f := v.Values["abs_facility"]; f != "" {
-		if ok, err := m.worksAt(c, d.ID, f); err != nil {
+	if f := v.Values["abs_facility"]; f == "" && !self(c, d) {
+		return kit.ErrBadRequest // only the doctor is absent from all his facilities at once
+	} else if f != "" {
+		if ok, err := m.mayKeep(c, d, f); err != nil {
 			return err
 		} else if !ok {
 			return kit.ErrBadRequest
@@ -520,7 +545,8 @@ func (m *Module) removeAbsence(c *kit.Ctx) error {
 		return err
 	}
 	err = c.In(func(ctx context.Context, sc *store.Scope) error {
-		res, err := sc.Delete((*Exception)(nil)).Where("ex.id = ? AND ex.doctor_id = ?", c.Param("eid"), d.ID).Exec(ctx)
+		kept, args := keptWhere(c, d, sc, "ex")
+		res, err := sc.Delete((*Exception)(nil)).Where("ex.id = ? AND ex.doctor_id = ?", c.Param("eid"), d.ID).Where(kept, args...).Exec(ctx)
 		if err != nil {
 			return err
 		}
@@ -552,7 +578,7 @@ func (m *Module) saveBuffer(c *kit.Ctx) error {
 		return err
 	}
 	v := formView(c, "buf_facility", "buffer")
-	ok, err := m.worksAt(c, d.ID, v.Values["buf_facility"])
+	ok, err := m.mayKeep(c, d, v.Values["buf_facility"])
 	if err != nil {
 		return err
 	}

@@ -208,3 +208,51 @@ func TestManagePhoto(t *testing.T) {
 		}
 	})
 }
+
+// C2: a facility keeps a doctor's calendar at its own facility only: when he also works
+// elsewhere, that facility's services, windows and absences are not its to change, and
+// only the doctor himself is absent from all his facilities at once.
+func TestFacilityKeepsOnlyItsOwnCalendar(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f, _, _, _, _ := agendaFixture(t, b)
+		ctx := context.Background()
+		other := &Facility{Name: "Inna Przychodnia", City: "Kraków", UserID: "fac2"}
+		if err := f.m.saveFacility(ctx, f.A, other); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.m.saveDoctor(ctx, f.A, f.doctor, []string{"cardiology"}, []string{f.facility.ID, other.ID}); err != nil {
+			t.Fatal(err)
+		}
+		fac2 := &sdk.User{ID: "fac2", Roles: []string{"facility"}}
+		doc := &sdk.User{ID: "doc1", Roles: []string{"doctor"}}
+		base := "/calendar/manage/" + f.doctor.ID
+		body := string(f.send(fac2, "GET", base, nil).Body)
+		if !strings.Contains(body, "Inna Przychodnia") || strings.Contains(body, "Przychodnia Centrum") {
+			t.Fatalf("the other facility's page:\n%s", body)
+		}
+		window := url.Values{"win_facility": {f.facility.ID}, "win_weekday": {"1"}, "win_from": {"09:00"}, "win_to": {"10:00"}}
+		if res := f.send(fac2, "POST", base+"/windows", window); res.Status != 400 {
+			t.Fatalf("a window at another facility: %d", res.Status)
+		}
+		if res := f.send(fac2, "POST", base+"/absences", url.Values{"abs_facility": {""}, "abs_from": {"2026-12-03T10:00"}, "abs_to": {"2026-12-03T11:00"}}); res.Status != 400 {
+			t.Fatalf("a facility's absence everywhere: %d", res.Status)
+		}
+		// The doctor's own window at Przychodnia Centrum cannot be removed by the other facility.
+		if res := f.send(doc, "POST", base+"/windows", window); res.Status != http.StatusSeeOther {
+			t.Fatalf("the doctor's window: %d", res.Status)
+		}
+		var w Window
+		if err := f.m.Read(ctx, f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&w).Scan(ctx) }); err != nil {
+			t.Fatal(err)
+		}
+		if res := f.send(fac2, "POST", base+"/windows/"+w.ID+"/remove", url.Values{}); res.Status != 404 {
+			t.Fatalf("the other facility removes his window: %d", res.Status)
+		}
+		if res := f.send(&sdk.User{ID: "fac1", Roles: []string{"facility"}}, "POST", base+"/windows/"+w.ID+"/remove", url.Values{}); res.Status != http.StatusSeeOther {
+			t.Fatalf("his facility removes his window: %d", res.Status)
+		}
+		if res := f.send(fac2, "POST", base+"/windows", url.Values{"win_facility": {other.ID}, "win_weekday": {"1"}, "win_from": {"09:00"}, "win_to": {"10:00"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("a window at its own facility: %d", res.Status)
+		}
+	})
+}
