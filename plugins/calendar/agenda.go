@@ -33,15 +33,22 @@ func managedDoctors(ctx context.Context, sc *store.Scope, userID string) ([]Doct
 	return ds, err
 }
 
-// managedBooking reads a booking of a doctor the account manages, and that doctor, or
-// ErrNotFound.
+// visibleSQL narrows bookings (alias bk) to those an account sees (C2): every visit of
+// the doctor his account is, and the visits at a facility his account is — not a
+// colleague facility's visits of a doctor who also works there. Its arguments are
+// visibleArgs.
+const visibleSQL = "(bk.doctor_id IN (SELECT dr.id FROM calendar_doctors AS dr WHERE dr.tenant_id = ? AND dr.user_id = ?) " +
+	"OR bk.facility_id IN (SELECT fa.id FROM calendar_facilities AS fa WHERE fa.tenant_id = ? AND fa.user_id = ?))"
+
+// visibleArgs are visibleSQL's arguments for the account userID in the scope's tenant.
+func visibleArgs(sc *store.Scope, userID string) []any { return []any{sc.TenantID, userID, sc.TenantID, userID} }
+
+// managedBooking reads a booking the account sees, and its doctor, or ErrNotFound.
 func (m *Module) managedBooking(c *kit.Ctx, id string) (*Booking, *Doctor, error) {
 	var b Booking
 	var d Doctor
 	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
-		err := sc.Select(&b).Where("bk.id = ?", id).
-			Where("bk.doctor_id IN (SELECT dr.id FROM calendar_doctors AS dr WHERE dr.tenant_id = ? AND "+managedSQL+")",
-				append([]any{sc.TenantID}, managedArgs(sc, c.User().ID)...)...).Scan(ctx)
+		err := sc.Select(&b).Where("bk.id = ?", id).Where(visibleSQL, visibleArgs(sc, c.User().ID)...).Scan(ctx)
 		if errors.Is(err, sqlNoRows) {
 			return kit.ErrNotFound
 		} else if err != nil {
@@ -117,7 +124,8 @@ func (m *Module) agenda(c *kit.Ctx) error {
 			return kit.ErrNotFound
 		}
 		var bs []Booking
-		if err := sc.Select(&bs).Where("bk.doctor_id IN (?)", bunIn(ids)).Where("bk.starts_at >= ? AND bk.starts_at < ?", from, to).
+		if err := sc.Select(&bs).Where("bk.doctor_id IN (?)", bunIn(ids)).Where(visibleSQL, visibleArgs(sc, c.User().ID)...).
+			Where("bk.starts_at >= ? AND bk.starts_at < ?", from, to).
 			Order("bk.starts_at").Limit(2000).Scan(ctx); err != nil {
 			return err
 		}

@@ -299,3 +299,43 @@ func TestAgendaStaysInItsTenant(t *testing.T) {
 		}
 	})
 }
+
+// C2: a facility sees and handles the visits at its own facility only: the visit its
+// doctor gives at another facility is not in its agenda, and it cannot cancel it.
+func TestFacilitySeesOnlyItsOwnVisits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f, _, _, _, _ := agendaFixture(t, b)
+		ctx := context.Background()
+		other := &Facility{Name: "Inna Przychodnia", City: "Kraków", UserID: "fac2"}
+		if err := f.m.saveFacility(ctx, f.A, other); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.m.saveDoctor(ctx, f.A, f.doctor, []string{"cardiology"}, []string{f.facility.ID, other.ID}); err != nil {
+			t.Fatal(err)
+		}
+		svc := &Service{DoctorID: f.doctor.ID, FacilityID: other.ID, Name: "Konsultacja w Krakowie", DurationMinutes: 30, PriceMinor: 1000, Active: true}
+		if err := f.m.saveService(ctx, f.A, svc); err != nil {
+			t.Fatal(err)
+		}
+		there := f.booking(svc, tuesday.Add(3*time.Hour), testPESEL(3))
+		there.PatientFirstName, there.PatientLastName = "Marta", "Krakowska"
+		if err := f.m.reserve(ctx, f.A, there); err != nil {
+			t.Fatal(err)
+		}
+		fac1 := &sdk.User{ID: "fac1", Roles: []string{"facility"}}
+		fac2 := &sdk.User{ID: "fac2", Roles: []string{"facility"}}
+		doc := &sdk.User{ID: "doc1", Roles: []string{"doctor"}}
+		if body := string(f.send(fac1, "GET", "/calendar/agenda?from=2026-11-30", nil).Body); strings.Contains(body, "Krakowska") || !strings.Contains(body, "Zofia Nowak") {
+			t.Fatalf("the first facility's week:\n%s", body)
+		}
+		if body := string(f.send(fac2, "GET", "/calendar/agenda?from=2026-11-30", nil).Body); !strings.Contains(body, "Krakowska") || strings.Contains(body, "Zofia Nowak") {
+			t.Fatalf("the other facility's week:\n%s", body)
+		}
+		if body := string(f.send(doc, "GET", "/calendar/agenda?from=2026-11-30", nil).Body); !strings.Contains(body, "Krakowska") || !strings.Contains(body, "Zofia Nowak") {
+			t.Fatalf("the doctor's week:\n%s", body)
+		}
+		if res := f.send(fac1, "POST", "/calendar/agenda/"+there.ID+"/cancel", url.Values{"reason": {"emergency"}}); res.Status != 404 || f.bookingByID(there.ID).Status != statusConfirmed {
+			t.Fatalf("a facility cancels a visit elsewhere: %d", res.Status)
+		}
+	})
+}
