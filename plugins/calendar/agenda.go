@@ -41,7 +41,9 @@ const visibleSQL = "(bk.doctor_id IN (SELECT dr.id FROM calendar_doctors AS dr W
 	"OR bk.facility_id IN (SELECT fa.id FROM calendar_facilities AS fa WHERE fa.tenant_id = ? AND fa.user_id = ?))"
 
 // visibleArgs are visibleSQL's arguments for the account userID in the scope's tenant.
-func visibleArgs(sc *store.Scope, userID string) []any { return []any{sc.TenantID, userID, sc.TenantID, userID} }
+func visibleArgs(sc *store.Scope, userID string) []any {
+	return []any{sc.TenantID, userID, sc.TenantID, userID}
+}
 
 // managedBooking reads a booking the account sees, and its doctor, or ErrNotFound.
 func (m *Module) managedBooking(c *kit.Ctx, id string) (*Booking, *Doctor, error) {
