@@ -304,7 +304,9 @@ func (m *Module) decide(ctx context.Context, sc *store.Scope, a *Application, st
 	}
 	switch a.Kind {
 	case "doctor":
-		res, err := sc.Update((*Doctor)(nil)).Set("user_id = ?", a.UserID).Set("updated_at = ?", now).
+		// His account now keeps his calendar: he takes bookings online once he publishes
+		// services and windows (C2, C4).
+		res, err := sc.Update((*Doctor)(nil)).Set("user_id = ?", a.UserID).Set("bookable = TRUE").Set("updated_at = ?", now).
 			Where("dr.licence_number = ? AND dr.user_id = ''", a.RegisterNumber).Exec(ctx)
 		if err != nil {
 			return false, err
@@ -314,7 +316,7 @@ func (m *Module) decide(ctx context.Context, sc *store.Scope, a *Application, st
 		}
 		first, last, _ := strings.Cut(a.Name, " ")
 		d := &Doctor{TenantID: sc.TenantID, ID: newID(), FirstName: first, LastName: last, LicenceNumber: a.RegisterNumber,
-			OnlineCalendar: true, OwnerKind: ownerAccount, UserID: a.UserID, CreatedAt: now, UpdatedAt: now}
+			Bookable: true, OnlineCalendar: true, OwnerKind: ownerAccount, UserID: a.UserID, CreatedAt: now, UpdatedAt: now}
 		d.SearchKey = m.searchKey(d, nil)
 		_, err = sc.Insert(d).Exec(ctx)
 		return err == nil, err

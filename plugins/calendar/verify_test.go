@@ -59,7 +59,7 @@ func TestRoleOnlyAfterVerification(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
 		ctx := context.Background()
-		f.doctor.LicenceNumber = "5425740"
+		f.doctor.LicenceNumber, f.doctor.Bookable = "5425740", false // imported: listed, not bookable
 		if err := f.m.saveDoctor(ctx, f.A, f.doctor, []string{"cardiology"}, []string{f.facility.ID}); err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func TestRoleOnlyAfterVerification(t *testing.T) {
 		var d Doctor
 		if err := f.m.Read(ctx, f.A, func(ctx context.Context, sc *store.Scope) error {
 			return sc.Select(&d).Where("dr.id = ?", f.doctor.ID).Scan(ctx)
-		}); err != nil || d.UserID != "u1" {
+		}); err != nil || d.UserID != "u1" || !d.Bookable {
 			t.Fatalf("the record of that licence number is not his: %+v %v", d, err)
 		}
 		if res := f.send(admin, "POST", "/calendar/admin/applications/"+docApp.ID+"/approve", url.Values{}); !strings.Contains(res.Header.Get("Location"), "already_decided") {
