@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"carenet.dev/platform/plugins/kit/store"
@@ -203,6 +204,75 @@ func TestRoleOnlyAfterVerification(t *testing.T) {
 			return sc.Select(&fa).Where("fa.register_number = '000000054321'").Scan(ctx)
 		}); err != nil || fa.UserID != "u2" || fa.Name != "Nowa Przychodnia" || fa.OwnerKind != ownerAccount || roles("u2") != "user,facility" {
 			t.Fatalf("new facility: %+v %v, roles %s", fa, err, roles("u2"))
+		}
+	})
+}
+
+// C2: concurrent decisions on one application make one: the database's guarded update lets
+// one approval through; the role is given once, one e-mail goes, one audit record.
+func TestConcurrentApprovalsMakeOne(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		ctx := context.Background()
+		f.h.Host.Users[f.A.ID] = append(f.h.Host.Users[f.A.ID], sdk.User{ID: "u1", Name: "Anna Nowak", Roles: []string{"user"}})
+		u1 := &sdk.User{ID: "u1", Name: "Anna Nowak", Roles: []string{"user"}}
+		if res := f.multipart(u1, "/calendar/apply", url.Values{"kind": {"doctor"}, "register_number": {"6000001"}}, "documents", pngOf(t, 200, 200)); res.Status != http.StatusSeeOther {
+			t.Fatalf("apply: %d", res.Status)
+		}
+		var a Application
+		if err := f.m.Read(ctx, f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&a).Scan(ctx) }); err != nil {
+			t.Fatal(err)
+		}
+		admin := &sdk.User{ID: "adm", Roles: []string{"tenant_admin"}}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		approved := 0
+		for i := 0; i < 10; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				path, form := "/calendar/admin/applications/"+a.ID+"/approve", url.Values{}
+				if i%3 == 2 {
+					path, form = "/calendar/admin/applications/"+a.ID+"/refuse", url.Values{"reason": {"Brak dokumentu."}}
+				}
+				res := f.send(admin, "POST", path, form)
+				if res.Status != http.StatusSeeOther {
+					t.Errorf("decision %d: %d", i, res.Status)
+				}
+				if loc := res.Header.Get("Location"); strings.Contains(loc, "done=approved") || strings.Contains(loc, "done=refused") {
+					mu.Lock()
+					approved++
+					mu.Unlock()
+				}
+			}(i)
+		}
+		wg.Wait()
+		var roleSets, messages, audits int
+		for _, r := range f.h.Host.RoleSets {
+			if r.Value[0] == "u1" {
+				roleSets++
+			}
+		}
+		for _, m := range f.h.Host.Messages {
+			if m.Value.Template == tmplApplicationApproved || m.Value.Template == tmplApplicationRefused {
+				messages++
+			}
+		}
+		for _, x := range f.h.Host.Audits {
+			if x.Value.Action == auditApplicationApproved || x.Value.Action == auditApplicationRefused {
+				audits++
+			}
+		}
+		var doctors int64
+		if err := f.m.Read(ctx, f.A, func(ctx context.Context, sc *store.Scope) error {
+			var err error
+			doctors, err = sc.Select((*Doctor)(nil)).Where("dr.licence_number = '6000001'").Count(ctx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if approved != 1 || messages != 1 || audits != 1 || roleSets > 1 || doctors > 1 {
+			t.Fatalf("%d decisions, %d role changes, %d messages, %d audits, %d records", approved, roleSets, messages, audits, doctors)
 		}
 	})
 }
