@@ -158,6 +158,9 @@ func TestAgendaMarksNoShowAndCompleted(t *testing.T) {
 				defer wg.Done()
 				outcome := []string{"no_show", "completed"}[i%2]
 				res := mark(doc, mine.ID, outcome)
+				if res.Status != http.StatusSeeOther {
+					t.Errorf("mark %d: %d", i, res.Status)
+				}
 				if strings.Contains(res.Header.Get("Location"), "done=marked_") {
 					mu.Lock()
 					applied++
