@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"carenet.dev/platform/plugins/kit/pdfdoc"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
@@ -99,8 +100,14 @@ func TestRoleOnlyAfterVerification(t *testing.T) {
 			!strings.Contains(string(res.Body), "czeka już na sprawdzenie") || pending() != 1 {
 			t.Fatalf("a second application: %d", res.Status)
 		}
+		pdf := pdfdoc.New("Wpis do rejestru", "Centrum Zdrowia", f.now)
+		pdf.Text("Księga rejestrowa 000000012345")
+		pdfData, err := pdf.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if res := f.multipart(u2, "/calendar/apply", url.Values{"kind": {"facility"}, "register_number": {"000000012345"}, "name": {"Centrum Zdrowia"}, "city": {"Łódź"}},
-			"documents", doc); res.Status != http.StatusSeeOther || pending() != 2 {
+			"documents", pdfData, doc); res.Status != http.StatusSeeOther || pending() != 2 {
 			t.Fatalf("the facility applies: %d\n%s", res.Status, res.Body)
 		}
 		roles := func(id string) string {
@@ -139,6 +146,13 @@ func TestRoleOnlyAfterVerification(t *testing.T) {
 		docApp, facApp := apps[0], apps[1]
 		if res := f.send(admin, "GET", "/calendar/admin/applications/"+docApp.ID+"/documents/0", nil); res.Status != 200 || !bytes.Equal(res.Body, doc) {
 			t.Fatalf("document: %d", res.Status)
+		}
+		if res := f.send(admin, "GET", "/calendar/admin/applications/"+facApp.ID+"/documents/0", nil); res.Status != 200 || res.Header.Get("Content-Type") != "application/pdf" ||
+			!bytes.Equal(res.Body, pdfData) || !strings.Contains(res.Header.Get("Content-Disposition"), "attachment") {
+			t.Fatalf("the facility's PDF: %d %v", res.Status, res.Header)
+		}
+		if !strings.Contains(queue, "/calendar/admin/applications/"+facApp.ID+"/documents/1") {
+			t.Fatal("the queue does not link the facility's second document")
 		}
 		if res := f.send(admin, "GET", "/calendar/admin/applications/"+docApp.ID+"/documents/7", nil); res.Status != 404 {
 			t.Fatalf("a document that is not there: %d", res.Status)
