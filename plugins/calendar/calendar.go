@@ -115,7 +115,7 @@ func newModule() *Module {
 				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
 			)...),
 		Notifications: []string{tmplCancelledByDoctor, tmplDocumentsRequested, tmplApplicationApproved, tmplApplicationRefused, tmplRightsAnswered},
-		AuditActions:  []string{auditApplicationApproved, auditApplicationRefused},
+		AuditActions:  []string{auditApplicationApproved, auditApplicationRefused, auditRightsAnswered},
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,
 		Export:        m.export,

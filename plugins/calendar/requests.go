@@ -47,8 +47,9 @@ func (r RightsRequest) Overdue(now time.Time) bool { return r.Status == "open" &
 var rightsKinds = []string{"access", "rectification", "erasure", "objection"}
 
 const (
-	tmplRightsAnswered = "calendar.rights_answered"
-	maxRightsText      = 2000
+	tmplRightsAnswered  = "calendar.rights_answered"
+	auditRightsAnswered = "calendar.rights_answered"
+	maxRightsText       = 2000
 )
 
 // errLimitedShown: the directory's budget refused the request and the page said so.
@@ -229,6 +230,10 @@ func (m *Module) answerRights(c *kit.Ctx) error {
 	}
 	if n != 1 {
 		return c.Redirect("/calendar/requests", "already_answered")
+	}
+	if err := c.Host().Record(c.Context(), sdk.AuditRecord{Action: auditRightsAnswered, Subject: r.UserID, Resource: "rights_request:" + r.ID,
+		Detail: map[string]any{"doctor": d.display()}}); err != nil {
+		return err
 	}
 	lang := c.Tenant().Locale
 	msg := sdk.Message{To: r.Email, Template: tmplRightsAnswered}

@@ -109,6 +109,15 @@ func TestRightsRequests(t *testing.T) {
 		if sent != 1 {
 			t.Fatalf("%d answers sent: %+v", sent, f.h.Host.Messages)
 		}
+		audited := 0
+		for _, a := range f.h.Host.Audits {
+			if a.Value.Action == auditRightsAnswered && a.Value.Resource == "rights_request:"+r.ID {
+				audited++
+			}
+		}
+		if audited != 1 {
+			t.Fatalf("%d audit records of the answer", audited)
+		}
 	})
 }
 
