@@ -31,6 +31,7 @@ var (
 	blacklistMinBookings     = kit.Int("calendar.blacklist_min_bookings", 4, 1, 100, "C12")
 	blacklistAnswerDays      = kit.Int("calendar.blacklist_answer_days", 7, 1, 90, "C12")
 	adminBlacklistAnswerDays = kit.Int("calendar.admin_blacklist_answer_days", 14, 1, 90, "C13")
+	rightsAnswerDays         = kit.Int("calendar.rights_answer_days", 30, 1, 90, "C16")
 )
 
 // Permissions.
@@ -65,10 +66,11 @@ func newModule() *Module {
 			{Name: permManageOwn, Grants: []string{"doctor", "facility"}},        // C4, C10
 			{Name: "calendar.blacklist", Grants: []string{"doctor"}},             // C12
 			{Name: "calendar.admin_blacklist", Grants: []string{"tenant_admin"}}, // C13
+			{Name: permVerify, Grants: []string{"tenant_admin"}},                 // C2
 		},
 		Rules: []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
 			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages,
-			adminBlacklistEnabled, adminBlacklistAutoApply},
+			adminBlacklistEnabled, adminBlacklistAutoApply, rightsAnswerDays},
 		Routes: append(append(append([]kit.Route{
 			// The directory (C1): public, without JavaScript, within a budget per client and account.
 			kit.Public("GET /calendar", m.directory),
@@ -79,6 +81,33 @@ func newModule() *Module {
 			kit.Perm("GET /calendar/agenda", permManageOwn, m.agenda),
 			kit.Perm("POST /calendar/agenda/online", permManageOwn, m.switchCalendar),
 			kit.Perm("POST /calendar/agenda/{id}/cancel", permManageOwn, m.cancelByDoctor),
+			kit.Perm("POST /calendar/agenda/{id}/outcome", permManageOwn, m.markOutcome),
+			kit.Perm("POST /calendar/agenda/{id}/documents", permManageOwn, m.requestDocuments).Multiline("note"),
+			// A doctor's profile and calendar, kept by him or his facility (C2, C4).
+			kit.Perm("GET /calendar/manage", permManageOwn, m.manageList),
+			kit.Perm("GET /calendar/manage/{id}", permManageOwn, m.managePage),
+			kit.Perm("POST /calendar/manage/{id}/profile", permManageOwn, m.saveProfile).Multiline("description"),
+			kit.Perm("POST /calendar/manage/{id}/photo", permManageOwn, m.savePhoto),
+			kit.Perm("POST /calendar/manage/{id}/services", permManageOwn, m.addService),
+			kit.Perm("POST /calendar/manage/{id}/services/{sid}/withdraw", permManageOwn, m.withdrawService),
+			kit.Perm("POST /calendar/manage/{id}/windows", permManageOwn, m.addWindow),
+			kit.Perm("POST /calendar/manage/{id}/windows/{wid}/remove", permManageOwn, m.removeWindow),
+			kit.Perm("POST /calendar/manage/{id}/absences", permManageOwn, m.addAbsence),
+			kit.Perm("POST /calendar/manage/{id}/absences/{eid}/remove", permManageOwn, m.removeAbsence),
+			kit.Perm("POST /calendar/manage/{id}/buffer", permManageOwn, m.saveBuffer),
+			kit.Public("GET /calendar/doctors/{id}/photo", m.photo),
+			// The doctor's and the facility's role only after the administrator's check (C2).
+			kit.Perm("GET /calendar/apply", permBook, m.applyPage),
+			kit.Perm("POST /calendar/apply", permBook, m.apply),
+			kit.Perm("GET /calendar/admin/applications", permVerify, m.applications),
+			kit.Perm("GET /calendar/admin/applications/{id}/documents/{n}", permVerify, m.applicationDocument),
+			kit.Perm("POST /calendar/admin/applications/{id}/approve", permVerify, m.approve),
+			kit.Perm("POST /calendar/admin/applications/{id}/refuse", permVerify, m.refuse).Multiline("reason"),
+			// Requests about the booking data a doctor keeps, from anyone (C16).
+			kit.Public("GET /calendar/doctors/{id}/rights", m.rightsForm),
+			kit.Public("POST /calendar/doctors/{id}/rights", m.submitRights).Multiline("message"),
+			kit.Perm("GET /calendar/requests", permManageOwn, m.rightsRequests),
+			kit.Perm("POST /calendar/requests/{id}/answer", permManageOwn, m.answerRights).Multiline("note"),
 		},
 			// A patient accepts the calendar's terms in force before he books (P6): the
 			// version stays with the booking.
@@ -86,8 +115,9 @@ func newModule() *Module {
 				kit.Perm("GET /calendar/doctors/{id}/book", permBook, m.bookPage),
 				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
 			)...), m.blacklistRoutes()...), m.waitlistRoutes()...),
-		Notifications: []string{tmplCancelledByDoctor, tmplWaitlistOffer, tmplRemovalAsked, tmplRemovalGranted, tmplRemovalRefused},
-		AuditActions:  blacklistAuditActions,
+		Notifications: []string{tmplCancelledByDoctor, tmplWaitlistOffer, tmplRemovalAsked, tmplRemovalGranted, tmplRemovalRefused,
+			tmplDocumentsRequested, tmplApplicationApproved, tmplApplicationRefused, tmplRightsAnswered},
+		AuditActions:  append(append([]string(nil), blacklistAuditActions...), auditApplicationApproved, auditApplicationRefused, auditRightsAnswered),
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,
 		Export:        m.export,

@@ -79,11 +79,13 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.Demo
 	if t.Country == "PL" {
 		data = demoPL
 	}
-	doctorUser, patientUser := "", ""
+	doctorUser, patientUser, facilityUser := "", "", ""
 	for _, a := range accounts {
 		switch a.Role {
 		case "doctor":
 			doctorUser = a.ID
+		case "facility":
+			facilityUser = a.ID
 		case "user":
 			patientUser = a.ID
 		}
@@ -101,6 +103,9 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.Demo
 	defer func() {
 		if err == nil && first != nil && patientUser != "" {
 			err = m.demoVisits(ctx, t, first, patientUser)
+		}
+		if err == nil && first != nil {
+			err = m.demoAgenda(ctx, t, first, facilityUser)
 		}
 	}()
 	facilities := make([]*Facility, len(data.cities))

@@ -65,6 +65,20 @@ func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[s
 				PESEL: b.PESEL, Email: b.Email, Mobile: b.Mobile, ForOther: b.ForOther, Terms: b.TermsVersion, Consents: b.Consents, CreatedAt: b.CreatedAt})
 		}
 		out["bookings"] = list
+		var apps []Application
+		if err := sc.Select(&apps).Where("ap.user_id = ?", userID).Order("ap.created_at").Scan(ctx); err != nil {
+			return err
+		}
+		if len(apps) > 0 {
+			out["applications"] = apps
+		}
+		var reqs []RightsRequest
+		if err := sc.Select(&reqs).Where("rr.user_id = ?", userID).Order("rr.created_at").Scan(ctx); err != nil {
+			return err
+		}
+		if len(reqs) > 0 {
+			out["data_rights_requests"] = reqs
+		}
 		if len(mine) > 0 {
 			out["doctor_profiles"] = mine
 		}
@@ -85,6 +99,9 @@ func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[s
 // facility's directory record is no longer his account's.
 func (m *Module) forget(ctx context.Context, t sdk.Tenant, userID string) error {
 	if err := m.forgetWaits(ctx, t, userID); err != nil { // waitlist.go
+		return err
+	}
+	if err := m.forgetApplications(ctx, t, userID); err != nil {
 		return err
 	}
 	var upcoming []Booking
@@ -108,6 +125,10 @@ func (m *Module) forget(ctx context.Context, t sdk.Tenant, userID string) error 
 			return err
 		}
 		if _, err := sc.Update((*Doctor)(nil)).Set("user_id = ''").Where("dr.user_id = ?", userID).Exec(ctx); err != nil {
+			return err
+		}
+		// A data-rights request stays with the doctor who must answer it, detached (C16).
+		if _, err := sc.Update((*RightsRequest)(nil)).Set("user_id = ''").Where("rr.user_id = ?", userID).Exec(ctx); err != nil {
 			return err
 		}
 		_, err := sc.Update((*Facility)(nil)).Set("user_id = ''").Where("fa.user_id = ?", userID).Exec(ctx)

@@ -2,6 +2,7 @@ package calendar
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -27,7 +28,8 @@ type slotFinder func(ctx context.Context, t sdk.Tenant, q slotQuery) ([]time.Tim
 // windows at the facility, in the tenant's time zone (wall-clock times, so a window keeps its
 // hours across a daylight-saving change), closed on the country's public holidays, cut into
 // consecutive visits of the service's length, less the past, the doctor's absences and the
-// time live bookings hold (C4, C9).
+// time live bookings hold, with the buffer the doctor keeps around each visit at the
+// facility clear on both sides (C4, C9).
 func (m *Module) windowSlots(ctx context.Context, t sdk.Tenant, q slotQuery) ([]time.Time, error) {
 	if q.Duration <= 0 || !q.From.Before(q.To) {
 		return nil, nil
@@ -35,7 +37,13 @@ func (m *Module) windowSlots(ctx context.Context, t sdk.Tenant, q slotQuery) ([]
 	var windows []Window
 	var absences []Exception
 	var busy []Booking
+	var works DoctorFacility
 	err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		// The buffer he keeps around each visit there (C4); none if he no longer works there.
+		err := sc.Select(&works).Where("df.doctor_id = ? AND df.facility_id = ?", q.DoctorID, q.FacilityID).Scan(ctx)
+		if err != nil && !errors.Is(err, sqlNoRows) {
+			return err
+		}
 		if err := sc.Select(&windows).Where("wi.doctor_id = ? AND wi.facility_id = ?", q.DoctorID, q.FacilityID).Scan(ctx); err != nil {
 			return err
 		}
@@ -90,7 +98,8 @@ func (m *Module) windowSlots(ctx context.Context, t sdk.Tenant, q slotQuery) ([]
 		if to.After(q.To) {
 			to = q.To
 		}
-		for _, sl := range slots.Free(slots.Spec{Week: week, Country: country, Zone: loc, Length: q.Duration}, busyTimes, from, to, now) {
+		for _, sl := range slots.Free(slots.Spec{Week: week, Country: country, Zone: loc, Length: q.Duration,
+			Buffer: time.Duration(works.BufferMinutes) * time.Minute}, busyTimes, from, to, now) {
 			out = append(out, sl.Start.UTC())
 		}
 	}

@@ -82,6 +82,7 @@ type Doctor struct {
 	// SearchKey is the folded text a keyword search reads: names, competences, and the
 	// specialties' names in every language.
 	SearchKey string    `bun:"search_key"`
+	PhotoBlob string    `bun:"photo_blob"` // the photo's blob, or ""
 	CreatedAt time.Time `bun:"created_at"`
 	UpdatedAt time.Time `bun:"updated_at"`
 }
@@ -103,6 +104,8 @@ type DoctorFacility struct {
 	TenantID   string `bun:"tenant_id,pk"`
 	DoctorID   string `bun:"doctor_id,pk"`
 	FacilityID string `bun:"facility_id,pk"`
+	// BufferMinutes is kept free before and after each of his visits there (C4).
+	BufferMinutes int `bun:"buffer_minutes"`
 }
 
 // Service is a visit a doctor gives at a facility: its length and gross price, VAT
@@ -189,6 +192,10 @@ type Booking struct {
 	HoldExpiresAt    bun.NullTime `bun:"hold_expires_at"`
 	ConfirmedAt      bun.NullTime `bun:"confirmed_at"`
 	CancelledAt      bun.NullTime `bun:"cancelled_at"`
+	// DocumentsRequestedAt: when the doctor asked the patient for documents confirming the
+	// booking data (C14), with his note.
+	DocumentsRequestedAt bun.NullTime `bun:"documents_requested_at"`
+	DocumentsNote        string       `bun:"documents_note"`
 }
 
 // slotCell is a 5-minute cell of a doctor's time a live booking holds (SQLite's guard of
@@ -205,7 +212,8 @@ type slotCell struct {
 // models are the module's tenant tables on every engine (kittest checks them).
 var models = []any{(*Facility)(nil), (*Doctor)(nil), (*DoctorSpecialty)(nil), (*DoctorFacility)(nil),
 	(*Service)(nil), (*Window)(nil), (*Exception)(nil), (*Booking)(nil),
-	(*BlacklistEntry)(nil), (*PortalEntry)(nil), (*RemovalRequest)(nil), (*Waiter)(nil), (*Offer)(nil)}
+	(*BlacklistEntry)(nil), (*PortalEntry)(nil), (*RemovalRequest)(nil), (*Waiter)(nil), (*Offer)(nil),
+	(*Application)(nil), (*RightsRequest)(nil)}
 
 // telHref is a phone number for a tel: link; telText the same number that never breaks
 // across lines.
