@@ -88,6 +88,10 @@ func (m mailer) SendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang,
 	return m.s.sendMailID(ctx, t, to, name, lang, tmpl, link, kv...)
 }
 
+func (m mailer) SendMailFiles(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, files []mail.Attachment, kv ...any) (string, error) {
+	return m.s.sendMailFiles(ctx, t, to, name, lang, tmpl, link, files, kv...)
+}
+
 // SMSText renders an SMS: the tenant's wording of "sms.<tmpl>" in lang when it has one (P7),
 // else the platform's.
 func (m mailer) SMSText(ctx context.Context, t *tenancy.Tenant, lang, tmpl string, kv ...any) (string, error) {
@@ -138,6 +142,11 @@ func (s *Server) sendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang
 
 // sendMailID is sendMail returning the outbox id of the message.
 func (s *Server) sendMailID(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, kv ...any) (string, error) {
+	return s.sendMailFiles(ctx, t, to, name, lang, tmpl, link, nil, kv...)
+}
+
+// sendMailFiles is sendMailID with files the e-mail carries.
+func (s *Server) sendMailFiles(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, files []mail.Attachment, kv ...any) (string, error) {
 	loc := s.I18n.For(lang)
 	args := append([]any{"Name", name, "Tenant", t.Settings.Branding.Name}, kv...)
 	subject := loc.T("mail."+tmpl+".subject", args...)
@@ -183,7 +192,7 @@ func (s *Server) sendMailID(ctx context.Context, t *tenancy.Tenant, to, name, la
 		return "", err
 	}
 	e, err := s.Mail.Send(ctx, t, mail.Message{To: to, Subject: subject, Text: text.String(), HTML: html.String(),
-		Template: tmpl, Locale: lang, Secret: tmpl == "verify" || tmpl == "reset",
+		Template: tmpl, Locale: lang, Secret: tmpl == "verify" || tmpl == "reset", Attachments: files,
 		// The confirmation of an erasure leaves nothing of the person once delivered (P11).
 		// So does the decision on the appeal of a closed account: he has no account here.
 		Forget: tmpl == "deleted" || tmpl == "closed_inactive" || strings.HasPrefix(tmpl, "closure_appeal_")})
