@@ -67,7 +67,8 @@ func newModule() *Module {
 			{Name: "calendar.admin_blacklist", Grants: []string{"tenant_admin"}}, // C13
 		},
 		Rules: []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
-			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages},
+			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages,
+			feedDaysBack, feedDaysAhead, feedRequestsPerHour},
 		Routes: append([]kit.Route{
 			// The directory (C1): public, without JavaScript, within a budget per client and account.
 			kit.Public("GET /calendar", m.directory),
@@ -78,6 +79,14 @@ func newModule() *Module {
 			kit.Perm("GET /calendar/agenda", permManageOwn, m.agenda),
 			kit.Perm("POST /calendar/agenda/online", permManageOwn, m.switchCalendar),
 			kit.Perm("POST /calendar/agenda/{id}/cancel", permManageOwn, m.cancelByDoctor),
+			// Messages (C7, C11, issue 13.6): the confirmation's cancel link, a visit's ICS,
+			// the doctor's agenda feed behind a secret address he can replace.
+			kit.Public("GET /calendar/cancel/{token}", m.cancelLinkPage),
+			kit.Public("POST /calendar/cancel/{token}", m.cancelByLink),
+			kit.Perm("GET /calendar/visits/{id}/visit.ics", permBook, m.visitICS),
+			kit.Perm("GET /calendar/agenda/feed", permManageOwn, m.feedPage),
+			kit.Perm("POST /calendar/agenda/feed", permManageOwn, m.rotateFeed),
+			kit.Public("GET /calendar/feed/{token}/agenda.ics", m.feed),
 		},
 			// A patient accepts the calendar's terms in force before he books (P6): the
 			// version stays with the booking.
@@ -85,11 +94,12 @@ func newModule() *Module {
 				kit.Perm("GET /calendar/doctors/{id}/book", permBook, m.bookPage),
 				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
 			)...),
-		Notifications: []string{tmplCancelledByDoctor},
+		Notifications: []string{tmplCancelledByDoctor, tmplBooked, tmplReminder},
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,
 		Export:        m.export,
-		Jobs:          []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits}},
+		Jobs: []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits},
+			{Name: jobRemind, Run: m.runRemind}, {Name: jobSweepReminders, Cron: "*/15 * * * *", Run: m.sweepReminders}},
 	})
 	return m
 }
