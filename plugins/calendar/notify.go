@@ -455,3 +455,34 @@ func sendFile(c *kit.Ctx, f sdk.Blob) error {
 	_, err := c.W.Write(f.Data)
 	return err
 }
+
+// withCancelICS adds to the doctor's cancellation e-mail (C10) the visit's ICS marked
+// cancelled, so that the patient's calendar program drops the visit the confirmation's file
+// added (same UID, a later SEQUENCE): a CANCEL from the facility's address when it has one,
+// else a PUBLISH of the cancelled event. Without it the e-mail goes all the same.
+func (m *Module) withCancelICS(ctx context.Context, t sdk.Tenant, b *Booking, msg sdk.Message) sdk.Message {
+	v, err := m.visitOf(ctx, t, b)
+	if err != nil {
+		m.Log.Error("calendar: no ICS for a cancellation", "booking", b.ID, "err", err.Error())
+		return msg
+	}
+	lang := patientLang(ctx, t, b)
+	e := m.event(t, lang, v)
+	e.Status, e.Sequence = ics.Cancelled, 1
+	method := ics.Publish
+	if v.Facility.Email != "" && b.Email != "" {
+		method, e.Organizer, e.Attendee = ics.Cancel, v.Facility.Email, b.Email
+	}
+	data, err := ics.Calendar(prodID, method, e)
+	if err != nil && method == ics.Cancel { // an address the file cannot carry
+		method, e.Organizer, e.Attendee = ics.Publish, "", ""
+		data, err = ics.Calendar(prodID, method, e)
+	}
+	if err != nil {
+		m.Log.Error("calendar: no ICS for a cancellation", "booking", b.ID, "err", err.Error())
+		return msg
+	}
+	msg.Attachments = append(msg.Attachments, sdk.Blob{Name: m.Msgs.For(lang).T("calendar.ics.file") + ".ics",
+		ContentType: "text/calendar; charset=utf-8; method=" + method, Data: data})
+	return msg
+}

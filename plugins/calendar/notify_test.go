@@ -461,3 +461,56 @@ func TestAgendaFeedRotate(t *testing.T) {
 		}
 	})
 }
+
+// C10, issue 13.4: the doctor's cancellation e-mail carries the visit's ICS cancelled — the
+// confirmation's UID with a later SEQUENCE, STATUS:CANCELLED — as a CANCEL from the
+// facility's address when it has one, else as a PUBLISH (read back by go-ical).
+func TestDoctorCancellationCarriesICSCancel(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		ctx := context.Background()
+		f.doctor.UserID = "doc1"
+		if err := f.m.saveDoctor(ctx, f.A, f.doctor, []string{"cardiology"}, []string{f.facility.ID}); err != nil {
+			t.Fatal(err)
+		}
+		doc := &sdk.User{ID: "doc1", Name: "Anna Kowalska", Roles: []string{"doctor"}}
+		for i, email := range []string{"rejestracja@centrum.example", ""} {
+			if err := f.m.In(ctx, f.A, func(ctx context.Context, sc *store.Scope) error {
+				_, err := sc.Update((*Facility)(nil)).Set("email = ?", email).Where("fa.id = ?", f.facility.ID).Exec(ctx)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			bk := f.booking(f.services[30], tuesday.Add(time.Duration(i)*time.Hour), testPESEL(i+1))
+			if err := f.m.reserve(ctx, f.A, bk); err != nil {
+				t.Fatal(err)
+			}
+			if res := f.send(doc, "POST", "/calendar/agenda/"+bk.ID+"/cancel", url.Values{"reason": {"emergency"}}); res.Status != http.StatusSeeOther {
+				t.Fatalf("cancel: %d", res.Status)
+			}
+			msgs := f.sent(tmplCancelledByDoctor)
+			msg := msgs[len(msgs)-1]
+			if len(msg.Attachments) != 1 {
+				t.Fatalf("attachments %+v", msg.Attachments)
+			}
+			cal := parseICS(t, msg.Attachments[0].Data)
+			ev := cal.Events()[0]
+			method := cal.Props.Get(goical.PropMethod).Value
+			uid, _ := ev.Props.Text(goical.PropUID)
+			status, _ := ev.Props.Text(goical.PropStatus)
+			seq := ev.Props.Get(goical.PropSequence).Value
+			want := "CANCEL"
+			if email == "" {
+				want = "PUBLISH"
+			} else if org := ev.Props.Get(goical.PropOrganizer); org == nil || org.Value != "mailto:"+email {
+				t.Fatalf("organizer %+v", org)
+			}
+			if method != want || uid != bk.ID+"@calendar.a" || status != "CANCELLED" || seq != "1" {
+				t.Fatalf("facility %q: method %s uid %s status %s sequence %s", email, method, uid, status, seq)
+			}
+			if start, _ := ev.DateTimeStart(nil); !start.Equal(bk.StartsAt) {
+				t.Fatalf("start %v", start)
+			}
+		}
+	})
+}

@@ -524,7 +524,7 @@ func (m *Module) cancelByDoctor(c *kit.Ctx) error {
 		msg.To = b.Email
 	}
 	if msg.UserID != "" || msg.To != "" {
-		if _, err := c.Host().Send(c.Context(), msg); err != nil {
+		if _, err := c.Host().Send(c.Context(), m.withCancelICS(c.Context(), c.Tenant(), &b, msg)); err != nil {
 			return err
 		}
 	}
