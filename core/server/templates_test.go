@@ -68,3 +68,33 @@ func TestRedactedMessageShownLocalized(t *testing.T) {
 	mustContain(t, r, "lien à usage unique")
 	mustNotContain(t, r, mail.Redacted, "token=")
 }
+
+// TestMailboxListsAttachments (issue 13.4): the development mailbox lists a message's files
+// with their size, serves each as a download, and another tenant's admin reaches none.
+func TestMailboxListsAttachments(t *testing.T) {
+	e := newEnv(t, dbtest.Backends()[0])
+	ctx := context.Background()
+	ml := e.tenant("mlab")
+	m, err := e.srv.Mail.Send(ctx, ml, mail.Message{To: "user@mlab.localhost", Subject: "Rendez-vous", Text: "t", Template: "test", Locale: "fr",
+		Attachments: []mail.Attachment{{Name: "rendez-vous.ics", ContentType: "text/calendar; charset=utf-8", Data: []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := e.client("mlab.localhost")
+	admin.login("", "admin@mlab.localhost", "demo-mlab-admin")
+	mustContain(t, admin.get("/admin/mailbox"), "rendez-vous.ics")
+	mustContain(t, admin.get("/admin/mailbox/"+m.ID), "Pièces jointes", `href="/admin/mailbox/`+m.ID+`/files/1"`, "(32 o)")
+	r := admin.get("/admin/mailbox/" + m.ID + "/files/1")
+	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/calendar") || !strings.Contains(r.Header.Get("Content-Disposition"), "rendez-vous.ics") ||
+		!strings.Contains(r.Body, "BEGIN:VCALENDAR") {
+		t.Fatalf("file: %d %v\n%s", r.Status, r.Header, r.Body)
+	}
+	if r := admin.get("/admin/mailbox/" + m.ID + "/files/2"); r.Status != 404 {
+		t.Fatalf("no such file: %d", r.Status)
+	}
+	other := e.client("secretaires.localhost")
+	other.login("", "admin@secretaires.localhost", "demo-secretaires-admin")
+	if r := other.get("/admin/mailbox/" + m.ID + "/files/1"); r.Status != 404 {
+		t.Fatalf("another tenant's admin: %d", r.Status)
+	}
+}
