@@ -58,8 +58,9 @@ type Attachment struct {
 	Data []byte `bun:"data" json:"-"`
 }
 
-// DefaultMaxAttachmentBytes caps the files of one message when Outbox.MaxAttachmentBytes is 0.
-const DefaultMaxAttachmentBytes = 5 << 20
+// DefaultMaxAttachmentBytes caps the files of one message when Outbox.MaxAttachmentBytes is
+// 0: below the 4 MiB a module's gRPC message to the host may carry, with room for the rest.
+const DefaultMaxAttachmentBytes = 3 << 20
 
 // ErrAttachments refuses a message whose files are too large together, or a file without a
 // name or with a content type that is not one.

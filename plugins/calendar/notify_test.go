@@ -376,7 +376,7 @@ var feedPathRe = regexp.MustCompile(`href="(/calendar/feed/[A-Za-z0-9_-]{43}/age
 // C9, issue 13.6: the doctor's agenda feed behind a secret address: his live visits from 30
 // days back to 180 ahead, each with its service and patient's name and nothing more (no
 // PESEL, no phone); replacing the address makes the old one not found; an account that is
-// no doctor gets none; beyond the hour's budget, 429.
+// no doctor gets none; beyond the hour's budget, 429; the account's erasure ends it.
 func TestAgendaFeedRotate(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
@@ -458,6 +458,13 @@ func TestAgendaFeedRotate(t *testing.T) {
 		}
 		if codes[3] != http.StatusTooManyRequests {
 			t.Fatalf("budget: %v", codes)
+		}
+		// The doctor's account erased (P11): its address goes with it.
+		if err := f.h.Event(ctx, f.A, "user.deleted", []byte("doc1")); err != nil {
+			t.Fatal(err)
+		}
+		if res := f.send(nil, "GET", second, nil); res.Status != 404 {
+			t.Fatalf("after the erasure: %d", res.Status)
 		}
 	})
 }
