@@ -72,10 +72,11 @@ var cancelLinkRe = regexp.MustCompile(`https?://[^\s"<>]+/calendar/cancel/[A-Za-
 // TestBrowserBookConfirmCancelByLink (C7, C9, issue 13.4) in Chromium: the patient searches,
 // opens a doctor, books the first free start of his service; the confirmation e-mail (read
 // from the development mailbox) carries the visit's details, the cancel link and the ICS in
-// the tenant's zone; the link, opened in another browser without signing in, shows the visit
-// and cancels it; the start is free again in the week, and the link no longer cancels.
+// the tenant's zone; the link, opened in another browser without signing in (a 390 px
+// phone), shows the visit and cancels it; the start is free again in the week, and the link no longer cancels.
 func TestBrowserBookConfirmCancelByLink(t *testing.T) {
 	execPath := browsertest.Need(t)
+	checks := browsertest.NeedChecks(t)
 	p := startPlatformOn(t, dbtest.Backends()[0], filepath.Join("..", "..", "tenants")) // a browser run is slow: SQLite only
 	base, err := url.Parse(p.base)
 	if err != nil {
@@ -150,12 +151,15 @@ func TestBrowserBookConfirmCancelByLink(t *testing.T) {
 		t.Fatalf("no cancel link in:\n%s", text)
 	}
 
-	// The link, in another browser, without signing in.
+	// The link, in another browser, without signing in, on a 390 px phone: no sideways
+	// scrolling, nothing serious for axe-core.
 	other := newPerson(t, first, "the link's reader", base.Port())
-	other.open("open the cancel link", link, 200)
+	other.do("phone viewport", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	phonePage(other, checks, "the cancel link", link, false)
 	other.wantIn("main", doctorName)
 	other.load("cancel", 200, chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
 	other.wantIn("main", "Wizyta została odwołana")
+	phoneHere(other, checks, "the cancelled visit", link, false)
 	if other.has("main form") {
 		other.fatal("after the cancellation", nil)
 	}
@@ -173,4 +177,8 @@ func TestBrowserBookConfirmCancelByLink(t *testing.T) {
 	if other.has("main form") {
 		other.fatal("the used link offers a cancellation", nil)
 	}
+
+	// The doctor's feed page on the phone (issue 13.6).
+	onPhone(t, first, base.Port(), checks, phoneVisit{name: "doctor", host: host, email: "doctor@elekarze.localhost", password: "demo-elekarze-doctor",
+		shown: "Demo doctor", pages: []phoneStop{{"agenda feed", "/calendar/agenda/feed", false}}}, nil)
 }
