@@ -164,7 +164,7 @@ func (m *Module) notifyBooked(ctx context.Context, t sdk.Tenant, b *Booking) err
 	}
 	v, err := m.visitOf(ctx, t, b)
 	if err != nil {
-		return err
+		return fmt.Errorf("confirm booking %s: read its visit: %w", b.ID, err)
 	}
 	token, hash := newToken()
 	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
@@ -172,21 +172,24 @@ func (m *Module) notifyBooked(ctx context.Context, t sdk.Tenant, b *Booking) err
 		return err
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("confirm booking %s: store its cancel link: %w", b.ID, err)
 	}
 	lang := patientLang(ctx, t, b)
 	file, err := m.icsFile(t, lang, v)
 	if err != nil {
-		return err
+		return fmt.Errorf("confirm booking %s: write its ICS: %w", b.ID, err)
 	}
 	if b.UserID != "" || b.Email != "" {
 		msg := recipient(b, sdk.Message{Template: tmplBooked, Link: "/calendar/cancel/" + token, Attachments: []sdk.Blob{file},
 			Data: m.visitData(t, lang, v)})
 		if _, err := h.Send(ctx, msg); err != nil {
-			return err
+			return fmt.Errorf("confirm booking %s: send: %w", b.ID, err)
 		}
 	}
-	return m.scheduleReminder(ctx, t, b)
+	if err := m.scheduleReminder(ctx, t, b); err != nil {
+		return fmt.Errorf("confirm booking %s: schedule its reminder: %w", b.ID, err)
+	}
+	return nil
 }
 
 // visitData are the words of a visit a message shows, in lang.
@@ -225,7 +228,7 @@ func (m *Module) remind(ctx context.Context, t sdk.Tenant, id string) (bool, err
 		return false, nil // gone (erased with its patient)
 	}
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("remind booking %s: %w", id, err)
 	}
 	if b.Status != statusConfirmed || !b.StartsAt.After(m.now()) {
 		return false, nil
@@ -251,7 +254,7 @@ func (m *Module) remind(ctx context.Context, t sdk.Tenant, id string) (bool, err
 		}); uerr != nil {
 			m.Log.Error("calendar: reminder claim kept after a failed send", "booking", b.ID, "err", uerr.Error())
 		}
-		return false, err
+		return false, fmt.Errorf("remind booking %s: %w", b.ID, err)
 	}
 	return true, nil
 }
