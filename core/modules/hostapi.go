@@ -407,7 +407,8 @@ func (h *hostAPI) Send(ctx context.Context, sc host.Scope, msg sdk.Message) (str
 	for i, a := range msg.Attachments {
 		files[i] = mail.Attachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data}
 	}
-	return h.s.Mailer.SendMailFiles(ctx, t, to, name, lang, msg.Template, h.s.Mailer.PortalLink(t, portal, msg.Link), files, kv...)
+	return h.s.Mailer.SendMailWith(ctx, t, to, name, lang, msg.Template, h.s.Mailer.PortalLink(t, portal, msg.Link),
+		mail.Message{Attachments: files, Secret: msg.Secret}, kv...)
 }
 
 // MobileField is the registration field (Type "tel") a module asks for when it sends SMS to

@@ -6,9 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	gomail "github.com/wneessen/go-mail"
+
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/mail"
+	"carenet.dev/platform/core/tenancy"
 )
 
 // TestTenantMessageTemplates: a tenant admin replaces a message's wording in one language;
@@ -96,5 +99,36 @@ func TestMailboxListsAttachments(t *testing.T) {
 	other.login("", "admin@secretaires.localhost", "demo-secretaires-admin")
 	if r := other.get("/admin/mailbox/" + m.ID + "/files/1"); r.Status != 404 {
 		t.Fatalf("another tenant's admin: %d", r.Status)
+	}
+}
+
+// recorder is a transport that accepts every message (a real delivery, as SMTP would).
+type recorder struct{ n int }
+
+func (r *recorder) Deliver(context.Context, *tenancy.Tenant, *mail.Entry, *gomail.Msg) (string, error) {
+	r.n++
+	return "test:delivered", nil
+}
+
+// TestModuleSecretMessageRedactedAfterDelivery (issue 13.4): a module's message marked
+// Secret (a visit's confirmation with its cancel link) goes out whole with its files, and
+// once delivered the outbox no longer keeps its text; its files stay listed with it.
+func TestModuleSecretMessageRedactedAfterDelivery(t *testing.T) {
+	e := newEnv(t, dbtest.Backends()[0])
+	ctx := context.Background()
+	el := e.tenant("elekarze")
+	tr := &recorder{}
+	e.srv.Mail.Email = tr
+	defer func() { e.srv.Mail.Email = nil }()
+	id, err := e.srv.Modules.Mailer.SendMailWith(ctx, el, "jan@example.org", "Jan Nowak", "pl", "calendar.booked", "https://elekarze.localhost/calendar/cancel/abc",
+		mail.Message{Secret: true, Attachments: []mail.Attachment{{Name: "wizyta.ics", ContentType: "text/calendar", Data: []byte("BEGIN:VCALENDAR")}}},
+		"Doctor", "dr Anna Kowalska", "When", "01.12.2026 09:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.srv.Mail.Get(ctx, el.ID, id)
+	if err != nil || tr.n != 1 || got.Status != "sent" || got.TextBody != mail.Redacted || strings.Contains(got.HTMLBody, "cancel/abc") ||
+		len(got.Attachments) != 1 || got.Attachments[0].Name != "wizyta.ics" {
+		t.Fatalf("after delivery: %+v (%v, %d deliveries)", got, err, tr.n)
 	}
 }

@@ -180,8 +180,9 @@ func (m *Module) notifyBooked(ctx context.Context, t sdk.Tenant, b *Booking) err
 		return fmt.Errorf("confirm booking %s: write its ICS: %w", b.ID, err)
 	}
 	if b.UserID != "" || b.Email != "" {
+		// Secret: once delivered, the outbox no longer keeps the text with its cancel link.
 		msg := recipient(b, sdk.Message{Template: tmplBooked, Link: "/calendar/cancel/" + token, Attachments: []sdk.Blob{file},
-			Data: m.visitData(t, lang, v)})
+			Data: m.visitData(t, lang, v), Secret: true})
 		if _, err := h.Send(ctx, msg); err != nil {
 			return fmt.Errorf("confirm booking %s: send: %w", b.ID, err)
 		}

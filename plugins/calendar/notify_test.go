@@ -133,7 +133,7 @@ func TestConfirmationEmailInPatientsLanguageWithICS(t *testing.T) {
 			t.Fatalf("%d confirmations", len(msgs))
 		}
 		msg := msgs[0]
-		if msg.UserID != "p1" || msg.To != "" || !strings.HasPrefix(msg.Link, "/calendar/cancel/") {
+		if msg.UserID != "p1" || msg.To != "" || !strings.HasPrefix(msg.Link, "/calendar/cancel/") || !msg.Secret {
 			t.Fatalf("message %+v", msg)
 		}
 		zone := tenantZone(f.A)

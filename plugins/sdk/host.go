@@ -289,6 +289,11 @@ type Message struct {
 	//
 	// Since protocol version 2 (addition).
 	Attachments []Blob
+	// Secret marks a message carrying a single-use link (a visit's cancel link): once
+	// delivered its text is no longer kept in the tenant's outbox, where staff could use it.
+	//
+	// Since protocol version 2 (addition).
+	Secret bool
 }
 
 // Send renders one of the module's templates in the recipient's language and queues it;
@@ -312,7 +317,7 @@ func (h *Host) Send(ctx context.Context, msg Message) (string, error) {
 		files[i] = &pb.Attachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data}
 	}
 	r, err := h.c.messages.Send(ctx, &pb.MessageRequest{Channel: msg.Channel, UserId: msg.UserID, To: msg.To,
-		Template: msg.Template, DataJson: data, Link: msg.Link, Attachments: files})
+		Template: msg.Template, DataJson: data, Link: msg.Link, Attachments: files, Secret: msg.Secret})
 	if err != nil {
 		return "", err
 	}

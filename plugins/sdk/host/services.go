@@ -252,7 +252,7 @@ func (s *messagesServer) Send(ctx context.Context, r *pb.MessageRequest) (*pb.Me
 		files = append(files, sdk.Blob{Name: a.Name, ContentType: a.ContentType, Data: a.Data})
 	}
 	id, err := s.svc.Send(ctx, scopeOf(ctx), sdk.Message{Channel: r.Channel, UserID: r.UserId, To: r.To, Template: r.Template, Data: data, Link: r.Link,
-		Attachments: files})
+		Attachments: files, Secret: r.Secret})
 	return &pb.MessageReply{Id: id}, wireErr(err)
 }
 

@@ -1748,7 +1748,10 @@ type MessageRequest struct {
 	DataJson []byte                 `protobuf:"bytes,5,opt,name=data_json,json=dataJson,proto3" json:"data_json,omitempty"`
 	Link     string                 `protobuf:"bytes,6,opt,name=link,proto3" json:"link,omitempty"`
 	// Files the e-mail carries (an ICS invitation); SMS carry none. Since protocol version 2.
-	Attachments   []*Attachment `protobuf:"bytes,7,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	Attachments []*Attachment `protobuf:"bytes,7,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// The message carries a single-use link: its text is not kept once delivered. Since
+	// protocol version 2.
+	Secret        bool `protobuf:"varint,8,opt,name=secret,proto3" json:"secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1830,6 +1833,13 @@ func (x *MessageRequest) GetAttachments() []*Attachment {
 		return x.Attachments
 	}
 	return nil
+}
+
+func (x *MessageRequest) GetSecret() bool {
+	if x != nil {
+		return x.Secret
+	}
+	return false
 }
 
 type Attachment struct {
@@ -2831,7 +2841,7 @@ const file_platform_proto_rawDesc = "" +
 	"\asubject\x18\x02 \x01(\tR\asubject\x12\x1a\n" +
 	"\bresource\x18\x03 \x01(\tR\bresource\x12\x1f\n" +
 	"\vdetail_json\x18\x04 \x01(\fR\n" +
-	"detailJson\"\xe2\x01\n" +
+	"detailJson\"\xfa\x01\n" +
 	"\x0eMessageRequest\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x0e\n" +
@@ -2839,7 +2849,8 @@ const file_platform_proto_rawDesc = "" +
 	"\btemplate\x18\x04 \x01(\tR\btemplate\x12\x1b\n" +
 	"\tdata_json\x18\x05 \x01(\fR\bdataJson\x12\x12\n" +
 	"\x04link\x18\x06 \x01(\tR\x04link\x12@\n" +
-	"\vattachments\x18\a \x03(\v2\x1e.platform.plugin.v1.AttachmentR\vattachments\"W\n" +
+	"\vattachments\x18\a \x03(\v2\x1e.platform.plugin.v1.AttachmentR\vattachments\x12\x16\n" +
+	"\x06secret\x18\b \x01(\bR\x06secret\"W\n" +
 	"\n" +
 	"Attachment\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
