@@ -128,6 +128,8 @@ func TestPagesAreValidHTML(t *testing.T) {
 	calDoctor := p.browser("elekarze.localhost")
 	calDoctor.login("doctor@elekarze.localhost", "demo-elekarze-doctor")
 	get(calDoctor, "doctor", "/calendar/agenda", 200)
+	get(calDoctor, "doctor", "/calendar/agenda/feed", 200)
+	get(cal, "anonymous", "/calendar/cancel/"+strings.Repeat("x", 43), 404)
 	get(p.browser("secretaires.localhost"), "anonymous", "/billing", 200)
 	get(p.browser("nobody.localhost"), "anonymous", "/", 404)
 	get(p.browser("admin.localhost"), "anonymous", "/login", 200)

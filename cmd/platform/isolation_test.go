@@ -1,15 +1,18 @@
 package main
 
 import (
+	"html"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/plugins/calendar/pesel"
 )
 
 var (
@@ -20,6 +23,7 @@ var (
 	dependantLinkRe = regexp.MustCompile(`href="/account/dependants/([0-9a-f-]{36})"`)
 	doctorLinkRe    = regexp.MustCompile(`href="/calendar/doctors/([0-9a-f-]{36})"`)
 	visitLinkRe     = regexp.MustCompile(`href="/calendar/visits/([0-9a-f-]{36})"`)
+	feedLinkRe      = regexp.MustCompile(`href="(/calendar/feed/[A-Za-z0-9_-]{43}/agenda\.ics)"`)
 )
 
 // copyTenants copies the demo tenants into a temporary directory, with the results module
@@ -155,6 +159,36 @@ func TestModuleTenantIsolation(t *testing.T) {
 			t.Fatalf("A's own doctor: %d", code)
 		}
 
+		// B's secrets: the cancel link of a booking of B's patient, from its confirmation
+		// e-mail, and the agenda feed's address of B's doctor (issue 13.4, 13.6).
+		_, bWarsaw := bUser.do("GET", "/calendar?city=warszawa", nil)
+		bBookable := find(doctorLinkRe, bWarsaw, "bookable doctor (of B)")
+		_, bServices := bUser.do("GET", "/calendar/doctors/"+bBookable+"/book", nil)
+		bStart := firstFreeStart(t, func(path string) string { _, body := bUser.do("GET", path, nil); return body },
+			html.UnescapeString(find(bookServiceRe, bServices, "service (of B)")))
+		bq, _ := url.Parse(bStart)
+		bPESEL := "9207151234"
+		bPESEL += strconv.Itoa(pesel.CheckDigit(bPESEL))
+		if code, body := bUser.post(bStart, "/calendar/doctors/"+bBookable+"/book", url.Values{"service": {bq.Query().Get("service")},
+			"start": {bq.Query().Get("start")}, "pesel": {bPESEL}, "mobile": {"+48601234567"}, "consent_doctor": {"yes"}}); code != 303 {
+			t.Fatalf("B's patient books: %d\n%s", code, body)
+		}
+		var bCancel string
+		for _, raw := range p.mailbox(t, "elekarze") {
+			for _, part := range mailParts(t, raw) {
+				if u, err := url.Parse(cancelLinkRe.FindString(string(part.Body))); part.Type == "text/plain" && err == nil && u.Path != "" {
+					bCancel = u.Path
+				}
+			}
+		}
+		if bCancel == "" {
+			t.Fatal("no cancel link in B's mailbox")
+		}
+		bDoc := p.browser("elekarze.localhost")
+		bDoc.login("doctor@elekarze.localhost", "demo-elekarze-doctor")
+		_, bFeedPage := bDoc.post("/calendar/agenda/feed", "/calendar/agenda/feed", url.Values{})
+		bFeed := find(feedLinkRe, bFeedPage, "agenda feed (of B)")
+
 		type use struct {
 			who       *browser
 			path      string
@@ -192,6 +226,10 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"POST /calendar/agenda/{id}/cancel":               {who: aDoctor, path: "/calendar/agenda/" + bVisit + "/cancel", page: "/calendar/agenda", form: url.Values{"reason": {"emergency"}}, want: 404},
 			"GET /calendar/visits/{id}":                       {who: aPatient, path: "/calendar/visits/" + bVisit, want: 404},
 			"POST /calendar/visits/{id}/cancel":               {who: aPatient, path: "/calendar/visits/" + bVisit + "/cancel", page: "/calendar/visits", want: 404},
+			"GET /calendar/visits/{id}/visit.ics":             {who: aPatient, path: "/calendar/visits/" + bVisit + "/visit.ics", want: 404},
+			"GET /calendar/cancel/{token}":                    {who: visitor, path: bCancel, want: 404},
+			"POST /calendar/cancel/{token}":                   {who: visitor, path: bCancel, page: "/login", want: 404},
+			"GET /calendar/feed/{token}/agenda.ics":           {who: visitor, path: bFeed, want: 404},
 			"GET /results/trend/{code}":                       {exemption: "an analyte code, not an object: the patient's own values of that analyte"},
 		}
 
@@ -244,7 +282,14 @@ func TestModuleTenantIsolation(t *testing.T) {
 		}
 
 		// Nothing of B changed: the account still waits, the record is as it was, the
-		// professional keeps his state, the patient still reads her result.
+		// professional keeps his state, the patient still reads her result; the cancel link
+		// still cancels, the feed still answers.
+		if code, body := bUser.do("GET", bCancel, nil); code != 200 || !strings.Contains(body, `action="/calendar/cancel/`) {
+			t.Errorf("B's cancel link after A's tries: %d", code)
+		}
+		if code, _ := bDoc.do("GET", bFeed, nil); code != 200 {
+			t.Errorf("B's feed after A's tries: %d", code)
+		}
 		if _, after := bStaff.do("GET", "/results/staff/queue", nil); !strings.Contains(after, bQueued) {
 			t.Error("B's queued account left the queue")
 		}

@@ -2,9 +2,12 @@ package mail_test
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -237,6 +240,95 @@ func TestSMSThroughSMSAPI(t *testing.T) {
 		e, _ = o.Send(ctx, tn, mail.Message{Channel: "sms", To: "+421900000001", Text: "dev", Template: "t", Locale: "sk"})
 		if x, _ := o.Get(ctx, tn.ID, e.ID); !strings.HasSuffix(x.File, ".sms.txt") || x.Status != "written" {
 			t.Fatalf("dev sms: %+v", x)
+		}
+	})
+}
+
+// TestAttachments: a message's files (a visit's ICS, issue 13.4) are kept in the tenant's
+// outbox, carried by the e-mail through a real SMTP server as attachment parts, listed with
+// the message, refused beyond the size cap, gone with a message marked Forget once delivered,
+// and invisible from another tenant.
+func TestAttachments(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		srv := startSMTP(t)
+		o, tn := setup(t, b)
+		cfg, _ := mail.ParseSMTP("smtp://" + srv.addr + "?tls=none")
+		o.Email = cfg
+		ctx := context.Background()
+		ics := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+		e, err := o.Send(ctx, tn, mail.Message{To: "zofia@example.org", Subject: "Wizyta", Text: "t", Template: "calendar.booked", Locale: "pl",
+			Attachments: []mail.Attachment{{Name: "../wizyta.ics", ContentType: "text/calendar; method=REQUEST; charset=utf-8", Data: []byte(ics)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.mu.Lock()
+		raw := srv.received[0]
+		srv.mu.Unlock()
+		m, err := netmail.ReadMessage(strings.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		mt, params, _ := mime.ParseMediaType(m.Header.Get("Content-Type"))
+		if mt != "multipart/mixed" {
+			t.Fatalf("Content-Type %q", mt)
+		}
+		mr := multipart.NewReader(m.Body, params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			if p.FileName() == "wizyta.ics" {
+				body, _ := io.ReadAll(p)
+				if dec := p.Header.Get("Content-Transfer-Encoding"); strings.EqualFold(dec, "base64") {
+					body, _ = base64.StdEncoding.DecodeString(strings.ReplaceAll(string(body), "\r\n", ""))
+				}
+				ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+				found = string(body) == ics && ct == "text/calendar"
+			}
+		}
+		if !found {
+			t.Fatalf("the e-mail carries no wizyta.ics of type text/calendar:\n%s", raw)
+		}
+		got, err := o.Get(ctx, tn.ID, e.ID)
+		if err != nil || len(got.Attachments) != 1 || got.Attachments[0].Name != "wizyta.ics" || got.Attachments[0].Size != len(ics) || got.Attachments[0].Data != nil {
+			t.Fatalf("listed attachments %+v (%v)", got.Attachments, err)
+		}
+		if a, err := o.Attachment(ctx, tn.ID, e.ID, 1); err != nil || string(a.Data) != ics {
+			t.Fatalf("attachment read back %+v %v", a, err)
+		}
+
+		// Another tenant sees nothing of it.
+		st := &tenancy.Store{DB: o.DB}
+		if _, err := st.Import(ctx, &tenancy.File{Slug: "other", Settings: tenancy.Settings{Name: "Other", DefaultLocale: "fr", Locales: []string{"fr"},
+			TimeZone: "Europe/Paris", Currency: "EUR"}, Hostnames: []tenancy.Hostname{{Hostname: "other.localhost"}}}, nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		other, _ := st.BySlug(ctx, "other")
+		if a, err := o.Attachment(ctx, other.ID, e.ID, 1); err == nil {
+			t.Fatalf("another tenant read the attachment: %+v", a)
+		}
+
+		// Beyond the cap: refused, nothing queued.
+		o.MaxAttachmentBytes = 10
+		if _, err := o.Send(ctx, tn, mail.Message{To: "zofia@example.org", Subject: "s", Text: "t", Template: "t", Locale: "pl",
+			Attachments: []mail.Attachment{{Name: "a.ics", ContentType: "text/calendar", Data: []byte(ics)}}}); !errors.Is(err, mail.ErrAttachments) {
+			t.Fatalf("over the cap: %v", err)
+		}
+		if list, _ := o.List(ctx, tn.ID, 10); len(list) != 1 {
+			t.Fatalf("a refused message was queued: %d messages", len(list))
+		}
+		o.MaxAttachmentBytes = 0
+
+		// Forget: the message and its files are gone once delivered.
+		e2, err := o.Send(ctx, tn, mail.Message{To: "zofia@example.org", Subject: "s", Text: "t", Template: "t", Locale: "pl", Forget: true,
+			Attachments: []mail.Attachment{{Name: "a.ics", ContentType: "text/calendar", Data: []byte(ics)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, err := o.Attachment(ctx, tn.ID, e2.ID, 1); err == nil {
+			t.Fatalf("a forgotten message's file stayed: %+v", a)
 		}
 	})
 }

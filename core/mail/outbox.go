@@ -8,7 +8,10 @@ package mail
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"mime"
+	"path"
 	"strings"
 	"time"
 
@@ -35,7 +38,33 @@ type Message struct {
 	// Forget removes the message from the outbox once delivered (the confirmation sent to a
 	// person whose account was just erased: nothing of him stays behind).
 	Forget bool
+	// Attachments are the files the e-mail carries (an SMS carries none), at most
+	// Outbox.MaxAttachmentBytes together.
+	Attachments []Attachment
 }
+
+// Attachment is a file an e-mail carries, kept in the tenant's outbox with its message until
+// the message itself goes (Forget, an erasure).
+type Attachment struct {
+	bun.BaseModel `bun:"table:outbox_attachments,alias:oa"`
+
+	TenantID    string `bun:"tenant_id,pk"`
+	OutboxID    string `bun:"outbox_id,pk"`
+	Seq         int    `bun:"seq,pk"`
+	Name        string `bun:"name"`
+	ContentType string `bun:"content_type"`
+	Size        int    `bun:"size"`
+	// Data is the file; List and Get leave it out (the mailbox lists names and sizes).
+	Data []byte `bun:"data" json:"-"`
+}
+
+// DefaultMaxAttachmentBytes caps the files of one message when Outbox.MaxAttachmentBytes is
+// 0: below the 4 MiB a module's gRPC message to the host may carry, with room for the rest.
+const DefaultMaxAttachmentBytes = 3 << 20
+
+// ErrAttachments refuses a message whose files are too large together, or a file without a
+// name or with a content type that is not one.
+var ErrAttachments = errors.New("mail: attachments too large or malformed")
 
 // Redacted replaces the text of a delivered secret message.
 const Redacted = "[redacted after delivery: this message carried a single-use link]"
@@ -64,6 +93,8 @@ type Entry struct {
 	// Raw is the message as the development mailbox keeps it (RFC 5322 for e-mail, text for
 	// SMS); read only by Raw, never listed.
 	Raw []byte `bun:"raw" json:"-"`
+	// Attachments are the message's files (without their data, as List and Get read them).
+	Attachments []Attachment `bun:"-"`
 }
 
 // Transport delivers one message. Email transports take the composed RFC 5322 bytes.
@@ -82,6 +113,40 @@ type Outbox struct {
 	SMS   Transport
 	// Retry schedules another attempt of a message that could not be delivered.
 	Retry func(ctx context.Context, tenantID, entryID string, attempts int) error
+	// MaxAttachmentBytes caps the files of one message together (0: DefaultMaxAttachmentBytes).
+	MaxAttachmentBytes int
+}
+
+// attachments checks m's files and makes them rows of the tenant's message id.
+func (o *Outbox) attachments(tenantID, id string, m Message) ([]Attachment, error) {
+	if len(m.Attachments) == 0 {
+		return nil, nil
+	}
+	if m.Channel == "sms" {
+		return nil, fmt.Errorf("%w: an SMS carries no file", ErrAttachments)
+	}
+	limit := o.MaxAttachmentBytes
+	if limit <= 0 {
+		limit = DefaultMaxAttachmentBytes
+	}
+	total := 0
+	out := make([]Attachment, len(m.Attachments))
+	for i, a := range m.Attachments {
+		total += len(a.Data)
+		name := path.Base(strings.ReplaceAll(strings.TrimSpace(a.Name), "\\", "/"))
+		typ, params, err := mime.ParseMediaType(a.ContentType)
+		switch {
+		case total > limit:
+			return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrAttachments, total, limit)
+		case name == "" || name == "." || name == "/" || strings.ContainsAny(name, "\r\n\"") || len(name) > 200:
+			return nil, fmt.Errorf("%w: file name %q", ErrAttachments, a.Name)
+		case err != nil:
+			return nil, fmt.Errorf("%w: content type %q", ErrAttachments, a.ContentType)
+		}
+		out[i] = Attachment{TenantID: tenantID, OutboxID: id, Seq: i + 1, Name: name, ContentType: mime.FormatMediaType(typ, params),
+			Size: len(a.Data), Data: a.Data}
+	}
+	return out, nil
 }
 
 // mailbox is the development transport: the composed message is kept in the outbox row
@@ -115,9 +180,19 @@ func (o *Outbox) Send(ctx context.Context, t *tenancy.Tenant, m Message) (*Entry
 	e := &Entry{TenantID: t.ID, ID: tenancy.NewID(), Channel: ch, Recipient: m.To, Subject: m.Subject,
 		TextBody: m.Text, HTMLBody: m.HTML, Template: m.Template, Locale: m.Locale, Status: "queued",
 		CreatedAt: time.Now().UTC(), Secret: m.Secret, Forget: m.Forget}
-	err := o.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
-		_, err := sc.Insert(e).Exec(ctx)
-		return err
+	files, err := o.attachments(t.ID, e.ID, m)
+	if err != nil {
+		return nil, err
+	}
+	err = o.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		if _, err := sc.Insert(e).Exec(ctx); err != nil {
+			return err
+		}
+		if len(files) > 0 {
+			_, err := sc.Insert(&files).Exec(ctx)
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -146,7 +221,14 @@ func (o *Outbox) Deliver(ctx context.Context, t *tenancy.Tenant, id string) erro
 	}
 	var msg *gomail.Msg
 	if e.Channel == "email" {
-		if msg, err = compose(t, e); err != nil {
+		var files []Attachment
+		err := o.DB.ReadTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+			return sc.Select(&files).Where("outbox_id = ?", e.ID).Order("seq").Scan(ctx)
+		})
+		if err != nil {
+			return err
+		}
+		if msg, err = compose(t, e, files); err != nil {
 			return fmt.Errorf("compose mail: %w", err)
 		}
 	}
@@ -170,6 +252,9 @@ func (o *Outbox) Deliver(ctx context.Context, t *tenancy.Tenant, id string) erro
 	return o.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
 		q := sc.Update((*Entry)(nil)).Where("id = ?", e.ID).Set("attempts = attempts + 1")
 		if e.Forget {
+			if _, err := sc.Delete((*Attachment)(nil)).Where("outbox_id = ?", e.ID).Exec(ctx); err != nil {
+				return err
+			}
 			_, err := sc.Delete((*Entry)(nil)).Where("id = ?", e.ID).Exec(ctx)
 			return err
 		}
@@ -185,7 +270,7 @@ func (o *Outbox) Deliver(ctx context.Context, t *tenancy.Tenant, id string) erro
 	})
 }
 
-func compose(t *tenancy.Tenant, e *Entry) (*gomail.Msg, error) {
+func compose(t *tenancy.Tenant, e *Entry, files []Attachment) (*gomail.Msg, error) {
 	msg := gomail.NewMsg()
 	name, addr := From(t)
 	if err := msg.FromFormat(name, addr); err != nil {
@@ -202,6 +287,11 @@ func compose(t *tenancy.Tenant, e *Entry) (*gomail.Msg, error) {
 	if e.HTMLBody != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, e.HTMLBody)
 	}
+	for _, f := range files {
+		if err := msg.AttachReader(f.Name, bytes.NewReader(f.Data), gomail.WithFileContentType(gomail.ContentType(f.ContentType))); err != nil {
+			return nil, err
+		}
+	}
 	return msg, nil
 }
 
@@ -209,16 +299,57 @@ func compose(t *tenancy.Tenant, e *Entry) (*gomail.Msg, error) {
 func (o *Outbox) List(ctx context.Context, tenantID string, limit int) ([]Entry, error) {
 	var out []Entry
 	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		return sc.Select(&out).ExcludeColumn("raw").Order("created_at DESC").Limit(int64(limit)).Scan(ctx)
+		if err := sc.Select(&out).ExcludeColumn("raw").Order("created_at DESC").Limit(int64(limit)).Scan(ctx); err != nil {
+			return err
+		}
+		return withAttachments(ctx, sc, out)
 	})
 	return out, err
+}
+
+// withAttachments fills the entries' Attachments (names, types and sizes, not the data).
+func withAttachments(ctx context.Context, sc *db.Scope, es []Entry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.ID
+	}
+	var files []Attachment
+	if err := sc.Select(&files).ExcludeColumn("data").Where("outbox_id IN (?)", bun.In(ids)).Order("outbox_id", "seq").Scan(ctx); err != nil {
+		return err
+	}
+	for i := range es {
+		for _, f := range files {
+			if f.OutboxID == es[i].ID {
+				es[i].Attachments = append(es[i].Attachments, f)
+			}
+		}
+	}
+	return nil
+}
+
+// Attachment returns one file of a message of the tenant, with its data.
+func (o *Outbox) Attachment(ctx context.Context, tenantID, id string, seq int) (*Attachment, error) {
+	var a Attachment
+	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&a).Where("outbox_id = ? AND seq = ?", id, seq).Scan(ctx)
+	})
+	return &a, err
 }
 
 // Get returns one message of the tenant.
 func (o *Outbox) Get(ctx context.Context, tenantID, id string) (*Entry, error) {
 	var e Entry
 	err := o.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		return sc.Select(&e).ExcludeColumn("raw").Where("id = ?", id).Scan(ctx)
+		if err := sc.Select(&e).ExcludeColumn("raw").Where("id = ?", id).Scan(ctx); err != nil {
+			return err
+		}
+		es := []Entry{e}
+		err := withAttachments(ctx, sc, es)
+		e = es[0]
+		return err
 	})
 	return &e, err
 }
@@ -267,6 +398,10 @@ func EraseTo(ctx context.Context, sc *db.Scope, addresses ...string) (int64, err
 		a = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(a), " ", ""))
 		if a == "" {
 			continue
+		}
+		_, err := sc.Delete((*Attachment)(nil)).Where("outbox_id IN (SELECT o.id FROM outbox AS o WHERE o.tenant_id = ? AND lower(replace(o.recipient, ' ', '')) = ?)", sc.TenantID, a).Exec(ctx)
+		if err != nil {
+			return n, err
 		}
 		res, err := sc.Delete((*Entry)(nil)).Where("lower(replace(recipient, ' ', '')) = ?", a).Exec(ctx)
 		if err != nil {

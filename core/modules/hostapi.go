@@ -384,6 +384,9 @@ func (h *hostAPI) Send(ctx context.Context, sc host.Scope, msg sdk.Message) (str
 		lang, portal = t.Lang(u.Locale, ""), u.Portal
 	}
 	if msg.Channel == "sms" {
+		if len(msg.Attachments) > 0 {
+			return "", errors.New("messages: an SMS carries no file")
+		}
 		return h.sendSMS(ctx, sc, t, u, lang, portal, msg)
 	}
 	to, name := msg.To, ""
@@ -400,7 +403,12 @@ func (h *hostAPI) Send(ctx context.Context, sc host.Scope, msg sdk.Message) (str
 	for k, v := range msg.Data {
 		kv = append(kv, k, v)
 	}
-	return h.s.Mailer.SendMail(ctx, t, to, name, lang, msg.Template, h.s.Mailer.PortalLink(t, portal, msg.Link), kv...)
+	files := make([]mail.Attachment, len(msg.Attachments))
+	for i, a := range msg.Attachments {
+		files[i] = mail.Attachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data}
+	}
+	return h.s.Mailer.SendMailWith(ctx, t, to, name, lang, msg.Template, h.s.Mailer.PortalLink(t, portal, msg.Link),
+		mail.Message{Attachments: files, Secret: msg.Secret}, kv...)
 }
 
 // MobileField is the registration field (Type "tel") a module asks for when it sends SMS to

@@ -50,6 +50,9 @@ type Mailer interface {
 	// SendMail renders the message "mail.<tmpl>.*" in lang and queues it for to; it returns
 	// the message's id.
 	SendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, kv ...any) (string, error)
+	// SendMailWith is SendMail with what a module's message adds: the files the e-mail
+	// carries, and whether it holds a single-use link (extra's Attachments and Secret).
+	SendMailWith(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, extra mail.Message, kv ...any) (string, error)
 	// SMSText renders the SMS "sms.<tmpl>" in lang: the tenant's own wording, when it has
 	// one, or the platform's.
 	SMSText(ctx context.Context, t *tenancy.Tenant, lang, tmpl string, kv ...any) (string, error)

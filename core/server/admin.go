@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"mime"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,6 +34,7 @@ func (s *Server) bindAdmin() {
 	s.get("/admin/mailbox/:id", authz.PermAdminMailbox, s.adminMail)
 	s.get("/admin/mailbox/:id/html", authz.PermAdminMailbox, s.adminMailHTML)
 	s.get("/admin/mailbox/:id/raw", authz.PermAdminMailbox, s.adminMailRaw)
+	s.get("/admin/mailbox/:id/files/:seq", authz.PermAdminMailbox, s.adminMailFile)
 }
 
 // adminHomes are the administration's pages in the order of their menu: /admin (and
@@ -428,6 +431,29 @@ func (s *Server) adminMailRaw(c *fiber.Ctx) error {
 	c.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	return c.Send(m.Raw)
+}
+
+// adminMailFile downloads one file a message carries (an ICS invitation), as a download that
+// never renders in the page.
+func (s *Server) adminMailFile(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	seq, err := strconv.Atoi(c.Params("seq"))
+	if err != nil || seq < 1 {
+		return fiber.ErrNotFound
+	}
+	a, err := s.Mail.Attachment(c.UserContext(), St(c).Tenant.ID, id, seq)
+	if err != nil {
+		return fiber.ErrNotFound
+	}
+	c.Set(fiber.HeaderContentType, a.ContentType)
+	c.Set(fiber.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": a.Name}))
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	return c.Send(a.Data)
 }
 
 func (s *Server) adminMail(c *fiber.Ctx) error {

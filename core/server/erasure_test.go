@@ -56,7 +56,7 @@ var columns = map[string]string{
 	"api_keys.created_by":   kept, // the admin's account id
 	// the person's own rows: deleted with him
 	"users.*": erased, "sessions.*": erased, "user_tokens.*": erased, "terms_acceptances.*": erased,
-	"consents.*": erased, "casbin_rule.*": erased, "outbox.*": erased, "complaints.*": erased,
+	"consents.*": erased, "casbin_rule.*": erased, "outbox.*": erased, "outbox_attachments.*": erased, "complaints.*": erased,
 	"complaint_files.*": erased, "complaint_questions.*": erased,
 	"rate_limits.tenant_id": none, "rate_limits.window_start": none, "rate_limits.hits": none,
 	"rate_limits.bucket": erased, // counters keyed on an address (hashed where they name an account)
@@ -234,7 +234,8 @@ func TestErasureReachesEveryColumn(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := e.srv.Mail.Send(ctx, tn, mail.Message{To: email, Subject: "Bonjour " + name, Text: "Bonjour " + name + ", né le " + birth,
-			HTML: "<p>Bonjour " + name + "</p>", Template: "test", Locale: "fr"}); err != nil {
+			HTML: "<p>Bonjour " + name + "</p>", Template: "test", Locale: "fr",
+			Attachments: []mail.Attachment{{Name: name + ".ics", ContentType: "text/calendar", Data: []byte("SUMMARY:" + name)}}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.srv.Mail.Send(ctx, tn, mail.Message{Channel: "sms", To: mobile, Subject: "test", Text: "Rendez-vous " + name,
@@ -294,7 +295,7 @@ func TestErasureReachesEveryColumn(t *testing.T) {
 			}
 		}
 		for _, want := range []string{"users", "sessions", "user_tokens", "terms_acceptances", "consents", "casbin_rule", "outbox",
-			"complaints", "complaint_files", "login_throttles", "audit_log", "dependants"} {
+			"outbox_attachments", "complaints", "complaint_files", "login_throttles", "audit_log", "dependants"} {
 			found := false
 			for _, cols := range before {
 				for _, c := range cols {

@@ -88,6 +88,10 @@ func (m mailer) SendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang,
 	return m.s.sendMailID(ctx, t, to, name, lang, tmpl, link, kv...)
 }
 
+func (m mailer) SendMailWith(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, extra mail.Message, kv ...any) (string, error) {
+	return m.s.sendMailWith(ctx, t, to, name, lang, tmpl, link, extra, kv...)
+}
+
 // SMSText renders an SMS: the tenant's wording of "sms.<tmpl>" in lang when it has one (P7),
 // else the platform's.
 func (m mailer) SMSText(ctx context.Context, t *tenancy.Tenant, lang, tmpl string, kv ...any) (string, error) {
@@ -138,6 +142,12 @@ func (s *Server) sendMail(ctx context.Context, t *tenancy.Tenant, to, name, lang
 
 // sendMailID is sendMail returning the outbox id of the message.
 func (s *Server) sendMailID(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, kv ...any) (string, error) {
+	return s.sendMailWith(ctx, t, to, name, lang, tmpl, link, mail.Message{}, kv...)
+}
+
+// sendMailWith is sendMailID with what a module's message adds: the files the e-mail
+// carries (extra.Attachments), and whether it holds a single-use link (extra.Secret).
+func (s *Server) sendMailWith(ctx context.Context, t *tenancy.Tenant, to, name, lang, tmpl, link string, extra mail.Message, kv ...any) (string, error) {
 	loc := s.I18n.For(lang)
 	args := append([]any{"Name", name, "Tenant", t.Settings.Branding.Name}, kv...)
 	subject := loc.T("mail."+tmpl+".subject", args...)
@@ -183,7 +193,7 @@ func (s *Server) sendMailID(ctx context.Context, t *tenancy.Tenant, to, name, la
 		return "", err
 	}
 	e, err := s.Mail.Send(ctx, t, mail.Message{To: to, Subject: subject, Text: text.String(), HTML: html.String(),
-		Template: tmpl, Locale: lang, Secret: tmpl == "verify" || tmpl == "reset",
+		Template: tmpl, Locale: lang, Secret: extra.Secret || tmpl == "verify" || tmpl == "reset", Attachments: extra.Attachments,
 		// The confirmation of an erasure leaves nothing of the person once delivered (P11).
 		// So does the decision on the appeal of a closed account: he has no account here.
 		Forget: tmpl == "deleted" || tmpl == "closed_inactive" || strings.HasPrefix(tmpl, "closure_appeal_")})

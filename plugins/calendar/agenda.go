@@ -233,27 +233,18 @@ const (
 	tmplDocumentsRequested = "calendar.documents_requested"
 )
 
-// patientLang is the language of the patient's messages: his account's, or the tenant's
-// for a booking made without an account or one gone (C10).
-func patientLang(c *kit.Ctx, b *Booking) string {
-	lang := c.Tenant().Locale
-	if b.UserID != "" {
-		if u, err := c.Host().User(c.Context(), b.UserID); err == nil && u.Locale != "" {
-			lang = u.Locale
-		}
-	}
-	return lang
-}
-
 // tellPatient sends the patient of b a message: to his account, or to the address given at
-// booking.
-func tellPatient(c *kit.Ctx, b *Booking, template, link string, data map[string]any) error {
+// booking; with, when given, completes it (an attachment).
+func tellPatient(c *kit.Ctx, b *Booking, template, link string, data map[string]any, with ...func(sdk.Message) sdk.Message) error {
 	msg := sdk.Message{UserID: b.UserID, Template: template, Link: link, Data: data}
 	if msg.UserID == "" {
 		msg.To = b.Email
 	}
 	if msg.UserID == "" && msg.To == "" {
 		return nil
+	}
+	for _, w := range with {
+		msg = w(msg)
 	}
 	_, err := c.Host().Send(c.Context(), msg)
 	return err
@@ -286,7 +277,8 @@ func (m *Module) cancelByDoctor(c *kit.Ctx) error {
 	}
 	// The date in the patient's language (the message is his), not the doctor's page's.
 	if err := tellPatient(c, b, tmplCancelledByDoctor, "/calendar", map[string]any{"Doctor": d.display(),
-		"When": locales.FormatDateTime(patientLang(c, b), b.StartsAt, tenantZone(c.Tenant()))}); err != nil {
+		"When": locales.FormatDateTime(patientLang(c.Context(), c.Tenant(), b), b.StartsAt, tenantZone(c.Tenant()))},
+		func(msg sdk.Message) sdk.Message { return m.withCancelICS(c.Context(), c.Tenant(), b, msg) }); err != nil {
 		return err
 	}
 	return c.Redirect(back, "cancelled_by_doctor")
@@ -366,7 +358,7 @@ func (m *Module) requestDocuments(c *kit.Ctx) error {
 		return c.Redirect(back, "documents_not_requested")
 	}
 	if err := tellPatient(c, b, tmplDocumentsRequested, "/calendar/visits", map[string]any{"Doctor": d.display(),
-		"When": locales.FormatDateTime(patientLang(c, b), b.StartsAt, tenantZone(c.Tenant())), "Note": note}); err != nil {
+		"When": locales.FormatDateTime(patientLang(c.Context(), c.Tenant(), b), b.StartsAt, tenantZone(c.Tenant())), "Note": note}); err != nil {
 		return err
 	}
 	return c.Redirect(back, "documents_requested")

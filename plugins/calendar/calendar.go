@@ -70,7 +70,7 @@ func newModule() *Module {
 		},
 		Rules: []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
 			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages,
-			adminBlacklistEnabled, adminBlacklistAutoApply, rightsAnswerDays},
+			adminBlacklistEnabled, adminBlacklistAutoApply, rightsAnswerDays, feedDaysBack, feedDaysAhead, feedRequestsPerHour},
 		Routes: append(append(append([]kit.Route{
 			// The directory (C1): public, without JavaScript, within a budget per client and account.
 			kit.Public("GET /calendar", m.directory),
@@ -108,6 +108,14 @@ func newModule() *Module {
 			kit.Public("POST /calendar/doctors/{id}/rights", m.submitRights).Multiline("message"),
 			kit.Perm("GET /calendar/requests", permManageOwn, m.rightsRequests),
 			kit.Perm("POST /calendar/requests/{id}/answer", permManageOwn, m.answerRights).Multiline("note"),
+			// Messages (C7, C11, issue 13.6): the confirmation's cancel link, a visit's ICS,
+			// the doctor's agenda feed behind a secret address he can replace.
+			kit.Public("GET /calendar/cancel/{token}", m.cancelLinkPage),
+			kit.Public("POST /calendar/cancel/{token}", m.cancelByLink),
+			kit.Perm("GET /calendar/visits/{id}/visit.ics", permBook, m.visitICS),
+			kit.Perm("GET /calendar/agenda/feed", permManageOwn, m.feedPage),
+			kit.Perm("POST /calendar/agenda/feed", permManageOwn, m.rotateFeed),
+			kit.Public("GET /calendar/feed/{token}/agenda.ics", m.feed),
 		},
 			// A patient accepts the calendar's terms in force before he books (P6): the
 			// version stays with the booking.
@@ -116,13 +124,15 @@ func newModule() *Module {
 				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
 			)...), m.blacklistRoutes()...), m.waitlistRoutes()...),
 		Notifications: []string{tmplCancelledByDoctor, tmplWaitlistOffer, tmplRemovalAsked, tmplRemovalGranted, tmplRemovalRefused,
-			tmplDocumentsRequested, tmplApplicationApproved, tmplApplicationRefused, tmplRightsAnswered},
+			tmplDocumentsRequested, tmplApplicationApproved, tmplApplicationRefused, tmplRightsAnswered, tmplBooked, tmplReminder},
 		AuditActions:  append(append([]string(nil), blacklistAuditActions...), auditApplicationApproved, auditApplicationRefused, auditRightsAnswered),
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,
 		Export:        m.export,
 		Jobs: []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits},
-			{Name: jobProposeBlacklists, Cron: "23 3 1 * *", Run: m.proposeBlacklists}},
+			{Name: jobProposeBlacklists, Cron: "23 3 1 * *", Run: m.proposeBlacklists},
+
+			{Name: jobRemind, Run: m.runRemind}, {Name: jobSweepReminders, Cron: "*/15 * * * *", Run: m.sweepReminders}},
 	})
 	return m
 }

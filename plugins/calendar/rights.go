@@ -131,6 +131,10 @@ func (m *Module) forget(ctx context.Context, t sdk.Tenant, userID string) error 
 		if _, err := sc.Update((*RightsRequest)(nil)).Set("user_id = ''").Where("rr.user_id = ?", userID).Exec(ctx); err != nil {
 			return err
 		}
+		// His agenda feed's secret address goes with his account (feed.go).
+		if _, err := sc.Delete((*Feed)(nil)).Where("fd.user_id = ?", userID).Exec(ctx); err != nil {
+			return err
+		}
 		_, err := sc.Update((*Facility)(nil)).Set("user_id = ''").Where("fa.user_id = ?", userID).Exec(ctx)
 		return err
 	})

@@ -284,6 +284,16 @@ type Message struct {
 	// Link is the link the message carries: a path ("/login?next=/results/mine") goes to the
 	// recipient's portal on the tenant's hostname.
 	Link string
+	// Attachments are files the e-mail carries (a visit's ICS invitation); the host caps
+	// their size and keeps them in the tenant's outbox with the message. An SMS carries none.
+	//
+	// Since protocol version 2 (addition).
+	Attachments []Blob
+	// Secret marks a message carrying a single-use link (a visit's cancel link): once
+	// delivered its text is no longer kept in the tenant's outbox, where staff could use it.
+	//
+	// Since protocol version 2 (addition).
+	Secret bool
 }
 
 // Send renders one of the module's templates in the recipient's language and queues it;
@@ -302,8 +312,12 @@ func (h *Host) Send(ctx context.Context, msg Message) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	files := make([]*pb.Attachment, len(msg.Attachments))
+	for i, a := range msg.Attachments {
+		files[i] = &pb.Attachment{Name: a.Name, ContentType: a.ContentType, Data: a.Data}
+	}
 	r, err := h.c.messages.Send(ctx, &pb.MessageRequest{Channel: msg.Channel, UserId: msg.UserID, To: msg.To,
-		Template: msg.Template, DataJson: data, Link: msg.Link})
+		Template: msg.Template, DataJson: data, Link: msg.Link, Attachments: files, Secret: msg.Secret})
 	if err != nil {
 		return "", err
 	}

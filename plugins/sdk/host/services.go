@@ -247,7 +247,12 @@ func (s *messagesServer) Send(ctx context.Context, r *pb.MessageRequest) (*pb.Me
 	if len(r.DataJson) > 0 {
 		_ = json.Unmarshal(r.DataJson, &data)
 	}
-	id, err := s.svc.Send(ctx, scopeOf(ctx), sdk.Message{Channel: r.Channel, UserID: r.UserId, To: r.To, Template: r.Template, Data: data, Link: r.Link})
+	var files []sdk.Blob
+	for _, a := range r.Attachments {
+		files = append(files, sdk.Blob{Name: a.Name, ContentType: a.ContentType, Data: a.Data})
+	}
+	id, err := s.svc.Send(ctx, scopeOf(ctx), sdk.Message{Channel: r.Channel, UserID: r.UserId, To: r.To, Template: r.Template, Data: data, Link: r.Link,
+		Attachments: files, Secret: r.Secret})
 	return &pb.MessageReply{Id: id}, wireErr(err)
 }
 

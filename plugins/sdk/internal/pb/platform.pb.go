@@ -1740,13 +1740,18 @@ func (x *AuditRecord) GetDetailJson() []byte {
 }
 
 type MessageRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Channel       string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
-	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	To            string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
-	Template      string                 `protobuf:"bytes,4,opt,name=template,proto3" json:"template,omitempty"`
-	DataJson      []byte                 `protobuf:"bytes,5,opt,name=data_json,json=dataJson,proto3" json:"data_json,omitempty"`
-	Link          string                 `protobuf:"bytes,6,opt,name=link,proto3" json:"link,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Channel  string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	To       string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	Template string                 `protobuf:"bytes,4,opt,name=template,proto3" json:"template,omitempty"`
+	DataJson []byte                 `protobuf:"bytes,5,opt,name=data_json,json=dataJson,proto3" json:"data_json,omitempty"`
+	Link     string                 `protobuf:"bytes,6,opt,name=link,proto3" json:"link,omitempty"`
+	// Files the e-mail carries (an ICS invitation); SMS carry none. Since protocol version 2.
+	Attachments []*Attachment `protobuf:"bytes,7,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// The message carries a single-use link: its text is not kept once delivered. Since
+	// protocol version 2.
+	Secret        bool `protobuf:"varint,8,opt,name=secret,proto3" json:"secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1823,6 +1828,80 @@ func (x *MessageRequest) GetLink() string {
 	return ""
 }
 
+func (x *MessageRequest) GetAttachments() []*Attachment {
+	if x != nil {
+		return x.Attachments
+	}
+	return nil
+}
+
+func (x *MessageRequest) GetSecret() bool {
+	if x != nil {
+		return x.Secret
+	}
+	return false
+}
+
+type Attachment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	ContentType   string                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Data          []byte                 `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Attachment) Reset() {
+	*x = Attachment{}
+	mi := &file_platform_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Attachment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Attachment) ProtoMessage() {}
+
+func (x *Attachment) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Attachment.ProtoReflect.Descriptor instead.
+func (*Attachment) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *Attachment) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Attachment) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *Attachment) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 type MessageReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1832,7 +1911,7 @@ type MessageReply struct {
 
 func (x *MessageReply) Reset() {
 	*x = MessageReply{}
-	mi := &file_platform_proto_msgTypes[26]
+	mi := &file_platform_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +1923,7 @@ func (x *MessageReply) String() string {
 func (*MessageReply) ProtoMessage() {}
 
 func (x *MessageReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[26]
+	mi := &file_platform_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +1936,7 @@ func (x *MessageReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageReply.ProtoReflect.Descriptor instead.
 func (*MessageReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{26}
+	return file_platform_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MessageReply) GetId() string {
@@ -1879,7 +1958,7 @@ type ScheduleJobRequest struct {
 
 func (x *ScheduleJobRequest) Reset() {
 	*x = ScheduleJobRequest{}
-	mi := &file_platform_proto_msgTypes[27]
+	mi := &file_platform_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +1970,7 @@ func (x *ScheduleJobRequest) String() string {
 func (*ScheduleJobRequest) ProtoMessage() {}
 
 func (x *ScheduleJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[27]
+	mi := &file_platform_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +1983,7 @@ func (x *ScheduleJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleJobRequest.ProtoReflect.Descriptor instead.
 func (*ScheduleJobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{27}
+	return file_platform_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ScheduleJobRequest) GetName() string {
@@ -1944,7 +2023,7 @@ type ScheduleJobReply struct {
 
 func (x *ScheduleJobReply) Reset() {
 	*x = ScheduleJobReply{}
-	mi := &file_platform_proto_msgTypes[28]
+	mi := &file_platform_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1956,7 +2035,7 @@ func (x *ScheduleJobReply) String() string {
 func (*ScheduleJobReply) ProtoMessage() {}
 
 func (x *ScheduleJobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[28]
+	mi := &file_platform_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1969,7 +2048,7 @@ func (x *ScheduleJobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleJobReply.ProtoReflect.Descriptor instead.
 func (*ScheduleJobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{28}
+	return file_platform_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ScheduleJobReply) GetId() string {
@@ -1988,7 +2067,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_platform_proto_msgTypes[29]
+	mi := &file_platform_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2000,7 +2079,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[29]
+	mi := &file_platform_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2013,7 +2092,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{29}
+	return file_platform_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CancelJobRequest) GetIdempotencyKey() string {
@@ -2034,7 +2113,7 @@ type PutBlobRequest struct {
 
 func (x *PutBlobRequest) Reset() {
 	*x = PutBlobRequest{}
-	mi := &file_platform_proto_msgTypes[30]
+	mi := &file_platform_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2046,7 +2125,7 @@ func (x *PutBlobRequest) String() string {
 func (*PutBlobRequest) ProtoMessage() {}
 
 func (x *PutBlobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[30]
+	mi := &file_platform_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2059,7 +2138,7 @@ func (x *PutBlobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlobRequest.ProtoReflect.Descriptor instead.
 func (*PutBlobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{30}
+	return file_platform_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PutBlobRequest) GetName() string {
@@ -2092,7 +2171,7 @@ type PutBlobReply struct {
 
 func (x *PutBlobReply) Reset() {
 	*x = PutBlobReply{}
-	mi := &file_platform_proto_msgTypes[31]
+	mi := &file_platform_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2104,7 +2183,7 @@ func (x *PutBlobReply) String() string {
 func (*PutBlobReply) ProtoMessage() {}
 
 func (x *PutBlobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[31]
+	mi := &file_platform_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2117,7 +2196,7 @@ func (x *PutBlobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlobReply.ProtoReflect.Descriptor instead.
 func (*PutBlobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{31}
+	return file_platform_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PutBlobReply) GetId() string {
@@ -2136,7 +2215,7 @@ type GetBlobRequest struct {
 
 func (x *GetBlobRequest) Reset() {
 	*x = GetBlobRequest{}
-	mi := &file_platform_proto_msgTypes[32]
+	mi := &file_platform_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2148,7 +2227,7 @@ func (x *GetBlobRequest) String() string {
 func (*GetBlobRequest) ProtoMessage() {}
 
 func (x *GetBlobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[32]
+	mi := &file_platform_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2161,7 +2240,7 @@ func (x *GetBlobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlobRequest.ProtoReflect.Descriptor instead.
 func (*GetBlobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{32}
+	return file_platform_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetBlobRequest) GetId() string {
@@ -2182,7 +2261,7 @@ type GetBlobReply struct {
 
 func (x *GetBlobReply) Reset() {
 	*x = GetBlobReply{}
-	mi := &file_platform_proto_msgTypes[33]
+	mi := &file_platform_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2194,7 +2273,7 @@ func (x *GetBlobReply) String() string {
 func (*GetBlobReply) ProtoMessage() {}
 
 func (x *GetBlobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[33]
+	mi := &file_platform_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2207,7 +2286,7 @@ func (x *GetBlobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlobReply.ProtoReflect.Descriptor instead.
 func (*GetBlobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{33}
+	return file_platform_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetBlobReply) GetName() string {
@@ -2241,7 +2320,7 @@ type TermsRequest struct {
 
 func (x *TermsRequest) Reset() {
 	*x = TermsRequest{}
-	mi := &file_platform_proto_msgTypes[34]
+	mi := &file_platform_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2253,7 +2332,7 @@ func (x *TermsRequest) String() string {
 func (*TermsRequest) ProtoMessage() {}
 
 func (x *TermsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[34]
+	mi := &file_platform_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2266,7 +2345,7 @@ func (x *TermsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsRequest.ProtoReflect.Descriptor instead.
 func (*TermsRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{34}
+	return file_platform_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TermsRequest) GetDoc() string {
@@ -2289,7 +2368,7 @@ type TermsVersion struct {
 
 func (x *TermsVersion) Reset() {
 	*x = TermsVersion{}
-	mi := &file_platform_proto_msgTypes[35]
+	mi := &file_platform_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2301,7 +2380,7 @@ func (x *TermsVersion) String() string {
 func (*TermsVersion) ProtoMessage() {}
 
 func (x *TermsVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[35]
+	mi := &file_platform_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2314,7 +2393,7 @@ func (x *TermsVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsVersion.ProtoReflect.Descriptor instead.
 func (*TermsVersion) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{35}
+	return file_platform_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TermsVersion) GetId() string {
@@ -2362,7 +2441,7 @@ type TermsUserRequest struct {
 
 func (x *TermsUserRequest) Reset() {
 	*x = TermsUserRequest{}
-	mi := &file_platform_proto_msgTypes[36]
+	mi := &file_platform_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2374,7 +2453,7 @@ func (x *TermsUserRequest) String() string {
 func (*TermsUserRequest) ProtoMessage() {}
 
 func (x *TermsUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[36]
+	mi := &file_platform_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2387,7 +2466,7 @@ func (x *TermsUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsUserRequest.ProtoReflect.Descriptor instead.
 func (*TermsUserRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{36}
+	return file_platform_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TermsUserRequest) GetDoc() string {
@@ -2416,7 +2495,7 @@ type TermsAcceptance struct {
 
 func (x *TermsAcceptance) Reset() {
 	*x = TermsAcceptance{}
-	mi := &file_platform_proto_msgTypes[37]
+	mi := &file_platform_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2428,7 +2507,7 @@ func (x *TermsAcceptance) String() string {
 func (*TermsAcceptance) ProtoMessage() {}
 
 func (x *TermsAcceptance) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[37]
+	mi := &file_platform_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2441,7 +2520,7 @@ func (x *TermsAcceptance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsAcceptance.ProtoReflect.Descriptor instead.
 func (*TermsAcceptance) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{37}
+	return file_platform_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TermsAcceptance) GetAccepted() bool {
@@ -2485,7 +2564,7 @@ type LodgeRequest struct {
 
 func (x *LodgeRequest) Reset() {
 	*x = LodgeRequest{}
-	mi := &file_platform_proto_msgTypes[38]
+	mi := &file_platform_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2497,7 +2576,7 @@ func (x *LodgeRequest) String() string {
 func (*LodgeRequest) ProtoMessage() {}
 
 func (x *LodgeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[38]
+	mi := &file_platform_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2510,7 +2589,7 @@ func (x *LodgeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LodgeRequest.ProtoReflect.Descriptor instead.
 func (*LodgeRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{38}
+	return file_platform_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *LodgeRequest) GetCategory() string {
@@ -2559,7 +2638,7 @@ type LodgeReply struct {
 
 func (x *LodgeReply) Reset() {
 	*x = LodgeReply{}
-	mi := &file_platform_proto_msgTypes[39]
+	mi := &file_platform_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2571,7 +2650,7 @@ func (x *LodgeReply) String() string {
 func (*LodgeReply) ProtoMessage() {}
 
 func (x *LodgeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[39]
+	mi := &file_platform_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2584,7 +2663,7 @@ func (x *LodgeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LodgeReply.ProtoReflect.Descriptor instead.
 func (*LodgeReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{39}
+	return file_platform_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *LodgeReply) GetId() string {
@@ -2762,14 +2841,21 @@ const file_platform_proto_rawDesc = "" +
 	"\asubject\x18\x02 \x01(\tR\asubject\x12\x1a\n" +
 	"\bresource\x18\x03 \x01(\tR\bresource\x12\x1f\n" +
 	"\vdetail_json\x18\x04 \x01(\fR\n" +
-	"detailJson\"\xa0\x01\n" +
+	"detailJson\"\xfa\x01\n" +
 	"\x0eMessageRequest\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x0e\n" +
 	"\x02to\x18\x03 \x01(\tR\x02to\x12\x1a\n" +
 	"\btemplate\x18\x04 \x01(\tR\btemplate\x12\x1b\n" +
 	"\tdata_json\x18\x05 \x01(\fR\bdataJson\x12\x12\n" +
-	"\x04link\x18\x06 \x01(\tR\x04link\"\x1e\n" +
+	"\x04link\x18\x06 \x01(\tR\x04link\x12@\n" +
+	"\vattachments\x18\a \x03(\v2\x1e.platform.plugin.v1.AttachmentR\vattachments\x12\x16\n" +
+	"\x06secret\x18\b \x01(\bR\x06secret\"W\n" +
+	"\n" +
+	"Attachment\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\"\x1e\n" +
 	"\fMessageReply\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x90\x01\n" +
 	"\x12ScheduleJobRequest\x12\x12\n" +
@@ -2868,7 +2954,7 @@ func file_platform_proto_rawDescGZIP() []byte {
 	return file_platform_proto_rawDescData
 }
 
-var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_platform_proto_goTypes = []any{
 	(*Empty)(nil),              // 0: platform.plugin.v1.Empty
 	(*ExportRequest)(nil),      // 1: platform.plugin.v1.ExportRequest
@@ -2896,25 +2982,26 @@ var file_platform_proto_goTypes = []any{
 	(*AuditListReply)(nil),     // 23: platform.plugin.v1.AuditListReply
 	(*AuditRecord)(nil),        // 24: platform.plugin.v1.AuditRecord
 	(*MessageRequest)(nil),     // 25: platform.plugin.v1.MessageRequest
-	(*MessageReply)(nil),       // 26: platform.plugin.v1.MessageReply
-	(*ScheduleJobRequest)(nil), // 27: platform.plugin.v1.ScheduleJobRequest
-	(*ScheduleJobReply)(nil),   // 28: platform.plugin.v1.ScheduleJobReply
-	(*CancelJobRequest)(nil),   // 29: platform.plugin.v1.CancelJobRequest
-	(*PutBlobRequest)(nil),     // 30: platform.plugin.v1.PutBlobRequest
-	(*PutBlobReply)(nil),       // 31: platform.plugin.v1.PutBlobReply
-	(*GetBlobRequest)(nil),     // 32: platform.plugin.v1.GetBlobRequest
-	(*GetBlobReply)(nil),       // 33: platform.plugin.v1.GetBlobReply
-	(*TermsRequest)(nil),       // 34: platform.plugin.v1.TermsRequest
-	(*TermsVersion)(nil),       // 35: platform.plugin.v1.TermsVersion
-	(*TermsUserRequest)(nil),   // 36: platform.plugin.v1.TermsUserRequest
-	(*TermsAcceptance)(nil),    // 37: platform.plugin.v1.TermsAcceptance
-	(*LodgeRequest)(nil),       // 38: platform.plugin.v1.LodgeRequest
-	(*LodgeReply)(nil),         // 39: platform.plugin.v1.LodgeReply
-	nil,                        // 40: platform.plugin.v1.User.ProfileEntry
+	(*Attachment)(nil),         // 26: platform.plugin.v1.Attachment
+	(*MessageReply)(nil),       // 27: platform.plugin.v1.MessageReply
+	(*ScheduleJobRequest)(nil), // 28: platform.plugin.v1.ScheduleJobRequest
+	(*ScheduleJobReply)(nil),   // 29: platform.plugin.v1.ScheduleJobReply
+	(*CancelJobRequest)(nil),   // 30: platform.plugin.v1.CancelJobRequest
+	(*PutBlobRequest)(nil),     // 31: platform.plugin.v1.PutBlobRequest
+	(*PutBlobReply)(nil),       // 32: platform.plugin.v1.PutBlobReply
+	(*GetBlobRequest)(nil),     // 33: platform.plugin.v1.GetBlobRequest
+	(*GetBlobReply)(nil),       // 34: platform.plugin.v1.GetBlobReply
+	(*TermsRequest)(nil),       // 35: platform.plugin.v1.TermsRequest
+	(*TermsVersion)(nil),       // 36: platform.plugin.v1.TermsVersion
+	(*TermsUserRequest)(nil),   // 37: platform.plugin.v1.TermsUserRequest
+	(*TermsAcceptance)(nil),    // 38: platform.plugin.v1.TermsAcceptance
+	(*LodgeRequest)(nil),       // 39: platform.plugin.v1.LodgeRequest
+	(*LodgeReply)(nil),         // 40: platform.plugin.v1.LodgeReply
+	nil,                        // 41: platform.plugin.v1.User.ProfileEntry
 }
 var file_platform_proto_depIdxs = []int32{
 	9,  // 0: platform.plugin.v1.ExportRequest.call:type_name -> platform.plugin.v1.Call
-	40, // 1: platform.plugin.v1.User.profile:type_name -> platform.plugin.v1.User.ProfileEntry
+	41, // 1: platform.plugin.v1.User.profile:type_name -> platform.plugin.v1.User.ProfileEntry
 	6,  // 2: platform.plugin.v1.Call.tenant:type_name -> platform.plugin.v1.Tenant
 	7,  // 3: platform.plugin.v1.Call.user:type_name -> platform.plugin.v1.User
 	8,  // 4: platform.plugin.v1.Call.client:type_name -> platform.plugin.v1.Client
@@ -2925,57 +3012,58 @@ var file_platform_proto_depIdxs = []int32{
 	9,  // 9: platform.plugin.v1.EventRequest.call:type_name -> platform.plugin.v1.Call
 	15, // 10: platform.plugin.v1.DependantsReply.dependants:type_name -> platform.plugin.v1.Dependant
 	22, // 11: platform.plugin.v1.AuditListReply.entries:type_name -> platform.plugin.v1.AuditEntry
-	3,  // 12: platform.plugin.v1.Module.Init:input_type -> platform.plugin.v1.InitRequest
-	0,  // 13: platform.plugin.v1.Module.Manifest:input_type -> platform.plugin.v1.Empty
-	10, // 14: platform.plugin.v1.Module.Handle:input_type -> platform.plugin.v1.HTTPRequest
-	12, // 15: platform.plugin.v1.Module.RunJob:input_type -> platform.plugin.v1.JobRequest
-	13, // 16: platform.plugin.v1.Module.OnEvent:input_type -> platform.plugin.v1.EventRequest
-	0,  // 17: platform.plugin.v1.Module.Ping:input_type -> platform.plugin.v1.Empty
-	1,  // 18: platform.plugin.v1.Module.ExportUser:input_type -> platform.plugin.v1.ExportRequest
-	20, // 19: platform.plugin.v1.Users.Lookup:input_type -> platform.plugin.v1.LookupUserRequest
-	17, // 20: platform.plugin.v1.Users.CheckSecret:input_type -> platform.plugin.v1.CheckSecretRequest
-	19, // 21: platform.plugin.v1.Users.SetRole:input_type -> platform.plugin.v1.SetRoleRequest
-	14, // 22: platform.plugin.v1.Users.Dependants:input_type -> platform.plugin.v1.DependantsRequest
-	24, // 23: platform.plugin.v1.Audit.Record:input_type -> platform.plugin.v1.AuditRecord
-	21, // 24: platform.plugin.v1.Audit.List:input_type -> platform.plugin.v1.AuditListRequest
-	25, // 25: platform.plugin.v1.Messages.Send:input_type -> platform.plugin.v1.MessageRequest
-	27, // 26: platform.plugin.v1.Jobs.Schedule:input_type -> platform.plugin.v1.ScheduleJobRequest
-	29, // 27: platform.plugin.v1.Jobs.Cancel:input_type -> platform.plugin.v1.CancelJobRequest
-	30, // 28: platform.plugin.v1.Blobs.Put:input_type -> platform.plugin.v1.PutBlobRequest
-	32, // 29: platform.plugin.v1.Blobs.Get:input_type -> platform.plugin.v1.GetBlobRequest
-	32, // 30: platform.plugin.v1.Blobs.Delete:input_type -> platform.plugin.v1.GetBlobRequest
-	34, // 31: platform.plugin.v1.Terms.Current:input_type -> platform.plugin.v1.TermsRequest
-	36, // 32: platform.plugin.v1.Terms.Accepted:input_type -> platform.plugin.v1.TermsUserRequest
-	36, // 33: platform.plugin.v1.Terms.Accept:input_type -> platform.plugin.v1.TermsUserRequest
-	38, // 34: platform.plugin.v1.Complaints.Lodge:input_type -> platform.plugin.v1.LodgeRequest
-	0,  // 35: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
-	4,  // 36: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
-	11, // 37: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
-	0,  // 38: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
-	0,  // 39: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
-	0,  // 40: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
-	2,  // 41: platform.plugin.v1.Module.ExportUser:output_type -> platform.plugin.v1.ExportReply
-	7,  // 42: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
-	18, // 43: platform.plugin.v1.Users.CheckSecret:output_type -> platform.plugin.v1.CheckSecretReply
-	0,  // 44: platform.plugin.v1.Users.SetRole:output_type -> platform.plugin.v1.Empty
-	16, // 45: platform.plugin.v1.Users.Dependants:output_type -> platform.plugin.v1.DependantsReply
-	0,  // 46: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
-	23, // 47: platform.plugin.v1.Audit.List:output_type -> platform.plugin.v1.AuditListReply
-	26, // 48: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
-	28, // 49: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
-	0,  // 50: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
-	31, // 51: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
-	33, // 52: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
-	0,  // 53: platform.plugin.v1.Blobs.Delete:output_type -> platform.plugin.v1.Empty
-	35, // 54: platform.plugin.v1.Terms.Current:output_type -> platform.plugin.v1.TermsVersion
-	37, // 55: platform.plugin.v1.Terms.Accepted:output_type -> platform.plugin.v1.TermsAcceptance
-	37, // 56: platform.plugin.v1.Terms.Accept:output_type -> platform.plugin.v1.TermsAcceptance
-	39, // 57: platform.plugin.v1.Complaints.Lodge:output_type -> platform.plugin.v1.LodgeReply
-	35, // [35:58] is the sub-list for method output_type
-	12, // [12:35] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	26, // 12: platform.plugin.v1.MessageRequest.attachments:type_name -> platform.plugin.v1.Attachment
+	3,  // 13: platform.plugin.v1.Module.Init:input_type -> platform.plugin.v1.InitRequest
+	0,  // 14: platform.plugin.v1.Module.Manifest:input_type -> platform.plugin.v1.Empty
+	10, // 15: platform.plugin.v1.Module.Handle:input_type -> platform.plugin.v1.HTTPRequest
+	12, // 16: platform.plugin.v1.Module.RunJob:input_type -> platform.plugin.v1.JobRequest
+	13, // 17: platform.plugin.v1.Module.OnEvent:input_type -> platform.plugin.v1.EventRequest
+	0,  // 18: platform.plugin.v1.Module.Ping:input_type -> platform.plugin.v1.Empty
+	1,  // 19: platform.plugin.v1.Module.ExportUser:input_type -> platform.plugin.v1.ExportRequest
+	20, // 20: platform.plugin.v1.Users.Lookup:input_type -> platform.plugin.v1.LookupUserRequest
+	17, // 21: platform.plugin.v1.Users.CheckSecret:input_type -> platform.plugin.v1.CheckSecretRequest
+	19, // 22: platform.plugin.v1.Users.SetRole:input_type -> platform.plugin.v1.SetRoleRequest
+	14, // 23: platform.plugin.v1.Users.Dependants:input_type -> platform.plugin.v1.DependantsRequest
+	24, // 24: platform.plugin.v1.Audit.Record:input_type -> platform.plugin.v1.AuditRecord
+	21, // 25: platform.plugin.v1.Audit.List:input_type -> platform.plugin.v1.AuditListRequest
+	25, // 26: platform.plugin.v1.Messages.Send:input_type -> platform.plugin.v1.MessageRequest
+	28, // 27: platform.plugin.v1.Jobs.Schedule:input_type -> platform.plugin.v1.ScheduleJobRequest
+	30, // 28: platform.plugin.v1.Jobs.Cancel:input_type -> platform.plugin.v1.CancelJobRequest
+	31, // 29: platform.plugin.v1.Blobs.Put:input_type -> platform.plugin.v1.PutBlobRequest
+	33, // 30: platform.plugin.v1.Blobs.Get:input_type -> platform.plugin.v1.GetBlobRequest
+	33, // 31: platform.plugin.v1.Blobs.Delete:input_type -> platform.plugin.v1.GetBlobRequest
+	35, // 32: platform.plugin.v1.Terms.Current:input_type -> platform.plugin.v1.TermsRequest
+	37, // 33: platform.plugin.v1.Terms.Accepted:input_type -> platform.plugin.v1.TermsUserRequest
+	37, // 34: platform.plugin.v1.Terms.Accept:input_type -> platform.plugin.v1.TermsUserRequest
+	39, // 35: platform.plugin.v1.Complaints.Lodge:input_type -> platform.plugin.v1.LodgeRequest
+	0,  // 36: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
+	4,  // 37: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
+	11, // 38: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
+	0,  // 39: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
+	0,  // 40: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
+	0,  // 41: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
+	2,  // 42: platform.plugin.v1.Module.ExportUser:output_type -> platform.plugin.v1.ExportReply
+	7,  // 43: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
+	18, // 44: platform.plugin.v1.Users.CheckSecret:output_type -> platform.plugin.v1.CheckSecretReply
+	0,  // 45: platform.plugin.v1.Users.SetRole:output_type -> platform.plugin.v1.Empty
+	16, // 46: platform.plugin.v1.Users.Dependants:output_type -> platform.plugin.v1.DependantsReply
+	0,  // 47: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
+	23, // 48: platform.plugin.v1.Audit.List:output_type -> platform.plugin.v1.AuditListReply
+	27, // 49: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
+	29, // 50: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
+	0,  // 51: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
+	32, // 52: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
+	34, // 53: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
+	0,  // 54: platform.plugin.v1.Blobs.Delete:output_type -> platform.plugin.v1.Empty
+	36, // 55: platform.plugin.v1.Terms.Current:output_type -> platform.plugin.v1.TermsVersion
+	38, // 56: platform.plugin.v1.Terms.Accepted:output_type -> platform.plugin.v1.TermsAcceptance
+	38, // 57: platform.plugin.v1.Terms.Accept:output_type -> platform.plugin.v1.TermsAcceptance
+	40, // 58: platform.plugin.v1.Complaints.Lodge:output_type -> platform.plugin.v1.LodgeReply
+	36, // [36:59] is the sub-list for method output_type
+	13, // [13:36] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_platform_proto_init() }
@@ -2989,7 +3077,7 @@ func file_platform_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_platform_proto_rawDesc), len(file_platform_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   41,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   8,
 		},
