@@ -67,7 +67,8 @@ func newModule() *Module {
 			{Name: "calendar.admin_blacklist", Grants: []string{"tenant_admin"}}, // C13
 		},
 		Rules: []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
-			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages},
+			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages,
+			anonymousMinAge, bookingConsents},
 		Routes: append([]kit.Route{
 			// The directory (C1): public, without JavaScript, within a budget per client and account.
 			kit.Public("GET /calendar", m.directory),
@@ -78,6 +79,11 @@ func newModule() *Module {
 			kit.Perm("GET /calendar/agenda", permManageOwn, m.agenda),
 			kit.Perm("POST /calendar/agenda/online", permManageOwn, m.switchCalendar),
 			kit.Perm("POST /calendar/agenda/{id}/cancel", permManageOwn, m.cancelByDoctor),
+			// Booking without an account (C6), confirmed by the e-mail's single-use link.
+			kit.Public("GET /calendar/doctors/{id}/guest", m.guestPage),
+			kit.Public("POST /calendar/doctors/{id}/guest", m.guestBook),
+			kit.Public("GET /calendar/confirm/{token}", m.confirmPage),
+			kit.Public("POST /calendar/confirm/{token}", m.confirmBooking),
 		},
 			// A patient accepts the calendar's terms in force before he books (P6): the
 			// version stays with the booking.
@@ -85,11 +91,18 @@ func newModule() *Module {
 				kit.Perm("GET /calendar/doctors/{id}/book", permBook, m.bookPage),
 				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
 			)...),
-		Notifications: []string{tmplCancelledByDoctor},
+		Notifications: []string{tmplCancelledByDoctor, tmplConfirmBooking},
+		// C3: a patient registering on a tenant that runs the calendar gives his PESEL (the
+		// core checks it) and his mobile; the booking form starts from them.
+		RegistrationFields: []sdk.Field{
+			{Name: "pesel", LabelKey: "calendar.field.pesel", Type: "pesel", Required: true, MaxLen: 11, Portals: []string{"patients", ""}},
+			{Name: "mobile", LabelKey: "calendar.field.mobile", Type: "tel", Required: true, MaxLen: 32, Portals: []string{"patients", ""}},
+		},
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,
 		Export:        m.export,
-		Jobs:          []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits}},
+		Jobs: []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits},
+			{Name: jobExpireHold, Run: m.expireJob}, {Name: jobSweepHolds, Cron: "*/10 * * * *", Run: m.sweepHolds}},
 	})
 	return m
 }

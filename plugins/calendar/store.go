@@ -204,7 +204,8 @@ type slotCell struct {
 
 // models are the module's tenant tables on every engine (kittest checks them).
 var models = []any{(*Facility)(nil), (*Doctor)(nil), (*DoctorSpecialty)(nil), (*DoctorFacility)(nil),
-	(*Service)(nil), (*Window)(nil), (*Exception)(nil), (*Booking)(nil)}
+	(*Service)(nil), (*Window)(nil), (*Exception)(nil), (*Booking)(nil),
+	(*confirmToken)(nil)}
 
 // telHref is a phone number for a tel: link; telText the same number that never breaks
 // across lines.
