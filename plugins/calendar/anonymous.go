@@ -17,8 +17,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/locales"
-	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/calendar/phone"
+	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/pesel"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"

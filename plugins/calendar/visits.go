@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"carenet.dev/platform/locales"
-	"carenet.dev/platform/plugins/kit/pesel"
 	"carenet.dev/platform/plugins/calendar/phone"
 	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/pesel"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/sdk"
