@@ -148,16 +148,20 @@ func age(birth, today time.Time) int {
 	return y
 }
 
-// optionalConsents are the optional consents the tenant's booking forms ask (P6).
-func optionalConsents(t sdk.Tenant) []string {
+// optionalConsents are the optional consents the tenant's booking forms ask (P6): those
+// its rule lists that have their words ("calendar.consent.<kind>") in the tenant's language.
+func (m *Module) optionalConsents(t sdk.Tenant) []string {
 	var out []string
 	for _, k := range strings.Split(bookingConsents.Of(t), ",") {
-		if k = strings.TrimSpace(k); k != "" {
+		if k = strings.TrimSpace(k); k != "" && kindRe.MatchString(k) && m.Msgs.Has(t.Locale, "calendar.consent."+k) {
 			out = append(out, k)
 		}
 	}
 	return out
 }
+
+// kindRe is the shape of a consent kind.
+var kindRe = regexp.MustCompile(`^[a-z][a-z_]{0,30}$`)
 
 // consentField is the form field of a consent.
 func consentField(kind string) string {
@@ -169,7 +173,7 @@ func consentField(kind string) string {
 
 // readConsents checks the required consents (each a checkbox, consentField, with value
 // "yes") and returns, comma-separated, those given, required first.
-func readConsents(c *kit.Ctx, v *kit.View, required ...string) string {
+func (m *Module) readConsents(c *kit.Ctx, v *kit.View, required ...string) string {
 	var given []string
 	for _, k := range required {
 		if f := consentField(k); c.Form(f) == "yes" {
@@ -179,7 +183,7 @@ func readConsents(c *kit.Ctx, v *kit.View, required ...string) string {
 			v.Errors[f] = "calendar.book.err.consent"
 		}
 	}
-	for _, k := range optionalConsents(c.Tenant()) {
+	for _, k := range m.optionalConsents(c.Tenant()) {
 		if f := consentField(k); c.Form(f) == "yes" {
 			given = append(given, k)
 			v.Values[f] = "yes"
@@ -224,7 +228,7 @@ func (m *Module) guestBook(c *kit.Ctx) error {
 		v.Errors["pesel"] = "calendar.guest.err.minor"
 		v.Data["MinAge"] = anonymousMinAge.Of(t)
 	}
-	consents := readConsents(c, v, consentTerms, consentDoctorController)
+	consents := m.readConsents(c, v, consentTerms, consentDoctorController)
 	if len(v.Errors) > 0 {
 		return m.bookForm(c, http.StatusUnprocessableEntity, v, l, svc, start)
 	}

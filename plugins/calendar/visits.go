@@ -168,7 +168,7 @@ func (m *Module) bookForm(c *kit.Ctx, status int, v *kit.View, l *Listed, svc *S
 	t := c.Tenant()
 	v.Data["Start"], v.Data["End"] = at, at.Add(time.Duration(svc.DurationMinutes)*time.Minute)
 	v.Data["StartUnix"] = at.Unix()
-	v.Data["Consents"] = optionalConsents(t)
+	v.Data["Consents"] = m.optionalConsents(t)
 	for _, f := range l.Facilities {
 		if f.ID == svc.FacilityID {
 			v.Data["Facility"] = f
@@ -287,7 +287,7 @@ func (m *Module) book(c *kit.Ctx) error {
 			v.Errors["mobile"] = e
 		}
 		b.PESEL, b.Mobile = pesel, mobile
-		b.Consents = readConsents(c, v, consentDoctorController)
+		b.Consents = m.readConsents(c, v, consentDoctorController)
 	default:
 		// C5: another person, named with his PESEL, e-mail and mobile, who agreed; the
 		// patient declares he may act for him. He has no account here: the visit is the
@@ -305,7 +305,7 @@ func (m *Module) book(c *kit.Ctx) error {
 		}
 		b.PatientFirstName, b.PatientLastName, b.PESEL, b.Email, b.Mobile = p.First, p.Last, p.PESEL, p.Email, p.Mobile
 		b.UserID, b.ForOther = "", true
-		b.Consents = readConsents(c, v, consentDoctorController, consentPerson, consentAuthority)
+		b.Consents = m.readConsents(c, v, consentDoctorController, consentPerson, consentAuthority)
 	}
 	if len(v.Errors) > 0 {
 		return m.bookForm(c, http.StatusUnprocessableEntity, v, l, svc, start)
