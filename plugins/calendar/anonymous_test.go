@@ -425,3 +425,39 @@ func TestBookingForADependant(t *testing.T) {
 		}
 	})
 }
+
+// P6, C5, C6: the booking forms ask the optional consents the tenant's rule lists (those with
+// words; an unknown kind is not asked), beside the required doctor-as-controller one; the
+// consents given are stored on the booking, a consent not given is not.
+func TestBookingAsksTenantConsents(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		f.window(2, 9*60, 10*60)
+		f.A.Rules = map[string]any{bookingConsents.Rule().Name: "partners, nonsense"}
+		start := f.firstStart("guest")
+		res := f.send(nil, "GET", "/calendar/doctors/"+f.doctor.ID+"/guest?service="+f.services[30].ID+"&start="+start, nil)
+		if body := string(res.Body); !strings.Contains(body, `name="consent_partners"`) || !strings.Contains(body, "partnerom serwisu") ||
+			strings.Contains(body, "consent_nonsense") || !strings.Contains(body, `name="consent_doctor"`) {
+			t.Fatalf("anonymous form:\n%s", body)
+		}
+		form := f.guestForm(start, testPESEL(1), "jan@example.org")
+		form.Set("consent_partners", "yes")
+		form.Set("consent_nonsense", "yes")
+		res = f.send(nil, "POST", "/calendar/doctors/"+f.doctor.ID+"/guest", form)
+		if got := f.live(f.A); res.Status != 200 || len(got) != 1 || got[0].Consents != "terms,doctor_controller,partners" {
+			t.Fatalf("anonymous booking: %d %+v", res.Status, got)
+		}
+		u := &sdk.User{ID: "p1", Email: "ewa@example.org", Name: "Ewa Lis", Roles: []string{"user"}}
+		start = f.firstStart("book")
+		res = f.send(u, "GET", "/calendar/doctors/"+f.doctor.ID+"/book?service="+f.services[30].ID+"&start="+start, nil)
+		if !strings.Contains(string(res.Body), `name="consent_partners"`) {
+			t.Fatalf("signed-in form:\n%s", res.Body)
+		}
+		res = f.send(u, "POST", "/calendar/doctors/"+f.doctor.ID+"/book", url.Values{"service": {f.services[30].ID}, "start": {start},
+			"pesel": {testPESEL(2)}, "mobile": {"601234568"}, "consent_doctor": {"yes"}})
+		m := visitPathRe.FindStringSubmatch(res.Header.Get("Location"))
+		if res.Status != http.StatusSeeOther || m == nil || f.bookingByID(m[1]).Consents != "doctor_controller" {
+			t.Fatalf("signed-in booking without the optional consent: %d", res.Status)
+		}
+	})
+}

@@ -285,6 +285,8 @@ func (m *Module) book(c *kit.Ctx) error {
 		}
 		if e := checkMobile(mobile, c.Tenant().Country); e != "" {
 			v.Errors["mobile"] = e
+		} else if e164, err := phone.Mobile(mobile, c.Tenant().Country); err == nil {
+			mobile = e164
 		}
 		b.PESEL, b.Mobile = pesel, mobile
 		b.Consents = m.readConsents(c, v, consentDoctorController)
