@@ -349,6 +349,14 @@ func (m *Module) linkGone(c *kit.Ctx, vis *Visit, err error) error {
 		v.Data["State"] = "used"
 		return c.Render(http.StatusOK, "bookconfirm", v)
 	case errors.Is(err, errLinkExpired):
+		// A hold that ended is expired at once, whether or not its job ran yet.
+		if vis != nil && vis.Status == statusAwaiting {
+			if done, err := m.expireHold(c.Context(), c.Tenant(), vis.ID); err != nil {
+				return err
+			} else if done {
+				vis.Status = statusExpired
+			}
+		}
 		v.Data["State"] = "expired"
 		return c.Render(http.StatusGone, "bookconfirm", v)
 	}

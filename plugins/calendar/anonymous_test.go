@@ -248,6 +248,15 @@ func TestAnonymousHoldExpires(t *testing.T) {
 		if err := f.h.Job(ctx, f.A, jobSweepHolds, nil); err != nil || f.bookingByID(other.ID).Status != statusExpired {
 			t.Fatalf("the sweep: %v %s", err, f.bookingByID(other.ID).Status)
 		}
+		// A link followed after the hold ended, before any job ran, expires the hold at once.
+		third, link := f.guestBook(start, testPESEL(3), "ola@example.org")
+		f.now = f.now.Add(30 * time.Minute)
+		if res := f.send(nil, "GET", "/calendar/confirm/"+link, nil); res.Status != http.StatusGone || f.bookingByID(third.ID).Status != statusExpired {
+			t.Fatalf("a late link: %d %s", res.Status, f.bookingByID(third.ID).Status)
+		}
+		if f.firstStart("guest") != start {
+			t.Fatal("the late link did not free the start")
+		}
 	})
 }
 
