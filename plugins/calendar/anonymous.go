@@ -32,6 +32,10 @@ import (
 // anonymousMinAge is the age from which a person may book without an account (C6: an adult).
 var anonymousMinAge = kit.Int("calendar.anonymous_min_age", 18, 16, 99, "C6")
 
+// anonymousPerIP bounds the anonymous bookings one address makes within the directory's
+// window (C6): each sends an e-mail to an address nobody checked and holds a slot.
+var anonymousPerIP = kit.Int("calendar.anonymous_bookings_per_ip", 5, 1, 10000, "C6")
+
 // bookingConsents lists, comma-separated, the optional consents the booking forms ask
 // besides the required doctor-as-controller one (P6): each a kind with its words in the
 // locale files ("partners": passing the data to the portal's partners).
@@ -244,6 +248,11 @@ func (m *Module) guestBook(c *kit.Ctx) error {
 	} else if ground != "" {
 		v.Data["Barred"] = ground
 		return c.Render(http.StatusForbidden, "book", v)
+	}
+	if err := m.guestHit(c.Context(), t, c.Req.RemoteIP); errors.Is(err, errLimited) {
+		return limited(c)
+	} else if err != nil {
+		return err
 	}
 	terms, err := c.Host().Terms(c.Context(), "", "")
 	if err != nil {
@@ -482,4 +491,21 @@ func (m *Module) sweepHolds(ctx context.Context, job *sdk.Job) error {
 		}
 	}
 	return nil
+}
+
+// guestHit counts one anonymous booking of the address in the current window and refuses it
+// once the tenant's budget is used up; the count is the database's, shared by every
+// instance of the module.
+func (m *Module) guestHit(ctx context.Context, t sdk.Tenant, ip string) error {
+	window := time.Duration(directoryWindow.Of(t)) * time.Minute
+	var n int64
+	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Tx.NewRaw(`INSERT INTO calendar_rate_hits (tenant_id, bucket, window_start, hits) VALUES (?, ?, ?, 1)
+ON CONFLICT (tenant_id, bucket, window_start) DO UPDATE SET hits = calendar_rate_hits.hits + 1 RETURNING hits`,
+			sc.TenantID, "guest:"+ip, m.now().Truncate(window).Unix()).Scan(ctx, &n)
+	})
+	if err == nil && n > anonymousPerIP.Of(t) {
+		return errLimited
+	}
+	return err
 }

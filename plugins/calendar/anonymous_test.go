@@ -470,3 +470,31 @@ func TestBookingAsksTenantConsents(t *testing.T) {
 		}
 	})
 }
+
+// C6: one address makes at most the tenant's number of anonymous bookings in a window (each
+// holds a slot and e-mails an address nobody checked): the next is refused with 429, nothing
+// held, nothing sent; another address still books.
+func TestAnonymousBookingsPerAddress(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		f.window(2, 9*60, 17*60)
+		f.A.Rules = map[string]any{anonymousPerIP.Rule().Name: int64(2)}
+		for i := 1; i <= 2; i++ {
+			f.guestBook(f.firstStart("guest"), testPESEL(i), fmt.Sprintf("p%d@example.org", i))
+		}
+		res := f.send(nil, "POST", "/calendar/doctors/"+f.doctor.ID+"/guest", f.guestForm(f.firstStart("guest"), testPESEL(3), "p3@example.org"))
+		if res.Status != http.StatusTooManyRequests || len(f.live(f.A)) != 2 || len(f.h.Host.Messages) != 2 {
+			t.Fatalf("third booking from one address: %d, %d live, %d messages", res.Status, len(f.live(f.A)), len(f.h.Host.Messages))
+		}
+		req := &sdk.Request{Method: "POST", Path: "/calendar/doctors/" + f.doctor.ID + "/guest", RemoteIP: "10.1.1.1",
+			Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+			Body:   []byte(f.guestForm(f.firstStart("guest"), testPESEL(3), "p3@example.org").Encode())}
+		res, err := f.h.Send(context.Background(), f.A, nil, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != 200 || len(f.live(f.A)) != 3 {
+			t.Fatalf("from another address: %d, %d live", res.Status, len(f.live(f.A)))
+		}
+	})
+}

@@ -68,7 +68,7 @@ func newModule() *Module {
 		},
 		Rules: []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
 			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages,
-			anonymousMinAge, bookingConsents},
+			anonymousMinAge, bookingConsents, anonymousPerIP},
 		Routes: append([]kit.Route{
 			// The directory (C1): public, without JavaScript, within a budget per client and account.
 			kit.Public("GET /calendar", m.directory),
