@@ -2,8 +2,10 @@ package main
 
 import (
 	"database/sql"
+	"fmt"
 	"html"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -67,6 +69,10 @@ func TestBrowserAnonymousBooking(t *testing.T) {
 	}
 
 	first := browsertest.Start(t, execPath, resultsScenarioTimeout)
+	shots := os.Getenv("PLATFORM_TEST_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
 	host := "elekarze.localhost"
 	// book has b book the first free start without an account and returns the link of the
 	// e-mail he receives.
@@ -77,6 +83,7 @@ func TestBrowserAnonymousBooking(t *testing.T) {
 		b.wantIn("main h1", "Umów wizytę")
 		b.open("pick a free start", b.url(host, startOf(week)), 200)
 		b.wantIn("main", "Umawiasz wizytę bez konta")
+		fitsPhone(b, shots, "anonymous-form")
 		b.fill("f-first_name", firstName)
 		b.fill("f-last_name", lastName)
 		b.fill("f-pesel", pesel)
@@ -101,6 +108,7 @@ func TestBrowserAnonymousBooking(t *testing.T) {
 	jan.open("follow the e-mail's link", link, 200)
 	jan.wantIn("main h1", "Potwierdzenie wizyty")
 	jan.wantIn("main", "Oczekuje na potwierdzenie", "Jan Wiśniewski")
+	fitsPhone(jan, shots, "anonymous-confirm")
 	jan.load("confirm", 200, chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
 	jan.wantIn("main", "Dziękujemy, Twoja wizyta jest potwierdzona", "Potwierdzona", "Załóż konto")
 	if !jan.has(`main a[href$="/register"]`) {
@@ -120,6 +128,7 @@ func TestBrowserAnonymousBooking(t *testing.T) {
 	endHold(t, p, "ewa.lis@example.org")
 	ewa.open("follow the e-mail's link too late", link, 410)
 	ewa.wantIn("main", "Ten link wygasł")
+	fitsPhone(ewa, shots, "anonymous-expired")
 	if ewa.has(`main form button[type=submit]`) {
 		t.Fatal("Ewa: an expired link offers a confirm button")
 	}
@@ -155,4 +164,22 @@ func endHold(t *testing.T, p *platform, email string) {
 			t.Fatalf("%d rows changed by %s", n, q)
 		}
 	}
+}
+
+// fitsPhone reloads b's page (a GET) at 390 px wide, checks it does not scroll sideways,
+// keeps a screenshot in dir, and goes back to the desktop width.
+func fitsPhone(b *person, dir, name string) {
+	b.t.Helper()
+	b.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch), chromedp.Reload())
+	if w := eval[int](b, "page width", `document.documentElement.scrollWidth`); w > 390 {
+		b.fatal("phone width", fmt.Errorf("%s is %d px wide on a 390 px phone", name, w))
+	}
+	buf, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.fatal("screenshot", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+"-phone.png"), buf, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.do("desktop viewport", chromedp.EmulateViewport(1280, 900), chromedp.Reload())
 }
