@@ -51,22 +51,7 @@ func TestBrowserAnonymousBooking(t *testing.T) {
 	}
 	doctor := "/calendar/doctors/" + find(doctorLinkRe, "/calendar?city=warszawa")
 	week := find(guestServiceRe, doctor+"/guest")
-	startOf := func(week string) string {
-		t.Helper()
-		for i := 0; i < 4; i++ {
-			body := get(week)
-			if m := guestStartRe.FindStringSubmatch(body); m != nil {
-				return html.UnescapeString(m[1])
-			}
-			m := nextWeekRe.FindStringSubmatch(body)
-			if m == nil {
-				t.Fatalf("no next week on %s", week)
-			}
-			week = html.UnescapeString(m[1])
-		}
-		t.Fatalf("no free start in four weeks from %s", week)
-		return ""
-	}
+	startOf := func(week string) string { t.Helper(); return firstGuestStart(t, get, week) }
 
 	first := browsertest.Start(t, execPath, resultsScenarioTimeout)
 	shots := os.Getenv("PLATFORM_TEST_SCREENSHOTS")
@@ -182,4 +167,23 @@ func fitsPhone(b *person, dir, name string) {
 		b.t.Fatal(err)
 	}
 	b.do("desktop viewport", chromedp.EmulateViewport(1280, 900), chromedp.Reload())
+}
+
+// firstGuestStart is the first free start of the anonymous booking weeks from week on,
+// moving week by week as a person would.
+func firstGuestStart(t *testing.T, get func(path string) string, week string) string {
+	t.Helper()
+	for i := 0; i < 4; i++ {
+		body := get(week)
+		if m := guestStartRe.FindStringSubmatch(body); m != nil {
+			return html.UnescapeString(m[1])
+		}
+		m := nextWeekRe.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no next week on %s", week)
+		}
+		week = html.UnescapeString(m[1])
+	}
+	t.Fatalf("no free start in four weeks from %s", week)
+	return ""
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"html"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -141,6 +142,20 @@ func TestModuleTenantIsolation(t *testing.T) {
 		bDoctor := find(doctorLinkRe, bSearch, "doctor (of B)")
 		_, bVisits := bUser.do("GET", "/calendar/visits", nil)
 		bVisit := find(visitLinkRe, bVisits, "visit (of B)")
+		// Someone without an account books with B's doctor (C6): the link of his e-mail is B's.
+		bGuest := p.browser("elekarze.localhost")
+		_, bWarsaw := bGuest.do("GET", "/calendar?city=warszawa", nil)
+		bBookable := find(doctorLinkRe, bWarsaw, "bookable doctor (of B)")
+		_, bBook := bGuest.do("GET", "/calendar/doctors/"+bBookable+"/guest", nil)
+		bStart := firstGuestStart(t, func(path string) string { _, body := bGuest.do("GET", path, nil); return body },
+			html.UnescapeString(find(guestServiceRe, bBook, "service (of B)")))
+		if code, body := bGuest.post(bStart, "/calendar/doctors/"+bBookable+"/guest", url.Values{
+			"service": {regexp.MustCompile(`service=([0-9a-f-]{36})`).FindStringSubmatch(bStart)[1]}, "start": {bStart[strings.LastIndex(bStart, "=")+1:]},
+			"first_name": {"Adam"}, "last_name": {"Gość"}, "pesel": {"85030212344"}, "email": {"adam.gosc@example.org"}, "mobile": {"601 234 567"},
+			"consent_terms": {"yes"}, "consent_doctor": {"yes"}}); code != 200 {
+			t.Fatalf("anonymous booking in B: %d\n%s", code, body)
+		}
+		bToken := find(regexp.MustCompile(`/calendar/confirm/([A-Za-z0-9_-]{43})`), p.lastMailTo(t, "elekarze", "adam.gosc@example.org"), "confirmation link (of B)")
 		visitor := p.browser("secretaires.localhost")
 		aPatient := p.browser("secretaires.localhost")
 		aPatient.login("user@secretaires.localhost", "demo-secretaires-user")
@@ -191,6 +206,10 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"POST /calendar/doctors/{id}/book":                {who: aPatient, path: "/calendar/doctors/" + bDoctor + "/book", page: "/calendar/visits", form: url.Values{"service": {"x"}, "start": {"1"}}, want: 404},
 			"POST /calendar/agenda/{id}/cancel":               {who: aDoctor, path: "/calendar/agenda/" + bVisit + "/cancel", page: "/calendar/agenda", form: url.Values{"reason": {"emergency"}}, want: 404},
 			"GET /calendar/visits/{id}":                       {who: aPatient, path: "/calendar/visits/" + bVisit, want: 404},
+			"GET /calendar/doctors/{id}/guest":                {who: visitor, path: "/calendar/doctors/" + bBookable + "/guest", want: 404},
+			"POST /calendar/doctors/{id}/guest":               {who: visitor, path: "/calendar/doctors/" + bBookable + "/guest", page: "/login", form: url.Values{"service": {"x"}, "start": {"1"}}, want: 404},
+			"GET /calendar/confirm/{token}":                   {who: visitor, path: "/calendar/confirm/" + bToken, want: 404},
+			"POST /calendar/confirm/{token}":                  {who: visitor, path: "/calendar/confirm/" + bToken, page: "/login", want: 404},
 			"POST /calendar/visits/{id}/cancel":               {who: aPatient, path: "/calendar/visits/" + bVisit + "/cancel", page: "/calendar/visits", want: 404},
 			"GET /results/trend/{code}":                       {exemption: "an analyte code, not an object: the patient's own values of that analyte"},
 		}
