@@ -394,29 +394,7 @@ func (m *Module) confirmBooking(c *kit.Ctx) error {
 		return m.linkGone(c, vis, err)
 	}
 	now := m.now()
-	err = c.In(func(ctx context.Context, sc *store.Scope) error {
-		res, err := sc.Update((*confirmToken)(nil)).Set("used_at = ?", now).
-			Where("ct.token_hash = ?", hashToken(token)).Where("ct.used_at IS NULL").Where("ct.expires_at > ?", now).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return errLinkUsed
-		}
-		res, err = sc.Update((*Booking)(nil)).Set("status = ?", statusConfirmed).Set("confirmed_at = ?", now).
-			Where("bk.id = ?", vis.ID).Where("bk.status = ?", statusAwaiting).Where("bk.hold_expires_at > ?", now).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return errLinkExpired
-		}
-		return nil
-	})
+	err = m.confirmHold(c.Context(), c.Tenant(), token, vis.ID, now)
 	if errors.Is(err, errLinkUsed) || errors.Is(err, errLinkExpired) {
 		// Read again: what stands now is what the page says.
 		vis2, err2 := m.linkBooking(c, token)
@@ -441,6 +419,36 @@ func (m *Module) confirmBooking(c *kit.Ctx) error {
 	v := c.View("calendar.confirm.title")
 	v.Data["V"], v.Data["State"] = vis, "confirmed"
 	return c.Render(http.StatusOK, "bookconfirm", v)
+}
+
+// confirmHold uses the link token and confirms its booking, in one transaction whose two
+// guarded updates hold C6 in the database: the token only while unused and unexpired
+// (errLinkUsed otherwise), the booking only while awaiting and within its hold
+// (errLinkExpired otherwise, and the token stays unused).
+func (m *Module) confirmHold(ctx context.Context, t sdk.Tenant, token, bookingID string, now time.Time) error {
+	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		res, err := sc.Update((*confirmToken)(nil)).Set("used_at = ?", now).
+			Where("ct.token_hash = ?", hashToken(token)).Where("ct.used_at IS NULL").Where("ct.expires_at > ?", now).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return errLinkUsed
+		}
+		res, err = sc.Update((*Booking)(nil)).Set("status = ?", statusConfirmed).Set("confirmed_at = ?", now).
+			Where("bk.id = ?", bookingID).Where("bk.status = ?", statusAwaiting).Where("bk.hold_expires_at > ?", now).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return errLinkExpired
+		}
+		return nil
+	})
 }
 
 // expireHold ends an anonymous booking whose hold passed while it still awaits

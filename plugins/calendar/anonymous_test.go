@@ -2,6 +2,7 @@ package calendar
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -295,6 +296,34 @@ func TestAnonymousLinkConfirmsOnce(t *testing.T) {
 		}
 		if confirmed != 1 || f.bookingByID(bk.ID).Status != statusConfirmed {
 			t.Fatalf("%d clicks confirmed", confirmed)
+		}
+		// The database holds it, not the page's read before: 50 confirmations of one fresh
+		// link released at once, none of them reading first, make one.
+		other, link := f.guestBook(f.firstStart("guest"), testPESEL(2), "ewa@example.org")
+		errs := make([]error, 50)
+		gate := make(chan struct{})
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-gate
+				errs[i] = f.m.confirmHold(context.Background(), f.A, link, other.ID, f.now)
+			}()
+		}
+		close(gate)
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, errLinkUsed):
+			default:
+				t.Fatalf("a confirmation: %v", err)
+			}
+		}
+		if ok != 1 || f.bookingByID(other.ID).Status != statusConfirmed {
+			t.Fatalf("%d of 50 confirmations succeeded", ok)
 		}
 	})
 }
