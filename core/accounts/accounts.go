@@ -299,7 +299,7 @@ func (s *Service) ValidateRegistration(t *tenancy.Tenant, in *RegisterInput, ext
 			}
 		case f.Type == "pesel" && v != "":
 			// A Polish PESEL: its check digit and the birth date it encodes (C3).
-			if key := PESELError(v, time.Now().In(t.Location())); key != "" {
+			if key := PESELError(v, s.Now().In(t.Location())); key != "" {
 				errs.Add(f.Name, key)
 			} else {
 				in.Extra[f.Name] = v
