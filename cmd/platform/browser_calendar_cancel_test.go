@@ -19,7 +19,7 @@ import (
 
 	"carenet.dev/platform/core/browsertest"
 	"carenet.dev/platform/core/db/dbtest"
-	"carenet.dev/platform/plugins/calendar/pesel"
+	"carenet.dev/platform/plugins/kit/pesel"
 )
 
 // mailPart is one leaf part of an e-mail, decoded.

@@ -43,7 +43,7 @@ func TestBrowserPhoneCalendar(t *testing.T) {
 	for _, who := range []phoneVisit{
 		{name: "patient", host: "elekarze.localhost", email: "user@elekarze.localhost", password: "demo-elekarze-user", shown: "Demo User",
 			pages: []page{{"search", "/calendar?city=warszawa", false}, {"a doctor", doctor, true}, {"the week", week, false},
-				{"the booking form", form, false}, {"his visits", "/calendar/visits", true}, {"a visit", visit, false}}},
+				{"the booking form", form, false}, {"the booking form for another person", form + "&for=other", false}, {"his visits", "/calendar/visits", true}, {"a visit", visit, false}}},
 		{name: "doctor", host: "elekarze.localhost", email: "doctor@elekarze.localhost", password: "demo-elekarze-doctor", shown: "Demo doctor",
 			pages: []page{{"agenda", "/calendar/agenda", true}}},
 	} {

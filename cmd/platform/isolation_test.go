@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"carenet.dev/platform/core/db/dbtest"
-	"carenet.dev/platform/plugins/calendar/pesel"
+	"carenet.dev/platform/plugins/kit/pesel"
 )
 
 var (
@@ -79,7 +79,7 @@ func TestModuleTenantIsolation(t *testing.T) {
 		reg := p.browser("elekarze.localhost")
 		form := url.Values{"email": {"anna.nowak@example.org"}, "password": {"Correct-Horse-46"}, "password2": {"Correct-Horse-46"},
 			"name": {"Anna Nowak"}, "birth_date": {"1985-03-02"}, "birth_name": {"Kowalska"}, "accept_terms": {"yes"},
-			"consent_data_processing": {"yes"}}
+			"consent_data_processing": {"yes"}, "pesel": {"85030212344"}, "mobile": {"601 234 567"}} // C3: eLekarze runs the calendar
 		if code, body := reg.post("/register", "/register", form); code != 200 {
 			t.Fatalf("register in B: %d\n%s", code, body)
 		}
@@ -145,6 +145,20 @@ func TestModuleTenantIsolation(t *testing.T) {
 		bDoctor := find(doctorLinkRe, bSearch, "doctor (of B)")
 		_, bVisits := bUser.do("GET", "/calendar/visits", nil)
 		bVisit := find(visitLinkRe, bVisits, "visit (of B)")
+		// Someone without an account books with B's doctor (C6): the link of his e-mail is B's.
+		bGuest := p.browser("elekarze.localhost")
+		_, bWarsaw := bGuest.do("GET", "/calendar?city=warszawa", nil)
+		bBookable := find(doctorLinkRe, bWarsaw, "bookable doctor (of B)")
+		_, bBook := bGuest.do("GET", "/calendar/doctors/"+bBookable+"/guest", nil)
+		bStart := firstGuestStart(t, func(path string) string { _, body := bGuest.do("GET", path, nil); return body },
+			html.UnescapeString(find(guestServiceRe, bBook, "service (of B)")))
+		if code, body := bGuest.post(bStart, "/calendar/doctors/"+bBookable+"/guest", url.Values{
+			"service": {regexp.MustCompile(`service=([0-9a-f-]{36})`).FindStringSubmatch(bStart)[1]}, "start": {bStart[strings.LastIndex(bStart, "=")+1:]},
+			"first_name": {"Adam"}, "last_name": {"Gość"}, "pesel": {"85030212344"}, "email": {"adam.gosc@example.org"}, "mobile": {"601 234 567"},
+			"consent_terms": {"yes"}, "consent_doctor": {"yes"}}); code != 200 {
+			t.Fatalf("anonymous booking in B: %d\n%s", code, body)
+		}
+		bToken := find(regexp.MustCompile(`/calendar/confirm/([A-Za-z0-9_-]{43})`), p.lastMailTo(t, "elekarze", "adam.gosc@example.org"), "confirmation link (of B)")
 		visitor := p.browser("secretaires.localhost")
 		aPatient := p.browser("secretaires.localhost")
 		aPatient.login("user@secretaires.localhost", "demo-secretaires-user")
@@ -161,10 +175,10 @@ func TestModuleTenantIsolation(t *testing.T) {
 
 		// B's secrets: the cancel link of a booking of B's patient, from its confirmation
 		// e-mail, and the agenda feed's address of B's doctor (issue 13.4, 13.6).
-		_, bWarsaw := bUser.do("GET", "/calendar?city=warszawa", nil)
-		bBookable := find(doctorLinkRe, bWarsaw, "bookable doctor (of B)")
+		_, bWarsaw = bUser.do("GET", "/calendar?city=warszawa", nil)
+		bBookable = find(doctorLinkRe, bWarsaw, "bookable doctor (of B)")
 		_, bServices := bUser.do("GET", "/calendar/doctors/"+bBookable+"/book", nil)
-		bStart := firstFreeStart(t, func(path string) string { _, body := bUser.do("GET", path, nil); return body },
+		bStart = firstFreeStart(t, func(path string) string { _, body := bUser.do("GET", path, nil); return body },
 			html.UnescapeString(find(bookServiceRe, bServices, "service (of B)")))
 		bq, _ := url.Parse(bStart)
 		bPESEL := "9207151234"
@@ -225,6 +239,10 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"POST /calendar/doctors/{id}/book":                {who: aPatient, path: "/calendar/doctors/" + bDoctor + "/book", page: "/calendar/visits", form: url.Values{"service": {"x"}, "start": {"1"}}, want: 404},
 			"POST /calendar/agenda/{id}/cancel":               {who: aDoctor, path: "/calendar/agenda/" + bVisit + "/cancel", page: "/calendar/agenda", form: url.Values{"reason": {"emergency"}}, want: 404},
 			"GET /calendar/visits/{id}":                       {who: aPatient, path: "/calendar/visits/" + bVisit, want: 404},
+			"GET /calendar/doctors/{id}/guest":                {who: visitor, path: "/calendar/doctors/" + bBookable + "/guest", want: 404},
+			"POST /calendar/doctors/{id}/guest":               {who: visitor, path: "/calendar/doctors/" + bBookable + "/guest", page: "/login", form: url.Values{"service": {"x"}, "start": {"1"}}, want: 404},
+			"GET /calendar/confirm/{token}":                   {who: visitor, path: "/calendar/confirm/" + bToken, want: 404},
+			"POST /calendar/confirm/{token}":                  {who: visitor, path: "/calendar/confirm/" + bToken, page: "/login", want: 404},
 			"POST /calendar/visits/{id}/cancel":               {who: aPatient, path: "/calendar/visits/" + bVisit + "/cancel", page: "/calendar/visits", want: 404},
 			"GET /calendar/visits/{id}/visit.ics":             {who: aPatient, path: "/calendar/visits/" + bVisit + "/visit.ics", want: 404},
 			"GET /calendar/cancel/{token}":                    {who: visitor, path: bCancel, want: 404},

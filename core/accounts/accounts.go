@@ -131,7 +131,7 @@ type Deletion struct {
 type Field struct {
 	Name     string
 	LabelKey string
-	Type     string // "text", "date", "tel" (a mobile number, stored in E.164)
+	Type     string // "text", "date", "tel" (a mobile number, stored in E.164), "pesel" (a Polish PESEL)
 	Required bool
 	MaxLen   int
 	// Portals limits the field to registrations through these portals; empty: every portal.
@@ -296,6 +296,13 @@ func (s *Service) ValidateRegistration(t *tenancy.Tenant, in *RegisterInput, ext
 				errs.Add(f.Name, key)
 			} else {
 				in.Extra[f.Name] = e164
+			}
+		case f.Type == "pesel" && v != "":
+			// A Polish PESEL: its check digit and the birth date it encodes (C3).
+			if key := PESELError(v, s.Now().In(t.Location())); key != "" {
+				errs.Add(f.Name, key)
+			} else {
+				in.Extra[f.Name] = v
 			}
 		}
 	}

@@ -10,6 +10,7 @@ package modules
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -249,12 +250,26 @@ func (s *Service) RegistrationFields(t *tenancy.Tenant) []accounts.Field {
 	for _, id := range t.EnabledModules() {
 		if man := s.Manifest(id); man != nil {
 			for _, f := range man.RegistrationFields {
-				out = append(out, accounts.Field{Name: f.Name, LabelKey: f.LabelKey, Type: f.Type, Required: f.Required, MaxLen: f.MaxLen,
+				out = mergeField(out, accounts.Field{Name: f.Name, LabelKey: f.LabelKey, Type: f.Type, Required: f.Required, MaxLen: f.MaxLen,
 					Portals: append([]string(nil), f.Portals...)})
 			}
 		}
 	}
 	return out
+}
+
+// mergeField adds f to fields, or, when a module already asks a field of that name and type
+// through the same portals (results and the calendar both ask "mobile"), asks it once:
+// required if either requires it, as long as the longer allows.
+func mergeField(fields []accounts.Field, f accounts.Field) []accounts.Field {
+	for i, x := range fields {
+		if x.Name == f.Name && x.Type == f.Type && slices.Equal(x.Portals, f.Portals) {
+			fields[i].Required = x.Required || f.Required
+			fields[i].MaxLen = max(x.MaxLen, f.MaxLen)
+			return fields
+		}
+	}
+	return append(fields, f)
 }
 
 // Permissions lists the permissions of the running modules.

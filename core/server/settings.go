@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -11,6 +12,7 @@ import (
 	"carenet.dev/platform/core/authz"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/core/terms"
 )
 
 // settingsField is a text setting of the tenant edited by its admin.
@@ -42,6 +44,8 @@ type ruleView struct {
 	Bool                      bool
 	// Roles are the choices of a rule that lists roles (issue 11; mfa_settings.go).
 	Roles []roleChoice
+	// Consents are the choices of the rule that lists the optional consents asked (P6).
+	Consents []roleChoice
 }
 
 func (s *Server) bindSettings() {
@@ -71,7 +75,9 @@ func (s *Server) renderSettings(c *fiber.Ctx, status int, f *Form) error {
 	var err error
 	for _, r := range tenancy.CoreRules {
 		rv := ruleView{Name: r.Name, Field: ruleField(r.Name), Value: f.Values[ruleField(r.Name)], Min: r.Min, Max: r.Max, Bool: r.Type == "bool"}
-		if r.Type == "string" {
+		if r.Name == tenancy.RuleOptionalConsents {
+			rv.Consents = consentChoices(rv.Value)
+		} else if r.Type == "string" {
 			if rv.Roles, err = s.roleChoices(c, rv.Value); err != nil {
 				return err
 			}
@@ -121,6 +127,14 @@ func (s *Server) saveSettings(c *fiber.Ctx) error {
 		field := ruleField(r.Name)
 		v := strings.TrimSpace(c.FormValue(field))
 		f.Values[field] = v
+		if r.Name == tenancy.RuleOptionalConsents {
+			if f.Values[field], err = consentsFromForm(c, field); err != nil {
+				f.Errors.Add(field, "form.invalid_choice")
+				continue
+			}
+			next.Rules[r.Name] = f.Values[field]
+			continue
+		}
 		if r.Type == "string" { // a list of roles (issue 11; mfa_settings.go)
 			if f.Values[field], err = s.rolesFromForm(c, field); err != nil {
 				f.Errors.Add(field, "form.invalid_choice")
@@ -166,3 +180,35 @@ func (s *Server) saveSettings(c *fiber.Ctx) error {
 	s.flash(c, "admin.settings.saved")
 	return c.Redirect(st.URL("/admin/settings"), fiber.StatusSeeOther)
 }
+
+// consentChoices are the boxes of the optional consents a tenant may ask (P6).
+func consentChoices(value string) []roleChoice {
+	listed := splitList(value)
+	out := make([]roleChoice, 0, len(terms.OptionalConsents))
+	for _, k := range terms.OptionalConsents {
+		out = append(out, roleChoice{ID: k, On: contains(listed, k)})
+	}
+	return out
+}
+
+// consentsFromForm reads the ticked boxes of the optional consents: known kinds only. A
+// form without the field keeps the tenant's value.
+func consentsFromForm(c *fiber.Ctx, field string) (string, error) {
+	sent := c.Request().PostArgs().PeekMulti(field)
+	if len(sent) == 0 && len(c.Request().PostArgs().Peek(field+"_shown")) == 0 {
+		return St(c).Tenant.StringRule(tenancy.RuleOptionalConsents), nil
+	}
+	var out []string
+	for _, b := range sent {
+		k := string(b)
+		if !contains(terms.OptionalConsents, k) {
+			return "", errUnknownConsent
+		}
+		if !contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return strings.Join(out, ","), nil
+}
+
+var errUnknownConsent = errors.New("unknown consent kind")

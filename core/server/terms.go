@@ -298,12 +298,27 @@ func (s *Server) termsAccept(c *fiber.Ctx) error {
 	return c.Redirect(safeNext(st, c.FormValue("next")), fiber.StatusSeeOther)
 }
 
-// consentKinds are the optional consents a tenant asks: marketing always, geolocation where
-// a module needs the person's position (the calendar's search near me).
+// consentKinds are the optional consents a tenant asks: those its rule lists (P6; known
+// kinds only, in their fixed order), and geolocation where a module needs the person's
+// position (the calendar's search near me).
 func consentKinds(t *tenancy.Tenant) []string {
-	out := []string{terms.ConsentMarketing}
-	if contains(t.EnabledModules(), "calendar") {
-		out = append(out, terms.ConsentGeolocation)
+	listed := splitList(t.StringRule(tenancy.RuleOptionalConsents))
+	var out []string
+	for _, k := range terms.OptionalConsents {
+		if contains(listed, k) || (k == terms.ConsentGeolocation && contains(t.EnabledModules(), "calendar")) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// splitList reads a rule's comma-separated list.
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
 	}
 	return out
 }

@@ -55,9 +55,15 @@ var CoreRules = []sdk.Rule{
 	// Notice periods of the other kinds of change (terms.notice_days is the general one).
 	{Name: "terms.notice_days_fees", Type: "int", Default: int64(7), Min: 0, Max: 365, Ref: "P6"},
 	{Name: "terms.notice_days_closing", Type: "int", Default: int64(30), Min: 0, Max: 365, Ref: "P6"},
+	// The optional consents the tenant asks at registration and on the account page (P6):
+	// kinds separated by commas, among terms.OptionalConsents ("marketing,partners").
+	{Name: RuleOptionalConsents, Type: "string", Default: "marketing", Ref: "P6"},
 	// SMS are sent only by a tenant that switched them on (P7).
 	{Name: "notifications.sms", Type: "bool", Default: false, Ref: "P7"},
 }
+
+// RuleOptionalConsents lists the optional consents the tenant asks (P6).
+const RuleOptionalConsents = "account.optional_consents"
 
 // RuleSecondFactorRoles names the roles that must have a second factor (issue 11).
 const RuleSecondFactorRoles = "security.second_factor_roles"

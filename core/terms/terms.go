@@ -32,7 +32,13 @@ const (
 	ConsentDataProcessing = "data_processing" // mandatory
 	ConsentMarketing      = "marketing"       // optional
 	ConsentGeolocation    = "geolocation"     // optional
+	// ConsentPartners: passing the person's data to the tenant's partners (eLekarze asks it).
+	ConsentPartners = "partners" // optional
 )
+
+// OptionalConsents are the optional consents a tenant may ask (its rule
+// "account.optional_consents" lists those it asks); each has its words, "consent.<kind>".
+var OptionalConsents = []string{ConsentMarketing, ConsentGeolocation, ConsentPartners}
 
 // How an acceptance was given.
 const (

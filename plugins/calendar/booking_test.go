@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"carenet.dev/platform/plugins/calendar/pesel"
+	"carenet.dev/platform/plugins/kit/pesel"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"

@@ -70,7 +70,8 @@ func newModule() *Module {
 		},
 		Rules: []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
 			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages,
-			adminBlacklistEnabled, adminBlacklistAutoApply, rightsAnswerDays, feedDaysBack, feedDaysAhead, feedRequestsPerHour},
+			adminBlacklistEnabled, adminBlacklistAutoApply, rightsAnswerDays, feedDaysBack, feedDaysAhead, feedRequestsPerHour,
+			anonymousMinAge, bookingConsents, anonymousPerIP},
 		Routes: append(append(append([]kit.Route{
 			// The directory (C1): public, without JavaScript, within a budget per client and account.
 			kit.Public("GET /calendar", m.directory),
@@ -116,6 +117,11 @@ func newModule() *Module {
 			kit.Perm("GET /calendar/agenda/feed", permManageOwn, m.feedPage),
 			kit.Perm("POST /calendar/agenda/feed", permManageOwn, m.rotateFeed),
 			kit.Public("GET /calendar/feed/{token}/agenda.ics", m.feed),
+			// Booking without an account (C6), confirmed by the e-mail's single-use link.
+			kit.Public("GET /calendar/doctors/{id}/guest", m.guestPage),
+			kit.Public("POST /calendar/doctors/{id}/guest", m.guestBook),
+			kit.Public("GET /calendar/confirm/{token}", m.confirmPage),
+			kit.Public("POST /calendar/confirm/{token}", m.confirmBooking),
 		},
 			// A patient accepts the calendar's terms in force before he books (P6): the
 			// version stays with the booking.
@@ -124,15 +130,23 @@ func newModule() *Module {
 				kit.Perm("POST /calendar/doctors/{id}/book", permBook, m.book),
 			)...), m.blacklistRoutes()...), m.waitlistRoutes()...),
 		Notifications: []string{tmplCancelledByDoctor, tmplWaitlistOffer, tmplRemovalAsked, tmplRemovalGranted, tmplRemovalRefused,
-			tmplDocumentsRequested, tmplApplicationApproved, tmplApplicationRefused, tmplRightsAnswered, tmplBooked, tmplReminder},
-		AuditActions:  append(append([]string(nil), blacklistAuditActions...), auditApplicationApproved, auditApplicationRefused, auditRightsAnswered),
+			tmplDocumentsRequested, tmplApplicationApproved, tmplApplicationRefused, tmplRightsAnswered, tmplBooked, tmplReminder, tmplConfirmBooking},
+		AuditActions: append(append([]string(nil), blacklistAuditActions...), auditApplicationApproved, auditApplicationRefused, auditRightsAnswered),
+		// C3: a patient registering on a tenant that runs the calendar gives his PESEL (the
+		// core checks it) and his mobile; the booking form starts from them.
+		RegistrationFields: []sdk.Field{
+			{Name: "pesel", LabelKey: "calendar.field.pesel", Type: "pesel", Required: true, MaxLen: 11, Portals: []string{"patients", ""}},
+			{Name: "mobile", LabelKey: "calendar.field.mobile", Type: "tel", Required: true, MaxLen: 32, Portals: []string{"patients", ""}},
+		},
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,
 		Export:        m.export,
 		Jobs: []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits},
 			{Name: jobProposeBlacklists, Cron: "23 3 1 * *", Run: m.proposeBlacklists},
 
-			{Name: jobRemind, Run: m.runRemind}, {Name: jobSweepReminders, Cron: "*/15 * * * *", Run: m.sweepReminders}},
+			{Name: jobRemind, Run: m.runRemind}, {Name: jobSweepReminders, Cron: "*/15 * * * *", Run: m.sweepReminders},
+
+			{Name: jobExpireHold, Run: m.expireJob}, {Name: jobSweepHolds, Cron: "*/10 * * * *", Run: m.sweepHolds}},
 	})
 	return m
 }

@@ -213,7 +213,8 @@ type slotCell struct {
 var models = []any{(*Facility)(nil), (*Doctor)(nil), (*DoctorSpecialty)(nil), (*DoctorFacility)(nil),
 	(*Service)(nil), (*Window)(nil), (*Exception)(nil), (*Booking)(nil),
 	(*BlacklistEntry)(nil), (*PortalEntry)(nil), (*RemovalRequest)(nil), (*Waiter)(nil), (*Offer)(nil),
-	(*Application)(nil), (*RightsRequest)(nil)}
+	(*Application)(nil), (*RightsRequest)(nil),
+	(*confirmToken)(nil)}
 
 // telHref is a phone number for a tel: link; telText the same number that never breaks
 // across lines.

@@ -9,11 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"carenet.dev/platform/plugins/calendar/pesel"
 	"carenet.dev/platform/plugins/calendar/phone"
 	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/pesel"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/view"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // Consents a booking asks (C5, P6): the doctor's processing of the booking data as its
@@ -88,14 +89,18 @@ type dayslots struct {
 
 // bookPage is the booking of a signed-in patient for himself (C4, C5): the doctor's
 // services; for one, the week's free starts, week by week; for a start, the form.
-func (m *Module) bookPage(c *kit.Ctx) error {
+func (m *Module) bookPage(c *kit.Ctx) error { return m.weekPage(c, "book") }
+
+// weekPage is the week of free starts of the doctor's service and, for a start, its
+// form: the signed-in patient's (action "book") or the anonymous one's ("guest", C6).
+func (m *Module) weekPage(c *kit.Ctx, action string) error {
 	l, svc, err := m.bookable(c, c.Query("service"))
 	if err != nil {
 		return err
 	}
 	t := c.Tenant()
 	v := c.View("calendar.book.title")
-	v.Data["L"], v.Data["Service"] = l, svc
+	v.Data["L"], v.Data["Service"], v.Data["Action"] = l, svc, action
 	if svc == nil {
 		return c.Render(http.StatusOK, "book", v)
 	}
@@ -138,7 +143,7 @@ func (m *Module) bookPage(c *kit.Ctx) error {
 		}
 		days = append(days, ds)
 	}
-	base := fmt.Sprintf("/calendar/doctors/%s/book?service=%s", l.Doctor.ID, svc.ID)
+	base := fmt.Sprintf("/calendar/doctors/%s/%s?service=%s", l.Doctor.ID, action, svc.ID)
 	v.Data["Days"], v.Data["Base"] = days, base
 	v.Data["Next"] = base + "&week=" + next.Format(time.DateOnly)
 	if week.After(monday(now)) {
@@ -147,7 +152,9 @@ func (m *Module) bookPage(c *kit.Ctx) error {
 	return c.Render(http.StatusOK, "book", v)
 }
 
-// bookForm shows the form for one start, if it is free.
+// bookForm shows the form for one start, if it is free: the anonymous one (C6), or the
+// signed-in patient's, for himself, for another person or for one of the people his
+// account represents (C5; "for" says which).
 func (m *Module) bookForm(c *kit.Ctx, status int, v *kit.View, l *Listed, svc *Service, at time.Time) error {
 	free, err := m.isFree(c, l, svc, at)
 	if err != nil {
@@ -157,18 +164,75 @@ func (m *Module) bookForm(c *kit.Ctx, status int, v *kit.View, l *Listed, svc *S
 		v.Data["Gone"] = true
 		return c.Render(status, "book", v)
 	}
-	u := c.User()
-	if _, ok := v.Values["pesel"]; !ok {
-		v.Values["pesel"], v.Values["mobile"] = u.Profile["pesel"], u.Profile["mobile"]
-	}
+	t := c.Tenant()
 	v.Data["Start"], v.Data["End"] = at, at.Add(time.Duration(svc.DurationMinutes)*time.Minute)
 	v.Data["StartUnix"] = at.Unix()
+	v.Data["Consents"] = m.optionalConsents(t)
 	for _, f := range l.Facilities {
 		if f.ID == svc.FacilityID {
 			v.Data["Facility"] = f
 		}
 	}
+	u := c.User()
+	if u == nil {
+		v.Data["MinAge"] = anonymousMinAge.Of(t)
+		return c.Render(status, "bookguest", v)
+	}
+	who := c.Form("for")
+	deps := m.represented(c, at)
+	v.Data["Dependants"], v.Data["For"] = deps, who
+	v.Data["FormURL"] = fmt.Sprintf("/calendar/doctors/%s/book?service=%s&start=%d", l.Doctor.ID, svc.ID, at.Unix())
+	switch who {
+	case "", forMe:
+		if _, ok := v.Values["pesel"]; !ok {
+			v.Values["pesel"], v.Values["mobile"] = u.Profile["pesel"], u.Profile["mobile"]
+		}
+	case forOther:
+	default:
+		d := findDependant(deps, who)
+		if d == nil {
+			return kit.ErrNotFound
+		}
+		v.Data["Dependant"] = d
+		if _, ok := v.Values["first_name"]; !ok {
+			v.Values["first_name"], v.Values["last_name"], v.Values["pesel"] = d.FirstName, d.LastName, d.NationalID
+		}
+	}
 	return c.Render(status, "bookform", v)
+}
+
+// Whom a signed-in patient books for (C5): himself, another person, or the id of a person
+// his account represents.
+const (
+	forMe    = "me"
+	forOther = "other"
+)
+
+// represented are the people the user's account represents on the visit's day (the core's
+// dependants); none when the core cannot say.
+func (m *Module) represented(c *kit.Ctx, at time.Time) []sdk.Dependant {
+	deps, err := c.Host().Dependants(c.Context(), c.User().ID)
+	if err != nil {
+		c.LogFailure(err)
+		return nil
+	}
+	day := at.In(tenantZone(c.Tenant())).Format(time.DateOnly)
+	var out []sdk.Dependant
+	for _, d := range deps {
+		if d.RepresentedOn(day) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func findDependant(deps []sdk.Dependant, id string) *sdk.Dependant {
+	for i := range deps {
+		if deps[i].ID == id {
+			return &deps[i]
+		}
+	}
+	return nil
 }
 
 // isFree reports whether at is one of the free starts of svc (what the pages offer); the
@@ -204,17 +268,45 @@ func (m *Module) book(c *kit.Ctx) error {
 	}
 	start := time.Unix(at, 0).UTC()
 	v := c.View("calendar.book.title")
-	v.Data["L"], v.Data["Service"] = l, svc
-	pesel, mobile := strings.TrimSpace(c.Form("pesel")), strings.TrimSpace(c.Form("mobile"))
-	v.Values["pesel"], v.Values["mobile"] = pesel, mobile
-	if e := checkPESEL(pesel, m.now().In(view.Zone(c.Tenant().TimeZone))); e != "" {
-		v.Errors["pesel"] = e
-	}
-	if e := checkMobile(mobile, c.Tenant().Country); e != "" {
-		v.Errors["mobile"] = e
-	}
-	if c.Form("consent_doctor") != "yes" {
-		v.Errors["consent_doctor"] = "calendar.book.err.consent"
+	v.Data["L"], v.Data["Service"], v.Data["Action"] = l, svc, "book"
+	u := c.User()
+	first, last, _ := strings.Cut(u.Name, " ")
+	b := &Booking{DoctorID: l.Doctor.ID, FacilityID: svc.FacilityID, ServiceID: svc.ID, ServiceName: svc.Name, Specialty: svc.Specialty,
+		PriceMinor: svc.PriceMinor, Currency: svc.Currency, StartsAt: start, EndsAt: start.Add(time.Duration(svc.DurationMinutes) * time.Minute),
+		Status: statusConfirmed, PatientFirstName: first, PatientLastName: last, Email: u.Email,
+		UserID: u.ID, BookedBy: u.ID, TermsVersion: c.TermsVersion(), CreatedAt: m.now()}
+	switch who := c.Form("for"); who {
+	case "", forMe:
+		pesel, mobile := strings.TrimSpace(c.Form("pesel")), strings.TrimSpace(c.Form("mobile"))
+		v.Values["pesel"], v.Values["mobile"] = pesel, mobile
+		if e := checkPESEL(pesel, m.now().In(view.Zone(c.Tenant().TimeZone))); e != "" {
+			v.Errors["pesel"] = e
+		}
+		if e := checkMobile(mobile, c.Tenant().Country); e != "" {
+			v.Errors["mobile"] = e
+		} else if e164, err := phone.Mobile(mobile, c.Tenant().Country); err == nil {
+			mobile = e164
+		}
+		b.PESEL, b.Mobile = pesel, mobile
+		b.Consents = m.readConsents(c, v, consentDoctorController)
+	default:
+		// C5: another person, named with his PESEL, e-mail and mobile, who agreed; the
+		// patient declares he may act for him. He has no account here: the visit is the
+		// booker's to see and cancel, and it counts in that person's day (C8, by PESEL).
+		p := m.readPerson(c, v)
+		if who != forOther {
+			d := findDependant(m.represented(c, start), who)
+			if d == nil {
+				return kit.ErrBadRequest
+			}
+			p.First, p.Last = d.FirstName, d.LastName
+			if d.NationalID != "" && d.NationalID != p.PESEL {
+				v.Errors["pesel"] = "calendar.book.err.pesel_dependant"
+			}
+		}
+		b.PatientFirstName, b.PatientLastName, b.PESEL, b.Email, b.Mobile = p.First, p.Last, p.PESEL, p.Email, p.Mobile
+		b.UserID, b.ForOther = "", true
+		b.Consents = m.readConsents(c, v, consentDoctorController, consentPerson, consentAuthority)
 	}
 	if len(v.Errors) > 0 {
 		return m.bookForm(c, http.StatusUnprocessableEntity, v, l, svc, start)
@@ -225,18 +317,12 @@ func (m *Module) book(c *kit.Ctx) error {
 		v.Data["Gone"] = true
 		return c.Render(http.StatusConflict, "book", v)
 	}
-	if ground, err := m.barred(c.Context(), c.Tenant(), l.Doctor.ID, pesel); err != nil {
+	if ground, err := m.barred(c.Context(), c.Tenant(), l.Doctor.ID, b.PESEL); err != nil {
 		return err
 	} else if ground != "" {
 		v.Data["Barred"] = ground
 		return c.Render(http.StatusForbidden, "book", v)
 	}
-	u := c.User()
-	first, last, _ := strings.Cut(u.Name, " ")
-	b := &Booking{DoctorID: l.Doctor.ID, FacilityID: svc.FacilityID, ServiceID: svc.ID, ServiceName: svc.Name, Specialty: svc.Specialty,
-		PriceMinor: svc.PriceMinor, Currency: svc.Currency, StartsAt: start, EndsAt: start.Add(time.Duration(svc.DurationMinutes) * time.Minute),
-		Status: statusConfirmed, PatientFirstName: first, PatientLastName: last, PESEL: pesel, Email: u.Email, Mobile: mobile,
-		UserID: u.ID, BookedBy: u.ID, TermsVersion: c.TermsVersion(), Consents: consentDoctorController, CreatedAt: m.now()}
 	b.ConfirmedAt.Time = b.CreatedAt
 	switch err := m.reserve(c.Context(), c.Tenant(), b); {
 	case errors.Is(err, errSlotTaken):
@@ -271,7 +357,15 @@ func (m *Module) visits(c *kit.Ctx, id string) ([]Visit, error) {
 	var out []Visit
 	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		var bs []Booking
-		q := sc.Select(&bs).Where("(bk.user_id = ? OR bk.booked_by = ?)", u.ID, u.ID)
+		q := sc.Select(&bs)
+		if p := strings.TrimSpace(u.Profile["pesel"]); p != "" && u.Email != "" {
+			// C6: a visit booked without signing in, or for him by someone else, is his when
+			// it names his PESEL and his e-mail (in any case).
+			q = q.Where("(bk.user_id = ? OR bk.booked_by = ? OR (bk.user_id = '' AND bk.pesel = ? AND LOWER(bk.email) = ?))",
+				u.ID, u.ID, p, strings.ToLower(u.Email))
+		} else {
+			q = q.Where("(bk.user_id = ? OR bk.booked_by = ?)", u.ID, u.ID)
+		}
 		if id != "" {
 			q = q.Where("bk.id = ?", id)
 		}

@@ -1,0 +1,45 @@
+package accounts_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"carenet.dev/platform/core/accounts"
+	"carenet.dev/platform/core/db/dbtest"
+	"carenet.dev/platform/core/form"
+)
+
+// C3: a registration field of Type "pesel" (the calendar's) is checked by the core: a
+// missing one, one of the wrong length, one whose check digit is wrong and one whose birth
+// date cannot exist are each refused next to the field, nothing saved; a valid one is kept.
+func TestRegistrationRefusesBadPESEL(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		s, tn := setup(t, b)
+		extra := []accounts.Field{{Name: "pesel", LabelKey: "calendar.field.pesel", Type: "pesel", Required: true, MaxLen: 11}}
+		for i, c := range []struct{ pesel, want string }{
+			{"", "form.required"},
+			{"8503021234", "form.pesel.invalid"},
+			{"8503021234x", "form.pesel.invalid"},
+			{"85030212345", "form.pesel.checksum"},
+			{"85130212347", "form.pesel.date"},
+		} {
+			in := input("p@example.org")
+			in.Extra = map[string]string{"pesel": c.pesel}
+			_, _, _, err := s.Register(context.Background(), tn, in, extra, nil)
+			var ferr form.Errors
+			if !errors.As(err, &ferr) || ferr["pesel"] != c.want {
+				t.Fatalf("case %d %q: %v, want %s", i, c.pesel, err, c.want)
+			}
+		}
+		if _, err := s.ByEmail(context.Background(), tn.ID, "p@example.org"); err == nil {
+			t.Fatal("a refused registration saved an account")
+		}
+		in := input("p@example.org")
+		in.Extra = map[string]string{"pesel": " 85030212344 "}
+		u, _, _, err := s.Register(context.Background(), tn, in, extra, nil)
+		if err != nil || u.Profile["pesel"] != "85030212344" {
+			t.Fatalf("a valid PESEL: %v %+v", err, u)
+		}
+	})
+}
