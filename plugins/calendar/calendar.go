@@ -65,9 +65,11 @@ func newModule() *Module {
 			{Name: permManageOwn, Grants: []string{"doctor", "facility"}},        // C4, C10
 			{Name: "calendar.blacklist", Grants: []string{"doctor"}},             // C12
 			{Name: "calendar.admin_blacklist", Grants: []string{"tenant_admin"}}, // C13
+			{Name: permDirectory, Grants: []string{"tenant_admin"}},              // C1
 		},
 		Rules: []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
-			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages},
+			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages,
+			mapTileURL, mapAttribution, searchRadiusKm, firstSlotDays},
 		Routes: append([]kit.Route{
 			// The directory (C1): public, without JavaScript, within a budget per client and account.
 			kit.Public("GET /calendar", m.directory),
@@ -78,6 +80,16 @@ func newModule() *Module {
 			kit.Perm("GET /calendar/agenda", permManageOwn, m.agenda),
 			kit.Perm("POST /calendar/agenda/online", permManageOwn, m.switchCalendar),
 			kit.Perm("POST /calendar/agenda/{id}/cancel", permManageOwn, m.cancelByDoctor),
+			// The map's files (C1), and the directory's care by the administrator.
+			kit.Public("GET /calendar/assets/{name}", m.asset),
+			kit.Public("GET /calendar/assets/{dir}/{name}", m.asset),
+			kit.Public("POST /calendar/doctors/{id}/report", m.report).Multiline("details"),
+			kit.Perm("GET /calendar/admin/reports", permDirectory, m.reports),
+			kit.Perm("POST /calendar/admin/reports/{id}/resolve", permDirectory, m.resolveReport).Multiline("note"),
+			kit.Perm("GET /calendar/admin/import", permDirectory, m.importPage),
+			kit.Perm("POST /calendar/admin/import", permDirectory, m.importDirectory),
+			kit.Perm("POST /calendar/admin/doctors/{id}/remove", permDirectory, m.removeDoctorRoute),
+			kit.Perm("POST /calendar/admin/facilities/{id}/remove", permDirectory, m.removeFacility),
 		},
 			// A patient accepts the calendar's terms in force before he books (P6): the
 			// version stays with the booking.
@@ -89,7 +101,9 @@ func newModule() *Module {
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,
 		Export:        m.export,
-		Jobs:          []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits}},
+		Jobs: []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits},
+			{Name: jobRefreshSearchWords, Cron: "17 * * * *", Run: m.runRefreshSearchWords}},
+		AuditActions: []string{"calendar.directory_imported", "calendar.doctor_removed", "calendar.facility_removed", "calendar.report_resolved"},
 	})
 	return m
 }

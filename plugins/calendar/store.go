@@ -56,6 +56,8 @@ type Facility struct {
 	UserID         string    `bun:"user_id"`
 	CreatedAt      time.Time `bun:"created_at"`
 	UpdatedAt      time.Time `bun:"updated_at"`
+	// RemovedAt: the administrator removed it from the directory (C1).
+	RemovedAt bun.NullTime `bun:"removed_at"`
 }
 
 // Doctor is a doctor of the directory (C1). Bookable says whether he takes bookings online
@@ -84,6 +86,8 @@ type Doctor struct {
 	SearchKey string    `bun:"search_key"`
 	CreatedAt time.Time `bun:"created_at"`
 	UpdatedAt time.Time `bun:"updated_at"`
+	// RemovedAt: the administrator removed him from the directory (C1); his bookings stay.
+	RemovedAt bun.NullTime `bun:"removed_at"`
 }
 
 // DoctorSpecialty is one specialty a doctor gives visits in (a code; its name is in the
@@ -204,7 +208,8 @@ type slotCell struct {
 
 // models are the module's tenant tables on every engine (kittest checks them).
 var models = []any{(*Facility)(nil), (*Doctor)(nil), (*DoctorSpecialty)(nil), (*DoctorFacility)(nil),
-	(*Service)(nil), (*Window)(nil), (*Exception)(nil), (*Booking)(nil)}
+	(*Service)(nil), (*Window)(nil), (*Exception)(nil), (*Booking)(nil),
+	(*Report)(nil), (*directoryState)(nil)}
 
 // telHref is a phone number for a tel: link; telText the same number that never breaks
 // across lines.
