@@ -115,8 +115,9 @@ func (m *Module) importCSV(ctx context.Context, t sdk.Tenant, source string, r i
 		}
 	}
 	rep := &importReport{Source: source}
-	facilities := map[string]string{}  // facility reference → id
-	doctorFacs := map[string][]string{} // doctor reference → facility ids so far
+	facilities := map[string]string{}    // facility reference → id
+	doctorFacs := map[string][]string{}  // doctor reference → facility ids so far
+	doctorSpecs := map[string][]string{} // doctor reference → specialties so far
 	for line := 2; line <= importMaxLines+1; line++ {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -132,7 +133,7 @@ func (m *Module) importCSV(ctx context.Context, t sdk.Tenant, source string, r i
 			}
 			return ""
 		}
-		if key := m.importLine(ctx, t, source, get, facilities, doctorFacs, rep); key != "" {
+		if key := m.importLine(ctx, t, source, get, facilities, doctorFacs, doctorSpecs, rep); key != "" {
 			rep.Errors = append(rep.Errors, lineError{line, key})
 		}
 	}
@@ -141,7 +142,7 @@ func (m *Module) importCSV(ctx context.Context, t sdk.Tenant, source string, r i
 
 // importLine takes one line; it returns the message id of why it cannot, or "".
 func (m *Module) importLine(ctx context.Context, t sdk.Tenant, source string, get func(string) string,
-	facilities map[string]string, doctorFacs map[string][]string, rep *importReport) string {
+	facilities map[string]string, doctorFacs, doctorSpecs map[string][]string, rep *importReport) string {
 	ref, facRef := get("reference"), get("facility_reference")
 	if ref == "" || facRef == "" || strings.Contains(ref, ":") || strings.Contains(facRef, ":") {
 		return "calendar.import.err.reference"
@@ -239,8 +240,12 @@ func (m *Module) importLine(ctx context.Context, t sdk.Tenant, source string, ge
 		rep.Facilities++
 	}
 	created := doc.ID == ""
+	// A doctor's lines add up: his facilities and specialties are those of all his lines.
 	doctorFacs[ref] = appendNew(doctorFacs[ref], facilities[facRef])
-	if err := m.saveDoctor(ctx, t, doc, specs, doctorFacs[ref]); err != nil {
+	for _, s := range specs {
+		doctorSpecs[ref] = appendNew(doctorSpecs[ref], s)
+	}
+	if err := m.saveDoctor(ctx, t, doc, doctorSpecs[ref], doctorFacs[ref]); err != nil {
 		m.Log.Error("import doctor", "tenant", t.Slug, "err", err)
 		return "calendar.import.err.store"
 	}
