@@ -1,0 +1,59 @@
+package main
+
+import (
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"carenet.dev/platform/core/browsertest"
+	"carenet.dev/platform/core/db/dbtest"
+)
+
+// TestBrowserDirectoryMap (issue 13.1, C1): an anonymous visitor on a 390 px phone searches
+// doctors near a typed city (Warszawa) in Chromium. The result list shows, nearest first
+// with distances; Leaflet, served from the module's binary, draws the listed facilities on
+// the map with tiles asked from the tenant's tile URL (OpenStreetMap's by default) and its
+// attribution; the page does not scroll sideways and axe-core finds nothing serious.
+func TestBrowserDirectoryMap(t *testing.T) {
+	execPath := browsertest.Need(t)
+	checks := browsertest.NeedChecks(t)
+	p := startPlatformOn(t, dbtest.Backends()[0], filepath.Join("..", "..", "tenants")) // a browser run is slow: SQLite only
+	base, err := url.Parse(p.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := browsertest.Start(t, execPath, 4*time.Minute)
+	b := newPerson(t, first, "visitor", base.Port())
+	b.do("phone viewport", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	u := b.url("elekarze.localhost", "/calendar?near="+url.QueryEscape("Warszawa"))
+	b.open("search near Warszawa", u, 200)
+	b.wantIn("main", "km od wskazanego miejsca")
+	if n := eval[int](b, "count the doctors", `document.querySelectorAll("ul.doctors > li").length`); n == 0 {
+		b.fatal("the result list", errNoDoctors)
+	}
+	b.do("Leaflet draws the map", chromedp.WaitReady(`#calendar-map[data-ready="1"]`))
+	tiles := eval[[]string](b, "the tiles", `Array.from(document.querySelectorAll("#calendar-map img.leaflet-tile")).map(i => i.src)`)
+	if len(tiles) == 0 {
+		t.Fatal("the map asked for no tile")
+	}
+	for _, src := range tiles {
+		if !strings.HasPrefix(src, "https://tile.openstreetmap.org/") {
+			t.Errorf("a tile from %s, not the tenant's tile URL", src)
+		}
+	}
+	if n := eval[int](b, "the markers", `document.querySelectorAll("#calendar-map .leaflet-marker-icon").length`); n == 0 {
+		t.Error("no facility on the map")
+	}
+	b.wantIn("#calendar-map .leaflet-control-attribution", "© OpenStreetMap contributors")
+	phoneHere(b, checks, "search near Warszawa with its map", u, false)
+}
+
+var errNoDoctors = errorString("no doctor listed")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
