@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // doctors near a typed city (Warszawa) in Chromium. The result list shows, nearest first
 // with distances; Leaflet, served from the module's binary, draws the listed facilities on
 // the map with tiles asked from the tenant's tile URL (OpenStreetMap's by default) and its
-// attribution; the page does not scroll sideways and axe-core finds nothing serious.
+// attribution, which the page's Content-Security-Policy lets it load; the page does not scroll sideways and axe-core finds nothing serious.
 func TestBrowserDirectoryMap(t *testing.T) {
 	execPath := browsertest.Need(t)
 	checks := browsertest.NeedChecks(t)
@@ -25,6 +26,17 @@ func TestBrowserDirectoryMap(t *testing.T) {
 	base, err := url.Parse(p.base)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The page's policy lets the browser load the tenant's tiles, and no other image host.
+	req, _ := http.NewRequest("GET", p.base+"/calendar?near=Warszawa", nil)
+	req.Host = "elekarze.localhost"
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data: https://tile.openstreetmap.org;") {
+		t.Errorf("the search page's policy does not allow the tiles: %s", csp)
 	}
 	first := browsertest.Start(t, execPath, 4*time.Minute)
 	b := newPerson(t, first, "visitor", base.Port())
