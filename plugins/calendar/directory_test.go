@@ -425,8 +425,13 @@ func TestAdminRemoval(t *testing.T) {
 		if page := string(f.get(f.A, nil, "10.2.0.8", "/calendar/doctors/"+f.doctor.ID).Body); strings.Contains(page, "Filia Widzew") || !strings.Contains(page, "Przychodnia Centrum") {
 			t.Fatal("the removed facility still shows, or the other one went")
 		}
-		if res := f.post(f.A, admin, "/calendar/admin/doctors/"+f.doctor.ID+"/remove", nil); res.Status != http.StatusSeeOther {
-			t.Fatalf("remove doctor: %d", res.Status)
+		res = f.post(f.A, admin, "/calendar/admin/doctors/"+f.doctor.ID+"/remove", nil)
+		if res.Status != http.StatusSeeOther || !strings.HasSuffix(res.Header.Get("Location"), "/calendar?done=doctor_removed") {
+			t.Fatalf("remove doctor: %d %v", res.Status, res.Header)
+		}
+		if body := string(f.get(f.A, admin, "10.2.0.8", "/calendar?done=doctor_removed").Body); !strings.Contains(body, "Lekarz został usunięty z katalogu.") ||
+			!strings.Contains(body, `href="/calendar/admin/reports"`) {
+			t.Fatal("the administrator is not told, or has no way to his queue")
 		}
 		if body := string(f.get(f.A, nil, "10.2.0.8", "/calendar?q=kowalska").Body); strings.Contains(body, "Kowalska") {
 			t.Fatal("the removed doctor is still found")

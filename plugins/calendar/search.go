@@ -453,6 +453,7 @@ func (m *Module) directory(c *kit.Ctx) error {
 		v.Values["lat"], v.Values["lon"] = "", ""
 	}
 	v.Data["Specialties"] = m.specialtyOptions(v.Lang())
+	v.Data["Admin"] = c.User().HasRole("tenant_admin")
 	v.Data["Assets"] = map[string]string{"CSS": m.assetURL("leaflet.css"), "MapCSS": m.assetURL("map.css"),
 		"JS": m.assetURL("leaflet.js"), "MapJS": m.assetURL("map.js")}
 	status := http.StatusOK

@@ -37,7 +37,9 @@
     var lon = parseFloat(spots[i].getAttribute('data-lon'));
     if (isFinite(lat) && isFinite(lon)) {
       bounds.push([lat, lon]);
-      marks.push({ at: [lat, lon], title: spots[i].getAttribute('data-title') || '', href: spots[i].getAttribute('data-href') || '' });
+      var card = spots[i].closest('li');
+      var link = card ? card.querySelector('h3 a') : null;
+      marks.push({ at: [lat, lon], title: spots[i].getAttribute('data-title') || '', href: link ? link.getAttribute('href') : '' });
     }
   }
   if (!marks.length) return;
