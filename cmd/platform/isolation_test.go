@@ -19,6 +19,8 @@ var (
 	staffReportRe   = regexp.MustCompile(`href="/results/staff/r/([0-9a-f-]{36})"`)
 	dependantLinkRe = regexp.MustCompile(`href="/account/dependants/([0-9a-f-]{36})"`)
 	doctorLinkRe    = regexp.MustCompile(`href="/calendar/doctors/([0-9a-f-]{36})"`)
+	dirReportRe     = regexp.MustCompile(`action="/calendar/admin/reports/([0-9a-f-]{36})/resolve"`)
+	dirFacilityRe   = regexp.MustCompile(`action="/calendar/admin/facilities/([0-9a-f-]{36})/remove"`)
 	visitLinkRe     = regexp.MustCompile(`href="/calendar/visits/([0-9a-f-]{36})"`)
 )
 
@@ -155,6 +157,22 @@ func TestModuleTenantIsolation(t *testing.T) {
 			t.Fatalf("A's own doctor: %d", code)
 		}
 
+		// The directory's care (C1): B's report, B's facility, seen by B's administrator; A's
+		// administrator and a visitor of A' try them on A'.
+		bReportPath := "/calendar/doctors/" + bDoctor
+		if code, body := bUser.post(bReportPath, bReportPath+"/report", url.Values{"what": {"wrong_data"}, "details": {"Zły adres gabinetu w katalogu."}}); code != 303 {
+			t.Fatalf("a report in B: %d\n%s", code, body)
+		}
+		bAdmin := p.browser("elekarze.localhost")
+		bAdmin.login("admin@elekarze.localhost", "demo-elekarze-admin")
+		_, bQueue := bAdmin.do("GET", "/calendar/admin/reports", nil)
+		bDirReport := find(dirReportRe, bQueue, "directory report (of B)")
+		_, bDoctorPage := bAdmin.do("GET", "/calendar/doctors/"+bDoctor, nil)
+		bFacility := find(dirFacilityRe, bDoctorPage, "facility (of B)")
+		aAdmin := p.browser("secretaires.localhost")
+		aAdmin.login("admin@secretaires.localhost", "demo-secretaires-admin")
+		aDoctorPage := "/calendar/doctors/" + find(doctorLinkRe, aSearch, "doctor (of A')")
+
 		type use struct {
 			who       *browser
 			path      string
@@ -193,6 +211,12 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"GET /calendar/visits/{id}":                       {who: aPatient, path: "/calendar/visits/" + bVisit, want: 404},
 			"POST /calendar/visits/{id}/cancel":               {who: aPatient, path: "/calendar/visits/" + bVisit + "/cancel", page: "/calendar/visits", want: 404},
 			"GET /results/trend/{code}":                       {exemption: "an analyte code, not an object: the patient's own values of that analyte"},
+			"GET /calendar/assets/{name}":                     {exemption: "a file of the map in the module's binary, the same for every tenant"},
+			"GET /calendar/assets/{dir}/{name}":               {exemption: "a file of the map in the module's binary, the same for every tenant"},
+			"POST /calendar/doctors/{id}/report":              {who: visitor, path: "/calendar/doctors/" + bDoctor + "/report", page: aDoctorPage, form: url.Values{"what": {"other"}, "details": {"Ten lekarz nie istnieje tutaj."}}, want: 404},
+			"POST /calendar/admin/reports/{id}/resolve":       {who: aAdmin, path: "/calendar/admin/reports/" + bDirReport + "/resolve", page: "/calendar/admin/reports", form: url.Values{"resolution": {"dismissed"}}, want: 404},
+			"POST /calendar/admin/doctors/{id}/remove":        {who: aAdmin, path: "/calendar/admin/doctors/" + bDoctor + "/remove", page: "/calendar/admin/reports", want: 404},
+			"POST /calendar/admin/facilities/{id}/remove":     {who: aAdmin, path: "/calendar/admin/facilities/" + bFacility + "/remove", page: "/calendar/admin/reports", want: 404},
 		}
 
 		var routes []string
@@ -245,6 +269,12 @@ func TestModuleTenantIsolation(t *testing.T) {
 
 		// Nothing of B changed: the account still waits, the record is as it was, the
 		// professional keeps his state, the patient still reads her result.
+		if code, _ := bUser.do("GET", "/calendar/doctors/"+bDoctor, nil); code != 200 {
+			t.Error("B's doctor left B's directory")
+		}
+		if _, after := bAdmin.do("GET", "/calendar/admin/reports", nil); !strings.Contains(after, `action="/calendar/admin/reports/`+bDirReport+`/resolve"`) {
+			t.Error("B's directory report is no longer open")
+		}
 		if _, after := bStaff.do("GET", "/results/staff/queue", nil); !strings.Contains(after, bQueued) {
 			t.Error("B's queued account left the queue")
 		}
