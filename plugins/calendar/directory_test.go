@@ -305,6 +305,15 @@ func TestDirectoryImport(t *testing.T) {
 		if d, ok := ds["Zieliński-Nowak"]; !ok || d.ID != zi.ID {
 			t.Fatalf("re-import did not update the record it owns: %+v", ds)
 		}
+		// A doctor the administrator removed stays removed when his source sends him again.
+		if res := f.post(f.A, admin, "/calendar/admin/doctors/"+zi.ID+"/remove", nil); res.Status != http.StatusSeeOther {
+			t.Fatalf("remove: %d", res.Status)
+		}
+		f.multipart(f.A, admin, "/calendar/admin/import", map[string]string{"source": "RejestrX"},
+			importHead+"D1,lek.,Piotr,Zieliński,7654321,neurology,pl,tak,F1,Centrum Medyczne Zdrowie,ul. Lipowa 3,90-100,Łódź,51.76,19.45,\n")
+		if d := f.doctors(f.A)["Zieliński"]; d.ID != zi.ID || d.RemovedAt.IsZero() || d.Bookable {
+			t.Fatalf("a removed doctor came back with the import: %+v", d)
+		}
 		// Another source's D1 is another record.
 		f.multipart(f.A, admin, "/calendar/admin/import", map[string]string{"source": "RejestrY"},
 			importHead+"D1,,Maria,Inna,,neurology,,,F1,Gabinet Y,,,Kraków,,,\n")

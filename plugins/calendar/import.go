@@ -197,6 +197,9 @@ func (m *Module) importLine(ctx context.Context, t sdk.Tenant, source string, ge
 		case err == nil:
 			doc.ID, doc.CreatedAt, doc.Description, doc.Competences, doc.UserID = old.ID, old.CreatedAt, old.Description, old.Competences, old.UserID
 			doc.OnlineCalendar, doc.CalendarStoppedAt, doc.RemovedAt = old.OnlineCalendar, old.CalendarStoppedAt, old.RemovedAt
+			if !old.RemovedAt.IsZero() {
+				doc.Bookable = false // the administrator removed him: an import does not bring him back
+			}
 		case !errors.Is(err, sqlNoRows):
 			return err
 		}
