@@ -522,7 +522,7 @@ func TestMapAssetsAndTiles(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
 		for path, ct := range map[string]string{"/calendar/assets/leaflet.js": "text/javascript", "/calendar/assets/leaflet.css": "text/css",
-			"/calendar/assets/map.js": "text/javascript", "/calendar/assets/images/marker-icon.png": "image/png"} {
+			"/calendar/assets/map.js": "text/javascript", "/calendar/assets/calendar.css": "text/css", "/calendar/assets/images/marker-icon.png": "image/png"} {
 			res := f.get(f.A, nil, "10.2.1.1", path+"?v=1")
 			if res.Status != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), ct) || !strings.Contains(res.Header.Get("Cache-Control"), "max-age=31536000") || len(res.Body) < 100 {
 				t.Errorf("%s: %d %v", path, res.Status, res.Header)

@@ -169,7 +169,7 @@ func (m *Module) asset(c *kit.Ctx) error {
 		name = "images/" + name
 	}
 	file := "assets/leaflet/" + name
-	if name == "map.js" || name == "map.css" {
+	if name == "map.js" || name == "calendar.css" {
 		file = "assets/" + name
 	}
 	ct, ok := assetTypes[path.Ext(name)]

@@ -454,7 +454,7 @@ func (m *Module) directory(c *kit.Ctx) error {
 	}
 	v.Data["Specialties"] = m.specialtyOptions(v.Lang())
 	v.Data["Admin"] = c.User().HasRole("tenant_admin")
-	v.Data["Assets"] = map[string]string{"CSS": m.assetURL("leaflet.css"), "MapCSS": m.assetURL("map.css"),
+	v.Data["Assets"] = map[string]string{"CSS": m.assetURL("leaflet.css"), "MapCSS": m.assetURL("calendar.css"),
 		"JS": m.assetURL("leaflet.js"), "MapJS": m.assetURL("map.js")}
 	status := http.StatusOK
 	if len(errs) > 0 {
@@ -573,6 +573,7 @@ func (m *Module) doctorView(c *kit.Ctx, l *Listed) *kit.View {
 	v.Data["Languages"] = langs
 	v.Data["ReportKinds"] = reportKinds
 	v.Data["Admin"] = c.User().HasRole("tenant_admin")
+	v.Data["CSS"] = m.assetURL("calendar.css")
 	return v
 }
 

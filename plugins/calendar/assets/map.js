@@ -4,7 +4,7 @@
 (function () {
   'use strict';
 
-  var form = document.querySelector('form.search');
+  var form = document.querySelector('form.finder');
   var locate = document.getElementById('f-locate');
   if (form && locate && navigator.geolocation) {
     locate.hidden = false;
