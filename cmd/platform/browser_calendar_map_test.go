@@ -57,6 +57,10 @@ func TestBrowserDirectoryMap(t *testing.T) {
 	if at := b.at(); at.Query().Get("geo") != "1" || !strings.HasPrefix(at.Query().Get("lat"), "52.2") {
 		t.Errorf("the search near the position went to %s", at)
 	}
+	// Nearest first: the first doctor works in Warszawa, where the position is.
+	if d := eval[string](b, "the first distance", `document.querySelector("ul.doctors .distance").textContent`); !strings.HasPrefix(d, "0 km") {
+		t.Errorf("the nearest doctor is listed %q away", d)
+	}
 
 	u := b.url("elekarze.localhost", "/calendar?near="+url.QueryEscape("Warszawa"))
 	b.open("search near Warszawa", u, 200)

@@ -443,7 +443,7 @@ func (m *Module) directory(c *kit.Ctx) error {
 	for _, k := range searchFields {
 		v.Values[k] = c.Query(k)
 	}
-	v.Values["specialty"], v.Values["sort"] = q.Specialty, q.Sort
+	v.Values["specialty"] = q.Specialty // the sort stays as asked: "" is by distance when there is an origin
 	for _, k := range []string{"q", "city", "near"} {
 		if errs[k] != "" {
 			v.Values[k] = ""
