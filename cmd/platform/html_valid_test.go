@@ -136,6 +136,23 @@ func TestPagesAreValidHTML(t *testing.T) {
 	get(calDoctor, "doctor", "/calendar/agenda", 200)
 	get(calDoctor, "doctor", "/calendar/agenda/feed", 200)
 	get(cal, "anonymous", "/calendar/cancel/"+strings.Repeat("x", 43), 404)
+	// The directory near a place with its map, a place unknown, a refused report; the
+	// administrator's doctor page, import and report queue (issue 13.1).
+	get(cal, "anonymous", "/calendar?near=Warszawa&sort=distance", 200)
+	get(cal, "anonymous", "/calendar?near=Atlantyda", 422)
+	if code, body := cal.post(doctorPath, doctorPath+"/report", url.Values{"what": {"wrong_data"}, "details": {"Zły numer telefonu gabinetu."}}); code != 303 {
+		t.Fatalf("report: %d\n%s", code, body)
+	}
+	if code, body := cal.post(doctorPath, doctorPath+"/report", url.Values{"what": {""}, "details": {"x"}}); code != 422 {
+		t.Fatalf("refused report: %d\n%s", code, body)
+	} else {
+		pages["anonymous refused report"] = body
+	}
+	calAdmin := p.browser("elekarze.localhost")
+	calAdmin.login("admin@elekarze.localhost", "demo-elekarze-admin")
+	get(calAdmin, "admin", doctorPath, 200)
+	get(calAdmin, "admin", "/calendar/admin/import", 200)
+	get(calAdmin, "admin", "/calendar/admin/reports", 200)
 	get(p.browser("secretaires.localhost"), "anonymous", "/billing", 200)
 	get(p.browser("nobody.localhost"), "anonymous", "/", 404)
 	get(p.browser("admin.localhost"), "anonymous", "/login", 200)

@@ -22,6 +22,8 @@ var (
 	staffReportRe   = regexp.MustCompile(`href="/results/staff/r/([0-9a-f-]{36})"`)
 	dependantLinkRe = regexp.MustCompile(`href="/account/dependants/([0-9a-f-]{36})"`)
 	doctorLinkRe    = regexp.MustCompile(`href="/calendar/doctors/([0-9a-f-]{36})"`)
+	dirReportRe     = regexp.MustCompile(`action="/calendar/admin/reports/([0-9a-f-]{36})/resolve"`)
+	dirFacilityRe   = regexp.MustCompile(`action="/calendar/admin/facilities/([0-9a-f-]{36})/remove"`)
 	visitLinkRe     = regexp.MustCompile(`href="/calendar/visits/([0-9a-f-]{36})"`)
 	feedLinkRe      = regexp.MustCompile(`href="(/calendar/feed/[A-Za-z0-9_-]{43}/agenda\.ics)"`)
 )
@@ -202,6 +204,21 @@ func TestModuleTenantIsolation(t *testing.T) {
 		bDoc.login("doctor@elekarze.localhost", "demo-elekarze-doctor")
 		_, bFeedPage := bDoc.post("/calendar/agenda/feed", "/calendar/agenda/feed", url.Values{})
 		bFeed := find(feedLinkRe, bFeedPage, "agenda feed (of B)")
+		// The directory's care (C1): B's report, B's facility, seen by B's administrator; A's
+		// administrator and a visitor of A' try them on A'.
+		bReportPath := "/calendar/doctors/" + bDoctor
+		if code, body := bUser.post(bReportPath, bReportPath+"/report", url.Values{"what": {"wrong_data"}, "details": {"Zły adres gabinetu w katalogu."}}); code != 303 {
+			t.Fatalf("a report in B: %d\n%s", code, body)
+		}
+		bAdmin := p.browser("elekarze.localhost")
+		bAdmin.login("admin@elekarze.localhost", "demo-elekarze-admin")
+		_, bQueue := bAdmin.do("GET", "/calendar/admin/reports", nil)
+		bDirReport := find(dirReportRe, bQueue, "directory report (of B)")
+		_, bDoctorPage := bAdmin.do("GET", "/calendar/doctors/"+bDoctor, nil)
+		bFacility := find(dirFacilityRe, bDoctorPage, "facility (of B)")
+		aAdmin := p.browser("secretaires.localhost")
+		aAdmin.login("admin@secretaires.localhost", "demo-secretaires-admin")
+		aDoctorPage := "/calendar/doctors/" + find(doctorLinkRe, aSearch, "doctor (of A')")
 
 		type use struct {
 			who       *browser
@@ -249,6 +266,12 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"POST /calendar/cancel/{token}":                   {who: visitor, path: bCancel, page: "/login", want: 404},
 			"GET /calendar/feed/{token}/agenda.ics":           {who: visitor, path: bFeed, want: 404},
 			"GET /results/trend/{code}":                       {exemption: "an analyte code, not an object: the patient's own values of that analyte"},
+			"GET /calendar/assets/{name}":                     {exemption: "a file of the map in the module's binary, the same for every tenant"},
+			"GET /calendar/assets/{dir}/{name}":               {exemption: "a file of the map in the module's binary, the same for every tenant"},
+			"POST /calendar/doctors/{id}/report":              {who: visitor, path: "/calendar/doctors/" + bDoctor + "/report", page: aDoctorPage, form: url.Values{"what": {"other"}, "details": {"Ten lekarz nie istnieje tutaj."}}, want: 404},
+			"POST /calendar/admin/reports/{id}/resolve":       {who: aAdmin, path: "/calendar/admin/reports/" + bDirReport + "/resolve", page: "/calendar/admin/reports", form: url.Values{"resolution": {"dismissed"}}, want: 404},
+			"POST /calendar/admin/doctors/{id}/remove":        {who: aAdmin, path: "/calendar/admin/doctors/" + bDoctor + "/remove", page: "/calendar/admin/reports", want: 404},
+			"POST /calendar/admin/facilities/{id}/remove":     {who: aAdmin, path: "/calendar/admin/facilities/" + bFacility + "/remove", page: "/calendar/admin/reports", want: 404},
 		}
 
 		var routes []string
@@ -307,6 +330,12 @@ func TestModuleTenantIsolation(t *testing.T) {
 		}
 		if code, _ := bDoc.do("GET", bFeed, nil); code != 200 {
 			t.Errorf("B's feed after A's tries: %d", code)
+		}
+		if code, _ := bUser.do("GET", "/calendar/doctors/"+bDoctor, nil); code != 200 {
+			t.Error("B's doctor left B's directory")
+		}
+		if _, after := bAdmin.do("GET", "/calendar/admin/reports", nil); !strings.Contains(after, `action="/calendar/admin/reports/`+bDirReport+`/resolve"`) {
+			t.Error("B's directory report is no longer open")
 		}
 		if _, after := bStaff.do("GET", "/results/staff/queue", nil); !strings.Contains(after, bQueued) {
 			t.Error("B's queued account left the queue")

@@ -68,10 +68,20 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 	return nil
 }
 
+// contentPolicy is the Content-Security-Policy of the platform's pages; images come from its
+// own origin, and from imgOrigin when one is given (a module's map tiles, mapTileOrigin).
+func contentPolicy(imgOrigin string) string {
+	img := "'self' data:"
+	if imgOrigin != "" {
+		img += " " + imgOrigin
+	}
+	return "default-src 'self'; img-src " + img + "; style-src 'self'; script-src 'self'; " +
+		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+}
+
 // securityHeaders sets the headers every response carries.
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
-	c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "+
-		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+	c.Set("Content-Security-Policy", contentPolicy(""))
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("X-Frame-Options", "DENY")
 	c.Set("Referrer-Policy", "same-origin")

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -186,6 +188,9 @@ func (s *Server) forward(c *fiber.Ctx, id, clientID, clientName, termsVersion st
 	}
 	st.ModuleStatements = res.Statements
 	if res.Fragment {
+		if origin := mapTileOrigin(s.Modules.Tenant(st.Tenant, id, s.Modules.Manifest(id), st.Lang, st.Portal, st.Base).Rules); origin != "" {
+			c.Set("Content-Security-Policy", contentPolicy(origin))
+		}
 		return s.renderFragment(c, res.Status, res.Title, template.HTML(res.Body)) //nolint:gosec // modules are trusted code, registered by checksum
 	}
 	for _, k := range returnedHeaders {
@@ -197,6 +202,36 @@ func (s *Server) forward(c *fiber.Ctx, id, clientID, clientName, termsVersion st
 		}
 	}
 	return c.Status(res.Status).Send(res.Body)
+}
+
+// tileHostRe is a tile server's host as a CSP source may name it: a name, a "*." for the
+// "{s}" subdomains of a tile URL, a port.
+var tileHostRe = regexp.MustCompile(`^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$`)
+
+// mapTileOrigin is the origin of the map tiles a module's pages show, from the tenant's
+// value of the module's rule "<module>.map_tile_url" (the calendar's, issue 13.1): the
+// module's pages may load images from it. "" when the module has no such rule, or its URL is
+// not an https URL of a plain host.
+func mapTileOrigin(rules map[string]any) string {
+	for name, v := range rules {
+		raw, ok := v.(string)
+		if !ok || !strings.HasSuffix(name, ".map_tile_url") {
+			continue
+		}
+		u, err := url.Parse(strings.ReplaceAll(raw, "{s}.", "sub."))
+		if err != nil || u.Scheme != "https" || u.User != nil {
+			return ""
+		}
+		host := strings.ToLower(u.Host)
+		if strings.HasPrefix(raw, "https://{s}.") {
+			host = "*." + strings.TrimPrefix(host, "sub.")
+		}
+		if !tileHostRe.MatchString(host) {
+			return ""
+		}
+		return "https://" + host
+	}
+	return ""
 }
 
 // renderFragment wraps a module's HTML in the tenant's layout.

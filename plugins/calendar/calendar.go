@@ -67,11 +67,12 @@ func newModule() *Module {
 			{Name: "calendar.blacklist", Grants: []string{"doctor"}},             // C12
 			{Name: "calendar.admin_blacklist", Grants: []string{"tenant_admin"}}, // C13
 			{Name: permVerify, Grants: []string{"tenant_admin"}},                 // C2
+			{Name: permDirectory, Grants: []string{"tenant_admin"}},              // C1
 		},
 		Rules: []kit.Rule{anonymousConfirmMinutes, reminderHours, maxBookingsPerDoctorDay, blacklistCancelPercent, blacklistMinBookings, blacklistAnswerDays, adminBlacklistAnswerDays,
 			directoryWindow, directoryPerIP, directoryPerAccount, searchPageSize, searchMaxPages,
 			adminBlacklistEnabled, adminBlacklistAutoApply, rightsAnswerDays, feedDaysBack, feedDaysAhead, feedRequestsPerHour,
-			anonymousMinAge, bookingConsents, anonymousPerIP},
+			anonymousMinAge, bookingConsents, anonymousPerIP, mapTileURL, mapAttribution, searchRadiusKm, firstSlotDays},
 		Routes: append(append(append([]kit.Route{
 			// The directory (C1): public, without JavaScript, within a budget per client and account.
 			kit.Public("GET /calendar", m.directory),
@@ -131,7 +132,8 @@ func newModule() *Module {
 			)...), m.blacklistRoutes()...), m.waitlistRoutes()...),
 		Notifications: []string{tmplCancelledByDoctor, tmplWaitlistOffer, tmplRemovalAsked, tmplRemovalGranted, tmplRemovalRefused,
 			tmplDocumentsRequested, tmplApplicationApproved, tmplApplicationRefused, tmplRightsAnswered, tmplBooked, tmplReminder, tmplConfirmBooking},
-		AuditActions: append(append([]string(nil), blacklistAuditActions...), auditApplicationApproved, auditApplicationRefused, auditRightsAnswered),
+		AuditActions: append(append([]string(nil), blacklistAuditActions...), auditApplicationApproved, auditApplicationRefused, auditRightsAnswered,
+			"calendar.directory_imported", "calendar.doctor_removed", "calendar.facility_removed", "calendar.report_resolved"),
 		// C3: a patient registering on a tenant that runs the calendar gives his PESEL (the
 		// core checks it) and his mobile; the booking form starts from them.
 		RegistrationFields: []sdk.Field{
@@ -143,10 +145,9 @@ func newModule() *Module {
 		Export:        m.export,
 		Jobs: []kit.Job{{Name: jobSweepRateHits, Cron: "41 4 * * *", Run: m.sweepRateHits},
 			{Name: jobProposeBlacklists, Cron: "23 3 1 * *", Run: m.proposeBlacklists},
-
 			{Name: jobRemind, Run: m.runRemind}, {Name: jobSweepReminders, Cron: "*/15 * * * *", Run: m.sweepReminders},
-
-			{Name: jobExpireHold, Run: m.expireJob}, {Name: jobSweepHolds, Cron: "*/10 * * * *", Run: m.sweepHolds}},
+			{Name: jobExpireHold, Run: m.expireJob}, {Name: jobSweepHolds, Cron: "*/10 * * * *", Run: m.sweepHolds},
+			{Name: jobRefreshSearchWords, Cron: "17 * * * *", Run: m.runRefreshSearchWords}},
 	})
 	return m
 }

@@ -112,6 +112,9 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.Demo
 	for i, c := range data.cities {
 		facilities[i] = &Facility{Name: c.facility, Address: c.address, PostalCode: c.postal, City: c.city, Phone: c.phone,
 			OpeningHours: c.hours, OwnerKind: ownerImport, OwnerRef: fmt.Sprintf("demo-f%d", i)}
+		if p, ok := cityPoint(t.Country, c.city); ok { // on the map, at its city's point (C1)
+			facilities[i].Latitude, facilities[i].Longitude = &p.Lat, &p.Lon
+		}
 		if err := m.saveFacility(ctx, t, facilities[i]); err != nil {
 			return err
 		}

@@ -2,7 +2,13 @@ package calendar
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"strings"
+
+	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/textfold"
@@ -118,3 +124,78 @@ var strokes = strings.NewReplacer("ł", "l", "đ", "d", "ø", "o", "ħ", "h", "�
 
 // fold is what people type regardless of case, accents and spacing, for the directory.
 func fold(s string) string { return strokes.Replace(textfold.Plain(s)) }
+
+// directoryState is what the tenant's directory remembers of itself: the hash of the
+// synonym data its doctors' search words were built from.
+type directoryState struct {
+	bun.BaseModel `bun:"table:calendar_directory_state,alias:dst"`
+
+	TenantID  string `bun:"tenant_id,pk"`
+	WordsHash string `bun:"words_hash"`
+}
+
+const jobRefreshSearchWords = "calendar.refresh_search_words"
+
+// wordsHash is the hash of the synonym data the search words are built from: every
+// specialty's name and search terms in every search language (locale files).
+func (m *Module) wordsHash() string {
+	h := sha256.New()
+	for _, lang := range searchLocales {
+		loc := m.Msgs.For(lang)
+		for _, s := range specialties {
+			fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", lang, s, loc.T("calendar.specialty."+s), loc.T("calendar.search_terms."+s))
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// refreshSearchWords rebuilds the search words of every doctor of t when the synonym data
+// changed since they were built (a new release's locale files), and remembers the data's
+// hash; it returns how many doctors' words changed. Run by a job, hourly, per tenant.
+func (m *Module) refreshSearchWords(ctx context.Context, t sdk.Tenant) (int, error) {
+	hash := m.wordsHash()
+	changed := 0
+	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		var st directoryState
+		err := sc.Select(&st).Scan(ctx)
+		if err == nil && st.WordsHash == hash {
+			return nil
+		}
+		if err != nil && !errors.Is(err, sqlNoRows) {
+			return err
+		}
+		var ds []Doctor
+		if err := sc.Select(&ds).Column("id", "title", "first_name", "last_name", "competences", "description", "search_key").Scan(ctx); err != nil {
+			return err
+		}
+		var specs []DoctorSpecialty
+		if err := sc.Select(&specs).Order("ds.specialty").Scan(ctx); err != nil {
+			return err
+		}
+		by := map[string][]string{}
+		for _, s := range specs {
+			by[s.DoctorID] = append(by[s.DoctorID], s.Specialty)
+		}
+		for i := range ds {
+			d := &ds[i]
+			key := m.searchKey(d, by[d.ID])
+			if key == d.SearchKey {
+				continue
+			}
+			if _, err := sc.Update((*Doctor)(nil)).Set("search_key = ?", key).Where("dr.id = ?", d.ID).Exec(ctx); err != nil {
+				return err
+			}
+			changed++
+		}
+		_, err = sc.Insert(&directoryState{TenantID: t.ID, WordsHash: hash}).
+			On("CONFLICT (tenant_id) DO UPDATE").Set("words_hash = EXCLUDED.words_hash").Exec(ctx)
+		return err
+	})
+	return changed, err
+}
+
+// runRefreshSearchWords is the job of refreshSearchWords.
+func (m *Module) runRefreshSearchWords(ctx context.Context, job *sdk.Job) error {
+	_, err := m.refreshSearchWords(ctx, job.Tenant)
+	return err
+}

@@ -56,6 +56,8 @@ type Facility struct {
 	UserID         string    `bun:"user_id"`
 	CreatedAt      time.Time `bun:"created_at"`
 	UpdatedAt      time.Time `bun:"updated_at"`
+	// RemovedAt: the administrator removed it from the directory (C1).
+	RemovedAt bun.NullTime `bun:"removed_at"`
 }
 
 // Doctor is a doctor of the directory (C1). Bookable says whether he takes bookings online
@@ -85,6 +87,8 @@ type Doctor struct {
 	PhotoBlob string    `bun:"photo_blob"` // the photo's blob, or ""
 	CreatedAt time.Time `bun:"created_at"`
 	UpdatedAt time.Time `bun:"updated_at"`
+	// RemovedAt: the administrator removed him from the directory (C1); his bookings stay.
+	RemovedAt bun.NullTime `bun:"removed_at"`
 }
 
 // DoctorSpecialty is one specialty a doctor gives visits in (a code; its name is in the
@@ -214,7 +218,8 @@ var models = []any{(*Facility)(nil), (*Doctor)(nil), (*DoctorSpecialty)(nil), (*
 	(*Service)(nil), (*Window)(nil), (*Exception)(nil), (*Booking)(nil),
 	(*BlacklistEntry)(nil), (*PortalEntry)(nil), (*RemovalRequest)(nil), (*Waiter)(nil), (*Offer)(nil),
 	(*Application)(nil), (*RightsRequest)(nil),
-	(*confirmToken)(nil)}
+	(*confirmToken)(nil),
+	(*Report)(nil), (*directoryState)(nil)}
 
 // telHref is a phone number for a tel: link; telText the same number that never breaks
 // across lines.
