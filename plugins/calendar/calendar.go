@@ -123,6 +123,16 @@ func newModule() *Module {
 			kit.Public("POST /calendar/doctors/{id}/guest", m.guestBook),
 			kit.Public("GET /calendar/confirm/{token}", m.confirmPage),
 			kit.Public("POST /calendar/confirm/{token}", m.confirmBooking),
+			// The map's files (C1), and the directory's care by the administrator.
+			kit.Public("GET /calendar/assets/{name}", m.asset),
+			kit.Public("GET /calendar/assets/{dir}/{name}", m.asset),
+			kit.Public("POST /calendar/doctors/{id}/report", m.report).Multiline("details"),
+			kit.Perm("GET /calendar/admin/reports", permDirectory, m.reports),
+			kit.Perm("POST /calendar/admin/reports/{id}/resolve", permDirectory, m.resolveReport).Multiline("note"),
+			kit.Perm("GET /calendar/admin/import", permDirectory, m.importPage),
+			kit.Perm("POST /calendar/admin/import", permDirectory, m.importDirectory),
+			kit.Perm("POST /calendar/admin/doctors/{id}/remove", permDirectory, m.removeDoctorRoute),
+			kit.Perm("POST /calendar/admin/facilities/{id}/remove", permDirectory, m.removeFacility),
 		},
 			// A patient accepts the calendar's terms in force before he books (P6): the
 			// version stays with the booking.
