@@ -58,6 +58,7 @@ func isolationCases(o bObjects) map[string]isolationCase {
 		"GET /admin/mailbox/:id":                 {path: "/admin/mailbox/" + o.mail, want: 404},
 		"GET /admin/mailbox/:id/html":            {path: "/admin/mailbox/" + o.mail + "/html", want: 404},
 		"GET /admin/mailbox/:id/raw":             {path: "/admin/mailbox/" + o.mail + "/raw", want: 404},
+		"GET /admin/mailbox/:id/files/:seq":      {path: "/admin/mailbox/" + o.mail + "/files/1", want: 404},
 		"POST /admin/api-keys/:id/revoke":        {path: "/admin/api-keys/" + o.key + "/revoke", page: "/admin/api-keys", want: 404},
 		"GET /admin/complaints/:id":              {path: "/admin/complaints/" + o.complaint, want: 404},
 		"GET /admin/complaints/:id/files/:file":  {path: "/admin/complaints/" + o.complaint + "/files/" + o.file, want: 404},
