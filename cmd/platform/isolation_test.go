@@ -377,7 +377,12 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"POST /calendar/admin/reports/{id}/resolve":       {who: aAdmin, path: "/calendar/admin/reports/" + bDirReport + "/resolve", page: "/calendar/admin/reports", form: url.Values{"resolution": {"dismissed"}}, want: 404},
 			"POST /calendar/admin/doctors/{id}/remove":        {who: aAdmin, path: "/calendar/admin/doctors/" + bDoctor + "/remove", page: "/calendar/admin/reports", want: 404},
 			"POST /calendar/admin/facilities/{id}/remove":     {who: aAdmin, path: "/calendar/admin/facilities/" + bFacility + "/remove", page: "/calendar/admin/reports", want: 404},
-			// Issue 13's routes, each with a real object of B.
+			// Issue 13's routes, each with a real object of B. A proposed entry comes only from
+			// the monthly job on last month's cancellations, which pages cannot make: accept and
+			// reject try B's active entry, which their handlers look up by id in the tenant (and,
+			// for a doctor, among his own doctors) before they look at its state, as for a
+			// proposal. The sub-ids of a doctor's calendar are tried under A's own doctor, who
+			// passes: only the sub-id's own lookup can refuse them.
 			"GET /calendar/doctors/{id}/waitlist":                 {who: aPatient, path: bWaitPath + "?service=" + bService, want: 404},
 			"POST /calendar/doctors/{id}/waitlist":                {who: aPatient, path: bWaitPath, page: "/calendar/visits", form: url.Values{"service": {bService}, "pesel": {"85030212344"}, "mobile": {"601 234 567"}}, want: 404},
 			"POST /calendar/waitlist/{id}/leave":                  {who: aPatient, path: "/calendar/waitlist/" + bWait + "/leave", page: "/calendar/waitlist", want: 404},
