@@ -16,16 +16,28 @@ import (
 )
 
 var (
-	queueCheckRe    = regexp.MustCompile(`action="/results/staff/queue/([0-9a-f-]{36})/check"`)
-	proActionRe     = regexp.MustCompile(`action="/results/staff/professionals/([0-9a-f-]{36})/(?:suspend|activate)"`)
-	familyReportRe  = regexp.MustCompile(`href="/results/family/r/([0-9a-f-]{36})"`)
-	staffReportRe   = regexp.MustCompile(`href="/results/staff/r/([0-9a-f-]{36})"`)
-	dependantLinkRe = regexp.MustCompile(`href="/account/dependants/([0-9a-f-]{36})"`)
-	doctorLinkRe    = regexp.MustCompile(`href="/calendar/doctors/([0-9a-f-]{36})"`)
-	dirReportRe     = regexp.MustCompile(`action="/calendar/admin/reports/([0-9a-f-]{36})/resolve"`)
-	dirFacilityRe   = regexp.MustCompile(`action="/calendar/admin/facilities/([0-9a-f-]{36})/remove"`)
-	visitLinkRe     = regexp.MustCompile(`href="/calendar/visits/([0-9a-f-]{36})"`)
-	feedLinkRe      = regexp.MustCompile(`href="(/calendar/feed/[A-Za-z0-9_-]{43}/agenda\.ics)"`)
+	queueCheckRe      = regexp.MustCompile(`action="/results/staff/queue/([0-9a-f-]{36})/check"`)
+	proActionRe       = regexp.MustCompile(`action="/results/staff/professionals/([0-9a-f-]{36})/(?:suspend|activate)"`)
+	familyReportRe    = regexp.MustCompile(`href="/results/family/r/([0-9a-f-]{36})"`)
+	staffReportRe     = regexp.MustCompile(`href="/results/staff/r/([0-9a-f-]{36})"`)
+	dependantLinkRe   = regexp.MustCompile(`href="/account/dependants/([0-9a-f-]{36})"`)
+	doctorLinkRe      = regexp.MustCompile(`href="/calendar/doctors/([0-9a-f-]{36})"`)
+	dirReportRe       = regexp.MustCompile(`action="/calendar/admin/reports/([0-9a-f-]{36})/resolve"`)
+	dirFacilityRe     = regexp.MustCompile(`action="/calendar/admin/facilities/([0-9a-f-]{36})/remove"`)
+	visitLinkRe       = regexp.MustCompile(`href="/calendar/visits/([0-9a-f-]{36})"`)
+	feedLinkRe        = regexp.MustCompile(`href="(/calendar/feed/[A-Za-z0-9_-]{43}/agenda\.ics)"`)
+	waitLeaveRe       = regexp.MustCompile(`action="/calendar/waitlist/([0-9a-f-]{36})/leave"`)
+	offerLinkRe       = regexp.MustCompile(`/calendar/offers/([0-9a-f-]{36})`)
+	entryRemoveRe     = regexp.MustCompile(`action="/calendar/blacklist/([0-9a-f-]{36})/remove"`)
+	requestAnswerRe   = regexp.MustCompile(`action="/calendar/blacklist/requests/([0-9a-f-]{36})/answer"`)
+	portalRemoveRe    = regexp.MustCompile(`action="/calendar/admin/blacklist/([0-9a-f-]{36})/remove"`)
+	portalAnswerRe    = regexp.MustCompile(`action="/calendar/admin/blacklist/requests/([0-9a-f-]{36})/answer"`)
+	appDocumentRe     = regexp.MustCompile(`href="/calendar/admin/applications/([0-9a-f-]{36})/documents/0"`)
+	rightsAnswerRe    = regexp.MustCompile(`action="/calendar/requests/([0-9a-f-]{36})/answer"`)
+	serviceWithdrawRe = regexp.MustCompile(`action="/calendar/manage/[0-9a-f-]{36}/services/([0-9a-f-]{36})/withdraw"`)
+	windowRemoveRe    = regexp.MustCompile(`action="/calendar/manage/[0-9a-f-]{36}/windows/([0-9a-f-]{36})/remove"`)
+	absenceRemoveRe   = regexp.MustCompile(`action="/calendar/manage/[0-9a-f-]{36}/absences/([0-9a-f-]{36})/remove"`)
+	manageLinkRe      = regexp.MustCompile(`^/calendar/manage/([0-9a-f-]{36})`)
 )
 
 // copyTenants copies the demo tenants into a temporary directory, with the results module
@@ -220,6 +232,99 @@ func TestModuleTenantIsolation(t *testing.T) {
 		aAdmin.login("admin@secretaires.localhost", "demo-secretaires-admin")
 		aDoctorPage := "/calendar/doctors/" + find(doctorLinkRe, aSearch, "doctor (of A')")
 
+		// The calendar's own objects of B, made through B's pages by B's people (issue 13):
+		// a waitlist entry and the offer a patient's cancellation sends it; the demo
+		// doctor's blacklist entry from one of his bookings and a removal request about it;
+		// the administrator's portal entry and the patient's request about it; an application
+		// with its document; a rights request; the doctor's services, windows, an absence and
+		// a photo from his manage page.
+		bWaiter := p.browser("elekarze.localhost")
+		bWaiter.login("anna.nowak@example.org", "Correct-Horse-46")
+		bService := bq.Query().Get("service")
+		bWaitPath := "/calendar/doctors/" + bBookable + "/waitlist"
+		if code, body := bWaiter.post(bWaitPath+"?service="+bService, bWaitPath, url.Values{"service": {bService},
+			"pesel": {"85030212344"}, "mobile": {"601 234 567"}}); code != 303 {
+			t.Fatalf("B's patient joins the waitlist: %d\n%s", code, body)
+		}
+		_, bWaits := bWaiter.do("GET", "/calendar/waitlist", nil)
+		bWait := find(waitLeaveRe, bWaits, "waitlist entry")
+		bFreed := firstFreeStart(t, func(path string) string { _, body := bUser.do("GET", path, nil); return body },
+			html.UnescapeString(find(bookServiceRe, bServices, "service (of B)")))
+		fq, _ := url.Parse(bFreed)
+		if code, body := bUser.post(bFreed, "/calendar/doctors/"+bBookable+"/book", url.Values{"service": {bService},
+			"start": {fq.Query().Get("start")}, "pesel": {validPESEL("9308201234")}, "mobile": {"+48601234567"}, "consent_doctor": {"yes"}}); code != 303 {
+			t.Fatalf("B's patient books the slot he will free: %d\n%s", code, body)
+		}
+		bFreedVisit := find(regexp.MustCompile(`^/calendar/visits/([0-9a-f-]{36})`), bUser.last.Get("Location"), "booked visit")
+		if code, body := bUser.post("/calendar/visits", "/calendar/visits/"+bFreedVisit+"/cancel", url.Values{}); code != 303 {
+			t.Fatalf("B's patient cancels: %d\n%s", code, body)
+		}
+		bOffer := find(offerLinkRe, p.lastMailTo(t, "elekarze", "anna.nowak@example.org"), "waitlist offer")
+
+		_, bDemo := bUser.do("GET", "/calendar?q=Kowalska&city=warszawa", nil)
+		bOwn := find(doctorLinkRe, bDemo, "demo doctor")
+		_, bList := bDoc.do("GET", "/calendar/blacklist?pesel=85030212344", nil)
+		if code, body := bDoc.post("/calendar/blacklist", "/calendar/blacklist", url.Values{"pesel": {"85030212344"}, "ground": {"terms_breach"},
+			"booking": {find(blacklistBookingRe, bList, "booking to list")}}); code != 303 {
+			t.Fatalf("B's doctor lists a patient: %d\n%s", code, body)
+		}
+		bRemoval := "/calendar/doctors/" + bOwn + "/removal"
+		if code, body := bGuest.post(bRemoval, bRemoval, url.Values{"name": {"Demo User"}, "pesel": {"85030212344"}, "email": {"user@elekarze.localhost"},
+			"justification": {"Proszę o ponowne rozpatrzenie."}}); code != 200 {
+			t.Fatalf("a removal request in B: %d\n%s", code, body)
+		}
+		_, bList = bDoc.do("GET", "/calendar/blacklist", nil)
+		bEntry := find(entryRemoveRe, bList, "blacklist entry")
+		bRequest := find(requestAnswerRe, bList, "removal request")
+		if code, body := bAdmin.post("/calendar/admin/blacklist", "/calendar/admin/blacklist", url.Values{"pesel": {bPESEL}, "ground": {"gross_breach"}}); code != 303 {
+			t.Fatalf("B's administrator lists a patient: %d\n%s", code, body)
+		}
+		if code, body := bUser.post("/calendar/removal", "/calendar/removal", url.Values{"pesel": {bPESEL}, "justification": {"To pomyłka."}}); code != 200 {
+			t.Fatalf("a portal removal request in B: %d\n%s", code, body)
+		}
+		_, bPortal := bAdmin.do("GET", "/calendar/admin/blacklist", nil)
+		bPortalEntry := find(portalRemoveRe, bPortal, "portal entry")
+		bPortalRequest := find(portalAnswerRe, bPortal, "portal removal request")
+
+		if code, body := bWaiter.upload("/calendar/apply", "/calendar/apply", url.Values{"kind": {"doctor"}, "register_number": {"5425740"}},
+			"documents", "prawo.png", blankPNG(t, 200, 200)); code != 303 {
+			t.Fatalf("an application in B: %d\n%s", code, body)
+		}
+		_, bApps := bAdmin.do("GET", "/calendar/admin/applications", nil)
+		bApp := find(appDocumentRe, bApps, "application")
+		if code, _ := bAdmin.do("GET", "/calendar/admin/applications/"+bApp+"/documents/0", nil); code != 200 {
+			t.Fatalf("B's administrator reads the application's document: %d", code)
+		}
+		bRights := "/calendar/doctors/" + bOwn + "/rights"
+		if code, body := bGuest.post(bRights, bRights, url.Values{"kind": {"access"}, "name": {"Adam Gość"}, "pesel": {"85030212344"},
+			"email": {"adam.gosc@example.org"}, "message": {"Proszę o kopię moich danych."}}); code != 303 {
+			t.Fatalf("a rights request in B: %d\n%s", code, body)
+		}
+		_, bRequests := bDoc.do("GET", "/calendar/requests", nil)
+		bRightsRequest := find(rightsAnswerRe, bRequests, "rights request")
+
+		bManage := "/calendar/manage/" + bOwn
+		if code, body := bDoc.post(bManage, bManage+"/absences", url.Values{"abs_facility": {""}, "abs_from": {"2031-02-03T09:00"},
+			"abs_to": {"2031-02-03T12:00"}, "abs_note": {"Konferencja"}}); code != 303 {
+			t.Fatalf("B's doctor adds an absence: %d\n%s", code, body)
+		}
+		if code, body := bDoc.upload(bManage, bManage+"/photo", url.Values{}, "photo", "zdjecie.png", blankPNG(t, 200, 200)); code != 303 {
+			t.Fatalf("B's doctor adds his photo: %d\n%s", code, body)
+		}
+		if code, _ := bGuest.do("GET", "/calendar/doctors/"+bOwn+"/photo", nil); code != 200 {
+			t.Fatalf("B's doctor's photo in B: %d", code)
+		}
+		_, bManagePage := bDoc.do("GET", bManage, nil)
+		bSvc := find(serviceWithdrawRe, bManagePage, "service")
+		bWin := find(windowRemoveRe, bManagePage, "window")
+		bAbs := find(absenceRemoveRe, bManagePage, "absence")
+		// A's doctor's own manage page: B's sub-ids are tried under his own doctor, where
+		// the doctor passes and only the sub-id's lookup can refuse.
+		aManage := "/calendar/manage/" + find(manageLinkRe, func() string { aDoctor.do("GET", "/calendar/manage", nil); return aDoctor.last.Get("Location") }(), "managed doctor (of A')")
+		if code, _ := aDoctor.do("GET", aManage, nil); code != 200 {
+			t.Fatalf("A's doctor's own manage page: %d", code)
+		}
+
 		type use struct {
 			who       *browser
 			path      string
@@ -272,6 +377,46 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"POST /calendar/admin/reports/{id}/resolve":       {who: aAdmin, path: "/calendar/admin/reports/" + bDirReport + "/resolve", page: "/calendar/admin/reports", form: url.Values{"resolution": {"dismissed"}}, want: 404},
 			"POST /calendar/admin/doctors/{id}/remove":        {who: aAdmin, path: "/calendar/admin/doctors/" + bDoctor + "/remove", page: "/calendar/admin/reports", want: 404},
 			"POST /calendar/admin/facilities/{id}/remove":     {who: aAdmin, path: "/calendar/admin/facilities/" + bFacility + "/remove", page: "/calendar/admin/reports", want: 404},
+			// Issue 13's routes, each with a real object of B. A proposed entry comes only from
+			// the monthly job on last month's cancellations, which pages cannot make: accept and
+			// reject try B's active entry, which their handlers look up by id in the tenant (and,
+			// for a doctor, among his own doctors) before they look at its state, as for a
+			// proposal. The sub-ids of a doctor's calendar are tried under A's own doctor, who
+			// passes: only the sub-id's own lookup can refuse them.
+			"GET /calendar/doctors/{id}/waitlist":                 {who: aPatient, path: bWaitPath + "?service=" + bService, want: 404},
+			"POST /calendar/doctors/{id}/waitlist":                {who: aPatient, path: bWaitPath, page: "/calendar/visits", form: url.Values{"service": {bService}, "pesel": {"85030212344"}, "mobile": {"601 234 567"}}, want: 404},
+			"POST /calendar/waitlist/{id}/leave":                  {who: aPatient, path: "/calendar/waitlist/" + bWait + "/leave", page: "/calendar/waitlist", want: 404},
+			"GET /calendar/offers/{id}":                           {who: aPatient, path: "/calendar/offers/" + bOffer, want: 404},
+			"POST /calendar/offers/{id}":                          {who: aPatient, path: "/calendar/offers/" + bOffer, page: "/calendar/visits", form: url.Values{"consent_doctor": {"yes"}}, want: 404},
+			"POST /calendar/blacklist/{id}/remove":                {who: aDoctor, path: "/calendar/blacklist/" + bEntry + "/remove", page: "/calendar/blacklist", want: 404},
+			"POST /calendar/blacklist/{id}/accept":                {who: aDoctor, path: "/calendar/blacklist/" + bEntry + "/accept", page: "/calendar/blacklist", want: 404},
+			"POST /calendar/blacklist/{id}/reject":                {who: aDoctor, path: "/calendar/blacklist/" + bEntry + "/reject", page: "/calendar/blacklist", want: 404},
+			"POST /calendar/blacklist/requests/{id}/answer":       {who: aDoctor, path: "/calendar/blacklist/requests/" + bRequest + "/answer", page: "/calendar/blacklist", form: url.Values{"decision": {"granted"}}, want: 404},
+			"GET /calendar/doctors/{id}/removal":                  {who: visitor, path: bRemoval, want: 404},
+			"POST /calendar/doctors/{id}/removal":                 {who: visitor, path: bRemoval, page: "/login", form: url.Values{"name": {"Demo User"}, "pesel": {"85030212344"}, "email": {"user@elekarze.localhost"}, "justification": {"Proszę."}}, want: 404},
+			"POST /calendar/admin/blacklist/{id}/remove":          {who: aAdmin, path: "/calendar/admin/blacklist/" + bPortalEntry + "/remove", page: "/calendar/admin/blacklist", want: 404},
+			"POST /calendar/admin/blacklist/{id}/accept":          {who: aAdmin, path: "/calendar/admin/blacklist/" + bPortalEntry + "/accept", page: "/calendar/admin/blacklist", want: 404},
+			"POST /calendar/admin/blacklist/{id}/reject":          {who: aAdmin, path: "/calendar/admin/blacklist/" + bPortalEntry + "/reject", page: "/calendar/admin/blacklist", want: 404},
+			"POST /calendar/admin/blacklist/requests/{id}/answer": {who: aAdmin, path: "/calendar/admin/blacklist/requests/" + bPortalRequest + "/answer", page: "/calendar/admin/blacklist", form: url.Values{"decision": {"granted"}}, want: 404},
+			"GET /calendar/admin/applications/{id}/documents/{n}": {who: aAdmin, path: "/calendar/admin/applications/" + bApp + "/documents/0", want: 404},
+			"POST /calendar/admin/applications/{id}/approve":      {who: aAdmin, path: "/calendar/admin/applications/" + bApp + "/approve", page: "/calendar/admin/applications", want: 404},
+			"POST /calendar/admin/applications/{id}/refuse":       {who: aAdmin, path: "/calendar/admin/applications/" + bApp + "/refuse", page: "/calendar/admin/applications", form: url.Values{"reason": {"Brak dokumentu."}}, want: 404},
+			"GET /calendar/doctors/{id}/rights":                   {who: visitor, path: bRights, want: 404},
+			"POST /calendar/doctors/{id}/rights":                  {who: visitor, path: bRights, page: "/login", form: url.Values{"kind": {"access"}, "name": {"Adam Gość"}, "pesel": {"85030212344"}, "email": {"adam.gosc@example.org"}}, want: 404},
+			"POST /calendar/requests/{id}/answer":                 {who: aDoctor, path: "/calendar/requests/" + bRightsRequest + "/answer", page: "/calendar/requests", form: url.Values{"outcome": {"done"}, "note": {"Fait."}}, want: 404},
+			"POST /calendar/agenda/{id}/outcome":                  {who: aDoctor, path: "/calendar/agenda/" + bVisit + "/outcome", page: "/calendar/agenda", form: url.Values{"outcome": {"no_show"}}, want: 404},
+			"POST /calendar/agenda/{id}/documents":                {who: aDoctor, path: "/calendar/agenda/" + bVisit + "/documents", page: "/calendar/agenda", form: url.Values{"note": {"Wyniki."}}, want: 404},
+			"GET /calendar/doctors/{id}/photo":                    {who: visitor, path: "/calendar/doctors/" + bOwn + "/photo", want: 404},
+			"GET /calendar/manage/{id}":                           {who: aDoctor, path: bManage, want: 404},
+			"POST /calendar/manage/{id}/profile":                  {who: aDoctor, path: bManage + "/profile", page: aManage, form: url.Values{"description": {"Przejęty."}}, want: 404},
+			"POST /calendar/manage/{id}/photo":                    {who: aDoctor, path: bManage + "/photo", page: aManage, want: 404},
+			"POST /calendar/manage/{id}/services":                 {who: aDoctor, path: bManage + "/services", page: aManage, form: url.Values{"svc_name": {"Konsultacja"}}, want: 404},
+			"POST /calendar/manage/{id}/windows":                  {who: aDoctor, path: bManage + "/windows", page: aManage, form: url.Values{"win_weekday": {"1"}, "win_from": {"08:00"}, "win_to": {"12:00"}}, want: 404},
+			"POST /calendar/manage/{id}/absences":                 {who: aDoctor, path: bManage + "/absences", page: aManage, form: url.Values{"abs_from": {"2031-03-03T09:00"}, "abs_to": {"2031-03-03T12:00"}}, want: 404},
+			"POST /calendar/manage/{id}/buffer":                   {who: aDoctor, path: bManage + "/buffer", page: aManage, form: url.Values{"buffer": {"15"}}, want: 404},
+			"POST /calendar/manage/{id}/services/{sid}/withdraw":  {who: aDoctor, path: aManage + "/services/" + bSvc + "/withdraw", page: aManage, want: 404},
+			"POST /calendar/manage/{id}/windows/{wid}/remove":     {who: aDoctor, path: aManage + "/windows/" + bWin + "/remove", page: aManage, want: 404},
+			"POST /calendar/manage/{id}/absences/{eid}/remove":    {who: aDoctor, path: aManage + "/absences/" + bAbs + "/remove", page: aManage, want: 404},
 		}
 
 		var routes []string
@@ -336,6 +481,44 @@ func TestModuleTenantIsolation(t *testing.T) {
 		}
 		if _, after := bAdmin.do("GET", "/calendar/admin/reports", nil); !strings.Contains(after, `action="/calendar/admin/reports/`+bDirReport+`/resolve"`) {
 			t.Error("B's directory report is no longer open")
+		}
+		// Nothing of the calendar's objects of B changed (issue 13): each is still in the
+		// state B's people left it, as B's database holds it and as B's pages show it.
+		for _, c := range []struct {
+			what, query, id string
+		}{
+			{"the waitlist entry", "SELECT count(*) FROM calendar_waitlist WHERE id = ?", bWait},
+			{"the unclaimed offer", "SELECT count(*) FROM calendar_waitlist_offers WHERE id = ? AND booking_id = ''", bOffer},
+			{"the doctor's active entry", "SELECT count(*) FROM calendar_blacklist WHERE id = ? AND status = 'active'", bEntry},
+			{"the open removal request", "SELECT count(*) FROM calendar_blacklist_requests WHERE id = ? AND status = 'open'", bRequest},
+			{"the portal's active entry", "SELECT count(*) FROM calendar_portal_blacklist WHERE id = ? AND status = 'active'", bPortalEntry},
+			{"the open portal request", "SELECT count(*) FROM calendar_blacklist_requests WHERE id = ? AND status = 'open'", bPortalRequest},
+			{"the pending application", "SELECT count(*) FROM calendar_applications WHERE id = ? AND status = 'pending'", bApp},
+			{"the open rights request", "SELECT count(*) FROM calendar_rights_requests WHERE id = ? AND status = 'open'", bRightsRequest},
+			{"the visit without outcome nor documents asked", "SELECT count(*) FROM calendar_bookings WHERE id = ? AND status NOT IN ('completed', 'no_show') AND documents_requested_at IS NULL", bVisit},
+			{"the active service", "SELECT count(*) FROM calendar_services WHERE id = ? AND active", bSvc},
+			{"the window", "SELECT count(*) FROM calendar_windows WHERE id = ?", bWin},
+			{"the absence", "SELECT count(*) FROM calendar_exceptions WHERE id = ?", bAbs},
+		} {
+			if n := p.count(t, "calendar", c.query, c.id); n != 1 {
+				t.Errorf("B's %s changed after A's tries", c.what)
+			}
+		}
+		if _, after := bDoc.do("GET", "/calendar/blacklist", nil); !strings.Contains(after, `action="/calendar/blacklist/`+bEntry+`/remove"`) ||
+			!strings.Contains(after, `action="/calendar/blacklist/requests/`+bRequest+`/answer"`) {
+			t.Error("B's doctor's blacklist entry or its removal request is no longer listed")
+		}
+		if _, after := bAdmin.do("GET", "/calendar/admin/applications", nil); !strings.Contains(after, `action="/calendar/admin/applications/`+bApp+`/approve"`) {
+			t.Error("B's application is no longer pending")
+		}
+		if _, after := bWaiter.do("GET", "/calendar/waitlist", nil); !strings.Contains(after, `action="/calendar/waitlist/`+bWait+`/leave"`) {
+			t.Error("B's patient left the waitlist")
+		}
+		if code, _ := bGuest.do("GET", "/calendar/doctors/"+bOwn+"/photo", nil); code != 200 {
+			t.Errorf("B's doctor's photo after A's tries: %d", code)
+		}
+		if _, after := bGuest.do("GET", "/calendar/doctors/"+bOwn, nil); strings.Contains(after, "Przejęty") {
+			t.Error("B's doctor's profile took A's description")
 		}
 		if _, after := bStaff.do("GET", "/results/staff/queue", nil); !strings.Contains(after, bQueued) {
 			t.Error("B's queued account left the queue")
