@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"carenet.dev/platform/plugins/kit"
@@ -177,7 +176,7 @@ func (m *Module) demoVisits(ctx context.Context, t sdk.Tenant, d *Doctor, userID
 	}
 	loc := tenantZone(t)
 	now := m.now().In(loc)
-	first, last, _ := strings.Cut(u.Name, " ")
+	first, last := accountNames(u)
 	for k, days := range []int{3, -10} {
 		day := time.Date(now.Year(), now.Month(), now.Day(), 10, 0, 0, 0, loc).AddDate(0, 0, days)
 		for day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
