@@ -226,7 +226,10 @@ func CheckPassword(pw, repeat string) (field, key string) {
 // RegisterInput is what the registration form sends.
 type RegisterInput struct {
 	Email, Password, Password2, Name, BirthDate, Locale string
-	Extra                                               map[string]string
+	// FirstName and LastName are asked instead of Name when the tenant's rule
+	// account.split_name is on (C3); Name is then made of them.
+	FirstName, LastName string
+	Extra               map[string]string
 	// Portal is the portal of the hostname the form was sent through.
 	Portal string
 	// SecretQuestion and SecretAnswer are asked when the tenant's rule
@@ -273,11 +276,26 @@ func (s *Service) ValidateRegistration(t *tenancy.Tenant, in *RegisterInput, ext
 	if f, k := CheckPassword(in.Password, in.Password2); f != "" {
 		errs.Add(f, k)
 	}
-	switch {
-	case in.Name == "":
-		errs.Add("name", "form.required")
-	case utf8.RuneCountInString(in.Name) > 200:
-		errs.Add("name", "form.too_long")
+	if t.BoolRule(RuleSplitName) {
+		// C3: the given name and the family name, each next to its field; the account's
+		// name is made of them.
+		in.FirstName, in.LastName = strings.Join(strings.Fields(in.FirstName), " "), strings.Join(strings.Fields(in.LastName), " ")
+		for _, f := range [][2]string{{"first_name", in.FirstName}, {"last_name", in.LastName}} {
+			switch {
+			case f[1] == "":
+				errs.Add(f[0], "form.required")
+			case utf8.RuneCountInString(f[1]) > maxNamePartLen:
+				errs.Add(f[0], "form.too_long")
+			}
+		}
+		in.Name = strings.TrimSpace(in.FirstName + " " + in.LastName)
+	} else {
+		switch {
+		case in.Name == "":
+			errs.Add("name", "form.required")
+		case utf8.RuneCountInString(in.Name) > 200:
+			errs.Add("name", "form.too_long")
+		}
 	}
 	if age, ok := s.birthAge(t, errs, "birth_date", in.BirthDate); ok && age < t.IntRule("account.min_age") {
 		errs.Add("birth_date", "account.register.too_young")
@@ -360,7 +378,13 @@ func (s *Service) Prepare(t *tenancy.Tenant, in RegisterInput, extra []Field) (*
 			profile[f.Name] = v
 		}
 	}
-	return &Pending{Email: NormalizeEmail(in.Email), Name: in.Name, BirthDate: in.BirthDate, Locale: in.Locale,
+	name := in.Name
+	if t.BoolRule(RuleSplitName) {
+		// C3: the given and family names as the person typed them; the name of both.
+		profile[ProfileFirstName], profile[ProfileLastName] = in.FirstName, in.LastName
+		name = strings.TrimSpace(in.FirstName + " " + in.LastName)
+	}
+	return &Pending{Email: NormalizeEmail(in.Email), Name: name, BirthDate: in.BirthDate, Locale: in.Locale,
 		Portal: in.Portal, Profile: profile, PasswordHash: hash, SecretQuestion: question, SecretAnswerHash: answerHash,
 		At: s.Now()}, nil
 }

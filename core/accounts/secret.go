@@ -19,6 +19,20 @@ import (
 // answer, used for identity checks by support and for account recovery (P2, R2).
 const RuleSecretQuestion = "account.secret_question"
 
+// RuleSplitName is the tenant rule that makes registration ask the given name and the
+// family name in two fields (C3): they are kept in the profile (ProfileFirstName,
+// ProfileLastName) and make up the account's name.
+const RuleSplitName = "account.split_name"
+
+// The profile fields of the given and family names when RuleSplitName is on.
+const (
+	ProfileFirstName = "first_name"
+	ProfileLastName  = "last_name"
+)
+
+// maxNamePartLen bounds the given name and the family name, in characters.
+const maxNamePartLen = 100
+
 // maxSecretLen bounds the question and the answer, in characters.
 const maxSecretLen = 200
 

@@ -73,7 +73,7 @@ func (s *Server) registerData(c *fiber.Ctx) map[string]any {
 	st := St(c)
 	t := st.Tenant
 	return map[string]any{"MinAge": t.IntRule("account.min_age"), "Extra": s.registrationFields(st), "Consents": consentKinds(t),
-		"Secret": t.BoolRule(accounts.RuleSecretQuestion)}
+		"Secret": t.BoolRule(accounts.RuleSecretQuestion), "SplitName": t.BoolRule(accounts.RuleSplitName)}
 }
 
 // checkboxValues keeps the ticked boxes of the registration form.
@@ -99,10 +99,11 @@ func (s *Server) register(c *fiber.Ctx) error {
 	extra := s.registrationFields(st)
 	in := accounts.RegisterInput{Email: c.FormValue("email"), Password: c.FormValue("password"),
 		Password2: c.FormValue("password2"), Name: c.FormValue("name"), BirthDate: c.FormValue("birth_date"),
+		FirstName: c.FormValue("first_name"), LastName: c.FormValue("last_name"),
 		Locale: st.Lang, Extra: map[string]string{}, Portal: st.Portal,
 		SecretQuestion: c.FormValue("secret_question"), SecretAnswer: c.FormValue("secret_answer")}
 	// The secret answer is never echoed back into the form, like a password.
-	names := []string{"email", "name", "birth_date", "secret_question"}
+	names := []string{"email", "name", "first_name", "last_name", "birth_date", "secret_question"}
 	for _, f := range extra {
 		in.Extra[f.Name] = c.FormValue(f.Name)
 		names = append(names, f.Name)

@@ -16,7 +16,7 @@ import (
 // the tenant asks for them (mlab, R2).
 func registerForm(email string) url.Values {
 	return url.Values{"email": {email}, "password": {"correct horse battery"}, "password2": {"correct horse battery"},
-		"name": {"Jeanne Martin"}, "birth_date": {"1985-03-14"}, "accept_terms": {"yes"}, "consent_data_processing": {"yes"},
+		"name": {"Jeanne Martin"}, "first_name": {"Jeanne"}, "last_name": {"Martin"}, "birth_date": {"1985-03-14"}, "accept_terms": {"yes"}, "consent_data_processing": {"yes"},
 		"secret_question": {"Nom de mon premier chat ?"}, "secret_answer": {"Éléphant"}}
 }
 

@@ -229,7 +229,7 @@ func TestBrowserMailbox(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#f-email"), email),
 		chromedp.SendKeys(chromedp.CSS("#f-password"), password),
 		chromedp.SendKeys(chromedp.CSS("#f-password2"), password),
-		typeText(chromedp.CSS("#f-name"), name),
+		typeName(name, true), // C3: eLekarze asks the first and the last name
 		chromedp.SetValue(chromedp.CSS("#f-birth_date"), "1985-03-14"),
 		chromedp.Click(chromedp.CSS(`input[name=accept_terms]`)),
 		chromedp.Click(chromedp.CSS(`input[name=consent_data_processing]`)),

@@ -23,6 +23,9 @@ var CoreRules = []sdk.Rule{
 	// him is kept that long, then erased.
 	{Name: "account.closed_appeal_days", Type: "int", Default: int64(30), Min: 1, Max: 365, Ref: "R6"},
 	{Name: "account.secret_question", Type: "bool", Default: false, Ref: "P2"},
+	// Registration asks the given name and the family name in two fields, kept in the
+	// profile as first_name and last_name, instead of one name (C3).
+	{Name: "account.split_name", Type: "bool", Default: false, Ref: "C3"},
 	{Name: "security.rate_window_minutes", Type: "int", Default: int64(15), Min: 1, Max: 24 * 60, Ref: "P2"},
 	{Name: "security.login_per_ip", Type: "int", Default: int64(30), Min: 1, Max: 100000, Ref: "P2"},
 	// Sign-in throttling without lock-out (accounts/throttle.go): failures of one address on

@@ -32,7 +32,8 @@ func tenantZone(t sdk.Tenant) *time.Location { return view.Zone(t.TimeZone) }
 
 // reserve stores b, live, if the doctor's time is free and the patient's day with the
 // doctor has room, in one transaction in which the database itself holds both (C8, C9):
-// never a read of what is free followed by a write. On PostgreSQL an exclusion
+// never a read of what is free followed by a write. A booking holds its time and the
+// doctor's buffer after it, [starts_at, held_until) (C4). On PostgreSQL an exclusion
 // constraint refuses an overlapping live booking; on SQLite the booking takes its 5-minute
 // cells, each a primary key. The day's limit is held by a unique index over the numbered
 // places 1…limit of the patient's (PESEL's) day with the doctor: the booking takes the
@@ -71,9 +72,19 @@ func (m *Module) reserveOnce(ctx context.Context, t sdk.Tenant, b *Booking, limi
 				return err
 			}
 		}
+		// The booking holds the doctor's time up to its end and the buffer he keeps after
+		// each visit at the facility, read here, in the transaction (C4): the database keeps
+		// every two live bookings of his the buffer apart.
+		var buffer int
+		err := sc.Tx.NewRaw("SELECT buffer_minutes FROM calendar_doctor_facilities WHERE tenant_id = ? AND doctor_id = ? AND facility_id = ?",
+			sc.TenantID, b.DoctorID, b.FacilityID).Scan(ctx, &buffer)
+		if err != nil && !errors.Is(err, sqlNoRows) {
+			return err
+		}
+		b.HeldUntil = b.EndsAt.Add(time.Duration(max(buffer, 0)) * time.Minute)
 		if m.Store.Kind() == store.SQLite {
 			var cells []slotCell
-			for at := b.StartsAt.Truncate(cell); at.Before(b.EndsAt); at = at.Add(cell) {
+			for at := b.StartsAt.Truncate(cell); at.Before(b.HeldUntil); at = at.Add(cell) {
 				cells = append(cells, slotCell{TenantID: t.ID, DoctorID: b.DoctorID, CellAt: at, BookingID: b.ID})
 			}
 			if _, err := sc.Insert(&cells).Exec(ctx); err != nil {

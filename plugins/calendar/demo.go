@@ -2,8 +2,8 @@ package calendar
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"carenet.dev/platform/plugins/kit"
@@ -107,6 +107,9 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.Demo
 		if err == nil && first != nil {
 			err = m.demoAgenda(ctx, t, first, facilityUser)
 		}
+		if err == nil && first != nil {
+			err = m.demoAwaiting(ctx, t, first)
+		}
 	}()
 	facilities := make([]*Facility, len(data.cities))
 	for i, c := range data.cities {
@@ -173,7 +176,7 @@ func (m *Module) demoVisits(ctx context.Context, t sdk.Tenant, d *Doctor, userID
 	}
 	loc := tenantZone(t)
 	now := m.now().In(loc)
-	first, last, _ := strings.Cut(u.Name, " ")
+	first, last := accountNames(u)
 	for k, days := range []int{3, -10} {
 		day := time.Date(now.Year(), now.Month(), now.Day(), 10, 0, 0, 0, loc).AddDate(0, 0, days)
 		for day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
@@ -191,4 +194,49 @@ func (m *Module) demoVisits(ctx context.Context, t sdk.Tenant, d *Doctor, userID
 		}
 	}
 	return nil
+}
+
+// demoAwaiting gives the first doctor's agenda, this week, a visit booked without an
+// account that still awaits its confirmation (C6, issue 13.11), so that the state shows. No
+// message goes and no link exists: the hold lasts until the visit starts, when the sweep
+// expires it like any hold not confirmed.
+func (m *Module) demoAwaiting(ctx context.Context, t sdk.Tenant, d *Doctor) error {
+	var svc Service
+	err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(&svc).Where("sv.doctor_id = ?", d.ID).Order("sv.duration_minutes").Limit(1).Scan(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	at := demoThisWeek(m.now(), tenantZone(t))
+	first, last, email := "Marta", "Sobczak", "marta.sobczak@example.org"
+	if t.Country != "PL" {
+		first, last, email = "Louise", "Garnier", "louise.garnier@example.org"
+	}
+	b := &Booking{DoctorID: d.ID, FacilityID: svc.FacilityID, ServiceID: svc.ID, ServiceName: svc.Name, Specialty: svc.Specialty,
+		PriceMinor: svc.PriceMinor, Currency: svc.Currency, StartsAt: at, EndsAt: at.Add(time.Duration(svc.DurationMinutes) * time.Minute),
+		Status: statusAwaiting, PatientFirstName: first, PatientLastName: last, PESEL: "92071314762", Email: email,
+		Mobile: "+48601234569", Consents: consentTerms + "," + consentDoctorController, CreatedAt: m.now()}
+	b.HoldExpiresAt.Time = at
+	if err := m.reserve(ctx, t, b); err != nil && !errors.Is(err, errSlotTaken) {
+		return err
+	}
+	return nil
+}
+
+// demoThisWeek is 12:00 on the first weekday from now's day to the week's Friday whose noon
+// is still to come, in loc; at the end of the week, the next whole hour of the week.
+func demoThisWeek(now time.Time, loc *time.Location) time.Time {
+	now = now.In(loc)
+	day := time.Date(now.Year(), now.Month(), now.Day(), 12, 0, 0, 0, loc)
+	for d := day; d.Weekday() != time.Saturday && d.Weekday() != time.Sunday; d = d.AddDate(0, 0, 1) {
+		if d.After(now) {
+			return d
+		}
+	}
+	at := now.Truncate(time.Hour).Add(time.Hour)
+	if at.Weekday() == time.Monday && now.Weekday() == time.Sunday { // no hour left this week
+		at = now.Add(5 * time.Minute)
+	}
+	return at
 }

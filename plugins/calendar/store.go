@@ -1,6 +1,7 @@
 package calendar
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -200,6 +201,22 @@ type Booking struct {
 	// booking data (C14), with his note.
 	DocumentsRequestedAt bun.NullTime `bun:"documents_requested_at"`
 	DocumentsNote        string       `bun:"documents_note"`
+	// HeldUntil is the end of the doctor's time the booking holds while it is live: its end
+	// and the buffer the doctor keeps after each visit at the facility (C4, C9). The
+	// database refuses two live bookings whose [starts_at, held_until) overlap, so two
+	// visits are never closer than the buffer.
+	HeldUntil time.Time `bun:"held_until"`
+}
+
+var _ bun.BeforeAppendModelHook = (*Booking)(nil)
+
+// BeforeAppendModel makes a booking stored without its hold (a booking written outside
+// reserve) hold at least its own time.
+func (b *Booking) BeforeAppendModel(_ context.Context, q bun.Query) error {
+	if _, ok := q.(*bun.InsertQuery); ok && b.HeldUntil.Before(b.EndsAt) {
+		b.HeldUntil = b.EndsAt
+	}
+	return nil
 }
 
 // slotCell is a 5-minute cell of a doctor's time a live booking holds (SQLite's guard of

@@ -270,7 +270,7 @@ func (m *Module) book(c *kit.Ctx) error {
 	v := c.View("calendar.book.title")
 	v.Data["L"], v.Data["Service"], v.Data["Action"] = l, svc, "book"
 	u := c.User()
-	first, last, _ := strings.Cut(u.Name, " ")
+	first, last := accountNames(u)
 	b := &Booking{DoctorID: l.Doctor.ID, FacilityID: svc.FacilityID, ServiceID: svc.ID, ServiceName: svc.Name, Specialty: svc.Specialty,
 		PriceMinor: svc.PriceMinor, Currency: svc.Currency, StartsAt: start, EndsAt: start.Add(time.Duration(svc.DurationMinutes) * time.Minute),
 		Status: statusConfirmed, PatientFirstName: first, PatientLastName: last, Email: u.Email,

@@ -339,7 +339,7 @@ func (m *Module) claimOffer(c *kit.Ctx) error {
 		return c.Render(http.StatusForbidden, "offer", v)
 	}
 	u := c.User()
-	first, last, _ := strings.Cut(u.Name, " ")
+	first, last := accountNames(u)
 	b := &Booking{DoctorID: o.DoctorID, FacilityID: svc.FacilityID, ServiceID: svc.ID, ServiceName: svc.Name, Specialty: svc.Specialty,
 		PriceMinor: svc.PriceMinor, Currency: svc.Currency, StartsAt: o.StartsAt, EndsAt: o.StartsAt.Add(time.Duration(svc.DurationMinutes) * time.Minute),
 		Status: statusConfirmed, PatientFirstName: first, PatientLastName: last, PESEL: w.PESEL, Email: u.Email, Mobile: w.Mobile,
