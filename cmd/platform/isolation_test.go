@@ -92,7 +92,7 @@ func TestModuleTenantIsolation(t *testing.T) {
 		bReport := m[1]
 		reg := p.browser("elekarze.localhost")
 		form := url.Values{"email": {"anna.nowak@example.org"}, "password": {"Correct-Horse-46"}, "password2": {"Correct-Horse-46"},
-			"name": {"Anna Nowak"}, "birth_date": {"1985-03-02"}, "birth_name": {"Kowalska"}, "accept_terms": {"yes"},
+			"name": {"Anna Nowak"}, "first_name": {"Anna"}, "last_name": {"Nowak"}, "birth_date": {"1985-03-02"}, "birth_name": {"Kowalska"}, "accept_terms": {"yes"},
 			"consent_data_processing": {"yes"}, "pesel": {"85030212344"}, "mobile": {"601 234 567"}} // C3: eLekarze runs the calendar
 		if code, body := reg.post("/register", "/register", form); code != 200 {
 			t.Fatalf("register in B: %d\n%s", code, body)
