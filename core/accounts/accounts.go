@@ -5,6 +5,7 @@
 package accounts
 
 import (
+	"carenet.dev/platform/plugins/kit/natid"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -131,7 +132,7 @@ type Deletion struct {
 type Field struct {
 	Name     string
 	LabelKey string
-	Type     string // "text", "date", "tel" (a mobile number, stored in E.164), "pesel" (a Polish PESEL)
+	Type     string // "text", "date", "tel" (a mobile number, stored in E.164), "national_id" (the national number of the tenant's country, natid)
 	Required bool
 	MaxLen   int
 	// Portals limits the field to registrations through these portals; empty: every portal.
@@ -315,12 +316,13 @@ func (s *Service) ValidateRegistration(t *tenancy.Tenant, in *RegisterInput, ext
 			} else {
 				in.Extra[f.Name] = e164
 			}
-		case f.Type == "pesel" && v != "":
-			// A Polish PESEL: its check digit and the birth date it encodes (C3).
-			if key := PESELError(v, s.Now().In(t.Location())); key != "" {
+		case f.Type == "national_id" && v != "":
+			// The national number of the tenant's country: its check digits and the birth
+			// date it encodes (C3); kept as natid writes it.
+			if key := NationalIDError(t.Settings.Country, v, s.Now().In(t.Location())); key != "" {
 				errs.Add(f.Name, key)
 			} else {
-				in.Extra[f.Name] = v
+				in.Extra[f.Name] = natid.Normalize(v)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"carenet.dev/platform/plugins/kit/natid"
 	"context"
 	"errors"
 	"html/template"
@@ -35,9 +36,19 @@ type ModuleLauncher func(ctx context.Context, id string) error
 func (s *Server) registrationFields(st *State) []accounts.Field {
 	var out []accounts.Field
 	for _, f := range s.Modules.RegistrationFields(st.Tenant) {
-		if f.ForPortal(st.Portal) {
-			out = append(out, f)
+		if !f.ForPortal(st.Portal) {
+			continue
 		}
+		if f.Type == "national_id" {
+			// The national number is the tenant's country's, labelled so; a country whose
+			// number the platform does not read asks none (C3).
+			c := st.Tenant.Settings.Country
+			if !natid.Known(c) {
+				continue
+			}
+			f.LabelKey = "form.natid." + c + ".label"
+		}
+		out = append(out, f)
 	}
 	return out
 }

@@ -15,7 +15,7 @@ import (
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/calendar/phone"
 	"carenet.dev/platform/plugins/kit"
-	"carenet.dev/platform/plugins/kit/pesel"
+	"carenet.dev/platform/plugins/kit/natid"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
@@ -108,10 +108,12 @@ func (m *Module) readPerson(c *kit.Ctx, v *kit.View) person {
 		}
 	}
 	now := m.now().In(tenantZone(c.Tenant()))
-	if e := checkPESEL(p.PESEL, now); e != "" {
+	p.PESEL = natid.Normalize(p.PESEL)
+	v.Values["pesel"] = p.PESEL
+	if id, e := natid.Check(c.Tenant().Country, p.PESEL, now); e != "" {
 		v.Errors["pesel"] = e
-	} else if id, err := pesel.Parse(p.PESEL, now); err == nil {
-		p.BirthDate = id.BirthDate
+	} else {
+		p.BirthDate = id.Born
 	}
 	if e := checkEmail(p.Email); e != "" {
 		v.Errors["email"] = e
@@ -122,15 +124,6 @@ func (m *Module) readPerson(c *kit.Ctx, v *kit.View) person {
 		p.Mobile = e164
 	}
 	return p
-}
-
-// age is how old someone born on birth (a date at midnight UTC) is on today's calendar day.
-func age(birth, today time.Time) int {
-	y := today.Year() - birth.Year()
-	if today.Month() < birth.Month() || (today.Month() == birth.Month() && today.Day() < birth.Day()) {
-		y--
-	}
-	return y
 }
 
 // optionalConsents are the optional consents the tenant's booking forms ask (P6): those
@@ -209,7 +202,7 @@ func (m *Module) guestBook(c *kit.Ctx) error {
 	v := c.View("calendar.book.title")
 	v.Data["L"], v.Data["Service"], v.Data["Action"] = l, svc, "guest"
 	p := m.readPerson(c, v)
-	if _, bad := v.Errors["pesel"]; !bad && age(p.BirthDate, m.now().In(tenantZone(t))) < int(anonymousMinAge.Of(t)) {
+	if _, bad := v.Errors["pesel"]; !bad && natid.AgeOn(p.BirthDate, m.now().In(tenantZone(t))) < int(anonymousMinAge.Of(t)) {
 		v.Errors["pesel"] = "calendar.guest.err.minor"
 		v.Data["MinAge"] = anonymousMinAge.Of(t)
 	}

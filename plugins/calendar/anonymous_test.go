@@ -183,7 +183,7 @@ func TestAnonymousMinorIsRefused(t *testing.T) {
 		start := f.firstStart("guest")
 		minor := peselBorn(2009, 1, 5, 1234) // 17 on 20 November 2026
 		res := f.send(nil, "POST", "/calendar/doctors/"+f.doctor.ID+"/guest", f.guestForm(start, minor, "ola@example.org"))
-		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "tylko osoba pełnoletnia: według tego numeru PESEL") ||
+		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "tylko osoba pełnoletnia: według tego numeru identyfikacyjnego") ||
 			len(f.live(f.A)) != 0 || len(f.h.Host.Messages) != 0 {
 			t.Fatalf("a minor: %d\n%s", res.Status, res.Body)
 		}
@@ -515,6 +515,32 @@ func TestAnonymousBookingsPerAddress(t *testing.T) {
 		}
 		if res.Status != 200 || len(f.live(f.A)) != 3 {
 			t.Fatalf("from another address: %d, %d live", res.Status, len(f.live(f.A)))
+		}
+	})
+}
+
+// C5, C6, C8: the patient's number is the tenant's country's. On a French tenant it is the
+// NIR (the social security number, France's national health identifier), asked and checked
+// as such — a PESEL is refused with the French rule's words — and stored as typed without
+// its spaces, so that the day's limit counts the same person however he types it.
+func TestNationalNumberIsTheTenantsCountrys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		f.A.Country = "FR"
+		f.window(2, 9*60, 10*60)
+		start := f.firstStart("guest")
+		form := f.guestForm(start, "85030212344", "ola@example.org")
+		form.Set("mobile", "+33 6 12 34 56 78")
+		res := f.send(nil, "POST", "/calendar/doctors/"+f.doctor.ID+"/guest", form)
+		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "Francuski numer ubezpieczenia społecznego ma 15 znaków") || len(f.live(f.A)) != 0 {
+			t.Fatalf("a PESEL on a French tenant: %d\n%s", res.Status, res.Body)
+		}
+		form.Set("pesel", "2 69 05 49 588 157 80")
+		if res := f.send(nil, "POST", "/calendar/doctors/"+f.doctor.ID+"/guest", form); res.Status != http.StatusOK {
+			t.Fatalf("a NIR: %d\n%s", res.Status, res.Body)
+		}
+		if live := f.live(f.A); len(live) != 1 || live[0].PESEL != "269054958815780" {
+			t.Fatalf("stored: %+v", live)
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/natid"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
@@ -416,7 +417,7 @@ type ListedEntry struct {
 // a breach ground's booking is chosen.
 func (m *Module) blacklistPage(c *kit.Ctx) error {
 	v := c.View("calendar.blacklist.title")
-	return m.renderBlacklist(c, http.StatusOK, v, strings.TrimSpace(c.Query("pesel")))
+	return m.renderBlacklist(c, http.StatusOK, v, natid.Normalize(c.Query("pesel")))
 }
 
 func (m *Module) renderBlacklist(c *kit.Ctx, status int, v *kit.View, pesel string) error {
@@ -500,9 +501,9 @@ func (m *Module) renderBlacklist(c *kit.Ctx, status int, v *kit.View, pesel stri
 // from those bookings. Bad input is told next to its field and changes nothing.
 func (m *Module) addToBlacklist(c *kit.Ctx) error {
 	v := c.View("calendar.blacklist.title")
-	pesel, ground, month, bookingID := strings.TrimSpace(c.Form("pesel")), c.Form("ground"), c.Form("month"), c.Form("booking")
+	pesel, ground, month, bookingID := natid.Normalize(c.Form("pesel")), c.Form("ground"), c.Form("month"), c.Form("booking")
 	v.Values["pesel"], v.Values["ground"], v.Values["month"], v.Values["booking"] = pesel, ground, month, bookingID
-	if e := checkPESEL(pesel, m.now().In(tenantZone(c.Tenant()))); e != "" {
+	if e := checkPESEL(c.Tenant().Country, pesel, m.now().In(tenantZone(c.Tenant()))); e != "" {
 		v.Errors["pesel"] = e
 	}
 	known := false
@@ -728,13 +729,13 @@ func (m *Module) listedDoctor(c *kit.Ctx) (*Doctor, error) {
 
 // checkRequest checks the fields every removal request has.
 func (m *Module) checkRequest(c *kit.Ctx, v *kit.View, withName bool) (name, pesel, email, why string) {
-	name, pesel = strings.TrimSpace(c.Form("name")), strings.TrimSpace(c.Form("pesel"))
+	name, pesel = strings.TrimSpace(c.Form("name")), natid.Normalize(c.Form("pesel"))
 	email, why = strings.TrimSpace(c.Form("email")), strings.TrimSpace(c.Form("justification"))
 	v.Values["name"], v.Values["pesel"], v.Values["email"], v.Values["justification"] = name, pesel, email, why
 	if withName && name == "" {
 		v.Errors["name"] = "calendar.removal.err.name"
 	}
-	if e := checkPESEL(pesel, m.now().In(tenantZone(c.Tenant()))); e != "" {
+	if e := checkPESEL(c.Tenant().Country, pesel, m.now().In(tenantZone(c.Tenant()))); e != "" {
 		v.Errors["pesel"] = e
 	}
 	if withName {
@@ -891,7 +892,7 @@ type PortalListed struct {
 // lists it is — a number, never the lists themselves (C12).
 func (m *Module) adminBlacklistPage(c *kit.Ctx) error {
 	v := c.View("calendar.admin_blacklist.title")
-	return m.renderAdminBlacklist(c, http.StatusOK, v, strings.TrimSpace(c.Query("pesel")))
+	return m.renderAdminBlacklist(c, http.StatusOK, v, natid.Normalize(c.Query("pesel")))
 }
 
 func (m *Module) renderAdminBlacklist(c *kit.Ctx, status int, v *kit.View, pesel string) error {
@@ -974,9 +975,9 @@ func (m *Module) addToPortalBlacklist(c *kit.Ctx) error {
 		return kit.ErrNotFound
 	}
 	v := c.View("calendar.admin_blacklist.title")
-	pesel, ground, month := strings.TrimSpace(c.Form("pesel")), c.Form("ground"), c.Form("month")
+	pesel, ground, month := natid.Normalize(c.Form("pesel")), c.Form("ground"), c.Form("month")
 	v.Values["pesel"], v.Values["ground"], v.Values["month"] = pesel, ground, month
-	if e := checkPESEL(pesel, m.now().In(tenantZone(t))); e != "" {
+	if e := checkPESEL(t.Country, pesel, m.now().In(tenantZone(t))); e != "" {
 		v.Errors["pesel"] = e
 	}
 	known := false

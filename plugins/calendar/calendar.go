@@ -147,7 +147,7 @@ func newModule() *Module {
 		// C3: a patient registering on a tenant that runs the calendar gives his PESEL (the
 		// core checks it) and his mobile; the booking form starts from them.
 		RegistrationFields: []sdk.Field{
-			{Name: "pesel", LabelKey: "calendar.field.pesel", Type: "pesel", Required: true, MaxLen: 11, Portals: []string{"patients", ""}},
+			{Name: "pesel", LabelKey: "calendar.field.pesel", Type: "national_id", Required: true, MaxLen: 24, Portals: []string{"patients", ""}},
 			{Name: "mobile", LabelKey: "calendar.field.mobile", Type: "tel", Required: true, MaxLen: 32, Portals: []string{"patients", ""}},
 		},
 		OnDemo:        m.seedDemo,

@@ -184,8 +184,8 @@ func (m *Module) demoVisits(ctx context.Context, t sdk.Tenant, d *Doctor, userID
 		}
 		b := &Booking{DoctorID: d.ID, FacilityID: svc.FacilityID, ServiceID: svc.ID, ServiceName: svc.Name, Specialty: svc.Specialty,
 			PriceMinor: svc.PriceMinor, Currency: svc.Currency, StartsAt: day, EndsAt: day.Add(time.Duration(svc.DurationMinutes) * time.Minute),
-			Status: statusConfirmed, PatientFirstName: first, PatientLastName: last, PESEL: "85030212344", Email: u.Email,
-			Mobile: "+48601234567", UserID: u.ID, BookedBy: u.ID, Consents: consentDoctorController, CreatedAt: m.now()}
+			Status: statusConfirmed, PatientFirstName: first, PatientLastName: last, PESEL: demoNumber(t, 0), Email: u.Email,
+			Mobile: demoMobile(t, 0), UserID: u.ID, BookedBy: u.ID, Consents: consentDoctorController, CreatedAt: m.now()}
 		if k == 1 {
 			b.Status = statusCompleted
 		}
@@ -215,8 +215,8 @@ func (m *Module) demoAwaiting(ctx context.Context, t sdk.Tenant, d *Doctor) erro
 	}
 	b := &Booking{DoctorID: d.ID, FacilityID: svc.FacilityID, ServiceID: svc.ID, ServiceName: svc.Name, Specialty: svc.Specialty,
 		PriceMinor: svc.PriceMinor, Currency: svc.Currency, StartsAt: at, EndsAt: at.Add(time.Duration(svc.DurationMinutes) * time.Minute),
-		Status: statusAwaiting, PatientFirstName: first, PatientLastName: last, PESEL: "92071314762", Email: email,
-		Mobile: "+48601234569", Consents: consentTerms + "," + consentDoctorController, CreatedAt: m.now()}
+		Status: statusAwaiting, PatientFirstName: first, PatientLastName: last, PESEL: demoNumber(t, 1), Email: email,
+		Mobile: demoMobile(t, 1), Consents: consentTerms + "," + consentDoctorController, CreatedAt: m.now()}
 	b.HoldExpiresAt.Time = at
 	if err := m.reserve(ctx, t, b); err != nil && !errors.Is(err, errSlotTaken) {
 		return err
@@ -239,4 +239,20 @@ func demoThisWeek(now time.Time, loc *time.Location) time.Time {
 		at = now.Add(5 * time.Minute)
 	}
 	return at
+}
+
+// demoNumber is the national number of the demo's i-th patient in the tenant's country (a
+// PESEL, a NIR, a rodné číslo: each valid), demoMobile his mobile there.
+func demoNumber(t sdk.Tenant, i int) string {
+	by := map[string][2]string{"PL": {"85030212344", "92071314762"}, "FR": {"185057500612336", "269054958815780"},
+		"SK": {"8551011238", "0451016786"}}
+	return by[t.Country][i]
+}
+
+func demoMobile(t sdk.Tenant, i int) string {
+	by := map[string][2]string{"FR": {"+33612345678", "+33612345679"}, "SK": {"+421901234567", "+421901234568"}}
+	if m, ok := by[t.Country]; ok {
+		return m[i]
+	}
+	return [2]string{"+48601234567", "+48601234569"}[i]
 }

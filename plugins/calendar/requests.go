@@ -12,6 +12,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/natid"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/sdk"
@@ -115,10 +116,11 @@ func (m *Module) submitRights(c *kit.Ctx) error {
 	for _, f := range []string{"name", "pesel", "email", "kind", "message"} {
 		v.Values[f] = strings.TrimSpace(c.Form(f))
 	}
+	v.Values["pesel"] = natid.Normalize(v.Values["pesel"])
 	if n := utf8.RuneCountInString(v.Values["name"]); n == 0 || n > 200 {
 		v.Errors["name"] = "calendar.manage.err.required"
 	}
-	if e := checkPESEL(v.Values["pesel"], m.now().In(view.Zone(c.Tenant().TimeZone))); e != "" {
+	if e := checkPESEL(c.Tenant().Country, v.Values["pesel"], m.now().In(view.Zone(c.Tenant().TimeZone))); e != "" {
 		v.Errors["pesel"] = e
 	}
 	if a, err := mail.ParseAddress(v.Values["email"]); err != nil || a.Address != v.Values["email"] || len(v.Values["email"]) > 254 {

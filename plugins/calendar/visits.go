@@ -11,7 +11,7 @@ import (
 
 	"carenet.dev/platform/plugins/calendar/phone"
 	"carenet.dev/platform/plugins/kit"
-	"carenet.dev/platform/plugins/kit/pesel"
+	"carenet.dev/platform/plugins/kit/natid"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/sdk"
@@ -21,19 +21,13 @@ import (
 // controller; required.
 const consentDoctorController = "doctor_controller"
 
-// checkPESEL says why a PESEL is refused (C5): not 11 digits, a wrong check digit, or a
-// birth date that does not exist or is still to come; "" when it is valid.
-func checkPESEL(s string, now time.Time) string {
-	_, err := pesel.Parse(s, now)
-	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, pesel.ErrChecksum):
-		return "calendar.book.err.pesel_checksum"
-	case errors.Is(err, pesel.ErrDate):
-		return "calendar.book.err.pesel_date"
-	}
-	return "calendar.book.err.pesel"
+// checkPESEL says why the patient's national number is refused (C5) — the PESEL on a Polish
+// tenant, the number of the tenant's country elsewhere (natid): wrong length or characters,
+// wrong check digits, or a birth date that does not exist or is still to come; "" when it
+// is valid.
+func checkPESEL(country, s string, now time.Time) string {
+	_, id := natid.Check(country, s, now)
+	return id
 }
 
 // checkMobile says why a mobile number is refused (C5): not a number of the tenant's
@@ -277,9 +271,9 @@ func (m *Module) book(c *kit.Ctx) error {
 		UserID: u.ID, BookedBy: u.ID, TermsVersion: c.TermsVersion(), CreatedAt: m.now()}
 	switch who := c.Form("for"); who {
 	case "", forMe:
-		pesel, mobile := strings.TrimSpace(c.Form("pesel")), strings.TrimSpace(c.Form("mobile"))
+		pesel, mobile := natid.Normalize(c.Form("pesel")), strings.TrimSpace(c.Form("mobile"))
 		v.Values["pesel"], v.Values["mobile"] = pesel, mobile
-		if e := checkPESEL(pesel, m.now().In(view.Zone(c.Tenant().TimeZone))); e != "" {
+		if e := checkPESEL(c.Tenant().Country, pesel, m.now().In(view.Zone(c.Tenant().TimeZone))); e != "" {
 			v.Errors["pesel"] = e
 		}
 		if e := checkMobile(mobile, c.Tenant().Country); e != "" {
@@ -300,7 +294,7 @@ func (m *Module) book(c *kit.Ctx) error {
 				return kit.ErrBadRequest
 			}
 			p.First, p.Last = d.FirstName, d.LastName
-			if d.NationalID != "" && d.NationalID != p.PESEL {
+			if d.NationalID != "" && natid.Normalize(d.NationalID) != p.PESEL {
 				v.Errors["pesel"] = "calendar.book.err.pesel_dependant"
 			}
 		}

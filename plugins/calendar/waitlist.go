@@ -11,6 +11,7 @@ import (
 
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/natid"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
@@ -134,9 +135,9 @@ func (m *Module) joinWaitlist(c *kit.Ctx) error {
 	}
 	v := c.View("calendar.waitlist.title")
 	v.Data["L"], v.Data["Service"] = l, svc
-	pesel, mobile := strings.TrimSpace(c.Form("pesel")), strings.TrimSpace(c.Form("mobile"))
+	pesel, mobile := natid.Normalize(c.Form("pesel")), strings.TrimSpace(c.Form("mobile"))
 	v.Values["pesel"], v.Values["mobile"] = pesel, mobile
-	if e := checkPESEL(pesel, m.now().In(tenantZone(c.Tenant()))); e != "" {
+	if e := checkPESEL(c.Tenant().Country, pesel, m.now().In(tenantZone(c.Tenant()))); e != "" {
 		v.Errors["pesel"] = e
 	}
 	if e := checkMobile(mobile, c.Tenant().Country); e != "" {

@@ -197,7 +197,7 @@ func (c *Ctx) Read(fn func(ctx context.Context, sc *store.Scope) error) error {
 // confirmation (?done=linked) shows the module's message "<module>.flash.linked".
 func (c *Ctx) View(titleKey string) *View {
 	t := c.Req.Tenant
-	v := &View{Values: map[string]string{}, Errors: map[string]string{}, Data: map[string]any{}, user: c.Req.User}
+	v := &View{Values: map[string]string{}, Errors: map[string]string{}, Data: map[string]any{}, user: c.Req.User, Country: t.Country}
 	for k, val := range c.inputVals {
 		v.Values[k] = val
 	}
@@ -223,7 +223,10 @@ type View struct {
 	Values map[string]string
 	Errors map[string]string
 	Data   map[string]any
-	user   *sdk.User
+	// Country is the tenant's country ("PL"): whose national number a form asks, whose
+	// words a label takes.
+	Country string
+	user    *sdk.User
 }
 
 // User is the signed-in user.
