@@ -216,17 +216,19 @@ func (m *Module) guestBook(c *kit.Ctx) error {
 		v.Data["Gone"] = true
 		return c.Render(http.StatusConflict, "book", v)
 	}
-	// Both blacklists bind an anonymous booking, recognised by its PESEL (C8, C12, C13).
-	if ground, err := m.barred(c.Context(), t, l.Doctor.ID, p.PESEL); err != nil {
-		return err
-	} else if ground != "" {
-		v.Data["Barred"] = ground
-		return c.Render(http.StatusForbidden, "book", v)
-	}
 	if err := m.guestHit(c.Context(), t, c.Req.RemoteIP); errors.Is(err, errLimited) {
 		return limited(c)
 	} else if err != nil {
 		return err
+	}
+	// Both blacklists bind an anonymous booking, recognised by its number (C8, C12, C13); a
+	// visitor without an account is not told the ground (barredSeen), and each try counts
+	// in his address's budget above.
+	if ground, err := m.barredSeen(c, l.Doctor.ID, p.PESEL, false); err != nil {
+		return err
+	} else if ground != "" {
+		v.Data["Barred"] = ground
+		return c.Render(http.StatusForbidden, "book", v)
 	}
 	terms, err := c.Host().Terms(c.Context(), "", "")
 	if err != nil {

@@ -598,3 +598,39 @@ func TestC12BarredMessageOnBooking(t *testing.T) {
 		}
 	})
 }
+
+// C12, C13: the ground is the patient's own to read. A visitor without an account who types
+// a blacklisted number, or a signed-in patient booking for that person, reads only that the
+// booking is not possible; the patient himself, signed in, reads the ground.
+func TestBarredGroundOnlyToThePatient(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		f.window(2, 9*60, 10*60)
+		const number = "85030212344"
+		ctx := context.Background()
+		if err := f.m.In(ctx, f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Insert(&PortalEntry{TenantID: f.A.ID, ID: newID(), PESEL: number, Ground: "gross_breach", Status: entryActive,
+				CreatedAt: f.now}).Exec(ctx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		start := f.firstStart("guest")
+		res := f.send(nil, "POST", "/calendar/doctors/"+f.doctor.ID+"/guest", f.guestForm(start, number, "obcy@example.org"))
+		body := string(res.Body)
+		if res.Status != http.StatusForbidden || !strings.Contains(body, "Powód podajemy tylko tej osobie") || strings.Contains(body, "naruszen") {
+			t.Fatalf("a visitor typing a barred number: %d\n%s", res.Status, body)
+		}
+		owner := &sdk.User{ID: "p1", Email: "jan@example.org", Name: "Jan Nowak", Roles: []string{"user"}, Profile: map[string]string{"pesel": number}}
+		other := &sdk.User{ID: "p2", Email: "ewa@example.org", Name: "Ewa Nowak", Roles: []string{"user"}, Profile: map[string]string{"pesel": "92071314762"}}
+		form := url.Values{"service": {f.services[30].ID}, "start": {start}, "pesel": {number}, "mobile": {"+48601234567"}, "consent_doctor": {"yes"}}
+		if res := f.send(other, "POST", "/calendar/doctors/"+f.doctor.ID+"/book", form); res.Status != http.StatusForbidden ||
+			!strings.Contains(string(res.Body), "Powód podajemy tylko tej osobie") {
+			t.Fatalf("someone else's number as his own: %d\n%s", res.Status, res.Body)
+		}
+		if res := f.send(owner, "POST", "/calendar/doctors/"+f.doctor.ID+"/book", form); res.Status != http.StatusForbidden ||
+			strings.Contains(string(res.Body), "Powód podajemy tylko tej osobie") {
+			t.Fatalf("the patient himself: %d\n%s", res.Status, res.Body)
+		}
+	})
+}

@@ -3,6 +3,8 @@ package calendar
 import (
 	"context"
 
+	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/natid"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -20,6 +22,24 @@ func (m *Module) booked(ctx context.Context, t sdk.Tenant, b *Booking) error {
 // naming the ground, in the patient's words (C12, C13) — or "" when he may.
 func (m *Module) barred(ctx context.Context, t sdk.Tenant, doctorID, pesel string) (string, error) {
 	return m.blacklistGround(ctx, t, doctorID, pesel)
+}
+
+// barredSeen is barred as the person at the form may read it (C12, C13): the ground itself
+// only to the patient, signed in and booking for himself under his account's own number (or
+// a number he declares his own when his account has none); anyone else — a visitor without
+// an account, someone booking for another person — reads only that the booking is not
+// possible, so that nobody learns a stranger's blacklisting by typing his number.
+func (m *Module) barredSeen(c *kit.Ctx, doctorID, number string, self bool) (string, error) {
+	ground, err := m.barred(c.Context(), c.Tenant(), doctorID, number)
+	if err != nil || ground == "" {
+		return ground, err
+	}
+	if u := c.User(); u != nil && self {
+		if own := natid.Normalize(u.Profile["pesel"]); own == "" || own == number {
+			return ground, nil
+		}
+	}
+	return "calendar.barred.undisclosed", nil
 }
 
 // freed is called when a patient's cancellation or an expired hold freed b's time (never

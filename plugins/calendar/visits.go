@@ -311,7 +311,7 @@ func (m *Module) book(c *kit.Ctx) error {
 		v.Data["Gone"] = true
 		return c.Render(http.StatusConflict, "book", v)
 	}
-	if ground, err := m.barred(c.Context(), c.Tenant(), l.Doctor.ID, b.PESEL); err != nil {
+	if ground, err := m.barredSeen(c, l.Doctor.ID, b.PESEL, !b.ForOther); err != nil {
 		return err
 	} else if ground != "" {
 		v.Data["Barred"] = ground

@@ -148,7 +148,7 @@ func (m *Module) joinWaitlist(c *kit.Ctx) error {
 	}
 	// A patient barred from booking with the doctor is told why, rather than waiting for
 	// starts he could not claim (C12, C13).
-	if ground, err := m.barred(c.Context(), c.Tenant(), l.Doctor.ID, pesel); err != nil {
+	if ground, err := m.barredSeen(c, l.Doctor.ID, pesel, true); err != nil {
 		return err
 	} else if ground != "" {
 		v.Data["Barred"] = ground
