@@ -77,10 +77,10 @@ func newModule() *Module {
 			// The directory (C1): public, without JavaScript, within a budget per client and account.
 			kit.Public("GET /calendar", m.directory),
 			kit.Public("GET /calendar/doctors/{id}", m.doctorPage),
-			kit.Perm("GET /calendar/visits", permBook, m.myVisits),
+			kit.Perm("GET /calendar/visits", permBook, m.myVisits).Lands(3),
 			kit.Perm("GET /calendar/visits/{id}", permBook, m.visitPage),
 			kit.Perm("POST /calendar/visits/{id}/cancel", permBook, m.cancelVisit),
-			kit.Perm("GET /calendar/agenda", permManageOwn, m.agenda),
+			kit.Perm("GET /calendar/agenda", permManageOwn, m.agenda).Lands(1),
 			kit.Perm("POST /calendar/agenda/online", permManageOwn, m.switchCalendar),
 			kit.Perm("POST /calendar/agenda/{id}/cancel", permManageOwn, m.cancelByDoctor),
 			kit.Perm("POST /calendar/agenda/{id}/outcome", permManageOwn, m.markOutcome),
