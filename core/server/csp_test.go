@@ -35,3 +35,22 @@ func TestMapTileOrigin(t *testing.T) {
 		t.Fatalf("the platform's own policy changed: %s", contentPolicy(""))
 	}
 }
+
+// C6, P7: a message to a person without an account here (an anonymous booking, the other
+// person a visit was booked for) has no name to greet: it opens with the greeting alone,
+// never "Dzień dobry, ,".
+func TestGreetingWithoutAName(t *testing.T) {
+	for _, c := range []struct {
+		kv   []any
+		want bool
+	}{
+		{[]any{"Name", "Anna Nowak", "Tenant", "eLekarze"}, true},
+		{[]any{"Name", "", "Tenant", "eLekarze"}, false},
+		{[]any{"Name", "  ", "Tenant", "eLekarze"}, false},
+		{[]any{"Tenant", "eLekarze"}, false},
+	} {
+		if got := namedIn(c.kv); got != c.want {
+			t.Errorf("namedIn(%v) = %v, want %v", c.kv, got, c.want)
+		}
+	}
+}

@@ -179,6 +179,9 @@ func (s *Server) sendMailWith(ctx context.Context, t *tenancy.Tenant, to, name, 
 		}
 	}
 	greeting := loc.T("mail.greeting", args...)
+	if !namedIn(args) { // a person without an account here: no empty name after the greeting
+		greeting = loc.T("mail.greeting_unnamed")
+	}
 	signature := loc.T("mail.signature", args...)
 	var text strings.Builder
 	text.WriteString(greeting + "\n\n" + body + "\n")
@@ -201,4 +204,15 @@ func (s *Server) sendMailWith(ctx context.Context, t *tenancy.Tenant, to, name, 
 		return "", err
 	}
 	return e.ID, nil
+}
+
+// namedIn reports whether the message's data name its recipient (a non-empty "Name").
+func namedIn(kv []any) bool {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i] == "Name" {
+			n, ok := kv[i+1].(string)
+			return ok && strings.TrimSpace(n) != ""
+		}
+	}
+	return false
 }
