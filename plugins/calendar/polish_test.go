@@ -357,7 +357,8 @@ func frenchWith(t *testing.T, s string) []string {
 	return out
 }
 
-// P4: Slovak "Stiahnuť" reads as "download"; withdrawing a service says what it does.
+// P4: Slovak "Stiahnuť" reads as "download"; withdrawing a service, its button and its
+// message, says what it does.
 func TestP4SlovakWithdrawService(t *testing.T) {
 	msgs, err := locales.Load()
 	if err != nil {
@@ -366,5 +367,8 @@ func TestP4SlovakWithdrawService(t *testing.T) {
 	loc := msgs.For("sk")
 	if s := loc.T("calendar.manage.withdraw"); strings.Contains(strings.ToLower(s), "stiahn") || !strings.Contains(s, "služb") {
 		t.Fatalf("sk calendar.manage.withdraw = %q", s)
+	}
+	if s := loc.T("calendar.flash.service_withdrawn"); strings.Contains(strings.ToLower(s), "stiahn") {
+		t.Fatalf("sk calendar.flash.service_withdrawn = %q", s)
 	}
 }
