@@ -463,23 +463,8 @@ func (m *Module) addWindow(c *kit.Ctx) error {
 	if len(v.Errors) > 0 {
 		return m.invalidManage(c, d, v)
 	}
-	// A window overlapping another of the same day at the facility would make the slots
-	// engine refuse the whole day, which would offer nothing (C4): it is refused here, next
-	// to its hours. Windows that ended before today no longer count.
-	today := m.now().In(tenantZone(c.Tenant())).Format(time.DateOnly)
-	err = c.In(func(ctx context.Context, sc *store.Scope) error {
-		n, err := sc.Select((*Window)(nil)).Where("wi.doctor_id = ? AND wi.facility_id = ? AND wi.weekday = ?", d.ID, v.Values["win_facility"], wd).
-			Where("wi.start_minute < ? AND wi.end_minute > ?", to, from).Where("(wi.valid_until = '' OR wi.valid_until >= ?)", today).Count(ctx)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			return errWindowOverlap
-		}
-		_, err = sc.Insert(&Window{TenantID: sc.TenantID, ID: newID(), DoctorID: d.ID, FacilityID: v.Values["win_facility"],
-			Weekday: wd, StartMinute: from, EndMinute: to}).Exec(ctx)
-		return err
-	})
+	err = m.insertWindow(c.Context(), c.Tenant(), &Window{DoctorID: d.ID, FacilityID: v.Values["win_facility"],
+		Weekday: wd, StartMinute: from, EndMinute: to})
 	if errors.Is(err, errWindowOverlap) {
 		v.Errors["win_from"] = "calendar.manage.err.overlap"
 		return m.invalidManage(c, d, v)
@@ -623,6 +608,33 @@ func (w Window) FromClock() string { return clock(w.StartMinute) }
 
 // ToClock is the window's end as the page shows it.
 func (w Window) ToClock() string { return clock(w.EndMinute) }
+
+// insertWindow stores w unless it overlaps another window of the doctor at the facility on
+// its weekday (errWindowOverlap): overlapping windows would make the slots engine refuse the
+// whole day, which would offer nothing (C4). Windows that ended before today no longer
+// count. The doctor's row at the facility is written first, so two windows added at once
+// for him there wait for each other (a row lock in PostgreSQL, the write lock in SQLite) and
+// the second sees the first.
+func (m *Module) insertWindow(ctx context.Context, t sdk.Tenant, w *Window) error {
+	today := m.now().In(tenantZone(t)).Format(time.DateOnly)
+	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		if _, err := sc.Update((*DoctorFacility)(nil)).Set("buffer_minutes = buffer_minutes").
+			Where("df.doctor_id = ? AND df.facility_id = ?", w.DoctorID, w.FacilityID).Exec(ctx); err != nil {
+			return err
+		}
+		n, err := sc.Select((*Window)(nil)).Where("wi.doctor_id = ? AND wi.facility_id = ? AND wi.weekday = ?", w.DoctorID, w.FacilityID, w.Weekday).
+			Where("wi.start_minute < ? AND wi.end_minute > ?", w.EndMinute, w.StartMinute).Where("(wi.valid_until = '' OR wi.valid_until >= ?)", today).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return errWindowOverlap
+		}
+		w.TenantID, w.ID = sc.TenantID, newID()
+		_, err = sc.Insert(w).Exec(ctx)
+		return err
+	})
+}
 
 // errWindowOverlap: the window overlaps another of the doctor's at the facility that day.
 var errWindowOverlap = errors.New("calendar: the window overlaps another")

@@ -3,11 +3,13 @@ package calendar
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +42,8 @@ func (f *fixture) windows() int64 {
 // C4: a weekly window overlapping another of the same day at the facility is refused next
 // to its hours (the slots engine would otherwise drop the whole day), touching windows are
 // taken; overlapping windows kept from before are logged with the doctor when a week is
-// computed, and the doctor's manage page names their weekday.
+// computed, and the doctor's manage page names their weekday. Overlapping windows added at
+// once: the database lets one in.
 func TestC4OverlappingWindowRefusedAndShown(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f, _, _, _, _ := agendaFixture(t, b)
@@ -72,6 +75,38 @@ func TestC4OverlappingWindowRefusedAndShown(t *testing.T) {
 		if res := f.send(doc, "POST", base+"/windows", tue); res.Status != http.StatusSeeOther || f.windows() != 3 {
 			t.Fatalf("Tuesday 9–10: %d, %d windows", res.Status, f.windows())
 		}
+		// Overlapping windows added at once on Wednesday: the database lets one in, round
+		// after round.
+		for round := range 10 {
+			errs := make([]error, 12)
+			var wg sync.WaitGroup
+			for i := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = f.m.insertWindow(context.Background(), f.A, &Window{DoctorID: f.doctor.ID, FacilityID: f.facility.ID,
+						Weekday: 3, StartMinute: 8*60 + 5*(i%4), EndMinute: 10 * 60})
+				}()
+			}
+			wg.Wait()
+			added := 0
+			for i, err := range errs {
+				if err == nil {
+					added++
+				} else if !errors.Is(err, errWindowOverlap) {
+					t.Fatalf("round %d, window %d: %v", round, i, err)
+				}
+			}
+			if added != 1 || f.windows() != 4 {
+				t.Fatalf("round %d: %d of %d overlapping windows added at once, %d windows stored", round, added, len(errs), f.windows())
+			}
+			if err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+				_, err := sc.Delete((*Window)(nil)).Where("wi.weekday = 3").Exec(ctx)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if notice := noticeRe.FindString(string(f.send(doc, "GET", base, nil).Body)); notice != "" {
 			t.Fatalf("a notice without overlapping windows: %s", notice)
 		}
@@ -87,7 +122,7 @@ func TestC4OverlappingWindowRefusedAndShown(t *testing.T) {
 		var logged bytes.Buffer
 		f.m.Log = slog.New(slog.NewTextHandler(&logged, nil))
 		got, err := f.m.windowSlots(context.Background(), f.A, slotQuery{DoctorID: f.doctor.ID, FacilityID: f.facility.ID,
-			Duration: 30 * time.Minute, From: tuesday.Add(-9 * time.Hour), To: tuesday.Add(24 * time.Hour)})
+			Duration: 30 * time.Minute, From: tuesday.Add(-10 * time.Hour), To: tuesday.Add(14 * time.Hour)}) // Tuesday in Warsaw
 		if err != nil {
 			t.Fatal(err)
 		}
