@@ -104,7 +104,7 @@ func TestBrowserPhoneCalendarManage(t *testing.T) {
 		{name: "facility", host: "elekarze.localhost", email: "facility@elekarze.localhost", password: "demo-elekarze-facility", shown: "Demo facility",
 			pages: []page{{"its doctors", "/calendar/manage", false}, {"its doctors' week", "/calendar/agenda", true}}},
 		{name: "admin", host: "elekarze.localhost", email: "admin@elekarze.localhost", password: "demo-elekarze-admin", shown: "Admin",
-			pages: []page{{"the applications", "/calendar/admin/applications", false}}},
+			pages: []page{{"the applications", "/calendar/admin/applications", false}, {"the directory import", "/calendar/admin/import", false}}},
 	} {
 		onPhone(t, first, base.Port(), checks, who, nil)
 	}

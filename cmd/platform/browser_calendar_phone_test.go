@@ -47,6 +47,6 @@ func TestBrowserPhoneCalendar(t *testing.T) {
 		{name: "doctor", host: "elekarze.localhost", email: "doctor@elekarze.localhost", password: "demo-elekarze-doctor", shown: "Demo doctor",
 			pages: []page{{"agenda", "/calendar/agenda", true}}},
 	} {
-		onPhone(t, first, base.Port(), checks, who, nil)
+		onPhone(t, first, base.Port(), checks, who, slotsInARow)
 	}
 }

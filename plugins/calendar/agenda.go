@@ -275,9 +275,11 @@ func (m *Module) cancelByDoctor(c *kit.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	// The date in the patient's language (the message is his), not the doctor's page's.
+	// The date and the reason in the patient's language (the message is his), not the
+	// doctor's page's (C10).
+	lang := patientLang(c.Context(), c.Tenant(), b)
 	if err := tellPatient(c, b, tmplCancelledByDoctor, "/calendar", map[string]any{"Doctor": d.display(),
-		"When": locales.FormatDateTime(patientLang(c.Context(), c.Tenant(), b), b.StartsAt, tenantZone(c.Tenant()))},
+		"When": locales.FormatDateTime(lang, b.StartsAt, tenantZone(c.Tenant())), "Reason": m.Msgs.For(lang).T("calendar.reason." + reason)},
 		func(msg sdk.Message) sdk.Message { return m.withCancelICS(c.Context(), c.Tenant(), b, msg) }); err != nil {
 		return err
 	}

@@ -59,6 +59,7 @@ func newModule() *Module {
 	m.freeSlots = m.windowSlots
 	m.Module = kit.New(kit.Spec{
 		ID: "calendar", Version: "0.2.0", Migrations: migrations, Templates: templates, Pattern: "templates/*.html",
+		Funcs:   m.pageFuncs(),
 		Portals: []string{"patients"},
 		Roles:   []sdk.Role{{ID: "doctor"}, {ID: "facility"}},
 		Permissions: []sdk.Permission{

@@ -93,7 +93,7 @@ func TestSearchNearSortsByDistance(t *testing.T) {
 		}
 		// Sorting by distance without a place or position is explained, not guessed.
 		res = f.get(f.A, nil, "10.2.0.1", "/calendar?specialty=neurology&sort=distance")
-		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "wpisz miejscowość lub kod pocztowy albo użyj swojej lokalizacji") {
+		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "wpisz nazwę miejscowości albo użyj swojej lokalizacji") {
 			t.Fatalf("distance without origin: %d", res.Status)
 		}
 	})

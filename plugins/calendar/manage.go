@@ -10,11 +10,13 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"carenet.dev/platform/plugins/calendar/slots"
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/upload"
@@ -79,6 +81,9 @@ type workPlace struct {
 	Buffer   int
 	Services []Service
 	Windows  []Window
+	// Clashes are the weekdays whose windows the slots engine refuses (they overlap): no
+	// start is offered on them until the doctor removes one (C4).
+	Clashes []int
 }
 
 // managePage is a doctor's profile and calendar as he or his facility keeps them (C2, C4):
@@ -126,6 +131,7 @@ func (m *Module) renderManage(c *kit.Ctx, status int, d *Doctor, v *kit.View) er
 				Order("wi.weekday", "wi.start_minute").Scan(ctx); err != nil {
 				return err
 			}
+			p.Clashes = clashingWeekdays(p.Windows, tenantZone(c.Tenant()))
 			places = append(places, p)
 		}
 		kept, args := keptWhere(c, d, sc, "ex")
@@ -457,11 +463,12 @@ func (m *Module) addWindow(c *kit.Ctx) error {
 	if len(v.Errors) > 0 {
 		return m.invalidManage(c, d, v)
 	}
-	err = c.In(func(ctx context.Context, sc *store.Scope) error {
-		_, err := sc.Insert(&Window{TenantID: sc.TenantID, ID: newID(), DoctorID: d.ID, FacilityID: v.Values["win_facility"],
-			Weekday: wd, StartMinute: from, EndMinute: to}).Exec(ctx)
-		return err
-	})
+	err = m.insertWindow(c.Context(), c.Tenant(), &Window{DoctorID: d.ID, FacilityID: v.Values["win_facility"],
+		Weekday: wd, StartMinute: from, EndMinute: to})
+	if errors.Is(err, errWindowOverlap) {
+		v.Errors["win_from"] = "calendar.manage.err.overlap"
+		return m.invalidManage(c, d, v)
+	}
 	if err != nil {
 		return err
 	}
@@ -601,3 +608,64 @@ func (w Window) FromClock() string { return clock(w.StartMinute) }
 
 // ToClock is the window's end as the page shows it.
 func (w Window) ToClock() string { return clock(w.EndMinute) }
+
+// insertWindow stores w unless it overlaps another window of the doctor at the facility on
+// its weekday (errWindowOverlap): overlapping windows would make the slots engine refuse the
+// whole day, which would offer nothing (C4). Windows that ended before today no longer
+// count. The doctor's row at the facility is written first, so two windows added at once
+// for him there wait for each other (a row lock in PostgreSQL, the write lock in SQLite) and
+// the second sees the first.
+func (m *Module) insertWindow(ctx context.Context, t sdk.Tenant, w *Window) error {
+	today := m.now().In(tenantZone(t)).Format(time.DateOnly)
+	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		if _, err := sc.Update((*DoctorFacility)(nil)).Set("buffer_minutes = buffer_minutes").
+			Where("df.doctor_id = ? AND df.facility_id = ?", w.DoctorID, w.FacilityID).Exec(ctx); err != nil {
+			return err
+		}
+		n, err := sc.Select((*Window)(nil)).Where("wi.doctor_id = ? AND wi.facility_id = ? AND wi.weekday = ?", w.DoctorID, w.FacilityID, w.Weekday).
+			Where("wi.start_minute < ? AND wi.end_minute > ?", w.EndMinute, w.StartMinute).Where("(wi.valid_until = '' OR wi.valid_until >= ?)", today).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return errWindowOverlap
+		}
+		w.TenantID, w.ID = sc.TenantID, newID()
+		_, err = sc.Insert(w).Exec(ctx)
+		return err
+	})
+}
+
+// errWindowOverlap: the window overlaps another of the doctor's at the facility that day.
+var errWindowOverlap = errors.New("calendar: the window overlaps another")
+
+// clashingWeekdays are the weekdays (1 = Monday … 7) on which the slots engine refuses the
+// windows (C4): two of them overlap on a day both are valid. Each window is checked with the
+// windows of its weekday whose validity meets its own, as windowSlots lays a day out.
+func clashingWeekdays(windows []Window, loc *time.Location) []int {
+	var out []int
+	seen := map[int]bool{}
+	for i, w := range windows {
+		if seen[w.Weekday] {
+			continue
+		}
+		week := slots.Week{{Weekday: time.Weekday(w.Weekday % 7), Start: clock(w.StartMinute), End: clock(w.EndMinute)}}
+		for j, o := range windows {
+			if j != i && o.Weekday == w.Weekday && validTogether(w, o) {
+				week = append(week, slots.Window{Weekday: time.Weekday(o.Weekday % 7), Start: clock(o.StartMinute), End: clock(o.EndMinute)})
+			}
+		}
+		if (slots.Spec{Week: week, Zone: loc, Length: time.Minute}).Check() != nil {
+			seen[w.Weekday] = true
+			out = append(out, w.Weekday)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+// validTogether reports whether two windows are valid on some common day.
+func validTogether(a, b Window) bool {
+	return (a.ValidUntil == "" || b.ValidFrom == "" || b.ValidFrom <= a.ValidUntil) &&
+		(b.ValidUntil == "" || a.ValidFrom == "" || a.ValidFrom <= b.ValidUntil)
+}

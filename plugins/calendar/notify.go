@@ -180,9 +180,17 @@ func (m *Module) notifyBooked(ctx context.Context, t sdk.Tenant, b *Booking) err
 		return fmt.Errorf("confirm booking %s: write its ICS: %w", b.ID, err)
 	}
 	if b.UserID != "" || b.Email != "" {
+		// How to cancel: a patient with an account has his "My visits" page besides the
+		// link; a guest, or another person booked for, has the link only (C6, C7).
+		data := m.visitData(t, lang, v)
+		how := "calendar.booked.cancel_account"
+		if b.UserID == "" {
+			how = "calendar.booked.cancel_guest"
+		}
+		data["HowToCancel"] = m.Msgs.For(lang).T(how)
 		// Secret: once delivered, the outbox no longer keeps the text with its cancel link.
 		msg := recipient(b, sdk.Message{Template: tmplBooked, Link: "/calendar/cancel/" + token, Attachments: []sdk.Blob{file},
-			Data: m.visitData(t, lang, v), Secret: true})
+			Data: data, Secret: true})
 		if _, err := h.Send(ctx, msg); err != nil {
 			return fmt.Errorf("confirm booking %s: send: %w", b.ID, err)
 		}
@@ -489,4 +497,15 @@ func (m *Module) withCancelICS(ctx context.Context, t sdk.Tenant, b *Booking, ms
 	msg.Attachments = append(msg.Attachments, sdk.Blob{Name: m.Msgs.For(lang).T("calendar.ics.file") + ".ics",
 		ContentType: "text/calendar; charset=utf-8; method=" + method, Data: data})
 	return msg
+}
+
+// Live reports whether the visit still holds its time (not cancelled, not expired): only
+// then does its page offer the visit's calendar file (C11).
+func (v Visit) Live() bool {
+	for _, s := range liveStatuses {
+		if v.Status == s {
+			return true
+		}
+	}
+	return false
 }

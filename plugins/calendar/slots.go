@@ -98,8 +98,17 @@ func (m *Module) windowSlots(ctx context.Context, t sdk.Tenant, q slotQuery) ([]
 		if to.After(q.To) {
 			to = q.To
 		}
-		for _, sl := range slots.Free(slots.Spec{Week: week, Country: country, Zone: loc, Length: q.Duration,
-			Buffer: time.Duration(works.BufferMinutes) * time.Minute}, busyTimes, from, to, now) {
+		spec := slots.Spec{Week: week, Country: country, Zone: loc, Length: q.Duration,
+			Buffer: time.Duration(works.BufferMinutes) * time.Minute}
+		if err := spec.Check(); err != nil {
+			// The engine refuses the day (overlapping windows kept from before the manage
+			// page refused them): it offers nothing, so it is told, with the doctor; his
+			// manage page shows him the day (C4).
+			m.Log.Warn("calendar: the doctor's windows make no day", "tenant", t.ID, "doctor", q.DoctorID,
+				"facility", q.FacilityID, "day", date, "err", err)
+			continue
+		}
+		for _, sl := range slots.Free(spec, busyTimes, from, to, now) {
 			out = append(out, sl.Start.UTC())
 		}
 	}
