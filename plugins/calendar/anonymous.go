@@ -481,15 +481,5 @@ func (m *Module) sweepHolds(ctx context.Context, job *sdk.Job) error {
 // once the tenant's budget is used up; the count is the database's, shared by every
 // instance of the module.
 func (m *Module) guestHit(ctx context.Context, t sdk.Tenant, ip string) error {
-	window := time.Duration(directoryWindow.Of(t)) * time.Minute
-	var n int64
-	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		return sc.Tx.NewRaw(`INSERT INTO calendar_rate_hits (tenant_id, bucket, window_start, hits) VALUES (?, ?, ?, 1)
-ON CONFLICT (tenant_id, bucket, window_start) DO UPDATE SET hits = calendar_rate_hits.hits + 1 RETURNING hits`,
-			sc.TenantID, "guest:"+ip, m.now().Truncate(window).Unix()).Scan(ctx, &n)
-	})
-	if err == nil && n > anonymousPerIP.Of(t) {
-		return errLimited
-	}
-	return err
+	return m.spend(ctx, t, time.Duration(directoryWindow.Of(t))*time.Minute, map[string]int64{"guest:" + ip: anonymousPerIP.Of(t)})
 }

@@ -168,24 +168,6 @@ func feedCalendar(events []ics.Event) ([]byte, error) {
 // as the directory's budget does (a database upsert), and refuses it beyond the tenant's
 // budget.
 func (m *Module) feedHit(ctx context.Context, t sdk.Tenant, hash, ip string) error {
-	start := m.now().Truncate(time.Hour).Unix()
 	limit := feedRequestsPerHour.Of(t)
-	over := false
-	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		for _, b := range []string{"feed:" + hash[:32], "feedip:" + ip} {
-			var n int64
-			err := sc.Tx.NewRaw(`INSERT INTO calendar_rate_hits (tenant_id, bucket, window_start, hits) VALUES (?, ?, ?, 1)
-ON CONFLICT (tenant_id, bucket, window_start) DO UPDATE SET hits = calendar_rate_hits.hits + 1 RETURNING hits`,
-				sc.TenantID, b, start).Scan(ctx, &n)
-			if err != nil {
-				return err
-			}
-			over = over || n > limit
-		}
-		return nil
-	})
-	if err == nil && over {
-		return errLimited
-	}
-	return err
+	return m.spend(ctx, t, time.Hour, map[string]int64{"feed:" + hash[:32]: limit, "feedip:" + ip: limit})
 }

@@ -41,12 +41,20 @@ var errLimited = errors.New("calendar: directory budget used up")
 // cut off). The count is the database's (an upsert), so every instance of the module shares
 // it and concurrent requests count exactly.
 func (m *Module) hit(ctx context.Context, t sdk.Tenant, ip string, u *sdk.User) error {
-	window := time.Duration(directoryWindow.Of(t)) * time.Minute
-	start := m.now().Truncate(window).Unix()
 	buckets := map[string]int64{"ip:" + ip: directoryPerIP.Of(t)}
 	if u != nil {
 		buckets["user:"+u.ID] = directoryPerAccount.Of(t)
 	}
+	return m.spend(ctx, t, time.Duration(directoryWindow.Of(t))*time.Minute, buckets)
+}
+
+// spend counts one request in each of buckets (a name and its budget) for the current
+// window of length window, and returns errLimited once any budget is used up. The count is
+// the database's (an upsert), so every instance of the module shares it and concurrent
+// requests count exactly. The directory, the anonymous booking and the agenda feed each
+// keep their own buckets.
+func (m *Module) spend(ctx context.Context, t sdk.Tenant, window time.Duration, buckets map[string]int64) error {
+	start := m.now().Truncate(window).Unix()
 	over := false
 	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		for b, limit := range buckets {
