@@ -227,8 +227,9 @@ func filter(sc *store.Scope, sel *bun.SelectQuery, q query) *bun.SelectQuery {
 		sel = sel.Where(`dr.search_key LIKE ? ESCAPE '\'`, "%"+likeWord(w)+"%")
 	}
 	if q.Specialty != "" {
-		// IN, not EXISTS: the engines start from the specialty's index, not from every doctor.
-		sel = sel.Where("dr.id IN (SELECT ds.doctor_id FROM calendar_doctor_specialties AS ds WHERE ds.tenant_id = ? AND ds.specialty = ?)", sc.TenantID, q.Specialty)
+		// A join, so that the engines may start from the specialty's index (a few hundred
+		// doctors) rather than walk every doctor in name order testing each.
+		sel = sel.Join("JOIN calendar_doctor_specialties AS ds ON ds.tenant_id = dr.tenant_id AND ds.doctor_id = dr.id AND ds.specialty = ?", q.Specialty)
 	}
 	if q.City != "" {
 		sel = sel.Where(`dr.id IN (SELECT df.doctor_id FROM calendar_facilities AS fa JOIN calendar_doctor_facilities AS df
