@@ -5,7 +5,6 @@
 package accounts
 
 import (
-	"carenet.dev/platform/plugins/kit/natid"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -26,6 +25,7 @@ import (
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/kit/natid"
 )
 
 // Account states.

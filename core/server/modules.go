@@ -1,7 +1,6 @@
 package server
 
 import (
-	"carenet.dev/platform/plugins/kit/natid"
 	"context"
 	"errors"
 	"html/template"
@@ -19,6 +18,7 @@ import (
 	"carenet.dev/platform/core/modules"
 	"carenet.dev/platform/core/pluginhost"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/kit/natid"
 	"carenet.dev/platform/plugins/sdk"
 	"carenet.dev/platform/plugins/sdk/host"
 )
