@@ -182,9 +182,27 @@ func (r RemovalRequest) Overdue(now time.Time) bool {
 	return r.Status == requestOpen && now.After(r.DueAt)
 }
 
-// blacklistGround is the ground on which a blacklist bars the patient (C12, C13): the
+// barredSeen is barred as the person at the form may read it (C12, C13): the ground itself
+// only to the patient, signed in and booking for himself under his account's own number (or
+// a number he declares his own when his account has none); anyone else — a visitor without
+// an account, someone booking for another person — reads only that the booking is not
+// possible, so that nobody learns a stranger's blacklisting by typing his number.
+func (m *Module) barredSeen(c *kit.Ctx, doctorID, number string, self bool) (string, error) {
+	ground, err := m.barred(c.Context(), c.Tenant(), doctorID, number)
+	if err != nil || ground == "" {
+		return ground, err
+	}
+	if u := c.User(); u != nil && self {
+		if own := natid.Normalize(u.Profile["pesel"]); own == "" || own == number {
+			return ground, nil
+		}
+	}
+	return "calendar.barred.undisclosed", nil
+}
+
+// barred is the ground on which a blacklist bars the patient (C12, C13): the
 // portal's list first (when the tenant keeps one), then the doctor's; "" when he may book.
-func (m *Module) blacklistGround(ctx context.Context, t sdk.Tenant, doctorID, pesel string) (string, error) {
+func (m *Module) barred(ctx context.Context, t sdk.Tenant, doctorID, pesel string) (string, error) {
 	var ground string
 	err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		if adminBlacklistEnabled.Of(t) {
@@ -503,7 +521,7 @@ func (m *Module) addToBlacklist(c *kit.Ctx) error {
 	v := c.View("calendar.blacklist.title")
 	pesel, ground, month, bookingID := natid.Normalize(c.Form("pesel")), c.Form("ground"), c.Form("month"), c.Form("booking")
 	v.Values["pesel"], v.Values["ground"], v.Values["month"], v.Values["booking"] = pesel, ground, month, bookingID
-	if e := checkPESEL(c.Tenant().Country, pesel, m.now().In(tenantZone(c.Tenant()))); e != "" {
+	if e := checkNationalID(c.Tenant().Country, pesel, m.now().In(tenantZone(c.Tenant()))); e != "" {
 		v.Errors["pesel"] = e
 	}
 	known := false
@@ -602,20 +620,7 @@ func (m *Module) decideEntry(from, to, action, done string) kit.Handler {
 			} else if err != nil {
 				return err
 			}
-			res, err := sc.Update((*BlacklistEntry)(nil)).Set("status = ?", to).Set("decided_at = ?", m.now()).
-				Where("bl.id = ?", e.ID).Where("bl.status = ?", from).Exec(ctx)
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n != 1 {
-				return kit.ErrNotFound
-			}
-			if to == entryRemoved {
-				// Open requests about the entry are answered by the removal.
-				_, err = sc.Update((*RemovalRequest)(nil)).Set("status = ?", requestGranted).Set("decided_at = ?", m.now()).
-					Where("rq.entry_id = ?", e.ID).Where("rq.status = ?", requestOpen).Exec(ctx)
-			}
-			return err
+			return m.moveEntry(ctx, sc, (*BlacklistEntry)(nil), "bl", e.ID, from, to)
 		})
 		if err != nil {
 			return err
@@ -735,7 +740,7 @@ func (m *Module) checkRequest(c *kit.Ctx, v *kit.View, withName bool) (name, pes
 	if withName && name == "" {
 		v.Errors["name"] = "calendar.removal.err.name"
 	}
-	if e := checkPESEL(c.Tenant().Country, pesel, m.now().In(tenantZone(c.Tenant()))); e != "" {
+	if e := checkNationalID(c.Tenant().Country, pesel, m.now().In(tenantZone(c.Tenant()))); e != "" {
 		v.Errors["pesel"] = e
 	}
 	if withName {
@@ -977,7 +982,7 @@ func (m *Module) addToPortalBlacklist(c *kit.Ctx) error {
 	v := c.View("calendar.admin_blacklist.title")
 	pesel, ground, month := natid.Normalize(c.Form("pesel")), c.Form("ground"), c.Form("month")
 	v.Values["pesel"], v.Values["ground"], v.Values["month"] = pesel, ground, month
-	if e := checkPESEL(t.Country, pesel, m.now().In(tenantZone(t))); e != "" {
+	if e := checkNationalID(t.Country, pesel, m.now().In(tenantZone(t))); e != "" {
 		v.Errors["pesel"] = e
 	}
 	known := false
@@ -1036,6 +1041,25 @@ func (m *Module) addToPortalBlacklist(c *kit.Ctx) error {
 	return c.Redirect("/calendar/admin/blacklist", "blacklist_added")
 }
 
+// moveEntry moves the entry id of a list (model, its alias) from one state to another,
+// guarded on its state (ErrNotFound when it is no longer in from); a removal answers the
+// open requests about the entry: granted.
+func (m *Module) moveEntry(ctx context.Context, sc *store.Scope, model any, alias, id, from, to string) error {
+	res, err := sc.Update(model).Set("status = ?", to).Set("decided_at = ?", m.now()).
+		Where(alias+".id = ?", id).Where(alias+".status = ?", from).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return kit.ErrNotFound
+	}
+	if to == entryRemoved {
+		_, err = sc.Update((*RemovalRequest)(nil)).Set("status = ?", requestGranted).Set("decided_at = ?", m.now()).
+			Where("rq.entry_id = ?", id).Where("rq.status = ?", requestOpen).Exec(ctx)
+	}
+	return err
+}
+
 // decidePortalEntry moves a portal entry from one state to another (remove, accept or
 // reject a proposal), guarded on its state.
 func (m *Module) decidePortalEntry(from, to, action, done string) kit.Handler {
@@ -1050,19 +1074,7 @@ func (m *Module) decidePortalEntry(from, to, action, done string) kit.Handler {
 			} else if err != nil {
 				return err
 			}
-			res, err := sc.Update((*PortalEntry)(nil)).Set("status = ?", to).Set("decided_at = ?", m.now()).
-				Where("pb.id = ?", e.ID).Where("pb.status = ?", from).Exec(ctx)
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n != 1 {
-				return kit.ErrNotFound
-			}
-			if to == entryRemoved {
-				_, err = sc.Update((*RemovalRequest)(nil)).Set("status = ?", requestGranted).Set("decided_at = ?", m.now()).
-					Where("rq.entry_id = ?", e.ID).Where("rq.status = ?", requestOpen).Exec(ctx)
-			}
-			return err
+			return m.moveEntry(ctx, sc, (*PortalEntry)(nil), "pb", e.ID, from, to)
 		})
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package calendar
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"image"
 	_ "image/jpeg" // photos: decode JPEG
@@ -337,6 +338,32 @@ func keptWhere(c *kit.Ctx, d *Doctor, sc *store.Scope, alias string) (string, []
 	return alias + ".facility_id IN (SELECT fa.id FROM calendar_facilities AS fa WHERE fa.tenant_id = ? AND fa.user_id = ?)", []any{sc.TenantID, c.User().ID}
 }
 
+// changeKept makes one change (exec) to one row of the route's doctor that the account keeps
+// — a service, a window, an absence, named by the route's parameter param — guarded by
+// the row being his and kept by the account (keptWhere): any other row is ErrNotFound,
+// nothing changed. Then back to the doctor's page with done.
+func (m *Module) changeKept(c *kit.Ctx, alias, param, done string, exec func(ctx context.Context, sc *store.Scope, where string, args []any) (sql.Result, error)) error {
+	d, err := m.managedDoctor(c, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	err = c.In(func(ctx context.Context, sc *store.Scope) error {
+		kept, kargs := keptWhere(c, d, sc, alias)
+		res, err := exec(ctx, sc, alias+".id = ? AND "+alias+".doctor_id = ? AND "+kept, append([]any{c.Param(param), d.ID}, kargs...))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return kit.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.Redirect("/calendar/manage/"+d.ID, done)
+}
+
 // parsePrice reads a gross price in the currency's major unit ("150", "150,50", "150.5")
 // as minor units; ok is false for anything else, negative or absurd.
 func parsePrice(s string) (int64, bool) {
@@ -399,25 +426,9 @@ func (m *Module) addService(c *kit.Ctx) error {
 
 // withdrawService stops offering a service: bookings made keep it, no new one is taken.
 func (m *Module) withdrawService(c *kit.Ctx) error {
-	d, err := m.managedDoctor(c, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	err = c.In(func(ctx context.Context, sc *store.Scope) error {
-		kept, args := keptWhere(c, d, sc, "sv")
-		res, err := sc.Update((*Service)(nil)).Set("active = FALSE").Where("sv.id = ? AND sv.doctor_id = ?", c.Param("sid"), d.ID).Where(kept, args...).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return kit.ErrNotFound
-		}
-		return nil
+	return m.changeKept(c, "sv", "sid", "service_withdrawn", func(ctx context.Context, sc *store.Scope, where string, args []any) (sql.Result, error) {
+		return sc.Update((*Service)(nil)).Set("active = FALSE").Where(where, args...).Exec(ctx)
 	})
-	if err != nil {
-		return err
-	}
-	return c.Redirect("/calendar/manage/"+d.ID, "service_withdrawn")
 }
 
 // parseClock reads "HH:MM" as minutes from midnight; 24:00 is the end of the day.
@@ -477,25 +488,9 @@ func (m *Module) addWindow(c *kit.Ctx) error {
 
 // removeWindow removes a weekly window; the bookings made stay.
 func (m *Module) removeWindow(c *kit.Ctx) error {
-	d, err := m.managedDoctor(c, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	err = c.In(func(ctx context.Context, sc *store.Scope) error {
-		kept, args := keptWhere(c, d, sc, "wi")
-		res, err := sc.Delete((*Window)(nil)).Where("wi.id = ? AND wi.doctor_id = ?", c.Param("wid"), d.ID).Where(kept, args...).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return kit.ErrNotFound
-		}
-		return nil
+	return m.changeKept(c, "wi", "wid", "window_removed", func(ctx context.Context, sc *store.Scope, where string, args []any) (sql.Result, error) {
+		return sc.Delete((*Window)(nil)).Where(where, args...).Exec(ctx)
 	})
-	if err != nil {
-		return err
-	}
-	return c.Redirect("/calendar/manage/"+d.ID, "window_removed")
 }
 
 // addAbsence records an absence of the doctor, at one facility or all (C4): its time is
@@ -547,25 +542,9 @@ func (m *Module) addAbsence(c *kit.Ctx) error {
 
 // removeAbsence removes an absence: its time is offered again.
 func (m *Module) removeAbsence(c *kit.Ctx) error {
-	d, err := m.managedDoctor(c, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	err = c.In(func(ctx context.Context, sc *store.Scope) error {
-		kept, args := keptWhere(c, d, sc, "ex")
-		res, err := sc.Delete((*Exception)(nil)).Where("ex.id = ? AND ex.doctor_id = ?", c.Param("eid"), d.ID).Where(kept, args...).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return kit.ErrNotFound
-		}
-		return nil
+	return m.changeKept(c, "ex", "eid", "absence_removed", func(ctx context.Context, sc *store.Scope, where string, args []any) (sql.Result, error) {
+		return sc.Delete((*Exception)(nil)).Where(where, args...).Exec(ctx)
 	})
-	if err != nil {
-		return err
-	}
-	return c.Redirect("/calendar/manage/"+d.ID, "absence_removed")
 }
 
 // setBuffer stores the minutes the doctor keeps free before and after each visit at the

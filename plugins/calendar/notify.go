@@ -153,11 +153,11 @@ func recipient(b *Booking, msg sdk.Message) sdk.Message {
 	return msg
 }
 
-// notifyBooked sends the booking's confirmation (C7) in the patient's language: doctor,
+// booked sends the booking's confirmation (C7) in the patient's language: doctor,
 // facility and address, date and time in the tenant's zone, service and gross price, how
 // to cancel, the cancel link (valid until the visit starts, used once) and the visit's ICS;
 // and schedules its reminder.
-func (m *Module) notifyBooked(ctx context.Context, t sdk.Tenant, b *Booking) error {
+func (m *Module) booked(ctx context.Context, t sdk.Tenant, b *Booking) error {
 	h := sdk.HostFrom(ctx)
 	if h == nil {
 		return errors.New("calendar: no HostAPI to send the confirmation")

@@ -120,7 +120,7 @@ func (m *Module) submitRights(c *kit.Ctx) error {
 	if n := utf8.RuneCountInString(v.Values["name"]); n == 0 || n > 200 {
 		v.Errors["name"] = "calendar.manage.err.required"
 	}
-	if e := checkPESEL(c.Tenant().Country, v.Values["pesel"], m.now().In(view.Zone(c.Tenant().TimeZone))); e != "" {
+	if e := checkNationalID(c.Tenant().Country, v.Values["pesel"], m.now().In(view.Zone(c.Tenant().TimeZone))); e != "" {
 		v.Errors["pesel"] = e
 	}
 	if a, err := mail.ParseAddress(v.Values["email"]); err != nil || a.Address != v.Values["email"] || len(v.Values["email"]) > 254 {

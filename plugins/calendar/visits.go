@@ -21,11 +21,11 @@ import (
 // controller; required.
 const consentDoctorController = "doctor_controller"
 
-// checkPESEL says why the patient's national number is refused (C5) — the PESEL on a Polish
+// checkNationalID says why the patient's national number is refused (C5) — the PESEL on a Polish
 // tenant, the number of the tenant's country elsewhere (natid): wrong length or characters,
 // wrong check digits, or a birth date that does not exist or is still to come; "" when it
 // is valid.
-func checkPESEL(country, s string, now time.Time) string {
+func checkNationalID(country, s string, now time.Time) string {
 	_, id := natid.Check(country, s, now)
 	return id
 }
@@ -273,7 +273,7 @@ func (m *Module) book(c *kit.Ctx) error {
 	case "", forMe:
 		pesel, mobile := natid.Normalize(c.Form("pesel")), strings.TrimSpace(c.Form("mobile"))
 		v.Values["pesel"], v.Values["mobile"] = pesel, mobile
-		if e := checkPESEL(c.Tenant().Country, pesel, m.now().In(view.Zone(c.Tenant().TimeZone))); e != "" {
+		if e := checkNationalID(c.Tenant().Country, pesel, m.now().In(view.Zone(c.Tenant().TimeZone))); e != "" {
 			v.Errors["pesel"] = e
 		}
 		if e := checkMobile(mobile, c.Tenant().Country); e != "" {

@@ -56,10 +56,10 @@ type Offer struct {
 	CreatedAt  time.Time `bun:"created_at"`
 }
 
-// offerFreed offers b's freed start to the patients waiting for its doctor's service (not
+// freed offers b's freed start to the patients waiting for its doctor's service (not
 // to the one who freed it): one offer each, and an e-mail with the link to claim it, the
 // date in the reader's language. A start already begun is not offered.
-func (m *Module) offerFreed(ctx context.Context, t sdk.Tenant, b *Booking) error {
+func (m *Module) freed(ctx context.Context, t sdk.Tenant, b *Booking) error {
 	now := m.now()
 	if !b.StartsAt.After(now) {
 		return nil
@@ -137,7 +137,7 @@ func (m *Module) joinWaitlist(c *kit.Ctx) error {
 	v.Data["L"], v.Data["Service"] = l, svc
 	pesel, mobile := natid.Normalize(c.Form("pesel")), strings.TrimSpace(c.Form("mobile"))
 	v.Values["pesel"], v.Values["mobile"] = pesel, mobile
-	if e := checkPESEL(c.Tenant().Country, pesel, m.now().In(tenantZone(c.Tenant()))); e != "" {
+	if e := checkNationalID(c.Tenant().Country, pesel, m.now().In(tenantZone(c.Tenant()))); e != "" {
 		v.Errors["pesel"] = e
 	}
 	if e := checkMobile(mobile, c.Tenant().Country); e != "" {
