@@ -1,10 +1,21 @@
 // Package eshop is the lab e-shop and gift-voucher module (REQUIREMENTS E1–E15): self-pay
 // lab tests, collection slots, payment and vouchers. It runs as its own process; it imports
 // only the SDK, the kit and the locales.
+//
+// The module is assembled from its parts, each in its own files with its own routes, rules,
+// jobs, messages and migrations: the catalog and the collection points (catalog.go,
+// points.go, slots.go), the cart, checkout and orders (orders.go), payment and invoices
+// (pay.go), vouchers (vouchers.go), the collection point's and the lab's work — rescheduling,
+// attendance, results, claims (staff.go) — and the people and the demo (people.go, demo.go).
 package eshop
 
 import (
+	"context"
 	"embed"
+	"html/template"
+	"time"
+
+	"github.com/google/uuid"
 
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/sdk"
@@ -13,7 +24,11 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
-// Rules, with the defaults REQUIREMENTS.md gives; each tenant may change them.
+//go:embed templates/*.html
+var templates embed.FS
+
+// Rules, with the defaults REQUIREMENTS.md gives; each tenant may change them. Each part
+// declares its own beside these shared ones.
 var (
 	paymentMinutes              = kit.Int("eshop.payment_minutes", 30, 5, 1440, "E5")
 	cartHoldMinutes             = kit.Int("eshop.cart_hold_minutes", 30, 5, 1440, "E4")
@@ -26,20 +41,107 @@ var (
 	valueVoucherMonths          = kit.Int("eshop.value_voucher_months", 6, 1, 60, "E14.b")
 	minAgeSuitable              = kit.Int("eshop.min_age_suitable", 6, 0, 18, "E1")
 	minAgeDefault               = kit.Int("eshop.min_age_default", 10, 0, 18, "E1")
+	// E1: the legal VAT rate of the marked prices and of the handling fee (Slovakia: 23 %
+	// since 2025), and the handling fee added to each test or package, VAT included.
+	vatPercent       = kit.Int("eshop.vat_percent", 23, 0, 100, "E1")
+	handlingFeeMinor = kit.Int("eshop.handling_fee_minor", 300, 0, 100000, "E1")
+	sharedRules      = []kit.Rule{paymentMinutes, cartHoldMinutes, rescheduleNoticeWorkingDays, arrivalToleranceMinutes, tatGraceWorkingDays, lateResultDiscountPercent, claimDays, testVoucherMonths, valueVoucherMonths, minAgeSuitable, minAgeDefault, vatPercent, handlingFeeMinor}
 )
 
-// New returns the module: for now its landing page, on the module frame.
-func New() sdk.Module {
-	return kit.New(kit.Spec{
-		ID: "eshop", Version: "0.1.0", Migrations: migrations,
+// Permissions.
+const (
+	permOrder    = "eshop.order"    // E4, E14.d: a signed-in customer
+	permManage   = "eshop.manage"   // E1, E3, E14.f: the shop manager
+	permSampling = "eshop.sampling" // E7–E10: the lab's staff
+)
+
+// part is what one part of the module declares; New assembles them.
+type part struct {
+	Routes             []kit.Route
+	Rules              []kit.Rule
+	Jobs               []kit.Job
+	Notifications      []string
+	AuditActions       []string
+	RegistrationFields []sdk.Field
+	Funcs              template.FuncMap
+	// Forget runs when an account is deleted (P11, E13: results are kept detached);
+	// Export adds what the part holds of a user under its own keys.
+	Forget func(ctx context.Context, t sdk.Tenant, userID string) error
+	Export func(ctx context.Context, t sdk.Tenant, userID string) (map[string]any, error)
+}
+
+// Module is the e-shop module.
+type Module struct {
+	*kit.Module
+	now   func() time.Time
+	parts []part
+}
+
+// New returns the module.
+func New() sdk.Module { return newModule() }
+
+func newModule() *Module {
+	m := &Module{now: func() time.Time { return time.Now().UTC() }}
+	m.parts = []part{m.catalogPart(), m.ordersPart(), m.payPart(), m.voucherPart(), m.staffPart(), m.peoplePart()}
+	spec := kit.Spec{
+		ID: "eshop", Version: "0.2.0", Migrations: migrations, Templates: templates, Pattern: "templates/*.html",
+		Funcs:   template.FuncMap{},
 		Portals: []string{"customers"},
 		Roles:   []sdk.Role{{ID: "shop_manager"}, {ID: "lab_staff"}},
 		Permissions: []sdk.Permission{
-			{Name: "eshop.order", Grants: []string{"user"}},                          // E4, E14.d
-			{Name: "eshop.manage", Grants: []string{"shop_manager", "tenant_admin"}}, // E1, E3, E14.f
-			{Name: "eshop.sampling", Grants: []string{"lab_staff"}},                  // E8, E9, E10
+			{Name: permOrder, Grants: []string{"user"}},
+			{Name: permManage, Grants: []string{"shop_manager", "tenant_admin"}},
+			{Name: permSampling, Grants: []string{"lab_staff"}},
 		},
-		Rules:  []kit.Rule{paymentMinutes, cartHoldMinutes, rescheduleNoticeWorkingDays, arrivalToleranceMinutes, tatGraceWorkingDays, lateResultDiscountPercent, claimDays, testVoucherMonths, valueVoucherMonths, minAgeSuitable, minAgeDefault},
-		Routes: []kit.Route{kit.Public("GET /eshop", kit.Landing)},
-	})
+		Rules:         append([]kit.Rule(nil), sharedRules...),
+		OnDemo:        m.seedDemo,
+		OnUserDeleted: m.forget,
+		Export:        m.export,
+	}
+	for _, p := range m.parts {
+		spec.Routes = append(spec.Routes, p.Routes...)
+		spec.Rules = append(spec.Rules, p.Rules...)
+		spec.Jobs = append(spec.Jobs, p.Jobs...)
+		spec.Notifications = append(spec.Notifications, p.Notifications...)
+		spec.AuditActions = append(spec.AuditActions, p.AuditActions...)
+		spec.RegistrationFields = append(spec.RegistrationFields, p.RegistrationFields...)
+		for k, f := range p.Funcs {
+			spec.Funcs[k] = f
+		}
+	}
+	m.Module = kit.New(spec)
+	return m
 }
+
+// forget runs each part's Forget.
+func (m *Module) forget(ctx context.Context, t sdk.Tenant, userID string) error {
+	for _, p := range m.parts {
+		if p.Forget != nil {
+			if err := p.Forget(ctx, t, userID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// export gathers each part's Export.
+func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, p := range m.parts {
+		if p.Export == nil {
+			continue
+		}
+		got, err := p.Export(ctx, t, userID)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range got {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// newID is a random id (nothing to enumerate).
+func newID() string { return uuid.NewString() }

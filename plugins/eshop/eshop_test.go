@@ -12,5 +12,7 @@ import (
 // its runtime role sees no row of another tenant and cannot switch row-level security off;
 // its pages answer in fr, pl and sk.
 func TestFrameHolds(t *testing.T) {
-	kittest.Check(t, func() *kit.Module { return New().(*kit.Module) })
+	models := []any{(*Category)(nil), (*Item)(nil), (*PackageTest)(nil), (*Point)(nil), (*PointHours)(nil), (*PointException)(nil),
+		(*SlotLoad)(nil), (*Hold)(nil), (*CartItem)(nil), (*Order)(nil), (*OrderItem)(nil)}
+	kittest.Check(t, func() *kit.Module { return newModule().Module }, models...)
 }
