@@ -27,3 +27,16 @@ func (m *Module) slotCapacity(ctx context.Context, sc *store.Scope, t sdk.Tenant
 	}
 	return p.Capacity, nil
 }
+
+// Slot is a slot of a collection point and its free places.
+type Slot struct {
+	Start time.Time
+	Free  int
+}
+
+// openSlots lists the slots of point pointID that start in [from, to), in order, with their
+// free places (the point's capacity less the live holds), skipping closed days, holidays and
+// the past. TODO(catalog part).
+func (m *Module) openSlots(ctx context.Context, sc *store.Scope, t sdk.Tenant, pointID string, from, to time.Time) ([]Slot, error) {
+	return nil, nil
+}

@@ -5,8 +5,9 @@
 // The module is assembled from its parts, each in its own files with its own routes, rules,
 // jobs, messages and migrations: the catalog and the collection points (catalog.go,
 // points.go, slots.go), the cart, checkout and orders (orders.go), payment and invoices
-// (pay.go), vouchers (vouchers.go), the collection point's and the lab's work — rescheduling,
-// attendance, results, claims (staff.go) — and the people and the demo (people.go, demo.go).
+// (pay.go), vouchers (vouchers.go), the collection point's work — rescheduling, attendance,
+// refusals, force majeure (staff.go) —, results and claims (results.go), and the people and
+// the demo (people.go, demo.go).
 package eshop
 
 import (
@@ -82,7 +83,7 @@ func New() sdk.Module { return newModule() }
 
 func newModule() *Module {
 	m := &Module{now: func() time.Time { return time.Now().UTC() }}
-	m.parts = []part{m.catalogPart(), m.ordersPart(), m.payPart(), m.voucherPart(), m.staffPart(), m.peoplePart()}
+	m.parts = []part{m.catalogPart(), m.ordersPart(), m.payPart(), m.voucherPart(), m.staffPart(), m.resultsPart(), m.peoplePart()}
 	spec := kit.Spec{
 		ID: "eshop", Version: "0.2.0", Migrations: migrations, Templates: templates, Pattern: "templates/*.html",
 		Funcs:   template.FuncMap{},
