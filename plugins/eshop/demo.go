@@ -206,7 +206,7 @@ func (m *Module) demoShop(ctx context.Context, sc *store.Scope, t sdk.Tenant, c 
 			Name: it.Name, Description: it.Description, Preparation: c.preparation(it), Info: c.Info, ConsentText: c.Consent,
 			PriceMinor: it.Price, VATIncluded: it.VAT, TATDays: it.TAT, SuitableFrom6: it.From6, VoucherSellable: it.Voucher,
 			SearchKey: " " + textfold.Plain(strings.Join([]string{it.Code, it.Name, it.Description, catName[it.Category]}, " ")) + " ",
-			Active: true, CreatedAt: now, UpdatedAt: now})
+			Active:    true, CreatedAt: now, UpdatedAt: now})
 		for _, code := range it.Tests {
 			links = append(links, PackageTest{TenantID: sc.TenantID, PackageID: id, TestID: demoID(t.ID, "item/"+code)})
 		}
