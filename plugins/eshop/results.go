@@ -264,8 +264,18 @@ func (m *Module) publishResult(ctx context.Context, t sdk.Tenant, itemID, staffI
 			}
 			return err
 		}
-		late, until := lateness(t, r.DueOn, now)
-		res, err := sc.Update((*Result)(nil)).Set("published_at = ?, published_by = ?, blob_id = ?, late = ?, claim_until = ?", now, staffID, blobID, late, until).
+		// The due day again, with the force majeure recorded since the registration (E13).
+		var it OrderItem
+		if err := sc.Select(&it).Where("id = ?", itemID).Scan(ctx); err != nil {
+			return err
+		}
+		due, err := m.tatDue(ctx, sc, t, r.RegisteredAt, it.TATDays)
+		if err != nil {
+			return err
+		}
+		dueOn := due.Format(time.DateOnly)
+		late, until := lateness(t, dueOn, now)
+		res, err := sc.Update((*Result)(nil)).Set("published_at = ?, published_by = ?, blob_id = ?, late = ?, claim_until = ?, due_on = ?", now, staffID, blobID, late, until, dueOn).
 			Where("item_id = ? AND published_at IS NULL", itemID).Exec(ctx)
 		if err != nil {
 			return err
@@ -284,27 +294,38 @@ func (m *Module) publishResult(ctx context.Context, t sdk.Tenant, itemID, staffI
 	if err != nil {
 		return nil, err
 	}
+	// The result is out: a message the host could not queue is logged, not a failure of the
+	// publication (the customer finds the result in his account all the same).
+	if err := m.notifyPublished(ctx, t, &r, &o, now); err != nil {
+		m.Log.Error("result published, message not queued", "tenant", t.Slug, "item", r.ItemID, "err", err.Error())
+	}
+	return &r, nil
+}
+
+// notifyPublished records the publication and tells the customer: an e-mail with a link to
+// log in, and, when the order has a mobile, an SMS with a signed link (E10).
+func (m *Module) notifyPublished(ctx context.Context, t sdk.Tenant, r *Result, o *Order, now time.Time) error {
 	h := sdk.HostFrom(ctx)
 	_ = h.Record(ctx, sdk.AuditRecord{Action: auditResultPublished, Subject: r.UserID, Resource: "eshop/result/" + r.ItemID,
 		Detail: map[string]any{"test": r.TestName, "person": r.PersonName}})
 	if r.UserID != "" {
 		if _, err := h.Send(ctx, sdk.Message{UserID: r.UserID, Template: tmplResultPublished, Link: "/login?next=/eshop/results/" + r.ItemID,
 			Data: map[string]any{"Tenant": t.Name, "Order": r.OrderNumber}}); err != nil {
-			return &r, fmt.Errorf("result published, e-mail not queued: %w", err)
+			return fmt.Errorf("e-mail: %w", err)
 		}
 	}
 	if o.Mobile != "" {
 		tok, err := m.resultToken(ctx, t, r.ItemID, now.Add(time.Duration(resultLinkHours.Of(t))*time.Hour))
 		if err != nil {
-			return &r, err
+			return err
 		}
 		// No health data in the text: the tenant's name and the link only.
 		if _, err := h.Send(ctx, sdk.Message{Channel: "sms", To: o.Mobile, Template: tmplResultPublished, Link: "/eshop/r/" + tok, Secret: true,
 			Data: map[string]any{"Tenant": t.Name}}); err != nil {
-			return &r, fmt.Errorf("result published, SMS not queued: %w", err)
+			return fmt.Errorf("SMS: %w", err)
 		}
 	}
-	return &r, nil
+	return nil
 }
 
 // ---- signed links (E10) ----
@@ -538,7 +559,11 @@ func (m *Module) labPage(c *kit.Ctx) error {
 		var orders []Order
 		oq := sc.Select(&orders).Where("status IN (?)", bun.In([]string{orderPaid, orderCompleted})).Order("submitted_at DESC").Limit(50)
 		if q != "" {
-			oq = oq.Where("number = ? OR lower(buyer_name) LIKE ?", q, "%"+strings.ToLower(q)+"%")
+			like := "%" + strings.ToLower(q) + "%"
+			oq = oq.WhereGroup(" AND ", func(g *bun.SelectQuery) *bun.SelectQuery {
+				return g.Where("number = ?", q).WhereOr("lower(buyer_name) LIKE ?", like).
+					WhereOr("id IN (?)", sc.Select((*OrderItem)(nil)).Column("order_id").Where("lower(person_name) LIKE ?", like))
+			})
 		} else {
 			oq = oq.Where("id IN (?)", sc.Select((*OrderItem)(nil)).Column("order_id").Where("status IN (?)", bun.In([]string{itemSampled, itemCheckedIn})))
 		}
@@ -777,10 +802,23 @@ func (m *Module) forgetResults(ctx context.Context, t sdk.Tenant, userID string)
 		return nil
 	}
 	now := m.now()
-	keep := now.AddDate(int(resultRetentionYears.Of(t)), 0, 0)
+	years := int(resultRetentionYears.Of(t))
 	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		if _, err := sc.Update((*Result)(nil)).Set("user_id = '', detached_at = ?, keep_until = ?", now, keep).Where("user_id = ?", userID).Exec(ctx); err != nil {
+		var rs []Result
+		if err := sc.Select(&rs).Where("user_id = ?", userID).Scan(ctx); err != nil {
 			return err
+		}
+		for _, r := range rs {
+			// The legal period runs from the examination: the result's publication, or
+			// the sample's registration for a result not out yet.
+			from := r.RegisteredAt
+			if !r.PublishedAt.IsZero() {
+				from = r.PublishedAt.Time
+			}
+			if _, err := sc.Update((*Result)(nil)).Set("user_id = '', detached_at = ?, keep_until = ?", now, from.AddDate(years, 0, 0)).
+				Where("item_id = ? AND user_id = ?", r.ItemID, userID).Exec(ctx); err != nil {
+				return err
+			}
 		}
 		if _, err := sc.Update((*Claim)(nil)).Set("user_id = ''").Where("user_id = ?", userID).Exec(ctx); err != nil {
 			return err

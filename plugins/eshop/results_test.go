@@ -194,6 +194,13 @@ func TestResultsTATCountsSlovakWorkingDays(t *testing.T) {
 		if n != 2 {
 			t.Errorf("%d results registered, want 2", n)
 		}
+		// The lab finds the items by order number or by the person's name.
+		for _, q := range []string{"2026-000101", "Nováková"} {
+			page := f.do(f.A, f.staff, "GET", "/eshop/lab?q="+url.QueryEscape(q), nil)
+			if page.Status != 200 || !strings.Contains(string(page.Body), "2026-000101") || !strings.Contains(string(page.Body), "23. 12. 2026") {
+				t.Errorf("lab search %q: %d %s", q, page.Status, page.Body)
+			}
+		}
 		// Twenty lab workers register the same sample at once: one registration.
 		race := f.order(f.A, "2026-000104", itemSampled, 3, 2500, "")
 		var wg sync.WaitGroup
