@@ -483,3 +483,13 @@ func (m *Module) remedyPost(c *kit.Ctx) error {
 		Detail: map[string]any{"remedy": remedy}})
 	return c.Redirect("/eshop/lab/complaints", "remedy_recorded")
 }
+
+// acceptedCredits is what the lab credited on order orderID for late results (E10): the sum
+// of its accepted claims, in the caller's transaction — for the payment part's credit note
+// or refund.
+func (m *Module) acceptedCredits(ctx context.Context, sc *store.Scope, orderID string) (int64, error) {
+	var sum int64
+	err := sc.Select((*Claim)(nil)).ColumnExpr("COALESCE(SUM(rc.amount_minor), 0)").Where("rc.state = ?", claimAccepted).
+		Where("rc.result_id IN (?)", sc.Select((*Result)(nil)).Column("item_id").Where("order_id = ?", orderID)).Scan(ctx, &sum)
+	return sum, err
+}

@@ -137,6 +137,7 @@ func (m *Module) resultsPart() part {
 			kit.Public("GET /eshop/r/{token}/pdf", m.linkPDF),
 			kit.Perm("GET /eshop/complaints/new", permOrder, m.complaintForm),
 			kit.Perm("POST /eshop/complaints", permOrder, m.complaintPost).Multiline("body"),
+			kit.Public("GET /eshop/data", m.dataPage),
 		},
 		Rules:         []kit.Rule{consultationURL, resultLinkHours, resultRetentionYears, complaintLodgeDays, complaintSettleDays},
 		Jobs:          []kit.Job{{Name: jobRetention, Cron: "17 3 * * *", Run: m.retentionJob}},
@@ -904,4 +905,16 @@ func (m *Module) exportResults(ctx context.Context, t sdk.Tenant, userID string)
 		cp = append(cp, map[string]any{"reference": c.Reference, "order": c.OrderNumber, "about": c.About, "discovered_on": c.DiscoveredOn, "lodged_on": c.LodgedOn, "remedy": c.Remedy})
 	}
 	return map[string]any{"results": out, "result_claims": cl, "complaints": cp}, nil
+}
+
+// dataKinds are the kinds of personal data the shop keeps, in the order the page lists them
+// (E15: the list of data kept, with what each is for and how long it is kept).
+var dataKinds = []string{"account", "dependants", "orders", "payments", "sampling", "results", "claims", "complaints", "audit"}
+
+// dataPage lists the personal data the shop keeps (E15), with the results' retention from
+// the tenant's rule and the consultation partner if any.
+func (m *Module) dataPage(c *kit.Ctx) error {
+	v := c.View("eshop.data.title")
+	v.Data["Kinds"], v.Data["Years"] = dataKinds, resultRetentionYears.Of(c.Tenant())
+	return c.Render(http.StatusOK, "result_data", v)
 }

@@ -448,6 +448,19 @@ func TestResultsLateClaimWindow(t *testing.T) {
 		if cl.State != claimAccepted || cl.DecidedBy != f.staff.ID {
 			t.Errorf("decided claim: %+v", cl)
 		}
+		var credited int64
+		_ = f.m.Read(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+			var o OrderItem
+			if err := sc.Select(&o).Where("id = ?", late).Scan(ctx); err != nil {
+				return err
+			}
+			var err error
+			credited, err = f.m.acceptedCredits(ctx, sc, o.OrderID)
+			return err
+		})
+		if credited != 1500 {
+			t.Errorf("credit recorded on the order: %d, want 1500", credited)
+		}
 		mails := f.messages(tmplClaimAccepted)
 		if len(mails) != 1 || mails[0].UserID != f.customer.ID || !strings.HasPrefix(fmt.Sprint(mails[0].Data["Amount"]), "15,00") {
 			t.Errorf("acceptance e-mail: %+v", mails)
@@ -521,6 +534,8 @@ func TestResultsKeptDetachedOnAccountDeletion(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), `"test":"Krvný obraz"`) || !strings.Contains(string(out), `"order":"2026-000501"`) {
 			t.Fatalf("export: %v %s", err, out)
 		}
+		published := f.now
+		f.now = f.now.AddDate(1, 0, 0) // the account is deleted a year later
 		if err := f.h.Event(context.Background(), f.A, "user.deleted", []byte(f.customer.ID)); err != nil {
 			t.Fatal(err)
 		}
@@ -528,8 +543,8 @@ func TestResultsKeptDetachedOnAccountDeletion(t *testing.T) {
 		if r.UserID != "" || r.PersonName != "Jana Nováková" || r.BlobID != blob || r.DetachedAt.IsZero() {
 			t.Fatalf("after deletion: %+v", r)
 		}
-		if want := f.now.AddDate(20, 0, 0); !r.KeepUntil.Time.Equal(want) {
-			t.Errorf("kept until %v, want %v", r.KeepUntil.Time, want)
+		if want := published.AddDate(20, 0, 0); !r.KeepUntil.Time.Equal(want) {
+			t.Errorf("kept until %v, want 20 years from the result's publication, %v", r.KeepUntil.Time, want)
 		}
 		if res := f.do(f.A, f.customer, "GET", "/eshop/results/"+id, nil); res.Status != http.StatusNotFound {
 			t.Errorf("the deleted account still reads the result: %d", res.Status)
@@ -538,12 +553,12 @@ func TestResultsKeptDetachedOnAccountDeletion(t *testing.T) {
 			t.Errorf("the export still lists the result: %s", out)
 		}
 		// Within the period the job keeps it; after it, it deletes it and its PDF.
-		f.now = f.now.AddDate(19, 11, 0)
+		f.now = published.AddDate(19, 11, 0)
 		if err := f.h.Job(context.Background(), f.A, jobRetention, nil); err != nil {
 			t.Fatal(err)
 		}
 		_ = f.result(f.A, id)
-		f.now = f.now.AddDate(0, 1, 1)
+		f.now = published.AddDate(20, 0, 1)
 		if err := f.h.Job(context.Background(), f.A, jobRetention, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -672,6 +687,27 @@ func TestResultsPagesAndScope(t *testing.T) {
 		}
 		if miss := f.m.Msgs.Missing(); len(miss) > 0 {
 			t.Errorf("messages missing: %v", miss)
+		}
+	})
+}
+
+// E15: the page listing the personal data the shop keeps answers in fr, pl and sk, and says
+// how long results are kept by the tenant's rule.
+func TestResultsDataKeptPage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := resSetup(t, b)
+		want := map[string]string{"fr": "conservés 20 ans", "pl": "przez 20 lat", "sk": "20 rokov"}
+		for lang, w := range want {
+			ten := f.rules(nil)
+			ten.Locale = lang
+			res := f.do(ten, nil, "GET", "/eshop/data", nil)
+			if res.Status != 200 || !strings.Contains(string(res.Body), w) || strings.Contains(string(res.Body), "eshop.") {
+				t.Errorf("%s: %d %s", lang, res.Status, res.Body)
+			}
+		}
+		ten := f.rules(map[string]any{"eshop.result_retention_years": int64(5)})
+		if res := f.do(ten, nil, "GET", "/eshop/data", nil); !strings.Contains(string(res.Body), "5 rokov") {
+			t.Errorf("the page does not follow the rule: %s", res.Body)
 		}
 	})
 }
