@@ -123,6 +123,7 @@ func (m *Module) resultsPart() part {
 			kit.Perm("POST /eshop/lab/items/{id}/register", permSampling, m.registerPost),
 			kit.Perm("POST /eshop/lab/results/{id}/publish", permSampling, m.publishPost),
 			kit.Perm("GET /eshop/lab/results/{id}", permSampling, m.labResultPage),
+			kit.Perm("GET /eshop/lab/results/{id}/pdf", permSampling, m.labResultPDF),
 			kit.Perm("POST /eshop/lab/results/{id}/contact", permSampling, m.contactPost).Multiline("note"),
 			kit.Perm("GET /eshop/lab/claims", permSampling, m.claimsPage),
 			kit.Perm("POST /eshop/lab/claims/{id}/decide", permSampling, m.decidePost).Multiline("reason"),
@@ -651,6 +652,16 @@ func (m *Module) labResultPage(c *kit.Ctx) error {
 		return err
 	}
 	return c.Render(http.StatusOK, "result_lab_one", v)
+}
+
+// labResultPDF is a published result's PDF for the lab's staff, audited as every read.
+func (m *Module) labResultPDF(c *kit.Ctx) error {
+	r, err := m.resultOf(c.Context(), c.Tenant(), c.Param("id"), "", true)
+	if err != nil {
+		return err
+	}
+	audited(c, r, "lab")
+	return m.servePDF(c, r)
 }
 
 // maxResultBytes caps a result PDF.

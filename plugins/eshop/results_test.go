@@ -345,6 +345,18 @@ func TestResultsSMSLinkOpensThatResult(t *testing.T) {
 		if res := f.do(f.A, f.customer, "GET", "/eshop/results/"+id+"/pdf", nil); res.Status != 200 || !bytes.Equal(res.Body, testPDF) {
 			t.Errorf("the customer's PDF: %d", res.Status)
 		}
+		if res := f.do(f.A, f.staff, "GET", "/eshop/lab/results/"+id+"/pdf", nil); res.Status != 200 || !bytes.Equal(res.Body, testPDF) {
+			t.Errorf("the lab's PDF: %d", res.Status)
+		}
+		labReads := 0
+		for _, a := range f.h.Host.Audits {
+			if a.Value.Action == auditResultRead && a.Value.Detail["how"] == "lab" && a.Scope.UserID == f.staff.ID {
+				labReads++
+			}
+		}
+		if labReads != 1 {
+			t.Errorf("%d audited reads by the lab, want 1", labReads)
+		}
 		stranger := &sdk.User{ID: "u-other", Roles: []string{"user"}}
 		if res := f.do(f.A, stranger, "GET", "/eshop/results/"+id, nil); res.Status != http.StatusNotFound {
 			t.Errorf("another customer read the result: %d", res.Status)
