@@ -65,7 +65,8 @@ const (
 	tmplVoucherIssued      = "eshop.voucher_issued"
 	tmplVoucherCompensated = "eshop.voucher_compensated"
 
-	jobExpireVouchers = "eshop.expire_vouchers"
+	jobExpireVouchers   = "eshop.expire_vouchers"
+	jobSweepVoucherMail = "eshop.sweep_voucher_mail"
 
 	auditVoucherCompensated = "eshop.voucher_compensated"
 	auditDenominations      = "eshop.voucher_denominations_changed"
@@ -214,6 +215,7 @@ func (m *Module) voucherPart() part {
 		Rules: []kit.Rule{voucherTriesPerMinute, compensationVoucherMonths, voucherMaxQuantity, voucherRevealHours},
 		Jobs: []kit.Job{
 			{Name: jobExpireVouchers, Cron: "7 0 * * *", Run: m.runExpireVouchers},
+			{Name: jobSweepVoucherMail, Cron: "*/10 * * * *", Run: m.sweepVoucherMail},
 		},
 		Notifications: []string{tmplVoucherIssued, tmplVoucherCompensated},
 		AuditActions:  []string{auditVoucherCompensated, auditDenominations},
@@ -824,6 +826,25 @@ func (m *Module) afterVoucherPaid(ctx context.Context, t sdk.Tenant, purchaseID 
 		_, err := sc.Delete((*voucherReveal)(nil)).Where("purchase_id = ? AND shown AND mailed", p.ID).Exec(ctx)
 		return err
 	})
+}
+
+// sweepVoucherMail is the safety net of afterVoucherPaid: a paid purchase whose e-mail did
+// not go (the process stopped, the invoice or the sending failed) gets it now.
+func (m *Module) sweepVoucherMail(ctx context.Context, job *sdk.Job) error {
+	var ids []string
+	if err := m.Read(ctx, job.Tenant, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select((*VoucherPurchase)(nil)).Column("id").Where("status = ? AND mailed_at IS NULL", purchasePaid).
+			Order("paid_at").Limit(200).Scan(ctx, &ids)
+	}); err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := m.afterVoucherPaid(ctx, job.Tenant, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // compensate gives the holder of test voucher id, whose test the lab no longer performs, a
