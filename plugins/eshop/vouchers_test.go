@@ -260,7 +260,9 @@ func TestVoucherPurchaseIssuesOnce(t *testing.T) {
 			t.Fatalf("buy: %v %+v", err, res)
 		}
 		var p VoucherPurchase
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&p).Where("user_id = ?", f.buyer.ID).Scan(ctx) })
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&p).Where("user_id = ?", f.buyer.ID).Scan(ctx)
+		})
 		if loc := res.Header.Get("Location"); !strings.Contains(loc, "/eshop/pay/test-voucher-"+p.ID) {
 			t.Errorf("not sent to the gateway: %q", loc)
 		}
@@ -289,7 +291,9 @@ func TestVoucherPurchaseIssuesOnce(t *testing.T) {
 			}
 		}
 		var vs []Voucher
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&vs).Where("purchase_id = ?", p.ID).Scan(ctx) })
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&vs).Where("purchase_id = ?", p.ID).Scan(ctx)
+		})
 		if n != 1 || len(vs) != 2 {
 			t.Fatalf("E14.d: issued by %d calls, %d vouchers", n, len(vs))
 		}
@@ -491,20 +495,22 @@ func TestVoucherGiveBack(t *testing.T) {
 		if _, covered, err := f.redeem(f.A, f.buyer.ID, []string{test, value}, f.line(), f.line()); err != nil || covered != 2290+2290 {
 			t.Fatalf("after give-back: %d %v", covered, err)
 		}
-		// A value voucher given back after its expiry keeps nothing.
-		o2, _, err := f.redeem(f.A, f.buyer.ID, []string{value}, f.line())
+		// A value voucher given back after its expiry keeps nothing: what was left at expiry
+		// and what comes back later are both lost, each with its entry.
+		late := f.issue(f.A, 5000, 1)[0]
+		o2, _, err := f.redeem(f.A, f.buyer.ID, []string{late}, f.line())
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := f.voucher(f.A, value).BalanceMinor
 		f.setNow(time.Date(2027, 7, 1, 9, 0, 0, 0, time.UTC))
 		if _, err := f.m.expireVouchers(context.Background(), f.A); err != nil {
 			t.Fatal(err)
 		}
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return f.m.giveBackVouchers(ctx, sc, f.A, o2) })
-		vv = f.voucher(f.A, value)
-		if sum, kinds := f.ledgerSum(f.A, vv.ID); vv.BalanceMinor != 0 || sum != 0 || vv.Status != voucherExpired {
-			t.Errorf("E14.b: given back after expiry (before %d): balance %d, ledger %d %v", before, vv.BalanceMinor, sum, kinds)
+		lv := f.voucher(f.A, late)
+		if sum, kinds := f.ledgerSum(f.A, lv.ID); lv.BalanceMinor != 0 || sum != 0 || lv.Status != voucherExpired ||
+			strings.Count(strings.Join(kinds, ","), entryExpiry) != 2 {
+			t.Errorf("E14.b: given back after expiry: balance %d, ledger %d %v", lv.BalanceMinor, sum, kinds)
 		}
 	})
 }
@@ -792,6 +798,12 @@ func TestVoucherPreview(t *testing.T) {
 		if lines[0].VoucherMinor != 0 || f.voucher(f.A, value).BalanceMinor != 3000 || f.voucher(f.A, test).Status != voucherActive {
 			t.Error("the preview spent or changed the lines")
 		}
+		// When the test vouchers cover everything, a value voucher typed too is kept whole.
+		one := []*OrderItem{f.line()}
+		_, covered, err := f.redeem(f.A, f.buyer.ID, []string{value, test}, one...)
+		if err != nil || covered != 2290 || f.voucher(f.A, value).BalanceMinor != 3000 {
+			t.Errorf("value voucher with nothing to cover: %d %v, balance %d", covered, err, f.voucher(f.A, value).BalanceMinor)
+		}
 	})
 }
 
@@ -822,6 +834,57 @@ func TestVoucherPages(t *testing.T) {
 					}
 				}
 			}
+		}
+	})
+}
+
+// TestVoucherMailRetry (E14.d): when the invoice or the sending fails, the codes are not lost:
+// the sweep sends them later, once; codes e-mailed but never looked at on the confirmation
+// page are dropped after the rule's hours.
+func TestVoucherMailRetry(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := vsetup(t, b)
+		ctx := context.Background()
+		real := voucherIssueInvoice
+		voucherIssueInvoice = func(*Module, context.Context, sdk.Tenant, invoiceFor) (string, []byte, error) {
+			return "", nil, errors.New("invoice store down")
+		}
+		f.issue(f.A, 2000, 1)
+		if err := f.h.Job(ctx, f.A, jobSweepVoucherMail, nil); err == nil {
+			t.Fatal("the failure is not reported")
+		}
+		voucherIssueInvoice = real
+		if err := f.h.Job(ctx, f.A, jobSweepVoucherMail, nil); err != nil {
+			t.Fatal(err)
+		}
+		sent := 0
+		for _, s := range f.h.Host.Messages {
+			if s.Value.Template == tmplVoucherIssued {
+				sent++
+				if v, _ := s.Value.Data["What"].(string); !strings.Contains(v, "20,00") {
+					t.Errorf("what the e-mail says: %q", v)
+				}
+			}
+		}
+		if sent != 1 || len(f.invoices) != 1 || len(f.invoices[0].Lines) != 1 || f.invoices[0].Lines[0].VATPercent != 0 {
+			t.Fatalf("E14.d: %d e-mails, invoices %+v", sent, f.invoices)
+		}
+		count := func() (n int64) {
+			f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
+				n, err = sc.Select((*voucherReveal)(nil)).Count(ctx)
+				return err
+			})
+			return n
+		}
+		if count() != 1 {
+			t.Fatal("the code waits for its confirmation page")
+		}
+		f.setNow(f.now.Add(25 * time.Hour))
+		if err := f.h.Job(ctx, f.A, jobSweepVoucherMail, nil); err != nil {
+			t.Fatal(err)
+		}
+		if count() != 0 {
+			t.Error("E14.d: a code kept past the rule's hours")
 		}
 	})
 }

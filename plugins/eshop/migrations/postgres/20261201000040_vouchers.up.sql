@@ -83,7 +83,8 @@ CREATE INDEX eshop_vouchers_expiry ON eshop_vouchers (tenant_id, status, expires
 -- E14: each voucher's append-only ledger: issue, spend, give_back, expiry, compensation.
 -- amount_minor is the signed change of the voucher's value (for a value voucher the entries
 -- add up to its balance). Rows are never changed nor deleted (the triggers); an order's
--- spending is given back once (the partial unique index).
+-- spending is given back once, and a value expires once (the partial unique indexes; an
+-- amount given back to a voucher already expired expires with the order's id).
 CREATE TABLE eshop_voucher_ledger (
     tenant_id     TEXT NOT NULL,
     id            TEXT NOT NULL,
@@ -99,7 +100,7 @@ CREATE TABLE eshop_voucher_ledger (
 CREATE INDEX eshop_voucher_ledger_voucher ON eshop_voucher_ledger (tenant_id, voucher_id, at);
 CREATE INDEX eshop_voucher_ledger_order ON eshop_voucher_ledger (tenant_id, order_id);
 CREATE UNIQUE INDEX eshop_voucher_ledger_give_back ON eshop_voucher_ledger (tenant_id, voucher_id, order_id) WHERE kind = 'give_back';
-CREATE UNIQUE INDEX eshop_voucher_ledger_expiry ON eshop_voucher_ledger (tenant_id, voucher_id) WHERE kind = 'expiry';
+CREATE UNIQUE INDEX eshop_voucher_ledger_expiry ON eshop_voucher_ledger (tenant_id, voucher_id, order_id) WHERE kind = 'expiry';
 CREATE FUNCTION eshop_voucher_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'eshop_voucher_ledger is append-only';
