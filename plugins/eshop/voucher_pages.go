@@ -264,9 +264,17 @@ func (m *Module) voucherPurchasePage(c *kit.Ctx) error {
 func (m *Module) voucherMine(c *kit.Ctx) error {
 	var vs []Voucher
 	var pending []VoucherPurchase
+	withdrawn := map[string]bool{}
 	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		if err := sc.Select(&vs).Where("purchaser_id = ?", c.User().ID).Order("issued_at DESC", "id").Scan(ctx); err != nil {
 			return err
+		}
+		var ids []string
+		if err := sc.Select((*Item)(nil)).Column("id").Where("withdrawn_at IS NOT NULL").Scan(ctx, &ids); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			withdrawn[id] = true
 		}
 		return sc.Select(&pending).Where("user_id = ? AND status = ?", c.User().ID, purchasePending).Order("created_at DESC").Limit(20).Scan(ctx)
 	})
@@ -274,7 +282,7 @@ func (m *Module) voucherMine(c *kit.Ctx) error {
 		return err
 	}
 	v := c.View("eshop.voucher.mine.title")
-	v.Data["Vouchers"], v.Data["Pending"] = vs, pending
+	v.Data["Vouchers"], v.Data["Pending"], v.Data["Withdrawn"] = vs, pending, withdrawn
 	return c.Render(http.StatusOK, "voucher_mine", v)
 }
 

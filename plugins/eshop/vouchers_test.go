@@ -672,10 +672,20 @@ func TestVoucherCompensation(t *testing.T) {
 		if res := ask(f.buyer, nil); res.Status != 422 {
 			t.Fatalf("compensated while the test is performed: %d", res.Status)
 		}
+		offered := func() bool {
+			res, _ := f.h.Do(ctx, f.A, f.buyer, "GET", "/eshop/vouchers/mine", nil)
+			return strings.Contains(string(res.Body), "/eshop/vouchers/"+old.ID+"/compensate")
+		}
+		if offered() {
+			t.Error("compensation offered while the test is performed")
+		}
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
 			_, err := sc.Update((*Item)(nil)).Set("withdrawn_at = ?", f.now).Set("price_minor = 100").Where("id = ?", f.item.ID).Exec(ctx)
 			return err
 		})
+		if !offered() {
+			t.Error("E14.a: compensation not offered to the purchaser once the test is withdrawn")
+		}
 		// Someone without the code, and who did not buy it, is not its holder.
 		if res := ask(f.other, form("code", "ABCDE-FGHJK-MNPQR-STVWX")); res.Status != http.StatusNotFound {
 			t.Fatalf("a stranger asked: %d", res.Status)
@@ -885,6 +895,33 @@ func TestVoucherMailRetry(t *testing.T) {
 		}
 		if count() != 0 {
 			t.Error("E14.d: a code kept past the rule's hours")
+		}
+	})
+}
+
+// TestVoucherDemo: the demo's denominations and its two vouchers, seeded twice, are there
+// once, and their codes redeem (issue 14.10).
+func TestVoucherDemo(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := vsetup(t, b)
+		for range 2 {
+			if err := f.m.seedDemoVouchers(context.Background(), f.A, f.buyer.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var nv, nd int64
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
+			if nv, err = sc.Select((*Voucher)(nil)).Count(ctx); err != nil {
+				return err
+			}
+			nd, err = sc.Select((*VoucherDenomination)(nil)).Count(ctx)
+			return err
+		})
+		if nv != 2 || nd != int64(len(demoDenominations)) {
+			t.Fatalf("%d vouchers, %d denominations", nv, nd)
+		}
+		if _, covered, err := f.redeem(f.A, f.buyer.ID, []string{demoTestVoucherCode, demoValueVoucherCode}, f.line(), f.line()); err != nil || covered != 2290+2290 {
+			t.Errorf("demo codes: %d %v", covered, err)
 		}
 	})
 }
