@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -48,12 +49,18 @@ func normalizeMobile(raw, region string) (string, string) {
 	return phonenumbers.Format(n, phonenumbers.E164), ""
 }
 
-// lineIDs is the list of a cart's lines, as the checkout form carries it.
+// lineIDs is the set of a cart's lines, as the checkout form carries it (sorted).
 func lineIDs(ct *cart) string {
 	ids := make([]string, len(ct.Lines))
 	for i, l := range ct.Lines {
 		ids[i] = l.ID
 	}
+	return sortedList(ids)
+}
+
+func sortedList(ids []string) string {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
 	return strings.Join(ids, ",")
 }
 
@@ -126,7 +133,7 @@ func (m *Module) submitOrder(c *kit.Ctx) error {
 	if len(ct.Lines) == 0 {
 		return c.Redirect("/eshop/cart", "cart_empty")
 	}
-	if c.Form("lines") != lineIDs(ct) {
+	if sortedList(strings.Split(c.Form("lines"), ",")) != lineIDs(ct) {
 		v.Data["Changed"] = true
 		return c.Render(http.StatusConflict, "eshop_checkout", v)
 	}
