@@ -284,6 +284,14 @@ func (m *Module) addToCart(c *kit.Ctx) error {
 	}
 	if len(errs) == 0 {
 		err = c.In(func(ctx context.Context, sc *store.Scope) error {
+			n, err := sc.Select((*CartItem)(nil)).Where("ci.user_id = ? AND ci.expires_at > ?", u.ID, now).Count(ctx)
+			if err != nil {
+				return err
+			}
+			if n >= cartMaxLines.Of(t) {
+				errs["item"] = "eshop.cart.error.too_many"
+				return errRollback
+			}
 			hold, err := m.holdPlace(ctx, sc, t, point.ID, start, holdCart, line.ID, u.ID, &line.ExpiresAt)
 			switch {
 			case errors.Is(err, errSlotFull):

@@ -23,6 +23,8 @@ import (
 var (
 	invitationHours = kit.Int("eshop.invitation_hours", 24, 1, 720, "E5")
 	repickDays      = kit.Int("eshop.repick_days", 14, 1, 90, "E5")
+	// E4: the lines a cart may hold at once, so that no one account holds a point's day.
+	cartMaxLines = kit.Int("eshop.cart_max_lines", 10, 1, 100, "E4")
 )
 
 // Messages (E5): the invitation to pay an overdue order (e-mail and SMS), and the notice
@@ -83,7 +85,7 @@ func (m *Module) ordersPart() part {
 	)...)
 	return part{
 		Routes:        routes,
-		Rules:         []kit.Rule{invitationHours, repickDays},
+		Rules:         []kit.Rule{invitationHours, repickDays, cartMaxLines},
 		Notifications: []string{tmplOrderOverdue, tmplOrderCancelled},
 		Jobs: []kit.Job{
 			{Name: jobCartExpire, Run: m.cartExpireJob},
@@ -478,7 +480,7 @@ func (m *Module) payOrder(c *kit.Ctx) error {
 		if o, err = m.ownOrder(ctx, c, sc, c.Param("id")); err != nil {
 			return err
 		}
-		if o.Status != orderOverdue || !m.payable(o) {
+		if !m.repickable(o) {
 			return nil
 		}
 		lost, err = m.reholdItems(ctx, sc, t, o)
@@ -486,6 +488,9 @@ func (m *Module) payOrder(c *kit.Ctx) error {
 	})
 	if err != nil {
 		return err
+	}
+	if o.Status == orderPaid && len(lost) > 0 {
+		return m.repickPage(c, o, lost, nil, http.StatusOK)
 	}
 	if !m.payable(o) {
 		return c.Redirect("/eshop/orders/"+o.ID, "")
@@ -584,7 +589,7 @@ func (m *Module) repick(c *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if o.Status != orderOverdue || !m.payable(o) || len(lost) == 0 {
+	if !m.repickable(o) || len(lost) == 0 {
 		return c.Redirect("/eshop/orders/"+o.ID, "")
 	}
 	deps, err := m.dependants(c)
@@ -658,7 +663,17 @@ func (m *Module) repick(c *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if o.Status == orderPaid {
+		return c.Redirect("/eshop/orders/"+o.ID, "slots_taken")
+	}
 	return m.goPay(c, o)
+}
+
+// repickable reports whether the lines of order o that lost their slot may take a new one:
+// while it is overdue and may still be paid, or once paid (a payment that came after the
+// slot was taken by another, E5).
+func (m *Module) repickable(o *Order) bool {
+	return (o.Status == orderOverdue && m.payable(o)) || o.Status == orderPaid
 }
 
 // giveBack returns to their vouchers what a cancelled order took (the vouchers part's

@@ -742,3 +742,77 @@ func TestOrdersPagesInEveryLanguage(t *testing.T) {
 		}
 	})
 }
+
+// E4: a cart holds at most the tenant's number of lines, so that no account holds a point's
+// day; the refusal is said next to the test's field and holds nothing.
+func TestCartLineLimit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := ordSetup(t, b)
+		f.T.Rules["eshop.cart_max_lines"] = int64(2)
+		for _, h := range []int{9, 10} {
+			if res := f.addLine(f.anna, f.item, "self", slotAt(h)); res.Status != http.StatusSeeOther {
+				t.Fatalf("line at %d: %d", h, res.Status)
+			}
+		}
+		res := f.addLine(f.anna, f.item, "self", slotAt(11))
+		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), sk(f.m, "eshop.cart.error.too_many")) || f.taken(slotAt(11)) != 0 {
+			t.Fatalf("third line: %d, taken %d", res.Status, f.taken(slotAt(11)))
+		}
+	})
+}
+
+// E5: a payment that comes in after the order's slot went to another still makes the order
+// paid; its line keeps no place, and the customer picks a new slot from the order's page.
+func TestPaidLateLinePicksNewSlot(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := ordSetup(t, b)
+		id := f.overdueOrder()
+		f.addLine(f.boris, f.item, "self", slotAt(9))
+		err := f.m.In(context.Background(), f.T, func(ctx context.Context, sc *store.Scope) error {
+			_, err := f.m.orderPaid(ctx, sc, f.T, id, f.now)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, items := f.order(id)
+		if o.Status != orderPaid || items[0].Status != itemReleased || f.taken(slotAt(9)) != 1 {
+			t.Fatalf("order %s, item %s, taken %d", o.Status, items[0].Status, f.taken(slotAt(9)))
+		}
+		page := f.do(f.anna, "GET", "/eshop/orders/"+id, nil)
+		if !strings.Contains(string(page.Body), sk(f.m, "eshop.order.pick_button")) {
+			t.Fatal("the order's page does not offer a new slot")
+		}
+		if res := f.do(f.anna, "GET", "/eshop/orders/"+id+"/pay", nil); res.Status != http.StatusOK {
+			t.Fatalf("repick page: %d", res.Status)
+		}
+		res := f.do(f.anna, "POST", "/eshop/orders/"+id+"/pay", url.Values{"slot_" + items[0].ID: {slotAt(14).Format(time.RFC3339)}})
+		if res.Status != http.StatusSeeOther || !strings.Contains(res.Header.Get("Location"), "/eshop/orders/"+id+"?done=slots_taken") {
+			t.Fatalf("new slot: %d %s", res.Status, res.Header.Get("Location"))
+		}
+		if _, items = f.order(id); items[0].Status != itemBooked || !items[0].StartsAt.Equal(slotAt(14)) || f.taken(slotAt(14)) != 1 {
+			t.Fatalf("item %+v", items[0])
+		}
+	})
+}
+
+// P11: a deleted account's cart is emptied and its places given back.
+func TestForgetEmptiesCart(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := ordSetup(t, b)
+		f.addLine(f.anna, f.item, "self", slotAt(9))
+		f.do(f.anna, "POST", "/eshop/cart/codes", url.Values{"code": {"gift-1234"}})
+		if err := f.m.forgetCart(context.Background(), f.T, f.anna.ID); err != nil {
+			t.Fatal(err)
+		}
+		var codes int64
+		f.read(func(ctx context.Context, sc *store.Scope) error {
+			var err error
+			codes, err = sc.Select((*CartCode)(nil)).Count(ctx)
+			return err
+		})
+		if len(f.cartOf(f.anna)) != 0 || f.taken(slotAt(9)) != 0 || codes != 0 {
+			t.Fatalf("cart %d, taken %d, codes %d", len(f.cartOf(f.anna)), f.taken(slotAt(9)), codes)
+		}
+	})
+}
