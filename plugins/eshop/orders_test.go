@@ -816,3 +816,67 @@ func TestForgetEmptiesCart(t *testing.T) {
 		}
 	})
 }
+
+// E4: the same cart submitted five times at once makes one order: each cart line is taken
+// once, by a guarded delete in the submitting transaction.
+func TestCartSubmittedOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := ordSetup(t, b)
+		f.addLine(f.anna, f.item, "self", slotAt(9))
+		f.addLine(f.anna, f.kids, "d-nine", slotAt(10))
+		body := []byte(f.checkoutForm(f.anna).Encode())
+		codes := make([]int, 5)
+		wents := make([]string, 5)
+		var wg sync.WaitGroup
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := f.h.Do(context.Background(), f.T, f.anna, "POST", "/eshop/checkout", body)
+				if err == nil {
+					codes[i], wents[i] = res.Status, res.Header.Get("Location")
+				}
+			}()
+		}
+		wg.Wait()
+		made := 0
+		for i, c := range codes {
+			switch {
+			case c == http.StatusSeeOther && strings.Contains(wents[i], "/eshop/orders/"):
+				made++
+			case c == http.StatusSeeOther && strings.Contains(wents[i], "/eshop/cart"): // the cart was already empty
+			case c == http.StatusConflict: // the cart changed under it
+			default:
+				t.Fatalf("status %d to %q", c, wents[i])
+			}
+		}
+		var orders, items int64
+		f.read(func(ctx context.Context, sc *store.Scope) error {
+			var err error
+			if orders, err = sc.Select((*Order)(nil)).Count(ctx); err != nil {
+				return err
+			}
+			items, err = sc.Select((*OrderItem)(nil)).Count(ctx)
+			return err
+		})
+		if made != 1 || orders != 1 || items != 2 || f.taken(slotAt(9)) != 1 || f.taken(slotAt(10)) != 1 {
+			t.Fatalf("%d submissions made %d orders of %d lines", made, orders, items)
+		}
+	})
+}
+
+// E2: no guest checkout: every route of the orders part but the countdown's script is for a
+// signed-in customer holding the order permission.
+func TestNoGuestCheckout(t *testing.T) {
+	for _, r := range newModule().ordersPart().Routes {
+		if r.Path == "/eshop/cart/countdown.js" {
+			continue
+		}
+		if r.Public || r.Perm != permOrder {
+			t.Errorf("%s %s is open to guests", r.Method, r.Path)
+		}
+		if strings.HasPrefix(r.Path, "/eshop/checkout") && r.Terms != "eshop" {
+			t.Errorf("%s %s does not require the shop's terms (P6)", r.Method, r.Path)
+		}
+	}
+}
