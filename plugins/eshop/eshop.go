@@ -114,10 +114,11 @@ func newModule() *Module {
 	return m
 }
 
-// forget runs each part's Forget.
+// forget runs each part's Forget, the later parts first: they find what they keep through
+// the earlier parts' records (a result through its order) before those let the account go.
 func (m *Module) forget(ctx context.Context, t sdk.Tenant, userID string) error {
-	for _, p := range m.parts {
-		if p.Forget != nil {
+	for i := len(m.parts) - 1; i >= 0; i-- {
+		if p := m.parts[i]; p.Forget != nil {
 			if err := p.Forget(ctx, t, userID); err != nil {
 				return err
 			}

@@ -701,7 +701,13 @@ func (m *Module) forgetCart(ctx context.Context, t sdk.Tenant, userID string) er
 		if _, err := sc.Delete((*CartItem)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
 			return err
 		}
-		_, err := sc.Delete((*CartCode)(nil)).Where("user_id = ?", userID).Exec(ctx)
+		if _, err := sc.Delete((*CartCode)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
+			return err
+		}
+		// The orders are the lab's accounting records, with their invoices (kept by law):
+		// they stay, detached from the account, without the contact details that served
+		// only the customer.
+		_, err := sc.Update((*Order)(nil)).Set("user_id = ''").Set("email = ''").Set("mobile = ''").Where("user_id = ?", userID).Exec(ctx)
 		return err
 	})
 }
