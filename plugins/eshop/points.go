@@ -612,3 +612,13 @@ var assetFiles embed.FS
 
 // ownAssets are the e-shop's own map files (Leaflet's are kit/leaflet's).
 var ownAssets, _ = fs.Sub(assetFiles, "assets")
+
+// Tel is the point's phone number as a tel: link takes it (no spaces or separators).
+func (p Point) Tel() string {
+	return strings.Map(func(r rune) rune {
+		if r == '+' || (r >= '0' && r <= '9') {
+			return r
+		}
+		return -1
+	}, p.Phone)
+}
