@@ -56,7 +56,7 @@ func (m *Module) catalogPart() part {
 			kit.Public("GET /eshop/points/{id}/plan", m.sitePlan),
 			kit.Public("GET /eshop/assets/{name}", assets),
 			kit.Public("GET /eshop/assets/{dir}/{name}", assets),
-			kit.Perm("GET /eshop/manage", permManage, m.manageItems),
+			kit.Perm("GET /eshop/manage", permManage, m.manageItems).Lands(2),
 			kit.Perm("GET /eshop/manage/items/{id}", permManage, m.manageItem),
 			kit.Perm("POST /eshop/manage/items/{id}", permManage, m.saveItemForm).Multiline("description", "preparation", "info", "consent_text"),
 			kit.Perm("POST /eshop/manage/items/{id}/withdraw", permManage, m.withdrawItem),

@@ -622,3 +622,44 @@ func (p Point) Tel() string {
 		return -1
 	}, p.Phone)
 }
+
+// setPointHours replaces the weekly hours of point pointID with hours (their PointID and
+// TenantID are set here), for the demo and the tests: each range "HH:MM"–"HH:MM" with the
+// opening first, none overlapping another of its day.
+func (m *Module) setPointHours(ctx context.Context, t sdk.Tenant, pointID string, hours []PointHours) error {
+	byDay := map[int][]span{}
+	for _, h := range hours {
+		a, ok1 := clockMinutes(h.Opens)
+		b, ok2 := clockMinutes(h.Closes)
+		if !ok1 || !ok2 || a >= b || h.Weekday < 0 || h.Weekday > 6 {
+			return errors.New("eshop: bad opening range " + h.Opens + "–" + h.Closes)
+		}
+		for _, o := range byDay[h.Weekday] {
+			if a < o.To && o.From < b {
+				return errOverlap
+			}
+		}
+		byDay[h.Weekday] = append(byDay[h.Weekday], span{a, b})
+	}
+	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		n, err := sc.Select((*Point)(nil)).Where("pn.id = ?", pointID).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return kit.ErrNotFound
+		}
+		if _, err := sc.Delete((*PointHours)(nil)).Where("point_id = ?", pointID).Exec(ctx); err != nil {
+			return err
+		}
+		for _, h := range hours {
+			a, _ := clockMinutes(h.Opens)
+			b, _ := clockMinutes(h.Closes)
+			row := &PointHours{TenantID: sc.TenantID, PointID: pointID, Weekday: h.Weekday, Opens: clockText(a), Closes: clockText(b)}
+			if _, err := sc.Insert(row).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -69,15 +69,7 @@ func (f *catFixture) point(ten sdk.Tenant, name string, slot, capacity int, hour
 	if err := f.m.savePoint(ctx, ten, p); err != nil {
 		f.t.Fatal(err)
 	}
-	if err := f.m.In(ctx, ten, func(ctx context.Context, sc *store.Scope) error {
-		for _, h := range hours {
-			h.TenantID, h.PointID = sc.TenantID, p.ID
-			if _, err := sc.Insert(&h).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := f.m.setPointHours(ctx, ten, p.ID, hours); err != nil {
 		f.t.Fatal(err)
 	}
 	return p
@@ -278,6 +270,10 @@ func TestSlotsAcrossDST(t *testing.T) {
 		// Easter Monday (6 April 2026) is a Slovak public holiday.
 		if got := f.slots(f.A, p.ID, time.Date(2026, 4, 6, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 7, 0, 0, 0, 0, time.UTC)); len(got) != 0 {
 			t.Fatalf("Easter Monday: %+v", got)
+		}
+		// Hours that overlap on a day are refused, the former ones kept.
+		if err := f.m.setPointHours(context.Background(), f.A, p.ID, []PointHours{{Weekday: 1, Opens: "08:00", Closes: "10:00"}, {Weekday: 1, Opens: "09:30", Closes: "11:00"}}); !errors.Is(err, errOverlap) {
+			t.Fatalf("overlapping hours: %v", err)
 		}
 		f.now = time.Date(2026, 10, 20, 10, 0, 0, 0, time.UTC)
 		got = f.slots(f.A, p.ID, f.now, time.Date(2026, 10, 27, 0, 0, 0, 0, time.UTC))
