@@ -424,6 +424,11 @@ func (m *Module) addHours(c *kit.Ctx) error {
 	}
 	h := &PointHours{PointID: id, Weekday: wd, Opens: clockText(a), Closes: clockText(b)}
 	err = c.In(func(ctx context.Context, sc *store.Scope) error {
+		// The point's row is changed first: a second manager adding hours to the same point
+		// waits for this transaction, so the check below sees his ranges or he sees these.
+		if err := lockPoint(ctx, sc, id, m.now()); err != nil {
+			return err
+		}
 		var hs []PointHours
 		if err := sc.Select(&hs).Where("ph.point_id = ? AND ph.weekday = ?", id, wd).Scan(ctx); err != nil {
 			return err
@@ -642,12 +647,8 @@ func (m *Module) setPointHours(ctx context.Context, t sdk.Tenant, pointID string
 		byDay[h.Weekday] = append(byDay[h.Weekday], span{a, b})
 	}
 	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		n, err := sc.Select((*Point)(nil)).Where("pn.id = ?", pointID).Count(ctx)
-		if err != nil {
+		if err := lockPoint(ctx, sc, pointID, m.now()); err != nil {
 			return err
-		}
-		if n != 1 {
-			return kit.ErrNotFound
 		}
 		if _, err := sc.Delete((*PointHours)(nil)).Where("point_id = ?", pointID).Exec(ctx); err != nil {
 			return err
@@ -662,4 +663,19 @@ func (m *Module) setPointHours(ctx context.Context, t sdk.Tenant, pointID string
 		}
 		return nil
 	})
+}
+
+// lockPoint marks point id changed at now in the caller's transaction, which holds its row
+// until the transaction ends (PostgreSQL's row lock; SQLite's one writer): the checks that
+// follow on the point's hours cannot interleave with another change. ErrNotFound when there
+// is no such point.
+func lockPoint(ctx context.Context, sc *store.Scope, id string, now time.Time) error {
+	res, err := sc.Update((*Point)(nil)).Set("updated_at = ?", now).Where("pn.id = ?", id).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return kit.ErrNotFound
+	}
+	return nil
 }

@@ -3,12 +3,14 @@ package eshop
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/png"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"carenet.dev/platform/plugins/kit/store"
@@ -247,6 +249,46 @@ func TestCollectionPoints(t *testing.T) {
 		}
 		if n != 1+3+2+1+2+1 {
 			t.Fatalf("%d point changes audited", n)
+		}
+	})
+}
+
+// E3: managers adding overlapping ranges to the same day at once store one of them: the
+// point's row is held while the ranges are checked, on both databases.
+func TestOverlappingHoursAtOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := catSetup(t, b)
+		p := f.point(f.A, "Odberové miesto Nitra", 15, 2)
+		statuses := make([]int, 12)
+		var wg sync.WaitGroup
+		for i := range statuses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				opens := fmt.Sprintf("%02d:00", 7+i%3) // 07:00, 08:00, 09:00: each overlaps the others' 3 hours
+				res := f.send(f.A, catManager, "POST", "/eshop/manage/points/"+p.ID+"/hours", url.Values{"weekday": {"2"}, "opens": {opens}, "closes": {fmt.Sprintf("%02d:00", 10+i%3)}})
+				statuses[i] = res.Status
+			}()
+		}
+		wg.Wait()
+		stored := 0
+		for _, s := range statuses {
+			switch s {
+			case http.StatusSeeOther:
+				stored++
+			case http.StatusUnprocessableEntity:
+			default:
+				t.Fatalf("statuses: %v", statuses)
+			}
+		}
+		var hs []PointHours
+		if err := f.m.Read(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&hs).Where("ph.point_id = ?", p.ID).Scan(ctx)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if stored != 1 || len(hs) != 1 {
+			t.Fatalf("%d ranges accepted, %d stored: %+v", stored, len(hs), hs)
 		}
 	})
 }

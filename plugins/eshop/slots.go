@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rickar/cal/v2"
+
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/kit/workdays"
@@ -137,6 +139,7 @@ type pointWeek struct {
 	point      Point
 	hours      map[int][]span // by weekday
 	exceptions map[string]PointException
+	holidays   *cal.BusinessCalendar
 }
 
 // loadWeek reads point pointID (active), its hours and its exceptions from day from on.
@@ -188,17 +191,13 @@ func (w *pointWeek) spans(t sdk.Tenant, day time.Time) []span {
 		}
 		return []span{{a, b}}
 	}
-	if holiday(t, day) {
+	if w.holidays == nil {
+		w.holidays = workdays.Calendar(t.Country, 0, 24)
+	}
+	if actual, observed, _ := w.holidays.IsHoliday(day); actual || observed {
 		return nil
 	}
 	return w.hours[int(day.Weekday())]
-}
-
-// holiday reports whether the local day is a public holiday of the tenant's country
-// (Slovakia's from rickar/cal through kit/workdays).
-func holiday(t sdk.Tenant, day time.Time) bool {
-	actual, observed, _ := workdays.Calendar(t.Country, 0, 24).IsHoliday(day)
-	return actual || observed
 }
 
 // starts are the slot starts of the local day in zone loc: each range's opening plus k
