@@ -139,6 +139,7 @@ func (m *Module) catalogPage(c *kit.Ctx) error {
 	v.Values["q"] = q
 	v.Data["Categories"], v.Data["Items"], v.Data["Category"], v.Data["Currency"] = cats, entries, cat, t.Currency
 	v.Data["Searched"] = q != "" || cat != ""
+	v.Data["ShopCSS"] = m.assetURL("eshop.css")
 	return c.Render(http.StatusOK, "catalog", v)
 }
 
@@ -253,6 +254,7 @@ func (m *Module) itemPage(c *kit.Ctx) error {
 		}
 	}
 	v.Data["Persons"] = persons
+	v.Data["ShopCSS"] = m.assetURL("eshop.css")
 	return c.Render(http.StatusOK, "catalogitem", v)
 }
 
@@ -275,6 +277,7 @@ func (m *Module) manageItems(c *kit.Ctx) error {
 	}
 	v := c.View("eshop.manage.title")
 	v.Data["Items"], v.Data["Categories"], v.Data["Currency"] = items, cats, c.Tenant().Currency
+	v.Data["ShopCSS"] = m.assetURL("eshop.css")
 	return c.Render(http.StatusOK, "catalogmanage", v)
 }
 
@@ -347,6 +350,7 @@ func (m *Module) renderItem(c *kit.Ctx, status int, v *kit.View, chosen map[stri
 		v.Title = it.Name
 	}
 	v.Data["New"], v.Data["Item"], v.Data["Categories"], v.Data["Tests"], v.Data["Chosen"] = id == "new", it, cats, tests, chosen
+	v.Data["ShopCSS"] = m.assetURL("eshop.css")
 	return c.Render(status, "catalogmanageitem", v)
 }
 
@@ -604,6 +608,7 @@ func (m *Module) renderManageWith(c *kit.Ctx, v *kit.View) error {
 		return err
 	}
 	v.Data["Items"], v.Data["Categories"], v.Data["Currency"] = items, cats, c.Tenant().Currency
+	v.Data["ShopCSS"] = m.assetURL("eshop.css")
 	return c.Render(http.StatusUnprocessableEntity, "catalogmanage", v)
 }
 

@@ -234,6 +234,7 @@ func (m *Module) managePoints(c *kit.Ctx) error {
 	}
 	v := c.View("eshop.manage.points_title")
 	v.Data["Points"] = ps
+	v.Data["ShopCSS"] = m.assetURL("eshop.css")
 	return c.Render(http.StatusOK, "managepoints", v)
 }
 
@@ -252,7 +253,7 @@ func (m *Module) renderPoint(c *kit.Ctx, status int, v *kit.View) error {
 			v.Values["capacity"] = strconv.FormatInt(defaultCapacity.Of(c.Tenant()), 10)
 			v.Values["active"] = "on"
 		}
-		v.Data["New"] = true
+		v.Data["New"], v.Data["ShopCSS"] = true, m.assetURL("eshop.css")
 		return c.Render(status, "managepoint", v)
 	}
 	var pi *pointInfo
@@ -276,7 +277,7 @@ func (m *Module) renderPoint(c *kit.Ctx, status int, v *kit.View) error {
 	}
 	v.Title = p.Name
 	v.Data["P"] = pi
-	v.Data["Weekdays"] = []int{1, 2, 3, 4, 5, 6, 0}
+	v.Data["Weekdays"], v.Data["ShopCSS"] = []int{1, 2, 3, 4, 5, 6, 0}, m.assetURL("eshop.css")
 	return c.Render(status, "managepoint", v)
 }
 
