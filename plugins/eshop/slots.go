@@ -45,8 +45,11 @@ func (m *Module) holdPlace(ctx context.Context, sc *store.Scope, t sdk.Tenant, p
 		Where("point_id = ? AND starts_at = ? AND capacity <> ? AND taken <= ?", pointID, start, capacity, capacity).Exec(ctx); err != nil {
 		return "", err
 	}
+	// A place is taken only while one is free under both the row's capacity (the check) and
+	// the point's present one (lowered below the places already held, the row keeps the
+	// former, and no new hold is taken until enough are released).
 	res, err := sc.Update((*SlotLoad)(nil)).Set("taken = taken + 1").
-		Where("point_id = ? AND starts_at = ? AND taken < capacity", pointID, start).Exec(ctx)
+		Where("point_id = ? AND starts_at = ? AND taken < capacity AND taken < ?", pointID, start, capacity).Exec(ctx)
 	if err != nil {
 		return "", err
 	}

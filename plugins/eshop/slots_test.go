@@ -361,6 +361,29 @@ func TestSlotPlacesHeldByTheDatabase(t *testing.T) {
 		if _, err := f.hold(f.A, p.ID, at, "one too many"); !errors.Is(err, errSlotFull) {
 			t.Fatalf("beyond the new capacity: %v", err)
 		}
+		// The manager lowers it below the places held: they stay, no new one is taken until
+		// enough are released.
+		p.Capacity = 2
+		if err := f.m.savePoint(context.Background(), f.A, p); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range held[1:3] {
+			if err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+				_, err := f.m.releaseHold(ctx, sc, id)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.hold(f.A, p.ID, at, "after lowering"); !errors.Is(err, errSlotFull) {
+			t.Fatalf("a hold beyond the lowered capacity: %v", err)
+		}
+		if l := f.load(f.A, p.ID, at); l.Taken != n {
+			t.Fatalf("the places held changed: %+v", l)
+		}
+		if got := f.slots(f.A, p.ID, at, at.Add(time.Minute)); len(got) != 1 || got[0].Free != 0 {
+			t.Fatalf("after lowering: %+v", got)
+		}
 		// A time that is not a slot is refused without a row.
 		if _, err := f.hold(f.A, p.ID, at.Add(5*time.Minute), "off grid"); !errors.Is(err, errNoSlot) {
 			t.Fatalf("off the grid: %v", err)
