@@ -353,3 +353,48 @@ func TestWithdrawItemAndCategories(t *testing.T) {
 		}
 	})
 }
+
+// E1, E3: malformed requests get a 4xx, never a 500, and change nothing: a kind or a
+// category the form does not offer, unknown items, categories and points, a weekday that is
+// not a number, a plan asked of a point without one, a multipart body that is not one.
+func TestCatalogMalformedRequests(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := catSetup(t, b)
+		p := f.point(f.A, "Odberové miesto Žilina", 15, 2, weekdays("07:00", "09:00")...)
+		for _, c := range []struct {
+			method, path string
+			form         url.Values
+			want         int
+		}{
+			{"POST", "/eshop/manage/items/new", url.Values{"kind": {"vaccine"}, "name": {"X"}, "price": {"1"}, "tat_days": {"1"}}, 400},
+			{"POST", "/eshop/manage/items/new", url.Values{"kind": {"test"}, "name": {"X"}, "price": {"1"}, "tat_days": {"1"}, "category": {"nope"}}, 400},
+			{"POST", "/eshop/manage/items/nope", url.Values{"kind": {"test"}, "name": {"X"}, "price": {"1"}, "tat_days": {"1"}}, 404},
+			{"GET", "/eshop/manage/items/nope", nil, 404},
+			{"POST", "/eshop/manage/categories/nope", url.Values{"cat_name": {"X"}}, 404},
+			{"POST", "/eshop/manage/categories/nope/delete", url.Values{}, 404},
+			{"GET", "/eshop/items/nope", nil, 404},
+			{"GET", "/eshop/points/nope", nil, 404},
+			{"GET", "/eshop/points/" + p.ID + "/plan", nil, 404},
+			{"GET", "/eshop/manage/points/nope", nil, 404},
+			{"POST", "/eshop/manage/points/nope", url.Values{"name": {"X"}, "slot_minutes": {"15"}, "capacity": {"1"}}, 404},
+			{"POST", "/eshop/manage/points/" + p.ID + "/hours/delete", url.Values{"weekday": {"pondelok"}, "opens": {"07:00"}}, 400},
+			{"POST", "/eshop/manage/points/nope/exceptions", url.Values{"ex_day": {"2026-12-01"}, "ex_closed": {"on"}}, 404},
+			{"POST", "/eshop/manage/points/" + p.ID + "/exceptions", url.Values{"ex_day": {"2026-02-30"}, "ex_closed": {"on"}}, 422},
+			{"POST", "/eshop/manage/items/new", url.Values{"kind": {"test"}, "name": {"X"}, "price": {"1e9"}, "tat_days": {"1"}}, 422},
+			{"POST", "/eshop/manage/items/new", url.Values{"kind": {"test"}, "name": {"X"}, "price": {"99999999"}, "tat_days": {"1"}}, 422},
+			{"POST", "/eshop/manage/categories", url.Values{"cat_name": {"X"}, "cat_position": {"-3"}}, 422},
+		} {
+			if res := f.send(f.A, catManager, c.method, c.path, c.form); res.Status != c.want {
+				t.Fatalf("%s %s %v: %d, want %d\n%s", c.method, c.path, c.form, res.Status, c.want, res.Body)
+			}
+		}
+		req := &sdk.Request{Method: "POST", Path: "/eshop/manage/points/" + p.ID + "/plan", Header: http.Header{"Content-Type": {"multipart/form-data; boundary=zzz"}}, Body: []byte("--zzz\r\nbroken")}
+		res, err := f.h.Send(context.Background(), f.A, catManager, req)
+		if err != nil || res.Status >= 500 || res.Status < 400 {
+			t.Fatalf("a broken multipart body: %v %d", err, res.Status)
+		}
+		if n := len(f.items(f.A)); n != 0 {
+			t.Fatalf("%d items stored by malformed requests", n)
+		}
+	})
+}
