@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/leaflet"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -125,8 +126,8 @@ func newModule() *Module {
 			kit.Public("GET /calendar/confirm/{token}", m.confirmPage),
 			kit.Public("POST /calendar/confirm/{token}", m.confirmBooking),
 			// The map's files (C1), and the directory's care by the administrator.
-			kit.Public("GET /calendar/assets/{name}", m.asset),
-			kit.Public("GET /calendar/assets/{dir}/{name}", m.asset),
+			kit.Public("GET /calendar/assets/{name}", leaflet.Handler(ownAssets, "map.js", "calendar.css")),
+			kit.Public("GET /calendar/assets/{dir}/{name}", leaflet.Handler(ownAssets, "map.js", "calendar.css")),
 			kit.Public("POST /calendar/doctors/{id}/report", m.report).Multiline("details"),
 			kit.Perm("GET /calendar/admin/reports", permDirectory, m.reports),
 			kit.Perm("POST /calendar/admin/reports/{id}/resolve", permDirectory, m.resolveReport).Multiline("note"),

@@ -5,9 +5,8 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"io/fs"
 	"math"
-	"net/http"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +33,9 @@ var gazetteerTSV []byte
 
 //go:embed assets
 var assets embed.FS
+
+// ownAssets are the calendar's own map files (Leaflet's are kit/leaflet's).
+var ownAssets, _ = fs.Sub(assets, "assets")
 
 // point is a place on Earth, in degrees.
 type point struct{ Lat, Lon float64 }
@@ -153,39 +155,6 @@ func (m *Module) geocode(ctx context.Context, sc *store.Scope, country, place st
 	p.Lat /= float64(len(rows))
 	p.Lon /= float64(len(rows))
 	return p, true, nil
-}
-
-// assetTypes are the media types of the files the map serves.
-var assetTypes = map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".png": "image/png"}
-
-// asset serves a file of the map (Leaflet's, and map.js) from the binary, cached for a
-// year: its address carries the module's version.
-func (m *Module) asset(c *kit.Ctx) error {
-	name := c.Param("name")
-	if dir := c.Param("dir"); dir != "" {
-		if dir != "images" {
-			return kit.ErrNotFound
-		}
-		name = "images/" + name
-	}
-	file := "assets/leaflet/" + name
-	if name == "map.js" || name == "calendar.css" {
-		file = "assets/" + name
-	}
-	ct, ok := assetTypes[path.Ext(name)]
-	if !ok || strings.Contains(name, "..") {
-		return kit.ErrNotFound
-	}
-	b, err := assets.ReadFile(file)
-	if err != nil {
-		return kit.ErrNotFound
-	}
-	h := c.W.Header()
-	h.Set("Content-Type", ct)
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	c.W.WriteHeader(http.StatusOK)
-	_, err = c.W.Write(b)
-	return err
 }
 
 // assetURL is the address of a map file, with the module's version so that a new release
