@@ -76,6 +76,13 @@ func ordSetup(t *testing.T, b storetest.Backend) *ordFixture {
 				return err
 			}
 		}
+		// E3: the point is open every day from 6:00 to 20:00, so the slots on the quarter
+		// hours the tests use are on its grid.
+		for wd := 0; wd < 7; wd++ {
+			if _, err := sc.Insert(&PointHours{TenantID: f.T.ID, PointID: f.point.ID, Weekday: wd, Opens: "06:00", Closes: "20:00"}).Exec(ctx); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
