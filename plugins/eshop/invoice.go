@@ -223,7 +223,7 @@ func (m *Module) invoicePDF(t sdk.Tenant, lang string, in invoiceFor, number str
 		rows = append(rows, []string{l.Name, locales.FormatInt(lang, int64(q)), rate(l.VATPercent), money(l.GrossMinor * int64(q))})
 	}
 	d.Table([]string{loc.T("eshop.pay.invoice.item"), loc.T("eshop.pay.invoice.quantity"), loc.T("eshop.pay.invoice.vat_rate"), loc.T("eshop.pay.invoice.amount")},
-		rows, []float64{92, 16, 32, 34}, false)
+		rows, []float64{80, 14, 46, 34}, false)
 
 	var vrows [][]string
 	for _, r := range vatBreakdown(in.Lines) {
