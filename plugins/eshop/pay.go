@@ -39,6 +39,16 @@ var (
 	sellerRegistration = kit.String("eshop.seller_registration", "", nil, "E5")
 	sellerVATID        = kit.String("eshop.seller_vat_id", "", nil, "E5")
 	paymentContact     = kit.String("eshop.payment_contact", "", nil, "E5")
+	// How long the sweep keeps asking the gateway about a payment whose notification did
+	// not come.
+	paymentRecheckHours = kit.Int("eshop.payment_recheck_hours", 48, 1, 720, "E5")
+)
+
+// Technical delays of the sweep (not business rules): a pending payment is asked about
+// again once its notification had time to come; a worker's lease on a fulfilment.
+const (
+	recheckAfter = 2 * time.Minute
+	fulfilLease  = 10 * time.Minute
 )
 
 // The pay part's messages, audit actions and jobs.
@@ -105,7 +115,7 @@ func (m *Module) payPart() part {
 			kit.Perm("POST /eshop/sandbox/{id}", permOrder, m.sandboxDecide),
 			kit.Perm("GET /eshop/invoices/{id}", permOrder, m.invoiceDownload),
 		},
-		Rules:         []kit.Rule{gatewayRule, siteURL, sellerName, sellerAddress, sellerRegistration, sellerVATID, paymentContact},
+		Rules:         []kit.Rule{gatewayRule, siteURL, sellerName, sellerAddress, sellerRegistration, sellerVATID, paymentContact, paymentRecheckHours},
 		Jobs:          []kit.Job{{Name: jobPaySweep, Cron: "*/5 * * * *", Run: m.paySweep}},
 		Notifications: []string{tmplOrderPaid},
 		AuditActions:  []string{auditPaid, auditPaidUnmatched},
@@ -135,7 +145,7 @@ func sandboxOf(t sdk.Tenant) *payment.Sandbox {
 	}
 	mac := hmac.New(sha256.New, processSecret)
 	mac.Write([]byte("eshop.sandbox|" + t.ID))
-	s := payment.NewSandbox(mac.Sum(nil), func(ref string) string { return t.Base + "/eshop/sandbox/" + ref })
+	s := payment.NewSandbox(mac.Sum(nil), func(ref string) string { return "/eshop/sandbox/" + ref })
 	got, _ := sandboxes.LoadOrStore(t.ID, s)
 	return got.(*payment.Sandbox)
 }
@@ -164,8 +174,10 @@ func absolute(t sdk.Tenant, path string) string {
 
 // startPayment opens a payment of amountMinor for purpose (purposeOrder, purposeVoucher) and
 // its reference (the order's or the voucher purchase's id), by userID, and returns the
-// address the customer's browser goes to: the gateway's page. The gateway is the tenant's
-// rule eshop.gateway; the language of the gateway's page is the request's.
+// address the customer's browser goes to: the gateway's page — a path of the tenant for the
+// sandbox, an absolute address for Besteron; hand it to kit.Ctx.Redirect, which prefixes
+// the tenant's base to a path. The gateway is the tenant's rule eshop.gateway; the language
+// of the gateway's page is the request's.
 func (m *Module) startPayment(ctx context.Context, t sdk.Tenant, userID, purpose, refID string, amountMinor int64) (string, error) {
 	if purpose != purposeOrder && purpose != purposeVoucher {
 		return "", fmt.Errorf("eshop: payment purpose %q", purpose)
@@ -317,7 +329,7 @@ func (m *Module) fulfil(ctx context.Context, t sdk.Tenant, paymentID string) err
 	var p Payment
 	claimed := false
 	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		res, err := sc.Update((*Payment)(nil)).Set("fulfil_lease = ?", now.Add(10*time.Minute)).
+		res, err := sc.Update((*Payment)(nil)).Set("fulfil_lease = ?", now.Add(fulfilLease)).
 			Where("id = ? AND status = ? AND fulfilled_at IS NULL AND (fulfil_lease IS NULL OR fulfil_lease < ?)", paymentID, payPaid, now).Exec(ctx)
 		if err != nil {
 			return err
@@ -367,14 +379,17 @@ func (m *Module) paySweep(ctx context.Context, job *sdk.Job) error {
 	now := m.now()
 	err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		return sc.Select(&ps).Where("(status = ? AND fulfilled_at IS NULL) OR (status = ? AND created_at < ? AND created_at > ?)",
-			payPaid, payPending, now.Add(-2*time.Minute), now.Add(-48*time.Hour)).Order("created_at").Limit(200).Scan(ctx)
+			payPaid, payPending, now.Add(-recheckAfter), now.Add(-time.Duration(paymentRecheckHours.Of(t))*time.Hour)).Order("created_at").Limit(200).Scan(ctx)
 	})
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for i := range ps {
-		if _, err := m.settle(ctx, t, &ps[i]); err != nil {
+		if _, err := m.settle(ctx, t, &ps[i]); errors.Is(err, payment.ErrUnknown) {
+			// A sandbox payment of a process that ended: nothing will ever say more.
+			m.Log.Info("eshop: payment unknown to its gateway", "tenant", t.Slug, "payment", ps[i].ID)
+		} else if err != nil {
 			errs = append(errs, fmt.Errorf("payment %s: %w", ps[i].ID, err))
 		}
 	}

@@ -175,7 +175,7 @@ func (f *payFixture) start(ten sdk.Tenant, o *Order) *Payment {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if gatewayRule.Of(ten) == "sandbox" && to != ten.Base+"/eshop/sandbox/"+p.GatewayRef {
+	if gatewayRule.Of(ten) == "sandbox" && to != "/eshop/sandbox/"+p.GatewayRef {
 		f.t.Fatalf("redirect to %q", to)
 	}
 	return p
@@ -376,6 +376,17 @@ func TestReturnPageRequeries(t *testing.T) {
 			if res := get(f.user, lang); res.Status != http.StatusOK || !strings.Contains(string(res.Body), want) || !strings.Contains(string(res.Body), "platby@unilabs.sk") {
 				t.Fatalf("%s pending: %d %s", lang, res.Status, res.Body)
 			}
+		}
+		for lang, want := range map[string]string{"sk": "Testovacia platobná brána", "pl": "Testowa bramka płatnicza", "fr": "Passerelle de paiement de test"} {
+			ten := f.A
+			ten.Locale = lang
+			res, err := f.h.Do(ctx, ten, f.user, http.MethodGet, "/eshop/sandbox/"+p.ID, nil)
+			if err != nil || res.Status != http.StatusOK || !strings.Contains(string(res.Body), want) || !strings.Contains(string(res.Body), "31,00") {
+				t.Fatalf("%s sandbox page: %v %s", lang, err, res.Body)
+			}
+		}
+		if res, _ := f.h.Do(ctx, f.A, f.other, http.MethodGet, "/eshop/sandbox/"+p.ID, nil); res.Status != http.StatusNotFound {
+			t.Fatalf("another's sandbox page: %d", res.Status)
 		}
 		if res := get(f.other, "sk"); res.Status != http.StatusNotFound {
 			t.Fatalf("another's payment: %d", res.Status)
@@ -604,4 +615,3 @@ func TestInvoicePDF(t *testing.T) {
 		}
 	})
 }
-
