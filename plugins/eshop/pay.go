@@ -466,6 +466,15 @@ func (m *Module) payReturn(c *kit.Ctx) error {
 		c.LogFailure(err)
 		state = payPending
 	}
+	// Besteron's status query knows no failure: the return's own signed result says it (the
+	// payment stays open in case a later notification says otherwise).
+	if q := c.R.URL.Query(); state == payPending && len(q) > 0 {
+		if g, err := gatewayNamed(c.Tenant(), p.Gateway); err == nil {
+			if n, err := g.Verify(q); err == nil && n.Ref == p.GatewayRef && n.Result == payment.Failed {
+				state = payFailed
+			}
+		}
+	}
 	return m.renderPayState(c, p, state)
 }
 

@@ -483,6 +483,20 @@ func TestBesteronNotificationIsOnlyATrigger(t *testing.T) {
 		if s := f.orderStatus(f.A, f.order.ID); res.Status != http.StatusOK || s != orderPaid {
 			t.Fatalf("order %s once received (%d)", s, res.Status)
 		}
+		// The customer comes back from a failed payment: the return's signed result says so.
+		o2 := f.newOrder(f.A, "2026-000019")
+		p2 := f.start(f.A, o2)
+		failSign, _ := gw.Sign("4242" + payment.Amount(p2.AmountMinor) + "978" + p2.GatewayRef + "FAIL")
+		back := url.Values{"AMNT": {payment.Amount(p2.AmountMinor)}, "CURR": {"978"}, "VS": {p2.GatewayRef}, "RESULT": {"FAIL"}, "SIGN": {failSign}}
+		res, _ = f.h.Do(context.Background(), f.A, f.user, http.MethodGet, "/eshop/pay/"+p2.ID+"/return?"+back.Encode(), nil)
+		if !strings.Contains(string(res.Body), "Platba sa nepodarila") {
+			t.Fatalf("failed return: %s", res.Body)
+		}
+		back.Set("RESULT", "OK")
+		res, _ = f.h.Do(context.Background(), f.A, f.user, http.MethodGet, "/eshop/pay/"+p2.ID+"/return?"+back.Encode(), nil)
+		if !strings.Contains(string(res.Body), "Platbu overujeme") || f.orderStatus(f.A, o2.ID) != orderSubmitted {
+			t.Fatalf("a forged return: %s", res.Body)
+		}
 		q.Set("AMNT", "0.01")
 		if res, _ := f.h.Do(context.Background(), f.A, nil, http.MethodGet, "/eshop/gateway/besteron/notify?"+q.Encode(), nil); res.Status != http.StatusBadRequest {
 			t.Fatalf("tampered notification: %d", res.Status)
@@ -612,6 +626,59 @@ func TestInvoicePDF(t *testing.T) {
 		}
 		if _, err := strconv.Atoi(number); err != nil {
 			t.Fatalf("number %q", number)
+		}
+	})
+}
+
+// E14.d: a voucher purchase's payment, its notification delivered 5 times at once, issues
+// the vouchers once (the voucher part's voucherPurchasePaid, in the payment event's
+// transaction) and its fulfilment (the voucher part's e-mail) is done once.
+func TestVoucherPaymentAppliedOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFixture(t, b)
+		var mu sync.Mutex
+		calls := 0
+		real := payees[purposeVoucher]
+		payees[purposeVoucher] = func(m *Module, ctx context.Context, sc *store.Scope, t sdk.Tenant, refID string, at time.Time) (bool, error) {
+			if ok, err := real(m, ctx, sc, t, refID, at); err == nil || !strings.Contains(err.Error(), "not built") {
+				mu.Lock()
+				calls++
+				mu.Unlock()
+				return ok, err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			calls++ // stands in for the voucher part until it is merged
+			return true, nil
+		}
+		t.Cleanup(func() { payees[purposeVoucher] = real })
+		ctx := context.Background()
+		if _, err := f.m.startPayment(ctx, f.A, f.user.ID, purposeVoucher, "purchase-1", 5000); err != nil {
+			t.Fatal(err)
+		}
+		p, err := f.m.loadPayment(ctx, f.A, "ref_id = ?", "purchase-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, _ := sandboxOf(f.A).Decide(p.GatewayRef, true)
+		var wg sync.WaitGroup
+		for range 5 {
+			wg.Add(1)
+			go func() { defer wg.Done(); f.notify(f.A, "sandbox", ns[0]) }()
+		}
+		wg.Wait()
+		got, _ := f.m.loadPayment(ctx, f.A, "id = ?", p.ID)
+		if calls != 1 || got.Status != payPaid || got.FulfilledAt.IsZero() {
+			t.Fatalf("%d issues, payment %s, fulfilled %v", calls, got.Status, got.FulfilledAt)
+		}
+		if n := f.count(f.A, (*PaymentEvent)(nil), "payment_id = ?", p.ID); n != 1 {
+			t.Fatalf("%d events", n)
+		}
+		if _, err := f.m.startPayment(ctx, f.A, f.user.ID, "gift", "x", 100); err == nil {
+			t.Fatal("a payment for nothing known")
+		}
+		if _, err := f.m.startPayment(ctx, f.A, f.user.ID, purposeVoucher, "x", 0); err == nil {
+			t.Fatal("a payment of nothing")
 		}
 	})
 }
