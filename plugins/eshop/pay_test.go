@@ -608,6 +608,17 @@ func TestInvoicePDF(t *testing.T) {
 				t.Errorf("no line with %q:\n%s", c, text)
 			}
 		}
+		// In the order's language: a French order's invoice is French.
+		fr, err := f.m.invoicePDF(f.A, "fr", orderInvoice(f.m.Msgs.For("fr"), f.order, items), "2026000099", f.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frText := pdftotext(t, fr)
+		for _, c := range [][]string{{"Facture n° 2026000099"}, {"Vitamín D", "exonéré de TVA", "10,00"}, {"Frais de traitement — Krvný obraz", "23", "3,00"}, {"Payé par bon cadeau", "-5,00"}} {
+			if lineWith(frText, c...) == "" {
+				t.Errorf("French invoice: no line with %q:\n%s", c, frText)
+			}
+		}
 		var inv Invoice
 		_ = f.m.Read(ctx, f.A, func(ctx context.Context, sc *store.Scope) error {
 			return sc.Select(&inv).Where("number = ?", number).Scan(ctx)
