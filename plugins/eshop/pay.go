@@ -189,6 +189,10 @@ func (m *Module) startPayment(ctx context.Context, t sdk.Tenant, userID, purpose
 	if err != nil {
 		return "", err
 	}
+	if g.Name() != "sandbox" && !strings.HasPrefix(siteURL.Of(t), "https://") {
+		// A real gateway sends the customer back and notifies on the shop's public address.
+		return "", fmt.Errorf("eshop: gateway %s needs the rule eshop.site_url (https://…)", g.Name())
+	}
 	p := &Payment{TenantID: t.ID, ID: newID(), Purpose: purpose, RefID: refID, UserID: userID, AmountMinor: amountMinor,
 		Currency: t.Currency, Locale: t.Locale, Status: payPending, Gateway: g.Name(), CreatedAt: m.now()}
 	req := payment.Request{PaymentID: p.ID, AmountMinor: amountMinor, Currency: t.Currency, Language: t.Locale,
