@@ -460,7 +460,12 @@ func TestBesteronNotificationIsOnlyATrigger(t *testing.T) {
 	t.Cleanup(func() { besteron = old })
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := newPayFixture(t, b)
-		r, _ := f.h.Manifest.ValidateRules(map[string]any{"eshop.gateway": "besteron", "eshop.site_url": "https://eshop.unilabs.sk"})
+		r, _ := f.h.Manifest.ValidateRules(map[string]any{"eshop.gateway": "besteron"})
+		f.A.Rules = r
+		if _, err := f.m.startPayment(context.Background(), f.A, f.user.ID, purposeOrder, f.order.ID, f.order.DueMinor); err == nil {
+			t.Fatal("Besteron started without the shop's public address to come back to")
+		}
+		r, _ = f.h.Manifest.ValidateRules(map[string]any{"eshop.gateway": "besteron", "eshop.site_url": "https://eshop.unilabs.sk"})
 		f.A.Rules = r
 		p := f.start(f.A, f.order)
 		if p.Gateway != "besteron" || len(p.GatewayRef) != 10 {
