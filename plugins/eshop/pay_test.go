@@ -1,0 +1,700 @@
+package eshop
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"carenet.dev/platform/plugins/eshop/payment"
+	"carenet.dev/platform/plugins/kit/kittest"
+	"carenet.dev/platform/plugins/kit/store"
+	"carenet.dev/platform/plugins/kit/store/storetest"
+	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/sdktest"
+)
+
+// payFixture is the module on one backend with, in tenant A, a collection point and an
+// order of two tests (one with VAT, one exempt) waiting for payment.
+type payFixture struct {
+	t     *testing.T
+	m     *Module
+	h     *sdktest.Harness
+	A, B  sdk.Tenant
+	user  *sdk.User
+	other *sdk.User
+	order *Order
+	now   time.Time
+}
+
+func payTenant(t *testing.T, h *sdktest.Harness, id, slug string, rules map[string]any) sdk.Tenant {
+	t.Helper()
+	r, err := h.Manifest.ValidateRules(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sdk.Tenant{ID: id, Slug: slug, Name: "Unilabs Slovensko", Locale: "sk", TimeZone: "Europe/Bratislava", Currency: "EUR", Country: "SK",
+		Portal: "customers", Rules: r}
+}
+
+func newPayFixture(t *testing.T, b storetest.Backend) *payFixture {
+	t.Helper()
+	m := newModule()
+	f := &payFixture{t: t, m: m, now: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}
+	m.now = func() time.Time { return f.now }
+	f.h = sdktest.New(t, m, storetest.Env(t, b, "eshop"))
+	rules := map[string]any{"eshop.seller_name": "Unilabs Slovensko, s. r. o.", "eshop.seller_address": "Ľudovíta Štúra 5, 010 01 Žilina",
+		"eshop.seller_registration": "12 345 678", "eshop.seller_vat_id": "SK2020123456", "eshop.payment_contact": "platby@unilabs.sk, +421 2 1234 5678"}
+	f.A = payTenant(t, f.h, "tA", "a", rules)
+	f.B = payTenant(t, f.h, "tB", "b", nil)
+	f.user = &sdk.User{ID: "u1", Name: "Ľubomír Šťastný", Email: "lubo@example.sk", Locale: "sk", Roles: []string{"user"}}
+	f.other = &sdk.User{ID: "u2", Name: "Iná Osoba", Locale: "sk", Roles: []string{"user"}}
+	standInOrderPaid(t, m)
+	f.order = f.newOrder(f.A, "2026-000017")
+	return f
+}
+
+// standInOrderPaid: while the orders part's orderPaid is not built on this branch, the
+// tests use a guarded update with its documented meaning (only a submitted or overdue order
+// becomes paid, reporting whether this call changed it); once it is built, the real one.
+func standInOrderPaid(t *testing.T, m *Module) {
+	_, err := m.orderPaid(context.Background(), nil, sdk.Tenant{}, "", time.Time{})
+	if err == nil || !strings.Contains(err.Error(), "not built") {
+		return
+	}
+	real := payees[purposeOrder]
+	payees[purposeOrder] = func(m *Module, ctx context.Context, sc *store.Scope, t sdk.Tenant, refID string, at time.Time) (bool, error) {
+		res, err := sc.Update((*Order)(nil)).Set("status = ?", orderPaid).Set("paid_at = ?", at).
+			Where("id = ? AND status IN (?, ?)", refID, orderSubmitted, orderOverdue).Exec(ctx)
+		if err != nil {
+			return false, err
+		}
+		n, _ := res.RowsAffected()
+		return n == 1, nil
+	}
+	t.Cleanup(func() { payees[purposeOrder] = real })
+}
+
+// newOrder stores in tenant ten an order of the fixture's user, submitted and unpaid.
+func (f *payFixture) newOrder(ten sdk.Tenant, number string) *Order {
+	f.t.Helper()
+	ctx := context.Background()
+	o := &Order{TenantID: ten.ID, ID: newID(), Number: number, UserID: f.user.ID, Status: orderSubmitted, Locale: "sk", BuyerName: "Ľubomír Šťastný",
+		Email: f.user.Email, Address: "Hlavná 1, 040 01 Košice", TermsVersion: "v1-eshop", Currency: "EUR", SubmittedAt: f.now, PayBy: f.now.Add(30 * time.Minute)}
+	pt := &Point{TenantID: ten.ID, ID: newID(), Name: "Odberové miesto Žilina", Street: "Ľudovíta Štúra 5", Town: "Žilina", Postcode: "010 01",
+		Building: "B", Floor: "2. poschodie", Room: "214", SlotMinutes: 15, Capacity: 2, Active: true, CreatedAt: f.now, UpdatedAt: f.now}
+	items := []*OrderItem{
+		{TenantID: ten.ID, ID: newID(), OrderID: o.ID, ItemID: "i1", Kind: kindTest, Name: "Krvný obraz", Preparation: "Nalačno, ráno pred 9. hodinou.",
+			ConsentText: "Súhlasím s odberom venóznej krvi.", PriceMinor: 2000, VATPercent: 23, FeeMinor: 300, FeeVATPercent: 23, TATDays: 1,
+			PersonName: "Ľubomír Šťastný", PointID: pt.ID, StartsAt: f.now.Add(48 * time.Hour), Status: itemBooked},
+		{TenantID: ten.ID, ID: newID(), OrderID: o.ID, ItemID: "i2", Kind: kindTest, Name: "Vitamín D", PriceMinor: 1000, VATPercent: 0, FeeMinor: 300,
+			FeeVATPercent: 23, TATDays: 2, PersonName: "Ľubomír Šťastný", PointID: pt.ID, StartsAt: f.now.Add(48 * time.Hour), Status: itemBooked},
+	}
+	for _, it := range items {
+		o.TotalMinor += it.PriceMinor + it.FeeMinor
+	}
+	o.VoucherMinor = 500
+	o.DueMinor = o.TotalMinor - o.VoucherMinor
+	err := f.m.In(ctx, ten, func(ctx context.Context, sc *store.Scope) error {
+		if _, err := sc.Insert(pt).Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := sc.Insert(o).Exec(ctx); err != nil {
+			return err
+		}
+		for _, it := range items {
+			if _, err := sc.Insert(it).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return o
+}
+
+func (f *payFixture) orderStatus(ten sdk.Tenant, id string) string {
+	f.t.Helper()
+	var o Order
+	err := f.m.Read(context.Background(), ten, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(&o).Where("id = ?", id).Scan(ctx)
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return o.Status
+}
+
+func (f *payFixture) count(ten sdk.Tenant, model any, where string, args ...any) int64 {
+	f.t.Helper()
+	var n int64
+	err := f.m.Read(context.Background(), ten, func(ctx context.Context, sc *store.Scope) error {
+		var err error
+		n, err = sc.Select(model).Where(where, args...).Count(ctx)
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+// sent are the messages of template tmpl sent so far.
+func (f *payFixture) sent(tmpl string) []sdk.Message {
+	var out []sdk.Message
+	for _, m := range f.h.Host.Messages {
+		if m.Value.Template == tmpl {
+			out = append(out, m.Value)
+		}
+	}
+	return out
+}
+
+// start opens a payment of the fixture's order and returns it.
+func (f *payFixture) start(ten sdk.Tenant, o *Order) *Payment {
+	f.t.Helper()
+	ctx := context.Background()
+	to, err := f.m.startPayment(ctx, ten, o.UserID, purposeOrder, o.ID, o.DueMinor)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	p, err := f.m.loadPayment(ctx, ten, "ref_id = ?", o.ID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if gatewayRule.Of(ten) == "sandbox" && to != "/eshop/sandbox/"+p.GatewayRef {
+		f.t.Fatalf("redirect to %q", to)
+	}
+	return p
+}
+
+func (f *payFixture) notify(ten sdk.Tenant, gateway string, v url.Values) *sdk.Response {
+	f.t.Helper()
+	res, err := f.h.Do(context.Background(), ten, nil, http.MethodPost, "/eshop/gateway/"+gateway+"/notify", []byte(v.Encode()))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res
+}
+
+func pdftotext(t *testing.T, pdf []byte) string {
+	t.Helper()
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("pdftotext (poppler-utils) is needed to read PDFs back")
+	}
+	cmd := exec.Command("pdftotext", "-layout", "-enc", "UTF-8", "-", "-")
+	cmd.Stdin = bytes.NewReader(pdf)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
+}
+
+func lineWith(text string, words ...string) string {
+	for _, l := range strings.Split(text, "\n") {
+		all := true
+		for _, w := range words {
+			all = all && strings.Contains(l, w)
+		}
+		if all {
+			return l
+		}
+	}
+	return ""
+}
+
+// The pay part's tables are tenant tables, reached only through a tenant scope.
+func TestPayTablesAreScoped(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFixture(t, b)
+		kittest.CheckScoped(t, f.m.Module, (*Payment)(nil), (*PaymentEvent)(nil), (*Invoice)(nil), (*InvoiceCounter)(nil))
+	})
+}
+
+// E5: the same payment notification delivered 5 times at once is applied once: one payment
+// event, the order paid once, one confirmation e-mail, one invoice; the sweep afterwards
+// sends nothing more. The confirmation carries the items, the person, the slot, the point
+// with its floor and room, the terms in force, the consent text and the preparation, with
+// the invoice PDF attached.
+func TestPaymentEventAppliedOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFixture(t, b)
+		p := f.start(f.A, f.order)
+		if p.AmountMinor != 3100 || p.Status != payPending || p.Gateway != "sandbox" {
+			t.Fatalf("payment %+v", p)
+		}
+		notices, err := sandboxOf(f.A).Decide(p.GatewayRef, true)
+		if err != nil || len(notices) != 1 {
+			t.Fatalf("%d notices, %v", len(notices), err)
+		}
+		var wg sync.WaitGroup
+		codes := make([]int, 5)
+		for i := range 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[i] = f.notify(f.A, "sandbox", notices[0]).Status
+			}()
+		}
+		wg.Wait()
+		for i, c := range codes {
+			if c != http.StatusOK {
+				t.Fatalf("delivery %d: %d", i, c)
+			}
+		}
+		if s := f.orderStatus(f.A, f.order.ID); s != orderPaid {
+			t.Fatalf("order %s", s)
+		}
+		if n := f.count(f.A, (*PaymentEvent)(nil), "payment_id = ?", p.ID); n != 1 {
+			t.Fatalf("%d payment events", n)
+		}
+		if n := f.count(f.A, (*Invoice)(nil), "ref_id = ?", f.order.ID); n != 1 {
+			t.Fatalf("%d invoices", n)
+		}
+		if err := f.h.Job(context.Background(), f.A, jobPaySweep, nil); err != nil {
+			t.Fatal(err)
+		}
+		msgs := f.sent(tmplOrderPaid)
+		if len(msgs) != 1 {
+			t.Fatalf("%d confirmations", len(msgs))
+		}
+		msg := msgs[0]
+		if msg.UserID != f.user.ID || len(msg.Attachments) != 1 || msg.Attachments[0].ContentType != "application/pdf" {
+			t.Fatalf("confirmation %+v", msg)
+		}
+		for key, want := range map[string][]string{
+			"Items":       {"Krvný obraz", "Vitamín D", "Ľubomír Šťastný", "5. 12. 2026", "Odberové miesto Žilina"},
+			"Points":      {"Ľudovíta Štúra 5", "010 01 Žilina", "budova B", "2. poschodie", "miestnosť 214"},
+			"Consents":    {"Súhlasím s odberom venóznej krvi."},
+			"Preparation": {"Nalačno, ráno pred 9. hodinou."},
+			"Terms":       {"Terms eshop", "verzia 1"},
+		} {
+			got := fmt.Sprint(msg.Data[key])
+			for _, w := range want {
+				if !strings.Contains(got, w) {
+					t.Errorf("confirmation's %s lacks %q: %q", key, w, got)
+				}
+			}
+		}
+		var inv Invoice
+		_ = f.m.Read(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&inv).Where("ref_id = ?", f.order.ID).Scan(ctx)
+		})
+		if msg.Data["Invoice"] != inv.Number || !bytes.Equal(msg.Attachments[0].Data, inv.PDF) {
+			t.Fatalf("the attachment is not invoice %s", inv.Number)
+		}
+		// The rendered e-mail (the host renders the template with this data) says it all.
+		body := f.m.Msgs.For("sk").T("mail."+tmplOrderPaid+".body", kvOf(msg.Data)...)
+		for _, w := range []string{"Krvný obraz", "miestnosť 214", "Nalačno", inv.Number, "31,00", "36,00", "5,00"} {
+			if !strings.Contains(body, w) {
+				t.Errorf("e-mail body lacks %q:\n%s", w, body)
+			}
+		}
+		if text := pdftotext(t, msg.Attachments[0].Data); !strings.Contains(text, inv.Number) || !strings.Contains(text, "Krvný obraz") {
+			t.Errorf("attached invoice:\n%s", text)
+		}
+	})
+}
+
+func kvOf(data map[string]any) []any {
+	var kv []any
+	for k, v := range data {
+		kv = append(kv, k, v)
+	}
+	return kv
+}
+
+// E5: a notification is only a trigger: a forged one is refused (400) and changes nothing;
+// a stale one arriving after the payment does not undo it; duplicates add nothing.
+func TestForgedAndStaleNotifications(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFixture(t, b)
+		p := f.start(f.A, f.order)
+		forged := url.Values{"ref": {p.GatewayRef}, "result": {"paid"}, "nonce": {"00"}, "sig": {strings.Repeat("ab", 32)}}
+		if res := f.notify(f.A, "sandbox", forged); res.Status != http.StatusBadRequest {
+			t.Fatalf("forged: %d", res.Status)
+		}
+		// Signed by tenant B's sandbox: not A's key.
+		_, _ = sandboxOf(f.B).Start(context.Background(), payment.Request{PaymentID: p.GatewayRef, AmountMinor: 1, Currency: "EUR"})
+		nb, _ := sandboxOf(f.B).Decide(p.GatewayRef, true)
+		if res := f.notify(f.A, "sandbox", nb[0]); res.Status != http.StatusBadRequest {
+			t.Fatalf("another tenant's signature: %d", res.Status)
+		}
+		if s := f.orderStatus(f.A, f.order.ID); s != orderSubmitted {
+			t.Fatalf("order %s after forged notifications", s)
+		}
+		sb := sandboxOf(f.A)
+		sb.Duplicates, sb.Stale = 2, true
+		t.Cleanup(func() { sb.Duplicates, sb.Stale = 0, false })
+		res, err := f.h.Do(context.Background(), f.A, f.user, http.MethodPost, "/eshop/sandbox/"+p.ID, []byte("action=pay"))
+		if err != nil || res.Status != http.StatusSeeOther || res.Header.Get("Location") != "/eshop/pay/"+p.ID+"/return" {
+			t.Fatalf("sandbox page: %v %v", res, err)
+		}
+		if s := f.orderStatus(f.A, f.order.ID); s != orderPaid {
+			t.Fatalf("order %s", s)
+		}
+		got, _ := f.m.loadPayment(context.Background(), f.A, "id = ?", p.ID)
+		if got.Status != payPaid || len(f.sent(tmplOrderPaid)) != 1 {
+			t.Fatalf("payment %s, %d confirmations", got.Status, len(f.sent(tmplOrderPaid)))
+		}
+	})
+}
+
+// E5: the return page asks the gateway again: paid before any notification came (the
+// sandbox withholds them), pending while undecided, failed with the lab's contact for
+// payment problems; another customer's payment is not found. The withheld notification,
+// delivered later by the sweep, sends no second confirmation. Pages in fr, pl and sk.
+func TestReturnPageRequeries(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFixture(t, b)
+		ctx := context.Background()
+		p := f.start(f.A, f.order)
+		get := func(u *sdk.User, lang string) *sdk.Response {
+			ten := f.A
+			ten.Locale = lang
+			res, err := f.h.Do(ctx, ten, u, http.MethodGet, "/eshop/pay/"+p.ID+"/return", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		for lang, want := range map[string]string{"sk": "Platbu overujeme", "pl": "Sprawdzamy płatność", "fr": "Paiement en cours de vérification"} {
+			if res := get(f.user, lang); res.Status != http.StatusOK || !strings.Contains(string(res.Body), want) || !strings.Contains(string(res.Body), "platby@unilabs.sk") {
+				t.Fatalf("%s pending: %d %s", lang, res.Status, res.Body)
+			}
+		}
+		for lang, want := range map[string]string{"sk": "Testovacia platobná brána", "pl": "Testowa bramka płatnicza", "fr": "Passerelle de paiement de test"} {
+			ten := f.A
+			ten.Locale = lang
+			res, err := f.h.Do(ctx, ten, f.user, http.MethodGet, "/eshop/sandbox/"+p.ID, nil)
+			if err != nil || res.Status != http.StatusOK || !strings.Contains(string(res.Body), want) || !strings.Contains(string(res.Body), "31,00") {
+				t.Fatalf("%s sandbox page: %v %s", lang, err, res.Body)
+			}
+		}
+		if res, _ := f.h.Do(ctx, f.A, f.other, http.MethodGet, "/eshop/sandbox/"+p.ID, nil); res.Status != http.StatusNotFound {
+			t.Fatalf("another's sandbox page: %d", res.Status)
+		}
+		if res := get(f.other, "sk"); res.Status != http.StatusNotFound {
+			t.Fatalf("another's payment: %d", res.Status)
+		}
+		sb := sandboxOf(f.A)
+		sb.Delay = time.Minute
+		sb.Now = func() time.Time { return f.now }
+		t.Cleanup(func() { sb.Delay, sb.Now = 0, nil })
+		if ns, _ := sb.Decide(p.GatewayRef, true); len(ns) != 0 {
+			t.Fatal("notifications not withheld")
+		}
+		if res := get(f.user, "sk"); !strings.Contains(string(res.Body), "Platba prijatá") {
+			t.Fatalf("paid: %s", res.Body)
+		}
+		if f.orderStatus(f.A, f.order.ID) != orderPaid || len(f.sent(tmplOrderPaid)) != 1 {
+			t.Fatal("the return page did not apply the payment")
+		}
+		f.now = f.now.Add(2 * time.Minute)
+		if err := f.h.Job(ctx, f.A, jobPaySweep, nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(sb.Due()) != 0 || len(f.sent(tmplOrderPaid)) != 1 {
+			t.Fatalf("%d confirmations after the late notification", len(f.sent(tmplOrderPaid)))
+		}
+
+		// A failed payment: the failure page with the contact.
+		o2 := f.newOrder(f.A, "2026-000018")
+		p2 := f.start(f.A, o2)
+		sb.Delay = 0
+		if _, err := f.h.Do(ctx, f.A, f.user, http.MethodPost, "/eshop/sandbox/"+p2.ID, []byte("action=fail")); err != nil {
+			t.Fatal(err)
+		}
+		res, _ := f.h.Do(ctx, f.A, f.user, http.MethodGet, "/eshop/pay/"+p2.ID+"/return", nil)
+		if body := html.UnescapeString(string(res.Body)); !strings.Contains(body, "Platba sa nepodarila") || !strings.Contains(body, "platby@unilabs.sk, +421 2 1234 5678") {
+			t.Fatalf("failed page: %s", body)
+		}
+		if f.orderStatus(f.A, o2.ID) != orderSubmitted {
+			t.Fatal("a failed payment changed the order")
+		}
+		if res, _ := f.h.Do(ctx, f.A, f.user, http.MethodPost, "/eshop/sandbox/"+p2.ID, []byte("action=steal")); res.Status != http.StatusBadRequest {
+			t.Fatalf("bad action: %d", res.Status)
+		}
+	})
+}
+
+// E5: with Besteron, a correctly signed notification saying OK does not make the order
+// paid while Besteron's status query says the payment was not received; once received, it
+// does. Besteron's side is a local server playing its documented messages.
+func TestBesteronNotificationIsOnlyATrigger(t *testing.T) {
+	received := map[string]bool{}
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("Cid") != "4242" || q.Get("ApiKey") != "api" {
+			_ = json.NewEncoder(w).Encode(map[string]any{"resultCode": "ERR"})
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		payments := []any{}
+		if received[q.Get("Vs")] {
+			payments = append(payments, map[string]any{"vs": q.Get("Vs")})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"resultCode": "OK", "payments": payments})
+	}))
+	t.Cleanup(srv.Close)
+	key, _ := hex.DecodeString("000102030405060708090a0b0c0d0e0f")
+	gw := &payment.Besteron{CID: "4242", Key: key, APIKey: "api", PayURL: "https://pay.example/", StatusURL: srv.URL, Client: srv.Client()}
+	old := besteron
+	besteron = func() (payment.Gateway, error) { return gw, nil }
+	t.Cleanup(func() { besteron = old })
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFixture(t, b)
+		r, _ := f.h.Manifest.ValidateRules(map[string]any{"eshop.gateway": "besteron"})
+		f.A.Rules = r
+		if _, err := f.m.startPayment(context.Background(), f.A, f.user.ID, purposeOrder, f.order.ID, f.order.DueMinor); err == nil {
+			t.Fatal("Besteron started without the shop's public address to come back to")
+		}
+		r, _ = f.h.Manifest.ValidateRules(map[string]any{"eshop.gateway": "besteron", "eshop.site_url": "https://eshop.unilabs.sk"})
+		f.A.Rules = r
+		p := f.start(f.A, f.order)
+		if p.Gateway != "besteron" || len(p.GatewayRef) != 10 {
+			t.Fatalf("payment %+v", p)
+		}
+		amnt := payment.Amount(p.AmountMinor)
+		sign, _ := gw.Sign("4242" + amnt + "978" + p.GatewayRef + "OK")
+		q := url.Values{"AMNT": {amnt}, "CURR": {"978"}, "VS": {p.GatewayRef}, "RESULT": {"OK"}, "SIGN": {sign}}
+		res, err := f.h.Do(context.Background(), f.A, nil, http.MethodGet, "/eshop/gateway/besteron/notify?"+q.Encode(), nil)
+		if err != nil || res.Status != http.StatusOK {
+			t.Fatalf("notification: %v %v", res, err)
+		}
+		if s := f.orderStatus(f.A, f.order.ID); s != orderSubmitted {
+			t.Fatalf("order %s on a notification alone", s)
+		}
+		mu.Lock()
+		received[p.GatewayRef] = true
+		mu.Unlock()
+		res, _ = f.h.Do(context.Background(), f.A, nil, http.MethodGet, "/eshop/gateway/besteron/notify?"+q.Encode(), nil)
+		if s := f.orderStatus(f.A, f.order.ID); res.Status != http.StatusOK || s != orderPaid {
+			t.Fatalf("order %s once received (%d)", s, res.Status)
+		}
+		// The customer comes back from a failed payment: the return's signed result says so.
+		o2 := f.newOrder(f.A, "2026-000019")
+		p2 := f.start(f.A, o2)
+		failSign, _ := gw.Sign("4242" + payment.Amount(p2.AmountMinor) + "978" + p2.GatewayRef + "FAIL")
+		back := url.Values{"AMNT": {payment.Amount(p2.AmountMinor)}, "CURR": {"978"}, "VS": {p2.GatewayRef}, "RESULT": {"FAIL"}, "SIGN": {failSign}}
+		res, _ = f.h.Do(context.Background(), f.A, f.user, http.MethodGet, "/eshop/pay/"+p2.ID+"/return?"+back.Encode(), nil)
+		if !strings.Contains(string(res.Body), "Platba sa nepodarila") {
+			t.Fatalf("failed return: %s", res.Body)
+		}
+		back.Set("RESULT", "OK")
+		res, _ = f.h.Do(context.Background(), f.A, f.user, http.MethodGet, "/eshop/pay/"+p2.ID+"/return?"+back.Encode(), nil)
+		if !strings.Contains(string(res.Body), "Platbu overujeme") || f.orderStatus(f.A, o2.ID) != orderSubmitted {
+			t.Fatalf("a forged return: %s", res.Body)
+		}
+		q.Set("AMNT", "0.01")
+		if res, _ := f.h.Do(context.Background(), f.A, nil, http.MethodGet, "/eshop/gateway/besteron/notify?"+q.Encode(), nil); res.Status != http.StatusBadRequest {
+			t.Fatalf("tampered notification: %d", res.Status)
+		}
+	})
+}
+
+// E5, E14.d: invoice numbers are given without gaps per tenant and year under concurrency
+// (30 invoices at once give 1…30), the same thing issued 5 times at once gets one invoice
+// (and takes one number), and another tenant counts on its own.
+func TestInvoiceNumbersWithoutGaps(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFixture(t, b)
+		ctx := context.Background()
+		line := []InvoiceLine{{Name: "Krvný obraz", Quantity: 1, GrossMinor: 2000, VATPercent: 23}}
+		var wg sync.WaitGroup
+		numbers := make([]string, 35)
+		errs := make([]error, 35)
+		for i := range 35 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ref := fmt.Sprintf("order-%d", i)
+				if i >= 30 {
+					ref = "order-same"
+				}
+				numbers[i], _, errs[i] = f.m.issueInvoice(ctx, f.A, invoiceFor{Purpose: purposeOrder, RefID: ref, UserID: f.user.ID, BuyerName: "Ján Novák", Lines: line})
+			}()
+		}
+		wg.Wait()
+		seen := map[string]bool{}
+		for i, n := range numbers {
+			if errs[i] != nil {
+				t.Fatalf("invoice %d: %v", i, errs[i])
+			}
+			if i < 30 && seen[n] {
+				t.Fatalf("number %s given twice", n)
+			}
+			seen[n] = true
+		}
+		for i := 31; i < 35; i++ {
+			if numbers[i] != numbers[30] {
+				t.Fatalf("the same order got invoices %s and %s", numbers[30], numbers[i])
+			}
+		}
+		if len(seen) != 31 {
+			t.Fatalf("%d numbers for 31 invoices", len(seen))
+		}
+		for k := 1; k <= 31; k++ {
+			if n := fmt.Sprintf("2026%06d", k); !seen[n] {
+				t.Fatalf("number %s missing: a gap (%v)", n, seen)
+			}
+		}
+		if n := f.count(f.A, (*Invoice)(nil), "1 = 1"); n != 31 {
+			t.Fatalf("%d invoices stored", n)
+		}
+		nb, _, err := f.m.issueInvoice(ctx, f.B, invoiceFor{Purpose: purposeOrder, RefID: "order-b", UserID: "x", BuyerName: "B", Lines: line})
+		if err != nil || nb != "2026000001" {
+			t.Fatalf("tenant B's first invoice %q, %v", nb, err)
+		}
+		f.now = time.Date(2027, 1, 1, 8, 0, 0, 0, time.UTC)
+		if n, _, _ := f.m.issueInvoice(ctx, f.A, invoiceFor{Purpose: purposeOrder, RefID: "order-2027", UserID: "x", BuyerName: "B", Lines: line}); n != "2027000001" {
+			t.Fatalf("first invoice of 2027: %q", n)
+		}
+	})
+}
+
+// E5, E14.d: the invoice PDF, read back with pdftotext: the seller's legal block and the
+// buyer with Slovak letters intact, each test and its handling fee on lines of their own,
+// the VAT breakdown per rate with the exempt line stated as exempt, the totals and the
+// voucher applied. The customer downloads it; another customer cannot.
+func TestInvoicePDF(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFixture(t, b)
+		ctx := context.Background()
+		var items []OrderItem
+		_ = f.m.Read(ctx, f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&items).Where("order_id = ?", f.order.ID).Order("name").Scan(ctx)
+		})
+		in := orderInvoice(f.m.Msgs.For("sk"), f.order, items)
+		if len(in.Lines) != 4 {
+			t.Fatalf("%d lines: each test and its fee are separate lines", len(in.Lines))
+		}
+		number, pdf, err := f.m.issueInvoice(ctx, f.A, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := pdftotext(t, pdf)
+		for _, w := range []string{"Faktúra – daňový doklad č. " + number, "Unilabs Slovensko, s. r. o.", "Ľudovíta Štúra 5, 010 01 Žilina", "SK2020123456",
+			"Ľubomír Šťastný", "Hlavná 1, 040 01 Košice", "2026-000017", "Rekapitulácia DPH"} {
+			if !strings.Contains(text, w) {
+				t.Errorf("invoice lacks %q:\n%s", w, text)
+			}
+		}
+		checks := [][]string{
+			{"Krvný obraz", "23 %", "20,00"},
+			{"Manipulačný poplatok – Krvný obraz", "23 %", "3,00"},
+			{"Vitamín D", "oslobodené od DPH", "10,00"},
+			{"Manipulačný poplatok – Vitamín D", "23 %", "3,00"},
+			// 23 %: 26,00 gross includes 4,86 VAT on a base of 21,14; exempt: 10,00.
+			{"23 %", "21,14", "4,86", "26,00"},
+			{"oslobodené od DPH", "10,00", "oslobodené od DPH", "10,00"},
+			{"Celkom:", "36,00"},
+			{"Uhradené darčekovou poukážkou:", "-5,00"},
+			{"Uhradené cez platobnú bránu:", "31,00"},
+		}
+		for _, c := range checks {
+			if lineWith(text, c...) == "" {
+				t.Errorf("no line with %q:\n%s", c, text)
+			}
+		}
+		// In the order's language: a French order's invoice is French.
+		fr, err := f.m.invoicePDF(f.A, "fr", orderInvoice(f.m.Msgs.For("fr"), f.order, items), "2026000099", f.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frText := pdftotext(t, fr)
+		for _, c := range [][]string{{"Facture n° 2026000099"}, {"Vitamín D", "exonéré de TVA", "10,00"}, {"Frais de traitement — Krvný obraz", "23", "3,00"}, {"Payé par bon cadeau", "-5,00"}} {
+			if lineWith(frText, c...) == "" {
+				t.Errorf("French invoice: no line with %q:\n%s", c, frText)
+			}
+		}
+		var inv Invoice
+		_ = f.m.Read(ctx, f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&inv).Where("number = ?", number).Scan(ctx)
+		})
+		res, err := f.h.Do(ctx, f.A, f.user, http.MethodGet, invoicePath(inv.ID), nil)
+		if err != nil || res.Status != http.StatusOK || res.Header.Get("Content-Type") != "application/pdf" || !bytes.Equal(res.Body, pdf) {
+			t.Fatalf("download: %v %v", res.Status, err)
+		}
+		for _, path := range []string{invoicePath(inv.ID), "/eshop/invoices/" + inv.ID} {
+			if res, _ := f.h.Do(ctx, f.A, f.other, http.MethodGet, path, nil); res.Status != http.StatusNotFound {
+				t.Fatalf("%s by another: %d", path, res.Status)
+			}
+		}
+		if res, _ := f.h.Do(ctx, f.B, f.user, http.MethodGet, invoicePath(inv.ID), nil); res.Status != http.StatusNotFound {
+			t.Fatalf("from another tenant: %d", res.Status)
+		}
+		if _, err := strconv.Atoi(number); err != nil {
+			t.Fatalf("number %q", number)
+		}
+	})
+}
+
+// E14.d: a voucher purchase's payment, its notification delivered 5 times at once, issues
+// the vouchers once (the voucher part's voucherPurchasePaid, in the payment event's
+// transaction) and its fulfilment (the voucher part's e-mail) is done once.
+func TestVoucherPaymentAppliedOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFixture(t, b)
+		var mu sync.Mutex
+		calls := 0
+		real := payees[purposeVoucher]
+		payees[purposeVoucher] = func(m *Module, ctx context.Context, sc *store.Scope, t sdk.Tenant, refID string, at time.Time) (bool, error) {
+			if ok, err := real(m, ctx, sc, t, refID, at); err == nil || !strings.Contains(err.Error(), "not built") {
+				mu.Lock()
+				calls++
+				mu.Unlock()
+				return ok, err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			calls++ // stands in for the voucher part until it is merged
+			return true, nil
+		}
+		t.Cleanup(func() { payees[purposeVoucher] = real })
+		ctx := context.Background()
+		if _, err := f.m.startPayment(ctx, f.A, f.user.ID, purposeVoucher, "purchase-1", 5000); err != nil {
+			t.Fatal(err)
+		}
+		p, err := f.m.loadPayment(ctx, f.A, "ref_id = ?", "purchase-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, _ := sandboxOf(f.A).Decide(p.GatewayRef, true)
+		var wg sync.WaitGroup
+		for range 5 {
+			wg.Add(1)
+			go func() { defer wg.Done(); f.notify(f.A, "sandbox", ns[0]) }()
+		}
+		wg.Wait()
+		got, _ := f.m.loadPayment(ctx, f.A, "id = ?", p.ID)
+		if calls != 1 || got.Status != payPaid || got.FulfilledAt.IsZero() {
+			t.Fatalf("%d issues, payment %s, fulfilled %v", calls, got.Status, got.FulfilledAt)
+		}
+		if n := f.count(f.A, (*PaymentEvent)(nil), "payment_id = ?", p.ID); n != 1 {
+			t.Fatalf("%d events", n)
+		}
+		if _, err := f.m.startPayment(ctx, f.A, f.user.ID, "gift", "x", 100); err == nil {
+			t.Fatal("a payment for nothing known")
+		}
+		if _, err := f.m.startPayment(ctx, f.A, f.user.ID, purposeVoucher, "x", 0); err == nil {
+			t.Fatal("a payment of nothing")
+		}
+	})
+}
