@@ -185,8 +185,13 @@ func (f *ordFixture) submit(u *sdk.User) string {
 	if len(ids) != 1 {
 		f.t.Fatal("no order stored")
 	}
-	if loc := res.Header.Get("Location"); !strings.Contains(loc, "/eshop/orders/"+ids[0]) {
-		f.t.Fatalf("checkout went to %q", loc)
+	// E5: the submitted order goes to its payment, on the gateway's page.
+	var pays []string
+	f.read(func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select((*Payment)(nil)).Column("pay.id").Where("pay.ref_id = ? AND pay.purpose = ?", ids[0], purposeOrder).Scan(ctx, &pays)
+	})
+	if loc := res.Header.Get("Location"); len(pays) != 1 || !strings.HasSuffix(loc, "/eshop/sandbox/"+pays[0]) {
+		f.t.Fatalf("checkout went to %q (payments %v)", loc, pays)
 	}
 	return ids[0]
 }
@@ -849,7 +854,7 @@ func TestCartSubmittedOnce(t *testing.T) {
 		made := 0
 		for i, c := range codes {
 			switch {
-			case c == http.StatusSeeOther && strings.Contains(wents[i], "/eshop/orders/"):
+			case c == http.StatusSeeOther && strings.Contains(wents[i], "/eshop/sandbox/"):
 				made++
 			case c == http.StatusSeeOther && strings.Contains(wents[i], "/eshop/cart"): // the cart was already empty
 			case c == http.StatusConflict: // the cart changed under it
