@@ -186,8 +186,8 @@ func (m *Module) pointOpenAt(ctx context.Context, sc *store.Scope, t sdk.Tenant,
 
 // staffTarget reads the item of the route with its order; only a paid order's items are the
 // staff's to act on.
-func (m *Module) staffTarget(c *kit.Ctx, sc *store.Scope) (*OrderItem, *Order, error) {
-	it, o, err := staffItem(c.Context(), sc, c.Param("id"))
+func (m *Module) staffTarget(ctx context.Context, c *kit.Ctx, sc *store.Scope) (*OrderItem, *Order, error) {
+	it, o, err := staffItem(ctx, sc, c.Param("id"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -240,7 +240,7 @@ func (m *Module) checkIn(c *kit.Ctx) error {
 	yes := func(f string) bool { return c.Form(f) == "yes" }
 	var statusErr error
 	err := c.In(func(ctx context.Context, sc *store.Scope) error {
-		it, o, err := m.staffTarget(c, sc)
+		it, o, err := m.staffTarget(ctx, c, sc)
 		if err != nil {
 			return err
 		}
@@ -355,7 +355,7 @@ func (m *Module) outcome(c *kit.Ctx, status, action, reason string, forfeit bool
 	}
 	refusal := ""
 	err := c.In(func(ctx context.Context, sc *store.Scope) error {
-		it, o, err := m.staffTarget(c, sc)
+		it, o, err := m.staffTarget(ctx, c, sc)
 		if err != nil {
 			return err
 		}
@@ -435,7 +435,7 @@ func (m *Module) labCancel(c *kit.Ctx) error {
 	var lc *LabCancellation
 	err := c.In(func(ctx context.Context, sc *store.Scope) error {
 		var err error
-		if it, o, err = m.staffTarget(c, sc); err != nil {
+		if it, o, err = m.staffTarget(ctx, c, sc); err != nil {
 			return err
 		}
 		now := m.now()

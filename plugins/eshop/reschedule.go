@@ -105,8 +105,8 @@ func sortAppointments(a []appointment) {
 
 // ownOrder reads the signed-in customer's order (another's is not found), its items and its
 // reschedule request, if any.
-func (m *Module) ownOrder(c *kit.Ctx, sc *store.Scope) (*Order, []OrderItem, *Reschedule, error) {
-	o, err := staffOrder(c.Context(), sc, c.Param("id"))
+func (m *Module) ownOrder(ctx context.Context, c *kit.Ctx, sc *store.Scope) (*Order, []OrderItem, *Reschedule, error) {
+	o, err := staffOrder(ctx, sc, c.Param("id"))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -114,11 +114,11 @@ func (m *Module) ownOrder(c *kit.Ctx, sc *store.Scope) (*Order, []OrderItem, *Re
 		return nil, nil, nil, kit.ErrNotFound
 	}
 	var items []OrderItem
-	if err := sc.Select(&items).Where("order_id = ?", o.ID).Order("starts_at", "id").Scan(c.Context()); err != nil {
+	if err := sc.Select(&items).Where("order_id = ?", o.ID).Order("starts_at", "id").Scan(ctx); err != nil {
 		return nil, nil, nil, err
 	}
 	var r Reschedule
-	err = sc.Select(&r).Where("order_id = ?", o.ID).Scan(c.Context())
+	err = sc.Select(&r).Where("order_id = ?", o.ID).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, items, nil, nil
 	}
@@ -137,7 +137,7 @@ func (m *Module) reschedulePage(c *kit.Ctx) error {
 	var r *Reschedule
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		var err error
-		o, items, r, err = m.ownOrder(c, sc)
+		o, items, r, err = m.ownOrder(ctx, c, sc)
 		return err
 	}); err != nil {
 		return err
@@ -186,7 +186,7 @@ func (m *Module) requestReschedule(c *kit.Ctx) error {
 	var r *Reschedule
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		var err error
-		o, items, r, err = m.ownOrder(c, sc)
+		o, items, r, err = m.ownOrder(ctx, c, sc)
 		return err
 	}); err != nil {
 		return err
@@ -269,7 +269,7 @@ func (m *Module) pickReschedule(c *kit.Ctx) error {
 	var r *Reschedule
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		var err error
-		o, items, r, err = m.ownOrder(c, sc)
+		o, items, r, err = m.ownOrder(ctx, c, sc)
 		return err
 	}); err != nil {
 		return err
@@ -431,15 +431,15 @@ func (m *Module) queueData(c *kit.Ctx, v *kit.View, rows []rescheduleRow) {
 }
 
 // queueRequest reads a request and its order.
-func (m *Module) queueRequest(c *kit.Ctx, sc *store.Scope) (*Reschedule, *Order, error) {
+func (m *Module) queueRequest(ctx context.Context, c *kit.Ctx, sc *store.Scope) (*Reschedule, *Order, error) {
 	var r Reschedule
-	if err := sc.Select(&r).Where("id = ?", c.Param("id")).Scan(c.Context()); err != nil {
+	if err := sc.Select(&r).Where("id = ?", c.Param("id")).Scan(ctx); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil, kit.ErrNotFound
 		}
 		return nil, nil, err
 	}
-	o, err := staffOrder(c.Context(), sc, r.OrderID)
+	o, err := staffOrder(ctx, sc, r.OrderID)
 	return &r, o, err
 }
 
@@ -472,7 +472,7 @@ func (m *Module) refuseReschedule(c *kit.Ctx) error {
 	var o *Order
 	err := c.In(func(ctx context.Context, sc *store.Scope) error {
 		var err error
-		if r, o, err = m.queueRequest(c, sc); err != nil {
+		if r, o, err = m.queueRequest(ctx, c, sc); err != nil {
 			return err
 		}
 		res, err := sc.Update((*Reschedule)(nil)).Set("status = ?", resRefused).Set("refusal = ?", refusal).Set("decided_by = ?", c.User().ID).
@@ -538,7 +538,7 @@ func (m *Module) offerReschedule(c *kit.Ctx) error {
 	var slotErr string
 	err := c.In(func(ctx context.Context, sc *store.Scope) error {
 		var err error
-		if r, o, err = m.queueRequest(c, sc); err != nil {
+		if r, o, err = m.queueRequest(ctx, c, sc); err != nil {
 			return err
 		}
 		now := m.now()

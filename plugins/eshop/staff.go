@@ -192,7 +192,9 @@ func localDay(t sdk.Tenant, x time.Time) time.Time {
 }
 
 // staffIsWorkday reports whether day (a start of day in the tenant's zone) is a working day.
-func staffIsWorkday(c *cal.BusinessCalendar, day time.Time) bool { return c.IsWorkday(day.Add(12 * time.Hour)) }
+func staffIsWorkday(c *cal.BusinessCalendar, day time.Time) bool {
+	return c.IsWorkday(day.Add(12 * time.Hour))
+}
 
 // endOfWorkingDaysAfter is the end (the next midnight, UTC) of the nth working day after
 // from's day; n = 0: the end of from's own day.
@@ -620,4 +622,3 @@ func (m *Module) notifyFM(ctx context.Context, t sdk.Tenant, id string) (int, er
 		return err
 	})
 }
-
