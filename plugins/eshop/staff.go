@@ -168,6 +168,8 @@ func (m *Module) staffPart() part {
 		},
 		Notifications: []string{tmplRescheduleReceived, tmplRescheduleRefused, tmplRescheduleOffer, tmplRescheduleConfirmed, tmplRescheduleLapsed,
 			tmplLabCancelled, tmplWithdrawn, tmplForceMajeure},
+		Forget: m.forgetStaff,
+		Export: m.exportStaff,
 		AuditActions: []string{auditRescheduleRefused, auditRescheduleOffered, auditRescheduleMoved, auditCheckedIn, auditSampled, auditNoShow,
 			auditRefused, auditLateRefused, auditLabCancelled, auditWithdrawn, auditForceMajeure},
 	}
@@ -621,4 +623,35 @@ func (m *Module) notifyFM(ctx context.Context, t sdk.Tenant, id string) (int, er
 		_, err := sc.Update((*ForceMajeure)(nil)).Set("notified_at = ?", m.now()).Where("id = ? AND notified_at IS NULL", p.ID).Exec(ctx)
 		return err
 	})
+}
+
+// forgetStaff erases, when an account is deleted (P11), the free text a customer wrote in his
+// reschedule requests (his reasons may say something of his health); the requests stay,
+// detached, as the record of the orders' dates. What the staff recorded at the collection
+// point is part of the health documentation and is kept (E13).
+func (m *Module) forgetStaff(ctx context.Context, t sdk.Tenant, userID string) error {
+	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		_, err := sc.Update((*Reschedule)(nil)).Set("reasons = ''").Set("preferences = ''").Set("user_id = ''").Where("user_id = ?", userID).Exec(ctx)
+		return err
+	})
+}
+
+// exportStaff gives a customer's reschedule requests (P11).
+func (m *Module) exportStaff(ctx context.Context, t sdk.Tenant, userID string) (map[string]any, error) {
+	var rs []Reschedule
+	if err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(&rs).Where("user_id = ?", userID).Order("requested_at").Scan(ctx)
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(rs))
+	for _, r := range rs {
+		e := map[string]any{"order_id": r.OrderID, "original_at": r.OriginalAt, "reasons": r.Reasons, "preferences": r.Preferences,
+			"status": r.Status, "requested_at": r.RequestedAt, "refusal": r.Refusal, "offers": r.Offers()}
+		if !r.NewAt.IsZero() {
+			e["new_at"] = r.NewAt.Time
+		}
+		out = append(out, e)
+	}
+	return map[string]any{"reschedule_requests": out}, nil
 }

@@ -844,3 +844,74 @@ func TestStaffPagesInEveryLanguage(t *testing.T) {
 		}
 	})
 }
+
+// E7: concurrent answers to one request — the staff offering twice at once, the customer
+// picking twice at once — change it once: the database's guarded updates hold it.
+func TestRescheduleRaces(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		f.ask("Operácia")
+		r := f.request()
+		var wg sync.WaitGroup
+		var times []time.Time
+		var mu sync.Mutex
+		for range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, ts := f.offer(r)
+				if res.Status != http.StatusSeeOther && res.Status != http.StatusUnprocessableEntity {
+					t.Errorf("offer: %d", res.Status)
+				}
+				mu.Lock()
+				times = ts
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if n := len(f.holds(holdOffer)); n != 3 || len(f.sent(tmplRescheduleOffer)) != 1 {
+			t.Fatalf("%d offer holds, %d offers sent", n, len(f.sent(tmplRescheduleOffer)))
+		}
+		for _, x := range times {
+			if f.taken(x) != 1 {
+				t.Fatalf("time %v taken %d", x, f.taken(x))
+			}
+		}
+		for i := range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f.send(f.customer, "POST", "/eshop/orders/"+f.order.ID+"/reschedule/pick", url.Values{"slot": {times[i%3].Format(time.RFC3339)}})
+			}()
+		}
+		wg.Wait()
+		moved := 0
+		for _, x := range times {
+			moved += f.taken(x)
+		}
+		it := f.reload(f.item)
+		if moved != 1 || !it.Rescheduled || f.taken(it.StartsAt) != 1 || f.taken(local(2026, 12, 3, 9, 0)) != 0 || len(f.sent(tmplRescheduleConfirmed)) != 1 {
+			t.Fatalf("after racing picks: %d places held at the offered times, item %+v", moved, it)
+		}
+	})
+}
+
+// P11: a customer's export holds his reschedule requests; deleting his account erases what
+// he wrote in them and detaches them.
+func TestStaffExportAndForget(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		f.ask("Hospitalizácia manželky")
+		data, err := f.h.Export(context.Background(), f.A, f.customer.ID)
+		if err != nil || !strings.Contains(string(data), "Hospitalizácia manželky") || !strings.Contains(string(data), "reschedule_requests") {
+			t.Fatalf("export %s (%v)", data, err)
+		}
+		if err := f.h.Event(context.Background(), f.A, "user.deleted", []byte(f.customer.ID)); err != nil {
+			t.Fatal(err)
+		}
+		r := f.request()
+		if r.Reasons != "" || r.Preferences != "" || r.UserID != "" {
+			t.Fatalf("request kept %+v", r)
+		}
+	})
+}
