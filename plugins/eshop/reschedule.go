@@ -63,6 +63,12 @@ func (r Reschedule) Offers() []time.Time {
 	return out
 }
 
+// AnswerDay is the last day the lab has to answer (AnswerBy is the midnight ending it).
+func (r Reschedule) AnswerDay() time.Time { return r.AnswerBy.Add(-time.Minute) }
+
+// PickDay is the last day the customer has to pick (PickBy is the midnight ending it).
+func (r Reschedule) PickDay() time.Time { return r.PickBy.Time.Add(-time.Minute) }
+
 // appointment is the items of an order at one point and time.
 type appointment struct {
 	PointID string
@@ -376,6 +382,9 @@ type rescheduleRow struct {
 	PointName string
 	Items     []OrderItem
 	Late      bool
+	// Free are the nearest times at the point with room for the appointment's items (the
+	// seed: "usually the nearest free"), for the staff to choose from.
+	Free []time.Time
 }
 
 // rescheduleQueue lists the requests waiting for an answer (oldest first) and the recent
@@ -409,6 +418,17 @@ func (m *Module) queueRows(c *kit.Ctx) ([]rescheduleRow, error) {
 			}
 			if err := sc.Select(&row.Items).Where("order_id = ? AND point_id = ? AND starts_at = ?", r.OrderID, r.PointID, r.OriginalAt).Scan(ctx); err != nil {
 				return err
+			}
+			if r.Status == resRequested {
+				free, err := m.openSlots(ctx, sc, c.Tenant(), r.PointID, m.now(), m.now().AddDate(0, 0, 30))
+				if err != nil {
+					return err
+				}
+				for _, s := range free {
+					if s.Free >= len(row.Items) && !s.Start.Equal(r.OriginalAt) && len(row.Free) < 8 {
+						row.Free = append(row.Free, s.Start)
+					}
+				}
 			}
 			rows = append(rows, row)
 		}
