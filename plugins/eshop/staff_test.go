@@ -915,3 +915,41 @@ func TestStaffExportAndForget(t *testing.T) {
 		}
 	})
 }
+
+// E13: force majeure extends the lab's deadlines by its length: a period of a day and a
+// half within the answer's window moves the answer two days later.
+func TestForceMajeureExtendsRescheduleDeadlines(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		f.in(func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Insert(&ForceMajeure{TenantID: f.A.ID, ID: newID(), StartsAt: local(2026, 11, 21, 0, 0), EndsAt: local(2026, 11, 22, 12, 0),
+				Description: "Výpadok elektriny", RecordedBy: "s1", RecordedAt: f.now, NotifyBy: local(2026, 11, 25, 0, 0)}).Exec(ctx)
+			return err
+		})
+		f.ask("Operácia")
+		if r := f.request(); !r.AnswerBy.Equal(local(2026, 11, 26, 0, 0)) {
+			t.Fatalf("answer by %v, want the end of Wednesday 25 November", r.AnswerBy.In(bratislava))
+		}
+	})
+}
+
+// E9, E13: concurrent withdrawals of one order send one notice.
+func TestWithdrawalRace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		var wg sync.WaitGroup
+		for range 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if res := f.send(f.staff, "POST", "/eshop/staff/orders/"+f.order.ID+"/withdraw", url.Values{"reason": {"breach"}}); res.Status != http.StatusSeeOther {
+					t.Errorf("withdrawal: %d", res.Status)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := len(f.sent(tmplWithdrawn)); n != 1 || f.audited(auditWithdrawn) != 1 {
+			t.Fatalf("%d notices", n)
+		}
+	})
+}
