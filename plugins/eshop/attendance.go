@@ -402,8 +402,8 @@ func (m *Module) outcome(c *kit.Ctx, status, action, reason string, forfeit bool
 // labCancel is the lab's cancellation of an item's slot (E8; seed III.10, V.5): the customer
 // is told at once by e-mail. With an alternative time (at the same point) its place is held
 // for the item and the original freed — a time within the rule's tolerance counts as the lab
-// keeping the slot; without one the item is cancelled_by_lab, its place freed, and the lab
-// agrees another with the customer.
+// keeping the slot; without one the item is cancelled_by_lab, its place freed, until the
+// lab agrees another with the customer and gives it here (the item is booked again).
 func (m *Module) labCancel(c *kit.Ctx) error {
 	t := c.Tenant()
 	v := c.View("eshop.staff.day.title")
@@ -462,7 +462,9 @@ func (m *Module) labCancel(c *kit.Ctx) error {
 			if _, err := m.releaseHold(ctx, sc, it.HoldID); err != nil {
 				return err
 			}
-			res, err := sc.Update((*OrderItem)(nil)).Set("starts_at = ?", alt).Set("hold_id = ?", hold).Where("id = ? AND status = ?", it.ID, itemBooked).Exec(ctx)
+			// A slot cancelled earlier without an alternative gets its new one here.
+			res, err := sc.Update((*OrderItem)(nil)).Set("starts_at = ?", alt).Set("hold_id = ?", hold).Set("status = ?", itemBooked).
+				Where("id = ? AND status IN (?)", it.ID, bun.In([]string{itemBooked, itemCancelledByLab})).Exec(ctx)
 			if err != nil {
 				return err
 			}

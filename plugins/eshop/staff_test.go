@@ -735,6 +735,13 @@ func TestLabCancellationOffersAlternative(t *testing.T) {
 		if f.reload(other).Status != itemCancelledByLab || f.taken(local(2026, 12, 4, 9, 0)) != 0 || f.audited(auditLabCancelled) != 2 {
 			t.Fatal("cancelled_by_lab not recorded")
 		}
+		// The lab agrees a new slot with the customer afterwards: booked again there.
+		if res := f.send(f.staff, "POST", "/eshop/staff/items/"+other.ID+"/cancel", url.Values{"reason": {"Náhradný termín po dohode"}, "alternative": {"2026-12-08T07:30"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("new slot after a cancellation: %d\n%s", res.Status, res.Body)
+		}
+		if it := f.reload(other); it.Status != itemBooked || !it.StartsAt.Equal(local(2026, 12, 8, 7, 30)) || f.taken(it.StartsAt) != 1 {
+			t.Fatalf("rebooked item %+v", it)
+		}
 	})
 }
 
