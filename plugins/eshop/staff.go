@@ -160,6 +160,9 @@ func (m *Module) staffPart() part {
 			// E13.
 			kit.Perm("GET /eshop/staff/force-majeure", permSampling, m.forceMajeurePage),
 			kit.Perm("POST /eshop/staff/force-majeure", permSampling, m.recordForceMajeure).Multiline("description"),
+			// The same for the tenant's administrator and the shop manager.
+			kit.Perm("GET /eshop/manage/force-majeure", permManage, m.forceMajeurePage),
+			kit.Perm("POST /eshop/manage/force-majeure", permManage, m.recordForceMajeure).Multiline("description"),
 		},
 		Rules: []kit.Rule{rescheduleAnswerWorkingDays, reschedulePickWorkingDays, rescheduleOfferCount, labToleranceMinutes, forceMajeureNoticeWorkingDays},
 		Jobs: []kit.Job{
@@ -475,6 +478,7 @@ func staffBack(c *kit.Ctx) string {
 // forceMajeurePage lists the periods recorded and the form to record one.
 func (m *Module) forceMajeurePage(c *kit.Ctx) error {
 	v := c.View("eshop.fm.title")
+	v.Data["Action"] = c.R.URL.Path
 	var ps []ForceMajeure
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		return sc.Select(&ps).Order("starts_at DESC").Limit(100).Scan(ctx)
@@ -490,6 +494,7 @@ func (m *Module) forceMajeurePage(c *kit.Ctx) error {
 func (m *Module) recordForceMajeure(c *kit.Ctx) error {
 	t := c.Tenant()
 	v := c.View("eshop.fm.title")
+	v.Data["Action"] = c.R.URL.Path
 	for _, f := range []string{"starts", "ends", "description"} {
 		v.Values[f] = c.Form(f)
 	}
@@ -534,7 +539,7 @@ func (m *Module) recordForceMajeure(c *kit.Ctx) error {
 	if _, err := c.Host().Schedule(c.Context(), sdk.Job{Name: jobNotifyFM, Key: "eshop-fm:" + p.ID, At: m.now(), Payload: []byte(p.ID)}); err != nil {
 		return err
 	}
-	return c.Redirect("/eshop/staff/force-majeure", "staff_fm_recorded")
+	return c.Redirect(c.R.URL.Path, "staff_fm_recorded")
 }
 
 func (m *Module) runNotifyFM(ctx context.Context, job *sdk.Job) error {

@@ -826,6 +826,16 @@ func TestForceMajeureNotice(t *testing.T) {
 		if ps[0].NotifiedAt.IsZero() || f.audited(auditForceMajeure) != 1 {
 			t.Fatal("period not marked notified or not audited")
 		}
+		// The tenant's administrator records one from his own page too.
+		admin := &sdk.User{ID: "a1", Email: "admin@example.sk", Name: "Správca", Roles: []string{"tenant_admin"}}
+		page := f.send(admin, "GET", "/eshop/manage/force-majeure", nil)
+		if page.Status != 200 || !strings.Contains(string(page.Body), `action="/eshop/manage/force-majeure"`) || strings.Contains(string(page.Body), `href="/eshop/staff/reschedules"`) {
+			t.Fatalf("admin's page: %d\n%s", page.Status, page.Body)
+		}
+		res = f.send(admin, "POST", "/eshop/manage/force-majeure", url.Values{"starts": {"2027-01-04T08:00"}, "ends": {"2027-01-04T12:00"}, "description": {"Výpadok siete"}})
+		if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/eshop/manage/force-majeure") {
+			t.Fatalf("admin's record: %d %s", res.Status, res.Header.Get("Location"))
+		}
 	})
 }
 
