@@ -198,7 +198,7 @@ func (m *Module) staffTarget(ctx context.Context, c *kit.Ctx, sc *store.Scope) (
 }
 
 // setStatus moves an item from one of from to status (a guarded update).
-func setStatus(ctx context.Context, sc *store.Scope, itemID, status string, from ...string) error {
+func staffSetStatus(ctx context.Context, sc *store.Scope, itemID, status string, from ...string) error {
 	res, err := sc.Update((*OrderItem)(nil)).Set("status = ?", status).Where("id = ? AND status IN (?)", itemID, bun.In(from)).Exec(ctx)
 	if err != nil {
 		return err
@@ -272,7 +272,7 @@ func (m *Module) checkIn(c *kit.Ctx) error {
 		if len(v.Errors) > 0 {
 			return nil
 		}
-		if err := setStatus(ctx, sc, it.ID, itemCheckedIn, itemBooked); err != nil {
+		if err := staffSetStatus(ctx, sc, it.ID, itemCheckedIn, itemBooked); err != nil {
 			statusErr = err
 			return nil
 		}
@@ -364,7 +364,7 @@ func (m *Module) outcome(c *kit.Ctx, status, action, reason string, forfeit bool
 				return nil
 			}
 		}
-		if err := setStatus(ctx, sc, it.ID, status, from...); err != nil {
+		if err := staffSetStatus(ctx, sc, it.ID, status, from...); err != nil {
 			return err
 		}
 		a, err := attendanceOf(ctx, sc, it)
@@ -442,7 +442,7 @@ func (m *Module) labCancel(c *kit.Ctx) error {
 		lc = &LabCancellation{TenantID: t.ID, ID: newID(), ItemID: it.ID, OrderID: o.ID, OriginalAt: it.StartsAt, NewAt: it.StartsAt, Reason: reason,
 			DecidedBy: c.User().ID, DecidedAt: now, NotifiedAt: bun.NullTime{Time: now}}
 		if alt.IsZero() {
-			if err := setStatus(ctx, sc, it.ID, itemCancelledByLab, itemBooked); err != nil {
+			if err := staffSetStatus(ctx, sc, it.ID, itemCancelledByLab, itemBooked); err != nil {
 				return err
 			}
 			if _, err := m.releaseHold(ctx, sc, it.HoldID); err != nil {

@@ -25,7 +25,7 @@ const (
 	resLapsed    = "lapsed"
 )
 
-// Reschedule is a customer's request to move one appointment of his order — its items at
+// Reschedule is a customer's request to move one resAppointment of his order — its items at
 // one point and time — once per order (E7; seed III.4–III.8).
 type Reschedule struct {
 	bun.BaseModel `bun:"table:eshop_reschedules,alias:rs"`
@@ -69,19 +69,19 @@ func (r Reschedule) AnswerDay() time.Time { return r.AnswerBy.Add(-time.Minute) 
 // PickDay is the last day the customer has to pick (PickBy is the midnight ending it).
 func (r Reschedule) PickDay() time.Time { return r.PickBy.Time.Add(-time.Minute) }
 
-// appointment is the items of an order at one point and time.
-type appointment struct {
+// resAppointment is the items of an order at one point and time.
+type resAppointment struct {
 	PointID string
 	At      time.Time
 	Items   []OrderItem
 }
 
-// Key names the appointment in a form.
-func (a appointment) Key() string { return a.PointID + "|" + a.At.UTC().Format(time.RFC3339) }
+// Key names the resAppointment in a form.
+func (a resAppointment) Key() string { return a.PointID + "|" + a.At.UTC().Format(time.RFC3339) }
 
 // appointments groups the order's booked items by point and time, in order.
-func appointments(items []OrderItem) []appointment {
-	var out []appointment
+func resAppointments(items []OrderItem) []resAppointment {
+	var out []resAppointment
 	for _, it := range items {
 		if it.Status != itemBooked {
 			continue
@@ -94,14 +94,14 @@ func appointments(items []OrderItem) []appointment {
 			}
 		}
 		if !found {
-			out = append(out, appointment{PointID: it.PointID, At: it.StartsAt, Items: []OrderItem{it}})
+			out = append(out, resAppointment{PointID: it.PointID, At: it.StartsAt, Items: []OrderItem{it}})
 		}
 	}
-	sortAppointments(out)
+	sortResAppointments(out)
 	return out
 }
 
-func sortAppointments(a []appointment) {
+func sortResAppointments(a []resAppointment) {
 	for i := 1; i < len(a); i++ {
 		for j := i; j > 0 && a[j].At.Before(a[j-1].At); j-- {
 			a[j], a[j-1] = a[j-1], a[j]
@@ -153,8 +153,8 @@ func (m *Module) reschedulePage(c *kit.Ctx) error {
 
 func (m *Module) renderReschedule(c *kit.Ctx, v *kit.View, o *Order, items []OrderItem, r *Reschedule, status int) error {
 	t := c.Tenant()
-	apps := appointments(items)
-	var open []appointment
+	apps := resAppointments(items)
+	var open []resAppointment
 	for _, a := range apps {
 		if m.now().Before(rescheduleDeadline(t, a.At, int(rescheduleNoticeWorkingDays.Of(t)))) {
 			open = append(open, a)
@@ -179,7 +179,7 @@ func (m *Module) renderReschedule(c *kit.Ctx, v *kit.View, o *Order, items []Ord
 }
 
 // requestReschedule records the customer's request (E7): once per order (the database's key),
-// for a paid order's booked appointment, at the latest on the rule's working day before its
+// for a paid order's booked resAppointment, at the latest on the rule's working day before its
 // day (Slovak working days), with his reasons and, optionally, the times he prefers. It is
 // acknowledged at once by e-mail.
 func (m *Module) requestReschedule(c *kit.Ctx) error {
@@ -197,8 +197,8 @@ func (m *Module) requestReschedule(c *kit.Ctx) error {
 	}); err != nil {
 		return err
 	}
-	apps := appointments(items)
-	var app *appointment
+	apps := resAppointments(items)
+	var app *resAppointment
 	for i := range apps {
 		if apps[i].Key() == c.Form("appointment") || (c.Form("appointment") == "" && len(apps) == 1) {
 			app = &apps[i]
@@ -316,7 +316,7 @@ func (m *Module) pickReschedule(c *kit.Ctx) error {
 	return c.Redirect("/eshop/orders/"+o.ID+"/reschedule", "staff_reschedule_done")
 }
 
-// applyPick moves the request's appointment to pick, in the caller's transaction.
+// applyPick moves the request's resAppointment to pick, in the caller's transaction.
 func (m *Module) applyPick(ctx context.Context, sc *store.Scope, r *Reschedule, pick time.Time) error {
 	now := m.now()
 	res, err := sc.Update((*Reschedule)(nil)).Set("status = ?", resAccepted).Set("picked_at = ?", now).Set("new_at = ?", pick).
@@ -382,7 +382,7 @@ type rescheduleRow struct {
 	PointName string
 	Items     []OrderItem
 	Late      bool
-	// Free are the nearest times at the point with room for the appointment's items (the
+	// Free are the nearest times at the point with room for the resAppointment's items (the
 	// seed: "usually the nearest free"), for the staff to choose from.
 	Free []time.Time
 }
@@ -522,7 +522,7 @@ func (m *Module) refuseReschedule(c *kit.Ctx) error {
 }
 
 // offerReschedule offers the rule's number of free times at the same point (E7): each is
-// held for every item of the appointment (holdPlace, purpose offer) until the customer picks
+// held for every item of the resAppointment (holdPlace, purpose offer) until the customer picks
 // one or the offer lapses at the end of the rule's next working day; a time that is not a
 // slot or has no room for them all refuses the whole offer, nothing held. A durable job
 // lapses it (the sweep is the safety net).

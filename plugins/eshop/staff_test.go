@@ -34,11 +34,11 @@ type staffFixture struct {
 	staff    *sdk.User
 }
 
-var bratislava, _ = time.LoadLocation("Europe/Bratislava")
+var baZone, _ = time.LoadLocation("Europe/Bratislava")
 
 // local is a time of Bratislava, in UTC.
-func local(y int, mo time.Month, d, h, mi int) time.Time {
-	return time.Date(y, mo, d, h, mi, 0, 0, bratislava).UTC()
+func baTime(y int, mo time.Month, d, h, mi int) time.Time {
+	return time.Date(y, mo, d, h, mi, 0, 0, baZone).UTC()
 }
 
 func staffSetup(t *testing.T, b storetest.Backend) *staffFixture {
@@ -64,7 +64,7 @@ func staffSetup(t *testing.T, b storetest.Backend) *staffFixture {
 		}
 		return nil
 	})
-	f.order, f.item = f.paidOrder(f.customer.ID, "2026-000001", local(2026, 12, 3, 9, 0), "")
+	f.order, f.item = f.paidOrder(f.customer.ID, "2026-000001", baTime(2026, 12, 3, 9, 0), "")
 	return f
 }
 
@@ -186,10 +186,10 @@ func (f *staffFixture) ask(reasons string) *sdk.Response {
 
 // offer makes the staff offer three times on Monday 7 December 2026.
 func (f *staffFixture) offer(r *Reschedule) (*sdk.Response, []time.Time) {
-	times := []time.Time{local(2026, 12, 7, 8, 0), local(2026, 12, 7, 8, 15), local(2026, 12, 7, 10, 30)}
+	times := []time.Time{baTime(2026, 12, 7, 8, 0), baTime(2026, 12, 7, 8, 15), baTime(2026, 12, 7, 10, 30)}
 	form := url.Values{}
 	for i, x := range times {
-		form.Set(fmt.Sprintf("slot%d", i+1), x.In(bratislava).Format(staffDateTimeLayout))
+		form.Set(fmt.Sprintf("slot%d", i+1), x.In(baZone).Format(staffDateTimeLayout))
 	}
 	return f.send(f.staff, "POST", "/eshop/staff/reschedules/"+r.ID+"/offer", form), times
 }
@@ -207,18 +207,18 @@ func TestRescheduleDeadlineCountsSlovakWorkingDays(t *testing.T) {
 	A := sdk.Tenant{TimeZone: "Europe/Bratislava", Country: "SK"}
 	cases := []struct{ original, deadline time.Time }{
 		// Thursday 3 Dec: Wed, Tue, Mon → until the end of Monday 30 Nov.
-		{local(2026, 12, 3, 9, 0), local(2026, 12, 1, 0, 0)},
+		{baTime(2026, 12, 3, 9, 0), baTime(2026, 12, 1, 0, 0)},
 		// Monday 28 Dec: the 24th–26th are holidays, the 27th a Sunday → the end of Monday 21 Dec.
-		{local(2026, 12, 28, 9, 0), local(2026, 12, 22, 0, 0)},
+		{baTime(2026, 12, 28, 9, 0), baTime(2026, 12, 22, 0, 0)},
 	}
 	for _, c := range cases {
 		if got := rescheduleDeadline(A, c.original, 3); !got.Equal(c.deadline) {
-			t.Errorf("original %v: deadline %v, want %v", c.original.In(bratislava), got.In(bratislava), c.deadline.In(bratislava))
+			t.Errorf("original %v: deadline %v, want %v", c.original.In(baZone), got.In(baZone), c.deadline.In(baZone))
 		}
 	}
 	// The lab answers by the end of the next working day: a request on Friday → Monday.
-	if got := endOfWorkingDaysAfter(A, local(2026, 11, 20, 11, 0), 1); !got.Equal(local(2026, 11, 24, 0, 0)) {
-		t.Errorf("answer by %v", got.In(bratislava))
+	if got := endOfWorkingDaysAfter(A, baTime(2026, 11, 20, 11, 0), 1); !got.Equal(baTime(2026, 11, 24, 0, 0)) {
+		t.Errorf("answer by %v", got.In(baZone))
 	}
 }
 
@@ -227,7 +227,7 @@ func TestRescheduleDeadlineCountsSlovakWorkingDays(t *testing.T) {
 func TestRescheduleTooLateRefused(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := staffSetup(t, b)
-		f.now = local(2026, 12, 1, 0, 0) // Tuesday: the deadline (end of Monday) has passed
+		f.now = baTime(2026, 12, 1, 0, 0) // Tuesday: the deadline (end of Monday) has passed
 		res := f.ask("Náhla pracovná cesta")
 		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "Na zmenu tohto termínu je už neskoro.") {
 			t.Fatalf("late request: %d\n%s", res.Status, res.Body)
@@ -241,7 +241,7 @@ func TestRescheduleTooLateRefused(t *testing.T) {
 		if n != 0 || len(f.sent(tmplRescheduleReceived)) != 0 {
 			t.Fatalf("late request stored (%d) or acknowledged", n)
 		}
-		f.now = local(2026, 11, 30, 23, 59) // Monday evening: still in time
+		f.now = baTime(2026, 11, 30, 23, 59) // Monday evening: still in time
 		if res := f.ask("Náhla pracovná cesta"); res.Status != http.StatusSeeOther {
 			t.Fatalf("request in time: %d\n%s", res.Status, res.Body)
 		}
@@ -250,8 +250,8 @@ func TestRescheduleTooLateRefused(t *testing.T) {
 			t.Fatalf("request %+v", r)
 		}
 		// The answer is due by the end of the next working day (Tuesday).
-		if !r.AnswerBy.Equal(local(2026, 12, 2, 0, 0)) {
-			t.Fatalf("answer by %v", r.AnswerBy.In(bratislava))
+		if !r.AnswerBy.Equal(baTime(2026, 12, 2, 0, 0)) {
+			t.Fatalf("answer by %v", r.AnswerBy.In(baZone))
 		}
 		acks := f.sent(tmplRescheduleReceived)
 		if len(acks) != 1 || acks[0].UserID != f.customer.ID || acks[0].Data["When"] != "3. 12. 2026 09:00" || acks[0].Data["Order"] != "2026-000001" {
@@ -312,7 +312,7 @@ func TestRescheduleOfferHoldsThreeAndLapses(t *testing.T) {
 		}
 		r := f.request()
 		// One offered time full (two other customers there): refused, nothing held.
-		full := local(2026, 12, 7, 10, 30)
+		full := baTime(2026, 12, 7, 10, 30)
 		f.paidOrder("c3", "2026-000003", full, "")
 		f.paidOrder("c4", "2026-000004", full, "")
 		res, times := f.offer(r)
@@ -323,14 +323,14 @@ func TestRescheduleOfferHoldsThreeAndLapses(t *testing.T) {
 			t.Fatal("a refused offer held places or changed the request")
 		}
 		// The staff pick another third time.
-		form := url.Values{"slot1": {times[0].In(bratislava).Format(staffDateTimeLayout)}, "slot2": {times[1].In(bratislava).Format(staffDateTimeLayout)},
+		form := url.Values{"slot1": {times[0].In(baZone).Format(staffDateTimeLayout)}, "slot2": {times[1].In(baZone).Format(staffDateTimeLayout)},
 			"slot3": {"2026-12-07T11:00"}}
-		times[2] = local(2026, 12, 7, 11, 0)
+		times[2] = baTime(2026, 12, 7, 11, 0)
 		if res := f.send(f.staff, "POST", "/eshop/staff/reschedules/"+r.ID+"/offer", form); res.Status != http.StatusSeeOther {
 			t.Fatalf("offer: %d\n%s", res.Status, res.Body)
 		}
 		r = f.request()
-		if r.Status != resOffered || len(r.Offers()) != 3 || !r.PickBy.Time.Equal(local(2026, 11, 24, 0, 0)) {
+		if r.Status != resOffered || len(r.Offers()) != 3 || !r.PickBy.Time.Equal(baTime(2026, 11, 24, 0, 0)) {
 			t.Fatalf("offer %+v", r)
 		}
 		hs := f.holds(holdOffer)
@@ -359,7 +359,7 @@ func TestRescheduleOfferHoldsThreeAndLapses(t *testing.T) {
 			t.Fatal("offer not audited")
 		}
 		// Before the end of Monday the job changes nothing.
-		f.now = local(2026, 11, 23, 23, 0)
+		f.now = baTime(2026, 11, 23, 23, 0)
 		if err := f.h.Job(context.Background(), f.A, jobOfferLapse, []byte(r.ID)); err != nil {
 			t.Fatal(err)
 		}
@@ -367,7 +367,7 @@ func TestRescheduleOfferHoldsThreeAndLapses(t *testing.T) {
 			t.Fatal("offer lapsed early")
 		}
 		// Tuesday: the job lapses it; the sweep after it finds nothing to do.
-		f.now = local(2026, 11, 24, 0, 1)
+		f.now = baTime(2026, 11, 24, 0, 1)
 		if err := f.h.Job(context.Background(), f.A, jobOfferLapse, []byte(r.ID)); err != nil {
 			t.Fatal(err)
 		}
@@ -382,7 +382,7 @@ func TestRescheduleOfferHoldsThreeAndLapses(t *testing.T) {
 				t.Fatalf("place at %v still taken", x)
 			}
 		}
-		if it := f.reload(f.item); !it.StartsAt.Equal(local(2026, 12, 3, 9, 0)) || it.Rescheduled || f.taken(it.StartsAt) != 1 {
+		if it := f.reload(f.item); !it.StartsAt.Equal(baTime(2026, 12, 3, 9, 0)) || it.Rescheduled || f.taken(it.StartsAt) != 1 {
 			t.Fatalf("original changed: %+v", it)
 		}
 		if len(f.sent(tmplRescheduleLapsed)) != 1 {
@@ -405,7 +405,7 @@ func TestRescheduleSweepLapsesLostOffer(t *testing.T) {
 		if res, _ := f.offer(r); res.Status != http.StatusSeeOther {
 			t.Fatalf("offer: %d\n%s", res.Status, res.Body)
 		}
-		f.now = local(2026, 11, 25, 8, 0)
+		f.now = baTime(2026, 11, 25, 8, 0)
 		if err := f.h.Job(context.Background(), f.A, jobSweepOffers, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -424,13 +424,13 @@ func TestReschedulePickFreesOriginal(t *testing.T) {
 		f.ask("Hospitalizácia v rodine")
 		r := f.request()
 		_, times := f.offer(r)
-		f.now = local(2026, 11, 23, 14, 0)
+		f.now = baTime(2026, 11, 23, 14, 0)
 		page := f.send(f.customer, "GET", "/eshop/orders/"+f.order.ID+"/reschedule", nil)
 		if page.Status != 200 || !strings.Contains(string(page.Body), times[1].Format(time.RFC3339)) {
 			t.Fatalf("pick page: %d\n%s", page.Status, page.Body)
 		}
 		// A time that was not offered is refused.
-		if res := f.send(f.customer, "POST", "/eshop/orders/"+f.order.ID+"/reschedule/pick", url.Values{"slot": {local(2026, 12, 7, 9, 0).Format(time.RFC3339)}}); res.Status != http.StatusUnprocessableEntity {
+		if res := f.send(f.customer, "POST", "/eshop/orders/"+f.order.ID+"/reschedule/pick", url.Values{"slot": {baTime(2026, 12, 7, 9, 0).Format(time.RFC3339)}}); res.Status != http.StatusUnprocessableEntity {
 			t.Fatalf("pick of another time: %d", res.Status)
 		}
 		res := f.send(f.customer, "POST", "/eshop/orders/"+f.order.ID+"/reschedule/pick", url.Values{"slot": {times[1].Format(time.RFC3339)}})
@@ -448,7 +448,7 @@ func TestReschedulePickFreesOriginal(t *testing.T) {
 		if h.Purpose != holdOrder || h.RefID != it.ID || !h.StartsAt.Equal(times[1]) || !h.ExpiresAt.IsZero() {
 			t.Fatalf("hold %+v", h)
 		}
-		if f.taken(local(2026, 12, 3, 9, 0)) != 0 || f.taken(times[0]) != 0 || f.taken(times[2]) != 0 || f.taken(times[1]) != 1 || len(f.holds(holdOffer)) != 0 {
+		if f.taken(baTime(2026, 12, 3, 9, 0)) != 0 || f.taken(times[0]) != 0 || f.taken(times[2]) != 0 || f.taken(times[1]) != 1 || len(f.holds(holdOffer)) != 0 {
 			t.Fatal("places not freed")
 		}
 		if rr := f.request(); rr.Status != resAccepted || !rr.NewAt.Time.Equal(times[1]) {
@@ -506,9 +506,9 @@ func TestRescheduleRefusedWithReason(t *testing.T) {
 func TestCheckInRecordsChecks(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := staffSetup(t, b)
-		child := local(2026, 12, 3, 9, 15)
+		child := baTime(2026, 12, 3, 9, 15)
 		_, kid := f.paidOrder(f.customer.ID, "2026-000002", child, "d1")
-		f.now = local(2026, 12, 3, 9, 20)
+		f.now = baTime(2026, 12, 3, 9, 20)
 		day := f.send(f.staff, "GET", "/eshop/staff?point="+f.point.ID+"&day=2026-12-03", nil)
 		if day.Status != 200 || !strings.Contains(string(day.Body), "Anna Nováková") || !strings.Contains(string(day.Body), "Ján Novák") {
 			t.Fatalf("day list: %d\n%s", day.Status, day.Body)
@@ -557,14 +557,14 @@ func TestCheckInRecordsChecks(t *testing.T) {
 func TestLateArrivalRefusalForfeits(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := staffSetup(t, b)
-		f.now = local(2026, 12, 3, 9, 25) // within the tolerance
+		f.now = baTime(2026, 12, 3, 9, 25) // within the tolerance
 		if res := f.send(f.staff, "POST", "/eshop/staff/items/"+f.item.ID+"/late-refuse", url.Values{}); res.Status != http.StatusUnprocessableEntity || f.reload(f.item).Status != itemBooked {
 			t.Fatalf("late refusal within the tolerance: %d", res.Status)
 		}
 		if res := f.send(f.staff, "POST", "/eshop/staff/items/"+f.item.ID+"/no-show", url.Values{}); res.Status != http.StatusUnprocessableEntity || f.reload(f.item).Status != itemBooked {
 			t.Fatalf("no-show within the tolerance: %d", res.Status)
 		}
-		f.now = local(2026, 12, 3, 9, 31) // 31 minutes late
+		f.now = baTime(2026, 12, 3, 9, 31) // 31 minutes late
 		checks := url.Values{"identity": {"yes"}, "instructions": {"yes"}, "consent": {"yes"}}
 		res := f.send(f.staff, "POST", "/eshop/staff/items/"+f.item.ID+"/checkin", checks)
 		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "mimo tolerancie") {
@@ -584,7 +584,7 @@ func TestLateArrivalRefusalForfeits(t *testing.T) {
 			t.Fatal("not audited")
 		}
 		// A late person accepted anyway is checked in, marked not on time.
-		_, other := f.paidOrder("c5", "2026-000005", local(2026, 12, 3, 8, 0), "")
+		_, other := f.paidOrder("c5", "2026-000005", baTime(2026, 12, 3, 8, 0), "")
 		checks.Set("accept_late", "yes")
 		if res := f.send(f.staff, "POST", "/eshop/staff/items/"+other.ID+"/checkin", checks); res.Status != http.StatusSeeOther {
 			t.Fatalf("accepted late check-in: %d", res.Status)
@@ -596,7 +596,7 @@ func TestLateArrivalRefusalForfeits(t *testing.T) {
 			t.Fatalf("accepted late: %+v", a)
 		}
 		// After the window, nobody came: no-show, forfeited.
-		_, absent := f.paidOrder("c6", "2026-000006", local(2026, 12, 3, 8, 30), "")
+		_, absent := f.paidOrder("c6", "2026-000006", baTime(2026, 12, 3, 8, 30), "")
 		if res := f.send(f.staff, "POST", "/eshop/staff/items/"+absent.ID+"/no-show", url.Values{}); res.Status != http.StatusSeeOther || f.reload(absent).Status != itemNoShow {
 			t.Fatalf("no-show: %d", res.Status)
 		}
@@ -607,11 +607,11 @@ func TestLateArrivalRefusalForfeits(t *testing.T) {
 func TestArrivalOutsideOpeningHoursIsLate(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := staffSetup(t, b)
-		_, it := f.paidOrder("c7", "2026-000007", local(2026, 12, 3, 11, 45), "")
+		_, it := f.paidOrder("c7", "2026-000007", baTime(2026, 12, 3, 11, 45), "")
 		var ok bool
 		f.in(func(ctx context.Context, sc *store.Scope) error {
 			var err error
-			ok, err = f.m.onTime(ctx, sc, f.A, it, local(2026, 12, 3, 12, 5)) // 20 minutes after the slot, but closed at 12:00
+			ok, err = f.m.onTime(ctx, sc, f.A, it, baTime(2026, 12, 3, 12, 5)) // 20 minutes after the slot, but closed at 12:00
 			return err
 		})
 		if ok {
@@ -619,7 +619,7 @@ func TestArrivalOutsideOpeningHoursIsLate(t *testing.T) {
 		}
 		f.in(func(ctx context.Context, sc *store.Scope) error {
 			var err error
-			ok, err = f.m.onTime(ctx, sc, f.A, it, local(2026, 12, 3, 11, 55))
+			ok, err = f.m.onTime(ctx, sc, f.A, it, baTime(2026, 12, 3, 11, 55))
 			return err
 		})
 		if !ok {
@@ -634,7 +634,7 @@ func TestArrivalOutsideOpeningHoursIsLate(t *testing.T) {
 func TestRefusalAndWithdrawalEmail(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := staffSetup(t, b)
-		f.now = local(2026, 12, 3, 9, 5)
+		f.now = baTime(2026, 12, 3, 9, 5)
 		if res := f.send(f.staff, "POST", "/eshop/staff/items/"+f.item.ID+"/refuse", url.Values{"reason": {"coffee"}}); res.Status != http.StatusBadRequest {
 			t.Fatalf("unknown reason: %d", res.Status)
 		}
@@ -705,13 +705,13 @@ func TestLabWithdrawalRefunds(t *testing.T) {
 func TestLabCancellationOffersAlternative(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := staffSetup(t, b)
-		alt := local(2026, 12, 3, 10, 30)
+		alt := baTime(2026, 12, 3, 10, 30)
 		res := f.send(f.staff, "POST", "/eshop/staff/items/"+f.item.ID+"/cancel", url.Values{"reason": {"Porucha centrifúgy"}, "alternative": {"2026-12-03T10:30"}})
 		if res.Status != http.StatusSeeOther {
 			t.Fatalf("cancel: %d\n%s", res.Status, res.Body)
 		}
 		it := f.reload(f.item)
-		if !it.StartsAt.Equal(alt) || it.Status != itemBooked || f.taken(local(2026, 12, 3, 9, 0)) != 0 || f.taken(alt) != 1 {
+		if !it.StartsAt.Equal(alt) || it.Status != itemBooked || f.taken(baTime(2026, 12, 3, 9, 0)) != 0 || f.taken(alt) != 1 {
 			t.Fatalf("item %+v", it)
 		}
 		var lc LabCancellation
@@ -725,21 +725,21 @@ func TestLabCancellationOffersAlternative(t *testing.T) {
 		if len(msgs) != 1 || !strings.Contains(msgs[0].Data["Alternative"].(string), "3. 12. 2026 10:30") {
 			t.Fatalf("message %+v", msgs)
 		}
-		_, other := f.paidOrder("c8", "2026-000008", local(2026, 12, 4, 9, 0), "")
+		_, other := f.paidOrder("c8", "2026-000008", baTime(2026, 12, 4, 9, 0), "")
 		if res := f.send(f.staff, "POST", "/eshop/staff/items/"+other.ID+"/cancel", url.Values{"reason": {""}}); res.Status != http.StatusUnprocessableEntity {
 			t.Fatalf("cancel without a reason: %d", res.Status)
 		}
 		if res := f.send(f.staff, "POST", "/eshop/staff/items/"+other.ID+"/cancel", url.Values{"reason": {"Chorá sestra"}}); res.Status != http.StatusSeeOther {
 			t.Fatalf("cancel without alternative: %d", res.Status)
 		}
-		if f.reload(other).Status != itemCancelledByLab || f.taken(local(2026, 12, 4, 9, 0)) != 0 || f.audited(auditLabCancelled) != 2 {
+		if f.reload(other).Status != itemCancelledByLab || f.taken(baTime(2026, 12, 4, 9, 0)) != 0 || f.audited(auditLabCancelled) != 2 {
 			t.Fatal("cancelled_by_lab not recorded")
 		}
 		// The lab agrees a new slot with the customer afterwards: booked again there.
 		if res := f.send(f.staff, "POST", "/eshop/staff/items/"+other.ID+"/cancel", url.Values{"reason": {"Náhradný termín po dohode"}, "alternative": {"2026-12-08T07:30"}}); res.Status != http.StatusSeeOther {
 			t.Fatalf("new slot after a cancellation: %d\n%s", res.Status, res.Body)
 		}
-		if it := f.reload(other); it.Status != itemBooked || !it.StartsAt.Equal(local(2026, 12, 8, 7, 30)) || f.taken(it.StartsAt) != 1 {
+		if it := f.reload(other); it.Status != itemBooked || !it.StartsAt.Equal(baTime(2026, 12, 8, 7, 30)) || f.taken(it.StartsAt) != 1 {
 			t.Fatalf("rebooked item %+v", it)
 		}
 	})
@@ -751,7 +751,7 @@ func TestForceMajeureDays(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := staffSetup(t, b)
 		f.in(func(ctx context.Context, sc *store.Scope) error {
-			for _, p := range [][2]time.Time{{local(2026, 12, 1, 0, 0), local(2026, 12, 3, 0, 0)}, {local(2026, 12, 2, 0, 0), local(2026, 12, 4, 12, 0)}, {local(2027, 1, 10, 0, 0), local(2027, 1, 11, 0, 0)}} {
+			for _, p := range [][2]time.Time{{baTime(2026, 12, 1, 0, 0), baTime(2026, 12, 3, 0, 0)}, {baTime(2026, 12, 2, 0, 0), baTime(2026, 12, 4, 12, 0)}, {baTime(2027, 1, 10, 0, 0), baTime(2027, 1, 11, 0, 0)}} {
 				if _, err := sc.Insert(&ForceMajeure{TenantID: f.A.ID, ID: newID(), StartsAt: p[0], EndsAt: p[1], Description: "Povodeň", RecordedBy: "s1", RecordedAt: f.now, NotifyBy: p[1]}).Exec(ctx); err != nil {
 					return err
 				}
@@ -762,11 +762,11 @@ func TestForceMajeureDays(t *testing.T) {
 			from, to time.Time
 			want     int
 		}{
-			{local(2026, 11, 1, 0, 0), local(2026, 11, 30, 0, 0), 0},
-			{local(2026, 11, 1, 0, 0), local(2026, 12, 31, 0, 0), 4},  // 1 Dec – 4 Dec 12:00: 3.5 days
-			{local(2026, 12, 2, 0, 0), local(2026, 12, 3, 0, 0), 1},   // inside
-			{local(2026, 11, 1, 0, 0), local(2027, 2, 1, 0, 0), 5},    // and January's day
-			{local(2026, 12, 3, 18, 0), local(2026, 12, 10, 0, 0), 1}, // 18 h of the second period
+			{baTime(2026, 11, 1, 0, 0), baTime(2026, 11, 30, 0, 0), 0},
+			{baTime(2026, 11, 1, 0, 0), baTime(2026, 12, 31, 0, 0), 4},  // 1 Dec – 4 Dec 12:00: 3.5 days
+			{baTime(2026, 12, 2, 0, 0), baTime(2026, 12, 3, 0, 0), 1},   // inside
+			{baTime(2026, 11, 1, 0, 0), baTime(2027, 2, 1, 0, 0), 5},    // and January's day
+			{baTime(2026, 12, 3, 18, 0), baTime(2026, 12, 10, 0, 0), 1}, // 18 h of the second period
 		}
 		for _, c := range cases {
 			var got int
@@ -788,7 +788,7 @@ func TestForceMajeureDays(t *testing.T) {
 func TestForceMajeureNotice(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := staffSetup(t, b)
-		f.paidOrder("c9", "2026-000009", local(2026, 12, 10, 9, 0), "") // outside the period
+		f.paidOrder("c9", "2026-000009", baTime(2026, 12, 10, 9, 0), "") // outside the period
 		bad := url.Values{"starts": {"2026-12-03T00:00"}, "ends": {"2026-12-02T00:00"}, "description": {"Povodeň"}}
 		res := f.send(f.staff, "POST", "/eshop/staff/force-majeure", bad)
 		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), "Koniec musí byť po začiatku.") {
@@ -800,7 +800,7 @@ func TestForceMajeureNotice(t *testing.T) {
 		}
 		var ps []ForceMajeure
 		f.in(func(ctx context.Context, sc *store.Scope) error { return sc.Select(&ps).Scan(ctx) })
-		if len(ps) != 1 || !ps[0].NotifyBy.Equal(local(2026, 12, 8, 0, 0)) { // Wed 2 Dec + 3 working days: Thu, Fri, Mon
+		if len(ps) != 1 || !ps[0].NotifyBy.Equal(baTime(2026, 12, 8, 0, 0)) { // Wed 2 Dec + 3 working days: Thu, Fri, Mon
 			t.Fatalf("periods %+v", ps)
 		}
 		var job *sdk.Job
@@ -907,7 +907,7 @@ func TestRescheduleRaces(t *testing.T) {
 			moved += f.taken(x)
 		}
 		it := f.reload(f.item)
-		if moved != 1 || !it.Rescheduled || f.taken(it.StartsAt) != 1 || f.taken(local(2026, 12, 3, 9, 0)) != 0 || len(f.sent(tmplRescheduleConfirmed)) != 1 {
+		if moved != 1 || !it.Rescheduled || f.taken(it.StartsAt) != 1 || f.taken(baTime(2026, 12, 3, 9, 0)) != 0 || len(f.sent(tmplRescheduleConfirmed)) != 1 {
 			t.Fatalf("after racing picks: %d places held at the offered times, item %+v", moved, it)
 		}
 	})
@@ -939,13 +939,13 @@ func TestForceMajeureExtendsRescheduleDeadlines(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := staffSetup(t, b)
 		f.in(func(ctx context.Context, sc *store.Scope) error {
-			_, err := sc.Insert(&ForceMajeure{TenantID: f.A.ID, ID: newID(), StartsAt: local(2026, 11, 21, 0, 0), EndsAt: local(2026, 11, 22, 12, 0),
-				Description: "Výpadok elektriny", RecordedBy: "s1", RecordedAt: f.now, NotifyBy: local(2026, 11, 25, 0, 0)}).Exec(ctx)
+			_, err := sc.Insert(&ForceMajeure{TenantID: f.A.ID, ID: newID(), StartsAt: baTime(2026, 11, 21, 0, 0), EndsAt: baTime(2026, 11, 22, 12, 0),
+				Description: "Výpadok elektriny", RecordedBy: "s1", RecordedAt: f.now, NotifyBy: baTime(2026, 11, 25, 0, 0)}).Exec(ctx)
 			return err
 		})
 		f.ask("Operácia")
-		if r := f.request(); !r.AnswerBy.Equal(local(2026, 11, 26, 0, 0)) {
-			t.Fatalf("answer by %v, want the end of Wednesday 25 November", r.AnswerBy.In(bratislava))
+		if r := f.request(); !r.AnswerBy.Equal(baTime(2026, 11, 26, 0, 0)) {
+			t.Fatalf("answer by %v, want the end of Wednesday 25 November", r.AnswerBy.In(baZone))
 		}
 	})
 }
