@@ -74,7 +74,7 @@ func (m *Module) dayData(c *kit.Ctx, v *kit.View) error {
 			day, err = time.ParseInLocation("2006-01-02", b, zone)
 		}
 		if err != nil {
-			day = localDay(t, m.now())
+			day = dayStart(t, m.now())
 		}
 	}
 	point := c.Query("point")

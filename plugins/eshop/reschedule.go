@@ -109,9 +109,9 @@ func sortResAppointments(a []resAppointment) {
 	}
 }
 
-// ownOrder reads the signed-in customer's order (another's is not found), its items and its
+// rescheduleOrder reads the signed-in customer's order (another's is not found), its items and its
 // reschedule request, if any.
-func (m *Module) ownOrder(ctx context.Context, c *kit.Ctx, sc *store.Scope) (*Order, []OrderItem, *Reschedule, error) {
+func (m *Module) rescheduleOrder(ctx context.Context, c *kit.Ctx, sc *store.Scope) (*Order, []OrderItem, *Reschedule, error) {
 	o, err := staffOrder(ctx, sc, c.Param("id"))
 	if err != nil {
 		return nil, nil, nil, err
@@ -143,7 +143,7 @@ func (m *Module) reschedulePage(c *kit.Ctx) error {
 	var r *Reschedule
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		var err error
-		o, items, r, err = m.ownOrder(ctx, c, sc)
+		o, items, r, err = m.rescheduleOrder(ctx, c, sc)
 		return err
 	}); err != nil {
 		return err
@@ -192,7 +192,7 @@ func (m *Module) requestReschedule(c *kit.Ctx) error {
 	var r *Reschedule
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		var err error
-		o, items, r, err = m.ownOrder(ctx, c, sc)
+		o, items, r, err = m.rescheduleOrder(ctx, c, sc)
 		return err
 	}); err != nil {
 		return err
@@ -275,7 +275,7 @@ func (m *Module) pickReschedule(c *kit.Ctx) error {
 	var r *Reschedule
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		var err error
-		o, items, r, err = m.ownOrder(ctx, c, sc)
+		o, items, r, err = m.rescheduleOrder(ctx, c, sc)
 		return err
 	}); err != nil {
 		return err

@@ -190,8 +190,8 @@ func staffCalendar(t sdk.Tenant) *cal.BusinessCalendar {
 	return workdays.Calendar(country, 8, 16)
 }
 
-// localDay is the start of x's calendar day in the tenant's zone.
-func localDay(t sdk.Tenant, x time.Time) time.Time {
+// dayStart is the start of x's calendar day in the tenant's zone.
+func dayStart(t sdk.Tenant, x time.Time) time.Time {
 	l := x.In(staffZone(t))
 	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, l.Location())
 }
@@ -205,7 +205,7 @@ func staffIsWorkday(c *cal.BusinessCalendar, day time.Time) bool {
 // from's day; n = 0: the end of from's own day.
 func endOfWorkingDaysAfter(t sdk.Tenant, from time.Time, n int) time.Time {
 	c := staffCalendar(t)
-	d := localDay(t, from)
+	d := dayStart(t, from)
 	for n > 0 {
 		d = d.AddDate(0, 0, 1)
 		if staffIsWorkday(c, d) {
@@ -219,14 +219,14 @@ func endOfWorkingDaysAfter(t sdk.Tenant, from time.Time, n int) time.Time {
 // (E7): the end of the nth working day before the original's day.
 func rescheduleDeadline(t sdk.Tenant, original time.Time, n int) time.Time {
 	c := staffCalendar(t)
-	d := localDay(t, original)
+	d := dayStart(t, original)
 	for n > 0 {
 		d = d.AddDate(0, 0, -1)
 		if staffIsWorkday(c, d) {
 			n--
 		}
 	}
-	if n == 0 && d.Equal(localDay(t, original)) {
+	if n == 0 && d.Equal(dayStart(t, original)) {
 		return original.UTC()
 	}
 	return d.AddDate(0, 0, 1).UTC()
@@ -533,7 +533,7 @@ func (m *Module) recordForceMajeure(c *kit.Ctx) error {
 		return err
 	}
 	if err := c.Host().Record(c.Context(), sdk.AuditRecord{Action: auditForceMajeure, Resource: "eshop_force_majeure:" + p.ID,
-		Detail: map[string]any{"from_date": localDay(t, start).Format("2006-01-02"), "to_date": localDay(t, end).Format("2006-01-02"), "description": desc}}); err != nil {
+		Detail: map[string]any{"from_date": dayStart(t, start).Format("2006-01-02"), "to_date": dayStart(t, end).Format("2006-01-02"), "description": desc}}); err != nil {
 		return err
 	}
 	if _, err := c.Host().Schedule(c.Context(), sdk.Job{Name: jobNotifyFM, Key: "eshop-fm:" + p.ID, At: m.now(), Payload: []byte(p.ID)}); err != nil {

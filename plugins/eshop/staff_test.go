@@ -88,7 +88,13 @@ func (f *staffFixture) paidOrder(user, number string, start time.Time, dependant
 		it.PersonName = "Anna Nováková"
 	}
 	f.in(func(ctx context.Context, sc *store.Scope) error {
+		// The order was made before its slot: the place is held as of then.
+		now := f.now
+		if !start.After(now) {
+			f.now = start.Add(-24 * time.Hour)
+		}
 		hold, err := f.m.holdPlace(ctx, sc, f.A, f.point.ID, start, holdOrder, it.ID, user, nil)
+		f.now = now
 		if err != nil {
 			return err
 		}
