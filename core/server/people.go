@@ -84,7 +84,8 @@ func (s *Server) peopleData(c *fiber.Ctx, data map[string]any) {
 		s.Log.Error("pending e-mail", "request_id", st.RequestID, "err", err)
 	}
 	data["PendingEmail"] = pending
-	data["NoticeDays"] = int(st.Tenant.IntRule(accounts.RuleWithdrawalNoticeDays))
+	// The day the account would close if the consent were withdrawn today.
+	data["WithdrawOn"] = formatDay(st.Lang, s.Accounts.Now().AddDate(0, 0, int(st.Tenant.IntRule(accounts.RuleWithdrawalNoticeDays))), st.Tenant)
 	if !st.User.ClosingAt.IsZero() {
 		data["ClosingOn"] = formatDay(st.Lang, st.User.ClosingAt.Time, st.Tenant)
 	}
@@ -198,8 +199,7 @@ func (s *Server) withdrawConsent(c *fiber.Ctx) error {
 		return err
 	}
 	if err := s.sendMail(c.UserContext(), st.Tenant, u.Email, u.Name, st.Tenant.Lang(u.Locale, st.Lang), tmplConsentWithdrawn,
-		s.absURL(c, "/account#consent"), "Date", formatDay(st.Tenant.Lang(u.Locale, st.Lang), at, st.Tenant),
-		"Count", st.Tenant.IntRule(accounts.RuleWithdrawalNoticeDays)); err != nil {
+		s.absURL(c, "/account#consent"), "Date", formatDay(st.Tenant.Lang(u.Locale, st.Lang), at, st.Tenant)); err != nil {
 		return err
 	}
 	s.flash(c, "account.withdraw.done")
