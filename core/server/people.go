@@ -84,6 +84,8 @@ func (s *Server) peopleData(c *fiber.Ctx, data map[string]any) {
 		s.Log.Error("pending e-mail", "request_id", st.RequestID, "err", err)
 	}
 	data["PendingEmail"] = pending
+	// E15: what the account keeps of the person, each registration field by its label.
+	data["Profile"] = s.profileRows(st, st.User)
 	// The day the account would close if the consent were withdrawn today.
 	data["WithdrawOn"] = formatDay(st.Lang, s.Accounts.Now().AddDate(0, 0, int(st.Tenant.IntRule(accounts.RuleWithdrawalNoticeDays))), st.Tenant)
 	if !st.User.ClosingAt.IsZero() {
