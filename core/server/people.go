@@ -17,6 +17,7 @@ import (
 	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/core/terms"
+	"carenet.dev/platform/plugins/kit/natid"
 )
 
 // The account holder's login address and his consent to the processing of his data (E2):
@@ -85,7 +86,7 @@ func (s *Server) peopleData(c *fiber.Ctx, data map[string]any) {
 	}
 	data["PendingEmail"] = pending
 	// E15: what the account keeps of the person, each registration field by its label.
-	data["Profile"] = s.profileRows(st, st.User)
+	data["Profile"] = s.keptRows(st, st.User)
 	// The day the account would close if the consent were withdrawn today.
 	data["WithdrawOn"] = formatDay(st.Lang, s.Accounts.Now().AddDate(0, 0, int(st.Tenant.IntRule(accounts.RuleWithdrawalNoticeDays))), st.Tenant)
 	if !st.User.ClosingAt.IsZero() {
@@ -252,6 +253,31 @@ func (s *Server) closeWithdrawn(ctx context.Context, t *tenancy.Tenant, userID s
 	}
 	s.Log.Info("account closed after consent withdrawal", "tenant", t.Slug)
 	return nil
+}
+
+// keptRows are the registration fields stored with the account, each labelled in the page's
+// language and its value in words (E15); a field no running module declares any more is
+// left out rather than shown by its internal name.
+func (s *Server) keptRows(st *State, u *accounts.User) []profileRow {
+	p := &Page{State: st}
+	var out []profileRow
+	seen := map[string]bool{}
+	for _, f := range s.Modules.RegistrationFields(st.Tenant) {
+		v, ok := u.Profile[f.Name]
+		if !ok || v == "" || seen[f.Name] {
+			continue
+		}
+		seen[f.Name] = true
+		key := f.LabelKey
+		if f.Type == "national_id" && natid.Known(st.Tenant.Settings.Country) {
+			key = "form.natid." + st.Tenant.Settings.Country + ".label"
+		}
+		if !st.Loc.Has(key) {
+			continue
+		}
+		out = append(out, profileRow{Label: st.Loc.T(key), Value: p.ProfileValue(f.Type, v)})
+	}
+	return out
 }
 
 // CountryChoice describes a select of countries (a registration field of type "country",
