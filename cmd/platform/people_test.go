@@ -30,7 +30,7 @@ func TestEshopRegistrationE2(t *testing.T) {
 			t.Fatalf("form: %d", code)
 		}
 		for _, want := range []string{`name="address_street"`, `name="address_country"`, `name="temp_address_street"`, `name="birth_number"`,
-			`name="sex"`, `name="nationality"`, `<option value="SK">Slovensko</option>`, "Rodné číslo", `name="declare_capacity"`, `name="declare_marriage"`} {
+			`name="sex"`, `name="nationality"`, `name="first_name"`, `name="last_name"`, `<option value="SK">Slovensko</option>`, "Rodné číslo", `name="declare_capacity"`, `name="declare_marriage"`} {
 			if !strings.Contains(page, want) {
 				t.Errorf("the form lacks %s", want)
 			}
