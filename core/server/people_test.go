@@ -116,7 +116,17 @@ func TestConsentWithdrawalByNoticeE2(t *testing.T) {
 		if r := c.login("", "user@unilabs.localhost", "demo-unilabs-user"); r.Status != 303 {
 			t.Fatal("login")
 		}
-		mustContain(t, c.get("/account"), `action="/account/consent/withdraw"`)
+		mustContain(t, c.get("/account"), `action="/account/consent/withdraw"`, `action="/account/email"`)
+		// The sections read in each of the tenant's languages.
+		for lang, want := range map[string][]string{"sk": {"Odvolanie súhlasu", "Prihlasovací e-mail", "Údaje, ktoré uchovávame"},
+			"fr": {"Retirer mon consentement", "Adresse e-mail de connexion", "Les données que nous gardons"},
+			"pl": {"Wycofanie zgody", "Adres e-mail do logowania", "Dane, które przechowujemy"}} {
+			if r := c.post("/account", "/lang", url.Values{"lang": {lang}, "next": {"/account"}}); r.Status != 303 {
+				t.Fatalf("switch to %s: %d", lang, r.Status)
+			}
+			mustContain(t, c.get("/account"), append(want, `lang="`+lang+`"`)...)
+		}
+		c.post("/account", "/lang", url.Values{"lang": {"sk"}, "next": {"/account"}})
 		if r := c.post("/account", "/account/consent/withdraw", url.Values{"withdraw_password": {"nope"}}); r.Status != 422 || errorNextTo(r.Body, "withdraw_password") == "" {
 			t.Fatalf("wrong password: %d", r.Status)
 		}
