@@ -25,7 +25,6 @@ import (
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
-	"carenet.dev/platform/plugins/kit/natid"
 )
 
 // Account states.
@@ -84,6 +83,9 @@ type User struct {
 	// AcceptedRev moves with every terms acceptance of the account (terms.Accept): what the
 	// person accepted is read again only when it moved.
 	AcceptedRev int64 `bun:"accepted_rev"`
+	// ClosingAt is when the account closes because its holder withdrew his consent to the
+	// processing of his data (E2, withdrawal.go); null when no withdrawal is pending.
+	ClosingAt bun.NullTime `bun:"closing_at"`
 }
 
 // Session is a signed-in browser. Only the SHA-256 of its token is stored.
@@ -115,6 +117,8 @@ type Token struct {
 	CreatedAt time.Time    `bun:"created_at"`
 	ExpiresAt time.Time    `bun:"expires_at"`
 	UsedAt    bun.NullTime `bun:"used_at"`
+	// NewEmail is the address a login e-mail change link confirms (PurposeEmailChange).
+	NewEmail string `bun:"new_email"`
 }
 
 // Deletion records that an account was deleted, and why, without any personal data.
@@ -132,7 +136,10 @@ type Deletion struct {
 type Field struct {
 	Name     string
 	LabelKey string
-	Type     string // "text", "date", "tel" (a mobile number, stored in E.164), "national_id" (the national number of the tenant's country, natid)
+	// Type is "text", "date", "tel" (a mobile number, stored in E.164), "national_id" (the
+	// national number of the tenant's country, natid, that must encode the date of birth
+	// typed), "sex" (one of Sexes) or "country" (an ISO 3166-1 alpha-2 code, Countries).
+	Type     string
 	Required bool
 	MaxLen   int
 	// Portals limits the field to registrations through these portals; empty: every portal.
@@ -236,6 +243,11 @@ type RegisterInput struct {
 	// SecretQuestion and SecretAnswer are asked when the tenant's rule
 	// account.secret_question is on (P2, R2); ignored otherwise.
 	SecretQuestion, SecretAnswer string
+	// MarriageDeclared: the person declares he came of age earlier by marriage (asked when
+	// the tenant's rule account.majority_by_marriage_age is above 0; E2).
+	// CapacityDeclared: he declares his full legal capacity (asked when the tenant's rule
+	// account.capacity_declaration is on; E2).
+	MarriageDeclared, CapacityDeclared bool
 }
 
 // Age is the number of whole years from birth to the day of now.
@@ -298,9 +310,10 @@ func (s *Service) ValidateRegistration(t *tenancy.Tenant, in *RegisterInput, ext
 			errs.Add("name", "form.too_long")
 		}
 	}
-	if age, ok := s.birthAge(t, errs, "birth_date", in.BirthDate); ok && age < t.IntRule("account.min_age") {
-		errs.Add("birth_date", "account.register.too_young")
+	if age, ok := s.birthAge(t, errs, "birth_date", in.BirthDate); ok {
+		checkAge(t, errs, age, in)
 	}
+	checkCapacity(t, errs, in)
 	for _, f := range extra {
 		v := strings.TrimSpace(in.Extra[f.Name])
 		switch {
@@ -318,11 +331,18 @@ func (s *Service) ValidateRegistration(t *tenancy.Tenant, in *RegisterInput, ext
 			}
 		case f.Type == "national_id" && v != "":
 			// The national number of the tenant's country: its check digits and the birth
-			// date it encodes (C3); kept as natid writes it.
-			if key := NationalIDError(t.Settings.Country, v, s.Now().In(t.Location())); key != "" {
+			// date it encodes (C3), which must be the date of birth typed (E2); kept as
+			// natid writes it.
+			if n, key := checkNationalID(t, v, in.BirthDate, s.Now().In(t.Location())); key != "" {
 				errs.Add(f.Name, key)
 			} else {
-				in.Extra[f.Name] = natid.Normalize(v)
+				in.Extra[f.Name] = n
+			}
+		case (f.Type == FieldSex || f.Type == FieldCountry) && v != "":
+			if key := checkChoice(f.Type, v); key != "" {
+				errs.Add(f.Name, key)
+			} else {
+				in.Extra[f.Name] = v
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"carenet.dev/platform/core/db"
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/kit/natid"
 )
 
 // People an account holder represents (P2 [003 II.4, I.6.19], issue 12.9): sub-accounts for
@@ -154,11 +155,36 @@ func (s *Service) ValidateDependant(t *tenancy.Tenant, in *DependantInput) form.
 			errs.Add("legal_status", "account.dependants.not_adult")
 		}
 	}
+	if t.BoolRule(RuleDependantIdentity) {
+		// E2 [003 II.4]: the permanent address, the sex and the nationality are mandatory.
+		for _, f := range [][2]string{{"permanent_address", in.Address}, {"sex", in.Sex}, {"nationality", in.Nationality}} {
+			if f[1] == "" {
+				errs.Add(f[0], "form.required")
+			}
+		}
+	}
+	if in.NationalID != "" && natid.Known(t.Settings.Country) {
+		// The national number of the tenant's country: its check digits, and the birth date it
+		// encodes must be the one typed (E2, P2).
+		birth := in.BirthDate
+		if errs.Has("birth_date") {
+			birth = "" // a date that is not one is said so on its own field
+		}
+		if n, key := checkNationalID(t, in.NationalID, birth, s.Now().In(t.Location())); key != "" {
+			errs.Add("national_id", key)
+		} else {
+			in.NationalID = n
+		}
+	}
 	if !in.Consent {
 		errs.Add("consent", "account.dependants.consent_required")
 	}
 	return errs
 }
+
+// RuleDependantIdentity makes a dependant's permanent address, sex and nationality mandatory
+// (E2 [003 II.4]).
+const RuleDependantIdentity = "account.dependant_identity_required"
 
 func (in *DependantInput) apply(d *Dependant, now time.Time) {
 	d.FirstName, d.LastName, d.BirthName, d.BirthDate = in.FirstName, in.LastName, in.BirthName, in.BirthDate

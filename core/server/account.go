@@ -73,12 +73,13 @@ func (s *Server) registerData(c *fiber.Ctx) map[string]any {
 	st := St(c)
 	t := st.Tenant
 	return map[string]any{"MinAge": t.IntRule("account.min_age"), "Extra": s.registrationFields(st), "Consents": consentKinds(t),
-		"Secret": t.BoolRule(accounts.RuleSecretQuestion), "SplitName": t.BoolRule(accounts.RuleSplitName)}
+		"Secret": t.BoolRule(accounts.RuleSecretQuestion), "SplitName": t.BoolRule(accounts.RuleSplitName),
+		"MarriageAge": int(t.IntRule(accounts.RuleMajorityByMarriageAge)), "Capacity": t.BoolRule(accounts.RuleCapacityDeclaration)}
 }
 
 // checkboxValues keeps the ticked boxes of the registration form.
 func checkboxValues(c *fiber.Ctx, v map[string]string) map[string]string {
-	for _, k := range []string{"accept_terms", "consent_data_processing", "consent_marketing", "consent_geolocation"} {
+	for _, k := range []string{"accept_terms", "consent_data_processing", "consent_marketing", "consent_geolocation", "declare_marriage", "declare_capacity"} {
 		v[k] = c.FormValue(k)
 	}
 	return v
@@ -101,7 +102,8 @@ func (s *Server) register(c *fiber.Ctx) error {
 		Password2: c.FormValue("password2"), Name: c.FormValue("name"), BirthDate: c.FormValue("birth_date"),
 		FirstName: c.FormValue("first_name"), LastName: c.FormValue("last_name"),
 		Locale: st.Lang, Extra: map[string]string{}, Portal: st.Portal,
-		SecretQuestion: c.FormValue("secret_question"), SecretAnswer: c.FormValue("secret_answer")}
+		SecretQuestion: c.FormValue("secret_question"), SecretAnswer: c.FormValue("secret_answer"),
+		MarriageDeclared: c.FormValue("declare_marriage") == "yes", CapacityDeclared: c.FormValue("declare_capacity") == "yes"}
 	// The secret answer is never echoed back into the form, like a password.
 	names := []string{"email", "name", "first_name", "last_name", "birth_date", "secret_question"}
 	for _, f := range extra {
@@ -405,8 +407,10 @@ func (s *Server) accountData(c *fiber.Ctx, which, locale string) map[string]any 
 	if err != nil {
 		s.Log.Error("dependants", "request_id", st.RequestID, "err", err)
 	}
-	return map[string]any{"Locale": locale, "Form": which, "Consents": cs, "Dependants": deps,
+	data := map[string]any{"Locale": locale, "Form": which, "Consents": cs, "Dependants": deps,
 		"Secret": st.Tenant.BoolRule(accounts.RuleSecretQuestion) || st.User.SecretAnswerHash != ""}
+	s.peopleData(c, data)
+	return data
 }
 
 func (s *Server) accountPage(c *fiber.Ctx) error {

@@ -76,7 +76,8 @@ func (s *Server) renderDependant(c *fiber.Ctx, status int, id string, f *Form) e
 		title = "account.dependants.edit"
 	}
 	return s.render(c, status, "dependant", title, map[string]any{"ID": id, "Relationships": accounts.Relationships,
-		"Statuses": accounts.LegalStatuses, "Sexes": accounts.Sexes, "MajorityAge": int(St(c).Tenant.IntRule(accounts.RuleMajorityAge))}, f)
+		"Statuses": accounts.LegalStatuses, "Sexes": accounts.Sexes, "MajorityAge": int(St(c).Tenant.IntRule(accounts.RuleMajorityAge)),
+		"Identity": St(c).Tenant.BoolRule(accounts.RuleDependantIdentity)}, f)
 }
 
 func (s *Server) dependantNew(c *fiber.Ctx) error {

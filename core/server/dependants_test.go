@@ -249,7 +249,7 @@ func TestHostAPIGivesDependants(t *testing.T) {
 		e.srv.Accounts.Now = func() time.Time { return now }
 		if _, err := e.srv.Accounts.AddDependant(ctx, ml, holder.ID, accounts.DependantInput{FirstName: "Hugo", LastName: "Martin",
 			BirthName: "Durand", BirthDate: "2008-12-01", Relationship: "parent", LegalStatus: accounts.LegalMinor, Sex: "male",
-			NationalID: "108120112345", Consent: true}); err != nil {
+			NationalID: "1 08 12 75 056 123 93", Consent: true}); err != nil {
 			t.Fatal(err)
 		}
 		users := e.srv.Modules.Services().Users
@@ -259,7 +259,7 @@ func TestHostAPIGivesDependants(t *testing.T) {
 			t.Fatalf("own: %v %+v", err, got)
 		}
 		d := got[0]
-		if d.FirstName != "Hugo" || d.BirthName != "Durand" || d.BirthDate != "2008-12-01" || d.NationalID != "108120112345" || d.Sex != "male" ||
+		if d.FirstName != "Hugo" || d.BirthName != "Durand" || d.BirthDate != "2008-12-01" || d.NationalID != "108127505612393" || d.Sex != "male" ||
 			d.Relationship != "parent" || d.LegalStatus != "minor" || d.ConsentAt.IsZero() || d.OfAgeOn != "2026-12-01" || !d.Represented {
 			t.Fatalf("as the module sees him: %+v", d)
 		}

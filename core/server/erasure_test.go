@@ -271,7 +271,7 @@ func TestErasureReachesEveryColumn(t *testing.T) {
 		}
 		// A child he represents (P2, issue 12.9): goes with his account.
 		if _, err := e.srv.Accounts.AddDependant(ctx, tn, u.ID, accounts.DependantInput{FirstName: "Oriane", LastName: "Quillfeather",
-			BirthDate: "2019-06-01", NationalID: "QF-190601-77", Address: "7 allée des Plumes, Lyon", Relationship: "parent",
+			BirthDate: "2019-06-01", NationalID: "2 19 06 69 123 456 40" /* a valid NIR of her birth month (E2) */, Address: "7 allée des Plumes, Lyon", Relationship: "parent",
 			LegalStatus: accounts.LegalMinor, Consent: true}); err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +281,7 @@ func TestErasureReachesEveryColumn(t *testing.T) {
 		loginBucket := accounts.ThrottleAccount(email)
 		probes := map[string]string{"e-mail": email, "name": name, "birth date": birth, "mobile": mobile,
 			"complaint words": words, "user agent": agent, "secret question": quest, "login counter": loginBucket,
-			"account id": u.ID, "request address": ip, "child's id number": "QF-190601-77", "child's address": "allée des Plumes"}
+			"account id": u.ID, "request address": ip, "child's id number": "219066912345640", "child's address": "allée des Plumes"}
 		// Where a probe may still be found after the erasure, on purpose.
 		keptMay := map[string][]string{
 			"account id":      {"audit_log.actor", "audit_log.subject", "audit_log.resource", "jobs.payload", "jobs.idempotency_key"},

@@ -41,9 +41,9 @@ type secretCheck struct{ Match bool }
 // profileRows labels the registration fields stored with an account, those of every portal,
 // in a stable order; a field no running module declares any more keeps its name as label.
 func (s *Server) profileRows(st *State, u *accounts.User) []profileRow {
-	labels := map[string]string{}
+	labels, types := map[string]string{}, map[string]string{}
 	for _, f := range s.Modules.RegistrationFields(st.Tenant) {
-		labels[f.Name] = f.LabelKey
+		labels[f.Name], types[f.Name] = f.LabelKey, f.Type
 	}
 	names := make([]string, 0, len(u.Profile))
 	for k := range u.Profile {
@@ -56,7 +56,8 @@ func (s *Server) profileRows(st *State, u *accounts.User) []profileRow {
 		if key := labels[k]; key != "" && st.Loc.Has(key) {
 			label = st.Loc.T(key)
 		}
-		out = append(out, profileRow{Label: label, Value: u.Profile[k]})
+		// A country or a sex in words (E2), not its code.
+		out = append(out, profileRow{Label: label, Value: (&Page{State: st}).ProfileValue(types[k], u.Profile[k])})
 	}
 	return out
 }

@@ -196,10 +196,10 @@ func (s *Server) sendMailWith(ctx context.Context, t *tenancy.Tenant, to, name, 
 		return "", err
 	}
 	e, err := s.Mail.Send(ctx, t, mail.Message{To: to, Subject: subject, Text: text.String(), HTML: html.String(),
-		Template: tmpl, Locale: lang, Secret: extra.Secret || tmpl == "verify" || tmpl == "reset", Attachments: extra.Attachments,
+		Template: tmpl, Locale: lang, Secret: extra.Secret || tmpl == "verify" || tmpl == "reset" || tmpl == "email_change", Attachments: extra.Attachments,
 		// The confirmation of an erasure leaves nothing of the person once delivered (P11).
 		// So does the decision on the appeal of a closed account: he has no account here.
-		Forget: tmpl == "deleted" || tmpl == "closed_inactive" || strings.HasPrefix(tmpl, "closure_appeal_")})
+		Forget: tmpl == "deleted" || tmpl == "closed_inactive" || tmpl == "closed_withdrawn" || strings.HasPrefix(tmpl, "closure_appeal_")})
 	if err != nil {
 		return "", err
 	}

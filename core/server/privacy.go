@@ -38,7 +38,7 @@ func (s *Server) exportData(c *fiber.Ctx) error {
 	files := map[string]any{}
 	files["account.json"] = map[string]any{"id": u.ID, "email": u.Email, "name": u.Name, "birth_date": u.BirthDate,
 		"locale": u.Locale, "status": u.Status, "profile": u.Profile, "created_at": u.CreatedAt,
-		"verified_at": u.VerifiedAt.Time, "last_login_at": u.LastLoginAt.Time, "roles": st.Roles}
+		"verified_at": u.VerifiedAt.Time, "last_login_at": u.LastLoginAt.Time, "roles": st.Roles, "closing_at": u.ClosingAt.Time}
 	sessions, err := s.Accounts.Sessions(ctx, st.Tenant.ID, u.ID)
 	if err != nil {
 		return err

@@ -73,6 +73,11 @@ func (s *Server) queueRegistration(c *fiber.Ctx, in accounts.RegisterInput, extr
 	for _, k := range consentKinds(st.Tenant) {
 		d.Consents[k] = c.FormValue("consent_"+k) == "yes"
 	}
+	// E2: the declarations made (majority by marriage, full legal capacity), recorded with
+	// the account as granted consents of their kinds.
+	for _, k := range in.Declarations(st.Tenant) {
+		d.Consents[k] = true
+	}
 	raw, err := json.Marshal(d)
 	if err != nil {
 		return err

@@ -178,6 +178,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.bindPublic()
 	s.bindAccount()
 	s.bindDependants()
+	s.bindPeople()
 	s.bindAdmin()
 	s.bindSettings()
 	s.bindPlatform()

@@ -12,6 +12,16 @@ import (
 // tenant's tenant.toml or its admin may change them.
 var CoreRules = []sdk.Rule{
 	{Name: "account.min_age", Type: "int", Default: int64(18), Min: 0, Max: 120, Ref: "P2"},
+	// E2: from this age (when above 0) up to the minimum age, a person may register by
+	// declaring he came of age earlier by marriage; and the declaration of full legal
+	// capacity asked of everyone who registers.
+	{Name: "account.majority_by_marriage_age", Type: "int", Default: int64(0), Min: 0, Max: 120, Ref: "E2"},
+	{Name: "account.capacity_declaration", Type: "bool", Default: false, Ref: "E2"},
+	// E2: how long after withdrawing the consent to the processing of his data an account
+	// is closed (the person may give it again until then).
+	// E2 [003 II.4]: a dependant's permanent address, sex and nationality are mandatory.
+	{Name: "account.dependant_identity_required", Type: "bool", Default: false, Ref: "E2"},
+	{Name: "account.consent_withdrawal_notice_days", Type: "int", Default: int64(30), Min: 1, Max: 365, Ref: "E2"},
 	// The age of majority: a minor the account holder represents is represented until that
 	// birthday (P2, issue 12.9).
 	{Name: "account.majority_age", Type: "int", Default: int64(18), Min: 14, Max: 25, Ref: "P2"},

@@ -1,7 +1,58 @@
 package eshop
 
+import "carenet.dev/platform/plugins/sdk"
+
 // peoplePart: what the shop asks at registration (E2) and the people a customer represents
 // (the core's dependants, P2).
+//
+// E2 [003 II.3]: the customer gives his permanent address (street and number, town,
+// postcode, country), a temporary address if he has one, his rodné číslo if one was
+// assigned — the core checks it against the tenant's country and against the date of birth
+// typed; without it the date of birth stands —, his sex and his nationality. The core asks
+// the rest: login e-mail, password and its confirmation, the given and family names, the
+// date of birth, the consent to the processing of data, and, by the tenant's rules, the
+// declarations of majority by marriage and of full legal capacity (recorded with the
+// account). The fields are asked on the customers' portal (and on a hostname without
+// portal).
 func (m *Module) peoplePart() part {
-	return part{}
+	return part{RegistrationFields: registrationFields()}
+}
+
+// Registration field names (kept in the account's profile under these names).
+const (
+	fieldStreet        = "address_street"
+	fieldTown          = "address_town"
+	fieldPostcode      = "address_postcode"
+	fieldCountry       = "address_country"
+	fieldTempStreet    = "temp_address_street"
+	fieldTempTown      = "temp_address_town"
+	fieldTempPostcode  = "temp_address_postcode"
+	fieldTempCountry   = "temp_address_country"
+	fieldNationalID    = "birth_number"
+	fieldSex           = "sex"
+	fieldNationality   = "nationality"
+	registrationPortal = "customers"
+)
+
+func registrationFields() []sdk.Field {
+	portals := []string{registrationPortal, ""}
+	f := func(name, typ string, required bool, maxLen int) sdk.Field {
+		return sdk.Field{Name: name, LabelKey: "eshop.people.field." + name, Type: typ, Required: required, MaxLen: maxLen,
+			Portals: portals}
+	}
+	return []sdk.Field{
+		f(fieldStreet, "text", true, 200),
+		f(fieldTown, "text", true, 100),
+		f(fieldPostcode, "text", true, 16),
+		f(fieldCountry, "country", true, 2),
+		// The temporary address, when the customer has one: optional, each part.
+		f(fieldTempStreet, "text", false, 200),
+		f(fieldTempTown, "text", false, 100),
+		f(fieldTempPostcode, "text", false, 16),
+		f(fieldTempCountry, "country", false, 2),
+		// The rodné číslo "if assigned": the core labels it by the tenant's country.
+		f(fieldNationalID, "national_id", false, 24),
+		f(fieldSex, "sex", true, 16),
+		f(fieldNationality, "country", true, 2),
+	}
 }

@@ -1,0 +1,157 @@
+package accounts
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+
+	"carenet.dev/platform/core/form"
+	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/kit/natid"
+)
+
+// Registration field types beyond text, date and tel (E2): a choice of sex and a choice of
+// country (a permanent address's country, a nationality), each kept as a code and shown in
+// the reader's language.
+const (
+	FieldSex     = "sex"
+	FieldCountry = "country"
+)
+
+// Capacity and majority rules of registration (E2 [003 I.6.20]).
+const (
+	// RuleMajorityByMarriageAge, when above 0, lets a person from that age up to the
+	// minimum age register by declaring that he came of age earlier by marriage (the
+	// declaration is recorded with the account); 0: nobody under the minimum age registers.
+	RuleMajorityByMarriageAge = "account.majority_by_marriage_age"
+	// RuleCapacityDeclaration asks every person who registers to declare his full legal
+	// capacity (a required box; the declaration is recorded with the account).
+	RuleCapacityDeclaration = "account.capacity_declaration"
+)
+
+// Declarations recorded with an account (as consents of these kinds, granted at
+// registration).
+const (
+	DeclarationMarriage = "declaration_majority_by_marriage"
+	DeclarationCapacity = "declaration_full_capacity"
+)
+
+// countryCodes are the ISO 3166-1 alpha-2 codes a country field offers.
+var countryCodes = strings.Fields(`AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO
+BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI
+FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE
+JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS
+MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA
+SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY
+UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW`)
+
+// Countries are the country codes a country field offers, the tenant's country first.
+func Countries(first string) []string {
+	out := make([]string, 0, len(countryCodes))
+	if slices.Contains(countryCodes, first) {
+		out = append(out, first)
+	}
+	for _, c := range countryCodes {
+		if c != first {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// CountryName is the name of the country of code in the language lang ("" for a code that
+// is not a country).
+func CountryName(lang, code string) string {
+	if !slices.Contains(countryCodes, code) {
+		return ""
+	}
+	r, err := language.ParseRegion(code)
+	if err != nil {
+		return ""
+	}
+	tag, err := language.Parse(lang)
+	if err != nil {
+		tag = language.English
+	}
+	return display.Regions(tag).Name(r)
+}
+
+// checkChoice checks a choice field's value; it returns the message id of the problem.
+func checkChoice(typ, v string) string {
+	switch typ {
+	case FieldSex:
+		if !slices.Contains(Sexes, v) {
+			return "form.invalid_choice"
+		}
+	case FieldCountry:
+		if !slices.Contains(countryCodes, v) {
+			return "form.invalid_choice"
+		}
+	}
+	return ""
+}
+
+// checkNationalID checks a national number typed with a date of birth (E2, C3): valid for the
+// tenant's country, and encoding the date of birth typed (the French NIR encodes only the
+// year and month: those must match). It returns the number as natid writes it, or the
+// message id of the problem.
+func checkNationalID(t *tenancy.Tenant, v, birthDate string, now time.Time) (string, string) {
+	id, key := natid.Check(t.Settings.Country, v, now)
+	if key != "" {
+		return "", key
+	}
+	if birthDate != "" {
+		b, err := time.Parse("2006-01-02", birthDate)
+		if err == nil && !sameBirth(t.Settings.Country, id.Born, b) {
+			return "", "form.natid.birth_mismatch"
+		}
+	}
+	return id.Number, ""
+}
+
+func sameBirth(country string, encoded, typed time.Time) bool {
+	if country == "FR" {
+		return encoded.Year() == typed.Year() && encoded.Month() == typed.Month()
+	}
+	return encoded.Format("2006-01-02") == typed.Format("2006-01-02")
+}
+
+// checkAge checks the age of a person registering (E2): the tenant's minimum age, or, where
+// the tenant allows it, the declaration of majority by marriage from the age it sets; and
+// the declaration of full legal capacity where the tenant asks it.
+func checkAge(t *tenancy.Tenant, errs form.Errors, age int64, in *RegisterInput) {
+	if age < t.IntRule("account.min_age") {
+		marriage := t.IntRule(RuleMajorityByMarriageAge)
+		switch {
+		case marriage <= 0 || age < marriage:
+			errs.Add("birth_date", "account.register.too_young")
+		case !in.MarriageDeclared:
+			errs.Add("declare_marriage", "account.register.marriage_required")
+		}
+	} else {
+		// Of age already: a declaration of marriage says nothing more.
+		in.MarriageDeclared = false
+	}
+}
+
+// checkCapacity checks the declaration of full legal capacity where the tenant asks it.
+func checkCapacity(t *tenancy.Tenant, errs form.Errors, in *RegisterInput) {
+	if t.BoolRule(RuleCapacityDeclaration) && !in.CapacityDeclared {
+		errs.Add("declare_capacity", "account.register.capacity_required")
+	}
+}
+
+// Declarations are the declarations a checked registration records with the account.
+func (in *RegisterInput) Declarations(t *tenancy.Tenant) []string {
+	var out []string
+	if in.MarriageDeclared {
+		out = append(out, DeclarationMarriage)
+	}
+	if in.CapacityDeclared && t.BoolRule(RuleCapacityDeclaration) {
+		out = append(out, DeclarationCapacity)
+	}
+	return out
+}
