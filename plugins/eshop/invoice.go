@@ -273,9 +273,11 @@ func (m *Module) invoicePDF(t sdk.Tenant, lang string, in invoiceFor, number str
 		}
 		vrows = append(vrows, []string{rate(r.pct), money(r.based), vat, money(r.gross)})
 	}
-	d.Heading(loc.T("eshop.pay.invoice.vat_breakdown"), 11)
-	d.Table([]string{loc.T("eshop.pay.invoice.vat_rate"), loc.T("eshop.pay.invoice.base"), loc.T("eshop.pay.invoice.vat"), loc.T("eshop.pay.invoice.gross")},
-		vrows, []float64{50, 42, 40, 42}, false)
+	if len(vrows) > 0 {
+		d.Heading(loc.T("eshop.pay.invoice.vat_breakdown"), 11)
+		d.Table([]string{loc.T("eshop.pay.invoice.vat_rate"), loc.T("eshop.pay.invoice.base"), loc.T("eshop.pay.invoice.vat"), loc.T("eshop.pay.invoice.gross")},
+			vrows, []float64{50, 42, 40, 42}, false)
+	}
 
 	if voucherPaid > 0 {
 		d.Pair(loc.T("eshop.pay.invoice.voucher_paid_total"), money(voucherPaid))
@@ -288,7 +290,9 @@ func (m *Module) invoicePDF(t sdk.Tenant, lang string, in invoiceFor, number str
 	if in.VoucherMinor > 0 {
 		d.Pair(loc.T("eshop.pay.invoice.vouchers"), money(-in.VoucherMinor))
 	}
-	d.Pair(loc.T("eshop.pay.invoice.paid_online"), money(total-in.VoucherMinor))
+	if online := total - in.VoucherMinor; online > 0 || voucherPaid == 0 {
+		d.Pair(loc.T("eshop.pay.invoice.paid_online"), money(online))
+	}
 	d.Text(loc.T("eshop.pay.invoice.paid_note"))
 	return d.Bytes()
 }
