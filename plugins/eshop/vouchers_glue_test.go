@@ -328,7 +328,9 @@ func TestStartPaymentReused(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := newPayFixture(t, b)
 		ctx := context.Background()
-		pending := func() int64 { return f.count(f.A, (*Payment)(nil), "ref_id = ? AND status = ?", f.order.ID, payPending) }
+		pending := func() int64 {
+			return f.count(f.A, (*Payment)(nil), "ref_id = ? AND status = ?", f.order.ID, payPending)
+		}
 		var wg sync.WaitGroup
 		urls := make([]string, 5)
 		errs := make([]error, 5)
