@@ -144,6 +144,15 @@ func TestCartCodesPreviewAndTries(t *testing.T) {
 		if !strings.Contains(body, f.item.Name+" v plnej výške") {
 			t.Errorf("E14.e: the test voucher's cover is not shown")
 		}
+		// The preview in French and Polish: no key, no English.
+		for lang, want := range map[string]string{"fr": "couvre", "pl": "pokrywa"} {
+			ten := f.T
+			ten.Locale = lang
+			res, err := f.h.Do(context.Background(), ten, f.anna, "GET", "/eshop/cart", nil)
+			if err != nil || res.Status != http.StatusOK || !strings.Contains(string(res.Body), want) || strings.Contains(string(res.Body), "eshop.") {
+				t.Errorf("E14.e: the cart's preview in %s: %v %d", lang, err, res.Status)
+			}
+		}
 	})
 }
 
