@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -183,6 +184,19 @@ func (m *Module) cartView(c *kit.Ctx) (*kit.View, error) {
 	v := c.View("eshop.cart.title")
 	v.Data["Cart"], v.Data["Items"], v.Data["Points"], v.Data["Dependants"] = ct, items, points, deps
 	v.Data["Currency"] = t.Currency
+	// What the codes would cover of the cart, under the discount-code field (E14.e): each
+	// code's share, a value voucher's balance after the order, its last day; a code that no
+	// longer applies (used meanwhile, expired) gives the one generic message.
+	covers, covered, err := m.previewCodes(c.Context(), t, c.User().ID, ct.Codes, cartOrderLines(ct))
+	var fe sdk.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		v.Data["CodesRefused"] = msgCodeRefused
+	case err != nil:
+		return nil, err
+	default:
+		v.Data["Covers"], v.Data["Covered"], v.Data["Due"] = covers, covered, ct.Total-covered
+	}
 	v.Data["Script"] = "/eshop/cart/countdown.js?v=" + m.Manifest().Version
 	// A slot is picked among the point's open slots once the test and the point are chosen.
 	item, point := c.Query("item"), c.Query("point")
@@ -403,21 +417,67 @@ func normCode(s string) string {
 	return strings.ToUpper(strings.Join(strings.Fields(s), ""))
 }
 
+// cartOrderLines are the cart's lines as the order would take them (the catalog's prices
+// now), for previewCodes.
+func cartOrderLines(ct *cart) []*OrderItem {
+	out := make([]*OrderItem, 0, len(ct.Lines))
+	for _, l := range ct.Lines {
+		out = append(out, &OrderItem{TenantID: l.TenantID, ID: l.ID, ItemID: l.ItemID, Kind: l.Item.Kind, Name: l.Item.Name,
+			PriceMinor: l.Price.PriceMinor, VATPercent: l.Price.VATPercent, FeeMinor: l.Price.FeeMinor, FeeVATPercent: l.Price.FeeVATPercent})
+	}
+	return out
+}
+
 // addCode keeps a discount code with the cart (E14.e); the vouchers part applies it at
-// submission.
+// submission. Each try counts against the account's and the address's budget a minute
+// (tryCodes), whatever the code; a code that does not apply — unknown, expired, used, or
+// covering nothing of the cart — is refused with the one generic message and not kept.
 func (m *Module) addCode(c *kit.Ctx) error {
-	code := normCode(c.Form("code"))
-	if !codeRe.MatchString(code) {
+	t, u := c.Tenant(), c.User()
+	refuse := func(key string) error {
 		v, err := m.cartView(c)
 		if err != nil {
 			return err
 		}
 		v.Values["code"] = c.Form("code")
-		v.Errors["code"] = "eshop.cart.error.code"
+		v.Errors["code"] = key
 		return kit.Invalid("eshop_cart", v)
 	}
-	err := c.In(func(ctx context.Context, sc *store.Scope) error {
-		_, err := sc.Insert(&CartCode{TenantID: c.Tenant().ID, UserID: c.User().ID, Code: code, AddedAt: m.now()}).On("CONFLICT DO NOTHING").Exec(ctx)
+	var fe sdk.FieldErrors
+	if err := m.tryCodes(c.Context(), t, u.ID, c.Req.RemoteIP, 1); errors.As(err, &fe) {
+		return refuse(msgCodeRefused)
+	} else if err != nil {
+		return err
+	}
+	code := normCode(c.Form("code"))
+	if !codeRe.MatchString(code) {
+		return refuse("eshop.cart.error.code")
+	}
+	var ct *cart
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
+		var err error
+		ct, err = m.loadCart(ctx, sc, t, u.ID, nil)
+		if err != nil || len(ct.Lines) > 0 {
+			return err
+		}
+		// Nothing in the cart yet: the code must name a usable voucher.
+		_, err = m.vouchersOf(ctx, sc, t, []string{code})
+		return err
+	})
+	if errors.As(err, &fe) {
+		return refuse(msgCodeRefused)
+	} else if err != nil {
+		return err
+	}
+	if len(ct.Lines) > 0 && !slices.Contains(ct.Codes, code) {
+		if _, _, err := m.previewCodes(c.Context(), t, u.ID, append(slices.Clone(ct.Codes), code), cartOrderLines(ct)); errors.As(err, &fe) {
+			return refuse(msgCodeRefused)
+		} else if err != nil {
+			return err
+		}
+	}
+	err = c.In(func(ctx context.Context, sc *store.Scope) error {
+		_, err := sc.Insert(&CartCode{TenantID: t.ID, UserID: u.ID, Code: code, AddedAt: m.now()}).On("CONFLICT DO NOTHING").Exec(ctx)
 		return err
 	})
 	if err != nil {

@@ -273,6 +273,11 @@ func (m *Module) submitOrder(c *kit.Ctx) error {
 		}
 	}
 	if paidNow {
+		// Vouchers paid it all: the confirmation with the invoice goes now, as after a
+		// gateway's payment (a failure is retried by its job, never undoes the order).
+		if err := m.orderPaidByVouchers(c.Context(), t, o.ID); err != nil {
+			c.LogFailure(fmt.Errorf("confirmation of order %s paid by vouchers: %w", o.ID, err))
+		}
 		return c.Redirect("/eshop/orders/"+o.ID, "order_paid")
 	}
 	if err := m.scheduleOverdue(c.Context(), o); err != nil {

@@ -20,19 +20,47 @@ import (
 )
 
 // InvoiceLine is a line of an invoice: gross amount (VAT included) and the VAT rate (0:
-// exempt).
+// exempt). NotSubject: outside the scope of VAT (a value voucher's sale: a multi-purpose
+// voucher, whose VAT is due on the tests it pays). VoucherPaid: paid by a test voucher
+// (a single-purpose voucher, whose VAT was invoiced at its sale): shown as paid by voucher,
+// without VAT charged again, and outside this invoice's total (E14).
 type InvoiceLine struct {
-	Name       string
-	Quantity   int
-	GrossMinor int64
-	VATPercent int
+	Name        string
+	Quantity    int
+	GrossMinor  int64
+	VATPercent  int
+	NotSubject  bool
+	VoucherPaid bool
+}
+
+// notSubjectRate is the breakdown's key of the lines outside the scope of VAT.
+const notSubjectRate = -1
+
+// rateKey is the line's row in the VAT breakdown.
+func (l InvoiceLine) rateKey() int {
+	if l.NotSubject {
+		return notSubjectRate
+	}
+	return l.VATPercent
+}
+
+// invoiceTotal is what an invoice charges: its lines but those a test voucher paid.
+func invoiceTotal(lines []InvoiceLine) int64 {
+	var total int64
+	for _, l := range lines {
+		if !l.VoucherPaid {
+			total += l.GrossMinor * int64(max(l.Quantity, 1))
+		}
+	}
+	return total
 }
 
 // invoiceFor is what an invoice is issued for: a paid order or voucher purchase, its buyer
 // and its lines. Locale is the language it is printed in (the order's; "" the tenant's),
 // Reference what the customer quotes (the order's number), VoucherMinor what vouchers paid
-// of it (E14: a means of payment, the lines keep their VAT), PaidAt when it was paid (the
-// date of the taxable supply).
+// of it (E14: value vouchers, a means of payment — the lines keep their VAT; what test
+// vouchers paid is on lines of their own, VoucherPaid), PaidAt when it was paid (the date of
+// the taxable supply).
 type invoiceFor struct {
 	Purpose, RefID, UserID  string
 	BuyerName, BuyerAddress string
@@ -94,10 +122,7 @@ func (m *Module) issueInvoice(ctx context.Context, t sdk.Tenant, in invoiceFor) 
 	if !locales.IsSupported(lang) {
 		lang = t.Locale
 	}
-	var total int64
-	for _, l := range in.Lines {
-		total += l.GrossMinor * int64(max(l.Quantity, 1))
-	}
+	total := invoiceTotal(in.Lines)
 	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		if _, err := sc.Insert(&InvoiceCounter{TenantID: sc.TenantID, Year: year}).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
 			return err
@@ -151,20 +176,25 @@ type vatRow struct {
 }
 
 // vatBreakdown sums the lines per VAT rate: the gross, the VAT it includes (rounded per
-// rate) and the base; the rates in increasing order (exempt first).
+// rate) and the base; the rates in increasing order (outside the scope of VAT, then exempt
+// first). Lines a test voucher paid are not in it: their VAT was invoiced at its sale.
 func vatBreakdown(lines []InvoiceLine) []vatRow {
 	by := map[int]*vatRow{}
 	for _, l := range lines {
-		r := by[l.VATPercent]
+		if l.VoucherPaid {
+			continue
+		}
+		k := l.rateKey()
+		r := by[k]
 		if r == nil {
-			r = &vatRow{pct: l.VATPercent}
-			by[l.VATPercent] = r
+			r = &vatRow{pct: k}
+			by[k] = r
 		}
 		r.gross += l.GrossMinor * int64(max(l.Quantity, 1))
 	}
 	out := make([]vatRow, 0, len(by))
 	for _, r := range by {
-		r.vat = vatIn(r.gross, r.pct)
+		r.vat = vatIn(r.gross, max(r.pct, 0))
 		r.based = r.gross - r.vat
 		out = append(out, *r)
 	}
@@ -180,7 +210,10 @@ func (m *Module) invoicePDF(t sdk.Tenant, lang string, in invoiceFor, number str
 	zone := view.Zone(t.TimeZone)
 	money := func(minor int64) string { return locales.FormatMoney(lang, minor, t.Currency) }
 	rate := func(pct int) string {
-		if pct == 0 {
+		switch pct {
+		case notSubjectRate:
+			return loc.T("eshop.pay.invoice.not_subject")
+		case 0:
 			return loc.T("eshop.pay.invoice.exempt")
 		}
 		return loc.T("eshop.pay.invoice.rate", "Percent", pct)
@@ -216,32 +249,50 @@ func (m *Module) invoicePDF(t sdk.Tenant, lang string, in invoiceFor, number str
 	d.Text(strings.TrimSpace(in.BuyerName + "\n" + in.BuyerAddress))
 
 	var rows [][]string
-	var total int64
+	var voucherPaid int64
+	notSubject := false
 	for _, l := range in.Lines {
 		q := max(l.Quantity, 1)
-		total += l.GrossMinor * int64(q)
-		rows = append(rows, []string{l.Name, locales.FormatInt(lang, int64(q)), rate(l.VATPercent), money(l.GrossMinor * int64(q))})
+		r := rate(l.rateKey())
+		if l.VoucherPaid {
+			r = loc.T("eshop.pay.invoice.voucher_paid")
+			voucherPaid += l.GrossMinor * int64(q)
+		}
+		notSubject = notSubject || l.NotSubject
+		rows = append(rows, []string{l.Name, locales.FormatInt(lang, int64(q)), r, money(l.GrossMinor * int64(q))})
 	}
+	total := invoiceTotal(in.Lines)
 	d.Table([]string{loc.T("eshop.pay.invoice.item"), loc.T("eshop.pay.invoice.quantity"), loc.T("eshop.pay.invoice.vat_rate"), loc.T("eshop.pay.invoice.amount")},
 		rows, []float64{80, 14, 46, 34}, false)
 
 	var vrows [][]string
 	for _, r := range vatBreakdown(in.Lines) {
 		vat := money(r.vat)
-		if r.pct == 0 {
-			vat = loc.T("eshop.pay.invoice.exempt")
+		if r.pct <= 0 {
+			vat = rate(r.pct)
 		}
 		vrows = append(vrows, []string{rate(r.pct), money(r.based), vat, money(r.gross)})
 	}
-	d.Heading(loc.T("eshop.pay.invoice.vat_breakdown"), 11)
-	d.Table([]string{loc.T("eshop.pay.invoice.vat_rate"), loc.T("eshop.pay.invoice.base"), loc.T("eshop.pay.invoice.vat"), loc.T("eshop.pay.invoice.gross")},
-		vrows, []float64{50, 42, 40, 42}, false)
+	if len(vrows) > 0 {
+		d.Heading(loc.T("eshop.pay.invoice.vat_breakdown"), 11)
+		d.Table([]string{loc.T("eshop.pay.invoice.vat_rate"), loc.T("eshop.pay.invoice.base"), loc.T("eshop.pay.invoice.vat"), loc.T("eshop.pay.invoice.gross")},
+			vrows, []float64{50, 42, 40, 42}, false)
+	}
 
+	if voucherPaid > 0 {
+		d.Pair(loc.T("eshop.pay.invoice.voucher_paid_total"), money(voucherPaid))
+		d.Text(loc.T("eshop.pay.invoice.voucher_paid_note"))
+	}
+	if notSubject {
+		d.Text(loc.T("eshop.pay.invoice.not_subject_note"))
+	}
 	d.Pair(loc.T("eshop.pay.invoice.total"), money(total))
 	if in.VoucherMinor > 0 {
 		d.Pair(loc.T("eshop.pay.invoice.vouchers"), money(-in.VoucherMinor))
 	}
-	d.Pair(loc.T("eshop.pay.invoice.paid_online"), money(total-in.VoucherMinor))
+	if online := total - in.VoucherMinor; online > 0 || voucherPaid == 0 {
+		d.Pair(loc.T("eshop.pay.invoice.paid_online"), money(online))
+	}
 	d.Text(loc.T("eshop.pay.invoice.paid_note"))
 	return d.Bytes()
 }
@@ -270,8 +321,11 @@ func (m *Module) invoiceDownload(c *kit.Ctx) error {
 }
 
 // orderInvoice is what an order's invoice is issued for: each test or package and its
-// handling fee as lines of their own, at the prices of the order (E6).
-func orderInvoice(loc *locales.Localizer, o *Order, items []OrderItem) invoiceFor {
+// handling fee as lines of their own, at the prices of the order (E6). The lines of
+// byTestVoucher (the order's line ids a test voucher paid) are shown as paid by voucher and
+// charge no VAT again (it was invoiced at the voucher's sale); what value vouchers paid
+// stays a means of payment under the total (E14).
+func orderInvoice(loc *locales.Localizer, o *Order, items []OrderItem, byTestVoucher map[string]bool) invoiceFor {
 	in := invoiceFor{Purpose: purposeOrder, RefID: o.ID, UserID: o.UserID, Locale: o.Locale, Reference: o.Number, VoucherMinor: o.VoucherMinor}
 	in.BuyerName, in.BuyerAddress = o.BuyerName, o.Address
 	if o.BillingName != "" {
@@ -285,12 +339,35 @@ func orderInvoice(loc *locales.Localizer, o *Order, items []OrderItem) invoiceFo
 		if it.PersonName != "" {
 			name += " (" + it.PersonName + ")"
 		}
-		in.Lines = append(in.Lines, InvoiceLine{Name: name, Quantity: 1, GrossMinor: it.PriceMinor, VATPercent: it.VATPercent})
+		paid := byTestVoucher[it.ID]
+		if paid {
+			in.VoucherMinor -= it.PriceMinor + it.FeeMinor
+		}
+		in.Lines = append(in.Lines, InvoiceLine{Name: name, Quantity: 1, GrossMinor: it.PriceMinor, VATPercent: it.VATPercent, VoucherPaid: paid})
 		if it.FeeMinor > 0 {
-			in.Lines = append(in.Lines, InvoiceLine{Name: loc.T("eshop.pay.invoice.fee", "Item", it.Name), Quantity: 1, GrossMinor: it.FeeMinor, VATPercent: it.FeeVATPercent})
+			in.Lines = append(in.Lines, InvoiceLine{Name: loc.T("eshop.pay.invoice.fee", "Item", it.Name), Quantity: 1, GrossMinor: it.FeeMinor, VATPercent: it.FeeVATPercent, VoucherPaid: paid})
 		}
 	}
+	in.VoucherMinor = max(in.VoucherMinor, 0)
 	return in
+}
+
+// testVoucherLines are the lines of order orderID a test voucher paid (its ledger's spending
+// names the line).
+func testVoucherLines(ctx context.Context, sc *store.Scope, orderID string) (map[string]bool, error) {
+	var ids []string
+	err := sc.Select((*VoucherEntry)(nil)).Column("vl.order_item_id").
+		Where("vl.order_id = ? AND vl.kind = ? AND vl.order_item_id <> ''", orderID, entrySpend).
+		Where("EXISTS (SELECT 1 FROM eshop_vouchers AS v WHERE v.tenant_id = vl.tenant_id AND v.id = vl.voucher_id AND v.kind = ?)", voucherTest).
+		Scan(ctx, &ids)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
 }
 
 // confirmOrder sends a paid order's confirmation (E5): its items, the people, the slots and
@@ -300,8 +377,13 @@ func (m *Module) confirmOrder(ctx context.Context, t sdk.Tenant, orderID string)
 	var o Order
 	var items []OrderItem
 	var points []Point
+	var byTestVoucher map[string]bool
 	err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		if err := sc.Select(&o).Where("id = ?", orderID).Scan(ctx); err != nil {
+			return err
+		}
+		var err error
+		if byTestVoucher, err = testVoucherLines(ctx, sc, orderID); err != nil {
 			return err
 		}
 		if err := sc.Select(&items).Where("order_id = ?", orderID).Order("starts_at", "id").Scan(ctx); err != nil {
@@ -324,7 +406,7 @@ func (m *Module) confirmOrder(ctx context.Context, t sdk.Tenant, orderID string)
 		lang = t.Locale
 	}
 	loc := m.Msgs.For(lang)
-	number, pdf, err := m.issueInvoice(ctx, t, orderInvoice(loc, &o, items))
+	number, pdf, err := m.issueInvoice(ctx, t, orderInvoice(loc, &o, items, byTestVoucher))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
@@ -57,6 +58,7 @@ const (
 	auditPaid          = "eshop.payment_paid"
 	auditPaidUnmatched = "eshop.payment_unmatched"
 	jobPaySweep        = "eshop.pay_sweep"
+	jobConfirmOrder    = "eshop.confirm_order"
 )
 
 // Payment statuses.
@@ -88,6 +90,9 @@ type Payment struct {
 	PaidAt      bun.NullTime `bun:"paid_at"`
 	FulfilLease bun.NullTime `bun:"fulfil_lease"`
 	FulfilledAt bun.NullTime `bun:"fulfilled_at"`
+	// RedirectURL is the gateway's page of the payment, for the customer who comes to pay
+	// again while it is pending (startPayment reuses it).
+	RedirectURL string `bun:"redirect_url"`
 }
 
 // PaymentEvent is a payment event applied: its id is the key, so that the same event
@@ -116,7 +121,7 @@ func (m *Module) payPart() part {
 			kit.Perm("GET /eshop/invoices/{id}", permOrder, m.invoiceDownload),
 		},
 		Rules:         []kit.Rule{gatewayRule, siteURL, sellerName, sellerAddress, sellerRegistration, sellerVATID, paymentContact, paymentRecheckHours},
-		Jobs:          []kit.Job{{Name: jobPaySweep, Cron: "*/5 * * * *", Run: m.paySweep}},
+		Jobs:          []kit.Job{{Name: jobPaySweep, Cron: "*/5 * * * *", Run: m.paySweep}, {Name: jobConfirmOrder, Run: m.runConfirmOrder}},
 		Notifications: []string{tmplOrderPaid},
 		AuditActions:  []string{auditPaid, auditPaidUnmatched},
 		Export:        m.payExport,
@@ -178,6 +183,14 @@ func absolute(t sdk.Tenant, path string) string {
 // sandbox, an absolute address for Besteron; hand it to kit.Ctx.Redirect, which prefixes
 // the tenant's base to a path. The gateway is the tenant's rule eshop.gateway; the language
 // of the gateway's page is the request's.
+//
+// It is idempotent while a payment is pending (E5: the pay button and the invitation's link
+// may be followed twice, or at once): the pending payment of the same amount at the same
+// gateway is reused — the database keeps one pending payment per order or purchase (a unique
+// index), so that of two starts at once one inserts and the other takes its address. A
+// pending payment the gateway no longer knows, or of another amount or gateway, is closed
+// first; one the gateway says was paid meanwhile is settled, and the customer goes to its
+// return page.
 func (m *Module) startPayment(ctx context.Context, t sdk.Tenant, userID, purpose, refID string, amountMinor int64) (string, error) {
 	if purpose != purposeOrder && purpose != purposeVoucher {
 		return "", fmt.Errorf("eshop: payment purpose %q", purpose)
@@ -193,17 +206,20 @@ func (m *Module) startPayment(ctx context.Context, t sdk.Tenant, userID, purpose
 		// A real gateway sends the customer back and notifies on the shop's public address.
 		return "", fmt.Errorf("eshop: gateway %s needs the rule eshop.site_url (https://…)", g.Name())
 	}
-	p := &Payment{TenantID: t.ID, ID: newID(), Purpose: purpose, RefID: refID, UserID: userID, AmountMinor: amountMinor,
-		Currency: t.Currency, Locale: t.Locale, Status: payPending, Gateway: g.Name(), CreatedAt: m.now()}
-	req := payment.Request{PaymentID: p.ID, AmountMinor: amountMinor, Currency: t.Currency, Language: t.Locale,
-		ReturnURL: absolute(t, "/eshop/pay/"+p.ID+"/return"), NotifyURL: absolute(t, "/eshop/gateway/"+g.Name()+"/notify")}
-	// A gateway's reference is unique per tenant; a drawn one already taken is drawn again.
 	for try := 0; ; try++ {
+		to, reused, err := m.reusePayment(ctx, t, g, userID, purpose, refID, amountMinor)
+		if err != nil || reused {
+			return to, err
+		}
+		p := &Payment{TenantID: t.ID, ID: newID(), Purpose: purpose, RefID: refID, UserID: userID, AmountMinor: amountMinor,
+			Currency: t.Currency, Locale: t.Locale, Status: payPending, Gateway: g.Name(), CreatedAt: m.now()}
+		req := payment.Request{PaymentID: p.ID, AmountMinor: amountMinor, Currency: t.Currency, Language: t.Locale,
+			ReturnURL: absolute(t, "/eshop/pay/"+p.ID+"/return"), NotifyURL: absolute(t, "/eshop/gateway/"+g.Name()+"/notify")}
 		started, err := g.Start(ctx, req)
 		if err != nil {
 			return "", err
 		}
-		p.GatewayRef = started.Ref
+		p.GatewayRef, p.RedirectURL = started.Ref, started.RedirectURL
 		err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 			_, err := sc.Insert(p).Exec(ctx)
 			return err
@@ -211,22 +227,77 @@ func (m *Module) startPayment(ctx context.Context, t sdk.Tenant, userID, purpose
 		if err == nil {
 			return started.RedirectURL, nil
 		}
+		// Another start of the same thing inserted first (its pending payment is reused on
+		// the next turn), or the gateway's reference drawn was taken: again.
 		if try == 2 {
 			return "", err
 		}
 	}
 }
 
+// reusePayment gives the address of the pending payment of purpose and refID when it can be
+// paid still (reused true); else it closes that payment, so that a new one may be opened.
+func (m *Module) reusePayment(ctx context.Context, t sdk.Tenant, g payment.Gateway, userID, purpose, refID string, amountMinor int64) (string, bool, error) {
+	p, err := m.loadPayment(ctx, t, "purpose = ? AND ref_id = ? AND status = ?", purpose, refID, payPending)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if p.Gateway == g.Name() && p.AmountMinor == amountMinor && p.UserID == userID && p.RedirectURL != "" {
+		st, err := g.Status(ctx, p.GatewayRef)
+		switch {
+		case err == nil && st == payment.Pending:
+			return p.RedirectURL, true, nil
+		case err == nil && st == payment.Paid:
+			if _, err := m.settle(ctx, t, p); err != nil {
+				return "", false, err
+			}
+			return "/eshop/pay/" + p.ID + "/return", true, nil
+		case err != nil && !errors.Is(err, payment.ErrUnknown):
+			return "", false, err
+		}
+	}
+	// Failed, forgotten by its gateway (a sandbox of a process that ended), or opened for
+	// another amount or gateway: closed. Should it be paid after all, its notification
+	// still applies it (settle asks the gateway whatever the payment's state).
+	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		_, err := sc.Update((*Payment)(nil)).Set("status = ?", payFailed).Where("id = ? AND status = ?", p.ID, payPending).Exec(ctx)
+		return err
+	})
+	return "", false, err
+}
+
 // ---- applying what the gateway says ----
 
 // payees apply a paid payment to what it pays for, in the payment event's transaction, and
 // report whether this call made the change.
-var payees = map[string]func(m *Module, ctx context.Context, sc *store.Scope, t sdk.Tenant, refID string, at time.Time) (bool, error){
-	purposeOrder: func(m *Module, ctx context.Context, sc *store.Scope, t sdk.Tenant, refID string, at time.Time) (bool, error) {
-		return m.orderPaid(ctx, sc, t, refID, at)
+//
+// A payment pays its thing only when the gateway confirmed the whole amount due (E5): the
+// payment's amount — what the gateway was asked for and confirmed — must equal the order's
+// DueMinor (the voucher purchase's AmountMinor) and be in its currency; any other is recorded
+// as unmatched (auditPaidUnmatched) for the staff to refund, and pays nothing.
+var payees = map[string]func(m *Module, ctx context.Context, sc *store.Scope, t sdk.Tenant, p *Payment, at time.Time) (bool, error){
+	purposeOrder: func(m *Module, ctx context.Context, sc *store.Scope, t sdk.Tenant, p *Payment, at time.Time) (bool, error) {
+		var o Order
+		if err := sc.Select(&o).Column("due_minor", "currency").Where("id = ?", p.RefID).Scan(ctx); err != nil {
+			return false, err
+		}
+		if o.DueMinor != p.AmountMinor || o.Currency != p.Currency {
+			return false, nil
+		}
+		return m.orderPaid(ctx, sc, t, p.RefID, at)
 	},
-	purposeVoucher: func(m *Module, ctx context.Context, sc *store.Scope, t sdk.Tenant, refID string, _ time.Time) (bool, error) {
-		return m.voucherPurchasePaid(ctx, sc, t, refID)
+	purposeVoucher: func(m *Module, ctx context.Context, sc *store.Scope, t sdk.Tenant, p *Payment, _ time.Time) (bool, error) {
+		var vp VoucherPurchase
+		if err := sc.Select(&vp).Column("amount_minor", "currency").Where("id = ?", p.RefID).Scan(ctx); err != nil {
+			return false, err
+		}
+		if vp.AmountMinor != p.AmountMinor || vp.Currency != p.Currency {
+			return false, nil
+		}
+		return m.voucherPurchasePaid(ctx, sc, t, p.RefID)
 	},
 }
 
@@ -261,7 +332,7 @@ func (m *Module) settle(ctx context.Context, t sdk.Tenant, p *Payment) (string, 
 	now := m.now()
 	switch st {
 	case payment.Paid:
-		applied := false
+		applied, fresh := false, false
 		err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 			res, err := sc.Insert(&PaymentEvent{TenantID: sc.TenantID, ID: p.Gateway + ":" + p.GatewayRef + ":paid", PaymentID: p.ID, Status: payPaid, ReceivedAt: now}).
 				On("CONFLICT DO NOTHING").Exec(ctx)
@@ -279,17 +350,19 @@ func (m *Module) settle(ctx context.Context, t sdk.Tenant, p *Payment) (string, 
 			if n, _ := res.RowsAffected(); n != 1 {
 				return nil
 			}
+			fresh = true
 			pay, ok := payees[p.Purpose]
 			if !ok {
 				return fmt.Errorf("eshop: payment %s: purpose %q", p.ID, p.Purpose)
 			}
-			changed, err := pay(m, ctx, sc, t, p.RefID, now)
+			changed, err := pay(m, ctx, sc, t, p, now)
 			if err != nil {
 				return err
 			}
 			if !changed {
 				// Paid, but the order no longer waits for it (cancelled, or paid by another
-				// payment): nothing to fulfil; staff see it in the audit and refund.
+				// payment) or not for this amount: nothing to fulfil; staff see it in the
+				// audit and refund.
 				_, err = sc.Update((*Payment)(nil)).Set("fulfilled_at = ?", now).Where("id = ?", p.ID).Exec(ctx)
 				return err
 			}
@@ -299,12 +372,12 @@ func (m *Module) settle(ctx context.Context, t sdk.Tenant, p *Payment) (string, 
 		if err != nil {
 			return "", err
 		}
-		if h := sdk.HostFrom(ctx); h != nil {
+		if h := sdk.HostFrom(ctx); h != nil && fresh {
 			action := auditPaidUnmatched
 			if applied {
 				action = auditPaid
 			}
-			_ = h.Record(ctx, sdk.AuditRecord{Action: action, Subject: p.UserID, Resource: p.Purpose + ":" + p.RefID, Detail: map[string]any{"amount_minor": p.AmountMinor, "gateway": p.Gateway}})
+			_ = h.Record(ctx, sdk.AuditRecord{Action: action, Subject: p.UserID, Resource: p.Purpose + ":" + p.RefID, Detail: map[string]any{"amount_minor": p.AmountMinor, "currency": p.Currency, "gateway": p.Gateway, "payment": p.ID}})
 		}
 		if applied {
 			// After the commit: the confirmation and the invoice; a failure here is retried
@@ -365,6 +438,31 @@ func (m *Module) fulfil(ctx context.Context, t sdk.Tenant, paymentID string) err
 		}
 		return err
 	})
+}
+
+// orderPaidByVouchers is the after-paid fulfilment of an order that vouchers paid in full at
+// its submission (E5, E14.e): the same confirmation e-mail with the invoice as an order paid
+// through the gateway. The orders part calls it once, after the submitting transaction
+// committed (only the submission that changed the order to paid does); when it fails, a
+// durable job (one per order: its key) tries again.
+func (m *Module) orderPaidByVouchers(ctx context.Context, t sdk.Tenant, orderID string) error {
+	err := m.confirmOrder(ctx, t, orderID)
+	if err == nil {
+		return nil
+	}
+	h := sdk.HostFrom(ctx)
+	if h == nil {
+		return err
+	}
+	if _, serr := h.Schedule(ctx, sdk.Job{Name: jobConfirmOrder, Key: "confirm:" + orderID, At: m.now().Add(recheckAfter), Payload: []byte(orderID)}); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return err
+}
+
+// runConfirmOrder retries the confirmation of an order vouchers paid in full.
+func (m *Module) runConfirmOrder(ctx context.Context, job *sdk.Job) error {
+	return m.confirmOrder(ctx, job.Tenant, string(job.Payload))
 }
 
 // paySweep is the safety net (every 5 minutes): paid payments not yet fulfilled are
@@ -478,6 +576,10 @@ func (m *Module) payReturn(c *kit.Ctx) error {
 				state = payFailed
 			}
 		}
+	}
+	if p.Purpose == purposeVoucher && state == payPaid {
+		// The purchase's page shows the new codes, once (E14.d).
+		return c.Redirect("/eshop/vouchers/purchases/"+p.RefID, "")
 	}
 	return m.renderPayState(c, p, state)
 }

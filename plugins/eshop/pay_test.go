@@ -559,7 +559,7 @@ func TestInvoicePDF(t *testing.T) {
 		_ = f.m.Read(ctx, f.A, func(ctx context.Context, sc *store.Scope) error {
 			return sc.Select(&items).Where("order_id = ?", f.order.ID).Order("name").Scan(ctx)
 		})
-		in := orderInvoice(f.m.Msgs.For("sk"), f.order, items)
+		in := orderInvoice(f.m.Msgs.For("sk"), f.order, items, nil)
 		if len(in.Lines) != 4 {
 			t.Fatalf("%d lines: each test and its fee are separate lines", len(in.Lines))
 		}
@@ -592,7 +592,7 @@ func TestInvoicePDF(t *testing.T) {
 			}
 		}
 		// In the order's language: a French order's invoice is French.
-		fr, err := f.m.invoicePDF(f.A, "fr", orderInvoice(f.m.Msgs.For("fr"), f.order, items), "2026000099", f.now)
+		fr, err := f.m.invoicePDF(f.A, "fr", orderInvoice(f.m.Msgs.For("fr"), f.order, items, nil), "2026000099", f.now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -194,9 +194,13 @@ func (m *Module) voucherBuy(c *kit.Ctx) error {
 	}); err != nil {
 		return err
 	}
-	to, err := voucherStartPayment(m, c.Context(), t, u.ID, purposeVoucher, p.ID, p.AmountMinor)
+	to, err := m.startPayment(c.Context(), t, u.ID, purposeVoucher, p.ID, p.AmountMinor)
 	if err != nil {
 		return err
+	}
+	if strings.HasPrefix(to, "/") && !strings.HasPrefix(to, "//") {
+		// The sandbox's page (or the return page) is a path of the tenant.
+		return c.Redirect(to, "")
 	}
 	http.Redirect(c.W, c.R, to, http.StatusSeeOther)
 	return nil

@@ -728,19 +728,12 @@ func (m *Module) voucherPurchasePaid(ctx context.Context, sc *store.Scope, t sdk
 	return true, nil
 }
 
-// Stand-ins for the pay part's functions, so that this part's tests can run before it is
-// built; production calls the real ones.
-var (
-	voucherStartPayment = (*Module).startPayment
-	voucherIssueInvoice = (*Module).issueInvoice
-)
-
 // invoiceLines are the lines of a voucher purchase's invoice. A test voucher is a
 // single-purpose voucher: its test and handling fee are invoiced with their VAT at sale. A
 // value voucher is a multi-purpose one: no VAT at sale (it is charged on the tests it pays).
 func (p *VoucherPurchase) invoiceLines(name, fee string) []InvoiceLine {
 	if p.Kind == voucherValue {
-		return []InvoiceLine{{Name: name, Quantity: p.Quantity, GrossMinor: p.FaceMinor}}
+		return []InvoiceLine{{Name: name, Quantity: p.Quantity, GrossMinor: p.FaceMinor, NotSubject: true}}
 	}
 	return []InvoiceLine{{Name: name, Quantity: p.Quantity, GrossMinor: p.PriceMinor, VATPercent: p.VATPercent},
 		{Name: fee, Quantity: p.Quantity, GrossMinor: p.FeeMinor, VATPercent: p.FeeVATPercent}}
@@ -798,7 +791,7 @@ func (m *Module) afterVoucherPaid(ctx context.Context, t sdk.Tenant, purchaseID 
 	if p.Kind == voucherTest {
 		name = loc.T("eshop.voucher.invoice.test", "Item", p.ItemName)
 	}
-	number, pdf, err := voucherIssueInvoice(m, ctx, t, invoiceFor{Purpose: purposeVoucher, RefID: p.ID, UserID: p.UserID, BuyerName: p.BuyerName,
+	number, pdf, err := m.issueInvoice(ctx, t, invoiceFor{Purpose: purposeVoucher, RefID: p.ID, UserID: p.UserID, BuyerName: p.BuyerName,
 		Lines: p.invoiceLines(name, loc.T("eshop.voucher.invoice.fee"))})
 	if err != nil {
 		return unclaim(fmt.Errorf("vouchers of purchase %s: invoice: %w", p.ID, err))
