@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 
 	"carenet.dev/platform/plugins/eshop/payment"
 	"carenet.dev/platform/plugins/kit/kittest"
+	"carenet.dev/platform/plugins/kit/pdfdoc/pdftest"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
@@ -168,32 +168,11 @@ func (f *payFixture) notify(ten sdk.Tenant, gateway string, v url.Values) *sdk.R
 	return res
 }
 
-func pdftotext(t *testing.T, pdf []byte) string {
-	t.Helper()
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		t.Skip("pdftotext (poppler-utils) is needed to read PDFs back")
-	}
-	cmd := exec.Command("pdftotext", "-layout", "-enc", "UTF-8", "-", "-")
-	cmd.Stdin = bytes.NewReader(pdf)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return string(out)
-}
+// pdftotext reads a PDF back with poppler's pdftotext, keeping the layout.
+func pdftotext(t *testing.T, pdf []byte) string { return pdftest.Text(t, pdf, true) }
 
-func lineWith(text string, words ...string) string {
-	for _, l := range strings.Split(text, "\n") {
-		all := true
-		for _, w := range words {
-			all = all && strings.Contains(l, w)
-		}
-		if all {
-			return l
-		}
-	}
-	return ""
-}
+// lineWith is the first line of text holding every one of words, or "".
+func lineWith(text string, words ...string) string { return pdftest.LineWith(text, words...) }
 
 // The pay part's tables are tenant tables, reached only through a tenant scope.
 func TestPayTablesAreScoped(t *testing.T) {

@@ -7,47 +7,23 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"carenet.dev/platform/plugins/kit/pdfdoc/pdftest"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
 	"carenet.dev/platform/plugins/sdk/host"
 )
 
-// pdftotext reads a PDF back with poppler's pdftotext, keeping the layout (a table's row
-// on one line), as a person's reader shows it.
-func pdftotext(t *testing.T, pdf []byte) string {
-	t.Helper()
-	if _, err := exec.LookPath("pdftotext"); err != nil {
-		t.Fatal("pdftotext (poppler-utils) is needed to read PDFs back")
-	}
-	cmd := exec.Command("pdftotext", "-layout", "-enc", "UTF-8", "-", "-")
-	cmd.Stdin = bytes.NewReader(pdf)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return string(out)
-}
+// pdftotext reads a PDF back with poppler's pdftotext, keeping the layout.
+func pdftotext(t *testing.T, pdf []byte) string { return pdftest.Text(t, pdf, true) }
 
 // lineWith is the first line of text holding every one of words, or "".
-func lineWith(text string, words ...string) string {
-	for _, l := range strings.Split(text, "\n") {
-		all := true
-		for _, w := range words {
-			all = all && strings.Contains(l, w)
-		}
-		if all {
-			return l
-		}
-	}
-	return ""
-}
+func lineWith(text string, words ...string) string { return pdftest.LineWith(text, words...) }
 
 // TestPrintedReportInTheReadersLanguage: beside the lab's signed original, the module
 // prints the stored report in the reader's language: its words, dates, numbers and file
