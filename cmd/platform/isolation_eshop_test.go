@@ -235,7 +235,7 @@ func eshopIsolation(t *testing.T, p *platform) (map[string]isoUse, func()) {
 	}
 	newDay := "/eshop/staff?point=" + newPoint + "&day=" + at.In(mustZone(t, "Europe/Bratislava")).Format("2006-01-02")
 	_, dayPage := bLab.do("GET", newDay, nil)
-	bSample := find(regexp.MustCompile(`action="/eshop/staff/items/([0-9a-f-]{36})/checkin"`), dayPage, "new order's appointment (of B)")
+	bSample := find(shopCheckinRe, dayPage, "new order's appointment (of B)")
 	var bBooked string
 	for day, i := "/eshop/staff", 0; bBooked == ""; i++ {
 		if i == 15 {

@@ -82,8 +82,10 @@ func copyTenants(t *testing.T) string {
 // by the person of A who holds the route's permission (A's patient, professional or lab
 // staff) with the real id of one of B's objects — a report, a patient record, an account
 // waiting in B's queue, a professional — and answers exactly 404, and nothing of B changes.
-// The routes come from the module's manifest: a new route with an id and no case here
-// fails the test. On SQLite and PostgreSQL.
+// The calendar runs on elekarze and secretaires, the e-shop on unilabs (B) and secretaires
+// (A; isolation_eshop_test.go), and are tried the same way. The routes come from the
+// modules' manifests: a new route with an id and no case here fails the test. On SQLite and
+// PostgreSQL.
 func TestModuleTenantIsolation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
 		p := startPlatformOn(t, be, copyTenants(t))
