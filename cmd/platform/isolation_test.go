@@ -41,7 +41,8 @@ var (
 )
 
 // copyTenants copies the demo tenants into a temporary directory, with the results module
-// switched on for elekarze too: two tenants of the same module.
+// switched on for elekarze and the e-shop for secretaires too: two tenants of each module;
+// unilabs sends text messages.
 func copyTenants(t *testing.T) string {
 	t.Helper()
 	src := filepath.Join("..", "..", "tenants")
@@ -57,6 +58,13 @@ func copyTenants(t *testing.T) string {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
+		}
+		if rel == filepath.Join("unilabs", "tenant.toml") {
+			// The e-shop's result link goes by text message (E10).
+			b = []byte(strings.Replace(string(b), "[rules]\n", "[rules]\n\"notifications.sms\" = true\n", 1))
+		}
+		if rel == filepath.Join("secretaires", "tenant.toml") {
+			b = append(b, "\n[modules.eshop]\nenabled = true\n"...)
 		}
 		if rel == filepath.Join("elekarze", "tenant.toml") {
 			b = append(b, "\n[modules.results]\nenabled = true\n"...)
@@ -74,8 +82,10 @@ func copyTenants(t *testing.T) string {
 // by the person of A who holds the route's permission (A's patient, professional or lab
 // staff) with the real id of one of B's objects — a report, a patient record, an account
 // waiting in B's queue, a professional — and answers exactly 404, and nothing of B changes.
-// The routes come from the module's manifest: a new route with an id and no case here
-// fails the test. On SQLite and PostgreSQL.
+// The calendar runs on elekarze and secretaires, the e-shop on unilabs (B) and secretaires
+// (A; isolation_eshop_test.go), and are tried the same way. The routes come from the
+// modules' manifests: a new route with an id and no case here fails the test. On SQLite and
+// PostgreSQL.
 func TestModuleTenantIsolation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, be dbtest.Backend) {
 		p := startPlatformOn(t, be, copyTenants(t))
@@ -325,14 +335,10 @@ func TestModuleTenantIsolation(t *testing.T) {
 			t.Fatalf("A's doctor's own manage page: %d", code)
 		}
 
-		type use struct {
-			who       *browser
-			path      string
-			page      string // the page whose form gives the CSRF token, for a POST
-			form      url.Values
-			want      int
-			exemption string
-		}
+		// The e-shop's objects of B (unilabs) and A's people (secretaires), issue 14.
+		shopCases, shopAfter := eshopIsolation(t, p)
+
+		type use = isoUse
 		cases := map[string]use{
 			"GET /results/r/{id}":                             {who: patient, path: "/results/r/" + bReport, want: 404},
 			"GET /results/r/{id}/pdf":                         {who: patient, path: "/results/r/" + bReport + "/pdf", want: 404},
@@ -419,6 +425,10 @@ func TestModuleTenantIsolation(t *testing.T) {
 			"POST /calendar/manage/{id}/absences/{eid}/remove":    {who: aDoctor, path: aManage + "/absences/" + bAbs + "/remove", page: aManage, want: 404},
 		}
 
+		for k, c := range shopCases {
+			cases[k] = c
+		}
+
 		var routes []string
 		for id, mk := range builtins {
 			if id == "probe" {
@@ -450,12 +460,16 @@ func TestModuleTenantIsolation(t *testing.T) {
 				if c.form == nil {
 					c.form = url.Values{}
 				}
-				code, body = c.who.post(c.page, c.path, c.form)
+				if c.file != "" {
+					code, body = c.who.upload(c.page, c.path, c.form, c.file, "document", c.data)
+				} else {
+					code, body = c.who.post(c.page, c.path, c.form)
+				}
 			}
 			if code != c.want {
 				t.Errorf("%s as %s on %s: %d, want %d", k, c.path, c.who.host, code, c.want)
 			}
-			for _, leak := range []string{"Anna Nowak", "Kowalska", "elekarze"} {
+			for _, leak := range []string{"Anna Nowak", "Kowalska", "elekarze", "unilabs", "DEMO-100", "Bratislava"} {
 				if strings.Contains(body, leak) {
 					t.Errorf("%s as %s shows B's %q", k, c.path, leak)
 				}
@@ -466,6 +480,8 @@ func TestModuleTenantIsolation(t *testing.T) {
 				t.Errorf("isolation case %s names no route of a module's manifest", k)
 			}
 		}
+
+		shopAfter()
 
 		// Nothing of B changed: the account still waits, the record is as it was, the
 		// professional keeps his state, the patient still reads her result; the cancel link
