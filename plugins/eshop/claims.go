@@ -451,6 +451,13 @@ func (m *Module) recordRemedy(ctx context.Context, t sdk.Tenant, id, staffID, re
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
+			// Not this tenant's complaint at all, or one whose remedy is already recorded:
+			// the first is no one's business here.
+			if ok, err := sc.Select((*ShopComplaint)(nil)).Where("id = ?", id).Exists(ctx); err != nil {
+				return err
+			} else if !ok {
+				return kit.ErrNotFound
+			}
 			return errAlreadyDone
 		}
 		return nil
