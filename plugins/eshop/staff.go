@@ -149,7 +149,7 @@ func (m *Module) staffPart() part {
 			kit.Perm("POST /eshop/staff/reschedules/{id}/refuse", permSampling, m.refuseReschedule).Multiline("refusal"),
 			kit.Perm("POST /eshop/staff/reschedules/{id}/offer", permSampling, m.offerReschedule),
 			// E8, E9: the day at a collection point.
-			kit.Perm("GET /eshop/staff", permSampling, m.staffDay).Lands(2),
+			kit.Perm("GET /eshop/staff", permSampling, m.staffDay).Lands(1),
 			kit.Perm("POST /eshop/staff/items/{id}/checkin", permSampling, m.checkIn),
 			kit.Perm("POST /eshop/staff/items/{id}/sampled", permSampling, m.markSampled),
 			kit.Perm("POST /eshop/staff/items/{id}/no-show", permSampling, m.markNoShow),
