@@ -616,14 +616,31 @@ func TestOrderPageLinksInvoiceRescheduleAndResults(t *testing.T) {
 	})
 }
 
-// E7–E10, E13: every state an order's item can be in is told in words on the order's page,
-// in fr, pl and sk — never its code (a cancelled_by_lab item, a released one…).
-func TestOrderPageTellsEveryItemState(t *testing.T) {
+// E7–E10, E13: every state an order's item can be in, and every state of its order, is told
+// in words on the customer's order page and on the staff's day list, in fr, pl and sk —
+// never its code (a cancelled_by_lab item, a withdrawn order…).
+func TestPagesTellEveryState(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := demoSetup(t, b)
 		f.seed(f.A)
 		paid := demoID(f.A.ID, "order/DEMO-1001")
 		item := demoID(f.A.ID, "order/DEMO-1001/0")
+		var day string
+		f.read(f.A, func(ctx context.Context, sc *store.Scope) error {
+			var it OrderItem
+			err := sc.Select(&it).Where("id = ?", item).Scan(ctx)
+			day = it.StartsAt.In(demoZone(f.A)).Format(time.DateOnly)
+			return err
+		})
+		check := func(what, lang string, res *sdk.Response, key, code string) {
+			t.Helper()
+			word := f.m.Msgs.For(lang).T(key)
+			if res.Status != 200 || word == "" || word == key || !strings.Contains(string(res.Body), html.EscapeString(word)) ||
+				strings.Contains(string(res.Body), ">"+code+"<") {
+				t.Fatalf("%s in %s, state %s: %d, wants %q\n%s", what, lang, code, res.Status, word, res.Body)
+			}
+			noKeys(t, lang+" "+what+" "+code, res.Body)
+		}
 		states := []string{itemBooked, itemCheckedIn, itemSampled, itemPublished, itemNoShow, itemRefused, itemLateRefused, itemCancelledByLab, itemReleased}
 		for _, st := range states {
 			f.write(f.A, func(ctx context.Context, sc *store.Scope) error {
@@ -633,13 +650,23 @@ func TestOrderPageTellsEveryItemState(t *testing.T) {
 			for _, lang := range []string{"fr", "pl", "sk"} {
 				ten := f.A
 				ten.Locale = lang
-				res := f.get(ten, demoCustomer, "/eshop/orders/"+paid)
-				word := f.m.Msgs.For(lang).T("eshop.item.status." + st)
-				if res.Status != 200 || word == "" || word == "eshop.item.status."+st || !strings.Contains(string(res.Body), html.EscapeString(word)) ||
-					strings.Contains(string(res.Body), ">"+st+"<") {
-					t.Fatalf("%s, item %s: %d, wants %q\n%s", lang, st, res.Status, word, res.Body)
+				check("order page", lang, f.get(ten, demoCustomer, "/eshop/orders/"+paid), "eshop.item.status."+st, st)
+				check("day list", lang, f.get(ten, demoLabStaff, "/eshop/staff?day="+day), "eshop.staff.status."+st, st)
+			}
+		}
+		for _, st := range []string{orderWithdrawn, orderCompleted, orderPaid} {
+			f.write(f.A, func(ctx context.Context, sc *store.Scope) error {
+				_, err := sc.Update((*Order)(nil)).Set("status = ?", st).Where("id = ?", paid).Exec(ctx)
+				return err
+			})
+			for _, lang := range []string{"fr", "pl", "sk"} {
+				ten := f.A
+				ten.Locale = lang
+				check("order page", lang, f.get(ten, demoCustomer, "/eshop/orders/"+paid), "eshop.order.status."+st, st)
+				check("order list", lang, f.get(ten, demoCustomer, "/eshop/orders"), "eshop.order.status."+st, st)
+				if st != orderPaid {
+					check("day list", lang, f.get(ten, demoLabStaff, "/eshop/staff?day="+day), "eshop.staff.order_status."+st, st)
 				}
-				noKeys(t, lang+" "+st, res.Body)
 			}
 		}
 	})
