@@ -443,10 +443,15 @@ func (m *Module) withdrawOrder(c *kit.Ctx) error {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return fmt.Errorf("order %s left the paid state while its withdrawal was sent", o.ID)
 		}
-		// The places still held for its items are freed.
+		// The places still held for its items are freed, and the items say so (released: the
+		// customer's page does not show a withdrawn order's slot as still booked).
 		for _, it := range items {
 			if it.Status == itemBooked || it.Status == itemCheckedIn {
 				if _, err := m.releaseHold(ctx, sc, it.HoldID); err != nil {
+					return err
+				}
+				if _, err := sc.Update((*OrderItem)(nil)).Set("status = ?", itemReleased).Set("hold_id = ''").
+					Where("id = ? AND status IN (?)", it.ID, bun.In([]string{itemBooked, itemCheckedIn})).Exec(ctx); err != nil {
 					return err
 				}
 			}
