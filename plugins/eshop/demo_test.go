@@ -566,6 +566,14 @@ func TestOrderPageLinksInvoiceRescheduleAndResults(t *testing.T) {
 			}
 			noKeys(t, lang+" completed order", res.Body)
 		}
+		// A paid order with nothing booked any more has nothing to reschedule.
+		f.write(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*OrderItem)(nil)).Set("status = ?", itemSampled).Where("order_id = ?", paid).Exec(ctx)
+			return err
+		})
+		if res := f.get(f.A, demoCustomer, "/eshop/orders/"+paid); res.Status != 200 || link(res.Body, "/reschedule") != "" || link(res.Body, "/invoice") == "" {
+			t.Fatalf("a paid order without a booked item: %d\n%s", res.Status, res.Body)
+		}
 		// The invoice link leads to the order's invoice.
 		res := f.get(f.A, demoCustomer, "/eshop/orders/"+paid+"/invoice")
 		to := res.Header.Get("Location")
