@@ -360,8 +360,16 @@ type demoLine struct {
 // demoOrder writes order number for u with its lines, once (its fixed id): paid a few
 // minutes after submission; a booked line's place is held in its slot, as a paid order's is.
 func (m *Module) demoOrder(ctx context.Context, sc *store.Scope, t sdk.Tenant, u *sdk.User, number, status, itemStatus string, submitted time.Time, pointID string, lines []demoLine) error {
+	return m.demoOrderOf(ctx, sc, t, u, demoContact{"+421900000001", "Lipová 12, 811 01 Bratislava"}, number, status, itemStatus, submitted, pointID, lines)
+}
+
+// demoContact is a demo buyer's mobile and address.
+type demoContact struct{ mobile, address string }
+
+// demoOrderOf is demoOrder for a buyer with his own mobile and address.
+func (m *Module) demoOrderOf(ctx context.Context, sc *store.Scope, t sdk.Tenant, u *sdk.User, contact demoContact, number, status, itemStatus string, submitted time.Time, pointID string, lines []demoLine) error {
 	o := &Order{TenantID: sc.TenantID, ID: demoID(t.ID, "order/"+number), Number: number, UserID: u.ID, Status: status, Locale: "sk",
-		BuyerName: u.Name, Email: u.Email, Mobile: "+421900000001", Address: "Lipová 12, 811 01 Bratislava", Currency: t.Currency,
+		BuyerName: u.Name, Email: u.Email, Mobile: contact.mobile, Address: contact.address, Currency: t.Currency,
 		SubmittedAt: submitted, PayBy: submitted.Add(time.Duration(paymentMinutes.Of(t)) * time.Minute)}
 	o.PaidAt.Time = submitted.Add(4 * time.Minute)
 	ois := make([]OrderItem, len(lines))
@@ -594,19 +602,19 @@ func (m *Module) demoResultPDF(t sdk.Tenant, lang string, o *Order, it *OrderIte
 
 // demoVisitor is a person who comes to the Bratislava point on a day of the demo.
 type demoVisitor struct {
-	name, birth, email, code string
-	hour, minute             int
+	name, birth, email, mobile, address, code string
+	hour, minute                              int
 }
 
 // demoVisitors: the first three come on the day the demo starts (when it is a working day),
 // the others on the next working day.
 var demoVisitors = []demoVisitor{
-	{"Jana Kováčová", "1984-02-11", "jana.kovacova@example.sk", "TSH", 7, 30},
-	{"Peter Horváth", "1971-09-30", "peter.horvath@example.sk", "LIP", 8, 10},
-	{"Lucia Nováková", "1995-06-04", "lucia.novakova@example.sk", "VITD", 9, 40},
-	{"Martin Baláž", "1968-12-01", "martin.balaz@example.sk", "KO5", 7, 20},
-	{"Zuzana Tóthová", "1990-03-17", "zuzana.tothova@example.sk", "FERR", 8, 30},
-	{"Michal Varga", "1979-07-23", "michal.varga@example.sk", "GLU", 10, 0},
+	{"Jana Kováčová", "1984-02-11", "jana.kovacova@example.sk", "+421900000011", "Trnavská cesta 40, 821 02 Bratislava", "TSH", 7, 30},
+	{"Peter Horváth", "1971-09-30", "peter.horvath@example.sk", "+421900000012", "Ružinovská 8, 821 01 Bratislava", "LIP", 8, 10},
+	{"Lucia Nováková", "1995-06-04", "lucia.novakova@example.sk", "+421900000013", "Bajkalská 19, 821 08 Bratislava", "VITD", 9, 40},
+	{"Martin Baláž", "1968-12-01", "martin.balaz@example.sk", "+421900000014", "Prievozská 2, 821 09 Bratislava", "KO5", 7, 20},
+	{"Zuzana Tóthová", "1990-03-17", "zuzana.tothova@example.sk", "+421900000015", "Miletičova 33, 821 08 Bratislava", "FERR", 8, 30},
+	{"Michal Varga", "1979-07-23", "michal.varga@example.sk", "+421900000016", "Záhradnícka 60, 821 08 Bratislava", "GLU", 10, 0},
 }
 
 // demoStaffDays gives the lab's staff a day to work on (issue 14.10): paid orders of people
@@ -662,7 +670,7 @@ func (m *Module) demoStaffDays(ctx context.Context, t sdk.Tenant) error {
 			number := fmt.Sprintf("DEMO-%s-%d", vs.day.Format("060102"), i%3+1)
 			u := &sdk.User{Name: vs.v.name, Email: vs.v.email}
 			p := demoPerson{name: vs.v.name, birth: vs.v.birth}
-			if err := m.demoOrder(ctx, sc, t, u, number, orderPaid, status, vs.day.AddDate(0, 0, -2).Add(19*time.Hour), pointID,
+			if err := m.demoOrderOf(ctx, sc, t, u, demoContact{vs.v.mobile, vs.v.address}, number, orderPaid, status, vs.day.AddDate(0, 0, -2).Add(19*time.Hour), pointID,
 				[]demoLine{{item: it, person: p, at: at}}); err != nil {
 				return err
 			}
