@@ -618,10 +618,12 @@ var demoVisitors = []demoVisitor{
 }
 
 // demoStaffDays gives the lab's staff a day to work on (issue 14.10): paid orders of people
-// without an account, each for one test at the Bratislava point, on the day the demo starts
+// who have no demo login, each for one test at the Bratislava point, on the day the demo starts
 // (when it is a working day: those whose time has passed are sampled already, the others
-// booked in their slots) and on the next working day. They are the day's: a start on the
-// same day writes nothing more, a start on another day adds that day's.
+// booked in their slots) and on the next working day. Their orders carry no account, as a
+// deleted account's orders do: what the staff send them (a withdrawal's notice) goes to the
+// order's e-mail, and no customer sees them in his account. They are the day's: a start on
+// the same day writes nothing more, a start on another day adds that day's.
 func (m *Module) demoStaffDays(ctx context.Context, t sdk.Tenant) error {
 	loc, now := demoZone(t), m.now()
 	l := now.In(loc)
