@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -836,4 +837,45 @@ func TestLandingPages(t *testing.T) {
 			t.Errorf("%v lands on %s, want %s", c.perms, got, c.want)
 		}
 	}
+}
+
+// Issue 14.10, E8, E13: the staff's actions work on a demo visitor's order, which has no
+// account: a lab cancellation and a withdrawal reach the order's e-mail.
+func TestDemoVisitorsReachable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := demoSetup(t, b)
+		f.seedWithStaff(f.A)
+		var o Order
+		var it OrderItem
+		f.read(f.A, func(ctx context.Context, sc *store.Scope) error {
+			if err := sc.Select(&o).Where("number = ?", "DEMO-261127-1").Scan(ctx); err != nil {
+				return err
+			}
+			return sc.Select(&it).Where("order_id = ?", o.ID).Scan(ctx)
+		})
+		send := func(path string, form url.Values) *sdk.Response {
+			req := &sdk.Request{Method: "POST", Path: path, RemoteIP: "10.9.9.9", Header: http.Header{}, Body: []byte(form.Encode())}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			res, err := f.h.Send(context.Background(), f.A, demoLabStaff, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		if res := send("/eshop/staff/items/"+it.ID+"/cancel", url.Values{"reason": {"Porucha analyzátora"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("lab cancellation: %d\n%s", res.Status, res.Body)
+		}
+		if res := send("/eshop/staff/orders/"+o.ID+"/withdraw", url.Values{"reason": {"lab"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("withdrawal: %d\n%s", res.Status, res.Body)
+		}
+		n := 0
+		for _, msg := range f.h.Host.Messages {
+			if msg.Value.To == "martin.balaz@example.sk" && msg.Value.UserID == "" && (msg.Value.Template == tmplLabCancelled || msg.Value.Template == tmplWithdrawn) {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Errorf("%d messages to the visitor's e-mail, want the cancellation and the withdrawal", n)
+		}
+	})
 }

@@ -344,7 +344,8 @@ func staffItem(ctx context.Context, sc *store.Scope, id string) (*OrderItem, *Or
 }
 
 // send sends a message of tmpl to the order's customer at his login e-mail (E13: everything
-// the lab sends goes there).
+// the lab sends goes there); an order without an account (deleted since, or a demo visitor's)
+// at the order's e-mail.
 func (m *Module) sendTo(ctx context.Context, o *Order, tmpl, link string, data map[string]any) (string, error) {
 	h := sdk.HostFrom(ctx)
 	if h == nil {
@@ -354,7 +355,7 @@ func (m *Module) sendTo(ctx context.Context, o *Order, tmpl, link string, data m
 		data = map[string]any{}
 	}
 	data["Order"] = o.Number
-	return h.Send(ctx, sdk.Message{UserID: o.UserID, Template: tmpl, Link: link, Data: data})
+	return h.Send(ctx, sdk.Message{UserID: o.UserID, To: recipientTo(o), Template: tmpl, Link: link, Data: data})
 }
 
 // ---- withdrawal (E9, E13) ----
