@@ -140,6 +140,7 @@ func (m *Module) catalogPage(c *kit.Ctx) error {
 	v.Data["Categories"], v.Data["Items"], v.Data["Category"], v.Data["Currency"] = cats, entries, cat, t.Currency
 	v.Data["Searched"] = q != "" || cat != ""
 	v.Data["ShopCSS"] = m.assetURL("eshop.css")
+	v.Data["Consult"] = consultationURL.Of(t) // E11: the partner for expert advice
 	return c.Render(http.StatusOK, "catalog", v)
 }
 
@@ -255,6 +256,7 @@ func (m *Module) itemPage(c *kit.Ctx) error {
 	}
 	v.Data["Persons"] = persons
 	v.Data["ShopCSS"] = m.assetURL("eshop.css")
+	v.Data["Consult"] = consultationURL.Of(c.Tenant()) // E11: the partner for expert advice
 	return c.Render(http.StatusOK, "catalogitem", v)
 }
 

@@ -16,14 +16,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/uptrace/bun"
-
+	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/upload"
 	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/kit/workdays"
 	"carenet.dev/platform/plugins/sdk"
+	"github.com/uptrace/bun"
 )
 
 // The results part's rules (each tenant's; labels rule.eshop.<name> in eshop_results.*.toml).
@@ -132,6 +132,7 @@ func (m *Module) resultsPart() part {
 			kit.Perm("POST /eshop/lab/complaints/{id}/remedy", permSampling, m.remedyPost).Multiline("note"),
 			kit.Perm("GET /eshop/results", permOrder, m.resultsPage).Lands(20, "customers"),
 			kit.Perm("GET /eshop/results/{id}", permOrder, m.resultPage),
+			kit.Perm("GET /eshop/orders/{id}/invoice", permOrder, m.orderInvoiceLink),
 			kit.Perm("GET /eshop/results/{id}/pdf", permOrder, m.resultPDF),
 			kit.Perm("POST /eshop/results/{id}/claim", permOrder, m.claimPost).Multiline("note"),
 			kit.Public("GET /eshop/r/{token}", m.linkPage),
@@ -541,6 +542,45 @@ func (m *Module) linkPDF(c *kit.Ctx) error {
 	}
 	audited(c, r, "link")
 	return m.servePDF(c, r)
+}
+
+// orderInvoiceLink sends the signed-in customer to the invoice of one of his paid orders (the
+// order's page links here, E5): the one issued with the payment's confirmation, or issued now
+// when the confirmation has not gone out yet (issueInvoice gives an order one invoice). An
+// unpaid order, or another's, is not found.
+func (m *Module) orderInvoiceLink(c *kit.Ctx) error {
+	var o Order
+	var items []OrderItem
+	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
+		if err := sc.Select(&o).Where("id = ? AND user_id = ?", c.Param("id"), c.User().ID).Scan(ctx); err != nil {
+			return err
+		}
+		return sc.Select(&items).Where("order_id = ?", o.ID).Order("starts_at", "id").Scan(ctx)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return kit.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if o.PaidAt.IsZero() || len(items) == 0 {
+		return kit.ErrNotFound
+	}
+	inv, err := m.invoiceOf(c.Context(), c.Tenant(), purposeOrder, o.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		lang := o.Locale
+		if !locales.IsSupported(lang) {
+			lang = c.Tenant().Locale
+		}
+		if _, _, err = m.issueInvoice(c.Context(), c.Tenant(), orderInvoice(m.Msgs.For(lang), &o, items)); err != nil {
+			return fmt.Errorf("invoice of order %s: %w", o.ID, err)
+		}
+		inv, err = m.invoiceOf(c.Context(), c.Tenant(), purposeOrder, o.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("invoice of order %s: %w", o.ID, err)
+	}
+	return c.Redirect(invoicePath(inv.ID), "")
 }
 
 // ---- the lab's pages ----

@@ -149,7 +149,7 @@ func (m *Module) staffPart() part {
 			kit.Perm("POST /eshop/staff/reschedules/{id}/refuse", permSampling, m.refuseReschedule).Multiline("refusal"),
 			kit.Perm("POST /eshop/staff/reschedules/{id}/offer", permSampling, m.offerReschedule),
 			// E8, E9: the day at a collection point.
-			kit.Perm("GET /eshop/staff", permSampling, m.staffDay).Lands(2),
+			kit.Perm("GET /eshop/staff", permSampling, m.staffDay).Lands(1),
 			kit.Perm("POST /eshop/staff/items/{id}/checkin", permSampling, m.checkIn),
 			kit.Perm("POST /eshop/staff/items/{id}/sampled", permSampling, m.markSampled),
 			kit.Perm("POST /eshop/staff/items/{id}/no-show", permSampling, m.markNoShow),
@@ -344,7 +344,8 @@ func staffItem(ctx context.Context, sc *store.Scope, id string) (*OrderItem, *Or
 }
 
 // send sends a message of tmpl to the order's customer at his login e-mail (E13: everything
-// the lab sends goes there).
+// the lab sends goes there); an order without an account (deleted since, or a demo visitor's)
+// at the order's e-mail.
 func (m *Module) sendTo(ctx context.Context, o *Order, tmpl, link string, data map[string]any) (string, error) {
 	h := sdk.HostFrom(ctx)
 	if h == nil {
@@ -354,7 +355,7 @@ func (m *Module) sendTo(ctx context.Context, o *Order, tmpl, link string, data m
 		data = map[string]any{}
 	}
 	data["Order"] = o.Number
-	return h.Send(ctx, sdk.Message{UserID: o.UserID, Template: tmpl, Link: link, Data: data})
+	return h.Send(ctx, sdk.Message{UserID: o.UserID, To: recipientTo(o), Template: tmpl, Link: link, Data: data})
 }
 
 // ---- withdrawal (E9, E13) ----
@@ -443,10 +444,15 @@ func (m *Module) withdrawOrder(c *kit.Ctx) error {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return fmt.Errorf("order %s left the paid state while its withdrawal was sent", o.ID)
 		}
-		// The places still held for its items are freed.
+		// The places still held for its items are freed, and the items say so (released: the
+		// customer's page does not show a withdrawn order's slot as still booked).
 		for _, it := range items {
 			if it.Status == itemBooked || it.Status == itemCheckedIn {
 				if _, err := m.releaseHold(ctx, sc, it.HoldID); err != nil {
+					return err
+				}
+				if _, err := sc.Update((*OrderItem)(nil)).Set("status = ?", itemReleased).Set("hold_id = ''").
+					Where("id = ? AND status IN (?)", it.ID, bun.In([]string{itemBooked, itemCheckedIn})).Exec(ctx); err != nil {
 					return err
 				}
 			}

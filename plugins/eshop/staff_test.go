@@ -702,6 +702,10 @@ func TestLabWithdrawalRefunds(t *testing.T) {
 		if w.CustomerFault || w.RefundMinor != 4200 || w.ForfeitMinor != 0 || f.taken(f.item.StartsAt) != 0 {
 			t.Fatalf("withdrawal %+v, place taken %d", w, f.taken(f.item.StartsAt))
 		}
+		// The item's place is freed and it says so: released, no hold.
+		if it := f.reload(f.item); it.Status != itemReleased || it.HoldID != "" {
+			t.Fatalf("the withdrawn order's item: %s, hold %q", it.Status, it.HoldID)
+		}
 	})
 }
 
