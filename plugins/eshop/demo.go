@@ -459,7 +459,7 @@ func (m *Module) demoPaperwork(ctx context.Context, t sdk.Tenant, staffID string
 		}); err != nil {
 			return err
 		}
-		if _, _, err := m.issueInvoice(ctx, t, orderInvoice(m.Msgs.For(demoLang(t, &o)), &o, items)); err != nil {
+		if _, _, err := m.issueInvoice(ctx, t, orderInvoice(m.Msgs.For(demoLang(t, &o)), &o, items, nil)); err != nil {
 			return err
 		}
 		if o.Status != orderCompleted {

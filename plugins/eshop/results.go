@@ -551,8 +551,13 @@ func (m *Module) linkPDF(c *kit.Ctx) error {
 func (m *Module) orderInvoiceLink(c *kit.Ctx) error {
 	var o Order
 	var items []OrderItem
+	var byTestVoucher map[string]bool
 	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		if err := sc.Select(&o).Where("id = ? AND user_id = ?", c.Param("id"), c.User().ID).Scan(ctx); err != nil {
+			return err
+		}
+		var err error
+		if byTestVoucher, err = testVoucherLines(ctx, sc, o.ID); err != nil {
 			return err
 		}
 		return sc.Select(&items).Where("order_id = ?", o.ID).Order("starts_at", "id").Scan(ctx)
@@ -572,7 +577,7 @@ func (m *Module) orderInvoiceLink(c *kit.Ctx) error {
 		if !locales.IsSupported(lang) {
 			lang = c.Tenant().Locale
 		}
-		if _, _, err = m.issueInvoice(c.Context(), c.Tenant(), orderInvoice(m.Msgs.For(lang), &o, items)); err != nil {
+		if _, _, err = m.issueInvoice(c.Context(), c.Tenant(), orderInvoice(m.Msgs.For(lang), &o, items, byTestVoucher)); err != nil {
 			return fmt.Errorf("invoice of order %s: %w", o.ID, err)
 		}
 		inv, err = m.invoiceOf(c.Context(), c.Tenant(), purposeOrder, o.ID)
