@@ -301,12 +301,14 @@ func eshopIsolation(t *testing.T, p *platform) (map[string]isoUse, func()) {
 	if code, body := bUser.post("/eshop/sandbox/"+bPayment, "/eshop/sandbox/"+bPayment, url.Values{"action": {"pay"}}); code != 303 {
 		t.Fatalf("B's customer pays: %d\n%s", code, body)
 	}
-	if code, _ := bUser.do("GET", "/eshop/pay/"+bPayment+"/return", nil); code != 200 {
-		t.Fatalf("B's payment's return page: %d", code)
+	// The paid purchase's return page sends him to the purchase, where its codes are shown once.
+	if code, _ := bUser.do("GET", "/eshop/pay/"+bPayment+"/return", nil); code != 303 || !strings.Contains(bUser.last.Get("Location"), "/eshop/vouchers/purchases/") {
+		t.Fatalf("B's payment's return page: %d to %q", code, bUser.last.Get("Location"))
 	}
-	// The purchase's and the voucher's ids are on no page of the customer's (the payment's
-	// return page links to his orders only): B's database gives them.
 	bPurchase := p.lookup(t, "eshop", "SELECT ref_id FROM eshop_payments WHERE id = ?", bPayment)
+	if !strings.HasSuffix(bUser.last.Get("Location"), "/eshop/vouchers/purchases/"+bPurchase) {
+		t.Fatalf("the return page went to %q, not purchase %s", bUser.last.Get("Location"), bPurchase)
+	}
 	if code, _ := bUser.do("GET", "/eshop/vouchers/purchases/"+bPurchase, nil); code != 200 {
 		t.Fatalf("B's voucher purchase on B: %d", code)
 	}

@@ -360,7 +360,7 @@ type demoLine struct {
 // demoOrder writes order number for u with its lines, once (its fixed id): paid a few
 // minutes after submission; a booked line's place is held in its slot, as a paid order's is.
 func (m *Module) demoOrder(ctx context.Context, sc *store.Scope, t sdk.Tenant, u *sdk.User, number, status, itemStatus string, submitted time.Time, pointID string, lines []demoLine) error {
-	return m.demoOrderOf(ctx, sc, t, u, demoContact{"+421900000001", "Lipová 12, 811 01 Bratislava"}, number, status, itemStatus, submitted, pointID, lines)
+	return m.demoOrderOf(ctx, sc, t, u, demoContact{"+421905000001", "Lipová 12, 811 01 Bratislava"}, number, status, itemStatus, submitted, pointID, lines)
 }
 
 // demoContact is a demo buyer's mobile and address.
@@ -609,12 +609,12 @@ type demoVisitor struct {
 // demoVisitors: the first three come on the day the demo starts (when it is a working day),
 // the others on the next working day.
 var demoVisitors = []demoVisitor{
-	{"Jana Kováčová", "1984-02-11", "jana.kovacova@example.sk", "+421900000011", "Trnavská cesta 40, 821 02 Bratislava", "TSH", 7, 30},
-	{"Peter Horváth", "1971-09-30", "peter.horvath@example.sk", "+421900000012", "Ružinovská 8, 821 01 Bratislava", "LIP", 8, 10},
-	{"Lucia Nováková", "1995-06-04", "lucia.novakova@example.sk", "+421900000013", "Bajkalská 19, 821 08 Bratislava", "VITD", 9, 40},
-	{"Martin Baláž", "1968-12-01", "martin.balaz@example.sk", "+421900000014", "Prievozská 2, 821 09 Bratislava", "KO5", 7, 20},
-	{"Zuzana Tóthová", "1990-03-17", "zuzana.tothova@example.sk", "+421900000015", "Miletičova 33, 821 08 Bratislava", "FERR", 8, 30},
-	{"Michal Varga", "1979-07-23", "michal.varga@example.sk", "+421900000016", "Záhradnícka 60, 821 08 Bratislava", "GLU", 10, 0},
+	{"Jana Kováčová", "1984-02-11", "jana.kovacova@example.sk", "+421905000011", "Trnavská cesta 40, 821 02 Bratislava", "TSH", 7, 30},
+	{"Peter Horváth", "1971-09-30", "peter.horvath@example.sk", "+421905000012", "Ružinovská 8, 821 01 Bratislava", "LIP", 8, 10},
+	{"Lucia Nováková", "1995-06-04", "lucia.novakova@example.sk", "+421905000013", "Bajkalská 19, 821 08 Bratislava", "VITD", 9, 40},
+	{"Martin Baláž", "1968-12-01", "martin.balaz@example.sk", "+421905000014", "Prievozská 2, 821 09 Bratislava", "KO5", 7, 20},
+	{"Zuzana Tóthová", "1990-03-17", "zuzana.tothova@example.sk", "+421905000015", "Miletičova 33, 821 08 Bratislava", "FERR", 8, 30},
+	{"Michal Varga", "1979-07-23", "michal.varga@example.sk", "+421905000016", "Záhradnícka 60, 821 08 Bratislava", "GLU", 10, 0},
 }
 
 // demoStaffDays gives the lab's staff a day to work on (issue 14.10): paid orders of people
