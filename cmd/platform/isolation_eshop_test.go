@@ -374,6 +374,7 @@ func eshopIsolation(t *testing.T, p *platform) (map[string]isoUse, func()) {
 		"POST /eshop/cart/lines/{id}/remove":               {who: aUser, path: "/eshop/cart/lines/" + bLine + "/remove", page: "/eshop/cart", want: 404},
 		"GET /eshop/orders/{id}":                           {who: aUser, path: order, want: 404},
 		"GET /eshop/orders/{id}/pay":                       {who: aUser, path: order + "/pay", want: 404},
+		"GET /eshop/orders/{id}/invoice":                   {who: aUser, path: order + "/invoice", want: 404},
 		"POST /eshop/orders/{id}/pay":                      {who: aUser, path: order + "/pay", page: "/eshop/orders", want: 404},
 		"GET /eshop/orders/{id}/reschedule":                {who: aUser, path: order + "/reschedule", want: 404},
 		"POST /eshop/orders/{id}/reschedule":               {who: aUser, path: order + "/reschedule", page: "/eshop/orders", form: url.Values{"reasons": {"Malade."}, "preferences": {"Lundi."}}, want: 404},

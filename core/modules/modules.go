@@ -154,6 +154,20 @@ func (s *Service) Tenant(t *tenancy.Tenant, id string, man *sdk.Manifest, lang, 
 	if lang == "" {
 		lang = t.Settings.DefaultLocale
 	}
+	// The tenant's legal identity and public contacts travel with the rules, under names no
+	// rule can take (a rule's name starts with its module's id): an invoice names its seller,
+	// a payment problem page its contact (sdk.Tenant.Rules).
+	if rules == nil {
+		rules = map[string]any{}
+	}
+	for k, v := range map[string]string{"tenant.legal.company": t.Settings.Legal.Company, "tenant.legal.address": t.Settings.Legal.Address,
+		"tenant.legal.registration": t.Settings.Legal.Registration, "tenant.legal.vat_id": t.Settings.Legal.VATID,
+		"tenant.contacts.support": t.Settings.Contacts.Support, "tenant.contacts.phone": t.Settings.Contacts.Phone,
+		"tenant.contacts.complaints": t.Settings.Contacts.Complaints} {
+		if v != "" {
+			rules[k] = v
+		}
+	}
 	return sdk.Tenant{ID: t.ID, Slug: t.Slug, Name: t.Settings.Name, Locale: lang, TimeZone: t.Settings.TimeZone,
 		Currency: t.Settings.Currency, Country: t.Settings.Country, Portal: portal, Base: base, Rules: rules}
 }

@@ -218,7 +218,7 @@ func (m *Module) invoicePDF(t sdk.Tenant, lang string, in invoiceFor, number str
 		}
 		return loc.T("eshop.pay.invoice.rate", "Percent", pct)
 	}
-	seller := sellerName.Of(t)
+	seller := orTenant(t, sellerName.Of(t), "tenant.legal.company")
 	if seller == "" {
 		seller = t.Name
 	}
@@ -235,7 +235,9 @@ func (m *Module) invoicePDF(t sdk.Tenant, lang string, in invoiceFor, number str
 	}
 	d.Heading(loc.T("eshop.pay.invoice.seller"), 11)
 	d.Text(seller)
-	for _, s := range []struct{ label, v string }{{"", sellerAddress.Of(t)}, {"eshop.pay.invoice.registration", sellerRegistration.Of(t)}, {"eshop.pay.invoice.vat_id", sellerVATID.Of(t)}} {
+	for _, s := range []struct{ label, v string }{{"", orTenant(t, sellerAddress.Of(t), "tenant.legal.address")},
+		{"eshop.pay.invoice.registration", orTenant(t, sellerRegistration.Of(t), "tenant.legal.registration")},
+		{"eshop.pay.invoice.vat_id", orTenant(t, sellerVATID.Of(t), "tenant.legal.vat_id")}} {
 		if s.v == "" {
 			continue
 		}

@@ -590,7 +590,7 @@ func (m *Module) renderPayState(c *kit.Ctx, p *Payment, state string) error {
 	v := c.View(title)
 	v.Data["State"] = state
 	v.Data["Payment"] = p
-	v.Data["Contact"] = paymentContact.Of(c.Tenant())
+	v.Data["Contact"] = payContact(c.Tenant())
 	v.Data["Purpose"] = p.Purpose
 	status := http.StatusOK
 	return c.Render(status, "pay_return", v)
@@ -660,4 +660,29 @@ func (m *Module) payExport(ctx context.Context, t sdk.Tenant, userID string) (ma
 		return nil, err
 	}
 	return map[string]any{"eshop_payments": ps, "eshop_invoices": invs}, nil
+}
+
+// orTenant is value, or when the tenant left the module's rule empty, what its operator
+// declared under key (sdk.Tenant.Rules: its legal identity and contacts).
+func orTenant(t sdk.Tenant, value, key string) string {
+	if value != "" {
+		return value
+	}
+	s, _ := t.Rules[key].(string)
+	return s
+}
+
+// payContact is whom a customer asks about a payment problem (E5): the module's rule, else
+// the tenant's support address and phone.
+func payContact(t sdk.Tenant) string {
+	if s := paymentContact.Of(t); s != "" {
+		return s
+	}
+	var parts []string
+	for _, k := range []string{"tenant.contacts.support", "tenant.contacts.phone"} {
+		if s, _ := t.Rules[k].(string); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, ", ")
 }

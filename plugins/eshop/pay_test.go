@@ -602,3 +602,44 @@ func TestInvoicePDF(t *testing.T) {
 		}
 	})
 }
+
+// E5: a tenant that left the shop's seller rules empty still issues invoices naming it as
+// its operator declared it (its legal block, which the host passes with the rules), and its
+// payment problem page gives its support address and phone.
+func TestInvoiceSellerFromTheTenant(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFixture(t, b)
+		ten := f.B
+		ten.Rules = map[string]any{}
+		for k, v := range f.B.Rules {
+			ten.Rules[k] = v
+		}
+		for k, v := range map[string]string{"tenant.legal.company": "Laboratórium Šaca, s. r. o.", "tenant.legal.address": "Železničná 3, 040 15 Košice",
+			"tenant.legal.registration": "OR SR Košice I, vložka 77", "tenant.legal.vat_id": "SK2020999888",
+			"tenant.contacts.support": "podpora@saca.example", "tenant.contacts.phone": "+421 55 000 0000"} {
+			ten.Rules[k] = v
+		}
+		o := f.newOrder(ten, "2026-000031")
+		var items []OrderItem
+		_ = f.m.Read(context.Background(), ten, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&items).Where("order_id = ?", o.ID).Scan(ctx)
+		})
+		pdf, err := f.m.invoicePDF(ten, "sk", orderInvoice(f.m.Msgs.For("sk"), o, items, nil), "2026000031", f.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := pdftotext(t, pdf)
+		for _, want := range []string{"Laboratórium Šaca, s. r. o.", "Železničná 3, 040 15 Košice", "OR SR Košice I, vložka 77", "SK2020999888"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the invoice does not name %q:\n%s", want, text)
+			}
+		}
+		if got := payContact(ten); got != "podpora@saca.example, +421 55 000 0000" {
+			t.Errorf("payment contact %q", got)
+		}
+		// The module's own rule, when set, wins.
+		if got := payContact(f.A); !strings.Contains(got, "platby@unilabs.sk") {
+			t.Errorf("payment contact from the rule: %q", got)
+		}
+	})
+}

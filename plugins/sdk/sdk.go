@@ -51,7 +51,13 @@ type Tenant struct {
 	Portal   string
 	// Base is the path prefix the tenant's pages carry ("" or "/t/<slug>"): links a
 	// module prints start with it.
-	Base  string
+	Base string
+	// Rules holds the tenant's values of the module's rules, and beside them, under names
+	// no rule can take, the tenant's legal identity and public contacts as its operator
+	// declared them, when given: "tenant.legal.company", "tenant.legal.address",
+	// "tenant.legal.registration", "tenant.legal.vat_id", "tenant.contacts.support",
+	// "tenant.contacts.phone" and "tenant.contacts.complaints" (strings; since protocol
+	// version 2, addition).
 	Rules map[string]any
 }
 
