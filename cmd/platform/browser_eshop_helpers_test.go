@@ -35,6 +35,9 @@ var (
 	eshopCountdownRe = regexp.MustCompile(`^\d{1,4}:[0-5]\d$`)
 )
 
+// domBooleanRe is a boolean attribute as a serialized document writes it.
+var domBooleanRe = regexp.MustCompile(` (required|defer|async|checked|selected|disabled|hidden|readonly|multiple|autofocus|novalidate|open|inert)=""`)
+
 // eshopRun is one scenario: the platform, the page checkers and the pages seen so far (the
 // HTML as the server sent it, checked by html-validate when the scenario ends).
 type eshopRun struct {
@@ -61,6 +64,18 @@ func (r *eshopRun) phone(b *person) {
 // server sends it) is kept for html-validate.
 func (r *eshopRun) look(b *person, name string) {
 	b.t.Helper()
+	r.lookAt(b, name, `fetch(location.href, {credentials: "same-origin"}).then(r => r.text())`)
+}
+
+// lookRefused is look for the answer to a refused form (a POST, not fetched again): its
+// HTML is the document as the browser parsed it.
+func (r *eshopRun) lookRefused(b *person, name string) {
+	b.t.Helper()
+	r.lookAt(b, name, `"<!doctype html>\n" + document.documentElement.outerHTML`)
+}
+
+func (r *eshopRun) lookAt(b *person, name, source string) {
+	b.t.Helper()
 	if w := eval[int](b, "page width", `Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)`); w > phoneWidth {
 		wide := eval[string](b, "what is too wide", `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > `+fmt.Sprint(phoneWidth)+`).slice(0, 5).map(e => e.tagName + "." + e.className).join(", ")`)
 		b.t.Errorf("%s: %s is %d px wide on a %d px phone: it scrolls sideways (%s)", b.who, name, w, phoneWidth, wide)
@@ -72,10 +87,13 @@ func (r *eshopRun) look(b *person, name string) {
 	for _, v := range browsertest.Serious(vs) {
 		b.t.Errorf("%s: %s: axe-core: %s", b.who, name, v)
 	}
-	src, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`fetch(location.href, {credentials: "same-origin"}).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	src, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](source, chromedp.EvalAwaitPromise))
 	if err != nil {
 		b.fatal("the source of "+name, err)
 	}
+	// The browser writes a boolean attribute of the parsed document as attr="": back to the
+	// server's form.
+	src = domBooleanRe.ReplaceAllString(src, " $1")
 	r.pages[b.who+": "+name+" ("+b.at().Path+")"] = src
 }
 
