@@ -234,14 +234,31 @@ func fetchPDF(b *person, path string) []byte {
 	return pdf
 }
 
+// eshopExpireInvitation makes overdue order id's invitation end now, as eshopExpire does.
+func eshopExpireInvitation(t *testing.T, p *platform, orderID string) {
+	t.Helper()
+	eshopChange(t, p, orderID,
+		`UPDATE eshop_orders SET invite_deadline = overdue_at WHERE id = ? AND status = 'overdue'`,
+		`UPDATE jobs SET run_at = created_at WHERE module = 'eshop' AND idempotency_key = 'cancel:' || ? AND status = 'pending'`)
+}
+
 // eshopExpire makes order id's payment time end now, as if the tenant's hours had passed:
 // its deadline becomes its submission, a moment already gone, written by the module itself,
 // and its deadline's job, which the platform keeps, becomes due.
 func eshopExpire(t *testing.T, p *platform, orderID string) {
 	t.Helper()
+	eshopChange(t, p, orderID,
+		`UPDATE eshop_orders SET pay_by = submitted_at WHERE id = ? AND status = 'submitted'`,
+		`UPDATE jobs SET run_at = created_at WHERE module = 'eshop' AND idempotency_key = 'overdue:' || ? AND status = 'pending'`)
+}
+
+// eshopChange runs order, on the e-shop's database, then job, on the platform's, each
+// changing one row of order id.
+func eshopChange(t *testing.T, p *platform, orderID, order, job string) {
+	t.Helper()
 	for _, x := range []struct{ file, query string }{
-		{filepath.Join(p.data, "modules", "eshop.db"), `UPDATE eshop_orders SET pay_by = submitted_at WHERE id = ? AND status = 'submitted'`},
-		{filepath.Join(p.data, "platform.db"), `UPDATE jobs SET run_at = created_at WHERE module = 'eshop' AND idempotency_key = 'overdue:' || ? AND status = 'pending'`},
+		{filepath.Join(p.data, "modules", "eshop.db"), order},
+		{filepath.Join(p.data, "platform.db"), job},
 	} {
 		d, err := sql.Open("sqlite", "file:"+x.file)
 		if err != nil {
