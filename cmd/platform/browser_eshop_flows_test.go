@@ -74,7 +74,7 @@ func TestBrowserEshop(t *testing.T) {
 
 		// E5: the confirmation names the order, the test, the slot and the place, with the
 		// invoice attached.
-		text, pdfs := r.mailAfter(eshopCustomer, n)
+		text, pdfs := r.mailAfter(eshopCustomer, n, number+" je zaplatená")
 		for _, want := range []string{number, "Krvný obraz s diferenciálom", day + " " + hour, "Odberné miesto Bratislava – Ružinov", "12,90 €", "/eshop/orders/" + orderID} {
 			if !strings.Contains(squash(text), squash(want)) {
 				t.Errorf("E5: the confirmation e-mail lacks %q:\n%s", want, text)
@@ -111,7 +111,7 @@ func TestBrowserEshop(t *testing.T) {
 		b.wantIn("main", "Čaká na úhradu", kosice, day+" "+hour)
 		n := len(r.mailsTo("unilabs", eshopCustomer))
 		eshopExpire(t, p, orderID)
-		text, _ := r.mailAfter(eshopCustomer, n)
+		text, _ := r.mailAfter(eshopCustomer, n, "/eshop/orders/"+orderID+"/pay")
 		b.open("his overdue order", b.url(eshopHost, "/eshop/orders/"+orderID), 200)
 		b.wantIn("main", "Úhrada po lehote")
 		r.look(b, "overdue order")
@@ -132,7 +132,7 @@ func TestBrowserEshop(t *testing.T) {
 		r.click(b, "pay in the sandbox", `main button[value=pay]`, 200)
 		b.wantIn("main h1", "Platba prijatá")
 		r.look(b, "payment received after the invitation")
-		text, pdfs := r.mailAfter(eshopCustomer, n)
+		text, pdfs := r.mailAfter(eshopCustomer, n, number+" je zaplatená")
 		if !strings.Contains(text, number) || len(pdfs) != 1 {
 			t.Errorf("E5: the confirmation after the invitation: %d PDFs\n%s", len(pdfs), text)
 		}
@@ -153,9 +153,9 @@ func TestBrowserEshop(t *testing.T) {
 		orderID, number := r.newestOrder(b)
 		n := len(r.mailsTo("unilabs", eshopCustomer))
 		eshopExpire(t, p, orderID)
-		r.mailAfter(eshopCustomer, n)
+		r.mailAfter(eshopCustomer, n, "/eshop/orders/"+orderID+"/pay")
 		eshopExpireInvitation(t, p, orderID)
-		text, _ := r.mailAfter(eshopCustomer, n+1)
+		text, _ := r.mailAfter(eshopCustomer, n, "bola zrušená")
 		if !strings.Contains(text, number) || !strings.Contains(text, "bola zrušená") {
 			t.Errorf("E5: the cancellation e-mail of order %s:\n%s", number, text)
 		}
@@ -201,7 +201,7 @@ func TestBrowserEshop(t *testing.T) {
 			r.click(b, "pay in the sandbox", `main button[value=pay]`, 200)
 			b.wantIn("main h1", "Platba prijatá")
 			r.look(b, "payment received for "+what)
-			text, pdfs := r.mailAfter(eshopCustomer, n)
+			text, pdfs := r.mailAfter(eshopCustomer, n, "Ďakujeme za nákup")
 			code := eshopCodeRe.FindString(text)
 			if code == "" {
 				t.Fatalf("E14.d: the e-mail of the %s gives no code:\n%s", what, text)
@@ -274,7 +274,7 @@ func TestBrowserEshop(t *testing.T) {
 		b.wantIn("main h1", "Platba prijatá")
 		_, number := r.newestOrder(b)
 		b.wantIn("main", "Uhradená", "Krvný obraz s diferenciálom", "Chloé User", day+" "+hour)
-		text, pdfs := r.mailAfter(eshopCustomer, n)
+		text, pdfs := r.mailAfter(eshopCustomer, n, number+" je zaplatená")
 		if !strings.Contains(text, number) || !strings.Contains(text, "Chloé User") {
 			t.Errorf("E2: the confirmation of the child's order does not name her:\n%s", text)
 		}
@@ -336,6 +336,12 @@ func (r *eshopRun) addToCartAt(b *person, item, point, person string, slot int) 
 	day = b.text(`main nav ul.eshop-days li:nth-child(2) a`)
 	r.click(b, "the second day", `main nav ul.eshop-days li:nth-child(2) a`, 200)
 	r.look(b, "item's slots")
+	// The slot-th of the day, counted round when the day has fewer.
+	if count := eval[int](b, "count the slots", `document.querySelectorAll("main ul.eshop-slots li input[type=radio]").length`); count == 0 {
+		b.fatal("pick a slot", fmt.Errorf("the day offers no slot"))
+	} else {
+		slot = (slot-1)%count + 1
+	}
 	radio := fmt.Sprintf(`main ul.eshop-slots li:nth-child(%d) input[type=radio]`, slot)
 	hour = b.text(fmt.Sprintf(`main ul.eshop-slots li:nth-child(%d) label`, slot))
 	b.do("pick a slot", chromedp.Click(chromedp.CSS(radio)))

@@ -187,15 +187,16 @@ func (r *eshopRun) mailsTo(slug, addr string) [][]byte {
 	return out
 }
 
-// mailAfter waits for the message to addr that comes after the first n ones and returns its
-// text parts and its PDF attachments.
-func (r *eshopRun) mailAfter(addr string, n int) (text string, pdfs []mailPart) {
+// mailAfter waits for a message to addr, after the first n ones, whose text holds has, and
+// returns its text parts and its PDF attachments.
+func (r *eshopRun) mailAfter(addr string, n int, has string) (text string, pdfs []mailPart) {
 	r.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		ms := r.mailsTo("unilabs", addr)
-		if len(ms) > n {
-			for _, part := range mailParts(r.t, ms[n]) {
+		for i := n; i < len(ms); i++ {
+			text, pdfs = "", nil
+			for _, part := range mailParts(r.t, ms[i]) {
 				switch part.Type {
 				case "text/plain":
 					text += string(part.Body) + "\n"
@@ -203,10 +204,12 @@ func (r *eshopRun) mailAfter(addr string, n int) (text string, pdfs []mailPart) 
 					pdfs = append(pdfs, part)
 				}
 			}
-			return text, pdfs
+			if strings.Contains(squash(text), squash(has)) {
+				return text, pdfs
+			}
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("no new e-mail to %s (there are %d)", addr, len(ms))
+			r.t.Fatalf("no new e-mail to %s saying %q (%d new ones)", addr, has, len(ms)-n)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
