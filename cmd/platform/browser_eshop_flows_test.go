@@ -96,6 +96,57 @@ func TestBrowserEshop(t *testing.T) {
 		}
 	})
 
+	t.Run("E4_the_cart_hold_runs_out", func(t *testing.T) {
+		r := newEshopRun(t, p, checks)
+		b := newPerson(t, first, "hesitant customer", port)
+		r.signIn(b, eshopCustomer, eshopPassword, "Demo User")
+		r.clearCart(b)
+		day, hour := r.addToCart(b, "Lipidový profil", "Pre mňa", 13)
+		slots, free := r.slotsURL, r.slotFree
+		line := eval[string](b, "the cart's line", `document.querySelector('main form[action^="/eshop/cart/lines/"]').getAttribute("action").split("/")[4]`)
+		// While held, the slot has one place less.
+		b.open("the item's slots", slots, 200)
+		heldFree := eval[string](b, "the slot's places", `(() => { const li = [...document.querySelectorAll("main ul.eshop-slots li")].find(li => li.querySelector("label").textContent.trim() === `+jsString(hour)+`); return li ? li.querySelector("small").textContent : "" })()`)
+		if heldFree == free {
+			t.Errorf("E4: the slot %s %s still shows %q while held in the cart", day, hour, free)
+		}
+		// The hold runs out: the cart's countdown shows zero and the page reloads itself; the
+		// line goes, and the slot has its place back.
+		ends := time.Now().Add(5 * time.Second)
+		eshopExec(t, filepath.Join(p.data, "modules", "eshop.db"), eshopCartEnds, ends.UTC().Format("2006-01-02 15:04:05.999999-07:00"), line)
+		b.open("the cart", b.url(eshopHost, "/eshop/cart"), 200)
+		eval[bool](b, "mark the page", `window.eshopMark = true`)
+		if left := b.text(`main [data-left]`); !regexp.MustCompile(`^0:0[1-5]$`).MatchString(left) {
+			b.fatal("E4 countdown", fmt.Errorf("a hold ending in 5 s shows %q", left))
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for eval[bool](b, "the page's mark", `window.eshopMark === true`) {
+			if time.Now().After(deadline) {
+				b.fatal("E4 countdown", fmt.Errorf("the cart does not reload at zero"))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		b.wantIn("main", "Košík je prázdny.")
+		eshopExec(t, filepath.Join(p.data, "platform.db"), eshopCartJobDue, line)
+		for p.count(t, "eshop", `SELECT COUNT(*) FROM eshop_cart_items WHERE id = ?`, line) != 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("E4: the cart line outlives its hold")
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		b.open("the cart", b.url(eshopHost, "/eshop/cart"), 200)
+		b.wantIn("main", "Košík je prázdny.")
+		if b.has(`main form[action^="/eshop/cart/lines/"]`) {
+			t.Error("E4: the cart keeps a line whose hold ran out")
+		}
+		r.look(b, "cart after the hold ran out")
+		b.open("the item's slots", slots, 200)
+		again := eval[string](b, "the slot's places", `(() => { const li = [...document.querySelectorAll("main ul.eshop-slots li")].find(li => li.querySelector("label").textContent.trim() === `+jsString(hour)+`); return li ? li.querySelector("small").textContent : "" })()`)
+		if squash(again) != squash(free) {
+			t.Errorf("E4: after the hold ran out the slot %s %s shows %q, want %q as before", day, hour, again, free)
+		}
+	})
+
 	t.Run("E5_pay_after_the_invitation", func(t *testing.T) {
 		r := newEshopRun(t, p, checks)
 		b := newPerson(t, first, "late payer", port)
@@ -343,6 +394,7 @@ func (r *eshopRun) addToCartAt(b *person, item, point, person string, slot int) 
 		slot = (slot-1)%count + 1
 	}
 	radio := fmt.Sprintf(`main ul.eshop-slots li:nth-child(%d) input[type=radio]`, slot)
+	r.slotsURL, r.slotFree = b.at().String(), b.text(fmt.Sprintf(`main ul.eshop-slots li:nth-child(%d) small`, slot))
 	hour = b.text(fmt.Sprintf(`main ul.eshop-slots li:nth-child(%d) label`, slot))
 	b.do("pick a slot", chromedp.Click(chromedp.CSS(radio)))
 	choose(b, "f-person", person)

@@ -45,6 +45,9 @@ type eshopRun struct {
 	p      *platform
 	checks *browsertest.Checks
 	pages  map[string]string
+	// slotsURL and slotFree are the page of the last slot put in the cart and what it said
+	// of that slot's free places before.
+	slotsURL, slotFree string
 }
 
 func newEshopRun(t *testing.T, p *platform, checks *browsertest.Checks) *eshopRun {
@@ -237,6 +240,14 @@ func fetchPDF(b *person, path string) []byte {
 	return pdf
 }
 
+// The hold of a cart line ends soon, as eshopExpire does, in two steps: the line's end
+// (eshopCartEnds, at a moment written as the module writes it), then its job
+// (eshopCartJobDue).
+const (
+	eshopCartEnds   = `UPDATE eshop_cart_items SET expires_at = ? WHERE id = ?`
+	eshopCartJobDue = `UPDATE jobs SET run_at = created_at WHERE module = 'eshop' AND idempotency_key = 'cart:' || ? AND status = 'pending'`
+)
+
 // eshopExpireInvitation makes overdue order id's invitation end now, as eshopExpire does.
 func eshopExpireInvitation(t *testing.T, p *platform, orderID string) {
 	t.Helper()
@@ -259,21 +270,23 @@ func eshopExpire(t *testing.T, p *platform, orderID string) {
 // changing one row of order id.
 func eshopChange(t *testing.T, p *platform, orderID, order, job string) {
 	t.Helper()
-	for _, x := range []struct{ file, query string }{
-		{filepath.Join(p.data, "modules", "eshop.db"), order},
-		{filepath.Join(p.data, "platform.db"), job},
-	} {
-		d, err := sql.Open("sqlite", "file:"+x.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := d.Exec(x.query, orderID)
-		d.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			t.Fatalf("%d rows changed by %s", n, x.query)
-		}
+	eshopExec(t, filepath.Join(p.data, "modules", "eshop.db"), order, orderID)
+	eshopExec(t, filepath.Join(p.data, "platform.db"), job, orderID)
+}
+
+// eshopExec runs query with args on the SQLite database file and checks it changed one row.
+func eshopExec(t *testing.T, file, query string, args ...any) {
+	t.Helper()
+	d, err := sql.Open("sqlite", "file:"+file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	res, err := d.Exec(query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("%d rows changed by %s", n, query)
 	}
 }
