@@ -301,10 +301,18 @@ func TestBrowserEshop(t *testing.T) {
 		b.wantIn("main h1", "Testovacia platobná brána")
 		b.wantIn("main", "7,90 €")
 		r.look(b, "sandbox for the rest")
+		n := len(r.mailsTo("unilabs", eshopCustomer))
 		r.click(b, "pay the rest", `main button[value=pay]`, 200)
 		b.wantIn("main h1", "Platba prijatá")
-		r.newestOrder(b)
+		_, number := r.newestOrder(b)
 		b.wantIn("main", "Uhradená", "Vitamín D (25-OH)", "22,90 €", "15,00 €", "7,90 €")
+		// Its invoice shows what the voucher paid and what the gateway did.
+		if _, pdfs := r.mailAfter(eshopCustomer, n, number+" je zaplatená"); len(pdfs) != 1 {
+			t.Errorf("E14.b: the confirmation of order %s carries %d PDFs, want its invoice", number, len(pdfs))
+		} else {
+			checkInvoice(t, "the invoice of an order paid in part by a voucher", pdftotext(t, pdfs[0].Body),
+				[]string{"Vitamín D (25-OH)", "Celkom: 22,90 €", "Uhradené darčekovou poukážkou: -15,00 €", "Uhradené cez platobnú bránu: 7,90 €"})
+		}
 
 		// A used test voucher does not pay twice (E14.a: single use): the cart takes the code
 		// (it is checked when the order is submitted, E14.e), the checkout refuses it.
