@@ -629,6 +629,10 @@ func (p Point) Tel() string {
 	}, p.Phone)
 }
 
+// PhoneText is the point's phone number as its link's text: its spaces do not break, so the
+// number never wraps in the middle.
+func (p Point) PhoneText() string { return strings.ReplaceAll(p.Phone, " ", "\u00a0") }
+
 // setPointHours replaces the weekly hours of point pointID with hours (their PointID and
 // TenantID are set here), for the demo and the tests: each range "HH:MM"–"HH:MM" with the
 // opening first, none overlapping another of its day.
