@@ -95,6 +95,7 @@ func newModule() *Module {
 			{Name: permSampling, Grants: []string{"lab_staff"}},
 		},
 		Rules:         append([]kit.Rule(nil), sharedRules...),
+		Nav:           m.nav,
 		OnDemo:        m.seedDemo,
 		OnUserDeleted: m.forget,
 		Export:        m.export,
@@ -112,6 +113,32 @@ func newModule() *Module {
 	}
 	m.Module = kit.New(spec)
 	return m
+}
+
+// nav is the shop's own navigation for the request's person: the catalog, where to find us and
+// the gift vouchers for everyone; the cart, orders, results and vouchers of a customer; the
+// day list, the lab and their queues for lab staff; the catalog's, points' and vouchers'
+// management for the shop manager.
+func (m *Module) nav(c *kit.Ctx) []kit.NavLink {
+	links := []kit.NavLink{{Path: "/eshop", LabelKey: "eshop.nav.catalog"}, {Path: "/eshop/points", LabelKey: "eshop.nav.points"},
+		{Path: "/eshop/vouchers", LabelKey: "eshop.nav.vouchers"}}
+	if c.Can(permOrder) {
+		links = append(links, kit.NavLink{Path: "/eshop/cart", LabelKey: "eshop.nav.cart"}, kit.NavLink{Path: "/eshop/orders", LabelKey: "eshop.nav.orders"},
+			kit.NavLink{Path: "/eshop/results", LabelKey: "eshop.nav.results"}, kit.NavLink{Path: "/eshop/vouchers/mine", LabelKey: "eshop.nav.my_vouchers"})
+	}
+	if c.Can(permSampling) {
+		links = append(links, kit.NavLink{Path: "/eshop/staff", LabelKey: "eshop.nav.staff"}, kit.NavLink{Path: "/eshop/staff/reschedules", LabelKey: "eshop.nav.reschedules"},
+			kit.NavLink{Path: "/eshop/lab", LabelKey: "eshop.nav.lab"}, kit.NavLink{Path: "/eshop/lab/claims", LabelKey: "eshop.nav.claims"},
+			kit.NavLink{Path: "/eshop/lab/complaints", LabelKey: "eshop.nav.complaints"}, kit.NavLink{Path: "/eshop/staff/force-majeure", LabelKey: "eshop.nav.force_majeure"})
+	}
+	if c.Can(permManage) {
+		links = append(links, kit.NavLink{Path: "/eshop/manage", LabelKey: "eshop.nav.manage"}, kit.NavLink{Path: "/eshop/manage/points", LabelKey: "eshop.nav.manage_points"},
+			kit.NavLink{Path: "/eshop/manage/vouchers", LabelKey: "eshop.nav.manage_vouchers"})
+		if !c.Can(permSampling) {
+			links = append(links, kit.NavLink{Path: "/eshop/manage/force-majeure", LabelKey: "eshop.nav.force_majeure"})
+		}
+	}
+	return links
 }
 
 // forget runs each part's Forget, the later parts first: they find what they keep through

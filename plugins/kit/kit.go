@@ -62,6 +62,10 @@ type Spec struct {
 	RegistrationFields []sdk.Field
 	// Portals are the audiences the module's hostnames serve ("patients", "professionals").
 	Portals []string
+	// Nav gives the links of the module's own navigation for the request's person (its
+	// customer's, its staff's, its manager's places): shown at the top of each of its pages
+	// when there are two or more, the page's own marked current.
+	Nav func(c *Ctx) []NavLink
 
 	// What the module does on core events, each optional.
 	OnUserVerified func(ctx context.Context, t sdk.Tenant, userID string) error

@@ -252,7 +252,60 @@ func (c *Ctx) Render(status int, name string, v *View) error {
 			break
 		}
 	}
-	return c.fragment(status, v.Title, out)
+	return c.fragment(status, v.Title, append(c.nav(), out...))
+}
+
+// NavLink is a link of a module's own navigation: a path of the tenant and the message id of
+// its words.
+type NavLink struct{ Path, LabelKey string }
+
+// Can reports whether the request's person holds permission perm of the module: one of the
+// roles it is granted to ("user": anyone signed in).
+func (c *Ctx) Can(perm string) bool {
+	u := c.User()
+	if u == nil {
+		return false
+	}
+	for _, p := range c.m.spec.Permissions {
+		if p.Name != perm {
+			continue
+		}
+		for _, g := range p.Grants {
+			if g == "user" || u.HasRole(g) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nav is the module's navigation for this request, as HTML: the link whose path is the
+// longest prefix of the page's marked current.
+func (c *Ctx) nav() []byte {
+	if c.m.spec.Nav == nil {
+		return nil
+	}
+	links := c.m.spec.Nav(c)
+	if len(links) < 2 {
+		return nil
+	}
+	cur, best := c.R.URL.Path, -1
+	for i, l := range links {
+		if (cur == l.Path || strings.HasPrefix(cur, l.Path+"/")) && (best < 0 || len(l.Path) > len(links[best].Path)) {
+			best = i
+		}
+	}
+	var b bytes.Buffer
+	b.WriteString(`<nav class="module-nav" aria-label="` + template.HTMLEscapeString(c.T("module."+c.m.spec.ID+".name")) + `"><ul>`)
+	for i, l := range links {
+		b.WriteString(`<li><a href="` + template.HTMLEscapeString(c.Req.Tenant.Base+l.Path) + `"`)
+		if i == best {
+			b.WriteString(` aria-current="page"`)
+		}
+		b.WriteString(`>` + template.HTMLEscapeString(c.T(l.LabelKey)) + `</a></li>`)
+	}
+	b.WriteString("</ul></nav>\n")
+	return b.Bytes()
 }
 
 func (c *Ctx) fragment(status int, title string, body []byte) error {
