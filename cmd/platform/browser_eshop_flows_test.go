@@ -132,7 +132,14 @@ func TestBrowserEshop(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		b.wantIn("main", "Košík je prázdny.")
+		// At zero the page reloads until the server, on its own clock, no longer holds the
+		// line: the first reload may come a moment before it.
+		for !strings.Contains(b.text("main"), "Košík je prázdny.") {
+			if time.Now().After(deadline) {
+				b.wantIn("main", "Košík je prázdny.")
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
 		eshopExec(t, filepath.Join(p.data, "platform.db"), eshopCartJobDue, line)
 		for p.count(t, "eshop", `SELECT COUNT(*) FROM eshop_cart_items WHERE id = ?`, line) != 0 {
 			if time.Now().After(deadline) {

@@ -59,10 +59,6 @@ func copyTenants(t *testing.T) string {
 		if err != nil {
 			return err
 		}
-		if rel == filepath.Join("unilabs", "tenant.toml") {
-			// The e-shop's result link goes by text message (E10).
-			b = []byte(strings.Replace(string(b), "[rules]\n", "[rules]\n\"notifications.sms\" = true\n", 1))
-		}
 		if rel == filepath.Join("secretaires", "tenant.toml") {
 			b = append(b, "\n[modules.eshop]\nenabled = true\n"...)
 		}
