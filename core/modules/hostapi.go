@@ -77,11 +77,24 @@ func (h hostTerms) Current(ctx context.Context, sc host.Scope, doc string) (*sdk
 	if err != nil {
 		return nil, err
 	}
-	txt, err := h.s.Terms.Text(ctx, sc.TenantID, v.ID, t.Settings.DefaultLocale, "")
+	texts, err := h.s.Terms.Texts(ctx, sc.TenantID, v.ID)
 	if err != nil {
 		return nil, err
 	}
-	return &sdk.Terms{VersionID: v.ID, Doc: v.Doc, Version: v.Version, Effective: v.EffectiveAt, Title: txt.Title}, nil
+	if len(texts) == 0 {
+		return nil, terms.ErrNotFound
+	}
+	// The title in the tenant's language (or the first written); the full text in every
+	// language, for the module to send in its reader's.
+	out := &sdk.Terms{VersionID: v.ID, Doc: v.Doc, Version: v.Version, Effective: v.EffectiveAt, Title: texts[0].Title,
+		Bodies: make(map[string]string, len(texts))}
+	for _, x := range texts {
+		if x.Locale == t.Settings.DefaultLocale {
+			out.Title = x.Title
+		}
+		out.Bodies[x.Locale] = x.Body
+	}
+	return out, nil
 }
 
 func (h hostTerms) accepted(ctx context.Context, sc host.Scope, d, userID string) (*sdk.Terms, *terms.Version, error) {

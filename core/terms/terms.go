@@ -215,12 +215,18 @@ func (s *Service) Versions(ctx context.Context, tenantID, doc string) ([]Version
 	return out, err
 }
 
-// Text returns a version's text in locale, or in fallback when it has none in locale.
-func (s *Service) Text(ctx context.Context, tenantID, versionID, locale, fallback string) (*Text, error) {
+// Texts returns a version's texts, one per language it is written in.
+func (s *Service) Texts(ctx context.Context, tenantID, versionID string) ([]Text, error) {
 	var texts []Text
 	err := s.DB.ReadTenant(ctx, tenantID, func(ctx context.Context, sc *db.Scope) error {
-		return sc.Select(&texts).Where("version_id = ?", versionID).Scan(ctx)
+		return sc.Select(&texts).Where("version_id = ?", versionID).Order("locale").Scan(ctx)
 	})
+	return texts, err
+}
+
+// Text returns a version's text in locale, or in fallback when it has none in locale.
+func (s *Service) Text(ctx context.Context, tenantID, versionID, locale, fallback string) (*Text, error) {
+	texts, err := s.Texts(ctx, tenantID, versionID)
 	if err != nil {
 		return nil, err
 	}

@@ -8,8 +8,13 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	mdtext "github.com/yuin/goldmark/text"
 
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
@@ -416,11 +421,185 @@ func (m *Module) confirmOrder(ctx context.Context, t sdk.Tenant, orderID string)
 	if h == nil {
 		return errors.New("eshop: confirmation outside a host call")
 	}
+	// The terms in force go with the confirmation, in full, as a PDF (E5: on a durable
+	// medium); when the host cannot give them now, the confirmation waits for a retry
+	// rather than go without them.
+	tv, err := h.Terms(ctx, "", "")
+	if err != nil {
+		return fmt.Errorf("eshop: the terms in force for order %s: %w", o.Number, err)
+	}
+	if tv.VersionID != o.TermsVersion {
+		m.Log.Warn("eshop: the terms in force changed since the order was submitted", "order", o.ID, "accepted", o.TermsVersion, "in_force", tv.VersionID)
+	}
+	termsPDF, err := termsDocument(t, lang, loc, tv)
+	if err != nil {
+		return err
+	}
 	data := m.confirmationData(ctx, h, t, lang, &o, items, points)
 	data["Invoice"] = number
+	attachments := []sdk.Blob{{Name: loc.T("eshop.pay.invoice.file", "Number", number), ContentType: "application/pdf", Data: pdf}}
+	if termsPDF != nil {
+		file := loc.T("eshop.pay.mail.terms_file", "Version", tv.Version)
+		attachments = append(attachments, sdk.Blob{Name: file, ContentType: "application/pdf", Data: termsPDF})
+		data["Terms"] = loc.T("eshop.pay.mail.terms_attached", "Title", data["TermsTitle"], "Version", tv.Version,
+			"Effective", locales.FormatDate(lang, tv.Effective, view.Zone(t.TimeZone)), "File", file)
+	}
+	delete(data, "TermsTitle")
 	_, err = h.Send(ctx, sdk.Message{UserID: o.UserID, To: recipientTo(&o), Template: tmplOrderPaid, Data: data,
-		Link: "/eshop/orders/" + o.ID, Attachments: []sdk.Blob{{Name: loc.T("eshop.pay.invoice.file", "Number", number), ContentType: "application/pdf", Data: pdf}}})
+		Link: "/eshop/orders/" + o.ID, Attachments: attachments})
 	return err
+}
+
+// termsBody is the terms' full text (Markdown) in lang, else in the tenant's language, else
+// in the first language it is written in; "" when the host gave none.
+func termsBody(t sdk.Tenant, lang string, tv *sdk.Terms) string {
+	for _, l := range []string{lang, t.Locale} {
+		if b := strings.TrimSpace(tv.Bodies[l]); b != "" {
+			return b
+		}
+	}
+	ls := make([]string, 0, len(tv.Bodies))
+	for l := range tv.Bodies {
+		ls = append(ls, l)
+	}
+	sort.Strings(ls)
+	for _, l := range ls {
+		if b := strings.TrimSpace(tv.Bodies[l]); b != "" {
+			return b
+		}
+	}
+	return ""
+}
+
+// termsDocument is the terms in force as a PDF in lang (E5): the title (the text's own first
+// heading, else the version's title), the version and the date it is in force from, then the
+// text's headings, paragraphs and list items. nil when the host gave no text.
+func termsDocument(t sdk.Tenant, lang string, loc *locales.Localizer, tv *sdk.Terms) ([]byte, error) {
+	body := termsBody(t, lang, tv)
+	if body == "" {
+		return nil, nil
+	}
+	blocks := markdownBlocks(body)
+	title := tv.Title
+	if len(blocks) > 0 && blocks[0].Heading == 1 {
+		title, blocks = blocks[0].Text, blocks[1:]
+	}
+	d := pdfdoc.New(title, t.Name, tv.Effective)
+	d.Heading(title, 16)
+	d.Text(loc.T("eshop.pay.terms_pdf.version", "Version", tv.Version, "Effective", locales.FormatDate(lang, tv.Effective, view.Zone(t.TimeZone))))
+	for _, b := range blocks {
+		switch {
+		case b.Heading > 0:
+			d.Heading(b.Text, max(11, 15-2*float64(b.Heading-1)))
+		case b.Marker != "":
+			d.Text(b.Marker + " " + b.Text)
+		default:
+			d.Text(b.Text)
+		}
+	}
+	out, err := d.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("eshop: terms pdf: %w", err)
+	}
+	return out, nil
+}
+
+// mdBlock is one block of a Markdown text as plain text: a heading (its level), a paragraph,
+// or a list item with its marker.
+type mdBlock struct {
+	Heading int
+	Marker  string
+	Text    string
+}
+
+// markdownBlocks reads Markdown into plain-text blocks for a PDF: headings, paragraphs, list
+// items (bullets or their numbers), quotations as paragraphs, code as it is; emphasis is
+// dropped, a link keeps its words and its address, raw HTML is left out.
+func markdownBlocks(markdown string) []mdBlock {
+	src := []byte(markdown)
+	doc := goldmark.DefaultParser().Parse(mdtext.NewReader(src))
+	var out []mdBlock
+	var walk func(n ast.Node, marker string)
+	walk = func(n ast.Node, marker string) {
+		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
+			switch v := c.(type) {
+			case *ast.Heading:
+				out = append(out, mdBlock{Heading: v.Level, Text: mdInline(v, src)})
+			case *ast.Paragraph, *ast.TextBlock:
+				out = append(out, mdBlock{Marker: marker, Text: mdInline(v, src)})
+				marker = ""
+			case *ast.List:
+				i := v.Start
+				for it := v.FirstChild(); it != nil; it = it.NextSibling() {
+					mk := "•"
+					if v.IsOrdered() {
+						mk = fmt.Sprintf("%d%c", i, v.Marker)
+						i++
+					}
+					walk(it, mk)
+				}
+			case *ast.FencedCodeBlock, *ast.CodeBlock:
+				var b strings.Builder
+				for i := 0; i < v.Lines().Len(); i++ {
+					seg := v.Lines().At(i)
+					b.Write(seg.Value(src))
+				}
+				out = append(out, mdBlock{Text: strings.TrimRight(b.String(), "\n")})
+			case *ast.ThematicBreak, *ast.HTMLBlock:
+			default:
+				walk(c, marker)
+			}
+		}
+	}
+	walk(doc, "")
+	return out
+}
+
+// mdInline is the plain text of a block's inline content.
+func mdInline(n ast.Node, src []byte) string {
+	var b strings.Builder
+	var rec func(n ast.Node)
+	rec = func(n ast.Node) {
+		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
+			switch v := c.(type) {
+			case *ast.Text:
+				b.Write(v.Segment.Value(src))
+				if v.HardLineBreak() {
+					b.WriteByte('\n')
+				} else if v.SoftLineBreak() {
+					b.WriteByte(' ')
+				}
+			case *ast.String:
+				b.Write(v.Value)
+			case *ast.CodeSpan:
+				rec(v)
+			case *ast.Link:
+				rec(v)
+				if dest := string(v.Destination); dest != "" && dest != mdPlain(v, src) {
+					b.WriteString(" (" + dest + ")")
+				}
+			case *ast.AutoLink:
+				b.Write(v.URL(src))
+			case *ast.RawHTML:
+			default:
+				rec(c)
+			}
+		}
+	}
+	rec(n)
+	return strings.TrimSpace(b.String())
+}
+
+// mdPlain is a node's text without its children's formatting.
+func mdPlain(n ast.Node, src []byte) string {
+	var b strings.Builder
+	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
+		if t, ok := c.(*ast.Text); ok && entering {
+			b.Write(t.Segment.Value(src))
+		}
+		return ast.WalkContinue, nil
+	})
+	return b.String()
 }
 
 // recipientTo is the order's e-mail when it has no account to send to.
@@ -454,13 +633,13 @@ func (m *Module) confirmationData(ctx context.Context, h *sdk.Host, t sdk.Tenant
 			seenPlace[p.ID] = true
 			place := p.Name + ", " + p.Street + ", " + p.Postcode + " " + p.Town
 			if p.Building != "" {
-				place += ", " + loc.T("eshop.pay.mail.building", "Building", p.Building)
+				place += ", " + placePart(loc, "eshop.pay.mail.building", "Building", p.Building)
 			}
 			if p.Floor != "" {
-				place += ", " + loc.T("eshop.pay.mail.floor", "Floor", p.Floor)
+				place += ", " + placePart(loc, "eshop.pay.mail.floor", "Floor", p.Floor)
 			}
 			if p.Room != "" {
-				place += ", " + loc.T("eshop.pay.mail.room", "Room", p.Room)
+				place += ", " + placePart(loc, "eshop.pay.mail.room", "Room", p.Room)
 			}
 			if p.Directions != "" {
 				place += "\n" + p.Directions
@@ -476,9 +655,13 @@ func (m *Module) confirmationData(ctx context.Context, h *sdk.Host, t sdk.Tenant
 			preparations = append(preparations, it.Name+": "+it.Preparation)
 		}
 	}
-	terms := ""
+	terms, termsTitle := "", ""
 	if tv, err := h.Terms(ctx, "", ""); err == nil && tv != nil {
-		terms = loc.T("eshop.pay.mail.terms", "Title", tv.Title, "Version", tv.Version, "Effective", locales.FormatDate(lang, tv.Effective, zone))
+		termsTitle = tv.Title
+		if bs := markdownBlocks(termsBody(t, lang, tv)); len(bs) > 0 && bs[0].Heading == 1 {
+			termsTitle = bs[0].Text // the title in the order's language
+		}
+		terms = loc.T("eshop.pay.mail.terms", "Title", termsTitle, "Version", tv.Version, "Effective", locales.FormatDate(lang, tv.Effective, zone))
 	}
 	none := loc.T("eshop.pay.mail.none")
 	join := func(xs []string) string {
@@ -489,8 +672,39 @@ func (m *Module) confirmationData(ctx context.Context, h *sdk.Host, t sdk.Tenant
 	}
 	return map[string]any{
 		"Tenant": t.Name, "Number": o.Number, "Buyer": o.BuyerName,
-		"Items": join(lines), "Points": join(places), "Consents": join(consents), "Preparation": join(preparations), "Terms": terms,
-		"Total": locales.FormatMoney(lang, o.TotalMinor, o.Currency), "Vouchers": locales.FormatMoney(lang, o.VoucherMinor, o.Currency),
-		"Paid": locales.FormatMoney(lang, o.DueMinor, o.Currency),
+		"Items": join(lines), "Points": join(places), "Consents": join(consents), "Preparation": join(preparations),
+		"Terms": terms, "TermsTitle": termsTitle,
+		"Total": locales.FormatMoney(lang, o.TotalMinor, o.Currency), "Payment": paymentLine(loc, lang, o),
 	}
+}
+
+// paymentLine is how the order was paid, naming only the means that paid a part: vouchers
+// and the gateway, vouchers alone, or the gateway alone.
+func paymentLine(loc *locales.Localizer, lang string, o *Order) string {
+	vouchers, paid := locales.FormatMoney(lang, o.VoucherMinor, o.Currency), locales.FormatMoney(lang, o.DueMinor, o.Currency)
+	switch {
+	case o.VoucherMinor > 0 && o.DueMinor > 0:
+		return loc.T("eshop.pay.mail.paid_both", "Vouchers", vouchers, "Paid", paid)
+	case o.VoucherMinor > 0:
+		return loc.T("eshop.pay.mail.paid_vouchers", "Vouchers", vouchers)
+	}
+	return loc.T("eshop.pay.mail.paid_gateway", "Paid", paid)
+}
+
+// placePart is a point's building, floor or room as the confirmation names it: a bare
+// number or mark ("2", "B", "12a", "-1") with its label ("poschodie 2"), words the operator wrote
+// ("1. poschodie", "prízemie") as they are, not doubled with the label.
+func placePart(loc *locales.Localizer, key, name, value string) string {
+	value = strings.TrimSpace(value)
+	bare, letters := utf8.RuneCountInString(value) <= 4, 0
+	for _, r := range value {
+		if unicode.IsLetter(r) {
+			letters++
+		}
+		bare = bare && (unicode.IsDigit(r) || unicode.IsLetter(r) || r == '-') && letters <= 1
+	}
+	if !bare {
+		return value
+	}
+	return loc.T(key, name, value)
 }

@@ -230,7 +230,7 @@ func TestPaymentEventAppliedOnce(t *testing.T) {
 			t.Fatalf("%d confirmations", len(msgs))
 		}
 		msg := msgs[0]
-		if msg.UserID != f.user.ID || len(msg.Attachments) != 1 || msg.Attachments[0].ContentType != "application/pdf" {
+		if msg.UserID != f.user.ID || len(msg.Attachments) != 2 || msg.Attachments[0].ContentType != "application/pdf" {
 			t.Fatalf("confirmation %+v", msg)
 		}
 		for key, want := range map[string][]string{
@@ -238,7 +238,7 @@ func TestPaymentEventAppliedOnce(t *testing.T) {
 			"Points":      {"Ľudovíta Štúra 5", "010 01 Žilina", "budova B", "2. poschodie", "miestnosť 214"},
 			"Consents":    {"Súhlasím s odberom venóznej krvi."},
 			"Preparation": {"Nalačno, ráno pred 9. hodinou."},
-			"Terms":       {"Terms eshop", "verzia 1"},
+			"Terms":       {"Obchodné podmienky", "verzia 1", "obchodne-podmienky-v1.pdf"},
 		} {
 			got := fmt.Sprint(msg.Data[key])
 			for _, w := range want {

@@ -210,7 +210,7 @@ func TestVoucherPaidOrderConfirmed(t *testing.T) {
 			}
 			return sc.Select(&inv).Where("inv.ref_id = ?", id).Scan(ctx)
 		})
-		if pays != 0 || msg.UserID != f.anna.ID || msg.Data["Invoice"] != inv.Number || len(msg.Attachments) != 1 ||
+		if pays != 0 || msg.UserID != f.anna.ID || msg.Data["Invoice"] != inv.Number || len(msg.Attachments) != 2 ||
 			string(msg.Attachments[0].Data) != string(inv.PDF) || inv.TotalMinor != 0 {
 			t.Fatalf("E5: payments %d, confirmation %+v, invoice %s total %d", pays, msg.Data, inv.Number, inv.TotalMinor)
 		}

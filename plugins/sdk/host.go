@@ -424,6 +424,10 @@ type Terms struct {
 	Title      string
 	Accepted   bool
 	AcceptedAt time.Time
+	// Bodies is the version's full text (Markdown) in each language it is written in, by
+	// locale ("sk", "fr"…), filled by Terms (not by AcceptTerms): what a module sends on a
+	// durable medium, e.g. with an order's confirmation. Since protocol version 2 (addition).
+	Bodies map[string]string
 }
 
 // Terms returns the version in force of the module's own terms (doc "") or of the
@@ -439,7 +443,8 @@ func (h *Host) Terms(ctx context.Context, doc, userID string) (*Terms, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Terms{VersionID: v.Id, Doc: v.Doc, Version: int(v.Version), Effective: time.Unix(v.EffectiveUnix, 0).UTC(), Title: v.Title}
+	out := &Terms{VersionID: v.Id, Doc: v.Doc, Version: int(v.Version), Effective: time.Unix(v.EffectiveUnix, 0).UTC(), Title: v.Title,
+		Bodies: v.Bodies}
 	if userID == "" {
 		return out, nil
 	}

@@ -140,7 +140,8 @@ func (s *termsServer) Current(ctx context.Context, r *pb.TermsRequest) (*pb.Term
 	if err != nil {
 		return nil, status.Error(codes.NotFound, err.Error())
 	}
-	return &pb.TermsVersion{Id: v.VersionID, Doc: v.Doc, Version: int32(v.Version), EffectiveUnix: v.Effective.Unix(), Title: v.Title}, nil
+	return &pb.TermsVersion{Id: v.VersionID, Doc: v.Doc, Version: int32(v.Version), EffectiveUnix: v.Effective.Unix(), Title: v.Title,
+		Bodies: v.Bodies}, nil
 }
 
 func acceptanceToPB(t *sdk.Terms, err error) (*pb.TermsAcceptance, error) {

@@ -196,6 +196,9 @@ type FakeHost struct {
 	// Dependants are the people each user represents, by tenant id then user id; the fake
 	// returns them as they are (Represented as the test sets it).
 	Dependants map[string]map[string][]sdk.Dependant
+	// TermsBodies is the full text (Markdown) by locale of every terms document the fake
+	// serves (sdk.Terms.Bodies); nil serves a short text of its own in fr, pl and sk.
+	TermsBodies map[string]string
 }
 
 // NewFakeHost returns an empty fake host.
@@ -239,7 +242,7 @@ func (f *FakeHost) Services() host.Services {
 			sc, ok := f.calls[tok]
 			return ctx, sc, ok
 		},
-		Terms: fakeTerms{}, Users: fakeUsers{f}, Audit: fakeAudit{f}, Messages: fakeMessages{f}, Jobs: fakeJobs{f}, Blobs: fakeBlobs{f},
+		Terms: fakeTerms{f}, Users: fakeUsers{f}, Audit: fakeAudit{f}, Messages: fakeMessages{f}, Jobs: fakeJobs{f}, Blobs: fakeBlobs{f},
 		Complaints: fakeComplaints{f},
 	}
 }
@@ -411,13 +414,30 @@ func (c fakeComplaints) Lodge(_ context.Context, sc host.Scope, d sdk.Complaint)
 	return &d, nil
 }
 
-type fakeTerms struct{}
+type fakeTerms struct{ f *FakeHost }
 
-func (fakeTerms) Current(_ context.Context, sc host.Scope, doc string) (*sdk.Terms, error) {
+// fakeTermsBodies is what the fake serves as a document's full text when the test set none.
+var fakeTermsBodies = map[string]string{
+	"fr": "# Conditions générales\n\nLe contrat est conclu au paiement.",
+	"pl": "# Ogólne warunki\n\nUmowa zostaje zawarta z chwilą zapłaty.",
+	"sk": "# Obchodné podmienky\n\nZmluva je uzavretá zaplatením.",
+}
+
+func (t fakeTerms) Current(_ context.Context, sc host.Scope, doc string) (*sdk.Terms, error) {
 	if doc == "" {
 		doc = sc.ModuleID
 	}
-	return &sdk.Terms{VersionID: "v1-" + doc, Doc: doc, Version: 1, Title: "Terms " + doc}, nil
+	t.f.mu.Lock()
+	src := t.f.TermsBodies
+	t.f.mu.Unlock()
+	if src == nil {
+		src = fakeTermsBodies
+	}
+	bodies := make(map[string]string, len(src))
+	for l, b := range src {
+		bodies[l] = b
+	}
+	return &sdk.Terms{VersionID: "v1-" + doc, Doc: doc, Version: 1, Title: "Terms " + doc, Bodies: bodies}, nil
 }
 
 func (fakeTerms) Accepted(_ context.Context, sc host.Scope, doc, userID string) (*sdk.Terms, error) {

@@ -2362,6 +2362,10 @@ type TermsVersion struct {
 	Version       int32                  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
 	EffectiveUnix int64                  `protobuf:"varint,4,opt,name=effective_unix,json=effectiveUnix,proto3" json:"effective_unix,omitempty"`
 	Title         string                 `protobuf:"bytes,5,opt,name=title,proto3" json:"title,omitempty"`
+	// Since protocol version 2 (addition): the version's full text (Markdown) in each
+	// language it is written in, by locale ("sk", "fr"…), for a module to send it on a
+	// durable medium (an order's confirmation).
+	Bodies        map[string]string `protobuf:"bytes,6,rep,name=bodies,proto3" json:"bodies,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2429,6 +2433,13 @@ func (x *TermsVersion) GetTitle() string {
 		return x.Title
 	}
 	return ""
+}
+
+func (x *TermsVersion) GetBodies() map[string]string {
+	if x != nil {
+		return x.Bodies
+	}
+	return nil
 }
 
 type TermsUserRequest struct {
@@ -2880,13 +2891,17 @@ const file_platform_proto_rawDesc = "" +
 	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\fR\x04data\" \n" +
 	"\fTermsRequest\x12\x10\n" +
-	"\x03doc\x18\x01 \x01(\tR\x03doc\"\x87\x01\n" +
+	"\x03doc\x18\x01 \x01(\tR\x03doc\"\x88\x02\n" +
 	"\fTermsVersion\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03doc\x18\x02 \x01(\tR\x03doc\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x05R\aversion\x12%\n" +
 	"\x0eeffective_unix\x18\x04 \x01(\x03R\reffectiveUnix\x12\x14\n" +
-	"\x05title\x18\x05 \x01(\tR\x05title\"=\n" +
+	"\x05title\x18\x05 \x01(\tR\x05title\x12D\n" +
+	"\x06bodies\x18\x06 \x03(\v2,.platform.plugin.v1.TermsVersion.BodiesEntryR\x06bodies\x1a9\n" +
+	"\vBodiesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"=\n" +
 	"\x10TermsUserRequest\x12\x10\n" +
 	"\x03doc\x18\x01 \x01(\tR\x03doc\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\"\x7f\n" +
@@ -2954,7 +2969,7 @@ func file_platform_proto_rawDescGZIP() []byte {
 	return file_platform_proto_rawDescData
 }
 
-var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_platform_proto_goTypes = []any{
 	(*Empty)(nil),              // 0: platform.plugin.v1.Empty
 	(*ExportRequest)(nil),      // 1: platform.plugin.v1.ExportRequest
@@ -2998,6 +3013,7 @@ var file_platform_proto_goTypes = []any{
 	(*LodgeRequest)(nil),       // 39: platform.plugin.v1.LodgeRequest
 	(*LodgeReply)(nil),         // 40: platform.plugin.v1.LodgeReply
 	nil,                        // 41: platform.plugin.v1.User.ProfileEntry
+	nil,                        // 42: platform.plugin.v1.TermsVersion.BodiesEntry
 }
 var file_platform_proto_depIdxs = []int32{
 	9,  // 0: platform.plugin.v1.ExportRequest.call:type_name -> platform.plugin.v1.Call
@@ -3013,57 +3029,58 @@ var file_platform_proto_depIdxs = []int32{
 	15, // 10: platform.plugin.v1.DependantsReply.dependants:type_name -> platform.plugin.v1.Dependant
 	22, // 11: platform.plugin.v1.AuditListReply.entries:type_name -> platform.plugin.v1.AuditEntry
 	26, // 12: platform.plugin.v1.MessageRequest.attachments:type_name -> platform.plugin.v1.Attachment
-	3,  // 13: platform.plugin.v1.Module.Init:input_type -> platform.plugin.v1.InitRequest
-	0,  // 14: platform.plugin.v1.Module.Manifest:input_type -> platform.plugin.v1.Empty
-	10, // 15: platform.plugin.v1.Module.Handle:input_type -> platform.plugin.v1.HTTPRequest
-	12, // 16: platform.plugin.v1.Module.RunJob:input_type -> platform.plugin.v1.JobRequest
-	13, // 17: platform.plugin.v1.Module.OnEvent:input_type -> platform.plugin.v1.EventRequest
-	0,  // 18: platform.plugin.v1.Module.Ping:input_type -> platform.plugin.v1.Empty
-	1,  // 19: platform.plugin.v1.Module.ExportUser:input_type -> platform.plugin.v1.ExportRequest
-	20, // 20: platform.plugin.v1.Users.Lookup:input_type -> platform.plugin.v1.LookupUserRequest
-	17, // 21: platform.plugin.v1.Users.CheckSecret:input_type -> platform.plugin.v1.CheckSecretRequest
-	19, // 22: platform.plugin.v1.Users.SetRole:input_type -> platform.plugin.v1.SetRoleRequest
-	14, // 23: platform.plugin.v1.Users.Dependants:input_type -> platform.plugin.v1.DependantsRequest
-	24, // 24: platform.plugin.v1.Audit.Record:input_type -> platform.plugin.v1.AuditRecord
-	21, // 25: platform.plugin.v1.Audit.List:input_type -> platform.plugin.v1.AuditListRequest
-	25, // 26: platform.plugin.v1.Messages.Send:input_type -> platform.plugin.v1.MessageRequest
-	28, // 27: platform.plugin.v1.Jobs.Schedule:input_type -> platform.plugin.v1.ScheduleJobRequest
-	30, // 28: platform.plugin.v1.Jobs.Cancel:input_type -> platform.plugin.v1.CancelJobRequest
-	31, // 29: platform.plugin.v1.Blobs.Put:input_type -> platform.plugin.v1.PutBlobRequest
-	33, // 30: platform.plugin.v1.Blobs.Get:input_type -> platform.plugin.v1.GetBlobRequest
-	33, // 31: platform.plugin.v1.Blobs.Delete:input_type -> platform.plugin.v1.GetBlobRequest
-	35, // 32: platform.plugin.v1.Terms.Current:input_type -> platform.plugin.v1.TermsRequest
-	37, // 33: platform.plugin.v1.Terms.Accepted:input_type -> platform.plugin.v1.TermsUserRequest
-	37, // 34: platform.plugin.v1.Terms.Accept:input_type -> platform.plugin.v1.TermsUserRequest
-	39, // 35: platform.plugin.v1.Complaints.Lodge:input_type -> platform.plugin.v1.LodgeRequest
-	0,  // 36: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
-	4,  // 37: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
-	11, // 38: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
-	0,  // 39: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
-	0,  // 40: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
-	0,  // 41: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
-	2,  // 42: platform.plugin.v1.Module.ExportUser:output_type -> platform.plugin.v1.ExportReply
-	7,  // 43: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
-	18, // 44: platform.plugin.v1.Users.CheckSecret:output_type -> platform.plugin.v1.CheckSecretReply
-	0,  // 45: platform.plugin.v1.Users.SetRole:output_type -> platform.plugin.v1.Empty
-	16, // 46: platform.plugin.v1.Users.Dependants:output_type -> platform.plugin.v1.DependantsReply
-	0,  // 47: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
-	23, // 48: platform.plugin.v1.Audit.List:output_type -> platform.plugin.v1.AuditListReply
-	27, // 49: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
-	29, // 50: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
-	0,  // 51: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
-	32, // 52: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
-	34, // 53: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
-	0,  // 54: platform.plugin.v1.Blobs.Delete:output_type -> platform.plugin.v1.Empty
-	36, // 55: platform.plugin.v1.Terms.Current:output_type -> platform.plugin.v1.TermsVersion
-	38, // 56: platform.plugin.v1.Terms.Accepted:output_type -> platform.plugin.v1.TermsAcceptance
-	38, // 57: platform.plugin.v1.Terms.Accept:output_type -> platform.plugin.v1.TermsAcceptance
-	40, // 58: platform.plugin.v1.Complaints.Lodge:output_type -> platform.plugin.v1.LodgeReply
-	36, // [36:59] is the sub-list for method output_type
-	13, // [13:36] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	42, // 13: platform.plugin.v1.TermsVersion.bodies:type_name -> platform.plugin.v1.TermsVersion.BodiesEntry
+	3,  // 14: platform.plugin.v1.Module.Init:input_type -> platform.plugin.v1.InitRequest
+	0,  // 15: platform.plugin.v1.Module.Manifest:input_type -> platform.plugin.v1.Empty
+	10, // 16: platform.plugin.v1.Module.Handle:input_type -> platform.plugin.v1.HTTPRequest
+	12, // 17: platform.plugin.v1.Module.RunJob:input_type -> platform.plugin.v1.JobRequest
+	13, // 18: platform.plugin.v1.Module.OnEvent:input_type -> platform.plugin.v1.EventRequest
+	0,  // 19: platform.plugin.v1.Module.Ping:input_type -> platform.plugin.v1.Empty
+	1,  // 20: platform.plugin.v1.Module.ExportUser:input_type -> platform.plugin.v1.ExportRequest
+	20, // 21: platform.plugin.v1.Users.Lookup:input_type -> platform.plugin.v1.LookupUserRequest
+	17, // 22: platform.plugin.v1.Users.CheckSecret:input_type -> platform.plugin.v1.CheckSecretRequest
+	19, // 23: platform.plugin.v1.Users.SetRole:input_type -> platform.plugin.v1.SetRoleRequest
+	14, // 24: platform.plugin.v1.Users.Dependants:input_type -> platform.plugin.v1.DependantsRequest
+	24, // 25: platform.plugin.v1.Audit.Record:input_type -> platform.plugin.v1.AuditRecord
+	21, // 26: platform.plugin.v1.Audit.List:input_type -> platform.plugin.v1.AuditListRequest
+	25, // 27: platform.plugin.v1.Messages.Send:input_type -> platform.plugin.v1.MessageRequest
+	28, // 28: platform.plugin.v1.Jobs.Schedule:input_type -> platform.plugin.v1.ScheduleJobRequest
+	30, // 29: platform.plugin.v1.Jobs.Cancel:input_type -> platform.plugin.v1.CancelJobRequest
+	31, // 30: platform.plugin.v1.Blobs.Put:input_type -> platform.plugin.v1.PutBlobRequest
+	33, // 31: platform.plugin.v1.Blobs.Get:input_type -> platform.plugin.v1.GetBlobRequest
+	33, // 32: platform.plugin.v1.Blobs.Delete:input_type -> platform.plugin.v1.GetBlobRequest
+	35, // 33: platform.plugin.v1.Terms.Current:input_type -> platform.plugin.v1.TermsRequest
+	37, // 34: platform.plugin.v1.Terms.Accepted:input_type -> platform.plugin.v1.TermsUserRequest
+	37, // 35: platform.plugin.v1.Terms.Accept:input_type -> platform.plugin.v1.TermsUserRequest
+	39, // 36: platform.plugin.v1.Complaints.Lodge:input_type -> platform.plugin.v1.LodgeRequest
+	0,  // 37: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
+	4,  // 38: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
+	11, // 39: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
+	0,  // 40: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
+	0,  // 41: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
+	0,  // 42: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
+	2,  // 43: platform.plugin.v1.Module.ExportUser:output_type -> platform.plugin.v1.ExportReply
+	7,  // 44: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
+	18, // 45: platform.plugin.v1.Users.CheckSecret:output_type -> platform.plugin.v1.CheckSecretReply
+	0,  // 46: platform.plugin.v1.Users.SetRole:output_type -> platform.plugin.v1.Empty
+	16, // 47: platform.plugin.v1.Users.Dependants:output_type -> platform.plugin.v1.DependantsReply
+	0,  // 48: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
+	23, // 49: platform.plugin.v1.Audit.List:output_type -> platform.plugin.v1.AuditListReply
+	27, // 50: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
+	29, // 51: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
+	0,  // 52: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
+	32, // 53: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
+	34, // 54: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
+	0,  // 55: platform.plugin.v1.Blobs.Delete:output_type -> platform.plugin.v1.Empty
+	36, // 56: platform.plugin.v1.Terms.Current:output_type -> platform.plugin.v1.TermsVersion
+	38, // 57: platform.plugin.v1.Terms.Accepted:output_type -> platform.plugin.v1.TermsAcceptance
+	38, // 58: platform.plugin.v1.Terms.Accept:output_type -> platform.plugin.v1.TermsAcceptance
+	40, // 59: platform.plugin.v1.Complaints.Lodge:output_type -> platform.plugin.v1.LodgeReply
+	37, // [37:60] is the sub-list for method output_type
+	14, // [14:37] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_platform_proto_init() }
@@ -3077,7 +3094,7 @@ func file_platform_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_platform_proto_rawDesc), len(file_platform_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   8,
 		},
