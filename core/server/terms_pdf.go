@@ -7,7 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"carenet.dev/platform/core/terms"
+	"carenet.dev/platform/plugins/kit/mdtext"
 	"carenet.dev/platform/plugins/kit/pdfdoc"
 )
 
@@ -74,7 +74,7 @@ func (s *Server) sendTermsPDF(c *fiber.Ctx, title string, docs []*docView) error
 		if err != nil {
 			return err
 		}
-		for i, b := range terms.Blocks(txt.Body) {
+		for i, b := range mdtext.Blocks(txt.Body) {
 			switch {
 			case b.Heading == 1 && i == 0 && b.Text == v.Title:
 				// The title, already written above.

@@ -11,6 +11,7 @@ import (
 	"carenet.dev/platform/core/db/dbtest"
 	"carenet.dev/platform/core/terms"
 	"carenet.dev/platform/locales"
+	"carenet.dev/platform/plugins/kit/mdtext"
 )
 
 // pdfText reads a PDF back with poppler's pdftotext, as a person's reader would.
@@ -68,7 +69,7 @@ func TestTermsAsOnePDF(t *testing.T) {
 				}
 				// Its title, a heading and the last words of its body, and its dates in the
 				// reader's way of writing them.
-				blocks := terms.Blocks(txt.Body)
+				blocks := mdtext.Blocks(txt.Body)
 				var heading string
 				for _, bl := range blocks {
 					if bl.Heading > 1 {

@@ -12,12 +12,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/uptrace/bun"
-	"github.com/yuin/goldmark"
-	"github.com/yuin/goldmark/ast"
-	mdtext "github.com/yuin/goldmark/text"
 
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/mdtext"
 	"carenet.dev/platform/plugins/kit/pdfdoc"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/view"
@@ -479,7 +477,7 @@ func termsDocument(t sdk.Tenant, lang string, loc *locales.Localizer, tv *sdk.Te
 	if body == "" {
 		return nil, nil
 	}
-	blocks := markdownBlocks(body)
+	blocks := mdtext.Blocks(body)
 	title := tv.Title
 	if len(blocks) > 0 && blocks[0].Heading == 1 {
 		title, blocks = blocks[0].Text, blocks[1:]
@@ -502,104 +500,6 @@ func termsDocument(t sdk.Tenant, lang string, loc *locales.Localizer, tv *sdk.Te
 		return nil, fmt.Errorf("eshop: terms pdf: %w", err)
 	}
 	return out, nil
-}
-
-// mdBlock is one block of a Markdown text as plain text: a heading (its level), a paragraph,
-// or a list item with its marker.
-type mdBlock struct {
-	Heading int
-	Marker  string
-	Text    string
-}
-
-// markdownBlocks reads Markdown into plain-text blocks for a PDF: headings, paragraphs, list
-// items (bullets or their numbers), quotations as paragraphs, code as it is; emphasis is
-// dropped, a link keeps its words and its address, raw HTML is left out.
-func markdownBlocks(markdown string) []mdBlock {
-	src := []byte(markdown)
-	doc := goldmark.DefaultParser().Parse(mdtext.NewReader(src))
-	var out []mdBlock
-	var walk func(n ast.Node, marker string)
-	walk = func(n ast.Node, marker string) {
-		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
-			switch v := c.(type) {
-			case *ast.Heading:
-				out = append(out, mdBlock{Heading: v.Level, Text: mdInline(v, src)})
-			case *ast.Paragraph, *ast.TextBlock:
-				out = append(out, mdBlock{Marker: marker, Text: mdInline(v, src)})
-				marker = ""
-			case *ast.List:
-				i := v.Start
-				for it := v.FirstChild(); it != nil; it = it.NextSibling() {
-					mk := "•"
-					if v.IsOrdered() {
-						mk = fmt.Sprintf("%d%c", i, v.Marker)
-						i++
-					}
-					walk(it, mk)
-				}
-			case *ast.FencedCodeBlock, *ast.CodeBlock:
-				var b strings.Builder
-				for i := 0; i < v.Lines().Len(); i++ {
-					seg := v.Lines().At(i)
-					b.Write(seg.Value(src))
-				}
-				out = append(out, mdBlock{Text: strings.TrimRight(b.String(), "\n")})
-			case *ast.ThematicBreak, *ast.HTMLBlock:
-			default:
-				walk(c, marker)
-			}
-		}
-	}
-	walk(doc, "")
-	return out
-}
-
-// mdInline is the plain text of a block's inline content.
-func mdInline(n ast.Node, src []byte) string {
-	var b strings.Builder
-	var rec func(n ast.Node)
-	rec = func(n ast.Node) {
-		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
-			switch v := c.(type) {
-			case *ast.Text:
-				b.Write(v.Segment.Value(src))
-				if v.HardLineBreak() {
-					b.WriteByte('\n')
-				} else if v.SoftLineBreak() {
-					b.WriteByte(' ')
-				}
-			case *ast.String:
-				b.Write(v.Value)
-			case *ast.CodeSpan:
-				rec(v)
-			case *ast.Link:
-				rec(v)
-				if dest := string(v.Destination); dest != "" && dest != mdPlain(v, src) {
-					b.WriteString(" (" + dest + ")")
-				}
-			case *ast.AutoLink:
-				b.Write(v.URL(src))
-			case *ast.RawHTML:
-			default:
-				rec(c)
-			}
-		}
-	}
-	rec(n)
-	return strings.TrimSpace(b.String())
-}
-
-// mdPlain is a node's text without its children's formatting.
-func mdPlain(n ast.Node, src []byte) string {
-	var b strings.Builder
-	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
-		if t, ok := c.(*ast.Text); ok && entering {
-			b.Write(t.Segment.Value(src))
-		}
-		return ast.WalkContinue, nil
-	})
-	return b.String()
 }
 
 // recipientTo is the order's e-mail when it has no account to send to.
@@ -658,7 +558,7 @@ func (m *Module) confirmationData(ctx context.Context, h *sdk.Host, t sdk.Tenant
 	terms, termsTitle := "", ""
 	if tv, err := h.Terms(ctx, "", ""); err == nil && tv != nil {
 		termsTitle = tv.Title
-		if bs := markdownBlocks(termsBody(t, lang, tv)); len(bs) > 0 && bs[0].Heading == 1 {
+		if bs := mdtext.Blocks(termsBody(t, lang, tv)); len(bs) > 0 && bs[0].Heading == 1 {
 			termsTitle = bs[0].Text // the title in the order's language
 		}
 		terms = loc.T("eshop.pay.mail.terms", "Title", termsTitle, "Version", tv.Version, "Effective", locales.FormatDate(lang, tv.Effective, zone))

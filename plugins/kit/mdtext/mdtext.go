@@ -1,9 +1,12 @@
-package terms
+// Package mdtext reads a Markdown document (terms, a notice) as plain-text blocks, for a
+// medium without HTML: the core's terms PDF, a module's copy of its terms in an e-mail.
+package mdtext
 
 import (
 	"strconv"
 	"strings"
 
+	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/text"
 )
@@ -21,7 +24,7 @@ type Block struct {
 // link keeps its words with its address, so that nothing the reader needs is lost.
 func Blocks(markdown string) []Block {
 	src := []byte(markdown)
-	doc := md.Parser().Parse(text.NewReader(src))
+	doc := goldmark.DefaultParser().Parse(text.NewReader(src))
 	var out []Block
 	var walk func(n ast.Node, marker string)
 	walk = func(n ast.Node, marker string) {
