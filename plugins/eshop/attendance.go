@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -68,18 +69,35 @@ type dayRow struct {
 func (m *Module) dayData(c *kit.Ctx, v *kit.View) error {
 	t := c.Tenant()
 	zone := staffZone(t)
-	day, err := time.ParseInLocation("2006-01-02", c.Query("day"), zone)
-	if err != nil {
-		if b := c.Form("back_day"); b != "" {
-			day, err = time.ParseInLocation("2006-01-02", b, zone)
+	// The day and point shown: the page's query; after a form of one item, that item's own
+	// (its form's errors are shown next to it, on its day at its point); else the form's
+	// "back" page; else today at the first point.
+	dayS, point := c.Query("day"), c.Query("point")
+	if id, _ := v.Data["Form"].(string); id != "" && (dayS == "" || point == "") {
+		var it OrderItem
+		err := c.Read(func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&it).Column("point_id", "starts_at").Where("id = ?", id).Scan(ctx)
+		})
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
 		}
-		if err != nil {
-			day = dayStart(t, m.now())
+		if err == nil {
+			dayS, point = dayStart(t, it.StartsAt).Format("2006-01-02"), it.PointID
 		}
 	}
-	point := c.Query("point")
-	if point == "" {
-		point = c.Form("back_point")
+	if dayS == "" || point == "" {
+		if u, err := url.Parse(c.Form("back")); err == nil {
+			if dayS == "" {
+				dayS = u.Query().Get("day")
+			}
+			if point == "" {
+				point = u.Query().Get("point")
+			}
+		}
+	}
+	day, err := time.ParseInLocation("2006-01-02", dayS, zone)
+	if err != nil {
+		day = dayStart(t, m.now())
 	}
 	tol := time.Duration(arrivalToleranceMinutes.Of(t)) * time.Minute
 	var points []Point

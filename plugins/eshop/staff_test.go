@@ -980,3 +980,42 @@ func TestWithdrawalRace(t *testing.T) {
 		}
 	})
 }
+
+// E8: a staff form refused (a check not ticked, a cancellation without its reason) shows the
+// day list of that appointment's own day and point, the message next to its field, and
+// changes nothing — not today's list of the first point, where the appointment is missing.
+func TestStaffFormErrorsShowOnTheItemsDay(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		// Another point, first by name, so "the first point" is not the item's.
+		f.in(func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Insert(&Point{TenantID: f.A.ID, ID: newID(), Name: "Aupark", Town: "Bratislava", SlotMinutes: 15, Capacity: 2, Active: true, CreatedAt: f.now, UpdatedAt: f.now}).Exec(ctx)
+			return err
+		})
+		back := "/eshop/staff?point=" + f.point.ID + "&day=2026-12-03"
+		form := url.Values{"instructions": {"yes"}, "consent": {"yes"}, "back": {back}}
+		for _, withBack := range []bool{true, false} {
+			if !withBack {
+				form.Del("back")
+			}
+			res := f.send(f.staff, "POST", "/eshop/staff/items/"+f.item.ID+"/checkin", form)
+			body := string(res.Body)
+			if res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, "Ján Novák") ||
+				!strings.Contains(body, "Bez overenia totožnosti nemožno odber vykonať.") || !strings.Contains(body, `aria-describedby="e-identity"`) ||
+				!strings.Contains(body, `<option value="`+f.point.ID+`" selected>`) || !strings.Contains(body, `value="2026-12-03"`) {
+				t.Fatalf("check-in without identity (back %v): %d\n%s", withBack, res.Status, body)
+			}
+			if f.reload(f.item).Status != itemBooked {
+				t.Fatal("a refused check-in changed the item")
+			}
+		}
+		res := f.send(f.staff, "POST", "/eshop/staff/items/"+f.item.ID+"/cancel", url.Values{"reason": {" "}, "back": {back}})
+		body := string(res.Body)
+		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="lr-`+f.item.ID+`"`) || !strings.Contains(body, `<details open>`) {
+			t.Fatalf("cancellation without a reason: %d\n%s", res.Status, body)
+		}
+		if it := f.reload(f.item); it.Status != itemBooked || len(f.sent(tmplLabCancelled)) != 0 {
+			t.Fatal("a refused cancellation changed the item")
+		}
+	})
+}
