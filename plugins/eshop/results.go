@@ -48,6 +48,8 @@ const (
 	tmplResultCritical  = "eshop_result_critical"
 	tmplClaimAccepted   = "eshop_claim_accepted"
 	tmplClaimRefused    = "eshop_claim_refused"
+	// E12: the customer is told how his complaint was settled.
+	tmplComplaintSettled = "eshop_complaint_settled"
 )
 
 // Audit actions.
@@ -143,7 +145,7 @@ func (m *Module) resultsPart() part {
 		},
 		Rules:         []kit.Rule{consultationURL, resultLinkHours, resultRetentionYears, complaintLodgeDays, complaintSettleDays},
 		Jobs:          []kit.Job{{Name: jobRetention, Cron: "17 3 * * *", Run: m.retentionJob}},
-		Notifications: []string{tmplResultPublished, tmplResultCritical, tmplClaimAccepted, tmplClaimRefused},
+		Notifications: []string{tmplResultPublished, tmplResultCritical, tmplClaimAccepted, tmplClaimRefused, tmplComplaintSettled},
 		AuditActions:  []string{auditResultRead, auditResultPublished, auditCriticalContact, auditClaimDecided, auditComplaintRemedy},
 		Forget:        m.forgetResults,
 		Export:        m.exportResults,
