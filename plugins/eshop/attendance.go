@@ -451,9 +451,13 @@ func (m *Module) labCancel(c *kit.Ctx) error {
 	var it *OrderItem
 	var o *Order
 	var lc *LabCancellation
+	var pt Point
 	err := c.In(func(ctx context.Context, sc *store.Scope) error {
 		var err error
 		if it, o, err = m.staffTarget(ctx, c, sc); err != nil {
+			return err
+		}
+		if err := sc.Select(&pt).Where("id = ?", it.PointID).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		now := m.now()
@@ -511,8 +515,9 @@ func (m *Module) labCancel(c *kit.Ctx) error {
 	if alt.IsZero() {
 		data["Alternative"] = loc.T("eshop.labcancel.no_alternative")
 	} else {
-		data["Alternative"] = loc.T("eshop.labcancel.alternative", "When", staffWhen(t, lang, alt))
+		data["Alternative"] = loc.T("eshop.labcancel.alternative", "When", staffWhen(t, lang, alt), "Point", pointWords(pt))
 	}
+	data["Contact"] = labContactLine(t, loc)
 	if _, err := m.sendTo(c.Context(), o, tmplLabCancelled, "/eshop/orders/"+o.ID, data); err != nil {
 		return fmt.Errorf("lab cancellation of item %s: tell the customer: %w", it.ID, err)
 	}
@@ -524,4 +529,59 @@ func (m *Module) labCancel(c *kit.Ctx) error {
 		return err
 	}
 	return c.Redirect(staffBack(c), "staff_lab_cancelled")
+}
+
+// pointWords is a collection point as a customer reads it: its name, street and town.
+func pointWords(p Point) string {
+	parts := []string{}
+	for _, s := range []string{p.Name, p.Street, p.Town} {
+		if s = strings.TrimSpace(s); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// labContactLine is the lab's contact for a message (the tenant's support address and
+// phone), in the message's language; "" when the tenant gave none.
+func labContactLine(t sdk.Tenant, loc interface {
+	T(string, ...any) string
+}) string {
+	var parts []string
+	for _, k := range []string{"tenant.contacts.support", "tenant.contacts.phone"} {
+		if s, _ := t.Rules[k].(string); strings.TrimSpace(s) != "" {
+			parts = append(parts, strings.TrimSpace(s))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return loc.T("eshop.labcancel.contact", "Contact", strings.Join(parts, ", "))
+}
+
+// LabMove is a slot the lab moved (E8): the item, from when to when.
+type LabMove struct {
+	ItemID  string
+	Was, At time.Time
+}
+
+// labMoves are the slots of order orderID the lab moved to an alternative, the latest move
+// of each item — for the customer's order page (a notice beside the item: the lab moved
+// it), in the caller's transaction. A cross-part function: the orders part shows them with
+// the template "staff_lab_moved".
+func labMoves(ctx context.Context, sc *store.Scope, orderID string) (map[string]LabMove, error) {
+	var lcs []LabCancellation
+	if err := sc.Select(&lcs).Where("order_id = ? AND new_at <> original_at", orderID).Order("decided_at").Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := map[string]LabMove{}
+	for _, lc := range lcs {
+		mv, ok := out[lc.ItemID]
+		if !ok {
+			mv = LabMove{ItemID: lc.ItemID, Was: lc.OriginalAt}
+		}
+		mv.At = lc.NewAt
+		out[lc.ItemID] = mv
+	}
+	return out, nil
 }

@@ -603,6 +603,16 @@ func (m *Module) notifyFM(ctx context.Context, t sdk.Tenant, id string) (int, er
 	sent := 0
 	for i := range orders {
 		o := &orders[i]
+		// Its appointments in the period do not take place: the lab will contact him, or he
+		// may ask for another time himself.
+		booked := false
+		if err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+			var err error
+			booked, err = sc.Select((*OrderItem)(nil)).Where("order_id = ? AND status = ? AND starts_at >= ? AND starts_at < ?", o.ID, itemBooked, p.StartsAt, p.EndsAt).Exists(ctx)
+			return err
+		}); err != nil {
+			return sent, err
+		}
 		claimed := false
 		if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 			res, err := sc.Insert(&fmNotice{TenantID: t.ID, PeriodID: p.ID, OrderID: o.ID, SentAt: m.now()}).On("CONFLICT DO NOTHING").Exec(ctx)
@@ -619,8 +629,12 @@ func (m *Module) notifyFM(ctx context.Context, t sdk.Tenant, id string) (int, er
 			continue
 		}
 		lang := staffLang(t, o)
+		loc := m.Msgs.For(lang)
 		data := map[string]any{"From": staffWhen(t, lang, p.StartsAt), "To": staffWhen(t, lang, p.EndsAt), "Description": p.Description,
-			"Extension": m.Msgs.For(lang).TN("eshop.fm.days", days)}
+			"Extension": loc.TN("eshop.fm.days", days), "Appointments": "", "Contact": labContactLine(t, loc)}
+		if booked {
+			data["Appointments"] = loc.T("eshop.fm.appointments")
+		}
 		if _, err := m.sendTo(ctx, o, tmplForceMajeure, "/eshop/orders/"+o.ID, data); err != nil {
 			_ = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 				_, err := sc.Delete((*fmNotice)(nil)).Where("period_id = ? AND order_id = ?", p.ID, o.ID).Exec(ctx)

@@ -1019,3 +1019,83 @@ func TestStaffFormErrorsShowOnTheItemsDay(t *testing.T) {
 		}
 	})
 }
+
+// E8: the lab's cancellation with an alternative tells the customer the new exact time, the
+// point and the lab's contact; the order page's notice (labMoves) knows the slot was moved
+// by the lab, from when to when.
+func TestLabCancellationMailGivesTimePointContact(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		f.A.Rules = map[string]any{"tenant.contacts.support": "pomoc@unilabs.sk", "tenant.contacts.phone": "+421 2 123 456"}
+		f.in(func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Point)(nil)).Set("street = 'Ružinovská 10'").Where("id = ?", f.point.ID).Exec(ctx)
+			return err
+		})
+		res := f.send(f.staff, "POST", "/eshop/staff/items/"+f.item.ID+"/cancel", url.Values{"reason": {"Porucha centrifúgy"}, "alternative": {"2026-12-04T10:30"}})
+		if res.Status != http.StatusSeeOther {
+			t.Fatalf("cancel: %d\n%s", res.Status, res.Body)
+		}
+		msgs := f.sent(tmplLabCancelled)
+		if len(msgs) != 1 {
+			t.Fatalf("messages %+v", msgs)
+		}
+		alt, _ := msgs[0].Data["Alternative"].(string)
+		if !strings.Contains(alt, "4. 12. 2026 10:30") || !strings.Contains(alt, "Odberné miesto Ružinov, Ružinovská 10, Bratislava") {
+			t.Errorf("alternative %q", alt)
+		}
+		if c := msgs[0].Data["Contact"]; c != "Kontakt na laboratórium: pomoc@unilabs.sk, +421 2 123 456" {
+			t.Errorf("contact %q", c)
+		}
+		var moves map[string]LabMove
+		f.in(func(ctx context.Context, sc *store.Scope) error {
+			var err error
+			moves, err = labMoves(ctx, sc, f.order.ID)
+			return err
+		})
+		if mv, ok := moves[f.item.ID]; len(moves) != 1 || !ok || !mv.Was.Equal(baTime(2026, 12, 3, 9, 0)) || !mv.At.Equal(baTime(2026, 12, 4, 10, 30)) {
+			t.Fatalf("moves %+v", moves)
+		}
+		// Without a contact configured, no empty "contact:" line.
+		f.A.Rules = nil
+		_, other := f.paidOrder("c8", "2026-000008", baTime(2026, 12, 7, 9, 0), "")
+		f.send(f.staff, "POST", "/eshop/staff/items/"+other.ID+"/cancel", url.Values{"reason": {"Chorá sestra"}})
+		if msgs := f.sent(tmplLabCancelled); len(msgs) != 2 || msgs[1].Data["Contact"] != "" {
+			t.Fatalf("messages %+v", msgs)
+		}
+	})
+}
+
+// E13: the force-majeure notice says the appointments in the period do not take place (the
+// lab will contact the customer, or he may reschedule) — only to a customer who has one
+// there — and gives the lab's contact.
+func TestForceMajeureNoticeSaysAppointmentsDoNotTakePlace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		f.A.Rules = map[string]any{"tenant.contacts.phone": "+421 2 123 456"}
+		// Another order sampled before the period, waiting for its result while it runs.
+		o2, it2 := f.paidOrder("c9", "2026-000009", baTime(2026, 12, 1, 9, 0), "")
+		f.in(func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*OrderItem)(nil)).Set("status = ?", itemSampled).Where("id = ?", it2.ID).Exec(ctx)
+			return err
+		})
+		if res := f.send(f.staff, "POST", "/eshop/staff/force-majeure", url.Values{"starts": {"2026-12-02T00:00"}, "ends": {"2026-12-04T00:00"}, "description": {"Povodeň"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("record: %d\n%s", res.Status, res.Body)
+		}
+		var ps []ForceMajeure
+		f.in(func(ctx context.Context, sc *store.Scope) error { return sc.Select(&ps).Scan(ctx) })
+		if err := f.h.Job(context.Background(), f.A, jobNotifyFM, []byte(ps[0].ID)); err != nil {
+			t.Fatal(err)
+		}
+		by := map[string]sdk.Message{}
+		for _, m := range f.sent(tmplForceMajeure) {
+			by[m.Data["Order"].(string)] = m
+		}
+		want := "Odbery objednané na toto obdobie sa neuskutočnia"
+		if m, ok := by[f.order.Number]; !ok || !strings.HasPrefix(m.Data["Appointments"].(string), want) || m.Data["Contact"] != "Kontakt na laboratórium: +421 2 123 456" {
+			t.Fatalf("notice with an appointment in the period: %+v", by)
+		}
+		if m, ok := by[o2.Number]; !ok || m.Data["Appointments"] != "" {
+			t.Fatalf("notice to the order waiting for its result: %+v", by)
+		}
+	})
+}
