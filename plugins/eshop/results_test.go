@@ -772,3 +772,24 @@ func TestLabComplaintTextOutcomeMailAndSettledList(t *testing.T) {
 		}
 	})
 }
+
+// E10 (critical value): the lab's result page gives the customer's mobile to read — the
+// national format, its spaces non-breaking (a foreign one international) — and as a tel:
+// link in E.164.
+func TestLabResultPageMobileReadableAndCallable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := resSetup(t, b)
+		id := f.order(f.A, "2026-000451", itemSampled, 3, 2500, "+421901234567")
+		f.register(f.A, id)
+		page := string(f.do(f.A, f.staff, "GET", "/eshop/lab/results/"+id, nil).Body)
+		if !strings.Contains(page, `Mobil zákazníka: <a href="tel:&#43;421901234567">0901`+"\u00a0"+`234`+"\u00a0"+`567</a>`) {
+			t.Fatalf("mobile on the lab's page:\n%s", page)
+		}
+		if p := readablePhone("+48601234567", "SK"); p == nil || p.Text != "+48\u00a0601\u00a0234\u00a0567" || p.Tel != "+48601234567" {
+			t.Errorf("foreign mobile %+v", p)
+		}
+		if readablePhone(" ", "SK") != nil {
+			t.Error("an empty mobile shown")
+		}
+	})
+}
