@@ -62,6 +62,9 @@ type dayRow struct {
 	Attendance *Attendance
 	Late       bool // the arrival window has passed
 	Started    bool // the slot has begun
+	// Withdrawable: a completed order the lab may still withdraw from (its items ended at
+	// the collection point, none published).
+	Withdrawable bool
 }
 
 // dayData fills the day list of point on day (tenant's zone): the points, and the paid
@@ -119,6 +122,13 @@ func (m *Module) dayData(c *kit.Ctx, v *kit.View) error {
 			r := dayRow{Item: it, Late: m.now().After(it.StartsAt.Add(tol)), Started: !m.now().Before(it.StartsAt)}
 			if err := sc.Select(&r.Order).Where("id = ?", it.OrderID).Scan(ctx); err != nil {
 				return err
+			}
+			if r.Order.Status == orderCompleted {
+				var all []OrderItem
+				if err := sc.Select(&all).Where("order_id = ?", it.OrderID).Scan(ctx); err != nil {
+					return err
+				}
+				r.Withdrawable = withdrawable(&r.Order, all)
 			}
 			var a Attendance
 			if err := sc.Select(&a).Where("item_id = ?", it.ID).Scan(ctx); err == nil {
@@ -397,6 +407,9 @@ func (m *Module) outcome(c *kit.Ctx, status, action, reason string, forfeit bool
 		if err := saveAttendance(ctx, sc, a); err != nil {
 			return err
 		}
+		if _, err := completeIfDone(ctx, sc, it.OrderID); err != nil {
+			return err
+		}
 		detail := map[string]any{"test": it.Name, "person": it.PersonName}
 		if reason != "" {
 			detail["reason"] = m.Msgs.For(c.Tenant().Locale).T("eshop.refusal." + reason)
@@ -584,4 +597,27 @@ func labMoves(ctx context.Context, sc *store.Scope, orderID string) (map[string]
 		out[lc.ItemID] = mv
 	}
 	return out, nil
+}
+
+// itemsDone are the states in which an order item is finished: its result published, or
+// ended at the collection point (no-show, refused, refused for lateness).
+var itemsDone = []string{itemPublished, itemNoShow, itemRefused, itemLateRefused}
+
+// completeIfDone moves a paid order whose every item is finished to completed (a guarded
+// update), in the caller's transaction, after one of its items was finished; it reports
+// whether it did. The order's row is locked first, so that two items finished at once in
+// two transactions cannot each miss the other: the second waits for the first and then sees
+// its item finished.
+func completeIfDone(ctx context.Context, sc *store.Scope, orderID string) (bool, error) {
+	if _, err := sc.Update((*Order)(nil)).Set("status = status").Where("id = ? AND status = ?", orderID, orderPaid).Exec(ctx); err != nil {
+		return false, err
+	}
+	res, err := sc.Update((*Order)(nil)).Set("status = ?", orderCompleted).Where("id = ? AND status = ?", orderID, orderPaid).
+		Where("NOT EXISTS (SELECT 1 FROM eshop_order_items AS oi WHERE oi.tenant_id = o.tenant_id AND oi.order_id = o.id AND oi.status NOT IN (?))", bun.In(itemsDone)).
+		Exec(ctx)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }

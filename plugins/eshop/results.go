@@ -292,6 +292,9 @@ func (m *Module) publishResult(ctx context.Context, t sdk.Tenant, itemID, staffI
 		if _, err := sc.Update((*OrderItem)(nil)).Set("status = ?", itemPublished).Where("id = ?", itemID).Exec(ctx); err != nil {
 			return err
 		}
+		if _, err := completeIfDone(ctx, sc, it.OrderID); err != nil {
+			return err
+		}
 		if err := sc.Select(&r).Where("item_id = ?", itemID).Scan(ctx); err != nil {
 			return err
 		}

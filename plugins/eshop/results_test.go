@@ -793,3 +793,29 @@ func TestLabResultPageMobileReadableAndCallable(t *testing.T) {
 		}
 	})
 }
+
+// The result of an order's last item published: the order is completed (guarded: only a
+// paid order).
+func TestOrderCompletedWhenLastResultPublished(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := resSetup(t, b)
+		id := f.order(f.A, "2026-000481", itemSampled, 3, 2500, "")
+		f.register(f.A, id)
+		status := func() string {
+			var o Order
+			_ = f.m.Read(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+				return sc.Select(&o).Where("id = (SELECT order_id FROM eshop_order_items WHERE tenant_id = ? AND id = ?)", f.A.ID, id).Scan(ctx)
+			})
+			return o.Status
+		}
+		if s := status(); s != orderPaid {
+			t.Fatalf("order %s before the result", s)
+		}
+		if res := f.publish(f.A, id, testPDF); res.Status != http.StatusSeeOther {
+			t.Fatalf("publish: %d %s", res.Status, res.Body)
+		}
+		if s := status(); s != orderCompleted {
+			t.Fatalf("order %s after its only result was published", s)
+		}
+	})
+}

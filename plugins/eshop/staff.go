@@ -386,7 +386,7 @@ func (m *Module) withdrawOrder(c *kit.Ctx) error {
 	if !errs {
 		return kit.ErrBadRequest
 	}
-	if o.Status != orderPaid {
+	if !withdrawable(o, items) {
 		return c.Redirect(staffBack(c), "staff_not_done")
 	}
 	lang := staffLang(t, o)
@@ -437,7 +437,7 @@ func (m *Module) withdrawOrder(c *kit.Ctx) error {
 		if _, err := sc.Update((*Withdrawal)(nil)).Set("notice_sent_at = ?", sent).Set("message_id = ?", msgID).Where("order_id = ?", o.ID).Exec(ctx); err != nil {
 			return err
 		}
-		res, err := sc.Update((*Order)(nil)).Set("status = ?", orderWithdrawn).Where("id = ? AND status = ?", o.ID, orderPaid).Exec(ctx)
+		res, err := sc.Update((*Order)(nil)).Set("status = ?", orderWithdrawn).Where("id = ? AND status IN (?)", o.ID, bun.In([]string{orderPaid, orderCompleted})).Exec(ctx)
 		if err != nil {
 			return err
 		}
@@ -466,6 +466,24 @@ func (m *Module) withdrawOrder(c *kit.Ctx) error {
 		return err
 	}
 	return c.Redirect(staffBack(c), "staff_withdrawn")
+}
+
+// withdrawable: the lab may withdraw from a paid order, and from one completed because its
+// every item ended at the collection point (a refusal of E9 ends the item, and then the
+// order) — not from one with a result published.
+func withdrawable(o *Order, items []OrderItem) bool {
+	switch o.Status {
+	case orderPaid:
+		return true
+	case orderCompleted:
+		for _, it := range items {
+			if it.Status == itemPublished {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // errStaffMoved: the thing changed state meanwhile (a guarded update touched no row).

@@ -1099,3 +1099,90 @@ func TestForceMajeureNoticeSaysAppointmentsDoNotTakePlace(t *testing.T) {
 		}
 	})
 }
+
+// addItem adds to order o another test at start at the fixture's point, its place held.
+func (f *staffFixture) addItem(o *Order, start time.Time) *OrderItem {
+	f.t.Helper()
+	it := &OrderItem{TenantID: f.A.ID, ID: newID(), OrderID: o.ID, ItemID: "y", Kind: kindTest, Name: "Glukóza", PriceMinor: 900, VATPercent: 23, FeeMinor: 0,
+		FeeVATPercent: 23, TATDays: 2, PersonName: "Ján Novák", PointID: f.point.ID, StartsAt: start, Status: itemBooked}
+	f.in(func(ctx context.Context, sc *store.Scope) error {
+		now := f.now
+		f.now = start.Add(-24 * time.Hour)
+		hold, err := f.m.holdPlace(ctx, sc, f.A, f.point.ID, start, holdOrder, it.ID, o.UserID, nil)
+		f.now = now
+		if err != nil {
+			return err
+		}
+		it.HoldID = hold
+		_, err = sc.Insert(it).Exec(ctx)
+		return err
+	})
+	return it
+}
+
+func (f *staffFixture) orderStatus(o *Order) string {
+	f.t.Helper()
+	var x Order
+	f.in(func(ctx context.Context, sc *store.Scope) error { return sc.Select(&x).Where("id = ?", o.ID).Scan(ctx) })
+	return x.Status
+}
+
+// A paid order whose every item ended (no-show, refused, late_refused) or whose result is
+// published becomes completed — not before its last item; the lab may still withdraw from
+// it after a refusal (E9).
+func TestOrderCompletedWhenEveryItemEnds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		second := f.addItem(f.order, baTime(2026, 12, 3, 9, 15))
+		f.now = baTime(2026, 12, 3, 10, 0)
+		if res := f.send(f.staff, "POST", "/eshop/staff/items/"+f.item.ID+"/no-show", url.Values{}); res.Status != http.StatusSeeOther || f.reload(f.item).Status != itemNoShow {
+			t.Fatalf("no-show: %d", res.Status)
+		}
+		if s := f.orderStatus(f.order); s != orderPaid {
+			t.Fatalf("order %s with an item still booked", s)
+		}
+		if res := f.send(f.staff, "POST", "/eshop/staff/items/"+second.ID+"/refuse", url.Values{"reason": {"intoxication"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("refuse: %d", res.Status)
+		}
+		if s := f.orderStatus(f.order); s != orderCompleted {
+			t.Fatalf("order %s after its last item ended", s)
+		}
+		day := string(f.send(f.staff, "GET", "/eshop/staff?point="+f.point.ID+"&day=2026-12-03", nil).Body)
+		if !strings.Contains(day, "/eshop/staff/orders/"+f.order.ID+"/withdraw") {
+			t.Fatalf("no withdrawal form for the completed order after a refusal:\n%s", day)
+		}
+		if res := f.send(f.staff, "POST", "/eshop/staff/orders/"+f.order.ID+"/withdraw", url.Values{"reason": {"refused_sampling"}}); res.Status != http.StatusSeeOther ||
+			f.orderStatus(f.order) != orderWithdrawn || len(f.sent(tmplWithdrawn)) != 1 {
+			t.Fatalf("withdrawal from the completed order: %d %s", res.Status, f.orderStatus(f.order))
+		}
+	})
+}
+
+// The last two items of an order ended at once, in two transactions: the order is
+// completed all the same (its row is locked before the check), on both databases.
+func TestOrderCompletedRace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		for round := 0; round < 4; round++ {
+			o, first := f.paidOrder(f.customer.ID, fmt.Sprintf("2026-10%04d", round), baTime(2026, 12, 4, 8, 0).Add(time.Duration(round)*30*time.Minute), "")
+			second := f.addItem(o, baTime(2026, 12, 4, 8, 15).Add(time.Duration(round)*30*time.Minute))
+			var wg sync.WaitGroup
+			for _, it := range []*OrderItem{first, second} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if res := f.send(f.staff, "POST", "/eshop/staff/items/"+it.ID+"/refuse", url.Values{"reason": {"cooperation"}}); res.Status != http.StatusSeeOther {
+						t.Errorf("refuse: %d", res.Status)
+					}
+				}()
+			}
+			wg.Wait()
+			if f.reload(first).Status != itemRefused || f.reload(second).Status != itemRefused {
+				t.Fatal("items not refused")
+			}
+			if s := f.orderStatus(o); s != orderCompleted {
+				t.Fatalf("round %d: order %s after both items ended at once", round, s)
+			}
+		}
+	})
+}
