@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -61,6 +62,9 @@ type dayRow struct {
 	Attendance *Attendance
 	Late       bool // the arrival window has passed
 	Started    bool // the slot has begun
+	// Withdrawable: a completed order the lab may still withdraw from (its items ended at
+	// the collection point, none published).
+	Withdrawable bool
 }
 
 // dayData fills the day list of point on day (tenant's zone): the points, and the paid
@@ -68,18 +72,35 @@ type dayRow struct {
 func (m *Module) dayData(c *kit.Ctx, v *kit.View) error {
 	t := c.Tenant()
 	zone := staffZone(t)
-	day, err := time.ParseInLocation("2006-01-02", c.Query("day"), zone)
-	if err != nil {
-		if b := c.Form("back_day"); b != "" {
-			day, err = time.ParseInLocation("2006-01-02", b, zone)
+	// The day and point shown: the page's query; after a form of one item, that item's own
+	// (its form's errors are shown next to it, on its day at its point); else the form's
+	// "back" page; else today at the first point.
+	dayS, point := c.Query("day"), c.Query("point")
+	if id, _ := v.Data["Form"].(string); id != "" && (dayS == "" || point == "") {
+		var it OrderItem
+		err := c.Read(func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&it).Column("point_id", "starts_at").Where("id = ?", id).Scan(ctx)
+		})
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
 		}
-		if err != nil {
-			day = dayStart(t, m.now())
+		if err == nil {
+			dayS, point = dayStart(t, it.StartsAt).Format("2006-01-02"), it.PointID
 		}
 	}
-	point := c.Query("point")
-	if point == "" {
-		point = c.Form("back_point")
+	if dayS == "" || point == "" {
+		if u, err := url.Parse(c.Form("back")); err == nil {
+			if dayS == "" {
+				dayS = u.Query().Get("day")
+			}
+			if point == "" {
+				point = u.Query().Get("point")
+			}
+		}
+	}
+	day, err := time.ParseInLocation("2006-01-02", dayS, zone)
+	if err != nil {
+		day = dayStart(t, m.now())
 	}
 	tol := time.Duration(arrivalToleranceMinutes.Of(t)) * time.Minute
 	var points []Point
@@ -101,6 +122,13 @@ func (m *Module) dayData(c *kit.Ctx, v *kit.View) error {
 			r := dayRow{Item: it, Late: m.now().After(it.StartsAt.Add(tol)), Started: !m.now().Before(it.StartsAt)}
 			if err := sc.Select(&r.Order).Where("id = ?", it.OrderID).Scan(ctx); err != nil {
 				return err
+			}
+			if r.Order.Status == orderCompleted {
+				var all []OrderItem
+				if err := sc.Select(&all).Where("order_id = ?", it.OrderID).Scan(ctx); err != nil {
+					return err
+				}
+				r.Withdrawable = withdrawable(&r.Order, all)
 			}
 			var a Attendance
 			if err := sc.Select(&a).Where("item_id = ?", it.ID).Scan(ctx); err == nil {
@@ -379,6 +407,9 @@ func (m *Module) outcome(c *kit.Ctx, status, action, reason string, forfeit bool
 		if err := saveAttendance(ctx, sc, a); err != nil {
 			return err
 		}
+		if _, err := completeIfDone(ctx, sc, it.OrderID); err != nil {
+			return err
+		}
 		detail := map[string]any{"test": it.Name, "person": it.PersonName}
 		if reason != "" {
 			detail["reason"] = m.Msgs.For(c.Tenant().Locale).T("eshop.refusal." + reason)
@@ -433,9 +464,13 @@ func (m *Module) labCancel(c *kit.Ctx) error {
 	var it *OrderItem
 	var o *Order
 	var lc *LabCancellation
+	var pt Point
 	err := c.In(func(ctx context.Context, sc *store.Scope) error {
 		var err error
 		if it, o, err = m.staffTarget(ctx, c, sc); err != nil {
+			return err
+		}
+		if err := sc.Select(&pt).Where("id = ?", it.PointID).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		now := m.now()
@@ -493,8 +528,9 @@ func (m *Module) labCancel(c *kit.Ctx) error {
 	if alt.IsZero() {
 		data["Alternative"] = loc.T("eshop.labcancel.no_alternative")
 	} else {
-		data["Alternative"] = loc.T("eshop.labcancel.alternative", "When", staffWhen(t, lang, alt))
+		data["Alternative"] = loc.T("eshop.labcancel.alternative", "When", staffWhen(t, lang, alt), "Point", pointWords(pt))
 	}
+	data["Contact"] = labContactLine(t, loc)
 	if _, err := m.sendTo(c.Context(), o, tmplLabCancelled, "/eshop/orders/"+o.ID, data); err != nil {
 		return fmt.Errorf("lab cancellation of item %s: tell the customer: %w", it.ID, err)
 	}
@@ -506,4 +542,82 @@ func (m *Module) labCancel(c *kit.Ctx) error {
 		return err
 	}
 	return c.Redirect(staffBack(c), "staff_lab_cancelled")
+}
+
+// pointWords is a collection point as a customer reads it: its name, street and town.
+func pointWords(p Point) string {
+	parts := []string{}
+	for _, s := range []string{p.Name, p.Street, p.Town} {
+		if s = strings.TrimSpace(s); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// labContactLine is the lab's contact for a message (the tenant's support address and
+// phone), in the message's language; "" when the tenant gave none.
+func labContactLine(t sdk.Tenant, loc interface {
+	T(string, ...any) string
+}) string {
+	var parts []string
+	for _, k := range []string{"tenant.contacts.support", "tenant.contacts.phone"} {
+		if s, _ := t.Rules[k].(string); strings.TrimSpace(s) != "" {
+			parts = append(parts, strings.TrimSpace(s))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return loc.T("eshop.labcancel.contact", "Contact", strings.Join(parts, ", "))
+}
+
+// LabMove is a slot the lab moved (E8): the item, from when to when.
+type LabMove struct {
+	ItemID  string
+	Was, At time.Time
+}
+
+// labMoves are the slots of order orderID the lab moved to an alternative, the latest move
+// of each item — for the customer's order page (a notice beside the item: the lab moved
+// it), in the caller's transaction. A cross-part function: the orders part shows them with
+// the template "staff_lab_moved".
+func labMoves(ctx context.Context, sc *store.Scope, orderID string) (map[string]LabMove, error) {
+	var lcs []LabCancellation
+	if err := sc.Select(&lcs).Where("order_id = ? AND new_at <> original_at", orderID).Order("decided_at").Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := map[string]LabMove{}
+	for _, lc := range lcs {
+		mv, ok := out[lc.ItemID]
+		if !ok {
+			mv = LabMove{ItemID: lc.ItemID, Was: lc.OriginalAt}
+		}
+		mv.At = lc.NewAt
+		out[lc.ItemID] = mv
+	}
+	return out, nil
+}
+
+// itemsDone are the states in which an order item is finished: its result published, or
+// ended at the collection point (no-show, refused, refused for lateness).
+var itemsDone = []string{itemPublished, itemNoShow, itemRefused, itemLateRefused}
+
+// completeIfDone moves a paid order whose every item is finished to completed (a guarded
+// update), in the caller's transaction, after one of its items was finished; it reports
+// whether it did. The order's row is locked first, so that two items finished at once in
+// two transactions cannot each miss the other: the second waits for the first and then sees
+// its item finished.
+func completeIfDone(ctx context.Context, sc *store.Scope, orderID string) (bool, error) {
+	if _, err := sc.Update((*Order)(nil)).Set("status = status").Where("id = ? AND status = ?", orderID, orderPaid).Exec(ctx); err != nil {
+		return false, err
+	}
+	res, err := sc.Update((*Order)(nil)).Set("status = ?", orderCompleted).Where("id = ? AND status = ?", orderID, orderPaid).
+		Where("NOT EXISTS (SELECT 1 FROM eshop_order_items AS oi WHERE oi.tenant_id = o.tenant_id AND oi.order_id = o.id AND oi.status NOT IN (?))", bun.In(itemsDone)).
+		Exec(ctx)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }

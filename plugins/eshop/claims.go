@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"carenet.dev/platform/locales"
 
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
@@ -65,6 +68,10 @@ type ShopComplaint struct {
 	RemediedAt   bun.NullTime `bun:"remedied_at"`
 	RemediedBy   string       `bun:"remedied_by"`
 	CreatedAt    time.Time    `bun:"created_at"`
+	Body         string       `bun:"body"` // what the customer wrote
+	// OutcomeSentAt: when the customer was told the outcome by e-mail (E12).
+	OutcomeSentAt    bun.NullTime `bun:"outcome_sent_at"`
+	OutcomeMessageID string       `bun:"outcome_message_id"`
 }
 
 var (
@@ -359,7 +366,7 @@ func (m *Module) lodgeComplaint(ctx context.Context, t sdk.Tenant, in complaintI
 	}
 	sh := &ShopComplaint{TenantID: t.ID, ID: newID(), ComplaintID: cp.ID, Reference: cp.Reference, OrderID: o.ID, OrderNumber: o.Number, UserID: o.UserID,
 		About: in.About, Channel: in.Channel, DiscoveredOn: disc.Format(time.DateOnly), LodgedOn: lodged.Format(time.DateOnly), DueAt: cp.Due,
-		EnteredBy: staffID, CreatedAt: m.now()}
+		EnteredBy: staffID, CreatedAt: m.now(), Body: body}
 	if sh.DueAt.IsZero() || sh.DueAt.Unix() == 0 {
 		sh.DueAt = due
 	}
@@ -402,14 +409,18 @@ func (m *Module) complaintPost(c *kit.Ctx) error {
 }
 
 func (m *Module) labComplaintsView(c *kit.Ctx) (*kit.View, error) {
-	var rows []ShopComplaint
+	var rows, settled []ShopComplaint
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
-		return sc.Select(&rows).Order("due_at").Limit(200).Where("remedy = ''").Scan(ctx)
+		if err := sc.Select(&rows).Order("due_at").Limit(200).Where("remedy = ''").Scan(ctx); err != nil {
+			return err
+		}
+		// The settled ones stay in view, the latest first.
+		return sc.Select(&settled).Order("remedied_at DESC").Limit(100).Where("remedy <> ''").Scan(ctx)
 	}); err != nil {
 		return nil, err
 	}
 	v := c.View("eshop.lab_complaints.title")
-	v.Data["Rows"], v.Data["Failed"] = rows, ""
+	v.Data["Rows"], v.Data["Settled"], v.Data["Failed"] = rows, settled, ""
 	return v, nil
 }
 
@@ -488,7 +499,52 @@ func (m *Module) remedyPost(c *kit.Ctx) error {
 	}
 	_ = c.Host().Record(c.Context(), sdk.AuditRecord{Action: auditComplaintRemedy, Resource: "eshop/complaint/" + c.Param("id"),
 		Detail: map[string]any{"remedy": remedy}})
+	if err := m.sendComplaintOutcome(c.Context(), c.Tenant(), c.Param("id")); err != nil {
+		return fmt.Errorf("complaint %s: tell the customer the outcome: %w", c.Param("id"), err)
+	}
 	return c.Redirect("/eshop/lab/complaints", "remedy_recorded")
+}
+
+// sendComplaintOutcome e-mails the customer how his complaint was settled (E12: the terms
+// promise the reply by e-mail), in his order's language, once: the complaint remembers the
+// message. A complaint whose order is gone is only marked.
+func (m *Module) sendComplaintOutcome(ctx context.Context, t sdk.Tenant, id string) error {
+	var sh ShopComplaint
+	var o Order
+	err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		if err := sc.Select(&sh).Where("id = ?", id).Scan(ctx); err != nil {
+			return err
+		}
+		return sc.Select(&o).Where("id = ?", sh.OrderID).Scan(ctx)
+	})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if sh.Remedy == "" || !sh.OutcomeSentAt.IsZero() {
+		return nil
+	}
+	msgID := ""
+	if o.ID != "" && (o.UserID != "" || o.Email != "") {
+		lang := staffLang(t, &o)
+		loc := m.Msgs.For(lang)
+		data := map[string]any{"Tenant": t.Name, "Order": o.Number, "Reference": sh.Reference,
+			"Lodged": locales.FormatDate(lang, mustDay(sh.LodgedOn), time.UTC), "Remedy": loc.T("eshop.lab_complaints.remedy." + sh.Remedy), "Note": sh.RemedyNote}
+		if msgID, err = sdk.HostFrom(ctx).Send(ctx, sdk.Message{UserID: o.UserID, To: recipientTo(&o), Template: tmplComplaintSettled,
+			Link: "/eshop/orders/" + o.ID, Data: data}); err != nil {
+			return err
+		}
+	}
+	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		_, err := sc.Update((*ShopComplaint)(nil)).Set("outcome_sent_at = ?", m.now()).Set("outcome_message_id = ?", msgID).
+			Where("id = ? AND outcome_sent_at IS NULL", id).Exec(ctx)
+		return err
+	})
+}
+
+// mustDay reads a "2006-01-02" day (stored by this module; the zero day if not).
+func mustDay(s string) time.Time {
+	d, _ := time.Parse(time.DateOnly, s)
+	return d
 }
 
 // acceptedCredits is what the lab credited on order orderID for late results (E10): the sum

@@ -23,6 +23,7 @@ import (
 	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/kit/workdays"
 	"carenet.dev/platform/plugins/sdk"
+	"github.com/nyaruka/phonenumbers"
 	"github.com/uptrace/bun"
 )
 
@@ -48,6 +49,8 @@ const (
 	tmplResultCritical  = "eshop_result_critical"
 	tmplClaimAccepted   = "eshop_claim_accepted"
 	tmplClaimRefused    = "eshop_claim_refused"
+	// E12: the customer is told how his complaint was settled.
+	tmplComplaintSettled = "eshop_complaint_settled"
 )
 
 // Audit actions.
@@ -143,7 +146,7 @@ func (m *Module) resultsPart() part {
 		},
 		Rules:         []kit.Rule{consultationURL, resultLinkHours, resultRetentionYears, complaintLodgeDays, complaintSettleDays},
 		Jobs:          []kit.Job{{Name: jobRetention, Cron: "17 3 * * *", Run: m.retentionJob}},
-		Notifications: []string{tmplResultPublished, tmplResultCritical, tmplClaimAccepted, tmplClaimRefused},
+		Notifications: []string{tmplResultPublished, tmplResultCritical, tmplClaimAccepted, tmplClaimRefused, tmplComplaintSettled},
 		AuditActions:  []string{auditResultRead, auditResultPublished, auditCriticalContact, auditClaimDecided, auditComplaintRemedy},
 		Forget:        m.forgetResults,
 		Export:        m.exportResults,
@@ -287,6 +290,9 @@ func (m *Module) publishResult(ctx context.Context, t sdk.Tenant, itemID, staffI
 			return errAlreadyDone
 		}
 		if _, err := sc.Update((*OrderItem)(nil)).Set("status = ?", itemPublished).Where("id = ?", itemID).Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := completeIfDone(ctx, sc, it.OrderID); err != nil {
 			return err
 		}
 		if err := sc.Select(&r).Where("item_id = ?", itemID).Scan(ctx); err != nil {
@@ -668,13 +674,13 @@ func (m *Module) registerPost(c *kit.Ctx) error {
 func (m *Module) labResultView(c *kit.Ctx, r *Result) (*kit.View, error) {
 	v := c.View("eshop.lab_result.title")
 	var contacts []CriticalContact
-	var mobile string
+	var mobile *phoneText
 	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		var o Order
 		if err := sc.Select(&o).Where("id = ?", r.OrderID).Scan(ctx); err != nil {
 			return err
 		}
-		mobile = o.Mobile
+		mobile = readablePhone(o.Mobile, c.Tenant().Country)
 		return sc.Select(&contacts).Where("result_id = ?", r.ItemID).Order("at DESC").Scan(ctx)
 	})
 	if err != nil {
@@ -973,4 +979,36 @@ func (m *Module) dataPage(c *kit.Ctx) error {
 	v := c.View("eshop.data.title")
 	v.Data["Kinds"], v.Data["Years"] = dataKinds, resultRetentionYears.Of(c.Tenant())
 	return c.Render(http.StatusOK, "result_data", v)
+}
+
+// phoneText is a phone number for a page: Text to read (the national format when the
+// number is of the tenant's country, else the international one, its spaces
+// non-breaking), Tel for a tel: link (E.164).
+type phoneText struct{ Text, Tel string }
+
+// readablePhone formats raw (E.164 as stored, or as typed) for reading; nil when empty. A
+// number the library cannot read is shown as given.
+func readablePhone(raw, country string) *phoneText {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil
+	}
+	if country == "" {
+		country = "SK"
+	}
+	n, err := phonenumbers.Parse(raw, strings.ToUpper(country))
+	if err != nil {
+		tel := strings.Map(func(r rune) rune {
+			if r == '+' || r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, raw)
+		return &phoneText{Text: strings.ReplaceAll(raw, " ", "\u00a0"), Tel: tel}
+	}
+	format := phonenumbers.INTERNATIONAL
+	if phonenumbers.GetRegionCodeForNumber(n) == strings.ToUpper(country) {
+		format = phonenumbers.NATIONAL
+	}
+	return &phoneText{Text: strings.ReplaceAll(phonenumbers.Format(n, format), " ", "\u00a0"), Tel: phonenumbers.Format(n, phonenumbers.E164)}
 }

@@ -723,3 +723,99 @@ func TestResultsDataKeptPage(t *testing.T) {
 		}
 	})
 }
+
+// E12: the lab's complaint page shows what the customer wrote, his order and the day it was
+// lodged; once the lab records the remedy the customer is told the outcome by e-mail in his
+// order's language (once), and the complaint moves to the settled list instead of vanishing.
+func TestLabComplaintTextOutcomeMailAndSettledList(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := resSetup(t, b)
+		f.order(f.A, "2026-000611", itemPublished, 3, 2500, "")
+		if err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Order)(nil)).Set("locale = 'pl'").Where("number = '2026-000611'").Exec(ctx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		form := url.Values{"order": {"2026-000611"}, "about": {"quality"}, "discovered": {"2026-12-17"}, "body": {"Výsledok prišiel neúplný, chýba hemoglobín."}}
+		if res := f.do(f.A, f.customer, "POST", "/eshop/complaints", form); res.Status != 200 {
+			t.Fatalf("lodge: %d %s", res.Status, res.Body)
+		}
+		page := string(f.do(f.A, f.staff, "GET", "/eshop/lab/complaints", nil).Body)
+		if !strings.Contains(page, "Výsledok prišiel neúplný, chýba hemoglobín.") || !strings.Contains(page, "2026-000611") || !strings.Contains(page, "uplatnená 18. 12. 2026") {
+			t.Fatalf("the lab does not see the complaint:\n%s", page)
+		}
+		var sh ShopComplaint
+		_ = f.m.Read(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&sh).Scan(ctx) })
+		res := f.do(f.A, f.staff, "POST", "/eshop/lab/complaints/"+sh.ID+"/remedy", url.Values{"remedy": {"repeat"}, "note": {"Odber zopakujeme bezplatne."}})
+		if !strings.Contains(res.Header.Get("Location"), "remedy_recorded") {
+			t.Fatalf("remedy: %d %s", res.Status, res.Body)
+		}
+		var msgs []sdk.Message
+		for _, m := range f.h.Host.Messages {
+			if m.Value.Template == tmplComplaintSettled {
+				msgs = append(msgs, m.Value)
+			}
+		}
+		if len(msgs) != 1 || msgs[0].UserID != f.customer.ID || msgs[0].Data["Remedy"] != "Bezpłatne powtórzenie badania" ||
+			msgs[0].Data["Reference"] != sh.Reference || msgs[0].Data["Note"] != "Odber zopakujeme bezplatne." {
+			t.Fatalf("outcome messages %+v", msgs)
+		}
+		f.do(f.A, f.staff, "POST", "/eshop/lab/complaints/"+sh.ID+"/remedy", url.Values{"remedy": {"refund"}})
+		if n := len(f.h.Host.Messages); n != 1 {
+			t.Fatalf("%d messages after a second remedy", n)
+		}
+		page = string(f.do(f.A, f.staff, "GET", "/eshop/lab/complaints", nil).Body)
+		if !strings.Contains(page, "Vybavené reklamácie") || !strings.Contains(page, "vybavená 18. 12. 2026: Bezplatné opakovanie vyšetrenia") ||
+			!strings.Contains(page, "Výsledok prišiel neúplný") || strings.Contains(page, `/eshop/lab/complaints/`+sh.ID+`/remedy`) {
+			t.Fatalf("settled list:\n%s", page)
+		}
+	})
+}
+
+// E10 (critical value): the lab's result page gives the customer's mobile to read — the
+// national format, its spaces non-breaking (a foreign one international) — and as a tel:
+// link in E.164.
+func TestLabResultPageMobileReadableAndCallable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := resSetup(t, b)
+		id := f.order(f.A, "2026-000451", itemSampled, 3, 2500, "+421901234567")
+		f.register(f.A, id)
+		page := string(f.do(f.A, f.staff, "GET", "/eshop/lab/results/"+id, nil).Body)
+		if !strings.Contains(page, `Mobil zákazníka: <a href="tel:&#43;421901234567">0901`+"\u00a0"+`234`+"\u00a0"+`567</a>`) {
+			t.Fatalf("mobile on the lab's page:\n%s", page)
+		}
+		if p := readablePhone("+48601234567", "SK"); p == nil || p.Text != "+48\u00a0601\u00a0234\u00a0567" || p.Tel != "+48601234567" {
+			t.Errorf("foreign mobile %+v", p)
+		}
+		if readablePhone(" ", "SK") != nil {
+			t.Error("an empty mobile shown")
+		}
+	})
+}
+
+// The result of an order's last item published: the order is completed (guarded: only a
+// paid order).
+func TestOrderCompletedWhenLastResultPublished(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := resSetup(t, b)
+		id := f.order(f.A, "2026-000481", itemSampled, 3, 2500, "")
+		f.register(f.A, id)
+		status := func() string {
+			var o Order
+			_ = f.m.Read(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+				return sc.Select(&o).Where("id = (SELECT order_id FROM eshop_order_items WHERE tenant_id = ? AND id = ?)", f.A.ID, id).Scan(ctx)
+			})
+			return o.Status
+		}
+		if s := status(); s != orderPaid {
+			t.Fatalf("order %s before the result", s)
+		}
+		if res := f.publish(f.A, id, testPDF); res.Status != http.StatusSeeOther {
+			t.Fatalf("publish: %d %s", res.Status, res.Body)
+		}
+		if s := status(); s != orderCompleted {
+			t.Fatalf("order %s after its only result was published", s)
+		}
+	})
+}

@@ -386,7 +386,7 @@ func (m *Module) withdrawOrder(c *kit.Ctx) error {
 	if !errs {
 		return kit.ErrBadRequest
 	}
-	if o.Status != orderPaid {
+	if !withdrawable(o, items) {
 		return c.Redirect(staffBack(c), "staff_not_done")
 	}
 	lang := staffLang(t, o)
@@ -437,7 +437,7 @@ func (m *Module) withdrawOrder(c *kit.Ctx) error {
 		if _, err := sc.Update((*Withdrawal)(nil)).Set("notice_sent_at = ?", sent).Set("message_id = ?", msgID).Where("order_id = ?", o.ID).Exec(ctx); err != nil {
 			return err
 		}
-		res, err := sc.Update((*Order)(nil)).Set("status = ?", orderWithdrawn).Where("id = ? AND status = ?", o.ID, orderPaid).Exec(ctx)
+		res, err := sc.Update((*Order)(nil)).Set("status = ?", orderWithdrawn).Where("id = ? AND status IN (?)", o.ID, bun.In([]string{orderPaid, orderCompleted})).Exec(ctx)
 		if err != nil {
 			return err
 		}
@@ -466,6 +466,24 @@ func (m *Module) withdrawOrder(c *kit.Ctx) error {
 		return err
 	}
 	return c.Redirect(staffBack(c), "staff_withdrawn")
+}
+
+// withdrawable: the lab may withdraw from a paid order, and from one completed because its
+// every item ended at the collection point (a refusal of E9 ends the item, and then the
+// order) — not from one with a result published.
+func withdrawable(o *Order, items []OrderItem) bool {
+	switch o.Status {
+	case orderPaid:
+		return true
+	case orderCompleted:
+		for _, it := range items {
+			if it.Status == itemPublished {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // errStaffMoved: the thing changed state meanwhile (a guarded update touched no row).
@@ -603,6 +621,16 @@ func (m *Module) notifyFM(ctx context.Context, t sdk.Tenant, id string) (int, er
 	sent := 0
 	for i := range orders {
 		o := &orders[i]
+		// Its appointments in the period do not take place: the lab will contact him, or he
+		// may ask for another time himself.
+		booked := false
+		if err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+			var err error
+			booked, err = sc.Select((*OrderItem)(nil)).Where("order_id = ? AND status = ? AND starts_at >= ? AND starts_at < ?", o.ID, itemBooked, p.StartsAt, p.EndsAt).Exists(ctx)
+			return err
+		}); err != nil {
+			return sent, err
+		}
 		claimed := false
 		if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 			res, err := sc.Insert(&fmNotice{TenantID: t.ID, PeriodID: p.ID, OrderID: o.ID, SentAt: m.now()}).On("CONFLICT DO NOTHING").Exec(ctx)
@@ -619,8 +647,12 @@ func (m *Module) notifyFM(ctx context.Context, t sdk.Tenant, id string) (int, er
 			continue
 		}
 		lang := staffLang(t, o)
+		loc := m.Msgs.For(lang)
 		data := map[string]any{"From": staffWhen(t, lang, p.StartsAt), "To": staffWhen(t, lang, p.EndsAt), "Description": p.Description,
-			"Extension": m.Msgs.For(lang).TN("eshop.fm.days", days)}
+			"Extension": loc.TN("eshop.fm.days", days), "Appointments": "", "Contact": labContactLine(t, loc)}
+		if booked {
+			data["Appointments"] = loc.T("eshop.fm.appointments")
+		}
 		if _, err := m.sendTo(ctx, o, tmplForceMajeure, "/eshop/orders/"+o.ID, data); err != nil {
 			_ = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 				_, err := sc.Delete((*fmNotice)(nil)).Where("period_id = ? AND order_id = ?", p.ID, o.ID).Exec(ctx)

@@ -980,3 +980,209 @@ func TestWithdrawalRace(t *testing.T) {
 		}
 	})
 }
+
+// E8: a staff form refused (a check not ticked, a cancellation without its reason) shows the
+// day list of that appointment's own day and point, the message next to its field, and
+// changes nothing — not today's list of the first point, where the appointment is missing.
+func TestStaffFormErrorsShowOnTheItemsDay(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		// Another point, first by name, so "the first point" is not the item's.
+		f.in(func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Insert(&Point{TenantID: f.A.ID, ID: newID(), Name: "Aupark", Town: "Bratislava", SlotMinutes: 15, Capacity: 2, Active: true, CreatedAt: f.now, UpdatedAt: f.now}).Exec(ctx)
+			return err
+		})
+		back := "/eshop/staff?point=" + f.point.ID + "&day=2026-12-03"
+		form := url.Values{"instructions": {"yes"}, "consent": {"yes"}, "back": {back}}
+		for _, withBack := range []bool{true, false} {
+			if !withBack {
+				form.Del("back")
+			}
+			res := f.send(f.staff, "POST", "/eshop/staff/items/"+f.item.ID+"/checkin", form)
+			body := string(res.Body)
+			if res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, "Ján Novák") ||
+				!strings.Contains(body, "Bez overenia totožnosti nemožno odber vykonať.") || !strings.Contains(body, `aria-describedby="e-identity"`) ||
+				!strings.Contains(body, `<option value="`+f.point.ID+`" selected>`) || !strings.Contains(body, `value="2026-12-03"`) {
+				t.Fatalf("check-in without identity (back %v): %d\n%s", withBack, res.Status, body)
+			}
+			if f.reload(f.item).Status != itemBooked {
+				t.Fatal("a refused check-in changed the item")
+			}
+		}
+		res := f.send(f.staff, "POST", "/eshop/staff/items/"+f.item.ID+"/cancel", url.Values{"reason": {" "}, "back": {back}})
+		body := string(res.Body)
+		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="lr-`+f.item.ID+`"`) || !strings.Contains(body, `<details open>`) {
+			t.Fatalf("cancellation without a reason: %d\n%s", res.Status, body)
+		}
+		if it := f.reload(f.item); it.Status != itemBooked || len(f.sent(tmplLabCancelled)) != 0 {
+			t.Fatal("a refused cancellation changed the item")
+		}
+	})
+}
+
+// E8: the lab's cancellation with an alternative tells the customer the new exact time, the
+// point and the lab's contact; the order page's notice (labMoves) knows the slot was moved
+// by the lab, from when to when.
+func TestLabCancellationMailGivesTimePointContact(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		f.A.Rules = map[string]any{"tenant.contacts.support": "pomoc@unilabs.sk", "tenant.contacts.phone": "+421 2 123 456"}
+		f.in(func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Point)(nil)).Set("street = 'Ružinovská 10'").Where("id = ?", f.point.ID).Exec(ctx)
+			return err
+		})
+		res := f.send(f.staff, "POST", "/eshop/staff/items/"+f.item.ID+"/cancel", url.Values{"reason": {"Porucha centrifúgy"}, "alternative": {"2026-12-04T10:30"}})
+		if res.Status != http.StatusSeeOther {
+			t.Fatalf("cancel: %d\n%s", res.Status, res.Body)
+		}
+		msgs := f.sent(tmplLabCancelled)
+		if len(msgs) != 1 {
+			t.Fatalf("messages %+v", msgs)
+		}
+		alt, _ := msgs[0].Data["Alternative"].(string)
+		if !strings.Contains(alt, "4. 12. 2026 10:30") || !strings.Contains(alt, "Odberné miesto Ružinov, Ružinovská 10, Bratislava") {
+			t.Errorf("alternative %q", alt)
+		}
+		if c := msgs[0].Data["Contact"]; c != "Kontakt na laboratórium: pomoc@unilabs.sk, +421 2 123 456" {
+			t.Errorf("contact %q", c)
+		}
+		var moves map[string]LabMove
+		f.in(func(ctx context.Context, sc *store.Scope) error {
+			var err error
+			moves, err = labMoves(ctx, sc, f.order.ID)
+			return err
+		})
+		if mv, ok := moves[f.item.ID]; len(moves) != 1 || !ok || !mv.Was.Equal(baTime(2026, 12, 3, 9, 0)) || !mv.At.Equal(baTime(2026, 12, 4, 10, 30)) {
+			t.Fatalf("moves %+v", moves)
+		}
+		// Without a contact configured, no empty "contact:" line.
+		f.A.Rules = nil
+		_, other := f.paidOrder("c8", "2026-000008", baTime(2026, 12, 7, 9, 0), "")
+		f.send(f.staff, "POST", "/eshop/staff/items/"+other.ID+"/cancel", url.Values{"reason": {"Chorá sestra"}})
+		if msgs := f.sent(tmplLabCancelled); len(msgs) != 2 || msgs[1].Data["Contact"] != "" {
+			t.Fatalf("messages %+v", msgs)
+		}
+	})
+}
+
+// E13: the force-majeure notice says the appointments in the period do not take place (the
+// lab will contact the customer, or he may reschedule) — only to a customer who has one
+// there — and gives the lab's contact.
+func TestForceMajeureNoticeSaysAppointmentsDoNotTakePlace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		f.A.Rules = map[string]any{"tenant.contacts.phone": "+421 2 123 456"}
+		// Another order sampled before the period, waiting for its result while it runs.
+		o2, it2 := f.paidOrder("c9", "2026-000009", baTime(2026, 12, 1, 9, 0), "")
+		f.in(func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*OrderItem)(nil)).Set("status = ?", itemSampled).Where("id = ?", it2.ID).Exec(ctx)
+			return err
+		})
+		if res := f.send(f.staff, "POST", "/eshop/staff/force-majeure", url.Values{"starts": {"2026-12-02T00:00"}, "ends": {"2026-12-04T00:00"}, "description": {"Povodeň"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("record: %d\n%s", res.Status, res.Body)
+		}
+		var ps []ForceMajeure
+		f.in(func(ctx context.Context, sc *store.Scope) error { return sc.Select(&ps).Scan(ctx) })
+		if err := f.h.Job(context.Background(), f.A, jobNotifyFM, []byte(ps[0].ID)); err != nil {
+			t.Fatal(err)
+		}
+		by := map[string]sdk.Message{}
+		for _, m := range f.sent(tmplForceMajeure) {
+			by[m.Data["Order"].(string)] = m
+		}
+		want := "Odbery objednané na toto obdobie sa neuskutočnia"
+		if m, ok := by[f.order.Number]; !ok || !strings.HasPrefix(m.Data["Appointments"].(string), want) || m.Data["Contact"] != "Kontakt na laboratórium: +421 2 123 456" {
+			t.Fatalf("notice with an appointment in the period: %+v", by)
+		}
+		if m, ok := by[o2.Number]; !ok || m.Data["Appointments"] != "" {
+			t.Fatalf("notice to the order waiting for its result: %+v", by)
+		}
+	})
+}
+
+// addItem adds to order o another test at start at the fixture's point, its place held.
+func (f *staffFixture) addItem(o *Order, start time.Time) *OrderItem {
+	f.t.Helper()
+	it := &OrderItem{TenantID: f.A.ID, ID: newID(), OrderID: o.ID, ItemID: "y", Kind: kindTest, Name: "Glukóza", PriceMinor: 900, VATPercent: 23, FeeMinor: 0,
+		FeeVATPercent: 23, TATDays: 2, PersonName: "Ján Novák", PointID: f.point.ID, StartsAt: start, Status: itemBooked}
+	f.in(func(ctx context.Context, sc *store.Scope) error {
+		now := f.now
+		f.now = start.Add(-24 * time.Hour)
+		hold, err := f.m.holdPlace(ctx, sc, f.A, f.point.ID, start, holdOrder, it.ID, o.UserID, nil)
+		f.now = now
+		if err != nil {
+			return err
+		}
+		it.HoldID = hold
+		_, err = sc.Insert(it).Exec(ctx)
+		return err
+	})
+	return it
+}
+
+func (f *staffFixture) orderStatus(o *Order) string {
+	f.t.Helper()
+	var x Order
+	f.in(func(ctx context.Context, sc *store.Scope) error { return sc.Select(&x).Where("id = ?", o.ID).Scan(ctx) })
+	return x.Status
+}
+
+// A paid order whose every item ended (no-show, refused, late_refused) or whose result is
+// published becomes completed — not before its last item; the lab may still withdraw from
+// it after a refusal (E9).
+func TestOrderCompletedWhenEveryItemEnds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		second := f.addItem(f.order, baTime(2026, 12, 3, 9, 15))
+		f.now = baTime(2026, 12, 3, 10, 0)
+		if res := f.send(f.staff, "POST", "/eshop/staff/items/"+f.item.ID+"/no-show", url.Values{}); res.Status != http.StatusSeeOther || f.reload(f.item).Status != itemNoShow {
+			t.Fatalf("no-show: %d", res.Status)
+		}
+		if s := f.orderStatus(f.order); s != orderPaid {
+			t.Fatalf("order %s with an item still booked", s)
+		}
+		if res := f.send(f.staff, "POST", "/eshop/staff/items/"+second.ID+"/refuse", url.Values{"reason": {"intoxication"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("refuse: %d", res.Status)
+		}
+		if s := f.orderStatus(f.order); s != orderCompleted {
+			t.Fatalf("order %s after its last item ended", s)
+		}
+		day := string(f.send(f.staff, "GET", "/eshop/staff?point="+f.point.ID+"&day=2026-12-03", nil).Body)
+		if !strings.Contains(day, "/eshop/staff/orders/"+f.order.ID+"/withdraw") {
+			t.Fatalf("no withdrawal form for the completed order after a refusal:\n%s", day)
+		}
+		if res := f.send(f.staff, "POST", "/eshop/staff/orders/"+f.order.ID+"/withdraw", url.Values{"reason": {"refused_sampling"}}); res.Status != http.StatusSeeOther ||
+			f.orderStatus(f.order) != orderWithdrawn || len(f.sent(tmplWithdrawn)) != 1 {
+			t.Fatalf("withdrawal from the completed order: %d %s", res.Status, f.orderStatus(f.order))
+		}
+	})
+}
+
+// The last two items of an order ended at once, in two transactions: the order is
+// completed all the same (its row is locked before the check), on both databases.
+func TestOrderCompletedRace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := staffSetup(t, b)
+		for round := 0; round < 4; round++ {
+			o, first := f.paidOrder(f.customer.ID, fmt.Sprintf("2026-10%04d", round), baTime(2026, 12, 4, 8, 0).Add(time.Duration(round)*30*time.Minute), "")
+			second := f.addItem(o, baTime(2026, 12, 4, 8, 15).Add(time.Duration(round)*30*time.Minute))
+			var wg sync.WaitGroup
+			for _, it := range []*OrderItem{first, second} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if res := f.send(f.staff, "POST", "/eshop/staff/items/"+it.ID+"/refuse", url.Values{"reason": {"cooperation"}}); res.Status != http.StatusSeeOther {
+						t.Errorf("refuse: %d", res.Status)
+					}
+				}()
+			}
+			wg.Wait()
+			if f.reload(first).Status != itemRefused || f.reload(second).Status != itemRefused {
+				t.Fatal("items not refused")
+			}
+			if s := f.orderStatus(o); s != orderCompleted {
+				t.Fatalf("round %d: order %s after both items ended at once", round, s)
+			}
+		}
+	})
+}
