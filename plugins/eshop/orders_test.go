@@ -892,3 +892,43 @@ func TestNoGuestCheckout(t *testing.T) {
 		}
 	}
 }
+
+// E5: a paid order's page says what was paid online and no longer shows an amount due, in
+// fr, pl and sk; an unpaid one shows the amount due.
+func TestPaidOrderShowsNoAmountDue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := ordSetup(t, b)
+		f.addLine(f.boris, f.item, "self", slotAt(11))
+		id := f.submit(f.boris)
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.T
+			ten.Locale = lang
+			res, err := f.h.Do(context.Background(), ten, f.boris, "GET", "/eshop/orders/"+id, nil)
+			if err != nil || res.Status != 200 {
+				t.Fatalf("%s: %v %+v", lang, err, res)
+			}
+			if due := f.m.Msgs.For(lang).T("eshop.order.due"); !strings.Contains(string(res.Body), due) {
+				t.Fatalf("%s: unpaid order without %q", lang, due)
+			}
+		}
+		err := f.m.In(context.Background(), f.T, func(ctx context.Context, sc *store.Scope) error {
+			_, err := f.m.orderPaid(ctx, sc, f.T, id, f.now)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.T
+			ten.Locale = lang
+			res, err := f.h.Do(context.Background(), ten, f.boris, "GET", "/eshop/orders/"+id, nil)
+			if err != nil || res.Status != 200 {
+				t.Fatalf("%s: %v %+v", lang, err, res)
+			}
+			body, msgs := string(res.Body), f.m.Msgs.For(lang)
+			if strings.Contains(body, msgs.T("eshop.order.due")) || !strings.Contains(body, msgs.T("eshop.order.paid_gateway")) {
+				t.Fatalf("%s: paid order page: %s", lang, body)
+			}
+		}
+	})
+}
