@@ -704,6 +704,9 @@ func (m *Module) forgetCart(ctx context.Context, t sdk.Tenant, userID string) er
 		if _, err := sc.Delete((*CartCode)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
 			return err
 		}
+		if _, err := sc.Delete((*CartLapsed)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
+			return err
+		}
 		// The orders are the lab's accounting records, with their invoices (kept by law):
 		// they stay, detached from the account, without the contact details that served
 		// only the customer.

@@ -230,7 +230,7 @@ func sk(m *Module, id string) string { return m.Msgs.For("sk").T(id) }
 func TestOrdersTablesAreScoped(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := ordSetup(t, b)
-		kittest.CheckScoped(t, f.m.Module, (*CartCode)(nil), (*OrderCounter)(nil))
+		kittest.CheckScoped(t, f.m.Module, (*CartCode)(nil), (*OrderCounter)(nil), (*CartLapsed)(nil))
 	})
 }
 
@@ -928,6 +928,45 @@ func TestPaidOrderShowsNoAmountDue(t *testing.T) {
 			body, msgs := string(res.Body), f.m.Msgs.For(lang)
 			if strings.Contains(body, msgs.T("eshop.order.due")) || !strings.Contains(body, msgs.T("eshop.order.paid_gateway")) {
 				t.Fatalf("%s: paid order page: %s", lang, body)
+			}
+		}
+	})
+}
+
+// E4: a line whose hold ran out is not removed silently: the next cart view names it, in fr,
+// pl and sk, whether the job removed it or the view finds it lapsed; the view after says
+// nothing more.
+func TestCartSaysWhichLinesLapsed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := ordSetup(t, b)
+		hold := time.Duration(cartHoldMinutes.Of(f.T))*time.Minute + time.Second
+		for i, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.T
+			ten.Locale = lang
+			start := slotAt(9 + i)
+			if res := f.addLine(f.anna, f.kids, "d-nine", start); res.Status != http.StatusSeeOther {
+				t.Fatalf("add: %d %s", res.Status, res.Body)
+			}
+			lines := f.cartOf(f.anna)
+			f.advance(hold)
+			if i == 0 {
+				f.job(jobCartExpire, lines[0].ID) // the job removed it; otherwise the view does
+			}
+			msg := f.m.Msgs.For(lang).TN("eshop.cart.lapsed", 1)
+			res, err := f.h.Do(context.Background(), ten, f.anna, "GET", "/eshop/cart", nil)
+			if err != nil || res.Status != 200 {
+				t.Fatalf("%s: %v %+v", lang, err, res)
+			}
+			body := string(res.Body)
+			if !strings.Contains(body, msg) || !strings.Contains(body, f.kids.Name) || !strings.Contains(body, "Ema Nováková") {
+				t.Fatalf("%s: no notice of the lapsed line: %s", lang, body)
+			}
+			if len(f.cartOf(f.anna)) != 0 || f.taken(start) != 0 {
+				t.Fatalf("%s: the lapsed line stayed", lang)
+			}
+			res, _ = f.h.Do(context.Background(), ten, f.anna, "GET", "/eshop/cart", nil)
+			if strings.Contains(string(res.Body), msg) {
+				t.Fatalf("%s: the notice is said twice", lang)
 			}
 		}
 	})
