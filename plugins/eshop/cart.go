@@ -185,6 +185,8 @@ func (m *Module) cartView(c *kit.Ctx) (*kit.View, error) {
 	if err != nil {
 		return nil, err
 	}
+	sortItems(c.Loc().Lang, items, false)
+	sortPoints(c.Loc().Lang, points)
 	v := c.View("eshop.cart.title")
 	v.Data["Cart"], v.Data["Items"], v.Data["Points"], v.Data["Dependants"] = ct, items, points, deps
 	v.Data["Currency"], v.Data["Lapsed"] = t.Currency, lapsed

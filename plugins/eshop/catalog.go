@@ -6,12 +6,15 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/uptrace/bun"
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
 
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/leaflet"
@@ -131,6 +134,7 @@ func (m *Module) catalogPage(c *kit.Ctx) error {
 		return err
 	}
 	t := c.Tenant()
+	sortItems(c.Loc().Lang, items, false)
 	entries := make([]catalogEntry, len(items))
 	for i := range items {
 		entries[i] = catalogEntry{Item: items[i], Price: linePrice(t, &items[i])}
@@ -189,6 +193,8 @@ func (m *Module) itemPage(c *kit.Ctx) error {
 	}); err != nil {
 		return err
 	}
+	sortItems(c.Loc().Lang, tests, false)
+	sortPoints(c.Loc().Lang, points)
 	v := c.View("eshop.catalog.title")
 	v.Title = it.Name
 	v.Data["Item"], v.Data["Tests"], v.Data["Category"], v.Data["Price"], v.Data["Currency"] = it, tests, cat, linePrice(t, &it), t.Currency
@@ -277,6 +283,7 @@ func (m *Module) manageItems(c *kit.Ctx) error {
 	}); err != nil {
 		return err
 	}
+	sortItems(c.Loc().Lang, items, true)
 	v := c.View("eshop.manage.title")
 	v.Data["Items"], v.Data["Categories"], v.Data["Currency"] = items, cats, c.Tenant().Currency
 	v.Data["ShopCSS"] = m.assetURL("eshop.css")
@@ -326,6 +333,7 @@ func (m *Module) renderItem(c *kit.Ctx, status int, v *kit.View, chosen map[stri
 	}); err != nil {
 		return err
 	}
+	sortItems(c.Loc().Lang, tests, false)
 	if chosen == nil {
 		chosen = stored
 	}
@@ -609,6 +617,7 @@ func (m *Module) renderManageWith(c *kit.Ctx, v *kit.View) error {
 	}); err != nil {
 		return err
 	}
+	sortItems(c.Loc().Lang, items, true)
 	v.Data["Items"], v.Data["Categories"], v.Data["Currency"] = items, cats, c.Tenant().Currency
 	v.Data["ShopCSS"] = m.assetURL("eshop.css")
 	return c.Render(http.StatusUnprocessableEntity, "catalogmanage", v)
@@ -646,4 +655,34 @@ func (m *Module) deleteCategory(c *kit.Ctx) error {
 	}
 	m.audit(c, "eshop.category_deleted", id, map[string]any{"name": cat.Name})
 	return c.Redirect("/eshop/manage", "category_deleted")
+}
+
+// alphabet compares names in the reader's alphabet (lang): in Slovak "Únava" comes after
+// "Tyreoglobulín" and "Štítna žľaza" after "Sodík", not after "Zinok" as bytes would have it.
+func alphabet(lang string) func(a, b string) int {
+	coll := collate.New(language.Make(lang))
+	return coll.CompareString
+}
+
+// sortItems orders items by name in the reader's alphabet; kindFirst keeps the tests before
+// the packages (the manager's list).
+func sortItems(lang string, items []Item, kindFirst bool) {
+	cmp := alphabet(lang)
+	slices.SortStableFunc(items, func(a, b Item) int {
+		if kindFirst && a.Kind != b.Kind {
+			return strings.Compare(b.Kind, a.Kind)
+		}
+		return cmp(a.Name, b.Name)
+	})
+}
+
+// sortPoints orders points by town, then name, in the reader's alphabet.
+func sortPoints(lang string, ps []Point) {
+	cmp := alphabet(lang)
+	slices.SortStableFunc(ps, func(a, b Point) int {
+		if c := cmp(a.Town, b.Town); c != 0 {
+			return c
+		}
+		return cmp(a.Name, b.Name)
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -396,5 +397,53 @@ func TestCatalogMalformedRequests(t *testing.T) {
 		if n := len(f.items(f.A)); n != 0 {
 			t.Fatalf("%d items stored by malformed requests", n)
 		}
+	})
+}
+
+// E1, P4: the catalog, the manager's list and the points list are in the reader's alphabet,
+// not the bytes': in Slovak "Štítna žľaza" comes after "Sodík" and "Únava" after
+// "Tyreoglobulín" (not after "Zinok"), and "Základné" before "Zinok".
+func TestListsInTheReadersAlphabet(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := catSetup(t, b)
+		names := []string{"Zinok", "Únava balík", "Základné vyšetrenie", "Štítna žľaza", "Sodík", "Tyreoglobulín", "Vitamín D"}
+		want := []string{"Sodík", "Štítna žľaza", "Tyreoglobulín", "Únava balík", "Vitamín D", "Základné vyšetrenie", "Zinok"}
+		err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+			for i, n := range names {
+				it := &Item{TenantID: f.A.ID, ID: "i" + strconv.Itoa(i), Kind: kindTest, Name: n, PriceMinor: 500, TATDays: 1, Active: true, CreatedAt: f.now, UpdatedAt: f.now}
+				if _, err := sc.Insert(it).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, town := range []string{"Žilina", "Zvolen", "Šaľa", "Senica"} {
+			f.point(f.A, "Odber "+town, 15, 1)
+			err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+				_, err := sc.Update((*Point)(nil)).Set("town = ?", town).Where("name = ?", "Odber "+town).Exec(ctx)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		inOrder := func(what, body string, want []string) {
+			t.Helper()
+			last := -1
+			for _, n := range want {
+				i := strings.Index(body, n)
+				if i < 0 || i < last {
+					t.Fatalf("%s: %q out of the alphabet's order %v\n%s", what, n, want, body)
+				}
+				last = i
+			}
+		}
+		inOrder("catalog", string(f.send(f.A, nil, "GET", "/eshop", nil).Body), want)
+		inOrder("manager's list", string(f.send(f.A, catManager, "GET", "/eshop/manage", nil).Body), want)
+		inOrder("points", string(f.send(f.A, nil, "GET", "/eshop/points", nil).Body), []string{"Odber Senica", "Odber Šaľa", "Odber Zvolen", "Odber Žilina"})
+		inOrder("manager's points", string(f.send(f.A, catManager, "GET", "/eshop/manage/points", nil).Body), []string{"Odber Senica", "Odber Šaľa", "Odber Zvolen", "Odber Žilina"})
 	})
 }
