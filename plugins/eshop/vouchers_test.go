@@ -973,3 +973,40 @@ func TestVoucherDemo(t *testing.T) {
 		}
 	})
 }
+
+// E14.a, E14.e: a value voucher spent to its last cent is shown as used up on "My vouchers",
+// not as valid beside a zero balance, in fr, pl and sk.
+func TestSpentValueVoucherShownUsedUp(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := vsetup(t, b)
+		codes := f.issue(f.A, 2000, 1)
+		page := func(lang string) string {
+			ten := f.A
+			ten.Locale = lang
+			res, err := f.h.Do(context.Background(), ten, f.buyer, "GET", "/eshop/vouchers/mine", nil)
+			if err != nil || res.Status != 200 {
+				t.Fatalf("%s: %v %+v", lang, err, res)
+			}
+			return string(res.Body)
+		}
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			msgs := f.m.Msgs.For(lang)
+			if body := page(lang); !strings.Contains(body, msgs.T("eshop.voucher.status.active")) || strings.Contains(body, msgs.T("eshop.voucher.status.spent")) {
+				t.Fatalf("%s: a new voucher: %s", lang, body)
+			}
+		}
+		if _, covered, err := f.redeem(f.A, f.buyer.ID, codes, f.line()); err != nil || covered != 2000 {
+			t.Fatalf("redeem: %d %v", covered, err)
+		}
+		if v := f.voucher(f.A, codes[0]); v.BalanceMinor != 0 {
+			t.Fatalf("balance %d", v.BalanceMinor)
+		}
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			msgs := f.m.Msgs.For(lang)
+			body := page(lang)
+			if strings.Contains(body, ">"+msgs.T("eshop.voucher.status.active")+" ") || !strings.Contains(body, msgs.T("eshop.voucher.status.spent")) {
+				t.Fatalf("%s: a spent voucher: %s", lang, body)
+			}
+		}
+	})
+}
