@@ -151,6 +151,8 @@ func (m *Module) voucherBuyForm(c *kit.Ctx) error {
 	if q := c.Form("quantity"); q != "" {
 		v.Values["quantity"] = q
 	}
+	// "As a gift voucher" is the form's one choice: ticked already, not a click more.
+	v.Values["gift"] = "yes"
 	return c.Render(http.StatusOK, "voucher_buy", v)
 }
 
