@@ -971,3 +971,26 @@ func TestCartSaysWhichLinesLapsed(t *testing.T) {
 		}
 	})
 }
+
+// E4, E15: the checkout's privacy checkbox links what it asks to have read — the shop's
+// data page and the e-shop's terms — in fr, pl and sk.
+func TestCheckoutLinksPrivacy(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := ordSetup(t, b)
+		f.addLine(f.anna, f.item, "self", slotAt(9))
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.T
+			ten.Locale = lang
+			res, err := f.h.Do(context.Background(), ten, f.anna, "GET", "/eshop/checkout", nil)
+			if err != nil || res.Status != 200 {
+				t.Fatalf("%s: %v %+v", lang, err, res)
+			}
+			body := string(res.Body)
+			privacy := strings.Index(body, `name="privacy"`)
+			data, terms := strings.Index(body, `href="/eshop/data"`), strings.Index(body, `href="/terms/eshop"`)
+			if privacy < 0 || data < privacy || terms < privacy || !strings.Contains(body, f.m.Msgs.For(lang).T("eshop.checkout.privacy_data")) {
+				t.Fatalf("%s: the privacy checkbox links nothing: %s", lang, body)
+			}
+		}
+	})
+}
