@@ -16,6 +16,7 @@ import (
 	"golang.org/x/text/collate"
 	"golang.org/x/text/language"
 
+	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/leaflet"
 	"carenet.dev/platform/plugins/kit/store"
@@ -346,7 +347,7 @@ func (m *Module) renderItem(c *kit.Ctx, status int, v *kit.View, chosen map[stri
 		} else {
 			for k, val := range map[string]string{"kind": it.Kind, "code": it.Code, "category": it.CategoryID, "name": it.Name,
 				"description": it.Description, "preparation": it.Preparation, "info": it.Info, "consent_text": it.ConsentText,
-				"price": priceText(it.PriceMinor), "tat_days": strconv.Itoa(it.TATDays)} {
+				"price": priceInput(c.Loc().Lang, it.PriceMinor), "tat_days": strconv.Itoa(it.TATDays)} {
 				v.Values[k] = val
 			}
 			for k, on := range map[string]bool{"vat_included": it.VATIncluded, "suitable_from_6": it.SuitableFrom6, "voucher_sellable": it.VoucherSellable} {
@@ -367,6 +368,16 @@ func (m *Module) renderItem(c *kit.Ctx, status int, v *kit.View, chosen map[stri
 // priceText writes minor units as the form shows them ("12.50").
 func priceText(minor int64) string {
 	return strconv.FormatInt(minor/100, 10) + "." + strconv.FormatInt(minor%100/10, 10) + strconv.FormatInt(minor%10, 10)
+}
+
+// priceInput writes minor units as the item form shows them to a reader of lang: with his
+// decimal separator ("7,90" in fr, pl and sk), no grouping (parsePrice reads it back).
+func priceInput(lang string, minor int64) string {
+	sep := strings.Trim(locales.FormatDecimal(lang, 1.5, 1), "15")
+	if sep == "" {
+		sep = "."
+	}
+	return strconv.FormatInt(minor/100, 10) + sep + strconv.FormatInt(minor%100/10, 10) + strconv.FormatInt(minor%10, 10)
 }
 
 // parsePrice reads a price in the currency's major unit ("150", "150,50", "150.5") as
@@ -405,11 +416,15 @@ func (m *Module) saveItemForm(c *kit.Ctx) error {
 		checkLength(v, f, maxItemText, false)
 	}
 	price, ok := parsePrice(v.Values["price"])
-	if !ok {
+	switch {
+	case !ok:
 		v.Errors["price"] = "eshop.manage.err.price"
+	case price == 0: // E1: an item has a price; nothing is sold for nothing
+		v.Errors["price"] = "eshop.manage.err.price_zero"
 	}
-	tat, err := strconv.Atoi(v.Values["tat_days"])
-	if err != nil || tat < 0 || tat > maxTATDays {
+	// E1: an item has a turnaround, at least one working day.
+	tat, err := strconv.Atoi(strings.TrimSpace(v.Values["tat_days"]))
+	if err != nil || tat < 1 || tat > maxTATDays {
 		v.Errors["tat_days"] = "eshop.manage.err.tat"
 	}
 	chosen := map[string]bool{}

@@ -2,6 +2,7 @@ package eshop
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -99,7 +100,7 @@ func TestCatalogAndItemPage(t *testing.T) {
 		}
 		f.saveItemAs("new", vit)
 		f.saveItemAs("new", url.Values{"kind": {"test"}, "name": {"Železo (Fe)"}, "price": {"4.50"}, "tat_days": {"1"}, "suitable_from_6": {"on"}})
-		f.saveItemAs("new", url.Values{"kind": {"test"}, "name": {"Krvný obraz"}, "price": {"6"}, "tat_days": {"0"}})
+		f.saveItemAs("new", url.Values{"kind": {"test"}, "name": {"Krvný obraz"}, "price": {"6"}, "tat_days": {"1"}})
 		its := f.items(f.A)
 		if it := its["Vitamín D (25-OH)"]; it.PriceMinor != 1990 || !it.VATIncluded || it.TATDays != 2 || !it.VoucherSellable || it.CategoryID != cats[0].ID ||
 			it.ConsentText != "Beriem na vedomie poučenie pred odberom." || it.Kind != kindTest {
@@ -445,5 +446,47 @@ func TestListsInTheReadersAlphabet(t *testing.T) {
 		inOrder("manager's list", string(f.send(f.A, catManager, "GET", "/eshop/manage", nil).Body), want)
 		inOrder("points", string(f.send(f.A, nil, "GET", "/eshop/points", nil).Body), []string{"Odber Senica", "Odber Šaľa", "Odber Zvolen", "Odber Žilina"})
 		inOrder("manager's points", string(f.send(f.A, catManager, "GET", "/eshop/manage/points", nil).Body), []string{"Odber Senica", "Odber Šaľa", "Odber Zvolen", "Odber Žilina"})
+	})
+}
+
+// E1: the item form shows a stored price with the reader's decimal comma ("7,90" in fr, pl
+// and sk) and takes it back as typed; a price of 0 and a turnaround of 0 days are refused
+// next to their fields, in every language, nothing stored.
+func TestItemFormPriceInTheReadersNotation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := catSetup(t, b)
+		f.saveItemAs("new", url.Values{"kind": {"test"}, "name": {"TSH"}, "price": {"7,90"}, "tat_days": {"2"}})
+		it := f.items(f.A)["TSH"]
+		if it.PriceMinor != 790 || it.TATDays != 2 {
+			t.Fatalf("stored %+v", it)
+		}
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.A
+			ten.Locale = lang
+			body := string(f.send(ten, catManager, "GET", "/eshop/manage/items/"+it.ID, nil).Body)
+			if !strings.Contains(body, `name="price" type="text" inputmode="decimal" maxlength="12" required value="7,90"`) {
+				t.Fatalf("%s: the price is not shown as 7,90: %s", lang, body)
+			}
+			msgs := f.m.Msgs.For(lang)
+			for _, c := range []struct{ price, tat, field, msg string }{
+				{"0", "2", "price", "eshop.manage.err.price_zero"},
+				{"0,00", "2", "price", "eshop.manage.err.price_zero"},
+				{"5", "0", "tat_days", "eshop.manage.err.tat"},
+			} {
+				res := f.send(ten, catManager, "POST", "/eshop/manage/items/new", url.Values{"kind": {"test"}, "name": {"Nič"}, "price": {c.price}, "tat_days": {c.tat}})
+				body := html.UnescapeString(string(res.Body))
+				if res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="e-`+c.field+`"`) || !strings.Contains(body, msgs.T(c.msg)) {
+					t.Fatalf("%s: price %q, %q days: %d\n%s", lang, c.price, c.tat, res.Status, body)
+				}
+			}
+		}
+		if _, ok := f.items(f.A)["Nič"]; ok {
+			t.Fatal("a refused item was stored")
+		}
+		// Saved back as shown, the price stays.
+		f.saveItemAs(it.ID, url.Values{"kind": {"test"}, "name": {"TSH"}, "price": {"7,90"}, "tat_days": {"2"}})
+		if got := f.items(f.A)["TSH"].PriceMinor; got != 790 {
+			t.Fatalf("price %d", got)
+		}
 	})
 }
