@@ -210,6 +210,13 @@ func (m *Module) cartView(c *kit.Ctx) (*kit.View, error) {
 		item, point = c.Form("item"), c.Form("point")
 	}
 	v.Values["item"], v.Values["point"] = item, point
+	// The chosen test's minimum age, next to the person's choice (E1): whether the person
+	// is old enough is known only for the slot's day, checked when the line is added.
+	for i := range items {
+		if items[i].ID == item {
+			v.Data["MinAge"] = minAge(t, &items[i])
+		}
+	}
 	if p := c.Query("person"); p != "" {
 		v.Values["person"] = p
 	}

@@ -490,3 +490,44 @@ func TestItemFormPriceInTheReadersNotation(t *testing.T) {
 		}
 	})
 }
+
+// E1, E3: the item's page says the minimum age next to the person's choice (whether the
+// person is old enough is checked for the slot's day, when the line is added), and promises
+// a site plan only for a point that has one; in fr, pl and sk.
+func TestItemPagePersonAgeAndPlanLink(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := catSetup(t, b)
+		p := f.point(f.A, "Odber Ružinov", 15, 1, weekdays("07:00", "08:30")...)
+		f.saveItemAs("new", url.Values{"kind": {"test"}, "name": {"TSH"}, "price": {"7"}, "tat_days": {"1"}})
+		id := f.items(f.A)["TSH"].ID
+		customer := &sdk.User{ID: "c1", Name: "Ján Zákazník", Roles: []string{"user"}}
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.A
+			ten.Locale = lang
+			msgs := f.m.Msgs.For(lang)
+			body := html.UnescapeString(string(f.send(ten, customer, "GET", "/eshop/items/"+id+"?point="+p.ID+"&day=2026-11-23", nil).Body))
+			age := msgs.TN("eshop.item.person_age", int(minAge(f.A, &Item{})))
+			if !strings.Contains(body, `aria-describedby="h-person"`) || !strings.Contains(body, age) {
+				t.Fatalf("%s: no minimum age at the person's choice %q\n%s", lang, age, body)
+			}
+			if strings.Contains(body, msgs.T("eshop.item.point_details")) || !strings.Contains(body, msgs.T("eshop.item.point_details_noplan")) {
+				t.Fatalf("%s: a plan promised for a point without one\n%s", lang, body)
+			}
+			// The cart's add form says it too, before any refusal.
+			cart := html.UnescapeString(string(f.send(ten, customer, "GET", "/eshop/cart?item="+id+"&point="+p.ID, nil).Body))
+			if !strings.Contains(cart, msgs.TN("eshop.cart.min_age", int(minAge(f.A, &Item{})))) {
+				t.Fatalf("%s: the cart's form says no minimum age\n%s", lang, cart)
+			}
+		}
+		if err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Point)(nil)).Set("site_plan = ?", "blob-1").Where("id = ?", p.ID).Exec(ctx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		body := string(f.send(f.A, customer, "GET", "/eshop/items/"+id+"?point="+p.ID+"&day=2026-11-23", nil).Body)
+		if !strings.Contains(body, f.m.Msgs.For("sk").T("eshop.item.point_details")) {
+			t.Fatalf("a point with a plan: %s", body)
+		}
+	})
+}
