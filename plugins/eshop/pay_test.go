@@ -661,3 +661,25 @@ func TestInvoiceSellerFromTheTenant(t *testing.T) {
 		}
 	})
 }
+
+// E5, P4: each choice of the shop's choice rules (the payment gateway: "sandbox",
+// "besteron") has its words in fr, pl and sk ("rule.<name>.<choice>"), for the rules page to
+// show instead of the raw value.
+func TestRuleChoicesNamed(t *testing.T) {
+	m := newModule()
+	choices := 0
+	for _, r := range m.Manifest().Rules {
+		for _, ch := range r.Choices {
+			choices++
+			for _, lang := range []string{"fr", "pl", "sk"} {
+				id := "rule." + r.Name + "." + ch
+				if !m.Msgs.For(lang).Has(id) || strings.EqualFold(m.Msgs.For(lang).T(id), ch) {
+					t.Errorf("%s: no words for the choice %q of %s", lang, ch, r.Name)
+				}
+			}
+		}
+	}
+	if choices < 2 {
+		t.Fatalf("%d choices: the gateway rule's are gone", choices)
+	}
+}
