@@ -969,6 +969,26 @@ func TestCartSaysWhichLinesLapsed(t *testing.T) {
 				t.Fatalf("%s: the notice is said twice", lang)
 			}
 		}
+		// A notice nobody came back to see goes after the rule's days (the sweep).
+		f.addLine(f.anna, f.item, "self", slotAt(15))
+		f.advance(hold)
+		f.job(jobOrdersSweep, "")
+		count := func() int64 {
+			var n int64
+			f.read(func(ctx context.Context, sc *store.Scope) (err error) {
+				n, err = sc.Select((*CartLapsed)(nil)).Count(ctx)
+				return err
+			})
+			return n
+		}
+		if count() != 1 {
+			t.Fatalf("the sweep kept no notice: %d", count())
+		}
+		f.advance(time.Duration(lapsedNoticeDays.Of(f.T))*24*time.Hour + time.Second)
+		f.job(jobOrdersSweep, "")
+		if count() != 0 {
+			t.Fatal("an old notice stayed")
+		}
 	})
 }
 
