@@ -119,6 +119,7 @@ func (m *Module) catalogPage(c *kit.Ctx) error {
 		if err := sc.Select(&cats).Order("cat.position", "cat.name").Scan(ctx); err != nil {
 			return err
 		}
+		sortCategories(c.Loc().Lang, cats)
 		sel := sc.Select(&items).Where("it.active AND it.withdrawn_at IS NULL")
 		if cat != "" {
 			sel = sel.Where("it.category_id = ?", cat)
@@ -280,6 +281,7 @@ func (m *Module) manageItems(c *kit.Ctx) error {
 		if err := sc.Select(&cats).Order("cat.position", "cat.name").Scan(ctx); err != nil {
 			return err
 		}
+		sortCategories(c.Loc().Lang, cats)
 		return sc.Select(&items).Order("it.kind DESC", "it.name").Limit(2000).Scan(ctx)
 	}); err != nil {
 		return err
@@ -330,6 +332,7 @@ func (m *Module) renderItem(c *kit.Ctx, status int, v *kit.View, chosen map[stri
 		if err := sc.Select(&cats).Order("cat.position", "cat.name").Scan(ctx); err != nil {
 			return err
 		}
+		sortCategories(c.Loc().Lang, cats)
 		return sc.Select(&tests).Where("it.kind = ? AND it.withdrawn_at IS NULL", kindTest).Order("it.name").Limit(2000).Scan(ctx)
 	}); err != nil {
 		return err
@@ -628,6 +631,7 @@ func (m *Module) renderManageWith(c *kit.Ctx, v *kit.View) error {
 		if err := sc.Select(&cats).Order("cat.position", "cat.name").Scan(ctx); err != nil {
 			return err
 		}
+		sortCategories(c.Loc().Lang, cats)
 		return sc.Select(&items).Order("it.kind DESC", "it.name").Limit(2000).Scan(ctx)
 	}); err != nil {
 		return err
@@ -697,6 +701,17 @@ func sortPoints(lang string, ps []Point) {
 	slices.SortStableFunc(ps, func(a, b Point) int {
 		if c := cmp(a.Town, b.Town); c != 0 {
 			return c
+		}
+		return cmp(a.Name, b.Name)
+	})
+}
+
+// sortCategories orders categories by their position, then by name in the reader's alphabet.
+func sortCategories(lang string, cats []Category) {
+	cmp := alphabet(lang)
+	slices.SortStableFunc(cats, func(a, b Category) int {
+		if a.Position != b.Position {
+			return a.Position - b.Position
 		}
 		return cmp(a.Name, b.Name)
 	})

@@ -421,6 +421,17 @@ func TestListsInTheReadersAlphabet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Categories of one position are in the alphabet's order too.
+		if err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+			for i, n := range []string{"Zrážanlivosť", "Šport a výživa", "Srdce"} {
+				if _, err := sc.Insert(&Category{TenantID: f.A.ID, ID: "c" + strconv.Itoa(i), Name: n, Position: 1}).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 		for _, town := range []string{"Žilina", "Zvolen", "Šaľa", "Senica"} {
 			f.point(f.A, "Odber "+town, 15, 1)
 			err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
@@ -443,6 +454,7 @@ func TestListsInTheReadersAlphabet(t *testing.T) {
 			}
 		}
 		inOrder("catalog", string(f.send(f.A, nil, "GET", "/eshop", nil).Body), want)
+		inOrder("categories", string(f.send(f.A, nil, "GET", "/eshop", nil).Body), []string{"Srdce", "Šport a výživa", "Zrážanlivosť"})
 		inOrder("manager's list", string(f.send(f.A, catManager, "GET", "/eshop/manage", nil).Body), want)
 		inOrder("points", string(f.send(f.A, nil, "GET", "/eshop/points", nil).Body), []string{"Odber Senica", "Odber Šaľa", "Odber Zvolen", "Odber Žilina"})
 		inOrder("manager's points", string(f.send(f.A, catManager, "GET", "/eshop/manage/points", nil).Body), []string{"Odber Senica", "Odber Šaľa", "Odber Zvolen", "Odber Žilina"})
