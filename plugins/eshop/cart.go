@@ -165,6 +165,10 @@ func (m *Module) cartView(c *kit.Ctx) (*kit.View, error) {
 	if err != nil {
 		return nil, err
 	}
+	lapsed, err := m.takeLapsed(c.Context(), t, c.User().ID, personNames(c.User(), deps))
+	if err != nil {
+		return nil, err
+	}
 	var ct *cart
 	var items []Item
 	var points []Point
@@ -181,9 +185,11 @@ func (m *Module) cartView(c *kit.Ctx) (*kit.View, error) {
 	if err != nil {
 		return nil, err
 	}
+	sortItems(c.Loc().Lang, items, false)
+	sortPoints(c.Loc().Lang, points)
 	v := c.View("eshop.cart.title")
 	v.Data["Cart"], v.Data["Items"], v.Data["Points"], v.Data["Dependants"] = ct, items, points, deps
-	v.Data["Currency"] = t.Currency
+	v.Data["Currency"], v.Data["Lapsed"] = t.Currency, lapsed
 	// What the codes would cover of the cart, under the discount-code field (E14.e): each
 	// code's share, a value voucher's balance after the order, its last day; a code that no
 	// longer applies (used meanwhile, expired) gives the one generic message.
@@ -204,6 +210,13 @@ func (m *Module) cartView(c *kit.Ctx) (*kit.View, error) {
 		item, point = c.Form("item"), c.Form("point")
 	}
 	v.Values["item"], v.Values["point"] = item, point
+	// The chosen test's minimum age, next to the person's choice (E1): whether the person
+	// is old enough is known only for the slot's day, checked when the line is added.
+	for i := range items {
+		if items[i].ID == item {
+			v.Data["MinAge"] = minAge(t, &items[i])
+		}
+	}
 	if p := c.Query("person"); p != "" {
 		v.Values["person"] = p
 	}
@@ -403,10 +416,81 @@ func (m *Module) expireCartLine(ctx context.Context, t sdk.Tenant, id string) (b
 			return nil
 		}
 		done = true
+		// The customer's next cart view says which line went (E4).
+		if _, err := sc.Insert(&CartLapsed{TenantID: sc.TenantID, ID: line.ID, UserID: line.UserID, ItemID: line.ItemID,
+			DependantID: line.DependantID, StartsAt: line.StartsAt, LapsedAt: m.now()}).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+			return err
+		}
 		_, err = m.releaseHold(ctx, sc, line.HoldID)
 		return err
 	})
 	return done, err
+}
+
+// CartLapsed is a cart line removed because its hold ran out (E4), kept until the customer's
+// next cart view tells him which line went.
+type CartLapsed struct {
+	bun.BaseModel `bun:"table:eshop_cart_lapsed,alias:cl"`
+
+	TenantID    string    `bun:"tenant_id,pk"`
+	ID          string    `bun:"id,pk"`
+	UserID      string    `bun:"user_id"`
+	ItemID      string    `bun:"item_id"`
+	DependantID string    `bun:"dependant_id"`
+	StartsAt    time.Time `bun:"starts_at"`
+	LapsedAt    time.Time `bun:"lapsed_at"`
+}
+
+// lapsedLine is a removed line as the cart's notice names it.
+type lapsedLine struct {
+	Name     string
+	Person   string
+	StartsAt time.Time
+}
+
+// takeLapsed removes userID's cart lines whose hold ran out (the job may not have run yet)
+// and returns, once, the lines removed since the last cart view, for the cart's notice (E4).
+func (m *Module) takeLapsed(ctx context.Context, t sdk.Tenant, userID string, names map[string]string) ([]lapsedLine, error) {
+	var ids []string
+	err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select((*CartItem)(nil)).Column("ci.id").Where("ci.user_id = ? AND ci.expires_at <= ?", userID, m.now()).Scan(ctx, &ids)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if _, err := m.expireCartLine(ctx, t, id); err != nil {
+			return nil, err
+		}
+	}
+	var out []lapsedLine
+	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		var rows []CartLapsed
+		if err := sc.Select(&rows).Where("cl.user_id = ?", userID).Order("cl.starts_at", "cl.id").Scan(ctx); err != nil || len(rows) == 0 {
+			return err
+		}
+		itemIDs, lineIDs := make([]string, 0, len(rows)), make([]string, 0, len(rows))
+		for _, r := range rows {
+			itemIDs, lineIDs = append(itemIDs, r.ItemID), append(lineIDs, r.ID)
+		}
+		var items []Item
+		if err := sc.Select(&items).Where("it.id IN (?)", bun.In(itemIDs)).Scan(ctx); err != nil {
+			return err
+		}
+		byID := map[string]string{}
+		for _, it := range items {
+			byID[it.ID] = it.Name
+		}
+		// Said once: the rows this view read go (two views at once may both say them).
+		if _, err := sc.Delete((*CartLapsed)(nil)).Where("user_id = ? AND id IN (?)", userID, bun.In(lineIDs)).Exec(ctx); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			out = append(out, lapsedLine{Name: byID[r.ItemID], Person: names[r.DependantID], StartsAt: r.StartsAt})
+		}
+		return nil
+	})
+	return out, err
 }
 
 // codeRe is what a discount code may look like once upper-cased.

@@ -6,13 +6,17 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/uptrace/bun"
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
 
+	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/leaflet"
 	"carenet.dev/platform/plugins/kit/store"
@@ -115,6 +119,7 @@ func (m *Module) catalogPage(c *kit.Ctx) error {
 		if err := sc.Select(&cats).Order("cat.position", "cat.name").Scan(ctx); err != nil {
 			return err
 		}
+		sortCategories(c.Loc().Lang, cats)
 		sel := sc.Select(&items).Where("it.active AND it.withdrawn_at IS NULL")
 		if cat != "" {
 			sel = sel.Where("it.category_id = ?", cat)
@@ -131,6 +136,7 @@ func (m *Module) catalogPage(c *kit.Ctx) error {
 		return err
 	}
 	t := c.Tenant()
+	sortItems(c.Loc().Lang, items, false)
 	entries := make([]catalogEntry, len(items))
 	for i := range items {
 		entries[i] = catalogEntry{Item: items[i], Price: linePrice(t, &items[i])}
@@ -189,6 +195,8 @@ func (m *Module) itemPage(c *kit.Ctx) error {
 	}); err != nil {
 		return err
 	}
+	sortItems(c.Loc().Lang, tests, false)
+	sortPoints(c.Loc().Lang, points)
 	v := c.View("eshop.catalog.title")
 	v.Title = it.Name
 	v.Data["Item"], v.Data["Tests"], v.Data["Category"], v.Data["Price"], v.Data["Currency"] = it, tests, cat, linePrice(t, &it), t.Currency
@@ -273,10 +281,12 @@ func (m *Module) manageItems(c *kit.Ctx) error {
 		if err := sc.Select(&cats).Order("cat.position", "cat.name").Scan(ctx); err != nil {
 			return err
 		}
+		sortCategories(c.Loc().Lang, cats)
 		return sc.Select(&items).Order("it.kind DESC", "it.name").Limit(2000).Scan(ctx)
 	}); err != nil {
 		return err
 	}
+	sortItems(c.Loc().Lang, items, true)
 	v := c.View("eshop.manage.title")
 	v.Data["Items"], v.Data["Categories"], v.Data["Currency"] = items, cats, c.Tenant().Currency
 	v.Data["ShopCSS"] = m.assetURL("eshop.css")
@@ -322,10 +332,12 @@ func (m *Module) renderItem(c *kit.Ctx, status int, v *kit.View, chosen map[stri
 		if err := sc.Select(&cats).Order("cat.position", "cat.name").Scan(ctx); err != nil {
 			return err
 		}
+		sortCategories(c.Loc().Lang, cats)
 		return sc.Select(&tests).Where("it.kind = ? AND it.withdrawn_at IS NULL", kindTest).Order("it.name").Limit(2000).Scan(ctx)
 	}); err != nil {
 		return err
 	}
+	sortItems(c.Loc().Lang, tests, false)
 	if chosen == nil {
 		chosen = stored
 	}
@@ -338,7 +350,7 @@ func (m *Module) renderItem(c *kit.Ctx, status int, v *kit.View, chosen map[stri
 		} else {
 			for k, val := range map[string]string{"kind": it.Kind, "code": it.Code, "category": it.CategoryID, "name": it.Name,
 				"description": it.Description, "preparation": it.Preparation, "info": it.Info, "consent_text": it.ConsentText,
-				"price": priceText(it.PriceMinor), "tat_days": strconv.Itoa(it.TATDays)} {
+				"price": priceInput(c.Loc().Lang, it.PriceMinor), "tat_days": strconv.Itoa(it.TATDays)} {
 				v.Values[k] = val
 			}
 			for k, on := range map[string]bool{"vat_included": it.VATIncluded, "suitable_from_6": it.SuitableFrom6, "voucher_sellable": it.VoucherSellable} {
@@ -359,6 +371,16 @@ func (m *Module) renderItem(c *kit.Ctx, status int, v *kit.View, chosen map[stri
 // priceText writes minor units as the form shows them ("12.50").
 func priceText(minor int64) string {
 	return strconv.FormatInt(minor/100, 10) + "." + strconv.FormatInt(minor%100/10, 10) + strconv.FormatInt(minor%10, 10)
+}
+
+// priceInput writes minor units as the item form shows them to a reader of lang: with his
+// decimal separator ("7,90" in fr, pl and sk), no grouping (parsePrice reads it back).
+func priceInput(lang string, minor int64) string {
+	sep := strings.Trim(locales.FormatDecimal(lang, 1.5, 1), "15")
+	if sep == "" {
+		sep = "."
+	}
+	return strconv.FormatInt(minor/100, 10) + sep + strconv.FormatInt(minor%100/10, 10) + strconv.FormatInt(minor%10, 10)
 }
 
 // parsePrice reads a price in the currency's major unit ("150", "150,50", "150.5") as
@@ -397,11 +419,15 @@ func (m *Module) saveItemForm(c *kit.Ctx) error {
 		checkLength(v, f, maxItemText, false)
 	}
 	price, ok := parsePrice(v.Values["price"])
-	if !ok {
+	switch {
+	case !ok:
 		v.Errors["price"] = "eshop.manage.err.price"
+	case price == 0: // E1: an item has a price; nothing is sold for nothing
+		v.Errors["price"] = "eshop.manage.err.price_zero"
 	}
-	tat, err := strconv.Atoi(v.Values["tat_days"])
-	if err != nil || tat < 0 || tat > maxTATDays {
+	// E1: an item has a turnaround, at least one working day.
+	tat, err := strconv.Atoi(strings.TrimSpace(v.Values["tat_days"]))
+	if err != nil || tat < 1 || tat > maxTATDays {
 		v.Errors["tat_days"] = "eshop.manage.err.tat"
 	}
 	chosen := map[string]bool{}
@@ -605,10 +631,12 @@ func (m *Module) renderManageWith(c *kit.Ctx, v *kit.View) error {
 		if err := sc.Select(&cats).Order("cat.position", "cat.name").Scan(ctx); err != nil {
 			return err
 		}
+		sortCategories(c.Loc().Lang, cats)
 		return sc.Select(&items).Order("it.kind DESC", "it.name").Limit(2000).Scan(ctx)
 	}); err != nil {
 		return err
 	}
+	sortItems(c.Loc().Lang, items, true)
 	v.Data["Items"], v.Data["Categories"], v.Data["Currency"] = items, cats, c.Tenant().Currency
 	v.Data["ShopCSS"] = m.assetURL("eshop.css")
 	return c.Render(http.StatusUnprocessableEntity, "catalogmanage", v)
@@ -646,4 +674,45 @@ func (m *Module) deleteCategory(c *kit.Ctx) error {
 	}
 	m.audit(c, "eshop.category_deleted", id, map[string]any{"name": cat.Name})
 	return c.Redirect("/eshop/manage", "category_deleted")
+}
+
+// alphabet compares names in the reader's alphabet (lang): in Slovak "Únava" comes after
+// "Tyreoglobulín" and "Štítna žľaza" after "Sodík", not after "Zinok" as bytes would have it.
+func alphabet(lang string) func(a, b string) int {
+	coll := collate.New(language.Make(lang))
+	return coll.CompareString
+}
+
+// sortItems orders items by name in the reader's alphabet; kindFirst keeps the tests before
+// the packages (the manager's list).
+func sortItems(lang string, items []Item, kindFirst bool) {
+	cmp := alphabet(lang)
+	slices.SortStableFunc(items, func(a, b Item) int {
+		if kindFirst && a.Kind != b.Kind {
+			return strings.Compare(b.Kind, a.Kind)
+		}
+		return cmp(a.Name, b.Name)
+	})
+}
+
+// sortPoints orders points by town, then name, in the reader's alphabet.
+func sortPoints(lang string, ps []Point) {
+	cmp := alphabet(lang)
+	slices.SortStableFunc(ps, func(a, b Point) int {
+		if c := cmp(a.Town, b.Town); c != 0 {
+			return c
+		}
+		return cmp(a.Name, b.Name)
+	})
+}
+
+// sortCategories orders categories by their position, then by name in the reader's alphabet.
+func sortCategories(lang string, cats []Category) {
+	cmp := alphabet(lang)
+	slices.SortStableFunc(cats, func(a, b Category) int {
+		if a.Position != b.Position {
+			return a.Position - b.Position
+		}
+		return cmp(a.Name, b.Name)
+	})
 }

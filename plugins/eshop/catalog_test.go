@@ -2,9 +2,11 @@ package eshop
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,7 +100,7 @@ func TestCatalogAndItemPage(t *testing.T) {
 		}
 		f.saveItemAs("new", vit)
 		f.saveItemAs("new", url.Values{"kind": {"test"}, "name": {"Železo (Fe)"}, "price": {"4.50"}, "tat_days": {"1"}, "suitable_from_6": {"on"}})
-		f.saveItemAs("new", url.Values{"kind": {"test"}, "name": {"Krvný obraz"}, "price": {"6"}, "tat_days": {"0"}})
+		f.saveItemAs("new", url.Values{"kind": {"test"}, "name": {"Krvný obraz"}, "price": {"6"}, "tat_days": {"1"}})
 		its := f.items(f.A)
 		if it := its["Vitamín D (25-OH)"]; it.PriceMinor != 1990 || !it.VATIncluded || it.TATDays != 2 || !it.VoucherSellable || it.CategoryID != cats[0].ID ||
 			it.ConsentText != "Beriem na vedomie poučenie pred odberom." || it.Kind != kindTest {
@@ -395,6 +397,149 @@ func TestCatalogMalformedRequests(t *testing.T) {
 		}
 		if n := len(f.items(f.A)); n != 0 {
 			t.Fatalf("%d items stored by malformed requests", n)
+		}
+	})
+}
+
+// E1, P4: the catalog, the manager's list and the points list are in the reader's alphabet,
+// not the bytes': in Slovak "Štítna žľaza" comes after "Sodík" and "Únava" after
+// "Tyreoglobulín" (not after "Zinok"), and "Základné" before "Zinok".
+func TestListsInTheReadersAlphabet(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := catSetup(t, b)
+		names := []string{"Zinok", "Únava balík", "Základné vyšetrenie", "Štítna žľaza", "Sodík", "Tyreoglobulín", "Vitamín D"}
+		want := []string{"Sodík", "Štítna žľaza", "Tyreoglobulín", "Únava balík", "Vitamín D", "Základné vyšetrenie", "Zinok"}
+		err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+			for i, n := range names {
+				it := &Item{TenantID: f.A.ID, ID: "i" + strconv.Itoa(i), Kind: kindTest, Name: n, PriceMinor: 500, TATDays: 1, Active: true, CreatedAt: f.now, UpdatedAt: f.now}
+				if _, err := sc.Insert(it).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Categories of one position are in the alphabet's order too.
+		if err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+			for i, n := range []string{"Zrážanlivosť", "Šport a výživa", "Srdce"} {
+				if _, err := sc.Insert(&Category{TenantID: f.A.ID, ID: "c" + strconv.Itoa(i), Name: n, Position: 1}).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, town := range []string{"Žilina", "Zvolen", "Šaľa", "Senica"} {
+			f.point(f.A, "Odber "+town, 15, 1)
+			err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+				_, err := sc.Update((*Point)(nil)).Set("town = ?", town).Where("name = ?", "Odber "+town).Exec(ctx)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		inOrder := func(what, body string, want []string) {
+			t.Helper()
+			last := -1
+			for _, n := range want {
+				i := strings.Index(body, n)
+				if i < 0 || i < last {
+					t.Fatalf("%s: %q out of the alphabet's order %v\n%s", what, n, want, body)
+				}
+				last = i
+			}
+		}
+		inOrder("catalog", string(f.send(f.A, nil, "GET", "/eshop", nil).Body), want)
+		inOrder("categories", string(f.send(f.A, nil, "GET", "/eshop", nil).Body), []string{"Srdce", "Šport a výživa", "Zrážanlivosť"})
+		inOrder("manager's list", string(f.send(f.A, catManager, "GET", "/eshop/manage", nil).Body), want)
+		inOrder("points", string(f.send(f.A, nil, "GET", "/eshop/points", nil).Body), []string{"Odber Senica", "Odber Šaľa", "Odber Zvolen", "Odber Žilina"})
+		inOrder("manager's points", string(f.send(f.A, catManager, "GET", "/eshop/manage/points", nil).Body), []string{"Odber Senica", "Odber Šaľa", "Odber Zvolen", "Odber Žilina"})
+	})
+}
+
+// E1: the item form shows a stored price with the reader's decimal comma ("7,90" in fr, pl
+// and sk) and takes it back as typed; a price of 0 and a turnaround of 0 days are refused
+// next to their fields, in every language, nothing stored.
+func TestItemFormPriceInTheReadersNotation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := catSetup(t, b)
+		f.saveItemAs("new", url.Values{"kind": {"test"}, "name": {"TSH"}, "price": {"7,90"}, "tat_days": {"2"}})
+		it := f.items(f.A)["TSH"]
+		if it.PriceMinor != 790 || it.TATDays != 2 {
+			t.Fatalf("stored %+v", it)
+		}
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.A
+			ten.Locale = lang
+			body := string(f.send(ten, catManager, "GET", "/eshop/manage/items/"+it.ID, nil).Body)
+			if !strings.Contains(body, `name="price" type="text" inputmode="decimal" maxlength="12" required value="7,90"`) {
+				t.Fatalf("%s: the price is not shown as 7,90: %s", lang, body)
+			}
+			msgs := f.m.Msgs.For(lang)
+			for _, c := range []struct{ price, tat, field, msg string }{
+				{"0", "2", "price", "eshop.manage.err.price_zero"},
+				{"0,00", "2", "price", "eshop.manage.err.price_zero"},
+				{"5", "0", "tat_days", "eshop.manage.err.tat"},
+			} {
+				res := f.send(ten, catManager, "POST", "/eshop/manage/items/new", url.Values{"kind": {"test"}, "name": {"Nič"}, "price": {c.price}, "tat_days": {c.tat}})
+				body := html.UnescapeString(string(res.Body))
+				if res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="e-`+c.field+`"`) || !strings.Contains(body, msgs.T(c.msg)) {
+					t.Fatalf("%s: price %q, %q days: %d\n%s", lang, c.price, c.tat, res.Status, body)
+				}
+			}
+		}
+		if _, ok := f.items(f.A)["Nič"]; ok {
+			t.Fatal("a refused item was stored")
+		}
+		// Saved back as shown, the price stays.
+		f.saveItemAs(it.ID, url.Values{"kind": {"test"}, "name": {"TSH"}, "price": {"7,90"}, "tat_days": {"2"}})
+		if got := f.items(f.A)["TSH"].PriceMinor; got != 790 {
+			t.Fatalf("price %d", got)
+		}
+	})
+}
+
+// E1, E3: the item's page says the minimum age next to the person's choice (whether the
+// person is old enough is checked for the slot's day, when the line is added), and promises
+// a site plan only for a point that has one; in fr, pl and sk.
+func TestItemPagePersonAgeAndPlanLink(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := catSetup(t, b)
+		p := f.point(f.A, "Odber Ružinov", 15, 1, weekdays("07:00", "08:30")...)
+		f.saveItemAs("new", url.Values{"kind": {"test"}, "name": {"TSH"}, "price": {"7"}, "tat_days": {"1"}})
+		id := f.items(f.A)["TSH"].ID
+		customer := &sdk.User{ID: "c1", Name: "Ján Zákazník", Roles: []string{"user"}}
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.A
+			ten.Locale = lang
+			msgs := f.m.Msgs.For(lang)
+			body := html.UnescapeString(string(f.send(ten, customer, "GET", "/eshop/items/"+id+"?point="+p.ID+"&day=2026-11-23", nil).Body))
+			age := msgs.TN("eshop.item.person_age", int(minAge(f.A, &Item{})))
+			if !strings.Contains(body, `aria-describedby="h-person"`) || !strings.Contains(body, age) {
+				t.Fatalf("%s: no minimum age at the person's choice %q\n%s", lang, age, body)
+			}
+			if strings.Contains(body, msgs.T("eshop.item.point_details")) || !strings.Contains(body, msgs.T("eshop.item.point_details_noplan")) {
+				t.Fatalf("%s: a plan promised for a point without one\n%s", lang, body)
+			}
+			// The cart's add form says it too, before any refusal.
+			cart := html.UnescapeString(string(f.send(ten, customer, "GET", "/eshop/cart?item="+id+"&point="+p.ID, nil).Body))
+			if !strings.Contains(cart, msgs.TN("eshop.cart.min_age", int(minAge(f.A, &Item{})))) {
+				t.Fatalf("%s: the cart's form says no minimum age\n%s", lang, cart)
+			}
+		}
+		if err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Point)(nil)).Set("site_plan = ?", "blob-1").Where("id = ?", p.ID).Exec(ctx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		body := string(f.send(f.A, customer, "GET", "/eshop/items/"+id+"?point="+p.ID+"&day=2026-11-23", nil).Body)
+		if !strings.Contains(body, f.m.Msgs.For("sk").T("eshop.item.point_details")) {
+			t.Fatalf("a point with a plan: %s", body)
 		}
 	})
 }

@@ -25,6 +25,9 @@ var (
 	repickDays      = kit.Int("eshop.repick_days", 14, 1, 90, "E5")
 	// E4: the lines a cart may hold at once, so that no one account holds a point's day.
 	cartMaxLines = kit.Int("eshop.cart_max_lines", 10, 1, 100, "E4")
+	// E4: how long the notice of a cart line removed because its hold ran out waits for the
+	// customer's next cart view.
+	lapsedNoticeDays = kit.Int("eshop.cart_lapsed_notice_days", 7, 1, 90, "E4")
 )
 
 // Messages (E5): the invitation to pay an overdue order (e-mail and SMS), and the notice
@@ -85,7 +88,7 @@ func (m *Module) ordersPart() part {
 	)...)
 	return part{
 		Routes:        routes,
-		Rules:         []kit.Rule{invitationHours, repickDays, cartMaxLines},
+		Rules:         []kit.Rule{invitationHours, repickDays, cartMaxLines, lapsedNoticeDays},
 		Notifications: []string{tmplOrderOverdue, tmplOrderCancelled},
 		Jobs: []kit.Job{
 			{Name: jobCartExpire, Run: m.cartExpireJob},
@@ -320,6 +323,13 @@ func (m *Module) sweepOrders(ctx context.Context, job *sdk.Job) error {
 		return err
 	}
 	var errs []error
+	// The notices of lapsed lines the customer did not come back to see go after the rule's days.
+	if err := m.In(ctx, job.Tenant, func(ctx context.Context, sc *store.Scope) error {
+		_, err := sc.Delete((*CartLapsed)(nil)).Where("lapsed_at <= ?", now.AddDate(0, 0, -int(lapsedNoticeDays.Of(job.Tenant)))).Exec(ctx)
+		return err
+	}); err != nil {
+		errs = append(errs, err)
+	}
 	for _, id := range carts {
 		if _, err := m.expireCartLine(ctx, job.Tenant, id); err != nil {
 			errs = append(errs, err)
@@ -702,6 +712,9 @@ func (m *Module) forgetCart(ctx context.Context, t sdk.Tenant, userID string) er
 			return err
 		}
 		if _, err := sc.Delete((*CartCode)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := sc.Delete((*CartLapsed)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
 			return err
 		}
 		// The orders are the lab's accounting records, with their invoices (kept by law):

@@ -230,7 +230,7 @@ func sk(m *Module, id string) string { return m.Msgs.For("sk").T(id) }
 func TestOrdersTablesAreScoped(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := ordSetup(t, b)
-		kittest.CheckScoped(t, f.m.Module, (*CartCode)(nil), (*OrderCounter)(nil))
+		kittest.CheckScoped(t, f.m.Module, (*CartCode)(nil), (*OrderCounter)(nil), (*CartLapsed)(nil))
 	})
 }
 
@@ -891,4 +891,126 @@ func TestNoGuestCheckout(t *testing.T) {
 			t.Errorf("%s %s does not require the shop's terms (P6)", r.Method, r.Path)
 		}
 	}
+}
+
+// E5: a paid order's page says what was paid online and no longer shows an amount due, in
+// fr, pl and sk; an unpaid one shows the amount due.
+func TestPaidOrderShowsNoAmountDue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := ordSetup(t, b)
+		f.addLine(f.boris, f.item, "self", slotAt(11))
+		id := f.submit(f.boris)
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.T
+			ten.Locale = lang
+			res, err := f.h.Do(context.Background(), ten, f.boris, "GET", "/eshop/orders/"+id, nil)
+			if err != nil || res.Status != 200 {
+				t.Fatalf("%s: %v %+v", lang, err, res)
+			}
+			if due := f.m.Msgs.For(lang).T("eshop.order.due"); !strings.Contains(string(res.Body), due) {
+				t.Fatalf("%s: unpaid order without %q", lang, due)
+			}
+		}
+		err := f.m.In(context.Background(), f.T, func(ctx context.Context, sc *store.Scope) error {
+			_, err := f.m.orderPaid(ctx, sc, f.T, id, f.now)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.T
+			ten.Locale = lang
+			res, err := f.h.Do(context.Background(), ten, f.boris, "GET", "/eshop/orders/"+id, nil)
+			if err != nil || res.Status != 200 {
+				t.Fatalf("%s: %v %+v", lang, err, res)
+			}
+			body, msgs := string(res.Body), f.m.Msgs.For(lang)
+			if strings.Contains(body, msgs.T("eshop.order.due")) || !strings.Contains(body, msgs.T("eshop.order.paid_gateway")) {
+				t.Fatalf("%s: paid order page: %s", lang, body)
+			}
+		}
+	})
+}
+
+// E4: a line whose hold ran out is not removed silently: the next cart view names it, in fr,
+// pl and sk, whether the job removed it or the view finds it lapsed; the view after says
+// nothing more.
+func TestCartSaysWhichLinesLapsed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := ordSetup(t, b)
+		hold := time.Duration(cartHoldMinutes.Of(f.T))*time.Minute + time.Second
+		for i, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.T
+			ten.Locale = lang
+			start := slotAt(9 + i)
+			if res := f.addLine(f.anna, f.kids, "d-nine", start); res.Status != http.StatusSeeOther {
+				t.Fatalf("add: %d %s", res.Status, res.Body)
+			}
+			lines := f.cartOf(f.anna)
+			f.advance(hold)
+			if i == 0 {
+				f.job(jobCartExpire, lines[0].ID) // the job removed it; otherwise the view does
+			}
+			msg := f.m.Msgs.For(lang).TN("eshop.cart.lapsed", 1)
+			res, err := f.h.Do(context.Background(), ten, f.anna, "GET", "/eshop/cart", nil)
+			if err != nil || res.Status != 200 {
+				t.Fatalf("%s: %v %+v", lang, err, res)
+			}
+			body := string(res.Body)
+			if !strings.Contains(body, msg) || !strings.Contains(body, f.kids.Name) || !strings.Contains(body, "Ema Nováková") {
+				t.Fatalf("%s: no notice of the lapsed line: %s", lang, body)
+			}
+			if len(f.cartOf(f.anna)) != 0 || f.taken(start) != 0 {
+				t.Fatalf("%s: the lapsed line stayed", lang)
+			}
+			res, _ = f.h.Do(context.Background(), ten, f.anna, "GET", "/eshop/cart", nil)
+			if strings.Contains(string(res.Body), msg) {
+				t.Fatalf("%s: the notice is said twice", lang)
+			}
+		}
+		// A notice nobody came back to see goes after the rule's days (the sweep).
+		f.addLine(f.anna, f.item, "self", slotAt(15))
+		f.advance(hold)
+		f.job(jobOrdersSweep, "")
+		count := func() int64 {
+			var n int64
+			f.read(func(ctx context.Context, sc *store.Scope) (err error) {
+				n, err = sc.Select((*CartLapsed)(nil)).Count(ctx)
+				return err
+			})
+			return n
+		}
+		if count() != 1 {
+			t.Fatalf("the sweep kept no notice: %d", count())
+		}
+		f.advance(time.Duration(lapsedNoticeDays.Of(f.T))*24*time.Hour + time.Second)
+		f.job(jobOrdersSweep, "")
+		if count() != 0 {
+			t.Fatal("an old notice stayed")
+		}
+	})
+}
+
+// E4, E15: the checkout's privacy checkbox links what it asks to have read — the shop's
+// data page and the e-shop's terms — in fr, pl and sk.
+func TestCheckoutLinksPrivacy(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := ordSetup(t, b)
+		f.addLine(f.anna, f.item, "self", slotAt(9))
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.T
+			ten.Locale = lang
+			res, err := f.h.Do(context.Background(), ten, f.anna, "GET", "/eshop/checkout", nil)
+			if err != nil || res.Status != 200 {
+				t.Fatalf("%s: %v %+v", lang, err, res)
+			}
+			body := string(res.Body)
+			privacy := strings.Index(body, `name="privacy"`)
+			data, terms := strings.Index(body, `href="/eshop/data"`), strings.Index(body, `href="/terms/eshop"`)
+			if privacy < 0 || data < privacy || terms < privacy || !strings.Contains(body, f.m.Msgs.For(lang).T("eshop.checkout.privacy_data")) {
+				t.Fatalf("%s: the privacy checkbox links nothing: %s", lang, body)
+			}
+		}
+	})
 }

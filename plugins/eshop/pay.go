@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -590,7 +591,7 @@ func (m *Module) renderPayState(c *kit.Ctx, p *Payment, state string) error {
 	v := c.View(title)
 	v.Data["State"] = state
 	v.Data["Payment"] = p
-	v.Data["Contact"] = payContact(c.Tenant())
+	v.Data["Contact"] = contactLinks(payContact(c.Tenant()))
 	v.Data["Purpose"] = p.Purpose
 	status := http.StatusOK
 	return c.Render(status, "pay_return", v)
@@ -685,4 +686,37 @@ func payContact(t sdk.Tenant) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// contactLink is a part of a contact as the payment page links it: an e-mail address
+// (mailto:), a phone number (tel:), or other text shown as it is.
+type contactLink struct {
+	Text string
+	Mail string // the address, when the part is one
+	Tel  string // the number as a tel: link takes it, when the part is a phone number
+}
+
+// mailRe is what an e-mail address in a contact looks like.
+var mailRe = regexp.MustCompile(`^[^\s@<>",;:]+@[^\s@<>",;:]+\.[^\s@<>",;:]+$`)
+
+// phoneRe is what a phone number in a contact looks like.
+var phoneRe = regexp.MustCompile(`^\+?[0-9][0-9 /()\-.]{5,}[0-9]$`)
+
+// contactLinks splits a contact ("podpora@lab.sk, +421 2 1234 5678") at its commas and
+// semicolons into parts the payment page links (E5): no "support page" to look for.
+func contactLinks(s string) []contactLink {
+	var out []contactLink
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' }) {
+		part = strings.TrimSpace(part)
+		switch {
+		case part == "":
+		case mailRe.MatchString(part):
+			out = append(out, contactLink{Text: part, Mail: part})
+		case phoneRe.MatchString(part):
+			out = append(out, contactLink{Text: strings.ReplaceAll(part, " ", "\u00a0"), Tel: Point{Phone: part}.Tel()})
+		default:
+			out = append(out, contactLink{Text: part})
+		}
+	}
+	return out
 }

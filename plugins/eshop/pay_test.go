@@ -377,8 +377,26 @@ func TestReturnPageRequeries(t *testing.T) {
 			t.Fatal(err)
 		}
 		res, _ := f.h.Do(ctx, f.A, f.user, http.MethodGet, "/eshop/pay/"+p2.ID+"/return", nil)
-		if body := html.UnescapeString(string(res.Body)); !strings.Contains(body, "Platba sa nepodarila") || !strings.Contains(body, "platby@unilabs.sk, +421 2 1234 5678") {
+		// E5: the contact is given with its links (mailto:, tel:), not a "Support" page.
+		if body := html.UnescapeString(string(res.Body)); !strings.Contains(body, "Platba sa nepodarila") || !strings.Contains(body, `<a href="mailto:platby@unilabs.sk">platby@unilabs.sk</a>`) ||
+			!strings.Contains(body, "<a href=\"tel:+421212345678\">+421\u00a02\u00a01234\u00a05678</a>") || strings.Contains(body, "Podpora") {
 			t.Fatalf("failed page: %s", body)
+		}
+		// Without any contact, the page sends to the points' phones, in every language.
+		bare := f.A
+		bare.Rules = map[string]any{}
+		for k, v := range f.A.Rules {
+			if k != "eshop.payment_contact" && !strings.HasPrefix(k, "tenant.contacts.") {
+				bare.Rules[k] = v
+			}
+		}
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			bare.Locale = lang
+			res, _ := f.h.Do(ctx, bare, f.user, http.MethodGet, "/eshop/pay/"+p2.ID+"/return", nil)
+			body := string(res.Body)
+			if res.Status != 200 || !strings.Contains(body, `href="/eshop/points"`) || !strings.Contains(html.UnescapeString(body), f.m.Msgs.For(lang).T("eshop.pay.contact_points")) {
+				t.Fatalf("%s failed page without a contact: %d %s", lang, res.Status, body)
+			}
 		}
 		if f.orderStatus(f.A, o2.ID) != orderSubmitted {
 			t.Fatal("a failed payment changed the order")
@@ -642,4 +660,26 @@ func TestInvoiceSellerFromTheTenant(t *testing.T) {
 			t.Errorf("payment contact from the rule: %q", got)
 		}
 	})
+}
+
+// E5, P4: each choice of the shop's choice rules (the payment gateway: "sandbox",
+// "besteron") has its words in fr, pl and sk ("rule.<name>.<choice>"), for the rules page to
+// show instead of the raw value.
+func TestRuleChoicesNamed(t *testing.T) {
+	m := newModule()
+	choices := 0
+	for _, r := range m.Manifest().Rules {
+		for _, ch := range r.Choices {
+			choices++
+			for _, lang := range []string{"fr", "pl", "sk"} {
+				id := "rule." + r.Name + "." + ch
+				if !m.Msgs.For(lang).Has(id) || strings.EqualFold(m.Msgs.For(lang).T(id), ch) {
+					t.Errorf("%s: no words for the choice %q of %s", lang, ch, r.Name)
+				}
+			}
+		}
+	}
+	if choices < 2 {
+		t.Fatalf("%d choices: the gateway rule's are gone", choices)
+	}
 }

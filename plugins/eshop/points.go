@@ -141,6 +141,7 @@ func (m *Module) pointsPage(c *kit.Ctx) error {
 		if err := sc.Select(&ps).Where("pn.active").Order("pn.town", "pn.name").Scan(ctx); err != nil {
 			return err
 		}
+		sortPoints(c.Loc().Lang, ps)
 		for _, p := range ps {
 			pi, err := readPoint(ctx, sc, p.ID, false, today, dayAfter(today, int(exceptionShowDays.Of(c.Tenant()))))
 			if err != nil {
@@ -232,6 +233,7 @@ func (m *Module) managePoints(c *kit.Ctx) error {
 	}); err != nil {
 		return err
 	}
+	sortPoints(c.Loc().Lang, ps)
 	v := c.View("eshop.manage.points_title")
 	v.Data["Points"] = ps
 	v.Data["ShopCSS"] = m.assetURL("eshop.css")

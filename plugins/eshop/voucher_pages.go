@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,8 @@ func (m *Module) voucherCatalog(c *kit.Ctx) error {
 	v := c.View("eshop.voucher.catalog.title")
 	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		ds, its, err := m.voucherOffer(ctx, sc, c.Tenant())
+		cmp := alphabet(c.Loc().Lang)
+		slices.SortStableFunc(its, func(a, b sellable) int { return cmp(a.Item.Name, b.Item.Name) })
 		v.Data["Denominations"], v.Data["Items"] = ds, its
 		return err
 	})
@@ -148,6 +151,8 @@ func (m *Module) voucherBuyForm(c *kit.Ctx) error {
 	if q := c.Form("quantity"); q != "" {
 		v.Values["quantity"] = q
 	}
+	// "As a gift voucher" is the form's one choice: ticked already, not a click more.
+	v.Values["gift"] = "yes"
 	return c.Render(http.StatusOK, "voucher_buy", v)
 }
 
@@ -422,6 +427,7 @@ func (m *Module) renderManage(c *kit.Ctx, v *kit.View, status int) error {
 	if err != nil {
 		return err
 	}
+	sortItems(c.Loc().Lang, its, false)
 	v.Data["Denominations"], v.Data["Items"], v.Data["Currency"] = ds, its, c.Tenant().Currency
 	if status != http.StatusOK {
 		return kit.Invalid("voucher_manage", v)

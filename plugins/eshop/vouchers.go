@@ -810,13 +810,13 @@ func (m *Module) afterVoucherPaid(ctx context.Context, t sdk.Tenant, purchaseID 
 		return unclaim(fmt.Errorf("vouchers of purchase %s: no code left to send", p.ID))
 	}
 	last := vouchers[0].LastDay()
-	what := loc.T("eshop.voucher.mail.value", "Value", m.money(lang, p.FaceMinor, p.Currency))
+	what := loc.TN("eshop.voucher.mail.bought_value", p.Quantity, "Value", m.money(lang, p.FaceMinor, p.Currency))
 	if p.Kind == voucherTest {
-		what = loc.T("eshop.voucher.mail.test", "Item", p.ItemName)
+		what = loc.TN("eshop.voucher.mail.bought_test", p.Quantity, "Item", p.ItemName)
 	}
 	data := map[string]any{"Codes": strings.Join(lines, "\n"), "What": what, "Until": m.date(lang, t, last), "Invoice": number}
 	msg := sdk.Message{UserID: p.UserID, Template: tmplVoucherIssued, Data: data, Link: "/eshop/vouchers/mine", Secret: true,
-		Attachments: []sdk.Blob{{Name: loc.T("eshop.voucher.invoice.file", "Number", number) + ".pdf", ContentType: "application/pdf", Data: pdf}}}
+		Attachments: []sdk.Blob{{Name: loc.T("eshop.pay.invoice.file", "Number", number), ContentType: "application/pdf", Data: pdf}}}
 	if _, err := h.Send(ctx, msg); err != nil {
 		return unclaim(fmt.Errorf("vouchers of purchase %s: send: %w", p.ID, err))
 	}

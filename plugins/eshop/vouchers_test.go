@@ -336,6 +336,14 @@ func TestVoucherPurchaseIssuesOnce(t *testing.T) {
 			mail.Data["Invoice"] != invs[0].Number || string(mail.Attachments[0].Data) != string(invs[0].PDF) {
 			t.Errorf("e-mail %+v", mail)
 		}
+		// The attachment is named as an order's invoice is; the sentence of what was bought
+		// has its verb and the number of vouchers.
+		if want := "faktura-" + invs[0].Number + ".pdf"; mail.Attachments[0].Name != want {
+			t.Errorf("attachment %q, want %q", mail.Attachments[0].Name, want)
+		}
+		if what, _ := mail.Data["What"].(string); !strings.HasPrefix(what, "Kúpili ste 2 poukážky na vyšetrenie "+f.item.Name) {
+			t.Errorf("what was bought: %q", what)
+		}
 		codes, _ := mail.Data["Codes"].(string)
 		list := strings.Split(codes, "\n")
 		if len(list) != 2 || normalizeCode(list[0]) == "" || normalizeCode(list[1]) == "" {
@@ -970,6 +978,74 @@ func TestVoucherDemo(t *testing.T) {
 		}
 		if _, covered, err := f.redeem(f.A, f.buyer.ID, []string{demoTestVoucherCode, demoValueVoucherCode}, f.line(), f.line()); err != nil || covered != 2290+2290 {
 			t.Errorf("demo codes: %d %v", covered, err)
+		}
+	})
+}
+
+// E14.a, E14.e: a value voucher spent to its last cent is shown as used up on "My vouchers",
+// not as valid beside a zero balance, in fr, pl and sk.
+func TestSpentValueVoucherShownUsedUp(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := vsetup(t, b)
+		codes := f.issue(f.A, 2000, 1)
+		page := func(lang string) string {
+			ten := f.A
+			ten.Locale = lang
+			res, err := f.h.Do(context.Background(), ten, f.buyer, "GET", "/eshop/vouchers/mine", nil)
+			if err != nil || res.Status != 200 {
+				t.Fatalf("%s: %v %+v", lang, err, res)
+			}
+			return string(res.Body)
+		}
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			msgs := f.m.Msgs.For(lang)
+			if body := page(lang); !strings.Contains(body, msgs.T("eshop.voucher.status.active")) || strings.Contains(body, msgs.T("eshop.voucher.status.spent")) {
+				t.Fatalf("%s: a new voucher: %s", lang, body)
+			}
+		}
+		if _, covered, err := f.redeem(f.A, f.buyer.ID, codes, f.line()); err != nil || covered != 2000 {
+			t.Fatalf("redeem: %d %v", covered, err)
+		}
+		if v := f.voucher(f.A, codes[0]); v.BalanceMinor != 0 {
+			t.Fatalf("balance %d", v.BalanceMinor)
+		}
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			msgs := f.m.Msgs.For(lang)
+			body := page(lang)
+			if strings.Contains(body, ">"+msgs.T("eshop.voucher.status.active")+" ") || !strings.Contains(body, msgs.T("eshop.voucher.status.spent")) {
+				t.Fatalf("%s: a spent voucher: %s", lang, body)
+			}
+		}
+	})
+}
+
+// E14.d: the purchase form's one choice ("as a gift voucher") is ticked already; a voucher
+// payment that failed links "My vouchers", not the orders.
+func TestVoucherBuyFormAndFailedPaymentLinks(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := vsetup(t, b)
+		ctx := context.Background()
+		res, err := f.h.Do(ctx, f.A, f.buyer, "GET", "/eshop/vouchers/buy?item="+f.item.ID, nil)
+		if err != nil || res.Status != 200 || !strings.Contains(string(res.Body), `name="gift" value="yes" checked`) {
+			t.Fatalf("buy form: %v %+v", err, res)
+		}
+		res, err = f.h.Do(ctx, f.A, f.buyer, "POST", "/eshop/vouchers/buy", form("item", f.item.ID, "quantity", "1", "gift", "yes"))
+		if err != nil || res.Status != http.StatusSeeOther {
+			t.Fatalf("buy: %v %+v", err, res)
+		}
+		var pays []Payment
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&pays).Where("purpose = ?", purposeVoucher).Scan(ctx)
+		})
+		if len(pays) != 1 {
+			t.Fatalf("%d payments", len(pays))
+		}
+		if _, err := f.h.Do(ctx, f.A, f.buyer, "POST", "/eshop/sandbox/"+pays[0].ID, []byte("action=fail")); err != nil {
+			t.Fatal(err)
+		}
+		res, _ = f.h.Do(ctx, f.A, f.buyer, "GET", "/eshop/pay/"+pays[0].ID+"/return", nil)
+		if body := string(res.Body); res.Status != 200 || !strings.Contains(body, `href="/eshop/vouchers/mine"`) || strings.Contains(body, `href="/eshop/orders"`) {
+			t.Fatalf("failed voucher payment: %d %s", res.Status, body)
 		}
 	})
 }
