@@ -52,6 +52,8 @@ func TestShopNavigation(t *testing.T) {
 			{f.anna, "/eshop/vouchers/mine", []string{"/eshop/vouchers"}, nil, "/eshop/vouchers/mine"},
 			{staff, "/eshop/staff", []string{"/eshop/staff", "/eshop/lab", "/eshop/staff/reschedules", "/eshop/lab/claims", "/eshop/lab/complaints"}, []string{"/eshop/manage"}, "/eshop/staff"},
 			{staff, "/eshop/lab/claims", nil, nil, "/eshop/lab/claims"},
+			// The catalog is the shop's home: current on itself, not on every page below it.
+			{f.anna, "/eshop/complaints/new", nil, nil, ""},
 			{manager, "/eshop/manage", []string{"/eshop/manage", "/eshop/manage/points", "/eshop/manage/vouchers", "/eshop/manage/force-majeure"}, []string{"/eshop/staff"}, "/eshop/manage"},
 		}
 		for _, c := range cases {
@@ -83,4 +85,13 @@ func TestShopNavigation(t *testing.T) {
 			}
 		}
 	})
+}
+
+// withoutNav is a page without the shop's navigation: what the page itself links.
+func withoutNav(body string) string {
+	i := strings.Index(body, `<nav class="module-nav"`)
+	if i < 0 {
+		return body
+	}
+	return body[:i] + body[i+strings.Index(body[i:], "</nav>")+len("</nav>"):]
 }

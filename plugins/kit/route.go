@@ -280,7 +280,8 @@ func (c *Ctx) Can(perm string) bool {
 }
 
 // nav is the module's navigation for this request, as HTML: the link whose path is the
-// longest prefix of the page's marked current.
+// longest prefix of the page's marked current — the module's home only on itself, not on
+// every page below it.
 func (c *Ctx) nav() []byte {
 	if c.m.spec.Nav == nil {
 		return nil
@@ -291,7 +292,8 @@ func (c *Ctx) nav() []byte {
 	}
 	cur, best := c.R.URL.Path, -1
 	for i, l := range links {
-		if (cur == l.Path || strings.HasPrefix(cur, l.Path+"/")) && (best < 0 || len(l.Path) > len(links[best].Path)) {
+		below := l.Path != "/"+c.m.spec.ID && strings.HasPrefix(cur, l.Path+"/")
+		if (cur == l.Path || below) && (best < 0 || len(l.Path) > len(links[best].Path)) {
 			best = i
 		}
 	}
