@@ -782,6 +782,10 @@ func TestModuleMessagesExist(t *testing.T) {
 		}
 		for _, r := range man.Rules {
 			keys = append(keys, "rule."+r.Name)
+			// A rule's choices are shown in words on the admin's page (the e-shop's gateway).
+			for _, c := range r.Choices {
+				keys = append(keys, "rule."+r.Name+"."+c)
+			}
 		}
 		// Every audit action the module records has its words (issue 12.5).
 		for _, a := range man.AuditActions {

@@ -291,6 +291,15 @@ func (p *Page) PortalName(portal string) string {
 	return portal
 }
 
+// RuleChoice is one of a rule's choices in the page's language ("rule.<name>.<choice>": the
+// payment gateway "sandbox" is the test gateway), or the choice itself when it has no words.
+func (p *Page) RuleChoice(rule, choice string) string {
+	if id := "rule." + rule + "." + choice; p.Loc.Has(id) {
+		return p.T(id)
+	}
+	return choice
+}
+
 // PermName is what a permission lets a person do, in the page's language: the platform's
 // words ("perm.<name>"), or the label the module's manifest gives it, or its name.
 func (p *Page) PermName(perm string) string {
