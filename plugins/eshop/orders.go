@@ -456,19 +456,27 @@ func (m *Module) myOrders(c *kit.Ctx) error {
 func (m *Module) orderPage(c *kit.Ctx) error {
 	var o *Order
 	var lines []orderLine
+	moves := map[string]*LabMove{}
 	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		var err error
 		if o, err = m.ownOrder(ctx, c, sc, c.Param("id")); err != nil {
 			return err
 		}
-		lines, err = orderLines(ctx, sc, o.ID)
+		if lines, err = orderLines(ctx, sc, o.ID); err != nil {
+			return err
+		}
+		// E8: a slot the lab moved says so, under its line.
+		got, err := labMoves(ctx, sc, o.ID)
+		for id, mv := range got {
+			moves[id] = &mv
+		}
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	v := c.View("eshop.order.title")
-	v.Data["Order"], v.Data["Lines"], v.Data["Payable"] = o, lines, m.payable(o)
+	v.Data["Order"], v.Data["Lines"], v.Data["Payable"], v.Data["LabMoves"] = o, lines, m.payable(o), moves
 	released := false
 	for _, l := range lines {
 		released = released || l.Status == itemReleased

@@ -1055,6 +1055,11 @@ func TestLabCancellationMailGivesTimePointContact(t *testing.T) {
 		if mv, ok := moves[f.item.ID]; len(moves) != 1 || !ok || !mv.Was.Equal(baTime(2026, 12, 3, 9, 0)) || !mv.At.Equal(baTime(2026, 12, 4, 10, 30)) {
 			t.Fatalf("moves %+v", moves)
 		}
+		// The customer's order page says the lab moved the slot, from when to when.
+		page := string(f.send(f.customer, "GET", "/eshop/orders/"+f.order.ID, nil).Body)
+		if !strings.Contains(page, `<p class="notice" role="status">`) || !strings.Contains(page, "3. 12. 2026 09:00") || !strings.Contains(page, "4. 12. 2026 10:30") {
+			t.Errorf("E8: the order page does not tell the moved slot:\n%s", page)
+		}
 		// Without a contact configured, no empty "contact:" line.
 		f.A.Rules = nil
 		_, other := f.paidOrder("c8", "2026-000008", baTime(2026, 12, 7, 9, 0), "")
