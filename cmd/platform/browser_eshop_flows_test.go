@@ -86,12 +86,14 @@ func TestBrowserEshop(t *testing.T) {
 				t.Errorf("E5: the confirmation e-mail lacks %q:\n%s", want, text)
 			}
 		}
-		if len(pdfs) != 1 {
-			t.Fatalf("E5: the confirmation e-mail carries %d PDFs, want the invoice", len(pdfs))
+		if len(pdfs) != 2 {
+			t.Fatalf("E5: the confirmation e-mail carries %d PDFs, want the invoice and the terms in force", len(pdfs))
 		}
 		invoiceWants := []string{"Faktúra", number, "Ľubomír Šťastný", "Žilinská 7, 811 05 Bratislava", "Krvný obraz s diferenciálom",
 			"Manipulačný poplatok", "12,90 €"}
 		checkInvoice(t, "the e-mail's invoice", pdftotext(t, pdfs[0].Body), invoiceWants)
+		// E5: the full terms in force, as the customer's own copy.
+		checkInvoice(t, "the e-mail's terms", pdftotext(t, pdfs[1].Body), []string{"Obchodné podmienky e-shopu s laboratórnymi vyšetreniami"})
 
 		// The invoice is also on the order's page, to download again.
 		if !b.has(`main a[href$="/invoice"]`) {
@@ -197,7 +199,7 @@ func TestBrowserEshop(t *testing.T) {
 		b.wantIn("main h1", "Platba prijatá")
 		r.look(b, "payment received after the invitation")
 		text, pdfs := r.mailAfter(eshopCustomer, n, number+" je zaplatená")
-		if !strings.Contains(text, number) || len(pdfs) != 1 {
+		if !strings.Contains(text, number) || len(pdfs) != 2 {
 			t.Errorf("E5: the confirmation after the invitation: %d PDFs\n%s", len(pdfs), text)
 		}
 		// The slot was still free: he keeps it.
@@ -303,7 +305,7 @@ func TestBrowserEshop(t *testing.T) {
 		if path := b.at().Path; !eshopOrderPathRe.MatchString(path) {
 			b.fatal("E14.e: an order paid by a test voucher", fmt.Errorf("at %s, want the order's page", path))
 		}
-		b.wantIn("main", "Uhradená", "12,90 €", "0,00 €")
+		b.wantIn("main", "Uhradená", "12,90 €")
 		r.look(b, "order paid by a test voucher")
 
 		// The value voucher pays 15 € of 22,90 €: the rest at the gateway.
@@ -319,7 +321,7 @@ func TestBrowserEshop(t *testing.T) {
 		_, number := r.newestOrder(b)
 		b.wantIn("main", "Uhradená", "Vitamín D (25-OH)", "22,90 €", "15,00 €", "7,90 €")
 		// Its invoice shows what the voucher paid and what the gateway did.
-		if _, pdfs := r.mailAfter(eshopCustomer, n, number+" je zaplatená"); len(pdfs) != 1 {
+		if _, pdfs := r.mailAfter(eshopCustomer, n, number+" je zaplatená"); len(pdfs) != 2 {
 			t.Errorf("E14.b: the confirmation of order %s carries %d PDFs, want its invoice", number, len(pdfs))
 		} else {
 			checkInvoice(t, "the invoice of an order paid in part by a voucher", pdftotext(t, pdfs[0].Body),
@@ -362,7 +364,9 @@ func TestBrowserEshop(t *testing.T) {
 		if !strings.Contains(text, number) || !strings.Contains(text, "Chloé User") {
 			t.Errorf("E2: the confirmation of the child's order does not name her:\n%s", text)
 		}
-		if len(pdfs) == 1 {
+		if len(pdfs) != 2 {
+			t.Errorf("E5: the confirmation of the child's order carries %d PDFs, want the invoice and the terms", len(pdfs))
+		} else {
 			checkInvoice(t, "the child's order's invoice", pdftotext(t, pdfs[0].Body), []string{"Krvný obraz s diferenciálom (Chloé User)"})
 		}
 	})

@@ -424,7 +424,7 @@ func eshopIsolation(t *testing.T, p *platform) (map[string]isoUse, func()) {
 			{"the open reschedule request", "SELECT count(*) FROM eshop_reschedules WHERE id = ? AND status = 'requested'", bReschedule},
 			{"the paid payment", "SELECT count(*) FROM eshop_payments WHERE id = ? AND status = 'paid'", bPayment},
 			{"the order's paid payment", "SELECT count(*) FROM eshop_payments WHERE id = ? AND status = 'paid'", bOrderPayment},
-			{"the new paid order", "SELECT count(*) FROM eshop_orders WHERE id = ? AND status = 'paid'", bNew},
+			{"the new order, completed by its result", "SELECT count(*) FROM eshop_orders WHERE id = ? AND status = 'completed'", bNew},
 			{"the booked appointment", "SELECT count(*) FROM eshop_order_items WHERE id = ? AND status = 'booked'", bBooked},
 			{"the undecided claim", "SELECT count(*) FROM eshop_result_claims WHERE id = ? AND decided_at IS NULL", bClaim},
 			{"the complaint without remedy", "SELECT count(*) FROM eshop_complaints WHERE id = ? AND remedy = ''", bComplaint},
