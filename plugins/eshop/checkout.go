@@ -98,7 +98,7 @@ func (m *Module) checkoutPage(c *kit.Ctx) error {
 	}
 	u := c.User()
 	v.Values["name"] = u.Name
-	v.Values["address"] = u.Profile["address"]
+	v.Values["address"] = profileAddress(u, c.Loc().Lang)
 	v.Values["mobile"] = u.Profile["mobile"]
 	return c.Render(http.StatusOK, "eshop_checkout", v)
 }
@@ -319,7 +319,7 @@ func (m *Module) orderItems(ctx context.Context, sc *store.Scope, t sdk.Tenant, 
 			ConsentText: it.ConsentText, PriceMinor: p.PriceMinor, VATPercent: p.VATPercent, FeeMinor: p.FeeMinor, FeeVATPercent: p.FeeVATPercent,
 			TATDays: it.TATDays, DependantID: l.DependantID, PointID: l.PointID, StartsAt: l.StartsAt, HoldID: l.HoldID, Status: itemBooked}
 		if l.DependantID == "" {
-			oi.PersonName, oi.PersonBirthDate, oi.PersonNationalID = u.Name, u.BirthDate, u.Profile["national_id"]
+			oi.PersonName, oi.PersonBirthDate, oi.PersonNationalID = u.Name, u.BirthDate, profileNationalID(u)
 		} else {
 			d := depOf(deps, l.DependantID)
 			if d == nil || m.personRefusal(t, &it, "", d, true, l.StartsAt) != "" {

@@ -1,6 +1,13 @@
 package eshop
 
-import "carenet.dev/platform/plugins/sdk"
+import (
+	"strings"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
+
+	"carenet.dev/platform/plugins/sdk"
+)
 
 // peoplePart: what the shop asks at registration (E2) and the people a customer represents
 // (the core's dependants, P2).
@@ -55,4 +62,43 @@ func registrationFields() []sdk.Field {
 		f(fieldSex, "sex", true, 16),
 		f(fieldNationality, "country", true, 2),
 	}
+}
+
+// profileAddress is the permanent address the customer registered with, as one line in the
+// reader's language ("Lipová 12, 811 01 Bratislava, Slovensko"), for the checkout to start
+// from (E4); the single address a profile holds on a tenant without these fields; or "".
+func profileAddress(u *sdk.User, lang string) string {
+	if u == nil {
+		return ""
+	}
+	street, town := strings.TrimSpace(u.Profile[fieldStreet]), strings.TrimSpace(u.Profile[fieldTown])
+	if street == "" && town == "" {
+		return strings.TrimSpace(u.Profile["address"])
+	}
+	parts := []string{}
+	if street != "" {
+		parts = append(parts, street)
+	}
+	if place := strings.TrimSpace(strings.TrimSpace(u.Profile[fieldPostcode]) + " " + town); place != "" {
+		parts = append(parts, place)
+	}
+	if cc := strings.TrimSpace(u.Profile[fieldCountry]); cc != "" {
+		name := cc
+		if r, err := language.ParseRegion(cc); err == nil {
+			if n := display.Regions(language.Make(lang)).Name(r); n != "" {
+				name = n
+			}
+		}
+		parts = append(parts, name)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// profileNationalID is the national number the customer registered with ("" when none was
+// assigned).
+func profileNationalID(u *sdk.User) string {
+	if id := u.Profile[fieldNationalID]; id != "" {
+		return id
+	}
+	return u.Profile["national_id"]
 }
