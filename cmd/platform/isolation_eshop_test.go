@@ -105,6 +105,10 @@ func (p *platform) smsLink(t *testing.T, slug string, re *regexp.Regexp) string 
 		}
 		for _, r := range rows {
 			if m := re.FindStringSubmatch(string(r.Raw)); m != nil {
+				// The mailbox lists it by what it is, in words, not by its template's id.
+				if strings.Contains(r.Subject, "_") || r.Subject == "" {
+					t.Errorf("a text message is listed as %q", r.Subject)
+				}
 				return m[1]
 			}
 		}

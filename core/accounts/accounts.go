@@ -346,6 +346,24 @@ func (s *Service) ValidateRegistration(t *tenancy.Tenant, in *RegisterInput, ext
 			}
 		}
 	}
+	// E2: the sex chosen is the one the national number encodes.
+	var idField, sexField string
+	for _, f := range extra {
+		switch f.Type {
+		case "national_id":
+			idField = f.Name
+		case FieldSex:
+			sexField = f.Name
+		}
+	}
+	_, badID := errs[idField]
+	_, badSex := errs[sexField]
+	if idField != "" && sexField != "" && !badID && !badSex {
+		number, sex := in.Extra[idField], in.Extra[sexField]
+		if key := nationalIDSexError(t, number, sex, s.Now().In(t.Location())); key != "" {
+			errs.Add(idField, key)
+		}
+	}
 	if t.BoolRule(RuleSecretQuestion) {
 		in.SecretQuestion = strings.TrimSpace(in.SecretQuestion)
 		validateSecret(errs, in.SecretQuestion, in.SecretAnswer)

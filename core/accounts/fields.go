@@ -98,6 +98,19 @@ func checkChoice(typ, v string) string {
 // tenant's country, and encoding the date of birth typed (the French NIR encodes only the
 // year and month: those must match). It returns the number as natid writes it, or the
 // message id of the problem.
+// nationalIDSexError is the message id saying the sex chosen is not the one the national
+// number encodes (a rodné číslo, a PESEL and a NIR each say it), or "".
+func nationalIDSexError(t *tenancy.Tenant, number, sex string, now time.Time) string {
+	if number == "" || sex == "" {
+		return ""
+	}
+	id, err := natid.Parse(t.Settings.Country, number, now)
+	if err != nil || id.Sex == "" || id.Sex == sex {
+		return ""
+	}
+	return "form.natid.sex_mismatch"
+}
+
 func checkNationalID(t *tenancy.Tenant, v, birthDate string, now time.Time) (string, string) {
 	id, key := natid.Check(t.Settings.Country, v, now)
 	if key != "" {

@@ -58,6 +58,12 @@ func TestRegistrationNationalIDMatchesBirthDateE2(t *testing.T) {
 		if fieldErr(t, err, "sex") != "form.invalid_choice" || fieldErr(t, err, "nationality") != "form.invalid_choice" || fieldErr(t, err, "birth_number") != "" {
 			t.Fatalf("choices: %v", err)
 		}
+		// E2: a man's rodné číslo (its month not raised by 50) with "female" chosen.
+		in.Extra = map[string]string{"birth_number": "800101/0006", "sex": "female", "nationality": "SK"}
+		_, _, _, err = s.Register(ctx, tn, in, extra, nil)
+		if got := fieldErr(t, err, "birth_number"); got != "form.natid.sex_mismatch" {
+			t.Fatalf("a number of the other sex: %q", got)
+		}
 		in.Extra = map[string]string{"birth_number": "800101/0006", "sex": "male", "nationality": "SK"}
 		u, _, _, err := s.Register(ctx, tn, in, extra, nil)
 		if err != nil || u.Profile["birth_number"] != "8001010006" || u.Profile["sex"] != "male" || u.Profile["nationality"] != "SK" {

@@ -462,7 +462,15 @@ func (h *hostAPI) sendSMS(ctx context.Context, sc host.Scope, t *tenancy.Tenant,
 	if err != nil {
 		return "", err
 	}
-	e, err := h.s.Outbox.Send(ctx, t, mail.Message{Channel: "sms", To: to, Subject: msg.Template,
+	// The mailbox lists an SMS by what it is, in words ("mail.<template>.name"), never by its
+	// template's id.
+	subject := msg.Template
+	if h.s.I18n != nil {
+		if loc := h.s.I18n.For(lang); loc.Has("mail." + msg.Template + ".name") {
+			subject = loc.T("mail." + msg.Template + ".name")
+		}
+	}
+	e, err := h.s.Outbox.Send(ctx, t, mail.Message{Channel: "sms", To: to, Subject: subject,
 		Text: text, Template: msg.Template, Locale: lang})
 	if err != nil {
 		return "", err

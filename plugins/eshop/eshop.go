@@ -120,7 +120,7 @@ func newModule() *Module {
 // day list, the lab and their queues for lab staff; the catalog's, points' and vouchers'
 // management for the shop manager.
 func (m *Module) nav(c *kit.Ctx) []kit.NavLink {
-	links := []kit.NavLink{{Path: "/eshop", LabelKey: "eshop.nav.catalog"}, {Path: "/eshop/points", LabelKey: "eshop.nav.points"},
+	links := []kit.NavLink{{Path: "/eshop", LabelKey: "eshop.nav.catalog", Also: []string{"/eshop/items"}}, {Path: "/eshop/points", LabelKey: "eshop.nav.points"},
 		{Path: "/eshop/vouchers", LabelKey: "eshop.nav.vouchers"}}
 	if c.Can(permOrder) {
 		links = append(links, kit.NavLink{Path: "/eshop/cart", LabelKey: "eshop.nav.cart"}, kit.NavLink{Path: "/eshop/orders", LabelKey: "eshop.nav.orders"},

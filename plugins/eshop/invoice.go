@@ -295,7 +295,7 @@ func (m *Module) invoicePDF(t sdk.Tenant, lang string, in invoiceFor, number str
 	if in.VoucherMinor > 0 {
 		d.Pair(loc.T("eshop.pay.invoice.vouchers"), money(-in.VoucherMinor))
 	}
-	if online := total - in.VoucherMinor; online > 0 || voucherPaid == 0 {
+	if online := total - in.VoucherMinor; online > 0 || (in.VoucherMinor == 0 && voucherPaid == 0) {
 		d.Pair(loc.T("eshop.pay.invoice.paid_online"), money(online))
 	}
 	d.Text(loc.T("eshop.pay.invoice.paid_note"))

@@ -48,6 +48,7 @@ func TestShopNavigation(t *testing.T) {
 		}{
 			{nil, "/eshop", []string{"/eshop", "/eshop/points", "/eshop/vouchers"}, []string{"/eshop/cart", "/eshop/staff", "/eshop/manage"}, "/eshop"},
 			{nil, "/eshop/points", []string{"/eshop/points"}, nil, "/eshop/points"},
+			{nil, "/eshop/items/i-lipid", nil, nil, "/eshop"}, // an item's page belongs to the catalog
 			{f.anna, "/eshop/orders", []string{"/eshop/cart", "/eshop/orders", "/eshop/results", "/eshop/vouchers/mine"}, []string{"/eshop/staff", "/eshop/manage"}, "/eshop/orders"},
 			{f.anna, "/eshop/vouchers/mine", []string{"/eshop/vouchers"}, nil, "/eshop/vouchers/mine"},
 			{staff, "/eshop/staff", []string{"/eshop/staff", "/eshop/lab", "/eshop/staff/reschedules", "/eshop/lab/claims", "/eshop/lab/complaints"}, []string{"/eshop/manage"}, "/eshop/staff"},

@@ -683,3 +683,25 @@ func TestRuleChoicesNamed(t *testing.T) {
 		t.Fatalf("%d choices: the gateway rule's are gone", choices)
 	}
 }
+
+// E5, E14.b: an order a value voucher paid in full is invoiced with what the voucher paid and
+// no line of a gateway payment that did not happen.
+func TestInvoiceOfAnOrderPaidByAValueVoucher(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFixture(t, b)
+		var items []OrderItem
+		_ = f.m.Read(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&items).Where("order_id = ?", f.order.ID).Scan(ctx)
+		})
+		o := *f.order
+		o.VoucherMinor, o.DueMinor = o.TotalMinor, 0
+		pdf, err := f.m.invoicePDF(f.A, "sk", orderInvoice(f.m.Msgs.For("sk"), &o, items, nil), "2026000077", f.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := pdftotext(t, pdf)
+		if lineWith(text, "Uhradené darčekovou poukážkou:", "-36,00") == "" || strings.Contains(text, "Uhradené cez platobnú bránu") {
+			t.Errorf("the invoice of an order a value voucher paid:\n%s", text)
+		}
+	})
+}

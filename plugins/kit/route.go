@@ -257,7 +257,11 @@ func (c *Ctx) Render(status int, name string, v *View) error {
 
 // NavLink is a link of a module's own navigation: a path of the tenant and the message id of
 // its words.
-type NavLink struct{ Path, LabelKey string }
+type NavLink struct {
+	Path, LabelKey string
+	// Also are other paths whose pages belong to the link (the catalog's item pages).
+	Also []string
+}
 
 // Can reports whether the request's person holds permission perm of the module: one of the
 // roles it is granted to ("user": anyone signed in).
@@ -293,6 +297,9 @@ func (c *Ctx) nav() []byte {
 	cur, best := c.R.URL.Path, -1
 	for i, l := range links {
 		below := l.Path != "/"+c.m.spec.ID && strings.HasPrefix(cur, l.Path+"/")
+		for _, p := range l.Also {
+			below = below || cur == p || strings.HasPrefix(cur, p+"/")
+		}
 		if (cur == l.Path || below) && (best < 0 || len(l.Path) > len(links[best].Path)) {
 			best = i
 		}

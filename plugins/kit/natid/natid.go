@@ -33,6 +33,8 @@ type ID struct {
 	// Born is the birth date the number encodes; when it gives only the month (the NIR),
 	// the month's last day, so that an age read from it is never too high.
 	Born time.Time
+	// Sex is the sex the number encodes, "female" or "male" ("" when it encodes none).
+	Sex string
 }
 
 // Known reports whether the platform reads the national numbers of country ("PL", "FR",
@@ -52,7 +54,11 @@ func Parse(country, s string, now time.Time) (ID, error) {
 		p, err := pesel.Parse(n, now)
 		switch {
 		case err == nil:
-			return ID{Number: p.Number, Born: p.BirthDate}, nil
+			sex := "male"
+			if p.Sex == pesel.Female {
+				sex = "female"
+			}
+			return ID{Number: p.Number, Born: p.BirthDate, Sex: sex}, nil
 		case errors.Is(err, pesel.ErrChecksum):
 			return ID{}, ErrChecksum
 		case errors.Is(err, pesel.ErrDate):
@@ -106,7 +112,12 @@ func nir(n string, now time.Time) (ID, error) {
 	if time.Date(year, time.Month(mm), 1, 0, 0, 0, 0, now.Location()).After(now) {
 		return ID{}, ErrDate
 	}
-	return ID{Number: n, Born: born}, nil
+	// 1, 3, 7: a man; 2, 4, 8: a woman (3–8 on provisional numbers).
+	sex := "male"
+	if strings.ContainsRune("248", rune(n[0])) {
+		sex = "female"
+	}
+	return ID{Number: n, Born: born, Sex: sex}, nil
 }
 
 // rodneCislo reads a Slovak birth number: YYMMDD, then three digits (numbers given before
@@ -127,6 +138,11 @@ func rodneCislo(n string, now time.Time) (ID, error) {
 	yy, _ := strconv.Atoi(n[0:2])
 	mm, _ := strconv.Atoi(n[2:4])
 	dd, _ := strconv.Atoi(n[4:6])
+	// A woman's month is raised by 50 (or 70 when the day's numbers ran out).
+	sex := "male"
+	if mm > 50 {
+		sex = "female"
+	}
 	switch {
 	case mm > 70:
 		mm -= 70
@@ -143,7 +159,7 @@ func rodneCislo(n string, now time.Time) (ID, error) {
 	if mm < 1 || mm > 12 || born.Day() != dd || born.Month() != time.Month(mm) || born.After(now) {
 		return ID{}, ErrDate
 	}
-	return ID{Number: n, Born: born}, nil
+	return ID{Number: n, Born: born, Sex: sex}, nil
 }
 
 func digits(s string) bool {

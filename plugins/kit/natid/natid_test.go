@@ -61,3 +61,18 @@ func key(body string) string {
 	k := 97 - v%97
 	return string([]byte{byte('0' + k/10), byte('0' + k%10)})
 }
+
+// TestSexEncoded (E2): the sex each country's number encodes — a Slovak woman's month raised
+// by 50, the PESEL's tenth digit, the NIR's first.
+func TestSexEncoded(t *testing.T) {
+	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct{ country, number, sex string }{
+		{"SK", "8001010006", "male"}, {"SK", "8051010000", "female"},
+		{"PL", "02070803628", "female"},
+	} {
+		id, err := Parse(c.country, c.number, now)
+		if err != nil || id.Sex != c.sex {
+			t.Errorf("%s %s: %q %v, want %s", c.country, c.number, id.Sex, err, c.sex)
+		}
+	}
+}
