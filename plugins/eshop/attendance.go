@@ -71,7 +71,7 @@ type dayRow struct {
 // orders' items there that day by slot.
 func (m *Module) dayData(c *kit.Ctx, v *kit.View) error {
 	t := c.Tenant()
-	zone := staffZone(t)
+	zone := zone(t)
 	// The day and point shown: the page's query; after a form of one item, that item's own
 	// (its form's errors are shown next to it, on its day at its point); else the form's
 	// "back" page; else today at the first point.
@@ -186,7 +186,7 @@ func (m *Module) onTime(ctx context.Context, sc *store.Scope, t sdk.Tenant, it *
 // pointOpenAt reports whether point is open at x: that day's exception, else its weekday
 // hours.
 func (m *Module) pointOpenAt(ctx context.Context, sc *store.Scope, t sdk.Tenant, pointID string, x time.Time) (bool, error) {
-	l := x.In(staffZone(t))
+	l := x.In(zone(t))
 	hm := l.Format("15:04")
 	var ex PointException
 	err := sc.Select(&ex).Where("point_id = ? AND day = ?", pointID, l.Format("2006-01-02")).Scan(ctx)

@@ -159,11 +159,7 @@ func (m *Module) submitOrder(c *kit.Ctx) error {
 			errs["billing_address"] = "eshop.checkout.error.billing_both"
 		}
 	}
-	region := t.Country
-	if region == "" {
-		region = "SK"
-	}
-	mobile, key := normalizeMobile(c.Form("mobile"), region)
+	mobile, key := normalizeMobile(c.Form("mobile"), countryOf(t))
 	if key != "" {
 		errs["mobile"] = key
 	}

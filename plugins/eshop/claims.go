@@ -167,7 +167,7 @@ func (m *Module) decideClaim(ctx context.Context, t sdk.Tenant, claimID, staffID
 // moneyText is an amount in the tenant's language (messages are rendered by the host, in
 // the recipient's language; the amount is written in the tenant's).
 func (m *Module) moneyText(t sdk.Tenant, minor int64, currency string) string {
-	return view.New(m.Msgs.For(t.Locale), tenantZone(t), t.Base, "").Money(minor, currency)
+	return view.New(m.Msgs.For(t.Locale), zone(t), t.Base, "").Money(minor, currency)
 }
 
 func (m *Module) claimPost(c *kit.Ctx) error {
@@ -351,7 +351,7 @@ func (m *Module) lodgeComplaint(ctx context.Context, t sdk.Tenant, in complaintI
 	}
 	// The deadline runs from the day it was lodged, to the end of that day in the tenant's zone.
 	y, mo, d := lodged.AddDate(0, 0, int(complaintSettleDays.Of(t))+1).Date()
-	due := time.Date(y, mo, d, 0, 0, 0, 0, tenantZone(t)).Add(-time.Second).UTC()
+	due := time.Date(y, mo, d, 0, 0, 0, 0, zone(t)).Add(-time.Second).UTC()
 	cp, err := sdk.HostFrom(ctx).Lodge(ctx, sdk.Complaint{Category: in.About, Body: body, ReplyTo: o.Email, UserID: o.UserID, Due: due})
 	var fe sdk.FieldErrors
 	if errors.As(err, &fe) {

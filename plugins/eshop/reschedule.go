@@ -109,6 +109,15 @@ func sortResAppointments(a []resAppointment) {
 	}
 }
 
+// readRescheduleOrder is rescheduleOrder in a read of its own.
+func (m *Module) readRescheduleOrder(c *kit.Ctx) (o *Order, items []OrderItem, r *Reschedule, err error) {
+	err = c.Read(func(ctx context.Context, sc *store.Scope) error {
+		o, items, r, err = m.rescheduleOrder(ctx, c, sc)
+		return err
+	})
+	return o, items, r, err
+}
+
 // rescheduleOrder reads the signed-in customer's order (another's is not found), its items and its
 // reschedule request, if any.
 func (m *Module) rescheduleOrder(ctx context.Context, c *kit.Ctx, sc *store.Scope) (*Order, []OrderItem, *Reschedule, error) {
@@ -138,14 +147,8 @@ func (m *Module) rescheduleOrder(ctx context.Context, c *kit.Ctx, sc *store.Scop
 // where his request is — and the offered times to pick from.
 func (m *Module) reschedulePage(c *kit.Ctx) error {
 	v := c.View("eshop.reschedule.title")
-	var o *Order
-	var items []OrderItem
-	var r *Reschedule
-	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
-		var err error
-		o, items, r, err = m.rescheduleOrder(ctx, c, sc)
-		return err
-	}); err != nil {
+	o, items, r, err := m.readRescheduleOrder(c)
+	if err != nil {
 		return err
 	}
 	return m.renderReschedule(c, v, o, items, r, http.StatusOK)
@@ -187,14 +190,8 @@ func (m *Module) requestReschedule(c *kit.Ctx) error {
 	v := c.View("eshop.reschedule.title")
 	reasons, prefs := strings.TrimSpace(c.Form("reasons")), strings.TrimSpace(c.Form("preferences"))
 	v.Values["reasons"], v.Values["preferences"], v.Values["appointment"] = reasons, prefs, c.Form("appointment")
-	var o *Order
-	var items []OrderItem
-	var r *Reschedule
-	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
-		var err error
-		o, items, r, err = m.rescheduleOrder(ctx, c, sc)
-		return err
-	}); err != nil {
+	o, items, r, err := m.readRescheduleOrder(c)
+	if err != nil {
 		return err
 	}
 	apps := resAppointments(items)
@@ -233,7 +230,7 @@ func (m *Module) requestReschedule(c *kit.Ctx) error {
 	now := m.now()
 	req := &Reschedule{TenantID: t.ID, ID: newID(), OrderID: o.ID, UserID: o.UserID, PointID: app.PointID, OriginalAt: app.At, Reasons: reasons,
 		Preferences: prefs, Status: resRequested, RequestedAt: now}
-	err := c.In(func(ctx context.Context, sc *store.Scope) error {
+	err = c.In(func(ctx context.Context, sc *store.Scope) error {
 		by, err := m.extendedByFM(ctx, sc, now, endOfWorkingDaysAfter(t, now, int(rescheduleAnswerWorkingDays.Of(t))))
 		if err != nil {
 			return err
@@ -270,14 +267,8 @@ func (m *Module) requestReschedule(c *kit.Ctx) error {
 func (m *Module) pickReschedule(c *kit.Ctx) error {
 	t := c.Tenant()
 	v := c.View("eshop.reschedule.title")
-	var o *Order
-	var items []OrderItem
-	var r *Reschedule
-	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
-		var err error
-		o, items, r, err = m.rescheduleOrder(ctx, c, sc)
-		return err
-	}); err != nil {
+	o, items, r, err := m.readRescheduleOrder(c)
+	if err != nil {
 		return err
 	}
 	if r == nil {

@@ -20,7 +20,6 @@ import (
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/upload"
-	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/kit/workdays"
 	"carenet.dev/platform/plugins/sdk"
 	"github.com/nyaruka/phonenumbers"
@@ -155,11 +154,9 @@ func (m *Module) resultsPart() part {
 
 // ---- dates ----
 
-func tenantZone(t sdk.Tenant) *time.Location { return view.Zone(t.TimeZone) }
-
 // dayOf is the calendar day of at in the tenant's zone, at midnight UTC (for day arithmetic).
 func dayOf(t sdk.Tenant, at time.Time) time.Time {
-	y, mo, d := at.In(tenantZone(t)).Date()
+	y, mo, d := at.In(zone(t)).Date()
 	return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
 }
 
@@ -176,7 +173,7 @@ func addWorkdays(t sdk.Tenant, day time.Time, n int) time.Time {
 	if n <= 0 {
 		return day
 	}
-	return dayOf(t, workdays.AddWorkdays(workdays.Calendar(countryOf(t), 8, 16), day.Add(12*time.Hour), n))
+	return dayOf(t, workdays.AddWorkdays(workCalendar(t), day.Add(12*time.Hour), n))
 }
 
 // tatDue is the last day of the turnaround time of a sample registered at: tat working

@@ -15,7 +15,6 @@ import (
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
-	"carenet.dev/platform/plugins/kit/view"
 	"carenet.dev/platform/plugins/kit/workdays"
 	"carenet.dev/platform/plugins/sdk"
 )
@@ -180,19 +179,14 @@ func (m *Module) staffPart() part {
 
 // ---- working days (Slovak, or the tenant's country) ----
 
-func staffZone(t sdk.Tenant) *time.Location { return view.Zone(t.TimeZone) }
-
-func staffCalendar(t sdk.Tenant) *cal.BusinessCalendar {
-	country := t.Country
-	if country == "" {
-		country = "SK"
-	}
-	return workdays.Calendar(country, 8, 16)
+// workCalendar is the working days of the tenant's country (Slovak by default).
+func workCalendar(t sdk.Tenant) *cal.BusinessCalendar {
+	return workdays.Calendar(countryOf(t), 8, 16)
 }
 
 // dayStart is the start of x's calendar day in the tenant's zone.
 func dayStart(t sdk.Tenant, x time.Time) time.Time {
-	l := x.In(staffZone(t))
+	l := x.In(zone(t))
 	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, l.Location())
 }
 
@@ -204,7 +198,7 @@ func staffIsWorkday(c *cal.BusinessCalendar, day time.Time) bool {
 // endOfWorkingDaysAfter is the end (the next midnight, UTC) of the nth working day after
 // from's day; n = 0: the end of from's own day.
 func endOfWorkingDaysAfter(t sdk.Tenant, from time.Time, n int) time.Time {
-	c := staffCalendar(t)
+	c := workCalendar(t)
 	d := dayStart(t, from)
 	for n > 0 {
 		d = d.AddDate(0, 0, 1)
@@ -218,7 +212,7 @@ func endOfWorkingDaysAfter(t sdk.Tenant, from time.Time, n int) time.Time {
 // rescheduleDeadline is when a reschedule request for a slot at original comes too late
 // (E7): the end of the nth working day before the original's day.
 func rescheduleDeadline(t sdk.Tenant, original time.Time, n int) time.Time {
-	c := staffCalendar(t)
+	c := workCalendar(t)
 	d := dayStart(t, original)
 	for n > 0 {
 		d = d.AddDate(0, 0, -1)
@@ -294,12 +288,12 @@ func staffLang(t sdk.Tenant, o *Order) string {
 
 // when writes an instant for lang in the tenant's zone.
 func staffWhen(t sdk.Tenant, lang string, x time.Time) string {
-	return locales.FormatDateTime(lang, x, staffZone(t))
+	return locales.FormatDateTime(lang, x, zone(t))
 }
 
 // staffTime reads a "2006-01-02T15:04" time of the tenant's zone.
 func staffTime(t sdk.Tenant, s string) (time.Time, bool) {
-	x, err := time.ParseInLocation(staffDateTimeLayout, strings.TrimSpace(s), staffZone(t))
+	x, err := time.ParseInLocation(staffDateTimeLayout, strings.TrimSpace(s), zone(t))
 	if err != nil {
 		return time.Time{}, false
 	}
