@@ -1,0 +1,133 @@
+package billing
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"carenet.dev/platform/plugins/kit/store"
+	"carenet.dev/platform/plugins/kit/store/storetest"
+	"carenet.dev/platform/plugins/sdk"
+	"carenet.dev/platform/plugins/sdk/sdktest"
+)
+
+// fixture is the module's shared test fixture: the module on one backend, two French tenants
+// (A and B), a clock the test sets. Each part's tests may add their own beside it.
+type fixture struct {
+	t    *testing.T
+	m    *Module
+	h    *sdktest.Harness
+	A, B sdk.Tenant
+	now  time.Time
+}
+
+// frTenant is a French tenant of the module in locale loc.
+func frTenant(id, loc string) sdk.Tenant {
+	return sdk.Tenant{ID: id, Slug: id, Name: "Secrétariat " + id, Locale: loc, TimeZone: "Europe/Paris", Currency: "EUR", Country: "FR", Portal: "clients"}
+}
+
+// setup starts the module on b; the clock is Thursday 26 November 2026, 10:00 UTC.
+func setup(t *testing.T, b storetest.Backend) *fixture {
+	m := newModule()
+	f := &fixture{t: t, m: m, A: frTenant("tA", "fr"), B: frTenant("tB", "fr"), now: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+	m.now = func() time.Time { return f.now }
+	f.h = sdktest.New(t, m, storetest.Env(t, b, "billing"))
+	return f
+}
+
+var (
+	clerk  = &sdk.User{ID: "clerk1", Name: "Claire Facturation", Roles: []string{"billing_clerk"}}
+	admin  = &sdk.User{ID: "admin1", Name: "Anne Admin", Roles: []string{"tenant_admin"}}
+	client = &sdk.User{ID: "client1", Name: "Dr Jean Martin", Roles: []string{"user"}}
+)
+
+// send sends a request as u (nil: anonymous) to tenant ten; form, when set, is the body.
+func (f *fixture) send(ten sdk.Tenant, u *sdk.User, method, path string, form url.Values) *sdk.Response {
+	f.t.Helper()
+	req := &sdk.Request{Method: method, Path: path, RemoteIP: "10.9.9.9", Header: http.Header{}}
+	if form != nil {
+		req.Body = []byte(form.Encode())
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := f.h.Send(context.Background(), ten, u, req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res
+}
+
+// in runs fn in a transaction of tenant ten.
+func (f *fixture) in(ten sdk.Tenant, fn func(ctx context.Context, sc *store.Scope) error) {
+	f.t.Helper()
+	if err := f.m.In(context.Background(), ten, fn); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// catalog is what seedCatalog stored: product ids by code and the tariff's id.
+type catalog struct {
+	Products map[string]string
+	TariffID string
+}
+
+// seedCatalog stores, straight in the tables, a plan "ESSENTIEL" (150 calls, 50 SMS,
+// 89,00 € a month, 0,60 € a call and 0,15 € an SMS beyond), a plan "CONFORT" (400 calls,
+// 150 SMS, 179,00 €, 0,50 € and 0,12 €), an option "AGENDA" (shared agenda, 25,00 €) and
+// an option "RDV" (online booking set-up, 15,00 €), priced by a tariff in force since
+// 1 January 2026.
+func (f *fixture) seedCatalog(ten sdk.Tenant) catalog {
+	f.t.Helper()
+	c := catalog{Products: map[string]string{}, TariffID: newID()}
+	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
+		prods := []Product{
+			{Kind: kindPlan, Code: "ESSENTIEL", Name: "Essentiel", CallsIncluded: 150, SMSIncluded: 50, Position: 1},
+			{Kind: kindPlan, Code: "CONFORT", Name: "Confort", CallsIncluded: 400, SMSIncluded: 150, Position: 2},
+			{Kind: kindOption, Code: "AGENDA", Name: "Gestion de l'agenda partagé", Position: 3},
+			{Kind: kindOption, Code: "RDV", Name: "Prise de rendez-vous en ligne", Position: 4},
+		}
+		fees := map[string][3]int64{"ESSENTIEL": {8900, 60, 15}, "CONFORT": {17900, 50, 12}, "AGENDA": {2500, 0, 0}, "RDV": {1500, 0, 0}}
+		tar := Tariff{ID: c.TariffID, Name: "Tarif 2026", EffectiveOn: Date{2026, 1, 1}, State: tariffInForce, CreatedAt: f.now}
+		if _, err := sc.Insert(&tar).Exec(ctx); err != nil {
+			return err
+		}
+		for i := range prods {
+			p := &prods[i]
+			p.ID = newID()
+			c.Products[p.Code] = p.ID
+			if _, err := sc.Insert(p).Exec(ctx); err != nil {
+				return err
+			}
+			fee := fees[p.Code]
+			if _, err := sc.Insert(&Price{TariffID: tar.ID, ProductID: p.ID, MonthlyFeeMinor: fee[0], CallMinor: fee[1], SMSMinor: fee[2]}).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return c
+}
+
+// subscribe stores, straight in the tables, an active subscription of the client user to plan
+// (a product id) with options, started on starts, with dedicated number phone.
+func (f *fixture) subscribe(ten sdk.Tenant, user *sdk.User, plan string, starts Date, phone string, options ...string) *Subscription {
+	f.t.Helper()
+	sub := &Subscription{ID: newID(), Reference: "AB-" + phone[len(phone)-4:], UserID: user.ID, State: subActive, ClientName: "Cabinet " + user.Name,
+		ContactName: user.Name, Email: user.ID + "@example.fr", Locale: "fr", LegalID: "12345678900011", VATID: "FR12345678900",
+		Street: "3 rue de la Santé", Postcode: "75013", City: "Paris", Country: "FR", PhoneNumber: phone, PlanID: plan,
+		PaymentMethod: payTransfer, StartsOn: starts, TermsVersion: "1", CreatedAt: f.now}
+	sub.SignedAt.Time, sub.TermsAcceptedAt.Time = f.now, f.now
+	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
+		if _, err := sc.Insert(sub).Exec(ctx); err != nil {
+			return err
+		}
+		for _, o := range options {
+			if _, err := sc.Insert(&SubscriptionOption{SubscriptionID: sub.ID, ProductID: o}).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return sub
+}
