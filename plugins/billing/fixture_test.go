@@ -88,19 +88,19 @@ func (f *fixture) seedCatalog(ten sdk.Tenant) catalog {
 			{Kind: kindOption, Code: "RDV", Name: "Prise de rendez-vous en ligne", Position: 4},
 		}
 		fees := map[string][3]int64{"ESSENTIEL": {8900, 60, 15}, "CONFORT": {17900, 50, 12}, "AGENDA": {2500, 0, 0}, "RDV": {1500, 0, 0}}
-		tar := Tariff{ID: c.TariffID, Name: "Tarif 2026", EffectiveOn: Date{2026, 1, 1}, State: tariffInForce, CreatedAt: f.now}
+		tar := Tariff{TenantID: sc.TenantID, ID: c.TariffID, Name: "Tarif 2026", EffectiveOn: Date{2026, 1, 1}, State: tariffInForce, CreatedAt: f.now}
 		if _, err := sc.Insert(&tar).Exec(ctx); err != nil {
 			return err
 		}
 		for i := range prods {
 			p := &prods[i]
-			p.ID = newID()
+			p.TenantID, p.ID = sc.TenantID, newID()
 			c.Products[p.Code] = p.ID
 			if _, err := sc.Insert(p).Exec(ctx); err != nil {
 				return err
 			}
 			fee := fees[p.Code]
-			if _, err := sc.Insert(&Price{TariffID: tar.ID, ProductID: p.ID, MonthlyFeeMinor: fee[0], CallMinor: fee[1], SMSMinor: fee[2]}).Exec(ctx); err != nil {
+			if _, err := sc.Insert(&Price{TenantID: sc.TenantID, TariffID: tar.ID, ProductID: p.ID, MonthlyFeeMinor: fee[0], CallMinor: fee[1], SMSMinor: fee[2]}).Exec(ctx); err != nil {
 				return err
 			}
 		}
@@ -113,7 +113,7 @@ func (f *fixture) seedCatalog(ten sdk.Tenant) catalog {
 // (a product id) with options, started on starts, with dedicated number phone.
 func (f *fixture) subscribe(ten sdk.Tenant, user *sdk.User, plan string, starts Date, phone string, options ...string) *Subscription {
 	f.t.Helper()
-	sub := &Subscription{ID: newID(), Reference: "AB-" + phone[len(phone)-4:], UserID: user.ID, State: subActive, ClientName: "Cabinet " + user.Name,
+	sub := &Subscription{TenantID: ten.ID, ID: newID(), Reference: "AB-" + phone[len(phone)-4:], UserID: user.ID, State: subActive, ClientName: "Cabinet " + user.Name,
 		ContactName: user.Name, Email: user.ID + "@example.fr", Locale: "fr", LegalID: "12345678900011", VATID: "FR12345678900",
 		Street: "3 rue de la Santé", Postcode: "75013", City: "Paris", Country: "FR", PhoneNumber: phone, PlanID: plan,
 		PaymentMethod: payTransfer, StartsOn: starts, TermsVersion: "1", CreatedAt: f.now}
@@ -123,11 +123,35 @@ func (f *fixture) subscribe(ten sdk.Tenant, user *sdk.User, plan string, starts 
 			return err
 		}
 		for _, o := range options {
-			if _, err := sc.Insert(&SubscriptionOption{SubscriptionID: sub.ID, ProductID: o}).Exec(ctx); err != nil {
+			if _, err := sc.Insert(&SubscriptionOption{TenantID: sc.TenantID, SubscriptionID: sub.ID, ProductID: o}).Exec(ctx); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	return sub
+}
+
+// TestFixtureSeeds: the fixture's catalog and subscription are stored in the tenant asked,
+// and the other tenant sees none of them.
+func TestFixtureSeeds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 1, 31}, "+33100000001", cat.Products["AGENDA"])
+		var n, m int64
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			var err error
+			n, err = sc.Select((*Subscription)(nil)).Where("sub.id = ?", sub.ID).Count(ctx)
+			return err
+		})
+		f.in(f.B, func(ctx context.Context, sc *store.Scope) error {
+			var err error
+			m, err = sc.Select((*Product)(nil)).Count(ctx)
+			return err
+		})
+		if n != 1 || m != 0 {
+			t.Fatalf("subscription in A: %d, products in B: %d", n, m)
+		}
+	})
 }
