@@ -23,6 +23,18 @@ type offer struct {
 	SMSPrice  string
 }
 
+// Lines are the description's lines, each its own paragraph on the page (a page collapses
+// the line breaks the clerk typed).
+func (o offer) Lines() []string {
+	var out []string
+	for _, l := range strings.Split(o.Product.Description, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // withVAT is a net amount with pct percent of VAT added, rounded half up to the cent.
 func withVAT(net int64, pct int64) int64 {
 	return net + (net*pct*2+100)/200

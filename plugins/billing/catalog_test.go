@@ -550,13 +550,16 @@ func TestCatalogOffersPublicB2B3B12(t *testing.T) {
 		f := setup(t, b)
 		cat := f.catalogSeed(f.A)
 		f.post(f.A, "/billing/manage/catalog/"+cat.Products["RDV"]+"/withdraw", url.Values{})
+		f.post(f.A, "/billing/manage/catalog/"+cat.Products["AGENDA"], url.Values{"kind": {"option"}, "code": {"AGENDA"}, "name": {"Gestion de l’agenda partagé"},
+			"description": {"Vos rendez-vous pris par nos secrétaires.\r\nVisible en ligne."}, "position": {"3"}})
 		res := f.send(f.A, nil, "GET", "/billing/offers", nil)
 		body := string(res.Body)
 		for _, want := range []string{"Essentiel", "Confort", "Gestion de l’agenda partagé", "89,00\u00a0€ HT par mois", "soit 106,80\u00a0€ TTC",
 			"179,00\u00a0€ HT par mois", "150 appels inclus par mois", "50 SMS inclus par mois", "400 appels inclus par mois",
 			"Au-delà : 0,60\u00a0€ HT par appel, 0,15\u00a0€ HT par SMS.", "TVA de 20 % en sus", "Un numéro d’appel dédié",
 			"Accueil téléphonique du lundi au vendredi de 08:00 à 20:00 et le samedi de 08:00 à 13:00, ou à horaires partiels convenus avec vous",
-			"Un espace client en ligne", "conservés 2 mois", "aucun conseil médical"} {
+			"Un espace client en ligne", "conservés 2 mois", "aucun conseil médical",
+			"<p>Vos rendez-vous pris par nos secrétaires.</p><p>Visible en ligne.</p>"} {
 			if !strings.Contains(body, want) {
 				t.Fatalf("offers lack %q\n%s", want, body)
 			}
