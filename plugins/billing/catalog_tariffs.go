@@ -428,10 +428,10 @@ func (m *Module) putFirstTariffInForce(c *kit.Ctx) error {
 		}
 		return nil
 	})
-	why := ""
+	why, field := "", "in_force"
 	switch {
 	case errors.Is(err, errNotDraft):
-		why = "billing.catalog.err.not_draft"
+		why, field = "billing.catalog.err.not_draft", "tariff" // the page of a tariff no longer a draft has no such button
 	case errors.Is(err, errTariffNotFirst) || store.IsUniqueViolation(err):
 		why = "billing.catalog.err.not_first"
 	case errors.Is(err, errTariffUnpriced):
@@ -441,7 +441,7 @@ func (m *Module) putFirstTariffInForce(c *kit.Ctx) error {
 	}
 	if why != "" {
 		v := c.View("billing.catalog.tariff_title")
-		v.Errors["in_force"] = why
+		v.Errors[field] = why
 		return m.renderTariff(c, http.StatusUnprocessableEntity, v)
 	}
 	m.catalogAudit(c, "billing.tariff_put_in_force", id, map[string]any{"name": tar.Name, "effective_on": today.String()})

@@ -472,6 +472,8 @@ func TestCatalogFirstTariffB4(t *testing.T) {
 			}
 			return nil
 		})
+		// Once in force, it is no longer a draft: doing it again is refused, in words.
+		f.refused(f.A, path+"/in-force", url.Values{}, map[string]string{"tariff": "ne se modifie plus"})
 		// A second draft must be announced with notice.
 		f.post(f.A, "/billing/manage/tariffs", url.Values{"name": {"Suivant"}})
 		next := f.tariffs(f.A)["Suivant"]
