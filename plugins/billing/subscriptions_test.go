@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/kittest"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 	"carenet.dev/platform/plugins/sdk"
@@ -62,7 +64,9 @@ func (f *subFixture) subs(ten sdk.Tenant) []Subscription {
 func (f *subFixture) sub(id string) Subscription {
 	f.t.Helper()
 	var s Subscription
-	f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&s).Where("sub.id = ?", id).Scan(ctx) })
+	f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(&s).Where("sub.id = ?", id).Scan(ctx)
+	})
 	return s
 }
 
@@ -554,4 +558,10 @@ func (f *subFixture) subscribeIn(ten sdk.Tenant, user *sdk.User, plan string, st
 		return nil
 	})
 	return sub
+}
+
+// TestSubscriptionTablesScoped: the part's own tables are reached only through a tenant
+// scope, like the frame's (TestFrameHolds).
+func TestSubscriptionTablesScoped(t *testing.T) {
+	kittest.Check(t, func() *kit.Module { return newModule().Module }, (*SpecChange)(nil), (*Signature)(nil))
 }
