@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,10 +44,12 @@ const (
 // Errors the pages turn into sentences.
 var (
 	ErrBadCredentials = errors.New("accounts: wrong e-mail or password")
-	ErrUnverified     = errors.New("accounts: e-mail not verified yet")
-	ErrTokenInvalid   = errors.New("accounts: link invalid, used or expired")
-	ErrNotFound       = errors.New("accounts: no such account")
-	ErrNoSession      = errors.New("accounts: no such session of the user")
+	// ErrBadEmail refuses an invitation to an address that is not one.
+	ErrBadEmail     = errors.New("accounts: not an e-mail address")
+	ErrUnverified   = errors.New("accounts: e-mail not verified yet")
+	ErrTokenInvalid = errors.New("accounts: link invalid, used or expired")
+	ErrNotFound     = errors.New("accounts: no such account")
+	ErrNoSession    = errors.New("accounts: no such session of the user")
 )
 
 // BlockedError is returned at login for a blocked account; Reason is shown to the user.
@@ -1006,6 +1009,56 @@ func (s *Service) Inactive(ctx context.Context, t *tenancy.Tenant) ([]User, erro
 			Where("COALESCE(last_login_at, verified_at, created_at) < ?", cutoff).Order("email").Scan(ctx)
 	})
 	return out, err
+}
+
+// Invite opens an account that staff assign a person (P2, B1: the firm opens the client's
+// login at subscription): verified (the contract names the address), active, with no password
+// he could know — he chooses one through the reset token returned, valid for the tenant's
+// account.invite_link_hours. An account that already exists for the address is returned with
+// created false and no token.
+func (s *Service) Invite(ctx context.Context, t *tenancy.Tenant, email, name, locale string) (u *User, token string, created bool, err error) {
+	email = NormalizeEmail(email)
+	if email == "" {
+		return nil, "", false, ErrBadEmail
+	}
+	if u, err := s.ByEmail(ctx, t.ID, email); err == nil {
+		return u, "", false, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, "", false, err
+	}
+	// The password is random and never told: the account opens only through the link.
+	unknown, _ := NewToken()
+	hash, err := argon2id.CreateHash(unknown, Params)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if !slices.Contains(t.Settings.Locales, locale) {
+		locale = ""
+	}
+	now := s.Now()
+	u = &User{TenantID: t.ID, ID: tenancy.NewID(), Email: email, PasswordHash: hash, Name: strings.TrimSpace(name), Locale: locale,
+		Status: StatusActive, Profile: map[string]string{}, CreatedAt: now, VerifiedAt: bun.NullTime{Time: now}}
+	token, th := NewToken()
+	err = s.DB.InTenant(ctx, t.ID, func(ctx context.Context, sc *db.Scope) error {
+		if _, err := sc.Insert(u).Exec(ctx); err != nil {
+			return err
+		}
+		if err := s.Authz.AssignRole(ctx, sc, u.ID, authz.RoleUser); err != nil {
+			return err
+		}
+		tok := &Token{TenantID: t.ID, TokenHash: th, UserID: u.ID, Purpose: PurposeReset, CreatedAt: now,
+			ExpiresAt: now.Add(time.Duration(t.IntRule("account.invite_link_hours")) * time.Hour)}
+		_, err := sc.Insert(tok).Exec(ctx)
+		return err
+	})
+	if err != nil {
+		if db.IsUniqueViolation(err) { // the same address invited twice at once: the other won
+			u, err := s.ByEmail(ctx, t.ID, email)
+			return u, "", false, err
+		}
+		return nil, "", false, err
+	}
+	return u, token, true, s.bump(ctx, t.ID)
 }
 
 // CreateActive creates a verified account directly (demo seeding and the admin CLI).

@@ -58,6 +58,8 @@ const (
 	ActRoleAssigned  = "admin.role_assigned"
 	ActRoleRemoved   = "admin.role_removed"
 	ActSecretChecked = "account.secret_checked"
+	// ActInvited is an account a module's staff opened for a person (Host.Invite).
+	ActInvited = "account.invited"
 	// ActSecretCheckFailed is a check whose answer did not match: recorded as failed, never
 	// as verified (issue 12.3).
 	ActSecretCheckFailed = "account.secret_check_failed"

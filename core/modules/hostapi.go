@@ -245,6 +245,41 @@ func (h *hostAPI) SetRole(ctx context.Context, sc host.Scope, userID, local stri
 	return h.s.record(ctx, sc, audit.Entry{Action: action, Subject: userID, Resource: "role:" + role, Detail: map[string]any{"role": role}})
 }
 
+// Invite opens the account staff assign a person (P2, B1): the core creates it (or finds
+// the tenant's account of that address), gives it the module's role when one is named (with
+// SetRole's checks) and e-mails a new account the link to choose its password, in its
+// language, on the tenant's hostname. Opening an account is audited.
+func (h *hostAPI) Invite(ctx context.Context, sc host.Scope, email, name, locale, role string) (*sdk.User, bool, error) {
+	t, err := h.s.tenantOf(ctx, sc)
+	if err != nil {
+		return nil, false, err
+	}
+	u, token, created, err := h.s.Accounts.Invite(ctx, t, email, name, locale)
+	if err != nil {
+		return nil, false, err
+	}
+	if created {
+		if err := h.s.record(ctx, sc, audit.Entry{Action: audit.ActInvited, Subject: u.ID, Resource: "user:" + u.ID}); err != nil {
+			return nil, false, err
+		}
+		if _, err := h.s.Mailer.SendMailWith(ctx, t, u.Email, u.Name, t.Lang(u.Locale, ""), "invite",
+			h.s.Mailer.PortalLink(t, u.Portal, "/reset/confirm?token="+token), mail.Message{Secret: true},
+			"Hours", t.IntRule("account.invite_link_hours")); err != nil {
+			return nil, false, err
+		}
+	}
+	if role != "" {
+		if err := h.SetRole(ctx, sc, u.ID, role, true); err != nil {
+			return nil, false, err
+		}
+	}
+	roles, err := h.s.userRoles(ctx, sc.TenantID, u.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	return h.s.User(u, roles, sc.ModuleID), created, nil
+}
+
 // ErrOutOfReach refuses a HostAPI call that acts on an account holding a right the person
 // the call acts for does not hold (authz.MayActOn).
 var ErrOutOfReach = errors.New("users: the account holds a right the person acting does not hold")

@@ -47,6 +47,7 @@ const (
 	ActSecretChanged      = "account.secret_changed"
 	ActSecretChecked      = audit.ActSecretChecked
 	ActSecretCheckFailed  = audit.ActSecretCheckFailed
+	ActInvited            = audit.ActInvited
 	ActAPIKeyCreated      = "admin.api_key_created"
 	ActAPIKeyRevoked      = "admin.api_key_revoked"
 )
@@ -55,7 +56,7 @@ const (
 var CoreAuditActions = []string{ActUserBlocked, ActUserUnblocked, ActRoleAssigned, ActRoleRemoved, ActGrantChanged,
 	ActSettingsChanged, ActModuleRules, ActJobRetried, ActTenantChanged, ActHostnamesChanged, ActModulesChanged,
 	ActModuleRestarted, ActAccountDeleted, ActTermsPublished, ActMaintenancePlanned, ActComplaintExtended, ActComplaintAnswered, ActComplaintQuestion, ActComplaintExplained, ActDataExported, ActTemplateChanged,
-	ActSecretChanged, ActSecretChecked, ActSecretCheckFailed, ActAPIKeyCreated, ActAPIKeyRevoked,
+	ActSecretChanged, ActSecretChecked, ActSecretCheckFailed, ActInvited, ActAPIKeyCreated, ActAPIKeyRevoked,
 	ActTOTPEnabled, ActTOTPRemoved, ActPasskeyAdded, ActPasskeyRemoved, ActRecoveryRenewed, ActRecoveryUsed, ActSecondFactorReset,
 	ActModuleRegistered, ActClosureAppealGranted, ActClosureAppealRefused}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -187,6 +188,72 @@ func TestModuleMessageLinksReachThePersonsPortal(t *testing.T) {
 		if len(got) != 3 || !strings.Contains(all, "http://pro.mlab.localhost:8080/results/mine") ||
 			!strings.Contains(all, "http://mlab.localhost:8080/results/mine") || !strings.Contains(all, "https://lab.example.org/x") {
 			t.Fatalf("links:\n%s", all)
+		}
+	})
+}
+
+// TestHostAPIInviteOpensAnAccount (P2, B1): staff open a person's account through a module;
+// the core creates it in the call's tenant only, e-mails him the link to choose his password
+// (the only way in), audits the opening, and gives the module's role. Inviting the same address
+// again returns the account and sends nothing; an address that is not one is refused.
+func TestHostAPIInviteOpensAnAccount(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		f := e.withFakeResults()
+		ctx := context.Background()
+		mlab := e.tenant("mlab")
+		admin, _ := e.srv.Accounts.ByEmail(ctx, mlab.ID, "admin@mlab.localhost")
+		sc := host.Scope{TenantID: mlab.ID, ModuleID: "results", UserID: admin.ID}
+		u, created, err := f.hs.Users.Invite(ctx, sc, " Dr.Invite@Example.org", "Dr Paul Invité", "pl", "professional")
+		if err != nil || !created || u.Email != "dr.invite@example.org" || u.Locale != "pl" || !slices.Contains(u.Roles, "professional") {
+			t.Fatalf("invite: %v %v %+v", err, created, u)
+		}
+		// The e-mail, in his language, carries the single link in.
+		var got []mailMsg
+		for _, m := range e.mails("mlab") {
+			if strings.Contains(m.To, "dr.invite@example.org") {
+				got = append(got, m)
+			}
+		}
+		if len(got) != 1 || got[0].Lang != "pl" || !strings.Contains(got[0].Text, "ustaw hasło") && !strings.Contains(got[0].Text, "Ustaw hasło") {
+			t.Fatalf("invitation mail: %+v", got)
+		}
+		link := e.lastLink("mlab", "dr.invite@example.org")
+		c := e.client("mlab.localhost")
+		if r := c.login("", "dr.invite@example.org", "anything at all 1"); r.Status != 401 {
+			t.Fatalf("an invited account opened without its link: %d", r.Status)
+		}
+		token := link[strings.Index(link, "token=")+6:]
+		if r := c.post(pathOf(link), "/reset/confirm", url.Values{"token": {token}, "password": {"invited password 2026"}, "password2": {"invited password 2026"}}); r.Status != 303 {
+			t.Fatalf("choose password: %d %s", r.Status, r.Body)
+		}
+		if r := c.login("", "dr.invite@example.org", "invited password 2026"); r.Status != 303 {
+			t.Fatalf("login after choosing: %d", r.Status)
+		}
+		// Again: the same account, no second mail.
+		again, created, err := f.hs.Users.Invite(ctx, sc, "dr.invite@example.org", "Autre nom", "", "")
+		if err != nil || created || again.ID != u.ID {
+			t.Fatalf("second invite: %v %v %+v", err, created, again)
+		}
+		n := 0
+		for _, m := range e.mails("mlab") {
+			if strings.Contains(m.To, "dr.invite@example.org") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%d mails after a second invitation", n)
+		}
+		// Another tenant has no such account.
+		if _, err := e.srv.Accounts.ByEmail(ctx, e.tenant("elekarze").ID, "dr.invite@example.org"); err == nil {
+			t.Fatal("the account leaked into another tenant")
+		}
+		if _, _, err := f.hs.Users.Invite(ctx, sc, "not an address", "", "", ""); err == nil {
+			t.Fatal("a bad address was invited")
+		}
+		entries, _ := e.srv.Trail.Search(ctx, mlab.ID, auditFilter("account.invited"))
+		if len(entries) != 1 || entries[0].Subject != u.ID || entries[0].Actor != admin.ID {
+			t.Fatalf("invite audit: %+v", entries)
 		}
 	})
 }

@@ -27,6 +27,9 @@ var CoreRules = []sdk.Rule{
 	{Name: "account.majority_age", Type: "int", Default: int64(18), Min: 14, Max: 25, Ref: "P2"},
 	{Name: "account.verification_hours", Type: "int", Default: int64(24), Min: 1, Max: 24 * 30, Ref: "P2"},
 	{Name: "account.reset_link_minutes", Type: "int", Default: int64(60), Min: 5, Max: 24 * 60, Ref: "P2"},
+	// How long the link of an account staff opened for a person (B1) lets him choose his
+	// password.
+	{Name: "account.invite_link_hours", Type: "int", Default: int64(72), Min: 1, Max: 30 * 24, Ref: "P2, B1"},
 	{Name: "account.session_days", Type: "int", Default: int64(14), Min: 1, Max: 365, Ref: "P2"},
 	{Name: "account.inactive_close_days", Type: "int", Default: int64(0), Min: 0, Max: 3650, Ref: "P2"},
 	// How long a person whose account was closed may appeal (R6); what the appeal needs of

@@ -42,7 +42,7 @@ func fullHours() Hours {
 
 var errBadHours = errors.New("billing: answering hours not understood")
 
-// parseHours reads Subscription.Hours ('' is the full service).
+// parseHours reads Subscription.Hours (an empty one is the full service).
 func parseHours(s string) (Hours, error) {
 	if s == "" {
 		return fullHours(), nil

@@ -185,6 +185,26 @@ func (h *Host) Dependants(ctx context.Context, userID string) ([]Dependant, erro
 	return out, nil
 }
 
+// Invite opens an account of the current tenant for email, verified, without a password,
+// and e-mails it a link to choose one (P2, B1: the firm assigns the client's login at
+// subscription): name and language (locale, "" for the tenant's) as given, and role, one of
+// the module's own assignable roles ("" for none beyond "user"). An account that already
+// exists for the address is returned as it is (created is false) and gets the role; it is
+// sent nothing.
+//
+// Since protocol version 2 (addition).
+func (h *Host) Invite(ctx context.Context, email, name, locale, role string) (u *User, created bool, err error) {
+	ctx, err = h.out(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	r, err := h.c.users.Invite(ctx, &pb.InviteRequest{Email: email, Name: name, Locale: locale, Role: role})
+	if err != nil {
+		return nil, false, err
+	}
+	return userFromPB(r.User), r.Created, nil
+}
+
 func dependantFromPB(d *pb.Dependant) Dependant {
 	out := Dependant{ID: d.Id, FirstName: d.FirstName, LastName: d.LastName, BirthName: d.BirthName, BirthDate: d.BirthDate,
 		NationalID: d.NationalId, Sex: d.Sex, Nationality: d.Nationality, Address: d.Address, Relationship: d.Relationship,

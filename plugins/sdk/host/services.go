@@ -61,6 +61,9 @@ type UsersService interface {
 	// Dependants lists the people userID represents (P2), with whether he represents each
 	// on the day of the call under the tenant's rules.
 	Dependants(ctx context.Context, sc Scope, userID string) ([]sdk.Dependant, error)
+	// Invite opens (or finds) the account of an e-mail and sends it a link to choose its
+	// password (P2, B1); created reports a new account.
+	Invite(ctx context.Context, sc Scope, email, name, locale, role string) (u *sdk.User, created bool, err error)
 }
 
 // AuditService records in the scope's tenant's audit trail and lists a subject's records of
@@ -188,6 +191,14 @@ func (s *usersServer) CheckSecret(ctx context.Context, r *pb.CheckSecretRequest)
 
 func (s *usersServer) SetRole(ctx context.Context, r *pb.SetRoleRequest) (*pb.Empty, error) {
 	return &pb.Empty{}, wireErr(s.svc.SetRole(ctx, scopeOf(ctx), r.UserId, r.Role, r.On))
+}
+
+func (s *usersServer) Invite(ctx context.Context, r *pb.InviteRequest) (*pb.InviteReply, error) {
+	u, created, err := s.svc.Invite(ctx, scopeOf(ctx), r.Email, r.Name, r.Locale, r.Role)
+	if err != nil {
+		return nil, wireErr(err)
+	}
+	return &pb.InviteReply{User: userToPB(u), Created: created}, nil
 }
 
 func (s *usersServer) Dependants(ctx context.Context, r *pb.DependantsRequest) (*pb.DependantsReply, error) {

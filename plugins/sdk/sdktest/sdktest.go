@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -199,6 +200,8 @@ type FakeHost struct {
 	// TermsBodies is the full text (Markdown) by locale of every terms document the fake
 	// serves (sdk.Terms.Bodies); nil serves a short text of its own in fr, pl and sk.
 	TermsBodies map[string]string
+	// Invites are the accounts modules opened (Host.Invite), in order.
+	Invites []Scoped[[4]string] // email, name, locale, role
 }
 
 // NewFakeHost returns an empty fake host.
@@ -293,6 +296,33 @@ func (u fakeUsers) SetRole(_ context.Context, sc host.Scope, userID, role string
 		return nil
 	}
 	return errors.New("no such user in this tenant")
+}
+
+// Invite finds the tenant's user of the e-mail (giving it the role), or adds one with the
+// id "invited-<n>"; it records the invitation.
+func (u fakeUsers) Invite(_ context.Context, sc host.Scope, email, name, locale, role string) (*sdk.User, bool, error) {
+	u.f.mu.Lock()
+	defer u.f.mu.Unlock()
+	email = strings.ToLower(strings.TrimSpace(email))
+	if !strings.Contains(email, "@") {
+		return nil, false, errors.New("users: no valid e-mail address")
+	}
+	u.f.Invites = append(u.f.Invites, Scoped[[4]string]{sc, [4]string{email, name, locale, role}})
+	for i, x := range u.f.Users[sc.TenantID] {
+		if x.Email == email {
+			if role != "" && !slices.Contains(x.Roles, role) {
+				u.f.Users[sc.TenantID][i].Roles = append(u.f.Users[sc.TenantID][i].Roles, role)
+			}
+			x := u.f.Users[sc.TenantID][i]
+			return &x, false, nil
+		}
+	}
+	nu := sdk.User{ID: fmt.Sprintf("invited-%d", len(u.f.Invites)), Email: email, Name: name, Locale: locale, Roles: []string{"user"}}
+	if role != "" {
+		nu.Roles = append(nu.Roles, role)
+	}
+	u.f.Users[sc.TenantID] = append(u.f.Users[sc.TenantID], nu)
+	return &nu, true, nil
 }
 
 func (u fakeUsers) Dependants(_ context.Context, sc host.Scope, userID string) ([]sdk.Dependant, error) {

@@ -1020,6 +1020,127 @@ func (x *EventRequest) GetId() string {
 	return ""
 }
 
+type InviteRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Email  string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	Name   string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Locale string                 `protobuf:"bytes,3,opt,name=locale,proto3" json:"locale,omitempty"`
+	// role is one of the module's own assignable roles, or "" for none beyond "user".
+	Role          string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InviteRequest) Reset() {
+	*x = InviteRequest{}
+	mi := &file_platform_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InviteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InviteRequest) ProtoMessage() {}
+
+func (x *InviteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InviteRequest.ProtoReflect.Descriptor instead.
+func (*InviteRequest) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *InviteRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *InviteRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InviteRequest) GetLocale() string {
+	if x != nil {
+		return x.Locale
+	}
+	return ""
+}
+
+func (x *InviteRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+type InviteReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Created       bool                   `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InviteReply) Reset() {
+	*x = InviteReply{}
+	mi := &file_platform_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InviteReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InviteReply) ProtoMessage() {}
+
+func (x *InviteReply) ProtoReflect() protoreflect.Message {
+	mi := &file_platform_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InviteReply.ProtoReflect.Descriptor instead.
+func (*InviteReply) Descriptor() ([]byte, []int) {
+	return file_platform_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *InviteReply) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *InviteReply) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
 type DependantsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
@@ -1029,7 +1150,7 @@ type DependantsRequest struct {
 
 func (x *DependantsRequest) Reset() {
 	*x = DependantsRequest{}
-	mi := &file_platform_proto_msgTypes[14]
+	mi := &file_platform_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1162,7 @@ func (x *DependantsRequest) String() string {
 func (*DependantsRequest) ProtoMessage() {}
 
 func (x *DependantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[14]
+	mi := &file_platform_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1175,7 @@ func (x *DependantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DependantsRequest.ProtoReflect.Descriptor instead.
 func (*DependantsRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{14}
+	return file_platform_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DependantsRequest) GetUserId() string {
@@ -1087,7 +1208,7 @@ type Dependant struct {
 
 func (x *Dependant) Reset() {
 	*x = Dependant{}
-	mi := &file_platform_proto_msgTypes[15]
+	mi := &file_platform_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1220,7 @@ func (x *Dependant) String() string {
 func (*Dependant) ProtoMessage() {}
 
 func (x *Dependant) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[15]
+	mi := &file_platform_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1233,7 @@ func (x *Dependant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dependant.ProtoReflect.Descriptor instead.
 func (*Dependant) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{15}
+	return file_platform_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Dependant) GetId() string {
@@ -1222,7 +1343,7 @@ type DependantsReply struct {
 
 func (x *DependantsReply) Reset() {
 	*x = DependantsReply{}
-	mi := &file_platform_proto_msgTypes[16]
+	mi := &file_platform_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1234,7 +1355,7 @@ func (x *DependantsReply) String() string {
 func (*DependantsReply) ProtoMessage() {}
 
 func (x *DependantsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[16]
+	mi := &file_platform_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1247,7 +1368,7 @@ func (x *DependantsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DependantsReply.ProtoReflect.Descriptor instead.
 func (*DependantsReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{16}
+	return file_platform_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DependantsReply) GetDependants() []*Dependant {
@@ -1267,7 +1388,7 @@ type CheckSecretRequest struct {
 
 func (x *CheckSecretRequest) Reset() {
 	*x = CheckSecretRequest{}
-	mi := &file_platform_proto_msgTypes[17]
+	mi := &file_platform_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1400,7 @@ func (x *CheckSecretRequest) String() string {
 func (*CheckSecretRequest) ProtoMessage() {}
 
 func (x *CheckSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[17]
+	mi := &file_platform_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1413,7 @@ func (x *CheckSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckSecretRequest.ProtoReflect.Descriptor instead.
 func (*CheckSecretRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{17}
+	return file_platform_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CheckSecretRequest) GetUserId() string {
@@ -1319,7 +1440,7 @@ type CheckSecretReply struct {
 
 func (x *CheckSecretReply) Reset() {
 	*x = CheckSecretReply{}
-	mi := &file_platform_proto_msgTypes[18]
+	mi := &file_platform_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1452,7 @@ func (x *CheckSecretReply) String() string {
 func (*CheckSecretReply) ProtoMessage() {}
 
 func (x *CheckSecretReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[18]
+	mi := &file_platform_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1465,7 @@ func (x *CheckSecretReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckSecretReply.ProtoReflect.Descriptor instead.
 func (*CheckSecretReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{18}
+	return file_platform_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CheckSecretReply) GetMatch() bool {
@@ -1372,7 +1493,7 @@ type SetRoleRequest struct {
 
 func (x *SetRoleRequest) Reset() {
 	*x = SetRoleRequest{}
-	mi := &file_platform_proto_msgTypes[19]
+	mi := &file_platform_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1505,7 @@ func (x *SetRoleRequest) String() string {
 func (*SetRoleRequest) ProtoMessage() {}
 
 func (x *SetRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[19]
+	mi := &file_platform_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1518,7 @@ func (x *SetRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRoleRequest.ProtoReflect.Descriptor instead.
 func (*SetRoleRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{19}
+	return file_platform_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetRoleRequest) GetUserId() string {
@@ -1431,7 +1552,7 @@ type LookupUserRequest struct {
 
 func (x *LookupUserRequest) Reset() {
 	*x = LookupUserRequest{}
-	mi := &file_platform_proto_msgTypes[20]
+	mi := &file_platform_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1443,7 +1564,7 @@ func (x *LookupUserRequest) String() string {
 func (*LookupUserRequest) ProtoMessage() {}
 
 func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[20]
+	mi := &file_platform_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1456,7 +1577,7 @@ func (x *LookupUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupUserRequest.ProtoReflect.Descriptor instead.
 func (*LookupUserRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{20}
+	return file_platform_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LookupUserRequest) GetId() string {
@@ -1483,7 +1604,7 @@ type AuditListRequest struct {
 
 func (x *AuditListRequest) Reset() {
 	*x = AuditListRequest{}
-	mi := &file_platform_proto_msgTypes[21]
+	mi := &file_platform_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1495,7 +1616,7 @@ func (x *AuditListRequest) String() string {
 func (*AuditListRequest) ProtoMessage() {}
 
 func (x *AuditListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[21]
+	mi := &file_platform_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1508,7 +1629,7 @@ func (x *AuditListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditListRequest.ProtoReflect.Descriptor instead.
 func (*AuditListRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{21}
+	return file_platform_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AuditListRequest) GetSubject() string {
@@ -1543,7 +1664,7 @@ type AuditEntry struct {
 
 func (x *AuditEntry) Reset() {
 	*x = AuditEntry{}
-	mi := &file_platform_proto_msgTypes[22]
+	mi := &file_platform_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1555,7 +1676,7 @@ func (x *AuditEntry) String() string {
 func (*AuditEntry) ProtoMessage() {}
 
 func (x *AuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[22]
+	mi := &file_platform_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1568,7 +1689,7 @@ func (x *AuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
 func (*AuditEntry) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{22}
+	return file_platform_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AuditEntry) GetAtUnix() int64 {
@@ -1636,7 +1757,7 @@ type AuditListReply struct {
 
 func (x *AuditListReply) Reset() {
 	*x = AuditListReply{}
-	mi := &file_platform_proto_msgTypes[23]
+	mi := &file_platform_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1648,7 +1769,7 @@ func (x *AuditListReply) String() string {
 func (*AuditListReply) ProtoMessage() {}
 
 func (x *AuditListReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[23]
+	mi := &file_platform_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1661,7 +1782,7 @@ func (x *AuditListReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditListReply.ProtoReflect.Descriptor instead.
 func (*AuditListReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{23}
+	return file_platform_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AuditListReply) GetEntries() []*AuditEntry {
@@ -1683,7 +1804,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_platform_proto_msgTypes[24]
+	mi := &file_platform_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1816,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[24]
+	mi := &file_platform_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1829,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{24}
+	return file_platform_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AuditRecord) GetAction() string {
@@ -1758,7 +1879,7 @@ type MessageRequest struct {
 
 func (x *MessageRequest) Reset() {
 	*x = MessageRequest{}
-	mi := &file_platform_proto_msgTypes[25]
+	mi := &file_platform_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1770,7 +1891,7 @@ func (x *MessageRequest) String() string {
 func (*MessageRequest) ProtoMessage() {}
 
 func (x *MessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[25]
+	mi := &file_platform_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1783,7 +1904,7 @@ func (x *MessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageRequest.ProtoReflect.Descriptor instead.
 func (*MessageRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{25}
+	return file_platform_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MessageRequest) GetChannel() string {
@@ -1853,7 +1974,7 @@ type Attachment struct {
 
 func (x *Attachment) Reset() {
 	*x = Attachment{}
-	mi := &file_platform_proto_msgTypes[26]
+	mi := &file_platform_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1865,7 +1986,7 @@ func (x *Attachment) String() string {
 func (*Attachment) ProtoMessage() {}
 
 func (x *Attachment) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[26]
+	mi := &file_platform_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +1999,7 @@ func (x *Attachment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attachment.ProtoReflect.Descriptor instead.
 func (*Attachment) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{26}
+	return file_platform_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Attachment) GetName() string {
@@ -1911,7 +2032,7 @@ type MessageReply struct {
 
 func (x *MessageReply) Reset() {
 	*x = MessageReply{}
-	mi := &file_platform_proto_msgTypes[27]
+	mi := &file_platform_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1923,7 +2044,7 @@ func (x *MessageReply) String() string {
 func (*MessageReply) ProtoMessage() {}
 
 func (x *MessageReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[27]
+	mi := &file_platform_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1936,7 +2057,7 @@ func (x *MessageReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageReply.ProtoReflect.Descriptor instead.
 func (*MessageReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{27}
+	return file_platform_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MessageReply) GetId() string {
@@ -1958,7 +2079,7 @@ type ScheduleJobRequest struct {
 
 func (x *ScheduleJobRequest) Reset() {
 	*x = ScheduleJobRequest{}
-	mi := &file_platform_proto_msgTypes[28]
+	mi := &file_platform_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1970,7 +2091,7 @@ func (x *ScheduleJobRequest) String() string {
 func (*ScheduleJobRequest) ProtoMessage() {}
 
 func (x *ScheduleJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[28]
+	mi := &file_platform_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1983,7 +2104,7 @@ func (x *ScheduleJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleJobRequest.ProtoReflect.Descriptor instead.
 func (*ScheduleJobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{28}
+	return file_platform_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ScheduleJobRequest) GetName() string {
@@ -2023,7 +2144,7 @@ type ScheduleJobReply struct {
 
 func (x *ScheduleJobReply) Reset() {
 	*x = ScheduleJobReply{}
-	mi := &file_platform_proto_msgTypes[29]
+	mi := &file_platform_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2035,7 +2156,7 @@ func (x *ScheduleJobReply) String() string {
 func (*ScheduleJobReply) ProtoMessage() {}
 
 func (x *ScheduleJobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[29]
+	mi := &file_platform_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2048,7 +2169,7 @@ func (x *ScheduleJobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScheduleJobReply.ProtoReflect.Descriptor instead.
 func (*ScheduleJobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{29}
+	return file_platform_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ScheduleJobReply) GetId() string {
@@ -2067,7 +2188,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_platform_proto_msgTypes[30]
+	mi := &file_platform_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2079,7 +2200,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[30]
+	mi := &file_platform_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2092,7 +2213,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{30}
+	return file_platform_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CancelJobRequest) GetIdempotencyKey() string {
@@ -2113,7 +2234,7 @@ type PutBlobRequest struct {
 
 func (x *PutBlobRequest) Reset() {
 	*x = PutBlobRequest{}
-	mi := &file_platform_proto_msgTypes[31]
+	mi := &file_platform_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2125,7 +2246,7 @@ func (x *PutBlobRequest) String() string {
 func (*PutBlobRequest) ProtoMessage() {}
 
 func (x *PutBlobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[31]
+	mi := &file_platform_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2138,7 +2259,7 @@ func (x *PutBlobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlobRequest.ProtoReflect.Descriptor instead.
 func (*PutBlobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{31}
+	return file_platform_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PutBlobRequest) GetName() string {
@@ -2171,7 +2292,7 @@ type PutBlobReply struct {
 
 func (x *PutBlobReply) Reset() {
 	*x = PutBlobReply{}
-	mi := &file_platform_proto_msgTypes[32]
+	mi := &file_platform_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2183,7 +2304,7 @@ func (x *PutBlobReply) String() string {
 func (*PutBlobReply) ProtoMessage() {}
 
 func (x *PutBlobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[32]
+	mi := &file_platform_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2196,7 +2317,7 @@ func (x *PutBlobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutBlobReply.ProtoReflect.Descriptor instead.
 func (*PutBlobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{32}
+	return file_platform_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PutBlobReply) GetId() string {
@@ -2215,7 +2336,7 @@ type GetBlobRequest struct {
 
 func (x *GetBlobRequest) Reset() {
 	*x = GetBlobRequest{}
-	mi := &file_platform_proto_msgTypes[33]
+	mi := &file_platform_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2227,7 +2348,7 @@ func (x *GetBlobRequest) String() string {
 func (*GetBlobRequest) ProtoMessage() {}
 
 func (x *GetBlobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[33]
+	mi := &file_platform_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2240,7 +2361,7 @@ func (x *GetBlobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlobRequest.ProtoReflect.Descriptor instead.
 func (*GetBlobRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{33}
+	return file_platform_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetBlobRequest) GetId() string {
@@ -2261,7 +2382,7 @@ type GetBlobReply struct {
 
 func (x *GetBlobReply) Reset() {
 	*x = GetBlobReply{}
-	mi := &file_platform_proto_msgTypes[34]
+	mi := &file_platform_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2273,7 +2394,7 @@ func (x *GetBlobReply) String() string {
 func (*GetBlobReply) ProtoMessage() {}
 
 func (x *GetBlobReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[34]
+	mi := &file_platform_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2286,7 +2407,7 @@ func (x *GetBlobReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlobReply.ProtoReflect.Descriptor instead.
 func (*GetBlobReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{34}
+	return file_platform_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetBlobReply) GetName() string {
@@ -2320,7 +2441,7 @@ type TermsRequest struct {
 
 func (x *TermsRequest) Reset() {
 	*x = TermsRequest{}
-	mi := &file_platform_proto_msgTypes[35]
+	mi := &file_platform_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2332,7 +2453,7 @@ func (x *TermsRequest) String() string {
 func (*TermsRequest) ProtoMessage() {}
 
 func (x *TermsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[35]
+	mi := &file_platform_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2345,7 +2466,7 @@ func (x *TermsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsRequest.ProtoReflect.Descriptor instead.
 func (*TermsRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{35}
+	return file_platform_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *TermsRequest) GetDoc() string {
@@ -2372,7 +2493,7 @@ type TermsVersion struct {
 
 func (x *TermsVersion) Reset() {
 	*x = TermsVersion{}
-	mi := &file_platform_proto_msgTypes[36]
+	mi := &file_platform_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2505,7 @@ func (x *TermsVersion) String() string {
 func (*TermsVersion) ProtoMessage() {}
 
 func (x *TermsVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[36]
+	mi := &file_platform_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2518,7 @@ func (x *TermsVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsVersion.ProtoReflect.Descriptor instead.
 func (*TermsVersion) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{36}
+	return file_platform_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TermsVersion) GetId() string {
@@ -2452,7 +2573,7 @@ type TermsUserRequest struct {
 
 func (x *TermsUserRequest) Reset() {
 	*x = TermsUserRequest{}
-	mi := &file_platform_proto_msgTypes[37]
+	mi := &file_platform_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2464,7 +2585,7 @@ func (x *TermsUserRequest) String() string {
 func (*TermsUserRequest) ProtoMessage() {}
 
 func (x *TermsUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[37]
+	mi := &file_platform_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2477,7 +2598,7 @@ func (x *TermsUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsUserRequest.ProtoReflect.Descriptor instead.
 func (*TermsUserRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{37}
+	return file_platform_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *TermsUserRequest) GetDoc() string {
@@ -2506,7 +2627,7 @@ type TermsAcceptance struct {
 
 func (x *TermsAcceptance) Reset() {
 	*x = TermsAcceptance{}
-	mi := &file_platform_proto_msgTypes[38]
+	mi := &file_platform_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2518,7 +2639,7 @@ func (x *TermsAcceptance) String() string {
 func (*TermsAcceptance) ProtoMessage() {}
 
 func (x *TermsAcceptance) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[38]
+	mi := &file_platform_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2531,7 +2652,7 @@ func (x *TermsAcceptance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TermsAcceptance.ProtoReflect.Descriptor instead.
 func (*TermsAcceptance) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{38}
+	return file_platform_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *TermsAcceptance) GetAccepted() bool {
@@ -2575,7 +2696,7 @@ type LodgeRequest struct {
 
 func (x *LodgeRequest) Reset() {
 	*x = LodgeRequest{}
-	mi := &file_platform_proto_msgTypes[39]
+	mi := &file_platform_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2587,7 +2708,7 @@ func (x *LodgeRequest) String() string {
 func (*LodgeRequest) ProtoMessage() {}
 
 func (x *LodgeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[39]
+	mi := &file_platform_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2600,7 +2721,7 @@ func (x *LodgeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LodgeRequest.ProtoReflect.Descriptor instead.
 func (*LodgeRequest) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{39}
+	return file_platform_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *LodgeRequest) GetCategory() string {
@@ -2649,7 +2770,7 @@ type LodgeReply struct {
 
 func (x *LodgeReply) Reset() {
 	*x = LodgeReply{}
-	mi := &file_platform_proto_msgTypes[40]
+	mi := &file_platform_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2661,7 +2782,7 @@ func (x *LodgeReply) String() string {
 func (*LodgeReply) ProtoMessage() {}
 
 func (x *LodgeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_platform_proto_msgTypes[40]
+	mi := &file_platform_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2674,7 +2795,7 @@ func (x *LodgeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LodgeReply.ProtoReflect.Descriptor instead.
 func (*LodgeReply) Descriptor() ([]byte, []int) {
-	return file_platform_proto_rawDescGZIP(), []int{40}
+	return file_platform_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *LodgeReply) GetId() string {
@@ -2787,7 +2908,15 @@ const file_platform_proto_rawDesc = "" +
 	"\x04call\x18\x01 \x01(\v2\x18.platform.plugin.v1.CallR\x04call\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
 	"\apayload\x18\x03 \x01(\fR\apayload\x12\x0e\n" +
-	"\x02id\x18\x04 \x01(\tR\x02id\",\n" +
+	"\x02id\x18\x04 \x01(\tR\x02id\"e\n" +
+	"\rInviteRequest\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06locale\x18\x03 \x01(\tR\x06locale\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\"U\n" +
+	"\vInviteReply\x12,\n" +
+	"\x04user\x18\x01 \x01(\v2\x18.platform.plugin.v1.UserR\x04user\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\",\n" +
 	"\x11DependantsRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\"\xac\x03\n" +
 	"\tDependant\x12\x0e\n" +
@@ -2930,13 +3059,14 @@ const file_platform_proto_rawDesc = "" +
 	"\aOnEvent\x12 .platform.plugin.v1.EventRequest\x1a\x19.platform.plugin.v1.Empty\x12<\n" +
 	"\x04Ping\x12\x19.platform.plugin.v1.Empty\x1a\x19.platform.plugin.v1.Empty\x12P\n" +
 	"\n" +
-	"ExportUser\x12!.platform.plugin.v1.ExportRequest\x1a\x1f.platform.plugin.v1.ExportReply2\xd3\x02\n" +
+	"ExportUser\x12!.platform.plugin.v1.ExportRequest\x1a\x1f.platform.plugin.v1.ExportReply2\xa1\x03\n" +
 	"\x05Users\x12I\n" +
 	"\x06Lookup\x12%.platform.plugin.v1.LookupUserRequest\x1a\x18.platform.plugin.v1.User\x12[\n" +
 	"\vCheckSecret\x12&.platform.plugin.v1.CheckSecretRequest\x1a$.platform.plugin.v1.CheckSecretReply\x12H\n" +
 	"\aSetRole\x12\".platform.plugin.v1.SetRoleRequest\x1a\x19.platform.plugin.v1.Empty\x12X\n" +
 	"\n" +
-	"Dependants\x12%.platform.plugin.v1.DependantsRequest\x1a#.platform.plugin.v1.DependantsReply2\x9f\x01\n" +
+	"Dependants\x12%.platform.plugin.v1.DependantsRequest\x1a#.platform.plugin.v1.DependantsReply\x12L\n" +
+	"\x06Invite\x12!.platform.plugin.v1.InviteRequest\x1a\x1f.platform.plugin.v1.InviteReply2\x9f\x01\n" +
 	"\x05Audit\x12D\n" +
 	"\x06Record\x12\x1f.platform.plugin.v1.AuditRecord\x1a\x19.platform.plugin.v1.Empty\x12P\n" +
 	"\x04List\x12$.platform.plugin.v1.AuditListRequest\x1a\".platform.plugin.v1.AuditListReply2X\n" +
@@ -2969,7 +3099,7 @@ func file_platform_proto_rawDescGZIP() []byte {
 	return file_platform_proto_rawDescData
 }
 
-var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_platform_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_platform_proto_goTypes = []any{
 	(*Empty)(nil),              // 0: platform.plugin.v1.Empty
 	(*ExportRequest)(nil),      // 1: platform.plugin.v1.ExportRequest
@@ -2985,39 +3115,41 @@ var file_platform_proto_goTypes = []any{
 	(*HTTPResponse)(nil),       // 11: platform.plugin.v1.HTTPResponse
 	(*JobRequest)(nil),         // 12: platform.plugin.v1.JobRequest
 	(*EventRequest)(nil),       // 13: platform.plugin.v1.EventRequest
-	(*DependantsRequest)(nil),  // 14: platform.plugin.v1.DependantsRequest
-	(*Dependant)(nil),          // 15: platform.plugin.v1.Dependant
-	(*DependantsReply)(nil),    // 16: platform.plugin.v1.DependantsReply
-	(*CheckSecretRequest)(nil), // 17: platform.plugin.v1.CheckSecretRequest
-	(*CheckSecretReply)(nil),   // 18: platform.plugin.v1.CheckSecretReply
-	(*SetRoleRequest)(nil),     // 19: platform.plugin.v1.SetRoleRequest
-	(*LookupUserRequest)(nil),  // 20: platform.plugin.v1.LookupUserRequest
-	(*AuditListRequest)(nil),   // 21: platform.plugin.v1.AuditListRequest
-	(*AuditEntry)(nil),         // 22: platform.plugin.v1.AuditEntry
-	(*AuditListReply)(nil),     // 23: platform.plugin.v1.AuditListReply
-	(*AuditRecord)(nil),        // 24: platform.plugin.v1.AuditRecord
-	(*MessageRequest)(nil),     // 25: platform.plugin.v1.MessageRequest
-	(*Attachment)(nil),         // 26: platform.plugin.v1.Attachment
-	(*MessageReply)(nil),       // 27: platform.plugin.v1.MessageReply
-	(*ScheduleJobRequest)(nil), // 28: platform.plugin.v1.ScheduleJobRequest
-	(*ScheduleJobReply)(nil),   // 29: platform.plugin.v1.ScheduleJobReply
-	(*CancelJobRequest)(nil),   // 30: platform.plugin.v1.CancelJobRequest
-	(*PutBlobRequest)(nil),     // 31: platform.plugin.v1.PutBlobRequest
-	(*PutBlobReply)(nil),       // 32: platform.plugin.v1.PutBlobReply
-	(*GetBlobRequest)(nil),     // 33: platform.plugin.v1.GetBlobRequest
-	(*GetBlobReply)(nil),       // 34: platform.plugin.v1.GetBlobReply
-	(*TermsRequest)(nil),       // 35: platform.plugin.v1.TermsRequest
-	(*TermsVersion)(nil),       // 36: platform.plugin.v1.TermsVersion
-	(*TermsUserRequest)(nil),   // 37: platform.plugin.v1.TermsUserRequest
-	(*TermsAcceptance)(nil),    // 38: platform.plugin.v1.TermsAcceptance
-	(*LodgeRequest)(nil),       // 39: platform.plugin.v1.LodgeRequest
-	(*LodgeReply)(nil),         // 40: platform.plugin.v1.LodgeReply
-	nil,                        // 41: platform.plugin.v1.User.ProfileEntry
-	nil,                        // 42: platform.plugin.v1.TermsVersion.BodiesEntry
+	(*InviteRequest)(nil),      // 14: platform.plugin.v1.InviteRequest
+	(*InviteReply)(nil),        // 15: platform.plugin.v1.InviteReply
+	(*DependantsRequest)(nil),  // 16: platform.plugin.v1.DependantsRequest
+	(*Dependant)(nil),          // 17: platform.plugin.v1.Dependant
+	(*DependantsReply)(nil),    // 18: platform.plugin.v1.DependantsReply
+	(*CheckSecretRequest)(nil), // 19: platform.plugin.v1.CheckSecretRequest
+	(*CheckSecretReply)(nil),   // 20: platform.plugin.v1.CheckSecretReply
+	(*SetRoleRequest)(nil),     // 21: platform.plugin.v1.SetRoleRequest
+	(*LookupUserRequest)(nil),  // 22: platform.plugin.v1.LookupUserRequest
+	(*AuditListRequest)(nil),   // 23: platform.plugin.v1.AuditListRequest
+	(*AuditEntry)(nil),         // 24: platform.plugin.v1.AuditEntry
+	(*AuditListReply)(nil),     // 25: platform.plugin.v1.AuditListReply
+	(*AuditRecord)(nil),        // 26: platform.plugin.v1.AuditRecord
+	(*MessageRequest)(nil),     // 27: platform.plugin.v1.MessageRequest
+	(*Attachment)(nil),         // 28: platform.plugin.v1.Attachment
+	(*MessageReply)(nil),       // 29: platform.plugin.v1.MessageReply
+	(*ScheduleJobRequest)(nil), // 30: platform.plugin.v1.ScheduleJobRequest
+	(*ScheduleJobReply)(nil),   // 31: platform.plugin.v1.ScheduleJobReply
+	(*CancelJobRequest)(nil),   // 32: platform.plugin.v1.CancelJobRequest
+	(*PutBlobRequest)(nil),     // 33: platform.plugin.v1.PutBlobRequest
+	(*PutBlobReply)(nil),       // 34: platform.plugin.v1.PutBlobReply
+	(*GetBlobRequest)(nil),     // 35: platform.plugin.v1.GetBlobRequest
+	(*GetBlobReply)(nil),       // 36: platform.plugin.v1.GetBlobReply
+	(*TermsRequest)(nil),       // 37: platform.plugin.v1.TermsRequest
+	(*TermsVersion)(nil),       // 38: platform.plugin.v1.TermsVersion
+	(*TermsUserRequest)(nil),   // 39: platform.plugin.v1.TermsUserRequest
+	(*TermsAcceptance)(nil),    // 40: platform.plugin.v1.TermsAcceptance
+	(*LodgeRequest)(nil),       // 41: platform.plugin.v1.LodgeRequest
+	(*LodgeReply)(nil),         // 42: platform.plugin.v1.LodgeReply
+	nil,                        // 43: platform.plugin.v1.User.ProfileEntry
+	nil,                        // 44: platform.plugin.v1.TermsVersion.BodiesEntry
 }
 var file_platform_proto_depIdxs = []int32{
 	9,  // 0: platform.plugin.v1.ExportRequest.call:type_name -> platform.plugin.v1.Call
-	41, // 1: platform.plugin.v1.User.profile:type_name -> platform.plugin.v1.User.ProfileEntry
+	43, // 1: platform.plugin.v1.User.profile:type_name -> platform.plugin.v1.User.ProfileEntry
 	6,  // 2: platform.plugin.v1.Call.tenant:type_name -> platform.plugin.v1.Tenant
 	7,  // 3: platform.plugin.v1.Call.user:type_name -> platform.plugin.v1.User
 	8,  // 4: platform.plugin.v1.Call.client:type_name -> platform.plugin.v1.Client
@@ -3026,61 +3158,64 @@ var file_platform_proto_depIdxs = []int32{
 	5,  // 7: platform.plugin.v1.HTTPResponse.headers:type_name -> platform.plugin.v1.Header
 	9,  // 8: platform.plugin.v1.JobRequest.call:type_name -> platform.plugin.v1.Call
 	9,  // 9: platform.plugin.v1.EventRequest.call:type_name -> platform.plugin.v1.Call
-	15, // 10: platform.plugin.v1.DependantsReply.dependants:type_name -> platform.plugin.v1.Dependant
-	22, // 11: platform.plugin.v1.AuditListReply.entries:type_name -> platform.plugin.v1.AuditEntry
-	26, // 12: platform.plugin.v1.MessageRequest.attachments:type_name -> platform.plugin.v1.Attachment
-	42, // 13: platform.plugin.v1.TermsVersion.bodies:type_name -> platform.plugin.v1.TermsVersion.BodiesEntry
-	3,  // 14: platform.plugin.v1.Module.Init:input_type -> platform.plugin.v1.InitRequest
-	0,  // 15: platform.plugin.v1.Module.Manifest:input_type -> platform.plugin.v1.Empty
-	10, // 16: platform.plugin.v1.Module.Handle:input_type -> platform.plugin.v1.HTTPRequest
-	12, // 17: platform.plugin.v1.Module.RunJob:input_type -> platform.plugin.v1.JobRequest
-	13, // 18: platform.plugin.v1.Module.OnEvent:input_type -> platform.plugin.v1.EventRequest
-	0,  // 19: platform.plugin.v1.Module.Ping:input_type -> platform.plugin.v1.Empty
-	1,  // 20: platform.plugin.v1.Module.ExportUser:input_type -> platform.plugin.v1.ExportRequest
-	20, // 21: platform.plugin.v1.Users.Lookup:input_type -> platform.plugin.v1.LookupUserRequest
-	17, // 22: platform.plugin.v1.Users.CheckSecret:input_type -> platform.plugin.v1.CheckSecretRequest
-	19, // 23: platform.plugin.v1.Users.SetRole:input_type -> platform.plugin.v1.SetRoleRequest
-	14, // 24: platform.plugin.v1.Users.Dependants:input_type -> platform.plugin.v1.DependantsRequest
-	24, // 25: platform.plugin.v1.Audit.Record:input_type -> platform.plugin.v1.AuditRecord
-	21, // 26: platform.plugin.v1.Audit.List:input_type -> platform.plugin.v1.AuditListRequest
-	25, // 27: platform.plugin.v1.Messages.Send:input_type -> platform.plugin.v1.MessageRequest
-	28, // 28: platform.plugin.v1.Jobs.Schedule:input_type -> platform.plugin.v1.ScheduleJobRequest
-	30, // 29: platform.plugin.v1.Jobs.Cancel:input_type -> platform.plugin.v1.CancelJobRequest
-	31, // 30: platform.plugin.v1.Blobs.Put:input_type -> platform.plugin.v1.PutBlobRequest
-	33, // 31: platform.plugin.v1.Blobs.Get:input_type -> platform.plugin.v1.GetBlobRequest
-	33, // 32: platform.plugin.v1.Blobs.Delete:input_type -> platform.plugin.v1.GetBlobRequest
-	35, // 33: platform.plugin.v1.Terms.Current:input_type -> platform.plugin.v1.TermsRequest
-	37, // 34: platform.plugin.v1.Terms.Accepted:input_type -> platform.plugin.v1.TermsUserRequest
-	37, // 35: platform.plugin.v1.Terms.Accept:input_type -> platform.plugin.v1.TermsUserRequest
-	39, // 36: platform.plugin.v1.Complaints.Lodge:input_type -> platform.plugin.v1.LodgeRequest
-	0,  // 37: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
-	4,  // 38: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
-	11, // 39: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
-	0,  // 40: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
-	0,  // 41: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
-	0,  // 42: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
-	2,  // 43: platform.plugin.v1.Module.ExportUser:output_type -> platform.plugin.v1.ExportReply
-	7,  // 44: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
-	18, // 45: platform.plugin.v1.Users.CheckSecret:output_type -> platform.plugin.v1.CheckSecretReply
-	0,  // 46: platform.plugin.v1.Users.SetRole:output_type -> platform.plugin.v1.Empty
-	16, // 47: platform.plugin.v1.Users.Dependants:output_type -> platform.plugin.v1.DependantsReply
-	0,  // 48: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
-	23, // 49: platform.plugin.v1.Audit.List:output_type -> platform.plugin.v1.AuditListReply
-	27, // 50: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
-	29, // 51: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
-	0,  // 52: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
-	32, // 53: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
-	34, // 54: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
-	0,  // 55: platform.plugin.v1.Blobs.Delete:output_type -> platform.plugin.v1.Empty
-	36, // 56: platform.plugin.v1.Terms.Current:output_type -> platform.plugin.v1.TermsVersion
-	38, // 57: platform.plugin.v1.Terms.Accepted:output_type -> platform.plugin.v1.TermsAcceptance
-	38, // 58: platform.plugin.v1.Terms.Accept:output_type -> platform.plugin.v1.TermsAcceptance
-	40, // 59: platform.plugin.v1.Complaints.Lodge:output_type -> platform.plugin.v1.LodgeReply
-	37, // [37:60] is the sub-list for method output_type
-	14, // [14:37] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	7,  // 10: platform.plugin.v1.InviteReply.user:type_name -> platform.plugin.v1.User
+	17, // 11: platform.plugin.v1.DependantsReply.dependants:type_name -> platform.plugin.v1.Dependant
+	24, // 12: platform.plugin.v1.AuditListReply.entries:type_name -> platform.plugin.v1.AuditEntry
+	28, // 13: platform.plugin.v1.MessageRequest.attachments:type_name -> platform.plugin.v1.Attachment
+	44, // 14: platform.plugin.v1.TermsVersion.bodies:type_name -> platform.plugin.v1.TermsVersion.BodiesEntry
+	3,  // 15: platform.plugin.v1.Module.Init:input_type -> platform.plugin.v1.InitRequest
+	0,  // 16: platform.plugin.v1.Module.Manifest:input_type -> platform.plugin.v1.Empty
+	10, // 17: platform.plugin.v1.Module.Handle:input_type -> platform.plugin.v1.HTTPRequest
+	12, // 18: platform.plugin.v1.Module.RunJob:input_type -> platform.plugin.v1.JobRequest
+	13, // 19: platform.plugin.v1.Module.OnEvent:input_type -> platform.plugin.v1.EventRequest
+	0,  // 20: platform.plugin.v1.Module.Ping:input_type -> platform.plugin.v1.Empty
+	1,  // 21: platform.plugin.v1.Module.ExportUser:input_type -> platform.plugin.v1.ExportRequest
+	22, // 22: platform.plugin.v1.Users.Lookup:input_type -> platform.plugin.v1.LookupUserRequest
+	19, // 23: platform.plugin.v1.Users.CheckSecret:input_type -> platform.plugin.v1.CheckSecretRequest
+	21, // 24: platform.plugin.v1.Users.SetRole:input_type -> platform.plugin.v1.SetRoleRequest
+	16, // 25: platform.plugin.v1.Users.Dependants:input_type -> platform.plugin.v1.DependantsRequest
+	14, // 26: platform.plugin.v1.Users.Invite:input_type -> platform.plugin.v1.InviteRequest
+	26, // 27: platform.plugin.v1.Audit.Record:input_type -> platform.plugin.v1.AuditRecord
+	23, // 28: platform.plugin.v1.Audit.List:input_type -> platform.plugin.v1.AuditListRequest
+	27, // 29: platform.plugin.v1.Messages.Send:input_type -> platform.plugin.v1.MessageRequest
+	30, // 30: platform.plugin.v1.Jobs.Schedule:input_type -> platform.plugin.v1.ScheduleJobRequest
+	32, // 31: platform.plugin.v1.Jobs.Cancel:input_type -> platform.plugin.v1.CancelJobRequest
+	33, // 32: platform.plugin.v1.Blobs.Put:input_type -> platform.plugin.v1.PutBlobRequest
+	35, // 33: platform.plugin.v1.Blobs.Get:input_type -> platform.plugin.v1.GetBlobRequest
+	35, // 34: platform.plugin.v1.Blobs.Delete:input_type -> platform.plugin.v1.GetBlobRequest
+	37, // 35: platform.plugin.v1.Terms.Current:input_type -> platform.plugin.v1.TermsRequest
+	39, // 36: platform.plugin.v1.Terms.Accepted:input_type -> platform.plugin.v1.TermsUserRequest
+	39, // 37: platform.plugin.v1.Terms.Accept:input_type -> platform.plugin.v1.TermsUserRequest
+	41, // 38: platform.plugin.v1.Complaints.Lodge:input_type -> platform.plugin.v1.LodgeRequest
+	0,  // 39: platform.plugin.v1.Module.Init:output_type -> platform.plugin.v1.Empty
+	4,  // 40: platform.plugin.v1.Module.Manifest:output_type -> platform.plugin.v1.ManifestReply
+	11, // 41: platform.plugin.v1.Module.Handle:output_type -> platform.plugin.v1.HTTPResponse
+	0,  // 42: platform.plugin.v1.Module.RunJob:output_type -> platform.plugin.v1.Empty
+	0,  // 43: platform.plugin.v1.Module.OnEvent:output_type -> platform.plugin.v1.Empty
+	0,  // 44: platform.plugin.v1.Module.Ping:output_type -> platform.plugin.v1.Empty
+	2,  // 45: platform.plugin.v1.Module.ExportUser:output_type -> platform.plugin.v1.ExportReply
+	7,  // 46: platform.plugin.v1.Users.Lookup:output_type -> platform.plugin.v1.User
+	20, // 47: platform.plugin.v1.Users.CheckSecret:output_type -> platform.plugin.v1.CheckSecretReply
+	0,  // 48: platform.plugin.v1.Users.SetRole:output_type -> platform.plugin.v1.Empty
+	18, // 49: platform.plugin.v1.Users.Dependants:output_type -> platform.plugin.v1.DependantsReply
+	15, // 50: platform.plugin.v1.Users.Invite:output_type -> platform.plugin.v1.InviteReply
+	0,  // 51: platform.plugin.v1.Audit.Record:output_type -> platform.plugin.v1.Empty
+	25, // 52: platform.plugin.v1.Audit.List:output_type -> platform.plugin.v1.AuditListReply
+	29, // 53: platform.plugin.v1.Messages.Send:output_type -> platform.plugin.v1.MessageReply
+	31, // 54: platform.plugin.v1.Jobs.Schedule:output_type -> platform.plugin.v1.ScheduleJobReply
+	0,  // 55: platform.plugin.v1.Jobs.Cancel:output_type -> platform.plugin.v1.Empty
+	34, // 56: platform.plugin.v1.Blobs.Put:output_type -> platform.plugin.v1.PutBlobReply
+	36, // 57: platform.plugin.v1.Blobs.Get:output_type -> platform.plugin.v1.GetBlobReply
+	0,  // 58: platform.plugin.v1.Blobs.Delete:output_type -> platform.plugin.v1.Empty
+	38, // 59: platform.plugin.v1.Terms.Current:output_type -> platform.plugin.v1.TermsVersion
+	40, // 60: platform.plugin.v1.Terms.Accepted:output_type -> platform.plugin.v1.TermsAcceptance
+	40, // 61: platform.plugin.v1.Terms.Accept:output_type -> platform.plugin.v1.TermsAcceptance
+	42, // 62: platform.plugin.v1.Complaints.Lodge:output_type -> platform.plugin.v1.LodgeReply
+	39, // [39:63] is the sub-list for method output_type
+	15, // [15:39] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_platform_proto_init() }
@@ -3094,7 +3229,7 @@ func file_platform_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_platform_proto_rawDesc), len(file_platform_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   43,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   8,
 		},

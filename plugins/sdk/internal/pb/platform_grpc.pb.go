@@ -361,6 +361,7 @@ const (
 	Users_CheckSecret_FullMethodName = "/platform.plugin.v1.Users/CheckSecret"
 	Users_SetRole_FullMethodName     = "/platform.plugin.v1.Users/SetRole"
 	Users_Dependants_FullMethodName  = "/platform.plugin.v1.Users/Dependants"
+	Users_Invite_FullMethodName      = "/platform.plugin.v1.Users/Invite"
 )
 
 // UsersClient is the client API for Users service.
@@ -372,6 +373,10 @@ type UsersClient interface {
 	SetRole(ctx context.Context, in *SetRoleRequest, opts ...grpc.CallOption) (*Empty, error)
 	// Since protocol version 2 (addition): the people a user represents (P2).
 	Dependants(ctx context.Context, in *DependantsRequest, opts ...grpc.CallOption) (*DependantsReply, error)
+	// Since protocol version 2 (addition): an account the tenant's staff assign a person (P2,
+	// B1: the firm opens the client's login at subscription); the person sets his password
+	// through the link the core e-mails him.
+	Invite(ctx context.Context, in *InviteRequest, opts ...grpc.CallOption) (*InviteReply, error)
 }
 
 type usersClient struct {
@@ -422,6 +427,16 @@ func (c *usersClient) Dependants(ctx context.Context, in *DependantsRequest, opt
 	return out, nil
 }
 
+func (c *usersClient) Invite(ctx context.Context, in *InviteRequest, opts ...grpc.CallOption) (*InviteReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InviteReply)
+	err := c.cc.Invoke(ctx, Users_Invite_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // UsersServer is the server API for Users service.
 // All implementations must embed UnimplementedUsersServer
 // for forward compatibility.
@@ -431,6 +446,10 @@ type UsersServer interface {
 	SetRole(context.Context, *SetRoleRequest) (*Empty, error)
 	// Since protocol version 2 (addition): the people a user represents (P2).
 	Dependants(context.Context, *DependantsRequest) (*DependantsReply, error)
+	// Since protocol version 2 (addition): an account the tenant's staff assign a person (P2,
+	// B1: the firm opens the client's login at subscription); the person sets his password
+	// through the link the core e-mails him.
+	Invite(context.Context, *InviteRequest) (*InviteReply, error)
 	mustEmbedUnimplementedUsersServer()
 }
 
@@ -452,6 +471,9 @@ func (UnimplementedUsersServer) SetRole(context.Context, *SetRoleRequest) (*Empt
 }
 func (UnimplementedUsersServer) Dependants(context.Context, *DependantsRequest) (*DependantsReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Dependants not implemented")
+}
+func (UnimplementedUsersServer) Invite(context.Context, *InviteRequest) (*InviteReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method Invite not implemented")
 }
 func (UnimplementedUsersServer) mustEmbedUnimplementedUsersServer() {}
 func (UnimplementedUsersServer) testEmbeddedByValue()               {}
@@ -546,6 +568,24 @@ func _Users_Dependants_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Users_Invite_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(InviteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UsersServer).Invite(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Users_Invite_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UsersServer).Invite(ctx, req.(*InviteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Users_ServiceDesc is the grpc.ServiceDesc for Users service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -568,6 +608,10 @@ var Users_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Dependants",
 			Handler:    _Users_Dependants_Handler,
+		},
+		{
+			MethodName: "Invite",
+			Handler:    _Users_Invite_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
