@@ -635,12 +635,20 @@ func (m *Module) assignLogin(c *kit.Ctx, sub *Subscription) error {
 }
 
 // inviteClient creates or finds the tenant's account of the subscription's e-mail, which is
-// sent a link to choose its password (B1: the firm assigns the client's login at
-// subscription), and returns its user id.
+// sent a link to choose its password in the client's language (B1: the firm assigns the
+// client's login at subscription), and returns its user id. The account is the core's
+// "user", which holds the portal's permission.
 func (m *Module) inviteClient(c *kit.Ctx, sub *Subscription) (string, error) {
-	u, err := c.Host().UserByEmail(c.Context(), sub.Email)
-	if err != nil || u == nil {
-		return "", fmt.Errorf("billing: no account for the client yet (Host.Invite to come): %v", err)
+	name := sub.ContactName
+	if name == "" {
+		name = sub.ClientName
+	}
+	u, _, err := c.Host().Invite(c.Context(), sub.Email, name, sub.Locale, "")
+	if err != nil {
+		return "", err
+	}
+	if u == nil {
+		return "", errors.New("billing: the host opened no account")
 	}
 	return u.ID, nil
 }
@@ -822,8 +830,12 @@ func (m *Module) addAmendment(c *kit.Ctx) error {
 			Options: string(opts), Hours: hours, AppliesOn: appliesOn(&d.Sub, eff, today)}
 	}
 	err = c.In(func(ctx context.Context, sc *store.Scope) error {
-		// the next version number; the unique (subscription, version) key refuses a second
-		// writer that read the same one
+		// the next version number: the subscription's row is locked first (an update that
+		// changes nothing), so that two clerks amending at once get successive versions; the
+		// unique (subscription, version) key holds it in any case
+		if _, err := sc.Update((*Subscription)(nil)).Set("reference = reference").Where("sub.id = ?", d.Sub.ID).Exec(ctx); err != nil {
+			return err
+		}
 		var last int
 		if err := sc.Select((*Specification)(nil)).ColumnExpr("COALESCE(MAX(spec.version), 0)").Where("spec.subscription_id = ?", d.Sub.ID).Scan(ctx, &last); err != nil {
 			return err

@@ -148,6 +148,16 @@ func TestCreateSubscriptionFieldErrors_B1(t *testing.T) {
 		if s.UserID != client.ID {
 			t.Errorf("the client's login is %q, want %q (B1: assigned at subscription)", s.UserID, client.ID)
 		}
+		// a client with no account yet gets one, invited in his language
+		fresh := f.form("01 44 55 66 79")
+		fresh.Set("email", "Cabinet.Nowak@example.pl")
+		fresh.Set("locale", "pl")
+		fresh.Set("contact_name", "Anna Nowak")
+		s2 := f.sub(f.create(fresh))
+		inv := f.h.Host.Invites[len(f.h.Host.Invites)-1].Value
+		if !strings.HasPrefix(s2.UserID, "invited-") || inv != [4]string{"cabinet.nowak@example.pl", "Anna Nowak", "pl", ""} {
+			t.Errorf("invitation %v, user %q", inv, s2.UserID)
+		}
 		var specs []Specification
 		var opts []SubscriptionOption
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
@@ -564,4 +574,52 @@ func (f *subFixture) subscribeIn(ten sdk.Tenant, user *sdk.User, plan string, st
 // scope, like the frame's (TestFrameHolds).
 func TestSubscriptionTablesScoped(t *testing.T) {
 	kittest.Check(t, func() *kit.Module { return newModule().Module }, (*SpecChange)(nil), (*Signature)(nil))
+}
+
+// TestAmendmentsConcurrent_B1: clerks adding amendments at once get successive versions,
+// none lost and none refused.
+func TestAmendmentsConcurrent_B1(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setupSubs(t, b)
+		id := f.create(f.form("01 44 55 66 77"))
+		const n = 5
+		var wg sync.WaitGroup
+		statuses := make([]int, n)
+		start := make(chan struct{})
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				<-start
+				form := url.Values{"body": {fmt.Sprintf("Avenant %d", i)}, "effective_on": {"2026-12-01"}}
+				req := &sdk.Request{Method: "POST", Path: "/billing/manage/subscriptions/" + id + "/amendments",
+					Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, Body: []byte(form.Encode())}
+				res, err := f.h.Send(context.Background(), f.A, clerk, req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				statuses[i] = res.Status
+			}(i)
+		}
+		close(start)
+		wg.Wait()
+		for i, st := range statuses {
+			if st != http.StatusSeeOther {
+				t.Errorf("amendment %d: status %d", i, st)
+			}
+		}
+		var specs []Specification
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&specs).Where("spec.subscription_id = ?", id).Order("spec.version").Scan(ctx)
+		})
+		if len(specs) != n+1 {
+			t.Fatalf("%d versions, want %d", len(specs), n+1)
+		}
+		for i, s := range specs {
+			if s.Version != i+1 {
+				t.Errorf("version %d at %d", s.Version, i)
+			}
+		}
+	})
 }
