@@ -374,6 +374,14 @@ func TestSignStoresTermsVersion_P6(t *testing.T) {
 		if err == nil {
 			t.Error("activated without a terms version")
 		}
+		// nor can any writer of the database make it active without one
+		err = f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Subscription)(nil)).Set("state = ?", subActive).Where("sub.id = ?", sub.ID).Exec(ctx)
+			return err
+		})
+		if err == nil || f.sub(sub.ID).State != subPending {
+			t.Errorf("the database let a subscription become active without a terms version: %v", err)
+		}
 	})
 }
 
@@ -619,6 +627,51 @@ func TestAmendmentsConcurrent_B1(t *testing.T) {
 		for i, s := range specs {
 			if s.Version != i+1 {
 				t.Errorf("version %d at %d", s.Version, i)
+			}
+		}
+	})
+}
+
+// TestSubscriptionPagesInEveryLanguage: the clerk's and the client's pages of the part, its
+// form with errors included, have every message in fr, pl and sk and show no internal key,
+// id or state code.
+func TestSubscriptionPagesInEveryLanguage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setupSubs(t, b)
+		id := f.create(f.form("01 44 55 66 77"))
+		f.send(f.A, clerk, "POST", "/billing/manage/subscriptions/"+id+"/amendments", url.Values{"body": {"Avenant"}, "effective_on": {"2026-12-01"},
+			"plan": {f.cat.Products["CONFORT"]}, "change_options": {"on"}, "hours_profile": {"full"}})
+		bad := f.form("01 44 55 66 78")
+		bad.Set("legal_id", "1")
+		bad.Set("hours_profile", "partial")
+		leak := regexp.MustCompile(`billing\.[a-z_]+\.[a-z_.0-9]+|\b(pending|active|suspended|terminated|debit|transfer|cheque)\b|` + id)
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.A
+			ten.Locale = lang
+			for _, p := range []struct {
+				u      *sdk.User
+				method string
+				path   string
+				form   url.Values
+				status int
+			}{
+				{clerk, "GET", "/billing/manage", nil, 200},
+				{clerk, "GET", "/billing/manage/subscriptions/new", nil, 200},
+				{clerk, "POST", "/billing/manage/subscriptions/new", bad, 422},
+				{clerk, "GET", "/billing/manage/subscriptions/" + id, nil, 200},
+				{client, "GET", "/billing", nil, 200},
+				{client, "GET", "/billing/sign/" + id, nil, 200},
+				{client, "POST", "/billing/sign/" + id, url.Values{}, 422},
+			} {
+				res := f.send(ten, p.u, p.method, p.path, p.form)
+				if res.Status != p.status {
+					t.Errorf("%s %s %s: status %d", lang, p.method, p.path, res.Status)
+				}
+				// the page's text, without its tags and attributes (links carry ids)
+				text := regexp.MustCompile(`<[^>]*>`).ReplaceAllString(string(res.Body), " ")
+				if m := leak.FindString(text); m != "" {
+					t.Errorf("%s %s %s shows %q", lang, p.method, p.path, m)
+				}
 			}
 		}
 	})

@@ -30,3 +30,7 @@ CREATE TABLE billing_signatures (
     CHECK (method IN ('online', 'paper')),
     CHECK (terms_version <> '')
 );
+
+-- P6, B1: a subscription is never active (nor suspended) without the
+-- version of the general terms the client accepted before signing.
+ALTER TABLE billing_subscriptions ADD CONSTRAINT billing_subscriptions_terms CHECK (state NOT IN ('active', 'suspended') OR terms_version <> '');

@@ -30,3 +30,12 @@ CREATE TABLE billing_signatures (
     CHECK (method IN ('online', 'paper')),
     CHECK (terms_version <> '')
 );
+
+-- P6, B1: a subscription is never active (nor suspended) without the
+-- version of the general terms the client accepted before signing.
+CREATE TRIGGER billing_subscriptions_terms_insert BEFORE INSERT ON billing_subscriptions
+WHEN NEW.state IN ('active', 'suspended') AND NEW.terms_version = ''
+BEGIN SELECT RAISE(ABORT, 'billing_subscriptions_terms: a signed subscription needs its terms version'); END;
+CREATE TRIGGER billing_subscriptions_terms_update BEFORE UPDATE ON billing_subscriptions
+WHEN NEW.state IN ('active', 'suspended') AND NEW.terms_version = ''
+BEGIN SELECT RAISE(ABORT, 'billing_subscriptions_terms: a signed subscription needs its terms version'); END;
