@@ -605,12 +605,13 @@ func (m *Module) createSubscription(c *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m.audit(c, auditSubCreated, sub, map[string]any{"reference": sub.Reference, "plan": sub.PlanID, "options": options})
 	done := "subscription_created"
 	if err := m.assignLogin(c, sub); err != nil {
 		c.LogFailure(fmt.Errorf("billing: assigning the client's login: %w", err))
 		done = "subscription_created_no_login"
 	}
+	// about the client, once his account is known
+	m.audit(c, auditSubCreated, sub, map[string]any{"reference": sub.Reference, "plan": sub.PlanID, "options": options})
 	return c.Redirect("/billing/manage/subscriptions/"+sub.ID, done)
 }
 

@@ -172,6 +172,16 @@ func TestCreateSubscriptionFieldErrors_B1(t *testing.T) {
 		if len(opts) != 1 || opts[0].ProductID != f.cat.Products["AGENDA"] {
 			t.Errorf("options %+v", opts)
 		}
+		// the creation and the login are in the tenant's audit trail, about the client
+		var actions []string
+		for _, a := range f.h.Host.Audits {
+			if a.Value.Resource == "billing/subscription/"+id {
+				actions = append(actions, a.Value.Action+"@"+a.Value.Subject)
+			}
+		}
+		if strings.Join(actions, " ") != auditSubInvited+"@"+client.ID+" "+auditSubCreated+"@"+client.ID {
+			t.Errorf("audit %v", actions)
+		}
 		// an option that is not offered is a malformed request
 		bad := f.form("01 44 55 66 78")
 		bad.Set("options", "nope")
@@ -488,6 +498,15 @@ func TestPortalNoticeB12(t *testing.T) {
 		})
 		if body := string(f.send(f.A, client, "GET", "/billing", nil).Body); !strings.Contains(body, "service suspendu depuis le 26/11/2026 faute de paiement") {
 			t.Errorf("suspension not explained: %s", body)
+		}
+		// the shared agenda is linked when the firm gave its address (B2)
+		withAgenda := f.A
+		withAgenda.Rules = map[string]any{"billing.agenda_url": "https://agenda.example.fr/cabinet"}
+		if body := string(f.send(withAgenda, client, "GET", "/billing", nil).Body); !strings.Contains(body, `href="https://agenda.example.fr/cabinet"`) || !strings.Contains(body, "Mon agenda partagé") {
+			t.Error("no link to the shared agenda")
+		}
+		if body := string(f.send(f.A, client, "GET", "/billing", nil).Body); strings.Contains(body, "Mon agenda partagé") {
+			t.Error("a link to an agenda the firm did not give")
 		}
 		// no notice missing for someone without subscription
 		if body := string(f.send(f.A, client2, "GET", "/billing", nil).Body); !strings.Contains(body, "diagnostic médical") {
