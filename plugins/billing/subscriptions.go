@@ -261,18 +261,18 @@ func hoursWords(c *kit.Ctx, h Hours) []string {
 
 // ---- reads ----
 
-// offer is what the forms offer: the plans and options not withdrawn.
-type offer struct {
+// subOffer is what the forms offer: the plans and options not withdrawn.
+type subOffer struct {
 	Plans, Options []Product
 	byID           map[string]Product
 }
 
-func loadOffer(ctx context.Context, sc *store.Scope) (*offer, error) {
+func loadOffer(ctx context.Context, sc *store.Scope) (*subOffer, error) {
 	var prods []Product
 	if err := sc.Select(&prods).Order("prod.position", "prod.name").Scan(ctx); err != nil {
 		return nil, err
 	}
-	o := &offer{byID: map[string]Product{}}
+	o := &subOffer{byID: map[string]Product{}}
 	for _, p := range prods {
 		o.byID[p.ID] = p
 		if !p.WithdrawnAt.IsZero() {
@@ -288,7 +288,7 @@ func loadOffer(ctx context.Context, sc *store.Scope) (*offer, error) {
 }
 
 // chosenOptions reads the form's options; false when one is not offered.
-func (o *offer) chosenOptions(ids []string) ([]string, bool) {
+func (o *subOffer) chosenOptions(ids []string) ([]string, bool) {
 	seen := map[string]bool{}
 	var out []string
 	for _, id := range ids {
@@ -305,7 +305,7 @@ func (o *offer) chosenOptions(ids []string) ([]string, bool) {
 	return out, true
 }
 
-func (o *offer) plan(id string) bool {
+func (o *subOffer) plan(id string) bool {
 	p, ok := o.byID[id]
 	return ok && p.Kind == kindPlan && p.WithdrawnAt.IsZero()
 }
@@ -436,7 +436,7 @@ func (m *Module) newSubscriptionPage(c *kit.Ctx) error {
 }
 
 func (m *Module) renderNew(c *kit.Ctx, status int, v *kit.View, chosen []string) error {
-	var o *offer
+	var o *subOffer
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
 		o, err = loadOffer(ctx, sc)
 		return err
@@ -539,7 +539,7 @@ func (m *Module) createSubscription(c *kit.Ctx) error {
 		}
 	}
 	hours, _ := hoursFromForm(c, v)
-	var o *offer
+	var o *subOffer
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
 		o, err = loadOffer(ctx, sc)
 		return err
@@ -687,7 +687,7 @@ func (m *Module) subscriptionPage(c *kit.Ctx) error {
 
 func (m *Module) renderSub(c *kit.Ctx, status int, v *kit.View, chosen []string) error {
 	var d *subDetail
-	var o *offer
+	var o *subOffer
 	t := c.Tenant()
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
 		if d, err = loadSub(ctx, sc, c.Param("id"), ""); err != nil {
@@ -719,7 +719,7 @@ func (m *Module) renderSub(c *kit.Ctx, status int, v *kit.View, chosen []string)
 }
 
 // changeWords says, by specification id, what each amendment changes besides its text.
-func (m *Module) changeWords(c *kit.Ctx, d *subDetail, o *offer) map[string][]string {
+func (m *Module) changeWords(c *kit.Ctx, d *subDetail, o *subOffer) map[string][]string {
 	out := map[string][]string{}
 	for id, ch := range d.Changes {
 		var w []string
@@ -799,7 +799,7 @@ func (m *Module) addAmendment(c *kit.Ctx) error {
 	}
 	chosen := c.R.Form["options"]
 	var d *subDetail
-	var o *offer
+	var o *subOffer
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) (err error) {
 		if d, err = loadSub(ctx, sc, c.Param("id"), ""); err != nil {
 			return err
