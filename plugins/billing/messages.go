@@ -109,14 +109,15 @@ func (m *Module) apiMessages(c *kit.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// Sent once stored: a failure to send is logged and leaves the message unforwarded.
+	// Sent once stored: a failure to send is logged, and the job billing.forward_messages tries
+	// again.
 	for _, f := range forward {
-		if err := m.forwardMessage(c.Context(), c.Host(), t, f.sub, &f.msg); err != nil {
+		sent, err := m.forwardMessage(c.Context(), c.Host(), t, f.sub, &f.msg)
+		if err != nil {
 			c.LogFailure(err)
 			continue
 		}
-		ok := true
-		reply.Results[f.at].Forwarded = &ok
+		reply.Results[f.at].Forwarded = &sent
 	}
 	return c.JSON(http.StatusOK, reply)
 }
@@ -174,8 +175,39 @@ func hasOption(ctx context.Context, sc *store.Scope, subID, code string) (bool, 
 }
 
 // forwardMessage sends msg on to sub's client by e-mail (to his account, in his language;
-// to the subscription's address when it has no account), then marks it forwarded.
-func (m *Module) forwardMessage(ctx context.Context, h *sdk.Host, t sdk.Tenant, sub *Subscription, msg *TakenMessage) error {
+// to the subscription's address when it has no account). It first claims the message
+// (forwarded_at set where it was empty), so that the API and the retry job never both send
+// it; a failed send gives the claim back for the next try. sent is false when another
+// sender had claimed it.
+func (m *Module) forwardMessage(ctx context.Context, h *sdk.Host, t sdk.Tenant, sub *Subscription, msg *TakenMessage) (sent bool, err error) {
+	claimed := false
+	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		res, err := sc.Update((*TakenMessage)(nil)).Set("forwarded_at = ?", m.now()).Where("msg.event_id = ?", msg.EventID).
+			Where("msg.forwarded_at IS NULL").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		claimed = n == 1
+		return err
+	})
+	if err != nil || !claimed {
+		return false, err
+	}
+	if _, err := h.Send(ctx, m.forwardedMail(t, sub, msg)); err != nil {
+		if rerr := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*TakenMessage)(nil)).Set("forwarded_at = NULL").Where("msg.event_id = ?", msg.EventID).Exec(ctx)
+			return err
+		}); rerr != nil {
+			m.Log.Error("billing: message claim not given back", "tenant", t.Slug, "err", rerr.Error())
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// forwardedMail is the e-mail that forwards msg, its words in the client's language.
+func (m *Module) forwardedMail(t sdk.Tenant, sub *Subscription, msg *TakenMessage) sdk.Message {
 	lang := sub.Locale
 	if !locales.IsSupported(lang) {
 		lang = t.Locale
@@ -199,11 +231,50 @@ func (m *Module) forwardMessage(ctx context.Context, h *sdk.Host, t sdk.Tenant, 
 	if sub.UserID == "" {
 		out.To = sub.Email
 	}
-	if _, err := h.Send(ctx, out); err != nil {
+	return out
+}
+
+// Retries of forwarding: a message the API could not send is tried again by the job
+// billing.forward_messages, once it is forwardRetryAfter old and until it is forwardRetryFor
+// old (a client who takes the option later is not sent his old messages).
+const (
+	forwardRetryAfter = 5 * time.Minute
+	forwardRetryFor   = 48 * time.Hour
+)
+
+// forwardJob sends the messages of subscriptions with the forwarding option that the API
+// could not send.
+func (m *Module) forwardJob(ctx context.Context, job *sdk.Job) error {
+	t := job.Tenant
+	now := m.now()
+	var msgs []TakenMessage
+	var subs []Subscription
+	err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		withOption := sc.Select((*SubscriptionOption)(nil)).Column("sopt.subscription_id").
+			Join("JOIN billing_products AS prod ON prod.tenant_id = sopt.tenant_id AND prod.id = sopt.product_id").Where("prod.code = ?", optionTransmission)
+		if err := sc.Select(&msgs).Where("msg.forwarded_at IS NULL").Where("msg.received_at < ?", now.Add(-forwardRetryAfter)).
+			Where("msg.received_at > ?", now.Add(-forwardRetryFor)).Where("msg.subscription_id IN (?)", withOption).
+			OrderExpr("msg.received_at").Limit(500).Scan(ctx); err != nil || len(msgs) == 0 {
+			return err
+		}
+		ids := make([]string, len(msgs))
+		for i := range msgs {
+			ids[i] = msgs[i].SubscriptionID
+		}
+		return sc.Select(&subs).Where("sub.id IN (?)", bun.In(ids)).Scan(ctx)
+	})
+	if err != nil {
 		return err
 	}
-	return m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		_, err := sc.Update((*TakenMessage)(nil)).Set("forwarded_at = ?", m.now()).Where("msg.event_id = ?", msg.EventID).Exec(ctx)
-		return err
-	})
+	byID := map[string]*Subscription{}
+	for i := range subs {
+		byID[subs[i].ID] = &subs[i]
+	}
+	h := sdk.HostFrom(ctx)
+	for i := range msgs {
+		if _, err := m.forwardMessage(ctx, h, t, byID[msgs[i].SubscriptionID], &msgs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -33,6 +33,7 @@ var (
 // Names the part declares.
 const (
 	jobUsageRetention    = "billing.usage_retention"
+	jobForwardMessages   = "billing.forward_messages"
 	tmplMessageForwarded = "billing.message_forwarded"
 	// optionTransmission is the code of the option "message forwarding" (B2): a subscription
 	// that has it gets each message the secretariat took by e-mail.
@@ -58,8 +59,9 @@ func (m *Module) usagePart() part {
 			kit.Perm("GET /billing/messages", permOwn, m.messagesPage),
 			kit.Perm("GET /billing/manage/subscriptions/{id}/usage", permManage, m.manageUsagePage),
 		},
-		Rules:         []kit.Rule{usageClockSkewMinutes, usageBatchMax},
-		Jobs:          []kit.Job{{Name: jobUsageRetention, Cron: "23 2 * * *", Run: m.usageRetentionJob}},
+		Rules: []kit.Rule{usageClockSkewMinutes, usageBatchMax},
+		Jobs: []kit.Job{{Name: jobUsageRetention, Cron: "23 2 * * *", Run: m.usageRetentionJob},
+			{Name: jobForwardMessages, Cron: "*/10 * * * *", Run: m.forwardJob}},
 		Notifications: []string{tmplMessageForwarded},
 		Forget:        m.usageForget,
 		Export:        m.usageExport,
@@ -275,9 +277,7 @@ func (m *Module) usageCounts(ctx context.Context, sc *store.Scope, t sdk.Tenant,
 		Kind string `bun:"kind"`
 		N    int64  `bun:"n"`
 	}
-	err = sc.Select((*Usage)(nil)).ColumnExpr("use.kind AS kind, COUNT(*) AS n").Where("use.subscription_id = ?", subID).
-		Where("use.occurred_at >= ?", from).Where("use.occurred_at < ?", to).GroupExpr("use.kind").Scan(ctx, &rows)
-	if err != nil {
+	if err = usageCountsQuery(sc, subID, from, to).Scan(ctx, &rows); err != nil {
 		return 0, 0, err
 	}
 	for _, r := range rows {
@@ -289,6 +289,13 @@ func (m *Module) usageCounts(ctx context.Context, sc *store.Scope, t sdk.Tenant,
 		}
 	}
 	return calls, sms, nil
+}
+
+// usageCountsQuery is usageCounts' one query: the index billing_usage_period (tenant,
+// subscription, time) answers it.
+func usageCountsQuery(sc *store.Scope, subID string, from, to time.Time) *bun.SelectQuery {
+	return sc.Select((*Usage)(nil)).ColumnExpr("use.kind AS kind, COUNT(*) AS n").Where("use.subscription_id = ?", subID).
+		Where("use.occurred_at >= ?", from).Where("use.occurred_at < ?", to).GroupExpr("use.kind")
 }
 
 // apiHours gives the telephony platform a number's answering hours (B2) as service data:

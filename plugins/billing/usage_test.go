@@ -603,3 +603,83 @@ func TestUsageExportAndForgetP11(t *testing.T) {
 		}
 	})
 }
+
+// B2: a message the API could not forward is sent by the retry job, once; not one of a
+// subscription without the option, nor one older than the retry window.
+func TestUsageForwardRetryJobB2(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		c := f.usageCatalog(f.A)
+		with := f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone, c.Products[optionTransmission])
+		other := &sdk.User{ID: "client2", Name: "Dr Paul Durand", Roles: []string{"user"}}
+		without := f.usageSub(f.A, other, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone2)
+		at := f.now.Add(-10 * time.Minute)
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			rows := []TakenMessage{
+				{TenantID: f.A.ID, EventID: "unsent", SubscriptionID: with.ID, TakenAt: at, Body: "Rappeler", ReceivedAt: at},
+				{TenantID: f.A.ID, EventID: "no-option", SubscriptionID: without.ID, TakenAt: at, Body: "Rappeler", ReceivedAt: at},
+				{TenantID: f.A.ID, EventID: "too-old", SubscriptionID: with.ID, TakenAt: at.Add(-72 * time.Hour), Body: "Rappeler", ReceivedAt: at.Add(-72 * time.Hour)},
+			}
+			_, err := sc.Insert(&rows).Exec(ctx)
+			return err
+		})
+		for i := 0; i < 2; i++ {
+			if err := f.h.Job(context.Background(), f.A, jobForwardMessages, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var sent []sdk.Message
+		for _, m := range f.h.Host.Messages {
+			if m.Value.Template == tmplMessageForwarded {
+				sent = append(sent, m.Value)
+			}
+		}
+		if len(sent) != 1 || sent[0].UserID != client.ID || sent[0].Data["Caller"] != "Nom non communiqué" {
+			t.Fatalf("sent %+v, want the one unsent message once", sent)
+		}
+	})
+}
+
+// B5: usageCounts is one query on the index (tenant, subscription, time), whatever the
+// number of subscriptions: each engine's plan for it names the index (PostgreSQL told to
+// avoid a sequential scan, which it prefers on a table this small).
+func TestUsageCountsUseTheIndexB5(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		c := f.usageCatalog(f.A)
+		sub := f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
+		f.insertUsage(f.A, sub, usageCall, 3, f.now, "ix")
+		var plan []string
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			q := usageCountsQuery(sc, sub.ID, f.now.Add(-time.Hour), f.now.Add(time.Hour)).String()
+			explain := "EXPLAIN QUERY PLAN "
+			if b == "postgres" {
+				if _, err := sc.Tx.ExecContext(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+					return err
+				}
+				explain = "EXPLAIN "
+			}
+			rows, err := sc.Tx.QueryContext(ctx, explain+q)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			cols, _ := rows.Columns()
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				if err := rows.Scan(ptrs...); err != nil {
+					return err
+				}
+				plan = append(plan, fmt.Sprint(vals...))
+			}
+			return rows.Err()
+		})
+		if p := strings.Join(plan, "\n"); !strings.Contains(p, "billing_usage_period") {
+			t.Fatalf("the plan does not use the index:\n%s", p)
+		}
+	})
+}
