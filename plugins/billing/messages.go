@@ -217,7 +217,7 @@ func (m *Module) forwardedMail(t sdk.Tenant, sub *Subscription, msg *TakenMessag
 	if caller == "" {
 		caller = loc.T("billing.usage.message.caller_unknown")
 	}
-	phone := msg.CallerPhone
+	phone := usagePhoneDisplay(msg.CallerPhone)
 	if phone == "" {
 		phone = loc.T("billing.usage.message.phone_unknown")
 	}

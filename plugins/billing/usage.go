@@ -2,6 +2,7 @@ package billing
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"strings"
 	"time"
@@ -63,6 +64,7 @@ func (m *Module) usagePart() part {
 		Jobs: []kit.Job{{Name: jobUsageRetention, Cron: "23 2 * * *", Run: m.usageRetentionJob},
 			{Name: jobForwardMessages, Cron: "*/10 * * * *", Run: m.forwardJob}},
 		Notifications: []string{tmplMessageForwarded},
+		Funcs:         template.FuncMap{"usagePhone": usagePhoneDisplay},
 		Forget:        m.usageForget,
 		Export:        m.usageExport,
 	}
@@ -80,6 +82,15 @@ func usageE164(raw, country string) (string, bool) {
 		return "", false
 	}
 	return phonenumbers.Format(n, phonenumbers.E164), true
+}
+
+// usagePhoneDisplay writes an E.164 number the way people read it ("+33 6 12 34 56 78").
+func usagePhoneDisplay(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return e164
+	}
+	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
 }
 
 // apiResult is the answer about one event or message of a call.

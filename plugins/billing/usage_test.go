@@ -414,7 +414,7 @@ func TestUsageMessagesListedAndForwardedB2(t *testing.T) {
 		if len(sent) != 2 {
 			t.Fatalf("%d messages forwarded, want 2 (once each, only with the option)", len(sent))
 		}
-		if sent[1].UserID != client.ID || sent[1].Data["Kind"] != "Message urgent" || sent[1].Data["Phone"] != "+33612345678" ||
+		if sent[1].UserID != client.ID || sent[1].Data["Kind"] != "Message urgent" || sent[1].Data["Phone"] != "+33 6 12 34 56 78" ||
 			sent[1].Data["When"] != "26/11/2026 10:00" || sent[1].Data["Text"] != "Douleur thoracique, rappeler vite." {
 			t.Errorf("forwarded: %+v", sent[1])
 		}
