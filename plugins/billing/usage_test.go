@@ -683,3 +683,42 @@ func TestUsageCountsUseTheIndexB5(t *testing.T) {
 		}
 	})
 }
+
+// B2: 20 platform retries of the same message at once store it once and forward it once.
+func TestUsageMessagesConcurrentOnceB2(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		c := f.usageCatalog(f.A)
+		f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone, c.Products[optionTransmission])
+		body := `{"messages":[` + messageJSON("same", usagePhone, "2026-11-26T08:00:00Z", "Mme Leroy", "Rappeler", true) + `]}`
+		var wg sync.WaitGroup
+		fails := make(chan string, 20)
+		for g := 0; g < 20; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req := &sdk.Request{Method: "POST", Path: "/billing/api/messages", Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(body), ClientID: "tel1"}
+				if res, err := f.h.Send(context.Background(), f.A, nil, req); err != nil || res.Status != http.StatusOK {
+					fails <- fmt.Sprint(err, res)
+				}
+			}()
+		}
+		wg.Wait()
+		close(fails)
+		for e := range fails {
+			t.Fatal(e)
+		}
+		if n := f.countRows(f.A, (*TakenMessage)(nil)); n != 1 {
+			t.Fatalf("%d rows, want 1", n)
+		}
+		sent := 0
+		for _, m := range f.h.Host.Messages {
+			if m.Value.Template == tmplMessageForwarded {
+				sent++
+			}
+		}
+		if sent != 1 {
+			t.Fatalf("forwarded %d times, want once", sent)
+		}
+	})
+}
