@@ -73,7 +73,7 @@ func ciiInvoice(inv *Invoice, p Parties, f *docFigures, number string, tx ciiTex
 	}
 	w("</ram:ApplicableHeaderTradeAgreement>\n<ram:ApplicableHeaderTradeDelivery/>\n<ram:ApplicableHeaderTradeSettlement>")
 	debit := !f.CreditNote && f.PaymentMethod == payDebit
-	if debit {
+	if debit && f.CreditorID != "" {
 		w("<ram:CreditorReferenceID>%s</ram:CreditorReferenceID>", e(f.CreditorID))
 	}
 	w("<ram:PaymentReference>%s</ram:PaymentReference><ram:InvoiceCurrencyCode>%s</ram:InvoiceCurrencyCode>", e(number), e(f.Currency))
@@ -85,6 +85,10 @@ func ciiInvoice(inv *Invoice, p Parties, f *docFigures, number string, tx ciiTex
 		case payCheque:
 			w("<ram:TypeCode>20</ram:TypeCode><ram:Information>%s</ram:Information>", e(tx.PaymentMeans))
 		default:
+			if f.IBAN == "" { // no account to give (BR-61): the means is not said
+				w("<ram:TypeCode>1</ram:TypeCode><ram:Information>%s</ram:Information>", e(tx.PaymentMeans))
+				break
+			}
 			w("<ram:TypeCode>58</ram:TypeCode><ram:Information>%s</ram:Information><ram:PayeePartyCreditorFinancialAccount><ram:IBANID>%s</ram:IBANID></ram:PayeePartyCreditorFinancialAccount>",
 				e(tx.PaymentMeans), e(strings.ReplaceAll(f.IBAN, " ", "")))
 			if f.BIC != "" {
@@ -110,7 +114,7 @@ func ciiInvoice(inv *Invoice, p Parties, f *docFigures, number string, tx ciiTex
 	w("</ram:SpecifiedTradePaymentTerms>")
 	w(`<ram:SpecifiedTradeSettlementHeaderMonetarySummation><ram:LineTotalAmount>%s</ram:LineTotalAmount><ram:TaxBasisTotalAmount>%s</ram:TaxBasisTotalAmount><ram:TaxTotalAmount currencyID="%s">%s</ram:TaxTotalAmount><ram:GrandTotalAmount>%s</ram:GrandTotalAmount><ram:DuePayableAmount>%s</ram:DuePayableAmount></ram:SpecifiedTradeSettlementHeaderMonetarySummation>`,
 		amt(f.Net), amt(f.Net), e(f.Currency), amt(f.Tax), amt(f.Total), amt(f.Total))
-	if f.CreditNote {
+	if f.CreditNote && f.CreditedNumber != "" {
 		w("<ram:InvoiceReferencedDocument><ram:IssuerAssignedID>%s</ram:IssuerAssignedID>", e(f.CreditedNumber))
 		if !f.CreditedIssuedOn.IsZero() {
 			w(`<ram:FormattedIssueDateTime><qdt:DateTimeString format="102">%s</qdt:DateTimeString></ram:FormattedIssueDateTime>`, date(f.CreditedIssuedOn))
@@ -142,6 +146,18 @@ func party(pt Party, e func(string) string) string {
 	fmt.Fprintf(&b, "<ram:Name>%s</ram:Name>", e(pt.Name))
 	if pt.Registration != "" {
 		fmt.Fprintf(&b, "<ram:Description>%s</ram:Description>", e(pt.Registration))
+	}
+	if pt.LegalID == "" {
+		// A register entry ("RCS Paris 812 345 678") gives the SIREN it holds.
+		var d strings.Builder
+		for _, r := range pt.Registration {
+			if r >= '0' && r <= '9' {
+				d.WriteRune(r)
+			}
+		}
+		if n := d.Len(); n == 9 || n == 14 {
+			pt.LegalID = d.String()
+		}
 	}
 	if pt.LegalID != "" {
 		scheme := ""

@@ -30,12 +30,8 @@ var (
 	sepaCreditorID = kit.String("billing.sepa_creditor_id", "", nil, "B5")
 )
 
-var (
-	errTotalsDiffer = errors.New("billing: the invoice's totals are not the sum of its lines")
-	errNoIBAN       = errors.New("billing: an invoice paid by transfer needs the firm's IBAN (rule billing.iban)")
-	errNoMandate    = errors.New("billing: an invoice paid by direct debit needs the mandate and the firm's SEPA creditor id (rule billing.sepa_creditor_id)")
-	errNoCredited   = errors.New("billing: a credit note must name the invoice it credits (Parties.CreditedNumber)")
-)
+// errTotalsDiffer: no document states totals other than its lines'.
+var errTotalsDiffer = errors.New("billing: the invoice's totals are not the sum of its lines")
 
 // docLine is an invoice line as the document gives it: a quantity and a unit price that is
 // never negative (EN 16931 BR-27), so that a deduction is a negative quantity.
@@ -129,21 +125,17 @@ func (m *Module) figures(t sdk.Tenant, inv *Invoice, p Parties) (*docFigures, er
 	if f.Net != sign*inv.NetMinor || f.Tax != sign*inv.VATMinor || f.Total != sign*inv.TotalMinor {
 		return nil, fmt.Errorf("%w: lines %d + %d = %d, invoice %d + %d = %d", errTotalsDiffer, f.Net, f.Tax, f.Total, inv.NetMinor, inv.VATMinor, inv.TotalMinor)
 	}
-	if f.CreditNote {
-		if f.CreditedNumber == "" {
-			return nil, errNoCredited
-		}
-		return f, nil
-	}
-	switch f.PaymentMethod {
-	case payTransfer:
-		if f.IBAN == "" {
-			return nil, errNoIBAN
-		}
-	case payDebit:
-		if f.MandateRef == "" || f.CreditorID == "" {
-			return nil, errNoMandate
-		}
+	// What is missing is said in the log, and the document is still issued: a credit note
+	// that does not name its invoice (Parties.CreditedNumber), a transfer without the firm's
+	// IBAN (rule billing.iban: the e-invoice then gives no account, payment means 1), a
+	// direct debit without the firm's SEPA creditor id (rule billing.sepa_creditor_id).
+	switch {
+	case f.CreditNote && f.CreditedNumber == "":
+		m.Log.Warn("billing: a credit note's document does not name the invoice it credits", "tenant", t.Slug, "invoice", inv.ID)
+	case !f.CreditNote && f.PaymentMethod == payTransfer && f.IBAN == "":
+		m.Log.Warn("billing: an invoice paid by transfer without the firm's IBAN (rule billing.iban)", "tenant", t.Slug, "invoice", inv.ID)
+	case !f.CreditNote && f.PaymentMethod == payDebit && f.CreditorID == "":
+		m.Log.Warn("billing: an invoice paid by direct debit without the firm's SEPA creditor id (rule billing.sepa_creditor_id)", "tenant", t.Slug, "invoice", inv.ID)
 	}
 	return f, nil
 }
@@ -197,7 +189,7 @@ func (m *Module) invoiceDocument(t sdk.Tenant, inv *Invoice, p Parties) ([]byte,
 	d := pdfdoc.New(title, p.Seller.Name, created)
 	d.Heading(title, 15)
 	d.Pair(loc.T("billing.documents.issued"), day(inv.IssuedOn))
-	if f.CreditNote {
+	if f.CreditNote && f.CreditedNumber != "" {
 		credited := f.CreditedNumber
 		if !f.CreditedIssuedOn.IsZero() {
 			credited = loc.T("billing.documents.credited_dated", "Number", f.CreditedNumber, "Date", day(f.CreditedIssuedOn))
@@ -255,10 +247,18 @@ func (m *Module) invoiceDocument(t sdk.Tenant, inv *Invoice, p Parties) ([]byte,
 		d.Text(texts.Terms)
 		switch f.PaymentMethod {
 		case payDebit:
-			d.Text(loc.T("billing.documents.pay_debit", "Mandate", f.MandateRef, "Creditor", f.CreditorID))
+			if f.CreditorID == "" {
+				d.Text(loc.T("billing.documents.pay_debit_mandate", "Mandate", f.MandateRef))
+			} else {
+				d.Text(loc.T("billing.documents.pay_debit", "Mandate", f.MandateRef, "Creditor", f.CreditorID))
+			}
 		case payCheque:
 			d.Text(loc.T("billing.documents.pay_cheque", "Seller", p.Seller.Name, "Number", number))
 		default:
+			if f.IBAN == "" {
+				d.Text(loc.T("billing.documents.pay_transfer_ask", "Number", number))
+				break
+			}
 			d.Text(loc.T("billing.documents.pay_transfer", "Number", number))
 			d.Pair(loc.T("billing.documents.iban"), groupIBAN(f.IBAN))
 			if f.BIC != "" {
