@@ -2,10 +2,13 @@ package pdfdoc
 
 import (
 	"bytes"
+	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +97,115 @@ func TestArchiveIsPDFA3WithItsFile(t *testing.T) {
 	}
 	if text := Text(t, b); !strings.Contains(text, "Kŕdeľ ďatľov") {
 		t.Errorf("the page reads %q", text)
+	}
+}
+
+// TestOutputIntentIsSRGB: the ICC profile of the output intent, taken out of the PDF by qpdf,
+// is read by LittleCMS (transicc, Debian liblcms2-utils) as sRGB: converted to LittleCMS's
+// own sRGB, pure red, mid grey and white come out as they went in, and white is L* 100.
+func TestOutputIntentIsSRGB(t *testing.T) {
+	for _, tool := range []string{"qpdf", "transicc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("PLATFORM_TEST_EINVOICE") == "require" {
+				t.Fatalf("%s is required (PLATFORM_TEST_EINVOICE=require): .ci/run installs it", tool)
+			}
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	d := New("t", "t", time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
+	d.Text("x")
+	b, err := d.ArchiveBytes(Archive{Lang: "fr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pdf := filepath.Join(dir, "a.pdf")
+	if err := os.WriteFile(pdf, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("qpdf", "--json", "--json-key=qpdf", "--json-stream-data=inline", pdf).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		QPDF []json.RawMessage `json:"qpdf"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil || len(doc.QPDF) < 2 {
+		t.Fatalf("qpdf json: %v", err)
+	}
+	var objs map[string]struct {
+		Value  map[string]any `json:"value"`
+		Stream *struct {
+			Dict map[string]any `json:"dict"`
+			Data []byte         `json:"data"`
+		} `json:"stream"`
+	}
+	if err := json.Unmarshal(doc.QPDF[1], &objs); err != nil {
+		t.Fatal(err)
+	}
+	var intent string
+	for _, o := range objs {
+		if cat := o.Value; cat != nil && cat["/Type"] == "/Catalog" {
+			ois, _ := cat["/OutputIntents"].([]any)
+			if len(ois) != 1 {
+				t.Fatalf("catalog output intents: %v", cat["/OutputIntents"])
+			}
+			oi, _ := ois[0].(map[string]any)
+			if oi["/S"] != "/GTS_PDFA1" {
+				t.Errorf("output intent %v", oi)
+			}
+			intent, _ = oi["/DestOutputProfile"].(string)
+		}
+	}
+	o, ok := objs["obj:"+intent]
+	if !ok || o.Stream == nil {
+		t.Fatalf("no output profile stream %q", intent)
+	}
+	icc := filepath.Join(dir, "p.icc")
+	if err := os.WriteFile(icc, o.Stream.Data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conv := func(to string, rgb string) []float64 {
+		t.Helper()
+		cmd := exec.Command("transicc", "-i"+icc, "-o"+to, "-n")
+		cmd.Stdin = strings.NewReader(strings.ReplaceAll(rgb, " ", "\n") + "\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("transicc: %v\n%s", err, out)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		var v []float64
+		for _, f := range strings.Fields(lines[len(lines)-1]) {
+			x, err := strconv.ParseFloat(f, 64)
+			if err != nil {
+				t.Fatalf("transicc says %q", out)
+			}
+			v = append(v, x)
+		}
+		return v
+	}
+	near := func(got []float64, want ...float64) bool {
+		if len(got) != len(want) {
+			return false
+		}
+		for i := range want {
+			if math.Abs(got[i]-want[i]) > 0.6 {
+				return false
+			}
+		}
+		return true
+	}
+	for _, rgb := range []string{"255 0 0", "0 255 0", "0 0 255", "128 128 128", "255 255 255"} {
+		var want []float64
+		for _, f := range strings.Fields(rgb) {
+			x, _ := strconv.ParseFloat(f, 64)
+			want = append(want, x)
+		}
+		if got := conv("*sRGB", rgb); !near(got, want...) {
+			t.Errorf("%s through the profile is %v in sRGB", rgb, got)
+		}
+	}
+	if got := conv("*Lab", "255 255 255"); !near(got, 100, 0, 0) {
+		t.Errorf("white is %v in L*a*b*", got)
 	}
 }
