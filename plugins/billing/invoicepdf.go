@@ -202,6 +202,7 @@ func (m *Module) invoiceDocument(t sdk.Tenant, inv *Invoice, p Parties) ([]byte,
 	}
 
 	party := func(heading string, pt Party, legal string) {
+		d.Space(1.5)
 		d.Heading(heading, 11)
 		d.Text(pt.Name)
 		addr := strings.TrimSpace(pt.Street + "\n" + strings.TrimSpace(pt.Postcode+" "+pt.City))
@@ -242,6 +243,7 @@ func (m *Module) invoiceDocument(t sdk.Tenant, inv *Invoice, p Parties) ([]byte,
 	if f.CreditNote {
 		d.Text(loc.T("billing.documents.credit_terms"))
 	} else {
+		d.Space(1.5)
 		d.Heading(loc.T("billing.documents.payment"), 11)
 		d.Pair(loc.T("billing.documents.due"), day(inv.DueOn))
 		d.Text(texts.Terms)
@@ -267,6 +269,7 @@ func (m *Module) invoiceDocument(t sdk.Tenant, inv *Invoice, p Parties) ([]byte,
 		}
 		d.Text(texts.Penalties + " " + texts.RecoveryFee + " " + texts.NoDiscount)
 	}
+	d.Space(1)
 	d.Text(loc.T("billing.documents.e_invoice"))
 
 	return d.ArchiveBytes(pdfdoc.Archive{Lang: f.Lang,

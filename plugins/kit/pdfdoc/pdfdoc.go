@@ -227,3 +227,6 @@ func (d *Doc) Bytes() ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// Space leaves mm millimetres of blank space before what comes next.
+func (d *Doc) Space(mm float64) { d.f.Ln(mm) }
