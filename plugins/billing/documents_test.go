@@ -454,3 +454,23 @@ func checkTotals(t *testing.T, get func(string) string) {
 		}
 	}
 }
+
+// TestCreditNoteAmountsArePositive (B5, EN 16931 BR-27): a credit note stored with negative
+// amounts — by negative quantities or, as a partial credit is, by a negative unit price — is
+// given with positive quantities, unit prices and totals (its type, 381, says it credits).
+func TestCreditNoteAmountsArePositive(t *testing.T) {
+	m := newModule()
+	number := "A-2026-000008"
+	cn := &Invoice{ID: newID(), Kind: invCreditNote, Number: &number, PeriodStart: Date{2026, 11, 14}, PeriodEnd: Date{2026, 12, 13},
+		IssuedOn: Date{2026, 11, 30}, Currency: "EUR", Locale: "fr", NetMinor: -3000, VATMinor: -600, TotalMinor: -3600,
+		Lines: []InvoiceLine{{Position: 1, Kind: lineCredit, Description: "Geste commercial", Quantity: 1, UnitMinor: -3000, AmountMinor: -3000, VATPercent: 20}}}
+	p := docParties(payTransfer)
+	p.CreditedNumber = "F-2026-000123"
+	f, err := m.figures(docTenant("fr"), cn, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := f.Lines[0]; l.Quantity != 1 || l.UnitMinor != 3000 || l.AmountMinor != 3000 || f.Net != 3000 || f.Tax != 600 || f.Total != 3600 {
+		t.Errorf("credit note figures %+v, line %+v", f, l)
+	}
+}
