@@ -288,4 +288,8 @@ type Parties struct {
 	CreditorID      string `json:"creditor_id,omitempty"`
 	IBAN            string `json:"iban,omitempty"`
 	BIC             string `json:"bic,omitempty"`
+	// documents part: a credit note's document names the invoice it credits (its number,
+	// and its issue day as YYYY-MM-DD); the invoices part fills them when it issues one.
+	CreditedNumber   string `json:"credited_number,omitempty"`
+	CreditedIssuedOn string `json:"credited_issued_on,omitempty"`
 }

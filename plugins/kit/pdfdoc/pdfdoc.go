@@ -25,6 +25,10 @@ const font = "DejaVu"
 // Doc is a document being written.
 type Doc struct {
 	f *fpdf.Fpdf
+	// what ArchiveBytes repeats in the metadata
+	title, author string
+	created       time.Time
+	info          int
 }
 
 // New starts an A4 portrait document with title as its metadata title, its creation date
@@ -42,7 +46,7 @@ func New(title, author string, created time.Time) *Doc {
 	f.SetAutoPageBreak(true, 18)
 	f.AddPage()
 	f.SetFont(font, "", 10)
-	return &Doc{f: f}
+	return &Doc{f: f, title: title, author: author, created: created}
 }
 
 // Heading writes a bold line of size pt.
@@ -223,3 +227,6 @@ func (d *Doc) Bytes() ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// Space leaves mm millimetres of blank space before what comes next.
+func (d *Doc) Space(mm float64) { d.f.Ln(mm) }
