@@ -54,10 +54,10 @@ type usageFigures struct {
 	Currency   string
 }
 
-// figures computes sub's consumption: the current period (the last one when the contract
+// consumption computes sub's consumption: the current period (the last one when the contract
 // ended) and the ones before it, each counted by local days in the tenant's zone against
 // the plan's allowance, priced at the tariff of the invoice that bills it (tariffAt).
-func (m *Module) figures(ctx context.Context, sc *store.Scope, t sdk.Tenant, sub *Subscription) (*usageFigures, error) {
+func (m *Module) consumption(ctx context.Context, sc *store.Scope, t sdk.Tenant, sub *Subscription) (*usageFigures, error) {
 	out := &usageFigures{Sub: sub, Currency: t.Currency}
 	var plan Product
 	if err := sc.Select(&plan).Where("prod.id = ?", sub.PlanID).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -108,7 +108,7 @@ func (m *Module) usagePage(c *kit.Ctx) error {
 		if err != nil || sub == nil {
 			return err
 		}
-		fig, err = m.figures(ctx, sc, c.Tenant(), sub)
+		fig, err = m.consumption(ctx, sc, c.Tenant(), sub)
 		return err
 	})
 	if err != nil {
@@ -130,7 +130,7 @@ func (m *Module) manageUsagePage(c *kit.Ctx) error {
 			return err
 		}
 		var err error
-		fig, err = m.figures(ctx, sc, c.Tenant(), &sub)
+		fig, err = m.consumption(ctx, sc, c.Tenant(), &sub)
 		return err
 	})
 	if err != nil {
