@@ -55,7 +55,9 @@ func (f *fixture) setLocale(ten sdk.Tenant, sub *Subscription, lang string) {
 func (f *fixture) reload(ten sdk.Tenant, id string) *Subscription {
 	f.t.Helper()
 	var sub Subscription
-	f.in(ten, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&sub).Where("sub.id = ?", id).Scan(ctx) })
+	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(&sub).Where("sub.id = ?", id).Scan(ctx)
+	})
 	return &sub
 }
 

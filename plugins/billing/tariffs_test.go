@@ -38,7 +38,9 @@ func TestB4AnnounceNoticesEachClientInHisLanguage(t *testing.T) {
 			t.Fatalf("announce: %d %s", res.Status, res.Body)
 		}
 		var tar Tariff
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&tar).Where("tar.id = ?", tid).Scan(ctx) })
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&tar).Where("tar.id = ?", tid).Scan(ctx)
+		})
 		if tar.State != tariffAnnounced || tar.EffectiveOn != d(2026, 12, 26) || tar.AnnouncedAt.IsZero() {
 			t.Fatalf("announced tariff: %+v", tar)
 		}
@@ -124,7 +126,9 @@ func TestB4TariffsComeInForceOnTheirDay(t *testing.T) {
 		}
 		state := func() string {
 			var tar Tariff
-			f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&tar).Where("tar.id = ?", tid).Scan(ctx) })
+			f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+				return sc.Select(&tar).Where("tar.id = ?", tid).Scan(ctx)
+			})
 			return tar.State
 		}
 		f.setToday(d(2026, 12, 25))
@@ -194,7 +198,9 @@ func TestB4RefusalPostmarkCounts(t *testing.T) {
 			t.Fatalf("letter posted on the last day: %d %s", res.Status, res.Body)
 		}
 		var r TariffRefusal
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&r).Where("tr.subscription_id = ?", sub.ID).Scan(ctx) })
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&r).Where("tr.subscription_id = ?", sub.ID).Scan(ctx)
+		})
 		if r.PostedOn != d(2026, 12, 6) || r.Reference != "1A 234 567 8901 2" || r.Outcome != refusalKeepUntilEnd {
 			t.Fatalf("refusal: %+v", r)
 		}
@@ -282,7 +288,9 @@ func TestB4RefusalTerminatesWhenTheRuleSaysSo(t *testing.T) {
 			t.Errorf("ends on %v, want the new tariff's day 26 December 2026", got)
 		}
 		var r TariffRefusal
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&r).Where("tr.subscription_id = ?", sub.ID).Scan(ctx) })
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&r).Where("tr.subscription_id = ?", sub.ID).Scan(ctx)
+		})
 		if r.Outcome != refusalTerminate || r.EndsOn != d(2026, 12, 26) {
 			t.Errorf("refusal: %+v", r)
 		}
