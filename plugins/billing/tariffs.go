@@ -60,20 +60,22 @@ type TariffNotice struct {
 }
 
 // TariffRefusal is a client's refusal of a new tariff by registered letter (B4): its
-// postmark day and reference, what it led to, and the end day it fixed.
+// postmark day and reference, what it led to, and the end day it fixed. A refusal whose
+// termination the clerk withdrew (the client accepted the tariff after all) no longer counts.
 type TariffRefusal struct {
 	bun.BaseModel `bun:"table:billing_tariff_refusals,alias:tr"`
 
-	TenantID       string    `bun:"tenant_id,pk"`
-	ID             string    `bun:"id,pk"`
-	SubscriptionID string    `bun:"subscription_id"`
-	TariffID       string    `bun:"tariff_id"`
-	PostedOn       Date      `bun:"posted_on"`
-	Reference      string    `bun:"reference"`
-	Outcome        string    `bun:"outcome"`
-	EndsOn         Date      `bun:"ends_on"`
-	CreatedBy      string    `bun:"created_by"`
-	CreatedAt      time.Time `bun:"created_at"`
+	TenantID       string       `bun:"tenant_id,pk"`
+	ID             string       `bun:"id,pk"`
+	SubscriptionID string       `bun:"subscription_id"`
+	TariffID       string       `bun:"tariff_id"`
+	PostedOn       Date         `bun:"posted_on"`
+	Reference      string       `bun:"reference"`
+	Outcome        string       `bun:"outcome"`
+	EndsOn         Date         `bun:"ends_on"`
+	WithdrawnAt    bun.NullTime `bun:"withdrawn_at"`
+	CreatedBy      string       `bun:"created_by"`
+	CreatedAt      time.Time    `bun:"created_at"`
 }
 
 // contractPart: tariff changes (B4), termination (B8) and the liability cap (B7). See
@@ -110,7 +112,7 @@ var errNoTariff = errors.New("billing: no tariff in force")
 func (m *Module) tariffAt(ctx context.Context, sc *store.Scope, sub *Subscription, d Date) (*Tariff, map[string]Price, error) {
 	var refused []string
 	if sub != nil && sub.ID != "" {
-		if err := sc.Select((*TariffRefusal)(nil)).Column("tr.tariff_id").Where("tr.subscription_id = ?", sub.ID).Scan(ctx, &refused); err != nil {
+		if err := sc.Select((*TariffRefusal)(nil)).Column("tr.tariff_id").Where("tr.subscription_id = ? AND tr.withdrawn_at IS NULL", sub.ID).Scan(ctx, &refused); err != nil {
 			return nil, nil, err
 		}
 	}

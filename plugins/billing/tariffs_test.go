@@ -217,7 +217,7 @@ func TestB4RefusalPostmarkCounts(t *testing.T) {
 // TestB4RefusalKeepsOldTariffUntilEnd: with the default rule, a client who refused keeps the
 // old tariff (tariffAt gives it to him on any day after the new one took effect, and the new
 // one to everyone else), and his contract ends 3 months (the termination notice) after his
-// letter's postmark; he is told by e-mail.
+// letter's postmark; he is told by e-mail. Withdrawing that end withdraws the refusal.
 func TestB4RefusalKeepsOldTariffUntilEnd(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
@@ -268,6 +268,22 @@ func TestB4RefusalKeepsOldTariffUntilEnd(t *testing.T) {
 		if len(mails) != 1 || !strings.Contains(f.mailText("fr", mails[0]), "28/02/2027") || !strings.Contains(f.mailText("fr", mails[0]), "Refus des nouveaux tarifs") {
 			t.Errorf("end e-mail: %+v", mails)
 		}
+		// The client accepts after all: the clerk withdraws the end his refusal caused, and the
+		// new tariff prices his invoices from its day.
+		if res := f.post(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/terminations/"+terms[0].ID+"/withdraw", url.Values{}); res.Status != 303 {
+			t.Fatalf("withdraw: %d", res.Status)
+		}
+		s = f.reload(f.A, sub.ID)
+		if !s.EndsOn.IsZero() {
+			t.Errorf("still ends on %v", s.EndsOn)
+		}
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			tar, _, err := f.m.tariffAt(ctx, sc, s, d(2026, 12, 26))
+			if err == nil && tar.ID != tid {
+				t.Errorf("after the withdrawal, on 26 December: %s", tar.Name)
+			}
+			return err
+		})
 	})
 }
 

@@ -211,7 +211,8 @@ func (m *Module) recordTermination(c *kit.Ctx) error {
 }
 
 // withdrawTermination withdraws an active termination before its end (B8, audited): the
-// subscription's end is then the one of another active termination, or none.
+// contract has no end day any more (only one termination is active at a time). Withdrawing
+// the end a tariff refusal caused withdraws the refusal too: the new tariff applies.
 func (m *Module) withdrawTermination(c *kit.Ctx) error {
 	t := c.Tenant()
 	today := m.today(t)
@@ -231,6 +232,14 @@ func (m *Module) withdrawTermination(c *kit.Ctx) error {
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return errNotWithdrawable
+		}
+		if term.Reason == reasonRefusal {
+			// The client accepted the new tariff after all: his refusal no longer keeps
+			// him on the old one.
+			if _, err := sc.Update((*TariffRefusal)(nil)).Set("withdrawn_at = ?", m.now()).
+				Where("subscription_id = ? AND posted_on = ? AND reference = ? AND withdrawn_at IS NULL", subID, term.SentOn.String(), term.Reference).Exec(ctx); err != nil {
+				return err
+			}
 		}
 		_, err = sc.Update((*Subscription)(nil)).Set("ends_on = ''").Where("id = ? AND state <> ?", subID, subTerminated).Exec(ctx)
 		return err

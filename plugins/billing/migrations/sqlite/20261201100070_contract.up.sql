@@ -17,7 +17,8 @@ CREATE INDEX billing_tariff_notices_sub ON billing_tariff_notices (tenant_id, su
 
 -- B4: a client's refusal of a new tariff, by registered letter: its postmark day (it counts,
 -- not the receipt) and reference; what it led to (the tenant's rule at the time) and the end
--- day it fixed. One refusal per tariff and subscription.
+-- day it fixed; withdrawn_at is set when the clerk withdrew the termination it caused (the
+-- client accepted the tariff after all). One refusal per tariff and subscription.
 CREATE TABLE billing_tariff_refusals (
     tenant_id       TEXT NOT NULL,
     id              TEXT NOT NULL,
@@ -27,6 +28,7 @@ CREATE TABLE billing_tariff_refusals (
     reference       TEXT NOT NULL,
     outcome         TEXT NOT NULL,
     ends_on         TEXT NOT NULL,
+    withdrawn_at    TIMESTAMP NULL,
     created_by      TEXT NOT NULL DEFAULT '',
     created_at      TIMESTAMP NOT NULL,
     PRIMARY KEY (tenant_id, id),
