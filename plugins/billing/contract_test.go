@@ -156,3 +156,26 @@ func TestContractTablesAreScoped(t *testing.T) {
 		kittest.CheckScoped(t, f.m.Module, (*TariffNotice)(nil), (*TariffRefusal)(nil), (*Termination)(nil))
 	})
 }
+
+// TestContractExport: a client's data export holds his tariff notices and terminations, not
+// another client's (P11).
+func TestContractExport(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.contractCatalog(f.A)
+		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		other := f.contractSub(f.A, clientPL, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000002")
+		f.announced(cat)
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return f.m.endSubscription(ctx, f.A, sc, other, d(2027, 1, 31), "termination.reason.unpaid")
+		})
+		out, err := f.h.Export(context.Background(), f.A, client.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(out)
+		if !strings.Contains(s, `"billing_tariff_notices":[{`) || !strings.Contains(s, sub.ID) || strings.Contains(s, other.ID) || !strings.Contains(s, `"billing_terminations":[]`) {
+			t.Errorf("export: %s", s)
+		}
+	})
+}

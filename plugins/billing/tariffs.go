@@ -98,7 +98,32 @@ func (m *Module) contractPart() part {
 		},
 		Notifications: []string{tmplTariffNotice, tmplTerminationRecorded, tmplContractEnded},
 		AuditActions:  []string{auditTariffAnnounced, auditRefusalRecorded, auditTerminationSaved, auditTerminationUndo},
+		Export:        m.exportContract,
 	}
+}
+
+// exportContract is what the part holds of a user's contracts (P11): the tariff notices he
+// received, his refusals and the terminations of his subscriptions. They are contract
+// records: an erased account leaves them with the subscription (P11: kept, detached).
+func (m *Module) exportContract(ctx context.Context, t sdk.Tenant, userID string) (map[string]any, error) {
+	notices, refusals, terms := []TariffNotice{}, []TariffRefusal{}, []Termination{}
+	err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		var ids []string
+		if err := sc.Select((*Subscription)(nil)).Column("sub.id").Where("sub.user_id = ?", userID).Scan(ctx, &ids); err != nil || len(ids) == 0 {
+			return err
+		}
+		if err := sc.Select(&notices).Where("tn.subscription_id IN (?)", bun.In(ids)).OrderExpr("tn.notified_on").Scan(ctx); err != nil {
+			return err
+		}
+		if err := sc.Select(&refusals).Where("tr.subscription_id IN (?)", bun.In(ids)).OrderExpr("tr.created_at").Scan(ctx); err != nil {
+			return err
+		}
+		return sc.Select(&terms).Where("term.subscription_id IN (?)", bun.In(ids)).OrderExpr("term.created_at").Scan(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"billing_tariff_notices": notices, "billing_tariff_refusals": refusals, "billing_terminations": terms}, nil
 }
 
 // errNoTariff: the tenant has no tariff in force on the day asked.
