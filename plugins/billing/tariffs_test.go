@@ -1,0 +1,340 @@
+package billing
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"carenet.dev/platform/plugins/kit/store"
+	"carenet.dev/platform/plugins/kit/store/storetest"
+)
+
+// TestB4AnnounceNoticesEachClientInHisLanguage: announcing a draft makes it announced,
+// effective one month (billing.tariff_notice_months) after the announcement; every live
+// subscription's client gets one notice, in his language, with his plan's and options' new
+// prices beside the old, the effective day, the refusal deadline (10 days) and what a
+// refusal leads to. A terminated subscription and another tenant's clients get nothing; a
+// second announcement sends nothing again.
+func TestB4AnnounceNoticesEachClientInHisLanguage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.contractCatalog(f.A)
+		f.contractCatalog(f.B)
+		fr := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001", cat.Products["AGENDA"])
+		pl := f.contractSub(f.A, clientPL, cat.Products["CONFORT"], d(2026, 5, 2), "+33100000002")
+		f.setLocale(f.A, pl, "pl")
+		gone := f.contractSub(f.A, clientSK, cat.Products["CONFORT"], d(2025, 1, 2), "+33100000003")
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Subscription)(nil)).Set("state = ?", subTerminated).Where("id = ?", gone.ID).Exec(ctx)
+			return err
+		})
+		f.contractSub(f.B, client, "x", d(2026, 3, 31), "+33100000009")
+		tid := f.draftTariff(f.A, cat)
+
+		res := f.post(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{})
+		if res.Status != 303 {
+			t.Fatalf("announce: %d %s", res.Status, res.Body)
+		}
+		var tar Tariff
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&tar).Where("tar.id = ?", tid).Scan(ctx)
+		})
+		if tar.State != tariffAnnounced || tar.EffectiveOn != d(2026, 12, 26) || tar.AnnouncedAt.IsZero() {
+			t.Fatalf("announced tariff: %+v", tar)
+		}
+		notices := f.sentOf(tmplTariffNotice)
+		if len(notices) != 2 {
+			t.Fatalf("notices: %d, want one per live subscription (2)", len(notices))
+		}
+		byUser := map[string]int{}
+		for i, n := range notices {
+			byUser[n.UserID] = i
+		}
+		frMsg, plMsg := notices[byUser[client.ID]], notices[byUser[clientPL.ID]]
+		frText := f.mailText("fr", frMsg)
+		for _, want := range []string{"26/12/2026", "06/12/2026", "Essentiel, par mois : 89,00", "95,00", "Appel hors forfait : 0,60", "0,65",
+			"Gestion de l'agenda partagé, par mois : 25,00", "27,00", "lettre recommandée avec accusé de réception", "10 jours", "la date d’envoi fait foi",
+			"vous gardez l’ancien tarif", "3 mois", fr.Reference} {
+			if !strings.Contains(strings.ReplaceAll(frText, "\u00a0", " "), want) {
+				t.Errorf("French notice lacks %q:\n%s", want, frText)
+			}
+		}
+		if strings.Contains(frText, "Confort") {
+			t.Errorf("the French client's notice names a plan he does not have:\n%s", frText)
+		}
+		plText := f.mailText("pl", plMsg)
+		for _, want := range []string{"26.12.2026", "06.12.2026", "Confort, miesięcznie: 179,00", "189,00", "10 dni", "listem poleconym", "liczy się data nadania", pl.Reference} {
+			if !strings.Contains(strings.ReplaceAll(plText, "\u00a0", " "), want) {
+				t.Errorf("Polish notice lacks %q:\n%s", want, plText)
+			}
+		}
+		if len(f.audits(auditTariffAnnounced)) != 1 {
+			t.Errorf("announcement audited %d times", len(f.audits(auditTariffAnnounced)))
+		}
+		// Announcing again (a second click) changes and sends nothing.
+		if res := f.post(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
+			t.Fatalf("second announce: %d", res.Status)
+		}
+		if n := len(f.sentOf(tmplTariffNotice)); n != 2 {
+			t.Errorf("a second announcement sent notices again: %d", n)
+		}
+		// Another tenant's clerk cannot announce it.
+		if res := f.post(f.B, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 404 {
+			t.Errorf("tenant B announced tenant A's tariff: %d", res.Status)
+		}
+	})
+}
+
+// TestB4NoticeMonthsAndOutcomeAreRules: a tenant whose notice is 2 months and whose refusal
+// terminates the contract announces a tariff effective 2 months later, and its notice says
+// that a refusal ends the contract on that day.
+func TestB4NoticeMonthsAndOutcomeAreRules(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.contractCatalog(f.A)
+		f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		tid := f.draftTariff(f.A, cat)
+		ten := f.A
+		ten.Rules = map[string]any{"billing.tariff_notice_months": int64(2), "billing.tariff_refusal_outcome": refusalTerminate, "billing.tariff_refusal_days": int64(15)}
+		if res := f.post(ten, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
+			t.Fatalf("announce: %d", res.Status)
+		}
+		n := f.sentOf(tmplTariffNotice)
+		if len(n) != 1 {
+			t.Fatalf("notices: %d", len(n))
+		}
+		text := f.mailText("fr", n[0])
+		for _, want := range []string{"26/01/2027", "11/12/2026", "15 jours", "le contrat prend fin le 26/01/2027"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("notice lacks %q:\n%s", want, text)
+			}
+		}
+	})
+}
+
+// TestB4TariffsComeInForceOnTheirDay: the daily job puts an announced tariff in force on its
+// effective day, not before.
+func TestB4TariffsComeInForceOnTheirDay(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.contractCatalog(f.A)
+		tid := f.draftTariff(f.A, cat)
+		if res := f.post(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
+			t.Fatalf("announce: %d", res.Status)
+		}
+		state := func() string {
+			var tar Tariff
+			f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+				return sc.Select(&tar).Where("tar.id = ?", tid).Scan(ctx)
+			})
+			return tar.State
+		}
+		f.setToday(d(2026, 12, 25))
+		f.job(f.A, jobTariffsInForce)
+		if s := state(); s != tariffAnnounced {
+			t.Fatalf("the day before: %s", s)
+		}
+		f.setToday(d(2026, 12, 26))
+		f.job(f.A, jobTariffsInForce)
+		if s := state(); s != tariffInForce {
+			t.Fatalf("on its day: %s", s)
+		}
+	})
+}
+
+// announced announces a draft tariff on the fixture's day and returns its id.
+func (f *fixture) announced(cat catalog) string {
+	f.t.Helper()
+	tid := f.draftTariff(f.A, cat)
+	if res := f.post(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
+		f.t.Fatalf("announce: %d %s", res.Status, res.Body)
+	}
+	return tid
+}
+
+// TestB4RefusalPostmarkCounts: the notice went out on 26 November, so the refusal letter
+// must be posted by 6 December (10 days). A letter posted on 7 December is refused with the
+// deadline named next to its field, and nothing is recorded; one posted on 6 December and
+// received days later is recorded. A letter posted before the notice, or without its
+// reference, is refused too.
+func TestB4RefusalPostmarkCounts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.contractCatalog(f.A)
+		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		tid := f.announced(cat)
+		f.setToday(d(2026, 12, 10))
+		path := "/billing/manage/subscriptions/" + sub.ID + "/contract/refusal"
+		res := f.post(f.A, clerk, path, url.Values{"tariff": {tid}, "posted_on": {"2026-12-07"}, "reference": {"1A 234 567 8901 2"}})
+		body := string(res.Body)
+		if res.Status != 422 || !strings.Contains(body, `id="e-posted_on"`) || !strings.Contains(body, "après le délai de refus") || !strings.Contains(body, "06/12/2026") {
+			t.Fatalf("late letter: %d %s", res.Status, body)
+		}
+		noKeys(t, body)
+		for _, bad := range []url.Values{
+			{"tariff": {tid}, "posted_on": {"2026-11-20"}, "reference": {"1A"}},
+			{"tariff": {tid}, "posted_on": {"2026-12-04"}, "reference": {" "}},
+			{"tariff": {tid}, "posted_on": {"2026-02-30"}, "reference": {"1A"}},
+			{"tariff": {"nope"}, "posted_on": {"2026-12-04"}, "reference": {"1A"}},
+			{"tariff": {tid}, "posted_on": {"2026-12-11"}, "reference": {"1A"}},
+		} {
+			if res := f.post(f.A, clerk, path, bad); res.Status != 422 {
+				t.Errorf("%v: %d", bad, res.Status)
+			}
+		}
+		var n int64
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			var err error
+			n, err = sc.Select((*TariffRefusal)(nil)).Count(ctx)
+			return err
+		})
+		if n != 0 {
+			t.Fatalf("refused letters were recorded: %d", n)
+		}
+		res = f.post(f.A, clerk, path, url.Values{"tariff": {tid}, "posted_on": {"2026-12-06"}, "reference": {"1A 234 567 8901 2"}})
+		if res.Status != 303 {
+			t.Fatalf("letter posted on the last day: %d %s", res.Status, res.Body)
+		}
+		var r TariffRefusal
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&r).Where("tr.subscription_id = ?", sub.ID).Scan(ctx)
+		})
+		if r.PostedOn != d(2026, 12, 6) || r.Reference != "1A 234 567 8901 2" || r.Outcome != refusalKeepUntilEnd {
+			t.Fatalf("refusal: %+v", r)
+		}
+		if len(f.audits(auditRefusalRecorded)) != 1 {
+			t.Errorf("refusal not audited")
+		}
+		// The same refusal twice is refused.
+		if res := f.post(f.A, clerk, path, url.Values{"tariff": {tid}, "posted_on": {"2026-12-05"}, "reference": {"X"}}); res.Status != 422 {
+			t.Errorf("second refusal: %d", res.Status)
+		}
+	})
+}
+
+// TestB4RefusalKeepsOldTariffUntilEnd: with the default rule, a client who refused keeps the
+// old tariff (tariffAt gives it to him on any day after the new one took effect, and the new
+// one to everyone else), and his contract ends 3 months (the termination notice) after his
+// letter's postmark; he is told by e-mail. Withdrawing that end withdraws the refusal.
+func TestB4RefusalKeepsOldTariffUntilEnd(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.contractCatalog(f.A)
+		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		other := f.contractSub(f.A, clientPL, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000002")
+		tid := f.announced(cat)
+		f.setToday(d(2026, 12, 3))
+		res := f.post(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/refusal", url.Values{"tariff": {tid}, "posted_on": {"2026-11-30"}, "reference": {"RR1"}})
+		if res.Status != 303 {
+			t.Fatalf("refusal: %d %s", res.Status, res.Body)
+		}
+		if got := f.reload(f.A, sub.ID).EndsOn; got != d(2027, 2, 28) {
+			t.Errorf("ends on %v, want 28 February 2027 (30 November + 3 months, clamped)", got)
+		}
+		terms := f.terminations(f.A, sub.ID)
+		if len(terms) != 1 || terms[0].Reason != reasonRefusal || terms[0].State != termActive {
+			t.Fatalf("terminations: %+v", terms)
+		}
+		s := f.reload(f.A, sub.ID)
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			for _, day := range []Date{d(2026, 12, 25), d(2026, 12, 26), d(2027, 2, 27)} {
+				tar, prices, err := f.m.tariffAt(ctx, sc, s, day)
+				if err != nil {
+					return err
+				}
+				if tar.ID != cat.TariffID || prices[cat.Products["ESSENTIEL"]].MonthlyFeeMinor != 8900 {
+					t.Errorf("the refusing client on %v: tariff %s (%d)", day, tar.Name, prices[cat.Products["ESSENTIEL"]].MonthlyFeeMinor)
+				}
+			}
+			tar, prices, err := f.m.tariffAt(ctx, sc, other, d(2026, 12, 26))
+			if err != nil {
+				return err
+			}
+			if tar.ID != tid || prices[cat.Products["ESSENTIEL"]].MonthlyFeeMinor != 9500 {
+				t.Errorf("another client on 26 December: %s", tar.Name)
+			}
+			tar, _, err = f.m.tariffAt(ctx, sc, other, d(2026, 12, 25))
+			if err != nil {
+				return err
+			}
+			if tar.ID != cat.TariffID {
+				t.Errorf("another client the day before: %s", tar.Name)
+			}
+			return nil
+		})
+		mails := f.sentOf(tmplTerminationRecorded)
+		if len(mails) != 1 || !strings.Contains(f.mailText("fr", mails[0]), "28/02/2027") || !strings.Contains(f.mailText("fr", mails[0]), "Refus des nouveaux tarifs") {
+			t.Errorf("end e-mail: %+v", mails)
+		}
+		// The client accepts after all: the clerk withdraws the end his refusal caused, and the
+		// new tariff prices his invoices from its day.
+		if res := f.post(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/terminations/"+terms[0].ID+"/withdraw", url.Values{}); res.Status != 303 {
+			t.Fatalf("withdraw: %d", res.Status)
+		}
+		s = f.reload(f.A, sub.ID)
+		if !s.EndsOn.IsZero() {
+			t.Errorf("still ends on %v", s.EndsOn)
+		}
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			tar, _, err := f.m.tariffAt(ctx, sc, s, d(2026, 12, 26))
+			if err == nil && tar.ID != tid {
+				t.Errorf("after the withdrawal, on 26 December: %s", tar.Name)
+			}
+			return err
+		})
+	})
+}
+
+// TestB4RefusalTerminatesWhenTheRuleSaysSo: with the rule "terminate", the refusing client's
+// contract ends on the day the new tariff takes effect.
+func TestB4RefusalTerminatesWhenTheRuleSaysSo(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.contractCatalog(f.A)
+		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		tid := f.announced(cat)
+		ten := withRule(f.A, "billing.tariff_refusal_outcome", refusalTerminate)
+		res := f.post(ten, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/refusal", url.Values{"tariff": {tid}, "posted_on": {"2026-11-26"}, "reference": {"RR2"}})
+		if res.Status != 303 {
+			t.Fatalf("refusal: %d %s", res.Status, res.Body)
+		}
+		if got := f.reload(f.A, sub.ID).EndsOn; got != d(2026, 12, 26) {
+			t.Errorf("ends on %v, want the new tariff's day 26 December 2026", got)
+		}
+		var r TariffRefusal
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&r).Where("tr.subscription_id = ?", sub.ID).Scan(ctx)
+		})
+		if r.Outcome != refusalTerminate || r.EndsOn != d(2026, 12, 26) {
+			t.Errorf("refusal: %+v", r)
+		}
+	})
+}
+
+// TestB4AnnounceRace: two clerks announcing the same draft at once send one notice per
+// client.
+func TestB4AnnounceRace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.contractCatalog(f.A)
+		f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		tid := f.draftTariff(f.A, cat)
+		var wg sync.WaitGroup
+		for i := 0; i < 2; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := f.h.Do(context.Background(), f.A, clerk, "POST", "/billing/manage/tariffs/"+tid+"/announce", nil)
+				if err != nil || res.Status != 303 {
+					t.Errorf("announce: %v %+v", err, res)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := len(f.sentOf(tmplTariffNotice)); n != 1 {
+			t.Errorf("notices: %d, want 1", n)
+		}
+	})
+}
