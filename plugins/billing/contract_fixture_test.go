@@ -102,8 +102,8 @@ func (f *fixture) mailText(lang string, msg sdk.Message) string {
 	return f.m.Msgs.For(lang).T("mail."+msg.Template+".body", kv...)
 }
 
-// post posts a form as u and returns the response.
-func (f *fixture) post(ten sdk.Tenant, u *sdk.User, path string, form url.Values) *sdk.Response {
+// postAs posts a form as u and returns the response.
+func (f *fixture) postAs(ten sdk.Tenant, u *sdk.User, path string, form url.Values) *sdk.Response {
 	f.t.Helper()
 	return f.send(ten, u, http.MethodPost, path, form)
 }

@@ -33,7 +33,7 @@ func TestB4AnnounceNoticesEachClientInHisLanguage(t *testing.T) {
 		f.contractSub(f.B, client, "x", d(2026, 3, 31), "+33100000009")
 		tid := f.draftTariff(f.A, cat)
 
-		res := f.post(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{})
+		res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{})
 		if res.Status != 303 {
 			t.Fatalf("announce: %d %s", res.Status, res.Body)
 		}
@@ -74,14 +74,14 @@ func TestB4AnnounceNoticesEachClientInHisLanguage(t *testing.T) {
 			t.Errorf("announcement audited %d times", len(f.audits(auditTariffAnnounced)))
 		}
 		// Announcing again (a second click) changes and sends nothing.
-		if res := f.post(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
+		if res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
 			t.Fatalf("second announce: %d", res.Status)
 		}
 		if n := len(f.sentOf(tmplTariffNotice)); n != 2 {
 			t.Errorf("a second announcement sent notices again: %d", n)
 		}
 		// Another tenant's clerk cannot announce it.
-		if res := f.post(f.B, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 404 {
+		if res := f.postAs(f.B, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 404 {
 			t.Errorf("tenant B announced tenant A's tariff: %d", res.Status)
 		}
 	})
@@ -98,7 +98,7 @@ func TestB4NoticeMonthsAndOutcomeAreRules(t *testing.T) {
 		tid := f.draftTariff(f.A, cat)
 		ten := f.A
 		ten.Rules = map[string]any{"billing.tariff_notice_months": int64(2), "billing.tariff_refusal_outcome": refusalTerminate, "billing.tariff_refusal_days": int64(15)}
-		if res := f.post(ten, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
+		if res := f.postAs(ten, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
 			t.Fatalf("announce: %d", res.Status)
 		}
 		n := f.sentOf(tmplTariffNotice)
@@ -121,7 +121,7 @@ func TestB4TariffsComeInForceOnTheirDay(t *testing.T) {
 		f := setup(t, b)
 		cat := f.contractCatalog(f.A)
 		tid := f.draftTariff(f.A, cat)
-		if res := f.post(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
+		if res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
 			t.Fatalf("announce: %d", res.Status)
 		}
 		state := func() string {
@@ -148,7 +148,7 @@ func TestB4TariffsComeInForceOnTheirDay(t *testing.T) {
 func (f *fixture) announced(cat catalog) string {
 	f.t.Helper()
 	tid := f.draftTariff(f.A, cat)
-	if res := f.post(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
+	if res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
 		f.t.Fatalf("announce: %d %s", res.Status, res.Body)
 	}
 	return tid
@@ -167,7 +167,7 @@ func TestB4RefusalPostmarkCounts(t *testing.T) {
 		tid := f.announced(cat)
 		f.setToday(d(2026, 12, 10))
 		path := "/billing/manage/subscriptions/" + sub.ID + "/contract/refusal"
-		res := f.post(f.A, clerk, path, url.Values{"tariff": {tid}, "posted_on": {"2026-12-07"}, "reference": {"1A 234 567 8901 2"}})
+		res := f.postAs(f.A, clerk, path, url.Values{"tariff": {tid}, "posted_on": {"2026-12-07"}, "reference": {"1A 234 567 8901 2"}})
 		body := string(res.Body)
 		if res.Status != 422 || !strings.Contains(body, `id="e-posted_on"`) || !strings.Contains(body, "après le délai de refus") || !strings.Contains(body, "06/12/2026") {
 			t.Fatalf("late letter: %d %s", res.Status, body)
@@ -180,7 +180,7 @@ func TestB4RefusalPostmarkCounts(t *testing.T) {
 			{"tariff": {"nope"}, "posted_on": {"2026-12-04"}, "reference": {"1A"}},
 			{"tariff": {tid}, "posted_on": {"2026-12-11"}, "reference": {"1A"}},
 		} {
-			if res := f.post(f.A, clerk, path, bad); res.Status != 422 {
+			if res := f.postAs(f.A, clerk, path, bad); res.Status != 422 {
 				t.Errorf("%v: %d", bad, res.Status)
 			}
 		}
@@ -193,7 +193,7 @@ func TestB4RefusalPostmarkCounts(t *testing.T) {
 		if n != 0 {
 			t.Fatalf("refused letters were recorded: %d", n)
 		}
-		res = f.post(f.A, clerk, path, url.Values{"tariff": {tid}, "posted_on": {"2026-12-06"}, "reference": {"1A 234 567 8901 2"}})
+		res = f.postAs(f.A, clerk, path, url.Values{"tariff": {tid}, "posted_on": {"2026-12-06"}, "reference": {"1A 234 567 8901 2"}})
 		if res.Status != 303 {
 			t.Fatalf("letter posted on the last day: %d %s", res.Status, res.Body)
 		}
@@ -208,7 +208,7 @@ func TestB4RefusalPostmarkCounts(t *testing.T) {
 			t.Errorf("refusal not audited")
 		}
 		// The same refusal twice is refused.
-		if res := f.post(f.A, clerk, path, url.Values{"tariff": {tid}, "posted_on": {"2026-12-05"}, "reference": {"X"}}); res.Status != 422 {
+		if res := f.postAs(f.A, clerk, path, url.Values{"tariff": {tid}, "posted_on": {"2026-12-05"}, "reference": {"X"}}); res.Status != 422 {
 			t.Errorf("second refusal: %d", res.Status)
 		}
 	})
@@ -226,7 +226,7 @@ func TestB4RefusalKeepsOldTariffUntilEnd(t *testing.T) {
 		other := f.contractSub(f.A, clientPL, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000002")
 		tid := f.announced(cat)
 		f.setToday(d(2026, 12, 3))
-		res := f.post(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/refusal", url.Values{"tariff": {tid}, "posted_on": {"2026-11-30"}, "reference": {"RR1"}})
+		res := f.postAs(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/refusal", url.Values{"tariff": {tid}, "posted_on": {"2026-11-30"}, "reference": {"RR1"}})
 		if res.Status != 303 {
 			t.Fatalf("refusal: %d %s", res.Status, res.Body)
 		}
@@ -270,7 +270,7 @@ func TestB4RefusalKeepsOldTariffUntilEnd(t *testing.T) {
 		}
 		// The client accepts after all: the clerk withdraws the end his refusal caused, and the
 		// new tariff prices his invoices from its day.
-		if res := f.post(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/terminations/"+terms[0].ID+"/withdraw", url.Values{}); res.Status != 303 {
+		if res := f.postAs(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/terminations/"+terms[0].ID+"/withdraw", url.Values{}); res.Status != 303 {
 			t.Fatalf("withdraw: %d", res.Status)
 		}
 		s = f.reload(f.A, sub.ID)
@@ -296,7 +296,7 @@ func TestB4RefusalTerminatesWhenTheRuleSaysSo(t *testing.T) {
 		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		tid := f.announced(cat)
 		ten := withRule(f.A, "billing.tariff_refusal_outcome", refusalTerminate)
-		res := f.post(ten, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/refusal", url.Values{"tariff": {tid}, "posted_on": {"2026-11-26"}, "reference": {"RR2"}})
+		res := f.postAs(ten, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/refusal", url.Values{"tariff": {tid}, "posted_on": {"2026-11-26"}, "reference": {"RR2"}})
 		if res.Status != 303 {
 			t.Fatalf("refusal: %d %s", res.Status, res.Body)
 		}

@@ -53,7 +53,7 @@ func TestB8RecordClientLetter(t *testing.T) {
 			"term_reference": {"party": {"client"}, "sent_on": {"2026-11-20"}, "received_on": {"2026-11-23"}, "term_reference": {""}},
 			"party":          {"party": {"nobody"}, "sent_on": {"2026-11-20"}, "received_on": {"2026-11-23"}, "term_reference": {"1A"}},
 		} {
-			res := f.post(f.A, clerk, path, bad)
+			res := f.postAs(f.A, clerk, path, bad)
 			if res.Status != 422 || !strings.Contains(string(res.Body), `id="e-`+field+`"`) {
 				t.Errorf("%s: %d %s", field, res.Status, res.Body)
 			}
@@ -62,7 +62,7 @@ func TestB8RecordClientLetter(t *testing.T) {
 		if got := f.terminations(f.A, sub.ID); len(got) != 0 {
 			t.Fatalf("refused forms recorded: %+v", got)
 		}
-		res := f.post(f.A, clerk, path, url.Values{"party": {"client"}, "sent_on": {"2026-11-20"}, "received_on": {"2026-11-23"}, "term_reference": {"1A 111 222 3334 5"}})
+		res := f.postAs(f.A, clerk, path, url.Values{"party": {"client"}, "sent_on": {"2026-11-20"}, "received_on": {"2026-11-23"}, "term_reference": {"1A 111 222 3334 5"}})
 		if res.Status != 303 {
 			t.Fatalf("record: %d %s", res.Status, res.Body)
 		}
@@ -80,7 +80,7 @@ func TestB8RecordClientLetter(t *testing.T) {
 		if len(f.audits(auditTerminationSaved)) != 1 {
 			t.Errorf("not audited")
 		}
-		res = f.post(f.A, clerk, path, url.Values{"party": {"firm"}, "sent_on": {"2026-11-24"}, "received_on": {"2026-11-25"}, "term_reference": {"2B"}})
+		res = f.postAs(f.A, clerk, path, url.Values{"party": {"firm"}, "sent_on": {"2026-11-24"}, "received_on": {"2026-11-25"}, "term_reference": {"2B"}})
 		if res.Status != 422 || !strings.Contains(string(res.Body), "déjà en cours") {
 			t.Errorf("second termination: %d %s", res.Status, res.Body)
 		}
@@ -147,11 +147,11 @@ func TestB8WithdrawBeforeEnd(t *testing.T) {
 		cat := f.contractCatalog(f.A)
 		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		base := "/billing/manage/subscriptions/" + sub.ID + "/contract"
-		if res := f.post(f.A, clerk, base+"/termination", url.Values{"party": {"firm"}, "sent_on": {"2026-11-20"}, "received_on": {"2026-11-23"}, "term_reference": {"F1"}}); res.Status != 303 {
+		if res := f.postAs(f.A, clerk, base+"/termination", url.Values{"party": {"firm"}, "sent_on": {"2026-11-20"}, "received_on": {"2026-11-23"}, "term_reference": {"F1"}}); res.Status != 303 {
 			t.Fatalf("record: %d", res.Status)
 		}
 		term := f.terminations(f.A, sub.ID)[0]
-		if res := f.post(f.A, clerk, base+"/terminations/"+term.ID+"/withdraw", url.Values{}); res.Status != 303 {
+		if res := f.postAs(f.A, clerk, base+"/terminations/"+term.ID+"/withdraw", url.Values{}); res.Status != 303 {
 			t.Fatalf("withdraw: %d", res.Status)
 		}
 		if got := f.reload(f.A, sub.ID).EndsOn; !got.IsZero() {
@@ -164,7 +164,7 @@ func TestB8WithdrawBeforeEnd(t *testing.T) {
 			t.Errorf("withdrawal not audited")
 		}
 		// A new termination may be recorded; once its end day came it cannot be withdrawn.
-		if res := f.post(f.A, clerk, base+"/termination", url.Values{"party": {"client"}, "sent_on": {"2026-11-24"}, "received_on": {"2026-11-25"}, "term_reference": {"C1"}}); res.Status != 303 {
+		if res := f.postAs(f.A, clerk, base+"/termination", url.Values{"party": {"client"}, "sent_on": {"2026-11-24"}, "received_on": {"2026-11-25"}, "term_reference": {"C1"}}); res.Status != 303 {
 			t.Fatalf("record again: %d %s", res.Status, res.Body)
 		}
 		var again Termination
@@ -174,7 +174,7 @@ func TestB8WithdrawBeforeEnd(t *testing.T) {
 			}
 		}
 		f.setToday(d(2027, 2, 25))
-		res := f.post(f.A, clerk, base+"/terminations/"+again.ID+"/withdraw", url.Values{})
+		res := f.postAs(f.A, clerk, base+"/terminations/"+again.ID+"/withdraw", url.Values{})
 		if res.Status != 303 || !strings.Contains(res.Header.Get("Location"), "not_withdrawable") {
 			t.Errorf("withdraw on its end day: %d %v", res.Status, res.Header)
 		}
@@ -182,7 +182,7 @@ func TestB8WithdrawBeforeEnd(t *testing.T) {
 			t.Errorf("end changed: %v", got)
 		}
 		// Another tenant cannot reach it.
-		if res := f.post(f.B, clerk, base+"/terminations/"+again.ID+"/withdraw", url.Values{}); res.Status != 404 {
+		if res := f.postAs(f.B, clerk, base+"/terminations/"+again.ID+"/withdraw", url.Values{}); res.Status != 404 {
 			t.Errorf("tenant B: %d", res.Status)
 		}
 	})
@@ -208,7 +208,7 @@ func TestB8JobEndsContractThenFinalInvoice(t *testing.T) {
 		cat := f.contractCatalog(f.A)
 		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		stays := f.contractSub(f.A, clientPL, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000002")
-		if res := f.post(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/termination",
+		if res := f.postAs(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/termination",
 			url.Values{"party": {"client"}, "sent_on": {"2026-11-20"}, "received_on": {"2026-11-23"}, "term_reference": {"C1"}}); res.Status != 303 {
 			t.Fatalf("record: %d", res.Status)
 		}
@@ -249,7 +249,7 @@ func TestB8EndSubscriptionEarlierEndWins(t *testing.T) {
 		f := setup(t, b)
 		cat := f.contractCatalog(f.A)
 		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
-		if res := f.post(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/termination",
+		if res := f.postAs(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/termination",
 			url.Values{"party": {"client"}, "sent_on": {"2026-11-20"}, "received_on": {"2026-11-23"}, "term_reference": {"C1"}}); res.Status != 303 {
 			t.Fatalf("record: %d", res.Status)
 		}
