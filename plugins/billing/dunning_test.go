@@ -266,7 +266,9 @@ func TestAfterNoticeJob(t *testing.T) {
 			t.Fatalf("the job did not suspend the qualifying client: %s", s.State)
 		}
 		var o Subscription
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&o).Where("sub.id = ?", other.ID).Scan(ctx) })
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&o).Where("sub.id = ?", other.ID).Scan(ctx)
+		})
 		if o.State != subActive {
 			t.Fatal("the job suspended a client whose notice is 5 days old")
 		}

@@ -67,14 +67,18 @@ func (f *payFix) invoice(sub *Subscription, number string, total int64, due Date
 func (f *payFix) reload(id string) Invoice {
 	f.t.Helper()
 	var inv Invoice
-	f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&inv).Where("inv.id = ?", id).Scan(ctx) })
+	f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(&inv).Where("inv.id = ?", id).Scan(ctx)
+	})
 	return inv
 }
 
 func (f *payFix) subNow() Subscription {
 	f.t.Helper()
 	var s Subscription
-	f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&s).Where("sub.id = ?", f.sub.ID).Scan(ctx) })
+	f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(&s).Where("sub.id = ?", f.sub.ID).Scan(ctx)
+	})
 	return s
 }
 
@@ -173,7 +177,9 @@ func TestPaymentsPartialFullOverpay(t *testing.T) {
 			t.Fatalf("debit: %d\n%s", res.Status, res.Body)
 		}
 		var p Payment
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&p).Where("pay.invoice_id = ?", inv2.ID).Scan(ctx) })
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&p).Where("pay.invoice_id = ?", inv2.ID).Scan(ctx)
+		})
 		if p.Reference != "RUM-SEC-0042" || p.Method != payDebit {
 			t.Fatalf("debit recorded as %+v", p)
 		}
