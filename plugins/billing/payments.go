@@ -24,6 +24,7 @@ func (m *Module) paymentsPart() part {
 		Routes: []kit.Route{
 			kit.Perm("GET /billing/manage/payments", permManage, m.paymentsPage),
 			kit.Perm("POST /billing/manage/payments", permManage, m.paymentsRecord),
+			kit.Perm("POST /billing/manage/payments/setoff", permManage, m.paymentsSetOff),
 			kit.Perm("GET /billing/manage/payments/import", permManage, m.importPage),
 			kit.Perm("POST /billing/manage/payments/import", permManage, m.importPost),
 			kit.Perm("POST /billing/manage/payments/import/lines/{id}/assign", permManage, m.bankLineAssign),
@@ -39,7 +40,7 @@ func (m *Module) paymentsPart() part {
 		Jobs:          []kit.Job{{Name: jobAfterNotice, Cron: "15 7 * * *", Run: m.afterNoticeJob}},
 		Notifications: []string{tmplFormalNotice, tmplSuspended, tmplReactivated},
 		AuditActions: []string{auditPaymentRecorded, auditStatementImported, auditBankLineIgnored, auditLegalRateSaved,
-			auditNoticeSent, auditSuspended, auditReactivated, auditTerminatedUnpaid},
+			auditNoticeSent, auditSuspended, auditReactivated, auditTerminatedUnpaid, auditSetOff},
 	}
 }
 
@@ -69,6 +70,7 @@ const (
 	auditSuspended         = "billing.subscription_suspended"
 	auditReactivated       = "billing.subscription_reactivated"
 	auditTerminatedUnpaid  = "billing.subscription_terminated_unpaid"
+	auditSetOff            = "billing.credit_set_off"
 )
 
 // Why a payment is refused.
@@ -199,10 +201,15 @@ func (m *Module) afterPayment(ctx context.Context, t sdk.Tenant, p *paid) {
 	_ = h.Record(ctx, sdk.AuditRecord{Action: auditPaymentRecorded, Resource: "billing/invoice/" + p.Invoice.ID,
 		Detail: map[string]any{"number": num, "amount": m.money(t, p.Payment.AmountMinor), "received_date": p.Payment.ReceivedOn.String()}})
 	if p.Reactivated != nil {
-		m.tellClient(ctx, t, p.Reactivated, tmplReactivated, nil)
-		_ = h.Record(ctx, sdk.AuditRecord{Action: auditReactivated, Subject: p.Reactivated.UserID, Resource: "billing/subscription/" + p.Reactivated.ID,
-			Detail: map[string]any{"client": p.Reactivated.ClientName}})
+		m.afterReactivation(ctx, t, p.Reactivated)
 	}
+}
+
+// afterReactivation tells the client his service is back, and the audit trail.
+func (m *Module) afterReactivation(ctx context.Context, t sdk.Tenant, sub *Subscription) {
+	m.tellClient(ctx, t, sub, tmplReactivated, nil)
+	_ = sdk.HostFrom(ctx).Record(ctx, sdk.AuditRecord{Action: auditReactivated, Subject: sub.UserID, Resource: "billing/subscription/" + sub.ID,
+		Detail: map[string]any{"client": sub.ClientName}})
 }
 
 // tellClient e-mails sub's client one of the part's messages, with attachments; a failure
@@ -274,6 +281,7 @@ func (m *Module) renderPayments(c *kit.Ctx, v *kit.View, status int) error {
 	var sub *Subscription
 	var invs []Invoice
 	var pays []paymentRow
+	var credits []creditLeft
 	err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		if subID != "" {
 			var s Subscription
@@ -281,6 +289,10 @@ func (m *Module) renderPayments(c *kit.Ctx, v *kit.View, status int) error {
 				return err
 			}
 			sub = &s
+			var err error
+			if credits, err = creditsOf(ctx, sc, subID); err != nil {
+				return err
+			}
 			if err := sc.Select(&invs).Where("inv.subscription_id = ?", subID).Where("inv.kind = ?", invInvoice).
 				Where("inv.state IN (?, ?)", invIssued, invPaid).OrderExpr("inv.issued_on DESC, inv.number DESC").Limit(60).Scan(ctx); err != nil {
 				return err
@@ -312,6 +324,7 @@ func (m *Module) renderPayments(c *kit.Ctx, v *kit.View, status int) error {
 	}
 	v.Data["Sub"], v.Data["Open"], v.Data["Payments"], v.Data["Currency"] = sub, open, pays, c.Tenant().Currency
 	v.Data["Methods"] = []string{payDebit, payCheque, payTransfer}
+	v.Data["Credits"] = credits
 	if status != http.StatusOK {
 		return kit.Invalid("payments_page", v)
 	}

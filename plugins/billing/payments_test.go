@@ -433,3 +433,82 @@ func TestMatchInvoiceWholeNumber(t *testing.T) {
 }
 
 var _ = time.Second
+
+// creditNote stores an issued credit note of sub for total cents.
+func (f *payFix) creditNote(sub *Subscription, number string, total int64) *Invoice {
+	f.t.Helper()
+	f.seq++
+	n, y, seq := number, 2026, f.seq
+	cn := &Invoice{TenantID: f.A.ID, ID: newID(), Kind: invCreditNote, SubscriptionID: sub.ID, State: invIssued, Number: &n, Year: &y, Seq: &seq,
+		PeriodStart: Date{2026, 11, 1}, PeriodEnd: Date{2026, 11, 30}, IssuedOn: Date{2026, 11, 20}, Currency: "EUR", Locale: "fr",
+		TotalMinor: total, CreatedAt: f.now}
+	f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+		_, err := sc.Insert(cn).Exec(ctx)
+		return err
+	})
+	return cn
+}
+
+// TestSetOffOnlyWhenAgreed: a credit note is set against an invoice only for a subscription
+// whose special conditions agree to set-off in writing; never more than the credit note holds,
+// even by two set-offs at once (B6).
+func TestSetOffOnlyWhenAgreed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFix(t, b)
+		inv := f.invoice(f.sub, "F2026-0017", 10680, Date{2026, 11, 5})
+		cn := f.creditNote(f.sub, "A2026-0001", -2000)
+		post := func(amount string) *sdk.Response {
+			return f.send(f.A, clerk, "POST", "/billing/manage/payments/setoff", url.Values{"sub": {f.sub.ID}, "credit_note": {cn.ID},
+				"setoff_invoice": {inv.ID}, "setoff_amount": {amount}})
+		}
+		res := post("15,00")
+		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), `id="e-credit_note"`) || !strings.Contains(string(res.Body), "pas acceptée par écrit") {
+			t.Fatalf("set-off without agreement: %d\n%s", res.Status, res.Body)
+		}
+		if f.reload(inv.ID).PaidMinor != 0 || f.count((*SetOff)(nil)) != 0 {
+			t.Fatal("a set-off without agreement changed the invoice")
+		}
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Subscription)(nil)).Set("set_off_agreed = TRUE").Where("id = ?", f.sub.ID).Exec(ctx)
+			return err
+		})
+		if page := string(f.send(f.A, clerk, "GET", "/billing/manage/payments?sub="+f.sub.ID, nil).Body); !strings.Contains(page, "A2026-0001") {
+			t.Fatalf("the credit note is not offered:\n%s", page)
+		}
+		if res := post("15,00"); res.Status != http.StatusSeeOther {
+			t.Fatalf("set-off: %d\n%s", res.Status, res.Body)
+		}
+		if got := f.reload(inv.ID); got.PaidMinor != 1500 || got.State != invIssued {
+			t.Fatalf("after the set-off: %+v", got)
+		}
+		if res := post("5,01"); res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), `id="e-credit_note"`) {
+			t.Fatalf("more than the credit note holds: %d", res.Status)
+		}
+		// Two set-offs at once of 5 € each, with 5 € left: one goes through.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ok := 0
+		sub := f.subNow()
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+					_, err := f.m.setOff(ctx, f.A, sc, &sub, cn.ID, inv.ID, 500, "clerk1")
+					return err
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				if err == nil {
+					ok++
+				} else if !errors.Is(err, errCreditUsed) {
+					t.Errorf("set-off: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if got := f.reload(inv.ID); ok != 1 || got.PaidMinor != 2000 || f.count((*SetOff)(nil)) != 2 {
+			t.Fatalf("%d concurrent set-offs went through, paid %d", ok, got.PaidMinor)
+		}
+	})
+}

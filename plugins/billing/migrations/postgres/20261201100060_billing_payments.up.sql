@@ -45,3 +45,19 @@ CREATE TABLE billing_notices (
     PRIMARY KEY (tenant_id, id)
 );
 CREATE INDEX billing_notices_sub ON billing_notices (tenant_id, subscription_id, sent_at);
+
+-- B6: a credit note set against an invoice — only for a subscription whose special
+-- conditions agree to set-off in writing (set_off_agreed); no set-off by the client otherwise.
+CREATE TABLE billing_setoffs (
+    tenant_id      TEXT NOT NULL,
+    id             TEXT NOT NULL,
+    credit_note_id TEXT NOT NULL,
+    invoice_id     TEXT NOT NULL,
+    amount_minor   BIGINT NOT NULL,
+    set_on         TEXT NOT NULL,
+    created_by     TEXT NOT NULL DEFAULT '',
+    created_at     TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    CHECK (amount_minor > 0)
+);
+CREATE INDEX billing_setoffs_credit ON billing_setoffs (tenant_id, credit_note_id);
