@@ -35,7 +35,7 @@ type LegalRate struct {
 
 // Notice is a formal notice to pay (mise en demeure) sent for a subscription's late
 // invoices (B6): the letter as sent (BlobID) and when; Outcome is what followed it once the
-// notice went unanswered ("suspend", "terminate"), "" while nothing was decided.
+// notice went unanswered ("suspend", then possibly "terminate"), "" while nothing was decided.
 type Notice struct {
 	bun.BaseModel `bun:"table:billing_notices,alias:ntc"`
 
@@ -209,7 +209,8 @@ func (m *Module) late(ctx context.Context, t sdk.Tenant, sc *store.Scope) ([]*la
 		ls.Fee += r.Fee
 	}
 	for _, ls := range order {
-		ls.Qualifying = ls.Notice != nil && ls.Notice.Outcome == "" && qualifies(ls.Notice, ls.Rows, today, days) &&
+		// Suspended after it, the client still qualifies for termination (B6: the firm's choice).
+		ls.Qualifying = ls.Notice != nil && ls.Notice.Outcome != afterTerminate && qualifies(ls.Notice, ls.Rows, today, days) &&
 			(ls.Sub.State == subActive || ls.Sub.State == subSuspended)
 	}
 	sort.SliceStable(order, func(i, j int) bool { return order[i].Rows[0].DueOn.Before(order[j].Rows[0].DueOn) })
@@ -444,7 +445,7 @@ func (m *Module) terminate(ctx context.Context, t sdk.Tenant, subID string, ends
 			return err
 		}
 		_, err := sc.Update((*Notice)(nil)).Set("outcome = ?", afterTerminate).Set("decided_at = ?", m.nowUTC()).
-			Where("subscription_id = ?", subID).Where("outcome = ''").Exec(ctx)
+			Where("subscription_id = ?", subID).Where("outcome <> ?", afterTerminate).Exec(ctx)
 		return err
 	})
 	if err != nil {

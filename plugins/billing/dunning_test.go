@@ -2,6 +2,7 @@ package billing
 
 import (
 	"context"
+	"os"
 	"net/http"
 	"net/url"
 	"strings"
@@ -283,6 +284,11 @@ func TestAfterNoticeJob(t *testing.T) {
 		if len(f.sent(tmplSuspended)) != 1 {
 			t.Fatal("the job suspended twice")
 		}
+		// Suspended, the client may still be terminated by the clerk (the contract part ends
+		// the subscription): the page offers it.
+		if body := string(f.send(f.A, clerk, "GET", "/billing/manage/dunning", nil).Body); !strings.Contains(body, "/billing/manage/dunning/"+f.sub.ID+"/terminate") {
+			t.Fatalf("a suspended client whose notice went unanswered is not offered for termination:\n%s", body)
+		}
 	})
 }
 
@@ -317,6 +323,81 @@ func TestLegalRatesEditable(t *testing.T) {
 		}
 		if body := string(f.send(f.B, clerk, "GET", "/billing/manage/dunning/rates", nil).Body); strings.Contains(body, "2,40") {
 			t.Fatal("tenant B sees tenant A's rate")
+		}
+	})
+}
+
+// TestPaymentsPagesEveryLanguage: the part's pages, its letter, e-mails, rule, job and audit
+// actions have their words in fr, pl and sk — no message missing, no key or internal state on
+// a page.
+func TestPaymentsPagesEveryLanguage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newDunFix(t, b)
+		f.creditNote(f.sub, "A2026-0001", -2000)
+		f.upload("r.csv", []byte("20/11/2026;VIR INCONNU;12,00\n"))
+		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
+		f.pay(f.inv, payCheque, "12345", "10,00", "2026-11-26")
+		f.now = f.now.Add(15 * 24 * time.Hour)
+		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/suspend", url.Values{})
+		for _, lang := range []string{"fr", "pl", "sk"} {
+			ten := f.A
+			ten.Locale = lang
+			for _, path := range []string{"/billing/manage/payments", "/billing/manage/payments?sub=" + f.sub.ID, "/billing/manage/payments/import",
+				"/billing/manage/dunning", "/billing/manage/dunning/rates"} {
+				res := f.send(ten, clerk, "GET", path, nil)
+				body := string(res.Body)
+				if os.Getenv("DUMP_PAGES") != "" && lang == "fr" {
+					t.Log(path, "\n", body)
+				}
+				if res.Status != http.StatusOK {
+					t.Fatalf("%s %s: %d\n%s", lang, path, res.Status, body)
+				}
+				for _, bad := range []string{"billing.", ">suspended<", ">transfer<", ">cheque<", f.sub.ID + "<", "%!"} {
+					if strings.Contains(body, bad) {
+						t.Errorf("%s %s shows %q:\n%s", lang, path, bad, body)
+					}
+				}
+			}
+			sub := f.subNow()
+			sub.Locale = lang
+			var ls *lateSub
+			f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+				var err error
+				ls, err = f.m.lateOf(ctx, f.A, sc, f.sub.ID)
+				return err
+			})
+			ls.Sub = &sub
+			pdf, err := f.m.noticeDocument(f.A, ls, f.m.today(f.A))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if text := pdftest.Text(t, pdf, false); strings.Contains(text, "billing.") {
+				t.Errorf("%s letter shows a key:\n%s", lang, text)
+			}
+			for _, tmpl := range []string{tmplFormalNotice, tmplSuspended, tmplReactivated} {
+				for _, k := range []string{"subject", "body", "name"} {
+					if !f.m.Msgs.Has(lang, "mail."+tmpl+"."+k) {
+						t.Errorf("%s: no mail.%s.%s", lang, tmpl, k)
+					}
+				}
+			}
+			ids := []string{"job." + jobAfterNotice, "rule.billing.after_notice_action"}
+			for _, c := range []string{afterNone, afterSuspend, afterTerminate} {
+				ids = append(ids, "rule.billing.after_notice_action."+c)
+			}
+			for _, a := range f.m.paymentsPart().AuditActions {
+				ids = append(ids, "audit.action."+a, "audit.what."+a)
+			}
+			for _, id := range ids {
+				if !f.m.Msgs.Has(lang, id) {
+					t.Errorf("%s: no %s", lang, id)
+				}
+			}
+		}
+		for _, miss := range f.m.Msgs.Missing() {
+			if strings.Contains(miss, "billing.payments") || strings.Contains(miss, "billing.flash.payments") {
+				t.Errorf("missing message %s", miss)
+			}
 		}
 	})
 }
