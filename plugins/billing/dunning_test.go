@@ -2,9 +2,9 @@ package billing
 
 import (
 	"context"
-	"os"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
