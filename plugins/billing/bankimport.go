@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/csv"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
@@ -55,6 +56,7 @@ type stmtLine struct {
 	Label     string
 	Reference string
 	Amount    int64
+	Currency  string // CAMT's Ccy; "" in a CSV export (the account's own)
 }
 
 // errStatement is a statement that cannot be read; Line is the line (CSV) or entry (CAMT)
@@ -90,50 +92,53 @@ func parseCSV(data []byte) ([]stmtLine, error) {
 		}
 		data = d
 	}
+	r := csv.NewReader(strings.NewReader(string(data)))
+	r.Comma, r.FieldsPerRecord, r.LazyQuotes, r.TrimLeadingSpace = ';', -1, true, true
 	var out []stmtLine
 	seen := map[string]int{}
-	for i, raw := range strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n") {
-		line := strings.TrimSpace(raw)
-		if line == "" {
+	for first := true; ; first = false {
+		f, err := r.Read()
+		line, _ := r.FieldPos(0)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, errStatement{pe.Line}
+			}
+			return nil, errStatement{line}
+		}
+		for j := range f {
+			f[j] = strings.TrimSpace(f[j])
+		}
+		if len(f) == 1 && f[0] == "" {
 			continue
 		}
-		f := strings.Split(line, ";")
-		for j := range f {
-			f[j] = strings.TrimSpace(strings.Trim(strings.TrimSpace(f[j]), `"`))
-		}
 		if len(f) < 3 {
-			return nil, errStatement{i + 1}
+			return nil, errStatement{line}
 		}
 		on, ok := parseBankDate(f[0])
 		if !ok {
-			if len(out) == 0 && i == firstLine(data) { // the heading
+			if first && !strings.ContainsAny(f[0][:min(1, len(f[0]))], "0123456789") { // the heading
 				continue
 			}
-			return nil, errStatement{i + 1}
+			return nil, errStatement{line}
 		}
 		amt, neg, ok := parseSigned(f[2])
 		if !ok || input.Check(f[1], false) != "" {
-			return nil, errStatement{i + 1}
+			return nil, errStatement{line}
 		}
 		if neg || amt == 0 {
 			continue
 		}
 		// The same line twice in one statement is two operations (two cheques of one amount):
 		// its occurrence is part of its hash.
-		seen[line]++
-		out = append(out, stmtLine{Key: hashLine("csv", line, strconv.Itoa(seen[line])), On: on, Label: f[1], Amount: amt})
+		raw := strings.Join(f, ";")
+		seen[raw]++
+		out = append(out, stmtLine{Key: hashLine("csv", raw, strconv.Itoa(seen[raw])), On: on, Label: f[1], Amount: amt})
 	}
 	return out, nil
-}
-
-// firstLine is the index of the first non-empty line.
-func firstLine(data []byte) int {
-	for i, l := range strings.Split(string(data), "\n") {
-		if strings.TrimSpace(l) != "" {
-			return i
-		}
-	}
-	return 0
 }
 
 func parseBankDate(s string) (Date, bool) {
@@ -241,7 +246,7 @@ func parseCAMT(data []byte) ([]stmtLine, error) {
 			if ref == "" {
 				key = hashLine("camt", on.String(), strconv.FormatInt(amt, 10), label, strconv.Itoa(n))
 			}
-			out = append(out, stmtLine{Key: key, On: on, Label: label, Reference: ref, Amount: amt})
+			out = append(out, stmtLine{Key: key, On: on, Label: label, Reference: ref, Amount: amt, Currency: strings.TrimSpace(e.Amt.Ccy)})
 		}
 	}
 	return out, nil
@@ -331,7 +336,8 @@ func (m *Module) importStatement(ctx context.Context, t sdk.Tenant, lines []stmt
 				res.Known++
 				continue
 			}
-			if inv := matchInvoice(invs, l.Label+" "+l.Reference, l.Amount); inv != nil {
+			// A credit in another currency is never an invoice's payment by itself.
+			if inv := matchInvoice(invs, l.Label+" "+l.Reference, l.Amount); inv != nil && (l.Currency == "" || l.Currency == inv.Currency) {
 				p, err := m.recordPayment(ctx, t, sc, paymentIn{InvoiceID: inv.ID, Method: methodOf(l.Label), Amount: l.Amount, On: l.On,
 					Reference: firstOf(l.Reference, l.Label), SourceKey: l.Key, By: by})
 				if err == nil {

@@ -512,3 +512,39 @@ func TestSetOffOnlyWhenAgreed(t *testing.T) {
 		}
 	})
 }
+
+// TestParseCSVLines: a quoted label may hold a semicolon; a heading and debits are left out;
+// the same operation twice in one statement is two lines with two keys, the same on every
+// import (B5).
+func TestParseCSVLines(t *testing.T) {
+	csv := "Date opération;Libellé;Montant\n" +
+		`20/11/2026;"REMISE CHQ; CABINET MARTIN";89,00` + "\n" +
+		"20/11/2026;REMISE CHQ;89,00\n20/11/2026;REMISE CHQ;89,00\n" +
+		"2026-11-21;FRAIS;-3,50\n"
+	lines, err := parseStatement([]byte(csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 3 || lines[0].Label != "REMISE CHQ; CABINET MARTIN" || lines[0].Amount != 8900 || lines[1].Key == lines[2].Key {
+		t.Fatalf("lines: %+v", lines)
+	}
+	again, _ := parseStatement([]byte(csv))
+	for i := range lines {
+		if again[i].Key != lines[i].Key {
+			t.Fatal("a line's key changes between imports")
+		}
+	}
+	if methodOf(lines[0].Label) != payCheque || methodOf("PRLV SEPA CABINET") != payDebit || methodOf("VIR SEPA") != payTransfer {
+		t.Fatal("methods read from labels")
+	}
+	for _, bad := range []string{"", "20/11/2026;VIR\n", "20/11/2026;VIR;12,345\n", "32/11/2026;VIR;12,00\n20/11/2026;VIR;1,00\n"} {
+		if _, err := parseStatement([]byte(bad)); err == nil {
+			t.Errorf("%q read", bad)
+		}
+	}
+	usd := strings.Replace(camtSample, `<Amt Ccy="EUR">106.80</Amt>`, `<Amt Ccy="USD">106.80</Amt>`, 1)
+	lines, err = parseStatement([]byte(usd))
+	if err != nil || len(lines) != 2 || lines[0].Currency != "USD" {
+		t.Fatalf("CAMT in USD: %v %+v", err, lines)
+	}
+}
