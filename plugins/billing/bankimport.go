@@ -346,14 +346,23 @@ func (m *Module) importStatement(ctx context.Context, t sdk.Tenant, lines []stmt
 					res.Paid = append(res.Paid, p)
 					continue
 				}
+				if errors.Is(err, errDuplicateLine) { // imported at the same time by another
+					res.Known++
+					continue
+				}
 				if !errors.Is(err, errOverpay) && !errors.Is(err, errNotPayable) {
 					return err
 				}
 			}
 			bl := BankLine{TenantID: sc.TenantID, ID: newID(), SourceKey: l.Key, BookedOn: l.On, Label: l.Label, Reference: l.Reference, AmountMinor: l.Amount,
 				State: lineOpen, CreatedAt: m.nowUTC()}
-			if _, err := sc.Insert(&bl).Exec(ctx); err != nil {
+			ins, err := sc.Insert(&bl).On("CONFLICT DO NOTHING").Exec(ctx)
+			if err != nil {
 				return err
+			}
+			if n, _ := ins.RowsAffected(); n != 1 {
+				res.Known++
+				continue
 			}
 			res.Unmatched++
 		}

@@ -118,6 +118,20 @@ func (m *Module) recordPayment(ctx context.Context, t sdk.Tenant, sc *store.Scop
 		k := p.SourceKey
 		pay.SourceKey = &k
 	}
+	// The payment first: a bank line already recorded (its source key) changes nothing.
+	if p.SourceKey != "" {
+		ins, err := sc.Insert(&pay).On("CONFLICT DO NOTHING").Exec(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := ins.RowsAffected(); n != 1 {
+			return nil, errDuplicateLine
+		}
+	} else if _, err := sc.Insert(&pay).Exec(ctx); err != nil {
+		return nil, err
+	}
+	// Then the invoice, by a guarded update: on PostgreSQL a concurrent payment's update
+	// waits for this row and re-checks the guard on what it committed.
 	res, err := sc.Update((*Invoice)(nil)).
 		Set("paid_minor = paid_minor + ?", p.Amount).
 		Set("state = CASE WHEN paid_minor + ? >= total_minor THEN ? ELSE state END", p.Amount, invPaid).
@@ -128,25 +142,19 @@ func (m *Module) recordPayment(ctx context.Context, t sdk.Tenant, sc *store.Scop
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
+		if _, err := sc.Delete((*Payment)(nil)).Where("id = ?", pay.ID).Exec(ctx); err != nil {
+			return nil, err
+		}
 		var inv Invoice
-		if err := sc.Select(&inv).Where("inv.id = ?", p.InvoiceID).Scan(ctx); err != nil {
+		if err := sc.Select(&inv).Where("inv.id = ?", p.InvoiceID).Scan(ctx); errors.Is(err, sql.ErrNoRows) {
+			return nil, errNotPayable
+		} else if err != nil {
 			return nil, err
 		}
 		if inv.Kind != invInvoice || inv.State != invIssued {
 			return nil, errNotPayable
 		}
 		return nil, errOverpay
-	}
-	if p.SourceKey != "" {
-		ins, err := sc.Insert(&pay).On("CONFLICT DO NOTHING").Exec(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if n, _ := ins.RowsAffected(); n != 1 {
-			return nil, errDuplicateLine // the caller's transaction rolls the invoice's update back
-		}
-	} else if _, err := sc.Insert(&pay).Exec(ctx); err != nil {
-		return nil, err
 	}
 	out := &paid{Payment: pay}
 	if err := sc.Select(&out.Invoice).Where("inv.id = ?", p.InvoiceID).Scan(ctx); err != nil {

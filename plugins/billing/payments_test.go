@@ -548,3 +548,30 @@ func TestParseCSVLines(t *testing.T) {
 		t.Fatalf("CAMT in USD: %v %+v", err, lines)
 	}
 }
+
+// TestImportTwiceAtOnce: the same statement imported twice at the same moment records each
+// line once — the source key is unique — and neither import fails (B5).
+func TestImportTwiceAtOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFix(t, b)
+		inv := f.invoice(f.sub, "F2026-0017", 10680, Date{2026, 11, 5})
+		lines, err := parseStatement([]byte("20/11/2026;VIR F2026-0017;106,80\n21/11/2026;VIR INCONNU;5,00\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := f.m.importStatement(context.Background(), f.A, lines, "clerk1"); err != nil {
+					t.Errorf("import: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if got := f.reload(inv.ID); got.PaidMinor != 10680 || f.count((*Payment)(nil)) != 1 || f.count((*BankLine)(nil)) != 1 {
+			t.Fatalf("paid %d, %d payments, %d lines", got.PaidMinor, f.count((*Payment)(nil)), f.count((*BankLine)(nil)))
+		}
+	})
+}
