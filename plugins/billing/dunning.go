@@ -356,7 +356,7 @@ func (m *Module) sendNotice(ctx context.Context, t sdk.Tenant, ls *lateSub, by s
 	}
 	loc := m.Msgs.For(ls.Sub.Locale)
 	m.tellClient(ctx, t, ls.Sub, tmplFormalNotice, map[string]any{"Amount": locales.FormatMoney(loc.Lang, ls.Unpaid, t.Currency),
-		"Days": formalNoticeDays.Of(t)}, blob)
+		"Delay": loc.TN("billing.payments.days", int(formalNoticeDays.Of(t)))}, blob)
 	return n, nil
 }
 
