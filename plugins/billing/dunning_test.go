@@ -120,6 +120,9 @@ func TestDunningPageAndNotice(t *testing.T) {
 		if len(mails) != 1 || mails[0].UserID != client.ID || len(mails[0].Attachments) != 1 {
 			t.Fatalf("notice e-mails: %+v", mails)
 		}
+		if d := mails[0].Data; d["Delay"] != "15 jours" || !strings.Contains(d["Amount"].(string), "106,80") || d["Reference"] != f.sub.Reference {
+			t.Fatalf("notice e-mail's data: %+v", d)
+		}
 		blob := f.h.Host.Blobs[n.BlobID].Value
 		if string(blob.Data) != string(mails[0].Attachments[0].Data) {
 			t.Fatal("the letter sent is not the letter kept")
