@@ -2,9 +2,7 @@ package billing
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -605,5 +603,3 @@ func (m *Module) ratesSave(c *kit.Ctx) error {
 	return c.Redirect("/billing/manage/dunning/rates", "payments_rate_saved")
 }
 
-var _ = fmt.Sprint
-var _ = sql.ErrNoRows

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
@@ -196,8 +195,6 @@ func TestPaymentsConcurrentNeverOverpay(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := newPayFix(t, b)
 		inv := f.invoice(f.sub, "F2026-0020", 10000, Date{2026, 11, 5})
-		ten := f.h.Manifest
-		_ = ten
 		const n = 8
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -432,7 +429,6 @@ func TestMatchInvoiceWholeNumber(t *testing.T) {
 	}
 }
 
-var _ = time.Second
 
 // creditNote stores an issued credit note of sub for total cents.
 func (f *payFix) creditNote(sub *Subscription, number string, total int64) *Invoice {
