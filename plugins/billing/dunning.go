@@ -602,4 +602,3 @@ func (m *Module) ratesSave(c *kit.Ctx) error {
 		Detail: map[string]any{"starts_date": on.String(), "rate": formatRate(c.Loc().Lang, bp)}})
 	return c.Redirect("/billing/manage/dunning/rates", "payments_rate_saved")
 }
-

@@ -429,7 +429,6 @@ func TestMatchInvoiceWholeNumber(t *testing.T) {
 	}
 }
 
-
 // creditNote stores an issued credit note of sub for total cents.
 func (f *payFix) creditNote(sub *Subscription, number string, total int64) *Invoice {
 	f.t.Helper()
