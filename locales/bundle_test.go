@@ -61,14 +61,16 @@ func TestFilledMessagesAsGoI18n(t *testing.T) {
 // neverZero are the counted messages whose count cannot be 0, and why; every other counted
 // message needs a zero form in every language.
 var neverZero = map[string]string{
-	"mail.closed_inactive.body":   "sent only when the tenant's inactivity rule is above 0 days",
-	"mail.results.published.body": "sent for one new result or more",
-	"complaints.intro":            "complaints.answer_days is 1 at least",
-	"account.login.throttled":     "the wait is rounded up to a minute at least",
-	"results.home.free":           "results.retention_years is 1 at least",
-	"results.mine.retention":      "results.retention_years is 1 at least",
-	"results.export.kept":         "results.retention_years is 1 at least",
-	"account.dependants.who":      "account.majority_age is 14 at least",
+	"mail.closed_inactive.body":     "sent only when the tenant's inactivity rule is above 0 days",
+	"mail.results.published.body":   "sent for one new result or more",
+	"complaints.intro":              "complaints.answer_days is 1 at least",
+	"account.login.throttled":       "the wait is rounded up to a minute at least",
+	"results.home.free":             "results.retention_years is 1 at least",
+	"results.mine.retention":        "results.retention_years is 1 at least",
+	"results.export.kept":           "results.retention_years is 1 at least",
+	"account.dependants.who":        "account.majority_age is 14 at least",
+	"admin.credentials.intro":       "account.credential_change_notice_business_days is 1 at least",
+	"mail.credential_password.body": "account.verification_hours is 1 at least",
 }
 
 // TestCountsHaveAZeroForm: issue 12.4, P4. French CLDR puts 0 in "one", so "Un compte attend."

@@ -30,17 +30,18 @@ import (
 // RulesOf are the tenant's complaint rules (P10), from its configuration.
 func RulesOf(t *tenancy.Tenant) Rules {
 	return Rules{
-		AnswerDays:        int(t.IntRule("complaints.answer_days")),
-		MaxExtensionDays:  int(t.IntRule("complaints.max_extension_days")),
-		WorkingDays:       t.BoolRule("complaints.working_days"),
-		RequireClientRef:  t.BoolRule("complaints.require_client_ref"),
-		RequireDocuments:  t.BoolRule("complaints.require_documents"),
-		Calendar:          workdays.Calendar(t.Settings.Country, int(t.IntRule("business.open_hour")), int(t.IntRule("business.close_hour"))),
-		Location:          t.Location(),
-		MaxFileBytes:      5 << 20,
-		MaxFilesPerClaim:  5,
-		AllowedFileTypes:  []upload.Kind{upload.PDF, upload.JPEG, upload.PNG},
-		AllowedCategories: Categories,
+		AnswerDays:         int(t.IntRule("complaints.answer_days")),
+		MaxExtensionDays:   int(t.IntRule("complaints.max_extension_days")),
+		WorkingDays:        t.BoolRule("complaints.working_days"),
+		RequireClientRef:   t.BoolRule("complaints.require_client_ref"),
+		RequireDocuments:   t.BoolRule("complaints.require_documents"),
+		AmicableSettlement: t.BoolRule("complaints.amicable_settlement"),
+		Calendar:           workdays.Calendar(t.Settings.Country, int(t.IntRule("business.open_hour")), int(t.IntRule("business.close_hour"))),
+		Location:           t.Location(),
+		MaxFileBytes:       5 << 20,
+		MaxFilesPerClaim:   5,
+		AllowedFileTypes:   []upload.Kind{upload.PDF, upload.JPEG, upload.PNG},
+		AllowedCategories:  Categories,
 	}
 }
 
@@ -142,17 +143,20 @@ type File struct {
 
 // Rules are the tenant's complaint rules (P10), read from its configuration.
 type Rules struct {
-	AnswerDays        int  // 14 (002), 30 (003)
-	MaxExtensionDays  int  // 5 (002); 0: no extension
-	WorkingDays       bool // count working days instead of calendar days
-	RequireClientRef  bool // 001: the client identifier is required
-	RequireDocuments  bool // 001: supporting documents are required
-	Calendar          *cal.BusinessCalendar
-	Location          *time.Location
-	MaxFileBytes      int
-	MaxFilesPerClaim  int
-	AllowedFileTypes  []upload.Kind // what a supporting document may be, checked on its bytes
-	AllowedCategories []string
+	AnswerDays       int  // 14 (002), 30 (003)
+	MaxExtensionDays int  // 5 (002); 0: no extension
+	WorkingDays      bool // count working days instead of calendar days
+	RequireClientRef bool // 001: the client identifier is required
+	RequireDocuments bool // 001: supporting documents are required
+	// AmicableSettlement: the form says an amicable settlement is sought before any court
+	// (001 art. 9).
+	AmicableSettlement bool
+	Calendar           *cal.BusinessCalendar
+	Location           *time.Location
+	MaxFileBytes       int
+	MaxFilesPerClaim   int
+	AllowedFileTypes   []upload.Kind // what a supporting document may be, checked on its bytes
+	AllowedCategories  []string
 }
 
 // Due is the due date of a complaint received at t: the rule's days later, in calendar days

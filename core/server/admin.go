@@ -185,8 +185,11 @@ func (s *Server) renderAdminUserCheck(c *fiber.Ctx, status int, u *accounts.User
 	}
 	id := s.identity(st, u, st.URL("/admin/users/"+u.ID+"/secret"), check)
 	id.CanAct = canAct
-	return s.render(c, status, "admin_user", "admin.users.one_title",
-		map[string]any{"Subject": u, "UserRoles": userRoles, "Assignable": assignable, "CanAct": canAct, "Identity": id}, f)
+	data := map[string]any{"Subject": u, "UserRoles": userRoles, "Assignable": assignable, "CanAct": canAct, "Identity": id}
+	if err := s.credentialData(c, u, data); err != nil {
+		return err
+	}
+	return s.render(c, status, "admin_user", "admin.users.one_title", data, f)
 }
 
 func contains(xs []string, x string) bool {

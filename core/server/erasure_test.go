@@ -50,6 +50,7 @@ var columns = map[string]string{
 	"maintenance_windows.tenant_id": none, "maintenance_windows.id": none, "maintenance_windows.starts_at": none,
 	"maintenance_windows.ends_at": none, "maintenance_windows.announced": none, "maintenance_windows.created_at": none,
 	"maintenance_windows.created_by": kept, // the staff member's account id
+	"maintenance_windows.kind":       none,
 	"api_keys.tenant_id":             none, "api_keys.id": none, "api_keys.name": none, "api_keys.prefix": none,
 	"api_keys.secret_hash": none, "api_keys.permissions": none, "api_keys.created_at": none, "api_keys.revoked_at": none,
 	"api_keys.last_used_at": none,
@@ -58,6 +59,8 @@ var columns = map[string]string{
 	"users.*": erased, "sessions.*": erased, "user_tokens.*": erased, "terms_acceptances.*": erased,
 	"consents.*": erased, "casbin_rule.*": erased, "outbox.*": erased, "outbox_attachments.*": erased, "complaints.*": erased,
 	"complaint_files.*": erased, "complaint_questions.*": erased,
+	// credential changes the operator scheduled (B10): they go with the account (the foreign key)
+	"credential_changes.*":  erased,
 	"rate_limits.tenant_id": none, "rate_limits.window_start": none, "rate_limits.hits": none,
 	"rate_limits.bucket": erased, // counters keyed on an address (hashed where they name an account)
 	"registrations.*":    erased, // a registration waiting for its job, which deletes it

@@ -17,7 +17,17 @@ import (
 	"carenet.dev/platform/plugins/kit/workdays"
 )
 
-// Maintenance is a planned interruption of a tenant's service (P7, B9).
+// Kinds of maintenance (B9 [001 art. 7]): the service is interrupted, or restricted ("mode
+// restreint"). Only an interruption longer than the tenant's rule must be announced ahead.
+const (
+	MaintenanceInterruption = "interruption"
+	MaintenanceRestricted   = "restricted"
+)
+
+// MaintenanceKinds lists the kinds of maintenance, in the form's order.
+var MaintenanceKinds = []string{MaintenanceInterruption, MaintenanceRestricted}
+
+// Maintenance is a planned interruption or restriction of a tenant's service (P7, B9).
 type Maintenance struct {
 	bun.BaseModel `bun:"table:maintenance_windows,alias:mw"`
 
@@ -28,6 +38,8 @@ type Maintenance struct {
 	Announced bool      `bun:"announced"`
 	CreatedBy string    `bun:"created_by"`
 	CreatedAt time.Time `bun:"created_at"`
+	// Kind is MaintenanceInterruption or MaintenanceRestricted.
+	Kind string `bun:"kind"`
 }
 
 func (s *Server) bindMaintenance() {
@@ -61,8 +73,9 @@ func (s *Server) upcomingMaintenance(ctx context.Context, t *tenancy.Tenant, ann
 
 // checkMaintenance applies the tenant's rules to a window: an interruption longer than the
 // rule (5 h) must start at least the notice (24 business hours, from the tenant's country
-// calendar and business hours) after now. It reports whether it must be announced.
-func checkMaintenance(t *tenancy.Tenant, start, end, now time.Time) (announce bool, errKey string) {
+// calendar and business hours) after now. It reports whether it is announced (by e-mail and
+// the banner): a restriction of the service as long is announced too, but needs no notice.
+func checkMaintenance(t *tenancy.Tenant, kind string, start, end, now time.Time) (announce bool, errKey string) {
 	if !end.After(start) {
 		return false, "platform.maintenance.end_before_start"
 	}
@@ -71,6 +84,9 @@ func checkMaintenance(t *tenancy.Tenant, start, end, now time.Time) (announce bo
 	}
 	if end.Sub(start) <= time.Duration(t.IntRule("maintenance.announce_over_hours"))*time.Hour {
 		return false, ""
+	}
+	if kind == MaintenanceRestricted {
+		return true, ""
 	}
 	c := workdays.Calendar(t.Settings.Country, int(t.IntRule("business.open_hour")), int(t.IntRule("business.close_hour")))
 	notice := time.Duration(t.IntRule("maintenance.notice_business_hours")) * time.Hour
@@ -108,14 +124,22 @@ func (s *Server) renderMaintenance(c *fiber.Ctx, status int, f *Form) error {
 			rows = append(rows, row{t, m})
 		}
 	}
-	return s.render(c, status, "platform_maintenance", "platform.maintenance.title", map[string]any{"Rows": rows, "Tenants": tenants}, f)
+	return s.render(c, status, "platform_maintenance", "platform.maintenance.title", map[string]any{"Rows": rows, "Tenants": tenants,
+		"Kinds": MaintenanceKinds}, f)
 }
 
 // platformScheduleMaintenance plans a window for one tenant or all; the times are read in
 // each tenant's time zone. A window longer than the rule is announced to every user.
 func (s *Server) platformScheduleMaintenance(c *fiber.Ctx) error {
 	st := St(c)
-	f := &Form{Values: values(c, "tenant", "start", "end"), Errors: form.Errors{}}
+	f := &Form{Values: values(c, "tenant", "kind", "start", "end"), Errors: form.Errors{}}
+	kind := f.Values["kind"]
+	if kind == "" {
+		kind = MaintenanceInterruption
+	}
+	if !contains(MaintenanceKinds, kind) {
+		f.Errors.Add("kind", "form.invalid_choice")
+	}
 	ts, err := s.Tenants.List(c.UserContext())
 	if err != nil {
 		return err
@@ -148,7 +172,7 @@ func (s *Server) platformScheduleMaintenance(c *fiber.Ctx) error {
 		if err1 != nil || err2 != nil {
 			break
 		}
-		announce, key := checkMaintenance(t, start, end, now)
+		announce, key := checkMaintenance(t, kind, start, end, now)
 		if key != "" {
 			field := "start"
 			if key == "platform.maintenance.end_before_start" {
@@ -164,7 +188,7 @@ func (s *Server) platformScheduleMaintenance(c *fiber.Ctx) error {
 	}
 	for _, p := range plans {
 		m := &Maintenance{TenantID: p.t.ID, ID: tenancy.NewID(), StartsAt: p.start.UTC(), EndsAt: p.end.UTC(),
-			Announced: p.announce, CreatedBy: st.User.ID, CreatedAt: time.Now().UTC()}
+			Announced: p.announce, CreatedBy: st.User.ID, CreatedAt: time.Now().UTC(), Kind: kind}
 		err := s.DB.InTenant(c.UserContext(), p.t.ID, func(ctx context.Context, sc *db.Scope) error {
 			_, err := sc.Insert(m).Exec(ctx)
 			return err
@@ -177,7 +201,7 @@ func (s *Server) platformScheduleMaintenance(c *fiber.Ctx) error {
 			return err
 		}
 		if err := s.record(c, p.t.ID, ActMaintenancePlanned, "", "maintenance:"+m.ID, map[string]any{
-			"start": m.StartsAt.Format(time.RFC3339), "end": m.EndsAt.Format(time.RFC3339), "announced": p.announce}); err != nil {
+			"start": m.StartsAt.Format(time.RFC3339), "end": m.EndsAt.Format(time.RFC3339), "announced": p.announce, "kind": kind}); err != nil {
 			return err
 		}
 		if p.announce {
@@ -200,9 +224,19 @@ func (s *Server) notifyMaintenance(ctx context.Context, t *tenancy.Tenant, id st
 	if err != nil {
 		return err
 	}
+	kind := m.Kind
+	if !contains(MaintenanceKinds, kind) {
+		kind = MaintenanceInterruption
+	}
 	return s.mailActiveUsers(ctx, t, func(u accounts.User, lang string) error {
-		return s.sendMail(ctx, t, u.Email, u.Name, lang, "maintenance", "",
-			"From", locales.FormatDateTime(lang, m.StartsAt, t.Location()),
-			"To", locales.FormatDateTime(lang, m.EndsAt, t.Location()))
+		loc := s.I18n.For(lang)
+		from, to := locales.FormatDateTime(lang, m.StartsAt, t.Location()), locales.FormatDateTime(lang, m.EndsAt, t.Location())
+		// What happens, then what the tenant's terms say of it (B9: no compensation is owed).
+		terms := loc.T("maintenance.apology")
+		if t.BoolRule("maintenance.no_compensation") {
+			terms = loc.T("maintenance.no_compensation") + "\n" + terms
+		}
+		return s.sendMail(ctx, t, u.Email, u.Name, lang, "maintenance", "", "From", from, "To", to,
+			"What", loc.T("maintenance.what."+kind, "From", from, "To", to), "Terms", terms)
 	})
 }

@@ -154,7 +154,7 @@ func TestMaintenanceIsAnnounced(t *testing.T) {
 		at := func(d time.Duration) string { return time.Now().In(loc).Add(d).Format("2006-01-02T15:04") }
 		// 6 hours, starting in 2 hours: too soon.
 		r := c.post("/platform/maintenance", "/platform/maintenance", url.Values{"tenant": {ml.ID}, "start": {at(2 * time.Hour)}, "end": {at(8 * time.Hour)}})
-		if r.Status != 422 || !strings.Contains(r.Body, "24 heures ouvrées") {
+		if r.Status != 422 || !strings.Contains(r.Body, "doit être annoncée avec le préavis de l’opérateur") {
 			t.Fatalf("too soon: %d", r.Status)
 		}
 		if r := c.post("/platform/maintenance", "/platform/maintenance", url.Values{"tenant": {ml.ID}, "start": {at(10 * 24 * time.Hour)}, "end": {at(9 * 24 * time.Hour)}}); r.Status != 422 {
@@ -188,5 +188,93 @@ func TestMaintenanceIsAnnounced(t *testing.T) {
 		if strings.Contains(e.client("elekarze.localhost").get("/").Body, `class="banner"`) {
 			t.Fatal("the banner shows on another tenant")
 		}
+	})
+}
+
+// TestMaintenanceKindsFollowTheTenantsRules: a maintenance interrupts the service or restricts
+// it ("mode restreint"); only an interruption longer than the tenant's rule needs the
+// tenant's notice in business hours, both rules read from the tenant at run time; the
+// announcement says what happens in the reader's language, and, where the tenant's terms say
+// so, that no compensation is owed (B9, P7 [001 art. 7]).
+func TestMaintenanceKindsFollowTheTenantsRules(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, b dbtest.Backend) {
+		e := newEnv(t, b)
+		ctx := context.Background()
+		sec := e.tenant("secretaires")
+		u, err := e.srv.Accounts.ByEmail(ctx, sec.ID, "user@secretaires.localhost")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.srv.Accounts.SetLocale(ctx, sec.ID, u.ID, "pl"); err != nil {
+			t.Fatal(err)
+		}
+		c := e.client("admin.localhost")
+		c.login("", "admin@platform.localhost", "demo-platform-admin")
+		loc := sec.Location()
+		at := func(d time.Duration) string { return time.Now().In(loc).Add(d).Format("2006-01-02T15:04") }
+		plan := func(kind string, from, to time.Duration) *response {
+			return c.post("/platform/maintenance", "/platform/maintenance", url.Values{"tenant": {sec.ID}, "kind": {kind},
+				"start": {at(from)}, "end": {at(to)}})
+		}
+		// The page shows each tenant's rules.
+		mustContain(t, c.get("/platform/maintenance"), "Service restreint (mode restreint)", "Préavis (heures ouvrées)", ">24</td>", ">5</td>")
+		if r := plan("shutdown", 10*24*time.Hour, 10*24*time.Hour+time.Hour); r.Status != 422 {
+			t.Fatalf("an unknown kind: %d", r.Status)
+		}
+		// A 6-hour interruption in 2 hours: too soon (24 business hours).
+		if r := plan("interruption", 2*time.Hour, 8*time.Hour); r.Status != 422 {
+			t.Fatalf("an interruption too soon: %d", r.Status)
+		}
+		// The tenant's rules, changed, are read at once: over 8 hours only, 6 hours need no notice.
+		e.setRule("secretaires", "maintenance.announce_over_hours", 8)
+		if r := plan("interruption", 2*time.Hour, 8*time.Hour); r.Status != 303 {
+			t.Fatalf("6 hours under an 8-hour rule: %d %s", r.Status, mainOf(r.Body))
+		}
+		e.setRule("secretaires", "maintenance.announce_over_hours", 5)
+		e.setRule("secretaires", "maintenance.notice_business_hours", 0)
+		if r := plan("interruption", 3*time.Hour, 9*time.Hour); r.Status != 303 {
+			t.Fatalf("no notice required by the tenant: %d %s", r.Status, mainOf(r.Body))
+		}
+		e.setRule("secretaires", "maintenance.notice_business_hours", 24)
+		// A restricted service as long, as soon: no notice needed, announced all the same.
+		if r := plan("restricted", 2*time.Hour, 8*time.Hour); r.Status != 303 {
+			t.Fatalf("a restricted service: %d %s", r.Status, mainOf(r.Body))
+		}
+		e.runJobs()
+		var fr, pl int
+		for _, m := range e.mails("secretaires") {
+			switch {
+			case strings.Contains(m.Text, "mode restreint") && strings.Contains(m.Text, "aucune indemnité"):
+				fr++
+			case strings.Contains(m.Text, "trybie ograniczonym") && strings.Contains(m.Text, "odszkodowanie"):
+				pl++
+			}
+		}
+		if fr == 0 || pl != 1 {
+			t.Fatalf("restricted-service announcements: %d in French, %d in Polish", fr, pl)
+		}
+		// The other announced window (interruption, 6 hours) said it is an interruption.
+		var interrupted int
+		for _, m := range e.mails("secretaires") {
+			if strings.Contains(m.Text, "Serwis będzie niedostępny") && strings.Contains(m.Text, "odszkodowanie") {
+				interrupted++
+			}
+		}
+		if interrupted != 1 {
+			t.Fatalf("interruption announcements in Polish: %d", interrupted)
+		}
+		// mlab's terms say nothing of compensation: its announcement does not either.
+		ml := e.tenant("mlab")
+		if r := c.post("/platform/maintenance", "/platform/maintenance", url.Values{"tenant": {ml.ID}, "kind": {"restricted"},
+			"start": {at(10 * 24 * time.Hour)}, "end": {at(10*24*time.Hour + 6*time.Hour)}}); r.Status != 303 {
+			t.Fatalf("mlab: %d", r.Status)
+		}
+		e.runJobs()
+		for _, m := range e.mails("mlab") {
+			if strings.Contains(m.Text, "indemnité") {
+				t.Fatalf("mlab's announcement speaks of compensation: %s", m.Text)
+			}
+		}
+		mustContain(t, e.client("mlab.localhost").get("/"), "le service fonctionnera en mode restreint")
 	})
 }

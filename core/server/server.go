@@ -179,6 +179,7 @@ func New(ctx context.Context, cfg Config, d *db.DB, log *slog.Logger, reg promet
 	s.bindAccount()
 	s.bindDependants()
 	s.bindPeople()
+	s.bindCredentials()
 	s.bindAdmin()
 	s.bindSettings()
 	s.bindPlatform()

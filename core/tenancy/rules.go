@@ -36,6 +36,9 @@ var CoreRules = []sdk.Rule{
 	// him is kept that long, then erased.
 	{Name: "account.closed_appeal_days", Type: "int", Default: int64(30), Min: 1, Max: 365, Ref: "R6"},
 	{Name: "account.secret_question", Type: "bool", Default: false, Ref: "P2"},
+	// B10 [001 art. 3]: the notice, in business days of the tenant's country, before a change
+	// of an account's login address or password the operator makes takes effect.
+	{Name: "account.credential_change_notice_business_days", Type: "int", Default: int64(3), Min: 1, Max: 60, Ref: "P2"},
 	// Registration asks the given name and the family name in two fields, kept in the
 	// profile as first_name and last_name, instead of one name (C3).
 	{Name: "account.split_name", Type: "bool", Default: false, Ref: "C3"},
@@ -51,6 +54,9 @@ var CoreRules = []sdk.Rule{
 	{Name: "security.reset_per_ip", Type: "int", Default: int64(10), Min: 1, Max: 100000, Ref: "P2"},
 	{Name: "maintenance.announce_over_hours", Type: "int", Default: int64(5), Min: 0, Max: 168, Ref: "P7"},
 	{Name: "maintenance.notice_business_hours", Type: "int", Default: int64(24), Min: 0, Max: 720, Ref: "P7"},
+	// B9 [001 art. 7]: the announcement of a maintenance says that it gives rise to no
+	// compensation (the tenant's terms say so).
+	{Name: "maintenance.no_compensation", Type: "bool", Default: false, Ref: "P7"},
 	{Name: "business.open_hour", Type: "int", Default: int64(8), Min: 0, Max: 23, Ref: "P7"},
 	{Name: "business.close_hour", Type: "int", Default: int64(18), Min: 1, Max: 24, Ref: "P7"},
 	{Name: "security.complaints_per_ip", Type: "int", Default: int64(10), Min: 1, Max: 100000, Ref: "P10"},
@@ -59,6 +65,9 @@ var CoreRules = []sdk.Rule{
 	{Name: "complaints.working_days", Type: "bool", Default: false, Ref: "P10"},
 	{Name: "complaints.require_client_ref", Type: "bool", Default: false, Ref: "P10"},
 	{Name: "complaints.require_documents", Type: "bool", Default: false, Ref: "P10"},
+	// B11 [001 art. 9]: the complaint form and its receipt say that the parties seek an
+	// amicable settlement before going to court.
+	{Name: "complaints.amicable_settlement", Type: "bool", Default: false, Ref: "P10"},
 	{Name: "terms.notice_days", Type: "int", Default: int64(7), Min: 0, Max: 365, Ref: "P6"},
 	{Name: "terms.explicit_reacceptance", Type: "bool", Default: false, Ref: "P6"},
 	{Name: "audit.checkpoint_minutes", Type: "int", Default: int64(60), Min: 5, Max: 24 * 60, Ref: "P9"},
