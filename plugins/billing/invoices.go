@@ -36,7 +36,7 @@ var (
 	reviewDrafts = kit.Bool("billing.review_drafts", false, "B5")
 	// runBatchSize: how many subscriptions a billing run claims and invoices in one
 	// transaction.
-	runBatchSize = kit.Int("billing.run_batch_size", 200, 1, 2000, "B5")
+	runBatchSize = kit.Int("billing.run_batch_size", 500, 1, 5000, "B5")
 )
 
 const (

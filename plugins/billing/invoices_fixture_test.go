@@ -2,6 +2,7 @@ package billing
 
 import (
 	"context"
+	"time"
 
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
@@ -13,8 +14,17 @@ import (
 // catalogOf is seedCatalog's catalog in tenant ten.
 func (f *fixture) catalogOf(ten sdk.Tenant) catalog {
 	f.t.Helper()
+	c, err := seedCatalogIn(context.Background(), f.m, ten, f.now)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
+// seedCatalogIn stores seedCatalog's products and tariff in tenant ten.
+func seedCatalogIn(ctx context.Context, m *Module, ten sdk.Tenant, now time.Time) (catalog, error) {
 	c := catalog{Products: map[string]string{}, TariffID: newID()}
-	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
+	err := m.In(ctx, ten, func(ctx context.Context, sc *store.Scope) error {
 		prods := []Product{
 			{Kind: kindPlan, Code: "ESSENTIEL", Name: "Essentiel", CallsIncluded: 150, SMSIncluded: 50, Position: 1},
 			{Kind: kindPlan, Code: "CONFORT", Name: "Confort", CallsIncluded: 400, SMSIncluded: 150, Position: 2},
@@ -22,7 +32,7 @@ func (f *fixture) catalogOf(ten sdk.Tenant) catalog {
 			{Kind: kindOption, Code: "RDV", Name: "Prise de rendez-vous en ligne", Position: 4},
 		}
 		fees := map[string][3]int64{"ESSENTIEL": {8900, 60, 15}, "CONFORT": {17900, 50, 12}, "AGENDA": {2500, 0, 0}, "RDV": {1500, 0, 0}}
-		tar := Tariff{TenantID: ten.ID, ID: c.TariffID, Name: "Tarif 2026", EffectiveOn: Date{2026, 1, 1}, State: tariffInForce, CreatedAt: f.now}
+		tar := Tariff{TenantID: ten.ID, ID: c.TariffID, Name: "Tarif 2026", EffectiveOn: Date{2026, 1, 1}, State: tariffInForce, CreatedAt: now}
 		if _, err := sc.Insert(&tar).Exec(ctx); err != nil {
 			return err
 		}
@@ -40,7 +50,7 @@ func (f *fixture) catalogOf(ten sdk.Tenant) catalog {
 		}
 		return nil
 	})
-	return c
+	return c, err
 }
 
 // subscribeIn is subscribe in tenant ten.

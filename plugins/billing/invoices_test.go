@@ -328,14 +328,24 @@ func TestConcurrentRunsInvoiceEachSubscriptionOnce(t *testing.T) {
 }
 
 // bulkSubscribe stores n active subscriptions of plan ESSENTIEL started on starts, with
-// events usage events each in the month before the run (few statements).
+// events usage events each in their first month (few statements).
 func (f *fixture) bulkSubscribe(ten sdk.Tenant, cat catalog, n int, starts Date, events int) []string {
 	f.t.Helper()
+	ids, err := seedSubscriptions(context.Background(), f.m, ten, cat.Products["ESSENTIEL"], n, starts, events, f.now)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ids
+}
+
+// seedSubscriptions stores n active subscriptions to plan started on starts, each with events
+// calls in its first month, in transactions of 500 subscriptions.
+func seedSubscriptions(ctx context.Context, m *Module, ten sdk.Tenant, plan string, n int, starts Date, events int, now time.Time) ([]string, error) {
 	ids := make([]string, n)
 	const chunk = 500
 	for lo := 0; lo < n; lo += chunk {
 		hi := min(lo+chunk, n)
-		f.in(ten, func(ctx context.Context, sc *store.Scope) error {
+		err := m.In(ctx, ten, func(ctx context.Context, sc *store.Scope) error {
 			subs := make([]Subscription, 0, hi-lo)
 			var uses []Usage
 			for i := lo; i < hi; i++ {
@@ -343,7 +353,7 @@ func (f *fixture) bulkSubscribe(ten sdk.Tenant, cat catalog, n int, starts Date,
 				ids[i] = id
 				subs = append(subs, Subscription{TenantID: ten.ID, ID: id, Reference: fmt.Sprintf("AB-%06d", i), UserID: fmt.Sprint("u", i), State: subActive,
 					ClientName: fmt.Sprint("Cabinet ", i), Email: fmt.Sprintf("u%d@example.fr", i), Locale: "fr", Country: "FR",
-					PhoneNumber: fmt.Sprintf("+331%08d", i), PlanID: cat.Products["ESSENTIEL"], PaymentMethod: payTransfer, StartsOn: starts, CreatedAt: f.now})
+					PhoneNumber: fmt.Sprintf("+331%08d", i), PlanID: plan, PaymentMethod: payTransfer, StartsOn: starts, CreatedAt: now})
 				for e := 0; e < events; e++ {
 					at := starts.In(paris).Add(time.Duration(e+1) * 17 * time.Hour).UTC()
 					uses = append(uses, Usage{TenantID: ten.ID, EventID: newID(), SubscriptionID: id, Kind: usageCall, OccurredAt: at, ReceivedAt: at})
@@ -360,8 +370,11 @@ func (f *fixture) bulkSubscribe(ten sdk.Tenant, cat catalog, n int, starts Date,
 			}
 			return nil
 		})
+		if err != nil {
+			return nil, err
+		}
 	}
-	return ids
+	return ids, nil
 }
 
 // B5: a clerk credits an issued, unpaid invoice in part (with a reason), then the rest: each
@@ -583,5 +596,5 @@ func TestRunPages(t *testing.T) {
 
 // The part's tables are reached through the tenant scope only.
 func TestInvoicesTablesScoped(t *testing.T) {
-	kittest.Check(t, func() *kit.Module { return newModule().Module }, (*Run)(nil), (*RunItem)(nil))
+	kittest.Check(t, func() *kit.Module { return newModule().Module }, (*Run)(nil), (*RunItem)(nil), (*RunBatch)(nil))
 }

@@ -2,8 +2,6 @@ package billing
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -42,29 +40,44 @@ type Run struct {
 	FinishedAt bun.NullTime `bun:"finished_at"`
 }
 
-// RunItem is a subscription a run covers; Done once a worker claimed and invoiced it.
+// RunItem is a subscription a run covers, in one of its batches.
 type RunItem struct {
 	bun.BaseModel `bun:"table:billing_run_items,alias:ri"`
 
 	TenantID       string `bun:"tenant_id,pk"`
 	RunID          string `bun:"run_id,pk"`
 	SubscriptionID string `bun:"subscription_id,pk"`
-	Done           bool   `bun:"done"`
-	Worker         string `bun:"worker"`
+	Batch          int    `bun:"batch"`
+}
+
+// RunBatch is a batch of a run's subscriptions; Done once a worker claimed it.
+type RunBatch struct {
+	bun.BaseModel `bun:"table:billing_run_batches,alias:rb"`
+
+	TenantID string `bun:"tenant_id,pk"`
+	RunID    string `bun:"run_id,pk"`
+	Batch    int    `bun:"batch,pk"`
+	Done     bool   `bun:"done"`
+	Worker   string `bun:"worker"`
 }
 
 // startRun records a run of day on over every subscription that runs (active or suspended:
-// the contract still runs) and had begun by then.
+// the contract still runs) and had begun by then, cut in batches of the tenant's size.
 func (m *Module) startRun(ctx context.Context, t sdk.Tenant, on Date, by string) (*Run, error) {
 	run := &Run{TenantID: t.ID, ID: newID(), RunOn: on, State: runRunning, StartedBy: by, StartedAt: m.now().UTC()}
 	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		if _, err := sc.Insert(run).Exec(ctx); err != nil {
 			return err
 		}
-		res, err := sc.Tx.NewRaw(`INSERT INTO billing_run_items (tenant_id, run_id, subscription_id)
-			SELECT tenant_id, ?, id FROM billing_subscriptions WHERE tenant_id = ? AND state IN (?, ?) AND starts_on <> '' AND starts_on <= ?`,
-			run.ID, sc.TenantID, subActive, subSuspended, on.String()).Exec(ctx)
+		res, err := sc.Tx.NewRaw(`INSERT INTO billing_run_items (tenant_id, run_id, subscription_id, batch)
+			SELECT tenant_id, ?, id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / ? FROM billing_subscriptions
+			WHERE tenant_id = ? AND state IN (?, ?) AND starts_on <> '' AND starts_on <= ?`,
+			run.ID, runBatchSize.Of(t), sc.TenantID, subActive, subSuspended, on.String()).Exec(ctx)
 		if err != nil {
+			return err
+		}
+		if _, err := sc.Tx.NewRaw(`INSERT INTO billing_run_batches (tenant_id, run_id, batch)
+			SELECT DISTINCT tenant_id, run_id, batch FROM billing_run_items WHERE tenant_id = ? AND run_id = ?`, sc.TenantID, run.ID).Exec(ctx); err != nil {
 			return err
 		}
 		n, _ := res.RowsAffected()
@@ -82,67 +95,93 @@ func (m *Module) startRun(ctx context.Context, t sdk.Tenant, on Date, by string)
 	return run, nil
 }
 
-// workRun works run runID as worker until it is done or stopped: it claims a batch of the
-// run's subscriptions by a guarded update (done = false → true) in the transaction that
-// invoices them, so that two workers never take the same one and a failed transaction gives
-// its batch back. A batch that fails is retried one subscription at a time; a subscription
-// that still fails is counted as failed and logged, and the run goes on.
+// workRun works run runID as worker until it is done or stopped: it claims a batch by a
+// guarded update (done = false → true) in the transaction that invoices its subscriptions,
+// so that two workers (two instances) never take the same batch and a failed transaction
+// gives its batch back. A batch that fails is taken again and invoiced one subscription at a
+// time; a subscription that still fails is counted as failed and logged (the next day's run
+// catches it up), and the run goes on.
 func (m *Module) workRun(ctx context.Context, t sdk.Tenant, runID, worker string) error {
-	size := int(runBatchSize.Of(t))
-	for spins := 0; ; {
-		claimed, invs, state, err := m.runStep(ctx, t, runID, worker, size, nil)
-		if store.IsUniqueViolation(err) && spins < 50 {
-			spins++ // another run invoiced one of these periods meanwhile: take the batch again
+	for spins, retries := 0, 0; ; {
+		claimed, invs, state, err := m.runStep(ctx, t, runID, worker)
+		if store.IsUniqueViolation(err) && retries < 20 {
+			retries++ // another run invoiced one of these periods meanwhile: take the batch again
 			continue
 		}
 		if err != nil {
-			if err = m.runOneByOne(ctx, t, runID, worker, size); err != nil {
+			m.Log.Error("billing run: a batch failed, taken one by one", "tenant", t.Slug, "run", runID, "err", err.Error())
+			if err = m.runOneByOne(ctx, t, runID, worker); err != nil {
 				return err
 			}
 			continue
 		}
+		retries = 0
 		m.deliverAll(ctx, t, invs)
 		if state != runRunning {
 			return nil
 		}
-		if len(claimed) == 0 {
+		if !claimed {
 			done, err := m.finishRun(ctx, t, runID)
 			if err != nil || done {
 				return err
 			}
-			spins++ // another worker holds the rest: wait for its batch
+			spins++ // another worker took the batch first
 			if spins > 1000 {
 				return fmt.Errorf("billing run %s: no batch claimed", runID)
 			}
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(time.Duration(spins%10) * time.Millisecond)
 			continue
 		}
 		spins = 0
 	}
 }
 
-// runOneByOne claims the next batch's subscriptions one at a time (after the batch failed).
-func (m *Module) runOneByOne(ctx context.Context, t sdk.Tenant, runID, worker string, size int) error {
+// claimBatch claims the run's first batch nobody took, by a guarded update; it returns the
+// batch's subscriptions (none: no batch left, or another worker took it first).
+func claimBatch(ctx context.Context, sc *store.Scope, runID, worker string) ([]string, error) {
+	var batch []int
+	if err := sc.Select((*RunBatch)(nil)).Column("rb.batch").Where("rb.run_id = ? AND rb.done = ?", runID, false).
+		OrderExpr("rb.batch").Limit(1).Scan(ctx, &batch); err != nil || len(batch) == 0 {
+		return nil, err
+	}
+	res, err := sc.Update((*RunBatch)(nil)).Set("done = ?", true).Set("worker = ?", worker).
+		Where("rb.run_id = ? AND rb.batch = ? AND rb.done = ?", runID, batch[0], false).Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil, nil
+	}
 	var ids []string
-	if err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		return sc.Select((*RunItem)(nil)).Column("ri.subscription_id").Where("ri.run_id = ? AND ri.done = ?", runID, false).
-			OrderExpr("ri.subscription_id").Limit(int64(size)).Scan(ctx, &ids)
+	err = sc.Select((*RunItem)(nil)).Column("ri.subscription_id").Where("ri.run_id = ? AND ri.batch = ?", runID, batch[0]).Scan(ctx, &ids)
+	return ids, err
+}
+
+// runOneByOne claims a batch on its own, then invoices its subscriptions one per
+// transaction (after the batch failed as a whole).
+func (m *Module) runOneByOne(ctx context.Context, t sdk.Tenant, runID, worker string) error {
+	var ids []string
+	if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) (err error) {
+		ids, err = claimBatch(ctx, sc, runID, worker)
+		return err
 	}); err != nil {
 		return err
 	}
 	for _, id := range ids {
-		_, invs, _, err := m.runStep(ctx, t, runID, worker, 1, []string{id})
+		var invs []*Invoice
+		err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+			var run Run
+			if err := sc.Select(&run).Where("run.id = ?", runID).Scan(ctx); err != nil {
+				return err
+			}
+			var err error
+			invs, err = m.invoiceClaimed(ctx, t, sc, &run, []string{id})
+			return err
+		})
 		if err != nil {
 			m.Log.Error("billing run: a subscription could not be invoiced", "tenant", t.Slug, "run", runID, "subscription", id, "err", err.Error())
 			if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-				res, err := sc.Update((*RunItem)(nil)).Set("done = ?", true).Set("worker = ?", worker).
-					Where("ri.run_id = ? AND ri.subscription_id = ? AND ri.done = ?", runID, id, false).Exec(ctx)
-				if err != nil {
-					return err
-				}
-				if n, _ := res.RowsAffected(); n == 1 {
-					_, err = sc.Update((*Run)(nil)).Set("done = done + 1").Set("failed = failed + 1").Where("run.id = ?", runID).Exec(ctx)
-				}
+				_, err := sc.Update((*Run)(nil)).Set("done = done + 1").Set("failed = failed + 1").Where("run.id = ?", runID).Exec(ctx)
 				return err
 			}); err != nil {
 				return err
@@ -154,11 +193,11 @@ func (m *Module) runOneByOne(ctx context.Context, t sdk.Tenant, runID, worker st
 	return nil
 }
 
-// runStep claims (the given subscriptions, or the next size of the run's) and invoices them
-// in one transaction; it returns what it claimed, the invoices it issued, and the run's state.
-func (m *Module) runStep(ctx context.Context, t sdk.Tenant, runID, worker string, size int, only []string) (claimed []string, issued []*Invoice, state string, err error) {
+// runStep claims a batch of the run and invoices it in one transaction; it reports whether
+// it claimed one, the invoices it issued, and the run's state.
+func (m *Module) runStep(ctx context.Context, t sdk.Tenant, runID, worker string) (claimed bool, issued []*Invoice, state string, err error) {
 	err = m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		claimed, issued = nil, nil
+		claimed, issued = false, nil
 		var run Run
 		if err := sc.Select(&run).Where("run.id = ?", runID).Scan(ctx); err != nil {
 			return err
@@ -166,46 +205,50 @@ func (m *Module) runStep(ctx context.Context, t sdk.Tenant, runID, worker string
 		if state = run.State; state != runRunning {
 			return nil
 		}
-		pick := sc.Select((*RunItem)(nil)).Column("ri.subscription_id").Where("ri.run_id = ? AND ri.done = ?", runID, false).
-			OrderExpr("ri.subscription_id").Limit(int64(size))
-		if only != nil {
-			pick = pick.Where("ri.subscription_id IN (?)", bun.In(only))
-		}
-		if err := sc.Update((*RunItem)(nil)).Set("done = ?", true).Set("worker = ?", worker).
-			Where("ri.run_id = ? AND ri.done = ? AND ri.subscription_id IN (?)", runID, false, pick).
-			Returning("subscription_id").Scan(ctx, &claimed); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		ids, err := claimBatch(ctx, sc, runID, worker)
+		if err != nil || len(ids) == 0 {
 			return err
 		}
-		if len(claimed) == 0 {
-			return nil
-		}
-		var subs []Subscription
-		if err := sc.Select(&subs).Where("sub.id IN (?) AND sub.state IN (?, ?)", bun.In(claimed), subActive, subSuspended).
-			OrderExpr("sub.reference").Scan(ctx); err != nil {
-			return err
-		}
-		invs, err := m.invoiceSubs(ctx, t, sc, subs, run.RunOn, runID)
-		if err != nil {
-			return err
-		}
-		for _, inv := range invs {
-			if inv.State == invIssued {
-				issued = append(issued, inv)
-			}
-		}
-		_, err = sc.Update((*Run)(nil)).Set("done = done + ?", len(claimed)).Set("invoiced = invoiced + ?", len(invs)).
-			Where("run.id = ?", runID).Exec(ctx)
+		claimed = true
+		issued, err = m.invoiceClaimed(ctx, t, sc, &run, ids)
 		return err
 	})
 	return claimed, issued, state, err
 }
 
-// finishRun marks the run done once none of its subscriptions is left; it reports whether
-// the run is over (done, or no longer running).
+// invoiceClaimed invoices the claimed subscriptions ids of run (those still running) and
+// counts them done; it returns the invoices it issued.
+func (m *Module) invoiceClaimed(ctx context.Context, t sdk.Tenant, sc *store.Scope, run *Run, ids []string) ([]*Invoice, error) {
+	var subs []Subscription
+	if err := sc.Select(&subs).Column(subColumns...).Where("sub.id IN (?) AND sub.state IN (?, ?)", bun.In(ids), subActive, subSuspended).
+		OrderExpr("sub.reference").Scan(ctx); err != nil {
+		return nil, err
+	}
+	invs, err := m.invoiceSubs(ctx, t, sc, subs, run.RunOn, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	var issued []*Invoice
+	for _, inv := range invs {
+		if inv.State == invIssued {
+			issued = append(issued, inv)
+		}
+	}
+	_, err = sc.Update((*Run)(nil)).Set("done = done + ?", len(ids)).Set("invoiced = invoiced + ?", len(invs)).
+		Where("run.id = ?", run.ID).Exec(ctx)
+	return issued, err
+}
+
+// subColumns are what invoicing reads of a subscription.
+var subColumns = []string{"tenant_id", "id", "reference", "client_name", "contact_name", "email", "locale", "legal_id", "vat_id",
+	"street", "postcode", "city", "country", "plan_id", "payment_method", "mandate_ref", "starts_on", "ends_on"}
+
+// finishRun marks the run done once none of its batches is left; it reports whether the run
+// is over (done, or no longer running).
 func (m *Module) finishRun(ctx context.Context, t sdk.Tenant, runID string) (bool, error) {
 	over := false
 	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-		left, err := sc.Select((*RunItem)(nil)).Where("ri.run_id = ? AND ri.done = ?", runID, false).Count(ctx)
+		left, err := sc.Select((*RunBatch)(nil)).Where("rb.run_id = ? AND rb.done = ?", runID, false).Count(ctx)
 		if err != nil || left > 0 {
 			return err
 		}

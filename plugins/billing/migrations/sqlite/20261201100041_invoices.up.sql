@@ -3,6 +3,7 @@
 -- subscriptions it covers; a worker claims a batch of them by a guarded update in the
 -- transaction that invoices them, so that two workers (or two instances) never take the same
 -- subscription, and a worker that dies gives its batch back with its rolled-back transaction.
+-- The batches are cut when the run starts (billing.run_batch_size subscriptions each).
 CREATE TABLE billing_runs (
     tenant_id    TEXT NOT NULL,
     id           TEXT NOT NULL,
@@ -25,8 +26,21 @@ CREATE TABLE billing_run_items (
     tenant_id       TEXT NOT NULL,
     run_id          TEXT NOT NULL,
     subscription_id TEXT NOT NULL,
-    done            BOOLEAN NOT NULL DEFAULT FALSE,
-    worker          TEXT NOT NULL DEFAULT '',
+    batch           INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, run_id, subscription_id)
 );
-CREATE INDEX billing_run_items_todo ON billing_run_items (tenant_id, run_id, done);
+CREATE INDEX billing_run_items_batch ON billing_run_items (tenant_id, run_id, batch);
+
+-- the run's batches, each claimed once (done: a worker took it)
+CREATE TABLE billing_run_batches (
+    tenant_id TEXT NOT NULL,
+    run_id    TEXT NOT NULL,
+    batch     INTEGER NOT NULL,
+    done      BOOLEAN NOT NULL DEFAULT FALSE,
+    worker    TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (tenant_id, run_id, batch)
+);
+
+-- B5: a run counts each subscription's calls and SMS of its previous period; with the kind in
+-- the index the count never reads the table's rows.
+CREATE INDEX billing_usage_count ON billing_usage (tenant_id, subscription_id, occurred_at, kind);
