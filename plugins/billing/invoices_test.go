@@ -598,3 +598,47 @@ func TestRunPages(t *testing.T) {
 func TestInvoicesTablesScoped(t *testing.T) {
 	kittest.Check(t, func() *kit.Module { return newModule().Module }, (*Run)(nil), (*RunItem)(nil), (*RunBatch)(nil))
 }
+
+// B5: ten clerks crediting the rest of one invoice at once: one credit note, the invoice
+// credited once, the others refused (the invoice's row is locked first).
+func TestCreditRace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.catalogOf(f.A)
+		sub := f.subscribeIn(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000001")
+		var inv *Invoice
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
+			inv, err = f.m.invoicePeriod(ctx, f.A, sc, sub, Date{2026, 11, 26})
+			return err
+		})
+		var wg sync.WaitGroup
+		statuses := make([]int, 10)
+		for i := range statuses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := f.h.Do(context.Background(), f.A, clerk, "POST", "/billing/manage/invoices/"+inv.ID+"/credit", []byte("amount=&reason="))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				statuses[i] = res.Status
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, s := range statuses {
+			switch s {
+			case http.StatusSeeOther:
+				ok++
+			case http.StatusUnprocessableEntity:
+			default:
+				t.Errorf("B5: status %d", s)
+			}
+		}
+		all := f.invoices(f.A)
+		if ok != 1 || len(all) != 2 || all[0].State != invCredited || all[1].NetMinor != -all[0].NetMinor {
+			t.Errorf("B5: %d credits accepted, %d documents (statuses %v)", ok, len(all), statuses)
+		}
+	})
+}
