@@ -21,11 +21,12 @@ import (
 func (m *Module) invoicesPart() part {
 	return part{
 		Routes:        append(m.invoiceRoutes(), m.runRoutes()...),
-		Rules:         []kit.Rule{reviewDrafts, runBatchSize},
+		Rules:         []kit.Rule{reviewDrafts, runBatchSize, invoicePrefix},
 		Jobs:          []kit.Job{{Name: jobInvoiceDue, Cron: "15 4 * * *", Run: m.invoiceDueJob}, {Name: jobRun, Run: m.runJob}},
 		Notifications: []string{tmplInvoiceIssued},
 		AuditActions:  []string{auditInvoiceIssued, auditInvoiceCredited, auditInvoiceDownloaded, auditRunStarted},
 		Funcs:         template.FuncMap{"i64": func(n int) int64 { return int64(n) }},
+		Export:        m.exportInvoices,
 	}
 }
 
@@ -36,7 +37,9 @@ var (
 	reviewDrafts = kit.Bool("billing.review_drafts", false, "B5")
 	// runBatchSize: how many subscriptions a billing run claims and invoices in one
 	// transaction.
-	runBatchSize = kit.Int("billing.run_batch_size", 500, 1, 5000, "B5")
+	// invoicePrefix starts every number ("FA-2026-000042": prefix, year, sequence).
+	invoicePrefix = kit.String("billing.invoice_prefix", "FA", nil, "B5")
+	runBatchSize  = kit.Int("billing.run_batch_size", 500, 1, 5000, "B5")
 )
 
 const (
@@ -124,7 +127,7 @@ func (m *Module) issue(ctx context.Context, t sdk.Tenant, sc *store.Scope, inv *
 	if err != nil {
 		return err
 	}
-	number(inv, t, on, seq)
+	number(inv, t, on, seq, m.now())
 	res, err := sc.Update(inv).Column("state", "number", "year", "seq", "issued_on", "due_on", "issued_at").
 		Where("inv.id = ? AND inv.state = ?", inv.ID, invDraft).WherePK().Exec(ctx)
 	if err != nil {
@@ -159,12 +162,12 @@ func (m *Module) issue(ctx context.Context, t sdk.Tenant, sc *store.Scope, inv *
 var errAlreadyIssued = errors.New("billing: the draft was issued meanwhile")
 
 // number sets what issuing gives an invoice whose sequence number in year on.Y is seq.
-func number(inv *Invoice, t sdk.Tenant, on Date, seq int64) {
-	num := fmt.Sprintf("FA-%d-%06d", on.Y, seq)
+func number(inv *Invoice, t sdk.Tenant, on Date, seq int64, now time.Time) {
+	num := fmt.Sprintf("%s-%d-%06d", invoicePrefix.Of(t), on.Y, seq)
 	y := on.Y
 	inv.Number, inv.Year, inv.Seq = &num, &y, &seq
 	inv.State, inv.IssuedOn = invIssued, on
-	inv.IssuedAt.Time = time.Now().UTC()
+	inv.IssuedAt.Time = now.UTC()
 	if inv.Kind == invInvoice {
 		inv.DueOn = dueOn(inv.PeriodStart, on, int(paymentDay.Of(t)))
 	}
@@ -448,4 +451,26 @@ func insertInvoices(ctx context.Context, sc *store.Scope, invs []*Invoice) error
 	}
 	_, err := sc.Insert(&lines).Exec(ctx)
 	return err
+}
+
+// exportInvoices is what the module holds of a user's invoices and credit notes (P11): those
+// of his subscriptions, issued, with their lines.
+func (m *Module) exportInvoices(ctx context.Context, t sdk.Tenant, userID string) (map[string]any, error) {
+	var invs []Invoice
+	var lines []InvoiceLine
+	err := m.Read(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		mine := sc.Select((*Subscription)(nil)).Column("sub.id").Where("sub.user_id = ?", userID)
+		if err := sc.Select(&invs).Where("inv.subscription_id IN (?) AND inv.state <> ?", mine, invDraft).OrderExpr("inv.seq").Scan(ctx); err != nil {
+			return err
+		}
+		if len(invs) == 0 {
+			return nil
+		}
+		return sc.Select(&lines).Where("line.invoice_id IN (?)", sc.Select((*Invoice)(nil)).Column("inv.id").
+			Where("inv.subscription_id IN (?) AND inv.state <> ?", mine, invDraft)).OrderExpr("line.invoice_id, line.position").Scan(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"invoices": invs, "invoice_lines": lines}, nil
 }

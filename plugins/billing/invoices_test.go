@@ -523,6 +523,12 @@ func TestInvoicePages(t *testing.T) {
 		if res := f.send(f.B, client, "GET", "/billing/invoices/"+a.ID, nil); res.Status != http.StatusNotFound {
 			t.Errorf("tenant B sees A's invoice: %d", res.Status)
 		}
+		// P11: the client's export holds his issued invoices with their lines, not another's
+		// draft.
+		out, err := f.h.Export(context.Background(), f.A, client.ID)
+		if err != nil || !strings.Contains(string(out), "FA-2026-000001") || !strings.Contains(string(out), "Forfait Essentiel") || strings.Contains(string(out), d.ID) {
+			t.Errorf("P11: export %v %s", err, out)
+		}
 	})
 }
 

@@ -392,7 +392,7 @@ func (m *Module) invoiceSubs(ctx context.Context, t sdk.Tenant, sc *store.Scope,
 			return nil, err
 		}
 		for i, inv := range invs {
-			number(inv, t, on, seq+int64(i))
+			number(inv, t, on, seq+int64(i), b.now)
 		}
 	}
 	return invs, insertInvoices(ctx, sc, invs)
