@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
@@ -107,6 +108,19 @@ type invoicePage struct {
 	Credited   *Invoice  // the invoice a credit note credits
 	Left       int64     // what may still be credited (net)
 	Creditable bool
+	// LateTerms states what a late payment costs (B5, B6): penalties at the tenant's multiple
+	// of the legal interest rate and the flat recovery fee (Code de commerce L441-10).
+	LateTerms string
+}
+
+// lateTerms is B5's statement of what a late payment costs, in the reader's words.
+func lateTerms(c *kit.Ctx, inv *Invoice) string {
+	if inv.Kind != invInvoice {
+		return ""
+	}
+	t := c.Tenant()
+	return c.T("billing.invoices.late_terms", "Multiple", latePenaltyLegalRateMultiple.Of(t),
+		"Fee", locales.FormatMoney(c.Loc().Lang, recoveryFeeMinor.Of(t), inv.Currency))
 }
 
 // readInvoice reads invoice id (a client's own only, when own is set) for its page.
@@ -161,6 +175,7 @@ func (m *Module) showInvoice(c *kit.Ctx, v *kit.View, status int) error {
 	}); err != nil {
 		return err
 	}
+	p.LateTerms = lateTerms(c, p.Inv)
 	v.Data["P"] = p
 	if status != http.StatusOK {
 		return kit.Invalid("invoices_invoice", v)
@@ -328,6 +343,7 @@ func (m *Module) myInvoice(c *kit.Ctx) error {
 	}); err != nil {
 		return err
 	}
+	p.LateTerms = lateTerms(c, p.Inv)
 	v.Data["P"] = p
 	return c.Render(http.StatusOK, "invoices_client", v)
 }

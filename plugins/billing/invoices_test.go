@@ -498,7 +498,8 @@ func TestInvoicePages(t *testing.T) {
 		if body := string(res.Body); res.Status != 200 || !strings.Contains(body, "FA-2026-000001") || !strings.Contains(body, "05/12/2026") {
 			t.Errorf("B5: client list %d %s", res.Status, body)
 		}
-		if res := f.send(f.A, client, "GET", "/billing/invoices/"+a.ID, nil); res.Status != 200 || !strings.Contains(string(res.Body), "106,80") {
+		if res := f.send(f.A, client, "GET", "/billing/invoices/"+a.ID, nil); res.Status != 200 || !strings.Contains(string(res.Body), "106,80") ||
+			!strings.Contains(string(res.Body), "2 fois le taux d’intérêt légal") || !strings.Contains(string(res.Body), "recouvrement de 40,00") {
 			t.Errorf("B5: client invoice %d %s", res.Status, res.Body)
 		}
 		for _, p := range []string{"/billing/invoices/" + d.ID, "/billing/invoices/" + d.ID + "/pdf", "/billing/invoices/nope"} {
