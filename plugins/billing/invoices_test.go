@@ -649,3 +649,45 @@ func TestCreditRace(t *testing.T) {
 		}
 	})
 }
+
+// B5: a subscription that cannot be invoiced (its plan has no price in the tariff) does not
+// stop the run: its batch is taken one subscription at a time, the others are invoiced, it is
+// counted as failed, and the run is done.
+func TestRunGoesOnPastAFailingSubscription(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		ten := withRules(f.A, "billing.run_batch_size", int64(10))
+		cat := f.catalogOf(f.A)
+		f.bulkSubscribe(f.A, cat, 4, Date{2026, 11, 26}, 0)
+		unpriced := newID()
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Insert(&Product{TenantID: f.A.ID, ID: unpriced, Kind: kindPlan, Code: "ANCIEN", Name: "Ancien forfait"}).Exec(ctx)
+			return err
+		})
+		bad := f.subscribeIn(f.A, client, unpriced, Date{2026, 11, 26}, "+33199999999")
+		ctx := context.Background()
+		run, err := f.m.startRun(ctx, ten, Date{2026, 11, 26}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.m.workRun(ctx, ten, run.ID, "w"); err != nil {
+			t.Fatal(err)
+		}
+		invs := f.invoices(f.A)
+		if len(invs) != 4 {
+			t.Fatalf("B5: %d invoices", len(invs))
+		}
+		for i, inv := range invs {
+			if inv.SubscriptionID == bad.ID || *inv.Seq != int64(i+1) {
+				t.Errorf("B5: %+v", inv)
+			}
+		}
+		var got Run
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&got).Where("run.id = ?", run.ID).Scan(ctx)
+		})
+		if got.State != runDone || got.Done != 5 || got.Failed != 1 || got.Invoiced != 4 {
+			t.Errorf("B5: run %+v", got)
+		}
+	})
+}
