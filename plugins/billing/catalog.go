@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"math"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -118,23 +117,6 @@ func catalogPriceText(minor int64) string {
 	return strconv.FormatInt(minor/100, 10) + "." + strconv.FormatInt(minor%100/10, 10) + strconv.FormatInt(minor%10, 10)
 }
 
-// parseCatalogPrice reads a price in the currency's major unit ("89", "89,00", "0.6") as minor
-// units; ok is false for anything else, negative, more than two decimals or absurd.
-func parseCatalogPrice(s string) (int64, bool) {
-	s = strings.NewReplacer(" ", "", "\u00a0", "", "\u202f", "").Replace(strings.TrimSpace(s))
-	s = strings.Replace(s, ",", ".", 1)
-	if s == "" || strings.ContainsAny(s, "eE+-xX_") {
-		return 0, false
-	}
-	if i := strings.IndexByte(s, '.'); i >= 0 && len(s)-i-1 > 2 {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) || f*100 > maxPriceMinor {
-		return 0, false
-	}
-	return int64(math.Round(f * 100)), true
-}
 
 // parseCount reads a whole number from 0 to max ("" is 0 when allowed).
 func parseCount(s string, max int) (int, bool) {

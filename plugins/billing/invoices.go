@@ -309,8 +309,8 @@ type biller struct {
 	now      time.Time
 }
 
-// newBiller reads the tariff in force on on for sub (a run asks it once for its batch: the
-// tariff in force on a day is the tenant's, B4).
+// newBiller reads the tariff in force on on for sub (B4); sub nil is the tenant's tariff, which
+// a run uses for its batch except for the clients who refused a tariff.
 func (m *Module) newBiller(ctx context.Context, t sdk.Tenant, sc *store.Scope, sub *Subscription, on Date) (*biller, error) {
 	tar, prices, err := m.tariffAt(ctx, sc, sub, on)
 	if err != nil {

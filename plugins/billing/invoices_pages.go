@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -398,21 +397,3 @@ func (m *Module) invoicePDF(c *kit.Ctx) error {
 	return err
 }
 
-// parseAmount reads an amount typed in major units ("25", "25,50", "25.5") as minor units.
-func parseAmount(s string) (int64, bool) {
-	s = strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(s, "\u00a0", ""), " ", ""))
-	s = strings.ReplaceAll(s, ",", ".")
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" || len(frac) > 2 || len(whole) > 7 {
-		return 0, false
-	}
-	for len(frac) < 2 {
-		frac += "0"
-	}
-	w, err1 := strconv.ParseUint(whole, 10, 63)
-	f, err2 := strconv.ParseUint(frac, 10, 63)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return int64(w)*100 + int64(f), true
-}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -243,28 +242,6 @@ func (m *Module) money(t sdk.Tenant, minor int64) string {
 	return locales.FormatMoney(m.Msgs.For(t.Locale).Lang, minor, t.Currency)
 }
 
-// parseAmount reads an amount typed in French notation ("1 234,56", "89", "89,5"; a point
-// is taken as the decimal mark too) as minor units.
-func parseAmount(s string) (int64, bool) {
-	s = strings.TrimSpace(s)
-	for _, sp := range []string{"\u00a0", "\u202f", " ", "€"} {
-		s = strings.ReplaceAll(s, sp, "")
-	}
-	s = strings.ReplaceAll(s, ",", ".")
-	whole, frac, _ := strings.Cut(s, ".")
-	if whole == "" || len(frac) > 2 || len(whole) > 9 || strings.ContainsAny(whole+frac, "+-") {
-		return 0, false
-	}
-	for len(frac) < 2 {
-		frac += "0"
-	}
-	w, err1 := strconv.ParseInt(whole, 10, 64)
-	f, err2 := strconv.ParseInt(frac, 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return w*100 + f, true
-}
 
 // ---- the payments page ----
 

@@ -352,9 +352,26 @@ func (m *Module) invoiceSubs(ctx context.Context, t sdk.Tenant, sc *store.Scope,
 	if len(jobs) == 0 {
 		return nil, nil
 	}
-	b, err := m.newBiller(ctx, t, sc, jobs[0].sub, on)
+	// The tenant's tariff in force prices the batch (B4), except for a client who refused a
+	// tariff: he keeps the old one, so his invoice gets a biller of its own.
+	b, err := m.newBiller(ctx, t, sc, nil, on)
 	if err != nil {
 		return nil, err
+	}
+	var refusing []string
+	if err := sc.Select((*TariffRefusal)(nil)).Column("tr.subscription_id").Where("tr.subscription_id IN (?) AND tr.withdrawn_at IS NULL", bun.In(ids)).
+		Scan(ctx, &refusing); err != nil {
+		return nil, err
+	}
+	own := map[string]*biller{}
+	for _, id := range refusing {
+		for _, j := range jobs {
+			if j.sub.ID == id && own[id] == nil {
+				if own[id], err = m.newBiller(ctx, t, sc, j.sub, on); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	var opts []SubscriptionOption
 	if err := sc.Select(&opts).Where("sopt.subscription_id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
@@ -378,7 +395,11 @@ func (m *Module) invoiceSubs(ctx context.Context, t sdk.Tenant, sc *store.Scope,
 		if j.k > 0 {
 			c = used[[2]Date{periodStart(j.sub.StartsOn, j.k-1), j.start.AddDays(-1)}][j.sub.ID]
 		}
-		inv, err := b.build(j.sub, append([]string(nil), options[j.sub.ID]...), j.start, c[0], c[1], false)
+		bj := b
+		if o := own[j.sub.ID]; o != nil {
+			bj = o
+		}
+		inv, err := bj.build(j.sub, append([]string(nil), options[j.sub.ID]...), j.start, c[0], c[1], false)
 		if err != nil {
 			return nil, err
 		}
@@ -396,34 +417,6 @@ func (m *Module) invoiceSubs(ctx context.Context, t sdk.Tenant, sc *store.Scope,
 		}
 	}
 	return invs, insertInvoices(ctx, sc, invs)
-}
-
-// usageCountsMany counts, for each of subIDs, its calls and SMS from the first day to the last
-// (both included, in the tenant's zone): one statement for them all.
-func usageCountsMany(ctx context.Context, sc *store.Scope, t sdk.Tenant, subIDs []string, first, last Date) (map[string][2]int64, error) {
-	from, to := first.In(zone(t)).UTC(), last.AddDays(1).In(zone(t)).UTC()
-	var rows []struct {
-		SubscriptionID string `bun:"subscription_id"`
-		Kind           string `bun:"kind"`
-		N              int64  `bun:"n"`
-	}
-	if err := sc.Select((*Usage)(nil)).Column("use.subscription_id", "use.kind").ColumnExpr("COUNT(*) AS n").
-		Where("use.subscription_id IN (?) AND use.occurred_at >= ? AND use.occurred_at < ?", bun.In(subIDs), from, to).
-		Group("use.subscription_id", "use.kind").Scan(ctx, &rows); err != nil {
-		return nil, err
-	}
-	out := make(map[string][2]int64, len(subIDs))
-	for _, r := range rows {
-		c := out[r.SubscriptionID]
-		switch r.Kind {
-		case usageCall:
-			c[0] = r.N
-		case usageSMS:
-			c[1] = r.N
-		}
-		out[r.SubscriptionID] = c
-	}
-	return out, nil
 }
 
 // runJob works the run its payload names (scheduled when a clerk starts or resumes it).

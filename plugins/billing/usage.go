@@ -280,33 +280,48 @@ func usageMatcher(ctx context.Context, sc *store.Scope, t sdk.Tenant) func(numbe
 
 // usageCounts counts sub's calls and SMS whose local day in the tenant's zone lies between
 // first and last, both included (B3, B5): the invoices part bills what is beyond the plan's
-// allowance with it. One query on the index (tenant, subscription, time).
+// allowance with it.
 func (m *Module) usageCounts(ctx context.Context, sc *store.Scope, t sdk.Tenant, subID string, first, last Date) (calls, sms int64, err error) {
-	loc := zone(t)
-	from, to := first.In(loc).UTC(), last.AddDays(1).In(loc).UTC()
-	var rows []struct {
-		Kind string `bun:"kind"`
-		N    int64  `bun:"n"`
-	}
-	if err = usageCountsQuery(sc, subID, from, to).Scan(ctx, &rows); err != nil {
+	got, err := usageCountsMany(ctx, sc, t, []string{subID}, first, last)
+	if err != nil {
 		return 0, 0, err
 	}
-	for _, r := range rows {
-		switch r.Kind {
-		case usageCall:
-			calls = r.N
-		case usageSMS:
-			sms = r.N
-		}
-	}
-	return calls, sms, nil
+	c := got[subID]
+	return c[0], c[1], nil
 }
 
-// usageCountsQuery is usageCounts' one query: the index billing_usage_period (tenant,
-// subscription, time) answers it.
-func usageCountsQuery(sc *store.Scope, subID string, from, to time.Time) *bun.SelectQuery {
-	return sc.Select((*Usage)(nil)).ColumnExpr("use.kind AS kind, COUNT(*) AS n").Where("use.subscription_id = ?", subID).
-		Where("use.occurred_at >= ?", from).Where("use.occurred_at < ?", to).GroupExpr("use.kind")
+// usageCountsMany counts, for each of subIDs, its calls and SMS from the first day to the last
+// (both included, in the tenant's zone): one statement for them all (a billing run's batch).
+func usageCountsMany(ctx context.Context, sc *store.Scope, t sdk.Tenant, subIDs []string, first, last Date) (map[string][2]int64, error) {
+	from, to := first.In(zone(t)).UTC(), last.AddDays(1).In(zone(t)).UTC()
+	var rows []struct {
+		SubscriptionID string `bun:"subscription_id"`
+		Kind           string `bun:"kind"`
+		N              int64  `bun:"n"`
+	}
+	if err := usageCountsQuery(sc, subIDs, from, to).Scan(ctx, &rows); err != nil {
+		return nil, err
+	}
+	out := make(map[string][2]int64, len(subIDs))
+	for _, r := range rows {
+		c := out[r.SubscriptionID]
+		switch r.Kind {
+		case usageCall:
+			c[0] = r.N
+		case usageSMS:
+			c[1] = r.N
+		}
+		out[r.SubscriptionID] = c
+	}
+	return out, nil
+}
+
+// usageCountsQuery is the counts' one query: the covering index billing_usage_period (tenant,
+// subscription, time, kind) answers it without reading the table.
+func usageCountsQuery(sc *store.Scope, subIDs []string, from, to time.Time) *bun.SelectQuery {
+	return sc.Select((*Usage)(nil)).Column("use.subscription_id", "use.kind").ColumnExpr("COUNT(*) AS n").
+		Where("use.subscription_id IN (?) AND use.occurred_at >= ? AND use.occurred_at < ?", bun.In(subIDs), from, to).
+		Group("use.subscription_id", "use.kind")
 }
 
 // apiHours gives the telephony platform a number's answering hours (B2) as service data:

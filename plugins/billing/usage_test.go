@@ -651,7 +651,7 @@ func TestUsageCountsUseTheIndexB5(t *testing.T) {
 		f.insertUsage(f.A, sub, usageCall, 3, f.now, "ix")
 		var plan []string
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
-			q := usageCountsQuery(sc, sub.ID, f.now.Add(-time.Hour), f.now.Add(time.Hour)).String()
+			q := usageCountsQuery(sc, []string{sub.ID}, f.now.Add(-time.Hour), f.now.Add(time.Hour)).String()
 			explain := "EXPLAIN QUERY PLAN "
 			if b == "postgres" {
 				if _, err := sc.Tx.ExecContext(ctx, "SET LOCAL enable_seqscan = off"); err != nil {

@@ -41,6 +41,3 @@ CREATE TABLE billing_run_batches (
     PRIMARY KEY (tenant_id, run_id, batch)
 );
 
--- B5: a run counts each subscription's calls and SMS of its previous period; with the kind in
--- the index the count never reads the table's rows.
-CREATE INDEX billing_usage_count ON billing_usage (tenant_id, subscription_id, occurred_at, kind);

@@ -130,7 +130,8 @@ CREATE TABLE billing_usage (
     CHECK (kind IN ('call', 'sms')),
     CHECK (duration_s >= 0)
 );
-CREATE INDEX billing_usage_period ON billing_usage (tenant_id, subscription_id, occurred_at);
+-- covering: a period's calls and SMS are counted from the index alone (B5, runs)
+CREATE INDEX billing_usage_period ON billing_usage (tenant_id, subscription_id, occurred_at, kind);
 
 -- B5: invoices and credit notes. number is given at issue (drafts have none), without gaps
 -- per tenant and year; an invoice for a subscription's period exists once.
