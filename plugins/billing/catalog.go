@@ -117,7 +117,6 @@ func catalogPriceText(minor int64) string {
 	return strconv.FormatInt(minor/100, 10) + "." + strconv.FormatInt(minor%100/10, 10) + strconv.FormatInt(minor%10, 10)
 }
 
-
 // parseCount reads a whole number from 0 to max ("" is 0 when allowed).
 func parseCount(s string, max int) (int, bool) {
 	s = strings.NewReplacer(" ", "", "\u00a0", "", "\u202f", "").Replace(s)

@@ -396,4 +396,3 @@ func (m *Module) invoicePDF(c *kit.Ctx) error {
 	_, err := c.W.Write(data)
 	return err
 }
-

@@ -242,7 +242,6 @@ func (m *Module) money(t sdk.Tenant, minor int64) string {
 	return locales.FormatMoney(m.Msgs.For(t.Locale).Lang, minor, t.Currency)
 }
 
-
 // ---- the payments page ----
 
 // payRow is an invoice of the subscription on the payments page.
