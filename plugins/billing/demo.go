@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"sort"
 	"strconv"
 	"time"
 
@@ -103,7 +104,7 @@ func (m *Module) seedDemo(ctx context.Context, t sdk.Tenant, accounts []kit.Demo
 		switch a.Role {
 		case "user":
 			user = a
-		case "billing_clerk":
+		case "billing.billing_clerk", "billing_clerk":
 			clerk = a
 		}
 	}
@@ -299,22 +300,32 @@ func (m *Module) demoInvoices(ctx context.Context, t sdk.Tenant, h *sdk.Host, su
 	today := m.today(t)
 	window := today.AddMonthsClamped(-1) // periods after it are this month's
 	runOn := window
+	// In the order of their days, so that the numbers follow the days (B5: one sequence).
+	type due struct {
+		sub   *Subscription
+		start Date
+	}
+	var past []due
 	for _, sub := range subs {
 		for k := 0; ; k++ {
 			ps := periodStart(sub.StartsOn, k)
 			if ps.After(runOn.AddMonthsClamped(-1)) {
 				break
 			}
-			pm := m.at(t, ps, 7)
-			if err := pm.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-				inv, err := pm.invoicePeriod(ctx, t, sc, sub, ps)
-				if err == nil && inv.State == invDraft {
-					err = pm.issue(ctx, t, sc, inv, ps)
-				}
-				return err
-			}); err != nil {
-				return fmt.Errorf("invoice of %s: %w", ps, err)
+			past = append(past, due{sub, ps})
+		}
+	}
+	sort.SliceStable(past, func(i, j int) bool { return past[i].start.Before(past[j].start) })
+	for _, d := range past {
+		pm := m.at(t, d.start, 7)
+		if err := pm.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+			inv, err := pm.invoicePeriod(ctx, t, sc, d.sub, d.start)
+			if err == nil && inv.State == invDraft {
+				err = pm.issue(ctx, t, sc, inv, d.start)
 			}
+			return err
+		}); err != nil {
+			return fmt.Errorf("invoice of %s: %w", d.start, err)
 		}
 	}
 	// Last month's run, by the clerk; its drafts issued the same day.

@@ -26,7 +26,7 @@ func seedDemoEvent(f *fixture, ten sdk.Tenant) {
 	f.t.Helper()
 	payload, _ := json.Marshal(map[string]any{"accounts": []kit.DemoAccount{
 		{ID: "u-demo", Email: "user@secretaires.localhost", Name: "Demo User", Role: "user"},
-		{ID: "c-demo", Email: "billing-clerk@secretaires.localhost", Name: "Demo billing clerk", Role: "billing_clerk"},
+		{ID: "c-demo", Email: "billing-clerk@secretaires.localhost", Name: "Demo billing clerk", Role: "billing.billing_clerk"},
 	}})
 	if err := f.h.Event(context.Background(), ten, "platform.demo_seeded", payload); err != nil {
 		f.t.Fatal(err)
@@ -140,7 +140,18 @@ func TestDemoSeedsTheFirmOnce(t *testing.T) {
 		if !days[29] || !days[30] || !days[31] || legal != 12 || debit != 1 || mine != 1 {
 			t.Errorf("B1: start days %v, valid SIRET %d, debit with mandate %d, the user's %d", days, legal, debit, mine)
 		}
-		if run.RunOn != today.AddMonthsClamped(-1) || run.Invoiced != 12 {
+		// B5: the numbers follow the issue days, without a gap.
+		var issued []Invoice
+		f.in(ten, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&issued).Where("inv.number IS NOT NULL").OrderExpr("inv.year, inv.seq").Scan(ctx)
+		})
+		for i := 1; i < len(issued); i++ {
+			a, b := issued[i-1], issued[i]
+			if b.IssuedOn.Before(a.IssuedOn) || (*a.Year == *b.Year && *b.Seq != *a.Seq+1) {
+				t.Errorf("B5: %s issued %s after %s issued %s", *b.Number, b.IssuedOn, *a.Number, a.IssuedOn)
+			}
+		}
+		if run.RunOn != today.AddMonthsClamped(-1) || run.Invoiced != 12 || run.StartedBy != "c-demo" {
 			t.Errorf("B5: run %+v", run)
 		}
 		if notice.SentOn != today.AddDays(-17) {
