@@ -119,7 +119,7 @@ func newModule() *Module {
 func (m *Module) nav(c *kit.Ctx) []kit.NavLink {
 	var links []kit.NavLink
 	if c.Can(permOwn) && !c.Can(permManage) {
-		links = append(links, kit.NavLink{Path: "/billing", LabelKey: "billing.nav.portal"},
+		links = append(links, kit.NavLink{Path: "/billing", LabelKey: "billing.nav.portal", Also: []string{"/billing/portal"}},
 			kit.NavLink{Path: "/billing/usage", LabelKey: "billing.nav.usage"},
 			kit.NavLink{Path: "/billing/messages", LabelKey: "billing.nav.messages"},
 			kit.NavLink{Path: "/billing/invoices", LabelKey: "billing.nav.invoices"},

@@ -226,7 +226,7 @@ func (m *Module) tellClient(ctx context.Context, t sdk.Tenant, sub *Subscription
 		data = map[string]any{}
 	}
 	data["Client"], data["Tenant"], data["Reference"] = sub.ClientName, t.Name, sub.Reference
-	msg := sdk.Message{UserID: sub.UserID, Template: tmpl, Data: data, Attachments: files}
+	msg := sdk.Message{UserID: sub.UserID, Template: tmpl, Data: data, Attachments: files, Link: "/billing/invoices"}
 	if sub.UserID == "" {
 		msg.To = sub.Email
 	}

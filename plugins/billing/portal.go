@@ -47,6 +47,12 @@ type portalSub struct {
 // in words, state, start day), the no-medical-advice notice (B12), and links to his usage,
 // messages, invoices, contract and shared agenda.
 func (m *Module) portalHome(c *kit.Ctx) error {
+	if c.User() == nil || !c.Can(permOwn) {
+		// A visitor: what the client portal is, the offers and the way in (B1, B12).
+		v := c.View("billing.portal.welcome_title")
+		v.Data["Retention"] = recordingRetentionMonths.Of(c.Tenant())
+		return c.Render(http.StatusOK, "billing_portal_welcome", v)
+	}
 	v := c.View("billing.portal.title")
 	var subs []portalSub
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {

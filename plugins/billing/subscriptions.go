@@ -96,7 +96,9 @@ type Signature struct {
 func (m *Module) subscriptionsPart() part {
 	return part{
 		Routes: []kit.Route{
-			kit.Perm("GET /billing", permOwn, m.portalHome).Lands(3),
+			kit.Public("GET /billing", m.portalHome),
+			// The same home, as the page a client lands on after signing in.
+			kit.Perm("GET /billing/portal", permOwn, m.portalHome).Lands(3),
 			kit.Perm("GET /billing/sign/{id}", permOwn, m.signPage),
 			kit.Perm("POST /billing/sign/{id}", permOwn, m.sign),
 			kit.Perm("GET /billing/manage", permManage, m.subscriptionsList).Lands(2),
