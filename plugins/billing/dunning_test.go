@@ -249,7 +249,7 @@ func TestSuspendThenReactivate(t *testing.T) {
 func TestAfterNoticeJob(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := newDunFix(t, b)
-		other := f.activeSub(f.A, &sdk.User{ID: "client2", Name: "Dr Paule Durand"}, "+33140000018")
+		other := f.subscribe(f.A, &sdk.User{ID: "client2", Name: "Dr Paule Durand"}, "plan", Date{2026, 9, 14}, "+33140000018")
 		f.invoice(other, "F2026-0030", 8900, Date{2026, 11, 5})
 		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
 		f.now = f.now.Add(10 * 24 * time.Hour)

@@ -26,24 +26,8 @@ type payFix struct {
 
 func newPayFix(t *testing.T, b storetest.Backend) *payFix {
 	f := &payFix{fixture: setup(t, b)}
-	f.sub = f.activeSub(f.A, client, "+33140000017")
+	f.sub = f.subscribe(f.A, client, "plan", Date{2026, 9, 14}, "+33140000017")
 	return f
-}
-
-// activeSub stores an active subscription of user in ten, as the fixture's subscribe does
-// (whose rows lack their tenant id in this frame, which the scope refuses).
-func (f *payFix) activeSub(ten sdk.Tenant, user *sdk.User, phone string) *Subscription {
-	f.t.Helper()
-	sub := &Subscription{TenantID: ten.ID, ID: newID(), Reference: "AB-" + phone[len(phone)-4:], UserID: user.ID, State: subActive,
-		ClientName: "Cabinet " + user.Name, ContactName: user.Name, Email: user.ID + "@example.fr", Locale: "fr", LegalID: "12345678900011",
-		VATID: "FR12345678900", Street: "3 rue de la Santé", Postcode: "75013", City: "Paris", Country: "FR", PhoneNumber: phone, PlanID: "plan",
-		PaymentMethod: payTransfer, StartsOn: Date{2026, 9, 14}, TermsVersion: "1", CreatedAt: f.now}
-	sub.SignedAt.Time, sub.TermsAcceptedAt.Time = f.now, f.now
-	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
-		_, err := sc.Insert(sub).Exec(ctx)
-		return err
-	})
-	return sub
 }
 
 // invoice stores, straight in the table, an issued invoice of sub numbered number, of total
