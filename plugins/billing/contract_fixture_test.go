@@ -71,28 +71,6 @@ func (f *fixture) terminations(ten sdk.Tenant, subID string) []Termination {
 	return out
 }
 
-// sentTo lists the messages of template tmpl, in the order sent.
-func (f *fixture) sentOf(tmpl string) []sdk.Message {
-	var out []sdk.Message
-	for _, m := range f.h.Host.Messages {
-		if m.Value.Template == tmpl {
-			out = append(out, m.Value)
-		}
-	}
-	return out
-}
-
-// audits lists the audit records of action.
-func (f *fixture) audits(action string) []sdk.AuditRecord {
-	var out []sdk.AuditRecord
-	for _, a := range f.h.Host.Audits {
-		if a.Value.Action == action {
-			out = append(out, a.Value)
-		}
-	}
-	return out
-}
-
 // mailText is a message's body as its reader's language writes it.
 func (f *fixture) mailText(lang string, msg sdk.Message) string {
 	var kv []any
@@ -117,12 +95,6 @@ func (f *fixture) job(ten sdk.Tenant, name string) {
 	if err := f.h.Job(context.Background(), ten, name, nil); err != nil {
 		f.t.Fatal(err)
 	}
-}
-
-// withRule is ten with one rule set (the others keep their defaults).
-func withRule(ten sdk.Tenant, name string, v any) sdk.Tenant {
-	ten.Rules = map[string]any{name: v}
-	return ten
 }
 
 // noKeys fails when a page shows a message id instead of words.

@@ -66,6 +66,48 @@ func (f *fixture) in(ten sdk.Tenant, fn func(ctx context.Context, sc *store.Scop
 	}
 }
 
+// withRules is t with the rules kv (name, value, …) set and the others at their defaults.
+func withRules(t sdk.Tenant, kv ...any) sdk.Tenant {
+	t.Rules = map[string]any{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		t.Rules[kv[i].(string)] = kv[i+1]
+	}
+	return t
+}
+
+// sentOf lists the messages of template tmpl, in the order sent.
+func (f *fixture) sentOf(tmpl string) []sdk.Message {
+	var out []sdk.Message
+	for _, m := range f.h.Host.Messages {
+		if m.Value.Template == tmpl {
+			out = append(out, m.Value)
+		}
+	}
+	return out
+}
+
+// audits lists the audit records of action.
+func (f *fixture) audits(action string) []sdk.AuditRecord {
+	var out []sdk.AuditRecord
+	for _, a := range f.h.Host.Audits {
+		if a.Value.Action == action {
+			out = append(out, a.Value)
+		}
+	}
+	return out
+}
+
+// countRows counts tenant ten's rows of model.
+func (f *fixture) countRows(ten sdk.Tenant, model any) int64 {
+	f.t.Helper()
+	var n int64
+	f.in(ten, func(ctx context.Context, sc *store.Scope) (err error) {
+		n, err = sc.Select(model).Count(ctx)
+		return err
+	})
+	return n
+}
+
 // catalog is what seedCatalog stored: product ids by code and the tariff's id.
 type catalog struct {
 	Products map[string]string

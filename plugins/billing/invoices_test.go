@@ -53,14 +53,6 @@ func (f *fixture) invoices(ten sdk.Tenant) []Invoice {
 	return out
 }
 
-func withRules(t sdk.Tenant, kv ...any) sdk.Tenant {
-	t.Rules = map[string]any{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		t.Rules[kv[i].(string)] = kv[i+1]
-	}
-	return t
-}
-
 // B5: the anniversary invoice of the period ahead: plan and option at the tariff in force,
 // the previous period's calls and SMS beyond the allowance (counted by the tenant's days in
 // Europe/Paris: an event at 23:30 on the period's last day counts, one at 00:10 on the next

@@ -60,11 +60,7 @@ func (f *subFixture) subs(ten sdk.Tenant) []Subscription {
 
 func (f *subFixture) sub(id string) Subscription {
 	f.t.Helper()
-	var s Subscription
-	f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
-		return sc.Select(&s).Where("sub.id = ?", id).Scan(ctx)
-	})
-	return s
+	return *f.reload(f.A, id)
 }
 
 // create posts the form as the clerk and returns the new subscription's id.

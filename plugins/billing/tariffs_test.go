@@ -295,7 +295,7 @@ func TestB4RefusalTerminatesWhenTheRuleSaysSo(t *testing.T) {
 		cat := f.seedCatalog(f.A)
 		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		tid := f.announced(cat)
-		ten := withRule(f.A, "billing.tariff_refusal_outcome", refusalTerminate)
+		ten := withRules(f.A, "billing.tariff_refusal_outcome", refusalTerminate)
 		res := f.postAs(ten, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/refusal", url.Values{"tariff": {tid}, "posted_on": {"2026-11-26"}, "reference": {"RR2"}})
 		if res.Status != 303 {
 			t.Fatalf("refusal: %d %s", res.Status, res.Body)

@@ -30,7 +30,7 @@ func TestB8EndDayFromReceiptWithMonthEnds(t *testing.T) {
 			t.Errorf("received %v: ends %v, want %v", c.received, got, c.want)
 		}
 	}
-	six := withRule(ten, "billing.termination_notice_months", int64(6))
+	six := withRules(ten, "billing.termination_notice_months", int64(6))
 	if got := terminationEnd(six, d(2026, 8, 31)); got != d(2027, 2, 28) {
 		t.Errorf("6 months' notice from 31 August 2026: %v", got)
 	}

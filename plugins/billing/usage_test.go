@@ -47,16 +47,6 @@ func (f *fixture) reply(res *sdk.Response) apiReply {
 	return r
 }
 
-func (f *fixture) countRows(ten sdk.Tenant, model any) int64 {
-	f.t.Helper()
-	var n int64
-	f.in(ten, func(ctx context.Context, sc *store.Scope) (err error) {
-		n, err = sc.Select(model).Count(ctx)
-		return err
-	})
-	return n
-}
-
 func usageBody(events ...string) string { return `{"events":[` + strings.Join(events, ",") + `]}` }
 
 func usageEvent(id, number, kind, at string) string {
