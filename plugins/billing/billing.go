@@ -84,7 +84,8 @@ func newModule() *Module {
 	m.parts = []part{m.catalogPart(), m.subscriptionsPart(), m.usagePart(), m.invoicesPart(), m.documentsPart(), m.paymentsPart(), m.contractPart(), m.demoPart()}
 	spec := kit.Spec{
 		ID: "billing", Version: "0.2.0", Migrations: migrations, Templates: templates, Pattern: "templates/*.html",
-		Funcs:   template.FuncMap{},
+		// i64 turns a count into the int64 the view's number helpers take.
+		Funcs:   template.FuncMap{"i64": func(n int) int64 { return int64(n) }},
 		Portals: []string{"clients"},
 		Roles:   []sdk.Role{{ID: "billing_clerk"}, {ID: "secretariat_agent"}},
 		Permissions: []sdk.Permission{

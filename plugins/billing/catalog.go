@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
@@ -81,24 +80,9 @@ func (m *Module) catalogAudit(c *kit.Ctx, action, resource string, detail map[st
 	}
 }
 
-// catalogForm is a view carrying the posted, trimmed values of fields.
-func catalogForm(c *kit.Ctx, title string, fields ...string) *kit.View {
-	v := c.View(title)
-	for _, f := range fields {
-		v.Values[f] = strings.TrimSpace(c.Form(f))
-	}
-	return v
-}
-
 // catalogCheckLength puts an error on field when it is empty but required, or too long.
 func catalogCheckLength(v *kit.View, field string, max int, required bool) {
-	n := utf8.RuneCountInString(v.Values[field])
-	switch {
-	case n == 0 && required:
-		v.Errors[field] = "billing.catalog.err.required"
-	case n > max:
-		v.Errors[field] = "billing.catalog.err.too_long"
-	}
+	checkLength(v, field, max, required, "billing.catalog.err.required", "billing.catalog.err.too_long")
 }
 
 // catalogPriceInput writes minor units as a price field shows them to a reader of lang: with
@@ -109,12 +93,7 @@ func catalogPriceInput(lang string, minor int64) string {
 	if sep == "" {
 		sep = "."
 	}
-	return strconv.FormatInt(minor/100, 10) + sep + strconv.FormatInt(minor%100/10, 10) + strconv.FormatInt(minor%10, 10)
-}
-
-// catalogPriceText writes minor units for the audit ("89.00").
-func catalogPriceText(minor int64) string {
-	return strconv.FormatInt(minor/100, 10) + "." + strconv.FormatInt(minor%100/10, 10) + strconv.FormatInt(minor%10, 10)
+	return strings.Replace(plainAmount(minor), ".", sep, 1)
 }
 
 // parseCount reads a whole number from 0 to max ("" is 0 when allowed).
@@ -277,7 +256,7 @@ func (m *Module) renderProduct(c *kit.Ctx, status int, v *kit.View) error {
 // the clients who hold it: they cannot change while a live subscription has the plan.
 func (m *Module) saveProductForm(c *kit.Ctx) error {
 	id := c.Param("id")
-	v := catalogForm(c, "billing.catalog.product_title", productFields...)
+	v := formView(c, "billing.catalog.product_title", productFields...)
 	kind := v.Values["kind"]
 	if kind != kindPlan && kind != kindOption {
 		return kit.ErrBadRequest // not one of the form's choices
@@ -387,7 +366,7 @@ func (m *Module) saveProductForm(c *kit.Ctx) error {
 	}
 	detail := map[string]any{"name": p.Name, "code": p.Code}
 	if id == "new" && len(tariffs) > 0 {
-		detail["fee"] = catalogPriceText(price.MonthlyFeeMinor)
+		detail["fee"] = plainAmount(price.MonthlyFeeMinor)
 	}
 	m.catalogAudit(c, "billing.product_saved", p.ID, detail)
 	return c.Redirect("/billing/manage/catalog/"+p.ID, "catalog_product_saved")

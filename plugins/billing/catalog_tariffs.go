@@ -89,7 +89,7 @@ func (m *Module) renderTariffs(c *kit.Ctx, status int, v *kit.View) error {
 // draftTariff creates a draft named as posted, with a copy of the prices of the tariff in
 // force (else of the latest announced one; none: no prices yet).
 func (m *Module) draftTariff(c *kit.Ctx) error {
-	v := catalogForm(c, "billing.catalog.tariffs_title", "name")
+	v := formView(c, "billing.catalog.tariffs_title", "name")
 	catalogCheckLength(v, "name", maxTariffName, true)
 	if len(v.Errors) > 0 {
 		return m.renderTariffs(c, http.StatusUnprocessableEntity, v)
@@ -271,7 +271,7 @@ func (m *Module) saveTariffPrices(c *kit.Ctx) error {
 			fields = append(fields, callField(l.Product.ID), smsField(l.Product.ID))
 		}
 	}
-	v := catalogForm(c, "billing.catalog.tariff_title", fields...)
+	v := formView(c, "billing.catalog.tariff_title", fields...)
 	if d.Tariff.State != tariffDraft {
 		v.Errors["tariff"] = "billing.catalog.err.not_draft"
 		return m.renderTariff(c, http.StatusUnprocessableEntity, v)

@@ -26,53 +26,6 @@ func (f *fixture) products(ten sdk.Tenant) map[string]Product {
 	return out
 }
 
-// catalogSeed is the fixture's seedCatalog (the same plans, options and tariff in force since
-// 1 January 2026) with each row carrying its tenant's id, which the scoped store requires
-// (the fixture's own leaves it empty; reported to the lead).
-func (f *fixture) catalogSeed(ten sdk.Tenant) catalog {
-	f.t.Helper()
-	c := catalog{Products: map[string]string{}, TariffID: newID()}
-	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
-		prods := []Product{
-			{Kind: kindPlan, Code: "ESSENTIEL", Name: "Essentiel", CallsIncluded: 150, SMSIncluded: 50, Position: 1},
-			{Kind: kindPlan, Code: "CONFORT", Name: "Confort", CallsIncluded: 400, SMSIncluded: 150, Position: 2},
-			{Kind: kindOption, Code: "AGENDA", Name: "Gestion de l’agenda partagé", Position: 3},
-			{Kind: kindOption, Code: "RDV", Name: "Prise de rendez-vous en ligne", Position: 4},
-		}
-		fees := map[string][3]int64{"ESSENTIEL": {8900, 60, 15}, "CONFORT": {17900, 50, 12}, "AGENDA": {2500, 0, 0}, "RDV": {1500, 0, 0}}
-		tar := Tariff{TenantID: sc.TenantID, ID: c.TariffID, Name: "Tarif 2026", EffectiveOn: Date{2026, 1, 1}, State: tariffInForce, CreatedAt: f.now}
-		if _, err := sc.Insert(&tar).Exec(ctx); err != nil {
-			return err
-		}
-		for i := range prods {
-			p := &prods[i]
-			p.TenantID, p.ID = sc.TenantID, newID()
-			c.Products[p.Code] = p.ID
-			if _, err := sc.Insert(p).Exec(ctx); err != nil {
-				return err
-			}
-			fee := fees[p.Code]
-			if _, err := sc.Insert(&Price{TenantID: sc.TenantID, TariffID: tar.ID, ProductID: p.ID, MonthlyFeeMinor: fee[0], CallMinor: fee[1], SMSMinor: fee[2]}).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return c
-}
-
-// catalogSubscribe stores an active subscription of user to plan, started on starts, with
-// dedicated number phone (the fixture's subscribe, with the tenant's id on the row).
-func (f *fixture) catalogSubscribe(ten sdk.Tenant, user *sdk.User, plan string, starts Date, phone string) {
-	f.t.Helper()
-	sub := &Subscription{TenantID: ten.ID, ID: newID(), Reference: "AB-" + phone[len(phone)-4:], UserID: user.ID, State: subActive, ClientName: "Cabinet " + user.Name,
-		Email: user.ID + "@example.fr", Locale: "fr", PhoneNumber: phone, PlanID: plan, PaymentMethod: payTransfer, StartsOn: starts, TermsVersion: "1", CreatedAt: f.now}
-	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
-		_, err := sc.Insert(sub).Exec(ctx)
-		return err
-	})
-}
-
 // tariffs reads tenant ten's tariffs by name.
 func (f *fixture) tariffs(ten sdk.Tenant) map[string]Tariff {
 	f.t.Helper()
@@ -260,8 +213,8 @@ func TestCatalogProductsB1B3(t *testing.T) {
 func TestCatalogAllowanceHeldB3(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.catalogSeed(f.A)
-		f.catalogSubscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 3, 15}, "+33612345678")
+		cat := f.seedCatalog(f.A)
+		f.subscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 3, 15}, "+33612345678")
 		id := cat.Products["ESSENTIEL"]
 		form := url.Values{"kind": {"plan"}, "code": {"ESSENTIEL"}, "name": {"Essentiel"}, "calls_included": {"100"}, "sms_included": {"50"}, "position": {"1"}}
 		f.refused(f.A, "/billing/manage/catalog/"+id, form, map[string]string{"calls_included": "fait partie de leur contrat"})
@@ -287,7 +240,7 @@ func TestCatalogAllowanceHeldB3(t *testing.T) {
 func TestCatalogPricesFrenchNotationB3(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.catalogSeed(f.A)
+		cat := f.seedCatalog(f.A)
 		res := f.send(f.A, clerk, "GET", "/billing/manage/catalog", nil)
 		body := string(res.Body)
 		for _, want := range []string{"89,00\u00a0€", "179,00\u00a0€", "0,60\u00a0€", "0,15\u00a0€", "25,00\u00a0€", "Tarif 2026", "en vigueur depuis le 01/01/2026", "ESSENTIEL"} {
@@ -329,7 +282,7 @@ func TestCatalogPricesFrenchNotationB3(t *testing.T) {
 func TestCatalogDraftTariffB4(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.catalogSeed(f.A)
+		cat := f.seedCatalog(f.A)
 		ess, conf, ag, rdv := cat.Products["ESSENTIEL"], cat.Products["CONFORT"], cat.Products["AGENDA"], cat.Products["RDV"]
 		f.refused(f.A, "/billing/manage/tariffs", url.Values{"name": {" "}}, map[string]string{"name": "obligatoire"})
 		f.post(f.A, "/billing/manage/tariffs", url.Values{"name": {"Tarif 2027"}})
@@ -485,12 +438,12 @@ func TestCatalogFirstTariffB4(t *testing.T) {
 			t.Fatalf("second tariff: %+v", got)
 		}
 		// A tenant with a subscription (and so a tariff it was sold at) cannot skip it either.
-		cat := f.catalogSeed(f.B)
+		cat := f.seedCatalog(f.B)
 		f.in(f.B, func(ctx context.Context, sc *store.Scope) error {
 			_, err := sc.Delete((*Tariff)(nil)).Where("id = ?", cat.TariffID).Exec(ctx)
 			return err
 		})
-		f.catalogSubscribe(f.B, client, cat.Products["ESSENTIEL"], Date{2026, 3, 1}, "+33611111111")
+		f.subscribe(f.B, client, cat.Products["ESSENTIEL"], Date{2026, 3, 1}, "+33611111111")
 		f.post(f.B, "/billing/manage/tariffs", url.Values{"name": {"B"}})
 		bt := f.tariffs(f.B)["B"]
 		f.refused(f.B, "/billing/manage/tariffs/"+bt.ID+"/in-force", url.Values{}, map[string]string{"in_force": "des clients sont abonnés"})
@@ -550,7 +503,7 @@ func TestCatalogFirstTariffB4(t *testing.T) {
 func TestCatalogOffersPublicB2B3B12(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.catalogSeed(f.A)
+		cat := f.seedCatalog(f.A)
 		f.post(f.A, "/billing/manage/catalog/"+cat.Products["RDV"]+"/withdraw", url.Values{})
 		f.post(f.A, "/billing/manage/catalog/"+cat.Products["AGENDA"], url.Values{"kind": {"option"}, "code": {"AGENDA"}, "name": {"Gestion de l’agenda partagé"},
 			"description": {"Vos rendez-vous pris par nos secrétaires.\r\nVisible en ligne."}, "position": {"3"}})
@@ -611,7 +564,7 @@ func TestCatalogOffersPublicB2B3B12(t *testing.T) {
 func TestCatalogPagesInEveryLanguage(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.catalogSeed(f.A)
+		cat := f.seedCatalog(f.A)
 		f.post(f.A, "/billing/manage/tariffs", url.Values{"name": {"Brouillon"}})
 		draft := f.tariffs(f.A)["Brouillon"]
 		f.post(f.A, "/billing/manage/catalog/"+cat.Products["RDV"]+"/withdraw", url.Values{})

@@ -71,28 +71,6 @@ func (f *fixture) terminations(ten sdk.Tenant, subID string) []Termination {
 	return out
 }
 
-// sentTo lists the messages of template tmpl, in the order sent.
-func (f *fixture) sentOf(tmpl string) []sdk.Message {
-	var out []sdk.Message
-	for _, m := range f.h.Host.Messages {
-		if m.Value.Template == tmpl {
-			out = append(out, m.Value)
-		}
-	}
-	return out
-}
-
-// audits lists the audit records of action.
-func (f *fixture) audits(action string) []sdk.AuditRecord {
-	var out []sdk.AuditRecord
-	for _, a := range f.h.Host.Audits {
-		if a.Value.Action == action {
-			out = append(out, a.Value)
-		}
-	}
-	return out
-}
-
 // mailText is a message's body as its reader's language writes it.
 func (f *fixture) mailText(lang string, msg sdk.Message) string {
 	var kv []any
@@ -119,12 +97,6 @@ func (f *fixture) job(ten sdk.Tenant, name string) {
 	}
 }
 
-// withRule is ten with one rule set (the others keep their defaults).
-func withRule(ten sdk.Tenant, name string, v any) sdk.Tenant {
-	ten.Rules = map[string]any{name: v}
-	return ten
-}
-
 // noKeys fails when a page shows a message id instead of words.
 func noKeys(t *testing.T, body string) {
 	t.Helper()
@@ -136,65 +108,3 @@ func noKeys(t *testing.T, body string) {
 }
 
 func d(y, m, day int) Date { return Date{y, time.Month(m), day} }
-
-// contractCatalog is seedCatalog (fixture_test.go) with the rows carrying their tenant id,
-// which the scope requires (the shared one leaves it empty: reported to the lead). It
-// stores, straight in the tables, a plan "ESSENTIEL" (150 calls, 50 SMS,
-// 89,00 € a month, 0,60 € a call and 0,15 € an SMS beyond), a plan "CONFORT" (400 calls,
-// 150 SMS, 179,00 €, 0,50 € and 0,12 €), an option "AGENDA" (shared agenda, 25,00 €) and
-// an option "RDV" (online booking set-up, 15,00 €), priced by a tariff in force since
-// 1 January 2026.
-func (f *fixture) contractCatalog(ten sdk.Tenant) catalog {
-	f.t.Helper()
-	c := catalog{Products: map[string]string{}, TariffID: newID()}
-	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
-		prods := []Product{
-			{TenantID: ten.ID, Kind: kindPlan, Code: "ESSENTIEL", Name: "Essentiel", CallsIncluded: 150, SMSIncluded: 50, Position: 1},
-			{TenantID: ten.ID, Kind: kindPlan, Code: "CONFORT", Name: "Confort", CallsIncluded: 400, SMSIncluded: 150, Position: 2},
-			{TenantID: ten.ID, Kind: kindOption, Code: "AGENDA", Name: "Gestion de l'agenda partagé", Position: 3},
-			{TenantID: ten.ID, Kind: kindOption, Code: "RDV", Name: "Prise de rendez-vous en ligne", Position: 4},
-		}
-		fees := map[string][3]int64{"ESSENTIEL": {8900, 60, 15}, "CONFORT": {17900, 50, 12}, "AGENDA": {2500, 0, 0}, "RDV": {1500, 0, 0}}
-		tar := Tariff{TenantID: ten.ID, ID: c.TariffID, Name: "Tarif 2026", EffectiveOn: Date{2026, 1, 1}, State: tariffInForce, CreatedAt: f.now}
-		if _, err := sc.Insert(&tar).Exec(ctx); err != nil {
-			return err
-		}
-		for i := range prods {
-			p := &prods[i]
-			p.ID = newID()
-			c.Products[p.Code] = p.ID
-			if _, err := sc.Insert(p).Exec(ctx); err != nil {
-				return err
-			}
-			fee := fees[p.Code]
-			if _, err := sc.Insert(&Price{TenantID: ten.ID, TariffID: tar.ID, ProductID: p.ID, MonthlyFeeMinor: fee[0], CallMinor: fee[1], SMSMinor: fee[2]}).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return c
-}
-
-// contractSub is subscribe (fixture_test.go) with the tenant id set. It stores, straight in
-// the tables, an active subscription of the client user to plan (a product id) with options, started on starts, with dedicated number phone.
-func (f *fixture) contractSub(ten sdk.Tenant, user *sdk.User, plan string, starts Date, phone string, options ...string) *Subscription {
-	f.t.Helper()
-	sub := &Subscription{TenantID: ten.ID, ID: newID(), Reference: "AB-" + phone[len(phone)-4:], UserID: user.ID, State: subActive, ClientName: "Cabinet " + user.Name,
-		ContactName: user.Name, Email: user.ID + "@example.fr", Locale: "fr", LegalID: "12345678900011", VATID: "FR12345678900",
-		Street: "3 rue de la Santé", Postcode: "75013", City: "Paris", Country: "FR", PhoneNumber: phone, PlanID: plan,
-		PaymentMethod: payTransfer, StartsOn: starts, TermsVersion: "1", CreatedAt: f.now}
-	sub.SignedAt.Time, sub.TermsAcceptedAt.Time = f.now, f.now
-	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
-		if _, err := sc.Insert(sub).Exec(ctx); err != nil {
-			return err
-		}
-		for _, o := range options {
-			if _, err := sc.Insert(&SubscriptionOption{TenantID: ten.ID, SubscriptionID: sub.ID, ProductID: o}).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return sub
-}

@@ -60,9 +60,9 @@ func (f *fixture) pay(ten sdk.Tenant, sub *Subscription, period Date, amount int
 func TestB7CapSumsPaymentsOfTheIncidentYear(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2025, 3, 31), "+33100000001")
-		other := f.contractSub(f.A, clientPL, cat.Products["ESSENTIEL"], d(2025, 3, 31), "+33100000002")
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2025, 3, 31), "+33100000001")
+		other := f.subscribe(f.A, clientPL, cat.Products["ESSENTIEL"], d(2025, 3, 31), "+33100000002")
 		f.pay(f.A, sub, d(2025, 2, 28), 100000, d(2025, 3, 30)) // before the first year
 		f.pay(f.A, sub, d(2025, 3, 31), 10680, d(2025, 3, 31))  // the first day
 		f.pay(f.A, sub, d(2025, 4, 30), 10680, d(2025, 6, 2))
@@ -115,8 +115,8 @@ func TestB7CapSumsPaymentsOfTheIncidentYear(t *testing.T) {
 func TestContractPagesInEachLanguage(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		f.announced(cat)
 		words := map[string][2]string{"fr": {"par lettre recommandée avec accusé de réception, avec un préavis de 3 mois", "Plafond de responsabilité"},
 			"pl": {"listem poleconym za potwierdzeniem odbioru, z zachowaniem 3 miesięcy wypowiedzenia", "Limit odpowiedzialności"},
@@ -162,9 +162,9 @@ func TestContractTablesAreScoped(t *testing.T) {
 func TestContractExport(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
-		other := f.contractSub(f.A, clientPL, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000002")
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		other := f.subscribe(f.A, clientPL, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000002")
 		f.announced(cat)
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
 			return f.m.endSubscription(ctx, f.A, sc, other, d(2027, 1, 31), "termination.reason.unpaid")

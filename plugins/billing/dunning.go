@@ -301,10 +301,9 @@ func (m *Module) lateOf(ctx context.Context, t sdk.Tenant, sc *store.Scope, subI
 	return nil, nil
 }
 
-// dunningNotice sends the client a formal notice to pay (B6): a letter in his language
-// (PDF) naming each late invoice, what is unpaid, the penalties to date and the recovery
-// fee, e-mailed with the letter attached; the notice is kept, dated when sent.
-func (m *Module) dunningNotice(c *kit.Ctx) error {
+// lateOfPage is the late subscription a dunning action's path names ({sub}); not found when
+// it is not late.
+func (m *Module) lateOfPage(c *kit.Ctx) (*lateSub, error) {
 	t := c.Tenant()
 	var ls *lateSub
 	if err := c.In(func(ctx context.Context, sc *store.Scope) error {
@@ -312,10 +311,22 @@ func (m *Module) dunningNotice(c *kit.Ctx) error {
 		ls, err = m.lateOf(ctx, t, sc, c.Param("sub"))
 		return err
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	if ls == nil {
-		return kit.ErrNotFound
+		return nil, kit.ErrNotFound
+	}
+	return ls, nil
+}
+
+// dunningNotice sends the client a formal notice to pay (B6): a letter in his language
+// (PDF) naming each late invoice, what is unpaid, the penalties to date and the recovery
+// fee, e-mailed with the letter attached; the notice is kept, dated when sent.
+func (m *Module) dunningNotice(c *kit.Ctx) error {
+	t := c.Tenant()
+	ls, err := m.lateOfPage(c)
+	if err != nil {
+		return err
 	}
 	n, err := m.sendNotice(c.Context(), t, ls, c.User().ID)
 	if err != nil {
@@ -457,16 +468,9 @@ func (m *Module) terminate(ctx context.Context, t sdk.Tenant, subID string, ends
 // dunningSuspend: the firm suspends its service for an unpaid invoice (B6).
 func (m *Module) dunningSuspend(c *kit.Ctx) error {
 	t := c.Tenant()
-	var ls *lateSub
-	if err := c.In(func(ctx context.Context, sc *store.Scope) error {
-		var err error
-		ls, err = m.lateOf(ctx, t, sc, c.Param("sub"))
+	ls, err := m.lateOfPage(c)
+	if err != nil {
 		return err
-	}); err != nil {
-		return err
-	}
-	if ls == nil {
-		return kit.ErrNotFound
 	}
 	if _, err := m.suspend(c.Context(), t, ls.Sub.ID); err != nil {
 		return err
@@ -478,15 +482,11 @@ func (m *Module) dunningSuspend(c *kit.Ctx) error {
 // the tenant's days (B6) — only then.
 func (m *Module) dunningTerminate(c *kit.Ctx) error {
 	t := c.Tenant()
-	var ls *lateSub
-	if err := c.In(func(ctx context.Context, sc *store.Scope) error {
-		var err error
-		ls, err = m.lateOf(ctx, t, sc, c.Param("sub"))
-		return err
-	}); err != nil {
+	ls, err := m.lateOfPage(c)
+	if err != nil {
 		return err
 	}
-	if ls == nil || !ls.Qualifying {
+	if !ls.Qualifying {
 		return kit.ErrNotFound
 	}
 	if err := m.terminate(c.Context(), t, ls.Sub.ID, m.today(t)); err != nil {

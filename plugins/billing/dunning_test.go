@@ -116,7 +116,7 @@ func TestDunningPageAndNotice(t *testing.T) {
 		if n.SentOn != (Date{2026, 11, 26}) || !n.SentAt.Equal(f.now) || n.UnpaidMinor != 10680 || n.BlobID == "" {
 			t.Fatalf("notice: %+v", n)
 		}
-		mails := f.sent(tmplFormalNotice)
+		mails := f.sentOf(tmplFormalNotice)
 		if len(mails) != 1 || mails[0].UserID != client.ID || len(mails[0].Attachments) != 1 {
 			t.Fatalf("notice e-mails: %+v", mails)
 		}
@@ -139,7 +139,7 @@ func TestDunningPageAndNotice(t *testing.T) {
 		if pdftest.LineWith(text, "147,12") == "" { // 106,80 + 0,32 + 40,00
 			t.Errorf("letter's sum claimed:\n%s", text)
 		}
-		if f.audits(auditNoticeSent) != 1 {
+		if len(f.audits(auditNoticeSent)) != 1 {
 			t.Fatal("notice not audited")
 		}
 		// A Polish-speaking client gets it in Polish.
@@ -148,7 +148,7 @@ func TestDunningPageAndNotice(t *testing.T) {
 			return err
 		})
 		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
-		pl := f.sent(tmplFormalNotice)[1].Attachments[0]
+		pl := f.sentOf(tmplFormalNotice)[1].Attachments[0]
 		if text := pdftest.Text(t, pl.Data, false); !strings.Contains(text, "Wezwanie do zapłaty") || strings.Contains(text, "Mise en demeure") {
 			t.Fatalf("Polish letter:\n%s", text)
 		}
@@ -217,16 +217,16 @@ func TestSuspendThenReactivate(t *testing.T) {
 			t.Fatalf("suspend: %d\n%s", res.Status, res.Body)
 		}
 		s := f.subNow()
-		if s.State != subSuspended || !s.SuspendedAt.Time.Equal(f.now) || len(f.sent(tmplSuspended)) != 1 || f.audits(auditSuspended) != 1 {
-			t.Fatalf("after suspension: %s %v, %d e-mails", s.State, s.SuspendedAt, len(f.sent(tmplSuspended)))
+		if s.State != subSuspended || !s.SuspendedAt.Time.Equal(f.now) || len(f.sentOf(tmplSuspended)) != 1 || len(f.audits(auditSuspended)) != 1 {
+			t.Fatalf("after suspension: %s %v, %d e-mails", s.State, s.SuspendedAt, len(f.sentOf(tmplSuspended)))
 		}
 		// Twice is once.
 		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/suspend", url.Values{})
-		if len(f.sent(tmplSuspended)) != 1 {
+		if len(f.sentOf(tmplSuspended)) != 1 {
 			t.Fatal("suspended twice")
 		}
 		f.pay(f.inv, payTransfer, "VIR 1", "106,80", "2026-11-26")
-		if s := f.subNow(); s.State != subSuspended || len(f.sent(tmplReactivated)) != 0 {
+		if s := f.subNow(); s.State != subSuspended || len(f.sentOf(tmplReactivated)) != 0 {
 			t.Fatalf("reactivated with an invoice still overdue: %s", s.State)
 		}
 		f.pay(later, payTransfer, "VIR 2", "20,00", "2026-11-26")
@@ -237,8 +237,8 @@ func TestSuspendThenReactivate(t *testing.T) {
 			t.Fatalf("last payment: %d", res.Status)
 		}
 		s = f.subNow()
-		if s.State != subActive || !s.SuspendedAt.IsZero() || len(f.sent(tmplReactivated)) != 1 || f.audits(auditReactivated) != 1 {
-			t.Fatalf("after the payment clearing it: %s %v, %d e-mails", s.State, s.SuspendedAt, len(f.sent(tmplReactivated)))
+		if s.State != subActive || !s.SuspendedAt.IsZero() || len(f.sentOf(tmplReactivated)) != 1 || len(f.audits(auditReactivated)) != 1 {
+			t.Fatalf("after the payment clearing it: %s %v, %d e-mails", s.State, s.SuspendedAt, len(f.sentOf(tmplReactivated)))
 		}
 	})
 }
@@ -249,7 +249,7 @@ func TestSuspendThenReactivate(t *testing.T) {
 func TestAfterNoticeJob(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := newDunFix(t, b)
-		other := f.activeSub(f.A, &sdk.User{ID: "client2", Name: "Dr Paule Durand"}, "+33140000018")
+		other := f.subscribe(f.A, &sdk.User{ID: "client2", Name: "Dr Paule Durand"}, "plan", Date{2026, 9, 14}, "+33140000018")
 		f.invoice(other, "F2026-0030", 8900, Date{2026, 11, 5})
 		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
 		f.now = f.now.Add(10 * 24 * time.Hour)
@@ -266,7 +266,7 @@ func TestAfterNoticeJob(t *testing.T) {
 		}
 		f.withRules(map[string]any{"billing.after_notice_action": "suspend"})
 		run()
-		if s := f.subNow(); s.State != subSuspended || len(f.sent(tmplSuspended)) != 1 {
+		if s := f.subNow(); s.State != subSuspended || len(f.sentOf(tmplSuspended)) != 1 {
 			t.Fatalf("the job did not suspend the qualifying client: %s", s.State)
 		}
 		var o Subscription
@@ -284,7 +284,7 @@ func TestAfterNoticeJob(t *testing.T) {
 			t.Fatalf("notice's outcome: %+v", n)
 		}
 		run()
-		if len(f.sent(tmplSuspended)) != 1 {
+		if len(f.sentOf(tmplSuspended)) != 1 {
 			t.Fatal("the job suspended twice")
 		}
 		// Suspended, the client may still be terminated by the clerk (the contract part ends

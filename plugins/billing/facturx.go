@@ -27,13 +27,7 @@ type ciiTexts struct {
 
 // ciiInvoice writes inv's CII XML.
 func ciiInvoice(inv *Invoice, p Parties, f *docFigures, number string, tx ciiTexts) ([]byte, error) {
-	amt := func(minor int64) string {
-		s := fmt.Sprintf("%d.%02d", abs64(minor)/100, abs64(minor)%100)
-		if minor < 0 {
-			s = "-" + s
-		}
-		return s
-	}
+	amt := plainAmount
 	date := func(d Date) string { return fmt.Sprintf("%04d%02d%02d", d.Y, int(d.M), d.D) }
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -195,13 +189,6 @@ func party(pt Party, e func(string) string) string {
 		fmt.Fprintf(&b, `<ram:SpecifiedTaxRegistration><ram:ID schemeID="VA">%s</ram:ID></ram:SpecifiedTaxRegistration>`, e(strings.ReplaceAll(pt.VATID, " ", "")))
 	}
 	return b.String()
-}
-
-func abs64(n int64) int64 {
-	if n < 0 {
-		return -n
-	}
-	return n
 }
 
 // facturXMP is the XMP a Factur-X PDF declares itself with: the PDF/A extension schema of

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"sort"
 	"time"
 
@@ -25,7 +24,6 @@ func (m *Module) invoicesPart() part {
 		Jobs:          []kit.Job{{Name: jobInvoiceDue, Cron: "15 4 * * *", Run: m.invoiceDueJob}, {Name: jobRun, Run: m.runJob}},
 		Notifications: []string{tmplInvoiceIssued},
 		AuditActions:  []string{auditInvoiceIssued, auditInvoiceCredited, auditInvoiceDownloaded, auditRunStarted},
-		Funcs:         template.FuncMap{"i64": func(n int) int64 { return int64(n) }},
 		Export:        m.exportInvoices,
 	}
 }
@@ -86,6 +84,11 @@ func (m *Module) invoicePeriod(ctx context.Context, t sdk.Tenant, sc *store.Scop
 	if err != nil {
 		return nil, err
 	}
+	return m.keep(ctx, t, sc, b, inv, on)
+}
+
+// keep stores a built invoice and issues it on day on, unless the tenant reviews drafts.
+func (m *Module) keep(ctx context.Context, t sdk.Tenant, sc *store.Scope, b *biller, inv *Invoice, on Date) (*Invoice, error) {
 	if err := insertInvoices(ctx, sc, []*Invoice{inv}); err != nil {
 		return nil, err
 	}
@@ -218,7 +221,7 @@ func (m *Module) deliver(ctx context.Context, t sdk.Tenant, inv *Invoice, sub *S
 	lang := inv.Locale
 	msg := sdk.Message{Template: tmplInvoiceIssued, Link: "/billing/invoices/" + inv.ID, Attachments: files, Data: map[string]any{
 		"Tenant": t.Name, "Number": *inv.Number, "Total": locales.FormatMoney(lang, inv.TotalMinor, inv.Currency),
-		"Due": formatDay(lang, inv.DueOn), "Credit": inv.Kind == invCreditNote}}
+		"Due": dayIn(lang, inv.DueOn), "Credit": inv.Kind == invCreditNote}}
 	if sub.UserID != "" {
 		msg.UserID = sub.UserID
 	} else {
@@ -230,14 +233,6 @@ func (m *Module) deliver(ctx context.Context, t sdk.Tenant, inv *Invoice, sub *S
 	_ = h.Record(ctx, sdk.AuditRecord{Action: auditInvoiceIssued, Subject: sub.UserID, Resource: "billing/invoice/" + inv.ID,
 		Detail: map[string]any{"number": *inv.Number, "client": sub.ClientName}})
 	return blob, nil
-}
-
-// formatDay is d in lang's words ("" for no day).
-func formatDay(lang string, d Date) string {
-	if d.IsZero() {
-		return ""
-	}
-	return locales.FormatDate(lang, d.In(time.UTC), time.UTC)
 }
 
 // finalInvoice is the invoice after a subscription ended (B8): the last period's usage beyond
@@ -269,15 +264,7 @@ func (m *Module) finalInvoice(ctx context.Context, t sdk.Tenant, sc *store.Scope
 	if err != nil {
 		return nil, err
 	}
-	if err := insertInvoices(ctx, sc, []*Invoice{inv}); err != nil {
-		return nil, err
-	}
-	if !b.review {
-		if err := m.issue(ctx, t, sc, inv, on); err != nil {
-			return nil, err
-		}
-	}
-	return inv, nil
+	return m.keep(ctx, t, sc, b, inv, on)
 }
 
 // dueOn is the day an invoice of the period starting on start, issued on issued, is due
@@ -357,10 +344,7 @@ func optionIDs(opts []SubscriptionOption) []string {
 // fees (none on a final invoice), then the calls and SMS of the previous period beyond the
 // plan's allowance; the words in the client's language.
 func (b *biller) build(sub *Subscription, options []string, start Date, calls, sms int64, final bool) (*Invoice, error) {
-	lang := sub.Locale
-	if !locales.IsSupported(lang) || lang == "" {
-		lang = b.t.Locale
-	}
+	lang := langOf(b.t, sub)
 	loc := b.m.Msgs.For(lang)
 	_, _, end := periodAt(sub.StartsOn, start)
 	if final {
@@ -373,7 +357,7 @@ func (b *biller) build(sub *Subscription, options []string, start Date, calls, s
 	if !ok || !priced {
 		return nil, fmt.Errorf("%w: plan %s", errNoPrice, sub.PlanID)
 	}
-	from, to := formatDay(lang, start), formatDay(lang, end)
+	from, to := dayIn(lang, start), dayIn(lang, end)
 	add := func(kind, desc string, qty, unit int64) {
 		inv.Lines = append(inv.Lines, InvoiceLine{TenantID: b.t.ID, InvoiceID: inv.ID, Position: len(inv.Lines) + 1, Kind: kind,
 			Description: desc, Quantity: qty, UnitMinor: unit, AmountMinor: qty * unit, VATPercent: b.vat})

@@ -120,7 +120,7 @@ func TestPropertyVATRounding(t *testing.T) {
 func TestPropertyTariffOfTheIssueDay(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.catalogOf(f.A)
+		cat := f.seedCatalog(f.A)
 		change := Date{2027, 6, 15}
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
 			tar := Tariff{TenantID: f.A.ID, ID: newID(), Name: "Tarif juin 2027", EffectiveOn: change, State: tariffAnnounced, CreatedAt: f.now}
@@ -139,7 +139,7 @@ func TestPropertyTariffOfTheIssueDay(t *testing.T) {
 			i++
 			issue := change.AddDays(rapid.IntRange(-45, 45).Draw(rt, "issue"))
 			starts := issue.AddDays(-rapid.IntRange(0, 400).Draw(rt, "age"))
-			sub := f.subscribeIn(f.A, &sdk.User{ID: fmt.Sprint("p", i)}, cat.Products["ESSENTIEL"], starts, fmt.Sprintf("+3360%07d", i), cat.Products["AGENDA"])
+			sub := f.subscribe(f.A, &sdk.User{ID: fmt.Sprint("p", i)}, cat.Products["ESSENTIEL"], starts, fmt.Sprintf("+3360%07d", i), cat.Products["AGENDA"])
 			_, first, _ := periodAt(starts, issue)
 			f.now = issue.In(paris).Add(9 * time.Hour)
 			var inv *Invoice
@@ -164,7 +164,7 @@ func TestPropertyTariffOfTheIssueDay(t *testing.T) {
 func TestPropertyUsageAtPeriodBoundaries(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.catalogOf(f.A)
+		cat := f.seedCatalog(f.A)
 		i := 0
 		rapid.Check(t, func(rt *rapid.T) {
 			i++
@@ -173,7 +173,7 @@ func TestPropertyUsageAtPeriodBoundaries(t *testing.T) {
 			boundary := periodStart(starts, k) // the first day of the period invoiced
 			offset := time.Duration(rapid.IntRange(-150, 150).Draw(rt, "minutes")) * time.Minute
 			at := boundary.In(paris).Add(offset)
-			sub := f.subscribeIn(f.A, &sdk.User{ID: fmt.Sprint("b", i)}, cat.Products["ESSENTIEL"], starts, fmt.Sprintf("+3361%07d", i))
+			sub := f.subscribe(f.A, &sdk.User{ID: fmt.Sprint("b", i)}, cat.Products["ESSENTIEL"], starts, fmt.Sprintf("+3361%07d", i))
 			f.use(f.A, sub, usageCall, 1, at)
 			prevFirst, prevLast := periodStart(starts, k-1), boundary.AddDays(-1)
 			var before, after int64

@@ -53,14 +53,6 @@ func (f *fixture) invoices(ten sdk.Tenant) []Invoice {
 	return out
 }
 
-func withRules(t sdk.Tenant, kv ...any) sdk.Tenant {
-	t.Rules = map[string]any{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		t.Rules[kv[i].(string)] = kv[i+1]
-	}
-	return t
-}
-
 // B5: the anniversary invoice of the period ahead: plan and option at the tariff in force,
 // the previous period's calls and SMS beyond the allowance (counted by the tenant's days in
 // Europe/Paris: an event at 23:30 on the period's last day counts, one at 00:10 on the next
@@ -70,8 +62,8 @@ func withRules(t sdk.Tenant, kv ...any) sdk.Tenant {
 func TestInvoiceDueJobInvoicesThePeriodAhead(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.catalogOf(f.A)
-		sub := f.subscribeIn(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 10, 26}, "+33100000001", cat.Products["AGENDA"])
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 10, 26}, "+33100000001", cat.Products["AGENDA"])
 		// the previous period: 26 October – 25 November 2026
 		f.use(f.A, sub, usageCall, 159, time.Date(2026, 11, 10, 9, 0, 0, 0, paris))
 		f.use(f.A, sub, usageCall, 1, time.Date(2026, 11, 25, 23, 30, 0, 0, paris)) // last evening: counted
@@ -100,7 +92,7 @@ func TestInvoiceDueJobInvoicesThePeriodAhead(t *testing.T) {
 			kind       string
 			qty, unit  int64
 			descPrefix string
-		}{{linePlan, 1, 8900, "Forfait Essentiel, du 26"}, {lineOption, 1, 2500, "Option Gestion de l'agenda partagé"},
+		}{{linePlan, 1, 8900, "Forfait Essentiel, du 26"}, {lineOption, 1, 2500, "Option Gestion de l’agenda partagé"},
 			{lineCallOverage, 11, 60, "Appels au-delà des 150"}, {lineSMSOverage, 5, 15, "SMS au-delà des 50"}}
 		if len(nov.Lines) != len(want) {
 			t.Fatalf("B5: lines %+v", nov.Lines)
@@ -152,11 +144,11 @@ func TestInvoiceDueJobInvoicesThePeriodAhead(t *testing.T) {
 func TestEndedSubscriptionsAndFinalInvoice(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.catalogOf(f.A)
-		ending := f.subscribeIn(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 10, 26}, "+33100000001")
-		suspended := f.subscribeIn(f.A, &sdk.User{ID: "c2", Name: "Dr Deux"}, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000002")
-		gone := f.subscribeIn(f.A, &sdk.User{ID: "c3", Name: "Dr Trois"}, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000003")
-		pending := f.subscribeIn(f.A, &sdk.User{ID: "c4", Name: "Dr Quatre"}, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000004")
+		cat := f.seedCatalog(f.A)
+		ending := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 10, 26}, "+33100000001")
+		suspended := f.subscribe(f.A, &sdk.User{ID: "c2", Name: "Dr Deux"}, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000002")
+		gone := f.subscribe(f.A, &sdk.User{ID: "c3", Name: "Dr Trois"}, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000003")
+		pending := f.subscribe(f.A, &sdk.User{ID: "c4", Name: "Dr Quatre"}, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000004")
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
 			for _, u := range []struct {
 				s     *Subscription
@@ -209,10 +201,10 @@ func TestIssueRaceGivesGaplessNumbers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
 		ten := withRules(f.A, "billing.review_drafts", true)
-		cat := f.catalogOf(f.A)
+		cat := f.seedCatalog(f.A)
 		var drafts []*Invoice
 		for i := 0; i < 20; i++ {
-			sub := f.subscribeIn(f.A, &sdk.User{ID: fmt.Sprint("u", i), Name: fmt.Sprint("Dr ", i)}, cat.Products["CONFORT"], Date{2026, 11, 26}, fmt.Sprintf("+3310000%04d", i))
+			sub := f.subscribe(f.A, &sdk.User{ID: fmt.Sprint("u", i), Name: fmt.Sprint("Dr ", i)}, cat.Products["CONFORT"], Date{2026, 11, 26}, fmt.Sprintf("+3310000%04d", i))
 			f.in(ten, func(ctx context.Context, sc *store.Scope) error {
 				inv, err := f.m.invoicePeriod(ctx, ten, sc, sub, Date{2026, 11, 26})
 				drafts = append(drafts, inv)
@@ -276,7 +268,7 @@ func TestConcurrentRunsInvoiceEachSubscriptionOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
 		ten := withRules(f.A, "billing.run_batch_size", int64(25))
-		cat := f.catalogOf(f.A)
+		cat := f.seedCatalog(f.A)
 		f.bulkSubscribe(f.A, cat, 200, Date{2026, 11, 26}, 0)
 		ctx := context.Background()
 		r1, err := f.m.startRun(ctx, ten, Date{2026, 11, 26}, "clerk1")
@@ -353,7 +345,7 @@ func seedSubscriptions(ctx context.Context, m *Module, ten sdk.Tenant, plan stri
 				ids[i] = id
 				subs = append(subs, Subscription{TenantID: ten.ID, ID: id, Reference: fmt.Sprintf("AB-%06d", i), UserID: fmt.Sprint("u", i), State: subActive,
 					ClientName: fmt.Sprint("Cabinet ", i), Email: fmt.Sprintf("u%d@example.fr", i), Locale: "fr", Country: "FR",
-					PhoneNumber: fmt.Sprintf("+331%08d", i), PlanID: plan, PaymentMethod: payTransfer, StartsOn: starts, CreatedAt: now})
+					PhoneNumber: fmt.Sprintf("+331%08d", i), PlanID: plan, PaymentMethod: payTransfer, StartsOn: starts, TermsVersion: "1", CreatedAt: now})
 				for e := 0; e < events; e++ {
 					at := starts.In(paris).Add(time.Duration(e+1) * 17 * time.Hour).UTC()
 					uses = append(uses, Usage{TenantID: ten.ID, EventID: newID(), SubscriptionID: id, Kind: usageCall, OccurredAt: at, ReceivedAt: at})
@@ -384,8 +376,8 @@ func seedSubscriptions(ctx context.Context, m *Module, ten sdk.Tenant, plan stri
 func TestCreditNotes(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.catalogOf(f.A)
-		sub := f.subscribeIn(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000001", cat.Products["RDV"])
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000001", cat.Products["RDV"])
 		var inv *Invoice
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
 			inv, err = f.m.invoicePeriod(ctx, f.A, sc, sub, Date{2026, 11, 26})
@@ -453,10 +445,10 @@ func TestCreditNotes(t *testing.T) {
 func TestInvoicePages(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.catalogOf(f.A)
+		cat := f.seedCatalog(f.A)
 		other := &sdk.User{ID: "client2", Name: "Dr Paul Durand", Roles: []string{"user"}}
-		mine := f.subscribeIn(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000001")
-		theirs := f.subscribeIn(f.A, other, cat.Products["CONFORT"], Date{2026, 11, 26}, "+33100000002")
+		mine := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000001")
+		theirs := f.subscribe(f.A, other, cat.Products["CONFORT"], Date{2026, 11, 26}, "+33100000002")
 		var a, d *Invoice
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
 			if a, err = f.m.invoicePeriod(ctx, f.A, sc, mine, Date{2026, 11, 26}); err != nil {
@@ -540,7 +532,7 @@ func TestRunPages(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
 		ten := withRules(f.A, "billing.review_drafts", true, "billing.run_batch_size", int64(2))
-		cat := f.catalogOf(f.A)
+		cat := f.seedCatalog(f.A)
 		f.bulkSubscribe(f.A, cat, 5, Date{2026, 11, 26}, 0)
 		for _, bad := range []string{"2026-11-27", "26/11/2026", ""} {
 			res := f.send(ten, clerk, "POST", "/billing/manage/runs", url.Values{"day": {bad}})
@@ -611,8 +603,8 @@ func TestInvoicesTablesScoped(t *testing.T) {
 func TestCreditRace(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.catalogOf(f.A)
-		sub := f.subscribeIn(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000001")
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000001")
 		var inv *Invoice
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
 			inv, err = f.m.invoicePeriod(ctx, f.A, sc, sub, Date{2026, 11, 26})
@@ -657,14 +649,14 @@ func TestRunGoesOnPastAFailingSubscription(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
 		ten := withRules(f.A, "billing.run_batch_size", int64(10))
-		cat := f.catalogOf(f.A)
+		cat := f.seedCatalog(f.A)
 		f.bulkSubscribe(f.A, cat, 4, Date{2026, 11, 26}, 0)
 		unpriced := newID()
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
 			_, err := sc.Insert(&Product{TenantID: f.A.ID, ID: unpriced, Kind: kindPlan, Code: "ANCIEN", Name: "Ancien forfait"}).Exec(ctx)
 			return err
 		})
-		bad := f.subscribeIn(f.A, client, unpriced, Date{2026, 11, 26}, "+33199999999")
+		bad := f.subscribe(f.A, client, unpriced, Date{2026, 11, 26}, "+33199999999")
 		ctx := context.Background()
 		run, err := f.m.startRun(ctx, ten, Date{2026, 11, 26}, "")
 		if err != nil {

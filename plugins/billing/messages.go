@@ -208,16 +208,13 @@ func (m *Module) forwardMessage(ctx context.Context, h *sdk.Host, t sdk.Tenant, 
 
 // forwardedMail is the e-mail that forwards msg, its words in the client's language.
 func (m *Module) forwardedMail(t sdk.Tenant, sub *Subscription, msg *TakenMessage) sdk.Message {
-	lang := sub.Locale
-	if !locales.IsSupported(lang) {
-		lang = t.Locale
-	}
+	lang := langOf(t, sub)
 	loc := m.Msgs.For(lang)
 	caller := msg.CallerName
 	if caller == "" {
 		caller = loc.T("billing.usage.message.caller_unknown")
 	}
-	phone := usagePhoneDisplay(msg.CallerPhone)
+	phone := formatPhone(msg.CallerPhone)
 	if phone == "" {
 		phone = loc.T("billing.usage.message.phone_unknown")
 	}
@@ -225,12 +222,10 @@ func (m *Module) forwardedMail(t sdk.Tenant, sub *Subscription, msg *TakenMessag
 	if msg.Urgent {
 		kind = loc.T("billing.usage.message.kind_urgent")
 	}
-	out := sdk.Message{UserID: sub.UserID, Template: tmplMessageForwarded, Link: "/billing/messages?s=" + sub.ID,
-		Data: map[string]any{"Kind": kind, "Client": sub.ClientName, "Caller": caller, "Phone": phone, "Text": msg.Body,
-			"When": locales.FormatDateTime(lang, msg.TakenAt, zone(t))}}
-	if sub.UserID == "" {
-		out.To = sub.Email
-	}
+	out := recipient(sub)
+	out.Template, out.Link = tmplMessageForwarded, "/billing/messages?s="+sub.ID
+	out.Data = map[string]any{"Kind": kind, "Client": sub.ClientName, "Caller": caller, "Phone": phone, "Text": msg.Body,
+		"When": locales.FormatDateTime(lang, msg.TakenAt, zone(t))}
 	return out
 }
 

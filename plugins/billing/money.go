@@ -28,6 +28,25 @@ func parseAmount(s string) (int64, bool) {
 	return w*100 + f, true
 }
 
+// plainAmount writes minor units with a point and two decimals, as machines read them
+// ("89.00", "-12.50"): the audit trail and the Factur-X XML.
+func plainAmount(minor int64) string {
+	a := absMinor(minor)
+	s := strconv.FormatInt(a/100, 10) + "." + strconv.FormatInt(a%100/10, 10) + strconv.FormatInt(a%10, 10)
+	if minor < 0 {
+		s = "-" + s
+	}
+	return s
+}
+
+// absMinor is the size of an amount whatever its sign (a credit note's total is negative).
+func absMinor(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
 // parseCatalogPrice reads a price in the currency's major unit ("89", "89,00", "0.6") as minor
 // units; ok is false for anything else, negative, more than two decimals or absurd.
 func parseCatalogPrice(s string) (int64, bool) {

@@ -42,14 +42,6 @@ type creditLeft struct {
 	Left int64
 }
 
-// absMinor is a credit note's amount whatever sign the invoices part gives it.
-func absMinor(n int64) int64 {
-	if n < 0 {
-		return -n
-	}
-	return n
-}
-
 // creditsOf are sub's issued credit notes with something left to set off.
 func creditsOf(ctx context.Context, sc *store.Scope, subID string) ([]creditLeft, error) {
 	var cns []Invoice

@@ -26,24 +26,8 @@ type payFix struct {
 
 func newPayFix(t *testing.T, b storetest.Backend) *payFix {
 	f := &payFix{fixture: setup(t, b)}
-	f.sub = f.activeSub(f.A, client, "+33140000017")
+	f.sub = f.subscribe(f.A, client, "plan", Date{2026, 9, 14}, "+33140000017")
 	return f
-}
-
-// activeSub stores an active subscription of user in ten, as the fixture's subscribe does
-// (whose rows lack their tenant id in this frame, which the scope refuses).
-func (f *payFix) activeSub(ten sdk.Tenant, user *sdk.User, phone string) *Subscription {
-	f.t.Helper()
-	sub := &Subscription{TenantID: ten.ID, ID: newID(), Reference: "AB-" + phone[len(phone)-4:], UserID: user.ID, State: subActive,
-		ClientName: "Cabinet " + user.Name, ContactName: user.Name, Email: user.ID + "@example.fr", Locale: "fr", LegalID: "12345678900011",
-		VATID: "FR12345678900", Street: "3 rue de la Santé", Postcode: "75013", City: "Paris", Country: "FR", PhoneNumber: phone, PlanID: "plan",
-		PaymentMethod: payTransfer, StartsOn: Date{2026, 9, 14}, TermsVersion: "1", CreatedAt: f.now}
-	sub.SignedAt.Time, sub.TermsAcceptedAt.Time = f.now, f.now
-	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
-		_, err := sc.Insert(sub).Exec(ctx)
-		return err
-	})
-	return sub
 }
 
 // invoice stores, straight in the table, an issued invoice of sub numbered number, of total
@@ -74,42 +58,7 @@ func (f *payFix) reload(id string) Invoice {
 
 func (f *payFix) subNow() Subscription {
 	f.t.Helper()
-	var s Subscription
-	f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
-		return sc.Select(&s).Where("sub.id = ?", f.sub.ID).Scan(ctx)
-	})
-	return s
-}
-
-func (f *payFix) count(model any) int64 {
-	f.t.Helper()
-	var n int64
-	f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
-		var err error
-		n, err = sc.Select(model).Count(ctx)
-		return err
-	})
-	return n
-}
-
-func (f *payFix) sent(tmpl string) []sdk.Message {
-	var out []sdk.Message
-	for _, m := range f.h.Host.Messages {
-		if m.Value.Template == tmpl {
-			out = append(out, m.Value)
-		}
-	}
-	return out
-}
-
-func (f *payFix) audits(action string) int {
-	n := 0
-	for _, a := range f.h.Host.Audits {
-		if a.Value.Action == action {
-			n++
-		}
-	}
-	return n
+	return *f.fixture.reload(f.A, f.sub.ID)
 }
 
 // pay posts the payment form.
@@ -144,7 +93,7 @@ func TestPaymentsPartialFullOverpay(t *testing.T) {
 			!strings.Contains(string(res.Body), "dépasse ce qui reste dû") {
 			t.Fatalf("over-payment: %d\n%s", res.Status, res.Body)
 		}
-		if got := f.reload(inv.ID); got.PaidMinor != 5000 || f.count((*Payment)(nil)) != 1 {
+		if got := f.reload(inv.ID); got.PaidMinor != 5000 || f.countRows(f.A, (*Payment)(nil)) != 1 {
 			t.Fatalf("an over-payment changed something: paid %d", got.PaidMinor)
 		}
 		// A cheque without its number, a day to come, an amount that is not one.
@@ -163,8 +112,8 @@ func TestPaymentsPartialFullOverpay(t *testing.T) {
 		if res := f.pay(inv, payTransfer, "VIR 9", "0,01", "2026-11-21"); res.Status != http.StatusUnprocessableEntity {
 			t.Fatalf("a paid invoice took another payment: %d", res.Status)
 		}
-		if f.audits(auditPaymentRecorded) != 2 {
-			t.Fatalf("audit records: %d", f.audits(auditPaymentRecorded))
+		if len(f.audits(auditPaymentRecorded)) != 2 {
+			t.Fatalf("audit records: %d", len(f.audits(auditPaymentRecorded)))
 		}
 		// A direct debit carries the subscription's mandate, whatever was typed.
 		inv2 := f.invoice(f.sub, "F2026-0018", 2000, Date{2026, 12, 5})
@@ -224,8 +173,8 @@ func TestPaymentsConcurrentNeverOverpay(t *testing.T) {
 		close(start)
 		wg.Wait()
 		got := f.reload(inv.ID)
-		if ok != 3 || refused != n-3 || got.PaidMinor != 9000 || f.count((*Payment)(nil)) != 3 {
-			t.Fatalf("%d recorded, %d refused, paid %d, %d payment rows; want 3, %d, 9000, 3", ok, refused, got.PaidMinor, f.count((*Payment)(nil)), n-3)
+		if ok != 3 || refused != n-3 || got.PaidMinor != 9000 || f.countRows(f.A, (*Payment)(nil)) != 3 {
+			t.Fatalf("%d recorded, %d refused, paid %d, %d payment rows; want 3, %d, 9000, 3", ok, refused, got.PaidMinor, f.countRows(f.A, (*Payment)(nil)), n-3)
 		}
 	})
 }
@@ -296,8 +245,8 @@ func TestImportCSV(t *testing.T) {
 		if res := f.upload("releve.csv", raw); res.Status != http.StatusSeeOther || !strings.Contains(res.Header.Get("Location"), "known=3") {
 			t.Fatalf("re-import: %d %s", res.Status, res.Header.Get("Location"))
 		}
-		if f.count((*Payment)(nil)) != 1 || f.count((*BankLine)(nil)) != 2 {
-			t.Fatalf("re-import added: %d payments, %d lines", f.count((*Payment)(nil)), f.count((*BankLine)(nil)))
+		if f.countRows(f.A, (*Payment)(nil)) != 1 || f.countRows(f.A, (*BankLine)(nil)) != 2 {
+			t.Fatalf("re-import added: %d payments, %d lines", f.countRows(f.A, (*Payment)(nil)), f.countRows(f.A, (*BankLine)(nil)))
 		}
 		// The clerk assigns the deposit by hand to its invoice, and sets the other aside.
 		var dep, unk BankLine
@@ -326,8 +275,8 @@ func TestImportCSV(t *testing.T) {
 		}
 		// Still nothing new on a third import, now that the lines were dealt with.
 		f.upload("releve.csv", raw)
-		if f.count((*Payment)(nil)) != 2 || f.count((*BankLine)(nil)) != 2 {
-			t.Fatalf("third import added: %d payments, %d lines", f.count((*Payment)(nil)), f.count((*BankLine)(nil)))
+		if f.countRows(f.A, (*Payment)(nil)) != 2 || f.countRows(f.A, (*BankLine)(nil)) != 2 {
+			t.Fatalf("third import added: %d payments, %d lines", f.countRows(f.A, (*Payment)(nil)), f.countRows(f.A, (*BankLine)(nil)))
 		}
 		// Malformed: a line with a date that is none; nothing stored.
 		bad := "20/11/2026;VIR F2026-0021;30,00\n31/02/2026;VIR;abc\n"
@@ -335,7 +284,7 @@ func TestImportCSV(t *testing.T) {
 		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), `id="e-statement"`) || !strings.Contains(string(res.Body), "Ligne en cause : 2") {
 			t.Fatalf("malformed file: %d\n%s", res.Status, res.Body)
 		}
-		if f.count((*Payment)(nil)) != 2 || f.reload(other.ID).PaidMinor != 2000 {
+		if f.countRows(f.A, (*Payment)(nil)) != 2 || f.reload(other.ID).PaidMinor != 2000 {
 			t.Fatal("a malformed file stored something")
 		}
 	})
@@ -398,7 +347,7 @@ func TestImportCAMT053(t *testing.T) {
 			t.Fatalf("unmatched: %+v", open)
 		}
 		f.upload("releve.xml", []byte(camtSample))
-		if f.count((*Payment)(nil)) != 1 || f.count((*BankLine)(nil)) != 1 {
+		if f.countRows(f.A, (*Payment)(nil)) != 1 || f.countRows(f.A, (*BankLine)(nil)) != 1 {
 			t.Fatal("re-import added lines")
 		}
 		for _, bad := range []string{"<Document><BkToCstmrStmt>", `<Document><BkToCstmrStmt><Stmt><Ntry><Amt Ccy="EUR">1,5</Amt><CdtDbtInd>CRDT</CdtDbtInd><BookgDt><Dt>2026-11-23</Dt></BookgDt></Ntry></Stmt></BkToCstmrStmt></Document>`} {
@@ -406,7 +355,7 @@ func TestImportCAMT053(t *testing.T) {
 				t.Fatalf("malformed CAMT accepted: %d", res.Status)
 			}
 		}
-		if f.count((*BankLine)(nil)) != 1 {
+		if f.countRows(f.A, (*BankLine)(nil)) != 1 {
 			t.Fatal("a malformed file stored something")
 		}
 	})
@@ -460,7 +409,7 @@ func TestSetOffOnlyWhenAgreed(t *testing.T) {
 		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), `id="e-credit_note"`) || !strings.Contains(string(res.Body), "pas acceptée par écrit") {
 			t.Fatalf("set-off without agreement: %d\n%s", res.Status, res.Body)
 		}
-		if f.reload(inv.ID).PaidMinor != 0 || f.count((*SetOff)(nil)) != 0 {
+		if f.reload(inv.ID).PaidMinor != 0 || f.countRows(f.A, (*SetOff)(nil)) != 0 {
 			t.Fatal("a set-off without agreement changed the invoice")
 		}
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
@@ -502,7 +451,7 @@ func TestSetOffOnlyWhenAgreed(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if got := f.reload(inv.ID); ok != 1 || got.PaidMinor != 2000 || f.count((*SetOff)(nil)) != 2 {
+		if got := f.reload(inv.ID); ok != 1 || got.PaidMinor != 2000 || f.countRows(f.A, (*SetOff)(nil)) != 2 {
 			t.Fatalf("%d concurrent set-offs went through, paid %d", ok, got.PaidMinor)
 		}
 	})
@@ -565,8 +514,8 @@ func TestImportTwiceAtOnce(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if got := f.reload(inv.ID); got.PaidMinor != 10680 || f.count((*Payment)(nil)) != 1 || f.count((*BankLine)(nil)) != 1 {
-			t.Fatalf("paid %d, %d payments, %d lines", got.PaidMinor, f.count((*Payment)(nil)), f.count((*BankLine)(nil)))
+		if got := f.reload(inv.ID); got.PaidMinor != 10680 || f.countRows(f.A, (*Payment)(nil)) != 1 || f.countRows(f.A, (*BankLine)(nil)) != 1 {
+			t.Fatalf("paid %d, %d payments, %d lines", got.PaidMinor, f.countRows(f.A, (*Payment)(nil)), f.countRows(f.A, (*BankLine)(nil)))
 		}
 	})
 }

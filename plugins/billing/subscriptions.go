@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"math/big"
 	"net/http"
 	"net/mail"
@@ -112,7 +111,6 @@ func (m *Module) subscriptionsPart() part {
 		Rules:        []kit.Rule{agendaURL, referencePrefix},
 		Jobs:         []kit.Job{{Name: jobApplyChanges, Cron: "5 0 * * *", Run: m.applyChangesJob}},
 		AuditActions: []string{auditSubCreated, auditSubAmended, auditSubSigned, auditSubPaper, auditSubInvited, auditSubChangedOn},
-		Funcs:        template.FuncMap{"subInt": func(n int) int64 { return int64(n) }},
 		Forget:       m.forgetSubscriptions,
 		Export:       m.exportSubscriptions,
 	}
@@ -174,16 +172,24 @@ const (
 	maxText = 20000
 )
 
+// checkText puts an error on field when it is empty but required, or too long.
 func checkText(v *kit.View, field string, max int, required bool) {
+	checkLength(v, field, max, required, "billing.subscriptions.err.required", "billing.subscriptions.err.too_long")
+}
+
+// checkLength puts the message key missing on field when it is empty but required, or
+// tooLong when it has more than max characters.
+func checkLength(v *kit.View, field string, max int, required bool, missing, tooLong string) {
 	n := utf8.RuneCountInString(v.Values[field])
 	switch {
 	case n == 0 && required:
-		v.Errors[field] = "billing.subscriptions.err.required"
+		v.Errors[field] = missing
 	case n > max:
-		v.Errors[field] = "billing.subscriptions.err.too_long"
+		v.Errors[field] = tooLong
 	}
 }
 
+// formView is a view carrying the posted, trimmed values of fields.
 func formView(c *kit.Ctx, title string, fields ...string) *kit.View {
 	v := c.View(title)
 	for _, f := range fields {
@@ -747,19 +753,14 @@ func (m *Module) changeWords(c *kit.Ctx, d *subDetail, o *subOffer) map[string][
 			}
 		}
 		if len(w) > 0 {
-			day := c.T("billing.subscriptions.change_pending", "Date", dayWords(c, ch.AppliesOn))
+			day := c.T("billing.subscriptions.change_pending", "Date", dayIn(c.Loc().Lang, ch.AppliesOn))
 			if !ch.AppliedAt.IsZero() {
-				day = c.T("billing.subscriptions.change_applied", "Date", dayWords(c, ch.AppliesOn))
+				day = c.T("billing.subscriptions.change_applied", "Date", dayIn(c.Loc().Lang, ch.AppliesOn))
 			}
 			out[id] = append(w, day)
 		}
 	}
 	return out
-}
-
-func dayWords(c *kit.Ctx, d Date) string {
-	v := c.View("billing.subscriptions.title")
-	return v.Day(d.String())
 }
 
 // ---- amendments ----

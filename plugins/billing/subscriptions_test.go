@@ -19,9 +19,6 @@ import (
 	"carenet.dev/platform/plugins/sdk"
 )
 
-// A SIRET whose Luhn sum is a multiple of 10 (INSEE's own example establishment).
-const goodSIRET = "73282932000074"
-
 var (
 	client2 = &sdk.User{ID: "client2", Name: "Dr Alice Durand", Roles: []string{"user"}, Email: "client2@example.fr"}
 )
@@ -35,7 +32,7 @@ type subFixture struct {
 func setupSubs(t *testing.T, b storetest.Backend) *subFixture {
 	f := setup(t, b)
 	sf := &subFixture{fixture: f}
-	sf.cat = sf.seedCatalogIn(f.A)
+	sf.cat = sf.seedCatalog(f.A)
 	me := *client
 	me.Email = "client1@example.fr"
 	f.h.Host.Users[f.A.ID] = []sdk.User{me, *client2, *clerk}
@@ -63,11 +60,7 @@ func (f *subFixture) subs(ten sdk.Tenant) []Subscription {
 
 func (f *subFixture) sub(id string) Subscription {
 	f.t.Helper()
-	var s Subscription
-	f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
-		return sc.Select(&s).Where("sub.id = ?", id).Scan(ctx)
-	})
-	return s
+	return *f.reload(f.A, id)
 }
 
 // create posts the form as the clerk and returns the new subscription's id.
@@ -249,7 +242,7 @@ func TestPhoneClashUnderConcurrency_B1(t *testing.T) {
 			return err
 		})
 		f.create(f.form("01 44 55 66 77"))
-		f.seedCatalogIn(f.B)
+		f.seedCatalog(f.B)
 	})
 }
 
@@ -259,7 +252,7 @@ func TestPhoneClashUnderConcurrency_B1(t *testing.T) {
 func TestAmendmentsVersioned_B1(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setupSubs(t, b)
-		sub := f.subscribeIn(f.A, client, f.cat.Products["ESSENTIEL"], Date{2026, 10, 10}, "+33144556677", f.cat.Products["AGENDA"])
+		sub := f.subscribe(f.A, client, f.cat.Products["ESSENTIEL"], Date{2026, 10, 10}, "+33144556677", f.cat.Products["AGENDA"])
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
 			_, err := sc.Insert(&Specification{TenantID: sc.TenantID, ID: newID(), SubscriptionID: sub.ID, Version: 1, Kind: specSpecification, Body: "Cahier initial",
 				EffectiveOn: Date{2026, 10, 10}, CreatedAt: f.now}).Exec(ctx)
@@ -474,7 +467,7 @@ func TestPaperSignature_B1(t *testing.T) {
 func TestPortalNoticeB12(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setupSubs(t, b)
-		sub := f.subscribeIn(f.A, client, f.cat.Products["ESSENTIEL"], Date{2026, 10, 10}, "+33144556677")
+		sub := f.subscribe(f.A, client, f.cat.Products["ESSENTIEL"], Date{2026, 10, 10}, "+33144556677")
 		for lang, want := range map[string][]string{
 			"fr": {"ne constituent en aucun cas un diagnostic médical", "du lundi au vendredi : 08:00–20:00", "samedi : 08:00–13:00", "Actif"},
 			"pl": {"nie stanowią diagnozy medycznej", "poniedziałek – piątek: 08:00–20:00", "Aktywny"},
@@ -520,7 +513,7 @@ func TestPortalNoticeB12(t *testing.T) {
 func TestSubscriptionsForgetAndExport_P11(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setupSubs(t, b)
-		sub := f.subscribeIn(f.A, client, f.cat.Products["ESSENTIEL"], Date{2026, 10, 10}, "+33144556677")
+		sub := f.subscribe(f.A, client, f.cat.Products["ESSENTIEL"], Date{2026, 10, 10}, "+33144556677")
 		raw, err := f.h.Export(context.Background(), f.A, client.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -539,62 +532,6 @@ func TestSubscriptionsForgetAndExport_P11(t *testing.T) {
 			t.Fatalf("after deletion: %+v", s)
 		}
 	})
-}
-
-// seedCatalogIn is the fixture's seedCatalog with each row carrying its tenant (the
-// frame's fixture leaves tenant_id empty, which the tenant scope refuses).
-func (f *subFixture) seedCatalogIn(ten sdk.Tenant) catalog {
-	f.t.Helper()
-	c := catalog{Products: map[string]string{}, TariffID: newID()}
-	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
-		prods := []Product{
-			{Kind: kindPlan, Code: "ESSENTIEL", Name: "Essentiel", CallsIncluded: 150, SMSIncluded: 50, Position: 1},
-			{Kind: kindPlan, Code: "CONFORT", Name: "Confort", CallsIncluded: 400, SMSIncluded: 150, Position: 2},
-			{Kind: kindOption, Code: "AGENDA", Name: "Gestion de l’agenda partagé", Position: 3},
-			{Kind: kindOption, Code: "RDV", Name: "Prise de rendez-vous en ligne", Position: 4},
-		}
-		fees := map[string][3]int64{"ESSENTIEL": {8900, 60, 15}, "CONFORT": {17900, 50, 12}, "AGENDA": {2500, 0, 0}, "RDV": {1500, 0, 0}}
-		tar := Tariff{TenantID: ten.ID, ID: c.TariffID, Name: "Tarif 2026", EffectiveOn: Date{2026, 1, 1}, State: tariffInForce, CreatedAt: f.now}
-		if _, err := sc.Insert(&tar).Exec(ctx); err != nil {
-			return err
-		}
-		for i := range prods {
-			p := &prods[i]
-			p.TenantID, p.ID = ten.ID, newID()
-			c.Products[p.Code] = p.ID
-			if _, err := sc.Insert(p).Exec(ctx); err != nil {
-				return err
-			}
-			fee := fees[p.Code]
-			if _, err := sc.Insert(&Price{TenantID: ten.ID, TariffID: tar.ID, ProductID: p.ID, MonthlyFeeMinor: fee[0], CallMinor: fee[1], SMSMinor: fee[2]}).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return c
-}
-
-// subscribeIn is the fixture's subscribe with each row carrying its tenant.
-func (f *subFixture) subscribeIn(ten sdk.Tenant, user *sdk.User, plan string, starts Date, phone string, options ...string) *Subscription {
-	f.t.Helper()
-	sub := &Subscription{TenantID: ten.ID, ID: newID(), Reference: "AB-" + phone[len(phone)-4:], UserID: user.ID, State: subActive, ClientName: "Cabinet " + user.Name,
-		ContactName: user.Name, Email: user.ID + "@example.fr", Locale: "fr", LegalID: goodSIRET, VATID: "FR12345678900",
-		Street: "3 rue de la Santé", Postcode: "75013", City: "Paris", Country: "FR", PhoneNumber: phone, PlanID: plan,
-		PaymentMethod: payTransfer, StartsOn: starts, TermsVersion: "1", CreatedAt: f.now}
-	sub.SignedAt.Time, sub.TermsAcceptedAt.Time = f.now, f.now
-	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
-		if _, err := sc.Insert(sub).Exec(ctx); err != nil {
-			return err
-		}
-		for _, o := range options {
-			if _, err := sc.Insert(&SubscriptionOption{TenantID: ten.ID, SubscriptionID: sub.ID, ProductID: o}).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return sub
 }
 
 // TestSubscriptionTablesScoped: the part's own tables are reached only through a tenant

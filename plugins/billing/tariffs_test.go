@@ -20,17 +20,17 @@ import (
 func TestB4AnnounceNoticesEachClientInHisLanguage(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		f.contractCatalog(f.B)
-		fr := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001", cat.Products["AGENDA"])
-		pl := f.contractSub(f.A, clientPL, cat.Products["CONFORT"], d(2026, 5, 2), "+33100000002")
+		cat := f.seedCatalog(f.A)
+		f.seedCatalog(f.B)
+		fr := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001", cat.Products["AGENDA"])
+		pl := f.subscribe(f.A, clientPL, cat.Products["CONFORT"], d(2026, 5, 2), "+33100000002")
 		f.setLocale(f.A, pl, "pl")
-		gone := f.contractSub(f.A, clientSK, cat.Products["CONFORT"], d(2025, 1, 2), "+33100000003")
+		gone := f.subscribe(f.A, clientSK, cat.Products["CONFORT"], d(2025, 1, 2), "+33100000003")
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
 			_, err := sc.Update((*Subscription)(nil)).Set("state = ?", subTerminated).Where("id = ?", gone.ID).Exec(ctx)
 			return err
 		})
-		f.contractSub(f.B, client, "x", d(2026, 3, 31), "+33100000009")
+		f.subscribe(f.B, client, "x", d(2026, 3, 31), "+33100000009")
 		tid := f.draftTariff(f.A, cat)
 
 		res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{})
@@ -55,7 +55,7 @@ func TestB4AnnounceNoticesEachClientInHisLanguage(t *testing.T) {
 		frMsg, plMsg := notices[byUser[client.ID]], notices[byUser[clientPL.ID]]
 		frText := f.mailText("fr", frMsg)
 		for _, want := range []string{"26/12/2026", "06/12/2026", "Essentiel, par mois : 89,00", "95,00", "Appel hors forfait : 0,60", "0,65",
-			"Gestion de l'agenda partagé, par mois : 25,00", "27,00", "lettre recommandée avec accusé de réception", "10 jours", "la date d’envoi fait foi",
+			"Gestion de l’agenda partagé, par mois : 25,00", "27,00", "lettre recommandée avec accusé de réception", "10 jours", "la date d’envoi fait foi",
 			"vous gardez l’ancien tarif", "3 mois", fr.Reference} {
 			if !strings.Contains(strings.ReplaceAll(frText, "\u00a0", " "), want) {
 				t.Errorf("French notice lacks %q:\n%s", want, frText)
@@ -93,8 +93,8 @@ func TestB4AnnounceNoticesEachClientInHisLanguage(t *testing.T) {
 func TestB4NoticeMonthsAndOutcomeAreRules(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		cat := f.seedCatalog(f.A)
+		f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		tid := f.draftTariff(f.A, cat)
 		ten := f.A
 		ten.Rules = map[string]any{"billing.tariff_notice_months": int64(2), "billing.tariff_refusal_outcome": refusalTerminate, "billing.tariff_refusal_days": int64(15)}
@@ -119,7 +119,7 @@ func TestB4NoticeMonthsAndOutcomeAreRules(t *testing.T) {
 func TestB4TariffsComeInForceOnTheirDay(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
+		cat := f.seedCatalog(f.A)
 		tid := f.draftTariff(f.A, cat)
 		if res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
 			t.Fatalf("announce: %d", res.Status)
@@ -162,8 +162,8 @@ func (f *fixture) announced(cat catalog) string {
 func TestB4RefusalPostmarkCounts(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		tid := f.announced(cat)
 		f.setToday(d(2026, 12, 10))
 		path := "/billing/manage/subscriptions/" + sub.ID + "/contract/refusal"
@@ -221,9 +221,9 @@ func TestB4RefusalPostmarkCounts(t *testing.T) {
 func TestB4RefusalKeepsOldTariffUntilEnd(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
-		other := f.contractSub(f.A, clientPL, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000002")
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		other := f.subscribe(f.A, clientPL, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000002")
 		tid := f.announced(cat)
 		f.setToday(d(2026, 12, 3))
 		res := f.postAs(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/refusal", url.Values{"tariff": {tid}, "posted_on": {"2026-11-30"}, "reference": {"RR1"}})
@@ -292,10 +292,10 @@ func TestB4RefusalKeepsOldTariffUntilEnd(t *testing.T) {
 func TestB4RefusalTerminatesWhenTheRuleSaysSo(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		tid := f.announced(cat)
-		ten := withRule(f.A, "billing.tariff_refusal_outcome", refusalTerminate)
+		ten := withRules(f.A, "billing.tariff_refusal_outcome", refusalTerminate)
 		res := f.postAs(ten, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/refusal", url.Values{"tariff": {tid}, "posted_on": {"2026-11-26"}, "reference": {"RR2"}})
 		if res.Status != 303 {
 			t.Fatalf("refusal: %d %s", res.Status, res.Body)
@@ -318,8 +318,8 @@ func TestB4RefusalTerminatesWhenTheRuleSaysSo(t *testing.T) {
 func TestB4AnnounceRace(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		cat := f.seedCatalog(f.A)
+		f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		tid := f.draftTariff(f.A, cat)
 		var wg sync.WaitGroup
 		for i := 0; i < 2; i++ {

@@ -30,7 +30,7 @@ func TestB8EndDayFromReceiptWithMonthEnds(t *testing.T) {
 			t.Errorf("received %v: ends %v, want %v", c.received, got, c.want)
 		}
 	}
-	six := withRule(ten, "billing.termination_notice_months", int64(6))
+	six := withRules(ten, "billing.termination_notice_months", int64(6))
 	if got := terminationEnd(six, d(2026, 8, 31)); got != d(2027, 2, 28) {
 		t.Errorf("6 months' notice from 31 August 2026: %v", got)
 	}
@@ -44,8 +44,8 @@ func TestB8EndDayFromReceiptWithMonthEnds(t *testing.T) {
 func TestB8RecordClientLetter(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		path := "/billing/manage/subscriptions/" + sub.ID + "/contract/termination"
 		for field, bad := range map[string]url.Values{
 			"received_on":    {"party": {"client"}, "sent_on": {"2026-11-20"}, "received_on": {"2026-11-19"}, "term_reference": {"1A"}},
@@ -101,8 +101,8 @@ func TestB8RecordClientLetter(t *testing.T) {
 func TestB8TwoClerksAtOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		path := "/billing/manage/subscriptions/" + sub.ID + "/contract/termination"
 		statuses := make([]int, 2)
 		var wg sync.WaitGroup
@@ -144,8 +144,8 @@ func TestB8TwoClerksAtOnce(t *testing.T) {
 func TestB8WithdrawBeforeEnd(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		base := "/billing/manage/subscriptions/" + sub.ID + "/contract"
 		if res := f.postAs(f.A, clerk, base+"/termination", url.Values{"party": {"firm"}, "sent_on": {"2026-11-20"}, "received_on": {"2026-11-23"}, "term_reference": {"F1"}}); res.Status != 303 {
 			t.Fatalf("record: %d", res.Status)
@@ -205,9 +205,9 @@ func TestB8JobEndsContractThenFinalInvoice(t *testing.T) {
 			finals = append(finals, s.ID)
 		})
 		t.Cleanup(func() { finalInvoiceHooks.Delete(f.m) })
-		cat := f.contractCatalog(f.A)
-		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
-		stays := f.contractSub(f.A, clientPL, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000002")
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		stays := f.subscribe(f.A, clientPL, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000002")
 		if res := f.postAs(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/termination",
 			url.Values{"party": {"client"}, "sent_on": {"2026-11-20"}, "received_on": {"2026-11-23"}, "term_reference": {"C1"}}); res.Status != 303 {
 			t.Fatalf("record: %d", res.Status)
@@ -247,8 +247,8 @@ func TestB8JobEndsContractThenFinalInvoice(t *testing.T) {
 func TestB8EndSubscriptionEarlierEndWins(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		if res := f.postAs(f.A, clerk, "/billing/manage/subscriptions/"+sub.ID+"/contract/termination",
 			url.Values{"party": {"client"}, "sent_on": {"2026-11-20"}, "received_on": {"2026-11-23"}, "term_reference": {"C1"}}); res.Status != 303 {
 			t.Fatalf("record: %d", res.Status)
@@ -283,8 +283,8 @@ func TestB8EndSubscriptionEarlierEndWins(t *testing.T) {
 func TestB8FirmLetterPDF(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		cat := f.contractCatalog(f.A)
-		sub := f.contractSub(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
 		res := f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+sub.ID+"/contract/letter?on=2026-11-27", nil)
 		if res.Status != 200 || res.Header.Get("Content-Type") != "application/pdf" {
 			t.Fatalf("letter: %d %v", res.Status, res.Header)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
 	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/plugins/kit"
@@ -64,7 +63,7 @@ func (m *Module) usagePart() part {
 		Jobs: []kit.Job{{Name: jobUsageRetention, Cron: "23 2 * * *", Run: m.usageRetentionJob},
 			{Name: jobForwardMessages, Cron: "*/10 * * * *", Run: m.forwardJob}},
 		Notifications: []string{tmplMessageForwarded},
-		Funcs:         template.FuncMap{"usagePhone": usagePhoneDisplay},
+		Funcs:         template.FuncMap{"usagePhone": formatPhone},
 		Forget:        m.usageForget,
 		Export:        m.usageExport,
 	}
@@ -77,20 +76,7 @@ func usageE164(raw, country string) (string, bool) {
 	if raw == "" || len(raw) > 40 {
 		return "", false
 	}
-	n, err := phonenumbers.Parse(raw, strings.ToUpper(country))
-	if err != nil || !phonenumbers.IsValidNumber(n) {
-		return "", false
-	}
-	return phonenumbers.Format(n, phonenumbers.E164), true
-}
-
-// usagePhoneDisplay writes an E.164 number the way people read it ("+33 6 12 34 56 78").
-func usagePhoneDisplay(e164 string) string {
-	n, err := phonenumbers.Parse(e164, "")
-	if err != nil {
-		return e164
-	}
-	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+	return normalisePhone(raw, country)
 }
 
 // apiResult is the answer about one event or message of a call.

@@ -15,64 +15,10 @@ import (
 	"carenet.dev/platform/plugins/sdk"
 )
 
-// The usage part's own fixture: the catalog of seedCatalog plus the option "message
-// forwarding" (TRANSMISSION), and subscriptions, stored straight in the tables with their
-// tenant's id.
-
 const (
 	usagePhone  = "+33145678901" // the client's dedicated number
 	usagePhone2 = "+33145678902"
 )
-
-func (f *fixture) usageCatalog(ten sdk.Tenant) catalog {
-	f.t.Helper()
-	c := catalog{Products: map[string]string{}, TariffID: newID()}
-	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
-		prods := []Product{
-			{Kind: kindPlan, Code: "ESSENTIEL", Name: "Essentiel", CallsIncluded: 150, SMSIncluded: 50, Position: 1},
-			{Kind: kindOption, Code: "AGENDA", Name: "Gestion de l'agenda partagé", Position: 2},
-			{Kind: kindOption, Code: optionTransmission, Name: "Transmission des messages", Position: 3},
-		}
-		fees := map[string][3]int64{"ESSENTIEL": {8900, 60, 15}, "AGENDA": {2500, 0, 0}, optionTransmission: {1000, 0, 0}}
-		tar := Tariff{TenantID: ten.ID, ID: c.TariffID, Name: "Tarif 2026", EffectiveOn: Date{2026, 1, 1}, State: tariffInForce, CreatedAt: f.now}
-		if _, err := sc.Insert(&tar).Exec(ctx); err != nil {
-			return err
-		}
-		for i := range prods {
-			p := &prods[i]
-			p.TenantID, p.ID = ten.ID, newID()
-			c.Products[p.Code] = p.ID
-			if _, err := sc.Insert(p).Exec(ctx); err != nil {
-				return err
-			}
-			fee := fees[p.Code]
-			if _, err := sc.Insert(&Price{TenantID: ten.ID, TariffID: tar.ID, ProductID: p.ID, MonthlyFeeMinor: fee[0], CallMinor: fee[1], SMSMinor: fee[2]}).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return c
-}
-
-func (f *fixture) usageSub(ten sdk.Tenant, user *sdk.User, plan string, starts Date, phone string, options ...string) *Subscription {
-	f.t.Helper()
-	sub := &Subscription{TenantID: ten.ID, ID: newID(), Reference: "AB-" + phone[len(phone)-4:], UserID: user.ID, State: subActive, ClientName: "Cabinet " + user.Name,
-		ContactName: user.Name, Email: user.ID + "@example.fr", Locale: "fr", Country: "FR", PhoneNumber: phone, PlanID: plan,
-		PaymentMethod: payTransfer, StartsOn: starts, TermsVersion: "1", CreatedAt: f.now}
-	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
-		if _, err := sc.Insert(sub).Exec(ctx); err != nil {
-			return err
-		}
-		for _, o := range options {
-			if _, err := sc.Insert(&SubscriptionOption{TenantID: ten.ID, SubscriptionID: sub.ID, ProductID: o}).Exec(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return sub
-}
 
 // api posts body (JSON) to an API path with an API key, or with none when key is "".
 func (f *fixture) api(ten sdk.Tenant, method, path, key, body string) *sdk.Response {
@@ -101,16 +47,6 @@ func (f *fixture) reply(res *sdk.Response) apiReply {
 	return r
 }
 
-func (f *fixture) countRows(ten sdk.Tenant, model any) int64 {
-	f.t.Helper()
-	var n int64
-	f.in(ten, func(ctx context.Context, sc *store.Scope) (err error) {
-		n, err = sc.Select(model).Count(ctx)
-		return err
-	})
-	return n
-}
-
 func usageBody(events ...string) string { return `{"events":[` + strings.Join(events, ",") + `]}` }
 
 func usageEvent(id, number, kind, at string) string {
@@ -130,8 +66,8 @@ func statuses(r apiReply) []string {
 func TestUsageAPIDeduplicatesB3(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		c := f.usageCatalog(f.A)
-		f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
+		c := f.seedCatalog(f.A)
+		f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
 		body := usageBody(usageEvent("ev1", "01 45 67 89 01", "call", "2026-11-26T09:00:00Z"),
 			usageEvent("ev2", "+33 1 45 67 89 01", "sms", "2026-11-26T09:01:00+01:00"),
 			usageEvent("ev1", usagePhone, "call", "2026-11-26T09:00:00Z"))
@@ -147,8 +83,8 @@ func TestUsageAPIDeduplicatesB3(t *testing.T) {
 			t.Fatalf("%d usage rows, want 2", n)
 		}
 		// The same id in another tenant is another event.
-		cb := f.usageCatalog(f.B)
-		f.usageSub(f.B, client, cb.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
+		cb := f.seedCatalog(f.B)
+		f.subscribe(f.B, client, cb.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
 		if r := f.reply(f.api(f.B, "POST", "/billing/api/usage", "tel1", usageBody(usageEvent("ev1", usagePhone, "call", "2026-11-26T09:00:00Z")))); r.Accepted != 1 {
 			t.Fatalf("tenant B: %+v", r)
 		}
@@ -159,8 +95,8 @@ func TestUsageAPIDeduplicatesB3(t *testing.T) {
 func TestUsageAPIConcurrentDuplicatesB3(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		c := f.usageCatalog(f.A)
-		f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
+		c := f.seedCatalog(f.A)
+		f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
 		var evs []string
 		for i := 0; i < 5; i++ {
 			evs = append(evs, usageEvent(fmt.Sprintf("race-%d", i), usagePhone, "call", "2026-11-26T08:00:00Z"))
@@ -211,10 +147,10 @@ func TestUsageAPIConcurrentDuplicatesB3(t *testing.T) {
 func TestUsageAPIRefusesB3(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		c := f.usageCatalog(f.A)
-		f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
-		cb := f.usageCatalog(f.B)
-		f.usageSub(f.B, client, cb.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone2)
+		c := f.seedCatalog(f.A)
+		f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
+		cb := f.seedCatalog(f.B)
+		f.subscribe(f.B, client, cb.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone2)
 		body := usageBody(usageEvent("a", usagePhone2, "call", "2026-11-26T09:00:00Z"),
 			usageEvent("b", "12", "call", "2026-11-26T09:00:00Z"),
 			usageEvent("c", usagePhone, "call", "2026-10-25T21:00:00Z"), // 25 October in Paris: before the start
@@ -285,8 +221,8 @@ func TestUsageAPIMalformed(t *testing.T) {
 func TestUsagePeriodBoundaryInTenantZoneB3(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		c := f.usageCatalog(f.A)
-		sub := f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
+		c := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
 		f.now = time.Date(2026, 12, 26, 10, 0, 0, 0, time.UTC)
 		r := f.reply(f.api(f.A, "POST", "/billing/api/usage", "tel1", usageBody(
 			usageEvent("eve", usagePhone, "call", "2026-11-25T22:59:59Z"),   // 23:59:59 on 25 November in Paris
@@ -330,8 +266,8 @@ func (f *fixture) insertUsage(ten sdk.Tenant, sub *Subscription, kind string, n 
 func TestUsagePageFiguresB3(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		c := f.usageCatalog(f.A)
-		sub := f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 9, 26}, usagePhone)
+		c := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 9, 26}, usagePhone)
 		f.insertUsage(f.A, sub, usageCall, 152, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), "cur")
 		f.insertUsage(f.A, sub, usageSMS, 3, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), "sms")
 		f.insertUsage(f.A, sub, usageCall, 1, time.Date(2026, 10, 26, 8, 0, 0, 0, time.UTC), "prev")
@@ -391,10 +327,11 @@ func messageJSON(id, number, at, caller, text string, urgent bool) string {
 func TestUsageMessagesListedAndForwardedB2(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		c := f.usageCatalog(f.A)
-		f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone, c.Products[optionTransmission])
+		c := f.seedCatalog(f.A)
+		f.addOption(f.A, c, optionTransmission, "Transmission des messages", 1000)
+		f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone, c.Products[optionTransmission])
 		other := &sdk.User{ID: "client2", Name: "Dr Paul Durand", Roles: []string{"user"}}
-		f.usageSub(f.A, other, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone2, c.Products["AGENDA"])
+		f.subscribe(f.A, other, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone2, c.Products["AGENDA"])
 		body := `{"messages":[` + messageJSON("m1", "01 45 67 89 01", "2026-11-26T08:00:00Z", "Mme Leroy", "Rappeler pour le renouvellement.\nMerci.", false) + `,` +
 			messageJSON("m2", usagePhone, "2026-11-26T09:00:00Z", "M. Petit", "Douleur thoracique, rappeler vite.", true) + `,` +
 			messageJSON("m3", usagePhone2, "2026-11-26T09:10:00Z", "", "Annulation du rendez-vous.", false) + `]}`
@@ -467,10 +404,10 @@ func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 func TestUsageRetentionJobB2(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		c := f.usageCatalog(f.A)
-		f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 1, 5}, usagePhone)
-		cb := f.usageCatalog(f.B)
-		f.usageSub(f.B, client, cb.Products["ESSENTIEL"], Date{2026, 1, 5}, usagePhone)
+		c := f.seedCatalog(f.A)
+		f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 1, 5}, usagePhone)
+		cb := f.seedCatalog(f.B)
+		f.subscribe(f.B, client, cb.Products["ESSENTIEL"], Date{2026, 1, 5}, usagePhone)
 		old, recent := "2026-09-25T10:00:00Z", "2026-09-27T10:00:00Z" // the clock is 26 November: two months back is 26 September
 		for _, ten := range []sdk.Tenant{f.A, f.B} {
 			f.reply(f.api(ten, "POST", "/billing/api/usage", "tel1", usageBody(usageEvent("old", usagePhone, "call", old), usageEvent("recent", usagePhone, "call", recent))))
@@ -525,10 +462,10 @@ func TestUsageRetentionJobB2(t *testing.T) {
 func TestUsageHoursAPIB2(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		c := f.usageCatalog(f.A)
-		full := f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
+		c := f.seedCatalog(f.A)
+		full := f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
 		other := &sdk.User{ID: "client2", Name: "Dr Paul Durand", Roles: []string{"user"}}
-		part := f.usageSub(f.A, other, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone2)
+		part := f.subscribe(f.A, other, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone2)
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
 			h := Hours{Profile: hoursPartial, Days: []HoursDay{{4, "14:00", "18:00"}}}
 			_, err := sc.Update((*Subscription)(nil)).Set("hours = ?", h.String()).Where("sub.id = ?", part.ID).Exec(ctx)
@@ -579,8 +516,8 @@ func TestUsageHoursAPIB2(t *testing.T) {
 func TestUsageExportAndForgetP11(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		c := f.usageCatalog(f.A)
-		f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
+		c := f.seedCatalog(f.A)
+		f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
 		f.reply(f.api(f.A, "POST", "/billing/api/usage", "tel1", usageBody(usageEvent("u1", usagePhone, "call", "2026-11-26T08:00:00Z"))))
 		f.reply(f.api(f.A, "POST", "/billing/api/messages", "tel1", `{"messages":[`+messageJSON("m1", usagePhone, "2026-11-26T08:00:00Z", "Mme Leroy", "Rappeler", false)+`]}`))
 		raw, err := f.h.Export(context.Background(), f.A, client.ID)
@@ -609,10 +546,11 @@ func TestUsageExportAndForgetP11(t *testing.T) {
 func TestUsageForwardRetryJobB2(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		c := f.usageCatalog(f.A)
-		with := f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone, c.Products[optionTransmission])
+		c := f.seedCatalog(f.A)
+		f.addOption(f.A, c, optionTransmission, "Transmission des messages", 1000)
+		with := f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone, c.Products[optionTransmission])
 		other := &sdk.User{ID: "client2", Name: "Dr Paul Durand", Roles: []string{"user"}}
-		without := f.usageSub(f.A, other, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone2)
+		without := f.subscribe(f.A, other, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone2)
 		at := f.now.Add(-10 * time.Minute)
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
 			rows := []TakenMessage{
@@ -646,8 +584,8 @@ func TestUsageForwardRetryJobB2(t *testing.T) {
 func TestUsageCountsUseTheIndexB5(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		c := f.usageCatalog(f.A)
-		sub := f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
+		c := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
 		f.insertUsage(f.A, sub, usageCall, 3, f.now, "ix")
 		var plan []string
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
@@ -688,8 +626,9 @@ func TestUsageCountsUseTheIndexB5(t *testing.T) {
 func TestUsageMessagesConcurrentOnceB2(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
-		c := f.usageCatalog(f.A)
-		f.usageSub(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone, c.Products[optionTransmission])
+		c := f.seedCatalog(f.A)
+		f.addOption(f.A, c, optionTransmission, "Transmission des messages", 1000)
+		f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone, c.Products[optionTransmission])
 		body := `{"messages":[` + messageJSON("same", usagePhone, "2026-11-26T08:00:00Z", "Mme Leroy", "Rappeler", true) + `]}`
 		var wg sync.WaitGroup
 		fails := make(chan string, 20)
