@@ -254,6 +254,38 @@ func TestBrowserBilling(t *testing.T) {
 		u.open("his invoices", u.url(billingHost, "/billing/invoices"), 200)
 		u.wantNotIn("main", "Émise, à payer")
 	})
+
+	// The pages a client and the clerk read, in Polish and in Slovak (the tenant's other
+	// languages): every one checked, none showing a message id.
+	t.Run("B5_B6_B12_pages_in_polish_and_slovak", func(t *testing.T) {
+		r := newBillingRun(t, p, checks)
+		u := newPerson(t, first, "client", port)
+		r.signIn(u, billingClient, billingClientPass, billingClientName)
+		c := newPerson(t, first, "clerk", port)
+		r.signIn(c, billingClerk, billingClerkPassword, billingClerkName)
+		for _, lang := range []string{"pl", "sk"} {
+			for _, b := range []*person{u, c} {
+				b.load("switch to "+lang, 200, chromedp.Click(chromedp.CSS(`form.langs button[value=`+lang+`]`)))
+				if got := eval[string](b, "the page's language", `document.documentElement.lang`); got != lang {
+					b.fatal("switch to "+lang, errorString("the page is in "+got))
+				}
+			}
+			for _, path := range []string{"/billing/portal", "/billing/invoices", "/billing/usage", "/billing/messages", "/billing/contract", "/billing/offers"} {
+				u.open(path, u.url(billingHost, path), 200)
+				r.look(u, lang+" "+path)
+			}
+			u.open("his invoices", u.url(billingHost, "/billing/invoices"), 200)
+			r.click(u, "his newest invoice", `main tbody tr a`, 200)
+			r.look(u, lang+" invoice")
+			for _, path := range []string{"/billing/manage", "/billing/manage/invoices", "/billing/manage/runs", "/billing/manage/payments", "/billing/manage/dunning"} {
+				c.open(path, c.url(billingHost, path), 200)
+				r.look(c, lang+" "+path)
+			}
+			c.open("the drafts", c.url(billingHost, "/billing/manage/invoices?state=draft"), 200)
+			r.click(c, "a draft", `main tbody tr a`, 200)
+			r.look(c, lang+" draft")
+		}
+	})
 }
 
 // lastNumber is the highest invoice number's sequence the clerk's invoice list shows.
