@@ -196,6 +196,9 @@ func TestBrowserBilling(t *testing.T) {
 
 		// B6: the formal notice to the late client who has none: an e-mail with its PDF.
 		lateNumbers := billingNumberRe.FindAllString(eval[string](c, "the late invoices", `[...document.querySelectorAll("main article.card")].find(a => a.textContent.includes(`+jsString(billingLate)+`)).innerText`), -1)
+		if len(lateNumbers) != 2 {
+			t.Fatalf("B6: the late client's card lists invoices %v, want his two late ones", lateNumbers)
+		}
 		n := len(r.mailsTo(billingSlug, billingLateMail))
 		notice := mustCardAttr(c, "main article.card", billingLate, `form[action$="/notice"]`, "action")
 		r.click(c, "send the formal notice", `main form[action="`+notice+`"] button`, 200)
@@ -225,6 +228,7 @@ func TestBrowserBilling(t *testing.T) {
 		// The demo client is late too: the firm may suspend its services (B6).
 		c.open("the dunning page", c.url(billingHost, "/billing/manage/dunning"), 200)
 		own := mustCardAttr(c, "main article.card", billingOwn, `form[action$="/suspend"]`, "action")
+		mails := len(r.mailsTo(billingSlug, billingClient))
 		r.click(c, "suspend the demo client", `main form[action="`+own+`"] button`, 200)
 		c.wantIn("main", "Le service du client est suspendu")
 
@@ -234,6 +238,7 @@ func TestBrowserBilling(t *testing.T) {
 		u.wantIn("main", "Suspendu", "service suspendu depuis le", "faute de paiement des factures échues")
 		u.wantNotIn("main", "Actif")
 		r.look(u, "portal, suspended")
+		r.mailAfter(billingClient, mails, "nous suspendons nos prestations")
 
 		// His payment, received by transfer, restores the service.
 		ownSub := strings.Split(own, "/")[4]
@@ -246,6 +251,7 @@ func TestBrowserBilling(t *testing.T) {
 		c.fill("f-amount", amount)
 		r.click(c, "record the payment", `main form[action="/billing/manage/payments"] button[type=submit]`, 200)
 		r.look(c, "payment recorded")
+		r.mailAfter(billingClient, mails, "nos prestations reprennent")
 
 		u.open("his portal", u.url(billingHost, "/billing/portal"), 200)
 		u.wantIn("main", "Actif")
