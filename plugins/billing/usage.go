@@ -63,9 +63,10 @@ func (m *Module) usagePart() part {
 		Jobs: []kit.Job{{Name: jobUsageRetention, Cron: "23 2 * * *", Run: m.usageRetentionJob},
 			{Name: jobForwardMessages, Cron: "*/10 * * * *", Run: m.forwardJob}},
 		Notifications: []string{tmplMessageForwarded},
-		Funcs:         template.FuncMap{"usagePhone": formatPhone},
-		Forget:        m.usageForget,
-		Export:        m.usageExport,
+		Funcs: template.FuncMap{"usagePhone": formatPhone, "textLines": textLines,
+			"usageTel": func(e164 string) string { return strings.ReplaceAll(formatPhone(e164), " ", "\u00a0") }},
+		Forget: m.usageForget,
+		Export: m.usageExport,
 	}
 }
 
@@ -353,4 +354,11 @@ func (m *Module) apiHours(c *kit.Ctx) error {
 		"number": e164, "time_zone": zone(t).String(), "profile": h.Profile, "days": days,
 		"suspended": sub.State == subSuspended, "answers_now": sub.State == subActive && h.Answers(now, zone(t)),
 	})
+}
+
+// textLines cuts a text a person wrote on several lines (a message, a specification, an
+// amendment) into its lines, for a template to show them with <br> between them: the pages
+// carry no inline style (html-validate), and a line break must survive.
+func textLines(s string) []string {
+	return strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
 }
