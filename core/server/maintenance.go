@@ -45,6 +45,43 @@ type Maintenance struct {
 func (s *Server) bindMaintenance() {
 	s.get("/platform/maintenance", authz.PermPlatformTenants, s.platformMaintenance)
 	s.post("/platform/maintenance", authz.PermPlatformTenants, s.platformScheduleMaintenance)
+	// The tenant admin reads his tenant's windows; the platform admin plans them (P7, B9).
+	s.get("/admin/maintenance", authz.PermAdminSettings, s.adminMaintenance)
+}
+
+// maintenanceView is a window on the tenant admin's page: what happens and when, in words.
+type maintenanceView struct {
+	Kind      string
+	What      string
+	Announced bool
+	Current   bool
+}
+
+// adminMaintenance shows the tenant admin his tenant's current and coming windows, read
+// only: each says in the reader's language what happens from when to when, and whether the
+// users were told by e-mail and the banner.
+func (s *Server) adminMaintenance(c *fiber.Ctx) error {
+	st := St(c)
+	var windows []Maintenance
+	now := time.Now().UTC()
+	err := s.DB.ReadTenant(c.UserContext(), st.Tenant.ID, func(ctx context.Context, sc *db.Scope) error {
+		return sc.Select(&windows).Where("ends_at > ?", now).Order("starts_at").Scan(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	views := make([]maintenanceView, 0, len(windows))
+	for _, m := range windows {
+		kind := m.Kind
+		if !contains(MaintenanceKinds, kind) {
+			kind = MaintenanceInterruption
+		}
+		from := locales.FormatDateTime(st.Lang, m.StartsAt, st.Tenant.Location())
+		to := locales.FormatDateTime(st.Lang, m.EndsAt, st.Tenant.Location())
+		views = append(views, maintenanceView{Kind: st.Loc.T("platform.maintenance.kind." + kind), What: st.Loc.T("maintenance.what."+kind, "From", from, "To", to),
+			Announced: m.Announced, Current: !m.StartsAt.After(now)})
+	}
+	return s.render(c, fiber.StatusOK, "admin_maintenance", "admin.maintenance.title", map[string]any{"Windows": views}, nil)
 }
 
 // upcomingMaintenance returns the tenant's next or current window (only announced ones
