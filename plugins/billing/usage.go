@@ -63,9 +63,11 @@ func (m *Module) usagePart() part {
 		Jobs: []kit.Job{{Name: jobUsageRetention, Cron: "23 2 * * *", Run: m.usageRetentionJob},
 			{Name: jobForwardMessages, Cron: "*/10 * * * *", Run: m.forwardJob}},
 		Notifications: []string{tmplMessageForwarded},
-		Funcs:         template.FuncMap{"usagePhone": formatPhone},
-		Forget:        m.usageForget,
-		Export:        m.usageExport,
+		// A phone number's spaces do not break in a page; a text's line breaks show as such.
+		Funcs: template.FuncMap{"usagePhone": func(e164 string) string { return strings.ReplaceAll(formatPhone(e164), " ", "\u00a0") },
+			"usageLines": func(s string) []string { return strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") }},
+		Forget: m.usageForget,
+		Export: m.usageExport,
 	}
 }
 
