@@ -25,8 +25,8 @@ func statements(t *testing.T, b *browser, what string) (core, module int) {
 // one statement, a signed-in core page at most three, and a signed-in module page at most
 // three in the core plus what the module needs (results' list of a patient's reports: two;
 // with the demo patient's daughter, two more for the people he represents, however many:
-// their records and their reports, issue 12.9) — on SQLite and on PostgreSQL, with the real
-// modules (issue 10).
+// their records and their reports, issue 12.9; billing's pages, issue 15) — on SQLite and on
+// PostgreSQL, with the real modules (issue 10).
 func TestStatementBudget(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, backend dbtest.Backend) {
 		p := startPlatformOn(t, backend, filepath.Join("..", "..", "tenants"))
@@ -41,6 +41,18 @@ func TestStatementBudget(t *testing.T) {
 			// link (issue 14, E2), beside the session, the consents and the people represented.
 			{"signed in", "/account", "Accès à mes données", 4, 0},
 			{"signed in", "/results/mine", "/results/family/r/", 3, 4},
+			// Billing (issue 15), on secretaires: the clerk's lists and the client's invoices
+			// are one statement however many rows; the portal reads the client's subscription,
+			// its plan, options, texts, tariff and figures (8). The consumption page reads, for
+			// the current period and each of the 6 before it that it shows, its counts and the
+			// tariff then in force (a refusal, the tariff, its prices): 2 + 7 × 4 = 30,
+			// bounded by the periods shown, not by the calls counted.
+			{"billing client", "/billing/portal", "/billing/contract", 3, 8},
+			{"billing client", "/billing/invoices", "/billing/invoices/", 3, 1},
+			{"billing client", "/billing/usage", "/billing/messages", 3, 30},
+			{"billing clerk", "/billing/manage", "/billing/manage/subscriptions/", 3, 1},
+			{"billing clerk", "/billing/manage/invoices", "/billing/manage/invoices/", 3, 1},
+			{"billing clerk", "/billing/manage/runs", "/billing/manage/runs/", 3, 1},
 		}
 		anon := p.browser("mlab.localhost")
 		user := p.browser("mlab.localhost")
@@ -56,11 +68,12 @@ func TestStatementBudget(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
+		client := p.browser("secretaires.localhost")
+		client.login("user@secretaires.localhost", "demo-secretaires-user")
+		clerk := p.browser("secretaires.localhost")
+		clerk.login("billing-clerk@secretaires.localhost", "demo-secretaires-billing_clerk")
 		for _, pg := range pages {
-			b := anon
-			if pg.who == "signed in" {
-				b = user
-			}
+			b := map[string]*browser{"anonymous": anon, "signed in": user, "billing client": client, "billing clerk": clerk}[pg.who]
 			// The second request is the one that counts: the first may fill the caches.
 			for i := 0; i < 2; i++ {
 				if code, body := b.do("GET", pg.path, nil); code != 200 || !strings.Contains(body, pg.want) {

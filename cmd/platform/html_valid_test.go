@@ -154,6 +154,37 @@ func TestPagesAreValidHTML(t *testing.T) {
 	get(calAdmin, "admin", "/calendar/admin/import", 200)
 	get(calAdmin, "admin", "/calendar/admin/reports", 200)
 	get(p.browser("secretaires.localhost"), "anonymous", "/billing", 200)
+	// Billing (issue 15): the offers, the client's portal and the clerk's pages, each with a
+	// demo object, and a refused form with its errors.
+	get(p.browser("secretaires.localhost"), "anonymous", "/billing/offers", 200)
+	billClient := p.browser("secretaires.localhost")
+	billClient.login("user@secretaires.localhost", "demo-secretaires-user")
+	mine := get(billClient, "billing client", "/billing/invoices", 200)
+	for _, path := range []string{"/billing/portal", "/billing/usage", "/billing/messages", "/billing/contract",
+		"/billing/invoices/" + find(billMineRe, mine, "client's invoice")} {
+		get(billClient, "billing client", path, 200)
+	}
+	billClerk := p.browser("secretaires.localhost")
+	billClerk.login("billing-clerk@secretaires.localhost", "demo-secretaires-billing_clerk")
+	subs := get(billClerk, "billing clerk", "/billing/manage", 200)
+	sub := "/billing/manage/subscriptions/" + find(billSubRe, subs, "subscription")
+	catalog := get(billClerk, "billing clerk", "/billing/manage/catalog", 200)
+	tariffs := get(billClerk, "billing clerk", "/billing/manage/tariffs", 200)
+	invoices := get(billClerk, "billing clerk", "/billing/manage/invoices", 200)
+	runs := get(billClerk, "billing clerk", "/billing/manage/runs", 200)
+	for _, path := range []string{sub, sub + "/usage", sub + "/contract", "/billing/manage/subscriptions/new",
+		"/billing/manage/invoices/" + find(billInvoiceRe, invoices, "invoice"), "/billing/manage/runs/" + find(billRunRe, runs, "run"),
+		"/billing/manage/payments", "/billing/manage/payments/import", "/billing/manage/dunning", "/billing/manage/dunning/rates",
+		"/billing/manage/catalog/" + find(billProductRe, catalog, "product"), "/billing/manage/catalog/new",
+		"/billing/manage/tariffs/" + find(billTariffRe, tariffs, "tariff")} {
+		get(billClerk, "billing clerk", path, 200)
+	}
+	if code, body := billClerk.post("/billing/manage/subscriptions/new", "/billing/manage/subscriptions/new", url.Values{"client_name": {"Cabinet"},
+		"email": {"pas une adresse"}, "locale": {"fr"}, "country": {"FR"}, "hours_profile": {"full"}, "payment_method": {"transfer"}}); code != 422 {
+		t.Fatalf("incomplete subscription: %d\n%s", code, body)
+	} else {
+		pages["billing clerk /billing/manage/subscriptions/new (errors)"] = body
+	}
 	get(p.browser("nobody.localhost"), "anonymous", "/", 404)
 	get(p.browser("admin.localhost"), "anonymous", "/login", 200)
 

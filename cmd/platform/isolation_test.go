@@ -41,8 +41,9 @@ var (
 )
 
 // copyTenants copies the demo tenants into a temporary directory, with the results module
-// switched on for elekarze and the e-shop for secretaires too: two tenants of each module;
-// unilabs sends text messages.
+// switched on for elekarze, the e-shop for secretaires and billing for mlab too: two tenants
+// of each module (the billing demo seeds every French tenant that runs it); unilabs sends
+// text messages.
 func copyTenants(t *testing.T) string {
 	t.Helper()
 	src := filepath.Join("..", "..", "tenants")
@@ -65,6 +66,9 @@ func copyTenants(t *testing.T) string {
 		if rel == filepath.Join("elekarze", "tenant.toml") {
 			b = append(b, "\n[modules.results]\nenabled = true\n"...)
 		}
+		if rel == filepath.Join("mlab", "tenant.toml") {
+			b = append(b, "\n[modules.billing]\nenabled = true\n"...)
+		}
 		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
 	})
 	if err != nil {
@@ -79,7 +83,8 @@ func copyTenants(t *testing.T) string {
 // staff) with the real id of one of B's objects — a report, a patient record, an account
 // waiting in B's queue, a professional — and answers exactly 404, and nothing of B changes.
 // The calendar runs on elekarze and secretaires, the e-shop on unilabs (B) and secretaires
-// (A; isolation_eshop_test.go), and are tried the same way. The routes come from the
+// (A; isolation_eshop_test.go), billing on secretaires (B) and mlab (A;
+// isolation_billing_test.go), and are tried the same way. The routes come from the
 // modules' manifests: a new route with an id and no case here fails the test. On SQLite and
 // PostgreSQL.
 func TestModuleTenantIsolation(t *testing.T) {
@@ -333,6 +338,7 @@ func TestModuleTenantIsolation(t *testing.T) {
 
 		// The e-shop's objects of B (unilabs) and A's people (secretaires), issue 14.
 		shopCases, shopAfter := eshopIsolation(t, p)
+		billCases, billAfter := billingIsolation(t, p)
 
 		type use = isoUse
 		cases := map[string]use{
@@ -424,6 +430,9 @@ func TestModuleTenantIsolation(t *testing.T) {
 		for k, c := range shopCases {
 			cases[k] = c
 		}
+		for k, c := range billCases {
+			cases[k] = c
+		}
 
 		var routes []string
 		for id, mk := range builtins {
@@ -478,6 +487,7 @@ func TestModuleTenantIsolation(t *testing.T) {
 		}
 
 		shopAfter()
+		billAfter()
 
 		// Nothing of B changed: the account still waits, the record is as it was, the
 		// professional keeps his state, the patient still reads her result; the cancel link

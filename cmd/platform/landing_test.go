@@ -46,6 +46,10 @@ func TestLoginLandsWhereThePersonWorks(t *testing.T) {
 			// Nothing of the results for a person on the professionals' portal who is not one
 			// (yet): home.
 			{"pro.mlab.localhost", "user@mlab.localhost", "demo-mlab-user", "", "/"},
+			// Billing (issue 15): on the clients' portal a client lands on his portal, the
+			// clerk on the subscriptions.
+			{"secretaires.localhost", "user@secretaires.localhost", "demo-secretaires-user", "", "/billing/portal"},
+			{"secretaires.localhost", "billing-clerk@secretaires.localhost", "demo-secretaires-billing_clerk", "", "/billing/manage"},
 		} {
 			if got := land(c.host, c.email, c.password, c.next); got != c.want {
 				t.Errorf("%s on %s (next %q) lands on %q, want %q", c.email, c.host, c.next, got, c.want)
@@ -58,7 +62,8 @@ var totpSecretRe = regexp.MustCompile(`<code id="totp-secret" class="secret">([A
 
 // TestSecondFactorSignInLandsWhereThePersonWorks (issue 12.11): where the tenant requires a
 // second factor, the sign-in ends after it, and so does the landing: lab staff setting up
-// their authenticator at their first sign-in are sent on to their queue, not home.
+// their authenticator at their first sign-in are sent on to their queue, not home — nor to
+// billing's client portal, which mlab runs too here (copyTenants).
 func TestSecondFactorSignInLandsWhereThePersonWorks(t *testing.T) {
 	dir := copyTenants(t)
 	toml := filepath.Join(dir, "mlab", "tenant.toml")

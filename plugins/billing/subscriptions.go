@@ -96,8 +96,10 @@ func (m *Module) subscriptionsPart() part {
 	return part{
 		Routes: []kit.Route{
 			kit.Public("GET /billing", m.portalHome),
-			// The same home, as the page a client lands on after signing in.
-			kit.Perm("GET /billing/portal", permOwn, m.portalHome).Lands(3),
+			// The same home, as the page a client lands on after signing in — on the clients'
+			// portal (or a host without one): on a tenant that runs another module too, its
+			// people sign in through their own portal and land on their own pages.
+			kit.Perm("GET /billing/portal", permOwn, m.portalHome).Lands(3, "clients", ""),
 			kit.Perm("GET /billing/sign/{id}", permOwn, m.signPage),
 			kit.Perm("POST /billing/sign/{id}", permOwn, m.sign),
 			kit.Perm("GET /billing/manage", permManage, m.subscriptionsList).Lands(2),
