@@ -105,9 +105,9 @@ func (s *Service) ScheduleCredentialChange(ctx context.Context, t *tenancy.Tenan
 	reason = strings.TrimSpace(reason)
 	switch {
 	case reason == "":
-		errs.Add("reason", "form.required")
+		errs.Add("change_reason", "form.required")
 	case utf8.RuneCountInString(reason) > 1000:
-		errs.Add("reason", "form.too_long")
+		errs.Add("change_reason", "form.too_long")
 	}
 	if norm != "" && !errs.Has("new_email") {
 		if _, err := s.ByEmail(ctx, t.ID, norm); err == nil {

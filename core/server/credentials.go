@@ -91,9 +91,9 @@ func (s *Server) scheduleCredentialChange(c *fiber.Ctx) error {
 	if err != nil {
 		return s.outOfReach(c, err)
 	}
-	f := &Form{Values: values(c, "new_email", "reset_password", "reason")}
+	f := &Form{Values: values(c, "new_email", "reset_password", "change_reason")}
 	ch, err := s.Accounts.ScheduleCredentialChange(c.UserContext(), st.Tenant, u, c.FormValue("new_email"), c.FormValue("reset_password") != "",
-		c.FormValue("reason"), st.User.ID, func(ctx context.Context, sc *db.Scope, ch *accounts.CredentialChange) error {
+		c.FormValue("change_reason"), st.User.ID, func(ctx context.Context, sc *db.Scope, ch *accounts.CredentialChange) error {
 			_, err := s.Jobs.EnqueueIn(ctx, sc, jobs.Spec{Module: jobs.CoreModule, Name: jobCredentialChange, Key: credentialKey(ch.ID),
 				At: ch.EffectiveAt, Payload: []byte(ch.ID)})
 			return err

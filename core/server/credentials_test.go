@@ -120,11 +120,11 @@ func TestCredentialChangeGivesNotice(t *testing.T) {
 			form url.Values
 			want string
 		}{
-			{url.Values{"reason": {"Migration"}}, "Indiquez une nouvelle adresse ou cochez la réinitialisation"},
-			{url.Values{"new_email": {"pas une adresse"}, "reason": {"Migration"}}, "Saisissez une adresse e-mail valide"},
-			{url.Values{"new_email": {"admin@secretaires.localhost"}, "reason": {"Migration"}}, "déjà celle d’un autre compte"},
-			{url.Values{"reset_password": {"1"}}, `id="e-reason"`},
-			{url.Values{"reset_password": {"1"}, "reason": {strings.Repeat("x", 1001)}}, `id="e-reason"`},
+			{url.Values{"change_reason": {"Migration"}}, "Indiquez une nouvelle adresse ou cochez la réinitialisation"},
+			{url.Values{"new_email": {"pas une adresse"}, "change_reason": {"Migration"}}, "Saisissez une adresse e-mail valide"},
+			{url.Values{"new_email": {"admin@secretaires.localhost"}, "change_reason": {"Migration"}}, "déjà celle d’un autre compte"},
+			{url.Values{"reset_password": {"1"}}, `id="e-change_reason"`},
+			{url.Values{"reset_password": {"1"}, "change_reason": {strings.Repeat("x", 1001)}}, `id="e-change_reason"`},
 		} {
 			r := admin.post(page, page+"/credentials", c.form)
 			if r.Status != 422 {
@@ -138,7 +138,7 @@ func TestCredentialChangeGivesNotice(t *testing.T) {
 
 		// Scheduled: the person is told at once, in Polish, by e-mail and SMS.
 		r = admin.post(page, page+"/credentials", url.Values{"new_email": {"Nouvelle@Example.org"}, "reset_password": {"1"},
-			"reason": {"Przenosimy serwis na nową platformę"}})
+			"change_reason": {"Przenosimy serwis na nową platformę"}})
 		if r.Status != 303 {
 			t.Fatalf("schedule: %d %s", r.Status, mainOf(r.Body))
 		}
@@ -177,7 +177,7 @@ func TestCredentialChangeGivesNotice(t *testing.T) {
 			t.Fatalf("audit: %d", len(got))
 		}
 		mustContain(t, admin.get(page), "nouvelle@example.org", "Prévu", ch.EffectiveAt.In(loc).Format("02/01/2006"), "/credentials/"+ch.ID+"/cancel")
-		if r := admin.post(page, page+"/credentials", url.Values{"reset_password": {"1"}, "reason": {"Encore"}}); r.Status != 409 {
+		if r := admin.post(page, page+"/credentials", url.Values{"reset_password": {"1"}, "change_reason": {"Encore"}}); r.Status != 409 {
 			t.Fatalf("a second change: %d", r.Status)
 		}
 
@@ -239,7 +239,7 @@ func TestCredentialChangeGivesNotice(t *testing.T) {
 		e.srv.Jobs.Now = func() time.Time { return time.Now().UTC() }
 
 		// Cancelled before its day: the person is told, and the day passes without it.
-		r = admin.post(page, page+"/credentials", url.Values{"new_email": {"autre@example.org"}, "reason": {"Changement de domaine"}})
+		r = admin.post(page, page+"/credentials", url.Values{"new_email": {"autre@example.org"}, "change_reason": {"Changement de domaine"}})
 		if r.Status != 303 {
 			t.Fatalf("schedule again: %d", r.Status)
 		}
@@ -269,7 +269,7 @@ func TestCredentialChangeGivesNotice(t *testing.T) {
 		// Another tenant's admin cannot reach the account.
 		other := e.client("elekarze.localhost")
 		other.login("", "admin@elekarze.localhost", "demo-elekarze-admin")
-		if r := other.post("/admin/users", "/admin/users/"+u.ID+"/credentials", url.Values{"reset_password": {"1"}, "reason": {"x"}}); r.Status != 404 {
+		if r := other.post("/admin/users", "/admin/users/"+u.ID+"/credentials", url.Values{"reset_password": {"1"}, "change_reason": {"x"}}); r.Status != 404 {
 			t.Fatalf("another tenant: %d", r.Status)
 		}
 	})

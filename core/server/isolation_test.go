@@ -55,7 +55,7 @@ func isolationCases(o bObjects) map[string]isolationCase {
 		"POST /admin/users/:id/roles/remove": {path: "/admin/users/" + o.user + "/roles/remove", page: "/admin/users", form: f("role", "user"), want: 404},
 		"POST /admin/users/:id/secret":       {path: "/admin/users/" + o.user + "/secret", page: "/admin/users", form: f("answer", "x"), want: 404},
 		"POST /admin/users/:id/credentials": {path: "/admin/users/" + o.user + "/credentials", page: "/admin/users",
-			form: f("reason", "cross-tenant", "password_reset", "on"), want: 404},
+			form: f("change_reason", "cross-tenant", "password_reset", "on"), want: 404},
 		"POST /admin/users/:id/credentials/:change/cancel": {path: "/admin/users/" + o.user + "/credentials/" + o.user + "/cancel", page: "/admin/users", want: 404},
 		"POST /account/sessions/:id/revoke":                {path: "/account/sessions/" + o.session + "/revoke", page: "/account/sessions", want: 404},
 		"GET /admin/mailbox/:id":                           {path: "/admin/mailbox/" + o.mail, want: 404},
