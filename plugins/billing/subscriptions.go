@@ -765,21 +765,23 @@ func (m *Module) changeWords(c *kit.Ctx, d *subDetail, o *subOffer) map[string][
 
 // ---- amendments ----
 
-// appliesOn is the day an amendment effective on eff changes the service of sub: at once
-// while it is not signed; else the first day of a period on or after eff (B1: a change
-// takes effect at the next period, a month begun being due in full).
-func appliesOn(sub *Subscription, eff, today Date) Date {
-	if sub.State == subPending || sub.StartsOn.IsZero() {
-		return today
+// appliesOn is the day an amendment effective on eff changes the service of a subscription
+// that starts (or started) on start: the first day of a period on or after eff (B1: a change
+// takes effect at the next period, a month begun being due in full), the start itself when
+// eff is not after it. Signed or not, a change never applies before its effective day; a
+// subscription with no start yet takes it on eff, recomputed when it is signed (activate).
+func appliesOn(start, eff Date) Date {
+	if start.IsZero() {
+		return eff
 	}
-	if !eff.After(sub.StartsOn) {
-		return sub.StartsOn
+	if !eff.After(start) {
+		return start
 	}
-	k, first, _ := periodAt(sub.StartsOn, eff)
+	k, first, _ := periodAt(start, eff)
 	if first == eff {
 		return eff
 	}
-	return periodStart(sub.StartsOn, k+1)
+	return periodStart(start, k+1)
 }
 
 func (m *Module) addAmendment(c *kit.Ctx) error {
@@ -831,7 +833,7 @@ func (m *Module) addAmendment(c *kit.Ctx) error {
 	if v.Values["plan"] != "" || v.Values["change_options"] != "" || hours != "" {
 		opts, _ := json.Marshal(options)
 		change = &SpecChange{SpecificationID: spec.ID, SubscriptionID: d.Sub.ID, PlanID: v.Values["plan"], ChangeOptions: v.Values["change_options"] != "",
-			Options: string(opts), Hours: hours, AppliesOn: appliesOn(&d.Sub, eff, today)}
+			Options: string(opts), Hours: hours, AppliesOn: appliesOn(d.Sub.StartsOn, eff)}
 	}
 	err = c.In(func(ctx context.Context, sc *store.Scope) error {
 		// the next version number: the subscription's row is locked first (an update that
@@ -855,7 +857,9 @@ func (m *Module) addAmendment(c *kit.Ctx) error {
 		if _, err := sc.Insert(change).Exec(ctx); err != nil {
 			return err
 		}
-		if !change.AppliesOn.After(today) {
+		// only a signed subscription's service changes now; an unsigned one's changes are
+		// applied when it is signed, from its start
+		if d.Sub.State != subPending && !change.AppliesOn.After(today) {
 			sub := d.Sub
 			return m.applyChange(ctx, sc, &sub, change)
 		}
@@ -972,6 +976,24 @@ func (m *Module) activate(ctx context.Context, sc *store.Scope, sub *Subscriptio
 		return false, err
 	}
 	sub.State, sub.TermsVersion, sub.StartsOn = subActive, version, starts
+	// the changes amended before the signature count their periods from the actual start
+	var pending []SpecChange
+	if err := sc.Select(&pending).Where("chg.subscription_id = ? AND chg.applied_at IS NULL", sub.ID).Scan(ctx); err != nil {
+		return false, err
+	}
+	for _, ch := range pending {
+		var spec Specification
+		if err := sc.Select(&spec).Where("spec.id = ?", ch.SpecificationID).Scan(ctx); err != nil {
+			return false, err
+		}
+		on := appliesOn(starts, spec.EffectiveOn)
+		if on == ch.AppliesOn {
+			continue
+		}
+		if _, err := sc.Update((*SpecChange)(nil)).Set("applies_on = ?", on.String()).Where("chg.specification_id = ?", ch.SpecificationID).Exec(ctx); err != nil {
+			return false, err
+		}
+	}
 	return true, m.applyAmendments(ctx, sc, sub, starts)
 }
 

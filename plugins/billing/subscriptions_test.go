@@ -632,3 +632,63 @@ func TestSubscriptionPagesInEveryLanguage(t *testing.T) {
 		}
 	})
 }
+
+// TestAmendmentWaitsForItsPeriod_B1 (walkthrough 1): an amendment to a subscription not yet
+// signed changed the plan at once. A change applies from the first period that starts on
+// or after its effective day, signed or not: the subscription signed on 26/11 (its start)
+// with a change effective 10/12 keeps its plan until its period of 26/12.
+func TestAmendmentWaitsForItsPeriod_B1(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setupSubs(t, b) // today is 26/11/2026
+		id := f.create(f.form("01 44 55 66 77"))
+		res := f.send(f.A, clerk, "POST", "/billing/manage/subscriptions/"+id+"/amendments", url.Values{"body": {"Passage à la formule Confort."},
+			"effective_on": {"2026-12-10"}, "plan": {f.cat.Products["CONFORT"]}})
+		if res.Status != http.StatusSeeOther {
+			t.Fatalf("amendment: %d", res.Status)
+		}
+		if s := f.sub(id); s.PlanID != f.cat.Products["ESSENTIEL"] {
+			t.Fatal("the unsigned subscription's plan changed before the change's day")
+		}
+		page := string(f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+id, nil).Body)
+		if strings.Contains(page, "Appliqué") || !strings.Contains(page, "S’appliquera le 10/12/2026") {
+			t.Errorf("before signature the page should say the change waits for 10/12")
+		}
+		if res := f.send(f.A, client, "POST", "/billing/sign/"+id, url.Values{"accept": {"on"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("sign: %d", res.Status)
+		}
+		s := f.sub(id)
+		if s.StartsOn != (Date{2026, 11, 26}) || s.PlanID != f.cat.Products["ESSENTIEL"] {
+			t.Fatalf("after signing: starts %v plan %s, want 26/11 and the plan signed", s.StartsOn, s.PlanID)
+		}
+		page = string(f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+id, nil).Body)
+		if !strings.Contains(page, "S’appliquera le 26/12/2026") {
+			t.Errorf("after signature the change should wait for the period of 26/12")
+		}
+		// the job on 10/12 changes nothing; on 26/12 the new plan applies
+		f.now = time.Date(2026, 12, 10, 8, 0, 0, 0, time.UTC)
+		if err := f.h.Job(context.Background(), f.A, jobApplyChanges, nil); err != nil {
+			t.Fatal(err)
+		}
+		if s := f.sub(id); s.PlanID != f.cat.Products["ESSENTIEL"] {
+			t.Fatal("the change applied mid-period")
+		}
+		f.now = time.Date(2026, 12, 26, 8, 0, 0, 0, time.UTC)
+		if err := f.h.Job(context.Background(), f.A, jobApplyChanges, nil); err != nil {
+			t.Fatal(err)
+		}
+		if s := f.sub(id); s.PlanID != f.cat.Products["CONFORT"] {
+			t.Fatal("the change did not apply at the period of 26/12")
+		}
+		// the same on a signed subscription: appliesOn counts periods from the start
+		for _, c := range []struct{ start, eff, want Date }{
+			{Date{2026, 11, 26}, Date{2026, 12, 10}, Date{2026, 12, 26}},
+			{Date{2026, 11, 26}, Date{2026, 12, 26}, Date{2026, 12, 26}},
+			{Date{2026, 11, 26}, Date{2026, 11, 1}, Date{2026, 11, 26}},
+			{Date{}, Date{2026, 12, 10}, Date{2026, 12, 10}},
+		} {
+			if got := appliesOn(c.start, c.eff); got != c.want {
+				t.Errorf("appliesOn(%v, %v) = %v, want %v", c.start, c.eff, got, c.want)
+			}
+		}
+	})
+}
