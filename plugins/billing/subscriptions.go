@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"math/big"
 	"net/http"
 	"net/mail"
@@ -108,7 +109,10 @@ func (m *Module) subscriptionsPart() part {
 			kit.Perm("POST /billing/manage/subscriptions/{id}/paper", permManage, m.recordPaperSignature),
 			kit.Perm("POST /billing/manage/subscriptions/{id}/invite", permManage, m.reinvite),
 		},
-		Rules:        []kit.Rule{agendaURL, referencePrefix},
+		Rules: []kit.Rule{agendaURL, referencePrefix},
+		// a country, a SIRET or SIREN and a phone number as people read them, for any
+		// part's page ({{countryWords .Lang $s.Country}})
+		Funcs:        template.FuncMap{"countryWords": countryWords, "legalIDWords": groupDigits, "phoneWords": formatPhone},
 		Jobs:         []kit.Job{{Name: jobApplyChanges, Cron: "5 0 * * *", Run: m.applyChangesJob}},
 		AuditActions: []string{auditSubCreated, auditSubAmended, auditSubSigned, auditSubPaper, auditSubInvited, auditSubChangedOn},
 		Forget:       m.forgetSubscriptions,
@@ -452,6 +456,7 @@ func (m *Module) renderNew(c *kit.Ctx, status int, v *kit.View, chosen []string)
 		return err
 	}
 	v.Data["Plans"], v.Data["Options"], v.Data["Locales"] = o.Plans, o.Options, clientLocales
+	v.Data["Countries"] = countryChoices(c.Loc().Lang, c.Tenant().Country)
 	v.Data["Chosen"] = setOf(chosen)
 	v.Data["Weekdays"] = []int{1, 2, 3, 4, 5, 6, 7}
 	v.Data["Methods"] = []string{payDebit, payTransfer, payCheque}
@@ -492,6 +497,11 @@ func (m *Module) createSubscription(c *kit.Ctx) error {
 	for _, f := range []string{"client_name", "contact_name", "email", "street", "postcode", "city", "vat_id", "order_form_ref", "mandate_ref"} {
 		checkText(v, f, maxLine, f == "client_name" || f == "email")
 	}
+	// the client's address is on every invoice (a French invoice must carry it): street,
+	// postcode and city are required of every client (walkthrough 14)
+	for _, f := range []string{"street", "postcode", "city"} {
+		checkLength(v, f, maxLine, true, "billing.subscriptions.err.address_required", "billing.subscriptions.err.too_long")
+	}
 	checkText(v, "specification", maxText, true)
 	checkText(v, "special_conditions", maxText, false)
 	if _, err := mail.ParseAddress(v.Values["email"]); v.Values["email"] != "" && (err != nil || strings.ContainsAny(v.Values["email"], "<> ")) {
@@ -505,7 +515,7 @@ func (m *Module) createSubscription(c *kit.Ctx) error {
 	if country == "" {
 		country = t.Country
 	}
-	if len(country) != 2 || strings.Trim(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+	if !validCountry(country) {
 		v.Errors["country"] = "billing.subscriptions.err.country"
 	}
 	v.Values["country"] = country

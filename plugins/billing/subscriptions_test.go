@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -107,6 +108,12 @@ func TestCreateSubscriptionFieldErrors_B1(t *testing.T) {
 			{"debit without mandate", "mandate_ref", "référence du mandat", func(v url.Values) { v.Set("mandate_ref", "") }},
 			{"no number", "phone", "numéro de téléphone n’est pas valide", func(v url.Values) { v.Set("phone", "12") }},
 			{"no specification", "specification", "obligatoire", func(v url.Values) { v.Set("specification", "") }},
+			// walkthrough 14: an invoice carries the client's address, whatever his country
+			{"no street", "street", "L’adresse est obligatoire", func(v url.Values) { v.Set("street", "") }},
+			{"no postcode", "postcode", "L’adresse est obligatoire", func(v url.Values) { v.Set("postcode", " ") }},
+			{"no city abroad", "city", "L’adresse est obligatoire", func(v url.Values) { v.Set("country", "BE"); v.Set("legal_id", ""); v.Set("city", "") }},
+			// walkthrough 18: the country is chosen from the list of countries
+			{"no country", "country", "Choisissez le pays dans la liste", func(v url.Values) { v.Set("country", "ZZ") }},
 			{"partial hours backwards", "hours_profile", "heure d’ouverture", func(v url.Values) {
 				v.Set("hours_profile", "partial")
 				v.Set("h1_opens", "18:00")
@@ -118,7 +125,7 @@ func TestCreateSubscriptionFieldErrors_B1(t *testing.T) {
 			c.edit(form)
 			res := f.send(f.A, clerk, "POST", "/billing/manage/subscriptions/new", form)
 			body := string(res.Body)
-			if res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="e-`+c.field+`"`) || !strings.Contains(body, c.text) {
+			if res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="e-`+c.field+`"`) || !strings.Contains(strings.ReplaceAll(body, "&rsquo;", "’"), c.text) {
 				t.Errorf("%s: status %d, want 422 with %q next to %s", c.name, res.Status, c.text, c.field)
 			}
 			if n := len(f.subs(f.A)); n != 0 {
@@ -689,6 +696,40 @@ func TestAmendmentWaitsForItsPeriod_B1(t *testing.T) {
 			if got := appliesOn(c.start, c.eff); got != c.want {
 				t.Errorf("appliesOn(%v, %v) = %v, want %v", c.start, c.eff, got, c.want)
 			}
+		}
+	})
+}
+
+// TestSubscriptionPagesInWords_B1 (walkthrough 18, 22): the clerk chooses the client's
+// country by its name in his own language, and reads it, the dedicated number and the SIRET
+// as people write them, never as stored codes.
+func TestSubscriptionPagesInWords_B1(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setupSubs(t, b)
+		page := string(f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/new", nil).Body)
+		if !strings.Contains(page, `<option value="FR" selected>France</option>`) || !strings.Contains(page, `<option value="BE">Belgique</option>`) {
+			t.Errorf("the new-subscription form offers no country by its French name")
+		}
+		pl := f.A
+		pl.Locale = "pl"
+		if page := string(f.send(pl, clerk, "GET", "/billing/manage/subscriptions/new", nil).Body); !strings.Contains(page, `<option value="BE">Belgia</option>`) {
+			t.Errorf("the Polish form offers no country by its Polish name")
+		}
+		id := f.create(f.form("01 44 55 66 77"))
+		page = html.UnescapeString(string(f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+id, nil).Body))
+		for _, want := range []string{"Paris<br>France", "732 829 320 00074", "+33 1 44 55 66 77"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("subscription page lacks %q", want)
+			}
+		}
+		for _, raw := range []string{"+33144556677", goodSIRET, "Paris FR"} {
+			if strings.Contains(page, raw) {
+				t.Errorf("subscription page shows %q as stored", raw)
+			}
+		}
+		list := html.UnescapeString(string(f.send(f.A, clerk, "GET", "/billing/manage", nil).Body))
+		if !strings.Contains(list, "+33 1 44 55 66 77") || strings.Contains(list, "+33144556677") {
+			t.Errorf("the list shows the number unformatted")
 		}
 	})
 }
