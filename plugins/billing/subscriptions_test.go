@@ -733,3 +733,84 @@ func TestSubscriptionPagesInWords_B1(t *testing.T) {
 		}
 	})
 }
+
+// TestPortalOverdueAndNotice_B6 (walkthrough 5, 23): the client's portal tells him of his
+// invoices past due — number, due day, amount still due, a link to each — and of the formal
+// notice sent for them with its day, amount and the day it expires (the notice days are the
+// tenant's rule); paid, early or other clients' invoices are not listed; the portal does
+// not repeat the module's navigation.
+func TestPortalOverdueAndNotice_B6(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setupSubs(t, b) // today is 26/11/2026
+		sub := f.subscribe(f.A, client, f.cat.Products["ESSENTIEL"], Date{2026, 9, 10}, "+33144556677")
+		other := f.subscribe(f.A, client2, f.cat.Products["ESSENTIEL"], Date{2026, 9, 10}, "+33144556678")
+		num := func(s string) *string { return &s }
+		inv := func(subID, number string, due Date, total, paid int64) Invoice {
+			return Invoice{ID: newID(), Kind: invInvoice, SubscriptionID: subID, State: invIssued, Number: num(number), PeriodStart: due, PeriodEnd: due,
+				IssuedOn: due, DueOn: due, Currency: "EUR", Locale: "fr", TotalMinor: total, PaidMinor: paid, CreatedAt: f.now}
+		}
+		invs := []Invoice{
+			inv(sub.ID, "FA-2026-0010", Date{2026, 10, 20}, 10680, 0),    // late, unpaid
+			inv(sub.ID, "FA-2026-0011", Date{2026, 11, 20}, 10680, 4000), // late, partly paid
+			inv(sub.ID, "FA-2026-0009", Date{2026, 9, 20}, 10680, 10680), // paid
+			inv(sub.ID, "FA-2026-0012", Date{2026, 11, 26}, 10680, 0),    // due today: not late
+			inv(other.ID, "FA-2026-0013", Date{2026, 10, 20}, 9999, 0),   // another client's
+		}
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			for i := range invs {
+				invs[i].TenantID = sc.TenantID
+				if _, err := sc.Insert(&invs[i]).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		home := html.UnescapeString(string(f.send(f.A, client, "GET", "/billing", nil).Body))
+		for _, want := range []string{"Paiement en retard", "Facture FA-2026-0010, échue le 20/10/2026 : 106,80\u00a0€ restant dû",
+			"Facture FA-2026-0011, échue le 20/11/2026 : 66,80\u00a0€ restant dû", "Reste à payer : 173,60\u00a0€", "/billing/invoices/" + invs[0].ID} {
+			if !strings.Contains(home, want) {
+				t.Errorf("portal lacks %q", want)
+			}
+		}
+		for _, not := range []string{"FA-2026-0009", "FA-2026-0012", "FA-2026-0013", "mise en demeure"} {
+			if strings.Contains(home, not) {
+				t.Errorf("portal shows %q", not)
+			}
+		}
+		// walkthrough 23: the module's navigation lists the client's pages once
+		if n := strings.Count(home, `href="/billing/usage"`); n != 1 {
+			t.Errorf("the portal links his consumption %d times, want once (the navigation)", n)
+		}
+		// the formal notice sent on 23/11 (15 days by default, 10 by the tenant's rule)
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Insert(&Notice{TenantID: sc.TenantID, ID: newID(), SubscriptionID: sub.ID, InvoiceIDs: invs[0].ID + "," + invs[1].ID, UnpaidMinor: 17360,
+				SentAt: f.now.AddDate(0, 0, -3), SentOn: Date{2026, 11, 23}}).Exec(ctx)
+			return err
+		})
+		ten := f.A
+		ten.Rules = map[string]any{"billing.formal_notice_days": 10}
+		for lang, want := range map[string]string{
+			"fr": "Une mise en demeure de payer 173,60\u00a0€ vous a été envoyée le 23/11/2026. Sans paiement d’ici le 03/12/2026",
+			"pl": "23.11.2026 wysłaliśmy Państwu wezwanie do zapłaty kwoty 173,60\u00a0€. W razie braku płatności do 03.12.2026",
+			"sk": "Dňa 23. 11. 2026 sme vám zaslali výzvu na zaplatenie sumy 173,60\u00a0€. Ak do 3. 12. 2026",
+		} {
+			ten.Locale = lang
+			home := html.UnescapeString(string(f.send(ten, client, "GET", "/billing", nil).Body))
+			if !strings.Contains(home, want) {
+				t.Errorf("%s: portal lacks %q", lang, want)
+			}
+		}
+		// the other client reads nothing of it
+		if home := string(f.send(f.A, client2, "GET", "/billing", nil).Body); strings.Contains(home, "mise en demeure") || strings.Contains(home, "FA-2026-0010") {
+			t.Error("another client's portal shows the notice")
+		}
+		// once paid, neither the invoices nor the notice are shown
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Invoice)(nil)).Set("paid_minor = total_minor").Where("inv.subscription_id = ?", sub.ID).Exec(ctx)
+			return err
+		})
+		if home := string(f.send(f.A, client, "GET", "/billing", nil).Body); strings.Contains(home, "Paiement en retard") || strings.Contains(home, "mise en demeure") {
+			t.Error("the portal still shows what was paid")
+		}
+	})
+}
