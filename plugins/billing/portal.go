@@ -2,6 +2,8 @@ package billing
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -41,6 +43,51 @@ func (m *Module) ownSubscription(ctx context.Context, c *kit.Ctx, sc *store.Scop
 type portalSub struct {
 	*subDetail
 	Phone string
+	// Overdue are its invoices past their due day and not fully paid, Unpaid their sum, and
+	// Notice the latest formal notice sent for it while some are (walkthrough 5: the client
+	// reads in his portal what the e-mail told him).
+	Overdue        []overdueInvoice
+	Unpaid         int64
+	Notice         *Notice
+	NoticeDeadline Date
+}
+
+// overdueInvoice is an invoice the client is late paying.
+type overdueInvoice struct {
+	ID, Number string
+	DueOn      Date
+	Unpaid     int64
+}
+
+// overdue fills p's late invoices on today and the latest formal notice sent for them (the
+// payments part's notices, read here).
+func (m *Module) overdue(ctx context.Context, sc *store.Scope, p *portalSub, today Date, noticeDays int) error {
+	var invs []Invoice
+	if err := sc.Select(&invs).Where("inv.subscription_id = ?", p.Sub.ID).Where("inv.kind = ?", invInvoice).Where("inv.state = ?", invIssued).
+		Where("inv.due_on < ?", today.String()).Where("inv.paid_minor < inv.total_minor").OrderExpr("inv.due_on, inv.number").Scan(ctx); err != nil {
+		return err
+	}
+	for _, inv := range invs {
+		o := overdueInvoice{ID: inv.ID, DueOn: inv.DueOn, Unpaid: inv.TotalMinor - inv.PaidMinor}
+		if inv.Number != nil {
+			o.Number = *inv.Number
+		}
+		p.Overdue = append(p.Overdue, o)
+		p.Unpaid += o.Unpaid
+	}
+	if len(invs) == 0 {
+		return nil
+	}
+	var n Notice
+	err := sc.Select(&n).Where("ntc.subscription_id = ?", p.Sub.ID).OrderExpr("ntc.sent_at DESC").Limit(1).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	p.Notice, p.NoticeDeadline = &n, n.SentOn.AddDays(noticeDays)
+	return nil
 }
 
 // portalHome: the client's subscriptions (reference, number, plan, options, answering hours
@@ -65,7 +112,11 @@ func (m *Module) portalHome(c *kit.Ctx) error {
 			if err != nil {
 				return err
 			}
-			subs = append(subs, portalSub{subDetail: d, Phone: formatPhone(s.PhoneNumber)})
+			p := portalSub{subDetail: d, Phone: formatPhone(s.PhoneNumber)}
+			if err := m.overdue(ctx, sc, &p, m.today(c.Tenant()), int(formalNoticeDays.Of(c.Tenant()))); err != nil {
+				return err
+			}
+			subs = append(subs, p)
 		}
 		return nil
 	}); err != nil {
@@ -80,6 +131,7 @@ func (m *Module) portalHome(c *kit.Ctx) error {
 	}
 	v.Data["Subs"] = subs
 	v.Data["Agenda"] = agendaURL.Of(c.Tenant())
+	v.Data["Currency"] = c.Tenant().Currency
 	return c.Render(http.StatusOK, "billing_portal_home", v)
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"math/big"
 	"net/http"
 	"net/mail"
@@ -110,7 +111,10 @@ func (m *Module) subscriptionsPart() part {
 			kit.Perm("POST /billing/manage/subscriptions/{id}/paper", permManage, m.recordPaperSignature),
 			kit.Perm("POST /billing/manage/subscriptions/{id}/invite", permManage, m.reinvite),
 		},
-		Rules:        []kit.Rule{agendaURL, referencePrefix},
+		Rules: []kit.Rule{agendaURL, referencePrefix},
+		// a country, a SIRET or SIREN and a phone number as people read them, for any
+		// part's page ({{countryWords .Lang $s.Country}})
+		Funcs:        template.FuncMap{"countryWords": countryWords, "legalIDWords": groupDigits, "phoneWords": formatPhone},
 		Jobs:         []kit.Job{{Name: jobApplyChanges, Cron: "5 0 * * *", Run: m.applyChangesJob}},
 		AuditActions: []string{auditSubCreated, auditSubAmended, auditSubSigned, auditSubPaper, auditSubInvited, auditSubChangedOn},
 		Forget:       m.forgetSubscriptions,
@@ -454,6 +458,7 @@ func (m *Module) renderNew(c *kit.Ctx, status int, v *kit.View, chosen []string)
 		return err
 	}
 	v.Data["Plans"], v.Data["Options"], v.Data["Locales"] = o.Plans, o.Options, clientLocales
+	v.Data["Countries"] = countryChoices(c.Loc().Lang, c.Tenant().Country)
 	v.Data["Chosen"] = setOf(chosen)
 	v.Data["Weekdays"] = []int{1, 2, 3, 4, 5, 6, 7}
 	v.Data["Methods"] = []string{payDebit, payTransfer, payCheque}
@@ -494,6 +499,11 @@ func (m *Module) createSubscription(c *kit.Ctx) error {
 	for _, f := range []string{"client_name", "contact_name", "email", "street", "postcode", "city", "vat_id", "order_form_ref", "mandate_ref"} {
 		checkText(v, f, maxLine, f == "client_name" || f == "email")
 	}
+	// the client's address is on every invoice (a French invoice must carry it): street,
+	// postcode and city are required of every client (walkthrough 14)
+	for _, f := range []string{"street", "postcode", "city"} {
+		checkLength(v, f, maxLine, true, "billing.subscriptions.err.address_required", "billing.subscriptions.err.too_long")
+	}
 	checkText(v, "specification", maxText, true)
 	checkText(v, "special_conditions", maxText, false)
 	if _, err := mail.ParseAddress(v.Values["email"]); v.Values["email"] != "" && (err != nil || strings.ContainsAny(v.Values["email"], "<> ")) {
@@ -507,7 +517,7 @@ func (m *Module) createSubscription(c *kit.Ctx) error {
 	if country == "" {
 		country = t.Country
 	}
-	if len(country) != 2 || strings.Trim(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+	if !validCountry(country) {
 		v.Errors["country"] = "billing.subscriptions.err.country"
 	}
 	v.Values["country"] = country
@@ -767,21 +777,23 @@ func (m *Module) changeWords(c *kit.Ctx, d *subDetail, o *subOffer) map[string][
 
 // ---- amendments ----
 
-// appliesOn is the day an amendment effective on eff changes the service of sub: at once
-// while it is not signed; else the first day of a period on or after eff (B1: a change
-// takes effect at the next period, a month begun being due in full).
-func appliesOn(sub *Subscription, eff, today Date) Date {
-	if sub.State == subPending || sub.StartsOn.IsZero() {
-		return today
+// appliesOn is the day an amendment effective on eff changes the service of a subscription
+// that starts (or started) on start: the first day of a period on or after eff (B1: a change
+// takes effect at the next period, a month begun being due in full), the start itself when
+// eff is not after it. Signed or not, a change never applies before its effective day; a
+// subscription with no start yet takes it on eff, recomputed when it is signed (activate).
+func appliesOn(start, eff Date) Date {
+	if start.IsZero() {
+		return eff
 	}
-	if !eff.After(sub.StartsOn) {
-		return sub.StartsOn
+	if !eff.After(start) {
+		return start
 	}
-	k, first, _ := periodAt(sub.StartsOn, eff)
+	k, first, _ := periodAt(start, eff)
 	if first == eff {
 		return eff
 	}
-	return periodStart(sub.StartsOn, k+1)
+	return periodStart(start, k+1)
 }
 
 func (m *Module) addAmendment(c *kit.Ctx) error {
@@ -833,7 +845,7 @@ func (m *Module) addAmendment(c *kit.Ctx) error {
 	if v.Values["plan"] != "" || v.Values["change_options"] != "" || hours != "" {
 		opts, _ := json.Marshal(options)
 		change = &SpecChange{SpecificationID: spec.ID, SubscriptionID: d.Sub.ID, PlanID: v.Values["plan"], ChangeOptions: v.Values["change_options"] != "",
-			Options: string(opts), Hours: hours, AppliesOn: appliesOn(&d.Sub, eff, today)}
+			Options: string(opts), Hours: hours, AppliesOn: appliesOn(d.Sub.StartsOn, eff)}
 	}
 	err = c.In(func(ctx context.Context, sc *store.Scope) error {
 		// the next version number: the subscription's row is locked first (an update that
@@ -857,7 +869,9 @@ func (m *Module) addAmendment(c *kit.Ctx) error {
 		if _, err := sc.Insert(change).Exec(ctx); err != nil {
 			return err
 		}
-		if !change.AppliesOn.After(today) {
+		// only a signed subscription's service changes now; an unsigned one's changes are
+		// applied when it is signed, from its start
+		if d.Sub.State != subPending && !change.AppliesOn.After(today) {
 			sub := d.Sub
 			return m.applyChange(ctx, sc, &sub, change)
 		}
@@ -974,6 +988,24 @@ func (m *Module) activate(ctx context.Context, sc *store.Scope, sub *Subscriptio
 		return false, err
 	}
 	sub.State, sub.TermsVersion, sub.StartsOn = subActive, version, starts
+	// the changes amended before the signature count their periods from the actual start
+	var pending []SpecChange
+	if err := sc.Select(&pending).Where("chg.subscription_id = ? AND chg.applied_at IS NULL", sub.ID).Scan(ctx); err != nil {
+		return false, err
+	}
+	for _, ch := range pending {
+		var spec Specification
+		if err := sc.Select(&spec).Where("spec.id = ?", ch.SpecificationID).Scan(ctx); err != nil {
+			return false, err
+		}
+		on := appliesOn(starts, spec.EffectiveOn)
+		if on == ch.AppliesOn {
+			continue
+		}
+		if _, err := sc.Update((*SpecChange)(nil)).Set("applies_on = ?", on.String()).Where("chg.specification_id = ?", ch.SpecificationID).Exec(ctx); err != nil {
+			return false, err
+		}
+	}
 	return true, m.applyAmendments(ctx, sc, sub, starts)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -107,6 +108,12 @@ func TestCreateSubscriptionFieldErrors_B1(t *testing.T) {
 			{"debit without mandate", "mandate_ref", "référence du mandat", func(v url.Values) { v.Set("mandate_ref", "") }},
 			{"no number", "phone", "numéro de téléphone n’est pas valide", func(v url.Values) { v.Set("phone", "12") }},
 			{"no specification", "specification", "obligatoire", func(v url.Values) { v.Set("specification", "") }},
+			// walkthrough 14: an invoice carries the client's address, whatever his country
+			{"no street", "street", "L’adresse est obligatoire", func(v url.Values) { v.Set("street", "") }},
+			{"no postcode", "postcode", "L’adresse est obligatoire", func(v url.Values) { v.Set("postcode", " ") }},
+			{"no city abroad", "city", "L’adresse est obligatoire", func(v url.Values) { v.Set("country", "BE"); v.Set("legal_id", ""); v.Set("city", "") }},
+			// walkthrough 18: the country is chosen from the list of countries
+			{"no country", "country", "Choisissez le pays dans la liste", func(v url.Values) { v.Set("country", "ZZ") }},
 			{"partial hours backwards", "hours_profile", "heure d’ouverture", func(v url.Values) {
 				v.Set("hours_profile", "partial")
 				v.Set("h1_opens", "18:00")
@@ -118,7 +125,7 @@ func TestCreateSubscriptionFieldErrors_B1(t *testing.T) {
 			c.edit(form)
 			res := f.send(f.A, clerk, "POST", "/billing/manage/subscriptions/new", form)
 			body := string(res.Body)
-			if res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="e-`+c.field+`"`) || !strings.Contains(body, c.text) {
+			if res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="e-`+c.field+`"`) || !strings.Contains(strings.ReplaceAll(body, "&rsquo;", "’"), c.text) {
 				t.Errorf("%s: status %d, want 422 with %q next to %s", c.name, res.Status, c.text, c.field)
 			}
 			if n := len(f.subs(f.A)); n != 0 {
@@ -629,6 +636,181 @@ func TestSubscriptionPagesInEveryLanguage(t *testing.T) {
 					t.Errorf("%s %s %s shows %q", lang, p.method, p.path, m)
 				}
 			}
+		}
+	})
+}
+
+// TestAmendmentWaitsForItsPeriod_B1 (walkthrough 1): an amendment to a subscription not yet
+// signed changed the plan at once. A change applies from the first period that starts on
+// or after its effective day, signed or not: the subscription signed on 26/11 (its start)
+// with a change effective 10/12 keeps its plan until its period of 26/12.
+func TestAmendmentWaitsForItsPeriod_B1(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setupSubs(t, b) // today is 26/11/2026
+		id := f.create(f.form("01 44 55 66 77"))
+		res := f.send(f.A, clerk, "POST", "/billing/manage/subscriptions/"+id+"/amendments", url.Values{"body": {"Passage à la formule Confort."},
+			"effective_on": {"2026-12-10"}, "plan": {f.cat.Products["CONFORT"]}})
+		if res.Status != http.StatusSeeOther {
+			t.Fatalf("amendment: %d", res.Status)
+		}
+		if s := f.sub(id); s.PlanID != f.cat.Products["ESSENTIEL"] {
+			t.Fatal("the unsigned subscription's plan changed before the change's day")
+		}
+		page := string(f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+id, nil).Body)
+		if strings.Contains(page, "Appliqué") || !strings.Contains(page, "S’appliquera le 10/12/2026") {
+			t.Errorf("before signature the page should say the change waits for 10/12")
+		}
+		if res := f.send(f.A, client, "POST", "/billing/sign/"+id, url.Values{"accept": {"on"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("sign: %d", res.Status)
+		}
+		s := f.sub(id)
+		if s.StartsOn != (Date{2026, 11, 26}) || s.PlanID != f.cat.Products["ESSENTIEL"] {
+			t.Fatalf("after signing: starts %v plan %s, want 26/11 and the plan signed", s.StartsOn, s.PlanID)
+		}
+		page = string(f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+id, nil).Body)
+		if !strings.Contains(page, "S’appliquera le 26/12/2026") {
+			t.Errorf("after signature the change should wait for the period of 26/12")
+		}
+		// the job on 10/12 changes nothing; on 26/12 the new plan applies
+		f.now = time.Date(2026, 12, 10, 8, 0, 0, 0, time.UTC)
+		if err := f.h.Job(context.Background(), f.A, jobApplyChanges, nil); err != nil {
+			t.Fatal(err)
+		}
+		if s := f.sub(id); s.PlanID != f.cat.Products["ESSENTIEL"] {
+			t.Fatal("the change applied mid-period")
+		}
+		f.now = time.Date(2026, 12, 26, 8, 0, 0, 0, time.UTC)
+		if err := f.h.Job(context.Background(), f.A, jobApplyChanges, nil); err != nil {
+			t.Fatal(err)
+		}
+		if s := f.sub(id); s.PlanID != f.cat.Products["CONFORT"] {
+			t.Fatal("the change did not apply at the period of 26/12")
+		}
+		// the same on a signed subscription: appliesOn counts periods from the start
+		for _, c := range []struct{ start, eff, want Date }{
+			{Date{2026, 11, 26}, Date{2026, 12, 10}, Date{2026, 12, 26}},
+			{Date{2026, 11, 26}, Date{2026, 12, 26}, Date{2026, 12, 26}},
+			{Date{2026, 11, 26}, Date{2026, 11, 1}, Date{2026, 11, 26}},
+			{Date{}, Date{2026, 12, 10}, Date{2026, 12, 10}},
+		} {
+			if got := appliesOn(c.start, c.eff); got != c.want {
+				t.Errorf("appliesOn(%v, %v) = %v, want %v", c.start, c.eff, got, c.want)
+			}
+		}
+	})
+}
+
+// TestSubscriptionPagesInWords_B1 (walkthrough 18, 22): the clerk chooses the client's
+// country by its name in his own language, and reads it, the dedicated number and the SIRET
+// as people write them, never as stored codes.
+func TestSubscriptionPagesInWords_B1(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setupSubs(t, b)
+		page := string(f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/new", nil).Body)
+		if !strings.Contains(page, `<option value="FR" selected>France</option>`) || !strings.Contains(page, `<option value="BE">Belgique</option>`) {
+			t.Errorf("the new-subscription form offers no country by its French name")
+		}
+		pl := f.A
+		pl.Locale = "pl"
+		if page := string(f.send(pl, clerk, "GET", "/billing/manage/subscriptions/new", nil).Body); !strings.Contains(page, `<option value="BE">Belgia</option>`) {
+			t.Errorf("the Polish form offers no country by its Polish name")
+		}
+		id := f.create(f.form("01 44 55 66 77"))
+		page = html.UnescapeString(string(f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+id, nil).Body))
+		for _, want := range []string{"Paris<br>France", "732 829 320 00074", "+33 1 44 55 66 77"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("subscription page lacks %q", want)
+			}
+		}
+		for _, raw := range []string{"+33144556677", goodSIRET, "Paris FR"} {
+			if strings.Contains(page, raw) {
+				t.Errorf("subscription page shows %q as stored", raw)
+			}
+		}
+		list := html.UnescapeString(string(f.send(f.A, clerk, "GET", "/billing/manage", nil).Body))
+		if !strings.Contains(list, "+33 1 44 55 66 77") || strings.Contains(list, "+33144556677") {
+			t.Errorf("the list shows the number unformatted")
+		}
+	})
+}
+
+// TestPortalOverdueAndNotice_B6 (walkthrough 5, 23): the client's portal tells him of his
+// invoices past due — number, due day, amount still due, a link to each — and of the formal
+// notice sent for them with its day, amount and the day it expires (the notice days are the
+// tenant's rule); paid, early or other clients' invoices are not listed; the portal does
+// not repeat the module's navigation.
+func TestPortalOverdueAndNotice_B6(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setupSubs(t, b) // today is 26/11/2026
+		sub := f.subscribe(f.A, client, f.cat.Products["ESSENTIEL"], Date{2026, 9, 10}, "+33144556677")
+		other := f.subscribe(f.A, client2, f.cat.Products["ESSENTIEL"], Date{2026, 9, 10}, "+33144556678")
+		num := func(s string) *string { return &s }
+		inv := func(subID, number string, due Date, total, paid int64) Invoice {
+			return Invoice{ID: newID(), Kind: invInvoice, SubscriptionID: subID, State: invIssued, Number: num(number), PeriodStart: due, PeriodEnd: due,
+				IssuedOn: due, DueOn: due, Currency: "EUR", Locale: "fr", TotalMinor: total, PaidMinor: paid, CreatedAt: f.now}
+		}
+		invs := []Invoice{
+			inv(sub.ID, "FA-2026-0010", Date{2026, 10, 20}, 10680, 0),    // late, unpaid
+			inv(sub.ID, "FA-2026-0011", Date{2026, 11, 20}, 10680, 4000), // late, partly paid
+			inv(sub.ID, "FA-2026-0009", Date{2026, 9, 20}, 10680, 10680), // paid
+			inv(sub.ID, "FA-2026-0012", Date{2026, 11, 26}, 10680, 0),    // due today: not late
+			inv(other.ID, "FA-2026-0013", Date{2026, 10, 20}, 9999, 0),   // another client's
+		}
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			for i := range invs {
+				invs[i].TenantID = sc.TenantID
+				if _, err := sc.Insert(&invs[i]).Exec(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		home := html.UnescapeString(string(f.send(f.A, client, "GET", "/billing", nil).Body))
+		for _, want := range []string{"Paiement en retard", "Facture FA-2026-0010, échue le 20/10/2026 : 106,80\u00a0€ restant dû",
+			"Facture FA-2026-0011, échue le 20/11/2026 : 66,80\u00a0€ restant dû", "Reste à payer : 173,60\u00a0€", "/billing/invoices/" + invs[0].ID} {
+			if !strings.Contains(home, want) {
+				t.Errorf("portal lacks %q", want)
+			}
+		}
+		for _, not := range []string{"FA-2026-0009", "FA-2026-0012", "FA-2026-0013", "mise en demeure"} {
+			if strings.Contains(home, not) {
+				t.Errorf("portal shows %q", not)
+			}
+		}
+		// walkthrough 23: the module's navigation lists the client's pages once
+		if n := strings.Count(home, `href="/billing/usage"`); n != 1 {
+			t.Errorf("the portal links his consumption %d times, want once (the navigation)", n)
+		}
+		// the formal notice sent on 23/11 (15 days by default, 10 by the tenant's rule)
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Insert(&Notice{TenantID: sc.TenantID, ID: newID(), SubscriptionID: sub.ID, InvoiceIDs: invs[0].ID + "," + invs[1].ID, UnpaidMinor: 17360,
+				SentAt: f.now.AddDate(0, 0, -3), SentOn: Date{2026, 11, 23}}).Exec(ctx)
+			return err
+		})
+		ten := f.A
+		ten.Rules = map[string]any{"billing.formal_notice_days": 10}
+		for lang, want := range map[string]string{
+			"fr": "Une mise en demeure de payer 173,60\u00a0€ vous a été envoyée le 23/11/2026. Sans paiement d’ici le 03/12/2026",
+			"pl": "23.11.2026 wysłaliśmy Państwu wezwanie do zapłaty kwoty 173,60\u00a0€. W razie braku płatności do 03.12.2026",
+			"sk": "Dňa 23. 11. 2026 sme vám zaslali výzvu na zaplatenie sumy 173,60\u00a0€. Ak do 3. 12. 2026",
+		} {
+			ten.Locale = lang
+			home := html.UnescapeString(string(f.send(ten, client, "GET", "/billing", nil).Body))
+			if !strings.Contains(home, want) {
+				t.Errorf("%s: portal lacks %q", lang, want)
+			}
+		}
+		// the other client reads nothing of it
+		if home := string(f.send(f.A, client2, "GET", "/billing", nil).Body); strings.Contains(home, "mise en demeure") || strings.Contains(home, "FA-2026-0010") {
+			t.Error("another client's portal shows the notice")
+		}
+		// once paid, neither the invoices nor the notice are shown
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Invoice)(nil)).Set("paid_minor = total_minor").Where("inv.subscription_id = ?", sub.ID).Exec(ctx)
+			return err
+		})
+		if home := string(f.send(f.A, client, "GET", "/billing", nil).Body); strings.Contains(home, "Paiement en retard") || strings.Contains(home, "mise en demeure") {
+			t.Error("the portal still shows what was paid")
 		}
 	})
 }
