@@ -65,6 +65,8 @@ func (m *Module) contractData(ctx context.Context, c *kit.Ctx, sc *store.Scope, 
 	v.Data["Notice"] = v.TN("billing.contract.months", months)
 	v.Data["Cap"], v.Data["CapFirst"], v.Data["CapLast"], v.Data["Currency"] = capMinor, first.String(), last.String(), t.Currency
 	v.Data["Today"] = m.today(t).String()
+	// An incident before the contract began is under no contract: no cap to show (B7).
+	v.Data["BeforeContract"] = incident.Before(sub.StartsOn)
 	v.Data["Terminated"] = sub.State == subTerminated
 	return nil
 }
