@@ -68,6 +68,15 @@ func (m *Module) contractData(ctx context.Context, c *kit.Ctx, sc *store.Scope, 
 	// An incident before the contract began is under no contract: no cap to show (B7).
 	v.Data["BeforeContract"] = incident.Before(sub.StartsOn)
 	v.Data["Terminated"] = sub.State == subTerminated
+	// Ended: terminated, or its end day come (a termination for non-payment ends it the day
+	// it is decided; the daily job then marks it terminated): no more refusal nor termination.
+	v.Data["Ended"] = sub.State == subTerminated || (!sub.EndsOn.IsZero() && !sub.EndsOn.After(m.today(t)))
+	// Ending: a termination is active; another may only be recorded once it is withdrawn.
+	ending := false
+	for _, term := range terms {
+		ending = ending || term.State == termActive
+	}
+	v.Data["Ending"] = ending
 	return nil
 }
 

@@ -454,5 +454,11 @@ func TestB6IrreversibleDunningActionsAskConfirmation(t *testing.T) {
 			strings.Contains(body, "/billing/manage/dunning/"+f.sub.ID+"/terminate") || !strings.Contains(body, "F2026-0017") {
 			t.Fatalf("dunning page after the termination:\n%s", body)
 		}
+		// Nor does the contract page offer a refusal or another termination (walkthrough 7).
+		res = f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+f.sub.ID+"/contract", nil)
+		if body := string(res.Body); res.Status != http.StatusOK || strings.Contains(body, "/contract/termination\"") || strings.Contains(body, "/contract/refusal\"") ||
+			strings.Contains(body, "/contract/letter\"") || !strings.Contains(body, "Résiliation pour défaut de paiement") {
+			t.Fatalf("contract page after the termination for non-payment: %d\n%s", res.Status, body)
+		}
 	})
 }

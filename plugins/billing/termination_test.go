@@ -84,6 +84,12 @@ func TestB8RecordClientLetter(t *testing.T) {
 		if res.Status != 422 || !strings.Contains(string(res.Body), "déjà en cours") {
 			t.Errorf("second termination: %d %s", res.Status, res.Body)
 		}
+		// While one is active the page offers no second termination form, but says why
+		// (walkthrough 7).
+		if body := string(f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+sub.ID+"/contract", nil).Body); strings.Contains(body, `name="term_reference"`) ||
+			!strings.Contains(body, "Une résiliation est en cours pour ce contrat") {
+			t.Errorf("the page with an active termination:\n%s", body)
+		}
 		if got := f.reload(f.A, sub.ID).EndsOn; got != d(2027, 2, 23) {
 			t.Errorf("the second one moved the end to %v", got)
 		}
