@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -201,13 +202,27 @@ type pendingNotice struct {
 // notice (billing.tariff_notice_months) after today, and every live subscription's client is
 // told by e-mail, in his language, of his new prices beside the old, the day they apply,
 // his right to refuse by registered letter within billing.tariff_refusal_days days of the
-// notice (the sending day counts), and what a refusal leads to. Announcing a tariff that is
-// no longer a draft (a second click) changes and sends nothing.
+// notice (the sending day counts), and what a refusal leads to. The clerk confirms it (a
+// ticked "I confirm" box; without it the page again, 422, nothing sent). Announcing a tariff
+// that is no longer a draft (a second click) changes and sends nothing.
 func (m *Module) announceTariff(c *kit.Ctx) error {
 	t := c.Tenant()
 	today := m.today(t)
 	effective := today.AddMonthsClamped(int(tariffNoticeMonths.Of(t)))
 	id := c.Param("id")
+	if c.Form("confirm") != "1" {
+		// Irreversible (every client is told at once): the clerk ticks "I confirm" first.
+		d, err := m.readTariff(c, id)
+		if err != nil {
+			return err
+		}
+		if d.Tariff.State != tariffDraft {
+			return c.Redirect("/billing/manage/tariffs/"+id, "contract_tariff_not_draft")
+		}
+		v := c.View("billing.catalog.tariff_title")
+		v.Errors["confirm"] = "billing.contract.err.confirm_announce"
+		return m.renderTariff(c, http.StatusUnprocessableEntity, v)
+	}
 	var tar Tariff
 	var notices []pendingNotice
 	announced := false
