@@ -370,7 +370,9 @@ func TestB4AnnounceAsksConfirmation(t *testing.T) {
 			noKeys(t, string(res.Body))
 		}
 		var tar Tariff
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) error { return sc.Select(&tar).Where("tar.id = ?", tid).Scan(ctx) })
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&tar).Where("tar.id = ?", tid).Scan(ctx)
+		})
 		if tar.State != tariffDraft || len(f.sentOf(tmplTariffNotice)) != 0 {
 			t.Fatalf("unconfirmed announcement: %s, %d notices", tar.State, len(f.sentOf(tmplTariffNotice)))
 		}
