@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/uptrace/bun"
+
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
 )
@@ -19,6 +21,7 @@ type noticeRow struct {
 	Effective  Date
 	Deadline   Date
 	Refusal    *TariffRefusal
+	Prices     []string // the client's prices, old → new, as the notice's e-mail gave them
 }
 
 // contractData reads what both contract pages show of sub: its plan, the tariff notices
@@ -39,12 +42,42 @@ func (m *Module) contractData(ctx context.Context, c *kit.Ctx, sc *store.Scope, 
 		return err
 	}
 	var rows []noticeRow
+	var products []string
+	byID := map[string]*Product{}
+	if len(notices) > 0 {
+		var opts []SubscriptionOption
+		if err := sc.Select(&opts).Where("sopt.subscription_id = ?", sub.ID).Scan(ctx); err != nil {
+			return err
+		}
+		products = []string{sub.PlanID}
+		for _, o := range opts {
+			products = append(products, o.ProductID)
+		}
+		var prods []Product
+		if err := sc.Select(&prods).Where("prod.id IN (?)", bun.In(products)).Scan(ctx); err != nil {
+			return err
+		}
+		for i := range prods {
+			byID[prods[i].ID] = &prods[i]
+		}
+	}
 	for _, n := range notices {
 		var tar Tariff
 		if err := sc.Select(&tar).Where("tar.id = ?", n.TariffID).Scan(ctx); err != nil {
 			return err
 		}
-		r := noticeRow{TariffID: tar.ID, TariffName: tar.Name, NotifiedOn: n.NotifiedOn, Effective: tar.EffectiveOn, Deadline: refusalDeadline(t, n.NotifiedOn)}
+		next, err := tariffPrices(ctx, sc, tar.ID)
+		if err != nil {
+			return err
+		}
+		old := map[string]Price{}
+		if n.OldTariffID != "" {
+			if old, err = tariffPrices(ctx, sc, n.OldTariffID); err != nil {
+				return err
+			}
+		}
+		r := noticeRow{TariffID: tar.ID, TariffName: tar.Name, NotifiedOn: n.NotifiedOn, Effective: tar.EffectiveOn, Deadline: refusalDeadline(t, n.NotifiedOn),
+			Prices: noticePrices(c.Loc(), t.Currency, products, byID, old, next)}
 		for i := range refusals {
 			if refusals[i].TariffID == n.TariffID {
 				r.Refusal = &refusals[i]

@@ -72,6 +72,18 @@ func TestB4AnnounceNoticesEachClientInHisLanguage(t *testing.T) {
 				t.Errorf("Polish notice lacks %q:\n%s", want, plText)
 			}
 		}
+		// The client's contract page gives the same prices, old → new (walkthrough 9).
+		page := f.send(f.A, client, "GET", "/billing/contract", nil)
+		pageText := strings.ReplaceAll(string(page.Body), "\u00a0", " ")
+		for _, want := range []string{"<li>Essentiel, par mois : 89,00 € → 95,00 €</li>", "<li>Appel hors forfait : 0,60 € → 0,65 €</li>",
+			"<li>Gestion de l’agenda partagé, par mois : 25,00 € → 27,00 €</li>"} {
+			if !strings.Contains(pageText, want) {
+				t.Errorf("the client's contract page lacks %q:\n%s", want, pageText)
+			}
+		}
+		if strings.Contains(pageText, "Confort") {
+			t.Errorf("the client's contract page names a plan he does not have")
+		}
 		if len(f.audits(auditTariffAnnounced)) != 1 {
 			t.Errorf("announcement audited %d times", len(f.audits(auditTariffAnnounced)))
 		}
