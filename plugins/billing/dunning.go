@@ -385,8 +385,10 @@ func (m *Module) noticeDocument(t sdk.Tenant, ls *lateSub, today Date) ([]byte, 
 	h := view.New(loc, zone(t), "", "")
 	cur := t.Currency
 	money := func(n int64) string { return locales.FormatMoney(loc.Lang, n, cur) }
-	d := pdfdoc.New(loc.T("billing.payments.notice.title"), t.Name, m.nowUTC())
-	d.Text(t.Name)
+	firm := seller(t)
+	d := pdfdoc.New(loc.T("billing.payments.notice.title"), firm.Name, m.nowUTC())
+	// The sender as the invoice names it: legal name, address, registration (RCS).
+	d.Text(strings.Join(nonEmpty(firm.Name, firm.Street, firm.Registration), "\n"))
 	d.Text(strings.Join(nonEmpty(ls.Sub.ClientName, ls.Sub.ContactName, ls.Sub.Street, strings.TrimSpace(ls.Sub.Postcode+" "+ls.Sub.City)), "\n"))
 	d.Text(loc.T("billing.payments.notice.dated", "Date", h.Day(today.String())))
 	d.Heading(loc.T("billing.payments.notice.title"), 15)
@@ -408,7 +410,7 @@ func (m *Module) noticeDocument(t sdk.Tenant, ls *lateSub, today Date) ([]byte, 
 	d.Text(loc.TN("billing.payments.notice.demand", int(formalNoticeDays.Of(t))))
 	d.Text(loc.T("billing.payments.notice.no_setoff"))
 	d.Text(loc.T("billing.payments.notice.closing"))
-	d.Text(t.Name)
+	d.Text(firm.Name)
 	return d.Bytes()
 }
 

@@ -111,6 +111,9 @@ func TestDunningPageAndNotice(t *testing.T) {
 		if strings.Contains(body, "Mises en demeure restées sans effet") {
 			t.Fatal("a client qualifies before any notice")
 		}
+		// The firm's legal identity, which the letter names as its sender (walkthrough 10).
+		f.A = withRules(f.A, "tenant.legal.company", "Les Secrétaires SARL", "tenant.legal.address", "12 rue de Rivoli, 75001 Paris",
+			"tenant.legal.registration", "RCS Paris 123 456 789")
 		res = f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
 		if res.Status != http.StatusSeeOther {
 			t.Fatalf("notice: %d\n%s", res.Status, res.Body)
@@ -132,7 +135,8 @@ func TestDunningPageAndNotice(t *testing.T) {
 			t.Fatal("the letter sent is not the letter kept")
 		}
 		text := pdftest.Text(t, blob.Data, true)
-		for _, want := range []string{"Mise en demeure de payer", "Cabinet Dr Jean Martin", "26/11/2026", "AB-0017", "L441-10", "15 jours"} {
+		for _, want := range []string{"Mise en demeure de payer", "Cabinet Dr Jean Martin", "26/11/2026", "AB-0017", "L441-10", "15 jours",
+			"Les Secrétaires SARL", "12 rue de Rivoli, 75001 Paris", "RCS Paris 123 456 789"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("letter lacks %q:\n%s", want, text)
 			}
