@@ -428,7 +428,7 @@ func (m *Module) letterPDF(t sdk.Tenant, sub *Subscription, on Date) ([]byte, er
 	d.Text(loc.T("billing.contract.letter.greeting"))
 	d.Text(loc.T("billing.contract.letter.body", "Firm", firm, "Client", sub.ClientName, "Reference", sub.Reference))
 	d.Text(loc.T("billing.contract.letter.notice", "Notice", loc.TN("billing.contract.months", months)))
-	d.Text(loc.T("billing.contract.letter.end", "End", dayIn(lang, terminationEnd(t, on))))
+	d.Text(loc.T("billing.contract.letter.end", "Notice", loc.TN("billing.contract.months", months), "End", dayIn(lang, terminationEnd(t, on))))
 	d.Text(loc.T("billing.contract.letter.invoices"))
 	d.Text(loc.T("billing.contract.letter.closing"))
 	d.Text("")

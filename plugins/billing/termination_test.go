@@ -298,10 +298,14 @@ func TestB8FirmLetterPDF(t *testing.T) {
 		text := strings.Join(strings.Fields(pdftest.Text(t, res.Body, false)), " ")
 		for _, want := range []string{"Secrétariat tA", "Cabinet Dr Jean Martin", "3 rue de la Santé", "75013 Paris", sub.Reference,
 			"Résiliation du contrat", "Lettre recommandée avec accusé de réception", "Le 27/11/2026",
-			"préavis de 3 mois", "à compter de la réception", "le 27/02/2027 au plus tôt"} {
+			"préavis de 3 mois", "à compter de la réception", "prendra donc fin 3 mois après la réception de la présente lettre, soit le 27/02/2027 au plus tôt"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("French letter lacks %q:\n%s", want, text)
 			}
+		}
+		// Plain formal wording: no "reception on the day of sending" (walkthrough 21).
+		if strings.Contains(text, "jour de l’envoi") {
+			t.Errorf("French letter still explains a receipt on the day of sending:\n%s", text)
 		}
 		f.setLocale(f.A, sub, "pl")
 		res = f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+sub.ID+"/contract/letter?on=2026-11-30", nil)
