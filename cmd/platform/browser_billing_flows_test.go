@@ -217,6 +217,7 @@ func TestBrowserBilling(t *testing.T) {
 		// suspends him.
 		c.wantIn("#q-h ~ ul", billingQualifying)
 		suspend := mustCardAttr(c, "#q-h ~ ul li", billingQualifying, `form[action$="/suspend"]`, "action")
+		c.do("confirm the suspension", chromedp.Click(chromedp.CSS(`main form[action="`+suspend+`"] input[name=confirm]`)))
 		r.click(c, "suspend the qualifying client", `main form[action="`+suspend+`"] button`, 200)
 		c.wantIn("main", "Le service du client est suspendu")
 		r.look(c, "dunning after the suspension")
@@ -229,6 +230,7 @@ func TestBrowserBilling(t *testing.T) {
 		c.open("the dunning page", c.url(billingHost, "/billing/manage/dunning"), 200)
 		own := mustCardAttr(c, "main article.card", billingOwn, `form[action$="/suspend"]`, "action")
 		mails := len(r.mailsTo(billingSlug, billingClient))
+		c.do("confirm the suspension", chromedp.Click(chromedp.CSS(`main form[action="`+own+`"] input[name=confirm]`)))
 		r.click(c, "suspend the demo client", `main form[action="`+own+`"] button`, 200)
 		c.wantIn("main", "Le service du client est suspendu")
 

@@ -87,6 +87,17 @@ func (m *Module) offersPage(c *kit.Ctx) error {
 	v.Data["VAT"] = loc.T("billing.catalog.offers.vat", "pct", locales.FormatInt(lang, vat))
 	v.Data["Hours"] = hoursInWords(loc, fullHours())
 	v.Data["Recording"] = count("billing.catalog.offers.recording", int(recordingRetentionMonths.Of(t)))
+	// The next step: how to reach the firm to subscribe (its contacts, when it gave them) and,
+	// for a client, the way into his portal.
+	v.Data["Email"], _ = t.Rules["tenant.contacts.support"].(string)
+	if phone, _ := t.Rules["tenant.contacts.phone"].(string); phone != "" {
+		if e164, ok := normalisePhone(phone, t.Country); ok {
+			v.Data["Phone"], v.Data["PhoneShown"] = e164, strings.ReplaceAll(formatPhone(e164), " ", "\u00a0")
+		} else {
+			v.Data["Phone"], v.Data["PhoneShown"] = strings.ReplaceAll(phone, " ", ""), phone
+		}
+	}
+	v.Data["SignedIn"] = c.User() != nil && c.User().ID != ""
 	return c.Render(http.StatusOK, "catalog_offers", v)
 }
 

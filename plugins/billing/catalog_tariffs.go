@@ -86,8 +86,10 @@ func (m *Module) renderTariffs(c *kit.Ctx, status int, v *kit.View) error {
 	return c.Render(status, "catalog_tariffs", v)
 }
 
-// draftTariff creates a draft named as posted, with a copy of the prices of the tariff in
-// force (else of the latest announced one; none: no prices yet).
+// draftTariff creates a draft named as posted, with a copy of the prices of the latest
+// tariff announced or in force — an announced one still to take effect wins over the one in
+// force today, so that a new draft starts from the prices the clients were last told of and
+// does not undo an announced change (none: no prices yet).
 func (m *Module) draftTariff(c *kit.Ctx) error {
 	v := formView(c, "billing.catalog.tariffs_title", "name")
 	catalogCheckLength(v, "name", maxTariffName, true)
@@ -98,22 +100,18 @@ func (m *Module) draftTariff(c *kit.Ctx) error {
 	tar := Tariff{ID: newID(), Name: v.Values["name"], State: tariffDraft, CreatedBy: u.ID, CreatedAt: m.now()}
 	var from *Tariff
 	if err := c.In(func(ctx context.Context, sc *store.Scope) error {
-		src, prices, err := currentTariff(ctx, sc, m.today(c.Tenant()))
-		if err != nil {
-			return err
-		}
-		if src == nil {
-			var next Tariff
-			err := sc.Select(&next).Where("tar.state <> ?", tariffDraft).OrderExpr("tar.effective_on DESC, tar.created_at DESC").Limit(1).Scan(ctx)
-			switch {
-			case err == nil:
-				src = &next
-				if prices, err = tariffPrices(ctx, sc, next.ID); err != nil {
-					return err
-				}
-			case !errors.Is(err, sql.ErrNoRows):
+		var src *Tariff
+		var prices map[string]Price
+		var latest Tariff
+		err := sc.Select(&latest).Where("tar.state <> ?", tariffDraft).OrderExpr("tar.effective_on DESC, tar.created_at DESC").Limit(1).Scan(ctx)
+		switch {
+		case err == nil:
+			src = &latest
+			if prices, err = tariffPrices(ctx, sc, latest.ID); err != nil {
 				return err
 			}
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
 		}
 		from = src
 		tar.TenantID = sc.TenantID

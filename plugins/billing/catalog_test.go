@@ -520,6 +520,19 @@ func TestCatalogOffersPublicB2B3B12(t *testing.T) {
 			}
 		}
 		noCodes(t, "offers", res.Body, "ESSENTIEL", "AGENDA", "Prise de rendez-vous", "RDV")
+		// What is included does not promise the forwarding an option sells (walkthrough 17):
+		// the messages are read in the portal. The page ends on the next step: the firm's
+		// contacts to subscribe, the way into the portal for a client (walkthrough 27).
+		if strings.Contains(body, "La transmission de vos messages") || !strings.Contains(body, "Les messages pris pour vous, à lire dans votre espace client") ||
+			!strings.Contains(body, "Pour souscrire, contactez-nous") || !strings.Contains(body, `href="/login?next=/billing/portal"`) {
+			t.Fatalf("offers' included messages or next step\n%s", body)
+		}
+		withContacts := withRules(f.A, "tenant.contacts.support", "contact@secretaires.example", "tenant.contacts.phone", "+33461100000")
+		body = string(f.send(withContacts, nil, "GET", "/billing/offers", nil).Body)
+		if !strings.Contains(body, `<a href="mailto:contact@secretaires.example">contact@secretaires.example</a>`) ||
+			!strings.Contains(body, `<a href="tel:&#43;33461100000">&#43;33`+"\u00a04\u00a061\u00a010\u00a000\u00a000</a>") {
+			t.Fatalf("offers without the firm's contacts\n%s", body)
+		}
 		// The tenant's rules: recordings kept 1 month, VAT 10 %.
 		ten := f.A
 		rules, err := f.h.Manifest.ValidateRules(map[string]any{"billing.recording_retention_months": float64(1), "billing.vat_percent": float64(10)})

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/uptrace/bun"
+
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
 )
@@ -19,6 +21,7 @@ type noticeRow struct {
 	Effective  Date
 	Deadline   Date
 	Refusal    *TariffRefusal
+	Prices     []string // the client's prices, old → new, as the notice's e-mail gave them
 }
 
 // contractData reads what both contract pages show of sub: its plan, the tariff notices
@@ -39,12 +42,42 @@ func (m *Module) contractData(ctx context.Context, c *kit.Ctx, sc *store.Scope, 
 		return err
 	}
 	var rows []noticeRow
+	var products []string
+	byID := map[string]*Product{}
+	if len(notices) > 0 {
+		var opts []SubscriptionOption
+		if err := sc.Select(&opts).Where("sopt.subscription_id = ?", sub.ID).Scan(ctx); err != nil {
+			return err
+		}
+		products = []string{sub.PlanID}
+		for _, o := range opts {
+			products = append(products, o.ProductID)
+		}
+		var prods []Product
+		if err := sc.Select(&prods).Where("prod.id IN (?)", bun.In(products)).Scan(ctx); err != nil {
+			return err
+		}
+		for i := range prods {
+			byID[prods[i].ID] = &prods[i]
+		}
+	}
 	for _, n := range notices {
 		var tar Tariff
 		if err := sc.Select(&tar).Where("tar.id = ?", n.TariffID).Scan(ctx); err != nil {
 			return err
 		}
-		r := noticeRow{TariffID: tar.ID, TariffName: tar.Name, NotifiedOn: n.NotifiedOn, Effective: tar.EffectiveOn, Deadline: refusalDeadline(t, n.NotifiedOn)}
+		next, err := tariffPrices(ctx, sc, tar.ID)
+		if err != nil {
+			return err
+		}
+		old := map[string]Price{}
+		if n.OldTariffID != "" {
+			if old, err = tariffPrices(ctx, sc, n.OldTariffID); err != nil {
+				return err
+			}
+		}
+		r := noticeRow{TariffID: tar.ID, TariffName: tar.Name, NotifiedOn: n.NotifiedOn, Effective: tar.EffectiveOn, Deadline: refusalDeadline(t, n.NotifiedOn),
+			Prices: noticePrices(c.Loc(), t.Currency, products, byID, old, next)}
 		for i := range refusals {
 			if refusals[i].TariffID == n.TariffID {
 				r.Refusal = &refusals[i]
@@ -65,7 +98,18 @@ func (m *Module) contractData(ctx context.Context, c *kit.Ctx, sc *store.Scope, 
 	v.Data["Notice"] = v.TN("billing.contract.months", months)
 	v.Data["Cap"], v.Data["CapFirst"], v.Data["CapLast"], v.Data["Currency"] = capMinor, first.String(), last.String(), t.Currency
 	v.Data["Today"] = m.today(t).String()
+	// An incident before the contract began is under no contract: no cap to show (B7).
+	v.Data["BeforeContract"] = incident.Before(sub.StartsOn)
 	v.Data["Terminated"] = sub.State == subTerminated
+	// Ended: terminated, or its end day come (a termination for non-payment ends it the day
+	// it is decided; the daily job then marks it terminated): no more refusal nor termination.
+	v.Data["Ended"] = sub.State == subTerminated || (!sub.EndsOn.IsZero() && !sub.EndsOn.After(m.today(t)))
+	// Ending: a termination is active; another may only be recorded once it is withdrawn.
+	ending := false
+	for _, term := range terms {
+		ending = ending || term.State == termActive
+	}
+	v.Data["Ending"] = ending
 	return nil
 }
 

@@ -55,8 +55,9 @@ func (f *fixture) pay(ten sdk.Tenant, sub *Subscription, period Date, amount int
 // received in the contract year of the incident on the client's invoices: a payment on the
 // year's first and last days counts, one the day before or after does not, nor another
 // client's. The clerk's page shows it for the incident day asked, with the year's bounds in
-// words; the client's page for the current year. A day that is no day is refused next to its
-// field.
+// words; the client's page for the current year. An incident before the contract began gets
+// no year and no cap but the sentence that there was no contract then. A day that is no day is
+// refused next to its field.
 func TestB7CapSumsPaymentsOfTheIncidentYear(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
@@ -101,6 +102,13 @@ func TestB7CapSumsPaymentsOfTheIncidentYear(t *testing.T) {
 		body = strings.ReplaceAll(string(page.Body), "\u00a0", " ")
 		if page.Status != 200 || !strings.Contains(body, "du 31/03/2026 au 30/03/2027 : 240,00 €") {
 			t.Errorf("client's page: %d %s", page.Status, body)
+		}
+		// An incident before the contract began is under no contract: no year, no cap (B7).
+		page = f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+sub.ID+"/contract?incident=2025-03-30", nil)
+		body = strings.ReplaceAll(string(page.Body), "\u00a0", " ")
+		if page.Status != 200 || !strings.Contains(body, "Incident du 30/03/2025 : le contrat n’avait pas encore commencé (il court depuis le 31/03/2025)") ||
+			strings.Contains(body, "plafond de ") {
+			t.Errorf("incident before the contract: %d %s", page.Status, body)
 		}
 		page = f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+sub.ID+"/contract?incident=2025-02-30", nil)
 		if page.Status != 422 || !strings.Contains(string(page.Body), `id="e-incident"`) || !strings.Contains(string(page.Body), "Indiquez une date valide.") {

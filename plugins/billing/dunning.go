@@ -143,6 +143,7 @@ type lateSub struct {
 	Fee        int64
 	Notice     *Notice
 	Qualifying bool // its notice went unanswered for the tenant's days
+	Ended      bool // terminated, or its termination for non-payment decided: no more notice nor suspension
 }
 
 // late gathers the tenant's late invoices by subscription on today (B6).
@@ -210,6 +211,7 @@ func (m *Module) late(ctx context.Context, t sdk.Tenant, sc *store.Scope) ([]*la
 		// Suspended after it, the client still qualifies for termination (B6: the firm's choice).
 		ls.Qualifying = ls.Notice != nil && ls.Notice.Outcome != afterTerminate && qualifies(ls.Notice, ls.Rows, today, days) &&
 			(ls.Sub.State == subActive || ls.Sub.State == subSuspended)
+		ls.Ended = ls.Sub.State == subTerminated || (ls.Notice != nil && ls.Notice.Outcome == afterTerminate)
 	}
 	sort.SliceStable(order, func(i, j int) bool { return order[i].Rows[0].DueOn.Before(order[j].Rows[0].DueOn) })
 	return order, nil
@@ -246,7 +248,12 @@ func daysBetween(a, b Date) int { return int(b.t().Sub(a.t()).Hours()+12) / 24 }
 // dunningPage lists the late invoices by client with their penalties and fees, the notices
 // sent, and the clients who qualify for suspension or termination (B6).
 func (m *Module) dunningPage(c *kit.Ctx) error {
-	v := c.View("billing.payments.dunning.title")
+	return m.renderDunning(c, c.View("billing.payments.dunning.title"), http.StatusOK)
+}
+
+// renderDunning renders the dunning page into v; a status other than 200 is a refused
+// action (its error next to its confirmation box).
+func (m *Module) renderDunning(c *kit.Ctx, v *kit.View, status int) error {
 	var subs []*lateSub
 	var rates []LegalRate
 	err := c.In(func(ctx context.Context, sc *store.Scope) error {
@@ -271,7 +278,10 @@ func (m *Module) dunningPage(c *kit.Ctx) error {
 	v.Data["Rate"] = formatRate(c.Loc().Lang, rateOn(rates, today))
 	v.Data["Multiple"], v.Data["NoticeDays"] = latePenaltyLegalRateMultiple.Of(c.Tenant()), formalNoticeDays.Of(c.Tenant())
 	v.Data["RateMissing"] = len(rates) == 0 || rates[len(rates)-1].StartsOn.Before(halfYear(today))
-	return c.Render(http.StatusOK, "dunning_page", v)
+	if status != http.StatusOK {
+		return kit.Invalid("dunning_page", v)
+	}
+	return c.Render(status, "dunning_page", v)
 }
 
 // halfYear is the first day of d's half-year.
@@ -375,8 +385,10 @@ func (m *Module) noticeDocument(t sdk.Tenant, ls *lateSub, today Date) ([]byte, 
 	h := view.New(loc, zone(t), "", "")
 	cur := t.Currency
 	money := func(n int64) string { return locales.FormatMoney(loc.Lang, n, cur) }
-	d := pdfdoc.New(loc.T("billing.payments.notice.title"), t.Name, m.nowUTC())
-	d.Text(t.Name)
+	firm := seller(t)
+	d := pdfdoc.New(loc.T("billing.payments.notice.title"), firm.Name, m.nowUTC())
+	// The sender as the invoice names it: legal name, address, registration (RCS).
+	d.Text(strings.Join(nonEmpty(firm.Name, firm.Street, firm.Registration), "\n"))
 	d.Text(strings.Join(nonEmpty(ls.Sub.ClientName, ls.Sub.ContactName, ls.Sub.Street, strings.TrimSpace(ls.Sub.Postcode+" "+ls.Sub.City)), "\n"))
 	d.Text(loc.T("billing.payments.notice.dated", "Date", h.Day(today.String())))
 	d.Heading(loc.T("billing.payments.notice.title"), 15)
@@ -398,7 +410,7 @@ func (m *Module) noticeDocument(t sdk.Tenant, ls *lateSub, today Date) ([]byte, 
 	d.Text(loc.TN("billing.payments.notice.demand", int(formalNoticeDays.Of(t))))
 	d.Text(loc.T("billing.payments.notice.no_setoff"))
 	d.Text(loc.T("billing.payments.notice.closing"))
-	d.Text(t.Name)
+	d.Text(firm.Name)
 	return d.Bytes()
 }
 
@@ -465,11 +477,31 @@ func (m *Module) terminate(ctx context.Context, t sdk.Tenant, subID string, ends
 	return nil
 }
 
-// dunningSuspend: the firm suspends its service for an unpaid invoice (B6).
+// unconfirmed refuses an irreversible dunning action (action: "suspend", "terminate") whose
+// "I confirm" box was not ticked: the dunning page again (422), the error next to the box of
+// the form it came from (from: "q" the qualifying list, "l" the client's card).
+func (m *Module) unconfirmed(c *kit.Ctx, action, subID string) error {
+	if c.Form("confirm") == "1" {
+		return nil
+	}
+	from := c.Form("from")
+	if from != "q" {
+		from = "l"
+	}
+	v := c.View("billing.payments.dunning.title")
+	v.Errors["confirm_"+from+"_"+action+"_"+subID] = "billing.payments.dunning.err.confirm"
+	return m.renderDunning(c, v, http.StatusUnprocessableEntity)
+}
+
+// dunningSuspend: the firm suspends its service for an unpaid invoice (B6), once the clerk
+// confirmed it.
 func (m *Module) dunningSuspend(c *kit.Ctx) error {
 	t := c.Tenant()
 	ls, err := m.lateOfPage(c)
 	if err != nil {
+		return err
+	}
+	if err := m.unconfirmed(c, "suspend", ls.Sub.ID); err != nil {
 		return err
 	}
 	if _, err := m.suspend(c.Context(), t, ls.Sub.ID); err != nil {
@@ -479,7 +511,7 @@ func (m *Module) dunningSuspend(c *kit.Ctx) error {
 }
 
 // dunningTerminate: the firm terminates a contract whose formal notice went unanswered for
-// the tenant's days (B6) — only then.
+// the tenant's days (B6) — only then, and once the clerk confirmed it.
 func (m *Module) dunningTerminate(c *kit.Ctx) error {
 	t := c.Tenant()
 	ls, err := m.lateOfPage(c)
@@ -488,6 +520,9 @@ func (m *Module) dunningTerminate(c *kit.Ctx) error {
 	}
 	if !ls.Qualifying {
 		return kit.ErrNotFound
+	}
+	if err := m.unconfirmed(c, "terminate", ls.Sub.ID); err != nil {
+		return err
 	}
 	if err := m.terminate(c.Context(), t, ls.Sub.ID, m.today(t)); err != nil {
 		return err

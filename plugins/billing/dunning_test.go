@@ -104,9 +104,16 @@ func TestDunningPageAndNotice(t *testing.T) {
 			!strings.Contains(body, "0,32") || !strings.Contains(body, "40,00") || !strings.Contains(body, "106,80") {
 			t.Fatalf("dunning page: %d\n%s", res.Status, body)
 		}
+		// At 390 px the cells stack: each carries its column's name (walkthrough 25).
+		if !strings.Contains(body, `<td class="num" data-label="Pénalités">`) || !strings.Contains(body, `<td data-label="Retard">21 jours</td>`) {
+			t.Errorf("dunning rows without their column labels:\n%s", body)
+		}
 		if strings.Contains(body, "Mises en demeure restées sans effet") {
 			t.Fatal("a client qualifies before any notice")
 		}
+		// The firm's legal identity, which the letter names as its sender (walkthrough 10).
+		f.A = withRules(f.A, "tenant.legal.company", "Les Secrétaires SARL", "tenant.legal.address", "12 rue de Rivoli, 75001 Paris",
+			"tenant.legal.registration", "RCS Paris 123 456 789")
 		res = f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
 		if res.Status != http.StatusSeeOther {
 			t.Fatalf("notice: %d\n%s", res.Status, res.Body)
@@ -128,7 +135,8 @@ func TestDunningPageAndNotice(t *testing.T) {
 			t.Fatal("the letter sent is not the letter kept")
 		}
 		text := pdftest.Text(t, blob.Data, true)
-		for _, want := range []string{"Mise en demeure de payer", "Cabinet Dr Jean Martin", "26/11/2026", "AB-0017", "L441-10", "15 jours"} {
+		for _, want := range []string{"Mise en demeure de payer", "Cabinet Dr Jean Martin", "26/11/2026", "AB-0017", "L441-10", "15 jours",
+			"Les Secrétaires SARL", "12 rue de Rivoli, 75001 Paris", "RCS Paris 123 456 789"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("letter lacks %q:\n%s", want, text)
 			}
@@ -213,7 +221,7 @@ func TestSuspendThenReactivate(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := newDunFix(t, b)
 		later := f.invoice(f.sub, "F2026-0018", 5000, Date{2026, 11, 10})
-		if res := f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/suspend", url.Values{}); res.Status != http.StatusSeeOther {
+		if res := f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/suspend", url.Values{"confirm": {"1"}}); res.Status != http.StatusSeeOther {
 			t.Fatalf("suspend: %d\n%s", res.Status, res.Body)
 		}
 		s := f.subNow()
@@ -221,7 +229,7 @@ func TestSuspendThenReactivate(t *testing.T) {
 			t.Fatalf("after suspension: %s %v, %d e-mails", s.State, s.SuspendedAt, len(f.sentOf(tmplSuspended)))
 		}
 		// Twice is once.
-		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/suspend", url.Values{})
+		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/suspend", url.Values{"confirm": {"1"}})
 		if len(f.sentOf(tmplSuspended)) != 1 {
 			t.Fatal("suspended twice")
 		}
@@ -341,7 +349,7 @@ func TestPaymentsPagesEveryLanguage(t *testing.T) {
 		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
 		f.pay(f.inv, payCheque, "12345", "10,00", "2026-11-26")
 		f.now = f.now.Add(15 * 24 * time.Hour)
-		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/suspend", url.Values{})
+		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/suspend", url.Values{"confirm": {"1"}})
 		for _, lang := range []string{"fr", "pl", "sk"} {
 			ten := f.A
 			ten.Locale = lang
@@ -401,6 +409,60 @@ func TestPaymentsPagesEveryLanguage(t *testing.T) {
 			if strings.Contains(miss, "billing.payments") || strings.Contains(miss, "billing.flash.payments") {
 				t.Errorf("missing message %s", miss)
 			}
+		}
+	})
+}
+
+// TestB6IrreversibleDunningActionsAskConfirmation: suspending and terminating need the "I
+// confirm" box ticked — without it the dunning page comes back (422) with the error next to
+// the box and nothing changes. Once the contract is terminated for non-payment the page says
+// so (not "service suspendu") and offers no more notice, suspension or termination (B6).
+func TestB6IrreversibleDunningActionsAskConfirmation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newDunFix(t, b)
+		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
+		f.now = f.now.Add(15 * 24 * time.Hour)
+		page := f.send(f.A, clerk, "GET", "/billing/manage/dunning", nil)
+		if body := string(page.Body); !strings.Contains(body, `id="confirm_q_terminate_`+f.sub.ID+`" name="confirm" value="1" required`) ||
+			!strings.Contains(body, `id="confirm_l_suspend_`+f.sub.ID+`" name="confirm" value="1" required`) {
+			t.Fatalf("no required confirmation box:\n%s", body)
+		}
+		res := f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/suspend", url.Values{"from": {"l"}})
+		if body := string(res.Body); res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="e-confirm_l_suspend_`+f.sub.ID+`"`) ||
+			!strings.Contains(body, "Cochez la case pour confirmer cette action.") {
+			t.Fatalf("suspension without confirmation: %d\n%s", res.Status, body)
+		}
+		noKeys(t, string(res.Body))
+		if s := f.subNow(); s.State != subActive || len(f.sentOf(tmplSuspended)) != 0 {
+			t.Fatalf("suspended without confirmation: %s", s.State)
+		}
+		res = f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/terminate", url.Values{"from": {"q"}, "confirm": {"yes"}})
+		if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), `id="e-confirm_q_terminate_`+f.sub.ID+`"`) {
+			t.Fatalf("termination without confirmation: %d\n%s", res.Status, res.Body)
+		}
+		if s := f.subNow(); !s.EndsOn.IsZero() || len(f.audits(auditTerminatedUnpaid)) != 0 {
+			t.Fatalf("terminated without confirmation: ends %v", s.EndsOn)
+		}
+		if res := f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/suspend", url.Values{"confirm": {"1"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("confirmed suspension: %d", res.Status)
+		}
+		if res := f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/terminate", url.Values{"confirm": {"1"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("confirmed termination: %d\n%s", res.Status, res.Body)
+		}
+		if s := f.subNow(); s.EndsOn != f.m.today(f.A) || len(f.audits(auditTerminatedUnpaid)) != 1 {
+			t.Fatalf("after the confirmed termination: ends %v", s.EndsOn)
+		}
+		body := string(f.send(f.A, clerk, "GET", "/billing/manage/dunning", nil).Body)
+		if !strings.Contains(body, "contrat résilié, fin le 11/12/2026") || strings.Contains(body, "service suspendu") ||
+			strings.Contains(body, "/billing/manage/dunning/"+f.sub.ID+"/notice") || strings.Contains(body, "/billing/manage/dunning/"+f.sub.ID+"/suspend") ||
+			strings.Contains(body, "/billing/manage/dunning/"+f.sub.ID+"/terminate") || !strings.Contains(body, "F2026-0017") {
+			t.Fatalf("dunning page after the termination:\n%s", body)
+		}
+		// Nor does the contract page offer a refusal or another termination (walkthrough 7).
+		res = f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+f.sub.ID+"/contract", nil)
+		if body := string(res.Body); res.Status != http.StatusOK || strings.Contains(body, "/contract/termination\"") || strings.Contains(body, "/contract/refusal\"") ||
+			strings.Contains(body, "/contract/letter\"") || !strings.Contains(body, "Résiliation pour défaut de paiement") {
+			t.Fatalf("contract page after the termination for non-payment: %d\n%s", res.Status, body)
 		}
 	})
 }

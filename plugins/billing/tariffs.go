@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -201,13 +202,27 @@ type pendingNotice struct {
 // notice (billing.tariff_notice_months) after today, and every live subscription's client is
 // told by e-mail, in his language, of his new prices beside the old, the day they apply,
 // his right to refuse by registered letter within billing.tariff_refusal_days days of the
-// notice (the sending day counts), and what a refusal leads to. Announcing a tariff that is
-// no longer a draft (a second click) changes and sends nothing.
+// notice (the sending day counts), and what a refusal leads to. The clerk confirms it (a
+// ticked "I confirm" box; without it the page again, 422, nothing sent). Announcing a tariff
+// that is no longer a draft (a second click) changes and sends nothing.
 func (m *Module) announceTariff(c *kit.Ctx) error {
 	t := c.Tenant()
 	today := m.today(t)
 	effective := today.AddMonthsClamped(int(tariffNoticeMonths.Of(t)))
 	id := c.Param("id")
+	if c.Form("confirm") != "1" {
+		// Irreversible (every client is told at once): the clerk ticks "I confirm" first.
+		d, err := m.readTariff(c, id)
+		if err != nil {
+			return err
+		}
+		if d.Tariff.State != tariffDraft {
+			return c.Redirect("/billing/manage/tariffs/"+id, "contract_tariff_not_draft")
+		}
+		v := c.View("billing.catalog.tariff_title")
+		v.Errors["confirm"] = "billing.contract.err.confirm_announce"
+		return m.renderTariff(c, http.StatusUnprocessableEntity, v)
+	}
 	var tar Tariff
 	var notices []pendingNotice
 	announced := false
@@ -307,29 +322,7 @@ func (m *Module) noticeAll(ctx context.Context, t sdk.Tenant, sc *store.Scope, t
 func (m *Module) noticeData(t sdk.Tenant, sub *Subscription, tar *Tariff, today Date, products []string, byID map[string]*Product, old, next map[string]Price) map[string]any {
 	lang := langOf(t, sub)
 	loc := m.Msgs.For(lang)
-	money := func(minor int64) string { return locales.FormatMoney(lang, minor, t.Currency) }
-	var lines []string
-	for _, pid := range products {
-		p := byID[pid]
-		np, ok := next[pid]
-		if p == nil || !ok {
-			continue
-		}
-		op, had := old[pid]
-		was := loc.T("billing.contract.notice.none")
-		if had {
-			was = money(op.MonthlyFeeMinor)
-		}
-		lines = append(lines, loc.T("billing.contract.notice.fee", "Product", p.Name, "Old", was, "New", money(np.MonthlyFeeMinor)))
-		if p.Kind == kindPlan {
-			oc, os := loc.T("billing.contract.notice.none"), loc.T("billing.contract.notice.none")
-			if had {
-				oc, os = money(op.CallMinor), money(op.SMSMinor)
-			}
-			lines = append(lines, loc.T("billing.contract.notice.call", "Old", oc, "New", money(np.CallMinor)),
-				loc.T("billing.contract.notice.sms", "Old", os, "New", money(np.SMSMinor)))
-		}
-	}
+	lines := noticePrices(loc, t.Currency, products, byID, old, next)
 	deadline := today.AddDays(int(tariffRefusalDays.Of(t)))
 	outcome := tariffRefusalOutcome.Of(t)
 	months := int(terminationNoticeMonths.Of(t))
@@ -506,4 +499,34 @@ func (m *Module) recordRefusal(c *kit.Ctx) error {
 		m.tellEnd(c.Context(), c.Host(), t, &sub, reasonRefusal, ref2.EndsOn)
 	}
 	return c.Redirect("/billing/manage/subscriptions/"+sub.ID+"/contract", "contract_refusal_recorded")
+}
+
+// noticePrices are a tariff notice's price lines in loc's language, old → new (B4): each of
+// products priced in the new tariff (next) with its monthly fee, and for a plan the prices of
+// a call and an SMS beyond the allowance; "not offered" where the old tariff (old) had none.
+func noticePrices(loc *locales.Localizer, currency string, products []string, byID map[string]*Product, old, next map[string]Price) []string {
+	money := func(minor int64) string { return locales.FormatMoney(loc.Lang, minor, currency) }
+	var lines []string
+	for _, pid := range products {
+		p := byID[pid]
+		np, ok := next[pid]
+		if p == nil || !ok {
+			continue
+		}
+		op, had := old[pid]
+		was := loc.T("billing.contract.notice.none")
+		if had {
+			was = money(op.MonthlyFeeMinor)
+		}
+		lines = append(lines, loc.T("billing.contract.notice.fee", "Product", p.Name, "Old", was, "New", money(np.MonthlyFeeMinor)))
+		if p.Kind == kindPlan {
+			oc, os := loc.T("billing.contract.notice.none"), loc.T("billing.contract.notice.none")
+			if had {
+				oc, os = money(op.CallMinor), money(op.SMSMinor)
+			}
+			lines = append(lines, loc.T("billing.contract.notice.call", "Old", oc, "New", money(np.CallMinor)),
+				loc.T("billing.contract.notice.sms", "Old", os, "New", money(np.SMSMinor)))
+		}
+	}
+	return lines
 }

@@ -2,6 +2,7 @@ package billing
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // TestB4AnnounceNoticesEachClientInHisLanguage: announcing a draft makes it announced,
@@ -33,7 +35,7 @@ func TestB4AnnounceNoticesEachClientInHisLanguage(t *testing.T) {
 		f.subscribe(f.B, client, "x", d(2026, 3, 31), "+33100000009")
 		tid := f.draftTariff(f.A, cat)
 
-		res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{})
+		res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{"confirm": {"1"}})
 		if res.Status != 303 {
 			t.Fatalf("announce: %d %s", res.Status, res.Body)
 		}
@@ -70,18 +72,30 @@ func TestB4AnnounceNoticesEachClientInHisLanguage(t *testing.T) {
 				t.Errorf("Polish notice lacks %q:\n%s", want, plText)
 			}
 		}
+		// The client's contract page gives the same prices, old → new (walkthrough 9).
+		page := f.send(f.A, client, "GET", "/billing/contract", nil)
+		pageText := strings.ReplaceAll(string(page.Body), "\u00a0", " ")
+		for _, want := range []string{"<li>Essentiel, par mois : 89,00 € → 95,00 €</li>", "<li>Appel hors forfait : 0,60 € → 0,65 €</li>",
+			"<li>Gestion de l’agenda partagé, par mois : 25,00 € → 27,00 €</li>"} {
+			if !strings.Contains(pageText, want) {
+				t.Errorf("the client's contract page lacks %q:\n%s", want, pageText)
+			}
+		}
+		if strings.Contains(pageText, "Confort") {
+			t.Errorf("the client's contract page names a plan he does not have")
+		}
 		if len(f.audits(auditTariffAnnounced)) != 1 {
 			t.Errorf("announcement audited %d times", len(f.audits(auditTariffAnnounced)))
 		}
 		// Announcing again (a second click) changes and sends nothing.
-		if res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
+		if res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{"confirm": {"1"}}); res.Status != 303 {
 			t.Fatalf("second announce: %d", res.Status)
 		}
 		if n := len(f.sentOf(tmplTariffNotice)); n != 2 {
 			t.Errorf("a second announcement sent notices again: %d", n)
 		}
 		// Another tenant's clerk cannot announce it.
-		if res := f.postAs(f.B, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 404 {
+		if res := f.postAs(f.B, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{"confirm": {"1"}}); res.Status != 404 {
 			t.Errorf("tenant B announced tenant A's tariff: %d", res.Status)
 		}
 	})
@@ -98,7 +112,7 @@ func TestB4NoticeMonthsAndOutcomeAreRules(t *testing.T) {
 		tid := f.draftTariff(f.A, cat)
 		ten := f.A
 		ten.Rules = map[string]any{"billing.tariff_notice_months": int64(2), "billing.tariff_refusal_outcome": refusalTerminate, "billing.tariff_refusal_days": int64(15)}
-		if res := f.postAs(ten, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
+		if res := f.postAs(ten, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{"confirm": {"1"}}); res.Status != 303 {
 			t.Fatalf("announce: %d", res.Status)
 		}
 		n := f.sentOf(tmplTariffNotice)
@@ -121,7 +135,7 @@ func TestB4TariffsComeInForceOnTheirDay(t *testing.T) {
 		f := setup(t, b)
 		cat := f.seedCatalog(f.A)
 		tid := f.draftTariff(f.A, cat)
-		if res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
+		if res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{"confirm": {"1"}}); res.Status != 303 {
 			t.Fatalf("announce: %d", res.Status)
 		}
 		state := func() string {
@@ -148,7 +162,7 @@ func TestB4TariffsComeInForceOnTheirDay(t *testing.T) {
 func (f *fixture) announced(cat catalog) string {
 	f.t.Helper()
 	tid := f.draftTariff(f.A, cat)
-	if res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{}); res.Status != 303 {
+	if res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{"confirm": {"1"}}); res.Status != 303 {
 		f.t.Fatalf("announce: %d %s", res.Status, res.Body)
 	}
 	return tid
@@ -326,7 +340,9 @@ func TestB4AnnounceRace(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res, err := f.h.Do(context.Background(), f.A, clerk, "POST", "/billing/manage/tariffs/"+tid+"/announce", nil)
+				req := &sdk.Request{Method: "POST", Path: "/billing/manage/tariffs/" + tid + "/announce", Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+					Body: []byte("confirm=1")}
+				res, err := f.h.Send(context.Background(), f.A, clerk, req)
 				if err != nil || res.Status != 303 {
 					t.Errorf("announce: %v %+v", err, res)
 				}
@@ -335,6 +351,62 @@ func TestB4AnnounceRace(t *testing.T) {
 		wg.Wait()
 		if n := len(f.sentOf(tmplTariffNotice)); n != 1 {
 			t.Errorf("notices: %d, want 1", n)
+		}
+	})
+}
+
+// TestB4AnnounceAsksConfirmation: announcing tells every client at once, so the clerk ticks
+// "I confirm" first; without it the draft's page comes back (422) with the error next to the
+// box, the tariff stays a draft and no notice is sent (walkthrough 12). A new draft then
+// copies the announced grid, not the one in force today, so that announcing it would not
+// undo the announced change (walkthrough 8).
+func TestB4AnnounceAsksConfirmation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.seedCatalog(f.A)
+		ess := cat.Products["ESSENTIEL"]
+		f.subscribe(f.A, client, ess, d(2026, 3, 31), "+33100000001")
+		tid := f.draftTariff(f.A, cat)
+		page := f.send(f.A, clerk, "GET", "/billing/manage/tariffs/"+tid, nil)
+		// An option's row has no call or SMS price: those cells carry no label at 390 px
+		// (walkthrough 26).
+		if !strings.Contains(string(page.Body), `id="f-confirm" name="confirm" value="1" required`) || !strings.Contains(string(page.Body), `<td data-label=""></td>`) {
+			t.Fatalf("no required confirmation box:\n%s", page.Body)
+		}
+		for _, form := range []url.Values{{}, {"confirm": {"on"}}} {
+			res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", form)
+			if body := string(res.Body); res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="e-confirm"`) ||
+				!strings.Contains(body, "Cochez la case pour confirmer l’annonce") {
+				t.Fatalf("announce without confirmation: %d\n%s", res.Status, body)
+			}
+			noKeys(t, string(res.Body))
+		}
+		var tar Tariff
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&tar).Where("tar.id = ?", tid).Scan(ctx)
+		})
+		if tar.State != tariffDraft || len(f.sentOf(tmplTariffNotice)) != 0 {
+			t.Fatalf("unconfirmed announcement: %s, %d notices", tar.State, len(f.sentOf(tmplTariffNotice)))
+		}
+		// Confirmed: announced; a draft made now copies its prices (the draft fixture raises
+		// them), not those in force today.
+		if res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{"confirm": {"1"}}); res.Status != 303 {
+			t.Fatalf("confirmed announcement: %d", res.Status)
+		}
+		announced, inForce := f.prices(f.A, tid), f.prices(f.A, cat.TariffID)
+		if announced[ess].MonthlyFeeMinor == inForce[ess].MonthlyFeeMinor {
+			t.Fatalf("the fixture's draft does not change the price: %d", announced[ess].MonthlyFeeMinor)
+		}
+		f.post(f.A, "/billing/manage/tariffs", url.Values{"name": {"Tarif suivant"}})
+		next := f.tariffs(f.A)["Tarif suivant"]
+		copied := f.prices(f.A, next.ID)
+		if len(copied) != len(announced) {
+			t.Fatalf("copied %d prices, the announced tariff has %d", len(copied), len(announced))
+		}
+		for pid, p := range announced {
+			if c := copied[pid]; c.MonthlyFeeMinor != p.MonthlyFeeMinor || c.CallMinor != p.CallMinor || c.SMSMinor != p.SMSMinor {
+				t.Errorf("copy of %s: %+v, announced %+v", pid, c, p)
+			}
 		}
 	})
 }

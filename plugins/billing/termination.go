@@ -401,16 +401,16 @@ func (m *Module) firmLetter(c *kit.Ctx) error {
 func (m *Module) letterPDF(t sdk.Tenant, sub *Subscription, on Date) ([]byte, error) {
 	lang := langOf(t, sub)
 	loc := m.Msgs.For(lang)
-	firm := t.Name
-	if s, _ := t.Rules["tenant.legal.company"].(string); s != "" {
-		firm = s
-	}
-	address, _ := t.Rules["tenant.legal.address"].(string)
+	sender := seller(t)
+	firm, address := sender.Name, sender.Street
 	months := int(terminationNoticeMonths.Of(t))
 	d := pdfdoc.New(loc.T("billing.contract.letter.title"), firm, on.In(zone(t)))
 	d.Heading(firm, 12)
 	if address != "" {
 		d.Text(address)
+	}
+	if sender.Registration != "" {
+		d.Text(sender.Registration)
 	}
 	d.Text("")
 	d.Text(sub.ClientName)
@@ -428,7 +428,7 @@ func (m *Module) letterPDF(t sdk.Tenant, sub *Subscription, on Date) ([]byte, er
 	d.Text(loc.T("billing.contract.letter.greeting"))
 	d.Text(loc.T("billing.contract.letter.body", "Firm", firm, "Client", sub.ClientName, "Reference", sub.Reference))
 	d.Text(loc.T("billing.contract.letter.notice", "Notice", loc.TN("billing.contract.months", months)))
-	d.Text(loc.T("billing.contract.letter.end", "End", dayIn(lang, terminationEnd(t, on))))
+	d.Text(loc.T("billing.contract.letter.end", "Notice", loc.TN("billing.contract.months", months), "End", dayIn(lang, terminationEnd(t, on))))
 	d.Text(loc.T("billing.contract.letter.invoices"))
 	d.Text(loc.T("billing.contract.letter.closing"))
 	d.Text("")

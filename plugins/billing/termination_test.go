@@ -84,6 +84,12 @@ func TestB8RecordClientLetter(t *testing.T) {
 		if res.Status != 422 || !strings.Contains(string(res.Body), "déjà en cours") {
 			t.Errorf("second termination: %d %s", res.Status, res.Body)
 		}
+		// While one is active the page offers no second termination form, but says why
+		// (walkthrough 7).
+		if body := string(f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+sub.ID+"/contract", nil).Body); strings.Contains(body, `name="term_reference"`) ||
+			!strings.Contains(body, "Une résiliation est en cours pour ce contrat") {
+			t.Errorf("the page with an active termination:\n%s", body)
+		}
 		if got := f.reload(f.A, sub.ID).EndsOn; got != d(2027, 2, 23) {
 			t.Errorf("the second one moved the end to %v", got)
 		}
@@ -292,10 +298,14 @@ func TestB8FirmLetterPDF(t *testing.T) {
 		text := strings.Join(strings.Fields(pdftest.Text(t, res.Body, false)), " ")
 		for _, want := range []string{"Secrétariat tA", "Cabinet Dr Jean Martin", "3 rue de la Santé", "75013 Paris", sub.Reference,
 			"Résiliation du contrat", "Lettre recommandée avec accusé de réception", "Le 27/11/2026",
-			"préavis de 3 mois", "à compter de la réception", "le 27/02/2027 au plus tôt"} {
+			"préavis de 3 mois", "à compter de la réception", "prendra donc fin 3 mois après la réception de la présente lettre, soit le 27/02/2027 au plus tôt"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("French letter lacks %q:\n%s", want, text)
 			}
+		}
+		// Plain formal wording: no "reception on the day of sending" (walkthrough 21).
+		if strings.Contains(text, "jour de l’envoi") {
+			t.Errorf("French letter still explains a receipt on the day of sending:\n%s", text)
 		}
 		f.setLocale(f.A, sub, "pl")
 		res = f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+sub.ID+"/contract/letter?on=2026-11-30", nil)
