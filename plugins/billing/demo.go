@@ -71,7 +71,7 @@ var demoProducts = []struct {
 	{"CONFORT", kindPlan, "Confort", "Accueil téléphonique étendu, prise de messages et de rendez-vous.", 400, 150, 17900, 50, 12},
 	{"INTEGRAL", kindPlan, "Intégral", "Accueil téléphonique de 8 h à 20 h en semaine et le samedi matin, sans restriction.", 1000, 400, 32900, 40, 10},
 	{"AGENDA", kindOption, "Gestion de l'agenda partagé", "Le secrétariat tient votre agenda en ligne.", 0, 0, 2500, 0, 0},
-	{"TRANSMISSION", kindOption, "Transmission des messages", "Chaque message vous est transmis par e-mail dès qu'il est pris.", 0, 0, 1000, 0, 0},
+	{"TRANSMISSION", kindOption, "Transmission des messages par e-mail", "Chaque message pris pour vous vous est aussi envoyé par e-mail, dès qu’il est pris.", 0, 0, 1000, 0, 0},
 	{"RDV", kindOption, "Mise en place de la prise de rendez-vous en ligne", "Paramétrage et suivi de votre prise de rendez-vous en ligne.", 0, 0, 1500, 0, 0},
 }
 
