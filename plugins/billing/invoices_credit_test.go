@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"carenet.dev/platform/plugins/kit/pdfdoc/pdftest"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 )
@@ -101,6 +102,50 @@ func TestCreditNoteLowersAmountDue(t *testing.T) {
 		}
 		if got2.State != invPaid || got2.CreditedMinor != 6480 || due(&got2) != 0 {
 			t.Errorf("B5: partly paid then credited: %s credited %d due %d", got2.State, got2.CreditedMinor, due(&got2))
+		}
+	})
+}
+
+// B5 (walkthrough 23): the seller's country is written once on the invoice, also when its
+// one-line legal address already ends with it; the buyer's country is still written.
+func TestInvoicePDFCountryOnce(t *testing.T) {
+	m := newModule()
+	p := docParties(payTransfer)
+	p.Seller = Party{Name: "Les Secrétaires SARL", Street: "12 rue de Rivoli, 75004 Paris, France", Country: "FR", Registration: "RCS Paris 812 345 678"}
+	b, err := m.invoiceDocument(docTenant("fr"), docInvoice("fr"), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := flat(pdftest.Text(t, b, false))
+	if n := strings.Count(text, "France"); n != 2 { // the seller's address, the buyer's
+		t.Errorf("B5: \"France\" written %d times:\n%s", n, text)
+	}
+}
+
+// B5 (walkthrough 13): a run whose day's periods already had their drafts (made by the daily
+// job) makes none; its page says so and leads to those drafts, instead of a bare
+// "Factures établies 0".
+func TestRunThatMadeNothingSaysWhy(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		ten := withRules(f.A, "billing.review_drafts", true)
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000001")
+		f.in(ten, func(ctx context.Context, sc *store.Scope) error {
+			_, err := f.m.invoicePeriod(ctx, ten, sc, sub, Date{2026, 11, 26})
+			return err
+		})
+		res := f.send(ten, clerk, "POST", "/billing/manage/runs", url.Values{"day": {"2026-11-26"}})
+		if res.Status != http.StatusSeeOther {
+			t.Fatalf("start run: %d %s", res.Status, res.Body)
+		}
+		runPath := strings.SplitN(strings.TrimPrefix(res.Header.Get("Location"), f.A.Base), "?", 2)[0]
+		if err := f.h.Job(context.Background(), ten, jobRun, []byte(strings.TrimPrefix(runPath, "/billing/manage/runs/"))); err != nil {
+			t.Fatal(err)
+		}
+		page := string(f.send(ten, clerk, "GET", runPath, nil).Body)
+		if !strings.Contains(page, "aucune nouvelle facture") || !strings.Contains(page, `href="/billing/manage/invoices?state=draft"`) {
+			t.Errorf("B5: the page of a run that made nothing: %s", page)
 		}
 	})
 }

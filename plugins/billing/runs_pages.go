@@ -81,8 +81,9 @@ func (m *Module) startRunPost(c *kit.Ctx) error {
 	return c.Redirect("/billing/manage/runs/"+run.ID, "run_started")
 }
 
-// runPage shows a run's progress and the invoices it made, each linked; while it runs the
-// page reloads itself.
+// runPage shows a run's progress and the invoices it made, each linked; a run that made none
+// says why (the periods had theirs already) and leads to the drafts made elsewhere (the
+// daily job's, the demo's). While it runs the page reloads itself.
 func (m *Module) runPage(c *kit.Ctx) error {
 	return m.showRun(c, c.View("billing.runs.run.title"), http.StatusOK)
 }
@@ -91,6 +92,7 @@ func (m *Module) showRun(c *kit.Ctx, v *kit.View, status int) error {
 	var run Run
 	var drafts int
 	var invs []invoiceRow
+	var others int64
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		if err := sc.Select(&run).Where("run.id = ?", c.Param("id")).Scan(ctx); errors.Is(err, sql.ErrNoRows) {
 			return kit.ErrNotFound
@@ -102,13 +104,16 @@ func (m *Module) showRun(c *kit.Ctx, v *kit.View, status int) error {
 			return err
 		}
 		drafts = int(n)
+		if others, err = sc.Select((*Invoice)(nil)).Where("inv.state = ? AND inv.run_id <> ?", invDraft, run.ID).Count(ctx); err != nil {
+			return err
+		}
 		return sc.Select(&invs).ColumnExpr("inv.*").ColumnExpr("sub.client_name").
 			Join("JOIN billing_subscriptions AS sub ON sub.tenant_id = inv.tenant_id AND sub.id = inv.subscription_id").
 			Where("inv.run_id = ?", run.ID).OrderExpr("sub.client_name, inv.period_start").Limit(1000).Scan(ctx)
 	}); err != nil {
 		return err
 	}
-	v.Data["Run"], v.Data["Drafts"], v.Data["Invoices"] = run, drafts, invs
+	v.Data["Run"], v.Data["Drafts"], v.Data["Invoices"], v.Data["OtherDrafts"] = run, drafts, invs, others
 	if status != http.StatusOK {
 		return kit.Invalid("runs_run", v)
 	}
