@@ -167,7 +167,7 @@ var errAlreadyIssued = errors.New("billing: the draft was issued meanwhile")
 // due is what is still to pay of an invoice (B5): its total less the payments received and
 // the credit notes the firm issued against it. A credit note itself is never due.
 func due(inv *Invoice) int64 {
-	if inv.Kind != invInvoice {
+	if inv.Kind == invCreditNote {
 		return 0
 	}
 	return inv.TotalMinor - inv.PaidMinor - inv.CreditedMinor

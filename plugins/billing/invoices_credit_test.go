@@ -82,6 +82,15 @@ func TestCreditNoteLowersAmountDue(t *testing.T) {
 		if !strings.Contains(page, "Paiement reçu le 27/12/2026") || !strings.Contains(page, "Reste à payer") || !strings.Contains(page, "64,80") {
 			t.Errorf("B5: the client's page of a partly paid invoice: %s", page)
 		}
+		// At 390 px each stacked line cell keeps its column's name; the totals are a list.
+		for _, col := range []string{"Quantité", "Prix unitaire HT", "TVA", "Montant HT"} {
+			if !strings.Contains(page, `data-label="`+col+`"`) {
+				t.Errorf("walkthrough 24: no cell labelled %q", col)
+			}
+		}
+		if strings.Contains(page, "<tfoot>") {
+			t.Errorf("walkthrough 24: the totals are still a table footer")
+		}
 		// an empty amount (the whole rest) is refused on a partly paid invoice
 		path2 := "/billing/manage/invoices/" + inv2.ID + "/credit"
 		if res := f.send(f.A, clerk, "POST", path2, url.Values{"amount": {""}, "reason": {"x"}, "confirm": {"yes"}}); res.Status != http.StatusUnprocessableEntity {
