@@ -134,6 +134,8 @@ func TestBrowserBilling(t *testing.T) {
 		c.wantIn("main", "12 abonnements traités sur 12")
 		c.wantIn("main dl.facts", "Factures établies 2")
 		r.look(c, "run done")
+		// Irreversible: the clerk confirms issuing them all (walkthrough 12).
+		c.do("confirm issuing all", chromedp.Click(chromedp.CSS(`main form[action$="/issue"] input[name=confirm]`)))
 		r.click(c, "issue all the run's drafts", `main form[action$="/issue"] button[type=submit]`, 200)
 		if c.has(`main form[action$="/issue"]`) {
 			t.Errorf("B5: the run still offers drafts to issue after issuing them all")

@@ -259,7 +259,7 @@ func matchInvoice(invs []Invoice, text string, amount int64) *Invoice {
 	up := strings.ToUpper(text)
 	for i := range invs {
 		inv := &invs[i]
-		if inv.Number == nil || *inv.Number == "" || inv.TotalMinor-inv.PaidMinor != amount || !containsWord(up, strings.ToUpper(*inv.Number)) {
+		if inv.Number == nil || *inv.Number == "" || due(inv) != amount || !containsWord(up, strings.ToUpper(*inv.Number)) {
 			continue
 		}
 		if found != nil {

@@ -155,7 +155,7 @@ func (m *Module) late(ctx context.Context, t sdk.Tenant, sc *store.Scope) ([]*la
 	}
 	var invs []Invoice
 	if err := sc.Select(&invs).Where("inv.kind = ?", invInvoice).Where("inv.state = ?", invIssued).
-		Where("inv.due_on < ?", today).Where("inv.paid_minor < inv.total_minor").OrderExpr("inv.due_on, inv.number").Scan(ctx); err != nil {
+		Where("inv.due_on < ?", today).Where("inv.paid_minor + inv.credited_minor < inv.total_minor").OrderExpr("inv.due_on, inv.number").Scan(ctx); err != nil {
 		return nil, err
 	}
 	if len(invs) == 0 {
@@ -200,8 +200,8 @@ func (m *Module) late(ctx context.Context, t sdk.Tenant, sc *store.Scope) ([]*la
 		if ls == nil {
 			continue
 		}
-		r := lateRow{Invoice: inv, Sub: ls.Sub, DaysLate: daysBetween(inv.DueOn, today), Unpaid: inv.TotalMinor - inv.PaidMinor,
-			Penalty: penalty(inv.TotalMinor, byInv[inv.ID], inv.DueOn, today, rates, mult), Fee: fee}
+		r := lateRow{Invoice: inv, Sub: ls.Sub, DaysLate: daysBetween(inv.DueOn, today), Unpaid: due(&inv),
+			Penalty: penalty(inv.TotalMinor-inv.CreditedMinor, byInv[inv.ID], inv.DueOn, today, rates, mult), Fee: fee}
 		ls.Rows = append(ls.Rows, r)
 		ls.Unpaid += r.Unpaid
 		ls.Penalty += r.Penalty

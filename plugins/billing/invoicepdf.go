@@ -206,7 +206,8 @@ func (m *Module) invoiceDocument(t sdk.Tenant, inv *Invoice, p Parties) ([]byte,
 		d.Heading(heading, 11)
 		d.Text(pt.Name)
 		addr := strings.TrimSpace(pt.Street + "\n" + strings.TrimSpace(pt.Postcode+" "+pt.City))
-		if c := countryName(f.Lang, pt.Country); c != "" {
+		// the country once: the seller's one-line legal address often ends with it already
+		if c := countryName(f.Lang, pt.Country); c != "" && !strings.HasSuffix(strings.ToLower(strings.TrimRight(addr, " .")), strings.ToLower(c)) {
 			addr += "\n" + c
 		}
 		d.Text(addr)

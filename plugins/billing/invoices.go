@@ -164,6 +164,15 @@ func (m *Module) issue(ctx context.Context, t sdk.Tenant, sc *store.Scope, inv *
 // errAlreadyIssued: another clerk (or run) issued the draft first.
 var errAlreadyIssued = errors.New("billing: the draft was issued meanwhile")
 
+// due is what is still to pay of an invoice (B5): its total less the payments received and
+// the credit notes the firm issued against it. A credit note itself is never due.
+func due(inv *Invoice) int64 {
+	if inv.Kind == invCreditNote {
+		return 0
+	}
+	return inv.TotalMinor - inv.PaidMinor - inv.CreditedMinor
+}
+
 // number sets what issuing gives an invoice whose sequence number in year on.Y is seq.
 func number(inv *Invoice, t sdk.Tenant, on Date, seq int64, now time.Time) {
 	num := fmt.Sprintf("%s-%d-%06d", invoicePrefix.Of(t), on.Y, seq)

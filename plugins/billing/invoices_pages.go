@@ -107,6 +107,8 @@ type invoicePage struct {
 	Credited   *Invoice  // the invoice a credit note credits
 	Left       int64     // what may still be credited (net)
 	Creditable bool
+	Payments   []Payment // the payments received for an invoice
+	Due        int64     // what is still to pay of an invoice (see due)
 	// LateTerms states what a late payment costs (B5, B6): penalties at the tenant's multiple
 	// of the legal interest rate and the flat recovery fee (Code de commerce L441-10).
 	LateTerms string
@@ -157,7 +159,11 @@ func (m *Module) readInvoice(ctx context.Context, sc *store.Scope, id string, ow
 	for _, cn := range p.Credits {
 		p.Left += cn.NetMinor
 	}
-	p.Creditable = p.Inv.State == invIssued && p.Inv.PaidMinor == 0 && p.Left > 0
+	p.Due = due(p.Inv)
+	p.Creditable = p.Inv.State == invIssued && p.Left > 0 && p.Due > 0
+	if err := sc.Select(&p.Payments).Where("pay.invoice_id = ?", p.Inv.ID).OrderExpr("pay.received_on, pay.created_at").Scan(ctx); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -175,11 +181,19 @@ func (m *Module) showInvoice(c *kit.Ctx, v *kit.View, status int) error {
 		return err
 	}
 	p.LateTerms = lateTerms(c, p.Inv)
+	creditNoteTitle(c, v, p.Inv)
 	v.Data["P"] = p
 	if status != http.StatusOK {
 		return kit.Invalid("invoices_invoice", v)
 	}
 	return c.Render(status, "invoices_invoice", v)
+}
+
+// creditNoteTitle heads a credit note's page "Avoir", not "Facture" (B5).
+func creditNoteTitle(c *kit.Ctx, v *kit.View, inv *Invoice) {
+	if inv.Kind == invCreditNote {
+		v.Title = c.T("billing.invoices.credit_note.title")
+	}
 }
 
 // issueDraft issues a draft the clerk checked (B5, rule billing.review_drafts).
@@ -207,9 +221,12 @@ func (m *Module) issueDraft(c *kit.Ctx) error {
 	return c.Redirect("/billing/manage/invoices/"+id, "invoice_issued")
 }
 
-// creditInvoice credits an issued, unpaid invoice in full or in part (with a reason): a
-// credit note numbered in the same sequence, with negative amounts, naming the invoice; the
-// invoice is credited once nothing of it is left (B5).
+// creditInvoice credits an issued invoice in full or in part (with a reason, confirmed by the
+// clerk): a credit note numbered in the same sequence, with negative amounts, naming the
+// invoice. The credit note lowers the invoice's amount due (credited_minor, a guarded update
+// like a payment); once payments and credit notes reach its total the invoice is settled:
+// "credited" when nothing of it was paid, else "paid" (B5). An empty amount credits all that
+// is left of an unpaid invoice.
 func (m *Module) creditInvoice(c *kit.Ctx) error {
 	t := c.Tenant()
 	id := c.Param("id")
@@ -223,22 +240,24 @@ func (m *Module) creditInvoice(c *kit.Ctx) error {
 			v.Errors["amount"] = "billing.invoices.err.amount"
 		}
 		amount = n
-		if reason == "" {
-			v.Errors["reason"] = "billing.invoices.err.reason"
-		}
 	}
-	if utf8.RuneCountInString(reason) > 200 {
+	if reason == "" {
+		v.Errors["reason"] = "billing.invoices.err.reason"
+	} else if utf8.RuneCountInString(reason) > 200 {
 		v.Errors["reason"] = "billing.invoices.err.reason_long"
+	}
+	if c.Form("confirm") != "yes" {
+		v.Errors["confirm"] = "billing.invoices.err.confirm"
 	}
 	if len(v.Errors) > 0 {
 		return m.showInvoice(c, v, http.StatusUnprocessableEntity)
 	}
 	var cn *Invoice
 	err := c.In(func(ctx context.Context, sc *store.Scope) error {
-		// The invoice's row is locked first, so that two credits at once never credit more
-		// than is left.
-		res, err := sc.Update((*Invoice)(nil)).Set("paid_minor = paid_minor").
-			Where("inv.id = ? AND inv.kind = ? AND inv.state = ? AND inv.paid_minor = 0", id, invInvoice, invIssued).Exec(ctx)
+		// The invoice's row is locked first, so that two credits (or a credit and a payment)
+		// at once never take more than is due.
+		res, err := sc.Update((*Invoice)(nil)).Set("credited_minor = credited_minor").
+			Where("inv.id = ? AND inv.kind = ? AND inv.state = ?", id, invInvoice, invIssued).Exec(ctx)
 		if err != nil {
 			return err
 		}
@@ -249,7 +268,14 @@ func (m *Module) creditInvoice(c *kit.Ctx) error {
 		if err != nil {
 			return err
 		}
+		if !p.Creditable {
+			return errNotCreditable
+		}
+		rest := amount == 0 || amount == p.Left
 		if amount == 0 {
+			if p.Inv.PaidMinor > 0 {
+				return errAmountNeeded
+			}
 			amount = p.Left
 		}
 		if amount > p.Left {
@@ -259,8 +285,30 @@ func (m *Module) creditInvoice(c *kit.Ctx) error {
 		if err != nil {
 			return err
 		}
-		if amount == p.Left {
-			_, err = sc.Update((*Invoice)(nil)).Set("state = ?", invCredited).Where("inv.id = ? AND inv.state = ?", id, invIssued).Exec(ctx)
+		credit, left := -cn.TotalMinor, due(p.Inv)
+		switch {
+		case rest && p.Inv.PaidMinor == 0 && credit >= left-int64(len(p.Credits)+1) && credit <= left+int64(len(p.Credits)+1):
+			// the whole rest of an unpaid invoice: settled, whatever cent the VAT of each
+			// partial credit note rounded
+			credit = left
+		case credit > left:
+			return errTooMuch
+		}
+		today := m.today(t)
+		res, err = sc.Update((*Invoice)(nil)).
+			Set("credited_minor = credited_minor + ?", credit).
+			Set("state = CASE WHEN paid_minor + credited_minor + ? < total_minor THEN state WHEN paid_minor > 0 THEN ? ELSE ? END", credit, invPaid, invCredited).
+			Set("paid_on = CASE WHEN paid_minor + credited_minor + ? >= total_minor AND paid_minor > 0 THEN ? ELSE paid_on END", credit, today).
+			Where("inv.id = ? AND inv.state = ?", id, invIssued).
+			Where("inv.paid_minor + inv.credited_minor + ? <= inv.total_minor", credit).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errTooMuch
+		}
+		if credit == left {
+			_, err = m.reactivateIfClear(ctx, t, sc, p.Inv.SubscriptionID)
 		}
 		return err
 	})
@@ -270,6 +318,9 @@ func (m *Module) creditInvoice(c *kit.Ctx) error {
 		return m.showInvoice(c, v, http.StatusUnprocessableEntity)
 	case errors.Is(err, errTooMuch):
 		v.Errors["amount"] = "billing.invoices.err.too_much"
+		return m.showInvoice(c, v, http.StatusUnprocessableEntity)
+	case errors.Is(err, errAmountNeeded):
+		v.Errors["amount"] = "billing.invoices.err.amount_needed"
 		return m.showInvoice(c, v, http.StatusUnprocessableEntity)
 	case err != nil:
 		return err
@@ -284,6 +335,7 @@ func (m *Module) creditInvoice(c *kit.Ctx) error {
 var (
 	errNotCreditable = errors.New("billing: the invoice cannot be credited")
 	errTooMuch       = errors.New("billing: more than is left to credit")
+	errAmountNeeded  = errors.New("billing: a partly paid invoice is credited by an amount")
 )
 
 // creditNote issues the credit note of amount (net) of inv: all its lines negated when whole,
@@ -343,6 +395,7 @@ func (m *Module) myInvoice(c *kit.Ctx) error {
 		return err
 	}
 	p.LateTerms = lateTerms(c, p.Inv)
+	creditNoteTitle(c, v, p.Inv)
 	v.Data["P"] = p
 	return c.Render(http.StatusOK, "invoices_client", v)
 }

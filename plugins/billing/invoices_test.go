@@ -391,10 +391,13 @@ func TestCreditNotes(t *testing.T) {
 			form  url.Values
 			field string
 		}{
-			{url.Values{"amount": {"abc"}, "reason": {"x"}}, "amount"},
-			{url.Values{"amount": {"10"}}, "reason"},
-			{url.Values{"amount": {"104,01"}, "reason": {"trop"}}, "amount"},
-			{url.Values{"amount": {"-5"}, "reason": {"x"}}, "amount"},
+			{url.Values{"amount": {"abc"}, "reason": {"x"}, "confirm": {"yes"}}, "amount"},
+			{url.Values{"amount": {"10"}, "confirm": {"yes"}}, "reason"},
+			{url.Values{"amount": {""}, "confirm": {"yes"}}, "reason"}, // B5: a credit note always gives its reason
+			{url.Values{"amount": {"10"}, "reason": {"x"}}, "confirm"}, // irreversible: confirmed by the clerk
+			{url.Values{"amount": {""}, "reason": {"x"}}, "confirm"},
+			{url.Values{"amount": {"104,01"}, "reason": {"trop"}, "confirm": {"yes"}}, "amount"},
+			{url.Values{"amount": {"-5"}, "reason": {"x"}, "confirm": {"yes"}}, "amount"},
 		} {
 			res := f.send(f.A, clerk, "POST", path, bad.form)
 			if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), `id="e-`+bad.field+`"`) {
@@ -404,11 +407,16 @@ func TestCreditNotes(t *testing.T) {
 		if n := len(f.invoices(f.A)); n != 1 {
 			t.Fatalf("a refused credit made %d documents", n)
 		}
-		res := f.send(f.A, clerk, "POST", path, url.Values{"amount": {"40,00"}, "reason": {"Geste commercial"}})
+		res := f.send(f.A, clerk, "POST", path, url.Values{"amount": {"40,00"}, "reason": {"Geste commercial"}, "confirm": {"yes"}})
 		if res.Status != http.StatusSeeOther {
 			t.Fatalf("B5: partial credit %d %s", res.Status, res.Body)
 		}
-		res = f.send(f.A, clerk, "POST", path, url.Values{"amount": {""}, "reason": {""}})
+		// B5: the credit note lowers what the invoice asks (124,80 − 48,00 TTC).
+		page := string(f.send(f.A, clerk, "GET", "/billing/manage/invoices/"+inv.ID, nil).Body)
+		if !strings.Contains(page, "Reste à payer") || !strings.Contains(page, "76,80") || !strings.Contains(page, "Avoirs déduits") {
+			t.Errorf("B5: invoice page after a partial credit: %s", page)
+		}
+		res = f.send(f.A, clerk, "POST", path, url.Values{"amount": {""}, "reason": {"Résiliation"}, "confirm": {"yes"}})
 		if res.Status != http.StatusSeeOther {
 			t.Fatalf("B5: credit of the rest %d %s", res.Status, res.Body)
 		}
@@ -427,14 +435,20 @@ func TestCreditNotes(t *testing.T) {
 			t.Errorf("B5: rest %d", c2.NetMinor)
 		}
 		// Nothing is left: a further credit is refused.
-		res = f.send(f.A, clerk, "POST", path, url.Values{"amount": {"1"}, "reason": {"x"}})
+		if orig.CreditedMinor != orig.TotalMinor || orig.PaidMinor != 0 {
+			t.Errorf("B5: credited %d of %d", orig.CreditedMinor, orig.TotalMinor)
+		}
+		res = f.send(f.A, clerk, "POST", path, url.Values{"amount": {"1"}, "reason": {"x"}, "confirm": {"yes"}})
 		if res.Status != http.StatusUnprocessableEntity {
 			t.Errorf("B5: credit of a credited invoice %d", res.Status)
 		}
-		// The credit note's page names the invoice it credits.
+		// The credit note's page names the invoice it credits, is headed "Avoir" and is not
+		// something to pay.
 		res = f.send(f.A, clerk, "GET", "/billing/manage/invoices/"+c1.ID, nil)
-		if res.Status != 200 || !strings.Contains(string(res.Body), "FA-2026-000001") || !strings.Contains(string(res.Body), "Avoir") {
-			t.Errorf("credit note page %d", res.Status)
+		body := string(res.Body)
+		if res.Status != 200 || !strings.Contains(body, "FA-2026-000001") || !strings.Contains(body, "<h1>Avoir</h1>") || !strings.Contains(body, "Avoir émis") ||
+			strings.Contains(body, "à payer") || strings.Contains(body, "Reste à payer") {
+			t.Errorf("B5: credit note page %d %s", res.Status, body)
 		}
 	})
 }
@@ -579,7 +593,22 @@ func TestRunPages(t *testing.T) {
 		if !strings.Contains(page, `max="5" value="5"`) || !strings.Contains(page, "5 brouillons attendent") || strings.Contains(page, `http-equiv="refresh"`) {
 			t.Errorf("B5: done run page %s", page)
 		}
-		if res := f.send(ten, clerk, "POST", runPath+"/issue", url.Values{}); res.Status != http.StatusSeeOther {
+		// B5: issuing all drafts is confirmed; unconfirmed, nothing is issued.
+		if res := f.send(ten, clerk, "POST", runPath+"/issue", url.Values{}); res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), `id="e-confirm"`) {
+			t.Fatalf("B5: issue all unconfirmed %d", res.Status)
+		}
+		for _, inv := range f.invoices(f.A) {
+			if inv.State != invDraft {
+				t.Fatalf("B5: an unconfirmed issue-all issued %+v", inv)
+			}
+		}
+		// B5: the run's page lists the invoices it made, each linked.
+		for _, inv := range f.invoices(f.A) {
+			if !strings.Contains(page, `href="/billing/manage/invoices/`+inv.ID+`"`) {
+				t.Errorf("B5: the run page does not link its invoice %s", inv.ID)
+			}
+		}
+		if res := f.send(ten, clerk, "POST", runPath+"/issue", url.Values{"confirm": {"yes"}}); res.Status != http.StatusSeeOther {
 			t.Fatalf("issue all %d", res.Status)
 		}
 		for i, inv := range f.invoices(f.A) {
@@ -616,7 +645,7 @@ func TestCreditRace(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res, err := f.h.Do(context.Background(), f.A, clerk, "POST", "/billing/manage/invoices/"+inv.ID+"/credit", []byte("amount=&reason="))
+				res, err := f.h.Do(context.Background(), f.A, clerk, "POST", "/billing/manage/invoices/"+inv.ID+"/credit", []byte("amount=&reason=Erreur&confirm=yes"))
 				if err != nil {
 					t.Error(err)
 					return

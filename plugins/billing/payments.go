@@ -133,10 +133,10 @@ func (m *Module) recordPayment(ctx context.Context, t sdk.Tenant, sc *store.Scop
 	// waits for this row and re-checks the guard on what it committed.
 	res, err := sc.Update((*Invoice)(nil)).
 		Set("paid_minor = paid_minor + ?", p.Amount).
-		Set("state = CASE WHEN paid_minor + ? >= total_minor THEN ? ELSE state END", p.Amount, invPaid).
-		Set("paid_on = CASE WHEN paid_minor + ? >= total_minor THEN ? ELSE paid_on END", p.Amount, p.On).
+		Set("state = CASE WHEN paid_minor + credited_minor + ? >= total_minor THEN ? ELSE state END", p.Amount, invPaid).
+		Set("paid_on = CASE WHEN paid_minor + credited_minor + ? >= total_minor THEN ? ELSE paid_on END", p.Amount, p.On).
 		Where("id = ?", p.InvoiceID).Where("kind = ?", invInvoice).Where("state = ?", invIssued).
-		Where("paid_minor + ? <= total_minor", p.Amount).Exec(ctx)
+		Where("paid_minor + credited_minor + ? <= total_minor", p.Amount).Exec(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (m *Module) recordPayment(ctx context.Context, t sdk.Tenant, sc *store.Scop
 // overdue counts sub's issued invoices past their due day with money still due on today.
 func overdue(ctx context.Context, sc *store.Scope, subID string, today Date) (int64, error) {
 	return sc.Select((*Invoice)(nil)).Where("inv.subscription_id = ?", subID).Where("inv.kind = ?", invInvoice).
-		Where("inv.state = ?", invIssued).Where("inv.due_on < ?", today).Where("inv.paid_minor < inv.total_minor").Count(ctx)
+		Where("inv.state = ?", invIssued).Where("inv.due_on < ?", today).Where("inv.paid_minor + inv.credited_minor < inv.total_minor").Count(ctx)
 }
 
 // reactivateIfClear reactivates a suspended subscription once nothing is overdue any more
@@ -298,7 +298,7 @@ func (m *Module) renderPayments(c *kit.Ctx, v *kit.View, status int) error {
 	var open []payRow
 	for _, inv := range invs {
 		if inv.State == invIssued {
-			open = append(open, payRow{inv, inv.TotalMinor - inv.PaidMinor})
+			open = append(open, payRow{inv, due(&inv)})
 		}
 	}
 	if v.Values["received_on"] == "" {

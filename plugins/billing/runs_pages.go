@@ -81,11 +81,18 @@ func (m *Module) startRunPost(c *kit.Ctx) error {
 	return c.Redirect("/billing/manage/runs/"+run.ID, "run_started")
 }
 
-// runPage shows a run's progress; while it runs the page reloads itself.
+// runPage shows a run's progress and the invoices it made, each linked; a run that made none
+// says why (the periods had theirs already) and leads to the drafts made elsewhere (the
+// daily job's, the demo's). While it runs the page reloads itself.
 func (m *Module) runPage(c *kit.Ctx) error {
-	v := c.View("billing.runs.run.title")
+	return m.showRun(c, c.View("billing.runs.run.title"), http.StatusOK)
+}
+
+func (m *Module) showRun(c *kit.Ctx, v *kit.View, status int) error {
 	var run Run
 	var drafts int
+	var invs []invoiceRow
+	var others int64
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		if err := sc.Select(&run).Where("run.id = ?", c.Param("id")).Scan(ctx); errors.Is(err, sql.ErrNoRows) {
 			return kit.ErrNotFound
@@ -93,13 +100,24 @@ func (m *Module) runPage(c *kit.Ctx) error {
 			return err
 		}
 		n, err := sc.Select((*Invoice)(nil)).Where("inv.run_id = ? AND inv.state = ?", run.ID, invDraft).Count(ctx)
+		if err != nil {
+			return err
+		}
 		drafts = int(n)
-		return err
+		if others, err = sc.Select((*Invoice)(nil)).Where("inv.state = ? AND inv.run_id <> ?", invDraft, run.ID).Count(ctx); err != nil {
+			return err
+		}
+		return sc.Select(&invs).ColumnExpr("inv.*").ColumnExpr("sub.client_name").
+			Join("JOIN billing_subscriptions AS sub ON sub.tenant_id = inv.tenant_id AND sub.id = inv.subscription_id").
+			Where("inv.run_id = ?", run.ID).OrderExpr("sub.client_name, inv.period_start").Limit(1000).Scan(ctx)
 	}); err != nil {
 		return err
 	}
-	v.Data["Run"], v.Data["Drafts"] = run, drafts
-	return c.Render(http.StatusOK, "runs_run", v)
+	v.Data["Run"], v.Data["Drafts"], v.Data["Invoices"], v.Data["OtherDrafts"] = run, drafts, invs, others
+	if status != http.StatusOK {
+		return kit.Invalid("runs_run", v)
+	}
+	return c.Render(status, "runs_run", v)
 }
 
 // stopRun stops a running run after its current batch.
@@ -144,11 +162,16 @@ func (m *Module) setRunState(c *kit.Ctx, from, to, done string) error {
 	return c.Redirect("/billing/manage/runs/"+id, done)
 }
 
-// issueRun issues every draft of a run (the clerk checked them), each in its own
+// issueRun issues every draft of a run (the clerk checked them and confirmed), each in its own
 // transaction with its own number.
 func (m *Module) issueRun(c *kit.Ctx) error {
 	t := c.Tenant()
 	id := c.Param("id")
+	if c.Form("confirm") != "yes" {
+		v := c.View("billing.runs.run.title")
+		v.Errors["confirm"] = "billing.runs.err.confirm"
+		return m.showRun(c, v, http.StatusUnprocessableEntity)
+	}
 	var ids []string
 	if err := c.Read(func(ctx context.Context, sc *store.Scope) error {
 		n, err := sc.Select((*Run)(nil)).Where("run.id = ?", id).Count(ctx)

@@ -227,6 +227,10 @@ type Invoice struct {
 	IssuedAt       bun.NullTime `bun:"issued_at"`
 
 	Lines []InvoiceLine `bun:"-"`
+
+	// CreditedMinor (invoices part, B5): the total (TTC) of the credit notes issued against
+	// this invoice; it lowers the amount due (see due).
+	CreditedMinor int64 `bun:"credited_minor"`
 }
 
 // InvoiceLine is a line of an invoice, its words frozen in the invoice's language.
