@@ -45,8 +45,10 @@ type creditLeft struct {
 // creditsOf are sub's issued credit notes with something left to set off.
 func creditsOf(ctx context.Context, sc *store.Scope, subID string) ([]creditLeft, error) {
 	var cns []Invoice
+	// A credit note issued against an invoice already lowered that invoice (its credited
+	// amount): it is never set off a second time against another.
 	if err := sc.Select(&cns).Where("inv.subscription_id = ?", subID).Where("inv.kind = ?", invCreditNote).
-		Where("inv.number IS NOT NULL").OrderExpr("inv.issued_on, inv.number").Scan(ctx); err != nil {
+		Where("inv.number IS NOT NULL").Where("inv.credits_id = ''").OrderExpr("inv.issued_on, inv.number").Scan(ctx); err != nil {
 		return nil, err
 	}
 	var out []creditLeft
@@ -76,7 +78,7 @@ func (m *Module) setOff(ctx context.Context, t sdk.Tenant, sc *store.Scope, sub 
 		return nil, errNoSetOff
 	}
 	res, err := sc.Update((*Invoice)(nil)).Set("credits_id = credits_id").Where("id = ?", creditID).
-		Where("kind = ?", invCreditNote).Where("subscription_id = ?", sub.ID).Exec(ctx)
+		Where("kind = ?", invCreditNote).Where("subscription_id = ?", sub.ID).Where("credits_id = ''").Exec(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -97,10 +99,10 @@ func (m *Module) setOff(ctx context.Context, t sdk.Tenant, sc *store.Scope, sub 
 	today := m.today(t)
 	res, err = sc.Update((*Invoice)(nil)).
 		Set("paid_minor = paid_minor + ?", amount).
-		Set("state = CASE WHEN paid_minor + ? >= total_minor THEN ? ELSE state END", amount, invPaid).
-		Set("paid_on = CASE WHEN paid_minor + ? >= total_minor THEN ? ELSE paid_on END", amount, today).
+		Set("state = CASE WHEN paid_minor + credited_minor + ? >= total_minor THEN ? ELSE state END", amount, invPaid).
+		Set("paid_on = CASE WHEN paid_minor + credited_minor + ? >= total_minor THEN ? ELSE paid_on END", amount, today).
 		Where("id = ?", invoiceID).Where("subscription_id = ?", sub.ID).Where("kind = ?", invInvoice).Where("state = ?", invIssued).
-		Where("paid_minor + ? <= total_minor", amount).Exec(ctx)
+		Where("paid_minor + credited_minor + ? <= total_minor", amount).Exec(ctx)
 	if err != nil {
 		return nil, err
 	}

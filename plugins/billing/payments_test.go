@@ -519,3 +519,37 @@ func TestImportTwiceAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// B6: a credit note the firm issued against an invoice already lowered that invoice; it is
+// never offered, nor taken, to be set off a second time against another invoice, even where
+// set-off is agreed.
+func TestSetOffNeverCountsACreditTwice(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := newPayFix(t, b)
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Subscription)(nil)).Set("set_off_agreed = TRUE").Where("id = ?", f.sub.ID).Exec(ctx)
+			return err
+		})
+		first := f.invoice(f.sub, "F2026-0031", 10680, Date{2026, 11, 5})
+		other := f.invoice(f.sub, "F2026-0032", 10680, Date{2026, 12, 5})
+		cn := f.creditNote(f.sub, "A2026-0009", -2000)
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			if _, err := sc.Update((*Invoice)(nil)).Set("credits_id = ?", first.ID).Where("id = ?", cn.ID).Exec(ctx); err != nil {
+				return err
+			}
+			_, err := sc.Update((*Invoice)(nil)).Set("credited_minor = 2000").Where("id = ?", first.ID).Exec(ctx)
+			return err
+		})
+		if page := string(f.send(f.A, clerk, "GET", "/billing/manage/payments?sub="+f.sub.ID, nil).Body); strings.Contains(page, `value="`+cn.ID+`"`) {
+			t.Fatal("a credit note already deducted from its invoice is offered for set-off")
+		}
+		sub := f.subNow()
+		err := f.m.In(context.Background(), f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := f.m.setOff(ctx, f.A, sc, &sub, cn.ID, other.ID, 2000, "clerk1")
+			return err
+		})
+		if !errors.Is(err, errCreditUsed) || f.reload(other.ID).PaidMinor != 0 {
+			t.Fatalf("the credit was set off twice: %v, paid %d", err, f.reload(other.ID).PaidMinor)
+		}
+	})
+}
