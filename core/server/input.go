@@ -11,7 +11,7 @@ import (
 
 // multilineFields are the core's form fields that are text areas: only they may hold line
 // breaks and tabs (a test keeps the list in step with the templates).
-var multilineFields = input.Fields{"answer": true, "reason": true, "body": true, "body_*": true, "hostnames": true,
+var multilineFields = input.Fields{"answer": true, "reason": true, "change_reason": true, "body": true, "body_*": true, "hostnames": true,
 	"permanent_address": true, "question": true, "explanation": true}
 
 // formPages names the page a form is on when it is not the page of the form's own path or of
