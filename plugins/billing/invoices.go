@@ -382,11 +382,15 @@ func (b *biller) build(sub *Subscription, options []string, start Date, calls, s
 			add(lineOption, loc.T("billing.invoices.line.option", "Name", b.products[o].Name, "From", from, "To", to), 1, p.MonthlyFeeMinor)
 		}
 	}
+	// The usage billed is the period before start's (B5), named by its days.
+	usedTo := start.AddDays(-1)
+	_, usedFrom, _ := periodAt(sub.StartsOn, usedTo)
+	uFrom, uTo := dayIn(lang, usedFrom), dayIn(lang, usedTo)
 	if over := calls - int64(plan.CallsIncluded); over > 0 {
-		add(lineCallOverage, loc.T("billing.invoices.line.calls", "Included", plan.CallsIncluded), over, planPrice.CallMinor)
+		add(lineCallOverage, loc.T("billing.invoices.line.calls", "Included", plan.CallsIncluded, "From", uFrom, "To", uTo), over, planPrice.CallMinor)
 	}
 	if over := sms - int64(plan.SMSIncluded); over > 0 {
-		add(lineSMSOverage, loc.T("billing.invoices.line.sms", "Included", plan.SMSIncluded), over, planPrice.SMSMinor)
+		add(lineSMSOverage, loc.T("billing.invoices.line.sms", "Included", plan.SMSIncluded, "From", uFrom, "To", uTo), over, planPrice.SMSMinor)
 	}
 	totals(inv)
 	p := Parties{Seller: b.seller, Buyer: buyer(sub), SubscriptionRef: sub.Reference, PaymentMethod: sub.PaymentMethod, MandateRef: sub.MandateRef}

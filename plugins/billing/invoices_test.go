@@ -93,7 +93,7 @@ func TestInvoiceDueJobInvoicesThePeriodAhead(t *testing.T) {
 			qty, unit  int64
 			descPrefix string
 		}{{linePlan, 1, 8900, "Forfait Essentiel, du 26"}, {lineOption, 1, 2500, "Option Gestion de l’agenda partagé"},
-			{lineCallOverage, 11, 60, "Appels au-delà des 150"}, {lineSMSOverage, 5, 15, "SMS au-delà des 50"}}
+			{lineCallOverage, 11, 60, "Appels au-delà des 150 compris, du 26/10/2026 au 25/11/2026"}, {lineSMSOverage, 5, 15, "SMS au-delà des 50 compris, du 26/10/2026 au 25/11/2026"}}
 		if len(nov.Lines) != len(want) {
 			t.Fatalf("B5: lines %+v", nov.Lines)
 		}
