@@ -12,7 +12,6 @@
 package billing
 
 import (
-	"context"
 	"embed"
 	"html/template"
 	"time"
@@ -54,26 +53,13 @@ const (
 	permUsage  = "billing.record_usage" // B3: the telephony platform (an API key) and the secretariat
 )
 
-// part is what one part of the module declares; New assembles them.
-type part struct {
-	Routes             []kit.Route
-	Rules              []kit.Rule
-	Jobs               []kit.Job
-	Notifications      []string
-	AuditActions       []string
-	RegistrationFields []sdk.Field
-	Funcs              template.FuncMap
-	// Forget runs when an account is deleted (P11: invoices are kept, detached);
-	// Export adds what the part holds of a user under its own keys.
-	Forget func(ctx context.Context, t sdk.Tenant, userID string) error
-	Export func(ctx context.Context, t sdk.Tenant, userID string) (map[string]any, error)
-}
+// part is what one part of the module declares (kit.Part); New assembles them.
+type part = kit.Part
 
 // Module is the billing module.
 type Module struct {
 	*kit.Module
-	now   func() time.Time
-	parts []part
+	now func() time.Time
 }
 
 // New returns the module.
@@ -81,7 +67,7 @@ func New() sdk.Module { return newModule() }
 
 func newModule() *Module {
 	m := &Module{now: func() time.Time { return time.Now().UTC() }}
-	m.parts = []part{m.catalogPart(), m.subscriptionsPart(), m.usagePart(), m.invoicesPart(), m.documentsPart(), m.paymentsPart(), m.contractPart(), m.demoPart()}
+	parts := []part{m.catalogPart(), m.subscriptionsPart(), m.usagePart(), m.invoicesPart(), m.documentsPart(), m.paymentsPart(), m.contractPart(), m.demoPart()}
 	spec := kit.Spec{
 		ID: "billing", Version: "0.2.0", Migrations: migrations, Templates: templates, Pattern: "templates/*.html",
 		// i64 turns a count into the int64 the view's number helpers take.
@@ -93,24 +79,11 @@ func newModule() *Module {
 			{Name: permManage, Grants: []string{"billing_clerk", "tenant_admin"}},
 			{Name: permUsage, Grants: []string{"secretariat_agent", "billing_clerk"}},
 		},
-		Rules:         append([]kit.Rule(nil), sharedRules...),
-		Nav:           m.nav,
-		OnDemo:        m.seedDemo,
-		OnUserDeleted: m.forget,
-		Export:        m.export,
+		Rules:  append([]kit.Rule(nil), sharedRules...),
+		Nav:    m.nav,
+		OnDemo: m.seedDemo,
 	}
-	for _, p := range m.parts {
-		spec.Routes = append(spec.Routes, p.Routes...)
-		spec.Rules = append(spec.Rules, p.Rules...)
-		spec.Jobs = append(spec.Jobs, p.Jobs...)
-		spec.Notifications = append(spec.Notifications, p.Notifications...)
-		spec.AuditActions = append(spec.AuditActions, p.AuditActions...)
-		spec.RegistrationFields = append(spec.RegistrationFields, p.RegistrationFields...)
-		for k, f := range p.Funcs {
-			spec.Funcs[k] = f
-		}
-	}
-	m.Module = kit.New(spec)
+	m.Module = kit.New(kit.WithParts(spec, parts...))
 	return m
 }
 
@@ -134,36 +107,6 @@ func (m *Module) nav(c *kit.Ctx) []kit.NavLink {
 			kit.NavLink{Path: "/billing/manage/catalog", LabelKey: "billing.nav.catalog", Also: []string{"/billing/manage/tariffs"}})
 	}
 	return links
-}
-
-// forget runs each part's Forget, the later parts first.
-func (m *Module) forget(ctx context.Context, t sdk.Tenant, userID string) error {
-	for i := len(m.parts) - 1; i >= 0; i-- {
-		if p := m.parts[i]; p.Forget != nil {
-			if err := p.Forget(ctx, t, userID); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// export gathers each part's Export.
-func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[string]any, error) {
-	out := map[string]any{}
-	for _, p := range m.parts {
-		if p.Export == nil {
-			continue
-		}
-		got, err := p.Export(ctx, t, userID)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range got {
-			out[k] = v
-		}
-	}
-	return out, nil
 }
 
 // zone is the tenant's time zone; today is the tenant's current day in it.

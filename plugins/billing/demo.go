@@ -79,7 +79,7 @@ var demoProducts = []struct {
 // did on that day is made by the same functions, on that day.
 func (m *Module) at(t sdk.Tenant, d Date, h int) *Module {
 	when := d.In(zone(t)).Add(time.Duration(h) * time.Hour).UTC()
-	return &Module{Module: m.Module, now: func() time.Time { return when }, parts: m.parts}
+	return &Module{Module: m.Module, now: func() time.Time { return when }}
 }
 
 // siret completes the 13 digits of a SIRET with its Luhn key.

@@ -532,7 +532,7 @@ func TestSubscriptionsForgetAndExport_P11(t *testing.T) {
 		if !strings.Contains(string(raw), sub.Reference) || !strings.Contains(string(raw), "+33144556677") || got["billing_subscriptions"] == nil {
 			t.Fatalf("export %s", raw)
 		}
-		if err := f.m.forget(context.Background(), f.A, client.ID); err != nil {
+		if err := f.h.Event(context.Background(), f.A, "user.deleted", []byte(client.ID)); err != nil {
 			t.Fatal(err)
 		}
 		if s := f.sub(sub.ID); s.UserID != "" || s.Reference != sub.Reference {

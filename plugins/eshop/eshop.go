@@ -11,7 +11,6 @@
 package eshop
 
 import (
-	"context"
 	"embed"
 	"html/template"
 	"time"
@@ -56,26 +55,13 @@ const (
 	permSampling = "eshop.sampling" // E7–E10: the lab's staff
 )
 
-// part is what one part of the module declares; New assembles them.
-type part struct {
-	Routes             []kit.Route
-	Rules              []kit.Rule
-	Jobs               []kit.Job
-	Notifications      []string
-	AuditActions       []string
-	RegistrationFields []sdk.Field
-	Funcs              template.FuncMap
-	// Forget runs when an account is deleted (P11, E13: results are kept detached);
-	// Export adds what the part holds of a user under its own keys.
-	Forget func(ctx context.Context, t sdk.Tenant, userID string) error
-	Export func(ctx context.Context, t sdk.Tenant, userID string) (map[string]any, error)
-}
+// part is what one part of the module declares (kit.Part); New assembles them.
+type part = kit.Part
 
 // Module is the e-shop module.
 type Module struct {
 	*kit.Module
-	now   func() time.Time
-	parts []part
+	now func() time.Time
 }
 
 // New returns the module.
@@ -83,7 +69,7 @@ func New() sdk.Module { return newModule() }
 
 func newModule() *Module {
 	m := &Module{now: func() time.Time { return time.Now().UTC() }}
-	m.parts = []part{m.catalogPart(), m.ordersPart(), m.payPart(), m.voucherPart(), m.staffPart(), m.resultsPart(), m.peoplePart()}
+	parts := []part{m.catalogPart(), m.ordersPart(), m.payPart(), m.voucherPart(), m.staffPart(), m.resultsPart(), m.peoplePart()}
 	spec := kit.Spec{
 		ID: "eshop", Version: "0.2.0", Migrations: migrations, Templates: templates, Pattern: "templates/*.html",
 		Funcs:   template.FuncMap{},
@@ -94,24 +80,11 @@ func newModule() *Module {
 			{Name: permManage, Grants: []string{"shop_manager", "tenant_admin"}},
 			{Name: permSampling, Grants: []string{"lab_staff"}},
 		},
-		Rules:         append([]kit.Rule(nil), sharedRules...),
-		Nav:           m.nav,
-		OnDemo:        m.seedDemo,
-		OnUserDeleted: m.forget,
-		Export:        m.export,
+		Rules:  append([]kit.Rule(nil), sharedRules...),
+		Nav:    m.nav,
+		OnDemo: m.seedDemo,
 	}
-	for _, p := range m.parts {
-		spec.Routes = append(spec.Routes, p.Routes...)
-		spec.Rules = append(spec.Rules, p.Rules...)
-		spec.Jobs = append(spec.Jobs, p.Jobs...)
-		spec.Notifications = append(spec.Notifications, p.Notifications...)
-		spec.AuditActions = append(spec.AuditActions, p.AuditActions...)
-		spec.RegistrationFields = append(spec.RegistrationFields, p.RegistrationFields...)
-		for k, f := range p.Funcs {
-			spec.Funcs[k] = f
-		}
-	}
-	m.Module = kit.New(spec)
+	m.Module = kit.New(kit.WithParts(spec, parts...))
 	return m
 }
 
@@ -139,37 +112,6 @@ func (m *Module) nav(c *kit.Ctx) []kit.NavLink {
 		}
 	}
 	return links
-}
-
-// forget runs each part's Forget, the later parts first: they find what they keep through
-// the earlier parts' records (a result through its order) before those let the account go.
-func (m *Module) forget(ctx context.Context, t sdk.Tenant, userID string) error {
-	for i := len(m.parts) - 1; i >= 0; i-- {
-		if p := m.parts[i]; p.Forget != nil {
-			if err := p.Forget(ctx, t, userID); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// export gathers each part's Export.
-func (m *Module) export(ctx context.Context, t sdk.Tenant, userID string) (map[string]any, error) {
-	out := map[string]any{}
-	for _, p := range m.parts {
-		if p.Export == nil {
-			continue
-		}
-		got, err := p.Export(ctx, t, userID)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range got {
-			out[k] = v
-		}
-	}
-	return out, nil
 }
 
 // newID is a random id (nothing to enumerate).
