@@ -43,8 +43,9 @@ func TestStatementBudget(t *testing.T) {
 			{"signed in", "/results/mine", "/results/family/r/", 3, 4},
 			// Billing (issue 15), on secretaires: the clerk's lists and the client's invoices
 			// are one statement however many rows; the portal reads the client's subscription,
-			// its plan, options, texts, tariff and figures, then its overdue invoices and the latest formal notice (10). The consumption page reads, for
-			// the current period and each of the 6 before it that it shows, its counts and the
+			// its plan, options, texts, tariff and figures, then his overdue invoices and the
+			// latest formal notice (10). The consumption page reads, for the current period
+			// and each of the 6 before it that it shows, its counts and the
 			// tariff then in force (a refusal, the tariff, its prices): 2 + 7 × 4 = 30,
 			// bounded by the periods shown, not by the calls counted.
 			{"billing client", "/billing/portal", "/billing/contract", 3, 10},
