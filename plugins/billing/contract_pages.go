@@ -100,6 +100,10 @@ func (m *Module) contractData(ctx context.Context, c *kit.Ctx, sc *store.Scope, 
 	v.Data["Today"] = m.today(t).String()
 	// An incident before the contract began is under no contract: no cap to show (B7).
 	v.Data["BeforeContract"] = incident.Before(sub.StartsOn)
+	// Nor is an incident from the contract's end day on (the end day is the first day without
+	// it, as for usage and invoices): no year, no cap, but the day it ended (B7).
+	v.Data["AfterContract"] = !sub.EndsOn.IsZero() && !incident.Before(sub.EndsOn)
+	v.Data["EndDay"] = sub.EndsOn.String()
 	v.Data["Terminated"] = sub.State == subTerminated
 	// Ended: terminated, or its end day come (a termination for non-payment ends it the day
 	// it is decided; the daily job then marks it terminated): no more refusal nor termination.

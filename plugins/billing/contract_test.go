@@ -187,3 +187,33 @@ func TestContractExport(t *testing.T) {
 		}
 	})
 }
+
+// TestB7NoCapAfterTheContractEnded: an incident on the contract's end day or later is under no
+// contract: the clerk's page says the contract had ended that day, with no year and no cap; the
+// day before the end is still in the last contract year, with its cap (both ends, B7).
+func TestB7NoCapAfterTheContractEnded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2025, 3, 31), "+33100000001")
+		f.pay(f.A, sub, d(2026, 4, 30), 12000, d(2026, 5, 5))
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Subscription)(nil)).Set("ends_on = ?", "2026-11-26").Where("id = ?", sub.ID).Exec(ctx)
+			return err
+		})
+		page := f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+sub.ID+"/contract?incident=2026-11-25", nil)
+		body := strings.ReplaceAll(string(page.Body), "\u00a0", " ")
+		if page.Status != 200 || !strings.Contains(body, "Incident du 25/11/2026 : année contractuelle du 31/03/2026 au 30/03/2027, plafond de 120,00 €") {
+			t.Errorf("the contract's last day: %d %s", page.Status, body)
+		}
+		for _, day := range []string{"2026-11-26", "2027-06-01"} {
+			page = f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+sub.ID+"/contract?incident="+day, nil)
+			body = strings.ReplaceAll(string(page.Body), "\u00a0", " ")
+			if page.Status != 200 || !strings.Contains(body, "le contrat avait pris fin le 26/11/2026 ; il n’y avait plus de contrat à cette date") ||
+				strings.Contains(body, "plafond de ") || strings.Contains(body, "année contractuelle du") {
+				t.Errorf("incident on %s after the end: %d %s", day, page.Status, body)
+			}
+			noKeys(t, body)
+		}
+	})
+}
