@@ -217,3 +217,44 @@ func TestB7NoCapAfterTheContractEnded(t *testing.T) {
 		}
 	})
 }
+
+// TestB8EndingContractShowsItsEndDay: a contract under termination is still active but says so
+// with its end day on the clerk's list and page and in the client's portal, in his language;
+// once terminated it reads only as terminated (B8).
+func TestB8EndingContractShowsItsEndDay(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2025, 3, 31), "+33100000001")
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Subscription)(nil)).Set("ends_on = ?", "2027-02-16").Where("id = ?", sub.ID).Exec(ctx)
+			return err
+		})
+		want := map[string]string{"fr": "Actif — résiliation en cours, fin le 16/02/2027", "pl": "Aktywny — wypowiedzenie w toku, koniec 16.02.2027", "sk": "výpoveď prebieha, koniec 16. 2. 2027"}
+		for lang, w := range want {
+			ten := f.A
+			ten.Locale = lang
+			for _, path := range []string{"/billing/manage", "/billing/manage/subscriptions/" + sub.ID} {
+				page := f.send(ten, clerk, "GET", path, nil)
+				body := strings.ReplaceAll(string(page.Body), "\u00a0", " ")
+				if page.Status != 200 || !strings.Contains(body, w) {
+					t.Errorf("%s %s: %d, want %q in %s", lang, path, page.Status, w, body)
+				}
+				noKeys(t, body)
+			}
+			page := f.send(ten, client, "GET", "/billing/portal", nil)
+			body := strings.NewReplacer("\u00a0", " ", "<strong>", "", "</strong>", "").Replace(string(page.Body))
+			if page.Status != 200 || !strings.Contains(body, w) {
+				t.Errorf("%s portal: %d, want %q in %s", lang, page.Status, w, body)
+			}
+		}
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Subscription)(nil)).Set("state = ?", subTerminated).Where("id = ?", sub.ID).Exec(ctx)
+			return err
+		})
+		page := f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+sub.ID, nil)
+		if body := string(page.Body); !strings.Contains(body, "Résilié") || strings.Contains(body, "résiliation en cours") {
+			t.Errorf("terminated: %d %s", page.Status, body)
+		}
+	})
+}
