@@ -331,11 +331,15 @@ func (m *Module) lateOfPage(c *kit.Ctx) (*lateSub, error) {
 
 // dunningNotice sends the client a formal notice to pay (B6): a letter in his language
 // (PDF) naming each late invoice, what is unpaid, the penalties to date and the recovery
-// fee, e-mailed with the letter attached; the notice is kept, dated when sent.
+// fee, e-mailed with the letter attached; the notice is kept, dated when sent. It goes at
+// once and cannot be taken back: only once the clerk ticked its "I confirm" box.
 func (m *Module) dunningNotice(c *kit.Ctx) error {
 	t := c.Tenant()
 	ls, err := m.lateOfPage(c)
 	if err != nil {
+		return err
+	}
+	if err := m.unconfirmed(c, "notice", ls.Sub.ID); err != nil {
 		return err
 	}
 	n, err := m.sendNotice(c.Context(), t, ls, c.User().ID)
@@ -477,7 +481,7 @@ func (m *Module) terminate(ctx context.Context, t sdk.Tenant, subID string, ends
 	return nil
 }
 
-// unconfirmed refuses an irreversible dunning action (action: "suspend", "terminate") whose
+// unconfirmed refuses an irreversible dunning action (action: "notice", "suspend", "terminate") whose
 // "I confirm" box was not ticked: the dunning page again (422), the error next to the box of
 // the form it came from (from: "q" the qualifying list, "l" the client's card).
 func (m *Module) unconfirmed(c *kit.Ctx, action, subID string) error {
