@@ -22,6 +22,9 @@ type noticeRow struct {
 	Deadline   Date
 	Refusal    *TariffRefusal
 	Prices     []string // the client's prices, old → new, as the notice's e-mail gave them
+	// Open: the refusal deadline is still to come and the contract has not ended — only then
+	// does the page say a refusal is possible; Closed: the deadline passed with no refusal.
+	Open, Closed bool
 }
 
 // contractData reads what both contract pages show of sub: its plan, the tariff notices
@@ -114,6 +117,11 @@ func (m *Module) contractData(ctx context.Context, c *kit.Ctx, sc *store.Scope, 
 		ending = ending || term.State == termActive
 	}
 	v.Data["Ending"] = ending
+	today := m.today(t)
+	for i := range rows {
+		rows[i].Open = rows[i].Refusal == nil && !v.Data["Ended"].(bool) && !rows[i].Deadline.Before(today)
+		rows[i].Closed = rows[i].Refusal == nil && !v.Data["Ended"].(bool) && rows[i].Deadline.Before(today)
+	}
 	return nil
 }
 

@@ -258,3 +258,35 @@ func TestB8EndingContractShowsItsEndDay(t *testing.T) {
 		}
 	})
 }
+
+// TestB4EndedContractOffersNoRefusal: while the refusal deadline runs the contract pages say a
+// refusal is possible until that day; once the contract has ended (terminated for
+// non-payment the day it was decided) neither the clerk's nor the client's page says so any
+// more (B4, B8, walkthrough F).
+func TestB4EndedContractOffersNoRefusal(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		f.announced(cat)
+		pages := []struct {
+			u    *sdk.User
+			path string
+		}{{clerk, "/billing/manage/subscriptions/" + sub.ID + "/contract"}, {client, "/billing/contract"}}
+		for _, p := range pages {
+			if body := string(f.send(f.A, p.u, "GET", p.path, nil).Body); !strings.Contains(body, "Refus possible par lettre recommandée expédiée au plus tard le") {
+				t.Fatalf("%s before the end: no refusal line\n%s", p.path, body)
+			}
+		}
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return f.m.endSubscription(ctx, f.A, sc, sub, f.m.today(f.A), "termination.reason.unpaid")
+		})
+		for _, p := range pages {
+			res := f.send(f.A, p.u, "GET", p.path, nil)
+			if body := string(res.Body); res.Status != 200 || strings.Contains(body, "Refus possible") || !strings.Contains(body, "Résiliation pour défaut de paiement") {
+				t.Errorf("%s after the end: %d\n%s", p.path, res.Status, body)
+			}
+			noKeys(t, string(res.Body))
+		}
+	})
+}

@@ -459,7 +459,8 @@ func (m *Module) suspend(ctx context.Context, t sdk.Tenant, subID string) (*Subs
 	return sub, nil
 }
 
-// terminate ends sub for unpaid invoices on endsOn (B6), through the contract part.
+// terminate ends sub for unpaid invoices on endsOn (B6), through the contract part, and tells
+// the client by e-mail.
 func (m *Module) terminate(ctx context.Context, t sdk.Tenant, subID string, endsOn Date) error {
 	var sub Subscription
 	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
@@ -476,6 +477,12 @@ func (m *Module) terminate(ctx context.Context, t sdk.Tenant, subID string, ends
 	if err != nil {
 		return err
 	}
+	if sub.EndsOn.IsZero() || endsOn.Before(sub.EndsOn) {
+		sub.EndsOn = endsOn
+	}
+	// The client is told, in his language, that his contract is terminated and the day it ends
+	// (an earlier end already fixed stays), as for any other termination.
+	m.tellClient(ctx, t, &sub, tmplTerminatedUnpaid, map[string]any{"End": dayIn(langOf(t, &sub), sub.EndsOn)})
 	_ = sdk.HostFrom(ctx).Record(ctx, sdk.AuditRecord{Action: auditTerminatedUnpaid, Subject: sub.UserID, Resource: "billing/subscription/" + sub.ID,
 		Detail: map[string]any{"client": sub.ClientName, "ends_date": endsOn.String()}})
 	return nil

@@ -465,6 +465,10 @@ func TestB6IrreversibleDunningActionsAskConfirmation(t *testing.T) {
 		if s := f.subNow(); s.EndsOn != f.m.today(f.A) || len(f.audits(auditTerminatedUnpaid)) != 1 {
 			t.Fatalf("after the confirmed termination: ends %v", s.EndsOn)
 		}
+		// The client is told, as for any other termination, with the end day (walkthrough F).
+		if sent := f.sentOf(tmplTerminatedUnpaid); len(sent) != 1 || !strings.Contains(f.mailText("fr", sent[0]), "Nous résilions donc ce contrat pour défaut de paiement : il prend fin le 11/12/2026") {
+			t.Fatalf("termination e-mail: %+v", sent)
+		}
 		body := string(f.send(f.A, clerk, "GET", "/billing/manage/dunning", nil).Body)
 		if !strings.Contains(body, "contrat résilié, fin le 11/12/2026") || strings.Contains(body, "service suspendu") ||
 			strings.Contains(body, "/billing/manage/dunning/"+f.sub.ID+"/notice") || strings.Contains(body, "/billing/manage/dunning/"+f.sub.ID+"/suspend") ||

@@ -37,7 +37,7 @@ func (m *Module) paymentsPart() part {
 		},
 		Rules:         []kit.Rule{afterNoticeAction},
 		Jobs:          []kit.Job{{Name: jobAfterNotice, Cron: "15 7 * * *", Run: m.afterNoticeJob}},
-		Notifications: []string{tmplFormalNotice, tmplSuspended, tmplReactivated},
+		Notifications: []string{tmplFormalNotice, tmplSuspended, tmplReactivated, tmplTerminatedUnpaid},
 		AuditActions: []string{auditPaymentRecorded, auditStatementImported, auditBankLineIgnored, auditLegalRateSaved,
 			auditNoticeSent, auditSuspended, auditReactivated, auditTerminatedUnpaid, auditSetOff},
 	}
@@ -60,6 +60,8 @@ const (
 	tmplFormalNotice = "billing.formal_notice"
 	tmplSuspended    = "billing.suspended"
 	tmplReactivated  = "billing.reactivated"
+	// tmplTerminatedUnpaid tells the client his contract is terminated for non-payment.
+	tmplTerminatedUnpaid = "billing.terminated_unpaid"
 
 	auditPaymentRecorded   = "billing.payment_recorded"
 	auditStatementImported = "billing.statement_imported"
