@@ -228,8 +228,8 @@ func (m *Module) tellClient(ctx context.Context, t sdk.Tenant, sub *Subscription
 		data = map[string]any{}
 	}
 	data["Client"], data["Tenant"], data["Reference"] = sub.ClientName, t.Name, sub.Reference
-	msg := recipient(sub)
-	msg.Template, msg.Data, msg.Attachments, msg.Link = tmpl, data, files, "/billing/invoices"
+	msg := letter(sub, tmpl, "/billing/invoices", data)
+	msg.Attachments = files
 	if _, err := sdk.HostFrom(ctx).Send(ctx, msg); err != nil {
 		m.Log.Error("billing: message not sent", "tenant", t.Slug, "template", tmpl, "subscription", sub.ID, "err", err.Error())
 		return false

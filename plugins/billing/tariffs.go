@@ -192,6 +192,26 @@ func recipient(sub *Subscription) sdk.Message {
 	return sdk.Message{To: sub.Email}
 }
 
+// letter is the message tmpl about sub with its data and link, to his account or else the
+// contract's address. Sent to the address, the host knows no name to greet him by: the data
+// then name him ("Name": the contract's contact, else the client), which the host's greeting
+// takes over its own empty one — every billing e-mail opens "Bonjour Dr Martin,".
+func letter(sub *Subscription, tmpl, link string, data map[string]any) sdk.Message {
+	msg := recipient(sub)
+	msg.Template, msg.Link, msg.Data = tmpl, link, data
+	if msg.UserID == "" {
+		if msg.Data == nil {
+			msg.Data = map[string]any{}
+		}
+		name := strings.TrimSpace(sub.ContactName)
+		if name == "" {
+			name = strings.TrimSpace(sub.ClientName)
+		}
+		msg.Data["Name"] = name
+	}
+	return msg
+}
+
 // pendingNotice is a tariff notice to send once the announcement is committed.
 type pendingNotice struct {
 	Sub  Subscription
@@ -343,8 +363,7 @@ func (m *Module) noticeData(t sdk.Tenant, sub *Subscription, tar *Tariff, today 
 // notice stays recorded: the clerk's page shows which have no message).
 func (m *Module) sendNotices(ctx context.Context, h *sdk.Host, t sdk.Tenant, tariffID string, notices []pendingNotice) {
 	for _, n := range notices {
-		msg := recipient(&n.Sub)
-		msg.Template, msg.Data, msg.Link = tmplTariffNotice, n.Data, "/billing/contract?s="+n.Sub.ID
+		msg := letter(&n.Sub, tmplTariffNotice, "/billing/contract?s="+n.Sub.ID, n.Data)
 		id, err := h.Send(ctx, msg)
 		if err != nil {
 			m.Log.Error("billing: tariff notice not sent", "tenant", t.Slug, "subscription", n.Sub.ID, "err", err.Error())
