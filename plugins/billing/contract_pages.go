@@ -21,7 +21,7 @@ type noticeRow struct {
 	Effective  Date
 	Deadline   Date
 	Refusal    *TariffRefusal
-	Prices     []string // the client's prices, old → new, as the notice's e-mail gave them
+	Prices     []string // the client's prices excl. VAT that change, old → new (the e-mail gave them all)
 	// Open: the refusal deadline is still to come and the contract has not ended — only then
 	// does the page say a refusal is possible; Closed: the deadline passed with no refusal.
 	Open, Closed bool
@@ -80,7 +80,7 @@ func (m *Module) contractData(ctx context.Context, c *kit.Ctx, sc *store.Scope, 
 			}
 		}
 		r := noticeRow{TariffID: tar.ID, TariffName: tar.Name, NotifiedOn: n.NotifiedOn, Effective: tar.EffectiveOn, Deadline: refusalDeadline(t, n.NotifiedOn),
-			Prices: noticePrices(c.Loc(), t.Currency, products, byID, old, next)}
+			Prices: noticePrices(c.Loc(), t.Currency, products, byID, old, next, true)}
 		for i := range refusals {
 			if refusals[i].TariffID == n.TariffID {
 				r.Refusal = &refusals[i]

@@ -2,6 +2,7 @@ package billing
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -287,6 +288,37 @@ func TestB4EndedContractOffersNoRefusal(t *testing.T) {
 				t.Errorf("%s after the end: %d\n%s", p.path, res.Status, body)
 			}
 			noKeys(t, string(res.Body))
+		}
+	})
+}
+
+// TestB4ContractPageListsChangedPricesExclVAT: the client's contract page lists, under a
+// notice, the prices that change, said to be excl. VAT, old → new; a price the new tariff
+// leaves as it was is left out (the notice's e-mail still gives them all) (B4, walkthrough 9).
+func TestB4ContractPageListsChangedPricesExclVAT(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.seedCatalog(f.A)
+		f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		tid := f.draftTariff(f.A, cat)
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error { // the SMS price stays 0,15 €
+			_, err := sc.Update((*Price)(nil)).Set("sms_minor = 15").Where("tariff_id = ? AND product_id = ?", tid, cat.Products["ESSENTIEL"]).Exec(ctx)
+			return err
+		})
+		if res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{"confirm": {"1"}}); res.Status != 303 {
+			t.Fatalf("announce: %d", res.Status)
+		}
+		body := strings.ReplaceAll(string(f.send(f.A, client, "GET", "/billing/contract", nil).Body), "\u00a0", " ")
+		for _, w := range []string{"Prix qui changent, hors taxes (HT), ancien → nouveau", "Essentiel, par mois : 89,00 € → 95,00 €", "Appel hors forfait : 0,60 € → 0,65 €"} {
+			if !strings.Contains(body, w) {
+				t.Errorf("client's contract page: no %q\n%s", w, body)
+			}
+		}
+		if strings.Contains(body, "SMS hors forfait") {
+			t.Errorf("client's contract page lists an unchanged price\n%s", body)
+		}
+		if sent := f.sentOf(tmplTariffNotice); len(sent) != 1 || !strings.Contains(sent[0].Data["Prices"].(string), "SMS hors forfait") {
+			t.Errorf("the notice's e-mail no longer gives every price: %+v", sent)
 		}
 	})
 }

@@ -342,7 +342,7 @@ func (m *Module) noticeAll(ctx context.Context, t sdk.Tenant, sc *store.Scope, t
 func (m *Module) noticeData(t sdk.Tenant, sub *Subscription, tar *Tariff, today Date, products []string, byID map[string]*Product, old, next map[string]Price) map[string]any {
 	lang := langOf(t, sub)
 	loc := m.Msgs.For(lang)
-	lines := noticePrices(loc, t.Currency, products, byID, old, next)
+	lines := noticePrices(loc, t.Currency, products, byID, old, next, false)
 	deadline := today.AddDays(int(tariffRefusalDays.Of(t)))
 	outcome := tariffRefusalOutcome.Of(t)
 	months := int(terminationNoticeMonths.Of(t))
@@ -523,7 +523,9 @@ func (m *Module) recordRefusal(c *kit.Ctx) error {
 // noticePrices are a tariff notice's price lines in loc's language, old → new (B4): each of
 // products priced in the new tariff (next) with its monthly fee, and for a plan the prices of
 // a call and an SMS beyond the allowance; "not offered" where the old tariff (old) had none.
-func noticePrices(loc *locales.Localizer, currency string, products []string, byID map[string]*Product, old, next map[string]Price) []string {
+// With onlyChanged (the contract pages) the prices the new tariff leaves as they were are
+// left out; the notice's e-mail gives them all.
+func noticePrices(loc *locales.Localizer, currency string, products []string, byID map[string]*Product, old, next map[string]Price, onlyChanged bool) []string {
 	money := func(minor int64) string { return locales.FormatMoney(loc.Lang, minor, currency) }
 	var lines []string
 	for _, pid := range products {
@@ -537,14 +539,20 @@ func noticePrices(loc *locales.Localizer, currency string, products []string, by
 		if had {
 			was = money(op.MonthlyFeeMinor)
 		}
-		lines = append(lines, loc.T("billing.contract.notice.fee", "Product", p.Name, "Old", was, "New", money(np.MonthlyFeeMinor)))
+		if !onlyChanged || !had || op.MonthlyFeeMinor != np.MonthlyFeeMinor {
+			lines = append(lines, loc.T("billing.contract.notice.fee", "Product", p.Name, "Old", was, "New", money(np.MonthlyFeeMinor)))
+		}
 		if p.Kind == kindPlan {
 			oc, os := loc.T("billing.contract.notice.none"), loc.T("billing.contract.notice.none")
 			if had {
 				oc, os = money(op.CallMinor), money(op.SMSMinor)
 			}
-			lines = append(lines, loc.T("billing.contract.notice.call", "Old", oc, "New", money(np.CallMinor)),
-				loc.T("billing.contract.notice.sms", "Old", os, "New", money(np.SMSMinor)))
+			if !onlyChanged || !had || op.CallMinor != np.CallMinor {
+				lines = append(lines, loc.T("billing.contract.notice.call", "Old", oc, "New", money(np.CallMinor)))
+			}
+			if !onlyChanged || !had || op.SMSMinor != np.SMSMinor {
+				lines = append(lines, loc.T("billing.contract.notice.sms", "Old", os, "New", money(np.SMSMinor)))
+			}
 		}
 	}
 	return lines
