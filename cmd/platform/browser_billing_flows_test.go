@@ -203,6 +203,8 @@ func TestBrowserBilling(t *testing.T) {
 		}
 		n := len(r.mailsTo(billingSlug, billingLateMail))
 		notice := mustCardAttr(c, "main article.card", billingLate, `form[action$="/notice"]`, "action")
+		// Sent at once and for good: the clerk confirms it first (walkthrough K).
+		c.do("confirm the notice", chromedp.Click(chromedp.CSS(`main form[action="`+notice+`"] input[name=confirm]`)))
 		r.click(c, "send the formal notice", `main form[action="`+notice+`"] button`, 200)
 		if card := eval[string](c, "the late client's card", `[...document.querySelectorAll("main article.card")].find(a => a.textContent.includes(`+jsString(billingLate)+`)).innerText`); !strings.Contains(card, "Mise en demeure envoyée le") {
 			t.Errorf("B6: after the notice the late client's card says: %s", squash(card))

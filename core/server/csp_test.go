@@ -48,6 +48,9 @@ func TestGreetingWithoutAName(t *testing.T) {
 		{[]any{"Name", "", "Tenant", "eLekarze"}, false},
 		{[]any{"Name", "  ", "Tenant", "eLekarze"}, false},
 		{[]any{"Tenant", "eLekarze"}, false},
+		// A module's data naming a person without an account come after the host's empty name.
+		{[]any{"Name", "", "Tenant", "eLekarze", "Name", "Dr Jean Martin"}, true},
+		{[]any{"Name", "Anna Nowak", "Tenant", "eLekarze", "Name", " "}, false},
 	} {
 		if got := namedIn(c.kv); got != c.want {
 			t.Errorf("namedIn(%v) = %v, want %v", c.kv, got, c.want)

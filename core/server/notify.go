@@ -206,13 +206,16 @@ func (s *Server) sendMailWith(ctx context.Context, t *tenancy.Tenant, to, name, 
 	return e.ID, nil
 }
 
-// namedIn reports whether the message's data name its recipient (a non-empty "Name").
+// namedIn reports whether the message's data name its recipient (a non-empty "Name"). The
+// last "Name" counts, as in the rendered text: a module's data naming a person without an
+// account here come after the host's empty name and replace it.
 func namedIn(kv []any) bool {
+	named := false
 	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i] == "Name" {
 			n, ok := kv[i+1].(string)
-			return ok && strings.TrimSpace(n) != ""
+			named = ok && strings.TrimSpace(n) != ""
 		}
 	}
-	return false
+	return named
 }

@@ -136,8 +136,9 @@ func (m *Module) draftTariff(c *kit.Ctx) error {
 	return c.Redirect("/billing/manage/tariffs/"+tar.ID, "catalog_tariff_drafted")
 }
 
-// priceLine is a product's line of a tariff's page: its prices in the tariff, and in the
-// tariff in force for comparison.
+// priceLine is a product's line of a tariff's page: its prices in the tariff, and for
+// comparison in the grid a draft was copied from (the latest announced or in force), or for
+// another grid in the one in force.
 type priceLine struct {
 	Product   Product
 	Price     Price
@@ -191,8 +192,23 @@ func (m *Module) readTariff(c *kit.Ctx, id string) (*tariffData, error) {
 		if err != nil {
 			return err
 		}
-		cur, curPrices, err := currentTariff(ctx, sc, today)
-		if err != nil {
+		// A draft is compared with the grid it was copied from, the latest announced or in force
+		// (an announced one still to take effect wins); another grid with the one in force.
+		var cur *Tariff
+		var curPrices map[string]Price
+		if d.Tariff.State == tariffDraft {
+			var latest Tariff
+			err := sc.Select(&latest).Where("tar.state <> ?", tariffDraft).OrderExpr("tar.effective_on DESC, tar.created_at DESC").Limit(1).Scan(ctx)
+			switch {
+			case err == nil:
+				cur = &latest
+				if curPrices, err = tariffPrices(ctx, sc, latest.ID); err != nil {
+					return err
+				}
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		} else if cur, curPrices, err = currentTariff(ctx, sc, today); err != nil {
 			return err
 		}
 		d.Current = cur

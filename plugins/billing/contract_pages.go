@@ -21,7 +21,10 @@ type noticeRow struct {
 	Effective  Date
 	Deadline   Date
 	Refusal    *TariffRefusal
-	Prices     []string // the client's prices, old → new, as the notice's e-mail gave them
+	Prices     []string // the client's prices excl. VAT that change, old → new (the e-mail gave them all)
+	// Open: the refusal deadline is still to come and the contract has not ended — only then
+	// does the page say a refusal is possible; Closed: the deadline passed with no refusal.
+	Open, Closed bool
 }
 
 // contractData reads what both contract pages show of sub: its plan, the tariff notices
@@ -77,7 +80,7 @@ func (m *Module) contractData(ctx context.Context, c *kit.Ctx, sc *store.Scope, 
 			}
 		}
 		r := noticeRow{TariffID: tar.ID, TariffName: tar.Name, NotifiedOn: n.NotifiedOn, Effective: tar.EffectiveOn, Deadline: refusalDeadline(t, n.NotifiedOn),
-			Prices: noticePrices(c.Loc(), t.Currency, products, byID, old, next)}
+			Prices: noticePrices(c.Loc(), t.Currency, products, byID, old, next, true)}
 		for i := range refusals {
 			if refusals[i].TariffID == n.TariffID {
 				r.Refusal = &refusals[i]
@@ -100,6 +103,10 @@ func (m *Module) contractData(ctx context.Context, c *kit.Ctx, sc *store.Scope, 
 	v.Data["Today"] = m.today(t).String()
 	// An incident before the contract began is under no contract: no cap to show (B7).
 	v.Data["BeforeContract"] = incident.Before(sub.StartsOn)
+	// Nor is an incident from the contract's end day on (the end day is the first day without
+	// it, as for usage and invoices): no year, no cap, but the day it ended (B7).
+	v.Data["AfterContract"] = !sub.EndsOn.IsZero() && !incident.Before(sub.EndsOn)
+	v.Data["EndDay"] = sub.EndsOn.String()
 	v.Data["Terminated"] = sub.State == subTerminated
 	// Ended: terminated, or its end day come (a termination for non-payment ends it the day
 	// it is decided; the daily job then marks it terminated): no more refusal nor termination.
@@ -110,6 +117,11 @@ func (m *Module) contractData(ctx context.Context, c *kit.Ctx, sc *store.Scope, 
 		ending = ending || term.State == termActive
 	}
 	v.Data["Ending"] = ending
+	today := m.today(t)
+	for i := range rows {
+		rows[i].Open = rows[i].Refusal == nil && !v.Data["Ended"].(bool) && !rows[i].Deadline.Before(today)
+		rows[i].Closed = rows[i].Refusal == nil && !v.Data["Ended"].(bool) && rows[i].Deadline.Before(today)
+	}
 	return nil
 }
 

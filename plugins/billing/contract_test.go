@@ -2,6 +2,7 @@ package billing
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -184,6 +185,140 @@ func TestContractExport(t *testing.T) {
 		s := string(out)
 		if !strings.Contains(s, `"billing_tariff_notices":[{`) || !strings.Contains(s, sub.ID) || strings.Contains(s, other.ID) || !strings.Contains(s, `"billing_terminations":[]`) {
 			t.Errorf("export: %s", s)
+		}
+	})
+}
+
+// TestB7NoCapAfterTheContractEnded: an incident on the contract's end day or later is under no
+// contract: the clerk's page says the contract had ended that day, with no year and no cap; the
+// day before the end is still in the last contract year, with its cap (both ends, B7).
+func TestB7NoCapAfterTheContractEnded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2025, 3, 31), "+33100000001")
+		f.pay(f.A, sub, d(2026, 4, 30), 12000, d(2026, 5, 5))
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Subscription)(nil)).Set("ends_on = ?", "2026-11-26").Where("id = ?", sub.ID).Exec(ctx)
+			return err
+		})
+		page := f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+sub.ID+"/contract?incident=2026-11-25", nil)
+		body := strings.ReplaceAll(string(page.Body), "\u00a0", " ")
+		if page.Status != 200 || !strings.Contains(body, "Incident du 25/11/2026 : année contractuelle du 31/03/2026 au 30/03/2027, plafond de 120,00 €") {
+			t.Errorf("the contract's last day: %d %s", page.Status, body)
+		}
+		for _, day := range []string{"2026-11-26", "2027-06-01"} {
+			page = f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+sub.ID+"/contract?incident="+day, nil)
+			body = strings.ReplaceAll(string(page.Body), "\u00a0", " ")
+			if page.Status != 200 || !strings.Contains(body, "le contrat avait pris fin le 26/11/2026 ; il n’y avait plus de contrat à cette date") ||
+				strings.Contains(body, "plafond de ") || strings.Contains(body, "année contractuelle du") {
+				t.Errorf("incident on %s after the end: %d %s", day, page.Status, body)
+			}
+			noKeys(t, body)
+		}
+	})
+}
+
+// TestB8EndingContractShowsItsEndDay: a contract under termination is still active but says so
+// with its end day on the clerk's list and page and in the client's portal, in his language;
+// once terminated it reads only as terminated (B8).
+func TestB8EndingContractShowsItsEndDay(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2025, 3, 31), "+33100000001")
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Subscription)(nil)).Set("ends_on = ?", "2027-02-16").Where("id = ?", sub.ID).Exec(ctx)
+			return err
+		})
+		want := map[string]string{"fr": "Actif — résiliation en cours, fin le 16/02/2027", "pl": "Aktywny — wypowiedzenie w toku, koniec 16.02.2027", "sk": "výpoveď prebieha, koniec 16. 2. 2027"}
+		for lang, w := range want {
+			ten := f.A
+			ten.Locale = lang
+			for _, path := range []string{"/billing/manage", "/billing/manage/subscriptions/" + sub.ID} {
+				page := f.send(ten, clerk, "GET", path, nil)
+				body := strings.ReplaceAll(string(page.Body), "\u00a0", " ")
+				if page.Status != 200 || !strings.Contains(body, w) {
+					t.Errorf("%s %s: %d, want %q in %s", lang, path, page.Status, w, body)
+				}
+				noKeys(t, body)
+			}
+			page := f.send(ten, client, "GET", "/billing/portal", nil)
+			body := strings.NewReplacer("\u00a0", " ", "<strong>", "", "</strong>", "").Replace(string(page.Body))
+			if page.Status != 200 || !strings.Contains(body, w) {
+				t.Errorf("%s portal: %d, want %q in %s", lang, page.Status, w, body)
+			}
+		}
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Subscription)(nil)).Set("state = ?", subTerminated).Where("id = ?", sub.ID).Exec(ctx)
+			return err
+		})
+		page := f.send(f.A, clerk, "GET", "/billing/manage/subscriptions/"+sub.ID, nil)
+		if body := string(page.Body); !strings.Contains(body, "Résilié") || strings.Contains(body, "résiliation en cours") {
+			t.Errorf("terminated: %d %s", page.Status, body)
+		}
+	})
+}
+
+// TestB4EndedContractOffersNoRefusal: while the refusal deadline runs the contract pages say a
+// refusal is possible until that day; once the contract has ended (terminated for
+// non-payment the day it was decided) neither the clerk's nor the client's page says so any
+// more (B4, B8, walkthrough F).
+func TestB4EndedContractOffersNoRefusal(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		f.announced(cat)
+		pages := []struct {
+			u    *sdk.User
+			path string
+		}{{clerk, "/billing/manage/subscriptions/" + sub.ID + "/contract"}, {client, "/billing/contract"}}
+		for _, p := range pages {
+			if body := string(f.send(f.A, p.u, "GET", p.path, nil).Body); !strings.Contains(body, "Refus possible par lettre recommandée expédiée au plus tard le") {
+				t.Fatalf("%s before the end: no refusal line\n%s", p.path, body)
+			}
+		}
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return f.m.endSubscription(ctx, f.A, sc, sub, f.m.today(f.A), "termination.reason.unpaid")
+		})
+		for _, p := range pages {
+			res := f.send(f.A, p.u, "GET", p.path, nil)
+			if body := string(res.Body); res.Status != 200 || strings.Contains(body, "Refus possible") || !strings.Contains(body, "Résiliation pour défaut de paiement") {
+				t.Errorf("%s after the end: %d\n%s", p.path, res.Status, body)
+			}
+			noKeys(t, string(res.Body))
+		}
+	})
+}
+
+// TestB4ContractPageListsChangedPricesExclVAT: the client's contract page lists, under a
+// notice, the prices that change, said to be excl. VAT, old → new; a price the new tariff
+// leaves as it was is left out (the notice's e-mail still gives them all) (B4, walkthrough 9).
+func TestB4ContractPageListsChangedPricesExclVAT(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.seedCatalog(f.A)
+		f.subscribe(f.A, client, cat.Products["ESSENTIEL"], d(2026, 3, 31), "+33100000001")
+		tid := f.draftTariff(f.A, cat)
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error { // the SMS price stays 0,15 €
+			_, err := sc.Update((*Price)(nil)).Set("sms_minor = 15").Where("tariff_id = ? AND product_id = ?", tid, cat.Products["ESSENTIEL"]).Exec(ctx)
+			return err
+		})
+		if res := f.postAs(f.A, clerk, "/billing/manage/tariffs/"+tid+"/announce", url.Values{"confirm": {"1"}}); res.Status != 303 {
+			t.Fatalf("announce: %d", res.Status)
+		}
+		body := strings.ReplaceAll(string(f.send(f.A, client, "GET", "/billing/contract", nil).Body), "\u00a0", " ")
+		for _, w := range []string{"Prix qui changent, hors taxes (HT), ancien → nouveau", "Essentiel, par mois : 89,00 € → 95,00 €", "Appel hors forfait : 0,60 € → 0,65 €"} {
+			if !strings.Contains(body, w) {
+				t.Errorf("client's contract page: no %q\n%s", w, body)
+			}
+		}
+		if strings.Contains(body, "SMS hors forfait") {
+			t.Errorf("client's contract page lists an unchanged price\n%s", body)
+		}
+		if sent := f.sentOf(tmplTariffNotice); len(sent) != 1 || !strings.Contains(sent[0].Data["Prices"].(string), "SMS hors forfait") {
+			t.Errorf("the notice's e-mail no longer gives every price: %+v", sent)
 		}
 	})
 }

@@ -331,11 +331,15 @@ func (m *Module) lateOfPage(c *kit.Ctx) (*lateSub, error) {
 
 // dunningNotice sends the client a formal notice to pay (B6): a letter in his language
 // (PDF) naming each late invoice, what is unpaid, the penalties to date and the recovery
-// fee, e-mailed with the letter attached; the notice is kept, dated when sent.
+// fee, e-mailed with the letter attached; the notice is kept, dated when sent. It goes at
+// once and cannot be taken back: only once the clerk ticked its "I confirm" box.
 func (m *Module) dunningNotice(c *kit.Ctx) error {
 	t := c.Tenant()
 	ls, err := m.lateOfPage(c)
 	if err != nil {
+		return err
+	}
+	if err := m.unconfirmed(c, "notice", ls.Sub.ID); err != nil {
 		return err
 	}
 	n, err := m.sendNotice(c.Context(), t, ls, c.User().ID)
@@ -455,7 +459,8 @@ func (m *Module) suspend(ctx context.Context, t sdk.Tenant, subID string) (*Subs
 	return sub, nil
 }
 
-// terminate ends sub for unpaid invoices on endsOn (B6), through the contract part.
+// terminate ends sub for unpaid invoices on endsOn (B6), through the contract part, and tells
+// the client by e-mail.
 func (m *Module) terminate(ctx context.Context, t sdk.Tenant, subID string, endsOn Date) error {
 	var sub Subscription
 	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
@@ -472,12 +477,18 @@ func (m *Module) terminate(ctx context.Context, t sdk.Tenant, subID string, ends
 	if err != nil {
 		return err
 	}
+	if sub.EndsOn.IsZero() || endsOn.Before(sub.EndsOn) {
+		sub.EndsOn = endsOn
+	}
+	// The client is told, in his language, that his contract is terminated and the day it ends
+	// (an earlier end already fixed stays), as for any other termination.
+	m.tellClient(ctx, t, &sub, tmplTerminatedUnpaid, map[string]any{"End": dayIn(langOf(t, &sub), sub.EndsOn)})
 	_ = sdk.HostFrom(ctx).Record(ctx, sdk.AuditRecord{Action: auditTerminatedUnpaid, Subject: sub.UserID, Resource: "billing/subscription/" + sub.ID,
 		Detail: map[string]any{"client": sub.ClientName, "ends_date": endsOn.String()}})
 	return nil
 }
 
-// unconfirmed refuses an irreversible dunning action (action: "suspend", "terminate") whose
+// unconfirmed refuses an irreversible dunning action (action: "notice", "suspend", "terminate") whose
 // "I confirm" box was not ticked: the dunning page again (422), the error next to the box of
 // the form it came from (from: "q" the qualifying list, "l" the client's card).
 func (m *Module) unconfirmed(c *kit.Ctx, action, subID string) error {

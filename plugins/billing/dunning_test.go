@@ -114,7 +114,7 @@ func TestDunningPageAndNotice(t *testing.T) {
 		// The firm's legal identity, which the letter names as its sender (walkthrough 10).
 		f.A = withRules(f.A, "tenant.legal.company", "Les Secrétaires SARL", "tenant.legal.address", "12 rue de Rivoli, 75001 Paris",
 			"tenant.legal.registration", "RCS Paris 123 456 789")
-		res = f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
+		res = f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{"confirm": {"1"}})
 		if res.Status != http.StatusSeeOther {
 			t.Fatalf("notice: %d\n%s", res.Status, res.Body)
 		}
@@ -155,13 +155,13 @@ func TestDunningPageAndNotice(t *testing.T) {
 			_, err := sc.Update((*Subscription)(nil)).Set("locale = 'pl'").Where("id = ?", f.sub.ID).Exec(ctx)
 			return err
 		})
-		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
+		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{"confirm": {"1"}})
 		pl := f.sentOf(tmplFormalNotice)[1].Attachments[0]
 		if text := pdftest.Text(t, pl.Data, false); !strings.Contains(text, "Wezwanie do zapłaty") || strings.Contains(text, "Mise en demeure") {
 			t.Fatalf("Polish letter:\n%s", text)
 		}
 		// Nothing late, no notice.
-		if res := f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+newID()+"/notice", url.Values{}); res.Status != http.StatusNotFound {
+		if res := f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+newID()+"/notice", url.Values{"confirm": {"1"}}); res.Status != http.StatusNotFound {
 			t.Fatalf("notice for nothing late: %d", res.Status)
 		}
 	})
@@ -172,7 +172,7 @@ func TestDunningPageAndNotice(t *testing.T) {
 func TestQualifiesAfterNoticeDays(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := newDunFix(t, b)
-		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
+		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{"confirm": {"1"}})
 		qualifying := func() bool {
 			var q bool
 			f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
@@ -259,9 +259,9 @@ func TestAfterNoticeJob(t *testing.T) {
 		f := newDunFix(t, b)
 		other := f.subscribe(f.A, &sdk.User{ID: "client2", Name: "Dr Paule Durand"}, "plan", Date{2026, 9, 14}, "+33140000018")
 		f.invoice(other, "F2026-0030", 8900, Date{2026, 11, 5})
-		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
+		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{"confirm": {"1"}})
 		f.now = f.now.Add(10 * 24 * time.Hour)
-		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+other.ID+"/notice", url.Values{})
+		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+other.ID+"/notice", url.Values{"confirm": {"1"}})
 		f.now = f.now.Add(5 * 24 * time.Hour) // the first notice is 15 days old, the second 5
 		run := func() {
 			if err := f.h.Job(context.Background(), f.A, jobAfterNotice, nil); err != nil {
@@ -346,7 +346,7 @@ func TestPaymentsPagesEveryLanguage(t *testing.T) {
 		f := newDunFix(t, b)
 		f.creditNote(f.sub, "A2026-0001", -2000)
 		f.upload("r.csv", []byte("20/11/2026;VIR INCONNU;12,00\n"))
-		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
+		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{"confirm": {"1"}})
 		f.pay(f.inv, payCheque, "12345", "10,00", "2026-11-26")
 		f.now = f.now.Add(15 * 24 * time.Hour)
 		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/suspend", url.Values{"confirm": {"1"}})
@@ -413,21 +413,34 @@ func TestPaymentsPagesEveryLanguage(t *testing.T) {
 	})
 }
 
-// TestB6IrreversibleDunningActionsAskConfirmation: suspending and terminating need the "I
+// TestB6IrreversibleDunningActionsAskConfirmation: the formal notice, suspending and terminating need the "I
 // confirm" box ticked — without it the dunning page comes back (422) with the error next to
 // the box and nothing changes. Once the contract is terminated for non-payment the page says
 // so (not "service suspendu") and offers no more notice, suspension or termination (B6).
 func TestB6IrreversibleDunningActionsAskConfirmation(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := newDunFix(t, b)
-		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
+		// The formal notice goes at once: without its box ticked, 422 and no notice (walkthrough K).
+		res := f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{"from": {"l"}})
+		if body := string(res.Body); res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="e-confirm_l_notice_`+f.sub.ID+`"`) ||
+			!strings.Contains(body, "Cochez la case pour confirmer cette action.") || !strings.Contains(body, "Je confirme l’envoi immédiat d’une mise en demeure à") {
+			t.Fatalf("notice without confirmation: %d\n%s", res.Status, body)
+		}
+		noKeys(t, string(res.Body))
+		if n := f.countRows(f.A, (*Notice)(nil)); n != 0 || len(f.sentOf(tmplFormalNotice)) != 0 {
+			t.Fatalf("notice sent without confirmation: %d notices", n)
+		}
+		f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{"confirm": {"1"}})
+		if n := f.countRows(f.A, (*Notice)(nil)); n != 1 {
+			t.Fatalf("confirmed notice: %d notices", n)
+		}
 		f.now = f.now.Add(15 * 24 * time.Hour)
 		page := f.send(f.A, clerk, "GET", "/billing/manage/dunning", nil)
 		if body := string(page.Body); !strings.Contains(body, `id="confirm_q_terminate_`+f.sub.ID+`" name="confirm" value="1" required`) ||
 			!strings.Contains(body, `id="confirm_l_suspend_`+f.sub.ID+`" name="confirm" value="1" required`) {
 			t.Fatalf("no required confirmation box:\n%s", body)
 		}
-		res := f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/suspend", url.Values{"from": {"l"}})
+		res = f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/suspend", url.Values{"from": {"l"}})
 		if body := string(res.Body); res.Status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="e-confirm_l_suspend_`+f.sub.ID+`"`) ||
 			!strings.Contains(body, "Cochez la case pour confirmer cette action.") {
 			t.Fatalf("suspension without confirmation: %d\n%s", res.Status, body)
@@ -451,6 +464,10 @@ func TestB6IrreversibleDunningActionsAskConfirmation(t *testing.T) {
 		}
 		if s := f.subNow(); s.EndsOn != f.m.today(f.A) || len(f.audits(auditTerminatedUnpaid)) != 1 {
 			t.Fatalf("after the confirmed termination: ends %v", s.EndsOn)
+		}
+		// The client is told, as for any other termination, with the end day (walkthrough F).
+		if sent := f.sentOf(tmplTerminatedUnpaid); len(sent) != 1 || !strings.Contains(f.mailText("fr", sent[0]), "Nous résilions donc ce contrat pour défaut de paiement : il prend fin le 11/12/2026") {
+			t.Fatalf("termination e-mail: %+v", sent)
 		}
 		body := string(f.send(f.A, clerk, "GET", "/billing/manage/dunning", nil).Body)
 		if !strings.Contains(body, "contrat résilié, fin le 11/12/2026") || strings.Contains(body, "service suspendu") ||

@@ -228,14 +228,16 @@ func (m *Module) deliver(ctx context.Context, t sdk.Tenant, inv *Invoice, sub *S
 		files = append(files, b)
 	}
 	lang := inv.Locale
-	msg := sdk.Message{Template: tmplInvoiceIssued, Link: "/billing/invoices/" + inv.ID, Attachments: files, Data: map[string]any{
-		"Tenant": t.Name, "Number": *inv.Number, "Total": locales.FormatMoney(lang, inv.TotalMinor, inv.Currency),
-		"Due": dayIn(lang, inv.DueOn), "Credit": inv.Kind == invCreditNote}}
-	if sub.UserID != "" {
-		msg.UserID = sub.UserID
-	} else {
-		msg.To = sub.Email
+	// A credit note's total is negative on its document; its e-mail says it in words of a
+	// credit, the amount written positive ("un avoir de 15,00 €").
+	total := inv.TotalMinor
+	if inv.Kind == invCreditNote && total < 0 {
+		total = -total
 	}
+	msg := letter(sub, tmplInvoiceIssued, "/billing/invoices/"+inv.ID, map[string]any{
+		"Tenant": t.Name, "Number": *inv.Number, "Total": locales.FormatMoney(lang, total, inv.Currency),
+		"Due": dayIn(lang, inv.DueOn), "Credit": inv.Kind == invCreditNote})
+	msg.Attachments = files
 	if _, err := h.Send(ctx, msg); err != nil {
 		return "", fmt.Errorf("invoice e-mail: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"carenet.dev/platform/plugins/kit/pdfdoc/pdftest"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // B5: a credit note the firm issues against an invoice lowers that invoice's amount due: a
@@ -155,6 +156,60 @@ func TestRunThatMadeNothingSaysWhy(t *testing.T) {
 		page := string(f.send(ten, clerk, "GET", runPath, nil).Body)
 		if !strings.Contains(page, "aucune nouvelle facture") || !strings.Contains(page, `href="/billing/manage/invoices?state=draft"`) {
 			t.Errorf("B5: the page of a run that made nothing: %s", page)
+		}
+	})
+}
+
+// TestCreditNoteMailToAClientWithoutAccount: a client with no account is written to at his
+// contract's address; the e-mail's data then name him (the contract's contact), so that the
+// host greets him by name instead of a bare "Bonjour," (walkthrough J); and a credit note's
+// e-mail says its amount positive, in words of a credit (walkthrough I, B5).
+func TestCreditNoteMailToAClientWithoutAccount(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		cat := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000001", cat.Products["RDV"])
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			_, err := sc.Update((*Subscription)(nil)).Set("user_id = ''").Where("id = ?", sub.ID).Exec(ctx)
+			return err
+		})
+		sub.UserID = ""
+		var inv *Invoice
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
+			inv, err = f.m.invoicePeriod(ctx, f.A, sc, sub, Date{2026, 11, 26})
+			return err
+		})
+		if res := f.send(f.A, clerk, "POST", "/billing/manage/invoices/"+inv.ID+"/credit", url.Values{"amount": {"12,50"}, "reason": {"Geste"}, "confirm": {"yes"}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("credit %d %s", res.Status, res.Body)
+		}
+		var credit *sdk.Message
+		for _, msg := range f.h.Host.Messages {
+			if msg.Value.Template == tmplInvoiceIssued && msg.Value.Data["Credit"] == true {
+				m := msg.Value
+				credit = &m
+			}
+		}
+		if credit == nil {
+			t.Fatal("no credit note e-mail")
+		}
+		if credit.UserID != "" || credit.To != sub.Email || credit.Data["Name"] != sub.ContactName || sub.ContactName == "" {
+			t.Errorf("J: credit note e-mail to %q/%q named %q, want %q", credit.UserID, credit.To, credit.Data["Name"], sub.ContactName)
+		}
+		text := strings.ReplaceAll(f.mailText("fr", *credit), "\u00a0", " ")
+		if !strings.Contains(text, "un avoir de 15,00 € TTC") || strings.Contains(text, "-15") || strings.Contains(text, "−15") {
+			t.Errorf("I: credit note e-mail: %s", text)
+		}
+		// Every billing e-mail is made by letter: without a contact the client's name; with an
+		// account, the host's own name of the account (no "Name" in the data).
+		noContact := *sub
+		noContact.ContactName = ""
+		if msg := letter(&noContact, tmplSuspended, "/billing/invoices", nil); msg.To != sub.Email || msg.Data["Name"] != sub.ClientName {
+			t.Errorf("J: without a contact: %+v", msg)
+		}
+		withAccount := *sub
+		withAccount.UserID = client.ID
+		if msg := letter(&withAccount, tmplSuspended, "/billing/invoices", map[string]any{"End": "x"}); msg.UserID != client.ID || msg.Data["Name"] != nil {
+			t.Errorf("J: with an account: %+v", msg)
 		}
 	})
 }

@@ -222,11 +222,8 @@ func (m *Module) forwardedMail(t sdk.Tenant, sub *Subscription, msg *TakenMessag
 	if msg.Urgent {
 		kind = loc.T("billing.usage.message.kind_urgent")
 	}
-	out := recipient(sub)
-	out.Template, out.Link = tmplMessageForwarded, "/billing/messages?s="+sub.ID
-	out.Data = map[string]any{"Kind": kind, "Client": sub.ClientName, "Caller": caller, "Phone": phone, "Text": msg.Body,
-		"When": locales.FormatDateTime(lang, msg.TakenAt, zone(t))}
-	return out
+	return letter(sub, tmplMessageForwarded, "/billing/messages?s="+sub.ID, map[string]any{"Kind": kind, "Client": sub.ClientName,
+		"Caller": caller, "Phone": phone, "Text": msg.Body, "When": locales.FormatDateTime(lang, msg.TakenAt, zone(t))})
 }
 
 // Retries of forwarding: a message the API could not send is tried again by the job

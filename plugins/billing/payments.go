@@ -37,7 +37,7 @@ func (m *Module) paymentsPart() part {
 		},
 		Rules:         []kit.Rule{afterNoticeAction},
 		Jobs:          []kit.Job{{Name: jobAfterNotice, Cron: "15 7 * * *", Run: m.afterNoticeJob}},
-		Notifications: []string{tmplFormalNotice, tmplSuspended, tmplReactivated},
+		Notifications: []string{tmplFormalNotice, tmplSuspended, tmplReactivated, tmplTerminatedUnpaid},
 		AuditActions: []string{auditPaymentRecorded, auditStatementImported, auditBankLineIgnored, auditLegalRateSaved,
 			auditNoticeSent, auditSuspended, auditReactivated, auditTerminatedUnpaid, auditSetOff},
 	}
@@ -60,6 +60,8 @@ const (
 	tmplFormalNotice = "billing.formal_notice"
 	tmplSuspended    = "billing.suspended"
 	tmplReactivated  = "billing.reactivated"
+	// tmplTerminatedUnpaid tells the client his contract is terminated for non-payment.
+	tmplTerminatedUnpaid = "billing.terminated_unpaid"
 
 	auditPaymentRecorded   = "billing.payment_recorded"
 	auditStatementImported = "billing.statement_imported"
@@ -226,8 +228,8 @@ func (m *Module) tellClient(ctx context.Context, t sdk.Tenant, sub *Subscription
 		data = map[string]any{}
 	}
 	data["Client"], data["Tenant"], data["Reference"] = sub.ClientName, t.Name, sub.Reference
-	msg := recipient(sub)
-	msg.Template, msg.Data, msg.Attachments, msg.Link = tmpl, data, files, "/billing/invoices"
+	msg := letter(sub, tmpl, "/billing/invoices", data)
+	msg.Attachments = files
 	if _, err := sdk.HostFrom(ctx).Send(ctx, msg); err != nil {
 		m.Log.Error("billing: message not sent", "tenant", t.Slug, "template", tmpl, "subscription", sub.ID, "err", err.Error())
 		return false

@@ -192,6 +192,26 @@ func recipient(sub *Subscription) sdk.Message {
 	return sdk.Message{To: sub.Email}
 }
 
+// letter is the message tmpl about sub with its data and link, to his account or else the
+// contract's address. Sent to the address, the host knows no name to greet him by: the data
+// then name him ("Name": the contract's contact, else the client), which the host's greeting
+// takes over its own empty one — every billing e-mail opens "Bonjour Dr Martin,".
+func letter(sub *Subscription, tmpl, link string, data map[string]any) sdk.Message {
+	msg := recipient(sub)
+	msg.Template, msg.Link, msg.Data = tmpl, link, data
+	if msg.UserID == "" {
+		if msg.Data == nil {
+			msg.Data = map[string]any{}
+		}
+		name := strings.TrimSpace(sub.ContactName)
+		if name == "" {
+			name = strings.TrimSpace(sub.ClientName)
+		}
+		msg.Data["Name"] = name
+	}
+	return msg
+}
+
 // pendingNotice is a tariff notice to send once the announcement is committed.
 type pendingNotice struct {
 	Sub  Subscription
@@ -322,7 +342,7 @@ func (m *Module) noticeAll(ctx context.Context, t sdk.Tenant, sc *store.Scope, t
 func (m *Module) noticeData(t sdk.Tenant, sub *Subscription, tar *Tariff, today Date, products []string, byID map[string]*Product, old, next map[string]Price) map[string]any {
 	lang := langOf(t, sub)
 	loc := m.Msgs.For(lang)
-	lines := noticePrices(loc, t.Currency, products, byID, old, next)
+	lines := noticePrices(loc, t.Currency, products, byID, old, next, false)
 	deadline := today.AddDays(int(tariffRefusalDays.Of(t)))
 	outcome := tariffRefusalOutcome.Of(t)
 	months := int(terminationNoticeMonths.Of(t))
@@ -343,8 +363,7 @@ func (m *Module) noticeData(t sdk.Tenant, sub *Subscription, tar *Tariff, today 
 // notice stays recorded: the clerk's page shows which have no message).
 func (m *Module) sendNotices(ctx context.Context, h *sdk.Host, t sdk.Tenant, tariffID string, notices []pendingNotice) {
 	for _, n := range notices {
-		msg := recipient(&n.Sub)
-		msg.Template, msg.Data, msg.Link = tmplTariffNotice, n.Data, "/billing/contract?s="+n.Sub.ID
+		msg := letter(&n.Sub, tmplTariffNotice, "/billing/contract?s="+n.Sub.ID, n.Data)
 		id, err := h.Send(ctx, msg)
 		if err != nil {
 			m.Log.Error("billing: tariff notice not sent", "tenant", t.Slug, "subscription", n.Sub.ID, "err", err.Error())
@@ -504,7 +523,9 @@ func (m *Module) recordRefusal(c *kit.Ctx) error {
 // noticePrices are a tariff notice's price lines in loc's language, old → new (B4): each of
 // products priced in the new tariff (next) with its monthly fee, and for a plan the prices of
 // a call and an SMS beyond the allowance; "not offered" where the old tariff (old) had none.
-func noticePrices(loc *locales.Localizer, currency string, products []string, byID map[string]*Product, old, next map[string]Price) []string {
+// With onlyChanged (the contract pages) the prices the new tariff leaves as they were are
+// left out; the notice's e-mail gives them all.
+func noticePrices(loc *locales.Localizer, currency string, products []string, byID map[string]*Product, old, next map[string]Price, onlyChanged bool) []string {
 	money := func(minor int64) string { return locales.FormatMoney(loc.Lang, minor, currency) }
 	var lines []string
 	for _, pid := range products {
@@ -518,14 +539,20 @@ func noticePrices(loc *locales.Localizer, currency string, products []string, by
 		if had {
 			was = money(op.MonthlyFeeMinor)
 		}
-		lines = append(lines, loc.T("billing.contract.notice.fee", "Product", p.Name, "Old", was, "New", money(np.MonthlyFeeMinor)))
+		if !onlyChanged || !had || op.MonthlyFeeMinor != np.MonthlyFeeMinor {
+			lines = append(lines, loc.T("billing.contract.notice.fee", "Product", p.Name, "Old", was, "New", money(np.MonthlyFeeMinor)))
+		}
 		if p.Kind == kindPlan {
 			oc, os := loc.T("billing.contract.notice.none"), loc.T("billing.contract.notice.none")
 			if had {
 				oc, os = money(op.CallMinor), money(op.SMSMinor)
 			}
-			lines = append(lines, loc.T("billing.contract.notice.call", "Old", oc, "New", money(np.CallMinor)),
-				loc.T("billing.contract.notice.sms", "Old", os, "New", money(np.SMSMinor)))
+			if !onlyChanged || !had || op.CallMinor != np.CallMinor {
+				lines = append(lines, loc.T("billing.contract.notice.call", "Old", oc, "New", money(np.CallMinor)))
+			}
+			if !onlyChanged || !had || op.SMSMinor != np.SMSMinor {
+				lines = append(lines, loc.T("billing.contract.notice.sms", "Old", os, "New", money(np.SMSMinor)))
+			}
 		}
 	}
 	return lines

@@ -408,5 +408,17 @@ func TestB4AnnounceAsksConfirmation(t *testing.T) {
 				t.Errorf("copy of %s: %+v, announced %+v", pid, c, p)
 			}
 		}
+		// Its page says so: the hint and the comparison column name the announced grid, whose
+		// prices (95,00 €) it shows, not those in force (89,00 €) (walkthrough G).
+		page = f.send(f.A, clerk, "GET", "/billing/manage/tariffs/"+next.ID, nil)
+		body := strings.ReplaceAll(string(page.Body), "\u00a0", " ")
+		if !strings.Contains(body, `<th scope="col">Prix de la grille « Tarif 2027 »</th>`) ||
+			!strings.Contains(body, `data-label="Prix de la grille « Tarif 2027 »">95,00 €`) || strings.Contains(body, "Prix actuels") {
+			t.Errorf("G: the new draft's page\n%s", body)
+		}
+		noKeys(t, body)
+		if body := string(f.send(f.A, clerk, "GET", "/billing/manage/tariffs", nil).Body); !strings.Contains(body, "Le brouillon reprend les prix de la dernière grille annoncée") {
+			t.Errorf("G: the tariffs page's hint\n%s", body)
+		}
 	})
 }

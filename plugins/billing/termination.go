@@ -264,10 +264,8 @@ var errNotWithdrawable = errors.New("billing: termination no longer active or al
 func (m *Module) tellEnd(ctx context.Context, h *sdk.Host, t sdk.Tenant, sub *Subscription, reason string, ends Date) {
 	lang := langOf(t, sub)
 	loc := m.Msgs.For(lang)
-	msg := recipient(sub)
-	msg.Template, msg.Link = tmplTerminationRecorded, "/billing/contract?s="+sub.ID
-	msg.Data = map[string]any{"Tenant": t.Name, "Client": sub.ClientName, "Reference": sub.Reference, "End": dayIn(lang, ends),
-		"Reason": loc.T(reasonKey(reason))}
+	msg := letter(sub, tmplTerminationRecorded, "/billing/contract?s="+sub.ID, map[string]any{"Tenant": t.Name, "Client": sub.ClientName,
+		"Reference": sub.Reference, "End": dayIn(lang, ends), "Reason": loc.T(reasonKey(reason))})
 	if _, err := h.Send(ctx, msg); err != nil {
 		m.Log.Error("billing: termination e-mail not sent", "tenant", t.Slug, "subscription", sub.ID, "err", err.Error())
 	}
@@ -347,9 +345,8 @@ func (m *Module) endDue(ctx context.Context, h *sdk.Host, t sdk.Tenant) (int, er
 		}
 		done++
 		lang := langOf(t, &sub)
-		msg := recipient(&sub)
-		msg.Template, msg.Link = tmplContractEnded, "/billing/contract?s="+sub.ID
-		msg.Data = map[string]any{"Tenant": t.Name, "Client": sub.ClientName, "Reference": sub.Reference, "End": dayIn(lang, sub.EndsOn)}
+		msg := letter(&sub, tmplContractEnded, "/billing/contract?s="+sub.ID,
+			map[string]any{"Tenant": t.Name, "Client": sub.ClientName, "Reference": sub.Reference, "End": dayIn(lang, sub.EndsOn)})
 		if h != nil {
 			if _, err := h.Send(ctx, msg); err != nil {
 				m.Log.Error("billing: contract end e-mail not sent", "tenant", t.Slug, "subscription", sub.ID, "err", err.Error())
