@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
@@ -71,5 +72,29 @@ func TestNavSubscriptionsAddressAnswers(t *testing.T) {
 		if r.Method == "GET" && r.Path == "/billing/manage/subscriptions" && r.Perm != permManage {
 			t.Errorf("N: the address is open to %q", r.Perm)
 		}
+	}
+}
+
+// Walkthrough C (B4, B6): every irreversible action's "I confirm" box — suspending and
+// terminating a late client, announcing a tariff — is the same markup as the credit note's:
+// the box inside its label, beside its words (field check), never a box alone above a
+// separate label.
+func TestConfirmationBoxesBesideTheirWords(t *testing.T) {
+	f := newDunFix(t, "sqlite")
+	f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
+	f.now = f.now.Add(15 * 24 * time.Hour)
+	dun := string(f.send(f.A, clerk, "GET", "/billing/manage/dunning", nil).Body)
+	for _, id := range []string{"confirm_q_suspend_", "confirm_q_terminate_", "confirm_l_suspend_"} {
+		if !strings.Contains(dun, `<div class="field check"><label><input type="checkbox" id="`+id+f.sub.ID+`"`) {
+			t.Errorf("C: the dunning box %s is not beside its words:\n%s", id, dun)
+		}
+	}
+	if strings.Contains(dun, `<label for="confirm_`) {
+		t.Errorf("C: a dunning box still has a separate label")
+	}
+	cat := f.seedCatalog(f.A)
+	tar := string(f.send(f.A, clerk, "GET", "/billing/manage/tariffs/"+f.draftTariff(f.A, cat), nil).Body)
+	if !strings.Contains(tar, `<div class="field check"><label><input type="checkbox" id="f-confirm" name="confirm"`) {
+		t.Errorf("C: the tariff announcement's box is not beside its words:\n%s", tar)
 	}
 }
