@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -270,6 +271,13 @@ func matchInvoice(invs []Invoice, text string, amount int64) *Invoice {
 	return found
 }
 
+// exampleLine is a statement line as the help shows it: a transfer of the day naming an
+// invoice by a number of the form the tenant's invoices carry (prefix, year, sequence, as
+// issue numbers them), so that the clerk recognises his own numbers in it.
+func exampleLine(t sdk.Tenant, on Date) string {
+	return fmt.Sprintf("%02d/%02d/%d;VIR SEPA CABINET MARTIN %s-%d-%06d;106,80", on.D, int(on.M), on.Y, invoicePrefix.Of(t), on.Y, 17)
+}
+
 // containsWord: w occurs in s with no letter or digit just before or after it.
 func containsWord(s, w string) bool {
 	for off := 0; ; {
@@ -402,6 +410,7 @@ func (m *Module) renderImport(c *kit.Ctx, v *kit.View, status int) error {
 		return err
 	}
 	v.Data["Open"], v.Data["Currency"] = open, c.Tenant().Currency
+	v.Data["Example"] = exampleLine(c.Tenant(), m.today(c.Tenant()))
 	if c.Query("done") == "payments_imported" {
 		var r importResult
 		r.Matched, _ = strconv.Atoi(c.Query("matched"))

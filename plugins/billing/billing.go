@@ -79,7 +79,10 @@ func newModule() *Module {
 			{Name: permManage, Grants: []string{"billing_clerk", "tenant_admin"}},
 			{Name: permUsage, Grants: []string{"secretariat_agent", "billing_clerk"}},
 		},
-		Rules:  append([]kit.Rule(nil), sharedRules...),
+		Rules: append([]kit.Rule(nil), sharedRules...),
+		// The nav marks /billing/manage/subscriptions as the subscriptions' place: the
+		// address answers with their list rather than a 404.
+		Routes: []kit.Route{kit.Perm("GET /billing/manage/subscriptions", permManage, func(c *kit.Ctx) error { return c.Redirect("/billing/manage", "") })},
 		Nav:    m.nav,
 		OnDemo: m.seedDemo,
 	}
