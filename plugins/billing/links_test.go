@@ -81,7 +81,7 @@ func TestNavSubscriptionsAddressAnswers(t *testing.T) {
 // separate label.
 func TestConfirmationBoxesBesideTheirWords(t *testing.T) {
 	f := newDunFix(t, "sqlite")
-	f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{})
+	f.send(f.A, clerk, "POST", "/billing/manage/dunning/"+f.sub.ID+"/notice", url.Values{"confirm": {"1"}})
 	f.now = f.now.Add(15 * 24 * time.Hour)
 	dun := string(f.send(f.A, clerk, "GET", "/billing/manage/dunning", nil).Body)
 	for _, id := range []string{"confirm_q_suspend_", "confirm_q_terminate_", "confirm_l_suspend_"} {
