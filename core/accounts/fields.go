@@ -2,14 +2,11 @@ package accounts
 
 import (
 	"slices"
-	"strings"
 	"time"
-
-	"golang.org/x/text/language"
-	"golang.org/x/text/language/display"
 
 	"carenet.dev/platform/core/form"
 	"carenet.dev/platform/core/tenancy"
+	"carenet.dev/platform/plugins/kit/country"
 	"carenet.dev/platform/plugins/kit/natid"
 )
 
@@ -39,46 +36,6 @@ const (
 	DeclarationCapacity = "declaration_full_capacity"
 )
 
-// countryCodes are the ISO 3166-1 alpha-2 codes a country field offers.
-var countryCodes = strings.Fields(`AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO
-BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI
-FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE
-JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS
-MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA
-SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY
-UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW`)
-
-// Countries are the country codes a country field offers, the tenant's country first.
-func Countries(first string) []string {
-	out := make([]string, 0, len(countryCodes))
-	if slices.Contains(countryCodes, first) {
-		out = append(out, first)
-	}
-	for _, c := range countryCodes {
-		if c != first {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// CountryName is the name of the country of code in the language lang ("" for a code that
-// is not a country).
-func CountryName(lang, code string) string {
-	if !slices.Contains(countryCodes, code) {
-		return ""
-	}
-	r, err := language.ParseRegion(code)
-	if err != nil {
-		return ""
-	}
-	tag, err := language.Parse(lang)
-	if err != nil {
-		tag = language.English
-	}
-	return display.Regions(tag).Name(r)
-}
-
 // checkChoice checks a choice field's value; it returns the message id of the problem.
 func checkChoice(typ, v string) string {
 	switch typ {
@@ -87,7 +44,7 @@ func checkChoice(typ, v string) string {
 			return "form.invalid_choice"
 		}
 	case FieldCountry:
-		if !slices.Contains(countryCodes, v) {
+		if !country.Valid(v) {
 			return "form.invalid_choice"
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"carenet.dev/platform/core/jobs"
 	"carenet.dev/platform/core/tenancy"
 	"carenet.dev/platform/core/terms"
+	"carenet.dev/platform/plugins/kit/country"
 	"carenet.dev/platform/plugins/kit/natid"
 )
 
@@ -289,8 +290,8 @@ func (p *Page) CountryChoice(name, labelKey string, required bool) ChoiceView {
 	if p.Tenant != nil {
 		first = p.Tenant.Settings.Country
 	}
-	for _, code := range accounts.Countries(first) {
-		v.Options = append(v.Options, ChoiceOption{Value: code, Label: accounts.CountryName(p.Lang, code), Selected: code == v.Value})
+	for _, code := range country.Codes(first) {
+		v.Options = append(v.Options, ChoiceOption{Value: code, Label: country.Name(p.Lang, code), Selected: code == v.Value})
 	}
 	return v
 }
@@ -305,7 +306,7 @@ func (p *Page) SexChoice(name, labelKey string, required bool) ChoiceView {
 func (p *Page) ProfileValue(typ, v string) string {
 	switch typ {
 	case accounts.FieldCountry:
-		if n := accounts.CountryName(p.Lang, v); n != "" {
+		if n := country.Name(p.Lang, v); n != "" {
 			return n
 		}
 	case accounts.FieldSex:

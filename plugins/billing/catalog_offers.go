@@ -85,7 +85,7 @@ func (m *Module) offersPage(c *kit.Ctx) error {
 	v := c.View("billing.catalog.offers.title")
 	v.Data["Plans"], v.Data["Options"] = plans, options
 	v.Data["VAT"] = loc.T("billing.catalog.offers.vat", "pct", locales.FormatInt(lang, vat))
-	v.Data["Hours"] = hoursInWords(loc, fullHours())
+	v.Data["Hours"] = hoursInWords(loc, fullHours(t))
 	v.Data["Recording"] = count("billing.catalog.offers.recording", int(recordingRetentionMonths.Of(t)))
 	// The next step: how to reach the firm to subscribe (its contacts, when it gave them) and,
 	// for a client, the way into his portal.

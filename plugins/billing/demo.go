@@ -179,7 +179,7 @@ func (m *Module) demoSeed(ctx context.Context, t sdk.Tenant, user kit.DemoAccoun
 			sub := &Subscription{TenantID: sc.TenantID, ID: newID(), Reference: newReference(referencePrefix.Of(t), start.Y), UserID: userID, State: subActive,
 				ClientName: c.Cabinet, ContactName: name, Email: email, Locale: locale, LegalID: legal, VATID: "",
 				Street: c.Street, Postcode: c.Postcode, City: c.City, Country: "FR", PhoneNumber: c.Phone, PlanID: prod[c.Plan],
-				Hours: fullHours().String(), PaymentMethod: c.Method, OrderFormRef: fmt.Sprintf("BC-%d-%03d", start.Y, i+1),
+				Hours: fullHours(t).String(), PaymentMethod: c.Method, OrderFormRef: fmt.Sprintf("BC-%d-%03d", start.Y, i+1),
 				StartsOn: start, TermsVersion: "2026-01", CreatedBy: clerkID, CreatedAt: signed.UTC()}
 			if c.Method == payDebit {
 				sub.MandateRef = fmt.Sprintf("RUM-LS-%d-%04d", start.Y, i+1)

@@ -3,7 +3,12 @@ package billing
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
+
+	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/sdk"
 )
 
 // Answering hours (B2): when the secretariat answers a client's number. The firm's full
@@ -30,22 +35,62 @@ type HoursDay struct {
 	Closes  string `json:"closes"`
 }
 
-// fullHours is the full service (B2).
-func fullHours() Hours {
-	h := Hours{Profile: hoursFull}
-	for wd := 1; wd <= 5; wd++ {
-		h.Days = append(h.Days, HoursDay{wd, "08:00", "20:00"})
+// fullServiceHours is the tenant's full service (B2; the firm's: Monday to Friday
+// 08:00–20:00, Saturday 08:00–13:00), written as weekday ranges and spans separated by
+// semicolons ("1-5 08:00-20:00; 6 08:00-13:00", 1 = Monday).
+var fullServiceHours = kit.String("billing.full_service_hours", "1-5 08:00-20:00; 6 08:00-13:00", nil, "B2")
+
+// fullHours is the tenant's full service (B2); a rule value that cannot be read gives the
+// default's hours.
+func fullHours(t sdk.Tenant) Hours {
+	if h, err := readSpans(fullServiceHours.Of(t)); err == nil {
+		return h
 	}
-	h.Days = append(h.Days, HoursDay{6, "08:00", "13:00"})
+	h, _ := readSpans(fullServiceHours.Rule().Default.(string))
 	return h
+}
+
+// readSpans reads "1-5 08:00-20:00; 6 08:00-13:00" as the full service's hours.
+func readSpans(s string) (Hours, error) {
+	h := Hours{Profile: hoursFull}
+	for _, part := range strings.Split(s, ";") {
+		f := strings.Fields(part)
+		if len(f) == 0 {
+			continue
+		}
+		days, span, ok := f[0], "", len(f) == 2
+		if ok {
+			span = f[1]
+		}
+		from, to, _ := strings.Cut(days, "-")
+		if to == "" {
+			to = from
+		}
+		opens, closes, _ := strings.Cut(span, "-")
+		a, errA := strconv.Atoi(from)
+		b, errB := strconv.Atoi(to)
+		if !ok || errA != nil || errB != nil || a > b {
+			return Hours{}, errBadHours
+		}
+		for wd := a; wd <= b; wd++ {
+			h.Days = append(h.Days, HoursDay{wd, opens, closes})
+		}
+	}
+	if len(h.Days) == 0 {
+		return Hours{}, errBadHours
+	}
+	if _, err := parseHours(sdk.Tenant{}, h.String()); err != nil {
+		return Hours{}, err
+	}
+	return h, nil
 }
 
 var errBadHours = errors.New("billing: answering hours not understood")
 
-// parseHours reads Subscription.Hours (an empty one is the full service).
-func parseHours(s string) (Hours, error) {
+// parseHours reads Subscription.Hours (an empty one is the tenant's full service).
+func parseHours(t sdk.Tenant, s string) (Hours, error) {
 	if s == "" {
-		return fullHours(), nil
+		return fullHours(t), nil
 	}
 	var h Hours
 	if err := json.Unmarshal([]byte(s), &h); err != nil {

@@ -6,11 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/text/language"
-	"golang.org/x/text/language/display"
-
 	"carenet.dev/platform/locales"
 	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/country"
 	"carenet.dev/platform/plugins/kit/pdfdoc"
 	"carenet.dev/platform/plugins/sdk"
 )
@@ -207,7 +205,7 @@ func (m *Module) invoiceDocument(t sdk.Tenant, inv *Invoice, p Parties) ([]byte,
 		d.Text(pt.Name)
 		addr := strings.TrimSpace(pt.Street + "\n" + strings.TrimSpace(pt.Postcode+" "+pt.City))
 		// the country once: the seller's one-line legal address often ends with it already
-		if c := countryName(f.Lang, pt.Country); c != "" && !strings.HasSuffix(strings.ToLower(strings.TrimRight(addr, " .")), strings.ToLower(c)) {
+		if c := country.Name(f.Lang, pt.Country); c != "" && !strings.HasSuffix(strings.ToLower(strings.TrimRight(addr, " .")), strings.ToLower(c)) {
 			addr += "\n" + c
 		}
 		d.Text(addr)
@@ -333,17 +331,4 @@ func groupIBAN(iban string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// countryName is the country of an ISO 3166 code in lang's words.
-func countryName(lang, code string) string {
-	r, err := language.ParseRegion(code)
-	if err != nil || code == "" {
-		return ""
-	}
-	tag, err := language.Parse(lang)
-	if err != nil {
-		return ""
-	}
-	return display.Regions(tag).Name(r)
 }

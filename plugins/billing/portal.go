@@ -123,7 +123,7 @@ func (m *Module) portalHome(c *kit.Ctx) error {
 		return err
 	}
 	for i := range subs {
-		h, err := parseHours(subs[i].Sub.Hours)
+		h, err := parseHours(c.Tenant(), subs[i].Sub.Hours)
 		if err != nil {
 			return err
 		}
@@ -155,7 +155,7 @@ func (m *Module) renderSign(c *kit.Ctx, status int, v *kit.View) error {
 	if d.Sub.State != subPending {
 		return c.Redirect("/billing", "")
 	}
-	h, err := parseHours(d.Sub.Hours)
+	h, err := parseHours(c.Tenant(), d.Sub.Hours)
 	if err != nil {
 		return err
 	}

@@ -111,7 +111,7 @@ func (m *Module) subscriptionsPart() part {
 			kit.Perm("POST /billing/manage/subscriptions/{id}/paper", permManage, m.recordPaperSignature),
 			kit.Perm("POST /billing/manage/subscriptions/{id}/invite", permManage, m.reinvite),
 		},
-		Rules: []kit.Rule{agendaURL, referencePrefix},
+		Rules: []kit.Rule{agendaURL, referencePrefix, fullServiceHours},
 		// a country, a SIRET or SIREN and a phone number as people read them, for any
 		// part's page ({{countryWords .Lang $s.Country}})
 		Funcs:        template.FuncMap{"countryWords": countryWords, "legalIDWords": groupDigits, "phoneWords": formatPhone},
@@ -209,7 +209,7 @@ func formView(c *kit.Ctx, title string, fields ...string) *kit.View {
 func hoursFromForm(c *kit.Ctx, v *kit.View) (Hours, bool) {
 	switch v.Values["hours_profile"] {
 	case "", hoursFull:
-		return fullHours(), true
+		return fullHours(c.Tenant()), true
 	case hoursPartial:
 	default:
 		v.Errors["hours_profile"] = "billing.subscriptions.err.hours"
@@ -224,7 +224,7 @@ func hoursFromForm(c *kit.Ctx, v *kit.View) (Hours, bool) {
 		}
 		h.Days = append(h.Days, HoursDay{Weekday: wd, Opens: v.Values[o], Closes: v.Values[cl]})
 	}
-	if _, err := parseHours(h.String()); err != nil || len(h.Days) == 0 {
+	if _, err := parseHours(c.Tenant(), h.String()); err != nil || len(h.Days) == 0 {
 		v.Errors["hours_profile"] = "billing.subscriptions.err.hours"
 		return Hours{}, false
 	}
@@ -721,7 +721,7 @@ func (m *Module) renderSub(c *kit.Ctx, status int, v *kit.View, chosen []string)
 	}); err != nil {
 		return err
 	}
-	h, err := parseHours(d.Sub.Hours)
+	h, err := parseHours(c.Tenant(), d.Sub.Hours)
 	if err != nil {
 		return err
 	}
@@ -760,7 +760,7 @@ func (m *Module) changeWords(c *kit.Ctx, d *subDetail, o *subOffer) map[string][
 			}
 		}
 		if ch.Hours != "" {
-			if h, err := parseHours(ch.Hours); err == nil {
+			if h, err := parseHours(c.Tenant(), ch.Hours); err == nil {
 				w = append(w, c.T("billing.subscriptions.change_hours", "Hours", strings.Join(hoursWords(c, h), " ; ")))
 			}
 		}

@@ -303,7 +303,7 @@ func TestAmendmentsVersioned_B1(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := f.sub(sub.ID)
-		h, _ := parseHours(s.Hours)
+		h, _ := parseHours(f.A, s.Hours)
 		if s.PlanID != f.cat.Products["CONFORT"] || h.Profile != hoursPartial || len(h.Days) != 1 {
 			t.Fatalf("after the job: plan %s hours %s", s.PlanID, s.Hours)
 		}

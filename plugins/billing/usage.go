@@ -342,7 +342,7 @@ func (m *Module) apiHours(c *kit.Ctx) error {
 	if sub == nil || sub.State == subTerminated {
 		return kit.ErrNotFound
 	}
-	h, err := parseHours(sub.Hours)
+	h, err := parseHours(c.Tenant(), sub.Hours)
 	if err != nil {
 		return err
 	}

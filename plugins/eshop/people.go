@@ -3,9 +3,7 @@ package eshop
 import (
 	"strings"
 
-	"golang.org/x/text/language"
-	"golang.org/x/text/language/display"
-
+	"carenet.dev/platform/plugins/kit/country"
 	"carenet.dev/platform/plugins/sdk"
 )
 
@@ -84,10 +82,8 @@ func profileAddress(u *sdk.User, lang string) string {
 	}
 	if cc := strings.TrimSpace(u.Profile[fieldCountry]); cc != "" {
 		name := cc
-		if r, err := language.ParseRegion(cc); err == nil {
-			if n := display.Regions(language.Make(lang)).Name(r); n != "" {
-				name = n
-			}
+		if n := country.Name(lang, cc); n != "" {
+			name = n
 		}
 		parts = append(parts, name)
 	}
