@@ -44,13 +44,14 @@ func TestStatementBudget(t *testing.T) {
 			// Billing (issue 15), on secretaires: the clerk's lists and the client's invoices
 			// are one statement however many rows; the portal reads the client's subscription,
 			// its plan, options, texts, tariff and figures, then his overdue invoices and the
-			// latest formal notice (10). The consumption page reads, for the current period
-			// and each of the 6 before it that it shows, its counts and the
-			// tariff then in force (a refusal, the tariff, its prices): 2 + 7 × 4 = 30,
-			// bounded by the periods shown, not by the calls counted.
+			// latest formal notice (10). The consumption page reads the subscription and its
+			// plan, the counts of the current period and the 6 before it that it shows (their
+			// counters, and whether any event is in none: 2), and for each period the tariff
+			// then in force (a refusal, the tariff, its prices): 2 + 2 + 7 × 3 = 25, bounded
+			// by the periods shown, not by the calls counted.
 			{"billing client", "/billing/portal", "/billing/contract", 3, 10},
 			{"billing client", "/billing/invoices", "/billing/invoices/", 3, 1},
-			{"billing client", "/billing/usage", "/billing/messages", 3, 30},
+			{"billing client", "/billing/usage", "/billing/messages", 3, 25},
 			{"billing clerk", "/billing/manage", "/billing/manage/subscriptions/", 3, 1},
 			{"billing clerk", "/billing/manage/invoices", "/billing/manage/invoices/", 3, 1},
 			{"billing clerk", "/billing/manage/runs", "/billing/manage/runs/", 3, 1},

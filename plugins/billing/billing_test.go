@@ -13,6 +13,6 @@ import (
 // its pages answer in fr, pl and sk.
 func TestFrameHolds(t *testing.T) {
 	models := []any{(*Product)(nil), (*Tariff)(nil), (*Price)(nil), (*Subscription)(nil), (*SubscriptionOption)(nil), (*Specification)(nil),
-		(*Usage)(nil), (*Invoice)(nil), (*InvoiceLine)(nil), (*Payment)(nil), (*FirstTariff)(nil)}
+		(*Usage)(nil), (*UsageCount)(nil), (*Invoice)(nil), (*InvoiceLine)(nil), (*Payment)(nil), (*FirstTariff)(nil)}
 	kittest.Check(t, func() *kit.Module { return newModule().Module }, models...)
 }

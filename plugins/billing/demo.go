@@ -230,11 +230,18 @@ func (m *Module) demoSeed(ctx context.Context, t sdk.Tenant, user kit.DemoAccoun
 // messages taken for a few.
 func (m *Module) demoUsage(ctx context.Context, t sdk.Tenant, sc *store.Scope, subs []*Subscription, prod map[string]string, rnd *rand.Rand) error {
 	now, loc, today := m.now(), zone(t), m.today(t)
+	byID := map[string]*Subscription{}
+	for _, sub := range subs {
+		byID[sub.ID] = sub
+	}
 	for i, sub := range subs {
 		from, calls, sms := today.AddDays(-30), 120+rnd.Intn(300), 30+rnd.Intn(120)
 		if i == 0 {
 			_, from, _ = periodAt(sub.StartsOn, today)
 			calls, sms = 150+45, 50+18 // beyond the Essentiel allowance (150 calls, 50 SMS)
+		}
+		if from.Before(sub.StartsOn) {
+			from = sub.StartsOn // no call before the contract
 		}
 		days := daysBetween(from, today) + 1
 		var rows []Usage
@@ -257,7 +264,7 @@ func (m *Module) demoUsage(ctx context.Context, t sdk.Tenant, sc *store.Scope, s
 			}
 			rows = append(rows, u)
 		}
-		if _, err := sc.Insert(&rows).Exec(ctx); err != nil {
+		if err := storeNewUsage(ctx, sc, t, byID, rows); err != nil {
 			return err
 		}
 	}

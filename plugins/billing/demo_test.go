@@ -188,7 +188,7 @@ func TestDemoSeedsTheFirmOnce(t *testing.T) {
 				_, first, last := periodAt(s.StartsOn, today)
 				f.in(ten, func(ctx context.Context, sc *store.Scope) error {
 					var err error
-					calls, sms, err = f.m.usageCounts(ctx, sc, ten, s.ID, first, last)
+					calls, sms, err = f.m.usageCounts(ctx, sc, ten, &s, first, last)
 					return err
 				})
 			}

@@ -76,7 +76,7 @@ func (m *Module) invoicePeriod(ctx context.Context, t sdk.Tenant, sc *store.Scop
 	var calls, sms int64
 	if k, _, _ := periodAt(sub.StartsOn, start); k > 0 {
 		first, last := periodStart(sub.StartsOn, k-1), start.AddDays(-1)
-		if calls, sms, err = m.usageCounts(ctx, sc, t, sub.ID, first, last); err != nil {
+		if calls, sms, err = m.usageCounts(ctx, sc, t, sub, first, last); err != nil {
 			return nil, err
 		}
 	}
@@ -267,7 +267,7 @@ func (m *Module) finalInvoice(ctx context.Context, t sdk.Tenant, sc *store.Scope
 		if end := sub.EndsOn.AddDays(-1); end.Before(last) {
 			last = end
 		}
-		if calls, sms, err = m.usageCounts(ctx, sc, t, sub.ID, first, last); err != nil {
+		if calls, sms, err = m.usageCounts(ctx, sc, t, sub, first, last); err != nil {
 			return nil, err
 		}
 	}

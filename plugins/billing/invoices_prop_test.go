@@ -178,10 +178,10 @@ func TestPropertyUsageAtPeriodBoundaries(t *testing.T) {
 			prevFirst, prevLast := periodStart(starts, k-1), boundary.AddDays(-1)
 			var before, after int64
 			f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
-				if before, _, err = f.m.usageCounts(ctx, sc, f.A, sub.ID, prevFirst, prevLast); err != nil {
+				if before, _, err = f.m.usageCounts(ctx, sc, f.A, sub, prevFirst, prevLast); err != nil {
 					return err
 				}
-				after, _, err = f.m.usageCounts(ctx, sc, f.A, sub.ID, boundary, periodStart(starts, k+1).AddDays(-1))
+				after, _, err = f.m.usageCounts(ctx, sc, f.A, sub, boundary, periodStart(starts, k+1).AddDays(-1))
 				return err
 			})
 			inPrev := offset < 0 && !at.Before(prevFirst.In(paris))

@@ -29,8 +29,7 @@ func (f *fixture) use(ten sdk.Tenant, sub *Subscription, kind string, n int, at 
 		for i := range rows {
 			rows[i] = Usage{TenantID: ten.ID, EventID: newID(), SubscriptionID: sub.ID, Kind: kind, OccurredAt: at.UTC(), ReceivedAt: at.UTC()}
 		}
-		_, err := sc.Insert(&rows).Exec(ctx)
-		return err
+		return storeNewUsage(ctx, sc, ten, map[string]*Subscription{sub.ID: sub}, rows)
 	})
 }
 
@@ -316,6 +315,19 @@ func TestConcurrentRunsInvoiceEachSubscriptionOnce(t *testing.T) {
 		if invoiced != 200 {
 			t.Errorf("B5: the runs count %d invoices", invoiced)
 		}
+		// Each run's batches are 8 ranges of 25 subscriptions, one after the other.
+		var batches []RunBatch
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			return sc.Select(&batches).Where("rb.run_id = ?", r1.ID).Order("batch").Scan(ctx)
+		})
+		if len(batches) != 8 {
+			t.Fatalf("B5: %d batches, want 8", len(batches))
+		}
+		for i, bt := range batches {
+			if bt.Subs != 25 || !bt.Done || bt.FirstID > bt.LastID || (i > 0 && batches[i-1].LastID >= bt.FirstID) {
+				t.Errorf("B5: batch %+v after %+v", bt, batches[max(i-1, 0)])
+			}
+		}
 	})
 }
 
@@ -354,13 +366,11 @@ func seedSubscriptions(ctx context.Context, m *Module, ten sdk.Tenant, plan stri
 			if _, err := sc.Insert(&subs).Exec(ctx); err != nil {
 				return err
 			}
-			for u := 0; u < len(uses); u += 2000 {
-				part := uses[u:min(u+2000, len(uses))]
-				if _, err := sc.Insert(&part).Exec(ctx); err != nil {
-					return err
-				}
+			byID := make(map[string]*Subscription, len(subs))
+			for i := range subs {
+				byID[subs[i].ID] = &subs[i]
 			}
-			return nil
+			return storeNewUsage(ctx, sc, ten, byID, uses)
 		})
 		if err != nil {
 			return nil, err
@@ -624,7 +634,7 @@ func TestRunPages(t *testing.T) {
 
 // The part's tables are reached through the tenant scope only.
 func TestInvoicesTablesScoped(t *testing.T) {
-	kittest.Check(t, func() *kit.Module { return newModule().Module }, (*Run)(nil), (*RunItem)(nil), (*RunBatch)(nil))
+	kittest.Check(t, func() *kit.Module { return newModule().Module }, (*Run)(nil), (*RunBatch)(nil))
 }
 
 // B5: ten clerks crediting the rest of one invoice at once: one credit note, the invoice

@@ -2,6 +2,8 @@ package billing
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -40,53 +42,53 @@ type Run struct {
 	FinishedAt bun.NullTime `bun:"finished_at"`
 }
 
-// RunItem is a subscription a run covers, in one of its batches.
-type RunItem struct {
-	bun.BaseModel `bun:"table:billing_run_items,alias:ri"`
-
-	TenantID       string `bun:"tenant_id,pk"`
-	RunID          string `bun:"run_id,pk"`
-	SubscriptionID string `bun:"subscription_id,pk"`
-	Batch          int    `bun:"batch"`
-}
-
-// RunBatch is a batch of a run's subscriptions; Done once a worker claimed it.
+// RunBatch is a batch of a run's subscriptions: those whose ids run from FirstID to LastID
+// (both included, in the database's order), Subs of them when the run started; Done once a
+// worker claimed it (migrations 20261201100041_invoices, 20261201100043_run_ranges).
 type RunBatch struct {
 	bun.BaseModel `bun:"table:billing_run_batches,alias:rb"`
 
 	TenantID string `bun:"tenant_id,pk"`
 	RunID    string `bun:"run_id,pk"`
 	Batch    int    `bun:"batch,pk"`
+	FirstID  string `bun:"first_id"`
+	LastID   string `bun:"last_id"`
+	Subs     int    `bun:"subs"`
 	Done     bool   `bun:"done"`
 	Worker   string `bun:"worker"`
 }
 
-// startRun records a run of day on over every subscription that runs (active or suspended:
-// the contract still runs) and had begun by then, cut in batches of the tenant's size.
+// runnable is the condition on a subscription (alias sub) that a run of a day covers, with
+// its arguments after the day: it runs (active or suspended: the contract still runs) and had
+// begun by that day.
+const runnable = "sub.state IN (?, ?) AND sub.starts_on <> '' AND sub.starts_on <= ?"
+
+// startRun records a run of day on over every subscription that runs and had begun by then,
+// cut in batches of the tenant's size: ranges of ids, each with its number of subscriptions.
 func (m *Module) startRun(ctx context.Context, t sdk.Tenant, on Date, by string) (*Run, error) {
 	run := &Run{TenantID: t.ID, ID: newID(), RunOn: on, State: runRunning, StartedBy: by, StartedAt: m.now().UTC()}
 	err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 		if _, err := sc.Insert(run).Exec(ctx); err != nil {
 			return err
 		}
-		res, err := sc.Tx.NewRaw(`INSERT INTO billing_run_items (tenant_id, run_id, subscription_id, batch)
-			SELECT tenant_id, ?, id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / ? FROM billing_subscriptions
-			WHERE tenant_id = ? AND state IN (?, ?) AND starts_on <> '' AND starts_on <= ?`,
-			run.ID, runBatchSize.Of(t), sc.TenantID, subActive, subSuspended, on.String()).Exec(ctx)
-		if err != nil {
+		if _, err := sc.Tx.NewRaw(`INSERT INTO billing_run_batches (tenant_id, run_id, batch, first_id, last_id, subs)
+			SELECT tenant_id, ?, batch, MIN(id), MAX(id), COUNT(*) FROM (
+				SELECT sub.tenant_id, sub.id, (ROW_NUMBER() OVER (ORDER BY sub.id) - 1) / ? AS batch FROM billing_subscriptions AS sub
+				WHERE sub.tenant_id = ? AND `+runnable+`) AS cut
+			GROUP BY tenant_id, batch`,
+			run.ID, runBatchSize.Of(t), sc.TenantID, subActive, subSuspended, on.String()).Exec(ctx); err != nil {
 			return err
 		}
-		if _, err := sc.Tx.NewRaw(`INSERT INTO billing_run_batches (tenant_id, run_id, batch)
-			SELECT DISTINCT tenant_id, run_id, batch FROM billing_run_items WHERE tenant_id = ? AND run_id = ?`, sc.TenantID, run.ID).Exec(ctx); err != nil {
+		var total []int
+		if err := sc.Select((*RunBatch)(nil)).ColumnExpr("COALESCE(SUM(rb.subs), 0)").Where("rb.run_id = ?", run.ID).Scan(ctx, &total); err != nil {
 			return err
 		}
-		n, _ := res.RowsAffected()
-		run.Total = int(n)
+		run.Total = total[0]
 		if run.Total == 0 {
 			run.State = runDone
 			run.FinishedAt.Time = run.StartedAt
 		}
-		_, err = sc.Update(run).Column("total", "state", "finished_at").WherePK().Exec(ctx)
+		_, err := sc.Update(run).Column("total", "state", "finished_at").WherePK().Exec(ctx)
 		return err
 	})
 	if err != nil {
@@ -136,38 +138,68 @@ func (m *Module) workRun(ctx context.Context, t sdk.Tenant, runID, worker string
 	}
 }
 
-// claimBatch claims the run's first batch nobody took, by a guarded update; it returns the
-// batch's subscriptions (none: no batch left, or another worker took it first).
-func claimBatch(ctx context.Context, sc *store.Scope, runID, worker string) ([]string, error) {
-	var batch []int
-	if err := sc.Select((*RunBatch)(nil)).Column("rb.batch").Where("rb.run_id = ? AND rb.done = ?", runID, false).
-		OrderExpr("rb.batch").Limit(1).Scan(ctx, &batch); err != nil || len(batch) == 0 {
+// claimBatch claims the run's first batch nobody took, by a guarded update, and counts its
+// subscriptions done; it returns the batch (nil: no batch left, or another worker took it
+// first).
+func claimBatch(ctx context.Context, sc *store.Scope, runID, worker string) (*RunBatch, error) {
+	var batch RunBatch
+	if err := sc.Select(&batch).Where("rb.run_id = ? AND rb.done = ?", runID, false).
+		OrderExpr("rb.batch").Limit(1).Scan(ctx); errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
 		return nil, err
 	}
 	res, err := sc.Update((*RunBatch)(nil)).Set("done = ?", true).Set("worker = ?", worker).
-		Where("rb.run_id = ? AND rb.batch = ? AND rb.done = ?", runID, batch[0], false).Exec(ctx)
+		Where("rb.run_id = ? AND rb.batch = ? AND rb.done = ?", runID, batch.Batch, false).Exec(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return nil, nil
 	}
-	var ids []string
-	err = sc.Select((*RunItem)(nil)).Column("ri.subscription_id").Where("ri.run_id = ? AND ri.batch = ?", runID, batch[0]).Scan(ctx, &ids)
-	return ids, err
+	_, err = sc.Update((*Run)(nil)).Set("done = done + ?", batch.Subs).Where("run.id = ?", runID).Exec(ctx)
+	return &batch, err
+}
+
+// runSub is a subscription a run invoices, with the first day of its last invoiced period
+// (none: never invoiced; final invoices aside).
+type runSub struct {
+	Subscription `bun:",extend"`
+	LastInvoiced Date `bun:"last_invoiced"`
+}
+
+// batchSubs reads what invoicing needs of the subscriptions of a batch that a run of day on
+// still covers, by a range of the primary key, each with its last invoiced period (from the
+// index billing_invoices_last).
+func batchSubs(ctx context.Context, sc *store.Scope, b *RunBatch, on Date) ([]runSub, error) {
+	var subs []runSub
+	err := sc.Select(&subs).Column(subColumns...).
+		ColumnExpr(`(SELECT MAX(inv.period_start) FROM billing_invoices AS inv WHERE inv.tenant_id = sub.tenant_id AND inv.subscription_id = sub.id
+			AND inv.kind = 'invoice' AND NOT inv.final) AS last_invoiced`).
+		Where("sub.id >= ? AND sub.id <= ?", b.FirstID, b.LastID).
+		Where(runnable, subActive, subSuspended, on.String()).OrderExpr("sub.reference").Scan(ctx)
+	return subs, err
 }
 
 // runOneByOne claims a batch on its own, then invoices its subscriptions one per
 // transaction (after the batch failed as a whole).
 func (m *Module) runOneByOne(ctx context.Context, t sdk.Tenant, runID, worker string) error {
-	var ids []string
-	if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) (err error) {
-		ids, err = claimBatch(ctx, sc, runID, worker)
+	var subs []runSub
+	if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
+		var run Run
+		if err := sc.Select(&run).Where("run.id = ?", runID).Scan(ctx); err != nil {
+			return err
+		}
+		b, err := claimBatch(ctx, sc, runID, worker)
+		if err != nil || b == nil {
+			return err
+		}
+		subs, err = batchSubs(ctx, sc, b, run.RunOn)
 		return err
 	}); err != nil {
 		return err
 	}
-	for _, id := range ids {
+	for i := range subs {
 		var invs []*Invoice
 		err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
 			var run Run
@@ -175,13 +207,13 @@ func (m *Module) runOneByOne(ctx context.Context, t sdk.Tenant, runID, worker st
 				return err
 			}
 			var err error
-			invs, err = m.invoiceClaimed(ctx, t, sc, &run, []string{id})
+			invs, err = m.invoiceBatch(ctx, t, sc, &run, subs[i:i+1])
 			return err
 		})
 		if err != nil {
-			m.Log.Error("billing run: a subscription could not be invoiced", "tenant", t.Slug, "run", runID, "subscription", id, "err", err.Error())
+			m.Log.Error("billing run: a subscription could not be invoiced", "tenant", t.Slug, "run", runID, "subscription", subs[i].ID, "err", err.Error())
 			if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-				_, err := sc.Update((*Run)(nil)).Set("done = done + 1").Set("failed = failed + 1").Where("run.id = ?", runID).Exec(ctx)
+				_, err := sc.Update((*Run)(nil)).Set("failed = failed + 1").Where("run.id = ?", runID).Exec(ctx)
 				return err
 			}); err != nil {
 				return err
@@ -205,25 +237,24 @@ func (m *Module) runStep(ctx context.Context, t sdk.Tenant, runID, worker string
 		if state = run.State; state != runRunning {
 			return nil
 		}
-		ids, err := claimBatch(ctx, sc, runID, worker)
-		if err != nil || len(ids) == 0 {
+		b, err := claimBatch(ctx, sc, runID, worker)
+		if err != nil || b == nil {
 			return err
 		}
 		claimed = true
-		issued, err = m.invoiceClaimed(ctx, t, sc, &run, ids)
+		subs, err := batchSubs(ctx, sc, b, run.RunOn)
+		if err != nil {
+			return err
+		}
+		issued, err = m.invoiceBatch(ctx, t, sc, &run, subs)
 		return err
 	})
 	return claimed, issued, state, err
 }
 
-// invoiceClaimed invoices the claimed subscriptions ids of run (those still running) and
-// counts them done; it returns the invoices it issued.
-func (m *Module) invoiceClaimed(ctx context.Context, t sdk.Tenant, sc *store.Scope, run *Run, ids []string) ([]*Invoice, error) {
-	var subs []Subscription
-	if err := sc.Select(&subs).Column(subColumns...).Where("sub.id IN (?) AND sub.state IN (?, ?)", bun.In(ids), subActive, subSuspended).
-		OrderExpr("sub.reference").Scan(ctx); err != nil {
-		return nil, err
-	}
+// invoiceBatch invoices subs, claimed by run, and counts the invoices it made; it returns
+// those it issued.
+func (m *Module) invoiceBatch(ctx context.Context, t sdk.Tenant, sc *store.Scope, run *Run, subs []runSub) ([]*Invoice, error) {
 	invs, err := m.invoiceSubs(ctx, t, sc, subs, run.RunOn, run.ID)
 	if err != nil {
 		return nil, err
@@ -234,8 +265,9 @@ func (m *Module) invoiceClaimed(ctx context.Context, t sdk.Tenant, sc *store.Sco
 			issued = append(issued, inv)
 		}
 	}
-	_, err = sc.Update((*Run)(nil)).Set("done = done + ?", len(ids)).Set("invoiced = invoiced + ?", len(invs)).
-		Where("run.id = ?", run.ID).Exec(ctx)
+	if len(invs) > 0 {
+		_, err = sc.Update((*Run)(nil)).Set("invoiced = invoiced + ?", len(invs)).Where("run.id = ?", run.ID).Exec(ctx)
+	}
 	return issued, err
 }
 
@@ -302,7 +334,7 @@ func (m *Module) deliverAll(ctx context.Context, t sdk.Tenant, invs []*Invoice) 
 // the subscription's end) that has no invoice yet: catch-up after downtime. It reads what it
 // needs in a few statements for the whole batch, numbers the invoices in one update of the
 // counter (unless drafts are reviewed) and stores them in two statements.
-func (m *Module) invoiceSubs(ctx context.Context, t sdk.Tenant, sc *store.Scope, subs []Subscription, on Date, runID string) ([]*Invoice, error) {
+func (m *Module) invoiceSubs(ctx context.Context, t sdk.Tenant, sc *store.Scope, subs []runSub, on Date, runID string) ([]*Invoice, error) {
 	if len(subs) == 0 {
 		return nil, nil
 	}
@@ -310,30 +342,18 @@ func (m *Module) invoiceSubs(ctx context.Context, t sdk.Tenant, sc *store.Scope,
 	for i := range subs {
 		ids[i] = subs[i].ID
 	}
-	var lasts []struct {
-		SubscriptionID string `bun:"subscription_id"`
-		Last           Date   `bun:"last"`
-	}
-	if err := sc.Select((*Invoice)(nil)).Column("inv.subscription_id").ColumnExpr("MAX(inv.period_start) AS last").
-		Where("inv.subscription_id IN (?) AND inv.kind = ? AND inv.final = ?", bun.In(ids), invInvoice, false).
-		Group("inv.subscription_id").Scan(ctx, &lasts); err != nil {
-		return nil, err
-	}
-	last := map[string]Date{}
-	for _, l := range lasts {
-		last[l.SubscriptionID] = l.Last
-	}
 	type job struct {
 		sub   *Subscription
 		start Date
 		k     int
 	}
 	var jobs []job
-	usageSpans := map[[2]Date][]string{}
+	var used []*Subscription // with a period before the one invoiced: its usage is billed
+	var usedFrom, usedTo Date
 	for i := range subs {
-		s := &subs[i]
+		s := &subs[i].Subscription
 		k := 0
-		if l, ok := last[s.ID]; ok {
+		if l := subs[i].LastInvoiced; !l.IsZero() {
 			k, _, _ = periodAt(s.StartsOn, l)
 			k++
 		}
@@ -343,9 +363,18 @@ func (m *Module) invoiceSubs(ctx context.Context, t sdk.Tenant, sc *store.Scope,
 				break
 			}
 			jobs = append(jobs, job{s, start, k})
-			if k > 0 {
-				span := [2]Date{periodStart(s.StartsOn, k-1), start.AddDays(-1)}
-				usageSpans[span] = append(usageSpans[span], s.ID)
+			if k == 0 {
+				continue
+			}
+			prev := periodStart(s.StartsOn, k-1)
+			if len(used) == 0 || used[len(used)-1] != s {
+				used = append(used, s)
+			}
+			if usedFrom.IsZero() || prev.Before(usedFrom) {
+				usedFrom = prev
+			}
+			if prev.After(usedTo) {
+				usedTo = prev
 			}
 		}
 	}
@@ -381,19 +410,15 @@ func (m *Module) invoiceSubs(ctx context.Context, t sdk.Tenant, sc *store.Scope,
 	for _, o := range opts {
 		options[o.SubscriptionID] = append(options[o.SubscriptionID], o.ProductID)
 	}
-	used := map[[2]Date]map[string][2]int64{}
-	for span, who := range usageSpans {
-		got, err := usageCountsMany(ctx, sc, t, who, span[0], span[1])
-		if err != nil {
-			return nil, err
-		}
-		used[span] = got
+	usage, err := periodUsage(ctx, sc, t, used, usedFrom, usedTo)
+	if err != nil {
+		return nil, err
 	}
 	invs := make([]*Invoice, 0, len(jobs))
 	for _, j := range jobs {
 		var c [2]int64
 		if j.k > 0 {
-			c = used[[2]Date{periodStart(j.sub.StartsOn, j.k-1), j.start.AddDays(-1)}][j.sub.ID]
+			c = usage[j.sub.ID][periodStart(j.sub.StartsOn, j.k-1)]
 		}
 		bj := b
 		if o := own[j.sub.ID]; o != nil {

@@ -179,6 +179,8 @@ type Specification struct {
 }
 
 // Usage is a call or SMS the telephony platform reported (B3); EventID is the platform's id.
+// Counted: the event is in its period's counter (UsageCount); one stored before the counters
+// existed is not, and is counted from the events.
 type Usage struct {
 	bun.BaseModel `bun:"table:billing_usage,alias:use"`
 
@@ -190,6 +192,19 @@ type Usage struct {
 	DurationS      int       `bun:"duration_s"`
 	RecordingRef   string    `bun:"recording_ref"`
 	ReceivedAt     time.Time `bun:"received_at"`
+	Counted        bool      `bun:"counted"`
+}
+
+// UsageCount is a subscription's calls or SMS in one of its periods (B3, B5), kept as its
+// events are stored (migration 20261201100031_usage_counts).
+type UsageCount struct {
+	bun.BaseModel `bun:"table:billing_usage_counts,alias:ucount"`
+
+	TenantID       string `bun:"tenant_id,pk"`
+	SubscriptionID string `bun:"subscription_id,pk"`
+	PeriodStart    Date   `bun:"period_start,pk"`
+	Kind           string `bun:"kind,pk"`
+	N              int64  `bun:"n"`
 }
 
 // Invoice is an invoice or a credit note (B5). Number, Year and Seq are set at issue.

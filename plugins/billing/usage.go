@@ -163,15 +163,15 @@ func (m *Module) apiUsage(c *kit.Ctx) error {
 	reply := apiReply{Results: []apiResult{}}
 	err := c.In(func(ctx context.Context, sc *store.Scope) error {
 		reply = apiReply{Results: []apiResult{}}
-		match := usageMatcher(ctx, sc, t)
+		match, tl := usageMatcher(ctx, sc, t), tally{}
 		for _, e := range *in.Events {
-			res, err := m.recordUsage(ctx, c, sc, t, match, now, e)
+			res, err := m.recordUsage(ctx, c, sc, t, match, tl, now, e)
 			if err != nil {
 				return err
 			}
 			reply.add(res)
 		}
-		return nil
+		return tl.save(ctx, sc)
 	})
 	if err != nil {
 		return err
@@ -179,8 +179,8 @@ func (m *Module) apiUsage(c *kit.Ctx) error {
 	return c.JSON(http.StatusOK, reply)
 }
 
-// recordUsage checks and stores one event.
-func (m *Module) recordUsage(ctx context.Context, c *kit.Ctx, sc *store.Scope, t sdk.Tenant, match func(string, time.Time) (*Subscription, string, error), now time.Time, e usageEventIn) (apiResult, error) {
+// recordUsage checks and stores one event, and adds it to tl when it was not stored before.
+func (m *Module) recordUsage(ctx context.Context, c *kit.Ctx, sc *store.Scope, t sdk.Tenant, match func(string, time.Time) (*Subscription, string, error), tl tally, now time.Time, e usageEventIn) (apiResult, error) {
 	id := strings.TrimSpace(e.ID)
 	if id == "" || len(id) > 128 {
 		return refusal(c, id, "bad_id"), nil
@@ -203,7 +203,7 @@ func (m *Module) recordUsage(ctx context.Context, c *kit.Ctx, sc *store.Scope, t
 		return refusal(c, id, reason), err
 	}
 	u := &Usage{TenantID: t.ID, EventID: id, SubscriptionID: sub.ID, Kind: e.Kind, OccurredAt: at, DurationS: int(e.DurationS),
-		RecordingRef: strings.TrimSpace(e.RecordingRef), ReceivedAt: now}
+		RecordingRef: strings.TrimSpace(e.RecordingRef), ReceivedAt: now, Counted: true}
 	res, err := sc.Insert(u).On("CONFLICT DO NOTHING").Exec(ctx)
 	if err != nil {
 		return apiResult{}, err
@@ -213,6 +213,7 @@ func (m *Module) recordUsage(ctx context.Context, c *kit.Ctx, sc *store.Scope, t
 	} else if n == 0 {
 		return apiResult{ID: id, Status: usageDuplicate}, nil
 	}
+	tl.add(sub, u, zone(t))
 	return apiResult{ID: id, Status: usageAccepted}, nil
 }
 
@@ -263,52 +264,6 @@ func usageMatcher(ctx context.Context, sc *store.Scope, t sdk.Tenant) func(numbe
 		}
 		return nil, "out_of_contract", nil
 	}
-}
-
-// usageCounts counts sub's calls and SMS whose local day in the tenant's zone lies between
-// first and last, both included (B3, B5): the invoices part bills what is beyond the plan's
-// allowance with it.
-func (m *Module) usageCounts(ctx context.Context, sc *store.Scope, t sdk.Tenant, subID string, first, last Date) (calls, sms int64, err error) {
-	got, err := usageCountsMany(ctx, sc, t, []string{subID}, first, last)
-	if err != nil {
-		return 0, 0, err
-	}
-	c := got[subID]
-	return c[0], c[1], nil
-}
-
-// usageCountsMany counts, for each of subIDs, its calls and SMS from the first day to the last
-// (both included, in the tenant's zone): one statement for them all (a billing run's batch).
-func usageCountsMany(ctx context.Context, sc *store.Scope, t sdk.Tenant, subIDs []string, first, last Date) (map[string][2]int64, error) {
-	from, to := first.In(zone(t)).UTC(), last.AddDays(1).In(zone(t)).UTC()
-	var rows []struct {
-		SubscriptionID string `bun:"subscription_id"`
-		Kind           string `bun:"kind"`
-		N              int64  `bun:"n"`
-	}
-	if err := usageCountsQuery(sc, subIDs, from, to).Scan(ctx, &rows); err != nil {
-		return nil, err
-	}
-	out := make(map[string][2]int64, len(subIDs))
-	for _, r := range rows {
-		c := out[r.SubscriptionID]
-		switch r.Kind {
-		case usageCall:
-			c[0] = r.N
-		case usageSMS:
-			c[1] = r.N
-		}
-		out[r.SubscriptionID] = c
-	}
-	return out, nil
-}
-
-// usageCountsQuery is the counts' one query: the covering index billing_usage_period (tenant,
-// subscription, time, kind) answers it without reading the table.
-func usageCountsQuery(sc *store.Scope, subIDs []string, from, to time.Time) *bun.SelectQuery {
-	return sc.Select((*Usage)(nil)).Column("use.subscription_id", "use.kind").ColumnExpr("COUNT(*) AS n").
-		Where("use.subscription_id IN (?) AND use.occurred_at >= ? AND use.occurred_at < ?", bun.In(subIDs), from, to).
-		Group("use.subscription_id", "use.kind")
 }
 
 // apiHours gives the telephony platform a number's answering hours (B2) as service data:

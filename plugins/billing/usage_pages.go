@@ -73,12 +73,14 @@ func (m *Module) consumption(ctx context.Context, sc *store.Scope, t sdk.Tenant,
 		day = sub.EndsOn.AddDays(-1)
 	}
 	k, _, _ := periodAt(sub.StartsOn, day)
-	for i := k; i >= 0 && i >= k-usagePreviousPeriods; i-- {
+	oldest := max(k-usagePreviousPeriods, 0)
+	used, err := periodUsage(ctx, sc, t, []*Subscription{sub}, periodStart(sub.StartsOn, oldest), periodStart(sub.StartsOn, k))
+	if err != nil {
+		return nil, err
+	}
+	for i := k; i >= oldest; i-- {
 		p := usagePeriod{First: periodStart(sub.StartsOn, i), Last: periodStart(sub.StartsOn, i+1).AddDays(-1)}
-		calls, sms, err := m.usageCounts(ctx, sc, t, sub.ID, p.First, p.Last)
-		if err != nil {
-			return nil, err
-		}
+		calls, sms := used[sub.ID][p.First][0], used[sub.ID][p.First][1]
 		var price Price
 		_, prices, err := m.tariffAt(ctx, sc, sub, p.Last.AddDays(1))
 		switch {

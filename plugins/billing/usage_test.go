@@ -82,6 +82,9 @@ func TestUsageAPIDeduplicatesB3(t *testing.T) {
 		if n := f.countRows(f.A, (*Usage)(nil)); n != 2 {
 			t.Fatalf("%d usage rows, want 2", n)
 		}
+		if got := f.counters(f.A); len(got) != 2 || got[0].Kind != usageCall || got[0].N != 1 || got[1].Kind != usageSMS || got[1].N != 1 {
+			t.Fatalf("B3: counters %+v, want a call and an SMS", got)
+		}
 		// The same id in another tenant is another event.
 		cb := f.seedCatalog(f.B)
 		f.subscribe(f.B, client, cb.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
@@ -138,7 +141,21 @@ func TestUsageAPIConcurrentDuplicatesB3(t *testing.T) {
 		if n := f.countRows(f.A, (*Usage)(nil)); n != 5 {
 			t.Fatalf("%d rows, want 5", n)
 		}
+		// B5: the period's counter holds each event once.
+		if got := f.counters(f.A); len(got) != 1 || got[0].PeriodStart != (Date{2026, 11, 26}) || got[0].Kind != usageCall || got[0].N != 5 {
+			t.Fatalf("B5: counters %+v, want 5 calls in the period from 26 November", got)
+		}
 	})
+}
+
+// counters are the tenant's usage counters.
+func (f *fixture) counters(ten sdk.Tenant) []UsageCount {
+	f.t.Helper()
+	var out []UsageCount
+	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
+		return sc.Select(&out).OrderExpr("ucount.subscription_id, ucount.period_start, ucount.kind").Scan(ctx)
+	})
+	return out
 }
 
 // B3: an event is refused, with its reason in words, when its number has no subscription
@@ -234,10 +251,10 @@ func TestUsagePeriodBoundaryInTenantZoneB3(t *testing.T) {
 		}
 		var oldCalls, oldSMS, newCalls, newSMS int64
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
-			if oldCalls, oldSMS, err = f.m.usageCounts(ctx, sc, f.A, sub.ID, Date{2026, 10, 26}, Date{2026, 11, 25}); err != nil {
+			if oldCalls, oldSMS, err = f.m.usageCounts(ctx, sc, f.A, sub, Date{2026, 10, 26}, Date{2026, 11, 25}); err != nil {
 				return err
 			}
-			newCalls, newSMS, err = f.m.usageCounts(ctx, sc, f.A, sub.ID, Date{2026, 11, 26}, Date{2026, 12, 25})
+			newCalls, newSMS, err = f.m.usageCounts(ctx, sc, f.A, sub, Date{2026, 11, 26}, Date{2026, 12, 25})
 			return err
 		})
 		if oldCalls != 1 || oldSMS != 0 || newCalls != 2 || newSMS != 1 {
@@ -254,8 +271,7 @@ func (f *fixture) insertUsage(ten sdk.Tenant, sub *Subscription, kind string, n 
 		rows[i] = Usage{TenantID: ten.ID, EventID: fmt.Sprintf("%s-%d", prefix, i), SubscriptionID: sub.ID, Kind: kind, OccurredAt: at, ReceivedAt: at}
 	}
 	f.in(ten, func(ctx context.Context, sc *store.Scope) error {
-		_, err := sc.Insert(&rows).Exec(ctx)
-		return err
+		return storeNewUsage(ctx, sc, ten, map[string]*Subscription{sub.ID: sub}, rows)
 	})
 }
 
@@ -578,46 +594,113 @@ func TestUsageForwardRetryJobB2(t *testing.T) {
 	})
 }
 
-// B5: usageCounts is one query on the index (tenant, subscription, time), whatever the
-// number of subscriptions: each engine's plan for it names the index (PostgreSQL told to
-// avoid a sequential scan, which it prefers on a table this small).
+// B5: what counts usage reads an index, whatever the number of subscriptions: a run's batch
+// and the usage page read the counters by their primary key and the events stored before the
+// counters from the index that holds them alone; a part of a period (a contract's last days)
+// is counted from the covering index (tenant, subscription, time, kind). Each engine's plan
+// names the index (PostgreSQL told to avoid a sequential scan, which it prefers on a table
+// this small).
 func TestUsageCountsUseTheIndexB5(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
 		c := f.seedCatalog(f.A)
 		sub := f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
 		f.insertUsage(f.A, sub, usageCall, 3, f.now, "ix")
-		var plan []string
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
-			q := usageCountsQuery(sc, []string{sub.ID}, f.now.Add(-time.Hour), f.now.Add(time.Hour)).String()
-			explain := "EXPLAIN QUERY PLAN "
-			if b == "postgres" {
-				if _, err := sc.Tx.ExecContext(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+		ids := []string{sub.ID}
+		for _, q := range []struct {
+			index string
+			query func(sc *store.Scope) string
+		}{
+			{map[storetest.Backend]string{"sqlite": "sqlite_autoindex_billing_usage_counts_1", "postgres": "billing_usage_counts_pkey"}[b],
+				func(sc *store.Scope) string { return countersQuery(sc, ids, Date{2026, 10, 26}, Date{2026, 11, 26}).String() }},
+			{"billing_usage_uncounted", func(sc *store.Scope) string {
+				return uncountedQuery(sc, ids, f.now.Add(-time.Hour), f.now.Add(time.Hour)).String()
+			}},
+			{"billing_usage_period", func(sc *store.Scope) string {
+				return usageBetweenQuery(sc, sub.ID, f.now.Add(-time.Hour), f.now.Add(time.Hour)).String()
+			}},
+		} {
+			var plan []string
+			f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+				explain := "EXPLAIN QUERY PLAN "
+				if b == "postgres" {
+					if _, err := sc.Tx.ExecContext(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+						return err
+					}
+					explain = "EXPLAIN "
+				}
+				rows, err := sc.Tx.QueryContext(ctx, explain+q.query(sc))
+				if err != nil {
 					return err
 				}
-				explain = "EXPLAIN "
+				defer rows.Close()
+				cols, _ := rows.Columns()
+				for rows.Next() {
+					vals := make([]any, len(cols))
+					ptrs := make([]any, len(cols))
+					for i := range vals {
+						ptrs[i] = &vals[i]
+					}
+					if err := rows.Scan(ptrs...); err != nil {
+						return err
+					}
+					plan = append(plan, fmt.Sprint(vals...))
+				}
+				return rows.Err()
+			})
+			if p := strings.Join(plan, "\n"); !strings.Contains(p, q.index) {
+				t.Errorf("the plan does not use %s:\n%s", q.index, p)
 			}
-			rows, err := sc.Tx.QueryContext(ctx, explain+q)
-			if err != nil {
+		}
+	})
+}
+
+// B3, B5: events stored before the counters existed (not counted in them) are counted from
+// the events beside the counted ones — by a period's figures, the usage page and a billing
+// run — and an event before the contract began belongs to no period.
+func TestUsageEarlierEventsStillCountB5(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		f := setup(t, b)
+		c := f.seedCatalog(f.A)
+		sub := f.subscribe(f.A, client, c.Products["ESSENTIEL"], Date{2026, 10, 26}, usagePhone)
+		f.use(f.A, sub, usageCall, 150, time.Date(2026, 11, 2, 9, 0, 0, 0, paris))
+		f.use(f.A, sub, usageCall, 2, time.Date(2026, 10, 25, 9, 0, 0, 0, paris)) // before the contract
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
+			old := []Usage{ // stored before the counters: counted false
+				{TenantID: f.A.ID, EventID: "old-1", SubscriptionID: sub.ID, Kind: usageCall, OccurredAt: time.Date(2026, 11, 25, 23, 30, 0, 0, paris), ReceivedAt: f.now},
+				{TenantID: f.A.ID, EventID: "old-2", SubscriptionID: sub.ID, Kind: usageCall, OccurredAt: time.Date(2026, 10, 26, 0, 0, 0, 0, paris), ReceivedAt: f.now},
+				{TenantID: f.A.ID, EventID: "old-3", SubscriptionID: sub.ID, Kind: usageSMS, OccurredAt: time.Date(2026, 11, 1, 9, 0, 0, 0, paris), ReceivedAt: f.now},
+				{TenantID: f.A.ID, EventID: "old-4", SubscriptionID: sub.ID, Kind: usageCall, OccurredAt: time.Date(2026, 11, 26, 0, 10, 0, 0, paris), ReceivedAt: f.now}, // the next period's
+				{TenantID: f.A.ID, EventID: "old-5", SubscriptionID: sub.ID, Kind: usageCall, OccurredAt: time.Date(2026, 10, 25, 23, 59, 0, 0, paris), ReceivedAt: f.now}, // before the contract
+			}
+			_, err := sc.Insert(&old).Exec(ctx)
+			return err
+		})
+		var calls, sms, next int64
+		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
+			if calls, sms, err = f.m.usageCounts(ctx, sc, f.A, sub, Date{2026, 10, 26}, Date{2026, 11, 25}); err != nil {
 				return err
 			}
-			defer rows.Close()
-			cols, _ := rows.Columns()
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				if err := rows.Scan(ptrs...); err != nil {
-					return err
-				}
-				plan = append(plan, fmt.Sprint(vals...))
-			}
-			return rows.Err()
+			next, _, err = f.m.usageCounts(ctx, sc, f.A, sub, Date{2026, 11, 26}, Date{2026, 12, 25})
+			return err
 		})
-		if p := strings.Join(plan, "\n"); !strings.Contains(p, "billing_usage_period") {
-			t.Fatalf("the plan does not use the index:\n%s", p)
+		if calls != 152 || sms != 1 || next != 1 {
+			t.Fatalf("B5: %d calls, %d SMS, %d calls in the next period; want 152, 1 and 1", calls, sms, next)
+		}
+		ten := withRules(f.A, "billing.review_drafts", false)
+		if err := f.h.Job(context.Background(), ten, jobInvoiceDue, nil); err != nil {
+			t.Fatal(err)
+		}
+		var over int64
+		for _, inv := range f.invoices(f.A) {
+			for _, l := range inv.Lines {
+				if inv.PeriodStart == (Date{2026, 11, 26}) && l.Kind == lineCallOverage {
+					over = l.Quantity
+				}
+			}
+		}
+		if over != 2 {
+			t.Errorf("B5: the run billed %d calls beyond the allowance, want 2", over)
 		}
 	})
 }
