@@ -612,7 +612,9 @@ func TestUsageCountsUseTheIndexB5(t *testing.T) {
 			query func(sc *store.Scope) string
 		}{
 			{map[storetest.Backend]string{"sqlite": "sqlite_autoindex_billing_usage_counts_1", "postgres": "billing_usage_counts_pkey"}[b],
-				func(sc *store.Scope) string { return countersQuery(sc, ids, Date{2026, 10, 26}, Date{2026, 11, 26}).String() }},
+				func(sc *store.Scope) string {
+					return countersQuery(sc, ids, Date{2026, 10, 26}, Date{2026, 11, 26}).String()
+				}},
 			{"billing_usage_uncounted", func(sc *store.Scope) string {
 				return uncountedQuery(sc, ids, f.now.Add(-time.Hour), f.now.Add(time.Hour)).String()
 			}},
@@ -670,7 +672,7 @@ func TestUsageEarlierEventsStillCountB5(t *testing.T) {
 				{TenantID: f.A.ID, EventID: "old-1", SubscriptionID: sub.ID, Kind: usageCall, OccurredAt: time.Date(2026, 11, 25, 23, 30, 0, 0, paris), ReceivedAt: f.now},
 				{TenantID: f.A.ID, EventID: "old-2", SubscriptionID: sub.ID, Kind: usageCall, OccurredAt: time.Date(2026, 10, 26, 0, 0, 0, 0, paris), ReceivedAt: f.now},
 				{TenantID: f.A.ID, EventID: "old-3", SubscriptionID: sub.ID, Kind: usageSMS, OccurredAt: time.Date(2026, 11, 1, 9, 0, 0, 0, paris), ReceivedAt: f.now},
-				{TenantID: f.A.ID, EventID: "old-4", SubscriptionID: sub.ID, Kind: usageCall, OccurredAt: time.Date(2026, 11, 26, 0, 10, 0, 0, paris), ReceivedAt: f.now}, // the next period's
+				{TenantID: f.A.ID, EventID: "old-4", SubscriptionID: sub.ID, Kind: usageCall, OccurredAt: time.Date(2026, 11, 26, 0, 10, 0, 0, paris), ReceivedAt: f.now},  // the next period's
 				{TenantID: f.A.ID, EventID: "old-5", SubscriptionID: sub.ID, Kind: usageCall, OccurredAt: time.Date(2026, 10, 25, 23, 59, 0, 0, paris), ReceivedAt: f.now}, // before the contract
 			}
 			_, err := sc.Insert(&old).Exec(ctx)
