@@ -407,23 +407,15 @@ func (m *Module) demoInvoices(ctx context.Context, t sdk.Tenant, h *sdk.Host, su
 			}
 		}
 	}
-	// This month's periods: drafts waiting for the clerk (or issued, without the review rule).
-	for _, sub := range subs {
-		for k := 0; ; k++ {
-			ps := periodStart(sub.StartsOn, k)
-			if ps.After(today) {
-				break
-			}
-			if !ps.After(window) {
-				continue
-			}
-			if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
-				_, err := m.invoicePeriod(ctx, t, sc, sub, ps)
-				return err
-			}); err != nil {
-				return fmt.Errorf("draft of %s: %w", ps, err)
-			}
-		}
+	// This month's periods: this morning's daily run made them drafts waiting for the clerk
+	// (or issued them, without the review rule), so that he issues them all from the run.
+	dm := m.at(t, today, 6)
+	daily, err := dm.startRun(ctx, t, today, "")
+	if err != nil {
+		return err
+	}
+	if err := dm.workRun(ctx, t, daily.ID, "demo"); err != nil {
+		return fmt.Errorf("this month's drafts: %w", err)
 	}
 	return m.demoContract(ctx, t, h, subs, clerkID)
 }

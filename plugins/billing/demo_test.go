@@ -78,8 +78,8 @@ func demoCounts(f *fixture, ten sdk.Tenant) map[string]int {
 // twelve active clients with their specifications (one amendment), a month of usage each,
 // invoices issued and paid by debit, cheque and transfer, two clients late (one formally
 // notified 17 days ago, so he qualifies for suspension; the other not notified), last
-// month's run done, this month's twelve drafts for the clerk, a termination — and seeding
-// again adds nothing.
+// month's run done, this month's twelve drafts for the clerk made by this morning's run (so
+// that he issues them all from it), a termination — and seeding again adds nothing.
 func TestDemoSeedsTheFirmOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setup(t, b)
@@ -87,13 +87,22 @@ func TestDemoSeedsTheFirmOnce(t *testing.T) {
 		seedDemoEvent(f, ten)
 		got := demoCounts(f, ten)
 		want := map[string]int{"product plan": 3, "product option": 3, "tariff in_force": 1, "tariff announced": 1, "sub active": 12,
-			"invoice draft": 12, "invoice issued": 5, "spec specification": 12, "spec amendment": 1, "notice": 1, "run done": 1,
+			"invoice draft": 12, "invoice issued": 5, "spec specification": 12, "spec amendment": 1, "notice": 1, "run done": 2,
 			"termination client": 1, "termination refusal": 1, "refusal": 1, "tariff_notice": 12, "signature online": 6, "signature paper": 6}
 		for k, n := range want {
 			if got[k] != n {
 				t.Errorf("%s: %d, want %d (all: %v)", k, got[k], n, got)
 			}
 		}
+		// The drafts are this morning's run's: its page issues them all.
+		f.in(ten, func(ctx context.Context, sc *store.Scope) error {
+			n, err := sc.Select((*Invoice)(nil)).Join("JOIN billing_runs AS run ON run.tenant_id = inv.tenant_id AND run.id = inv.run_id").
+				Where("inv.state = ? AND run.run_on = ?", invDraft, f.m.today(ten).String()).Count(ctx)
+			if err == nil && n != 12 {
+				t.Errorf("B5: %d of the 12 drafts come from today's run", n)
+			}
+			return err
+		})
 		for _, k := range []string{"payment debit", "payment cheque", "payment transfer", "invoice paid"} {
 			if got[k] == 0 {
 				t.Errorf("no %s: %v", k, got)
