@@ -160,10 +160,10 @@ func TestAPIKeysOpenOnlyAPIRoutes(t *testing.T) {
 		r := admin.get("/admin/api-keys")
 		mustContain(t, r, "Clés d’API", `value="results.manage"`, `value="results.support"`, "Aucune clé pour l’instant.")
 		mustNotContain(t, r, `value="results.read_own"`)
-		// Words only: a permission's label without its id beside it; the example of a machine
-		// fits any tenant's trade, not a laboratory's alone.
-		mustContain(t, r, "une machine de votre organisation", "plateforme de téléphonie")
-		mustNotContain(t, r, "<code>results.", "> results.", "le système d’information du laboratoire")
+		// Words only: a permission's label without its id beside it; the introduction fits
+		// any tenant's trade (no laboratory's or secretariat's system named).
+		mustContain(t, r, "un système de votre organisation d’appeler les API des modules activés")
+		mustNotContain(t, r, "<code>results.", "> results.", "système d’information de laboratoire", "plateforme de téléphonie")
 		mustContain(t, admin.get("/admin/users"), `href="/admin/api-keys"`)
 		// A key needs a name and a permission of an API route.
 		if r := admin.post("/admin/api-keys", "/admin/api-keys", url.Values{"name": {""}, "permissions": {"results.read_own"}}); r.Status != 422 {
