@@ -182,7 +182,7 @@ func batchSubs(ctx context.Context, sc *store.Scope, b *RunBatch, on Date) ([]ru
 }
 
 // runOneByOne claims a batch on its own, then invoices its subscriptions one per
-// transaction (after the batch failed as a whole).
+// transaction (after the batch failed as a whole), each read again in its transaction.
 func (m *Module) runOneByOne(ctx context.Context, t sdk.Tenant, runID, worker string) error {
 	var subs []runSub
 	if err := m.In(ctx, t, func(ctx context.Context, sc *store.Scope) error {
@@ -206,8 +206,12 @@ func (m *Module) runOneByOne(ctx context.Context, t sdk.Tenant, runID, worker st
 			if err := sc.Select(&run).Where("run.id = ?", runID).Scan(ctx); err != nil {
 				return err
 			}
-			var err error
-			invs, err = m.invoiceBatch(ctx, t, sc, &run, subs[i:i+1])
+			id := subs[i].ID
+			one, err := batchSubs(ctx, sc, &RunBatch{FirstID: id, LastID: id}, run.RunOn)
+			if err != nil {
+				return err
+			}
+			invs, err = m.invoiceBatch(ctx, t, sc, &run, one)
 			return err
 		})
 		if err != nil {
