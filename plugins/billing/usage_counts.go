@@ -149,8 +149,8 @@ func periodUsage(ctx context.Context, sc *store.Scope, t sdk.Tenant, subs []*Sub
 	}
 	// Events in no counter, if the tenant has any left; a period starting on last ends before
 	// its start plus a month and a few days.
-	var any []string
-	if err := sc.Select((*Usage)(nil)).Column("use.event_id").Where("NOT use.counted").Limit(1).Scan(ctx, &any); err != nil || len(any) == 0 {
+	var left []string
+	if err := sc.Select((*Usage)(nil)).Column("use.event_id").Where("NOT use.counted").Limit(1).Scan(ctx, &left); err != nil || len(left) == 0 {
 		return out, err
 	}
 	loc := zone(t)
