@@ -282,16 +282,16 @@ func (s *Server) keptRows(st *State, u *accounts.User) []profileRow {
 }
 
 // CountryChoice describes a select of countries (a registration field of type "country",
-// E2) for the "choice" partial: each country's name in the page's language, the tenant's
-// country first.
+// E2) for the "choice" partial: each country's name in the page's language, in its
+// alphabetical order, the tenant's country first.
 func (p *Page) CountryChoice(name, labelKey string, required bool) ChoiceView {
 	v := ChoiceView{FieldView: p.F(name, labelKey, "select", "country", required), Choose: p.T("form.choose")}
 	first := ""
 	if p.Tenant != nil {
 		first = p.Tenant.Settings.Country
 	}
-	for _, code := range country.Codes(first) {
-		v.Options = append(v.Options, ChoiceOption{Value: code, Label: country.Name(p.Lang, code), Selected: code == v.Value})
+	for _, c := range country.Choices(p.Lang, first) {
+		v.Options = append(v.Options, ChoiceOption{Value: c.Code, Label: c.Name, Selected: c.Code == v.Value})
 	}
 	return v
 }

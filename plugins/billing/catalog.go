@@ -132,9 +132,25 @@ func listProducts(ctx context.Context, sc *store.Scope, offeredOnly bool) ([]Pro
 // currentTariff is the tariff in force on day d (the latest announced or in-force one whose
 // effective day is on or before it) with its prices by product id; nil when there is none.
 func currentTariff(ctx context.Context, sc *store.Scope, d Date) (*Tariff, map[string]Price, error) {
+	return lastTariff(ctx, sc, &d)
+}
+
+// latestTariff is the latest tariff announced or in force, whatever its effective day (one
+// announced to take effect later wins over the one in force today), with its prices by
+// product id; nil when there is none.
+func latestTariff(ctx context.Context, sc *store.Scope) (*Tariff, map[string]Price, error) {
+	return lastTariff(ctx, sc, nil)
+}
+
+// lastTariff is the latest tariff announced or in force, effective on or before day by when
+// one is given.
+func lastTariff(ctx context.Context, sc *store.Scope, by *Date) (*Tariff, map[string]Price, error) {
 	var tar Tariff
-	err := sc.Select(&tar).Where("tar.state IN (?, ?)", tariffAnnounced, tariffInForce).Where("tar.effective_on <= ?", d.String()).
-		OrderExpr("tar.effective_on DESC, tar.created_at DESC").Limit(1).Scan(ctx)
+	q := sc.Select(&tar).Where("tar.state IN (?, ?)", tariffAnnounced, tariffInForce)
+	if by != nil {
+		q = q.Where("tar.effective_on <= ?", by.String())
+	}
+	err := q.OrderExpr("tar.effective_on DESC, tar.created_at DESC").Limit(1).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, map[string]Price{}, nil
 	}

@@ -100,17 +100,8 @@ func (m *Module) draftTariff(c *kit.Ctx) error {
 	tar := Tariff{ID: newID(), Name: v.Values["name"], State: tariffDraft, CreatedBy: u.ID, CreatedAt: m.now()}
 	var from *Tariff
 	if err := c.In(func(ctx context.Context, sc *store.Scope) error {
-		var src *Tariff
-		var prices map[string]Price
-		var latest Tariff
-		err := sc.Select(&latest).Where("tar.state <> ?", tariffDraft).OrderExpr("tar.effective_on DESC, tar.created_at DESC").Limit(1).Scan(ctx)
-		switch {
-		case err == nil:
-			src = &latest
-			if prices, err = tariffPrices(ctx, sc, latest.ID); err != nil {
-				return err
-			}
-		case !errors.Is(err, sql.ErrNoRows):
+		src, prices, err := latestTariff(ctx, sc)
+		if err != nil {
 			return err
 		}
 		from = src
@@ -197,18 +188,11 @@ func (m *Module) readTariff(c *kit.Ctx, id string) (*tariffData, error) {
 		var cur *Tariff
 		var curPrices map[string]Price
 		if d.Tariff.State == tariffDraft {
-			var latest Tariff
-			err := sc.Select(&latest).Where("tar.state <> ?", tariffDraft).OrderExpr("tar.effective_on DESC, tar.created_at DESC").Limit(1).Scan(ctx)
-			switch {
-			case err == nil:
-				cur = &latest
-				if curPrices, err = tariffPrices(ctx, sc, latest.ID); err != nil {
-					return err
-				}
-			case !errors.Is(err, sql.ErrNoRows):
-				return err
-			}
-		} else if cur, curPrices, err = currentTariff(ctx, sc, today); err != nil {
+			cur, curPrices, err = latestTariff(ctx, sc)
+		} else {
+			cur, curPrices, err = currentTariff(ctx, sc, today)
+		}
+		if err != nil {
 			return err
 		}
 		d.Current = cur

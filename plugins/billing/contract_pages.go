@@ -100,7 +100,8 @@ func (m *Module) contractData(ctx context.Context, c *kit.Ctx, sc *store.Scope, 
 	v.Data["Sub"], v.Data["Plan"], v.Data["Notices"], v.Data["Terminations"] = sub, plan.Name, rows, terms
 	v.Data["Notice"] = v.TN("billing.contract.months", months)
 	v.Data["Cap"], v.Data["CapFirst"], v.Data["CapLast"], v.Data["Currency"] = capMinor, first.String(), last.String(), t.Currency
-	v.Data["Today"] = m.today(t).String()
+	today := m.today(t)
+	v.Data["Today"] = today.String()
 	// An incident before the contract began is under no contract: no cap to show (B7).
 	v.Data["BeforeContract"] = incident.Before(sub.StartsOn)
 	// Nor is an incident from the contract's end day on (the end day is the first day without
@@ -110,17 +111,17 @@ func (m *Module) contractData(ctx context.Context, c *kit.Ctx, sc *store.Scope, 
 	v.Data["Terminated"] = sub.State == subTerminated
 	// Ended: terminated, or its end day come (a termination for non-payment ends it the day
 	// it is decided; the daily job then marks it terminated): no more refusal nor termination.
-	v.Data["Ended"] = sub.State == subTerminated || (!sub.EndsOn.IsZero() && !sub.EndsOn.After(m.today(t)))
+	ended := sub.State == subTerminated || (!sub.EndsOn.IsZero() && !sub.EndsOn.After(today))
+	v.Data["Ended"] = ended
 	// Ending: a termination is active; another may only be recorded once it is withdrawn.
 	ending := false
 	for _, term := range terms {
 		ending = ending || term.State == termActive
 	}
 	v.Data["Ending"] = ending
-	today := m.today(t)
 	for i := range rows {
-		rows[i].Open = rows[i].Refusal == nil && !v.Data["Ended"].(bool) && !rows[i].Deadline.Before(today)
-		rows[i].Closed = rows[i].Refusal == nil && !v.Data["Ended"].(bool) && rows[i].Deadline.Before(today)
+		rows[i].Open = rows[i].Refusal == nil && !ended && !rows[i].Deadline.Before(today)
+		rows[i].Closed = rows[i].Refusal == nil && !ended && rows[i].Deadline.Before(today)
 	}
 	return nil
 }

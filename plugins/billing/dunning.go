@@ -146,6 +146,13 @@ type lateSub struct {
 	Ended      bool // terminated, or its termination for non-payment decided: no more notice nor suspension
 }
 
+// lateQuery selects into model the invoices late on today: issued, past their due day, and
+// not settled by payments and credit notes together (see due) (B6).
+func lateQuery(sc *store.Scope, model any, today Date) *bun.SelectQuery {
+	return sc.Select(model).Where("inv.kind = ?", invInvoice).Where("inv.state = ?", invIssued).
+		Where("inv.due_on < ?", today.String()).Where("inv.paid_minor + inv.credited_minor < inv.total_minor")
+}
+
 // late gathers the tenant's late invoices by subscription on today (B6).
 func (m *Module) late(ctx context.Context, t sdk.Tenant, sc *store.Scope) ([]*lateSub, error) {
 	today := m.today(t)
@@ -154,8 +161,7 @@ func (m *Module) late(ctx context.Context, t sdk.Tenant, sc *store.Scope) ([]*la
 		return nil, err
 	}
 	var invs []Invoice
-	if err := sc.Select(&invs).Where("inv.kind = ?", invInvoice).Where("inv.state = ?", invIssued).
-		Where("inv.due_on < ?", today).Where("inv.paid_minor + inv.credited_minor < inv.total_minor").OrderExpr("inv.due_on, inv.number").Scan(ctx); err != nil {
+	if err := lateQuery(sc, &invs, today).OrderExpr("inv.due_on, inv.number").Scan(ctx); err != nil {
 		return nil, err
 	}
 	if len(invs) == 0 {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"carenet.dev/platform/locales"
+	"github.com/uptrace/bun"
+
 	"carenet.dev/platform/plugins/kit"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
@@ -131,14 +133,8 @@ func (m *Module) recordPayment(ctx context.Context, t sdk.Tenant, sc *store.Scop
 	} else if _, err := sc.Insert(&pay).Exec(ctx); err != nil {
 		return nil, err
 	}
-	// Then the invoice, by a guarded update: on PostgreSQL a concurrent payment's update
-	// waits for this row and re-checks the guard on what it committed.
-	res, err := sc.Update((*Invoice)(nil)).
-		Set("paid_minor = paid_minor + ?", p.Amount).
-		Set("state = CASE WHEN paid_minor + credited_minor + ? >= total_minor THEN ? ELSE state END", p.Amount, invPaid).
-		Set("paid_on = CASE WHEN paid_minor + credited_minor + ? >= total_minor THEN ? ELSE paid_on END", p.Amount, p.On).
-		Where("id = ?", p.InvoiceID).Where("kind = ?", invInvoice).Where("state = ?", invIssued).
-		Where("paid_minor + credited_minor + ? <= total_minor", p.Amount).Exec(ctx)
+	// Then the invoice, by a guarded update.
+	res, err := payQuery(sc, p.InvoiceID, p.Amount, p.On).Exec(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -171,10 +167,22 @@ func (m *Module) recordPayment(ctx context.Context, t sdk.Tenant, sc *store.Scop
 	return out, nil
 }
 
+// payQuery adds amount paid on day on to an issued invoice by a guarded update: it changes
+// no row when that would take more than is due (payments and credit notes together); the
+// invoice is paid once nothing is due. On PostgreSQL a concurrent payment's update waits for
+// the row and re-checks the guard on what the first committed.
+func payQuery(sc *store.Scope, invoiceID string, amount int64, on Date) *bun.UpdateQuery {
+	return sc.Update((*Invoice)(nil)).
+		Set("paid_minor = paid_minor + ?", amount).
+		Set("state = CASE WHEN paid_minor + credited_minor + ? >= total_minor THEN ? ELSE state END", amount, invPaid).
+		Set("paid_on = CASE WHEN paid_minor + credited_minor + ? >= total_minor THEN ? ELSE paid_on END", amount, on).
+		Where("id = ?", invoiceID).Where("kind = ?", invInvoice).Where("state = ?", invIssued).
+		Where("paid_minor + credited_minor + ? <= total_minor", amount)
+}
+
 // overdue counts sub's issued invoices past their due day with money still due on today.
 func overdue(ctx context.Context, sc *store.Scope, subID string, today Date) (int64, error) {
-	return sc.Select((*Invoice)(nil)).Where("inv.subscription_id = ?", subID).Where("inv.kind = ?", invInvoice).
-		Where("inv.state = ?", invIssued).Where("inv.due_on < ?", today).Where("inv.paid_minor + inv.credited_minor < inv.total_minor").Count(ctx)
+	return lateQuery(sc, (*Invoice)(nil), today).Where("inv.subscription_id = ?", subID).Count(ctx)
 }
 
 // reactivateIfClear reactivates a suspended subscription once nothing is overdue any more

@@ -97,12 +97,7 @@ func (m *Module) setOff(ctx context.Context, t sdk.Tenant, sc *store.Scope, sub 
 		return nil, errCreditUsed
 	}
 	today := m.today(t)
-	res, err = sc.Update((*Invoice)(nil)).
-		Set("paid_minor = paid_minor + ?", amount).
-		Set("state = CASE WHEN paid_minor + credited_minor + ? >= total_minor THEN ? ELSE state END", amount, invPaid).
-		Set("paid_on = CASE WHEN paid_minor + credited_minor + ? >= total_minor THEN ? ELSE paid_on END", amount, today).
-		Where("id = ?", invoiceID).Where("subscription_id = ?", sub.ID).Where("kind = ?", invInvoice).Where("state = ?", invIssued).
-		Where("paid_minor + credited_minor + ? <= total_minor", amount).Exec(ctx)
+	res, err = payQuery(sc, invoiceID, amount, today).Where("subscription_id = ?", sub.ID).Exec(ctx)
 	if err != nil {
 		return nil, err
 	}

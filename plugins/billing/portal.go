@@ -63,12 +63,11 @@ type overdueInvoice struct {
 // payments part's notices, read here).
 func (m *Module) overdue(ctx context.Context, sc *store.Scope, p *portalSub, today Date, noticeDays int) error {
 	var invs []Invoice
-	if err := sc.Select(&invs).Where("inv.subscription_id = ?", p.Sub.ID).Where("inv.kind = ?", invInvoice).Where("inv.state = ?", invIssued).
-		Where("inv.due_on < ?", today.String()).Where("inv.paid_minor < inv.total_minor").OrderExpr("inv.due_on, inv.number").Scan(ctx); err != nil {
+	if err := lateQuery(sc, &invs, today).Where("inv.subscription_id = ?", p.Sub.ID).OrderExpr("inv.due_on, inv.number").Scan(ctx); err != nil {
 		return err
 	}
 	for _, inv := range invs {
-		o := overdueInvoice{ID: inv.ID, DueOn: inv.DueOn, Unpaid: inv.TotalMinor - inv.PaidMinor}
+		o := overdueInvoice{ID: inv.ID, DueOn: inv.DueOn, Unpaid: due(&inv)}
 		if inv.Number != nil {
 			o.Number = *inv.Number
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"carenet.dev/platform/plugins/kit"
+	"carenet.dev/platform/plugins/kit/country"
 	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/sdk"
 )
@@ -458,7 +459,7 @@ func (m *Module) renderNew(c *kit.Ctx, status int, v *kit.View, chosen []string)
 		return err
 	}
 	v.Data["Plans"], v.Data["Options"], v.Data["Locales"] = o.Plans, o.Options, clientLocales
-	v.Data["Countries"] = countryChoices(c.Loc().Lang, c.Tenant().Country)
+	v.Data["Countries"] = country.Choices(c.Loc().Lang, c.Tenant().Country)
 	v.Data["Chosen"] = setOf(chosen)
 	v.Data["Weekdays"] = []int{1, 2, 3, 4, 5, 6, 7}
 	v.Data["Methods"] = []string{payDebit, payTransfer, payCheque}
@@ -513,19 +514,19 @@ func (m *Module) createSubscription(c *kit.Ctx) error {
 	if !setOf(clientLocales)[loc] {
 		return kit.ErrBadRequest // not one of the form's choices
 	}
-	country := strings.ToUpper(v.Values["country"])
-	if country == "" {
-		country = t.Country
+	cc := strings.ToUpper(v.Values["country"])
+	if cc == "" {
+		cc = t.Country
 	}
-	if !validCountry(country) {
+	if !country.Valid(cc) {
 		v.Errors["country"] = "billing.subscriptions.err.country"
 	}
-	v.Values["country"] = country
+	v.Values["country"] = cc
 	siret := strings.ReplaceAll(strings.ReplaceAll(v.Values["legal_id"], " ", ""), ".", "")
 	switch {
-	case siret == "" && country == "FR":
+	case siret == "" && cc == "FR":
 		v.Errors["legal_id"] = "billing.subscriptions.err.siret_required"
-	case siret != "" && country == "FR" && !validSIRET(siret):
+	case siret != "" && cc == "FR" && !validSIRET(siret):
 		v.Errors["legal_id"] = "billing.subscriptions.err.siret"
 	case len(siret) > 40:
 		v.Errors["legal_id"] = "billing.subscriptions.err.too_long"
@@ -580,7 +581,7 @@ func (m *Module) createSubscription(c *kit.Ctx) error {
 	}
 	sub := &Subscription{ID: newID(), State: subPending, ClientName: v.Values["client_name"], ContactName: v.Values["contact_name"],
 		Email: strings.ToLower(v.Values["email"]), Locale: loc, LegalID: siret, VATID: strings.ToUpper(strings.ReplaceAll(v.Values["vat_id"], " ", "")),
-		Street: v.Values["street"], Postcode: v.Values["postcode"], City: v.Values["city"], Country: country, PhoneNumber: phone,
+		Street: v.Values["street"], Postcode: v.Values["postcode"], City: v.Values["city"], Country: cc, PhoneNumber: phone,
 		PlanID: v.Values["plan"], Hours: hours.String(), SpecialConditions: v.Values["special_conditions"], SetOffAgreed: v.Values["set_off_agreed"] != "",
 		OrderFormRef: v.Values["order_form_ref"], PaymentMethod: method, MandateRef: v.Values["mandate_ref"], StartsOn: starts,
 		CreatedBy: c.User().ID, CreatedAt: m.now()}

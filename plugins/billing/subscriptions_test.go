@@ -737,8 +737,8 @@ func TestSubscriptionPagesInWords_B1(t *testing.T) {
 // TestPortalOverdueAndNotice_B6 (walkthrough 5, 23): the client's portal tells him of his
 // invoices past due — number, due day, amount still due, a link to each — and of the formal
 // notice sent for them with its day, amount and the day it expires (the notice days are the
-// tenant's rule); paid, early or other clients' invoices are not listed; the portal does
-// not repeat the module's navigation.
+// tenant's rule); what is due counts payments and credit notes alike; paid, early or other
+// clients' invoices are not listed; the portal does not repeat the module's navigation.
 func TestPortalOverdueAndNotice_B6(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		f := setupSubs(t, b) // today is 26/11/2026
@@ -751,11 +751,12 @@ func TestPortalOverdueAndNotice_B6(t *testing.T) {
 		}
 		invs := []Invoice{
 			inv(sub.ID, "FA-2026-0010", Date{2026, 10, 20}, 10680, 0),    // late, unpaid
-			inv(sub.ID, "FA-2026-0011", Date{2026, 11, 20}, 10680, 4000), // late, partly paid
+			inv(sub.ID, "FA-2026-0011", Date{2026, 11, 20}, 10680, 3000), // late, partly paid and partly credited (10 €, below)
 			inv(sub.ID, "FA-2026-0009", Date{2026, 9, 20}, 10680, 10680), // paid
 			inv(sub.ID, "FA-2026-0012", Date{2026, 11, 26}, 10680, 0),    // due today: not late
 			inv(other.ID, "FA-2026-0013", Date{2026, 10, 20}, 9999, 0),   // another client's
 		}
+		invs[1].CreditedMinor = 1000 // a credit note lowers what is due, as a payment does
 		f.in(f.A, func(ctx context.Context, sc *store.Scope) error {
 			for i := range invs {
 				invs[i].TenantID = sc.TenantID

@@ -184,31 +184,24 @@ func dayIn(lang string, d Date) string {
 	return locales.FormatDate(lang, d.t(), nil)
 }
 
-// recipient is whom a message about sub goes to: his account, else the contract's address.
-func recipient(sub *Subscription) sdk.Message {
-	if sub.UserID != "" {
-		return sdk.Message{UserID: sub.UserID}
-	}
-	return sdk.Message{To: sub.Email}
-}
-
 // letter is the message tmpl about sub with its data and link, to his account or else the
 // contract's address. Sent to the address, the host knows no name to greet him by: the data
 // then name him ("Name": the contract's contact, else the client), which the host's greeting
 // takes over its own empty one — every billing e-mail opens "Bonjour Dr Martin,".
 func letter(sub *Subscription, tmpl, link string, data map[string]any) sdk.Message {
-	msg := recipient(sub)
-	msg.Template, msg.Link, msg.Data = tmpl, link, data
-	if msg.UserID == "" {
-		if msg.Data == nil {
-			msg.Data = map[string]any{}
-		}
-		name := strings.TrimSpace(sub.ContactName)
-		if name == "" {
-			name = strings.TrimSpace(sub.ClientName)
-		}
-		msg.Data["Name"] = name
+	msg := sdk.Message{UserID: sub.UserID, Template: tmpl, Link: link, Data: data}
+	if sub.UserID != "" {
+		return msg
 	}
+	msg.To = sub.Email
+	if msg.Data == nil {
+		msg.Data = map[string]any{}
+	}
+	name := strings.TrimSpace(sub.ContactName)
+	if name == "" {
+		name = strings.TrimSpace(sub.ClientName)
+	}
+	msg.Data["Name"] = name
 	return msg
 }
 

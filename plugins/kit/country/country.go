@@ -5,8 +5,10 @@ package country
 
 import (
 	"slices"
+	"sort"
 	"strings"
 
+	"golang.org/x/text/collate"
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
 )
@@ -23,20 +25,6 @@ UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW`)
 // Valid reports whether code is one of the countries offered.
 func Valid(code string) bool { return slices.Contains(codes, code) }
 
-// Codes are the codes offered, the country first (the tenant's) when it is one of them.
-func Codes(first string) []string {
-	out := make([]string, 0, len(codes))
-	if Valid(first) {
-		out = append(out, first)
-	}
-	for _, c := range codes {
-		if c != first {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // Name is the name of the country of code in the language lang ("" for a code that is not
 // one of the countries offered).
 func Name(lang, code string) string {
@@ -52,4 +40,24 @@ func Name(lang, code string) string {
 		tag = language.English
 	}
 	return display.Regions(tag).Name(r)
+}
+
+// Choice is one option of a country select: the code stored, the name read.
+type Choice struct{ Code, Name string }
+
+// Choices are the countries offered as a select shows them: by name in lang's alphabetical
+// order, the country first (the tenant's) when it is one of them.
+func Choices(lang, first string) []Choice {
+	out := make([]Choice, 0, len(codes))
+	for _, c := range codes {
+		if c != first {
+			out = append(out, Choice{c, Name(lang, c)})
+		}
+	}
+	col := collate.New(language.Make(lang))
+	sort.SliceStable(out, func(i, j int) bool { return col.CompareString(out[i].Name, out[j].Name) < 0 })
+	if Valid(first) {
+		out = append([]Choice{{first, Name(lang, first)}}, out...)
+	}
+	return out
 }
