@@ -79,28 +79,7 @@ func (r *billingRun) signIn(b *person, email, password, shown string) {
 // text holds has; it returns the message's text parts and its PDF attachments.
 func (r *billingRun) mailAfter(addr string, n int, has string) (text string, pdfs []mailPart) {
 	r.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ms := r.mailsTo(billingSlug, addr)
-		for i := n; i < len(ms); i++ {
-			text, pdfs = "", nil
-			for _, part := range mailParts(r.t, ms[i]) {
-				switch part.Type {
-				case "text/plain":
-					text += string(part.Body) + "\n"
-				case "application/pdf":
-					pdfs = append(pdfs, part)
-				}
-			}
-			if strings.Contains(squash(text), squash(has)) {
-				return text, pdfs
-			}
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("no new e-mail to %s saying %q (%d new ones)", addr, has, len(ms)-n)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return r.mailOf(billingSlug, addr, n, has)
 }
 
 // cardAttr is the attribute attr of the first element matching inner inside the first

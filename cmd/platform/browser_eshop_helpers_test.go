@@ -194,9 +194,15 @@ func (r *eshopRun) mailsTo(slug, addr string) [][]byte {
 // returns its text parts and its PDF attachments.
 func (r *eshopRun) mailAfter(addr string, n int, has string) (text string, pdfs []mailPart) {
 	r.t.Helper()
+	return r.mailOf("unilabs", addr, n, has)
+}
+
+// mailOf is mailAfter for the messages of the tenant slug.
+func (r *eshopRun) mailOf(slug, addr string, n int, has string) (text string, pdfs []mailPart) {
+	r.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		ms := r.mailsTo("unilabs", addr)
+		ms := r.mailsTo(slug, addr)
 		for i := n; i < len(ms); i++ {
 			text, pdfs = "", nil
 			for _, part := range mailParts(r.t, ms[i]) {

@@ -97,6 +97,18 @@ func (f *fixture) audits(action string) []sdk.AuditRecord {
 	return out
 }
 
+// invoiceFor invoices sub's period starting on start in tenant A (issued, or a draft when
+// the tenant reviews them), as the daily job does.
+func (f *fixture) invoiceFor(sub *Subscription, start Date) *Invoice {
+	f.t.Helper()
+	var inv *Invoice
+	f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
+		inv, err = f.m.invoicePeriod(ctx, f.A, sc, sub, start)
+		return err
+	})
+	return inv
+}
+
 // countRows counts tenant ten's rows of model.
 func (f *fixture) countRows(ten sdk.Tenant, model any) int64 {
 	f.t.Helper()

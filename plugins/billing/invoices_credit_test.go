@@ -24,11 +24,7 @@ func TestCreditNoteLowersAmountDue(t *testing.T) {
 		f := setup(t, b)
 		cat := f.seedCatalog(f.A)
 		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000001", cat.Products["RDV"])
-		var inv *Invoice
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
-			inv, err = f.m.invoicePeriod(ctx, f.A, sc, sub, Date{2026, 11, 26})
-			return err
-		})
+		inv := f.invoiceFor(sub, Date{2026, 11, 26})
 		if inv.TotalMinor != 12480 {
 			t.Fatalf("total %d", inv.TotalMinor)
 		}
@@ -174,11 +170,7 @@ func TestCreditNoteMailToAClientWithoutAccount(t *testing.T) {
 			return err
 		})
 		sub.UserID = ""
-		var inv *Invoice
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
-			inv, err = f.m.invoicePeriod(ctx, f.A, sc, sub, Date{2026, 11, 26})
-			return err
-		})
+		inv := f.invoiceFor(sub, Date{2026, 11, 26})
 		if res := f.send(f.A, clerk, "POST", "/billing/manage/invoices/"+inv.ID+"/credit", url.Values{"amount": {"12,50"}, "reason": {"Geste"}, "confirm": {"yes"}}); res.Status != http.StatusSeeOther {
 			t.Fatalf("credit %d %s", res.Status, res.Body)
 		}

@@ -388,11 +388,7 @@ func TestCreditNotes(t *testing.T) {
 		f := setup(t, b)
 		cat := f.seedCatalog(f.A)
 		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000001", cat.Products["RDV"])
-		var inv *Invoice
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
-			inv, err = f.m.invoicePeriod(ctx, f.A, sc, sub, Date{2026, 11, 26})
-			return err
-		})
+		inv := f.invoiceFor(sub, Date{2026, 11, 26})
 		if inv.NetMinor != 10400 {
 			t.Fatalf("net %d", inv.NetMinor)
 		}
@@ -644,11 +640,7 @@ func TestCreditRace(t *testing.T) {
 		f := setup(t, b)
 		cat := f.seedCatalog(f.A)
 		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000001")
-		var inv *Invoice
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
-			inv, err = f.m.invoicePeriod(ctx, f.A, sc, sub, Date{2026, 11, 26})
-			return err
-		})
+		inv := f.invoiceFor(sub, Date{2026, 11, 26})
 		var wg sync.WaitGroup
 		statuses := make([]int, 10)
 		for i := range statuses {

@@ -1,14 +1,12 @@
 package billing
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"carenet.dev/platform/plugins/kit/store"
 	"carenet.dev/platform/plugins/kit/store/storetest"
 )
 
@@ -20,11 +18,7 @@ func TestCreditNotePageLinksItsPDF(t *testing.T) {
 		f := setup(t, b)
 		cat := f.seedCatalog(f.A)
 		sub := f.subscribe(f.A, client, cat.Products["ESSENTIEL"], Date{2026, 11, 26}, "+33100000001")
-		var inv *Invoice
-		f.in(f.A, func(ctx context.Context, sc *store.Scope) (err error) {
-			inv, err = f.m.invoicePeriod(ctx, f.A, sc, sub, Date{2026, 11, 26})
-			return err
-		})
+		inv := f.invoiceFor(sub, Date{2026, 11, 26})
 		if res := f.send(f.A, clerk, "POST", "/billing/manage/invoices/"+inv.ID+"/credit", url.Values{"amount": {"10"}, "reason": {"Geste"}, "confirm": {"yes"}}); res.Status != http.StatusSeeOther {
 			t.Fatalf("credit %d %s", res.Status, res.Body)
 		}
